@@ -1,0 +1,59 @@
+//! Client secrets: generated with the system's CSPRNG, stored only as Argon2id hashes.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::{Error, Result};
+
+/// A fresh client secret: 32 random bytes, base64url (43 characters), like Entra's 40-character secrets.
+pub fn generate_client_secret() -> Result<String> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| Error::crypto("the system random generator failed"))?;
+    Ok(bytes)
+}
+
+/// The Argon2id hash of `secret` in PHC string form, with a fresh salt.
+pub fn hash_secret(secret: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| Error::crypto(format_args!("encoding a salt failed: {e}")))?;
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| Error::crypto(format_args!("hashing a client secret failed: {e}")))
+}
+
+/// Whether `secret` matches the PHC `hash`. The comparison inside Argon2 is constant-time.
+pub fn verify_secret(secret: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_secret_only() -> Result<()> {
+        let secret = generate_client_secret()?;
+        assert_eq!(secret.len(), 43);
+        let hash = hash_secret(&secret)?;
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(!hash.contains(&secret));
+        assert!(verify_secret(&secret, &hash));
+        assert!(!verify_secret("something-else", &hash));
+        assert!(!verify_secret(&secret, "not a hash"));
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_are_random() -> Result<()> {
+        assert_ne!(generate_client_secret()?, generate_client_secret()?);
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! Tenants, security principals and vaults, and the in-memory directory that answers the hot path.
+//!
+//! The directory is a snapshot: the server loads it from the store at start and replaces it whole when the
+//! desired state changes, so a vault request never waits on the database to learn who is who.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::network::NetworkRules;
+use crate::rbac::RoleAssignment;
+
+/// A tenant: an isolated directory of principals and vaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// The tenant id (`tid`).
+    pub id: Uuid,
+    /// A name usable in the authority path instead of the id.
+    pub name: String,
+}
+
+/// The kinds of security principals of the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// An application registration and its service principal.
+    Application,
+    /// A user.
+    User,
+    /// A group.
+    Group,
+    /// A managed identity.
+    ManagedIdentity,
+}
+
+impl PrincipalKind {
+    /// The stored name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::Application => "application",
+            PrincipalKind::User => "user",
+            PrincipalKind::Group => "group",
+            PrincipalKind::ManagedIdentity => "managed_identity",
+        }
+    }
+
+    /// The kind with the stored name `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        [PrincipalKind::Application, PrincipalKind::User, PrincipalKind::Group, PrincipalKind::ManagedIdentity]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A security principal. Its object id is immutable and is what authorization refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The object id (`oid`).
+    pub object_id: Uuid,
+    /// The tenant it lives in.
+    pub tenant_id: Uuid,
+    /// What it is.
+    pub kind: PrincipalKind,
+    /// Its name, unique per tenant and kind.
+    pub name: String,
+    /// The application (client) id, for applications and managed identities.
+    pub client_id: Option<Uuid>,
+}
+
+/// How a vault decides permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationModel {
+    /// Azure role-based access control.
+    Rbac,
+    /// The legacy access-policy model.
+    AccessPolicies,
+}
+
+/// A vault and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vault {
+    /// The vault's id.
+    pub id: Uuid,
+    /// The tenant it belongs to; only that tenant's tokens are accepted.
+    pub tenant_id: Uuid,
+    /// The name, the first label of its host; unique across tenants.
+    pub name: String,
+    /// The permission model.
+    pub authorization: AuthorizationModel,
+    /// How long deleted objects stay recoverable (7..90).
+    pub soft_delete_retention_days: u32,
+    /// Whether deleted objects can only expire, never be purged.
+    pub purge_protection: bool,
+    /// The firewall.
+    pub network: NetworkRules,
+}
+
+/// A snapshot of everything the request path needs to know about identities and vaults.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    tenants: Vec<Tenant>,
+    principals: Vec<Principal>,
+    vaults: Vec<Vault>,
+    role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
+    client_secret_hashes: HashMap<Uuid, Vec<String>>,
+}
+
+impl Directory {
+    /// A directory of these tenants, principals, vaults, role assignments (by vault id) and client-secret
+    /// hashes (by principal object id).
+    pub fn new(
+        tenants: Vec<Tenant>,
+        principals: Vec<Principal>,
+        vaults: Vec<Vault>,
+        role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
+        client_secret_hashes: HashMap<Uuid, Vec<String>>,
+    ) -> Self {
+        Self { tenants, principals, vaults, role_assignments, client_secret_hashes }
+    }
+
+    /// The tenant named by `reference`: its id, or its name in any case.
+    pub fn tenant(&self, reference: &str) -> Option<&Tenant> {
+        match Uuid::parse_str(reference) {
+            Ok(id) => self.tenants.iter().find(|t| t.id == id),
+            Err(_) => self.tenants.iter().find(|t| t.name.eq_ignore_ascii_case(reference)),
+        }
+    }
+
+    /// Every tenant.
+    pub fn tenants(&self) -> &[Tenant] {
+        &self.tenants
+    }
+
+    /// The application of `tenant_id` whose client id is `client_id`.
+    pub fn application(&self, tenant_id: Uuid, client_id: Uuid) -> Option<&Principal> {
+        self.principals.iter().find(|p| {
+            p.tenant_id == tenant_id && p.kind == PrincipalKind::Application && p.client_id == Some(client_id)
+        })
+    }
+
+    /// Every principal.
+    pub fn principals(&self) -> &[Principal] {
+        &self.principals
+    }
+
+    /// The vault called `name` (any case).
+    pub fn vault(&self, name: &str) -> Option<&Vault> {
+        self.vaults.iter().find(|v| v.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Every vault.
+    pub fn vaults(&self) -> &[Vault] {
+        &self.vaults
+    }
+
+    /// The role assignments on the vault `vault_id`.
+    pub fn role_assignments(&self, vault_id: Uuid) -> &[RoleAssignment] {
+        self.role_assignments.get(&vault_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The client-secret hashes of the principal `object_id`.
+    pub fn client_secret_hashes(&self, object_id: Uuid) -> &[String] {
+        self.client_secret_hashes.get(&object_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_are_found_by_id_or_name() {
+        let tenant = Tenant { id: Uuid::new_v4(), name: "Contoso".into() };
+        let directory = Directory::new(vec![tenant.clone()], vec![], vec![], HashMap::new(), HashMap::new());
+        assert_eq!(directory.tenant("contoso"), Some(&tenant));
+        assert_eq!(directory.tenant(&tenant.id.to_string()), Some(&tenant));
+        assert_eq!(directory.tenant("fabrikam"), None);
+        assert_eq!(directory.tenant(&Uuid::new_v4().to_string()), None);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for kind in [PrincipalKind::Application, PrincipalKind::User, PrincipalKind::Group, PrincipalKind::ManagedIdentity] {
+            assert_eq!(PrincipalKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+}

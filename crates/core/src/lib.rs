@@ -1,0 +1,15 @@
+//! The pure domain of Strongroom.
+//!
+//! Tenants and security principals, access tokens (minting and validation), Azure RBAC evaluation, the vault
+//! firewall's rule evaluation and the rules of vault objects. Nothing here performs I/O: no HTTP, no SQL, no
+//! files, no clock (callers pass the time), so every rule is unit-tested on its own.
+
+pub mod credential;
+pub mod directory;
+pub mod error;
+pub mod network;
+pub mod rbac;
+pub mod secret;
+pub mod token;
+
+pub use error::{Error, ErrorKind};

@@ -1,0 +1,183 @@
+//! The rules of Key Vault secrets: names, versions, properties, sizes, and the recovery level a vault's
+//! soft-delete settings give.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Largest secret value, in bytes (Key Vault: 25k).
+pub const MAX_VALUE_BYTES: usize = 25 * 1024;
+/// Longest content type, in characters.
+pub const MAX_CONTENT_TYPE_CHARS: usize = 255;
+/// Most tags on one object.
+pub const MAX_TAGS: usize = 15;
+/// Longest tag name or value, in characters.
+pub const MAX_TAG_CHARS: usize = 256;
+/// Longest object name.
+pub const MAX_NAME_CHARS: usize = 127;
+
+/// Checks an object name: 1 to 127 characters of `0-9`, `a-z`, `A-Z` and `-`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let valid_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if name.is_empty() || name.len() > MAX_NAME_CHARS || !valid_chars {
+        return Err(Error::invalid_input(format_args!(
+            "The request URI contains an invalid name: {name}. Names are 1 to {MAX_NAME_CHARS} characters of \
+             0-9, a-z, A-Z and -."
+        )));
+    }
+    Ok(())
+}
+
+/// The key under which a name is stored: identity is case-insensitive, the original case is kept elsewhere.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// A fresh version id: 32 lowercase hex digits.
+pub fn new_version() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
+/// Whether `text` has the shape of a version id.
+pub fn is_version(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The properties of a secret version a client may set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretProperties {
+    /// A free-form content type.
+    pub content_type: Option<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Whether the value can be read.
+    pub enabled: bool,
+    /// Not-before time, Unix seconds (informational).
+    pub not_before: Option<i64>,
+    /// Expiry time, Unix seconds (informational).
+    pub expires: Option<i64>,
+}
+
+impl Default for SecretProperties {
+    fn default() -> Self {
+        Self { content_type: None, tags: BTreeMap::new(), enabled: true, not_before: None, expires: None }
+    }
+}
+
+impl SecretProperties {
+    /// Checks the content-type and tag limits.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(content_type) = &self.content_type
+            && content_type.chars().count() > MAX_CONTENT_TYPE_CHARS
+        {
+            return Err(Error::invalid_input(format_args!(
+                "contentType is longer than the maximum of {MAX_CONTENT_TYPE_CHARS} characters."
+            )));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(Error::invalid_input(format_args!(
+                "Too many tags: {} given, at most {MAX_TAGS} are allowed.",
+                self.tags.len()
+            )));
+        }
+        for (name, value) in &self.tags {
+            if name.is_empty() || name.chars().count() > MAX_TAG_CHARS || value.chars().count() > MAX_TAG_CHARS {
+                return Err(Error::invalid_input(format_args!(
+                    "Tag names must be 1 to {MAX_TAG_CHARS} characters and tag values at most {MAX_TAG_CHARS}."
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a secret value's size.
+pub fn validate_value(value: &str) -> Result<()> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(Error::invalid_input(format_args!(
+            "The secret value is {} bytes; the maximum is {MAX_VALUE_BYTES} bytes.",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A stored secret version, without its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    /// The secret's name, in the case it was created with.
+    pub name: String,
+    /// The version id.
+    pub version: String,
+    /// Its properties.
+    pub properties: SecretProperties,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Last update time, Unix seconds.
+    pub updated: i64,
+}
+
+/// Key Vault's `recoveryLevel` and `recoverableDays` for a vault's soft-delete settings.
+pub fn recovery_level(retention_days: u32, purge_protection: bool) -> (&'static str, u32) {
+    let level = match (retention_days >= 90, purge_protection) {
+        (true, false) => "Recoverable+Purgeable",
+        (true, true) => "Recoverable",
+        (false, false) => "CustomizedRecoverable+Purgeable",
+        (false, true) => "CustomizedRecoverable",
+    };
+    (level, retention_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_key_vault_rules() {
+        assert!(validate_name("db-Password-1").is_ok());
+        assert!(validate_name(&"a".repeat(127)).is_ok());
+        for bad in ["", "has space", "under_score", "dot.ted", "ünï", &"a".repeat(128)] {
+            let err = validate_name(bad).err();
+            assert!(err.is_some_and(|e| e.message().contains("invalid name")), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn versions_are_32_lowercase_hex() {
+        let version = new_version();
+        assert!(is_version(&version));
+        assert_eq!(version, version.to_ascii_lowercase());
+        assert!(!is_version("versions"));
+    }
+
+    #[test]
+    fn property_limits() {
+        let mut props = SecretProperties { content_type: Some("x".repeat(256)), ..Default::default() };
+        assert!(props.validate().is_err());
+        props.content_type = Some("text/plain".into());
+        assert!(props.validate().is_ok());
+        props.tags = (0..16).map(|i| (format!("t{i}"), "v".into())).collect();
+        assert!(props.validate().is_err());
+        props.tags = [("k".to_string(), "v".repeat(257))].into();
+        assert!(props.validate().is_err());
+        props.tags = [("k".to_string(), "v".repeat(256))].into();
+        assert!(props.validate().is_ok());
+    }
+
+    #[test]
+    fn value_limit_is_in_bytes() {
+        assert!(validate_value(&"a".repeat(MAX_VALUE_BYTES)).is_ok());
+        assert!(validate_value(&"a".repeat(MAX_VALUE_BYTES + 1)).is_err());
+        assert!(validate_value(&"é".repeat(MAX_VALUE_BYTES / 2 + 1)).is_err());
+    }
+
+    #[test]
+    fn recovery_levels() {
+        assert_eq!(recovery_level(90, false), ("Recoverable+Purgeable", 90));
+        assert_eq!(recovery_level(90, true), ("Recoverable", 90));
+        assert_eq!(recovery_level(7, false), ("CustomizedRecoverable+Purgeable", 7));
+        assert_eq!(recovery_level(30, true), ("CustomizedRecoverable", 30));
+    }
+}

@@ -1,0 +1,345 @@
+//! Access tokens: RS256 JWTs with Entra's claims, minted by the token service and validated on every vault
+//! request.
+//!
+//! Minting signs the compact JWS with aws-lc-rs and a key pair parsed once (jsonwebtoken would re-parse the
+//! private key for every signature). Validation is jsonwebtoken's: RS256 only, the key chosen by `kid`,
+//! `exp`/`nbf` with a small skew, `iss` and `aud` exact, then the tenant.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const CLOCK_SKEW_SECONDS: u64 = 60;
+
+/// The claims of an access token (Entra v2.0 names; `appid`/`appidacr` also carried for v1 readers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The resource the token is for, e.g. `https://vault.localhost:8443`.
+    pub aud: String,
+    /// `https://{login}/{tenant-id}/v2.0`.
+    pub iss: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Not before, Unix seconds.
+    pub nbf: i64,
+    /// Expires, Unix seconds.
+    pub exp: i64,
+    /// Tenant id.
+    pub tid: String,
+    /// Object id of the principal.
+    pub oid: String,
+    /// Subject: the object id for app-only tokens.
+    pub sub: String,
+    /// Client id of the application that asked for the token (v2 name).
+    pub azp: String,
+    /// How the client authenticated: `0` public, `1` secret, `2` certificate (v2 name).
+    pub azpacr: String,
+    /// The client id again, under its v1 name.
+    pub appid: String,
+    /// The authentication method again, under its v1 name.
+    pub appidacr: String,
+    /// `app` for app-only tokens, `user` for user tokens.
+    pub idtyp: String,
+    /// Token format version.
+    pub ver: String,
+    /// Unique token id.
+    pub uti: String,
+    /// Group object ids of the principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+/// An RSA signing key of the token service.
+pub struct SigningKey {
+    kid: String,
+    key_pair: RsaKeyPair,
+    decoding: DecodingKey,
+    modulus: String,
+    exponent: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A fresh RSA-2048 key.
+    pub fn generate() -> Result<Self> {
+        let key_pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::crypto("RSA key generation failed"))?;
+        Self::from_key_pair(key_pair)
+    }
+
+    /// The key stored as unencrypted PKCS#8 DER.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self> {
+        let key_pair = RsaKeyPair::from_pkcs8(der).map_err(|e| Error::crypto(format_args!("bad signing key: {e}")))?;
+        Self::from_key_pair(key_pair)
+    }
+
+    fn from_key_pair(key_pair: RsaKeyPair) -> Result<Self> {
+        let public = key_pair.public_key();
+        let n = public.modulus();
+        let e = public.exponent();
+        let (n, e) = (n.big_endian_without_leading_zero(), e.big_endian_without_leading_zero());
+        let decoding = DecodingKey::from_rsa_raw_components(n, e);
+        // Like Entra's, the key id is a 20-byte thumbprint in base64url; here of the public key.
+        let thumbprint = digest::digest(&digest::SHA256, public.as_ref());
+        let kid = URL_SAFE_NO_PAD.encode(&thumbprint.as_ref()[..20]);
+        let (modulus, exponent) = (URL_SAFE_NO_PAD.encode(n), URL_SAFE_NO_PAD.encode(e));
+        Ok(Self { kid, key_pair, decoding, modulus, exponent })
+    }
+
+    /// The key as unencrypted PKCS#8 DER, for sealed storage.
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>> {
+        let der = self.key_pair.as_der().map_err(|_| Error::crypto("exporting the signing key failed"))?;
+        Ok(der.as_ref().to_vec())
+    }
+
+    /// The key id tokens carry in their header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public modulus, base64url.
+    pub fn modulus(&self) -> &str {
+        &self.modulus
+    }
+
+    /// The public exponent, base64url.
+    pub fn exponent(&self) -> &str {
+        &self.exponent
+    }
+
+    /// `claims` as a compact RS256 JWS.
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String> {
+        #[derive(Serialize)]
+        struct Header<'a> {
+            typ: &'a str,
+            alg: &'a str,
+            kid: &'a str,
+        }
+        let header = Header { typ: "JWT", alg: "RS256", kid: &self.kid };
+        let signing_input = format!("{}.{}", base64url_json(&header)?, base64url_json(claims)?);
+        let mut signature = vec![0u8; self.key_pair.public_modulus_len()];
+        self.key_pair
+            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .map_err(|_| Error::crypto("signing a token failed"))?;
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+fn base64url_json(value: &impl Serialize) -> Result<String> {
+    let json = serde_json::to_vec(value).map_err(|e| Error::crypto(format_args!("token encoding failed: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+/// What a token presented to a vault must say.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The issuer of the vault's tenant.
+    pub issuer: &'a str,
+    /// Accepted audiences: the vault resource (and Key Vault's application id).
+    pub audiences: &'a [&'a str],
+    /// The vault's tenant.
+    pub tenant_id: Uuid,
+}
+
+/// The signing keys in use: the newest signs, all of them verify until their tokens have expired.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<SigningKey>,
+}
+
+impl KeySet {
+    /// A key set whose first key signs.
+    pub fn new(keys: Vec<SigningKey>) -> Self {
+        Self { keys }
+    }
+
+    /// The key that signs new tokens.
+    pub fn current(&self) -> Result<&SigningKey> {
+        self.keys.first().ok_or_else(|| Error::crypto("no signing key"))
+    }
+
+    /// Every key, newest first.
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
+    }
+
+    /// Validates `token` against `expected`, returning its claims. The error message says why a token was
+    /// refused (never the token itself).
+    pub fn validate(&self, token: &str, expected: &Expected<'_>) -> Result<AccessClaims> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| Error::invalid_credential("The access token is malformed."))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(Error::invalid_credential("The access token is not signed with RS256."));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.iter().find(|k| k.kid == kid))
+            .ok_or_else(|| Error::invalid_credential("The access token is signed by an unknown key."))?;
+
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = CLOCK_SKEW_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
+        validation.set_audience(expected.audiences);
+        validation.set_issuer(&[expected.issuer]);
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| refusal(&e, expected))?
+            .claims;
+        if Uuid::parse_str(&claims.tid).ok() != Some(expected.tenant_id) {
+            return Err(Error::invalid_credential("The access token is for another tenant."));
+        }
+        Ok(claims)
+    }
+}
+
+fn refusal(error: &jsonwebtoken::errors::Error, expected: &Expected<'_>) -> Error {
+    use jsonwebtoken::errors::ErrorKind as Jwt;
+    let message = match error.kind() {
+        Jwt::InvalidAudience => format!("AKV10022: Invalid audience. Expected {}.", expected.audiences.join(" or ")),
+        Jwt::InvalidIssuer => format!("AKV10032: Invalid issuer. Expected {}.", expected.issuer),
+        Jwt::ExpiredSignature => "The access token has expired.".to_owned(),
+        Jwt::ImmatureSignature => "The access token is not valid yet.".to_owned(),
+        Jwt::InvalidSignature => "The access token's signature is invalid.".to_owned(),
+        Jwt::MissingRequiredClaim(claim) => format!("The access token has no '{claim}' claim."),
+        _ => "The access token is malformed.".to_owned(),
+    };
+    Error::invalid_credential(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    const ISSUER: &str = "https://login.localhost:8443/0b1f6c0e-6c3b-4a55-9a57-2f8a1d2b7e10/v2.0";
+    const AUDIENCE: &str = "https://vault.localhost:8443";
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+    }
+
+    fn tenant() -> Uuid {
+        Uuid::parse_str("0b1f6c0e-6c3b-4a55-9a57-2f8a1d2b7e10").unwrap_or_default()
+    }
+
+    fn claims() -> AccessClaims {
+        let now = now();
+        let oid = Uuid::new_v4().to_string();
+        let client = Uuid::new_v4().to_string();
+        AccessClaims {
+            aud: AUDIENCE.into(),
+            iss: ISSUER.into(),
+            iat: now,
+            nbf: now,
+            exp: now + 3600,
+            tid: tenant().to_string(),
+            oid: oid.clone(),
+            sub: oid,
+            azp: client.clone(),
+            azpacr: "1".into(),
+            appid: client,
+            appidacr: "1".into(),
+            idtyp: "app".into(),
+            ver: "2.0".into(),
+            uti: Uuid::new_v4().simple().to_string(),
+            groups: vec![],
+        }
+    }
+
+    fn expected(tenant_id: Uuid) -> Expected<'static> {
+        Expected { issuer: ISSUER, audiences: &[AUDIENCE], tenant_id }
+    }
+
+    fn refused(keys: &KeySet, token: &str) -> String {
+        match keys.validate(token, &expected(tenant())) {
+            Ok(_) => "accepted".into(),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidCredential);
+                e.message().to_owned()
+            }
+        }
+    }
+
+    #[test]
+    fn a_minted_token_validates_and_keeps_its_claims() -> Result<()> {
+        let key = SigningKey::generate()?;
+        let token = key.sign(&claims())?;
+        let keys = KeySet::new(vec![key]);
+        let validated = keys.validate(&token, &expected(tenant()))?;
+        assert_eq!(validated.aud, AUDIENCE);
+        assert_eq!(validated.idtyp, "app");
+        Ok(())
+    }
+
+    #[test]
+    fn a_stored_key_signs_like_the_original() -> Result<()> {
+        let key = SigningKey::generate()?;
+        let restored = SigningKey::from_pkcs8(&key.to_pkcs8()?)?;
+        assert_eq!(key.kid(), restored.kid());
+        let token = restored.sign(&claims())?;
+        assert!(KeySet::new(vec![key]).validate(&token, &expected(tenant())).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn forged_and_misdirected_tokens_are_refused() -> Result<()> {
+        let key = SigningKey::generate()?;
+        let stranger = SigningKey::generate()?;
+        let keys = KeySet::new(vec![key]);
+        let key = keys.current()?;
+
+        assert!(refused(&keys, &stranger.sign(&claims())?).contains("unknown key"));
+
+        // Same kid, other key: the signature check must catch it.
+        let forged = stranger.sign(&claims())?;
+        let mut parts: Vec<&str> = forged.split('.').collect();
+        let genuine = key.sign(&claims())?;
+        let genuine_header = genuine.split('.').next().unwrap_or_default().to_owned();
+        parts[0] = &genuine_header;
+        assert!(refused(&keys, &parts.join(".")).contains("signature"));
+
+        let expired = AccessClaims { exp: now() - 3600, nbf: now() - 7200, iat: now() - 7200, ..claims() };
+        assert!(refused(&keys, &key.sign(&expired)?).contains("expired"));
+
+        let early = AccessClaims { nbf: now() + 3600, exp: now() + 7200, ..claims() };
+        assert!(refused(&keys, &key.sign(&early)?).contains("not valid yet"));
+
+        let elsewhere = AccessClaims { aud: "https://management.azure.com".into(), ..claims() };
+        assert!(refused(&keys, &key.sign(&elsewhere)?).contains("AKV10022"));
+
+        let other_issuer = AccessClaims { iss: "https://login.localhost:8443/other/v2.0".into(), ..claims() };
+        assert!(refused(&keys, &key.sign(&other_issuer)?).contains("AKV10032"));
+
+        let other_tenant = AccessClaims { tid: Uuid::new_v4().to_string(), ..claims() };
+        assert!(refused(&keys, &key.sign(&other_tenant)?).contains("another tenant"));
+
+        assert!(refused(&keys, "not.a.token").contains("malformed"));
+        Ok(())
+    }
+
+    #[test]
+    fn unsigned_tokens_are_refused() -> Result<()> {
+        let keys = KeySet::new(vec![SigningKey::generate()?]);
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).unwrap_or_default());
+        assert_ne!(refused(&keys, &format!("{header}.{body}.")), "accepted");
+        Ok(())
+    }
+}

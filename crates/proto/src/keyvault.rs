@@ -1,0 +1,123 @@
+//! Key Vault data-plane JSON (api-versions 7.0 to 2026-04-01), as the official SDKs send and parse it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Tags of a vault object: string names to string values.
+pub type Tags = BTreeMap<String, String>;
+
+/// The error envelope of every failed Key Vault request: `{"error":{"code","message","innererror"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVaultError {
+    /// The error itself.
+    pub error: ErrorDetail,
+}
+
+/// The body of [`KeyVaultError`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Machine-readable code, e.g. `SecretNotFound`, `Forbidden`, `BadParameter`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// A more specific code, e.g. `ForbiddenByRbac`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub innererror: Option<InnerError>,
+}
+
+/// The nested error of an [`ErrorDetail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InnerError {
+    /// The specific code.
+    pub code: String,
+}
+
+/// Attributes of a secret version. Timestamps are integer Unix seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretAttributes {
+    /// Whether the secret's value can be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Not-before time (informational).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Expiry time (informational).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Creation time (server-set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// Last update time (server-set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<i64>,
+    /// Days a deleted secret stays recoverable (server-set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recoverable_days: Option<u32>,
+    /// The deletion recovery level, e.g. `Recoverable+Purgeable` (server-set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_level: Option<String>,
+}
+
+/// Body of `PUT /secrets/{name}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSetParameters {
+    /// The secret value. Required.
+    pub value: Option<String>,
+    /// Tags to attach.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    /// A free-form content type, at most 255 characters.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// Attributes; server-set members are ignored.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+}
+
+/// A secret version with its value: the answer of set and get.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretBundle {
+    /// The value. Omitted where an operation does not return it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `{vault}/secrets/{name}/{version}`.
+    pub id: String,
+    /// The content type, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The attributes.
+    pub attributes: SecretAttributes,
+    /// The tags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+/// A secret in a list: no value; `id` has no version in `GET /secrets`, a version in `GET /secrets/{n}/versions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretItem {
+    /// The identifier.
+    pub id: String,
+    /// The attributes.
+    pub attributes: SecretAttributes,
+    /// The tags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+    /// The content type, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// One page of a list operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The items of this page.
+    pub value: Vec<T>,
+    /// The absolute URL of the next page, `null` on the last page.
+    pub next_link: Option<String>,
+}
