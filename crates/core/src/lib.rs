@@ -8,6 +8,7 @@ pub mod credential;
 pub mod directory;
 pub mod error;
 pub mod network;
+pub mod provision;
 pub mod rbac;
 pub mod secret;
 pub mod token;

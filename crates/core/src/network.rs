@@ -6,9 +6,11 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
 /// What happens to a caller that no rule names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DefaultAction {
     /// The firewall is open (Key Vault's default for a new vault).
     #[default]
@@ -18,7 +20,7 @@ pub enum DefaultAction {
 }
 
 /// A vault's network rules.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRules {
     /// Applied when no rule matched.
     pub default_action: DefaultAction,

@@ -1,1 +1,84 @@
-//! placeholder
+//! Strongroom storage.
+//!
+//! One [`Store`] trait is all the server sees. The SQLite backend ([`sqlite::SqliteStore`]) is the embedded
+//! default; a PostgreSQL backend implements the same trait. Secret values and signing keys are sealed with
+//! envelope encryption ([`seal`]) before they reach any backend, and unsealed only on the way out.
+
+pub mod error;
+pub mod seal;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use strongroom_core::directory::Directory;
+use strongroom_core::provision::Change;
+use strongroom_core::secret::SecretVersion;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// Which versions of a secret a read wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSelector<'a> {
+    /// The newest version.
+    Latest,
+    /// One version by id.
+    Exact(&'a str),
+}
+
+/// A page request: the position after which to continue, and how many items at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest<'a> {
+    /// The continuation token a previous page returned, if any.
+    pub after: Option<&'a str>,
+    /// The largest number of items wanted.
+    pub limit: usize,
+}
+
+/// One page of results with the token that continues after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageResult<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` when this was the last.
+    pub next: Option<String>,
+}
+
+/// Persistent state of a Strongroom installation.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Everything the request path needs to know about tenants, principals and vaults.
+    async fn load_directory(&self) -> Result<Directory>;
+
+    /// Applies provisioning changes in one transaction: all of them or none.
+    async fn apply(&self, changes: Vec<Change>) -> Result<()>;
+
+    /// An installation-wide value stored sealed under `name` (e.g. the token signing keys).
+    async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>>;
+
+    /// Stores `value` sealed under `name`, replacing what was there.
+    async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()>;
+
+    /// Adds a version to the secret `version.name` of `vault_id`, creating the secret if needed. The write
+    /// is durable when this returns.
+    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<()>;
+
+    /// A secret version and its value.
+    async fn secret_version(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        selector: VersionSelector<'_>,
+    ) -> Result<Option<(SecretVersion, Zeroizing<String>)>>;
+
+    /// The newest version of each secret of `vault_id`, by name.
+    async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>>;
+
+    /// Every version of one secret, oldest first.
+    async fn list_secret_versions(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        page: PageRequest<'_>,
+    ) -> Result<PageResult<SecretVersion>>;
+}

@@ -1,0 +1,407 @@
+//! Desired state: what a configuration file (or `strongroom dev`) says should exist, and the plan of changes
+//! that brings a directory there. Applying the same desired state twice plans nothing the second time.
+//!
+//! Provisioning adds and updates; it never deletes a tenant, a principal or a vault that the desired state
+//! no longer names, since that would destroy data. What it owns outright — the client secrets and role
+//! assignments it declared — it replaces.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::credential;
+use crate::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
+use crate::error::{Error, Result};
+use crate::network::NetworkRules;
+use crate::rbac::{RoleAssignment, RoleDefinition, Scope};
+use crate::secret::{self, SecretProperties, SecretVersion};
+
+/// Everything that should exist.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredState {
+    /// The tenants.
+    pub tenants: Vec<DesiredTenant>,
+}
+
+/// A tenant and what lives in it.
+#[derive(Debug, Clone)]
+pub struct DesiredTenant {
+    /// Its name.
+    pub name: String,
+    /// Its id, if fixed; otherwise one is generated once and kept.
+    pub id: Option<Uuid>,
+    /// Application registrations.
+    pub applications: Vec<DesiredApplication>,
+    /// Vaults.
+    pub vaults: Vec<DesiredVault>,
+}
+
+/// An application registration with its service principal.
+#[derive(Debug, Clone)]
+pub struct DesiredApplication {
+    /// Its name.
+    pub name: String,
+    /// Its client id, if fixed; otherwise one is generated once and kept.
+    pub client_id: Option<Uuid>,
+    /// Its client secrets, in clear: only their hashes are kept.
+    pub secrets: Vec<String>,
+}
+
+/// A vault.
+#[derive(Debug, Clone)]
+pub struct DesiredVault {
+    /// Its name.
+    pub name: String,
+    /// Its permission model.
+    pub authorization: AuthorizationModel,
+    /// Soft-delete retention, 7..90 days.
+    pub soft_delete_retention_days: u32,
+    /// Purge protection.
+    pub purge_protection: bool,
+    /// Firewall rules.
+    pub network: NetworkRules,
+    /// Role assignments.
+    pub role_assignments: Vec<DesiredRoleAssignment>,
+    /// Secrets created if absent.
+    pub secrets: Vec<DesiredSecret>,
+}
+
+/// A role assignment naming its principal as the configuration does.
+#[derive(Debug, Clone)]
+pub struct DesiredRoleAssignment {
+    /// A principal of the vault's tenant: name, object id or client id.
+    pub principal: String,
+    /// The role.
+    pub role: &'static RoleDefinition,
+    /// Where it applies.
+    pub scope: Scope,
+}
+
+/// A secret to create when the vault does not have it yet.
+#[derive(Debug, Clone)]
+pub struct DesiredSecret {
+    /// The name.
+    pub name: String,
+    /// The value.
+    pub value: String,
+}
+
+/// One change to the stored state.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create a tenant.
+    CreateTenant(Tenant),
+    /// Create a principal.
+    CreatePrincipal(Principal),
+    /// Accept one more client secret, by its hash.
+    AddClientSecret {
+        /// The principal.
+        object_id: Uuid,
+        /// Argon2id PHC string.
+        hash: String,
+    },
+    /// Stop accepting a client secret.
+    RemoveClientSecret {
+        /// The principal.
+        object_id: Uuid,
+        /// The stored hash.
+        hash: String,
+    },
+    /// Create or update a vault.
+    PutVault(Vault),
+    /// Replace the provisioned role assignments of a vault.
+    ReplaceRoleAssignments {
+        /// The vault.
+        vault_id: Uuid,
+        /// The new set.
+        assignments: Vec<RoleAssignment>,
+    },
+    /// Create a secret unless the vault already has one of that name.
+    SeedSecret {
+        /// The vault.
+        vault_id: Uuid,
+        /// The first version.
+        version: SecretVersion,
+        /// Its value.
+        value: String,
+    },
+}
+
+/// The changes that take `current` to `desired`, at time `now` (Unix seconds).
+pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    let mut vault_names = HashSet::new();
+    for tenant in &desired.tenants {
+        let tenant_id = plan_tenant(current, tenant, &mut changes)?;
+        let mut principals: Vec<Principal> =
+            current.principals().iter().filter(|p| p.tenant_id == tenant_id).cloned().collect();
+        for app in &tenant.applications {
+            plan_application(current, tenant_id, app, &mut principals, &mut changes)?;
+        }
+        for vault in &tenant.vaults {
+            if !vault_names.insert(vault.name.to_ascii_lowercase()) {
+                return Err(Error::invalid_input(format_args!("vault '{}' is declared twice", vault.name)));
+            }
+            plan_vault(current, tenant_id, vault, &principals, now, &mut changes)?;
+        }
+    }
+    Ok(changes)
+}
+
+fn plan_tenant(current: &Directory, tenant: &DesiredTenant, changes: &mut Vec<Change>) -> Result<Uuid> {
+    let existing = current.tenants().iter().find(|t| t.name.eq_ignore_ascii_case(&tenant.name));
+    match (existing, tenant.id) {
+        (Some(existing), Some(id)) if existing.id != id => Err(Error::invalid_input(format_args!(
+            "tenant '{}' already exists with id {}; a tenant's id cannot change",
+            tenant.name, existing.id
+        ))),
+        (Some(existing), _) => Ok(existing.id),
+        (None, id) => {
+            let id = id.unwrap_or_else(Uuid::new_v4);
+            if current.tenant(&id.to_string()).is_some() {
+                return Err(Error::invalid_input(format_args!("tenant id {id} is already used by another tenant")));
+            }
+            changes.push(Change::CreateTenant(Tenant { id, name: tenant.name.clone() }));
+            Ok(id)
+        }
+    }
+}
+
+fn plan_application(
+    current: &Directory,
+    tenant_id: Uuid,
+    app: &DesiredApplication,
+    principals: &mut Vec<Principal>,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let existing = principals
+        .iter()
+        .find(|p| p.kind == PrincipalKind::Application && p.name.eq_ignore_ascii_case(&app.name))
+        .cloned();
+    let principal = match existing {
+        Some(existing) => {
+            if app.client_id.is_some() && existing.client_id != app.client_id {
+                return Err(Error::invalid_input(format_args!(
+                    "application '{}' already exists with another client id; a client id cannot change",
+                    app.name
+                )));
+            }
+            existing
+        }
+        None => {
+            let principal = Principal {
+                object_id: Uuid::new_v4(),
+                tenant_id,
+                kind: PrincipalKind::Application,
+                name: app.name.clone(),
+                client_id: Some(app.client_id.unwrap_or_else(Uuid::new_v4)),
+            };
+            changes.push(Change::CreatePrincipal(principal.clone()));
+            principals.push(principal.clone());
+            principal
+        }
+    };
+
+    let stored = current.client_secret_hashes(principal.object_id);
+    let mut kept = HashSet::new();
+    for secret in &app.secrets {
+        match stored.iter().find(|hash| credential::verify_secret(secret, hash)) {
+            Some(hash) => {
+                kept.insert(hash.as_str());
+            }
+            None => changes.push(Change::AddClientSecret {
+                object_id: principal.object_id,
+                hash: credential::hash_secret(secret)?,
+            }),
+        }
+    }
+    for hash in stored.iter().filter(|hash| !kept.contains(hash.as_str())) {
+        changes.push(Change::RemoveClientSecret { object_id: principal.object_id, hash: hash.clone() });
+    }
+    Ok(())
+}
+
+fn plan_vault(
+    current: &Directory,
+    tenant_id: Uuid,
+    desired: &DesiredVault,
+    principals: &[Principal],
+    now: i64,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    if !(7..=90).contains(&desired.soft_delete_retention_days) {
+        return Err(Error::invalid_input(format_args!(
+            "vault '{}': soft_delete_retention_days must be between 7 and 90",
+            desired.name
+        )));
+    }
+    let existing = current.vault(&desired.name);
+    if let Some(existing) = existing
+        && existing.tenant_id != tenant_id
+    {
+        return Err(Error::invalid_input(format_args!(
+            "vault '{}' already belongs to another tenant; vault names are unique across tenants",
+            desired.name
+        )));
+    }
+    let vault = Vault {
+        id: existing.map_or_else(Uuid::new_v4, |v| v.id),
+        tenant_id,
+        name: existing.map_or_else(|| desired.name.clone(), |v| v.name.clone()),
+        authorization: desired.authorization,
+        soft_delete_retention_days: desired.soft_delete_retention_days,
+        purge_protection: desired.purge_protection,
+        network: desired.network.clone(),
+    };
+    if existing != Some(&vault) {
+        changes.push(Change::PutVault(vault.clone()));
+    }
+
+    let assignments = desired
+        .role_assignments
+        .iter()
+        .map(|wanted| {
+            let principal = find_principal(principals, &wanted.principal).ok_or_else(|| {
+                Error::invalid_input(format_args!(
+                    "vault '{}': role assignment names '{}', which is not a principal of its tenant",
+                    desired.name, wanted.principal
+                ))
+            })?;
+            let current_match = current.role_assignments(vault.id).iter().find(|a| {
+                a.principal_id == principal.object_id && a.role.id == wanted.role.id && a.scope == wanted.scope
+            });
+            Ok(RoleAssignment {
+                id: current_match.map_or_else(Uuid::new_v4, |a| a.id),
+                principal_id: principal.object_id,
+                role: wanted.role,
+                scope: wanted.scope.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if assignments.as_slice() != current.role_assignments(vault.id) {
+        changes.push(Change::ReplaceRoleAssignments { vault_id: vault.id, assignments });
+    }
+
+    for seed in &desired.secrets {
+        secret::validate_name(&seed.name)?;
+        secret::validate_value(&seed.value)?;
+        let version = SecretVersion {
+            name: seed.name.clone(),
+            version: secret::new_version(),
+            properties: SecretProperties::default(),
+            created: now,
+            updated: now,
+        };
+        changes.push(Change::SeedSecret { vault_id: vault.id, version, value: seed.value.clone() });
+    }
+    Ok(())
+}
+
+/// The principal that `reference` names: its name, object id or client id.
+fn find_principal<'a>(principals: &'a [Principal], reference: &str) -> Option<&'a Principal> {
+    let id = Uuid::parse_str(reference).ok();
+    principals.iter().find(|p| match id {
+        Some(id) => p.object_id == id || p.client_id == Some(id),
+        None => p.name.eq_ignore_ascii_case(reference),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::rbac::built_in_role;
+
+    fn desired() -> DesiredState {
+        let role = built_in_role("Key Vault Secrets User").unwrap_or(&crate::rbac::BUILT_IN_ROLES[0]);
+        DesiredState {
+            tenants: vec![DesiredTenant {
+                name: "contoso".into(),
+                id: None,
+                applications: vec![DesiredApplication {
+                    name: "billing-api".into(),
+                    client_id: None,
+                    secrets: vec!["s1".into()],
+                }],
+                vaults: vec![DesiredVault {
+                    name: "billing".into(),
+                    authorization: AuthorizationModel::Rbac,
+                    soft_delete_retention_days: 90,
+                    purge_protection: false,
+                    network: NetworkRules::default(),
+                    role_assignments: vec![DesiredRoleAssignment {
+                        principal: "billing-api".into(),
+                        role,
+                        scope: Scope::Vault,
+                    }],
+                    secrets: vec![],
+                }],
+            }],
+        }
+    }
+
+    /// The directory after `changes` (a stand-in for a store).
+    fn apply(changes: &[Change]) -> Directory {
+        let (mut tenants, mut principals, mut vaults) = (vec![], vec![], vec![]);
+        let mut assignments = HashMap::new();
+        let mut hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for change in changes {
+            match change {
+                Change::CreateTenant(t) => tenants.push(t.clone()),
+                Change::CreatePrincipal(p) => principals.push(p.clone()),
+                Change::AddClientSecret { object_id, hash } => hashes.entry(*object_id).or_default().push(hash.clone()),
+                Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } => {}
+                Change::PutVault(v) => vaults.push(v.clone()),
+                Change::ReplaceRoleAssignments { vault_id, assignments: a } => {
+                    assignments.insert(*vault_id, a.clone());
+                }
+            }
+        }
+        Directory::new(tenants, principals, vaults, assignments, hashes)
+    }
+
+    #[test]
+    fn applying_twice_plans_nothing_the_second_time() -> Result<()> {
+        let first = plan(&Directory::default(), &desired(), 0)?;
+        assert_eq!(first.len(), 5, "{first:?}");
+        let directory = apply(&first);
+        let second = plan(&directory, &desired(), 0)?;
+        assert!(second.is_empty(), "{second:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_changed_client_secret_replaces_the_old_one() -> Result<()> {
+        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let mut changed = desired();
+        changed.tenants[0].applications[0].secrets = vec!["s2".into()];
+        let changes = plan(&directory, &changed, 0)?;
+        assert!(matches!(changes.as_slice(), [Change::AddClientSecret { .. }, Change::RemoveClientSecret { .. }]));
+        Ok(())
+    }
+
+    #[test]
+    fn assignments_must_name_a_principal_of_the_tenant() {
+        let mut broken = desired();
+        broken.tenants[0].vaults[0].role_assignments[0].principal = "nobody".into();
+        let err = plan(&Directory::default(), &broken, 0).err();
+        assert!(err.is_some_and(|e| e.message().contains("'nobody'")));
+    }
+
+    #[test]
+    fn retention_outside_7_to_90_is_refused() {
+        let mut broken = desired();
+        broken.tenants[0].vaults[0].soft_delete_retention_days = 5;
+        assert!(plan(&Directory::default(), &broken, 0).is_err());
+    }
+
+    #[test]
+    fn a_fixed_tenant_id_cannot_change() -> Result<()> {
+        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let mut changed = desired();
+        changed.tenants[0].id = Some(Uuid::new_v4());
+        assert!(plan(&directory, &changed, 0).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! The storage error: a kind and the context in which it happened.
+
+use std::fmt;
+
+/// What went wrong in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The database failed or is unreachable.
+    Database,
+    /// Sealed data could not be opened, or sealing failed (wrong root key, tampering).
+    Seal,
+    /// Stored data does not have the shape it should.
+    Corrupt,
+    /// A change conflicts with what is stored (a name taken, an id reused).
+    Conflict,
+    /// A file (root key, database path) could not be read or written.
+    Io,
+}
+
+/// A storage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {detail}")]
+pub struct Error {
+    kind: ErrorKind,
+    context: String,
+    detail: String,
+}
+
+impl Error {
+    /// An error of `kind` while doing `context`, caused by `detail`.
+    pub fn new(kind: ErrorKind, context: impl fmt::Display, detail: impl fmt::Display) -> Self {
+        Self { kind, context: context.to_string(), detail: detail.to_string() }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+/// The result type of storage.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds context to a database error.
+pub(crate) trait DatabaseContext<T> {
+    fn context(self, context: &str) -> Result<T>;
+}
+
+impl<T> DatabaseContext<T> for std::result::Result<T, rusqlite::Error> {
+    fn context(self, context: &str) -> Result<T> {
+        self.map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(code, _) if code.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Error::new(ErrorKind::Conflict, context, e)
+            }
+            e => Error::new(ErrorKind::Database, context, e),
+        })
+    }
+}

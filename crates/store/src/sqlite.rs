@@ -1,0 +1,673 @@
+//! The embedded SQLite backend: one database file in the data directory, WAL journal, and a full sync
+//! before a write is acknowledged.
+//!
+//! rusqlite is synchronous, so every call runs on tokio's blocking pool with the connection behind a mutex.
+//! The hot read path does not come here when caches are warm; writes are serialized by SQLite anyway.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
+use strongroom_core::provision::Change;
+use strongroom_core::rbac::{RoleAssignment, Scope, built_in_role};
+use strongroom_core::secret::{SecretProperties, SecretVersion, name_key};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::error::{DatabaseContext, Error, ErrorKind, Result};
+use crate::seal::RootKey;
+use crate::{PageRequest, PageResult, Store, VersionSelector};
+
+/// Schema migrations, applied in order; the database records how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE tenants (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE
+);
+CREATE TABLE principals (
+    object_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind      TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    name_key  TEXT NOT NULL,
+    client_id TEXT,
+    UNIQUE (tenant_id, kind, name_key)
+);
+CREATE TABLE client_secrets (
+    object_id TEXT NOT NULL REFERENCES principals(object_id),
+    hash      TEXT NOT NULL,
+    PRIMARY KEY (object_id, hash)
+);
+CREATE TABLE vaults (
+    id               TEXT PRIMARY KEY,
+    tenant_id        TEXT NOT NULL REFERENCES tenants(id),
+    name             TEXT NOT NULL,
+    name_key         TEXT NOT NULL UNIQUE,
+    authorization    TEXT NOT NULL,
+    retention_days   INTEGER NOT NULL,
+    purge_protection INTEGER NOT NULL,
+    network          TEXT NOT NULL
+);
+CREATE TABLE role_assignments (
+    id           TEXT PRIMARY KEY,
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    principal_id TEXT NOT NULL,
+    role_id      TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    provisioned  INTEGER NOT NULL
+);
+CREATE TABLE secret_versions (
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    sealed_value BLOB NOT NULL,
+    content_type TEXT,
+    tags         TEXT NOT NULL,
+    enabled      INTEGER NOT NULL,
+    nbf          INTEGER,
+    exp          INTEGER,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    PRIMARY KEY (vault_id, name_key, version),
+    UNIQUE (vault_id, name_key, seq)
+);
+"#];
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    root_key: Arc<RootKey>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it, and seals with `root_key`.
+    pub fn open(path: &Path, root_key: RootKey) -> Result<Self> {
+        let context = format!("opening {}", path.display());
+        let mut connection = Connection::open(path).context(&context)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .context(&context)?;
+        migrate(&mut connection)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), root_key: Arc::new(root_key) })
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &RootKey) -> Result<T> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let root_key = Arc::clone(&self.root_key);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .map_err(|_| Error::new(ErrorKind::Database, "using the database", "a previous user panicked"))?;
+            work(&mut connection, &root_key)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Database, "running a database task", e))?
+    }
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let transaction = connection.transaction().context("starting a migration")?;
+    transaction
+        .execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .context("creating schema_version")?;
+    let applied: Option<i64> =
+        transaction.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).context("reading the schema version")?;
+    let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            "opening the database",
+            format_args!("its schema version {applied} is newer than this program knows"),
+        ));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        transaction.execute_batch(migration).context("migrating the database")?;
+        transaction
+            .execute("INSERT INTO schema_version (version) VALUES (?1)", [index + 1])
+            .context("recording a migration")?;
+    }
+    transaction.commit().context("committing a migration")
+}
+
+fn secret_context(vault_id: Uuid, name: &str, version: &str) -> Vec<u8> {
+    format!("secret/{vault_id}/{}/{version}", name_key(name)).into_bytes()
+}
+
+fn setting_context(name: &str) -> Vec<u8> {
+    format!("setting/{name}").into_bytes()
+}
+
+fn uuid_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Uuid> {
+    let text: String = row.get(index)?;
+    Uuid::parse_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Corrupt, "reading stored data", what)
+}
+
+fn read_directory(connection: &Connection) -> Result<Directory> {
+    let tenants = connection
+        .prepare("SELECT id, name FROM tenants ORDER BY name_key")
+        .and_then(|mut s| s.query_map([], |r| Ok(Tenant { id: uuid_column(r, 0)?, name: r.get(1)? }))?.collect())
+        .context("reading tenants")?;
+
+    let principal_rows: Vec<(Uuid, Uuid, String, String, Option<String>)> = connection
+        .prepare("SELECT object_id, tenant_id, kind, name, client_id FROM principals ORDER BY name_key")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect()
+        })
+        .context("reading principals")?;
+    let principals = principal_rows
+        .into_iter()
+        .map(|(object_id, tenant_id, kind, name, client_id)| {
+            Ok(Principal {
+                object_id,
+                tenant_id,
+                kind: PrincipalKind::parse(&kind).ok_or_else(|| corrupt(format_args!("principal kind {kind}")))?,
+                name,
+                client_id: client_id.map(|c| Uuid::parse_str(&c)).transpose().map_err(corrupt)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut client_secret_hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
+    let hashes: Vec<(Uuid, String)> = connection
+        .prepare("SELECT object_id, hash FROM client_secrets")
+        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
+        .context("reading client secrets")?;
+    for (object_id, hash) in hashes {
+        client_secret_hashes.entry(object_id).or_default().push(hash);
+    }
+
+    let vault_rows: Vec<(Uuid, Uuid, String, String, u32, bool, String)> = connection
+        .prepare(
+            "SELECT id, tenant_id, name, authorization, retention_days, purge_protection, network FROM vaults \
+             ORDER BY name_key",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            })?
+            .collect()
+        })
+        .context("reading vaults")?;
+    let vaults = vault_rows
+        .into_iter()
+        .map(|(id, tenant_id, name, authorization, retention, purge_protection, network)| {
+            Ok(Vault {
+                id,
+                tenant_id,
+                name,
+                authorization: match authorization.as_str() {
+                    "rbac" => AuthorizationModel::Rbac,
+                    "access_policies" => AuthorizationModel::AccessPolicies,
+                    other => return Err(corrupt(format_args!("authorization model {other}"))),
+                },
+                soft_delete_retention_days: retention,
+                purge_protection,
+                network: serde_json::from_str(&network).map_err(corrupt)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut role_assignments: HashMap<Uuid, Vec<RoleAssignment>> = HashMap::new();
+    let assignment_rows: Vec<(Uuid, Uuid, Uuid, String, String)> = connection
+        .prepare("SELECT id, vault_id, principal_id, role_id, scope FROM role_assignments ORDER BY rowid")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, uuid_column(r, 2)?, r.get(3)?, r.get(4)?)))?
+                .collect()
+        })
+        .context("reading role assignments")?;
+    for (id, vault_id, principal_id, role_id, scope) in assignment_rows {
+        let role = built_in_role(&role_id).ok_or_else(|| corrupt(format_args!("role {role_id}")))?;
+        let scope = Scope::parse(&scope).ok_or_else(|| corrupt(format_args!("scope {scope}")))?;
+        role_assignments.entry(vault_id).or_default().push(RoleAssignment { id, principal_id, role, scope });
+    }
+
+    Ok(Directory::new(tenants, principals, vaults, role_assignments, client_secret_hashes))
+}
+
+fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Vault => String::new(),
+        Scope::Object { collection, name } => format!("{}/{name}", collection.as_str()),
+    }
+}
+
+fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Change) -> Result<()> {
+    match change {
+        Change::CreateTenant(tenant) => transaction
+            .execute(
+                "INSERT INTO tenants (id, name, name_key) VALUES (?1, ?2, ?3)",
+                params![tenant.id.to_string(), tenant.name, tenant.name.to_ascii_lowercase()],
+            )
+            .map(drop)
+            .context("creating a tenant"),
+        Change::CreatePrincipal(p) => transaction
+            .execute(
+                "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    p.object_id.to_string(),
+                    p.tenant_id.to_string(),
+                    p.kind.as_str(),
+                    p.name,
+                    p.name.to_ascii_lowercase(),
+                    p.client_id.map(|c| c.to_string())
+                ],
+            )
+            .map(drop)
+            .context("creating a principal"),
+        Change::AddClientSecret { object_id, hash } => transaction
+            .execute("INSERT INTO client_secrets (object_id, hash) VALUES (?1, ?2)", params![object_id.to_string(), hash])
+            .map(drop)
+            .context("adding a client secret"),
+        Change::RemoveClientSecret { object_id, hash } => transaction
+            .execute("DELETE FROM client_secrets WHERE object_id = ?1 AND hash = ?2", params![object_id.to_string(), hash])
+            .map(drop)
+            .context("removing a client secret"),
+        Change::PutVault(vault) => {
+            let network = serde_json::to_string(&vault.network)
+                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding network rules", e))?;
+            let authorization = match vault.authorization {
+                AuthorizationModel::Rbac => "rbac",
+                AuthorizationModel::AccessPolicies => "access_policies",
+            };
+            transaction
+                .execute(
+                    "INSERT INTO vaults (id, tenant_id, name, name_key, authorization, retention_days, \
+                     purge_protection, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     ON CONFLICT (id) DO UPDATE SET authorization = ?5, retention_days = ?6, \
+                     purge_protection = ?7, network = ?8",
+                    params![
+                        vault.id.to_string(),
+                        vault.tenant_id.to_string(),
+                        vault.name,
+                        vault.name.to_ascii_lowercase(),
+                        authorization,
+                        vault.soft_delete_retention_days,
+                        vault.purge_protection,
+                        network
+                    ],
+                )
+                .map(drop)
+                .context("storing a vault")
+        }
+        Change::ReplaceRoleAssignments { vault_id, assignments } => {
+            transaction
+                .execute("DELETE FROM role_assignments WHERE vault_id = ?1 AND provisioned = 1", [vault_id.to_string()])
+                .context("replacing role assignments")?;
+            for a in assignments {
+                transaction
+                    .execute(
+                        "INSERT INTO role_assignments (id, vault_id, principal_id, role_id, scope, provisioned) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                        params![
+                            a.id.to_string(),
+                            vault_id.to_string(),
+                            a.principal_id.to_string(),
+                            a.role.id,
+                            scope_text(&a.scope)
+                        ],
+                    )
+                    .context("adding a role assignment")?;
+            }
+            Ok(())
+        }
+        Change::SeedSecret { vault_id, version, value } => {
+            let exists: bool = transaction
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2)",
+                    params![vault_id.to_string(), name_key(&version.name)],
+                    |r| r.get(0),
+                )
+                .context("checking a seed secret")?;
+            if exists { Ok(()) } else { insert_secret_version(transaction, root_key, *vault_id, version, value) }
+        }
+    }
+}
+
+fn insert_secret_version(
+    transaction: &Transaction<'_>,
+    root_key: &RootKey,
+    vault_id: Uuid,
+    version: &SecretVersion,
+    value: &str,
+) -> Result<()> {
+    let sealed = root_key.seal(value.as_bytes(), &secret_context(vault_id, &version.name, &version.version))?;
+    let tags = serde_json::to_string(&version.properties.tags)
+        .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
+    let key = name_key(&version.name);
+    // A new version keeps the case the secret was first created with.
+    let name: String = transaction
+        .query_row(
+            "SELECT name FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2 LIMIT 1",
+            params![vault_id.to_string(), key],
+            |r| r.get(0),
+        )
+        .optional()
+        .context("reading a secret's name")?
+        .unwrap_or_else(|| version.name.clone());
+    transaction
+        .execute(
+            "INSERT INTO secret_versions (vault_id, name_key, name, version, seq, sealed_value, content_type, tags, \
+             enabled, nbf, exp, created, updated) \
+             VALUES (?1, ?2, ?3, ?4, \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2), \
+                     ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                vault_id.to_string(),
+                key,
+                name,
+                version.version,
+                sealed,
+                version.properties.content_type,
+                tags,
+                version.properties.enabled,
+                version.properties.not_before,
+                version.properties.expires,
+                version.created,
+                version.updated
+            ],
+        )
+        .map(drop)
+        .context("storing a secret version")
+}
+
+const VERSION_COLUMNS: &str = "name, version, content_type, tags, enabled, nbf, exp, created, updated, seq";
+
+/// A version row as read, with its sequence number for paging.
+fn version_row(row: &Row<'_>) -> rusqlite::Result<(SecretVersion, String, i64)> {
+    let tags: String = row.get(3)?;
+    Ok((
+        SecretVersion {
+            name: row.get(0)?,
+            version: row.get(1)?,
+            properties: SecretProperties {
+                content_type: row.get(2)?,
+                tags: Default::default(),
+                enabled: row.get(4)?,
+                not_before: row.get(5)?,
+                expires: row.get(6)?,
+            },
+            created: row.get(7)?,
+            updated: row.get(8)?,
+        },
+        tags,
+        row.get(9)?,
+    ))
+}
+
+fn with_tags((mut version, tags, seq): (SecretVersion, String, i64)) -> Result<(SecretVersion, i64)> {
+    version.properties.tags = serde_json::from_str(&tags).map_err(corrupt)?;
+    Ok((version, seq))
+}
+
+/// Cuts a page of `limit` items out of `limit + 1` rows, continuing after the last item's key.
+fn page_of<T>(mut rows: Vec<(T, String)>, limit: usize) -> PageResult<T> {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(_, key)| key.clone())
+    } else {
+        None
+    };
+    PageResult { items: rows.into_iter().map(|(item, _)| item).collect(), next }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn load_directory(&self) -> Result<Directory> {
+        self.run(|connection, _| read_directory(connection)).await
+    }
+
+    async fn apply(&self, changes: Vec<Change>) -> Result<()> {
+        self.run(move |connection, root_key| {
+            let transaction = connection.transaction().context("starting provisioning")?;
+            for change in &changes {
+                apply_change(&transaction, root_key, change)?;
+            }
+            transaction.commit().context("committing provisioning")
+        })
+        .await
+    }
+
+    async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let name = name.to_owned();
+        self.run(move |connection, root_key| {
+            let sealed: Option<Vec<u8>> = connection
+                .query_row("SELECT value FROM settings WHERE name = ?1", [&name], |r| r.get(0))
+                .optional()
+                .context("reading a setting")?;
+            sealed.map(|sealed| root_key.open(&sealed, &setting_context(&name))).transpose()
+        })
+        .await
+    }
+
+    async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()> {
+        let name = name.to_owned();
+        let sealed = self.root_key.seal(value, &setting_context(&name))?;
+        self.run(move |connection, _| {
+            connection
+                .execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2",
+                    params![name, sealed],
+                )
+                .map(drop)
+                .context("storing a setting")
+        })
+        .await
+    }
+
+    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<()> {
+        let version = version.clone();
+        let value = Zeroizing::new(value.to_owned());
+        self.run(move |connection, root_key| {
+            let transaction = connection.transaction().context("starting a secret write")?;
+            insert_secret_version(&transaction, root_key, vault_id, &version, &value)?;
+            transaction.commit().context("committing a secret write")
+        })
+        .await
+    }
+
+    async fn secret_version(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        selector: VersionSelector<'_>,
+    ) -> Result<Option<(SecretVersion, Zeroizing<String>)>> {
+        let key = name_key(name);
+        let wanted = match selector {
+            VersionSelector::Latest => None,
+            VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
+        };
+        self.run(move |connection, root_key| {
+            let sql = format!(
+                "SELECT {VERSION_COLUMNS}, sealed_value FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2 \
+                 AND (?3 IS NULL OR version = ?3) ORDER BY seq DESC LIMIT 1"
+            );
+            let row = connection
+                .query_row(&sql, params![vault_id.to_string(), key, wanted], |r| {
+                    Ok((version_row(r)?, r.get::<_, Vec<u8>>(10)?))
+                })
+                .optional()
+                .context("reading a secret")?;
+            let Some((row, sealed)) = row else { return Ok(None) };
+            let (version, _) = with_tags(row)?;
+            let plaintext = root_key.open(&sealed, &secret_context(vault_id, &version.name, &version.version))?;
+            let value = String::from_utf8(plaintext.to_vec()).map_err(|_| corrupt("a secret value is not UTF-8"))?;
+            Ok(Some((version, Zeroizing::new(value))))
+        })
+        .await
+    }
+
+    async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+        let after = page.after.unwrap_or_default().to_owned();
+        let limit = page.limit;
+        self.run(move |connection, _| {
+            let sql = format!(
+                "SELECT {VERSION_COLUMNS}, name_key FROM secret_versions s WHERE vault_id = ?1 AND name_key > ?2 \
+                 AND seq = (SELECT MAX(seq) FROM secret_versions WHERE vault_id = s.vault_id AND name_key = s.name_key) \
+                 ORDER BY name_key LIMIT ?3"
+            );
+            let rows: Vec<((SecretVersion, String, i64), String)> = connection
+                .prepare(&sql)
+                .and_then(|mut s| {
+                    s.query_map(params![vault_id.to_string(), after, limit + 1], |r| Ok((version_row(r)?, r.get(10)?)))?
+                        .collect()
+                })
+                .context("listing secrets")?;
+            let rows = rows
+                .into_iter()
+                .map(|(row, key)| Ok((with_tags(row)?.0, key)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(page_of(rows, limit))
+        })
+        .await
+    }
+
+    async fn list_secret_versions(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        page: PageRequest<'_>,
+    ) -> Result<PageResult<SecretVersion>> {
+        let key = name_key(name);
+        let after: i64 = page.after.and_then(|a| a.parse().ok()).unwrap_or(0);
+        let limit = page.limit;
+        self.run(move |connection, _| {
+            let sql = format!(
+                "SELECT {VERSION_COLUMNS} FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2 AND seq > ?3 \
+                 ORDER BY seq LIMIT ?4"
+            );
+            let rows: Vec<(SecretVersion, String, i64)> = connection
+                .prepare(&sql)
+                .and_then(|mut s| s.query_map(params![vault_id.to_string(), key, after, limit + 1], version_row)?.collect())
+                .context("listing secret versions")?;
+            let rows = rows
+                .into_iter()
+                .map(|row| with_tags(row).map(|(version, seq)| (version, seq.to_string())))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(page_of(rows, limit))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strongroom_core::network::NetworkRules;
+    use strongroom_core::secret::new_version;
+
+    use super::*;
+
+    fn io(e: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, "test", e)
+    }
+
+    async fn store_with_vault(dir: &Path) -> Result<(SqliteStore, Uuid)> {
+        let root = RootKey::load_or_create(&dir.join("root.key"))?;
+        let store = SqliteStore::open(&dir.join("strongroom.db"), root)?;
+        let tenant = Tenant { id: Uuid::new_v4(), name: "t".into() };
+        let vault = Vault {
+            id: Uuid::new_v4(),
+            tenant_id: tenant.id,
+            name: "v".into(),
+            authorization: AuthorizationModel::Rbac,
+            soft_delete_retention_days: 90,
+            purge_protection: false,
+            network: NetworkRules::default(),
+        };
+        let vault_id = vault.id;
+        store.apply(vec![Change::CreateTenant(tenant), Change::PutVault(vault)]).await?;
+        Ok((store, vault_id))
+    }
+
+    fn version(name: &str) -> SecretVersion {
+        SecretVersion {
+            name: name.into(),
+            version: new_version(),
+            properties: SecretProperties::default(),
+            created: 1,
+            updated: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn versions_are_kept_in_order_and_values_sealed() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        let first = version("Db-Password");
+        let second = version("db-password");
+        store.put_secret_version(vault, &first, "value-one-123").await?;
+        store.put_secret_version(vault, &second, "value-two-456").await?;
+
+        let latest = store.secret_version(vault, "DB-PASSWORD", VersionSelector::Latest).await?;
+        let (latest, value) = latest.ok_or_else(|| corrupt("missing"))?;
+        assert_eq!((latest.name.as_str(), value.as_str()), ("Db-Password", "value-two-456"));
+        let old = store.secret_version(vault, "db-password", VersionSelector::Exact(&first.version)).await?;
+        assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("value-one-123"));
+        assert!(store.secret_version(vault, "db-password", VersionSelector::Exact(&new_version())).await?.is_none());
+
+        let page = store.list_secret_versions(vault, "db-password", PageRequest { after: None, limit: 1 }).await?;
+        assert_eq!(page.items.len(), 1);
+        let rest = store.list_secret_versions(vault, "db-password", PageRequest { after: page.next.as_deref(), limit: 1 }).await?;
+        assert_eq!((rest.items[0].version.as_str(), rest.next), (second.version.as_str(), None));
+
+        drop(store);
+        for file in ["strongroom.db", "strongroom.db-wal"] {
+            if let Ok(bytes) = std::fs::read(dir.path().join(file)) {
+                assert!(!bytes.windows(9).any(|w| w == b"value-one"), "{file} holds a value in clear");
+            }
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn secrets_list_by_name_with_paging() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        for name in ["c", "a", "b", "a"] {
+            store.put_secret_version(vault, &version(name), "x").await?;
+        }
+        let first = store.list_secrets(vault, PageRequest { after: None, limit: 2 }).await?;
+        let names: Vec<_> = first.items.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let second = store.list_secrets(vault, PageRequest { after: first.next.as_deref(), limit: 2 }).await?;
+        assert_eq!(second.items.len(), 1);
+        assert_eq!(second.next, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn settings_are_sealed_and_survive_reopening() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, _) = store_with_vault(dir.path()).await?;
+        store.put_sealed_setting("signing-keys", b"key-material").await?;
+        drop(store);
+        let store = SqliteStore::open(&dir.path().join("strongroom.db"), RootKey::load_or_create(&dir.path().join("root.key"))?)?;
+        assert_eq!(store.sealed_setting("signing-keys").await?.map(|v| v.to_vec()), Some(b"key-material".to_vec()));
+        assert_eq!(store.load_directory().await?.vaults().len(), 1);
+        Ok(())
+    }
+}
