@@ -1,1 +1,134 @@
-fn main() {}
+//! The `strongroom` binary: `serve --config FILE` runs a configured installation; `dev` runs a ready-made
+//! development one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use strongroom_server::config::{Config, ServerSettings};
+use strongroom_server::dev;
+use strongroom_server::installation::{Installation, RunningServer};
+
+/// Strongroom: an Entra-ID-compatible identity provider and Azure-Key-Vault-compatible vault.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the installation a configuration file describes.
+    Serve {
+        /// The configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run a development instance: tenant `dev`, app `dev-app`, vault `dev`, created once and kept.
+    Dev {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Where to keep the data.
+        #[arg(long, default_value = "strongroom-data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,audit=off")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("strongroom: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(Cli::parse().command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strongroom: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> strongroom_server::Result<()> {
+    let server = match command {
+        Command::Serve { config } => {
+            let config = Config::load(&config)?;
+            let installation = Installation::open(config.server).await?;
+            installation.provision(&config.desired).await?;
+            let server = installation.start().await?;
+            println!("strongroom listening on https://{}", server.address());
+            server
+        }
+        Command::Dev { listen, data_dir } => {
+            let mut settings = ServerSettings::new(listen, data_dir.clone());
+            // The authority is plain `localhost`, which resolves everywhere; only the vault needs a hosts line.
+            settings.login_host = "localhost".to_owned();
+            let installation = Installation::open(settings).await?;
+            let (desired, secret) = dev::desired_state(&installation).await?;
+            installation.provision(&desired).await?;
+            let server = installation.start().await?;
+            let info = dev::write_env_file(&server, &data_dir, &secret)?;
+            print_dev_banner(&info);
+            println!("strongroom listening on https://{}", server.address());
+            server
+        }
+    };
+    wait_for_signal().await;
+    stop(server).await;
+    Ok(())
+}
+
+fn print_dev_banner(info: &dev::DevInfo) {
+    println!(
+        "Strongroom dev instance ready.\n\
+         \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app, Key Vault Administrator on vault dev)\n  \
+         client secret {secret}\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
+         \nShell settings for the Azure SDKs:   source {env}\n\
+         Make the vault host resolve (once):  echo '127.0.0.1 {host}' | sudo tee -a /etc/hosts\n\
+         \nTry it (pip install azure-identity azure-keyvault-secrets):\n\
+         \n  import os\n  from azure.identity import ClientSecretCredential\n  from azure.keyvault.secrets import SecretClient\n  \
+         cred = ClientSecretCredential(os.environ[\"AZURE_TENANT_ID\"], os.environ[\"AZURE_CLIENT_ID\"], os.environ[\"AZURE_CLIENT_SECRET\"], disable_instance_discovery=True)\n  \
+         print(SecretClient(os.environ[\"VAULT_URL\"], cred).set_secret(\"hello\", \"world\").value)\n",
+        tenant = info.tenant_id,
+        client = info.client_id,
+        secret = info.client_secret,
+        authority = info.authority_host,
+        vault = info.vault_url,
+        ca = info.ca_file.display(),
+        env = info.env_file.display(),
+        host = info.vault_host,
+    );
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn stop(server: RunningServer) {
+    tracing::info!("stopping");
+    server.stop().await;
+}

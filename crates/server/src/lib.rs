@@ -1,1 +1,20 @@
-//! placeholder
+//! The Strongroom server: one HTTPS listener that is both an Entra-ID-compatible token service and an
+//! Azure-Key-Vault-compatible vault, routed by host name.
+//!
+//! Start-up: [`config`] (or [`dev`]) gives the settings and desired state, [`installation::Installation`]
+//! opens the data directory and store and applies the desired state, then starts the listener ([`http`]).
+//! Vault requests run the seed's request flow in [`vault`]; the token service lives in [`identity`].
+
+pub mod audit;
+pub mod config;
+pub mod dev;
+pub mod endpoints;
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod installation;
+pub mod state;
+pub mod tls;
+pub mod vault;
+
+pub use error::{Error, ErrorKind, Result};

@@ -59,9 +59,9 @@ pub trait Store: Send + Sync {
     /// Stores `value` sealed under `name`, replacing what was there.
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()>;
 
-    /// Adds a version to the secret `version.name` of `vault_id`, creating the secret if needed. The write
-    /// is durable when this returns.
-    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<()>;
+    /// Adds a version to the secret `version.name` of `vault_id`, creating the secret if needed, and returns
+    /// it as stored (a new version keeps the name's first spelling). The write is durable when this returns.
+    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion>;
 
     /// A secret version and its value.
     async fn secret_version(

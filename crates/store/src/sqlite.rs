@@ -343,7 +343,10 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
                     |r| r.get(0),
                 )
                 .context("checking a seed secret")?;
-            if exists { Ok(()) } else { insert_secret_version(transaction, root_key, *vault_id, version, value) }
+            if !exists {
+                insert_secret_version(transaction, root_key, *vault_id, version, value)?;
+            }
+            Ok(())
         }
     }
 }
@@ -354,7 +357,7 @@ fn insert_secret_version(
     vault_id: Uuid,
     version: &SecretVersion,
     value: &str,
-) -> Result<()> {
+) -> Result<SecretVersion> {
     let sealed = root_key.seal(value.as_bytes(), &secret_context(vault_id, &version.name, &version.version))?;
     let tags = serde_json::to_string(&version.properties.tags)
         .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
@@ -391,8 +394,8 @@ fn insert_secret_version(
                 version.updated
             ],
         )
-        .map(drop)
-        .context("storing a secret version")
+        .context("storing a secret version")?;
+    Ok(SecretVersion { name, ..version.clone() })
 }
 
 const VERSION_COLUMNS: &str = "name, version, content_type, tags, enabled, nbf, exp, created, updated, seq";
@@ -479,13 +482,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<()> {
+    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
         let version = version.clone();
         let value = Zeroizing::new(value.to_owned());
         self.run(move |connection, root_key| {
             let transaction = connection.transaction().context("starting a secret write")?;
-            insert_secret_version(&transaction, root_key, vault_id, &version, &value)?;
-            transaction.commit().context("committing a secret write")
+            let stored = insert_secret_version(&transaction, root_key, vault_id, &version, &value)?;
+            transaction.commit().context("committing a secret write")?;
+            Ok(stored)
         })
         .await
     }

@@ -1,0 +1,458 @@
+//! The configuration file: server settings, then the desired state applied at every start.
+//!
+//! Parsing is strict. An unknown key is an error naming the file, the line and the key. A key of the
+//! documented format that this version does not implement yet is also an error ("not supported yet") as soon
+//! as its value asks for behaviour — never silently ignored. The validated result is a [`Config`]: plain
+//! settings plus a [`DesiredState`] for the domain.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use strongroom_core::directory::AuthorizationModel;
+use strongroom_core::network::{DefaultAction, NetworkRules};
+use strongroom_core::provision::{
+    DesiredApplication, DesiredRoleAssignment, DesiredSecret, DesiredState, DesiredTenant, DesiredVault,
+};
+use strongroom_core::rbac::{Scope, built_in_role};
+use toml::Spanned;
+use uuid::Uuid;
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How the server runs.
+    pub server: ServerSettings,
+    /// What should exist.
+    pub desired: DesiredState,
+}
+
+/// Validated `[server]` settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The HTTPS listener; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Database, TLS material and root key live here.
+    pub data_dir: PathBuf,
+    /// The identity authority's host name.
+    pub login_host: String,
+    /// Vaults are `{vault}.{vault_domain}`; the vault resource is `https://{vault_domain}[:port]`.
+    pub vault_domain: String,
+    /// A certificate and key to serve instead of the generated local CA's.
+    pub tls: Option<TlsFiles>,
+    /// Lifetime of issued access tokens.
+    pub token_lifetime_seconds: u64,
+}
+
+/// PEM files of a server certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+impl ServerSettings {
+    /// Settings for `listen` and `data_dir`, with the defaults of everything else.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            login_host: "login.localhost".into(),
+            vault_domain: "vault.localhost".into(),
+            tls: None,
+            token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+}
+
+const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
+
+/// A configuration error, already phrased for the user with file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read the configuration: {e}", path.display())))?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text`, reporting errors against `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let located = |span: Option<std::ops::Range<usize>>, message: &str| {
+            let line = span.map_or(String::new(), |s| format!("{}:", line_of(text, s.start)));
+            ConfigError(format!("{}:{line} {message}", path.display()))
+        };
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|e| located(e.span(), e.message().trim_end()))?;
+        file.validate().map_err(|Located { span, message }| located(span, &message))
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+/// A validation error with the place in the file it refers to.
+struct Located {
+    span: Option<std::ops::Range<usize>>,
+    message: String,
+}
+
+fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
+    Located { span: Some(value.span()), message: message.into() }
+}
+
+/// A key of the documented format whose behaviour is not implemented yet.
+fn not_supported<T>(value: &Spanned<T>, key: &str) -> Located {
+    at(value, format!("`{key}` is not supported yet by this version of Strongroom"))
+}
+
+/// Refuses `key` when it is present at all.
+fn refuse_present<T>(value: &Option<Spanned<T>>, key: &str) -> Result<(), Located> {
+    value.as_ref().map_or(Ok(()), |v| Err(not_supported(v, key)))
+}
+
+/// Refuses `key` when it lists anything.
+fn refuse_nonempty<T>(value: &Option<Spanned<Vec<T>>>, key: &str) -> Result<(), Located> {
+    match value {
+        Some(v) if !v.get_ref().is_empty() => Err(not_supported(v, key)),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses `key` when its value differs from the only one supported.
+fn refuse_unless<T: PartialEq>(value: &Option<Spanned<T>>, supported: &T, key: &str) -> Result<(), Located> {
+    match value {
+        Some(v) if v.get_ref() != supported => Err(not_supported(v, key)),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    server: ServerSection,
+    #[serde(default)]
+    tenant: Vec<TenantSection>,
+    network: Option<Spanned<Vec<toml::Table>>>,
+    private_endpoint: Option<Spanned<Vec<toml::Table>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    listen: Spanned<String>,
+    imds_listen: Option<Spanned<String>>,
+    data_dir: PathBuf,
+    login_host: Option<Spanned<String>>,
+    vault_domain: Option<Spanned<String>>,
+    azure_hostnames: Option<Spanned<bool>>,
+    tls_cert: Option<Spanned<PathBuf>>,
+    tls_key: Option<Spanned<PathBuf>>,
+    storage: Option<Spanned<String>>,
+    trusted_proxies: Option<Spanned<Vec<String>>>,
+    token_lifetime_seconds: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantSection {
+    name: Spanned<String>,
+    id: Option<Spanned<String>>,
+    user: Option<Spanned<Vec<toml::Table>>>,
+    group: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    app: Vec<AppSection>,
+    managed_identity: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    vault: Vec<VaultSection>,
+    service_principal: Option<Spanned<Vec<toml::Table>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppSection {
+    name: Spanned<String>,
+    client_id: Option<Spanned<String>>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    certificates: Option<Spanned<Vec<String>>>,
+    federated: Option<Spanned<Vec<toml::Table>>>,
+    trusted_service: Option<Spanned<bool>>,
+    sign_in_audience: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VaultSection {
+    name: Spanned<String>,
+    authorization: Option<Spanned<String>>,
+    soft_delete_retention_days: Option<Spanned<u32>>,
+    purge_protection: Option<bool>,
+    public_network_access: Option<Spanned<String>>,
+    network: Option<NetworkSection>,
+    #[serde(default)]
+    role_assignment: Vec<RoleAssignmentSection>,
+    access_policy: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    secret: Vec<SecretSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkSection {
+    default_action: Option<Spanned<String>>,
+    bypass: Option<Spanned<String>>,
+    #[serde(default)]
+    ip_rules: Vec<Spanned<String>>,
+    virtual_network_rules: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleAssignmentSection {
+    principal: String,
+    role: Spanned<String>,
+    scope: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretSection {
+    name: String,
+    value: String,
+}
+
+impl ConfigFile {
+    fn validate(self) -> Result<Config, Located> {
+        refuse_nonempty(&self.network, "network")?;
+        refuse_nonempty(&self.private_endpoint, "private_endpoint")?;
+        let server = self.server.validate()?;
+        let tenants = self.tenant.into_iter().map(TenantSection::validate).collect::<Result<_, _>>()?;
+        Ok(Config { server, desired: DesiredState { tenants } })
+    }
+}
+
+impl ServerSection {
+    fn validate(self) -> Result<ServerSettings, Located> {
+        refuse_present(&self.imds_listen, "imds_listen")?;
+        refuse_unless(&self.azure_hostnames, &false, "azure_hostnames")?;
+        refuse_present(&self.storage, "storage")?;
+        refuse_nonempty(&self.trusted_proxies, "trusted_proxies")?;
+        let listen = self
+            .listen
+            .get_ref()
+            .parse()
+            .map_err(|_| at(&self.listen, "`listen` must be an address and port, e.g. \"127.0.0.1:8443\""))?;
+        let host = |value: Option<Spanned<String>>, default: &str, key: &str| match value {
+            None => Ok(default.to_owned()),
+            Some(v) if is_host_name(v.get_ref()) => Ok(v.into_inner().to_ascii_lowercase()),
+            Some(v) => Err(at(&v, format!("`{key}` must be a DNS host name"))),
+        };
+        let tls = match (self.tls_cert, self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.into_inner(), key: key.into_inner() }),
+            (Some(one), None) | (None, Some(one)) => {
+                return Err(at(&one, "`tls_cert` and `tls_key` must be given together"));
+            }
+        };
+        let token_lifetime_seconds = match self.token_lifetime_seconds {
+            None => DEFAULT_TOKEN_LIFETIME,
+            Some(v) if (600..=86_400).contains(v.get_ref()) => v.into_inner(),
+            Some(v) => return Err(at(&v, "`token_lifetime_seconds` must be between 600 and 86400")),
+        };
+        Ok(ServerSettings {
+            listen,
+            data_dir: self.data_dir,
+            login_host: host(self.login_host, "login.localhost", "login_host")?,
+            vault_domain: host(self.vault_domain, "vault.localhost", "vault_domain")?,
+            tls,
+            token_lifetime_seconds,
+        })
+    }
+}
+
+/// Letters, digits and hyphens in dot-separated labels.
+fn is_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.split('.').all(|label| {
+            !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn parse_uuid(value: &Spanned<String>, key: &str) -> Result<Uuid, Located> {
+    Uuid::parse_str(value.get_ref()).map_err(|_| at(value, format!("`{key}` must be a GUID")))
+}
+
+impl TenantSection {
+    fn validate(self) -> Result<DesiredTenant, Located> {
+        refuse_nonempty(&self.user, "tenant.user")?;
+        refuse_nonempty(&self.group, "tenant.group")?;
+        refuse_nonempty(&self.managed_identity, "tenant.managed_identity")?;
+        refuse_nonempty(&self.service_principal, "tenant.service_principal")?;
+        if !is_host_name(self.name.get_ref()) || self.name.get_ref().contains('.') {
+            return Err(at(&self.name, "a tenant name is letters, digits and hyphens"));
+        }
+        let id = self.id.as_ref().map(|id| parse_uuid(id, "id")).transpose()?;
+        let applications = self.app.into_iter().map(AppSection::validate).collect::<Result<_, _>>()?;
+        let vaults = self.vault.into_iter().map(VaultSection::validate).collect::<Result<_, _>>()?;
+        Ok(DesiredTenant { name: self.name.into_inner(), id, applications, vaults })
+    }
+}
+
+impl AppSection {
+    fn validate(self) -> Result<DesiredApplication, Located> {
+        refuse_nonempty(&self.certificates, "tenant.app.certificates")?;
+        refuse_nonempty(&self.federated, "tenant.app.federated")?;
+        refuse_unless(&self.trusted_service, &false, "tenant.app.trusted_service")?;
+        refuse_unless(&self.sign_in_audience, &"single_tenant".to_owned(), "tenant.app.sign_in_audience")?;
+        let client_id = self.client_id.as_ref().map(|id| parse_uuid(id, "client_id")).transpose()?;
+        if self.secrets.iter().any(|s| s.len() < 16) {
+            return Err(at(&self.name, "client secrets must be at least 16 characters"));
+        }
+        Ok(DesiredApplication { name: self.name.into_inner(), client_id, secrets: self.secrets })
+    }
+}
+
+impl VaultSection {
+    fn validate(self) -> Result<DesiredVault, Located> {
+        refuse_unless(&self.authorization, &"rbac".to_owned(), "authorization = \"access_policies\"")?;
+        refuse_nonempty(&self.access_policy, "tenant.vault.access_policy")?;
+        refuse_unless(&self.public_network_access, &"enabled".to_owned(), "public_network_access = \"disabled\"")?;
+        let name = self.name.get_ref();
+        let valid_name = (3..=24).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !name.contains("--")
+            && !name.ends_with('-');
+        if !valid_name {
+            return Err(at(
+                &self.name,
+                "a vault name is 3 to 24 letters, digits and single hyphens, starting with a letter",
+            ));
+        }
+        let soft_delete_retention_days = match self.soft_delete_retention_days {
+            None => 90,
+            Some(v) if (7..=90).contains(v.get_ref()) => v.into_inner(),
+            Some(v) => return Err(at(&v, "`soft_delete_retention_days` must be between 7 and 90")),
+        };
+        let network = self.network.map(NetworkSection::validate).transpose()?.unwrap_or_default();
+        let role_assignments = self
+            .role_assignment
+            .into_iter()
+            .map(|a| {
+                let role = built_in_role(a.role.get_ref())
+                    .ok_or_else(|| at(&a.role, format!("unknown role '{}': use a built-in role name or id", a.role.get_ref())))?;
+                let scope = match &a.scope {
+                    None => Scope::Vault,
+                    Some(s) => Scope::parse(s.get_ref())
+                        .ok_or_else(|| at(s, "`scope` is `secrets/{name}`, `keys/{name}` or `certificates/{name}`"))?,
+                };
+                Ok(DesiredRoleAssignment { principal: a.principal, role, scope })
+            })
+            .collect::<Result<_, Located>>()?;
+        let secrets = self.secret.into_iter().map(|s| DesiredSecret { name: s.name, value: s.value }).collect();
+        Ok(DesiredVault {
+            name: self.name.into_inner(),
+            authorization: AuthorizationModel::Rbac,
+            soft_delete_retention_days,
+            purge_protection: self.purge_protection.unwrap_or(false),
+            network,
+            role_assignments,
+            secrets,
+        })
+    }
+}
+
+impl NetworkSection {
+    fn validate(self) -> Result<NetworkRules, Located> {
+        refuse_nonempty(&self.virtual_network_rules, "tenant.vault.network.virtual_network_rules")?;
+        if let Some(bypass) = &self.bypass
+            && !matches!(bypass.get_ref().as_str(), "AzureServices" | "None")
+        {
+            return Err(at(bypass, "`bypass` is \"AzureServices\" or \"None\""));
+        }
+        let default_action = match self.default_action.as_ref().map(|a| (a, a.get_ref().to_ascii_lowercase())) {
+            None => DefaultAction::Allow,
+            Some((_, a)) if a == "allow" => DefaultAction::Allow,
+            Some((_, a)) if a == "deny" => DefaultAction::Deny,
+            Some((v, _)) => return Err(at(v, "`default_action` is \"allow\" or \"deny\"")),
+        };
+        let ip_rules = self
+            .ip_rules
+            .iter()
+            .map(|rule| {
+                let text = rule.get_ref();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| at(rule, format!("'{text}' is not an IP address or CIDR range")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(NetworkRules { default_action, ip_rules })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("test.toml")).map_err(|e| e.to_string())
+    }
+
+    const MINIMAL: &str = "[server]\nlisten = \"127.0.0.1:8443\"\ndata_dir = \"d\"\n";
+
+    #[test]
+    fn a_full_supported_config_parses() -> Result<(), String> {
+        let text = format!(
+            "{MINIMAL}token_lifetime_seconds = 1200\ntrusted_proxies = []\n\n[[tenant]]\nname = \"contoso\"\n\
+             id = \"0b1f6c0e-6c3b-4a55-9a57-2f8a1d2b7e10\"\n\n[[tenant.app]]\nname = \"billing-api\"\n\
+             secrets = [\"billing-secret-1234\"]\n\n[[tenant.vault]]\nname = \"billing\"\nauthorization = \"rbac\"\n\
+             [tenant.vault.network]\ndefault_action = \"deny\"\nip_rules = [\"127.0.0.2/32\", \"127.0.0.3\"]\n\n\
+             [[tenant.vault.role_assignment]]\nprincipal = \"billing-api\"\nrole = \"Key Vault Secrets User\"\n\
+             scope = \"secrets/db-password\"\n\n[[tenant.vault.secret]]\nname = \"db-password\"\nvalue = \"s3cret\"\n"
+        );
+        let config = parse(&text)?;
+        assert_eq!(config.server.token_lifetime_seconds, 1200);
+        let vault = &config.desired.tenants[0].vaults[0];
+        assert_eq!(vault.network.ip_rules.len(), 2);
+        assert_eq!(vault.role_assignments[0].role.name, "Key Vault Secrets User");
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        let err = parse(&format!("{MINIMAL}colour = \"blue\"\n")).err().unwrap_or_default();
+        assert!(err.starts_with("test.toml:4:"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn unimplemented_keys_say_so_with_their_line() {
+        let err = parse(&format!("{MINIMAL}imds_listen = \"127.0.0.1:8080\"\n")).err().unwrap_or_default();
+        assert!(err.starts_with("test.toml:4:") && err.contains("imds_listen") && err.contains("not supported yet"), "{err}");
+        let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.user]]\nname = \"alice\"\n"))
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("tenant.user") && err.contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        for (extra, expected) in [
+            ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"x\"\n", "vault name"),
+            ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\nsoft_delete_retention_days = 3\n", "between 7 and 90"),
+            ("[[tenant]]\nname = \"t\"\nid = \"nope\"\n", "GUID"),
+            ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\n[[tenant.vault.role_assignment]]\nprincipal = \"a\"\nrole = \"Owner\"\n", "unknown role"),
+        ] {
+            let err = parse(&format!("{MINIMAL}{extra}")).err().unwrap_or_default();
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
+    }
+}

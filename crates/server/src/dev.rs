@@ -1,0 +1,139 @@
+//! `strongroom dev`: a ready-made installation for development — tenant `dev`, application `dev-app` with a
+//! client secret, and vault `dev` where `dev-app` is Key Vault Administrator — plus the `dev.env` file that
+//! points the Azure SDKs at it. Everything is created once and kept across restarts.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use strongroom_core::credential;
+use strongroom_core::directory::AuthorizationModel;
+use strongroom_core::network::NetworkRules;
+use strongroom_core::provision::{
+    DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredVault,
+};
+use strongroom_core::rbac::{Scope, built_in_role};
+use uuid::Uuid;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::installation::{Installation, RunningServer};
+use crate::tls::write_private;
+
+/// The development tenant, application and vault names.
+pub const TENANT: &str = "dev";
+/// The development application.
+pub const APPLICATION: &str = "dev-app";
+/// The development vault.
+pub const VAULT: &str = "dev";
+const SECRET_SETTING: &str = "dev-client-secret";
+
+/// The development desired state, with the client secret it uses (generated once, kept sealed).
+pub async fn desired_state(installation: &Installation) -> Result<(DesiredState, String)> {
+    let store = installation.store();
+    let secret = match store.sealed_setting(SECRET_SETTING).await? {
+        Some(stored) => String::from_utf8(stored.to_vec())
+            .map_err(|_| Error::new(ErrorKind::Store, "reading the dev client secret", "not UTF-8"))?,
+        None => {
+            let secret = credential::generate_client_secret()?;
+            store.put_sealed_setting(SECRET_SETTING, secret.as_bytes()).await?;
+            secret
+        }
+    };
+    let administrator = built_in_role("Key Vault Administrator")
+        .ok_or_else(|| Error::new(ErrorKind::Domain, "dev", "the Administrator role is missing"))?;
+    let desired = DesiredState {
+        tenants: vec![DesiredTenant {
+            name: TENANT.to_owned(),
+            id: None,
+            applications: vec![DesiredApplication {
+                name: APPLICATION.to_owned(),
+                client_id: None,
+                secrets: vec![secret.clone()],
+            }],
+            vaults: vec![DesiredVault {
+                name: VAULT.to_owned(),
+                authorization: AuthorizationModel::Rbac,
+                soft_delete_retention_days: 90,
+                purge_protection: false,
+                network: NetworkRules::default(),
+                role_assignments: vec![DesiredRoleAssignment {
+                    principal: APPLICATION.to_owned(),
+                    role: administrator,
+                    scope: Scope::Vault,
+                }],
+                secrets: vec![],
+            }],
+        }],
+    };
+    Ok((desired, secret))
+}
+
+/// What a developer needs to use the running dev server.
+#[derive(Debug, Clone)]
+pub struct DevInfo {
+    /// The tenant id.
+    pub tenant_id: Uuid,
+    /// The application's client id.
+    pub client_id: Uuid,
+    /// The application's client secret.
+    pub client_secret: String,
+    /// `AZURE_AUTHORITY_HOST`.
+    pub authority_host: String,
+    /// The vault URL.
+    pub vault_url: String,
+    /// The CA file to trust.
+    pub ca_file: PathBuf,
+    /// The vault's host name, for the hosts file.
+    pub vault_host: String,
+    /// Where the env file was written.
+    pub env_file: PathBuf,
+}
+
+/// Writes `{data_dir}/dev.env` for `server` and returns what it says.
+pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &str) -> Result<DevInfo> {
+    let directory = server.state().directory();
+    let missing = |what: &str| Error::new(ErrorKind::Store, "dev", format_args!("the dev {what} is missing"));
+    let tenant = directory.tenant(TENANT).ok_or_else(|| missing("tenant"))?;
+    let client_id = directory
+        .principals()
+        .iter()
+        .find(|p| p.tenant_id == tenant.id && p.name == APPLICATION)
+        .and_then(|p| p.client_id)
+        .ok_or_else(|| missing("application"))?;
+    let ca_file = server.ca_file().ok_or_else(|| missing("CA"))?;
+    let ca_file = std::fs::canonicalize(ca_file).map_err(|e| Error::io("locating the CA file", e))?;
+    let endpoints = server.endpoints();
+    let info = DevInfo {
+        tenant_id: tenant.id,
+        client_id,
+        client_secret: client_secret.to_owned(),
+        authority_host: endpoints.authority_host(),
+        vault_url: endpoints.vault_url(VAULT),
+        vault_host: format!("{VAULT}.{}", vault_domain_of(&endpoints.vault_url(VAULT))),
+        ca_file,
+        env_file: data_dir.join("dev.env"),
+    };
+    let ca = info.ca_file.display();
+    let mut text = String::new();
+    for (name, value) in [
+        ("AZURE_TENANT_ID", info.tenant_id.to_string()),
+        ("AZURE_CLIENT_ID", info.client_id.to_string()),
+        ("AZURE_CLIENT_SECRET", info.client_secret.clone()),
+        ("AZURE_AUTHORITY_HOST", info.authority_host.clone()),
+        ("VAULT_URL", info.vault_url.clone()),
+        ("REQUESTS_CA_BUNDLE", ca.to_string()),
+        ("CURL_CA_BUNDLE", ca.to_string()),
+        ("NODE_EXTRA_CA_CERTS", ca.to_string()),
+        ("SSL_CERT_FILE", ca.to_string()),
+    ] {
+        let _ = writeln!(text, "export {name}='{value}'");
+    }
+    write_private(&info.env_file, text.as_bytes())?;
+    Ok(info)
+}
+
+/// `https://dev.vault.localhost:8443` → `vault.localhost`.
+fn vault_domain_of(vault_url: &str) -> String {
+    let host = vault_url.trim_start_matches("https://");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host.split_once('.').map_or(host, |(_, domain)| domain).to_owned()
+}

@@ -1,0 +1,72 @@
+//! `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/discovery/v2.0/keys`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use strongroom_proto::oauth::{JsonWebKey, JsonWebKeySet, OpenIdConfiguration};
+
+use super::error::OAuthFailure;
+use super::request_host;
+use crate::state::AppState;
+
+/// The OpenID Connect discovery document of a tenant. Endpoint URLs use the host the client addressed, so
+/// MSAL posts to a name it can resolve; the issuer is the tenant's canonical one.
+pub async fn openid_configuration(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    parts: Parts,
+) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
+    let directory = state.directory();
+    let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
+    let base = match request_host(&parts) {
+        Some(host) => format!("https://{host}/{}", tenant.id),
+        None => state.endpoints.authority(tenant.id),
+    };
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    Ok(Json(OpenIdConfiguration {
+        issuer: state.endpoints.issuer(tenant.id),
+        authorization_endpoint: format!("{base}/oauth2/v2.0/authorize"),
+        token_endpoint: format!("{base}/oauth2/v2.0/token"),
+        device_authorization_endpoint: format!("{base}/oauth2/v2.0/devicecode"),
+        jwks_uri: format!("{base}/discovery/v2.0/keys"),
+        end_session_endpoint: format!("{base}/oauth2/v2.0/logout"),
+        token_endpoint_auth_methods_supported: strings(&["client_secret_post", "client_secret_basic"]),
+        response_modes_supported: strings(&["query", "fragment", "form_post"]),
+        response_types_supported: strings(&["code", "id_token", "code id_token", "id_token token"]),
+        scopes_supported: strings(&["openid", "profile", "email", "offline_access"]),
+        subject_types_supported: strings(&["pairwise"]),
+        id_token_signing_alg_values_supported: strings(&["RS256"]),
+        claims_supported: strings(&["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "ver", "nonce"]),
+        tenant_region_scope: Some("WW".to_owned()),
+        cloud_instance_name: "strongroom".to_owned(),
+    }))
+}
+
+/// The signing keys, for any known tenant (they are shared, as Entra's are).
+pub async fn keys(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+) -> Result<Json<JsonWebKeySet>, OAuthFailure> {
+    let known = matches!(tenant.as_str(), "common" | "organizations") || state.directory().tenant(&tenant).is_some();
+    if !known {
+        return Err(OAuthFailure::tenant_not_found(&tenant));
+    }
+    let issuer = format!("{}/{{tenantid}}/v2.0", state.endpoints.authority_host());
+    let keys = state
+        .keys
+        .keys()
+        .iter()
+        .map(|key| JsonWebKey {
+            kty: "RSA".to_owned(),
+            usage: "sig".to_owned(),
+            kid: key.kid().to_owned(),
+            alg: "RS256".to_owned(),
+            n: key.modulus().to_owned(),
+            e: key.exponent().to_owned(),
+            issuer: issuer.clone(),
+        })
+        .collect();
+    Ok(Json(JsonWebKeySet { keys }))
+}

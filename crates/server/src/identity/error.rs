@@ -1,0 +1,171 @@
+//! Entra's error envelope: `{"error","error_description":"AADSTS{code}: …","error_codes":[code],…}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strongroom_proto::oauth::OAuthError;
+use time::OffsetDateTime;
+use time::macros::format_description;
+use uuid::Uuid;
+
+/// A token-service failure with its AADSTS code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthFailure {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    message: String,
+}
+
+impl OAuthFailure {
+    fn new(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> Self {
+        Self { status, error, code, message: message.into() }
+    }
+
+    /// AADSTS90002: the tenant in the path does not exist.
+    pub fn tenant_not_found(tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        )
+    }
+
+    /// AADSTS900144: a required parameter is missing.
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            format!("The request body must contain the following parameter: '{name}'."),
+        )
+    }
+
+    /// AADSTS900144's sibling for a body that is not a form.
+    pub fn malformed_request(detail: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 9002313, format!("Invalid request. Request is malformed or invalid: {detail}"))
+    }
+
+    /// AADSTS70003: the grant type is not supported.
+    pub fn unsupported_grant_type(grant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{grant}'."),
+        )
+    }
+
+    /// AADSTS700016: no such application in the tenant.
+    pub fn unknown_client(client_id: &str, tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        )
+    }
+
+    /// AADSTS7000215: the client secret is wrong.
+    pub fn invalid_client_secret(client_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
+        )
+    }
+
+    /// AADSTS7000218: no client credential in the request.
+    pub fn missing_client_credential() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+    }
+
+    /// A credential kind this version does not accept yet (certificates, federated assertions).
+    pub fn unsupported_client_credential(kind: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            format!("Client authentication by {kind} is not supported yet by this Strongroom; use a client secret."),
+        )
+    }
+
+    /// AADSTS70011: the scope is not `{resource}/.default`.
+    pub fn invalid_scope(scope: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70011,
+            format!(
+                "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid: '{scope}'. The scope of a client-credentials request is '{{resource}}/.default'."
+            ),
+        )
+    }
+
+    /// AADSTS500011: the scope names a resource that does not exist.
+    pub fn unknown_resource(resource: &str, tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            500011,
+            format!("The resource principal named {resource} was not found in the tenant named {tenant}."),
+        )
+    }
+
+    /// A path the token service does not serve.
+    pub fn endpoint_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request", 900561, "The endpoint does not exist or does not accept this method.")
+    }
+
+    /// Something failed inside the server.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, "There was an error issuing a token.")
+    }
+
+    /// The AADSTS code.
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+}
+
+impl IntoResponse for OAuthFailure {
+    fn into_response(self) -> Response {
+        let now = OffsetDateTime::now_utc();
+        let timestamp = now
+            .format(format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z"))
+            .unwrap_or_default();
+        let trace_id = Uuid::new_v4().to_string();
+        let correlation_id = Uuid::new_v4().to_string();
+        let body = OAuthError {
+            error: self.error.to_owned(),
+            error_description: format!(
+                "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
+                self.code, self.message
+            ),
+            error_codes: vec![self.code],
+            timestamp,
+            trace_id,
+            correlation_id,
+            error_uri: format!("https://login.microsoftonline.com/error?code={}", self.code),
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+        response
+    }
+}
+
+/// The fallback of the token service's router.
+pub async fn not_found() -> OAuthFailure {
+    OAuthFailure::endpoint_not_found()
+}

@@ -1,0 +1,36 @@
+//! The Entra-ID-compatible token service: OpenID discovery, signing keys, and the token endpoint.
+//!
+//! The tenant in the path is an id or a name. Every failure answers in Entra's error shape
+//! ([`error::OAuthFailure`]), with the AADSTS code SDKs and people recognise.
+
+pub mod discovery;
+pub mod error;
+pub mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// The routes of the token service.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
+        .route("/{tenant}/discovery/keys", get(discovery::keys))
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// The `host[:port]` the client addressed: HTTP/2's authority or HTTP/1.1's Host header.
+pub fn request_host(parts: &Parts) -> Option<String> {
+    parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+}

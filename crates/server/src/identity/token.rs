@@ -1,0 +1,164 @@
+//! `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant with a client secret.
+//!
+//! Fields SDKs add for their own purposes (`client_info`, `claims`, `x-client-*` telemetry) are accepted and
+//! ignored. The secret is checked against the application's Argon2id hashes on the blocking pool.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use strongroom_core::credential;
+use strongroom_core::token::AccessClaims;
+use strongroom_proto::oauth::TokenResponse;
+use uuid::Uuid;
+
+use super::error::OAuthFailure;
+use crate::endpoints::KEY_VAULT_APP_ID;
+use crate::state::AppState;
+
+/// OpenID scopes that may accompany a resource scope and grant nothing by themselves.
+const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
+
+/// Issues a token.
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthFailure> {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let directory = state.directory();
+    let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?.clone();
+
+    let grant_type = form.get("grant_type").ok_or_else(|| OAuthFailure::missing_parameter("grant_type"))?;
+    if grant_type != "client_credentials" {
+        return Err(OAuthFailure::unsupported_grant_type(grant_type));
+    }
+
+    let basic = basic_credentials(&headers);
+    let client_id = form
+        .get("client_id")
+        .cloned()
+        .or_else(|| basic.as_ref().map(|(id, _)| id.clone()))
+        .ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
+    let application = Uuid::parse_str(&client_id)
+        .ok()
+        .and_then(|id| directory.application(tenant.id, id))
+        .ok_or_else(|| OAuthFailure::unknown_client(&client_id, &tenant.name))?
+        .clone();
+
+    let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
+    let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
+    let audience = canonical_resource(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
+
+    let secret = match (form.get("client_secret").cloned().or(basic.map(|(_, secret)| secret)), form.get("client_assertion")) {
+        (Some(secret), _) => secret,
+        (None, Some(_)) => return Err(OAuthFailure::unsupported_client_credential("client assertion")),
+        (None, None) => return Err(OAuthFailure::missing_client_credential()),
+    };
+    let hashes = directory.client_secret_hashes(application.object_id).to_vec();
+    let verified = tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
+        .await
+        .unwrap_or(false);
+    if !verified {
+        return Err(OAuthFailure::invalid_client_secret(&client_id));
+    }
+
+    let now = now_seconds();
+    let lifetime = state.token_lifetime_seconds;
+    let object_id = application.object_id.to_string();
+    let claims = AccessClaims {
+        aud: audience,
+        iss: state.endpoints.issuer(tenant.id),
+        iat: now,
+        nbf: now,
+        exp: now + i64::try_from(lifetime).unwrap_or(3600),
+        tid: tenant.id.to_string(),
+        oid: object_id.clone(),
+        sub: object_id,
+        azp: client_id.clone(),
+        azpacr: "1".to_owned(),
+        appid: client_id,
+        appidacr: "1".to_owned(),
+        idtyp: "app".to_owned(),
+        ver: "2.0".to_owned(),
+        uti: Uuid::new_v4().simple().to_string(),
+        groups: Vec::new(),
+    };
+    let access_token = state.keys.current().and_then(|key| key.sign(&claims)).map_err(|e| {
+        tracing::error!("signing a token failed: {e}");
+        OAuthFailure::internal()
+    })?;
+    let mut response = Json(TokenResponse {
+        token_type: "Bearer".to_owned(),
+        expires_in: lifetime,
+        ext_expires_in: lifetime,
+        access_token,
+    })
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// The one resource of a scope list such as `https://vault.localhost:8443/.default`; OpenID scopes may come
+/// along. `None` when there is not exactly one `/.default` scope.
+fn requested_resource(scope: &str) -> Option<String> {
+    let mut resources = scope.split_whitespace().filter(|s| !OIDC_SCOPES.contains(s));
+    let only = resources.next()?;
+    if resources.next().is_some() {
+        return None;
+    }
+    only.strip_suffix("/.default").filter(|r| !r.is_empty()).map(str::to_owned)
+}
+
+/// The audience for a requested resource, if it is one this server issues tokens for.
+fn canonical_resource(state: &AppState, resource: &str) -> Option<String> {
+    let vault = state.endpoints.vault_resource();
+    let requested = resource.trim_end_matches('/');
+    (requested.eq_ignore_ascii_case(&vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID)).then_some(vault)
+}
+
+/// `client_id` and `client_secret` from HTTP Basic authentication (RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((decode(id)?, decode(secret)?))
+}
+
+pub(crate) fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_name_exactly_one_default_resource() {
+        assert_eq!(requested_resource("https://vault.localhost:8443/.default").as_deref(), Some("https://vault.localhost:8443"));
+        assert_eq!(
+            requested_resource("https://vault.localhost:8443/.default offline_access openid profile").as_deref(),
+            Some("https://vault.localhost:8443")
+        );
+        assert_eq!(requested_resource("https://vault.localhost:8443/user_impersonation"), None);
+        assert_eq!(requested_resource("https://a/.default https://b/.default"), None);
+        assert_eq!(requested_resource("openid"), None);
+        assert_eq!(requested_resource("/.default"), None);
+    }
+}

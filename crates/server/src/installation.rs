@@ -1,0 +1,168 @@
+//! An installation: its data directory, root key, store and signing keys — opened, provisioned with a
+//! desired state, then started as a running server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use strongroom_core::provision::{self, DesiredState};
+use strongroom_core::token::{KeySet, SigningKey};
+use strongroom_store::Store;
+use strongroom_store::seal::RootKey;
+use strongroom_store::sqlite::SqliteStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use zeroize::Zeroizing;
+
+use crate::audit::AuditSink;
+use crate::config::ServerSettings;
+use crate::endpoints::Endpoints;
+use crate::error::{Error, ErrorKind, Result};
+use crate::identity::token::now_seconds;
+use crate::state::AppState;
+use crate::{http, identity, tls};
+
+/// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
+pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
+const SIGNING_KEYS_SETTING: &str = "token-signing-keys";
+
+/// An opened installation, not yet listening.
+pub struct Installation {
+    settings: ServerSettings,
+    store: Arc<dyn Store>,
+    keys: KeySet,
+}
+
+impl Installation {
+    /// Opens (creating on first use) the installation in `settings.data_dir`.
+    pub async fn open(settings: ServerSettings) -> Result<Self> {
+        let data_dir = &settings.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(format_args!("creating {}", data_dir.display()), e))?;
+        let root_key = match std::env::var(ROOT_KEY_ENV) {
+            Ok(encoded) => {
+                let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).map_err(|e| {
+                    Error::new(ErrorKind::Config, format_args!("{ROOT_KEY_ENV}"), format_args!("not base64: {e}"))
+                })?);
+                RootKey::from_bytes(&bytes)?
+            }
+            Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
+        };
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?);
+        let keys = load_signing_keys(store.as_ref()).await?;
+        Ok(Self { settings, store, keys })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Brings the stored state to `desired`, in one transaction.
+    pub async fn provision(&self, desired: &DesiredState) -> Result<()> {
+        let current = self.store.load_directory().await?;
+        let changes = provision::plan(&current, desired, now_seconds())
+            .map_err(|e| Error::new(ErrorKind::Config, "applying the configuration", e))?;
+        if !changes.is_empty() {
+            tracing::info!(changes = changes.len(), "applying the desired state");
+            self.store.apply(changes).await?;
+        }
+        Ok(())
+    }
+
+    /// Binds the listener and starts serving.
+    pub async fn start(self) -> Result<RunningServer> {
+        let listener = http::bind(self.settings.listen)
+            .await
+            .map_err(|e| Error::io(format_args!("listening on {}", self.settings.listen), e))?;
+        let address = listener.local_addr().map_err(|e| Error::io("reading the listener's address", e))?;
+        let endpoints = Endpoints::new(&self.settings.login_host, &self.settings.vault_domain, address.port());
+        let tls = tls::load(&self.settings)?;
+        let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir.join("audit.log")).await?;
+        let directory = self.store.load_directory().await?;
+        let state = Arc::new(AppState::new(
+            endpoints.clone(),
+            self.settings.token_lifetime_seconds,
+            self.keys,
+            self.store,
+            audit,
+            directory,
+        ));
+        let (shutdown, shutdown_signal) = watch::channel(false);
+        let identity = identity::router(Arc::clone(&state));
+        let accept = tokio::spawn(http::accept_loop(
+            listener,
+            TlsAcceptor::from(tls.config),
+            Arc::clone(&state),
+            identity,
+            shutdown_signal,
+        ));
+        Ok(RunningServer { address, endpoints, ca_file: tls.ca_file, state, shutdown, accept, audit_writer })
+    }
+}
+
+async fn load_signing_keys(store: &dyn Store) -> Result<KeySet> {
+    if let Some(stored) = store.sealed_setting(SIGNING_KEYS_SETTING).await? {
+        let encoded: Vec<String> = serde_json::from_slice(&stored)
+            .map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))?;
+        let keys = encoded
+            .iter()
+            .map(|key| {
+                let der = Zeroizing::new(
+                    STANDARD.decode(key).map_err(|e| Error::new(ErrorKind::Store, "reading a signing key", e))?,
+                );
+                Ok(SigningKey::from_pkcs8(&der)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(KeySet::new(keys));
+    }
+    let key = SigningKey::generate()?;
+    let encoded = Zeroizing::new(serde_json::to_vec(&[STANDARD.encode(key.to_pkcs8()?)]).unwrap_or_default());
+    store.put_sealed_setting(SIGNING_KEYS_SETTING, &encoded).await?;
+    Ok(KeySet::new(vec![key]))
+}
+
+/// A server that is listening.
+pub struct RunningServer {
+    address: SocketAddr,
+    endpoints: Endpoints,
+    ca_file: Option<PathBuf>,
+    state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    audit_writer: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Its public URLs.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The local CA certificate to trust, when Strongroom generated its certificate.
+    pub fn ca_file(&self) -> Option<&PathBuf> {
+        self.ca_file.as_ref()
+    }
+
+    /// The shared state (for tests and tools in the same process).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting connections and waits for the listener to close. Audit records already queued are
+    /// written before this returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept.await;
+        drop(self.state);
+        // The writer ends once every sender is gone; connection tasks still running may hold one briefly.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.audit_writer).await;
+    }
+}

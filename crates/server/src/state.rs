@@ -1,0 +1,57 @@
+//! What every request handler shares: endpoints, signing keys, the directory snapshot, the store and the
+//! audit sink.
+
+use std::sync::{Arc, RwLock};
+
+use strongroom_core::directory::Directory;
+use strongroom_core::token::KeySet;
+use strongroom_store::Store;
+
+use crate::audit::AuditSink;
+use crate::endpoints::Endpoints;
+
+/// Shared server state.
+pub struct AppState {
+    /// Public URLs.
+    pub endpoints: Endpoints,
+    /// Lifetime of issued tokens, in seconds.
+    pub token_lifetime_seconds: u64,
+    /// Token signing keys.
+    pub keys: KeySet,
+    /// Persistent state.
+    pub store: Arc<dyn Store>,
+    /// The audit sink.
+    pub audit: AuditSink,
+    directory: RwLock<Arc<Directory>>,
+}
+
+impl AppState {
+    /// State over these parts.
+    pub fn new(
+        endpoints: Endpoints,
+        token_lifetime_seconds: u64,
+        keys: KeySet,
+        store: Arc<dyn Store>,
+        audit: AuditSink,
+        directory: Directory,
+    ) -> Self {
+        Self { endpoints, token_lifetime_seconds, keys, store, audit, directory: RwLock::new(Arc::new(directory)) }
+    }
+
+    /// The current directory snapshot: cheap to take, never changes under the caller.
+    pub fn directory(&self) -> Arc<Directory> {
+        match self.directory.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the directory snapshot.
+    pub fn set_directory(&self, directory: Directory) {
+        let mut guard = match self.directory.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(directory);
+    }
+}

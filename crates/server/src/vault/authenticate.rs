@@ -1,0 +1,34 @@
+//! Stage 3, token validation: signature by one of our keys, issuer of the vault's tenant, audience of the
+//! vault resource, lifetime, tenant. A refused token gets `401` and the challenge again.
+
+use strongroom_core::directory::Vault;
+use strongroom_core::token::{AccessClaims, Expected};
+use uuid::Uuid;
+
+use super::challenge;
+use super::error::VaultError;
+use crate::endpoints::KEY_VAULT_APP_ID;
+use crate::state::AppState;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal's object id.
+    pub object_id: Uuid,
+    /// Groups the principal belongs to.
+    pub groups: Vec<Uuid>,
+    /// The validated claims.
+    pub claims: AccessClaims,
+}
+
+/// Validates `token` for `vault`.
+pub fn validate(state: &AppState, vault: &Vault, token: &str) -> Result<Caller, VaultError> {
+    let issuer = state.endpoints.issuer(vault.tenant_id);
+    let resource = state.endpoints.vault_resource();
+    let expected = Expected { issuer: &issuer, audiences: &[&resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
+    let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
+    let claims = state.keys.validate(token, &expected).map_err(|e| refuse(e.message()))?;
+    let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
+    let groups = claims.groups.iter().filter_map(|g| Uuid::parse_str(g).ok()).collect();
+    Ok(Caller { object_id, groups, claims })
+}

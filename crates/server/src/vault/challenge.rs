@@ -1,0 +1,29 @@
+//! Stage 1, the challenge: a request without a bearer token is answered `401` with the
+//! `WWW-Authenticate` header that tells SDKs where to get a token and for which resource — before anything
+//! else of the request is looked at, since SDKs probe with an empty body.
+
+use axum::http::{HeaderMap, header};
+use strongroom_core::directory::Vault;
+
+use super::error::VaultError;
+use crate::endpoints::Endpoints;
+
+/// The `WWW-Authenticate` value for `vault`: its tenant's authority and the vault resource.
+pub fn header_value(endpoints: &Endpoints, vault: &Vault) -> String {
+    format!(
+        "Bearer authorization=\"{}\", resource=\"{}\"",
+        endpoints.authority(vault.tenant_id),
+        endpoints.vault_resource()
+    )
+}
+
+/// The bearer token of the request, or the challenge.
+pub fn bearer_token<'a>(headers: &'a HeaderMap, endpoints: &Endpoints, vault: &Vault) -> Result<&'a str, VaultError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| VaultError::missing_token(header_value(endpoints, vault)))
+}

@@ -1,0 +1,135 @@
+//! Key Vault's error envelope, decided in this one place: `{"error":{"code","message","innererror"}}`, with
+//! the authentication challenge added to every 401.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strongroom_proto::keyvault::{ErrorDetail, InnerError, KeyVaultError};
+
+/// A failed vault request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultError {
+    status: StatusCode,
+    code: &'static str,
+    inner: Option<&'static str>,
+    message: String,
+    challenge: Option<String>,
+}
+
+impl VaultError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, inner: None, message: message.into(), challenge: None }
+    }
+
+    fn with_inner(mut self, inner: &'static str) -> Self {
+        self.inner = Some(inner);
+        self
+    }
+
+    /// 401: no bearer token; `challenge` is the `WWW-Authenticate` value.
+    pub fn missing_token(challenge: String) -> Self {
+        Self { challenge: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.") }
+    }
+
+    /// 401: the token was refused for `reason`; the challenge is repeated.
+    pub fn invalid_token(reason: &str, challenge: String) -> Self {
+        Self { challenge: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", reason) }
+    }
+
+    /// 403 ForbiddenByFirewall.
+    pub fn forbidden_by_firewall(message: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner("ForbiddenByFirewall")
+    }
+
+    /// 403 ForbiddenByRbac.
+    pub fn forbidden_by_rbac(message: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner("ForbiddenByRbac")
+    }
+
+    /// 403 for an operation the object's state does not allow (e.g. reading a disabled secret).
+    pub fn forbidden(message: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// 404 for a secret that does not exist (or not in that version).
+    pub fn secret_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "SecretNotFound",
+            format!(
+                "A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+            ),
+        )
+    }
+
+    /// 404 for a host that names no vault.
+    pub fn vault_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "VaultNotFound", format!("The vault '{name}' does not exist on this server."))
+    }
+
+    /// 404 for a path the vault does not serve.
+    pub fn path_not_found(path: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("The requested path {path} does not exist."))
+    }
+
+    /// 405 for a known path with a method it does not take.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("The method {method} is not allowed on {path}."))
+    }
+
+    /// 400 BadParameter, `message` naming the rule.
+    pub fn bad_parameter(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadParameter", message)
+    }
+
+    /// 500, details only in the log.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "The server could not complete the request.")
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The most specific code: `innererror.code` if any, else `code`.
+    pub fn specific_code(&self) -> &'static str {
+        self.inner.unwrap_or(self.code)
+    }
+}
+
+impl From<strongroom_store::Error> for VaultError {
+    fn from(e: strongroom_store::Error) -> Self {
+        tracing::error!("storage failed: {e}");
+        VaultError::internal()
+    }
+}
+
+impl From<strongroom_core::Error> for VaultError {
+    fn from(e: strongroom_core::Error) -> Self {
+        match e.kind() {
+            strongroom_core::ErrorKind::InvalidInput => VaultError::bad_parameter(e.message()),
+            _ => {
+                tracing::error!("a domain operation failed: {e}");
+                VaultError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for VaultError {
+    fn into_response(self) -> Response {
+        let body = KeyVaultError {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                innererror: self.inner.map(|code| InnerError { code: code.to_owned() }),
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

@@ -1,0 +1,172 @@
+//! The vault data plane. Every request runs the seed's flow, one named stage after another:
+//!
+//! 1. [`challenge`] — no bearer token: `401` with `WWW-Authenticate`, before the request is looked at;
+//! 2. [`firewall`] — the vault's network rules on the caller's address;
+//! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
+//! 4. [`authorize`] — the RBAC data action the operation needs;
+//! 5. [`operation`] and [`secrets`] — the operation itself;
+//! 6. audit — one record, whatever the outcome ([`crate::audit`]).
+
+pub mod authenticate;
+pub mod authorize;
+pub mod challenge;
+pub mod error;
+pub mod firewall;
+pub mod operation;
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::response::{IntoResponse, Response};
+use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use self::error::VaultError;
+use self::operation::{Operation, Query};
+use crate::state::AppState;
+
+/// Largest request body read, in bytes: a 25 KiB secret value fits even fully JSON-escaped.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The listener's address the connection arrived on.
+    pub local: SocketAddr,
+}
+
+/// What the audit record learns as the stages run.
+struct AuditDraft {
+    operation_name: &'static str,
+    identity: Option<AuditIdentity>,
+    address_authorized: bool,
+    rbac_authorized: bool,
+}
+
+/// Runs a request for the vault `vault_name`, addressed as `host`, through every stage.
+pub async fn handle(
+    state: Arc<AppState>,
+    connection: ConnectionInfo,
+    host: &str,
+    vault_name: &str,
+    request: Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+    let request_id = Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let mut draft =
+        AuditDraft { operation_name: "Unknown", identity: None, address_authorized: false, rbac_authorized: false };
+
+    let outcome = run_stages(&state, connection, host, vault_name, &parts, body, &mut draft).await;
+    let (mut response, failure) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error.clone().into_response(), Some(error.specific_code())),
+    };
+    decorate(&mut response, &request_id, connection);
+
+    // Stage 6: the audit record. The query carries no secrets; bodies and tokens are never recorded.
+    let status = response.status();
+    let record = AuditRecord {
+        time,
+        resource_id: state
+            .directory()
+            .vault(vault_name)
+            .map(|v| format!("/tenants/{}/vaults/{}", v.tenant_id, v.name)),
+        operation_name: draft.operation_name.to_owned(),
+        operation_version: Query::raw_api_version(parts.uri.query()),
+        result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
+        result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
+        result_description: failure.map(str::to_owned),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        caller_ip_address: connection.peer.ip().to_string(),
+        identity: draft.identity,
+        request_uri: format!(
+            "https://{host}{}",
+            parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())
+        ),
+        http_status_code: status.as_u16(),
+        is_address_authorized: draft.address_authorized,
+        is_rbac_authorized: draft.rbac_authorized,
+        correlation_id: parts
+            .headers
+            .get("x-ms-client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128)
+            .map_or_else(|| request_id.clone(), str::to_owned),
+        request_id,
+    };
+    state.audit.record(record).await;
+    response
+}
+
+async fn run_stages(
+    state: &AppState,
+    connection: ConnectionInfo,
+    host: &str,
+    vault_name: &str,
+    parts: &Parts,
+    body: Body,
+    draft: &mut AuditDraft,
+) -> Result<Response, VaultError> {
+    let directory = state.directory();
+    let vault = directory.vault(vault_name).ok_or_else(|| VaultError::vault_not_found(vault_name))?;
+    // Routing reads only the request line; its verdict waits until the caller is known.
+    let route = Operation::route(&parts.method, parts.uri.path());
+    draft.operation_name = route.as_ref().map_or("Unknown", Operation::audit_name);
+
+    let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
+    firewall::check(vault, connection.peer.ip())?;
+    draft.address_authorized = true;
+    let caller = authenticate::validate(state, vault, token)?;
+    draft.identity = Some(AuditIdentity {
+        claim: AuditClaims {
+            oid: caller.claims.oid.clone(),
+            appid: caller.claims.appid.clone(),
+            tid: caller.claims.tid.clone(),
+        },
+    });
+
+    let operation = route?;
+    let query = Query::parse(parts.uri.query())?;
+    authorize::check(&directory, vault, &caller, operation.action(), operation.target())?;
+    draft.rbac_authorized = true;
+
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        VaultError::bad_parameter(format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."))
+    })?;
+    let base_url = format!("https://{host}");
+    let cx = secrets::Context { state, vault, base_url: &base_url, query: &query };
+    match &operation {
+        Operation::SetSecret { name } => secrets::set(&cx, name, &body).await,
+        Operation::GetSecret { name, version } => secrets::get(&cx, name, version.as_deref()).await,
+        Operation::ListSecrets => secrets::list(&cx).await,
+        Operation::ListSecretVersions { name } => secrets::list_versions(&cx, name).await,
+    }
+}
+
+/// The headers Key Vault puts on every response.
+fn decorate(response: &mut Response, request_id: &str, connection: ConnectionInfo) {
+    let family = if connection.peer.is_ipv4() { ("Ipv4", "InterNetwork") } else { ("Ipv6", "InterNetworkV6") };
+    let network_info = format!("conn_type={};addr={};act_addr_fam={};", family.0, connection.peer.ip(), family.1);
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    put("x-ms-request-id", request_id);
+    put("x-ms-keyvault-service-version", concat!("strongroom/", env!("CARGO_PKG_VERSION")));
+    put("x-ms-keyvault-network-info", &network_info);
+    put("x-ms-keyvault-region", "local");
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
