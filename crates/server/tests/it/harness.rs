@@ -1,0 +1,201 @@
+//! Starts a server from a configuration snippet and talks to it like a client would.
+
+use std::path::Path;
+
+use serde_json::Value;
+use strongroom_server::config::Config;
+use strongroom_server::installation::{Installation, RunningServer};
+use tempfile::TempDir;
+
+/// Tenants, applications and vaults most tests use. Every client secret is `{app}-secret-0123456789`.
+pub const STANDARD_TENANTS: &str = r#"
+[[tenant]]
+name = "contoso"
+
+[[tenant.app]]
+name = "admin"
+secrets = ["admin-secret-0123456789"]
+
+[[tenant.app]]
+name = "secrets-user"
+secrets = ["secrets-user-secret-0123456789"]
+
+[[tenant.app]]
+name = "reader"
+secrets = ["reader-secret-0123456789"]
+
+[[tenant.app]]
+name = "nobody"
+secrets = ["nobody-secret-0123456789"]
+
+[[tenant.vault]]
+name = "billing"
+
+[[tenant.vault.role_assignment]]
+principal = "admin"
+role = "Key Vault Administrator"
+
+[[tenant.vault.role_assignment]]
+principal = "secrets-user"
+role = "Key Vault Secrets User"
+
+[[tenant.vault.role_assignment]]
+principal = "reader"
+role = "Key Vault Reader"
+
+[[tenant.vault.secret]]
+name = "seeded"
+value = "seeded-value-42"
+
+[[tenant]]
+name = "fabrikam"
+
+[[tenant.app]]
+name = "outsider"
+secrets = ["outsider-secret-0123456789"]
+
+[[tenant.vault]]
+name = "fabrikam-vault"
+
+[[tenant.vault.role_assignment]]
+principal = "outsider"
+role = "Key Vault Administrator"
+"#;
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    config_tail: String,
+}
+
+impl TestServer {
+    /// A server whose configuration is `[server]` defaults plus `tail`.
+    pub async fn start(tail: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = boot(dir.path(), tail).await;
+        let http = client(&server, dir.path());
+        Self { server: Some(server), dir, http, config_tail: tail.to_owned() }
+    }
+
+    /// Stops the server and starts it again on the same data directory (on a new port).
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        let server = boot(self.dir.path(), &self.config_tail).await;
+        self.http = client(&server, self.dir.path());
+        self.server = Some(server);
+    }
+
+    /// A client whose connections come from `local` (a loopback address such as 127.0.0.2).
+    pub fn http_from(&self, local: std::net::IpAddr) -> reqwest::Client {
+        client_from(self.running(), self.dir.path(), Some(local))
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn tenant_id(&self, name: &str) -> String {
+        self.running().state().directory().tenant(name).unwrap().id.to_string()
+    }
+
+    pub fn client_id(&self, app: &str) -> String {
+        let directory = self.running().state().directory();
+        directory.principals().iter().find(|p| p.name == app).unwrap().client_id.unwrap().to_string()
+    }
+
+    pub fn authority_host(&self) -> String {
+        self.running().endpoints().authority_host()
+    }
+
+    pub fn vault_url(&self, vault: &str) -> String {
+        self.running().endpoints().vault_url(vault)
+    }
+
+    pub fn resource(&self) -> String {
+        self.running().endpoints().vault_resource()
+    }
+
+    /// POSTs a token request form; returns the status and JSON body.
+    pub async fn token_request(&self, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.authority_host());
+        let response = self.http.post(url).form(form).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// A vault token for `app` of `tenant` by the client-credentials grant.
+    pub async fn token(&self, tenant: &str, app: &str) -> String {
+        let client_id = self.client_id(app);
+        let secret = format!("{app}-secret-0123456789");
+        let scope = format!("{}/.default", self.resource());
+        let (status, body) = self
+            .token_request(
+                tenant,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &client_id),
+                    ("client_secret", &secret),
+                    ("scope", &scope),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends `method path` to `vault` with an optional bearer token and JSON body.
+    pub async fn vault_call(
+        &self,
+        method: reqwest::Method,
+        vault: &str,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let url = format!("{}{path_and_query}", self.vault_url(vault));
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+async fn boot(dir: &Path, tail: &str) -> RunningServer {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlogin_host = \"localhost\"\n{tail}",
+        dir.display()
+    );
+    let config = Config::parse(&text, Path::new("test.toml")).unwrap();
+    let installation = Installation::open(config.server).await.unwrap();
+    installation.provision(&config.desired).await.unwrap();
+    installation.start().await.unwrap()
+}
+
+fn client(server: &RunningServer, dir: &Path) -> reqwest::Client {
+    client_from(server, dir, None)
+}
+
+fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAddr>) -> reqwest::Client {
+    let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .local_address(local);
+    let address = server.address();
+    for vault in server.state().directory().vaults() {
+        builder = builder.resolve(&format!("{}.vault.localhost", vault.name), address);
+    }
+    builder.resolve("nowhere.vault.localhost", address).resolve("localhost", address).build().unwrap()
+}
+
+/// The `error` object of a Key Vault error response, with its status.
+pub async fn vault_error(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"].clone())
+}

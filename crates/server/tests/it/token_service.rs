@@ -1,0 +1,74 @@
+//! The token endpoint and discovery, against Entra's error codes.
+
+use serde_json::Value;
+
+use crate::harness::{STANDARD_TENANTS, TestServer};
+
+fn codes(body: &Value) -> Vec<u64> {
+    body["error_codes"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn discovery_names_every_endpoint_sdks_need() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let tenant = server.tenant_id("contoso");
+    for reference in [tenant.as_str(), "contoso"] {
+        let url = format!("{}/{reference}/v2.0/.well-known/openid-configuration", server.authority_host());
+        let doc: Value = server.http.get(url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(doc["issuer"], format!("{}/{tenant}/v2.0", server.authority_host()));
+        for key in ["authorization_endpoint", "token_endpoint", "device_authorization_endpoint", "jwks_uri", "end_session_endpoint"] {
+            assert!(doc[key].as_str().unwrap().starts_with("https://localhost:"), "{key}: {doc}");
+        }
+        let keys: Value = server.http.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+        assert_eq!(keys["keys"][0]["kty"], "RSA");
+        assert_eq!(keys["keys"][0]["e"], "AQAB");
+    }
+    let url = format!("{}/nowhere/v2.0/.well-known/openid-configuration", server.authority_host());
+    let response = server.http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(codes(&response.json().await.unwrap()), [90002]);
+}
+
+#[tokio::test]
+async fn token_errors_carry_entra_codes() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let client_id = server.client_id("admin");
+    let scope = format!("{}/.default", server.resource());
+    let good = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", "admin-secret-0123456789"),
+        ("scope", scope.as_str()),
+        ("client_info", "1"),
+        ("claims", r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#),
+        ("x-client-SKU", "test"),
+    ];
+    let with = |key: &str, value: &'static str| {
+        good.iter().map(|&(k, v)| if k == key { (k, value) } else { (k, v) }).collect::<Vec<_>>()
+    };
+
+    let (status, body) = server.token_request("contoso", &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["expires_in"].is_u64());
+    assert_eq!(body["token_type"], "Bearer");
+
+    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, u64)> = vec![
+        ("nowhere", good.to_vec(), 400, "invalid_request", 90002),
+        ("contoso", with("client_id", "00000000-0000-4000-8000-000000000000"), 400, "unauthorized_client", 700016),
+        ("fabrikam", good.to_vec(), 400, "unauthorized_client", 700016),
+        ("contoso", with("client_secret", "wrong-secret"), 401, "invalid_client", 7000215),
+        ("contoso", with("scope", "https://management.azure.com/.default"), 400, "invalid_resource", 500011),
+        ("contoso", with("scope", "https://vault.localhost/user_impersonation"), 400, "invalid_scope", 70011),
+        ("contoso", with("grant_type", "password"), 400, "unsupported_grant_type", 70003),
+    ];
+    for (tenant, form, status, error, code) in cases {
+        let (got_status, body) = server.token_request(tenant, &form).await;
+        assert_eq!((got_status, body["error"].as_str().unwrap()), (status, error), "{body}");
+        assert_eq!(codes(&body), [code]);
+        assert!(body["error_description"].as_str().unwrap().starts_with(&format!("AADSTS{code}:")));
+    }
+
+    let missing: Vec<_> = good.iter().filter(|(k, _)| *k != "client_secret").copied().collect();
+    let (status, body) = server.token_request("contoso", &missing).await;
+    assert_eq!((status, codes(&body)), (401, vec![7000218]));
+}
