@@ -1,0 +1,193 @@
+"""Starts the real `strongroom` binary for the official-SDK conformance tests.
+
+Servers listen on 127.0.0.1 port 0 (the kernel picks a free port; the server prints the one it got), keep their
+data in a temporary directory, and are stopped when their fixture ends, so no process outlives the run.
+"""
+
+import os
+import pathlib
+import queue
+import socket
+import subprocess
+import tempfile
+import textwrap
+import threading
+import time
+
+import pytest
+
+BINARY = os.environ.get("STRONGROOM_BIN", "strongroom")
+READY = "strongroom listening on https://"
+
+# glibc does not resolve *.localhost; users add a hosts-file line (strongroom dev prints it). The test process
+# maps those names itself. The SDKs are not touched: TLS still verifies the real host names.
+_system_getaddrinfo = socket.getaddrinfo
+
+
+def _getaddrinfo(host, *args, **kwargs):
+    if isinstance(host, str) and host.endswith(".localhost"):
+        host = "127.0.0.1"
+    return _system_getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _getaddrinfo
+
+
+class Server:
+    """One `strongroom` process."""
+
+    def __init__(self, args, data_dir):
+        self.args = args
+        self.data_dir = pathlib.Path(data_dir)
+        self.process = None
+        self.port = None
+
+    def start(self, timeout=60):
+        log = open(self.data_dir / "server.log", "ab")
+        self.process = subprocess.Popen(
+            [BINARY, *self.args], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True
+        )
+        lines = queue.Queue()
+        # A reader thread, because select() cannot see lines already in the pipe's read buffer.
+        threading.Thread(target=_pump, args=(self.process.stdout, lines), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if line is None:
+                break
+            if line.startswith(READY):
+                self.port = int(line.strip().rsplit(":", 1)[1])
+                return self
+        self.stop()
+        raise RuntimeError(f"strongroom did not start; see {self.data_dir / 'server.log'}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def ca(self):
+        return str(self.data_dir / "ca.pem")
+
+
+def _pump(stream, lines):
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def read_env_file(path):
+    values = {}
+    for line in pathlib.Path(path).read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        values[name] = value.strip("'")
+    return values
+
+
+def start_dev(data_dir):
+    server = Server(["dev", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)], data_dir).start()
+    server.env = read_env_file(pathlib.Path(data_dir) / "dev.env")
+    return server
+
+
+@pytest.fixture(scope="session")
+def dev_server():
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = start_dev(data_dir)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def dev_env(dev_server, monkeypatch):
+    """The shell environment `source dev.env` gives a user."""
+    for name, value in dev_server.env.items():
+        monkeypatch.setenv(name, value)
+    return dev_server.env
+
+
+CONTOSO = "0b1f6c0e-6c3b-4a55-9a57-2f8a1d2b7e10"
+FABRIKAM = "6a1d27a3-1b8c-4c55-8d1e-3a7c2f9b5e20"
+APPS = {
+    "admin": "5b7a1c2d-0000-4000-8000-00000000a001",
+    "secrets-user": "5b7a1c2d-0000-4000-8000-00000000a002",
+    "reader": "5b7a1c2d-0000-4000-8000-00000000a003",
+    "nobody": "5b7a1c2d-0000-4000-8000-00000000a004",
+    "outsider": "5b7a1c2d-0000-4000-8000-00000000a005",
+}
+
+
+def app_secret(app):
+    return f"{app}-secret-0123456789"
+
+
+@pytest.fixture(scope="session")
+def configured_server():
+    """`strongroom serve` with two tenants and one application per role."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        apps = "\n".join(
+            f'[[tenant.app]]\nname = "{app}"\nclient_id = "{APPS[app]}"\nsecrets = ["{app_secret(app)}"]\n'
+            for app in ["admin", "secrets-user", "reader", "nobody"]
+        )
+        config = textwrap.dedent(
+            f"""
+            [server]
+            listen = "127.0.0.1:0"
+            data_dir = "{data_dir}"
+            login_host = "localhost"
+            vault_domain = "vault.localhost"
+
+            [[tenant]]
+            name = "contoso"
+            id = "{CONTOSO}"
+            """
+        ) + apps + textwrap.dedent(
+            f"""
+            [[tenant.vault]]
+            name = "billing"
+
+            [[tenant.vault.role_assignment]]
+            principal = "admin"
+            role = "Key Vault Administrator"
+
+            [[tenant.vault.role_assignment]]
+            principal = "secrets-user"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "{APPS['reader']}"
+            role = "21090545-7ca7-4776-b22c-e363652d74d2"
+
+            [[tenant.vault.secret]]
+            name = "db-password"
+            value = "seeded-value-42"
+
+            [[tenant]]
+            name = "fabrikam"
+            id = "{FABRIKAM}"
+
+            [[tenant.app]]
+            name = "outsider"
+            client_id = "{APPS['outsider']}"
+            secrets = ["{app_secret('outsider')}"]
+            """
+        )
+        path = pathlib.Path(data_dir) / "strongroom.toml"
+        path.write_text(config)
+        server = Server(["serve", "--config", str(path)], data_dir).start()
+        try:
+            yield server
+        finally:
+            server.stop()

@@ -1,0 +1,175 @@
+"""The official Python SDKs (azure-identity + azure-keyvault-secrets), unmodified, against a real Strongroom."""
+
+import base64
+import json
+import pathlib
+import tempfile
+
+import jwt
+import pytest
+import requests
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.identity import ClientSecretCredential
+from azure.keyvault.secrets import SecretClient
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conftest import APPS, CONTOSO, app_secret, start_dev
+
+
+def client_for(server, app, tenant=CONTOSO, vault="billing"):
+    credential = ClientSecretCredential(
+        tenant,
+        APPS[app],
+        app_secret(app),
+        authority=f"https://localhost:{server.port}",
+        disable_instance_discovery=True,
+        connection_verify=server.ca,
+    )
+    return SecretClient(f"https://{vault}.vault.localhost:{server.port}", credential, connection_verify=server.ca)
+
+
+def test_a_user_of_strongroom_dev_sets_gets_and_lists_secrets(dev_env):
+    # Exactly what a user does after `source dev.env`: credentials, authority and CA come from the environment.
+    credential = ClientSecretCredential(
+        dev_env["AZURE_TENANT_ID"],
+        dev_env["AZURE_CLIENT_ID"],
+        dev_env["AZURE_CLIENT_SECRET"],
+        disable_instance_discovery=True,
+    )
+    client = SecretClient(dev_env["VAULT_URL"], credential)
+
+    first = client.set_secret("conformance", "value-1", content_type="text/plain", tags={"env": "test"})
+    second = client.set_secret("conformance", "value-2")
+    assert first.value == "value-1" and first.properties.content_type == "text/plain"
+    assert first.properties.tags == {"env": "test"}
+    assert first.properties.version != second.properties.version
+
+    assert client.get_secret("conformance").value == "value-2"
+    assert client.get_secret("conformance", first.properties.version).value == "value-1"
+    assert client.get_secret("CONFORMANCE").name == "conformance"
+
+    for i in range(5):
+        client.set_secret(f"paged-{i}", f"v{i}")
+    pages = [list(page) for page in client.list_properties_of_secrets(max_page_size=2).by_page()]
+    assert len(pages) >= 3 and all(len(page) <= 2 for page in pages)
+    names = [item.name for page in pages for item in page]
+    assert {"conformance", "paged-0", "paged-4"} <= set(names)
+    assert len(names) == len(set(names))
+
+    versions = list(client.list_properties_of_secret_versions("conformance", max_page_size=1))
+    assert sorted(v.version for v in versions) == sorted([first.properties.version, second.properties.version])
+
+    with pytest.raises(ResourceNotFoundError) as missing:
+        client.get_secret("never-set")
+    assert missing.value.error.code == "SecretNotFound"
+
+
+def test_a_wrong_client_secret_is_reported_with_its_aadsts_code(dev_env):
+    credential = ClientSecretCredential(
+        dev_env["AZURE_TENANT_ID"], dev_env["AZURE_CLIENT_ID"], "not-the-secret", disable_instance_discovery=True
+    )
+    with pytest.raises(ClientAuthenticationError) as failure:
+        SecretClient(dev_env["VAULT_URL"], credential).get_secret("anything")
+    assert "AADSTS7000215" in str(failure.value)
+
+
+def forbidden_code(call):
+    with pytest.raises(HttpResponseError) as failure:
+        call()
+    assert failure.value.status_code == 403
+    return failure.value.response.json()["error"]["innererror"]["code"]
+
+
+def test_roles_decide_what_each_application_may_do(configured_server):
+    nobody = client_for(configured_server, "nobody")
+    assert forbidden_code(lambda: nobody.get_secret("db-password")) == "ForbiddenByRbac"
+
+    user = client_for(configured_server, "secrets-user")
+    assert user.get_secret("db-password").value == "seeded-value-42"
+    assert forbidden_code(lambda: user.set_secret("new", "x")) == "ForbiddenByRbac"
+
+    reader = client_for(configured_server, "reader")
+    assert "db-password" in [s.name for s in reader.list_properties_of_secrets()]
+    assert forbidden_code(lambda: reader.get_secret("db-password")) == "ForbiddenByRbac"
+
+    admin = client_for(configured_server, "admin")
+    assert admin.set_secret("by-admin", "ok").value == "ok"
+
+
+def raw_vault_get(server, token):
+    return requests.get(
+        f"https://billing.vault.localhost:{server.port}/secrets/db-password?api-version=7.6",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=server.ca,
+        timeout=10,
+    )
+
+
+def real_token(server, app="admin", tenant=CONTOSO):
+    credential = ClientSecretCredential(
+        tenant,
+        APPS[app],
+        app_secret(app),
+        authority=f"https://localhost:{server.port}",
+        disable_instance_discovery=True,
+        connection_verify=server.ca,
+    )
+    return credential.get_token(f"https://vault.localhost:{server.port}/.default").token
+
+
+def test_a_token_re_signed_by_another_key_is_refused(configured_server):
+    genuine = real_token(configured_server)
+    assert raw_vault_get(configured_server, genuine).status_code == 200
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    header = jwt.get_unverified_header(genuine)
+    impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, impostor, algorithm="RS256", headers={"kid": header["kid"]})
+    response = raw_vault_get(configured_server, forged)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer authorization=")
+
+
+def test_a_token_of_another_tenant_is_refused(configured_server):
+    from conftest import FABRIKAM
+
+    foreign = real_token(configured_server, app="outsider", tenant=FABRIKAM)
+    response = raw_vault_get(configured_server, foreign)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def test_secrets_survive_a_restart_and_are_not_stored_in_clear():
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = start_dev(data_dir)
+        try:
+            env = server.env
+            credential = ClientSecretCredential(
+                env["AZURE_TENANT_ID"],
+                env["AZURE_CLIENT_ID"],
+                env["AZURE_CLIENT_SECRET"],
+                authority=env["AZURE_AUTHORITY_HOST"],
+                disable_instance_discovery=True,
+                connection_verify=server.ca,
+            )
+            SecretClient(env["VAULT_URL"], credential, connection_verify=server.ca).set_secret(
+                "durable", "canary-9d2f41-plaintext"
+            )
+            server.stop()
+            server.start()
+            env = server.env = __import__("conftest").read_env_file(pathlib.Path(data_dir) / "dev.env")
+            # Same tenant and application as before the restart; only the port is new.
+            credential = ClientSecretCredential(
+                env["AZURE_TENANT_ID"],
+                env["AZURE_CLIENT_ID"],
+                env["AZURE_CLIENT_SECRET"],
+                authority=env["AZURE_AUTHORITY_HOST"],
+                disable_instance_discovery=True,
+                connection_verify=server.ca,
+            )
+            client = SecretClient(env["VAULT_URL"], credential, connection_verify=server.ca)
+            assert client.get_secret("durable").value == "canary-9d2f41-plaintext"
+        finally:
+            server.stop()
+        for path in pathlib.Path(data_dir).iterdir():
+            if path.name.startswith("strongroom.db"):
+                assert b"canary-9d2f41" not in path.read_bytes(), f"{path.name} holds the value in clear"
