@@ -179,7 +179,9 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for kind in [PrincipalKind::Application, PrincipalKind::User, PrincipalKind::Group, PrincipalKind::ManagedIdentity] {
+        for kind in
+            [PrincipalKind::Application, PrincipalKind::User, PrincipalKind::Group, PrincipalKind::ManagedIdentity]
+        {
             assert_eq!(PrincipalKind::parse(kind.as_str()), Some(kind));
         }
     }

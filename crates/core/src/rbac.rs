@@ -135,9 +135,7 @@ pub const BUILT_IN_ROLES: &[RoleDefinition] = &[
 /// `/providers/Microsoft.Authorization/roleDefinitions/{guid}`.
 pub fn built_in_role(reference: &str) -> Option<&'static RoleDefinition> {
     let guid = reference.rsplit('/').next().unwrap_or(reference);
-    BUILT_IN_ROLES
-        .iter()
-        .find(|role| role.name.eq_ignore_ascii_case(reference) || role.id.eq_ignore_ascii_case(guid))
+    BUILT_IN_ROLES.iter().find(|role| role.name.eq_ignore_ascii_case(reference) || role.id.eq_ignore_ascii_case(guid))
 }
 
 /// The kinds of vault objects, as they appear in paths and scopes.

@@ -77,7 +77,8 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A fresh RSA-2048 key.
     pub fn generate() -> Result<Self> {
-        let key_pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::crypto("RSA key generation failed"))?;
+        let key_pair =
+            RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::crypto("RSA key generation failed"))?;
         Self::from_key_pair(key_pair)
     }
 

@@ -88,8 +88,7 @@ impl Config {
             let line = span.map_or(String::new(), |s| format!("{}:", line_of(text, s.start)));
             ConfigError(format!("{}:{line} {message}", path.display()))
         };
-        let file: ConfigFile =
-            toml::from_str(text).map_err(|e| located(e.span(), e.message().trim_end()))?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| located(e.span(), e.message().trim_end()))?;
         file.validate().map_err(|Located { span, message }| located(span, &message))
     }
 }
@@ -347,8 +346,9 @@ impl VaultSection {
             .role_assignment
             .into_iter()
             .map(|a| {
-                let role = built_in_role(a.role.get_ref())
-                    .ok_or_else(|| at(&a.role, format!("unknown role '{}': use a built-in role name or id", a.role.get_ref())))?;
+                let role = built_in_role(a.role.get_ref()).ok_or_else(|| {
+                    at(&a.role, format!("unknown role '{}': use a built-in role name or id", a.role.get_ref()))
+                })?;
                 let scope = match &a.scope {
                     None => Scope::Vault,
                     Some(s) => Scope::parse(s.get_ref())
@@ -436,7 +436,10 @@ mod tests {
     #[test]
     fn unimplemented_keys_say_so_with_their_line() {
         let err = parse(&format!("{MINIMAL}imds_listen = \"127.0.0.1:8080\"\n")).err().unwrap_or_default();
-        assert!(err.starts_with("test.toml:4:") && err.contains("imds_listen") && err.contains("not supported yet"), "{err}");
+        assert!(
+            err.starts_with("test.toml:4:") && err.contains("imds_listen") && err.contains("not supported yet"),
+            "{err}"
+        );
         let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.user]]\nname = \"alice\"\n"))
             .err()
             .unwrap_or_default();
@@ -447,9 +450,15 @@ mod tests {
     fn bad_values_are_explained() {
         for (extra, expected) in [
             ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"x\"\n", "vault name"),
-            ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\nsoft_delete_retention_days = 3\n", "between 7 and 90"),
+            (
+                "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\nsoft_delete_retention_days = 3\n",
+                "between 7 and 90",
+            ),
             ("[[tenant]]\nname = \"t\"\nid = \"nope\"\n", "GUID"),
-            ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\n[[tenant.vault.role_assignment]]\nprincipal = \"a\"\nrole = \"Owner\"\n", "unknown role"),
+            (
+                "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\n[[tenant.vault.role_assignment]]\nprincipal = \"a\"\nrole = \"Owner\"\n",
+                "unknown role",
+            ),
         ] {
             let err = parse(&format!("{MINIMAL}{extra}")).err().unwrap_or_default();
             assert!(err.contains(expected), "{extra}: {err}");

@@ -75,7 +75,12 @@ async fn serve_connection(
     }
 }
 
-async fn dispatch(state: Arc<AppState>, connection: ConnectionInfo, identity: Router, request: Request<Body>) -> Response {
+async fn dispatch(
+    state: Arc<AppState>,
+    connection: ConnectionInfo,
+    identity: Router,
+    request: Request<Body>,
+) -> Response {
     let host = request
         .uri()
         .authority()

@@ -105,8 +105,8 @@ impl Installation {
 
 async fn load_signing_keys(store: &dyn Store) -> Result<KeySet> {
     if let Some(stored) = store.sealed_setting(SIGNING_KEYS_SETTING).await? {
-        let encoded: Vec<String> = serde_json::from_slice(&stored)
-            .map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))?;
+        let encoded: Vec<String> =
+            serde_json::from_slice(&stored).map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))?;
         let keys = encoded
             .iter()
             .map(|key| {

@@ -92,10 +92,10 @@ fn ca_params() -> Result<CertificateParams> {
 fn local_ca_key(data_dir: &Path) -> Result<KeyPair> {
     let key_path = data_dir.join(CA_KEY_FILE);
     let cert_path = data_dir.join(CA_FILE);
-    if let Ok(pem) = std::fs::read_to_string(&key_path) {
-        if cert_path.exists() {
-            return KeyPair::from_pem(&pem).map_err(|e| Error::tls(format_args!("reading {}", key_path.display()), e));
-        }
+    if let Ok(pem) = std::fs::read_to_string(&key_path)
+        && cert_path.exists()
+    {
+        return KeyPair::from_pem(&pem).map_err(|e| Error::tls(format_args!("reading {}", key_path.display()), e));
     }
     let key = KeyPair::generate().map_err(|e| Error::tls("generating the CA key", e))?;
     let mut params = ca_params()?;
@@ -104,7 +104,8 @@ fn local_ca_key(data_dir: &Path) -> Result<KeyPair> {
     params.not_after = now + Duration::days(3650);
     let cert = params.self_signed(&key).map_err(|e| Error::tls("creating the CA certificate", e))?;
     write_private(&key_path, key.serialize_pem().as_bytes())?;
-    std::fs::write(&cert_path, cert.pem()).map_err(|e| Error::io(format_args!("writing {}", cert_path.display()), e))?;
+    std::fs::write(&cert_path, cert.pem())
+        .map_err(|e| Error::io(format_args!("writing {}", cert_path.display()), e))?;
     Ok(key)
 }
 
@@ -118,7 +119,8 @@ fn issue_from_local_ca(
     // Signing needs only the CA's name and key, which are rebuilt exactly as they were created.
     let issuer = Issuer::new(ca_params()?, ca_key);
 
-    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| Error::tls("building the server certificate", e))?;
+    let mut params =
+        CertificateParams::new(Vec::<String>::new()).map_err(|e| Error::tls("building the server certificate", e))?;
     params.distinguished_name.push(DnType::CommonName, "Strongroom");
     params.subject_alt_names = names
         .iter()

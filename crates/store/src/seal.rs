@@ -103,8 +103,8 @@ impl RootKey {
             .key
             .open_in_place(nonce(wrap_nonce)?, Aad::from(context), &mut data_key_bytes)
             .map_err(|_| seal_error("unwrapping a data key (wrong root key or tampered record)"))?;
-        let data_key = RandomizedNonceKey::new(&AES_256_GCM, data_key_bytes)
-            .map_err(|_| seal_error("loading a data key"))?;
+        let data_key =
+            RandomizedNonceKey::new(&AES_256_GCM, data_key_bytes).map_err(|_| seal_error("loading a data key"))?;
 
         let mut plaintext = Zeroizing::new(body.to_vec());
         let length = data_key

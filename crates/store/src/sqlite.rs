@@ -129,8 +129,9 @@ fn migrate(connection: &mut Connection) -> Result<()> {
     transaction
         .execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         .context("creating schema_version")?;
-    let applied: Option<i64> =
-        transaction.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).context("reading the schema version")?;
+    let applied: Option<i64> = transaction
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .context("reading the schema version")?;
     let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
     if applied > MIGRATIONS.len() {
         return Err(Error::new(
@@ -158,7 +159,8 @@ fn setting_context(name: &str) -> Vec<u8> {
 
 fn uuid_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(index)?;
-    Uuid::parse_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
@@ -280,11 +282,17 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             .map(drop)
             .context("creating a principal"),
         Change::AddClientSecret { object_id, hash } => transaction
-            .execute("INSERT INTO client_secrets (object_id, hash) VALUES (?1, ?2)", params![object_id.to_string(), hash])
+            .execute(
+                "INSERT INTO client_secrets (object_id, hash) VALUES (?1, ?2)",
+                params![object_id.to_string(), hash],
+            )
             .map(drop)
             .context("adding a client secret"),
         Change::RemoveClientSecret { object_id, hash } => transaction
-            .execute("DELETE FROM client_secrets WHERE object_id = ?1 AND hash = ?2", params![object_id.to_string(), hash])
+            .execute(
+                "DELETE FROM client_secrets WHERE object_id = ?1 AND hash = ?2",
+                params![object_id.to_string(), hash],
+            )
             .map(drop)
             .context("removing a client secret"),
         Change::PutVault(vault) => {
@@ -566,7 +574,9 @@ impl Store for SqliteStore {
             );
             let rows: Vec<(SecretVersion, String, i64)> = connection
                 .prepare(&sql)
-                .and_then(|mut s| s.query_map(params![vault_id.to_string(), key, after, limit + 1], version_row)?.collect())
+                .and_then(|mut s| {
+                    s.query_map(params![vault_id.to_string(), key, after, limit + 1], version_row)?.collect()
+                })
                 .context("listing secret versions")?;
             let rows = rows
                 .into_iter()
@@ -635,7 +645,9 @@ mod tests {
 
         let page = store.list_secret_versions(vault, "db-password", PageRequest { after: None, limit: 1 }).await?;
         assert_eq!(page.items.len(), 1);
-        let rest = store.list_secret_versions(vault, "db-password", PageRequest { after: page.next.as_deref(), limit: 1 }).await?;
+        let rest = store
+            .list_secret_versions(vault, "db-password", PageRequest { after: page.next.as_deref(), limit: 1 })
+            .await?;
         assert_eq!((rest.items[0].version.as_str(), rest.next), (second.version.as_str(), None));
 
         drop(store);
@@ -669,7 +681,10 @@ mod tests {
         let (store, _) = store_with_vault(dir.path()).await?;
         store.put_sealed_setting("signing-keys", b"key-material").await?;
         drop(store);
-        let store = SqliteStore::open(&dir.path().join("strongroom.db"), RootKey::load_or_create(&dir.path().join("root.key"))?)?;
+        let store = SqliteStore::open(
+            &dir.path().join("strongroom.db"),
+            RootKey::load_or_create(&dir.path().join("root.key"))?,
+        )?;
         assert_eq!(store.sealed_setting("signing-keys").await?.map(|v| v.to_vec()), Some(b"key-material".to_vec()));
         assert_eq!(store.load_directory().await?.vaults().len(), 1);
         Ok(())

@@ -28,7 +28,9 @@ impl OAuthFailure {
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         )
     }
 
@@ -44,7 +46,12 @@ impl OAuthFailure {
 
     /// AADSTS900144's sibling for a body that is not a form.
     pub fn malformed_request(detail: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 9002313, format!("Invalid request. Request is malformed or invalid: {detail}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            9002313,
+            format!("Invalid request. Request is malformed or invalid: {detail}"),
+        )
     }
 
     /// AADSTS70003: the grant type is not supported.
@@ -125,7 +132,12 @@ impl OAuthFailure {
 
     /// A path the token service does not serve.
     pub fn endpoint_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "invalid_request", 900561, "The endpoint does not exist or does not accept this method.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            900561,
+            "The endpoint does not exist or does not accept this method.",
+        )
     }
 
     /// Something failed inside the server.
@@ -142,9 +154,8 @@ impl OAuthFailure {
 impl IntoResponse for OAuthFailure {
     fn into_response(self) -> Response {
         let now = OffsetDateTime::now_utc();
-        let timestamp = now
-            .format(format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z"))
-            .unwrap_or_default();
+        let timestamp =
+            now.format(format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z")).unwrap_or_default();
         let trace_id = Uuid::new_v4().to_string();
         let correlation_id = Uuid::new_v4().to_string();
         let body = OAuthError {

@@ -55,17 +55,20 @@ pub async fn token(
 
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
-    let audience = canonical_resource(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
+    let audience =
+        canonical_resource(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
 
-    let secret = match (form.get("client_secret").cloned().or(basic.map(|(_, secret)| secret)), form.get("client_assertion")) {
-        (Some(secret), _) => secret,
-        (None, Some(_)) => return Err(OAuthFailure::unsupported_client_credential("client assertion")),
-        (None, None) => return Err(OAuthFailure::missing_client_credential()),
-    };
+    let secret =
+        match (form.get("client_secret").cloned().or(basic.map(|(_, secret)| secret)), form.get("client_assertion")) {
+            (Some(secret), _) => secret,
+            (None, Some(_)) => return Err(OAuthFailure::unsupported_client_credential("client assertion")),
+            (None, None) => return Err(OAuthFailure::missing_client_credential()),
+        };
     let hashes = directory.client_secret_hashes(application.object_id).to_vec();
-    let verified = tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
-        .await
-        .unwrap_or(false);
+    let verified =
+        tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
+            .await
+            .unwrap_or(false);
     if !verified {
         return Err(OAuthFailure::invalid_client_secret(&client_id));
     }
@@ -151,7 +154,10 @@ mod tests {
 
     #[test]
     fn scopes_name_exactly_one_default_resource() {
-        assert_eq!(requested_resource("https://vault.localhost:8443/.default").as_deref(), Some("https://vault.localhost:8443"));
+        assert_eq!(
+            requested_resource("https://vault.localhost:8443/.default").as_deref(),
+            Some("https://vault.localhost:8443")
+        );
         assert_eq!(
             requested_resource("https://vault.localhost:8443/.default offline_access openid profile").as_deref(),
             Some("https://vault.localhost:8443")

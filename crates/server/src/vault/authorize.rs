@@ -8,7 +8,13 @@ use super::authenticate::Caller;
 use super::error::VaultError;
 
 /// Grants `action` on `target` to `caller`, or refuses with `ForbiddenByRbac`.
-pub fn check(directory: &Directory, vault: &Vault, caller: &Caller, action: &str, target: Target<'_>) -> Result<(), VaultError> {
+pub fn check(
+    directory: &Directory,
+    vault: &Vault,
+    caller: &Caller,
+    action: &str,
+    target: Target<'_>,
+) -> Result<(), VaultError> {
     let permitted = match vault.authorization {
         AuthorizationModel::Rbac => rbac::is_permitted(
             directory.role_assignments(vault.id),

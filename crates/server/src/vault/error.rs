@@ -28,7 +28,10 @@ impl VaultError {
 
     /// 401: no bearer token; `challenge` is the `WWW-Authenticate` value.
     pub fn missing_token(challenge: String) -> Self {
-        Self { challenge: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.") }
+        Self {
+            challenge: Some(challenge),
+            ..Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
+        }
     }
 
     /// 401: the token was refused for `reason`; the challenge is repeated.
@@ -74,7 +77,11 @@ impl VaultError {
 
     /// 405 for a known path with a method it does not take.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("The method {method} is not allowed on {path}."))
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("The method {method} is not allowed on {path}."),
+        )
     }
 
     /// 400 BadParameter, `message` naming the rule.

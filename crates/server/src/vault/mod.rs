@@ -78,10 +78,7 @@ pub async fn handle(
     let status = response.status();
     let record = AuditRecord {
         time,
-        resource_id: state
-            .directory()
-            .vault(vault_name)
-            .map(|v| format!("/tenants/{}/vaults/{}", v.tenant_id, v.name)),
+        resource_id: state.directory().vault(vault_name).map(|v| format!("/tenants/{}/vaults/{}", v.tenant_id, v.name)),
         operation_name: draft.operation_name.to_owned(),
         operation_version: Query::raw_api_version(parts.uri.query()),
         result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
@@ -90,10 +87,7 @@ pub async fn handle(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         caller_ip_address: connection.peer.ip().to_string(),
         identity: draft.identity,
-        request_uri: format!(
-            "https://{host}{}",
-            parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())
-        ),
+        request_uri: format!("https://{host}{}", parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())),
         http_status_code: status.as_u16(),
         is_address_authorized: draft.address_authorized,
         is_rbac_authorized: draft.rbac_authorized,

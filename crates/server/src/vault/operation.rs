@@ -83,9 +83,9 @@ impl Operation {
     /// What the operation touches; collection-wide operations name no object.
     pub fn target(&self) -> Target<'_> {
         let name = match self {
-            Operation::SetSecret { name } | Operation::GetSecret { name, .. } | Operation::ListSecretVersions { name } => {
-                Some(name.as_str())
-            }
+            Operation::SetSecret { name }
+            | Operation::GetSecret { name, .. }
+            | Operation::ListSecretVersions { name } => Some(name.as_str()),
             Operation::ListSecrets => None,
         };
         Target { collection: Collection::Secrets, name }
@@ -161,7 +161,10 @@ mod tests {
             route(Method::GET, "/secrets/db/0123456789abcdef0123456789abcdef"),
             Some(Operation::GetSecret { name: "db".into(), version: Some("0123456789abcdef0123456789abcdef".into()) })
         );
-        assert_eq!(route(Method::GET, "/secrets/db/versions"), Some(Operation::ListSecretVersions { name: "db".into() }));
+        assert_eq!(
+            route(Method::GET, "/secrets/db/versions"),
+            Some(Operation::ListSecretVersions { name: "db".into() })
+        );
         assert_eq!(route(Method::GET, "/secrets"), Some(Operation::ListSecrets));
         assert_eq!(route(Method::PUT, "/secrets/db"), Some(Operation::SetSecret { name: "db".into() }));
         assert_eq!(route(Method::PUT, "/secrets/db/x"), None);

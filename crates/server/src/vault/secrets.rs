@@ -80,9 +80,11 @@ impl Context<'_> {
 /// `PUT /secrets/{name}`: a new version.
 pub async fn set(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
     secret::validate_name(name)?;
-    let params: SecretSetParameters = serde_json::from_slice(body)
-        .map_err(|e| VaultError::bad_parameter(format!("The request body is not a valid SecretSetParameters object: {e}")))?;
-    let value = params.value.ok_or_else(|| VaultError::bad_parameter("The secret value is required: 'value' is missing."))?;
+    let params: SecretSetParameters = serde_json::from_slice(body).map_err(|e| {
+        VaultError::bad_parameter(format!("The request body is not a valid SecretSetParameters object: {e}"))
+    })?;
+    let value =
+        params.value.ok_or_else(|| VaultError::bad_parameter("The secret value is required: 'value' is missing."))?;
     secret::validate_value(&value)?;
     let attributes = params.attributes.unwrap_or_default();
     let properties = SecretProperties {

@@ -183,9 +183,8 @@ fn client(server: &RunningServer, dir: &Path) -> reqwest::Client {
 
 fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAddr>) -> reqwest::Client {
     let ca = std::fs::read(dir.join("ca.pem")).unwrap();
-    let mut builder = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-        .local_address(local);
+    let mut builder =
+        reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]).local_address(local);
     let address = server.address();
     for vault in server.state().directory().vaults() {
         builder = builder.resolve(&format!("{}.vault.localhost", vault.name), address);

@@ -11,6 +11,7 @@ async fn ids_are_kept_across_restarts() {
     server.restart().await;
     assert_eq!((server.tenant_id("contoso"), server.client_id("admin")), (tenant, client));
     let token = server.token("contoso", "admin").await;
-    let response = server.vault_call(Method::GET, "billing", "/secrets/seeded?api-version=7.6", Some(&token), None).await;
+    let response =
+        server.vault_call(Method::GET, "billing", "/secrets/seeded?api-version=7.6", Some(&token), None).await;
     assert_eq!(response.status(), 200);
 }

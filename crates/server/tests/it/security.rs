@@ -36,7 +36,8 @@ fn genuine_claims(server: &TestServer) -> AccessClaims {
 }
 
 async fn assert_refused(server: &TestServer, token: &str, reason: &str) {
-    let response = server.vault_call(Method::GET, "billing", "/secrets/seeded?api-version=7.6", Some(token), None).await;
+    let response =
+        server.vault_call(Method::GET, "billing", "/secrets/seeded?api-version=7.6", Some(token), None).await;
     let challenge = response.headers().get("www-authenticate").map(|h| h.to_str().unwrap().to_owned());
     let (status, error) = vault_error(response).await;
     assert_eq!(status, 401, "{reason}: {error}");

@@ -16,10 +16,17 @@ async fn discovery_names_every_endpoint_sdks_need() {
         let url = format!("{}/{reference}/v2.0/.well-known/openid-configuration", server.authority_host());
         let doc: Value = server.http.get(url).send().await.unwrap().json().await.unwrap();
         assert_eq!(doc["issuer"], format!("{}/{tenant}/v2.0", server.authority_host()));
-        for key in ["authorization_endpoint", "token_endpoint", "device_authorization_endpoint", "jwks_uri", "end_session_endpoint"] {
+        for key in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "device_authorization_endpoint",
+            "jwks_uri",
+            "end_session_endpoint",
+        ] {
             assert!(doc[key].as_str().unwrap().starts_with("https://localhost:"), "{key}: {doc}");
         }
-        let keys: Value = server.http.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+        let keys: Value =
+            server.http.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
         assert_eq!(keys["keys"][0]["kty"], "RSA");
         assert_eq!(keys["keys"][0]["e"], "AQAB");
     }
@@ -52,7 +59,9 @@ async fn token_errors_carry_entra_codes() {
     assert!(body["expires_in"].is_u64());
     assert_eq!(body["token_type"], "Bearer");
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, u64)> = vec![
+    // (tenant, form, status, error, AADSTS code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, u64);
+    let cases: Vec<Case> = vec![
         ("nowhere", good.to_vec(), 400, "invalid_request", 90002),
         ("contoso", with("client_id", "00000000-0000-4000-8000-000000000000"), 400, "unauthorized_client", 700016),
         ("fabrikam", good.to_vec(), 400, "unauthorized_client", 700016),

@@ -20,8 +20,11 @@ async fn each_role_gets_exactly_its_operations() {
     ];
     for (app, set_status, get_status, list_status) in expectations {
         let token = server.token("contoso", app).await;
-        let put = server.vault_call(Method::PUT, "billing", &format!("/secrets/by-{app}?{API}"), Some(&token), Some(set.clone())).await;
-        let get = server.vault_call(Method::GET, "billing", &format!("/secrets/seeded?{API}"), Some(&token), None).await;
+        let put = server
+            .vault_call(Method::PUT, "billing", &format!("/secrets/by-{app}?{API}"), Some(&token), Some(set.clone()))
+            .await;
+        let get =
+            server.vault_call(Method::GET, "billing", &format!("/secrets/seeded?{API}"), Some(&token), None).await;
         let list = server.vault_call(Method::GET, "billing", &format!("/secrets?{API}"), Some(&token), None).await;
         let statuses = (put.status().as_u16(), get.status().as_u16(), list.status().as_u16());
         assert_eq!(statuses, (set_status, get_status, list_status), "{app}");
@@ -41,7 +44,8 @@ async fn versions_pages_and_ids_follow_key_vault() {
     let mut versions = vec![];
     for value in ["one", "two", "three"] {
         let body = json!({"value": value, "contentType": "text/plain", "tags": {"n": value}});
-        let response = server.vault_call(Method::PUT, "billing", &format!("/secrets/Multi?{API}"), Some(&token), Some(body)).await;
+        let response =
+            server.vault_call(Method::PUT, "billing", &format!("/secrets/Multi?{API}"), Some(&token), Some(body)).await;
         assert_eq!(response.status(), 200);
         let bundle: Value = response.json().await.unwrap();
         let id = bundle["id"].as_str().unwrap().to_owned();
@@ -57,7 +61,9 @@ async fn versions_pages_and_ids_follow_key_vault() {
         assert_eq!(bundle["value"], expected);
         assert_eq!(bundle["tags"]["n"], expected);
     }
-    let old = server.vault_call(Method::GET, "billing", &format!("/secrets/multi/{}?{API}", versions[0]), Some(&token), None).await;
+    let old = server
+        .vault_call(Method::GET, "billing", &format!("/secrets/multi/{}?{API}", versions[0]), Some(&token), None)
+        .await;
     assert_eq!(old.json::<Value>().await.unwrap()["value"], "one");
 
     // Versions, two per page, following nextLink as SDKs do.
@@ -81,7 +87,8 @@ async fn versions_pages_and_ids_follow_key_vault() {
     }
     assert_eq!((pages, seen), (2, versions));
 
-    let missing = server.vault_call(Method::GET, "billing", &format!("/secrets/absent?{API}"), Some(&token), None).await;
+    let missing =
+        server.vault_call(Method::GET, "billing", &format!("/secrets/absent?{API}"), Some(&token), None).await;
     let (status, error) = vault_error(missing).await;
     assert_eq!((status, error["code"].as_str().unwrap()), (404, "SecretNotFound"));
 }
@@ -95,10 +102,15 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
         ("/secrets/no-value", json!({"contentType": "x"}), "value"),
         ("/secrets/too-big", json!({"value": "x".repeat(25 * 1024 + 1)}), "maximum"),
         ("/secrets/long-type", json!({"value": "v", "contentType": "t".repeat(256)}), "contentType"),
-        ("/secrets/many-tags", json!({"value": "v", "tags": (0..16).map(|i| (format!("t{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}), "tags"),
+        (
+            "/secrets/many-tags",
+            json!({"value": "v", "tags": (0..16).map(|i| (format!("t{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}),
+            "tags",
+        ),
     ];
     for (path, body, rule) in cases {
-        let response = server.vault_call(Method::PUT, "billing", &format!("{path}?{API}"), Some(&token), Some(body)).await;
+        let response =
+            server.vault_call(Method::PUT, "billing", &format!("{path}?{API}"), Some(&token), Some(body)).await;
         let (status, error) = vault_error(response).await;
         assert_eq!((status, error["code"].as_str().unwrap()), (400, "BadParameter"), "{path}");
         assert!(error["message"].as_str().unwrap().contains(rule), "{path}: {error}");
@@ -113,10 +125,12 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
     assert_eq!(names, ["seeded"]);
 
     for query in ["api-version=1.0", "", "api-version=7.6&maxresults=30"] {
-        let response = server.vault_call(Method::GET, "billing", &format!("/secrets?{query}"), Some(&token), None).await;
+        let response =
+            server.vault_call(Method::GET, "billing", &format!("/secrets?{query}"), Some(&token), None).await;
         assert_eq!(vault_error(response).await.0, 400, "{query}");
     }
-    let js_style = server.vault_call(Method::GET, "billing", "/secrets?api%2Dversion=2025-07-01", Some(&token), None).await;
+    let js_style =
+        server.vault_call(Method::GET, "billing", "/secrets?api%2Dversion=2025-07-01", Some(&token), None).await;
     assert_eq!(js_style.status(), 200);
 }
 
@@ -125,7 +139,15 @@ async fn secrets_survive_a_restart_sealed_and_every_request_is_audited() {
     let mut server = TestServer::start(STANDARD_TENANTS).await;
     let token = server.token("contoso", "admin").await;
     let value = "plaintext-canary-7f3a9c";
-    let put = server.vault_call(Method::PUT, "billing", &format!("/secrets/canary?{API}"), Some(&token), Some(json!({"value": value}))).await;
+    let put = server
+        .vault_call(
+            Method::PUT,
+            "billing",
+            &format!("/secrets/canary?{API}"),
+            Some(&token),
+            Some(json!({"value": value})),
+        )
+        .await;
     assert_eq!(put.status(), 200);
 
     server.restart().await;
@@ -133,7 +155,8 @@ async fn secrets_survive_a_restart_sealed_and_every_request_is_audited() {
     let get = server.vault_call(Method::GET, "billing", &format!("/secrets/canary?{API}"), Some(&token), None).await;
     assert_eq!(get.json::<Value>().await.unwrap()["value"], value);
     // Provisioning ran again on restart without duplicating the seeded secret.
-    let versions = server.vault_call(Method::GET, "billing", &format!("/secrets/seeded/versions?{API}"), Some(&token), None).await;
+    let versions =
+        server.vault_call(Method::GET, "billing", &format!("/secrets/seeded/versions?{API}"), Some(&token), None).await;
     assert_eq!(versions.json::<Value>().await.unwrap()["value"].as_array().unwrap().len(), 1);
 
     let server_dir = server.dir.path().to_owned();
