@@ -1,7 +1,5 @@
 """The official Python SDKs (azure-identity + azure-keyvault-secrets), unmodified, against a real Strongroom."""
 
-import base64
-import json
 import pathlib
 import tempfile
 
@@ -13,11 +11,11 @@ from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import APPS, CONTOSO, app_secret, start_dev
+from conftest import APPS, CONTOSO, FABRIKAM, app_secret, read_env_file, start_dev
 
 
-def client_for(server, app, tenant=CONTOSO, vault="billing"):
-    credential = ClientSecretCredential(
+def credential_for(server, app, tenant=CONTOSO):
+    return ClientSecretCredential(
         tenant,
         APPS[app],
         app_secret(app),
@@ -25,7 +23,11 @@ def client_for(server, app, tenant=CONTOSO, vault="billing"):
         disable_instance_discovery=True,
         connection_verify=server.ca,
     )
-    return SecretClient(f"https://{vault}.vault.localhost:{server.port}", credential, connection_verify=server.ca)
+
+
+def client_for(server, app, tenant=CONTOSO, vault="billing"):
+    url = f"https://{vault}.vault.localhost:{server.port}"
+    return SecretClient(url, credential_for(server, app, tenant), connection_verify=server.ca)
 
 
 def test_a_user_of_strongroom_dev_sets_gets_and_lists_secrets(dev_env):
@@ -106,15 +108,7 @@ def raw_vault_get(server, token):
 
 
 def real_token(server, app="admin", tenant=CONTOSO):
-    credential = ClientSecretCredential(
-        tenant,
-        APPS[app],
-        app_secret(app),
-        authority=f"https://localhost:{server.port}",
-        disable_instance_discovery=True,
-        connection_verify=server.ca,
-    )
-    return credential.get_token(f"https://vault.localhost:{server.port}/.default").token
+    return credential_for(server, app, tenant).get_token(f"https://vault.localhost:{server.port}/.default").token
 
 
 def test_a_token_re_signed_by_another_key_is_refused(configured_server):
@@ -130,44 +124,35 @@ def test_a_token_re_signed_by_another_key_is_refused(configured_server):
 
 
 def test_a_token_of_another_tenant_is_refused(configured_server):
-    from conftest import FABRIKAM
-
     foreign = real_token(configured_server, app="outsider", tenant=FABRIKAM)
     response = raw_vault_get(configured_server, foreign)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "Unauthorized"
 
 
+def dev_client(server):
+    """A client configured from the dev instance's env file, with explicit CA trust."""
+    env = read_env_file(server.data_dir / "dev.env")
+    credential = ClientSecretCredential(
+        env["AZURE_TENANT_ID"],
+        env["AZURE_CLIENT_ID"],
+        env["AZURE_CLIENT_SECRET"],
+        authority=env["AZURE_AUTHORITY_HOST"],
+        disable_instance_discovery=True,
+        connection_verify=server.ca,
+    )
+    return SecretClient(env["VAULT_URL"], credential, connection_verify=server.ca)
+
+
 def test_secrets_survive_a_restart_and_are_not_stored_in_clear():
     with tempfile.TemporaryDirectory() as data_dir:
         server = start_dev(data_dir)
         try:
-            env = server.env
-            credential = ClientSecretCredential(
-                env["AZURE_TENANT_ID"],
-                env["AZURE_CLIENT_ID"],
-                env["AZURE_CLIENT_SECRET"],
-                authority=env["AZURE_AUTHORITY_HOST"],
-                disable_instance_discovery=True,
-                connection_verify=server.ca,
-            )
-            SecretClient(env["VAULT_URL"], credential, connection_verify=server.ca).set_secret(
-                "durable", "canary-9d2f41-plaintext"
-            )
+            dev_client(server).set_secret("durable", "canary-9d2f41-plaintext")
             server.stop()
+            # Same tenant, application and secret after the restart; only the port is new.
             server.start()
-            env = server.env = __import__("conftest").read_env_file(pathlib.Path(data_dir) / "dev.env")
-            # Same tenant and application as before the restart; only the port is new.
-            credential = ClientSecretCredential(
-                env["AZURE_TENANT_ID"],
-                env["AZURE_CLIENT_ID"],
-                env["AZURE_CLIENT_SECRET"],
-                authority=env["AZURE_AUTHORITY_HOST"],
-                disable_instance_discovery=True,
-                connection_verify=server.ca,
-            )
-            client = SecretClient(env["VAULT_URL"], credential, connection_verify=server.ca)
-            assert client.get_secret("durable").value == "canary-9d2f41-plaintext"
+            assert dev_client(server).get_secret("durable").value == "canary-9d2f41-plaintext"
         finally:
             server.stop()
         for path in pathlib.Path(data_dir).iterdir():
