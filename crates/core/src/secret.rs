@@ -119,6 +119,61 @@ pub struct SecretVersion {
     pub updated: i64,
 }
 
+/// A change to a version's properties; `None` leaves a property as it is. The value never changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretUpdate {
+    /// A new content type.
+    pub content_type: Option<String>,
+    /// New tags, replacing the old ones.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// A new not-before time.
+    pub not_before: Option<i64>,
+    /// A new expiry time.
+    pub expires: Option<i64>,
+}
+
+impl SecretUpdate {
+    /// Checks the limits of what the update sets (each limit concerns one property, so a valid update keeps
+    /// valid properties valid).
+    pub fn validate(&self) -> Result<()> {
+        SecretProperties {
+            content_type: self.content_type.clone(),
+            tags: self.tags.clone().unwrap_or_default(),
+            ..SecretProperties::default()
+        }
+        .validate()
+    }
+
+    /// `properties` with this update applied.
+    pub fn apply_to(&self, properties: &SecretProperties) -> SecretProperties {
+        SecretProperties {
+            content_type: self.content_type.clone().or_else(|| properties.content_type.clone()),
+            tags: self.tags.clone().unwrap_or_else(|| properties.tags.clone()),
+            enabled: self.enabled.unwrap_or(properties.enabled),
+            not_before: self.not_before.or(properties.not_before),
+            expires: self.expires.or(properties.expires),
+        }
+    }
+}
+
+/// A soft-deleted secret: its newest version and when it was deleted and will be purged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedSecret {
+    /// The newest version at deletion.
+    pub latest: SecretVersion,
+    /// When it was deleted, Unix seconds.
+    pub deleted_date: i64,
+    /// When it will be purged, Unix seconds.
+    pub scheduled_purge_date: i64,
+}
+
+/// When an object deleted at `deleted_at` is purged, for a vault keeping deleted objects `retention_days`.
+pub fn scheduled_purge_date(deleted_at: i64, retention_days: u32) -> i64 {
+    deleted_at + i64::from(retention_days) * 86_400
+}
+
 /// Key Vault's `recoveryLevel` and `recoverableDays` for a vault's soft-delete settings.
 pub fn recovery_level(retention_days: u32, purge_protection: bool) -> (&'static str, u32) {
     let level = match (retention_days >= 90, purge_protection) {
@@ -171,6 +226,26 @@ mod tests {
         assert!(validate_value(&"a".repeat(MAX_VALUE_BYTES)).is_ok());
         assert!(validate_value(&"a".repeat(MAX_VALUE_BYTES + 1)).is_err());
         assert!(validate_value(&"é".repeat(MAX_VALUE_BYTES / 2 + 1)).is_err());
+    }
+
+    #[test]
+    fn updates_change_only_what_they_name() -> Result<()> {
+        let before = SecretProperties { content_type: Some("text/plain".into()), ..Default::default() };
+        let update =
+            SecretUpdate { enabled: Some(false), tags: Some([("a".into(), "b".into())].into()), ..Default::default() };
+        update.validate()?;
+        let after = update.apply_to(&before);
+        assert_eq!(after.content_type.as_deref(), Some("text/plain"));
+        assert!(!after.enabled);
+        assert_eq!(after.tags.len(), 1);
+        let too_long = SecretUpdate { content_type: Some("x".repeat(300)), ..Default::default() };
+        assert!(too_long.validate().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn purge_dates_follow_retention() {
+        assert_eq!(scheduled_purge_date(1_000, 7), 1_000 + 7 * 86_400);
     }
 
     #[test]

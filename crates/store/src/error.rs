@@ -13,6 +13,8 @@ pub enum ErrorKind {
     Corrupt,
     /// A change conflicts with what is stored (a name taken, an id reused).
     Conflict,
+    /// The object is soft-deleted: it can be recovered or purged, and its name cannot be reused meanwhile.
+    Deleted,
     /// A file (root key, database path) could not be read or written.
     Io,
 }

@@ -11,7 +11,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
-use strongroom_core::secret::SecretVersion;
+use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -61,6 +61,7 @@ pub trait Store: Send + Sync {
 
     /// Adds a version to the secret `version.name` of `vault_id`, creating the secret if needed, and returns
     /// it as stored (a new version keeps the name's first spelling). The write is durable when this returns.
+    /// A soft-deleted secret refuses new versions with [`ErrorKind::Deleted`].
     async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion>;
 
     /// A secret version and its value.
@@ -81,4 +82,55 @@ pub trait Store: Send + Sync {
         name: &str,
         page: PageRequest<'_>,
     ) -> Result<PageResult<SecretVersion>>;
+
+    /// Changes a version's properties at time `now`; `None` when there is no such live version.
+    async fn update_secret_version(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        selector: VersionSelector<'_>,
+        update: &SecretUpdate,
+        now: i64,
+    ) -> Result<Option<SecretVersion>>;
+
+    /// Soft-deletes a live secret with all its versions; `None` when there is no such live secret.
+    async fn delete_secret(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        deleted_at: i64,
+        purge_at: i64,
+    ) -> Result<Option<DeletedSecret>>;
+
+    /// A soft-deleted secret.
+    async fn deleted_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>>;
+
+    /// The soft-deleted secrets of a vault, by name.
+    async fn list_deleted_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>>;
+
+    /// Brings a soft-deleted secret back; returns its newest version, `None` when it is not deleted.
+    async fn recover_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>>;
+
+    /// Removes a soft-deleted secret for good; `false` when it is not deleted.
+    async fn purge_secret(&self, vault_id: Uuid, name: &str) -> Result<bool>;
+
+    /// Removes for good every deleted secret whose scheduled purge date is at or before `now`; returns how
+    /// many.
+    async fn purge_expired_secrets(&self, now: i64) -> Result<usize>;
+
+    /// Every version of a live secret with its value, oldest first; `None` when there is no such secret.
+    async fn secret_history(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+    ) -> Result<Option<Vec<(SecretVersion, Zeroizing<String>)>>>;
+
+    /// Recreates a secret with exactly these versions (oldest first, ids kept) and returns the newest.
+    /// Fails with [`ErrorKind::Conflict`] when the name is in use and [`ErrorKind::Deleted`] when it is
+    /// soft-deleted.
+    async fn restore_secret(
+        &self,
+        vault_id: Uuid,
+        versions: Vec<(SecretVersion, Zeroizing<String>)>,
+    ) -> Result<SecretVersion>;
 }

@@ -13,16 +13,19 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
 use strongroom_core::provision::Change;
 use strongroom_core::rbac::{RoleAssignment, Scope, built_in_role};
-use strongroom_core::secret::{SecretProperties, SecretVersion, name_key};
+use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
+
+mod secrets;
 
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{PageRequest, PageResult, Store, VersionSelector};
 
 /// Schema migrations, applied in order; the database records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -81,7 +84,21 @@ CREATE TABLE secret_versions (
     PRIMARY KEY (vault_id, name_key, version),
     UNIQUE (vault_id, name_key, seq)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE secrets (
+    vault_id        TEXT NOT NULL REFERENCES vaults(id),
+    name_key        TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    deleted_at      INTEGER,
+    scheduled_purge INTEGER,
+    PRIMARY KEY (vault_id, name_key)
+);
+INSERT INTO secrets (vault_id, name_key, name)
+    SELECT vault_id, name_key, MIN(name) FROM secret_versions GROUP BY vault_id, name_key;
+CREATE INDEX secrets_purge ON secrets (scheduled_purge) WHERE deleted_at IS NOT NULL;
+"#,
+];
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -124,6 +141,23 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs `work` in a transaction committed when it succeeds (and rolled back when it fails).
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &RootKey) -> Result<T> + Send + 'static,
+    {
+        self.run(move |connection, root_key| {
+            let transaction = connection.transaction().context("starting a write")?;
+            let result = work(&transaction, root_key)?;
+            transaction.commit().context("committing a write")?;
+            Ok(result)
+        })
+        .await
+    }
+}
+
 fn migrate(connection: &mut Connection) -> Result<()> {
     let transaction = connection.transaction().context("starting a migration")?;
     transaction
@@ -147,10 +181,6 @@ fn migrate(connection: &mut Connection) -> Result<()> {
             .context("recording a migration")?;
     }
     transaction.commit().context("committing a migration")
-}
-
-fn secret_context(vault_id: Uuid, name: &str, version: &str) -> Vec<u8> {
-    format!("secret/{vault_id}/{}/{version}", name_key(name)).into_bytes()
 }
 
 fn setting_context(name: &str) -> Vec<u8> {
@@ -344,106 +374,9 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             Ok(())
         }
         Change::SeedSecret { vault_id, version, value } => {
-            let exists: bool = transaction
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2)",
-                    params![vault_id.to_string(), name_key(&version.name)],
-                    |r| r.get(0),
-                )
-                .context("checking a seed secret")?;
-            if !exists {
-                insert_secret_version(transaction, root_key, *vault_id, version, value)?;
-            }
-            Ok(())
+            secrets::seed(transaction, root_key, *vault_id, version, value)
         }
     }
-}
-
-fn insert_secret_version(
-    transaction: &Transaction<'_>,
-    root_key: &RootKey,
-    vault_id: Uuid,
-    version: &SecretVersion,
-    value: &str,
-) -> Result<SecretVersion> {
-    let sealed = root_key.seal(value.as_bytes(), &secret_context(vault_id, &version.name, &version.version))?;
-    let tags = serde_json::to_string(&version.properties.tags)
-        .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
-    let key = name_key(&version.name);
-    // A new version keeps the case the secret was first created with.
-    let name: String = transaction
-        .query_row(
-            "SELECT name FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2 LIMIT 1",
-            params![vault_id.to_string(), key],
-            |r| r.get(0),
-        )
-        .optional()
-        .context("reading a secret's name")?
-        .unwrap_or_else(|| version.name.clone());
-    transaction
-        .execute(
-            "INSERT INTO secret_versions (vault_id, name_key, name, version, seq, sealed_value, content_type, tags, \
-             enabled, nbf, exp, created, updated) \
-             VALUES (?1, ?2, ?3, ?4, \
-                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2), \
-                     ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                vault_id.to_string(),
-                key,
-                name,
-                version.version,
-                sealed,
-                version.properties.content_type,
-                tags,
-                version.properties.enabled,
-                version.properties.not_before,
-                version.properties.expires,
-                version.created,
-                version.updated
-            ],
-        )
-        .context("storing a secret version")?;
-    Ok(SecretVersion { name, ..version.clone() })
-}
-
-const VERSION_COLUMNS: &str = "name, version, content_type, tags, enabled, nbf, exp, created, updated, seq";
-
-/// A version row as read, with its sequence number for paging.
-fn version_row(row: &Row<'_>) -> rusqlite::Result<(SecretVersion, String, i64)> {
-    let tags: String = row.get(3)?;
-    Ok((
-        SecretVersion {
-            name: row.get(0)?,
-            version: row.get(1)?,
-            properties: SecretProperties {
-                content_type: row.get(2)?,
-                tags: Default::default(),
-                enabled: row.get(4)?,
-                not_before: row.get(5)?,
-                expires: row.get(6)?,
-            },
-            created: row.get(7)?,
-            updated: row.get(8)?,
-        },
-        tags,
-        row.get(9)?,
-    ))
-}
-
-fn with_tags((mut version, tags, seq): (SecretVersion, String, i64)) -> Result<(SecretVersion, i64)> {
-    version.properties.tags = serde_json::from_str(&tags).map_err(corrupt)?;
-    Ok((version, seq))
-}
-
-/// Cuts a page of `limit` items out of `limit + 1` rows, continuing after the last item's key.
-fn page_of<T>(mut rows: Vec<(T, String)>, limit: usize) -> PageResult<T> {
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(_, key)| key.clone())
-    } else {
-        None
-    };
-    PageResult { items: rows.into_iter().map(|(item, _)| item).collect(), next }
 }
 
 #[async_trait]
@@ -493,11 +426,8 @@ impl Store for SqliteStore {
     async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
         let version = version.clone();
         let value = Zeroizing::new(value.to_owned());
-        self.run(move |connection, root_key| {
-            let transaction = connection.transaction().context("starting a secret write")?;
-            let stored = insert_secret_version(&transaction, root_key, vault_id, &version, &value)?;
-            transaction.commit().context("committing a secret write")?;
-            Ok(stored)
+        self.write(move |transaction, root_key| {
+            secrets::insert_version(transaction, root_key, vault_id, &version, &value)
         })
         .await
     }
@@ -508,54 +438,16 @@ impl Store for SqliteStore {
         name: &str,
         selector: VersionSelector<'_>,
     ) -> Result<Option<(SecretVersion, Zeroizing<String>)>> {
-        let key = name_key(name);
-        let wanted = match selector {
-            VersionSelector::Latest => None,
-            VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
-        };
+        let (name, version) = (name.to_owned(), owned_selector(selector));
         self.run(move |connection, root_key| {
-            let sql = format!(
-                "SELECT {VERSION_COLUMNS}, sealed_value FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2 \
-                 AND (?3 IS NULL OR version = ?3) ORDER BY seq DESC LIMIT 1"
-            );
-            let row = connection
-                .query_row(&sql, params![vault_id.to_string(), key, wanted], |r| {
-                    Ok((version_row(r)?, r.get::<_, Vec<u8>>(10)?))
-                })
-                .optional()
-                .context("reading a secret")?;
-            let Some((row, sealed)) = row else { return Ok(None) };
-            let (version, _) = with_tags(row)?;
-            let plaintext = root_key.open(&sealed, &secret_context(vault_id, &version.name, &version.version))?;
-            let value = String::from_utf8(plaintext.to_vec()).map_err(|_| corrupt("a secret value is not UTF-8"))?;
-            Ok(Some((version, Zeroizing::new(value))))
+            secrets::read_version(connection, root_key, vault_id, &name, version.as_deref())
         })
         .await
     }
 
     async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
-        let after = page.after.unwrap_or_default().to_owned();
-        let limit = page.limit;
-        self.run(move |connection, _| {
-            let sql = format!(
-                "SELECT {VERSION_COLUMNS}, name_key FROM secret_versions s WHERE vault_id = ?1 AND name_key > ?2 \
-                 AND seq = (SELECT MAX(seq) FROM secret_versions WHERE vault_id = s.vault_id AND name_key = s.name_key) \
-                 ORDER BY name_key LIMIT ?3"
-            );
-            let rows: Vec<((SecretVersion, String, i64), String)> = connection
-                .prepare(&sql)
-                .and_then(|mut s| {
-                    s.query_map(params![vault_id.to_string(), after, limit + 1], |r| Ok((version_row(r)?, r.get(10)?)))?
-                        .collect()
-                })
-                .context("listing secrets")?;
-            let rows = rows
-                .into_iter()
-                .map(|(row, key)| Ok((with_tags(row)?.0, key)))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(page_of(rows, limit))
-        })
-        .await
+        let (after, limit) = (page.after.map(str::to_owned), page.limit);
+        self.run(move |connection, _| secrets::list(connection, vault_id, after.as_deref(), limit)).await
     }
 
     async fn list_secret_versions(
@@ -564,34 +456,90 @@ impl Store for SqliteStore {
         name: &str,
         page: PageRequest<'_>,
     ) -> Result<PageResult<SecretVersion>> {
-        let key = name_key(name);
-        let after: i64 = page.after.and_then(|a| a.parse().ok()).unwrap_or(0);
-        let limit = page.limit;
-        self.run(move |connection, _| {
-            let sql = format!(
-                "SELECT {VERSION_COLUMNS} FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2 AND seq > ?3 \
-                 ORDER BY seq LIMIT ?4"
-            );
-            let rows: Vec<(SecretVersion, String, i64)> = connection
-                .prepare(&sql)
-                .and_then(|mut s| {
-                    s.query_map(params![vault_id.to_string(), key, after, limit + 1], version_row)?.collect()
-                })
-                .context("listing secret versions")?;
-            let rows = rows
-                .into_iter()
-                .map(|row| with_tags(row).map(|(version, seq)| (version, seq.to_string())))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(page_of(rows, limit))
+        let (name, after, limit) = (name.to_owned(), page.after.map(str::to_owned), page.limit);
+        self.run(move |connection, _| secrets::list_versions(connection, vault_id, &name, after.as_deref(), limit))
+            .await
+    }
+
+    async fn update_secret_version(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        selector: VersionSelector<'_>,
+        update: &SecretUpdate,
+        now: i64,
+    ) -> Result<Option<SecretVersion>> {
+        let (name, version, update) = (name.to_owned(), owned_selector(selector), update.clone());
+        self.write(move |transaction, _| {
+            secrets::update(transaction, vault_id, &name, version.as_deref(), &update, now)
         })
         .await
+    }
+
+    async fn delete_secret(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        deleted_at: i64,
+        purge_at: i64,
+    ) -> Result<Option<DeletedSecret>> {
+        let name = name.to_owned();
+        self.write(move |transaction, _| secrets::soft_delete(transaction, vault_id, &name, deleted_at, purge_at)).await
+    }
+
+    async fn deleted_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>> {
+        let name = name.to_owned();
+        self.run(move |connection, _| secrets::read_deleted(connection, vault_id, &name)).await
+    }
+
+    async fn list_deleted_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+        let (after, limit) = (page.after.map(str::to_owned), page.limit);
+        self.run(move |connection, _| secrets::list_deleted(connection, vault_id, after.as_deref(), limit)).await
+    }
+
+    async fn recover_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>> {
+        let name = name.to_owned();
+        self.write(move |transaction, _| secrets::recover(transaction, vault_id, &name)).await
+    }
+
+    async fn purge_secret(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |transaction, _| secrets::purge(transaction, vault_id, &name)).await
+    }
+
+    async fn purge_expired_secrets(&self, now: i64) -> Result<usize> {
+        self.write(move |transaction, _| secrets::purge_expired(transaction, now)).await
+    }
+
+    async fn secret_history(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+    ) -> Result<Option<Vec<(SecretVersion, Zeroizing<String>)>>> {
+        let name = name.to_owned();
+        self.run(move |connection, root_key| secrets::history(connection, root_key, vault_id, &name)).await
+    }
+
+    async fn restore_secret(
+        &self,
+        vault_id: Uuid,
+        versions: Vec<(SecretVersion, Zeroizing<String>)>,
+    ) -> Result<SecretVersion> {
+        self.write(move |transaction, root_key| secrets::restore(transaction, root_key, vault_id, &versions)).await
+    }
+}
+
+fn owned_selector(selector: VersionSelector<'_>) -> Option<String> {
+    match selector {
+        VersionSelector::Latest => None,
+        VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use strongroom_core::network::NetworkRules;
-    use strongroom_core::secret::new_version;
+    use strongroom_core::secret::{SecretProperties, new_version};
 
     use super::*;
 
@@ -672,6 +620,74 @@ mod tests {
         let second = store.list_secrets(vault, PageRequest { after: first.next.as_deref(), limit: 2 }).await?;
         assert_eq!(second.items.len(), 1);
         assert_eq!(second.next, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn deletion_hides_a_secret_until_it_is_recovered_or_purged() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        store.put_secret_version(vault, &version("Gone"), "v1").await?;
+        let deleted = store.delete_secret(vault, "gone", 100, 200).await?.ok_or_else(|| corrupt("not deleted"))?;
+        assert_eq!(
+            (deleted.latest.name.as_str(), deleted.deleted_date, deleted.scheduled_purge_date),
+            ("Gone", 100, 200)
+        );
+        assert!(store.secret_version(vault, "gone", VersionSelector::Latest).await?.is_none());
+        assert!(store.list_secrets(vault, PageRequest { after: None, limit: 25 }).await?.items.is_empty());
+        assert_eq!(store.list_deleted_secrets(vault, PageRequest { after: None, limit: 25 }).await?.items.len(), 1);
+        let refused = store.put_secret_version(vault, &version("gone"), "v2").await;
+        assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Deleted));
+        assert!(store.delete_secret(vault, "gone", 100, 200).await?.is_none());
+
+        assert_eq!(store.recover_secret(vault, "gone").await?.map(|v| v.name), Some("Gone".to_owned()));
+        assert!(store.recover_secret(vault, "gone").await?.is_none());
+        assert!(!store.purge_secret(vault, "gone").await?, "a live secret is not purged");
+
+        store.delete_secret(vault, "gone", 100, 200).await?;
+        assert_eq!(store.purge_expired_secrets(199).await?, 0);
+        assert_eq!(store.purge_expired_secrets(200).await?, 1);
+        assert!(store.deleted_secret(vault, "gone").await?.is_none());
+        store.put_secret_version(vault, &version("gone"), "reborn").await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn restore_recreates_every_version_and_refuses_taken_names() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        let (first, second) = (version("kept"), version("kept"));
+        store.put_secret_version(vault, &first, "one").await?;
+        store.put_secret_version(vault, &second, "two").await?;
+        let history = store.secret_history(vault, "kept").await?.ok_or_else(|| corrupt("no history"))?;
+        assert_eq!(history.len(), 2);
+
+        let taken = store.restore_secret(vault, history.clone()).await;
+        assert!(taken.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+        store.delete_secret(vault, "kept", 1, 2).await?;
+        let deleted = store.restore_secret(vault, history.clone()).await;
+        assert!(deleted.is_err_and(|e| e.kind() == ErrorKind::Deleted));
+        store.purge_secret(vault, "kept").await?;
+
+        let newest = store.restore_secret(vault, history).await?;
+        assert_eq!(newest.version, second.version);
+        let old = store.secret_version(vault, "kept", VersionSelector::Exact(&first.version)).await?;
+        assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("one"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn updates_change_properties_not_values() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        store.put_secret_version(vault, &version("u"), "value").await?;
+        let update = SecretUpdate { enabled: Some(false), ..Default::default() };
+        let updated = store.update_secret_version(vault, "u", VersionSelector::Latest, &update, 99).await?;
+        assert_eq!(updated.map(|v| (v.properties.enabled, v.updated)), Some((false, 99)));
+        let (stored, value) =
+            store.secret_version(vault, "u", VersionSelector::Latest).await?.ok_or_else(|| corrupt("gone"))?;
+        assert_eq!((stored.properties.enabled, value.as_str()), (false, "value"));
+        assert!(store.update_secret_version(vault, "nope", VersionSelector::Latest, &update, 99).await?.is_none());
         Ok(())
     }
 

@@ -1,0 +1,213 @@
+//! Backup blobs: every version of an object, sealed with AES-256-GCM under the installation's backup key.
+//!
+//! A blob names the key that sealed it (by a thumbprint), so an installation can restore blobs of another one
+//! only when it was configured with that installation's backup key. Tampering, truncation and foreign keys
+//! are all refused.
+//!
+//! Layout: `SRB1 ‖ key thumbprint(8) ‖ nonce(12) ‖ ciphertext ‖ tag(16)`, carried on the wire as base64url.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::digest;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::secret::{SecretProperties, SecretVersion};
+
+const MAGIC: &[u8; 4] = b"SRB1";
+const THUMBPRINT_LEN: usize = 8;
+const TAG_LEN: usize = 16;
+const AAD: &[u8] = b"strongroom backup v1";
+
+/// Most versions one backup may carry (Key Vault's limit).
+pub const MAX_VERSIONS: usize = 500;
+
+/// A key that seals and opens backups.
+pub struct BackupKey {
+    thumbprint: [u8; THUMBPRINT_LEN],
+    key: RandomizedNonceKey,
+}
+
+impl std::fmt::Debug for BackupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupKey").field("thumbprint", &self.thumbprint).finish_non_exhaustive()
+    }
+}
+
+impl BackupKey {
+    /// The key with these 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let key = RandomizedNonceKey::new(&AES_256_GCM, bytes)
+            .map_err(|_| Error::invalid_input("a backup key is exactly 32 bytes"))?;
+        let mut thumbprint = [0u8; THUMBPRINT_LEN];
+        thumbprint.copy_from_slice(&digest::digest(&digest::SHA256, bytes).as_ref()[..THUMBPRINT_LEN]);
+        Ok(Self { thumbprint, key })
+    }
+
+    /// Seals `payload`.
+    pub fn seal(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        let mut body = payload.to_vec();
+        let nonce = self
+            .key
+            .seal_in_place_append_tag(Aad::from(AAD), &mut body)
+            .map_err(|_| Error::crypto("sealing a backup failed"))?;
+        let mut blob = Vec::with_capacity(MAGIC.len() + THUMBPRINT_LEN + NONCE_LEN + body.len());
+        blob.extend_from_slice(MAGIC);
+        blob.extend_from_slice(&self.thumbprint);
+        blob.extend_from_slice(nonce.as_ref());
+        blob.extend_from_slice(&body);
+        Ok(blob)
+    }
+}
+
+/// Opens `blob` with whichever of `keys` sealed it.
+pub fn open(keys: &[BackupKey], blob: &[u8]) -> Result<Vec<u8>> {
+    let invalid = || Error::invalid_input("The backup blob is invalid: it is malformed or was tampered with.");
+    let rest = blob.strip_prefix(MAGIC.as_slice()).ok_or_else(invalid)?;
+    if rest.len() < THUMBPRINT_LEN + NONCE_LEN + TAG_LEN {
+        return Err(invalid());
+    }
+    let (thumbprint, rest) = rest.split_at(THUMBPRINT_LEN);
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let key = keys.iter().find(|k| k.thumbprint == thumbprint).ok_or_else(|| {
+        Error::invalid_input(
+            "The backup was made by another Strongroom installation, which this one is not configured to trust.",
+        )
+    })?;
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| invalid())?;
+    let mut body = sealed.to_vec();
+    let length = key.key.open_in_place(nonce, Aad::from(AAD), &mut body).map_err(|_| invalid())?.len();
+    body.truncate(length);
+    Ok(body)
+}
+
+/// What a secret backup carries: every version with its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretBackup {
+    /// The secret's name.
+    pub name: String,
+    /// Its versions, oldest first.
+    pub versions: Vec<BackedUpVersion>,
+}
+
+/// One version in a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackedUpVersion {
+    /// The version id.
+    pub version: String,
+    /// The value.
+    pub value: String,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// Tags.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// Enabled.
+    pub enabled: bool,
+    /// Not before.
+    pub not_before: Option<i64>,
+    /// Expires.
+    pub expires: Option<i64>,
+    /// Created.
+    pub created: i64,
+    /// Updated.
+    pub updated: i64,
+}
+
+impl SecretBackup {
+    /// A backup of `versions` (oldest first) of the secret `name`.
+    pub fn new(name: &str, versions: Vec<(SecretVersion, String)>) -> Result<Self> {
+        if versions.len() > MAX_VERSIONS {
+            return Err(Error::invalid_input(format_args!(
+                "The secret has {} versions; a backup can carry at most {MAX_VERSIONS}.",
+                versions.len()
+            )));
+        }
+        let versions = versions
+            .into_iter()
+            .map(|(v, value)| BackedUpVersion {
+                version: v.version,
+                value,
+                content_type: v.properties.content_type,
+                tags: v.properties.tags,
+                enabled: v.properties.enabled,
+                not_before: v.properties.not_before,
+                expires: v.properties.expires,
+                created: v.created,
+                updated: v.updated,
+            })
+            .collect();
+        Ok(Self { name: name.to_owned(), versions })
+    }
+
+    /// The versions to restore, oldest first, after checking they are well formed.
+    pub fn into_versions(self) -> Result<Vec<(SecretVersion, String)>> {
+        crate::secret::validate_name(&self.name)?;
+        if self.versions.is_empty() || self.versions.len() > MAX_VERSIONS {
+            return Err(Error::invalid_input("The backup blob is invalid: it carries no or too many versions."));
+        }
+        self.versions
+            .into_iter()
+            .map(|v| {
+                if !crate::secret::is_version(&v.version) {
+                    return Err(Error::invalid_input("The backup blob is invalid: a version id is malformed."));
+                }
+                let properties = SecretProperties {
+                    content_type: v.content_type,
+                    tags: v.tags,
+                    enabled: v.enabled,
+                    not_before: v.not_before,
+                    expires: v.expires,
+                };
+                properties.validate()?;
+                let version = SecretVersion {
+                    name: self.name.clone(),
+                    version: v.version,
+                    properties,
+                    created: v.created,
+                    updated: v.updated,
+                };
+                Ok((version, v.value))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> Result<BackupKey> {
+        BackupKey::from_bytes(&[byte; 32])
+    }
+
+    #[test]
+    fn blobs_open_with_their_key_only_and_detect_tampering() -> Result<()> {
+        let ours = key(1)?;
+        let blob = ours.seal(b"payload")?;
+        assert_eq!(open(&[key(1)?], &blob)?, b"payload");
+        assert!(open(&[key(2)?], &blob).is_err_and(|e| e.message().contains("not configured to trust")));
+        assert_eq!(open(&[key(2)?, key(1)?], &blob)?, b"payload");
+        let mut tampered = blob.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 0x40;
+        assert!(open(&[key(1)?], &tampered).is_err_and(|e| e.message().contains("tampered")));
+        assert!(open(&[key(1)?], &blob[..20]).is_err());
+        assert!(open(&[key(1)?], b"garbage").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn backups_round_trip_and_respect_the_version_limit() -> Result<()> {
+        let version = SecretVersion {
+            name: "db".into(),
+            version: crate::secret::new_version(),
+            properties: SecretProperties::default(),
+            created: 1,
+            updated: 2,
+        };
+        let backup = SecretBackup::new("db", vec![(version.clone(), "v".into())])?;
+        assert_eq!(backup.into_versions()?, vec![(version.clone(), "v".to_owned())]);
+        let too_many = (0..=MAX_VERSIONS).map(|_| (version.clone(), String::new())).collect();
+        assert!(SecretBackup::new("db", too_many).is_err());
+        Ok(())
+    }
+}
