@@ -35,6 +35,12 @@ enum Command {
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
     },
+    /// Print this installation's backup key (base64), for another installation's `trusted_backup_keys`.
+    BackupKey {
+        /// The installation's data directory.
+        #[arg(long, default_value = "strongroom-data")]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,12 @@ async fn run(command: Command) -> strongroom_server::Result<()> {
             print_dev_banner(&info);
             println!("strongroom listening on https://{}", server.address());
             server
+        }
+        Command::BackupKey { data_dir } => {
+            let unused = SocketAddr::from(([127, 0, 0, 1], 0));
+            let installation = Installation::open(ServerSettings::new(unused, data_dir)).await?;
+            println!("{}", installation.backup_key_base64());
+            return Ok(());
         }
     };
     wait_for_signal().await;

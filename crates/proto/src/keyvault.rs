@@ -121,3 +121,59 @@ pub struct Page<T> {
     /// The absolute URL of the next page, `null` on the last page.
     pub next_link: Option<String>,
 }
+
+/// Body of `PATCH /secrets/{name}/{version}`: what is given changes, the rest stays.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretUpdateParameters {
+    /// A new content type.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// New attributes; server-set members are ignored.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// New tags, replacing the old ones.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}
+
+/// What deleted objects carry besides their bundle or item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deletion {
+    /// `{vault}/deletedsecrets/{name}`: where the deleted object is recovered or purged.
+    pub recovery_id: String,
+    /// When it was deleted, Unix seconds.
+    pub deleted_date: i64,
+    /// When it will be purged, Unix seconds.
+    pub scheduled_purge_date: i64,
+}
+
+/// A deleted secret (`DeletedSecretBundle`), without its value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedSecretBundle {
+    /// The secret's newest version.
+    #[serde(flatten)]
+    pub bundle: SecretBundle,
+    /// The deletion.
+    #[serde(flatten)]
+    pub deletion: Deletion,
+}
+
+/// A deleted secret in a list (`DeletedSecretItem`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedSecretItem {
+    /// The secret's newest version.
+    #[serde(flatten)]
+    pub item: SecretItem,
+    /// The deletion.
+    #[serde(flatten)]
+    pub deletion: Deletion,
+}
+
+/// An opaque backup blob, base64url: the answer of backup and the body of restore.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupBlob {
+    /// The blob.
+    pub value: Option<String>,
+}

@@ -42,6 +42,8 @@ pub struct ServerSettings {
     pub tls: Option<TlsFiles>,
     /// Lifetime of issued access tokens.
     pub token_lifetime_seconds: u64,
+    /// Backup keys of other installations whose backups this one may restore (32 bytes each).
+    pub trusted_backup_keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 /// PEM files of a server certificate chain and its private key.
@@ -63,6 +65,7 @@ impl ServerSettings {
             vault_domain: "vault.localhost".into(),
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
+            trusted_backup_keys: Vec::new(),
         }
     }
 }
@@ -157,6 +160,8 @@ struct ServerSection {
     storage: Option<Spanned<String>>,
     trusted_proxies: Option<Spanned<Vec<String>>>,
     token_lifetime_seconds: Option<Spanned<u64>>,
+    #[serde(default)]
+    trusted_backup_keys: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -266,8 +271,24 @@ impl ServerSection {
             Some(v) if (600..=86_400).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`token_lifetime_seconds` must be between 600 and 86400")),
         };
+        let trusted_backup_keys = self
+            .trusted_backup_keys
+            .iter()
+            .map(|key| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(key.get_ref().trim())
+                    .ok()
+                    .filter(|bytes| bytes.len() == 32)
+                    .map(zeroize::Zeroizing::new)
+                    .ok_or_else(|| {
+                        at(key, "a trusted backup key is the base64 of 32 bytes (`strongroom backup-key` prints one)")
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(ServerSettings {
             listen,
+            trusted_backup_keys,
             data_dir: self.data_dir,
             login_host: host(self.login_host, "login.localhost", "login_host")?,
             vault_domain: host(self.vault_domain, "vault.localhost", "vault_domain")?,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use strongroom_core::backup::BackupKey;
 use strongroom_core::provision::{self, DesiredState};
 use strongroom_core::token::{KeySet, SigningKey};
 use strongroom_store::Store;
@@ -23,17 +24,19 @@ use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::token::now_seconds;
 use crate::state::AppState;
-use crate::{http, identity, tls};
+use crate::{http, identity, sweeper, tls};
 
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
 const SIGNING_KEYS_SETTING: &str = "token-signing-keys";
+const BACKUP_KEY_SETTING: &str = "backup-key";
 
 /// An opened installation, not yet listening.
 pub struct Installation {
     settings: ServerSettings,
     store: Arc<dyn Store>,
     keys: KeySet,
+    backup_key: Zeroizing<Vec<u8>>,
 }
 
 impl Installation {
@@ -52,7 +55,14 @@ impl Installation {
         };
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?);
         let keys = load_signing_keys(store.as_ref()).await?;
-        Ok(Self { settings, store, keys })
+        let backup_key = load_backup_key(store.as_ref()).await?;
+        Ok(Self { settings, store, keys, backup_key })
+    }
+
+    /// This installation's backup key, base64: give it to another installation's `trusted_backup_keys` so
+    /// that it can restore this one's backups.
+    pub fn backup_key_base64(&self) -> String {
+        STANDARD.encode(self.backup_key.as_slice())
     }
 
     /// The store.
@@ -82,15 +92,21 @@ impl Installation {
         let tls = tls::load(&self.settings)?;
         let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir.join("audit.log")).await?;
         let directory = self.store.load_directory().await?;
+        let mut backup_keys = vec![BackupKey::from_bytes(&self.backup_key)?];
+        for trusted in &self.settings.trusted_backup_keys {
+            backup_keys.push(BackupKey::from_bytes(trusted)?);
+        }
         let state = Arc::new(AppState::new(
             endpoints.clone(),
             self.settings.token_lifetime_seconds,
             self.keys,
+            backup_keys,
             self.store,
             audit,
             directory,
         ));
         let (shutdown, shutdown_signal) = watch::channel(false);
+        tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));
         let identity = identity::router(Arc::clone(&state));
         let accept = tokio::spawn(http::accept_loop(
             listener,
@@ -122,6 +138,17 @@ async fn load_signing_keys(store: &dyn Store) -> Result<KeySet> {
     let encoded = Zeroizing::new(serde_json::to_vec(&[STANDARD.encode(key.to_pkcs8()?)]).unwrap_or_default());
     store.put_sealed_setting(SIGNING_KEYS_SETTING, &encoded).await?;
     Ok(KeySet::new(vec![key]))
+}
+
+async fn load_backup_key(store: &dyn Store) -> Result<Zeroizing<Vec<u8>>> {
+    if let Some(key) = store.sealed_setting(BACKUP_KEY_SETTING).await? {
+        return Ok(key);
+    }
+    let mut key = Zeroizing::new(vec![0u8; 32]);
+    aws_lc_rs::rand::fill(key.as_mut_slice())
+        .map_err(|_| Error::new(ErrorKind::Domain, "creating the backup key", "the random generator failed"))?;
+    store.put_sealed_setting(BACKUP_KEY_SETTING, &key).await?;
+    Ok(key)
 }
 
 /// A server that is listening.

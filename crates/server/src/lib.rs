@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod installation;
 pub mod state;
+pub mod sweeper;
 pub mod tls;
 pub mod vault;
 

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use strongroom_core::backup::BackupKey;
 use strongroom_core::directory::Directory;
 use strongroom_core::token::KeySet;
 use strongroom_store::Store;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub token_lifetime_seconds: u64,
     /// Token signing keys.
     pub keys: KeySet,
+    /// Backup keys: this installation's first (it seals), then the ones of installations it trusts.
+    pub backup_keys: Vec<BackupKey>,
     /// Persistent state.
     pub store: Arc<dyn Store>,
     /// The audit sink.
@@ -31,11 +34,13 @@ impl AppState {
         endpoints: Endpoints,
         token_lifetime_seconds: u64,
         keys: KeySet,
+        backup_keys: Vec<BackupKey>,
         store: Arc<dyn Store>,
         audit: AuditSink,
         directory: Directory,
     ) -> Self {
-        Self { endpoints, token_lifetime_seconds, keys, store, audit, directory: RwLock::new(Arc::new(directory)) }
+        let directory = RwLock::new(Arc::new(directory));
+        Self { endpoints, token_lifetime_seconds, keys, backup_keys, store, audit, directory }
     }
 
     /// The current directory snapshot: cheap to take, never changes under the caller.

@@ -17,6 +17,9 @@ use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Result};
 
+/// A secret version with its value, unsealed.
+pub type SecretWithValue = (SecretVersion, Zeroizing<String>);
+
 /// Which versions of a secret a read wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionSelector<'a> {
@@ -70,7 +73,7 @@ pub trait Store: Send + Sync {
         vault_id: Uuid,
         name: &str,
         selector: VersionSelector<'_>,
-    ) -> Result<Option<(SecretVersion, Zeroizing<String>)>>;
+    ) -> Result<Option<SecretWithValue>>;
 
     /// The newest version of each secret of `vault_id`, by name.
     async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>>;
@@ -119,18 +122,10 @@ pub trait Store: Send + Sync {
     async fn purge_expired_secrets(&self, now: i64) -> Result<usize>;
 
     /// Every version of a live secret with its value, oldest first; `None` when there is no such secret.
-    async fn secret_history(
-        &self,
-        vault_id: Uuid,
-        name: &str,
-    ) -> Result<Option<Vec<(SecretVersion, Zeroizing<String>)>>>;
+    async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>>;
 
     /// Recreates a secret with exactly these versions (oldest first, ids kept) and returns the newest.
     /// Fails with [`ErrorKind::Conflict`] when the name is in use and [`ErrorKind::Deleted`] when it is
     /// soft-deleted.
-    async fn restore_secret(
-        &self,
-        vault_id: Uuid,
-        versions: Vec<(SecretVersion, Zeroizing<String>)>,
-    ) -> Result<SecretVersion>;
+    async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion>;
 }

@@ -65,6 +65,32 @@ impl VaultError {
         )
     }
 
+    /// 404 for a deleted secret that does not exist.
+    pub fn deleted_secret_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "SecretNotFound", format!("Deleted Secret not found: {name}"))
+    }
+
+    /// 409: the name belongs to a soft-deleted secret.
+    pub fn secret_is_deleted(name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged."
+            ),
+        )
+        .with_inner("ObjectIsDeletedButRecoverable")
+    }
+
+    /// 409: restoring over a secret that exists.
+    pub fn secret_exists(name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("A secret named {name} already exists in this vault; restore needs a name that is not in use."),
+        )
+    }
+
     /// 404 for a host that names no vault.
     pub fn vault_not_found(name: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "VaultNotFound", format!("The vault '{name}' does not exist on this server."))
@@ -102,6 +128,18 @@ impl VaultError {
     /// The most specific code: `innererror.code` if any, else `code`.
     pub fn specific_code(&self) -> &'static str {
         self.inner.unwrap_or(self.code)
+    }
+}
+
+impl VaultError {
+    /// The error for a storage failure on the secret `name`: its conflicts are the client's business, the
+    /// rest is the server's.
+    pub fn from_secret_store(name: &str, e: strongroom_store::Error) -> Self {
+        match e.kind() {
+            strongroom_store::ErrorKind::Deleted => VaultError::secret_is_deleted(name),
+            strongroom_store::ErrorKind::Conflict => VaultError::secret_exists(name),
+            _ => e.into(),
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use time::OffsetDateTime;
@@ -115,7 +115,7 @@ async fn run_stages(
     let directory = state.directory();
     let vault = directory.vault(vault_name).ok_or_else(|| VaultError::vault_not_found(vault_name))?;
     // Routing reads only the request line; its verdict waits until the caller is known.
-    let route = Operation::route(&parts.method, parts.uri.path());
+    let route = Operation::route(&effective_method(parts), parts.uri.path());
     draft.operation_name = route.as_ref().map_or("Unknown", Operation::audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
@@ -143,8 +143,29 @@ async fn run_stages(
     match &operation {
         Operation::SetSecret { name } => secrets::set(&cx, name, &body).await,
         Operation::GetSecret { name, version } => secrets::get(&cx, name, version.as_deref()).await,
+        Operation::UpdateSecret { name, version } => secrets::update(&cx, name, version.as_deref(), &body).await,
+        Operation::DeleteSecret { name } => secrets::delete(&cx, name).await,
         Operation::ListSecrets => secrets::list(&cx).await,
         Operation::ListSecretVersions { name } => secrets::list_versions(&cx, name).await,
+        Operation::BackupSecret { name } => secrets::backup(&cx, name).await,
+        Operation::RestoreSecret => secrets::restore(&cx, &body).await,
+        Operation::ListDeletedSecrets => secrets::list_deleted(&cx).await,
+        Operation::GetDeletedSecret { name } => secrets::get_deleted(&cx, name).await,
+        Operation::RecoverDeletedSecret { name } => secrets::recover(&cx, name).await,
+        Operation::PurgeDeletedSecret { name } => secrets::purge(&cx, name).await,
+    }
+}
+
+/// The method a request means: clients that cannot send PATCH or DELETE POST with `X-HTTP-METHOD`.
+fn effective_method(parts: &Parts) -> Method {
+    let overridden = parts
+        .headers
+        .get("x-http-method")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Method::from_bytes(v.trim().to_ascii_uppercase().as_bytes()).ok());
+    match overridden {
+        Some(method) if parts.method == Method::POST => method,
+        _ => parts.method.clone(),
     }
 }
 

@@ -30,10 +30,46 @@ pub enum Operation {
         /// The version; `None` for the latest.
         version: Option<String>,
     },
+    /// `PATCH /secrets/{name}[/{version}]`
+    UpdateSecret {
+        /// The secret.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
+    /// `DELETE /secrets/{name}`
+    DeleteSecret {
+        /// The secret.
+        name: String,
+    },
     /// `GET /secrets`
     ListSecrets,
     /// `GET /secrets/{name}/versions`
     ListSecretVersions {
+        /// The secret.
+        name: String,
+    },
+    /// `POST /secrets/{name}/backup`
+    BackupSecret {
+        /// The secret.
+        name: String,
+    },
+    /// `POST /secrets/restore`
+    RestoreSecret,
+    /// `GET /deletedsecrets`
+    ListDeletedSecrets,
+    /// `GET /deletedsecrets/{name}`
+    GetDeletedSecret {
+        /// The secret.
+        name: String,
+    },
+    /// `POST /deletedsecrets/{name}/recover`
+    RecoverDeletedSecret {
+        /// The secret.
+        name: String,
+    },
+    /// `DELETE /deletedsecrets/{name}`
+    PurgeDeletedSecret {
         /// The secret.
         name: String,
     },
@@ -42,20 +78,27 @@ pub enum Operation {
 impl Operation {
     /// The operation a method and path ask for.
     pub fn route(method: &Method, path: &str) -> Result<Self, VaultError> {
+        use Operation::*;
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let not_allowed = || VaultError::method_not_allowed(method.as_str(), path);
+        let name = |n: &&str| (*n).to_owned();
         let operation = match (segments.as_slice(), method) {
-            (["secrets"] | ["secrets", ""], &Method::GET) => Operation::ListSecrets,
-            (["secrets"] | ["secrets", ""], _) => return Err(not_allowed()),
-            (["secrets", name], &Method::PUT) => Operation::SetSecret { name: (*name).to_owned() },
-            (["secrets", name] | ["secrets", name, ""], &Method::GET) => {
-                Operation::GetSecret { name: (*name).to_owned(), version: None }
+            (["secrets"] | ["secrets", ""], &Method::GET) => ListSecrets,
+            (["secrets", "restore"], &Method::POST) => RestoreSecret,
+            (["secrets", n], &Method::PUT) => SetSecret { name: name(n) },
+            (["secrets", n] | ["secrets", n, ""], &Method::GET) => GetSecret { name: name(n), version: None },
+            (["secrets", n] | ["secrets", n, ""], &Method::PATCH) => UpdateSecret { name: name(n), version: None },
+            (["secrets", n], &Method::DELETE) => DeleteSecret { name: name(n) },
+            (["secrets", n, "versions"], &Method::GET) => ListSecretVersions { name: name(n) },
+            (["secrets", n, "backup"], &Method::POST) => BackupSecret { name: name(n) },
+            (["secrets", n, v], &Method::GET) => GetSecret { name: name(n), version: Some(name(v)) },
+            (["secrets", n, v], &Method::PATCH) => UpdateSecret { name: name(n), version: Some(name(v)) },
+            (["deletedsecrets"] | ["deletedsecrets", ""], &Method::GET) => ListDeletedSecrets,
+            (["deletedsecrets", n], &Method::GET) => GetDeletedSecret { name: name(n) },
+            (["deletedsecrets", n], &Method::DELETE) => PurgeDeletedSecret { name: name(n) },
+            (["deletedsecrets", n, "recover"], &Method::POST) => RecoverDeletedSecret { name: name(n) },
+            ([collection, ..], _) if matches!(*collection, "secrets" | "deletedsecrets") && segments.len() <= 3 => {
+                return Err(VaultError::method_not_allowed(method.as_str(), path));
             }
-            (["secrets", name, "versions"], &Method::GET) => Operation::ListSecretVersions { name: (*name).to_owned() },
-            (["secrets", name, version], &Method::GET) => {
-                Operation::GetSecret { name: (*name).to_owned(), version: Some((*version).to_owned()) }
-            }
-            (["secrets", _] | ["secrets", _, _], _) => return Err(not_allowed()),
             _ => return Err(VaultError::path_not_found(path)),
         };
         Ok(operation)
@@ -66,8 +109,16 @@ impl Operation {
         match self {
             Operation::SetSecret { .. } => "SecretSet",
             Operation::GetSecret { .. } => "SecretGet",
+            Operation::UpdateSecret { .. } => "SecretUpdate",
+            Operation::DeleteSecret { .. } => "SecretDelete",
             Operation::ListSecrets => "SecretList",
             Operation::ListSecretVersions { .. } => "SecretListVersions",
+            Operation::BackupSecret { .. } => "SecretBackup",
+            Operation::RestoreSecret => "SecretRestore",
+            Operation::ListDeletedSecrets => "SecretListDeleted",
+            Operation::GetDeletedSecret { .. } => "SecretGetDeleted",
+            Operation::RecoverDeletedSecret { .. } => "SecretRecover",
+            Operation::PurgeDeletedSecret { .. } => "SecretPurge",
         }
     }
 
@@ -76,7 +127,16 @@ impl Operation {
         match self {
             Operation::SetSecret { .. } => actions::SECRETS_SET,
             Operation::GetSecret { .. } => actions::SECRETS_GET,
-            Operation::ListSecrets | Operation::ListSecretVersions { .. } => actions::SECRETS_READ_METADATA,
+            Operation::UpdateSecret { .. } => actions::SECRETS_UPDATE,
+            Operation::DeleteSecret { .. } => actions::SECRETS_DELETE,
+            Operation::ListSecrets
+            | Operation::ListSecretVersions { .. }
+            | Operation::ListDeletedSecrets
+            | Operation::GetDeletedSecret { .. } => actions::SECRETS_READ_METADATA,
+            Operation::BackupSecret { .. } => actions::SECRETS_BACKUP,
+            Operation::RestoreSecret => actions::SECRETS_RESTORE,
+            Operation::RecoverDeletedSecret { .. } => actions::SECRETS_RECOVER,
+            Operation::PurgeDeletedSecret { .. } => actions::SECRETS_PURGE,
         }
     }
 
@@ -85,8 +145,14 @@ impl Operation {
         let name = match self {
             Operation::SetSecret { name }
             | Operation::GetSecret { name, .. }
-            | Operation::ListSecretVersions { name } => Some(name.as_str()),
-            Operation::ListSecrets => None,
+            | Operation::UpdateSecret { name, .. }
+            | Operation::DeleteSecret { name }
+            | Operation::ListSecretVersions { name }
+            | Operation::BackupSecret { name }
+            | Operation::GetDeletedSecret { name }
+            | Operation::RecoverDeletedSecret { name }
+            | Operation::PurgeDeletedSecret { name } => Some(name.as_str()),
+            Operation::ListSecrets | Operation::RestoreSecret | Operation::ListDeletedSecrets => None,
         };
         Target { collection: Collection::Secrets, name }
     }
@@ -101,6 +167,8 @@ pub struct Query {
     pub max_results: Option<usize>,
     /// `$skiptoken`: where a list continues.
     pub skip_token: Option<String>,
+    /// `outContentType`: the format a certificate-backed secret is wanted in.
+    pub out_content_type: Option<String>,
 }
 
 impl Query {
@@ -124,6 +192,7 @@ impl Query {
                     parsed.max_results = Some(n);
                 }
                 "$skiptoken" => parsed.skip_token = Some(value),
+                "outContentType" => parsed.out_content_type = Some(value),
                 _ => {}
             }
         }
@@ -168,6 +237,25 @@ mod tests {
         assert_eq!(route(Method::GET, "/secrets"), Some(Operation::ListSecrets));
         assert_eq!(route(Method::PUT, "/secrets/db"), Some(Operation::SetSecret { name: "db".into() }));
         assert_eq!(route(Method::PUT, "/secrets/db/x"), None);
+        assert_eq!(
+            route(Method::PATCH, "/secrets/db/"),
+            Some(Operation::UpdateSecret { name: "db".into(), version: None })
+        );
+        assert_eq!(route(Method::POST, "/secrets/restore"), Some(Operation::RestoreSecret));
+        assert_eq!(
+            route(Method::GET, "/secrets/restore"),
+            Some(Operation::GetSecret { name: "restore".into(), version: None })
+        );
+        assert_eq!(route(Method::POST, "/secrets/db/backup"), Some(Operation::BackupSecret { name: "db".into() }));
+        assert_eq!(
+            route(Method::DELETE, "/deletedsecrets/db"),
+            Some(Operation::PurgeDeletedSecret { name: "db".into() })
+        );
+        assert_eq!(
+            route(Method::POST, "/deletedsecrets/db/recover"),
+            Some(Operation::RecoverDeletedSecret { name: "db".into() })
+        );
+        assert!(matches!(Operation::route(&Method::POST, "/secrets/db"), Err(e) if e.status() == 405));
         assert_eq!(route(Method::GET, "/widgets"), None);
     }
 
@@ -176,7 +264,12 @@ mod tests {
         let q = Query::parse(Some("api%2Dversion=7.4&maxresults=2&%24skiptoken=abc"));
         assert_eq!(
             q.ok(),
-            Some(Query { api_version: "7.4".into(), max_results: Some(2), skip_token: Some("abc".into()) })
+            Some(Query {
+                api_version: "7.4".into(),
+                max_results: Some(2),
+                skip_token: Some("abc".into()),
+                out_content_type: None
+            })
         );
         assert!(Query::parse(Some("api-version=2026-04-01")).is_ok());
         assert!(Query::parse(Some("api-version=7.9")).is_err());

@@ -1,11 +1,19 @@
-//! Stage 5's back half for secrets: set, get, list, list versions, with Key Vault's JSON.
+//! Stage 5's back half for secrets: every operation, with Key Vault's JSON and status codes.
 
 use axum::Json;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use strongroom_core::backup::{self, SecretBackup};
 use strongroom_core::directory::Vault;
-use strongroom_core::secret::{self, SecretProperties, SecretVersion};
-use strongroom_proto::keyvault::{Page, SecretAttributes, SecretBundle, SecretItem, SecretSetParameters};
+use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
+use strongroom_proto::keyvault::{
+    BackupBlob, DeletedSecretBundle, DeletedSecretItem, Deletion, Page, SecretAttributes, SecretBundle, SecretItem,
+    SecretSetParameters, SecretUpdateParameters,
+};
 use strongroom_store::{PageRequest, VersionSelector};
+use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::operation::{MAX_RESULTS, Query};
@@ -61,6 +69,18 @@ impl Context<'_> {
         }
     }
 
+    fn deletion(&self, deleted: &DeletedSecret) -> Deletion {
+        Deletion {
+            recovery_id: format!("{}/deletedsecrets/{}", self.base_url, deleted.latest.name),
+            deleted_date: deleted.deleted_date,
+            scheduled_purge_date: deleted.scheduled_purge_date,
+        }
+    }
+
+    fn deleted_bundle(&self, deleted: &DeletedSecret) -> DeletedSecretBundle {
+        DeletedSecretBundle { bundle: self.bundle(&deleted.latest, None), deletion: self.deletion(deleted) }
+    }
+
     fn page_request(&self) -> PageRequest<'_> {
         PageRequest { after: self.query.skip_token.as_deref(), limit: self.query.max_results.unwrap_or(MAX_RESULTS) }
     }
@@ -77,12 +97,24 @@ impl Context<'_> {
     }
 }
 
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, VaultError> {
+    serde_json::from_slice(body)
+        .map_err(|e| VaultError::bad_parameter(format!("The request body is not a valid {what} object: {e}")))
+}
+
+/// The version a path names; a version id of the wrong shape cannot exist.
+fn selector<'a>(name: &str, version: Option<&'a str>) -> Result<VersionSelector<'a>, VaultError> {
+    match version {
+        None => Ok(VersionSelector::Latest),
+        Some(version) if secret::is_version(version) => Ok(VersionSelector::Exact(version)),
+        Some(_) => Err(VaultError::secret_not_found(name)),
+    }
+}
+
 /// `PUT /secrets/{name}`: a new version.
 pub async fn set(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
     secret::validate_name(name)?;
-    let params: SecretSetParameters = serde_json::from_slice(body).map_err(|e| {
-        VaultError::bad_parameter(format!("The request body is not a valid SecretSetParameters object: {e}"))
-    })?;
+    let params: SecretSetParameters = parse_body(body, "SecretSetParameters")?;
     let value =
         params.value.ok_or_else(|| VaultError::bad_parameter("The secret value is required: 'value' is missing."))?;
     secret::validate_value(&value)?;
@@ -98,17 +130,18 @@ pub async fn set(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, 
     let now = now_seconds();
     let version =
         SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
-    let stored = cx.state.store.put_secret_version(cx.vault.id, &version, &value).await?;
+    let stored = cx
+        .state
+        .store
+        .put_secret_version(cx.vault.id, &version, &value)
+        .await
+        .map_err(|e| VaultError::from_secret_store(name, e))?;
     Ok(Json(cx.bundle(&stored, Some(value))).into_response())
 }
 
 /// `GET /secrets/{name}[/{version}]`.
 pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<Response, VaultError> {
-    let selector = match version {
-        Some(version) if !secret::is_version(version) => return Err(VaultError::secret_not_found(name)),
-        Some(version) => VersionSelector::Exact(version),
-        None => VersionSelector::Latest,
-    };
+    let selector = selector(name, version)?;
     let (version, value) = cx
         .state
         .store
@@ -118,7 +151,131 @@ pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<
     if !version.properties.enabled {
         return Err(VaultError::forbidden("Operation get is not allowed on a disabled secret.".to_owned()));
     }
+    if let Some(format) = &cx.query.out_content_type {
+        // Only secrets that back a certificate can be converted; this vault has no certificates yet.
+        return Err(VaultError::bad_parameter(format!(
+            "outContentType '{format}' applies only to secrets that back a certificate; '{name}' does not."
+        )));
+    }
     Ok(Json(cx.bundle(&version, Some(value.to_string()))).into_response())
+}
+
+/// `PATCH /secrets/{name}[/{version}]`: properties only; the value never changes.
+pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &[u8]) -> Result<Response, VaultError> {
+    let selector = selector(name, version)?;
+    let params: SecretUpdateParameters = parse_body(body, "SecretUpdateParameters")?;
+    let attributes = params.attributes.unwrap_or_default();
+    let update = SecretUpdate {
+        content_type: params.content_type,
+        tags: params.tags,
+        enabled: attributes.enabled,
+        not_before: attributes.nbf,
+        expires: attributes.exp,
+    };
+    update.validate()?;
+    let updated = cx
+        .state
+        .store
+        .update_secret_version(cx.vault.id, name, selector, &update, now_seconds())
+        .await?
+        .ok_or_else(|| VaultError::secret_not_found(name))?;
+    Ok(Json(cx.bundle(&updated, None)).into_response())
+}
+
+/// `DELETE /secrets/{name}`: soft delete, with every version.
+pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let now = now_seconds();
+    let purge_at = secret::scheduled_purge_date(now, cx.vault.soft_delete_retention_days);
+    let deleted = cx
+        .state
+        .store
+        .delete_secret(cx.vault.id, name, now, purge_at)
+        .await?
+        .ok_or_else(|| VaultError::secret_not_found(name))?;
+    Ok(Json(cx.deleted_bundle(&deleted)).into_response())
+}
+
+/// `GET /deletedsecrets/{name}`.
+pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let deleted = cx
+        .state
+        .store
+        .deleted_secret(cx.vault.id, name)
+        .await?
+        .ok_or_else(|| VaultError::deleted_secret_not_found(name))?;
+    Ok(Json(cx.deleted_bundle(&deleted)).into_response())
+}
+
+/// `GET /deletedsecrets`.
+pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let page = cx.state.store.list_deleted_secrets(cx.vault.id, cx.page_request()).await?;
+    let value = page
+        .items
+        .iter()
+        .map(|deleted| DeletedSecretItem { item: cx.item(&deleted.latest, false), deletion: cx.deletion(deleted) })
+        .collect();
+    Ok(Json(Page { value, next_link: cx.next_link("/deletedsecrets", page.next) }).into_response())
+}
+
+/// `POST /deletedsecrets/{name}/recover`.
+pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let recovered = cx
+        .state
+        .store
+        .recover_secret(cx.vault.id, name)
+        .await?
+        .ok_or_else(|| VaultError::deleted_secret_not_found(name))?;
+    Ok(Json(cx.bundle(&recovered, None)).into_response())
+}
+
+/// `DELETE /deletedsecrets/{name}`: gone for good, unless purge protection forbids it.
+pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    if cx.vault.purge_protection {
+        return Err(VaultError::forbidden(format!(
+            "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: {};location=local",
+            cx.vault.name
+        )));
+    }
+    if !cx.state.store.purge_secret(cx.vault.id, name).await? {
+        return Err(VaultError::deleted_secret_not_found(name));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /secrets/{name}/backup`: every version, sealed under this installation's backup key.
+pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let history =
+        cx.state.store.secret_history(cx.vault.id, name).await?.ok_or_else(|| VaultError::secret_not_found(name))?;
+    let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
+    let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
+    let payload = Zeroizing::new(
+        serde_json::to_vec(&SecretBackup::new(&canonical, versions)?).map_err(|_| VaultError::internal())?,
+    );
+    let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(&payload)?;
+    Ok(Json(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) }).into_response())
+}
+
+/// `POST /secrets/restore`: the secret of a backup blob, with every version, under its own name.
+pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: BackupBlob = parse_body(body, "SecretRestoreParameters")?;
+    let encoded =
+        params.value.ok_or_else(|| VaultError::bad_parameter("The backup blob is required: 'value' is missing."))?;
+    let blob = URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .or_else(|_| URL_SAFE.decode(&encoded))
+        .map_err(|_| VaultError::bad_parameter("The backup blob is not valid base64url."))?;
+    let payload = Zeroizing::new(backup::open(&cx.state.backup_keys, &blob)?);
+    let backup: SecretBackup = serde_json::from_slice(&payload)
+        .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a secret."))?;
+    let name = backup.name.clone();
+    let versions = backup.into_versions()?.into_iter().map(|(v, value)| (v, Zeroizing::new(value))).collect();
+    let restored = cx
+        .state
+        .store
+        .restore_secret(cx.vault.id, versions)
+        .await
+        .map_err(|e| VaultError::from_secret_store(&name, e))?;
+    Ok(Json(cx.bundle(&restored, None)).into_response())
 }
 
 /// `GET /secrets`: the newest version of each secret, without values, ids without version.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod harness;
+mod lifecycle;
 mod provisioning;
 mod security;
 mod token_service;

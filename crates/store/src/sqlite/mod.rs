@@ -21,7 +21,7 @@ mod secrets;
 
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
-use crate::{PageRequest, PageResult, Store, VersionSelector};
+use crate::{PageRequest, PageResult, SecretWithValue, Store, VersionSelector};
 
 /// Schema migrations, applied in order; the database records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -437,7 +437,7 @@ impl Store for SqliteStore {
         vault_id: Uuid,
         name: &str,
         selector: VersionSelector<'_>,
-    ) -> Result<Option<(SecretVersion, Zeroizing<String>)>> {
+    ) -> Result<Option<SecretWithValue>> {
         let (name, version) = (name.to_owned(), owned_selector(selector));
         self.run(move |connection, root_key| {
             secrets::read_version(connection, root_key, vault_id, &name, version.as_deref())
@@ -511,20 +511,12 @@ impl Store for SqliteStore {
         self.write(move |transaction, _| secrets::purge_expired(transaction, now)).await
     }
 
-    async fn secret_history(
-        &self,
-        vault_id: Uuid,
-        name: &str,
-    ) -> Result<Option<Vec<(SecretVersion, Zeroizing<String>)>>> {
+    async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
         let name = name.to_owned();
         self.run(move |connection, root_key| secrets::history(connection, root_key, vault_id, &name)).await
     }
 
-    async fn restore_secret(
-        &self,
-        vault_id: Uuid,
-        versions: Vec<(SecretVersion, Zeroizing<String>)>,
-    ) -> Result<SecretVersion> {
+    async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
         self.write(move |transaction, root_key| secrets::restore(transaction, root_key, vault_id, &versions)).await
     }
 }

@@ -7,9 +7,9 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::corrupt;
-use crate::PageResult;
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
+use crate::{PageResult, SecretWithValue};
 
 /// The columns [`Columns::read`] reads, from `secrets s` joined with `secret_versions v`.
 const SELECT: &str = "SELECT s.name, v.version, v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, \
@@ -194,7 +194,7 @@ pub(super) fn read_version(
     vault_id: Uuid,
     name: &str,
     version: Option<&str>,
-) -> Result<Option<(SecretVersion, Zeroizing<String>)>> {
+) -> Result<Option<SecretWithValue>> {
     let rows = query(
         connection,
         "s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND (?3 IS NULL OR v.version = ?3) \
@@ -379,7 +379,7 @@ pub(super) fn history(
     root_key: &RootKey,
     vault_id: Uuid,
     name: &str,
-) -> Result<Option<Vec<(SecretVersion, Zeroizing<String>)>>> {
+) -> Result<Option<Vec<SecretWithValue>>> {
     let rows = query(
         connection,
         "s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL ORDER BY v.seq",
@@ -401,7 +401,7 @@ pub(super) fn restore(
     transaction: &Transaction<'_>,
     root_key: &RootKey,
     vault_id: Uuid,
-    versions: &[(SecretVersion, Zeroizing<String>)],
+    versions: &[SecretWithValue],
 ) -> Result<SecretVersion> {
     let Some((first, _)) = versions.first() else {
         return Err(Error::new(ErrorKind::Corrupt, "restoring a secret", "the backup has no versions"));

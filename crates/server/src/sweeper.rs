@@ -1,0 +1,35 @@
+//! The retention sweeper: deleted objects whose scheduled purge date has passed are purged for good, as Key
+//! Vault does at the end of the retention period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strongroom_store::Store;
+use tokio::sync::watch;
+
+use crate::identity::token::now_seconds;
+
+/// How often the sweeper looks.
+pub const INTERVAL: Duration = Duration::from_secs(60);
+
+/// Purges what has expired by `now` (Unix seconds); returns how many objects went.
+pub async fn sweep_once(store: &dyn Store, now: i64) -> strongroom_store::Result<usize> {
+    let purged = store.purge_expired_secrets(now).await?;
+    if purged > 0 {
+        tracing::info!(purged, "purged deleted secrets past their retention");
+    }
+    Ok(purged)
+}
+
+/// Sweeps at start and then every [`INTERVAL`] until `shutdown` turns true.
+pub async fn run(store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = sweep_once(store.as_ref(), now_seconds()).await {
+            tracing::error!("the retention sweep failed: {e}");
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(INTERVAL) => {}
+        }
+    }
+}
