@@ -6,7 +6,12 @@ import tempfile
 import jwt
 import pytest
 import requests
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -158,3 +163,54 @@ def test_secrets_survive_a_restart_and_are_not_stored_in_clear():
         for path in pathlib.Path(data_dir).iterdir():
             if path.name.startswith("strongroom.db"):
                 assert b"canary-9d2f41" not in path.read_bytes(), f"{path.name} holds the value in clear"
+
+
+def test_every_secret_client_method(configured_server):
+    client = client_for(configured_server, "admin")
+    first = client.set_secret("lifecycle", "v1", tags={"stage": "one"})
+    second = client.set_secret("lifecycle", "v2")
+
+    updated = client.update_secret_properties(
+        "lifecycle", first.properties.version, content_type="text/plain", tags={"stage": "updated"}
+    )
+    assert (updated.content_type, updated.tags, updated.version) == (
+        "text/plain",
+        {"stage": "updated"},
+        first.properties.version,
+    )
+    client.update_secret_properties("lifecycle", enabled=False)
+    with pytest.raises(HttpResponseError) as disabled:
+        client.get_secret("lifecycle")
+    assert (disabled.value.status_code, disabled.value.error.code) == (403, "Forbidden")
+    client.update_secret_properties("lifecycle", second.properties.version, enabled=True)
+
+    backup = client.backup_secret("lifecycle")
+    assert isinstance(backup, bytes) and backup
+
+    deletion = client.begin_delete_secret("lifecycle")
+    deleted = deletion.result()
+    deletion.wait()
+    assert deleted.recovery_id.endswith("/deletedsecrets/lifecycle")
+    assert deleted.scheduled_purge_date > deleted.deleted_date
+    assert client.get_deleted_secret("lifecycle").name == "lifecycle"
+    assert "lifecycle" in [s.name for s in client.list_deleted_secrets()]
+    with pytest.raises(ResourceExistsError):
+        client.set_secret("lifecycle", "while deleted")
+
+    client.begin_recover_deleted_secret("lifecycle").wait()
+    assert client.get_secret("lifecycle").value == "v2"
+
+    client.begin_delete_secret("lifecycle").wait()
+    client.purge_deleted_secret("lifecycle")
+    with pytest.raises(ResourceNotFoundError):
+        client.get_deleted_secret("lifecycle")
+
+    restored = client.restore_secret_backup(backup)
+    assert restored.name == "lifecycle"
+    assert client.get_secret("lifecycle", first.properties.version).value == "v1"
+    assert sorted(v.version for v in client.list_properties_of_secret_versions("lifecycle")) == sorted(
+        [first.properties.version, second.properties.version]
+    )
+    with pytest.raises(ResourceExistsError):
+        client.restore_secret_backup(backup)
+    client.close()

@@ -97,8 +97,12 @@ async fn versions_pages_and_ids_follow_key_vault() {
 async fn bad_input_is_refused_and_nothing_is_stored() {
     let server = TestServer::start(STANDARD_TENANTS).await;
     let token = server.token("contoso", "admin").await;
+    let too_long = format!("/secrets/{}", "n".repeat(128));
     let cases = [
         ("/secrets/bad_name", json!({"value": "v"}), "invalid name"),
+        (too_long.as_str(), json!({"value": "v"}), "invalid name"),
+        ("/secrets/long-tag", json!({"value": "v", "tags": {"k": "v".repeat(257)}}), "Tag"),
+        ("/secrets/not-json", json!("just a string"), "not a valid"),
         ("/secrets/no-value", json!({"contentType": "x"}), "value"),
         ("/secrets/too-big", json!({"value": "x".repeat(25 * 1024 + 1)}), "maximum"),
         ("/secrets/long-type", json!({"value": "v", "contentType": "t".repeat(256)}), "contentType"),
@@ -108,9 +112,9 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
             "tags",
         ),
     ];
-    for (path, body, rule) in cases {
+    for (path, body, rule) in &cases {
         let response =
-            server.vault_call(Method::PUT, "billing", &format!("{path}?{API}"), Some(&token), Some(body)).await;
+            server.vault_call(Method::PUT, "billing", &format!("{path}?{API}"), Some(&token), Some(body.clone())).await;
         let (status, error) = vault_error(response).await;
         assert_eq!((status, error["code"].as_str().unwrap()), (400, "BadParameter"), "{path}");
         assert!(error["message"].as_str().unwrap().contains(rule), "{path}: {error}");
