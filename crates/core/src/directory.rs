@@ -64,6 +64,8 @@ pub struct Principal {
     pub name: String,
     /// The application (client) id, for applications and managed identities.
     pub client_id: Option<Uuid>,
+    /// Whether it counts as a trusted service for vault firewalls whose bypass is `AzureServices`.
+    pub trusted_service: bool,
 }
 
 /// How a vault decides permissions.
@@ -140,6 +142,11 @@ impl Directory {
     /// Every principal.
     pub fn principals(&self) -> &[Principal] {
         &self.principals
+    }
+
+    /// The principal with the object id `object_id`.
+    pub fn principal(&self, object_id: Uuid) -> Option<&Principal> {
+        self.principals.iter().find(|p| p.object_id == object_id)
     }
 
     /// The vault called `name` (any case).

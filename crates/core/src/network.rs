@@ -1,12 +1,21 @@
-//! The vault firewall's rules and their evaluation (Key Vault's `networkAcls`).
+//! The vault firewall (Key Vault's `networkAcls` and `publicNetworkAccess`) and its evaluation.
 //!
-//! This issue's model covers the public endpoint: a default action and IP rules. Service endpoints, private
-//! endpoints and the trusted-service bypass extend [`NetworkRules`] without changing its callers.
+//! A call passes if any of the seed's criteria holds: it arrived over the vault's private endpoint; the
+//! firewall is off and public access is on; the caller is a trusted service and the vault lets trusted
+//! services bypass; the caller comes from a service-endpoint subnet the vault lists; or the caller's public
+//! address is in an IP rule. Whether the caller is a trusted service depends on its token, so the evaluation
+//! says when that question matters instead of asking it every time.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Most IP rules a vault may have (Key Vault's limit).
+pub const MAX_IP_RULES: usize = 1000;
+/// Most virtual-network rules a vault may have (Key Vault's limit).
+pub const MAX_VIRTUAL_NETWORK_RULES: usize = 200;
 
 /// What happens to a caller that no rule names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,53 +28,158 @@ pub enum DefaultAction {
     Deny,
 }
 
+/// Whether trusted services pass a closed firewall.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Bypass {
+    /// Trusted services pass (Key Vault's default).
+    #[default]
+    AzureServices,
+    /// Nobody passes for being a trusted service.
+    None,
+}
+
 /// A vault's network rules.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRules {
+    /// Whether the public endpoint answers at all; when off, only private endpoints and trusted services do.
+    #[serde(default = "enabled")]
+    pub public_network_access: bool,
     /// Applied when no rule matched.
     pub default_action: DefaultAction,
-    /// Addresses and ranges that may call the vault.
+    /// Whether trusted services pass.
+    #[serde(default)]
+    pub bypass: Bypass,
+    /// Public addresses and ranges that may call the vault.
     pub ip_rules: Vec<IpNet>,
+    /// Service-endpoint subnets (`{network}/{subnet}`) that may call the vault.
+    #[serde(default)]
+    pub virtual_network_rules: Vec<String>,
 }
 
-/// Why the firewall let a request through, or that it did not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FirewallDecision {
-    /// The default action is allow.
-    AllowedByDefault,
-    /// The caller's address matched an IP rule.
-    AllowedByIpRule,
-    /// Nothing let the caller through.
-    Denied,
+fn enabled() -> bool {
+    true
 }
 
-impl FirewallDecision {
-    /// Whether the request may go on.
-    pub fn is_allowed(self) -> bool {
-        !matches!(self, FirewallDecision::Denied)
+impl Default for NetworkRules {
+    fn default() -> Self {
+        Self {
+            public_network_access: true,
+            default_action: DefaultAction::Allow,
+            bypass: Bypass::AzureServices,
+            ip_rules: Vec::new(),
+            virtual_network_rules: Vec::new(),
+        }
     }
 }
 
+/// Where a call came from, as the network sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The client's address.
+    pub address: IpAddr,
+    /// The service-endpoint subnet (`{network}/{subnet}` with `Microsoft.KeyVault` enabled) the address is in.
+    pub service_endpoint_subnet: Option<String>,
+    /// The vault whose private endpoint the call arrived on.
+    pub private_endpoint_vault: Option<Uuid>,
+}
+
+/// The firewall's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirewallDecision {
+    /// Arrived over the vault's own private endpoint.
+    AllowedByPrivateEndpoint,
+    /// The firewall is off.
+    AllowedByDefault,
+    /// A listed service-endpoint subnet.
+    AllowedByVirtualNetworkRule,
+    /// A listed address.
+    AllowedByIpRule,
+    /// Only a trusted service may pass: the answer depends on who the caller is.
+    TrustedServiceOnly,
+    /// Nothing lets the caller through.
+    Denied,
+}
+
 impl NetworkRules {
-    /// The decision for a caller whose source address is `caller`.
-    pub fn evaluate(&self, caller: IpAddr) -> FirewallDecision {
+    /// The verdict for a call from `origin` to the vault `vault_id`.
+    pub fn evaluate(&self, vault_id: Uuid, origin: &Origin) -> FirewallDecision {
+        match origin.private_endpoint_vault {
+            Some(vault) if vault == vault_id => return FirewallDecision::AllowedByPrivateEndpoint,
+            // A private endpoint serves only its own vault.
+            Some(_) => return FirewallDecision::Denied,
+            None => {}
+        }
+        let trusted_may_pass = self.bypass == Bypass::AzureServices;
+        let otherwise = if trusted_may_pass { FirewallDecision::TrustedServiceOnly } else { FirewallDecision::Denied };
+        if !self.public_network_access {
+            return otherwise;
+        }
         if self.default_action == DefaultAction::Allow {
             return FirewallDecision::AllowedByDefault;
         }
-        let caller = canonical(caller);
-        if self.ip_rules.iter().any(|rule| rule.contains(&caller)) {
-            return FirewallDecision::AllowedByIpRule;
+        match &origin.service_endpoint_subnet {
+            // Service-endpoint traffic carries its subnet, not a public address: IP rules do not apply to it.
+            Some(subnet) if self.virtual_network_rules.iter().any(|rule| rule.eq_ignore_ascii_case(subnet)) => {
+                FirewallDecision::AllowedByVirtualNetworkRule
+            }
+            Some(_) => otherwise,
+            None if self.ip_rules.iter().any(|rule| rule.contains(&canonical(origin.address))) => {
+                FirewallDecision::AllowedByIpRule
+            }
+            None => otherwise,
         }
-        FirewallDecision::Denied
     }
 }
 
 /// An IPv4 address reached over a dual-stack socket arrives as `::ffff:a.b.c.d`; rules are written in IPv4.
-fn canonical(address: IpAddr) -> IpAddr {
+pub fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// A subnet of a virtual network, for service-endpoint rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    /// `{network}/{subnet}`.
+    pub id: String,
+    /// The addresses of the subnet.
+    pub prefix: IpNet,
+    /// Whether the subnet has the `Microsoft.KeyVault` service endpoint: only then does its traffic reach
+    /// vaults as subnet traffic rather than from a public address.
+    pub key_vault_endpoint: bool,
+}
+
+/// The service-endpoint subnet `address` belongs to: the most specific subnet containing it, if that subnet
+/// has the Key Vault service endpoint.
+pub fn service_endpoint_subnet(subnets: &[Subnet], address: IpAddr) -> Option<&str> {
+    let address = canonical(address);
+    subnets
+        .iter()
+        .filter(|subnet| subnet.prefix.contains(&address))
+        .max_by_key(|subnet| subnet.prefix.prefix_len())
+        .filter(|subnet| subnet.key_vault_endpoint)
+        .map(|subnet| subnet.id.as_str())
+}
+
+/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the right-most address of
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted_proxies: &[IpNet]) -> IpAddr {
+    let trusted = |address: &IpAddr| trusted_proxies.iter().any(|proxy| proxy.contains(&canonical(*address)));
+    if !trusted(&peer) {
+        return canonical(peer);
+    }
+    let hops = forwarded_for.unwrap_or_default().split(',').rev().map(str::trim);
+    for hop in hops {
+        match hop.parse::<IpAddr>() {
+            Ok(address) if trusted(&address) => continue,
+            Ok(address) => return canonical(address),
+            // A garbled entry ends what can be believed; the last trusted hop is the client.
+            Err(_) => break,
+        }
+    }
+    canonical(peer)
 }
 
 #[cfg(test)]
@@ -76,30 +190,93 @@ mod tests {
         text.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
-    fn deny_with(rules: &[&str]) -> NetworkRules {
+    fn nets(rules: &[&str]) -> Vec<IpNet> {
+        rules.iter().filter_map(|r| r.parse().ok()).collect()
+    }
+
+    fn closed() -> NetworkRules {
         NetworkRules {
             default_action: DefaultAction::Deny,
-            ip_rules: rules.iter().filter_map(|r| r.parse().ok()).collect(),
+            ip_rules: nets(&["127.0.0.2/32", "10.1.0.0/16", "2001:db8::/32"]),
+            virtual_network_rules: vec!["corp/apps".into()],
+            ..NetworkRules::default()
         }
+    }
+
+    fn from(address: &str) -> Origin {
+        Origin { address: ip(address), service_endpoint_subnet: None, private_endpoint_vault: None }
     }
 
     #[test]
     fn open_by_default() {
-        assert_eq!(NetworkRules::default().evaluate(ip("203.0.113.9")), FirewallDecision::AllowedByDefault);
+        assert_eq!(
+            NetworkRules::default().evaluate(Uuid::nil(), &from("203.0.113.9")),
+            FirewallDecision::AllowedByDefault
+        );
     }
 
     #[test]
-    fn deny_lets_only_listed_addresses_through() {
-        let rules = deny_with(&["127.0.0.2/32", "10.1.0.0/16"]);
-        assert_eq!(rules.evaluate(ip("127.0.0.2")), FirewallDecision::AllowedByIpRule);
-        assert_eq!(rules.evaluate(ip("10.1.200.3")), FirewallDecision::AllowedByIpRule);
-        assert_eq!(rules.evaluate(ip("127.0.0.1")), FirewallDecision::Denied);
-        assert!(!rules.evaluate(ip("10.2.0.1")).is_allowed());
+    fn a_closed_firewall_lets_listed_addresses_through() {
+        let rules = closed();
+        let vault = Uuid::new_v4();
+        assert_eq!(rules.evaluate(vault, &from("127.0.0.2")), FirewallDecision::AllowedByIpRule);
+        assert_eq!(rules.evaluate(vault, &from("10.1.200.3")), FirewallDecision::AllowedByIpRule);
+        assert_eq!(rules.evaluate(vault, &from("::ffff:127.0.0.2")), FirewallDecision::AllowedByIpRule);
+        assert_eq!(rules.evaluate(vault, &from("2001:db8::7")), FirewallDecision::AllowedByIpRule);
+        assert_eq!(rules.evaluate(vault, &from("127.0.0.1")), FirewallDecision::TrustedServiceOnly);
+        let no_bypass = NetworkRules { bypass: Bypass::None, ..closed() };
+        assert_eq!(no_bypass.evaluate(vault, &from("127.0.0.1")), FirewallDecision::Denied);
     }
 
     #[test]
-    fn mapped_ipv6_matches_ipv4_rules() {
-        let rules = deny_with(&["127.0.0.2/32"]);
-        assert!(rules.evaluate(ip("::ffff:127.0.0.2")).is_allowed());
+    fn service_endpoint_callers_match_only_virtual_network_rules() {
+        let vault = Uuid::new_v4();
+        let listed = Origin { service_endpoint_subnet: Some("corp/apps".into()), ..from("127.0.0.2") };
+        assert_eq!(closed().evaluate(vault, &listed), FirewallDecision::AllowedByVirtualNetworkRule);
+        let other = Origin { service_endpoint_subnet: Some("corp/db".into()), ..from("127.0.0.2") };
+        assert_eq!(closed().evaluate(vault, &other), FirewallDecision::TrustedServiceOnly, "ip rules do not apply");
+    }
+
+    #[test]
+    fn private_endpoints_serve_their_vault_even_without_public_access() {
+        let vault = Uuid::new_v4();
+        let rules = NetworkRules { public_network_access: false, ..closed() };
+        let via_endpoint = Origin { private_endpoint_vault: Some(vault), ..from("127.0.0.3") };
+        assert_eq!(rules.evaluate(vault, &via_endpoint), FirewallDecision::AllowedByPrivateEndpoint);
+        assert_eq!(rules.evaluate(Uuid::new_v4(), &via_endpoint), FirewallDecision::Denied);
+        assert_eq!(rules.evaluate(vault, &from("127.0.0.2")), FirewallDecision::TrustedServiceOnly);
+        let open_but_private = NetworkRules { default_action: DefaultAction::Allow, ..rules };
+        assert_eq!(open_but_private.evaluate(vault, &from("127.0.0.2")), FirewallDecision::TrustedServiceOnly);
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxies = nets(&["127.0.0.4/32"]);
+        assert_eq!(client_address(ip("127.0.0.3"), Some("127.0.0.2"), &proxies), ip("127.0.0.3"));
+        assert_eq!(client_address(ip("127.0.0.4"), Some("127.0.0.2"), &proxies), ip("127.0.0.2"));
+        assert_eq!(client_address(ip("127.0.0.4"), Some("127.0.0.2, 127.0.0.3"), &proxies), ip("127.0.0.3"));
+        assert_eq!(client_address(ip("127.0.0.4"), Some("127.0.0.2, 127.0.0.4"), &proxies), ip("127.0.0.2"));
+        assert_eq!(client_address(ip("127.0.0.4"), Some("garbage"), &proxies), ip("127.0.0.4"));
+        assert_eq!(client_address(ip("127.0.0.4"), None, &proxies), ip("127.0.0.4"));
+    }
+
+    #[test]
+    fn subnets_with_the_endpoint_carry_their_traffic() {
+        let subnet = |id: &str, prefix: &str, key_vault_endpoint| Subnet {
+            id: id.into(),
+            prefix: prefix.parse().unwrap_or_else(|_| IpNet::from(ip("0.0.0.0"))),
+            key_vault_endpoint,
+        };
+        let subnets = [subnet("corp/apps", "127.0.10.0/24", true), subnet("corp/db", "127.0.11.0/24", false)];
+        assert_eq!(service_endpoint_subnet(&subnets, ip("127.0.10.5")), Some("corp/apps"));
+        assert_eq!(service_endpoint_subnet(&subnets, ip("127.0.11.5")), None);
+        assert_eq!(service_endpoint_subnet(&subnets, ip("127.0.12.5")), None);
+    }
+
+    #[test]
+    fn old_stored_rules_read_with_defaults() {
+        let stored = r#"{"default_action":"deny","ip_rules":["127.0.0.2/32"]}"#;
+        let rules: Result<NetworkRules, _> = serde_json::from_str(stored);
+        assert!(rules.is_ok_and(|r| r.public_network_access && r.bypass == Bypass::AzureServices));
     }
 }

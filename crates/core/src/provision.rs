@@ -45,6 +45,8 @@ pub struct DesiredApplication {
     pub client_id: Option<Uuid>,
     /// Its client secrets, in clear: only their hashes are kept.
     pub secrets: Vec<String>,
+    /// Whether it may pass vault firewalls as a trusted service.
+    pub trusted_service: bool,
 }
 
 /// A vault.
@@ -93,6 +95,8 @@ pub enum Change {
     CreateTenant(Tenant),
     /// Create a principal.
     CreatePrincipal(Principal),
+    /// Change a principal's settings (its ids never change).
+    UpdatePrincipal(Principal),
     /// Accept one more client secret, by its hash.
     AddClientSecret {
         /// The principal.
@@ -186,6 +190,12 @@ fn plan_application(
                     app.name
                 )));
             }
+            if existing.trusted_service != app.trusted_service {
+                changes.push(Change::UpdatePrincipal(Principal {
+                    trusted_service: app.trusted_service,
+                    ..existing.clone()
+                }));
+            }
             existing
         }
         None => {
@@ -195,6 +205,7 @@ fn plan_application(
                 kind: PrincipalKind::Application,
                 name: app.name.clone(),
                 client_id: Some(app.client_id.unwrap_or_else(Uuid::new_v4)),
+                trusted_service: app.trusted_service,
             };
             changes.push(Change::CreatePrincipal(principal.clone()));
             principals.push(principal.clone());
@@ -202,6 +213,16 @@ fn plan_application(
         }
     };
 
+    plan_client_secrets(current, app, &principal, changes)
+}
+
+/// Keeps the stored hashes that match a declared secret, adds the rest, and drops stored ones no longer declared.
+fn plan_client_secrets(
+    current: &Directory,
+    app: &DesiredApplication,
+    principal: &Principal,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
     let stored = current.client_secret_hashes(principal.object_id);
     let mut kept = HashSet::new();
     for secret in &app.secrets {
@@ -323,6 +344,7 @@ mod tests {
                     name: "billing-api".into(),
                     client_id: None,
                     secrets: vec!["s1".into()],
+                    trusted_service: false,
                 }],
                 vaults: vec![DesiredVault {
                     name: "billing".into(),
@@ -350,6 +372,10 @@ mod tests {
             match change {
                 Change::CreateTenant(t) => tenants.push(t.clone()),
                 Change::CreatePrincipal(p) => principals.push(p.clone()),
+                Change::UpdatePrincipal(p) => {
+                    principals.retain(|q: &Principal| q.object_id != p.object_id);
+                    principals.push(p.clone());
+                }
                 Change::AddClientSecret { object_id, hash } => hashes.entry(*object_id).or_default().push(hash.clone()),
                 Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } => {}
                 Change::PutVault(v) => vaults.push(v.clone()),
@@ -378,6 +404,20 @@ mod tests {
         changed.tenants[0].applications[0].secrets = vec!["s2".into()];
         let changes = plan(&directory, &changed, 0)?;
         assert!(matches!(changes.as_slice(), [Change::AddClientSecret { .. }, Change::RemoveClientSecret { .. }]));
+        Ok(())
+    }
+
+    #[test]
+    fn a_changed_trust_updates_the_principal_and_keeps_its_ids() -> Result<()> {
+        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let mut changed = desired();
+        changed.tenants[0].applications[0].trusted_service = true;
+        let changes = plan(&directory, &changed, 0)?;
+        let [Change::UpdatePrincipal(updated)] = changes.as_slice() else {
+            return Err(Error::invalid_input(format_args!("{changes:?}")));
+        };
+        assert!(updated.trusted_service);
+        assert_eq!(Some(updated.object_id), directory.principals().first().map(|p| p.object_id));
         Ok(())
     }
 

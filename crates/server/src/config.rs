@@ -8,9 +8,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use strongroom_core::directory::AuthorizationModel;
-use strongroom_core::network::{DefaultAction, NetworkRules};
+use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
     DesiredApplication, DesiredRoleAssignment, DesiredSecret, DesiredState, DesiredTenant, DesiredVault,
 };
@@ -44,6 +45,23 @@ pub struct ServerSettings {
     pub token_lifetime_seconds: u64,
     /// Backup keys of other installations whose backups this one may restore (32 bytes each).
     pub trusted_backup_keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Virtual-network subnets, for service-endpoint firewall rules.
+    pub subnets: Vec<Subnet>,
+    /// Private endpoints: extra listeners that reach one vault each.
+    pub private_endpoints: Vec<PrivateEndpoint>,
+}
+
+/// A private endpoint: connections to its address reach its vault over private link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateEndpoint {
+    /// Its name.
+    pub name: String,
+    /// The vault it serves.
+    pub vault: String,
+    /// Where it listens; port 0 means the main listener's port (the port is part of the vault URL).
+    pub listen: SocketAddr,
 }
 
 /// PEM files of a server certificate chain and its private key.
@@ -66,6 +84,9 @@ impl ServerSettings {
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
             trusted_backup_keys: Vec::new(),
+            trusted_proxies: Vec::new(),
+            subnets: Vec::new(),
+            private_endpoints: Vec::new(),
         }
     }
 }
@@ -142,8 +163,36 @@ struct ConfigFile {
     server: ServerSection,
     #[serde(default)]
     tenant: Vec<TenantSection>,
-    network: Option<Spanned<Vec<toml::Table>>>,
-    private_endpoint: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    network: Vec<NetworkDeclaration>,
+    #[serde(default)]
+    private_endpoint: Vec<PrivateEndpointSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkDeclaration {
+    name: Spanned<String>,
+    #[serde(default)]
+    subnet: Vec<SubnetSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubnetSection {
+    name: Spanned<String>,
+    prefix: Spanned<String>,
+    #[serde(default)]
+    service_endpoints: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivateEndpointSection {
+    name: Spanned<String>,
+    vault: Spanned<String>,
+    listen: Spanned<String>,
+    subnet: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -158,7 +207,8 @@ struct ServerSection {
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
     storage: Option<Spanned<String>>,
-    trusted_proxies: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
     token_lifetime_seconds: Option<Spanned<u64>>,
     #[serde(default)]
     trusted_backup_keys: Vec<Spanned<String>>,
@@ -215,7 +265,8 @@ struct NetworkSection {
     bypass: Option<Spanned<String>>,
     #[serde(default)]
     ip_rules: Vec<Spanned<String>>,
-    virtual_network_rules: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    virtual_network_rules: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -235,11 +286,78 @@ struct SecretSection {
 
 impl ConfigFile {
     fn validate(self) -> Result<Config, Located> {
-        refuse_nonempty(&self.network, "network")?;
-        refuse_nonempty(&self.private_endpoint, "private_endpoint")?;
-        let server = self.server.validate()?;
-        let tenants = self.tenant.into_iter().map(TenantSection::validate).collect::<Result<_, _>>()?;
+        let mut server = self.server.validate()?;
+        server.subnets = subnets(self.network)?;
+        let tenants: Vec<DesiredTenant> =
+            self.tenant.into_iter().map(|tenant| tenant.validate(&server.subnets)).collect::<Result<_, _>>()?;
+        server.private_endpoints = self
+            .private_endpoint
+            .into_iter()
+            .map(|endpoint| endpoint.validate(&tenants, &server.subnets))
+            .collect::<Result<_, _>>()?;
         Ok(Config { server, desired: DesiredState { tenants } })
+    }
+}
+
+fn subnets(networks: Vec<NetworkDeclaration>) -> Result<Vec<Subnet>, Located> {
+    let mut subnets: Vec<Subnet> = Vec::new();
+    for network in networks {
+        if !is_label(network.name.get_ref()) {
+            return Err(at(&network.name, "a network name is letters, digits and hyphens"));
+        }
+        for subnet in network.subnet {
+            if !is_label(subnet.name.get_ref()) {
+                return Err(at(&subnet.name, "a subnet name is letters, digits and hyphens"));
+            }
+            let id = format!("{}/{}", network.name.get_ref(), subnet.name.get_ref());
+            if subnets.iter().any(|s| s.id.eq_ignore_ascii_case(&id)) {
+                return Err(at(&subnet.name, format!("subnet '{id}' is declared twice")));
+            }
+            let prefix = parse_network(&subnet.prefix)?;
+            let key_vault_endpoint =
+                subnet.service_endpoints.iter().any(|e| e.eq_ignore_ascii_case("Microsoft.KeyVault"));
+            subnets.push(Subnet { id, prefix, key_vault_endpoint });
+        }
+    }
+    Ok(subnets)
+}
+
+fn is_label(text: &str) -> bool {
+    is_host_name(text) && !text.contains('.')
+}
+
+/// An address or CIDR range.
+fn parse_network(text: &Spanned<String>) -> Result<IpNet, Located> {
+    let value = text.get_ref().trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| at(text, format!("'{value}' is not an IP address or CIDR range")))
+}
+
+fn find_subnet<'a>(subnets: &'a [Subnet], reference: &Spanned<String>) -> Result<&'a Subnet, Located> {
+    subnets.iter().find(|s| s.id.eq_ignore_ascii_case(reference.get_ref())).ok_or_else(|| {
+        at(
+            reference,
+            format!("unknown subnet '{}': declare it under [[network]] / [[network.subnet]]", reference.get_ref()),
+        )
+    })
+}
+
+impl PrivateEndpointSection {
+    fn validate(self, tenants: &[DesiredTenant], subnets: &[Subnet]) -> Result<PrivateEndpoint, Located> {
+        let vault_exists =
+            tenants.iter().flat_map(|t| &t.vaults).any(|v| v.name.eq_ignore_ascii_case(self.vault.get_ref()));
+        if !vault_exists {
+            return Err(at(&self.vault, format!("unknown vault '{}'", self.vault.get_ref())));
+        }
+        if let Some(subnet) = &self.subnet {
+            find_subnet(subnets, subnet)?;
+        }
+        let listen =
+            self.listen.get_ref().parse().map_err(|_| at(&self.listen, "`listen` must be an address and port"))?;
+        Ok(PrivateEndpoint { name: self.name.into_inner(), vault: self.vault.into_inner(), listen })
     }
 }
 
@@ -248,7 +366,7 @@ impl ServerSection {
         refuse_present(&self.imds_listen, "imds_listen")?;
         refuse_unless(&self.azure_hostnames, &false, "azure_hostnames")?;
         refuse_present(&self.storage, "storage")?;
-        refuse_nonempty(&self.trusted_proxies, "trusted_proxies")?;
+        let trusted_proxies = self.trusted_proxies.iter().map(parse_network).collect::<Result<_, _>>()?;
         let listen = self
             .listen
             .get_ref()
@@ -289,6 +407,9 @@ impl ServerSection {
         Ok(ServerSettings {
             listen,
             trusted_backup_keys,
+            trusted_proxies,
+            subnets: Vec::new(),
+            private_endpoints: Vec::new(),
             data_dir: self.data_dir,
             login_host: host(self.login_host, "login.localhost", "login_host")?,
             vault_domain: host(self.vault_domain, "vault.localhost", "vault_domain")?,
@@ -311,7 +432,7 @@ fn parse_uuid(value: &Spanned<String>, key: &str) -> Result<Uuid, Located> {
 }
 
 impl TenantSection {
-    fn validate(self) -> Result<DesiredTenant, Located> {
+    fn validate(self, subnets: &[Subnet]) -> Result<DesiredTenant, Located> {
         refuse_nonempty(&self.user, "tenant.user")?;
         refuse_nonempty(&self.group, "tenant.group")?;
         refuse_nonempty(&self.managed_identity, "tenant.managed_identity")?;
@@ -321,7 +442,7 @@ impl TenantSection {
         }
         let id = self.id.as_ref().map(|id| parse_uuid(id, "id")).transpose()?;
         let applications = self.app.into_iter().map(AppSection::validate).collect::<Result<_, _>>()?;
-        let vaults = self.vault.into_iter().map(VaultSection::validate).collect::<Result<_, _>>()?;
+        let vaults = self.vault.into_iter().map(|v| v.validate(subnets)).collect::<Result<_, _>>()?;
         Ok(DesiredTenant { name: self.name.into_inner(), id, applications, vaults })
     }
 }
@@ -330,21 +451,26 @@ impl AppSection {
     fn validate(self) -> Result<DesiredApplication, Located> {
         refuse_nonempty(&self.certificates, "tenant.app.certificates")?;
         refuse_nonempty(&self.federated, "tenant.app.federated")?;
-        refuse_unless(&self.trusted_service, &false, "tenant.app.trusted_service")?;
         refuse_unless(&self.sign_in_audience, &"single_tenant".to_owned(), "tenant.app.sign_in_audience")?;
         let client_id = self.client_id.as_ref().map(|id| parse_uuid(id, "client_id")).transpose()?;
         if self.secrets.iter().any(|s| s.len() < 16) {
             return Err(at(&self.name, "client secrets must be at least 16 characters"));
         }
-        Ok(DesiredApplication { name: self.name.into_inner(), client_id, secrets: self.secrets })
+        let trusted_service = self.trusted_service.is_some_and(Spanned::into_inner);
+        Ok(DesiredApplication { name: self.name.into_inner(), client_id, secrets: self.secrets, trusted_service })
     }
 }
 
 impl VaultSection {
-    fn validate(self) -> Result<DesiredVault, Located> {
+    fn validate(self, subnets: &[Subnet]) -> Result<DesiredVault, Located> {
         refuse_unless(&self.authorization, &"rbac".to_owned(), "authorization = \"access_policies\"")?;
         refuse_nonempty(&self.access_policy, "tenant.vault.access_policy")?;
-        refuse_unless(&self.public_network_access, &"enabled".to_owned(), "public_network_access = \"disabled\"")?;
+        let public_network_access = match &self.public_network_access {
+            None => true,
+            Some(v) if v.get_ref().eq_ignore_ascii_case("enabled") => true,
+            Some(v) if v.get_ref().eq_ignore_ascii_case("disabled") => false,
+            Some(v) => return Err(at(v, "`public_network_access` is \"enabled\" or \"disabled\"")),
+        };
         let name = self.name.get_ref();
         let valid_name = (3..=24).contains(&name.len())
             && name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -362,7 +488,8 @@ impl VaultSection {
             Some(v) if (7..=90).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`soft_delete_retention_days` must be between 7 and 90")),
         };
-        let network = self.network.map(NetworkSection::validate).transpose()?.unwrap_or_default();
+        let mut network = self.network.map(|n| n.validate(subnets)).transpose()?.unwrap_or_default();
+        network.public_network_access = public_network_access;
         let role_assignments = self
             .role_assignment
             .into_iter()
@@ -392,30 +519,32 @@ impl VaultSection {
 }
 
 impl NetworkSection {
-    fn validate(self) -> Result<NetworkRules, Located> {
-        refuse_nonempty(&self.virtual_network_rules, "tenant.vault.network.virtual_network_rules")?;
-        if let Some(bypass) = &self.bypass
-            && !matches!(bypass.get_ref().as_str(), "AzureServices" | "None")
-        {
-            return Err(at(bypass, "`bypass` is \"AzureServices\" or \"None\""));
-        }
+    fn validate(self, subnets: &[Subnet]) -> Result<NetworkRules, Located> {
+        let bypass = match &self.bypass {
+            None => Bypass::AzureServices,
+            Some(v) if v.get_ref() == "AzureServices" => Bypass::AzureServices,
+            Some(v) if v.get_ref() == "None" => Bypass::None,
+            Some(v) => return Err(at(v, "`bypass` is \"AzureServices\" or \"None\"")),
+        };
         let default_action = match self.default_action.as_ref().map(|a| (a, a.get_ref().to_ascii_lowercase())) {
             None => DefaultAction::Allow,
             Some((_, a)) if a == "allow" => DefaultAction::Allow,
             Some((_, a)) if a == "deny" => DefaultAction::Deny,
             Some((v, _)) => return Err(at(v, "`default_action` is \"allow\" or \"deny\"")),
         };
-        let ip_rules = self
-            .ip_rules
+        if let Some(extra) = self.ip_rules.get(MAX_IP_RULES) {
+            return Err(at(extra, format!("a vault has at most {MAX_IP_RULES} IP rules")));
+        }
+        if let Some(extra) = self.virtual_network_rules.get(MAX_VIRTUAL_NETWORK_RULES) {
+            return Err(at(extra, format!("a vault has at most {MAX_VIRTUAL_NETWORK_RULES} virtual-network rules")));
+        }
+        let ip_rules = self.ip_rules.iter().map(parse_network).collect::<Result<_, _>>()?;
+        let virtual_network_rules = self
+            .virtual_network_rules
             .iter()
-            .map(|rule| {
-                let text = rule.get_ref();
-                text.parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| at(rule, format!("'{text}' is not an IP address or CIDR range")))
-            })
+            .map(|rule| find_subnet(subnets, rule).map(|subnet| subnet.id.clone()))
             .collect::<Result<_, _>>()?;
-        Ok(NetworkRules { default_action, ip_rules })
+        Ok(NetworkRules { public_network_access: true, default_action, bypass, ip_rules, virtual_network_rules })
     }
 }
 
@@ -465,6 +594,35 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(err.contains("tenant.user") && err.contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn networks_and_private_endpoints_are_checked() -> Result<(), String> {
+        let network = "[[network]]\nname = \"corp\"\n[[network.subnet]]\nname = \"apps\"\nprefix = \"127.0.10.0/24\"\nservice_endpoints = [\"Microsoft.KeyVault\"]\n";
+        let vault = "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"billing\"\npublic_network_access = \"disabled\"\n[tenant.vault.network]\ndefault_action = \"deny\"\nbypass = \"None\"\nvirtual_network_rules = [\"corp/apps\"]\n";
+        let endpoint = "[[private_endpoint]]\nname = \"pe\"\nvault = \"billing\"\nlisten = \"127.0.0.9:0\"\nsubnet = \"corp/apps\"\n";
+        let config = parse(&format!("{MINIMAL}trusted_proxies = [\"127.0.0.4\"]\n{network}{vault}{endpoint}"))?;
+        let rules = &config.desired.tenants[0].vaults[0].network;
+        assert!(!rules.public_network_access && rules.bypass == Bypass::None);
+        assert_eq!(rules.virtual_network_rules, ["corp/apps"]);
+        assert!(config.server.subnets[0].key_vault_endpoint);
+        assert_eq!(config.server.private_endpoints[0].vault, "billing");
+        assert_eq!(config.server.trusted_proxies.len(), 1);
+
+        let unknown = parse(&format!("{MINIMAL}{}", vault.replace("corp/apps", "corp/nope"))).err().unwrap_or_default();
+        assert!(unknown.contains("unknown subnet 'corp/nope'"), "{unknown}");
+        let orphan =
+            parse(&format!("{MINIMAL}{network}{}", endpoint.replace("billing", "nowhere"))).err().unwrap_or_default();
+        assert!(orphan.contains("unknown vault"), "{orphan}");
+        let rules: Vec<String> = (0..1001).map(|i| format!("\"10.0.{}.{}\"", i / 256, i % 256)).collect();
+        let too_many = format!(
+            "{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"billing\"\n[tenant.vault.network]\nip_rules = [{}]\n",
+            rules.join(",")
+        );
+        assert!(parse(&too_many).err().unwrap_or_default().contains("at most 1000"));
+        let bad_cidr = format!("{MINIMAL}trusted_proxies = [\"10.0.0.0/99\"]\n");
+        assert!(parse(&bad_cidr).err().unwrap_or_default().contains("not an IP address or CIDR"));
+        Ok(())
     }
 
     #[test]

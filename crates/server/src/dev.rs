@@ -48,6 +48,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 name: APPLICATION.to_owned(),
                 client_id: None,
                 secrets: vec![secret.clone()],
+                trusted_service: false,
             }],
             vaults: vec![DesiredVault {
                 name: VAULT.to_owned(),

@@ -22,9 +22,10 @@ use crate::vault::{self, ConnectionInfo};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts connections until `shutdown` turns true.
+/// Accepts connections until `shutdown` turns true. A private endpoint's listener names its vault.
 pub async fn accept_loop(
     listener: TcpListener,
+    private_endpoint: Option<Arc<str>>,
     acceptor: TlsAcceptor,
     state: Arc<AppState>,
     identity: Router,
@@ -36,7 +37,7 @@ pub async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let local = stream.local_addr().unwrap_or(peer);
-                    let connection = ConnectionInfo { peer, local };
+                    let connection = ConnectionInfo { peer, local, private_endpoint: private_endpoint.clone() };
                     tokio::spawn(serve_connection(stream, connection, acceptor.clone(), Arc::clone(&state), identity.clone()));
                 }
                 Err(e) => {
@@ -64,14 +65,16 @@ async fn serve_connection(
         }
         Err(_) => return,
     };
+    let peer = connection.peer;
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let state = Arc::clone(&state);
         let identity = identity.clone();
+        let connection = connection.clone();
         async move { Ok::<_, Infallible>(dispatch(state, connection, identity, request.map(Body::new)).await) }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
-        tracing::debug!(peer = %connection.peer, "connection ended: {e}");
+        tracing::debug!(%peer, "connection ended: {e}");
     }
 }
 

@@ -23,7 +23,7 @@ use crate::config::ServerSettings;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::token::now_seconds;
-use crate::state::AppState;
+use crate::state::{AppState, NetworkView};
 use crate::{http, identity, sweeper, tls};
 
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
@@ -88,7 +88,8 @@ impl Installation {
             .await
             .map_err(|e| Error::io(format_args!("listening on {}", self.settings.listen), e))?;
         let address = listener.local_addr().map_err(|e| Error::io("reading the listener's address", e))?;
-        let endpoints = Endpoints::new(&self.settings.login_host, &self.settings.vault_domain, address.port());
+        let endpoint_port = address.port();
+        let endpoints = Endpoints::new(&self.settings.login_host, &self.settings.vault_domain, endpoint_port);
         let tls = tls::load(&self.settings)?;
         let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir.join("audit.log")).await?;
         let directory = self.store.load_directory().await?;
@@ -103,18 +104,42 @@ impl Installation {
             backup_keys,
             self.store,
             audit,
+            NetworkView {
+                trusted_proxies: self.settings.trusted_proxies.clone(),
+                subnets: self.settings.subnets.clone(),
+            },
             directory,
         ));
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));
         let identity = identity::router(Arc::clone(&state));
-        let accept = tokio::spawn(http::accept_loop(
-            listener,
-            TlsAcceptor::from(tls.config),
-            Arc::clone(&state),
-            identity,
-            shutdown_signal,
-        ));
+        let acceptor = TlsAcceptor::from(tls.config);
+        let mut listeners = vec![(listener, None)];
+        for endpoint in &self.settings.private_endpoints {
+            // The vault URL carries the port, so a private endpoint answers on the main listener's port
+            // unless it names its own.
+            let mut address = endpoint.listen;
+            if address.port() == 0 {
+                address.set_port(endpoint_port);
+            }
+            let listener = http::bind(address).await.map_err(|e| {
+                Error::io(format_args!("listening on {address} for private endpoint {}", endpoint.name), e)
+            })?;
+            listeners.push((listener, Some(Arc::<str>::from(endpoint.vault.as_str()))));
+        }
+        let accept = listeners
+            .into_iter()
+            .map(|(listener, private_endpoint)| {
+                tokio::spawn(http::accept_loop(
+                    listener,
+                    private_endpoint,
+                    acceptor.clone(),
+                    Arc::clone(&state),
+                    identity.clone(),
+                    shutdown_signal.clone(),
+                ))
+            })
+            .collect();
         Ok(RunningServer { address, endpoints, ca_file: tls.ca_file, state, shutdown, accept, audit_writer })
     }
 }
@@ -158,7 +183,7 @@ pub struct RunningServer {
     ca_file: Option<PathBuf>,
     state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
-    accept: JoinHandle<()>,
+    accept: Vec<JoinHandle<()>>,
     audit_writer: JoinHandle<()>,
 }
 
@@ -187,7 +212,9 @@ impl RunningServer {
     /// written before this returns.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.accept.await;
+        for listener in self.accept {
+            let _ = listener.await;
+        }
         drop(self.state);
         // The writer ends once every sender is gone; connection tasks still running may hold one briefly.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.audit_writer).await;

@@ -3,8 +3,10 @@
 
 use std::sync::{Arc, RwLock};
 
+use ipnet::IpNet;
 use strongroom_core::backup::BackupKey;
 use strongroom_core::directory::Directory;
+use strongroom_core::network::Subnet;
 use strongroom_core::token::KeySet;
 use strongroom_store::Store;
 
@@ -25,7 +27,18 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The audit sink.
     pub audit: AuditSink,
+    /// What the firewall needs to know of the network.
+    pub network: NetworkView,
     directory: RwLock<Arc<Directory>>,
+}
+
+/// The network around the server, as the firewall sees it.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkView {
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Virtual-network subnets.
+    pub subnets: Vec<Subnet>,
 }
 
 impl AppState {
@@ -37,10 +50,11 @@ impl AppState {
         backup_keys: Vec<BackupKey>,
         store: Arc<dyn Store>,
         audit: AuditSink,
+        network: NetworkView,
         directory: Directory,
     ) -> Self {
         let directory = RwLock::new(Arc::new(directory));
-        Self { endpoints, token_lifetime_seconds, keys, backup_keys, store, audit, directory }
+        Self { endpoints, token_lifetime_seconds, keys, backup_keys, store, audit, network, directory }
     }
 
     /// The current directory snapshot: cheap to take, never changes under the caller.

@@ -1,18 +1,64 @@
-//! Stage 2, the firewall: the vault's network rules decide from the caller's address.
+//! Stage 2, the firewall: the vault's network rules decide from where the call came — the client address
+//! (the TCP peer, or what a trusted proxy forwarded), its service-endpoint subnet, and the private endpoint it
+//! arrived on.
+//!
+//! Only a trusted service may pass some closed firewalls, and that depends on the token. Then, and only then,
+//! the token is validated here; a caller the firewall blocks gets the same answer whether its token was valid,
+//! invalid or absent, so the firewall is no oracle for tokens.
 
 use std::net::IpAddr;
 
-use strongroom_core::directory::Vault;
+use axum::http::HeaderMap;
+use strongroom_core::directory::{Directory, Vault};
+use strongroom_core::network::{self, FirewallDecision, Origin};
+use uuid::Uuid;
 
+use super::ConnectionInfo;
+use super::authenticate::{self, Caller};
 use super::error::VaultError;
+use crate::state::AppState;
 
-/// Lets the request through, or refuses it with `ForbiddenByFirewall`.
-pub fn check(vault: &Vault, caller: IpAddr) -> Result<(), VaultError> {
-    if vault.network.evaluate(caller).is_allowed() {
-        return Ok(());
+/// The client's address for this connection and request.
+pub fn client_address(state: &AppState, connection: &ConnectionInfo, headers: &HeaderMap) -> IpAddr {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    network::client_address(connection.peer.ip(), forwarded, &state.network.trusted_proxies)
+}
+
+/// Lets the call through or refuses it with `ForbiddenByFirewall`. When the verdict needed the caller's
+/// identity, the caller validated on the way is returned so that stage 3 does not validate twice.
+pub fn check(
+    state: &AppState,
+    directory: &Directory,
+    vault: &Vault,
+    connection: &ConnectionInfo,
+    client: IpAddr,
+    token: &str,
+) -> Result<Option<Caller>, VaultError> {
+    let origin = Origin {
+        address: client,
+        service_endpoint_subnet: network::service_endpoint_subnet(&state.network.subnets, client).map(str::to_owned),
+        private_endpoint_vault: connection
+            .private_endpoint
+            .as_deref()
+            .map(|name| directory.vault(name).map_or(Uuid::nil(), |v| v.id)),
+    };
+    match vault.network.evaluate(vault.id, &origin) {
+        FirewallDecision::TrustedServiceOnly => authenticate::validate(state, vault, token)
+            .ok()
+            .filter(|caller| directory.principal(caller.object_id).is_some_and(|p| p.trusted_service))
+            .map(Some)
+            .ok_or_else(|| refusal(vault, client)),
+        FirewallDecision::Denied => Err(refusal(vault, client)),
+        FirewallDecision::AllowedByPrivateEndpoint
+        | FirewallDecision::AllowedByDefault
+        | FirewallDecision::AllowedByVirtualNetworkRule
+        | FirewallDecision::AllowedByIpRule => Ok(None),
     }
-    Err(VaultError::forbidden_by_firewall(format!(
-        "Client address is not authorized and caller is not a trusted service.\r\nClient address: {caller}\r\nVault: {};location=local",
+}
+
+fn refusal(vault: &Vault, client: IpAddr) -> VaultError {
+    VaultError::forbidden_by_firewall(format!(
+        "Client address is not authorized and caller is not a trusted service.\r\nClient address: {client}\r\nVault: {};location=local",
         vault.name
-    )))
+    ))
 }

@@ -15,7 +15,7 @@ pub mod firewall;
 pub mod operation;
 pub mod secrets;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,12 +36,14 @@ use crate::state::AppState;
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Where a request came from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionInfo {
-    /// The client's address.
+    /// The TCP peer's address.
     pub peer: SocketAddr,
     /// The listener's address the connection arrived on.
     pub local: SocketAddr,
+    /// The vault whose private endpoint the connection arrived on, if it came in on one.
+    pub private_endpoint: Option<Arc<str>>,
 }
 
 /// What the audit record learns as the stages run.
@@ -64,15 +66,16 @@ pub async fn handle(
     let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
     let request_id = Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
+    let client = firewall::client_address(&state, &connection, &parts.headers);
     let mut draft =
         AuditDraft { operation_name: "Unknown", identity: None, address_authorized: false, rbac_authorized: false };
 
-    let outcome = run_stages(&state, connection, host, vault_name, &parts, body, &mut draft).await;
+    let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut draft).await;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.specific_code())),
     };
-    decorate(&mut response, &request_id, connection);
+    decorate(&mut response, &request_id, client);
 
     // Stage 6: the audit record. The query carries no secrets; bodies and tokens are never recorded.
     let status = response.status();
@@ -85,7 +88,7 @@ pub async fn handle(
         result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
         result_description: failure.map(str::to_owned),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        caller_ip_address: connection.peer.ip().to_string(),
+        caller_ip_address: client.to_string(),
         identity: draft.identity,
         request_uri: format!("https://{host}{}", parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())),
         http_status_code: status.as_u16(),
@@ -103,9 +106,11 @@ pub async fn handle(
     response
 }
 
+#[allow(clippy::too_many_arguments)] // the stages' inputs, spelled out rather than bundled
 async fn run_stages(
     state: &AppState,
-    connection: ConnectionInfo,
+    connection: &ConnectionInfo,
+    client: IpAddr,
     host: &str,
     vault_name: &str,
     parts: &Parts,
@@ -119,9 +124,12 @@ async fn run_stages(
     draft.operation_name = route.as_ref().map_or("Unknown", Operation::audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
-    firewall::check(vault, connection.peer.ip())?;
+    let trusted_service = firewall::check(state, &directory, vault, connection, client, token)?;
     draft.address_authorized = true;
-    let caller = authenticate::validate(state, vault, token)?;
+    let caller = match trusted_service {
+        Some(caller) => caller,
+        None => authenticate::validate(state, vault, token)?,
+    };
     draft.identity = Some(AuditIdentity {
         claim: AuditClaims {
             oid: caller.claims.oid.clone(),
@@ -170,9 +178,9 @@ fn effective_method(parts: &Parts) -> Method {
 }
 
 /// The headers Key Vault puts on every response.
-fn decorate(response: &mut Response, request_id: &str, connection: ConnectionInfo) {
-    let family = if connection.peer.is_ipv4() { ("Ipv4", "InterNetwork") } else { ("Ipv6", "InterNetworkV6") };
-    let network_info = format!("conn_type={};addr={};act_addr_fam={};", family.0, connection.peer.ip(), family.1);
+fn decorate(response: &mut Response, request_id: &str, client: IpAddr) {
+    let family = if client.is_ipv4() { ("Ipv4", "InterNetwork") } else { ("Ipv6", "InterNetworkV6") };
+    let network_info = format!("conn_type={};addr={client};act_addr_fam={};", family.0, family.1);
     let headers = response.headers_mut();
     let mut put = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {

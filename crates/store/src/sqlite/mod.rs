@@ -98,6 +98,9 @@ INSERT INTO secrets (vault_id, name_key, name)
     SELECT vault_id, name_key, MIN(name) FROM secret_versions GROUP BY vault_id, name_key;
 CREATE INDEX secrets_purge ON secrets (scheduled_purge) WHERE deleted_at IS NOT NULL;
 "#,
+    r#"
+ALTER TABLE principals ADD COLUMN trusted_service INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The SQLite store.
@@ -203,22 +206,28 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         .and_then(|mut s| s.query_map([], |r| Ok(Tenant { id: uuid_column(r, 0)?, name: r.get(1)? }))?.collect())
         .context("reading tenants")?;
 
-    let principal_rows: Vec<(Uuid, Uuid, String, String, Option<String>)> = connection
-        .prepare("SELECT object_id, tenant_id, kind, name, client_id FROM principals ORDER BY name_key")
+    type PrincipalRow = (Uuid, Uuid, String, String, Option<String>, bool);
+    let principal_rows: Vec<PrincipalRow> = connection
+        .prepare(
+            "SELECT object_id, tenant_id, kind, name, client_id, trusted_service FROM principals ORDER BY name_key",
+        )
         .and_then(|mut s| {
-            s.query_map([], |r| Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-                .collect()
+            s.query_map([], |r| {
+                Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })?
+            .collect()
         })
         .context("reading principals")?;
     let principals = principal_rows
         .into_iter()
-        .map(|(object_id, tenant_id, kind, name, client_id)| {
+        .map(|(object_id, tenant_id, kind, name, client_id, trusted_service)| {
             Ok(Principal {
                 object_id,
                 tenant_id,
                 kind: PrincipalKind::parse(&kind).ok_or_else(|| corrupt(format_args!("principal kind {kind}")))?,
                 name,
                 client_id: client_id.map(|c| Uuid::parse_str(&c)).transpose().map_err(corrupt)?,
+                trusted_service,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -298,19 +307,27 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             .context("creating a tenant"),
         Change::CreatePrincipal(p) => transaction
             .execute(
-                "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id, trusted_service) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     p.object_id.to_string(),
                     p.tenant_id.to_string(),
                     p.kind.as_str(),
                     p.name,
                     p.name.to_ascii_lowercase(),
-                    p.client_id.map(|c| c.to_string())
+                    p.client_id.map(|c| c.to_string()),
+                    p.trusted_service
                 ],
             )
             .map(drop)
             .context("creating a principal"),
+        Change::UpdatePrincipal(p) => transaction
+            .execute(
+                "UPDATE principals SET trusted_service = ?2 WHERE object_id = ?1",
+                params![p.object_id.to_string(), p.trusted_service],
+            )
+            .map(drop)
+            .context("updating a principal"),
         Change::AddClientSecret { object_id, hash } => transaction
             .execute(
                 "INSERT INTO client_secrets (object_id, hash) VALUES (?1, ?2)",
