@@ -23,7 +23,7 @@ use crate::config::ServerSettings;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::token::now_seconds;
-use crate::state::{AppState, NetworkView};
+use crate::state::{AppState, DirectorySnapshot, NetworkView};
 use crate::{http, identity, sweeper, tls};
 
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
@@ -97,19 +97,19 @@ impl Installation {
         for trusted in &self.settings.trusted_backup_keys {
             backup_keys.push(BackupKey::from_bytes(trusted)?);
         }
-        let state = Arc::new(AppState::new(
-            endpoints.clone(),
-            self.settings.token_lifetime_seconds,
-            self.keys,
+        let state = Arc::new(AppState {
+            endpoints: endpoints.clone(),
+            token_lifetime_seconds: self.settings.token_lifetime_seconds,
+            keys: self.keys,
             backup_keys,
-            self.store,
+            store: self.store,
             audit,
-            NetworkView {
+            network: NetworkView {
                 trusted_proxies: self.settings.trusted_proxies.clone(),
                 subnets: self.settings.subnets.clone(),
             },
-            directory,
-        ));
+            directory: DirectorySnapshot::new(directory),
+        });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));
         let identity = identity::router(Arc::clone(&state));

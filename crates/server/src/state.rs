@@ -29,7 +29,8 @@ pub struct AppState {
     pub audit: AuditSink,
     /// What the firewall needs to know of the network.
     pub network: NetworkView,
-    directory: RwLock<Arc<Directory>>,
+    /// Tenants, principals, vaults and assignments.
+    pub directory: DirectorySnapshot,
 }
 
 /// The network around the server, as the firewall sees it.
@@ -41,36 +42,37 @@ pub struct NetworkView {
     pub subnets: Vec<Subnet>,
 }
 
-impl AppState {
-    /// State over these parts.
-    pub fn new(
-        endpoints: Endpoints,
-        token_lifetime_seconds: u64,
-        keys: KeySet,
-        backup_keys: Vec<BackupKey>,
-        store: Arc<dyn Store>,
-        audit: AuditSink,
-        network: NetworkView,
-        directory: Directory,
-    ) -> Self {
-        let directory = RwLock::new(Arc::new(directory));
-        Self { endpoints, token_lifetime_seconds, keys, backup_keys, store, audit, network, directory }
+/// The current directory: a snapshot readers take cheaply and that is replaced whole on change.
+#[derive(Debug, Default)]
+pub struct DirectorySnapshot(RwLock<Arc<Directory>>);
+
+impl DirectorySnapshot {
+    /// A snapshot holding `directory`.
+    pub fn new(directory: Directory) -> Self {
+        Self(RwLock::new(Arc::new(directory)))
     }
 
-    /// The current directory snapshot: cheap to take, never changes under the caller.
-    pub fn directory(&self) -> Arc<Directory> {
-        match self.directory.read() {
+    /// The current directory; it never changes under the caller.
+    pub fn get(&self) -> Arc<Directory> {
+        match self.0.read() {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
-    /// Replaces the directory snapshot.
-    pub fn set_directory(&self, directory: Directory) {
-        let mut guard = match self.directory.write() {
+    /// Replaces the directory.
+    pub fn set(&self, directory: Directory) {
+        let mut guard = match self.0.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         *guard = Arc::new(directory);
+    }
+}
+
+impl AppState {
+    /// The current directory snapshot.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.get()
     }
 }
