@@ -21,12 +21,14 @@ READY = "strongroom listening on https://"
 
 # glibc does not resolve *.localhost; users add a hosts-file line (strongroom dev prints it). The test process
 # maps those names itself. The SDKs are not touched: TLS still verifies the real host names.
+# Tests that need a name to reach another loopback address (a private endpoint) put it in HOST_OVERRIDES.
 _system_getaddrinfo = socket.getaddrinfo
+HOST_OVERRIDES = {}
 
 
 def _getaddrinfo(host, *args, **kwargs):
     if isinstance(host, str) and host.endswith(".localhost"):
-        host = "127.0.0.1"
+        host = HOST_OVERRIDES.get(host, "127.0.0.1")
     return _system_getaddrinfo(host, *args, **kwargs)
 
 
@@ -129,6 +131,10 @@ APPS = {
 }
 
 
+# The private endpoint of the vault `private` listens here, on the main listener's port.
+PRIVATE_ENDPOINT = "127.0.0.9"
+
+
 def app_secret(app):
     return f"{app}-secret-0123456789"
 
@@ -174,6 +180,18 @@ def configured_server():
             name = "db-password"
             value = "seeded-value-42"
 
+            [[tenant.vault]]
+            name = "private"
+            public_network_access = "disabled"
+
+            [[tenant.vault.role_assignment]]
+            principal = "admin"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.secret]]
+            name = "inside"
+            value = "reached-privately"
+
             [[tenant]]
             name = "fabrikam"
             id = "{FABRIKAM}"
@@ -182,6 +200,11 @@ def configured_server():
             name = "outsider"
             client_id = "{APPS['outsider']}"
             secrets = ["{app_secret('outsider')}"]
+
+            [[private_endpoint]]
+            name = "private-pe"
+            vault = "private"
+            listen = "{PRIVATE_ENDPOINT}:0"
             """
         )
         path = pathlib.Path(data_dir) / "strongroom.toml"

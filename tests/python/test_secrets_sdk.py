@@ -16,7 +16,16 @@ from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import APPS, CONTOSO, FABRIKAM, app_secret, read_env_file, start_dev
+from conftest import (
+    APPS,
+    CONTOSO,
+    FABRIKAM,
+    HOST_OVERRIDES,
+    PRIVATE_ENDPOINT,
+    app_secret,
+    read_env_file,
+    start_dev,
+)
 
 
 def credential_for(server, app, tenant=CONTOSO):
@@ -214,3 +223,18 @@ def test_every_secret_client_method(configured_server):
     with pytest.raises(ResourceExistsError):
         client.restore_secret_backup(backup)
     client.close()
+
+
+def test_a_private_endpoint_reaches_a_vault_without_public_access(configured_server):
+    with pytest.raises(HttpResponseError) as blocked:
+        client_for(configured_server, "admin", vault="private").get_secret("inside")
+    assert blocked.value.status_code == 403
+    assert blocked.value.response.json()["error"]["innererror"]["code"] == "ForbiddenByFirewall"
+
+    # As with Azure Private Link, the vault's name now resolves to the private endpoint's address.
+    HOST_OVERRIDES["private.vault.localhost"] = PRIVATE_ENDPOINT
+    try:
+        secret = client_for(configured_server, "admin", vault="private").get_secret("inside")
+        assert secret.value == "reached-privately"
+    finally:
+        del HOST_OVERRIDES["private.vault.localhost"]

@@ -93,6 +93,18 @@ impl TestServer {
         client_from(self.running(), self.dir.path(), Some(local))
     }
 
+    /// A client whose connections come from `local` and that resolves each of `hosts` to its address.
+    pub fn http_with(&self, local: std::net::IpAddr, hosts: &[(String, std::net::SocketAddr)]) -> reqwest::Client {
+        let ca = std::fs::read(self.dir.path().join("ca.pem")).unwrap();
+        let mut builder = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .local_address(local);
+        for (host, address) in hosts {
+            builder = builder.resolve(host, *address);
+        }
+        builder.build().unwrap()
+    }
+
     pub fn running(&self) -> &RunningServer {
         self.server.as_ref().unwrap()
     }
