@@ -75,6 +75,9 @@ async fn run(command: Command) -> strongroom_server::Result<()> {
             let installation = Installation::open(config.server).await?;
             installation.provision(&config.desired).await?;
             let server = installation.start().await?;
+            if let Some(imds) = server.imds_address() {
+                println!("strongroom managed-identity endpoint on http://{imds}");
+            }
             println!("strongroom listening on https://{}", server.address());
             server
         }

@@ -4,7 +4,9 @@
 //! desired state changes, so a vault request never waits on the database to learn who is who.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::network::NetworkRules;
@@ -96,29 +98,48 @@ pub struct Vault {
     pub network: NetworkRules,
 }
 
+/// How a managed identity is bound to workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManagedIdentityKind {
+    /// System-assigned: the identity of one workload, which it also names.
+    System,
+    /// User-assigned: assignable to several workloads.
+    User,
+}
+
+/// What a managed identity has beyond being a principal: how its workload proves itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedIdentity {
+    /// System- or user-assigned.
+    pub kind: ManagedIdentityKind,
+    /// Argon2id hash of the workload's secret (App Service's `IDENTITY_HEADER`, Azure ML's `MSI_SECRET`);
+    /// system-assigned identities only.
+    pub identity_header_hash: Option<String>,
+    /// Source addresses that are this workload on the IMDS endpoint (as on a VM); system-assigned only.
+    pub source_addresses: Vec<IpAddr>,
+    /// The workloads (system-assigned identities, by object id) a user-assigned identity is assigned to.
+    pub assigned_to: Vec<Uuid>,
+}
+
 /// A snapshot of everything the request path needs to know about identities and vaults.
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
-    tenants: Vec<Tenant>,
-    principals: Vec<Principal>,
-    vaults: Vec<Vault>,
-    role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
-    client_secret_hashes: HashMap<Uuid, Vec<String>>,
+    /// Tenants.
+    pub tenants: Vec<Tenant>,
+    /// Principals of every tenant.
+    pub principals: Vec<Principal>,
+    /// Vaults of every tenant.
+    pub vaults: Vec<Vault>,
+    /// Role assignments, by vault id.
+    pub role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
+    /// Client-secret hashes, by principal object id.
+    pub client_secret_hashes: HashMap<Uuid, Vec<String>>,
+    /// Managed-identity details, by principal object id.
+    pub managed_identities: HashMap<Uuid, ManagedIdentity>,
 }
 
 impl Directory {
-    /// A directory of these tenants, principals, vaults, role assignments (by vault id) and client-secret
-    /// hashes (by principal object id).
-    pub fn new(
-        tenants: Vec<Tenant>,
-        principals: Vec<Principal>,
-        vaults: Vec<Vault>,
-        role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
-        client_secret_hashes: HashMap<Uuid, Vec<String>>,
-    ) -> Self {
-        Self { tenants, principals, vaults, role_assignments, client_secret_hashes }
-    }
-
     /// The tenant named by `reference`: its id, or its name in any case.
     pub fn tenant(&self, reference: &str) -> Option<&Tenant> {
         match Uuid::parse_str(reference) {
@@ -168,6 +189,48 @@ impl Directory {
     pub fn client_secret_hashes(&self, object_id: Uuid) -> &[String] {
         self.client_secret_hashes.get(&object_id).map_or(&[], Vec::as_slice)
     }
+
+    /// The managed identity `object_id`, with its details.
+    pub fn managed_identity(&self, object_id: Uuid) -> Option<(&Principal, &ManagedIdentity)> {
+        let details = self.managed_identities.get(&object_id)?;
+        Some((self.principal(object_id)?, details))
+    }
+
+    /// The workload (a system-assigned identity) that calls from `address`.
+    pub fn workload_at(&self, address: IpAddr) -> Option<&Principal> {
+        let address = crate::network::canonical(address);
+        self.managed_identities
+            .iter()
+            .find(|(_, mi)| mi.kind == ManagedIdentityKind::System && mi.source_addresses.contains(&address))
+            .and_then(|(id, _)| self.principal(*id))
+    }
+
+    /// The identities a workload may use: its own, then the user-assigned ones assigned to it.
+    pub fn identities_of(&self, workload: Uuid) -> Vec<&Principal> {
+        let mut identities: Vec<&Principal> = self.principal(workload).into_iter().collect();
+        let mut assigned: Vec<&Principal> = self
+            .managed_identities
+            .iter()
+            .filter(|(_, mi)| mi.kind == ManagedIdentityKind::User && mi.assigned_to.contains(&workload))
+            .filter_map(|(id, _)| self.principal(*id))
+            .collect();
+        assigned.sort_by(|a, b| a.name.cmp(&b.name));
+        identities.extend(assigned);
+        identities
+    }
+
+    /// The Azure resource id of a managed identity, as tokens carry it in `xms_mirid` and IMDS selects by it.
+    pub fn managed_identity_resource_id(&self, object_id: Uuid) -> Option<String> {
+        let (principal, details) = self.managed_identity(object_id)?;
+        let provider = match details.kind {
+            ManagedIdentityKind::User => "Microsoft.ManagedIdentity/userAssignedIdentities",
+            ManagedIdentityKind::System => "Microsoft.Compute/virtualMachines",
+        };
+        Some(format!(
+            "/subscriptions/{}/resourcegroups/strongroom/providers/{provider}/{}",
+            principal.tenant_id, principal.name
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -177,7 +240,7 @@ mod tests {
     #[test]
     fn tenants_are_found_by_id_or_name() {
         let tenant = Tenant { id: Uuid::new_v4(), name: "Contoso".into() };
-        let directory = Directory::new(vec![tenant.clone()], vec![], vec![], HashMap::new(), HashMap::new());
+        let directory = Directory { tenants: vec![tenant.clone()], ..Directory::default() };
         assert_eq!(directory.tenant("contoso"), Some(&tenant));
         assert_eq!(directory.tenant(&tenant.id.to_string()), Some(&tenant));
         assert_eq!(directory.tenant("fabrikam"), None);

@@ -10,7 +10,11 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use crate::credential;
-use crate::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
+use std::net::IpAddr;
+
+use crate::directory::{
+    AuthorizationModel, Directory, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind, Tenant, Vault,
+};
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
 use crate::rbac::{RoleAssignment, RoleDefinition, Scope};
@@ -32,6 +36,8 @@ pub struct DesiredTenant {
     pub id: Option<Uuid>,
     /// Application registrations.
     pub applications: Vec<DesiredApplication>,
+    /// Managed identities.
+    pub managed_identities: Vec<DesiredManagedIdentity>,
     /// Vaults.
     pub vaults: Vec<DesiredVault>,
 }
@@ -47,6 +53,23 @@ pub struct DesiredApplication {
     pub secrets: Vec<String>,
     /// Whether it may pass vault firewalls as a trusted service.
     pub trusted_service: bool,
+}
+
+/// A managed identity.
+#[derive(Debug, Clone)]
+pub struct DesiredManagedIdentity {
+    /// Its name; a system-assigned identity's name is its workload's.
+    pub name: String,
+    /// System- or user-assigned.
+    pub kind: ManagedIdentityKind,
+    /// Its client id, if fixed; otherwise one is generated once and kept.
+    pub client_id: Option<Uuid>,
+    /// The workload's secret for the App Service and Azure ML endpoints (system-assigned only).
+    pub identity_header: Option<String>,
+    /// Addresses that are this workload on the IMDS endpoint (system-assigned only).
+    pub source_addresses: Vec<IpAddr>,
+    /// Workloads (system-assigned identities, by name) a user-assigned identity is assigned to.
+    pub assigned_to: Vec<String>,
 }
 
 /// A vault.
@@ -97,6 +120,13 @@ pub enum Change {
     CreatePrincipal(Principal),
     /// Change a principal's settings (its ids never change).
     UpdatePrincipal(Principal),
+    /// Set a managed identity's details.
+    PutManagedIdentity {
+        /// The identity's object id.
+        object_id: Uuid,
+        /// Its details.
+        details: ManagedIdentity,
+    },
     /// Accept one more client secret, by its hash.
     AddClientSecret {
         /// The principal.
@@ -142,6 +172,7 @@ pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec
         for app in &tenant.applications {
             plan_application(current, tenant_id, app, &mut principals, &mut changes)?;
         }
+        plan_managed_identities(current, tenant_id, &tenant.managed_identities, &mut principals, &mut changes)?;
         for vault in &tenant.vaults {
             if !vault_names.insert(vault.name.to_ascii_lowercase()) {
                 return Err(Error::invalid_input(format_args!("vault '{}' is declared twice", vault.name)));
@@ -238,6 +269,102 @@ fn plan_client_secrets(
     }
     for hash in stored.iter().filter(|hash| !kept.contains(hash.as_str())) {
         changes.push(Change::RemoveClientSecret { object_id: principal.object_id, hash: hash.clone() });
+    }
+    Ok(())
+}
+
+fn plan_managed_identities(
+    current: &Directory,
+    tenant_id: Uuid,
+    wanted: &[DesiredManagedIdentity],
+    principals: &mut Vec<Principal>,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    // Workloads first, so that user-assigned identities can name them.
+    let mut ordered: Vec<&DesiredManagedIdentity> = wanted.iter().collect();
+    ordered.sort_by_key(|mi| mi.kind == ManagedIdentityKind::User);
+    let mut addresses_seen = HashSet::new();
+    for mi in ordered {
+        let bound_to_workload = mi.identity_header.is_some() || !mi.source_addresses.is_empty();
+        match mi.kind {
+            ManagedIdentityKind::User if bound_to_workload => {
+                return Err(Error::invalid_input(format_args!(
+                    "managed identity '{}' is user-assigned: it reaches workloads through assigned_to, not identity_header or source_addresses",
+                    mi.name
+                )));
+            }
+            ManagedIdentityKind::System if !mi.assigned_to.is_empty() => {
+                return Err(Error::invalid_input(format_args!(
+                    "managed identity '{}' is system-assigned: only user-assigned identities have assigned_to",
+                    mi.name
+                )));
+            }
+            _ => {}
+        }
+        for address in &mi.source_addresses {
+            if !addresses_seen.insert(*address) {
+                return Err(Error::invalid_input(format_args!("source address {address} is given to two workloads")));
+            }
+        }
+        let existing = principals
+            .iter()
+            .find(|p| p.kind == PrincipalKind::ManagedIdentity && p.name.eq_ignore_ascii_case(&mi.name))
+            .cloned();
+        let principal = match existing {
+            Some(existing) if mi.client_id.is_some() && existing.client_id != mi.client_id => {
+                return Err(Error::invalid_input(format_args!(
+                    "managed identity '{}' already exists with another client id; a client id cannot change",
+                    mi.name
+                )));
+            }
+            Some(existing) => existing,
+            None => {
+                let principal = Principal {
+                    object_id: Uuid::new_v4(),
+                    tenant_id,
+                    kind: PrincipalKind::ManagedIdentity,
+                    name: mi.name.clone(),
+                    client_id: Some(mi.client_id.unwrap_or_else(Uuid::new_v4)),
+                    trusted_service: false,
+                };
+                changes.push(Change::CreatePrincipal(principal.clone()));
+                principals.push(principal.clone());
+                principal
+            }
+        };
+        let stored = current.managed_identities.get(&principal.object_id);
+        let identity_header_hash = match &mi.identity_header {
+            None => None,
+            Some(header) => match stored.and_then(|s| s.identity_header_hash.as_ref()) {
+                Some(hash) if credential::verify_secret(header, hash) => Some(hash.clone()),
+                _ => Some(credential::hash_secret(header)?),
+            },
+        };
+        let assigned_to = mi
+            .assigned_to
+            .iter()
+            .map(|workload| {
+                principals
+                    .iter()
+                    .find(|p| p.kind == PrincipalKind::ManagedIdentity && p.name.eq_ignore_ascii_case(workload))
+                    .map(|p| p.object_id)
+                    .ok_or_else(|| {
+                        Error::invalid_input(format_args!(
+                            "managed identity '{}' is assigned to '{workload}', which is not a system-assigned identity of its tenant",
+                            mi.name
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let details = ManagedIdentity {
+            kind: mi.kind,
+            identity_header_hash,
+            source_addresses: mi.source_addresses.iter().map(|a| crate::network::canonical(*a)).collect(),
+            assigned_to,
+        };
+        if stored != Some(&details) {
+            changes.push(Change::PutManagedIdentity { object_id: principal.object_id, details });
+        }
     }
     Ok(())
 }
@@ -346,6 +473,24 @@ mod tests {
                     secrets: vec!["s1".into()],
                     trusted_service: false,
                 }],
+                managed_identities: vec![
+                    DesiredManagedIdentity {
+                        name: "shared".into(),
+                        kind: ManagedIdentityKind::User,
+                        client_id: None,
+                        identity_header: None,
+                        source_addresses: vec![],
+                        assigned_to: vec!["web".into()],
+                    },
+                    DesiredManagedIdentity {
+                        name: "web".into(),
+                        kind: ManagedIdentityKind::System,
+                        client_id: None,
+                        identity_header: Some("web-identity-header".into()),
+                        source_addresses: vec!["127.0.0.7".parse().unwrap_or(IpAddr::from([127, 0, 0, 7]))],
+                        assigned_to: vec![],
+                    },
+                ],
                 vaults: vec![DesiredVault {
                     name: "billing".into(),
                     authorization: AuthorizationModel::Rbac,
@@ -368,6 +513,7 @@ mod tests {
         let (mut tenants, mut principals, mut vaults) = (vec![], vec![], vec![]);
         let mut assignments = HashMap::new();
         let mut hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
+        let mut managed_identities = HashMap::new();
         for change in changes {
             match change {
                 Change::CreateTenant(t) => tenants.push(t.clone()),
@@ -378,19 +524,29 @@ mod tests {
                 }
                 Change::AddClientSecret { object_id, hash } => hashes.entry(*object_id).or_default().push(hash.clone()),
                 Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } => {}
+                Change::PutManagedIdentity { object_id, details } => {
+                    managed_identities.insert(*object_id, details.clone());
+                }
                 Change::PutVault(v) => vaults.push(v.clone()),
                 Change::ReplaceRoleAssignments { vault_id, assignments: a } => {
                     assignments.insert(*vault_id, a.clone());
                 }
             }
         }
-        Directory::new(tenants, principals, vaults, assignments, hashes)
+        Directory {
+            tenants,
+            principals,
+            vaults,
+            role_assignments: assignments,
+            client_secret_hashes: hashes,
+            managed_identities,
+        }
     }
 
     #[test]
     fn applying_twice_plans_nothing_the_second_time() -> Result<()> {
         let first = plan(&Directory::default(), &desired(), 0)?;
-        assert_eq!(first.len(), 5, "{first:?}");
+        assert_eq!(first.len(), 9, "{first:?}");
         let directory = apply(&first);
         let second = plan(&directory, &desired(), 0)?;
         assert!(second.is_empty(), "{second:?}");
@@ -418,6 +574,23 @@ mod tests {
         };
         assert!(updated.trusted_service);
         assert_eq!(Some(updated.object_id), directory.principals().first().map(|p| p.object_id));
+        Ok(())
+    }
+
+    #[test]
+    fn user_assigned_identities_reach_their_workloads() -> Result<()> {
+        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let workload = directory.workload_at(IpAddr::from([127, 0, 0, 7])).map(|p| p.object_id);
+        let names: Vec<&str> =
+            workload.map(|w| directory.identities_of(w)).unwrap_or_default().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["web", "shared"]);
+        assert!(directory.workload_at(IpAddr::from([127, 0, 0, 8])).is_none());
+        let resource = workload.and_then(|w| directory.managed_identity_resource_id(w)).unwrap_or_default();
+        assert!(resource.ends_with("/providers/Microsoft.Compute/virtualMachines/web"), "{resource}");
+
+        let mut broken = desired();
+        broken.tenants[0].managed_identities[0].assigned_to = vec!["nowhere".into()];
+        assert!(plan(&Directory::default(), &broken, 0).is_err());
         Ok(())
     }
 

@@ -57,6 +57,9 @@ pub struct AccessClaims {
     /// Group object ids of the principal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    /// For managed identities: the identity's Azure resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xms_mirid: Option<String>,
 }
 
 /// An RSA signing key of the token service.
@@ -261,6 +264,7 @@ mod tests {
             ver: "2.0".into(),
             uti: Uuid::new_v4().simple().to_string(),
             groups: vec![],
+            xms_mirid: None,
         }
     }
 

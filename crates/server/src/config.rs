@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
-use strongroom_core::directory::AuthorizationModel;
+use strongroom_core::directory::{AuthorizationModel, ManagedIdentityKind};
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
-    DesiredApplication, DesiredRoleAssignment, DesiredSecret, DesiredState, DesiredTenant, DesiredVault,
+    DesiredApplication, DesiredManagedIdentity, DesiredRoleAssignment, DesiredSecret, DesiredState, DesiredTenant,
+    DesiredVault,
 };
 use strongroom_core::rbac::{Scope, built_in_role};
 use toml::Spanned;
@@ -51,6 +52,8 @@ pub struct ServerSettings {
     pub subnets: Vec<Subnet>,
     /// Private endpoints: extra listeners that reach one vault each.
     pub private_endpoints: Vec<PrivateEndpoint>,
+    /// The plain-HTTP managed-identity listener (IMDS style), if any.
+    pub imds_listen: Option<SocketAddr>,
 }
 
 /// A private endpoint: connections to its address reach its vault over private link.
@@ -87,6 +90,7 @@ impl ServerSettings {
             trusted_proxies: Vec::new(),
             subnets: Vec::new(),
             private_endpoints: Vec::new(),
+            imds_listen: None,
         }
     }
 }
@@ -223,7 +227,8 @@ struct TenantSection {
     group: Option<Spanned<Vec<toml::Table>>>,
     #[serde(default)]
     app: Vec<AppSection>,
-    managed_identity: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    managed_identity: Vec<ManagedIdentitySection>,
     #[serde(default)]
     vault: Vec<VaultSection>,
     service_principal: Option<Spanned<Vec<toml::Table>>>,
@@ -240,6 +245,47 @@ struct AppSection {
     federated: Option<Spanned<Vec<toml::Table>>>,
     trusted_service: Option<Spanned<bool>>,
     sign_in_audience: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManagedIdentitySection {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    client_id: Option<Spanned<String>>,
+    identity_header: Option<Spanned<String>>,
+    #[serde(default)]
+    source_addresses: Vec<Spanned<String>>,
+    #[serde(default)]
+    assigned_to: Vec<String>,
+}
+
+impl ManagedIdentitySection {
+    fn validate(self) -> Result<DesiredManagedIdentity, Located> {
+        let kind = match self.kind.get_ref().as_str() {
+            "system" => ManagedIdentityKind::System,
+            "user" => ManagedIdentityKind::User,
+            _ => return Err(at(&self.kind, "`kind` is \"system\" or \"user\"")),
+        };
+        if let Some(header) = &self.identity_header
+            && header.get_ref().len() < 16
+        {
+            return Err(at(header, "`identity_header` must be at least 16 characters"));
+        }
+        let source_addresses = self
+            .source_addresses
+            .iter()
+            .map(|a| a.get_ref().parse().map_err(|_| at(a, format!("'{}' is not an IP address", a.get_ref()))))
+            .collect::<Result<_, _>>()?;
+        Ok(DesiredManagedIdentity {
+            name: self.name.into_inner(),
+            kind,
+            client_id: self.client_id.as_ref().map(|id| parse_uuid(id, "client_id")).transpose()?,
+            identity_header: self.identity_header.map(Spanned::into_inner),
+            source_addresses,
+            assigned_to: self.assigned_to,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -363,7 +409,11 @@ impl PrivateEndpointSection {
 
 impl ServerSection {
     fn validate(self) -> Result<ServerSettings, Located> {
-        refuse_present(&self.imds_listen, "imds_listen")?;
+        let imds_listen = self
+            .imds_listen
+            .as_ref()
+            .map(|v| v.get_ref().parse().map_err(|_| at(v, "`imds_listen` must be an address and port")))
+            .transpose()?;
         refuse_unless(&self.azure_hostnames, &false, "azure_hostnames")?;
         refuse_present(&self.storage, "storage")?;
         let trusted_proxies = self.trusted_proxies.iter().map(parse_network).collect::<Result<_, _>>()?;
@@ -410,6 +460,7 @@ impl ServerSection {
             trusted_proxies,
             subnets: Vec::new(),
             private_endpoints: Vec::new(),
+            imds_listen,
             data_dir: self.data_dir,
             login_host: host(self.login_host, "login.localhost", "login_host")?,
             vault_domain: host(self.vault_domain, "vault.localhost", "vault_domain")?,
@@ -435,15 +486,16 @@ impl TenantSection {
     fn validate(self, subnets: &[Subnet]) -> Result<DesiredTenant, Located> {
         refuse_nonempty(&self.user, "tenant.user")?;
         refuse_nonempty(&self.group, "tenant.group")?;
-        refuse_nonempty(&self.managed_identity, "tenant.managed_identity")?;
         refuse_nonempty(&self.service_principal, "tenant.service_principal")?;
         if !is_host_name(self.name.get_ref()) || self.name.get_ref().contains('.') {
             return Err(at(&self.name, "a tenant name is letters, digits and hyphens"));
         }
         let id = self.id.as_ref().map(|id| parse_uuid(id, "id")).transpose()?;
         let applications = self.app.into_iter().map(AppSection::validate).collect::<Result<_, _>>()?;
+        let managed_identities =
+            self.managed_identity.into_iter().map(ManagedIdentitySection::validate).collect::<Result<_, _>>()?;
         let vaults = self.vault.into_iter().map(|v| v.validate(subnets)).collect::<Result<_, _>>()?;
-        Ok(DesiredTenant { name: self.name.into_inner(), id, applications, vaults })
+        Ok(DesiredTenant { name: self.name.into_inner(), id, applications, managed_identities, vaults })
     }
 }
 
@@ -585,9 +637,9 @@ mod tests {
 
     #[test]
     fn unimplemented_keys_say_so_with_their_line() {
-        let err = parse(&format!("{MINIMAL}imds_listen = \"127.0.0.1:8080\"\n")).err().unwrap_or_default();
+        let err = parse(&format!("{MINIMAL}storage = \"postgres://db\"\n")).err().unwrap_or_default();
         assert!(
-            err.starts_with("test.toml:4:") && err.contains("imds_listen") && err.contains("not supported yet"),
+            err.starts_with("test.toml:4:") && err.contains("storage") && err.contains("not supported yet"),
             "{err}"
         );
         let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.user]]\nname = \"alice\"\n"))

@@ -50,6 +50,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 secrets: vec![secret.clone()],
                 trusted_service: false,
             }],
+            managed_identities: vec![],
             vaults: vec![DesiredVault {
                 name: VAULT.to_owned(),
                 authorization: AuthorizationModel::Rbac,

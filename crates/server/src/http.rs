@@ -82,7 +82,7 @@ async fn dispatch(
     state: Arc<AppState>,
     connection: ConnectionInfo,
     identity: Router,
-    request: Request<Body>,
+    mut request: Request<Body>,
 ) -> Response {
     let host = request
         .uri()
@@ -93,10 +93,50 @@ async fn dispatch(
     let host_name = host_name(&host).to_ascii_lowercase();
     match state.endpoints.vault_name(&host_name).map(str::to_owned) {
         Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
-        None => match identity.oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
+        None => {
+            request.extensions_mut().insert(connection);
+            serve_router(identity, request).await
+        }
+    }
+}
+
+async fn serve_router(router: Router, request: Request<Body>) -> Response {
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// Serves `router` over plain HTTP (the managed-identity listener) until `shutdown` turns true. Handlers
+/// find the [`ConnectionInfo`] in the request's extensions.
+pub async fn plain_accept_loop(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let local = stream.local_addr().unwrap_or(peer);
+                    let connection = ConnectionInfo { peer, local, private_endpoint: None };
+                    let router = router.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                            let mut request = request.map(Body::new);
+                            request.extensions_mut().insert(connection.clone());
+                            let router = router.clone();
+                            async move { Ok::<_, Infallible>(serve_router(router, request).await) }
+                        });
+                        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                        if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+                            tracing::debug!(%peer, "connection ended: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
     }
 }
 

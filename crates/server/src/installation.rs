@@ -22,7 +22,7 @@ use crate::audit::AuditSink;
 use crate::config::ServerSettings;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::token::now_seconds;
+use crate::identity::mint::now_seconds;
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
 use crate::{http, identity, sweeper, tls};
 
@@ -127,20 +127,35 @@ impl Installation {
             })?;
             listeners.push((listener, Some(Arc::<str>::from(endpoint.vault.as_str()))));
         }
-        let accept = listeners
-            .into_iter()
-            .map(|(listener, private_endpoint)| {
-                tokio::spawn(http::accept_loop(
-                    listener,
-                    private_endpoint,
-                    acceptor.clone(),
-                    Arc::clone(&state),
-                    identity.clone(),
-                    shutdown_signal.clone(),
-                ))
-            })
-            .collect();
-        Ok(RunningServer { address, endpoints, ca_file: tls.ca_file, state, shutdown, accept, audit_writer })
+        let mut accept: Vec<JoinHandle<()>> = Vec::new();
+        let mut imds_address = None;
+        if let Some(address) = self.settings.imds_listen {
+            let listener =
+                http::bind(address).await.map_err(|e| Error::io(format_args!("listening on {address} for IMDS"), e))?;
+            imds_address = listener.local_addr().ok();
+            let router = identity::managed_identity_router(Arc::clone(&state));
+            accept.push(tokio::spawn(http::plain_accept_loop(listener, router, shutdown_signal.clone())));
+        }
+        accept.extend(listeners.into_iter().map(|(listener, private_endpoint)| {
+            tokio::spawn(http::accept_loop(
+                listener,
+                private_endpoint,
+                acceptor.clone(),
+                Arc::clone(&state),
+                identity.clone(),
+                shutdown_signal.clone(),
+            ))
+        }));
+        Ok(RunningServer {
+            address,
+            imds_address,
+            endpoints,
+            ca_file: tls.ca_file,
+            state,
+            shutdown,
+            accept,
+            audit_writer,
+        })
     }
 }
 
@@ -179,6 +194,7 @@ async fn load_backup_key(store: &dyn Store) -> Result<Zeroizing<Vec<u8>>> {
 /// A server that is listening.
 pub struct RunningServer {
     address: SocketAddr,
+    imds_address: Option<SocketAddr>,
     endpoints: Endpoints,
     ca_file: Option<PathBuf>,
     state: Arc<AppState>,
@@ -191,6 +207,11 @@ impl RunningServer {
     /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The address of the plain-HTTP managed-identity listener, if it has one.
+    pub fn imds_address(&self) -> Option<SocketAddr> {
+        self.imds_address
     }
 
     /// Its public URLs.

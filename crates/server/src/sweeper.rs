@@ -7,7 +7,7 @@ use std::time::Duration;
 use strongroom_store::Store;
 use tokio::sync::watch;
 
-use crate::identity::token::now_seconds;
+use crate::identity::mint::now_seconds;
 
 /// How often the sweeper looks.
 pub const INTERVAL: Duration = Duration::from_secs(60);

@@ -5,6 +5,8 @@
 
 pub mod discovery;
 pub mod error;
+pub mod managed;
+pub mod mint;
 pub mod token;
 
 use std::sync::Arc;
@@ -22,6 +24,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
         .route("/{tenant}/discovery/keys", get(discovery::keys))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/msi/token", get(managed::msi).post(managed::msi))
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// The routes of the plain-HTTP managed-identity listener (`imds_listen`).
+pub fn managed_identity_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metadata/identity/oauth2/token", get(managed::imds))
+        .route("/metadata/identity/oauth2/token/", get(managed::imds))
+        .route("/msi/token", get(managed::msi).post(managed::msi))
         .fallback(error::not_found)
         .with_state(state)
 }

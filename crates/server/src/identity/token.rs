@@ -14,12 +14,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use strongroom_core::credential;
-use strongroom_core::token::AccessClaims;
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
-use crate::endpoints::KEY_VAULT_APP_ID;
+use super::mint::{self, AppToken, ClientAuthentication};
 use crate::state::AppState;
 
 /// OpenID scopes that may accompany a resource scope and grant nothing by themselves.
@@ -56,7 +55,7 @@ pub async fn token(
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
     let audience =
-        canonical_resource(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
+        mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
 
     let secret =
         match (form.get("client_secret").cloned().or(basic.map(|(_, secret)| secret)), form.get("client_assertion")) {
@@ -73,36 +72,22 @@ pub async fn token(
         return Err(OAuthFailure::invalid_client_secret(&client_id));
     }
 
-    let now = now_seconds();
-    let lifetime = state.token_lifetime_seconds;
-    let object_id = application.object_id.to_string();
-    let claims = AccessClaims {
-        aud: audience,
-        iss: state.endpoints.issuer(tenant.id),
-        iat: now,
-        nbf: now,
-        exp: now + i64::try_from(lifetime).unwrap_or(3600),
-        tid: tenant.id.to_string(),
-        oid: object_id.clone(),
-        sub: object_id,
-        azp: client_id.clone(),
-        azpacr: "1".to_owned(),
-        appid: client_id,
-        appidacr: "1".to_owned(),
-        idtyp: "app".to_owned(),
-        ver: "2.0".to_owned(),
-        uti: Uuid::new_v4().simple().to_string(),
-        groups: Vec::new(),
-    };
-    let access_token = state.keys.current().and_then(|key| key.sign(&claims)).map_err(|e| {
-        tracing::error!("signing a token failed: {e}");
-        OAuthFailure::internal()
-    })?;
+    let minted = mint::app_token(
+        &state,
+        AppToken {
+            principal: &application,
+            client_id: application.client_id.unwrap_or_default(),
+            audience,
+            authentication: ClientAuthentication::Secret,
+            managed_identity_resource_id: None,
+        },
+    )
+    .ok_or_else(OAuthFailure::internal)?;
     let mut response = Json(TokenResponse {
         token_type: "Bearer".to_owned(),
-        expires_in: lifetime,
-        ext_expires_in: lifetime,
-        access_token,
+        expires_in: minted.lifetime,
+        ext_expires_in: minted.lifetime,
+        access_token: minted.token,
     })
     .into_response();
     let headers = response.headers_mut();
@@ -122,13 +107,6 @@ fn requested_resource(scope: &str) -> Option<String> {
     only.strip_suffix("/.default").filter(|r| !r.is_empty()).map(str::to_owned)
 }
 
-/// The audience for a requested resource, if it is one this server issues tokens for.
-fn canonical_resource(state: &AppState, resource: &str) -> Option<String> {
-    let vault = state.endpoints.vault_resource();
-    let requested = resource.trim_end_matches('/');
-    (requested.eq_ignore_ascii_case(&vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID)).then_some(vault)
-}
-
 /// `client_id` and `client_secret` from HTTP Basic authentication (RFC 6749 §2.3.1).
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -140,12 +118,6 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let (id, secret) = decoded.split_once(':')?;
     let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     Some((decode(id)?, decode(secret)?))
-}
-
-pub(crate) fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::operation::{MAX_RESULTS, Query};
-use crate::identity::token::now_seconds;
+use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// What a secrets operation works with.

@@ -128,7 +128,10 @@ async fn every_source_rule_and_caller_gets_the_seeds_verdict() {
                 let body: serde_json::Value = response.json().await.unwrap();
                 let allowed = status == 200;
                 if !allowed {
-                    assert_eq!((status, &body["error"]["innererror"]["code"]), (403, &serde_json::json!("ForbiddenByFirewall")));
+                    assert_eq!(
+                        (status, &body["error"]["innererror"]["code"]),
+                        (403, &serde_json::json!("ForbiddenByFirewall"))
+                    );
                 }
                 if allowed != shape.expected(source, *trusted) {
                     wrong.push(format!("{source:?} × {shape:?} × trusted={trusted}: got {status}"));
@@ -144,7 +147,8 @@ async fn a_blocked_caller_learns_nothing_about_its_token() {
     let shapes = [Shape { deny: true, bypass: true, public: true }];
     let server = TestServer::start(&config(&shapes)).await;
     let vault = shapes[0].vault();
-    let outside = server.http_with(Source::Outside.address(), &[(format!("{vault}.vault.localhost"), server.running().address())]);
+    let outside = server
+        .http_with(Source::Outside.address(), &[(format!("{vault}.vault.localhost"), server.running().address())]);
     let url = format!("{}/secrets?{API}", server.vault_url(&vault));
     let valid = server.token("contoso", "admin").await;
     let mut answers = vec![];

@@ -32,6 +32,7 @@ fn genuine_claims(server: &TestServer) -> AccessClaims {
         ver: "2.0".into(),
         uti: "test".into(),
         groups: vec![],
+        xms_mirid: None,
     }
 }
 

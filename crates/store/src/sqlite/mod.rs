@@ -100,6 +100,10 @@ CREATE INDEX secrets_purge ON secrets (scheduled_purge) WHERE deleted_at IS NOT 
 "#,
     r#"
 ALTER TABLE principals ADD COLUMN trusted_service INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE managed_identities (
+    object_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    details   TEXT NOT NULL
+);
 "#,
 ];
 
@@ -286,7 +290,16 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         role_assignments.entry(vault_id).or_default().push(RoleAssignment { id, principal_id, role, scope });
     }
 
-    Ok(Directory::new(tenants, principals, vaults, role_assignments, client_secret_hashes))
+    let managed_identity_rows: Vec<(Uuid, String)> = connection
+        .prepare("SELECT object_id, details FROM managed_identities")
+        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
+        .context("reading managed identities")?;
+    let managed_identities = managed_identity_rows
+        .into_iter()
+        .map(|(id, details)| Ok((id, serde_json::from_str(&details).map_err(corrupt)?)))
+        .collect::<Result<HashMap<_, _>>>()?;
+
+    Ok(Directory { tenants, principals, vaults, role_assignments, client_secret_hashes, managed_identities })
 }
 
 fn scope_text(scope: &Scope) -> String {
@@ -321,6 +334,18 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             )
             .map(drop)
             .context("creating a principal"),
+        Change::PutManagedIdentity { object_id, details } => {
+            let details = serde_json::to_string(details)
+                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding a managed identity", e))?;
+            transaction
+                .execute(
+                    "INSERT INTO managed_identities (object_id, details) VALUES (?1, ?2) \
+                     ON CONFLICT (object_id) DO UPDATE SET details = ?2",
+                    params![object_id.to_string(), details],
+                )
+                .map(drop)
+                .context("storing a managed identity")
+        }
         Change::UpdatePrincipal(p) => transaction
             .execute(
                 "UPDATE principals SET trusted_service = ?2 WHERE object_id = ?1",

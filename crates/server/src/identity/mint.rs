@@ -1,0 +1,100 @@
+//! Minting access tokens for a principal, shared by every grant and the managed-identity endpoints.
+
+use strongroom_core::directory::Principal;
+use strongroom_core::token::AccessClaims;
+use uuid::Uuid;
+
+use crate::endpoints::KEY_VAULT_APP_ID;
+use crate::state::AppState;
+
+/// How the client proved itself, as Entra's `appidacr`/`azpacr` say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    /// A client secret (`1`).
+    Secret,
+    /// A certificate or another signed assertion, and managed identities (`2`).
+    Certificate,
+}
+
+impl ClientAuthentication {
+    fn claim(self) -> &'static str {
+        match self {
+            ClientAuthentication::Secret => "1",
+            ClientAuthentication::Certificate => "2",
+        }
+    }
+}
+
+/// An app-only token for `principal` (whose client id is `client_id`), for `audience`.
+#[derive(Debug, Clone)]
+pub struct AppToken<'a> {
+    /// The principal the token names (`oid`, `sub`).
+    pub principal: &'a Principal,
+    /// The client id (`appid`, `azp`).
+    pub client_id: Uuid,
+    /// The audience, already checked to be a resource this server serves.
+    pub audience: String,
+    /// How the client authenticated.
+    pub authentication: ClientAuthentication,
+    /// A managed identity's resource id.
+    pub managed_identity_resource_id: Option<String>,
+}
+
+/// A signed token and its lifetime in seconds.
+pub struct Minted {
+    /// The JWT.
+    pub token: String,
+    /// Issued at, Unix seconds.
+    pub issued_at: i64,
+    /// Lifetime in seconds.
+    pub lifetime: u64,
+}
+
+/// Signs `request`; `None` when signing failed (logged).
+pub fn app_token(state: &AppState, request: AppToken<'_>) -> Option<Minted> {
+    let now = now_seconds();
+    let lifetime = state.token_lifetime_seconds;
+    let object_id = request.principal.object_id.to_string();
+    let client_id = request.client_id.to_string();
+    let claims = AccessClaims {
+        aud: request.audience,
+        iss: state.endpoints.issuer(request.principal.tenant_id),
+        iat: now,
+        nbf: now,
+        exp: now + i64::try_from(lifetime).unwrap_or(3600),
+        tid: request.principal.tenant_id.to_string(),
+        oid: object_id.clone(),
+        sub: object_id,
+        azp: client_id.clone(),
+        azpacr: request.authentication.claim().to_owned(),
+        appid: client_id,
+        appidacr: request.authentication.claim().to_owned(),
+        idtyp: "app".to_owned(),
+        ver: "2.0".to_owned(),
+        uti: Uuid::new_v4().simple().to_string(),
+        groups: Vec::new(),
+        xms_mirid: request.managed_identity_resource_id,
+    };
+    match state.keys.current().and_then(|key| key.sign(&claims)) {
+        Ok(token) => Some(Minted { token, issued_at: now, lifetime }),
+        Err(e) => {
+            tracing::error!("signing a token failed: {e}");
+            None
+        }
+    }
+}
+
+/// The audience for a requested resource, if it is one this server issues tokens for: the vault resource,
+/// named as such (a trailing slash is tolerated) or by Key Vault's application id.
+pub fn audience_for(state: &AppState, resource: &str) -> Option<String> {
+    let vault = state.endpoints.vault_resource();
+    let requested = resource.trim_end_matches('/');
+    (requested.eq_ignore_ascii_case(&vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID)).then_some(vault)
+}
+
+/// The time, Unix seconds.
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
