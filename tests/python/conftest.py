@@ -18,6 +18,7 @@ import pytest
 
 BINARY = os.environ.get("STRONGROOM_BIN", "strongroom")
 READY = "strongroom listening on https://"
+IMDS_READY = "strongroom managed-identity endpoint on http://"
 
 # glibc does not resolve *.localhost; users add a hosts-file line (strongroom dev prints it). The test process
 # maps those names itself. The SDKs are not touched: TLS still verifies the real host names.
@@ -43,6 +44,7 @@ class Server:
         self.data_dir = pathlib.Path(data_dir)
         self.process = None
         self.port = None
+        self.imds_port = None
 
     def start(self, timeout=60):
         log = open(self.data_dir / "server.log", "ab")
@@ -62,6 +64,8 @@ class Server:
                 continue
             if line is None:
                 break
+            if line.startswith(IMDS_READY):
+                self.imds_port = int(line.strip().rsplit(":", 1)[1])
             if line.startswith(READY):
                 self.port = int(line.strip().rsplit(":", 1)[1])
                 return self
@@ -135,6 +139,13 @@ APPS = {
 PRIVATE_ENDPOINT = "127.0.0.9"
 
 
+# Managed identities: the workload `web-01` (system-assigned; it is this test process, calling from 127.0.0.1)
+# and `shared-reader` (user-assigned to web-01).
+MI_WEB = "7c1d2e3f-0000-4000-8000-00000000e001"
+MI_SHARED = "7c1d2e3f-0000-4000-8000-00000000e002"
+MI_WEB_HEADER = "web-01-identity-header-0123456789"
+
+
 def app_secret(app):
     return f"{app}-secret-0123456789"
 
@@ -154,6 +165,7 @@ def configured_server():
             data_dir = "{data_dir}"
             login_host = "localhost"
             vault_domain = "vault.localhost"
+            imds_listen = "127.0.0.1:0"
 
             [[tenant]]
             name = "contoso"
@@ -161,8 +173,36 @@ def configured_server():
             """
         ) + apps + textwrap.dedent(
             f"""
+            [[tenant.managed_identity]]
+            name = "web-01"
+            kind = "system"
+            client_id = "{MI_WEB}"
+            identity_header = "{MI_WEB_HEADER}"
+            source_addresses = ["127.0.0.1"]
+
+            [[tenant.managed_identity]]
+            name = "shared-reader"
+            kind = "user"
+            client_id = "{MI_SHARED}"
+            assigned_to = ["web-01"]
+
+            [[tenant.vault]]
+            name = "shared"
+
+            [[tenant.vault.role_assignment]]
+            principal = "shared-reader"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.secret]]
+            name = "for-shared"
+            value = "user-assigned-value"
+
             [[tenant.vault]]
             name = "billing"
+
+            [[tenant.vault.role_assignment]]
+            principal = "web-01"
+            role = "Key Vault Secrets User"
 
             [[tenant.vault.role_assignment]]
             principal = "admin"
