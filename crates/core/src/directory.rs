@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::network::NetworkRules;
 use crate::rbac::RoleAssignment;
 
@@ -137,6 +138,17 @@ pub struct Directory {
     pub client_secret_hashes: HashMap<Uuid, Vec<String>>,
     /// Managed-identity details, by principal object id.
     pub managed_identities: HashMap<Uuid, ManagedIdentity>,
+    /// Certificate and federated credentials of applications, by principal object id.
+    pub application_credentials: HashMap<Uuid, ApplicationCredentials>,
+}
+
+/// The credentials of an application besides its client secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationCredentials {
+    /// Certificates whose keys sign client assertions.
+    pub certificates: Vec<CertificateCredential>,
+    /// External identities that stand for the application.
+    pub federated: Vec<FederatedCredential>,
 }
 
 impl Directory {
@@ -188,6 +200,11 @@ impl Directory {
     /// The client-secret hashes of the principal `object_id`.
     pub fn client_secret_hashes(&self, object_id: Uuid) -> &[String] {
         self.client_secret_hashes.get(&object_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The certificate and federated credentials of the application `object_id`.
+    pub fn application_credentials(&self, object_id: Uuid) -> Option<&ApplicationCredentials> {
+        self.application_credentials.get(&object_id)
     }
 
     /// The managed identity `object_id`, with its details.

@@ -4,6 +4,7 @@
 //! firewall's rule evaluation and the rules of vault objects. Nothing here performs I/O: no HTTP, no SQL, no
 //! files, no clock (callers pass the time), so every rule is unit-tested on its own.
 
+pub mod assertion;
 pub mod backup;
 pub mod credential;
 pub mod directory;

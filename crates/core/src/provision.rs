@@ -13,7 +13,8 @@ use crate::credential;
 use std::net::IpAddr;
 
 use crate::directory::{
-    AuthorizationModel, Directory, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind, Tenant, Vault,
+    ApplicationCredentials, AuthorizationModel, Directory, ManagedIdentity, ManagedIdentityKind, Principal,
+    PrincipalKind, Tenant, Vault,
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
@@ -53,6 +54,8 @@ pub struct DesiredApplication {
     pub secrets: Vec<String>,
     /// Whether it may pass vault firewalls as a trusted service.
     pub trusted_service: bool,
+    /// Certificate and federated credentials.
+    pub credentials: ApplicationCredentials,
 }
 
 /// A managed identity.
@@ -120,6 +123,13 @@ pub enum Change {
     CreatePrincipal(Principal),
     /// Change a principal's settings (its ids never change).
     UpdatePrincipal(Principal),
+    /// Set an application's certificate and federated credentials.
+    PutApplicationCredentials {
+        /// The application's object id.
+        object_id: Uuid,
+        /// Its credentials.
+        credentials: ApplicationCredentials,
+    },
     /// Set a managed identity's details.
     PutManagedIdentity {
         /// The identity's object id.
@@ -244,6 +254,13 @@ fn plan_application(
         }
     };
 
+    let stored = current.application_credentials(principal.object_id);
+    if stored.unwrap_or(&ApplicationCredentials::default()) != &app.credentials {
+        changes.push(Change::PutApplicationCredentials {
+            object_id: principal.object_id,
+            credentials: app.credentials.clone(),
+        });
+    }
     plan_client_secrets(current, app, &principal, changes)
 }
 
@@ -472,6 +489,7 @@ mod tests {
                     client_id: None,
                     secrets: vec!["s1".into()],
                     trusted_service: false,
+                    credentials: ApplicationCredentials::default(),
                 }],
                 managed_identities: vec![
                     DesiredManagedIdentity {
@@ -514,6 +532,7 @@ mod tests {
         let mut assignments = HashMap::new();
         let mut hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
         let mut managed_identities = HashMap::new();
+        let mut application_credentials = HashMap::new();
         for change in changes {
             match change {
                 Change::CreateTenant(t) => tenants.push(t.clone()),
@@ -526,6 +545,9 @@ mod tests {
                 Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } => {}
                 Change::PutManagedIdentity { object_id, details } => {
                     managed_identities.insert(*object_id, details.clone());
+                }
+                Change::PutApplicationCredentials { object_id, credentials } => {
+                    application_credentials.insert(*object_id, credentials.clone());
                 }
                 Change::PutVault(v) => vaults.push(v.clone()),
                 Change::ReplaceRoleAssignments { vault_id, assignments: a } => {
@@ -540,6 +562,7 @@ mod tests {
             role_assignments: assignments,
             client_secret_hashes: hashes,
             managed_identities,
+            application_credentials,
         }
     }
 

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
-use strongroom_core::directory::{AuthorizationModel, ManagedIdentityKind};
+use strongroom_core::assertion::{CertificateCredential, FederatedCredential, IssuerKey};
+use strongroom_core::directory::{ApplicationCredentials, AuthorizationModel, ManagedIdentityKind};
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
     DesiredApplication, DesiredManagedIdentity, DesiredRoleAssignment, DesiredSecret, DesiredState, DesiredTenant,
@@ -117,7 +118,9 @@ impl Config {
             ConfigError(format!("{}:{line} {message}", path.display()))
         };
         let file: ConfigFile = toml::from_str(text).map_err(|e| located(e.span(), e.message().trim_end()))?;
-        file.validate().map_err(|Located { span, message }| located(span, &message))
+        // Files the configuration names (certificates, key sets) are relative to the configuration's folder.
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.validate(base).map_err(|Located { span, message }| located(span, &message))
     }
 }
 
@@ -241,8 +244,10 @@ struct AppSection {
     client_id: Option<Spanned<String>>,
     #[serde(default)]
     secrets: Vec<String>,
-    certificates: Option<Spanned<Vec<String>>>,
-    federated: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    certificates: Vec<Spanned<String>>,
+    #[serde(default)]
+    federated: Vec<FederatedSection>,
     trusted_service: Option<Spanned<bool>>,
     sign_in_audience: Option<Spanned<String>>,
 }
@@ -331,11 +336,11 @@ struct SecretSection {
 }
 
 impl ConfigFile {
-    fn validate(self) -> Result<Config, Located> {
+    fn validate(self, base: &Path) -> Result<Config, Located> {
         let mut server = self.server.validate()?;
         server.subnets = subnets(self.network)?;
         let tenants: Vec<DesiredTenant> =
-            self.tenant.into_iter().map(|tenant| tenant.validate(&server.subnets)).collect::<Result<_, _>>()?;
+            self.tenant.into_iter().map(|tenant| tenant.validate(&server.subnets, base)).collect::<Result<_, _>>()?;
         server.private_endpoints = self
             .private_endpoint
             .into_iter()
@@ -483,7 +488,7 @@ fn parse_uuid(value: &Spanned<String>, key: &str) -> Result<Uuid, Located> {
 }
 
 impl TenantSection {
-    fn validate(self, subnets: &[Subnet]) -> Result<DesiredTenant, Located> {
+    fn validate(self, subnets: &[Subnet], base: &Path) -> Result<DesiredTenant, Located> {
         refuse_nonempty(&self.user, "tenant.user")?;
         refuse_nonempty(&self.group, "tenant.group")?;
         refuse_nonempty(&self.service_principal, "tenant.service_principal")?;
@@ -491,7 +496,7 @@ impl TenantSection {
             return Err(at(&self.name, "a tenant name is letters, digits and hyphens"));
         }
         let id = self.id.as_ref().map(|id| parse_uuid(id, "id")).transpose()?;
-        let applications = self.app.into_iter().map(AppSection::validate).collect::<Result<_, _>>()?;
+        let applications = self.app.into_iter().map(|app| app.validate(base)).collect::<Result<_, _>>()?;
         let managed_identities =
             self.managed_identity.into_iter().map(ManagedIdentitySection::validate).collect::<Result<_, _>>()?;
         let vaults = self.vault.into_iter().map(|v| v.validate(subnets)).collect::<Result<_, _>>()?;
@@ -500,17 +505,57 @@ impl TenantSection {
 }
 
 impl AppSection {
-    fn validate(self) -> Result<DesiredApplication, Located> {
-        refuse_nonempty(&self.certificates, "tenant.app.certificates")?;
-        refuse_nonempty(&self.federated, "tenant.app.federated")?;
+    fn validate(self, base: &Path) -> Result<DesiredApplication, Located> {
         refuse_unless(&self.sign_in_audience, &"single_tenant".to_owned(), "tenant.app.sign_in_audience")?;
         let client_id = self.client_id.as_ref().map(|id| parse_uuid(id, "client_id")).transpose()?;
         if self.secrets.iter().any(|s| s.len() < 16) {
             return Err(at(&self.name, "client secrets must be at least 16 characters"));
         }
         let trusted_service = self.trusted_service.is_some_and(Spanned::into_inner);
-        Ok(DesiredApplication { name: self.name.into_inner(), client_id, secrets: self.secrets, trusted_service })
+        let mut credentials = ApplicationCredentials::default();
+        for file in &self.certificates {
+            let pem = read_file(base, file)?;
+            credentials.certificates.extend(
+                CertificateCredential::from_pem(&pem).map_err(|e| at(file, format!("{}: {e}", file.get_ref())))?,
+            );
+        }
+        for federated in self.federated {
+            let jwks = federated.jwks.as_ref().ok_or_else(|| {
+                at(
+                    &federated.issuer,
+                    "give `jwks`, the issuer's key set file: fetching keys by OIDC discovery is not supported yet",
+                )
+            })?;
+            let keys = IssuerKey::from_jwks(&read_file(base, jwks)?)
+                .map_err(|e| at(jwks, format!("{}: {e}", jwks.get_ref())))?;
+            credentials.federated.push(FederatedCredential {
+                issuer: federated.issuer.into_inner(),
+                subject: federated.subject,
+                audience: federated.audience.unwrap_or_else(|| "api://AzureADTokenExchange".to_owned()),
+                keys,
+            });
+        }
+        Ok(DesiredApplication {
+            name: self.name.into_inner(),
+            client_id,
+            secrets: self.secrets,
+            trusted_service,
+            credentials,
+        })
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FederatedSection {
+    issuer: Spanned<String>,
+    subject: String,
+    audience: Option<String>,
+    jwks: Option<Spanned<String>>,
+}
+
+fn read_file(base: &Path, file: &Spanned<String>) -> Result<Vec<u8>, Located> {
+    std::fs::read(base.join(file.get_ref())).map_err(|e| at(file, format!("cannot read {}: {e}", file.get_ref())))
 }
 
 impl VaultSection {

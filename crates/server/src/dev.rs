@@ -49,6 +49,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 client_id: None,
                 secrets: vec![secret.clone()],
                 trusted_service: false,
+                credentials: Default::default(),
             }],
             managed_identities: vec![],
             vaults: vec![DesiredVault {

@@ -22,6 +22,7 @@ use crate::audit::AuditSink;
 use crate::config::ServerSettings;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
+use crate::identity::client_auth::ReplayGuard;
 use crate::identity::mint::now_seconds;
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
 use crate::{http, identity, sweeper, tls};
@@ -109,6 +110,7 @@ impl Installation {
                 subnets: self.settings.subnets.clone(),
             },
             directory: DirectorySnapshot::new(directory),
+            assertion_ids: ReplayGuard::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));

@@ -12,6 +12,7 @@ use strongroom_store::Store;
 
 use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
+use crate::identity::client_auth::ReplayGuard;
 
 /// Shared server state.
 pub struct AppState {
@@ -31,6 +32,8 @@ pub struct AppState {
     pub network: NetworkView,
     /// Tenants, principals, vaults and assignments.
     pub directory: DirectorySnapshot,
+    /// Client-assertion ids already used.
+    pub assertion_ids: ReplayGuard,
 }
 
 /// The network around the server, as the firewall sees it.

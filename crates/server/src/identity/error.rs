@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use strongroom_core::assertion::Refusal;
 use strongroom_proto::oauth::OAuthError;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -98,14 +99,63 @@ impl OAuthFailure {
         )
     }
 
-    /// A credential kind this version does not accept yet (certificates, federated assertions).
-    pub fn unsupported_client_credential(kind: &str) -> Self {
+    /// AADSTS50027-style: `client_assertion_type` is not the JWT-bearer type.
+    pub fn invalid_assertion_type() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000218,
-            format!("Client authentication by {kind} is not supported yet by this Strongroom; use a client secret."),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_assertion_type' with the value 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
         )
+    }
+
+    /// A client assertion was refused, with the AADSTS code for the reason.
+    pub fn refused_assertion(refusal: Refusal) -> Self {
+        let (status, error, code, message) = match refusal {
+            Refusal::Malformed => {
+                (StatusCode::BAD_REQUEST, "invalid_request", 50027, "JWT token is invalid or malformed.")
+            }
+            Refusal::UnknownCertificate => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                "Client assertion failed signature validation: no certificate registered on the application has the thumbprint in its header.",
+            ),
+            Refusal::BadSignature => {
+                (StatusCode::UNAUTHORIZED, "invalid_client", 700027, "Client assertion failed signature validation.")
+            }
+            Refusal::OutsideValidity => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700024,
+                "Client assertion is not within its valid time range.",
+            ),
+            Refusal::WrongSubject => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                50048,
+                "Subject mismatches Issuer claim in the client assertion: both must be the client id.",
+            ),
+            Refusal::WrongAudience => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                50027,
+                "The client assertion's audience is not this token endpoint.",
+            ),
+            Refusal::Replayed => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                50012,
+                "The client assertion was already used: its jti has been seen before.",
+            ),
+            Refusal::NoFederatedMatch => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                70021,
+                "No matching federated identity record found for presented assertion.",
+            ),
+        };
+        Self::new(status, error, code, message)
     }
 
     /// AADSTS70011: the scope is not `{resource}/.default`.

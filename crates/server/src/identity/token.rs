@@ -9,16 +9,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use strongroom_core::credential;
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
 
+use super::client_auth::{self, Claimant};
 use super::error::OAuthFailure;
-use super::mint::{self, AppToken, ClientAuthentication};
+use super::mint::{self, AppToken};
 use crate::state::AppState;
 
 /// OpenID scopes that may accompany a resource scope and grant nothing by themselves.
@@ -27,24 +25,25 @@ const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
 /// Issues a token.
 pub async fn token(
     State(state): State<Arc<AppState>>,
-    Path(tenant): Path<String>,
+    Path(tenant_in_path): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let directory = state.directory();
-    let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?.clone();
+    let tenant =
+        directory.tenant(&tenant_in_path).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant_in_path))?.clone();
 
     let grant_type = form.get("grant_type").ok_or_else(|| OAuthFailure::missing_parameter("grant_type"))?;
     if grant_type != "client_credentials" {
         return Err(OAuthFailure::unsupported_grant_type(grant_type));
     }
 
-    let basic = basic_credentials(&headers);
     let client_id = form
         .get("client_id")
         .cloned()
-        .or_else(|| basic.as_ref().map(|(id, _)| id.clone()))
+        .or_else(|| client_auth::basic_credentials(&headers).map(|(id, _)| id))
         .ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
     let application = Uuid::parse_str(&client_id)
         .ok()
@@ -57,20 +56,18 @@ pub async fn token(
     let audience =
         mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
 
-    let secret =
-        match (form.get("client_secret").cloned().or(basic.map(|(_, secret)| secret)), form.get("client_assertion")) {
-            (Some(secret), _) => secret,
-            (None, Some(_)) => return Err(OAuthFailure::unsupported_client_credential("client assertion")),
-            (None, None) => return Err(OAuthFailure::missing_client_credential()),
-        };
-    let hashes = directory.client_secret_hashes(application.object_id).to_vec();
-    let verified =
-        tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
-            .await
-            .unwrap_or(false);
-    if !verified {
-        return Err(OAuthFailure::invalid_client_secret(&client_id));
-    }
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
+    let claimant = Claimant {
+        tenant: &tenant,
+        tenant_in_path: &tenant_in_path,
+        application: &application,
+        client_id: &client_id,
+        host: host.as_deref(),
+    };
+    let authentication = client_auth::authenticate(&state, &directory, &claimant, &form, &headers).await?;
 
     let minted = mint::app_token(
         &state,
@@ -78,7 +75,7 @@ pub async fn token(
             principal: &application,
             client_id: application.client_id.unwrap_or_default(),
             audience,
-            authentication: ClientAuthentication::Secret,
+            authentication,
             managed_identity_resource_id: None,
         },
     )
@@ -105,19 +102,6 @@ fn requested_resource(scope: &str) -> Option<String> {
         return None;
     }
     only.strip_suffix("/.default").filter(|r| !r.is_empty()).map(str::to_owned)
-}
-
-/// `client_id` and `client_secret` from HTTP Basic authentication (RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-    Some((decode(id)?, decode(secret)?))
 }
 
 #[cfg(test)]

@@ -105,6 +105,12 @@ CREATE TABLE managed_identities (
     details   TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE application_credentials (
+    object_id   TEXT PRIMARY KEY REFERENCES principals(object_id),
+    credentials TEXT NOT NULL
+);
+"#,
 ];
 
 /// The SQLite store.
@@ -299,7 +305,24 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         .map(|(id, details)| Ok((id, serde_json::from_str(&details).map_err(corrupt)?)))
         .collect::<Result<HashMap<_, _>>>()?;
 
-    Ok(Directory { tenants, principals, vaults, role_assignments, client_secret_hashes, managed_identities })
+    let credential_rows: Vec<(Uuid, String)> = connection
+        .prepare("SELECT object_id, credentials FROM application_credentials")
+        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
+        .context("reading application credentials")?;
+    let application_credentials = credential_rows
+        .into_iter()
+        .map(|(id, credentials)| Ok((id, serde_json::from_str(&credentials).map_err(corrupt)?)))
+        .collect::<Result<HashMap<_, _>>>()?;
+
+    Ok(Directory {
+        tenants,
+        principals,
+        vaults,
+        role_assignments,
+        client_secret_hashes,
+        managed_identities,
+        application_credentials,
+    })
 }
 
 fn scope_text(scope: &Scope) -> String {
@@ -345,6 +368,18 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
                 )
                 .map(drop)
                 .context("storing a managed identity")
+        }
+        Change::PutApplicationCredentials { object_id, credentials } => {
+            let credentials = serde_json::to_string(credentials)
+                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding application credentials", e))?;
+            transaction
+                .execute(
+                    "INSERT INTO application_credentials (object_id, credentials) VALUES (?1, ?2) \
+                     ON CONFLICT (object_id) DO UPDATE SET credentials = ?2",
+                    params![object_id.to_string(), credentials],
+                )
+                .map(drop)
+                .context("storing application credentials")
         }
         Change::UpdatePrincipal(p) => transaction
             .execute(

@@ -1,0 +1,143 @@
+//! How an application proves itself at the token endpoint: a client secret (body or HTTP Basic), a
+//! certificate assertion, or a federated assertion (workload identity).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use strongroom_core::assertion::{self, Refusal};
+use strongroom_core::credential;
+use strongroom_core::directory::{Directory, Principal, Tenant};
+
+use super::error::OAuthFailure;
+use super::mint::{ClientAuthentication, now_seconds};
+use crate::state::AppState;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The request's view of the client: who it claims to be and where it sent the request.
+pub struct Claimant<'a> {
+    /// The tenant of the token endpoint.
+    pub tenant: &'a Tenant,
+    /// The tenant as the path named it (id or name).
+    pub tenant_in_path: &'a str,
+    /// The application named by `client_id`.
+    pub application: &'a Principal,
+    /// The `client_id` as sent.
+    pub client_id: &'a str,
+    /// `host[:port]` the client addressed.
+    pub host: Option<&'a str>,
+}
+
+/// Checks the credential in `form` (or the Basic header) for `claimant`.
+pub async fn authenticate(
+    state: &AppState,
+    directory: &Directory,
+    claimant: &Claimant<'_>,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<ClientAuthentication, OAuthFailure> {
+    let secret = form.get("client_secret").cloned().or_else(|| basic_credentials(headers).map(|(_, secret)| secret));
+    if let Some(secret) = secret {
+        let hashes = directory.client_secret_hashes(claimant.application.object_id).to_vec();
+        let verified =
+            tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
+                .await
+                .unwrap_or(false);
+        return match verified {
+            true => Ok(ClientAuthentication::Secret),
+            false => Err(OAuthFailure::invalid_client_secret(claimant.client_id)),
+        };
+    }
+    let Some(assertion) = form.get("client_assertion") else { return Err(OAuthFailure::missing_client_credential()) };
+    if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+        return Err(OAuthFailure::invalid_assertion_type());
+    }
+    let credentials = directory.application_credentials(claimant.application.object_id).cloned().unwrap_or_default();
+    let verified = if assertion::unverified_issuer(assertion).as_deref() == Some(claimant.client_id) {
+        assertion::verify_certificate_assertion(
+            assertion,
+            &credentials.certificates,
+            claimant.client_id,
+            &token_endpoints(state, claimant),
+            now_seconds(),
+        )
+    } else {
+        assertion::verify_federated_assertion(assertion, &credentials.federated).map(|(_, verified)| verified)
+    }
+    .map_err(OAuthFailure::refused_assertion)?;
+    if let Some(jti) = verified.jti
+        && !state.assertion_ids.first_use(claimant.client_id, &jti, verified.expires)
+    {
+        return Err(OAuthFailure::refused_assertion(Refusal::Replayed));
+    }
+    Ok(ClientAuthentication::Certificate)
+}
+
+/// Every spelling of this token endpoint a client may have put in `aud`: the host it addressed or the
+/// configured login host, and the tenant by id, by name or as the path named it.
+fn token_endpoints(state: &AppState, claimant: &Claimant<'_>) -> Vec<String> {
+    let mut origins = vec![state.endpoints.authority_host()];
+    if let Some(host) = claimant.host {
+        origins.push(format!("https://{host}"));
+    }
+    let tenants = [claimant.tenant.id.to_string(), claimant.tenant.name.clone(), claimant.tenant_in_path.to_owned()];
+    let mut endpoints = Vec::new();
+    for origin in &origins {
+        for tenant in &tenants {
+            endpoints.push(format!("{origin}/{tenant}/oauth2/v2.0/token"));
+            endpoints.push(format!("{origin}/{tenant}/oauth2/token"));
+        }
+    }
+    endpoints
+}
+
+/// `client_id` and `client_secret` from HTTP Basic authentication (RFC 6749 §2.3.1).
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((decode(id)?, decode(secret)?))
+}
+
+/// Assertion ids already used, kept until their assertions expire, so that an assertion works once.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+impl ReplayGuard {
+    /// Records `jti` of `client_id`'s assertion expiring at `expires`; false if it was seen before.
+    pub fn first_use(&self, client_id: &str, jti: &str, expires: i64) -> bool {
+        let now = now_seconds();
+        let mut seen = match self.seen.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        seen.retain(|_, until| *until >= now);
+        seen.insert(format!("{client_id}/{jti}"), expires).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_assertion_id_works_once_until_it_expires() {
+        let guard = ReplayGuard::default();
+        let later = now_seconds() + 600;
+        assert!(guard.first_use("client", "jti-1", later));
+        assert!(!guard.first_use("client", "jti-1", later));
+        assert!(guard.first_use("other-client", "jti-1", later));
+        assert!(guard.first_use("client", "jti-2", now_seconds() - 10));
+        assert!(guard.first_use("client", "jti-2", later), "expired ids are forgotten");
+    }
+}
