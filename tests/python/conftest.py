@@ -4,6 +4,8 @@ Servers listen on 127.0.0.1 port 0 (the kernel picks a free port; the server pri
 data in a temporary directory, and are stopped when their fixture ends, so no process outlives the run.
 """
 
+import base64
+import json
 import os
 import pathlib
 import queue
@@ -150,10 +152,77 @@ def app_secret(app):
     return f"{app}-secret-0123456789"
 
 
+CERT_APP = "5b7a1c2d-0000-4000-8000-00000000a006"
+WORKLOAD_APP = "5b7a1c2d-0000-4000-8000-00000000a007"
+FEDERATED_ISSUER = "https://issuer.strongroom.test"
+FEDERATED_SUBJECT = "system:serviceaccount:prod:billing"
+
+
+class Material:
+    """Keys and certificates the tests sign with, written beside the configuration that registers them."""
+
+    def __init__(self, folder):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+        from cryptography.x509.oid import NameOID
+        import datetime
+
+        folder = pathlib.Path(folder)
+        self.folder = folder
+
+        def certificate(name):
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+            now = datetime.datetime.now(datetime.timezone.utc)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(subject)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=30))
+                .sign(key, hashes.SHA256())
+            )
+            key_pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+            (folder / f"{name}.crt").write_bytes(cert_pem)
+            (folder / f"{name}.pem").write_bytes(key_pem + cert_pem)
+            pfx = pkcs12.serialize_key_and_certificates(
+                name.encode(), key, cert, None, serialization.BestAvailableEncryption(b"pfx-password")
+            )
+            (folder / f"{name}.pfx").write_bytes(pfx)
+            return key, cert
+
+        self.key, self.cert = certificate("cert-app")
+        self.stranger_key, self.stranger_cert = certificate("stranger")
+        self.issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = self.issuer_key.public_key().public_numbers()
+
+        def b64url(number):
+            raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        jwks = {"keys": [{"kty": "RSA", "kid": "issuer-key-1", "use": "sig", "n": b64url(numbers.n), "e": b64url(numbers.e)}]}
+        (folder / "issuer-jwks.json").write_text(json.dumps(jwks))
+
+    def federated_token(self, subject=FEDERATED_SUBJECT, audience="api://AzureADTokenExchange", lifetime=600):
+        import jwt
+
+        now = int(time.time())
+        claims = {"iss": FEDERATED_ISSUER, "sub": subject, "aud": audience, "iat": now, "nbf": now, "exp": now + lifetime}
+        return jwt.encode(claims, self.issuer_key, algorithm="RS256", headers={"kid": "issuer-key-1"})
+
+
 @pytest.fixture(scope="session")
 def configured_server():
     """`strongroom serve` with two tenants and one application per role."""
     with tempfile.TemporaryDirectory() as data_dir:
+        material = Material(data_dir)
         apps = "\n".join(
             f'[[tenant.app]]\nname = "{app}"\nclient_id = "{APPS[app]}"\nsecrets = ["{app_secret(app)}"]\n'
             for app in ["admin", "secrets-user", "reader", "nobody"]
@@ -173,6 +242,18 @@ def configured_server():
             """
         ) + apps + textwrap.dedent(
             f"""
+            [[tenant.app]]
+            name = "cert-app"
+            client_id = "{CERT_APP}"
+            certificates = ["cert-app.crt"]
+
+            [[tenant.app]]
+            name = "workload"
+            client_id = "{WORKLOAD_APP}"
+            federated = [
+              {{ issuer = "{FEDERATED_ISSUER}", subject = "{FEDERATED_SUBJECT}", audience = "api://AzureADTokenExchange", jwks = "issuer-jwks.json" }},
+            ]
+
             [[tenant.managed_identity]]
             name = "web-01"
             kind = "system"
@@ -202,6 +283,14 @@ def configured_server():
 
             [[tenant.vault.role_assignment]]
             principal = "web-01"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "cert-app"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "workload"
             role = "Key Vault Secrets User"
 
             [[tenant.vault.role_assignment]]
@@ -250,6 +339,7 @@ def configured_server():
         path = pathlib.Path(data_dir) / "strongroom.toml"
         path.write_text(config)
         server = Server(["serve", "--config", str(path)], data_dir).start()
+        server.material = material
         try:
             yield server
         finally:

@@ -1,15 +1,25 @@
 """Credentials of azure-identity beyond client secrets, unmodified, each reading a secret afterwards."""
 
+import base64
 import http.client
 import json
+import time
+import uuid
 
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
-from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+import jwt
+from azure.identity import (
+    CertificateCredential,
+    ClientAssertionCredential,
+    DefaultAzureCredential,
+    ManagedIdentityCredential,
+    WorkloadIdentityCredential,
+)
 from azure.keyvault.secrets import SecretClient
 
-from conftest import APPS, CONTOSO, MI_SHARED, MI_WEB, MI_WEB_HEADER, app_secret
+from conftest import APPS, CERT_APP, CONTOSO, MI_SHARED, MI_WEB, MI_WEB_HEADER, WORKLOAD_APP, app_secret
 
 MI_VARIABLES = [
     "IDENTITY_ENDPOINT",
@@ -120,3 +130,117 @@ def test_managed_identity_endpoints_refuse_what_they_should(configured_server):
             timeout=10,
         )
         assert response.status_code == 401 and "access_token" not in response.json()
+
+
+def token_endpoint(server):
+    return f"https://localhost:{server.port}/{CONTOSO}/oauth2/v2.0/token"
+
+
+def authority(server):
+    return f"https://localhost:{server.port}"
+
+
+@pytest.mark.parametrize(
+    "file, options",
+    [
+        ("cert-app.pem", {}),
+        ("cert-app.pem", {"send_certificate_chain": True}),
+        ("cert-app.pfx", {"password": b"pfx-password"}),
+        ("cert-app.pfx", {"password": b"pfx-password", "send_certificate_chain": True}),
+    ],
+)
+def test_certificate_credential(configured_server, environment, file, options):
+    credential = CertificateCredential(
+        CONTOSO,
+        CERT_APP,
+        str(configured_server.material.folder / file),
+        disable_instance_discovery=True,
+        **options,
+    )
+    assert read(configured_server, credential) == "seeded-value-42"
+
+
+def assertion(server, key, cert, audience=None, algorithm="PS256", jti=None, subject=CERT_APP):
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    now = int(time.time())
+    claims = {
+        "aud": audience or token_endpoint(server),
+        "iss": CERT_APP,
+        "sub": subject,
+        "jti": jti or str(uuid.uuid4()),
+        "nbf": now,
+        "exp": now + 600,
+    }
+    thumbprint = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).rstrip(b"=").decode()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return jwt.encode(claims, pem, algorithm=algorithm, headers={"x5t#S256": thumbprint})
+
+
+def test_client_assertion_credential(configured_server, environment):
+    material = configured_server.material
+    credential = ClientAssertionCredential(
+        CONTOSO, CERT_APP, lambda: assertion(configured_server, material.key, material.cert)
+    )
+    assert read(configured_server, credential) == "seeded-value-42"
+
+
+def test_workload_identity_credential(configured_server, environment, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(configured_server.material.federated_token())
+    credential = WorkloadIdentityCredential(
+        tenant_id=CONTOSO, client_id=WORKLOAD_APP, token_file_path=str(token_file)
+    )
+    assert read(configured_server, credential) == "seeded-value-42"
+
+
+def test_default_credential_with_workload_identity(configured_server, environment, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(configured_server.material.federated_token())
+    environment.setenv("AZURE_TENANT_ID", CONTOSO)
+    environment.setenv("AZURE_CLIENT_ID", WORKLOAD_APP)
+    environment.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    assert read(configured_server, DefaultAzureCredential(disable_instance_discovery=True)) == "seeded-value-42"
+
+
+def post_token(server, **fields):
+    form = {"grant_type": "client_credentials", "scope": f"https://vault.localhost:{server.port}/.default", **fields}
+    response = requests.post(token_endpoint(server), data=form, verify=server.ca, timeout=10)
+    return response.status_code, response.json()
+
+
+def assertion_fields(client_id, signed):
+    return {
+        "client_id": client_id,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": signed,
+    }
+
+
+def test_assertions_that_must_be_refused(configured_server):
+    material = configured_server.material
+    server = configured_server
+    cases = [
+        ("unregistered certificate", assertion(server, material.stranger_key, material.stranger_cert), 700027),
+        ("another certificate's thumbprint", assertion(server, material.stranger_key, material.cert), 700027),
+        ("another audience", assertion(server, material.key, material.cert, audience="https://elsewhere/token"), 50027),
+        ("another subject", assertion(server, material.key, material.cert, subject=APPS["admin"]), 50048),
+    ]
+    for reason, signed, code in cases:
+        status, body = post_token(server, **assertion_fields(CERT_APP, signed))
+        assert (status, body.get("error_codes")) == (401, [code]), reason
+        assert "access_token" not in body, reason
+
+    replayed = assertion(server, material.key, material.cert, jti="used-once")
+    assert post_token(server, **assertion_fields(CERT_APP, replayed))[0] == 200
+    status, body = post_token(server, **assertion_fields(CERT_APP, replayed))
+    assert (status, body["error_codes"]) == (401, [50012])
+
+    for reason, token in [
+        ("wrong subject", material.federated_token(subject="system:serviceaccount:prod:intruder")),
+        ("wrong audience", material.federated_token(audience="api://something-else")),
+    ]:
+        status, body = post_token(server, **assertion_fields(WORKLOAD_APP, token))
+        assert (status, body["error_codes"]) == (400, [70021]), reason
+    status, body = post_token(server, **assertion_fields(WORKLOAD_APP, material.federated_token(lifetime=-3600)))
+    assert (status, body["error_codes"]) == (401, [700024])
