@@ -140,6 +140,19 @@ pub struct Directory {
     pub managed_identities: HashMap<Uuid, ManagedIdentity>,
     /// Certificate and federated credentials of applications, by principal object id.
     pub application_credentials: HashMap<Uuid, ApplicationCredentials>,
+    /// Users' sign-in details, by principal object id.
+    pub users: HashMap<Uuid, User>,
+    /// The groups each principal is a direct member of, by member object id.
+    pub memberships: HashMap<Uuid, Vec<Uuid>>,
+}
+
+/// What a user has beyond being a principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Argon2id hash of the password.
+    pub password_hash: String,
+    /// A disabled user cannot sign in, and its refresh tokens stop working.
+    pub enabled: bool,
 }
 
 /// The credentials of an application besides its client secrets.
@@ -207,6 +220,35 @@ impl Directory {
         self.application_credentials.get(&object_id)
     }
 
+    /// The user of `tenant_id` signing in as `sign_in_name`: `alice` or `alice@{tenant name}` (any case).
+    pub fn user_by_sign_in_name(&self, tenant_id: Uuid, sign_in_name: &str) -> Option<(&Principal, &User)> {
+        let tenant = self.tenants.iter().find(|t| t.id == tenant_id)?;
+        let name = match sign_in_name.rsplit_once('@') {
+            Some((name, domain)) if domain.eq_ignore_ascii_case(&tenant.name) => name,
+            Some(_) => return None,
+            None => sign_in_name,
+        };
+        let principal = self
+            .principals
+            .iter()
+            .find(|p| p.tenant_id == tenant_id && p.kind == PrincipalKind::User && p.name.eq_ignore_ascii_case(name))?;
+        Some((principal, self.users.get(&principal.object_id)?))
+    }
+
+    /// Every group `object_id` belongs to, directly or through nested groups.
+    pub fn groups_of(&self, object_id: Uuid) -> Vec<Uuid> {
+        let mut found: Vec<Uuid> = Vec::new();
+        let mut pending: Vec<Uuid> = self.memberships.get(&object_id).cloned().unwrap_or_default();
+        while let Some(group) = pending.pop() {
+            // Membership cycles end here: a group already found is not expanded again.
+            if !found.contains(&group) {
+                found.push(group);
+                pending.extend(self.memberships.get(&group).into_iter().flatten().copied());
+            }
+        }
+        found
+    }
+
     /// The managed identity `object_id`, with its details.
     pub fn managed_identity(&self, object_id: Uuid) -> Option<(&Principal, &ManagedIdentity)> {
         let details = self.managed_identities.get(&object_id)?;
@@ -262,6 +304,19 @@ mod tests {
         assert_eq!(directory.tenant(&tenant.id.to_string()), Some(&tenant));
         assert_eq!(directory.tenant("fabrikam"), None);
         assert_eq!(directory.tenant(&Uuid::new_v4().to_string()), None);
+    }
+
+    #[test]
+    fn nested_groups_are_followed_and_cycles_end() {
+        let (user, a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let memberships = HashMap::from([(user, vec![a]), (a, vec![b]), (b, vec![c, a])]);
+        let directory = Directory { memberships, ..Directory::default() };
+        let mut groups = directory.groups_of(user);
+        groups.sort();
+        let mut expected = vec![a, b, c];
+        expected.sort();
+        assert_eq!(groups, expected);
+        assert!(directory.groups_of(c).is_empty());
     }
 
     #[test]

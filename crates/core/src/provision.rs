@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use crate::directory::{
     ApplicationCredentials, AuthorizationModel, Directory, ManagedIdentity, ManagedIdentityKind, Principal,
-    PrincipalKind, Tenant, Vault,
+    PrincipalKind, Tenant, User, Vault,
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
@@ -39,6 +39,10 @@ pub struct DesiredTenant {
     pub applications: Vec<DesiredApplication>,
     /// Managed identities.
     pub managed_identities: Vec<DesiredManagedIdentity>,
+    /// Groups.
+    pub groups: Vec<DesiredGroup>,
+    /// Users.
+    pub users: Vec<DesiredUser>,
     /// Vaults.
     pub vaults: Vec<DesiredVault>,
 }
@@ -56,6 +60,28 @@ pub struct DesiredApplication {
     pub trusted_service: bool,
     /// Certificate and federated credentials.
     pub credentials: ApplicationCredentials,
+}
+
+/// A group.
+#[derive(Debug, Clone)]
+pub struct DesiredGroup {
+    /// Its name.
+    pub name: String,
+    /// Groups (by name) it is a member of.
+    pub member_of: Vec<String>,
+}
+
+/// A user.
+#[derive(Debug, Clone)]
+pub struct DesiredUser {
+    /// Its sign-in name in the tenant.
+    pub name: String,
+    /// Its password, in clear: only its hash is kept.
+    pub password: String,
+    /// Groups (by name) it is a member of.
+    pub groups: Vec<String>,
+    /// Whether it may sign in.
+    pub enabled: bool,
 }
 
 /// A managed identity.
@@ -123,6 +149,20 @@ pub enum Change {
     CreatePrincipal(Principal),
     /// Change a principal's settings (its ids never change).
     UpdatePrincipal(Principal),
+    /// Set a user's sign-in details.
+    PutUser {
+        /// The user's object id.
+        object_id: Uuid,
+        /// Its details.
+        user: User,
+    },
+    /// Set the groups a principal is a direct member of.
+    PutMemberships {
+        /// The member's object id.
+        member: Uuid,
+        /// The groups.
+        groups: Vec<Uuid>,
+    },
     /// Set an application's certificate and federated credentials.
     PutApplicationCredentials {
         /// The application's object id.
@@ -183,6 +223,7 @@ pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec
             plan_application(current, tenant_id, app, &mut principals, &mut changes)?;
         }
         plan_managed_identities(current, tenant_id, &tenant.managed_identities, &mut principals, &mut changes)?;
+        plan_users_and_groups(current, tenant_id, tenant, &mut principals, &mut changes)?;
         for vault in &tenant.vaults {
             if !vault_names.insert(vault.name.to_ascii_lowercase()) {
                 return Err(Error::invalid_input(format_args!("vault '{}' is declared twice", vault.name)));
@@ -286,6 +327,82 @@ fn plan_client_secrets(
     }
     for hash in stored.iter().filter(|hash| !kept.contains(hash.as_str())) {
         changes.push(Change::RemoveClientSecret { object_id: principal.object_id, hash: hash.clone() });
+    }
+    Ok(())
+}
+
+/// The principal of `kind` named `name` in `principals`, created (and recorded in `changes`) if missing.
+fn ensure_principal(
+    tenant_id: Uuid,
+    kind: PrincipalKind,
+    name: &str,
+    principals: &mut Vec<Principal>,
+    changes: &mut Vec<Change>,
+) -> Principal {
+    if let Some(existing) = principals.iter().find(|p| p.kind == kind && p.name.eq_ignore_ascii_case(name)) {
+        return existing.clone();
+    }
+    let principal = Principal {
+        object_id: Uuid::new_v4(),
+        tenant_id,
+        kind,
+        name: name.to_owned(),
+        client_id: None,
+        trusted_service: false,
+    };
+    changes.push(Change::CreatePrincipal(principal.clone()));
+    principals.push(principal.clone());
+    principal
+}
+
+fn plan_users_and_groups(
+    current: &Directory,
+    tenant_id: Uuid,
+    tenant: &DesiredTenant,
+    principals: &mut Vec<Principal>,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let groups: Vec<Principal> = tenant
+        .groups
+        .iter()
+        .map(|g| ensure_principal(tenant_id, PrincipalKind::Group, &g.name, principals, changes))
+        .collect();
+    let group_ids = |member: &str, names: &[String]| {
+        names
+            .iter()
+            .map(|name| {
+                groups.iter().find(|g| g.name.eq_ignore_ascii_case(name)).map(|g| g.object_id).ok_or_else(|| {
+                    Error::invalid_input(format_args!(
+                        "'{member}' is a member of '{name}', which is not a group of its tenant"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let mut memberships = Vec::new();
+    for (group, desired) in groups.iter().zip(&tenant.groups) {
+        memberships.push((group.object_id, group_ids(&desired.name, &desired.member_of)?));
+    }
+    for desired in &tenant.users {
+        let user = ensure_principal(tenant_id, PrincipalKind::User, &desired.name, principals, changes);
+        let stored = current.users.get(&user.object_id);
+        let password_hash = match stored {
+            Some(stored) if credential::verify_secret(&desired.password, &stored.password_hash) => {
+                stored.password_hash.clone()
+            }
+            _ => credential::hash_secret(&desired.password)?,
+        };
+        let details = User { password_hash, enabled: desired.enabled };
+        if stored != Some(&details) {
+            changes.push(Change::PutUser { object_id: user.object_id, user: details });
+        }
+        memberships.push((user.object_id, group_ids(&desired.name, &desired.groups)?));
+    }
+    for (member, groups) in memberships {
+        let stored = current.memberships.get(&member).map_or(&[][..], Vec::as_slice);
+        if stored != groups.as_slice() {
+            changes.push(Change::PutMemberships { member, groups });
+        }
     }
     Ok(())
 }
@@ -509,6 +626,16 @@ mod tests {
                         assigned_to: vec![],
                     },
                 ],
+                groups: vec![
+                    DesiredGroup { name: "ops".into(), member_of: vec!["staff".into()] },
+                    DesiredGroup { name: "staff".into(), member_of: vec![] },
+                ],
+                users: vec![DesiredUser {
+                    name: "alice".into(),
+                    password: "Correct-Horse-7".into(),
+                    groups: vec!["ops".into()],
+                    enabled: true,
+                }],
                 vaults: vec![DesiredVault {
                     name: "billing".into(),
                     authorization: AuthorizationModel::Rbac,
@@ -533,6 +660,8 @@ mod tests {
         let mut hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
         let mut managed_identities = HashMap::new();
         let mut application_credentials = HashMap::new();
+        let mut users = HashMap::new();
+        let mut memberships = HashMap::new();
         for change in changes {
             match change {
                 Change::CreateTenant(t) => tenants.push(t.clone()),
@@ -549,6 +678,12 @@ mod tests {
                 Change::PutApplicationCredentials { object_id, credentials } => {
                     application_credentials.insert(*object_id, credentials.clone());
                 }
+                Change::PutUser { object_id, user } => {
+                    users.insert(*object_id, user.clone());
+                }
+                Change::PutMemberships { member, groups } => {
+                    memberships.insert(*member, groups.clone());
+                }
                 Change::PutVault(v) => vaults.push(v.clone()),
                 Change::ReplaceRoleAssignments { vault_id, assignments: a } => {
                     assignments.insert(*vault_id, a.clone());
@@ -563,13 +698,15 @@ mod tests {
             client_secret_hashes: hashes,
             managed_identities,
             application_credentials,
+            users,
+            memberships,
         }
     }
 
     #[test]
     fn applying_twice_plans_nothing_the_second_time() -> Result<()> {
         let first = plan(&Directory::default(), &desired(), 0)?;
-        assert_eq!(first.len(), 9, "{first:?}");
+        assert_eq!(first.len(), 15, "{first:?}");
         let directory = apply(&first);
         let second = plan(&directory, &desired(), 0)?;
         assert!(second.is_empty(), "{second:?}");
@@ -614,6 +751,23 @@ mod tests {
         let mut broken = desired();
         broken.tenants[0].managed_identities[0].assigned_to = vec!["nowhere".into()];
         assert!(plan(&Directory::default(), &broken, 0).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn users_sign_in_by_name_and_belong_to_nested_groups() -> Result<()> {
+        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let tenant = directory.tenants[0].id;
+        let (alice, details) =
+            directory.user_by_sign_in_name(tenant, "ALICE@contoso").ok_or_else(|| Error::invalid_input("no alice"))?;
+        assert!(credential::verify_secret("Correct-Horse-7", &details.password_hash));
+        assert!(directory.user_by_sign_in_name(tenant, "alice@fabrikam").is_none());
+        assert_eq!(directory.groups_of(alice.object_id).len(), 2);
+
+        let mut changed = desired();
+        changed.tenants[0].users[0].enabled = false;
+        let changes = plan(&directory, &changed, 0)?;
+        assert!(matches!(changes.as_slice(), [Change::PutUser { user, .. }] if !user.enabled), "{changes:?}");
         Ok(())
     }
 

@@ -60,6 +60,39 @@ pub struct AccessClaims {
     /// For managed identities: the identity's Azure resource id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xms_mirid: Option<String>,
+    /// Delegated scopes of a user token (`user_impersonation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+}
+
+/// The claims of an ID token: who signed in, for the client that asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    /// The client id.
+    pub aud: String,
+    /// The tenant's issuer.
+    pub iss: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expires.
+    pub exp: i64,
+    /// The user's object id.
+    pub sub: String,
+    /// The user's object id.
+    pub oid: String,
+    /// The tenant id.
+    pub tid: String,
+    /// `name@tenant`.
+    pub preferred_username: String,
+    /// The user's name.
+    pub name: String,
+    /// The nonce of the sign-in request, echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Token format version.
+    pub ver: String,
 }
 
 /// An RSA signing key of the token service.
@@ -265,6 +298,7 @@ mod tests {
             uti: Uuid::new_v4().simple().to_string(),
             groups: vec![],
             xms_mirid: None,
+            scp: None,
         }
     }
 

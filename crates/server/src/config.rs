@@ -14,8 +14,8 @@ use strongroom_core::assertion::{CertificateCredential, FederatedCredential, Iss
 use strongroom_core::directory::{ApplicationCredentials, AuthorizationModel, ManagedIdentityKind};
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
-    DesiredApplication, DesiredManagedIdentity, DesiredRoleAssignment, DesiredSecret, DesiredState, DesiredTenant,
-    DesiredVault,
+    DesiredApplication, DesiredGroup, DesiredManagedIdentity, DesiredRoleAssignment, DesiredSecret, DesiredState,
+    DesiredTenant, DesiredUser, DesiredVault,
 };
 use strongroom_core::rbac::{Scope, built_in_role};
 use toml::Spanned;
@@ -33,8 +33,11 @@ pub struct Config {
 /// Validated `[server]` settings.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
-    /// The HTTPS listener; port 0 picks a free port.
+    /// The main HTTPS listener; port 0 picks a free port. Its port is the one in every public URL.
     pub listen: SocketAddr,
+    /// More HTTPS listeners serving the same (e.g. port 443 for MSAL's user-realm lookup, which ignores the
+    /// authority's port).
+    pub extra_listen: Vec<SocketAddr>,
     /// Database, TLS material and root key live here.
     pub data_dir: PathBuf,
     /// The identity authority's host name.
@@ -82,6 +85,7 @@ impl ServerSettings {
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
             listen,
+            extra_listen: Vec::new(),
             data_dir,
             login_host: "login.localhost".into(),
             vault_domain: "vault.localhost".into(),
@@ -193,6 +197,14 @@ struct SubnetSection {
     service_endpoints: Vec<String>,
 }
 
+/// One address, or a list whose first is the main listener.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Addresses {
+    One(String),
+    Many(Vec<String>),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PrivateEndpointSection {
@@ -205,7 +217,7 @@ struct PrivateEndpointSection {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerSection {
-    listen: Spanned<String>,
+    listen: Spanned<Addresses>,
     imds_listen: Option<Spanned<String>>,
     data_dir: PathBuf,
     login_host: Option<Spanned<String>>,
@@ -226,8 +238,10 @@ struct ServerSection {
 struct TenantSection {
     name: Spanned<String>,
     id: Option<Spanned<String>>,
-    user: Option<Spanned<Vec<toml::Table>>>,
-    group: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    user: Vec<UserSection>,
+    #[serde(default)]
+    group: Vec<GroupSection>,
     #[serde(default)]
     app: Vec<AppSection>,
     #[serde(default)]
@@ -250,6 +264,24 @@ struct AppSection {
     federated: Vec<FederatedSection>,
     trusted_service: Option<Spanned<bool>>,
     sign_in_audience: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserSection {
+    name: String,
+    password: Spanned<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSection {
+    name: String,
+    #[serde(default)]
+    member_of: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -422,11 +454,22 @@ impl ServerSection {
         refuse_unless(&self.azure_hostnames, &false, "azure_hostnames")?;
         refuse_present(&self.storage, "storage")?;
         let trusted_proxies = self.trusted_proxies.iter().map(parse_network).collect::<Result<_, _>>()?;
-        let listen = self
-            .listen
-            .get_ref()
-            .parse()
-            .map_err(|_| at(&self.listen, "`listen` must be an address and port, e.g. \"127.0.0.1:8443\""))?;
+        let texts = match self.listen.get_ref() {
+            Addresses::One(one) => vec![one.clone()],
+            Addresses::Many(many) => many.clone(),
+        };
+        let mut addresses = texts
+            .iter()
+            .map(|text| text.parse::<SocketAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+            .filter(|addresses| !addresses.is_empty())
+            .ok_or_else(|| {
+                at(&self.listen, "`listen` is an address and port, e.g. \"127.0.0.1:8443\", or a list of them")
+            })?
+            .into_iter();
+        let listen = addresses.next().ok_or_else(|| at(&self.listen, "`listen` names no address"))?;
+        let extra_listen = addresses.collect();
         let host = |value: Option<Spanned<String>>, default: &str, key: &str| match value {
             None => Ok(default.to_owned()),
             Some(v) if is_host_name(v.get_ref()) => Ok(v.into_inner().to_ascii_lowercase()),
@@ -461,6 +504,7 @@ impl ServerSection {
             .collect::<Result<_, _>>()?;
         Ok(ServerSettings {
             listen,
+            extra_listen,
             trusted_backup_keys,
             trusted_proxies,
             subnets: Vec::new(),
@@ -489,8 +533,6 @@ fn parse_uuid(value: &Spanned<String>, key: &str) -> Result<Uuid, Located> {
 
 impl TenantSection {
     fn validate(self, subnets: &[Subnet], base: &Path) -> Result<DesiredTenant, Located> {
-        refuse_nonempty(&self.user, "tenant.user")?;
-        refuse_nonempty(&self.group, "tenant.group")?;
         refuse_nonempty(&self.service_principal, "tenant.service_principal")?;
         if !is_host_name(self.name.get_ref()) || self.name.get_ref().contains('.') {
             return Err(at(&self.name, "a tenant name is letters, digits and hyphens"));
@@ -500,7 +542,23 @@ impl TenantSection {
         let managed_identities =
             self.managed_identity.into_iter().map(ManagedIdentitySection::validate).collect::<Result<_, _>>()?;
         let vaults = self.vault.into_iter().map(|v| v.validate(subnets)).collect::<Result<_, _>>()?;
-        Ok(DesiredTenant { name: self.name.into_inner(), id, applications, managed_identities, vaults })
+        let users = self
+            .user
+            .into_iter()
+            .map(|user| {
+                if user.password.get_ref().len() < 8 {
+                    return Err(at(&user.password, "a password is at least 8 characters"));
+                }
+                Ok(DesiredUser {
+                    name: user.name,
+                    password: user.password.into_inner(),
+                    groups: user.groups,
+                    enabled: user.enabled.unwrap_or(true),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let groups = self.group.into_iter().map(|g| DesiredGroup { name: g.name, member_of: g.member_of }).collect();
+        Ok(DesiredTenant { name: self.name.into_inner(), id, applications, managed_identities, groups, users, vaults })
     }
 }
 
@@ -687,10 +745,10 @@ mod tests {
             err.starts_with("test.toml:4:") && err.contains("storage") && err.contains("not supported yet"),
             "{err}"
         );
-        let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.user]]\nname = \"alice\"\n"))
+        let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.service_principal]]\napp = \"x\"\n"))
             .err()
             .unwrap_or_default();
-        assert!(err.contains("tenant.user") && err.contains("not supported yet"), "{err}");
+        assert!(err.contains("tenant.service_principal") && err.contains("not supported yet"), "{err}");
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 credentials: Default::default(),
             }],
             managed_identities: vec![],
+            groups: vec![],
+            users: vec![],
             vaults: vec![DesiredVault {
                 name: VAULT.to_owned(),
                 authorization: AuthorizationModel::Rbac,

@@ -111,12 +111,18 @@ impl Installation {
             },
             directory: DirectorySnapshot::new(directory),
             assertion_ids: ReplayGuard::default(),
+            sign_in_throttle: Default::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));
         let identity = identity::router(Arc::clone(&state));
         let acceptor = TlsAcceptor::from(tls.config);
         let mut listeners = vec![(listener, None)];
+        for address in &self.settings.extra_listen {
+            let listener =
+                http::bind(*address).await.map_err(|e| Error::io(format_args!("listening on {address}"), e))?;
+            listeners.push((listener, None));
+        }
         for endpoint in &self.settings.private_endpoints {
             // The vault URL carries the port, so a private endpoint answers on the main listener's port
             // unless it names its own.

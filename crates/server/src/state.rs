@@ -13,6 +13,7 @@ use strongroom_store::Store;
 use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
 use crate::identity::client_auth::ReplayGuard;
+use crate::identity::throttle::SignInThrottle;
 
 /// Shared server state.
 pub struct AppState {
@@ -34,6 +35,8 @@ pub struct AppState {
     pub directory: DirectorySnapshot,
     /// Client-assertion ids already used.
     pub assertion_ids: ReplayGuard,
+    /// Failed sign-ins, against brute force.
+    pub sign_in_throttle: SignInThrottle,
 }
 
 /// The network around the server, as the firewall sees it.

@@ -124,6 +124,14 @@ pub trait Store: Send + Sync {
     /// Every version of a live secret with its value, oldest first; `None` when there is no such secret.
     async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>>;
 
+    /// Keeps a refresh token's grant (opaque to the store, sealed at rest) under the token's hash until
+    /// `expires`.
+    async fn put_refresh_token(&self, token_hash: &str, grant: &[u8], expires: i64) -> Result<()>;
+
+    /// Removes and returns the grant of a refresh token that has not expired by `now` (a refresh token
+    /// works once: using it issues a new one).
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;
+
     /// Recreates a secret with exactly these versions (oldest first, ids kept) and returns the newest.
     /// Fails with [`ErrorKind::Conflict`] when the name is in use and [`ErrorKind::Deleted`] when it is
     /// soft-deleted.

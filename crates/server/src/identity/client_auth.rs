@@ -2,6 +2,7 @@
 //! certificate assertion, or a federated assertion (workload identity).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, header};
@@ -29,6 +30,8 @@ pub struct Claimant<'a> {
     pub client_id: &'a str,
     /// `host[:port]` the client addressed.
     pub host: Option<&'a str>,
+    /// The caller's address, for brute-force protection.
+    pub address: IpAddr,
 }
 
 /// Checks the credential in `form` (or the Basic header) for `claimant`.
@@ -41,15 +44,20 @@ pub async fn authenticate(
 ) -> Result<ClientAuthentication, OAuthFailure> {
     let secret = form.get("client_secret").cloned().or_else(|| basic_credentials(headers).map(|(_, secret)| secret));
     if let Some(secret) = secret {
+        let principal_key = claimant.application.object_id.to_string();
+        if state.sign_in_throttle.is_locked(&principal_key, claimant.address) {
+            return Err(OAuthFailure::locked_out());
+        }
         let hashes = directory.client_secret_hashes(claimant.application.object_id).to_vec();
         let verified =
             tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
                 .await
                 .unwrap_or(false);
-        return match verified {
-            true => Ok(ClientAuthentication::Secret),
-            false => Err(OAuthFailure::invalid_client_secret(claimant.client_id)),
-        };
+        if !verified {
+            state.sign_in_throttle.record_failure(&principal_key, claimant.address);
+            return Err(OAuthFailure::invalid_client_secret(claimant.client_id));
+        }
+        return Ok(ClientAuthentication::Secret);
     }
     let Some(assertion) = form.get("client_assertion") else { return Err(OAuthFailure::missing_client_credential()) };
     if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {

@@ -195,6 +195,58 @@ impl OAuthFailure {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, "There was an error issuing a token.")
     }
 
+    /// AADSTS50034: no such user.
+    pub fn user_not_found(user: &str, tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50034,
+            format!(
+                "The user account {user} does not exist in the {tenant} directory. To sign into this application, the account must be added to the directory."
+            ),
+        )
+    }
+
+    /// AADSTS50126: wrong password.
+    pub fn invalid_user_credentials() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.",
+        )
+    }
+
+    /// AADSTS50057: the user is disabled.
+    pub fn user_disabled() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", 50057, "The user account is disabled.")
+    }
+
+    /// AADSTS50053: too many failed sign-ins; locked for a while.
+    pub fn locked_out() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50053,
+            "The account is locked because of too many failed sign-in attempts. Try again later.",
+        )
+    }
+
+    /// AADSTS70008: the refresh token, code or device code has expired, was used, or was revoked.
+    pub fn expired_grant() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity, was already used, or was revoked.",
+        )
+    }
+
+    /// AADSTS70000: the grant belongs to another client or redirect URI, or PKCE failed.
+    pub fn grant_mismatch(detail: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", 70000, format!("The provided grant is invalid: {detail}"))
+    }
+
     /// The AADSTS code.
     pub fn code(&self) -> u32 {
         self.code

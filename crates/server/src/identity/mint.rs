@@ -1,7 +1,7 @@
 //! Minting access tokens for a principal, shared by every grant and the managed-identity endpoints.
 
-use strongroom_core::directory::Principal;
-use strongroom_core::token::AccessClaims;
+use strongroom_core::directory::{Directory, Principal};
+use strongroom_core::token::{AccessClaims, IdClaims};
 use uuid::Uuid;
 
 use crate::endpoints::KEY_VAULT_APP_ID;
@@ -74,8 +74,79 @@ pub fn app_token(state: &AppState, request: AppToken<'_>) -> Option<Minted> {
         uti: Uuid::new_v4().simple().to_string(),
         groups: Vec::new(),
         xms_mirid: request.managed_identity_resource_id,
+        scp: None,
     };
-    match state.keys.current().and_then(|key| key.sign(&claims)) {
+    sign(state, &claims, now, lifetime)
+}
+
+/// A user's access token for `audience`, obtained through the public client `client_id`.
+pub fn user_access_token(
+    state: &AppState,
+    directory: &Directory,
+    user: &Principal,
+    client_id: Uuid,
+    audience: &str,
+) -> Option<Minted> {
+    let now = now_seconds();
+    let lifetime = state.token_lifetime_seconds;
+    let groups = directory.groups_of(user.object_id);
+    let claims = AccessClaims {
+        aud: audience.to_owned(),
+        iss: state.endpoints.issuer(user.tenant_id),
+        iat: now,
+        nbf: now,
+        exp: now + i64::try_from(lifetime).unwrap_or(3600),
+        tid: user.tenant_id.to_string(),
+        oid: user.object_id.to_string(),
+        sub: user.object_id.to_string(),
+        azp: client_id.to_string(),
+        azpacr: "0".to_owned(),
+        appid: client_id.to_string(),
+        appidacr: "0".to_owned(),
+        idtyp: "user".to_owned(),
+        ver: "2.0".to_owned(),
+        uti: Uuid::new_v4().simple().to_string(),
+        // Past Entra's limit of 200 the claim is left out; the vault reads membership from the directory.
+        groups: if groups.len() <= MAX_GROUPS_IN_TOKEN {
+            groups.iter().map(Uuid::to_string).collect()
+        } else {
+            Vec::new()
+        },
+        xms_mirid: None,
+        scp: Some("user_impersonation".to_owned()),
+    };
+    sign(state, &claims, now, lifetime)
+}
+
+/// The ID token telling `client_id` who signed in.
+pub fn id_token(
+    state: &AppState,
+    tenant_name: &str,
+    user: &Principal,
+    client_id: Uuid,
+    nonce: Option<String>,
+) -> Option<String> {
+    let now = now_seconds();
+    let lifetime = state.token_lifetime_seconds;
+    let claims = IdClaims {
+        aud: client_id.to_string(),
+        iss: state.endpoints.issuer(user.tenant_id),
+        iat: now,
+        nbf: now,
+        exp: now + i64::try_from(lifetime).unwrap_or(3600),
+        sub: user.object_id.to_string(),
+        oid: user.object_id.to_string(),
+        tid: user.tenant_id.to_string(),
+        preferred_username: format!("{}@{tenant_name}", user.name),
+        name: user.name.clone(),
+        nonce,
+        ver: "2.0".to_owned(),
+    };
+    sign(state, &claims, now, lifetime).map(|minted| minted.token)
+}
+
+fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u64) -> Option<Minted> {
+    match state.keys.current().and_then(|key| key.sign(claims)) {
         Ok(token) => Some(Minted { token, issued_at: now, lifetime }),
         Err(e) => {
             tracing::error!("signing a token failed: {e}");
@@ -83,6 +154,9 @@ pub fn app_token(state: &AppState, request: AppToken<'_>) -> Option<Minted> {
         }
     }
 }
+
+/// Most group ids a token carries before the claim is left out (Entra's JWT limit).
+pub const MAX_GROUPS_IN_TOKEN: usize = 200;
 
 /// The audience for a requested resource, if it is one this server issues tokens for: the vault resource,
 /// named as such (a trailing slash is tolerated) or by Key Vault's application id.

@@ -8,7 +8,9 @@ pub mod discovery;
 pub mod error;
 pub mod managed;
 pub mod mint;
+pub mod throttle;
 pub mod token;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
         .route("/{tenant}/discovery/keys", get(discovery::keys))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/userrealm/{user}", get(users::user_realm))
         .route("/msi/token", get(managed::msi).post(managed::msi))
         .fallback(error::not_found)
         .with_state(state)

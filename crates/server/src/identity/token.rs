@@ -8,16 +8,20 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
 
+use strongroom_core::directory::Directory;
+
 use super::client_auth::{self, Claimant};
 use super::error::OAuthFailure;
 use super::mint::{self, AppToken};
+use super::users;
 use crate::state::AppState;
+use crate::vault::ConnectionInfo;
 
 /// OpenID scopes that may accompany a resource scope and grant nothing by themselves.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
@@ -26,6 +30,7 @@ const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
 pub async fn token(
     State(state): State<Arc<AppState>>,
     Path(tenant_in_path): Path<String>,
+    Extension(connection): Extension<ConnectionInfo>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -34,11 +39,7 @@ pub async fn token(
     let directory = state.directory();
     let tenant =
         directory.tenant(&tenant_in_path).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant_in_path))?.clone();
-
     let grant_type = form.get("grant_type").ok_or_else(|| OAuthFailure::missing_parameter("grant_type"))?;
-    if grant_type != "client_credentials" {
-        return Err(OAuthFailure::unsupported_grant_type(grant_type));
-    }
 
     let client_id = form
         .get("client_id")
@@ -50,30 +51,49 @@ pub async fn token(
         .and_then(|id| directory.application(tenant.id, id))
         .ok_or_else(|| OAuthFailure::unknown_client(&client_id, &tenant.name))?
         .clone();
+    let app_id = application.client_id.unwrap_or_default();
+    let address = connection.peer.ip();
 
+    match grant_type.as_str() {
+        "client_credentials" => {
+            let host = uri
+                .authority()
+                .map(|a| a.as_str().to_owned())
+                .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
+            let claimant = Claimant {
+                tenant: &tenant,
+                tenant_in_path: &tenant_in_path,
+                application: &application,
+                client_id: &client_id,
+                host: host.as_deref(),
+                address,
+            };
+            client_credentials(&state, &directory, &claimant, &form, &headers).await
+        }
+        "password" => users::password(&state, &directory, &tenant, app_id, &form, address).await,
+        "refresh_token" => users::refresh(&state, &directory, &tenant, app_id, &form).await,
+        other => Err(OAuthFailure::unsupported_grant_type(other)),
+    }
+}
+
+/// `grant_type=client_credentials`: an app-only token for the application itself.
+async fn client_credentials(
+    state: &AppState,
+    directory: &Directory,
+    claimant: &Claimant<'_>,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, OAuthFailure> {
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
-    let audience =
-        mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
-
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
-    let claimant = Claimant {
-        tenant: &tenant,
-        tenant_in_path: &tenant_in_path,
-        application: &application,
-        client_id: &client_id,
-        host: host.as_deref(),
-    };
-    let authentication = client_auth::authenticate(&state, &directory, &claimant, &form, &headers).await?;
-
+    let audience = mint::audience_for(state, &resource)
+        .ok_or_else(|| OAuthFailure::unknown_resource(&resource, &claimant.tenant.name))?;
+    let authentication = client_auth::authenticate(state, directory, claimant, form, headers).await?;
     let minted = mint::app_token(
-        &state,
+        state,
         AppToken {
-            principal: &application,
-            client_id: application.client_id.unwrap_or_default(),
+            principal: claimant.application,
+            client_id: claimant.application.client_id.unwrap_or_default(),
             audience,
             authentication,
             managed_identity_resource_id: None,
@@ -95,7 +115,7 @@ pub async fn token(
 
 /// The one resource of a scope list such as `https://vault.localhost:8443/.default`; OpenID scopes may come
 /// along. `None` when there is not exactly one `/.default` scope.
-fn requested_resource(scope: &str) -> Option<String> {
+pub fn requested_resource(scope: &str) -> Option<String> {
     let mut resources = scope.split_whitespace().filter(|s| !OIDC_SCOPES.contains(s));
     let only = resources.next()?;
     if resources.next().is_some() {

@@ -15,8 +15,6 @@ use crate::state::AppState;
 pub struct Caller {
     /// The principal's object id.
     pub object_id: Uuid,
-    /// Groups the principal belongs to.
-    pub groups: Vec<Uuid>,
     /// The validated claims.
     pub claims: AccessClaims,
 }
@@ -29,6 +27,5 @@ pub fn validate(state: &AppState, vault: &Vault, token: &str) -> Result<Caller, 
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
     let claims = state.keys.validate(token, &expected).map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
-    let groups = claims.groups.iter().filter_map(|g| Uuid::parse_str(g).ok()).collect();
-    Ok(Caller { object_id, groups, claims })
+    Ok(Caller { object_id, claims })
 }

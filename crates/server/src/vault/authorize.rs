@@ -16,9 +16,10 @@ pub fn check(
     target: Target<'_>,
 ) -> Result<(), VaultError> {
     let permitted = match vault.authorization {
+        // Group membership comes from the directory, not the token: it is current, and never overflows.
         AuthorizationModel::Rbac => rbac::is_permitted(
             directory.role_assignments(vault.id),
-            rbac::Caller { object_id: caller.object_id, groups: &caller.groups },
+            rbac::Caller { object_id: caller.object_id, groups: &directory.groups_of(caller.object_id) },
             action,
             target,
         ),

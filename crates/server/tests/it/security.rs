@@ -33,6 +33,7 @@ fn genuine_claims(server: &TestServer) -> AccessClaims {
         uti: "test".into(),
         groups: vec![],
         xms_mirid: None,
+        scp: None,
     }
 }
 

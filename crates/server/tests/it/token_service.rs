@@ -68,7 +68,13 @@ async fn token_errors_carry_entra_codes() {
         ("contoso", with("client_secret", "wrong-secret"), 401, "invalid_client", 7000215),
         ("contoso", with("scope", "https://management.azure.com/.default"), 400, "invalid_resource", 500011),
         ("contoso", with("scope", "https://vault.localhost/user_impersonation"), 400, "invalid_scope", 70011),
-        ("contoso", with("grant_type", "password"), 400, "unsupported_grant_type", 70003),
+        (
+            "contoso",
+            with("grant_type", "urn:ietf:params:oauth:grant-type:saml2-bearer"),
+            400,
+            "unsupported_grant_type",
+            70003,
+        ),
     ];
     for (tenant, form, status, error, code) in cases {
         let (got_status, body) = server.token_request(tenant, &form).await;

@@ -19,6 +19,9 @@ use zeroize::Zeroizing;
 
 mod secrets;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{PageRequest, PageResult, SecretWithValue, Store, VersionSelector};
@@ -109,6 +112,21 @@ CREATE TABLE managed_identities (
 CREATE TABLE application_credentials (
     object_id   TEXT PRIMARY KEY REFERENCES principals(object_id),
     credentials TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE users (
+    object_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    details   TEXT NOT NULL
+);
+CREATE TABLE memberships (
+    member_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    groups    TEXT NOT NULL
+);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_data TEXT NOT NULL,
+    expires    INTEGER NOT NULL
 );
 "#,
 ];
@@ -296,25 +314,19 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         role_assignments.entry(vault_id).or_default().push(RoleAssignment { id, principal_id, role, scope });
     }
 
-    let managed_identity_rows: Vec<(Uuid, String)> = connection
-        .prepare("SELECT object_id, details FROM managed_identities")
-        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
-        .context("reading managed identities")?;
-    let managed_identities = managed_identity_rows
-        .into_iter()
-        .map(|(id, details)| Ok((id, serde_json::from_str(&details).map_err(corrupt)?)))
-        .collect::<Result<HashMap<_, _>>>()?;
-
-    let credential_rows: Vec<(Uuid, String)> = connection
-        .prepare("SELECT object_id, credentials FROM application_credentials")
-        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
-        .context("reading application credentials")?;
-    let application_credentials = credential_rows
-        .into_iter()
-        .map(|(id, credentials)| Ok((id, serde_json::from_str(&credentials).map_err(corrupt)?)))
-        .collect::<Result<HashMap<_, _>>>()?;
+    let managed_identities =
+        json_rows(connection, "SELECT object_id, details FROM managed_identities", "reading managed identities")?;
+    let application_credentials = json_rows(
+        connection,
+        "SELECT object_id, credentials FROM application_credentials",
+        "reading application credentials",
+    )?;
+    let users = json_rows(connection, "SELECT object_id, details FROM users", "reading users")?;
+    let memberships = json_rows(connection, "SELECT member_id, groups FROM memberships", "reading memberships")?;
 
     Ok(Directory {
+        users,
+        memberships,
         tenants,
         principals,
         vaults,
@@ -323,6 +335,41 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         managed_identities,
         application_credentials,
     })
+}
+
+/// Rows of (object id, JSON) as a map.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    connection: &Connection,
+    sql: &str,
+    context: &str,
+) -> Result<HashMap<Uuid, T>> {
+    let rows: Vec<(Uuid, String)> = connection
+        .prepare(sql)
+        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
+        .context(context)?;
+    rows.into_iter().map(|(id, json)| Ok((id, serde_json::from_str(&json).map_err(corrupt)?))).collect()
+}
+
+/// Inserts or replaces the JSON of `value` under `id` in `table` (whose columns are `key_column`, `value_column`).
+fn put_json(
+    transaction: &Transaction<'_>,
+    table: &str,
+    columns: (&str, &str),
+    id: Uuid,
+    value: &impl serde::Serialize,
+) -> Result<()> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorKind::Corrupt, format_args!("encoding {table}"), e))?;
+    let (key, column) = columns;
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {table} ({key}, {column}) VALUES (?1, ?2) ON CONFLICT ({key}) DO UPDATE SET {column} = ?2"
+            ),
+            params![id.to_string(), json],
+        )
+        .map(drop)
+        .context(&format!("storing {table}"))
 }
 
 fn scope_text(scope: &Scope) -> String {
@@ -358,28 +405,16 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             .map(drop)
             .context("creating a principal"),
         Change::PutManagedIdentity { object_id, details } => {
-            let details = serde_json::to_string(details)
-                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding a managed identity", e))?;
-            transaction
-                .execute(
-                    "INSERT INTO managed_identities (object_id, details) VALUES (?1, ?2) \
-                     ON CONFLICT (object_id) DO UPDATE SET details = ?2",
-                    params![object_id.to_string(), details],
-                )
-                .map(drop)
-                .context("storing a managed identity")
+            put_json(transaction, "managed_identities", ("object_id", "details"), *object_id, details)
         }
         Change::PutApplicationCredentials { object_id, credentials } => {
-            let credentials = serde_json::to_string(credentials)
-                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding application credentials", e))?;
-            transaction
-                .execute(
-                    "INSERT INTO application_credentials (object_id, credentials) VALUES (?1, ?2) \
-                     ON CONFLICT (object_id) DO UPDATE SET credentials = ?2",
-                    params![object_id.to_string(), credentials],
-                )
-                .map(drop)
-                .context("storing application credentials")
+            put_json(transaction, "application_credentials", ("object_id", "credentials"), *object_id, credentials)
+        }
+        Change::PutUser { object_id, user } => {
+            put_json(transaction, "users", ("object_id", "details"), *object_id, user)
+        }
+        Change::PutMemberships { member, groups } => {
+            put_json(transaction, "memberships", ("member_id", "groups"), *member, groups)
         }
         Change::UpdatePrincipal(p) => transaction
             .execute(
@@ -591,6 +626,41 @@ impl Store for SqliteStore {
     async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
         let name = name.to_owned();
         self.run(move |connection, root_key| secrets::history(connection, root_key, vault_id, &name)).await
+    }
+
+    async fn put_refresh_token(&self, token_hash: &str, grant: &[u8], expires: i64) -> Result<()> {
+        let (token_hash, grant) = (token_hash.to_owned(), grant.to_vec());
+        self.write(move |transaction, root_key| {
+            let sealed = root_key.seal(&grant, format!("refresh/{token_hash}").as_bytes())?;
+            transaction
+                .execute(
+                    "INSERT INTO refresh_tokens (token_hash, grant_data, expires) VALUES (?1, ?2, ?3)",
+                    params![token_hash, STANDARD_NO_PAD.encode(sealed), expires],
+                )
+                .map(drop)
+                .context("storing a refresh token")
+        })
+        .await
+    }
+
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |transaction, root_key| {
+            transaction
+                .execute("DELETE FROM refresh_tokens WHERE expires < ?1", [now])
+                .context("expiring refresh tokens")?;
+            let sealed: Option<String> = transaction
+                .query_row("SELECT grant_data FROM refresh_tokens WHERE token_hash = ?1", [&token_hash], |r| r.get(0))
+                .optional()
+                .context("reading a refresh token")?;
+            let Some(sealed) = sealed else { return Ok(None) };
+            transaction
+                .execute("DELETE FROM refresh_tokens WHERE token_hash = ?1", [&token_hash])
+                .context("using a refresh token")?;
+            let sealed = STANDARD_NO_PAD.decode(sealed).map_err(corrupt)?;
+            root_key.open(&sealed, format!("refresh/{token_hash}").as_bytes()).map(Some)
+        })
+        .await
     }
 
     async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {

@@ -1,0 +1,211 @@
+//! User sign-in at the token endpoint: the resource-owner password grant (with MSAL's user-realm lookup) and
+//! refresh tokens, and the token response every user flow shares (access token, ID token, client info,
+//! rotated refresh token).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use strongroom_core::credential;
+use strongroom_core::directory::{Directory, Principal, Tenant};
+use uuid::Uuid;
+
+use super::error::OAuthFailure;
+use super::mint::{self, now_seconds};
+use super::token::requested_resource;
+use crate::state::AppState;
+
+/// How long a refresh token lives (Entra's default for most clients).
+const REFRESH_TOKEN_DAYS: i64 = 90;
+
+/// What a refresh token stands for, kept sealed in the store under the token's hash.
+#[derive(Debug, Serialize, Deserialize)]
+struct RefreshGrant {
+    tenant_id: Uuid,
+    user_id: Uuid,
+    client_id: Uuid,
+    scope: String,
+}
+
+/// The response of every user flow.
+#[derive(Debug, Serialize)]
+struct UserTokenResponse {
+    token_type: &'static str,
+    scope: String,
+    expires_in: u64,
+    ext_expires_in: u64,
+    access_token: String,
+    refresh_token: String,
+    id_token: String,
+    client_info: String,
+}
+
+/// A user signed in through `client_id`, asking for `scope` (which names one resource).
+pub struct SignedIn<'a> {
+    /// The tenant.
+    pub tenant: &'a Tenant,
+    /// The user.
+    pub user: &'a Principal,
+    /// The public client.
+    pub client_id: Uuid,
+    /// The scopes asked for, echoed in the response.
+    pub scope: String,
+    /// The sign-in request's nonce, for the ID token.
+    pub nonce: Option<String>,
+}
+
+/// Issues the tokens of a successful user sign-in.
+pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<'_>) -> Result<Response, OAuthFailure> {
+    let resource = requested_resource(&signed_in.scope).ok_or_else(|| OAuthFailure::invalid_scope(&signed_in.scope))?;
+    let audience = mint::audience_for(state, &resource)
+        .ok_or_else(|| OAuthFailure::unknown_resource(&resource, &signed_in.tenant.name))?;
+    let access = mint::user_access_token(state, directory, signed_in.user, signed_in.client_id, &audience)
+        .ok_or_else(OAuthFailure::internal)?;
+    let id_token = mint::id_token(state, &signed_in.tenant.name, signed_in.user, signed_in.client_id, signed_in.nonce)
+        .ok_or_else(OAuthFailure::internal)?;
+
+    let mut secret = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut secret).map_err(|_| OAuthFailure::internal())?;
+    let refresh_token = URL_SAFE_NO_PAD.encode(secret);
+    let grant = RefreshGrant {
+        tenant_id: signed_in.tenant.id,
+        user_id: signed_in.user.object_id,
+        client_id: signed_in.client_id,
+        scope: signed_in.scope.clone(),
+    };
+    let grant = serde_json::to_vec(&grant).map_err(|_| OAuthFailure::internal())?;
+    state
+        .store
+        .put_refresh_token(&token_hash(&refresh_token), &grant, now_seconds() + REFRESH_TOKEN_DAYS * 86_400)
+        .await
+        .map_err(|e| {
+            tracing::error!("storing a refresh token failed: {e}");
+            OAuthFailure::internal()
+        })?;
+
+    let client_info = serde_json::json!({ "uid": signed_in.user.object_id, "utid": signed_in.tenant.id });
+    let mut response = Json(UserTokenResponse {
+        token_type: "Bearer",
+        scope: signed_in.scope,
+        expires_in: access.lifetime,
+        ext_expires_in: access.lifetime,
+        access_token: access.token,
+        refresh_token,
+        id_token,
+        client_info: URL_SAFE_NO_PAD.encode(client_info.to_string()),
+    })
+    .into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+    Ok(response)
+}
+
+/// Refresh tokens are random 256-bit values, so a plain SHA-256 is a safe lookup key.
+fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+/// `grant_type=password`.
+pub async fn password(
+    state: &AppState,
+    directory: &Directory,
+    tenant: &Tenant,
+    client_id: Uuid,
+    form: &HashMap<String, String>,
+    address: IpAddr,
+) -> Result<Response, OAuthFailure> {
+    let username = form.get("username").ok_or_else(|| OAuthFailure::missing_parameter("username"))?;
+    let password = form.get("password").ok_or_else(|| OAuthFailure::missing_parameter("password"))?.clone();
+    let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?.clone();
+    let user = check_password(state, directory, tenant, username, password, address).await?;
+    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None }).await
+}
+
+/// Checks a user's password, counting failures against brute force; used by every flow that signs a user in.
+pub async fn check_password<'a>(
+    state: &AppState,
+    directory: &'a Directory,
+    tenant: &Tenant,
+    username: &str,
+    password: String,
+    address: IpAddr,
+) -> Result<&'a Principal, OAuthFailure> {
+    let principal_key = format!("{}/{}", tenant.id, username.to_ascii_lowercase());
+    if state.sign_in_throttle.is_locked(&principal_key, address) {
+        return Err(OAuthFailure::locked_out());
+    }
+    let Some((user, details)) = directory.user_by_sign_in_name(tenant.id, username) else {
+        state.sign_in_throttle.record_failure(&principal_key, address);
+        return Err(OAuthFailure::user_not_found(username, &tenant.name));
+    };
+    let hash = details.password_hash.clone();
+    let verified =
+        tokio::task::spawn_blocking(move || credential::verify_secret(&password, &hash)).await.unwrap_or(false);
+    if !verified {
+        state.sign_in_throttle.record_failure(&principal_key, address);
+        return Err(OAuthFailure::invalid_user_credentials());
+    }
+    if !details.enabled {
+        return Err(OAuthFailure::user_disabled());
+    }
+    Ok(user)
+}
+
+/// `grant_type=refresh_token`: the old token is used up and a new one issued (rotation).
+pub async fn refresh(
+    state: &AppState,
+    directory: &Directory,
+    tenant: &Tenant,
+    client_id: Uuid,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthFailure> {
+    let token = form.get("refresh_token").ok_or_else(|| OAuthFailure::missing_parameter("refresh_token"))?;
+    let grant = state.store.take_refresh_token(&token_hash(token), now_seconds()).await.map_err(|e| {
+        tracing::error!("reading a refresh token failed: {e}");
+        OAuthFailure::internal()
+    })?;
+    let grant: RefreshGrant =
+        grant.and_then(|g| serde_json::from_slice(&g).ok()).ok_or_else(OAuthFailure::expired_grant)?;
+    if grant.client_id != client_id || grant.tenant_id != tenant.id {
+        return Err(OAuthFailure::grant_mismatch("the refresh token was issued to another client or tenant"));
+    }
+    let user = directory.principal(grant.user_id).ok_or_else(OAuthFailure::expired_grant)?;
+    // Disabling a user revokes its refresh tokens.
+    if !directory.users.get(&user.object_id).is_some_and(|u| u.enabled) {
+        return Err(OAuthFailure::user_disabled());
+    }
+    let scope = form.get("scope").cloned().unwrap_or(grant.scope);
+    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None }).await
+}
+
+/// The answer of MSAL's user-realm lookup.
+#[derive(Debug, Serialize)]
+pub struct UserRealm {
+    ver: &'static str,
+    account_type: &'static str,
+    domain_name: String,
+    cloud_instance_name: String,
+    cloud_audience_urn: &'static str,
+}
+
+/// `GET /{tenant}/userrealm/{user}`: every account here is managed (no federation to follow).
+pub async fn user_realm(
+    State(state): State<Arc<AppState>>,
+    Path((_tenant, user)): Path<(String, String)>,
+) -> Json<UserRealm> {
+    let domain_name = user.rsplit_once('@').map_or(String::new(), |(_, domain)| domain.to_owned());
+    Json(UserRealm {
+        ver: "1.0",
+        account_type: "Managed",
+        domain_name,
+        cloud_instance_name: state.endpoints.login_host().to_owned(),
+        cloud_audience_urn: "urn:federation:MicrosoftOnline",
+    })
+}
