@@ -137,6 +137,13 @@ APPS = {
 }
 
 
+# MSAL's user-realm lookup (UsernamePasswordCredential) always goes to port 443 of the authority host, so the
+# server also listens there when the tests may bind it.
+USER_REALM_PORT_AVAILABLE = os.geteuid() == 0
+LISTEN = '["127.0.0.1:0", "127.0.0.1:443"]' if USER_REALM_PORT_AVAILABLE else '"127.0.0.1:0"'
+CLI_APP = "5b7a1c2d-0000-4000-8000-00000000a008"
+USER_PASSWORD = "Correct-Horse-7"
+
 # The private endpoint of the vault `private` listens here, on the main listener's port.
 PRIVATE_ENDPOINT = "127.0.0.9"
 
@@ -230,11 +237,11 @@ def configured_server():
         config = textwrap.dedent(
             f"""
             [server]
-            listen = "127.0.0.1:0"
             data_dir = "{data_dir}"
             login_host = "localhost"
             vault_domain = "vault.localhost"
             imds_listen = "127.0.0.1:0"
+            listen = {LISTEN}
 
             [[tenant]]
             name = "contoso"
@@ -253,6 +260,31 @@ def configured_server():
             federated = [
               {{ issuer = "{FEDERATED_ISSUER}", subject = "{FEDERATED_SUBJECT}", audience = "api://AzureADTokenExchange", jwks = "issuer-jwks.json" }},
             ]
+
+            [[tenant.app]]
+            name = "cli-app"
+            client_id = "{CLI_APP}"
+
+            [[tenant.group]]
+            name = "ops"
+            member_of = ["staff"]
+
+            [[tenant.group]]
+            name = "staff"
+
+            [[tenant.user]]
+            name = "alice"
+            password = "{USER_PASSWORD}"
+            groups = ["ops"]
+
+            [[tenant.user]]
+            name = "bob"
+            password = "{USER_PASSWORD}"
+            enabled = false
+
+            [[tenant.user]]
+            name = "carol"
+            password = "{USER_PASSWORD}"
 
             [[tenant.managed_identity]]
             name = "web-01"
@@ -287,6 +319,10 @@ def configured_server():
 
             [[tenant.vault.role_assignment]]
             principal = "cert-app"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "staff"
             role = "Key Vault Secrets User"
 
             [[tenant.vault.role_assignment]]

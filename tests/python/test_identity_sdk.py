@@ -3,7 +3,9 @@
 import base64
 import http.client
 import json
+import ssl
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -15,11 +17,24 @@ from azure.identity import (
     ClientAssertionCredential,
     DefaultAzureCredential,
     ManagedIdentityCredential,
+    UsernamePasswordCredential,
     WorkloadIdentityCredential,
 )
 from azure.keyvault.secrets import SecretClient
 
-from conftest import APPS, CERT_APP, CONTOSO, MI_SHARED, MI_WEB, MI_WEB_HEADER, WORKLOAD_APP, app_secret
+from conftest import (
+    APPS,
+    CERT_APP,
+    CLI_APP,
+    CONTOSO,
+    MI_SHARED,
+    MI_WEB,
+    MI_WEB_HEADER,
+    USER_PASSWORD,
+    USER_REALM_PORT_AVAILABLE,
+    WORKLOAD_APP,
+    app_secret,
+)
 
 MI_VARIABLES = [
     "IDENTITY_ENDPOINT",
@@ -244,3 +259,71 @@ def test_assertions_that_must_be_refused(configured_server):
         assert (status, body["error_codes"]) == (400, [70021]), reason
     status, body = post_token(server, **assertion_fields(WORKLOAD_APP, material.federated_token(lifetime=-3600)))
     assert (status, body["error_codes"]) == (401, [700024])
+
+
+@pytest.mark.skipif(not USER_REALM_PORT_AVAILABLE, reason="MSAL's user-realm lookup goes to port 443, which only root may bind")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_username_password_credential(configured_server, environment):
+    # alice reads the secret through nested groups: ops is a member of staff, which holds the role.
+    credential = UsernamePasswordCredential(
+        CLI_APP, "alice@contoso", USER_PASSWORD, tenant_id=CONTOSO, disable_instance_discovery=True
+    )
+    assert read(configured_server, credential) == "seeded-value-42"
+
+
+def password_grant(server, username, password, source=None):
+    form = {
+        "grant_type": "password",
+        "client_id": CLI_APP,
+        "username": username,
+        "password": password,
+        "scope": f"https://vault.localhost:{server.port}/.default offline_access openid profile",
+        "client_info": "1",
+    }
+    if source is None:
+        response = requests.post(token_endpoint(server), data=form, verify=server.ca, timeout=10)
+        return response.status_code, response.json()
+    context = ssl.create_default_context(cafile=server.ca)
+    connection = http.client.HTTPSConnection(
+        "localhost", server.port, source_address=(source, 0), context=context, timeout=10
+    )
+    body = urllib.parse.urlencode(form)
+    connection.request(
+        "POST", f"/{CONTOSO}/oauth2/v2.0/token", body, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    response = connection.getresponse()
+    result = response.status, json.loads(response.read())
+    connection.close()
+    return result
+
+
+def test_user_sign_in_refusals_and_refresh_tokens(configured_server):
+    server = configured_server
+    for username, password, code in [
+        ("alice@contoso", "wrong-password", 50126),
+        ("bob@contoso", USER_PASSWORD, 50057),
+        ("nobody@contoso", USER_PASSWORD, 50034),
+    ]:
+        status, body = password_grant(server, username, password)
+        assert (status, body["error_codes"]) == (400, [code]), username
+        assert "access_token" not in body
+
+    status, tokens = password_grant(server, "alice@contoso", USER_PASSWORD)
+    assert status == 200
+    assert {"access_token", "id_token", "refresh_token", "client_info"} <= tokens.keys()
+    id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert id_claims["preferred_username"] == "alice@contoso" and id_claims["aud"] == CLI_APP
+    access_claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert access_claims["idtyp"] == "user" and len(access_claims["groups"]) == 2
+
+    refresh = {"grant_type": "refresh_token", "client_id": CLI_APP, "refresh_token": tokens["refresh_token"]}
+    renewed = requests.post(token_endpoint(server), data=refresh, verify=server.ca, timeout=10)
+    assert renewed.status_code == 200 and renewed.json()["refresh_token"] != tokens["refresh_token"]
+    reused = requests.post(token_endpoint(server), data=refresh, verify=server.ca, timeout=10)
+    assert (reused.status_code, reused.json()["error_codes"]) == (400, [70008]), "a refresh token works once"
+
+    # Brute force: ten failures lock carol (and the address they came from) out, even with the right password.
+    for _ in range(10):
+        assert password_grant(server, "carol@contoso", "guess", source="127.0.0.6")[1]["error_codes"] == [50126]
+    status, body = password_grant(server, "carol@contoso", USER_PASSWORD, source="127.0.0.6")
+    assert (status, body["error_codes"]) == (400, [50053])
