@@ -3,7 +3,9 @@
 import base64
 import http.client
 import json
+import pathlib
 import ssl
+import sys
 import time
 import urllib.parse
 import uuid
@@ -16,6 +18,8 @@ from azure.identity import (
     CertificateCredential,
     ClientAssertionCredential,
     DefaultAzureCredential,
+    DeviceCodeCredential,
+    InteractiveBrowserCredential,
     ManagedIdentityCredential,
     UsernamePasswordCredential,
     WorkloadIdentityCredential,
@@ -327,3 +331,33 @@ def test_user_sign_in_refusals_and_refresh_tokens(configured_server):
         assert password_grant(server, "carol@contoso", "guess", source="127.0.0.6")[1]["error_codes"] == [50126]
     status, body = password_grant(server, "carol@contoso", USER_PASSWORD, source="127.0.0.6")
     assert (status, body["error_codes"]) == (400, [50053])
+
+
+def test_device_code_credential(configured_server, environment):
+    def sign_in_on_the_verification_page(verification_uri, user_code, expires_on):
+        # What the user does in a browser: open the page, type the code and their credentials.
+        page = requests.get(verification_uri, verify=configured_server.ca, timeout=10)
+        assert page.status_code == 200 and "user_code" in page.text
+        form = {"user_code": user_code, "username": "alice@contoso", "password": USER_PASSWORD}
+        done = requests.post(verification_uri, data=form, verify=configured_server.ca, timeout=10)
+        assert done.status_code == 200, done.text
+
+    credential = DeviceCodeCredential(
+        client_id=CLI_APP,
+        tenant_id=CONTOSO,
+        prompt_callback=sign_in_on_the_verification_page,
+        disable_instance_discovery=True,
+        timeout=60,
+    )
+    assert read(configured_server, credential) == "seeded-value-42"
+
+
+def test_interactive_browser_credential(configured_server, environment):
+    browser = pathlib.Path(__file__).with_name("fake_browser.py")
+    environment.setenv("BROWSER", f"{sys.executable} {browser} %s")
+    environment.setenv("FAKE_BROWSER_USERNAME", "alice@contoso")
+    environment.setenv("FAKE_BROWSER_PASSWORD", USER_PASSWORD)
+    credential = InteractiveBrowserCredential(
+        client_id=CLI_APP, tenant_id=CONTOSO, disable_instance_discovery=True, timeout=60
+    )
+    assert read(configured_server, credential) == "seeded-value-42"

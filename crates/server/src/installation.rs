@@ -112,6 +112,7 @@ impl Installation {
             directory: DirectorySnapshot::new(directory),
             assertion_ids: ReplayGuard::default(),
             sign_in_throttle: Default::default(),
+            pending: Default::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));

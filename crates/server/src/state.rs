@@ -13,6 +13,7 @@ use strongroom_store::Store;
 use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
 use crate::identity::client_auth::ReplayGuard;
+use crate::identity::flows::PendingSignIns;
 use crate::identity::throttle::SignInThrottle;
 
 /// Shared server state.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub assertion_ids: ReplayGuard,
     /// Failed sign-ins, against brute force.
     pub sign_in_throttle: SignInThrottle,
+    /// Device codes and authorization codes in flight.
+    pub pending: PendingSignIns,
 }
 
 /// The network around the server, as the firewall sees it.

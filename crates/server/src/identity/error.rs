@@ -247,6 +247,31 @@ impl OAuthFailure {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", 70000, format!("The provided grant is invalid: {detail}"))
     }
 
+    /// AADSTS70016: the user has not signed in on the verification page yet; keep polling.
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        )
+    }
+
+    /// AADSTS70020: the device code has expired or is unknown.
+    pub fn expired_device_code() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            70020,
+            "The provided value for the input parameter 'device_code' is not valid: it has expired or does not exist.",
+        )
+    }
+
+    /// The explanation, without the AADSTS prefix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The AADSTS code.
     pub fn code(&self) -> u32 {
         self.code

@@ -3,11 +3,15 @@
 //! The tenant in the path is an id or a name. Every failure answers in Entra's error shape
 //! ([`error::OAuthFailure`]), with the AADSTS code SDKs and people recognise.
 
+pub mod browser;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod flows;
 pub mod managed;
 pub mod mint;
+pub mod pages;
 pub mod throttle;
 pub mod token;
 pub mod users;
@@ -28,6 +32,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/discovery/keys", get(discovery::keys))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
         .route("/{tenant}/userrealm/{user}", get(users::user_realm))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(device::device_code))
+        .route("/devicelogin", get(device::verification_page).post(device::verify))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(browser::sign_in_page).post(browser::sign_in))
         .route("/msi/token", get(managed::msi).post(managed::msi))
         .fallback(error::not_found)
         .with_state(state)

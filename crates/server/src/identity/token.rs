@@ -19,7 +19,7 @@ use strongroom_core::directory::Directory;
 use super::client_auth::{self, Claimant};
 use super::error::OAuthFailure;
 use super::mint::{self, AppToken};
-use super::users;
+use super::{browser, device, users};
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
 
@@ -72,6 +72,10 @@ pub async fn token(
         }
         "password" => users::password(&state, &directory, &tenant, app_id, &form, address).await,
         "refresh_token" => users::refresh(&state, &directory, &tenant, app_id, &form).await,
+        "urn:ietf:params:oauth:grant-type:device_code" => {
+            device::poll(&state, &directory, &tenant, app_id, &form).await
+        }
+        "authorization_code" => browser::redeem(&state, &directory, &tenant, app_id, &form).await,
         other => Err(OAuthFailure::unsupported_grant_type(other)),
     }
 }

@@ -1,0 +1,163 @@
+//! The device-code flow: a device without a browser asks for a code, the user signs in on the verification
+//! page from any browser and types the code, and the device polls the token endpoint until then.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use serde::Serialize;
+use strongroom_core::credential;
+use strongroom_core::directory::{Directory, Tenant};
+use uuid::Uuid;
+
+use super::error::OAuthFailure;
+use super::flows::DeviceGrant;
+use super::mint::{self, now_seconds};
+use super::pages;
+use super::token::requested_resource;
+use super::users::{self, SignedIn};
+use crate::state::AppState;
+use crate::vault::ConnectionInfo;
+
+/// How long a device code lives, seconds.
+const LIFETIME: i64 = 900;
+/// Letters of user codes: no vowels (no words), no look-alikes.
+const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+
+/// The answer of the device-code endpoint.
+#[derive(Debug, Serialize)]
+pub struct DeviceCodeResponse {
+    user_code: String,
+    device_code: String,
+    verification_uri: String,
+    expires_in: i64,
+    interval: u32,
+    message: String,
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`.
+pub async fn device_code(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<DeviceCodeResponse>, OAuthFailure> {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let directory = state.directory();
+    let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
+    let client_id = form.get("client_id").ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
+    let application = Uuid::parse_str(client_id)
+        .ok()
+        .and_then(|id| directory.application(tenant.id, id))
+        .ok_or_else(|| OAuthFailure::unknown_client(client_id, &tenant.name))?;
+    let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
+    let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
+    mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
+
+    let device_code = credential::generate_client_secret().map_err(|_| OAuthFailure::internal())?;
+    let user_code = user_code().ok_or_else(OAuthFailure::internal)?;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .unwrap_or_else(|| state.endpoints.authority_host().trim_start_matches("https://").to_owned());
+    let verification_uri = format!("https://{host}/devicelogin");
+    state.pending.add_device(
+        device_code.clone(),
+        DeviceGrant {
+            tenant_id: tenant.id,
+            client_id: application.client_id.unwrap_or_default(),
+            scope: scope.clone(),
+            user_code: user_code.clone(),
+            expires: now_seconds() + LIFETIME,
+            approved_by: None,
+        },
+    );
+    Ok(Json(DeviceCodeResponse {
+        message: format!(
+            "To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate."
+        ),
+        user_code,
+        device_code,
+        verification_uri,
+        expires_in: LIFETIME,
+        interval: 1,
+    }))
+}
+
+/// Eight letters, drawn without modulo bias.
+fn user_code() -> Option<String> {
+    let mut code = String::with_capacity(8);
+    let limit = 256 - 256 % USER_CODE_ALPHABET.len();
+    while code.len() < 8 {
+        let mut byte = [0u8; 1];
+        aws_lc_rs::rand::fill(&mut byte).ok()?;
+        if usize::from(byte[0]) < limit {
+            code.push(char::from(USER_CODE_ALPHABET[usize::from(byte[0]) % USER_CODE_ALPHABET.len()]));
+        }
+    }
+    Some(code)
+}
+
+const CODE_FIELD: &str = "<label>Code <input name=\"user_code\" autocomplete=\"one-time-code\"></label>";
+
+/// `GET /devicelogin`: the verification page.
+pub async fn verification_page() -> Response {
+    pages::sign_in_form("Sign in to a device", "/devicelogin", &[], CODE_FIELD, None)
+}
+
+/// `POST /devicelogin`: the user's code and credentials.
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    Extension(connection): Extension<ConnectionInfo>,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+    let retry =
+        |message: &str| pages::sign_in_form("Sign in to a device", "/devicelogin", &[], CODE_FIELD, Some(message));
+    let directory = state.directory();
+    let user_code = field("user_code");
+    let Some(tenant) = state.pending.device_tenant(user_code.trim()).and_then(|id| directory.tenant(&id.to_string()))
+    else {
+        return retry("That code is not valid or has expired.");
+    };
+    let signed_in =
+        users::check_password(&state, &directory, tenant, &field("username"), field("password"), connection.peer.ip())
+            .await;
+    match signed_in {
+        Ok(user) if state.pending.approve_device(user_code.trim(), tenant.id, user.object_id) => pages::message(
+            StatusCode::OK,
+            "You are signed in",
+            "You have signed in to the application on your device. You may now close this window.",
+        ),
+        Ok(_) => retry("That code is not valid or has expired."),
+        Err(failure) => retry(failure.message()),
+    }
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:device_code`: tokens once the user has signed in.
+pub async fn poll(
+    state: &AppState,
+    directory: &Directory,
+    tenant: &Tenant,
+    client_id: Uuid,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthFailure> {
+    let device_code = form
+        .get("device_code")
+        .or_else(|| form.get("code"))
+        .ok_or_else(|| OAuthFailure::missing_parameter("device_code"))?;
+    let grant = state.pending.poll_device(device_code).ok_or_else(OAuthFailure::expired_device_code)?;
+    if grant.client_id != client_id || grant.tenant_id != tenant.id {
+        return Err(OAuthFailure::grant_mismatch("the device code was issued to another client or tenant"));
+    }
+    let user_id = grant.approved_by.ok_or_else(OAuthFailure::authorization_pending)?;
+    let user = directory.principal(user_id).ok_or_else(OAuthFailure::expired_device_code)?;
+    users::issue(state, directory, SignedIn { tenant, user, client_id, scope: grant.scope, nonce: None }).await
+}
