@@ -3,6 +3,7 @@
 import base64
 import http.client
 import json
+import os
 import pathlib
 import ssl
 import sys
@@ -16,6 +17,7 @@ from azure.core.exceptions import HttpResponseError
 import jwt
 from azure.identity import (
     CertificateCredential,
+    ClientSecretCredential,
     ClientAssertionCredential,
     DefaultAzureCredential,
     DeviceCodeCredential,
@@ -28,6 +30,7 @@ from azure.keyvault.secrets import SecretClient
 
 from conftest import (
     APPS,
+    Server,
     CERT_APP,
     CLI_APP,
     CONTOSO,
@@ -361,3 +364,64 @@ def test_interactive_browser_credential(configured_server, environment):
         client_id=CLI_APP, tenant_id=CONTOSO, disable_instance_discovery=True, timeout=60
     )
     assert read(configured_server, credential) == "seeded-value-42"
+
+
+AZURE_HOSTS = "127.0.0.3 login.microsoftonline.com billing.vault.azure.net"
+
+
+@pytest.fixture
+def azure_named_server(tmp_path):
+    """A server answering as login.microsoftonline.com and *.vault.azure.net on port 443, with the hosts-file
+    lines a user adds; only root may bind 443 and edit /etc/hosts."""
+    if os.geteuid() != 0:
+        pytest.skip("the Azure-hostname test binds port 443 and edits /etc/hosts, which needs root")
+    config = tmp_path / "strongroom.toml"
+    config.write_text(
+        f"""
+[server]
+listen = "127.0.0.3:443"
+data_dir = "{tmp_path}"
+azure_hostnames = true
+
+[[tenant]]
+name = "contoso"
+id = "{CONTOSO}"
+
+[[tenant.app]]
+name = "admin"
+client_id = "{APPS['admin']}"
+secrets = ["{app_secret('admin')}"]
+
+[[tenant.vault]]
+name = "billing"
+
+[[tenant.vault.role_assignment]]
+principal = "admin"
+role = "Key Vault Secrets User"
+
+[[tenant.vault.secret]]
+name = "db-password"
+value = "from-azure-names"
+"""
+    )
+    hosts = pathlib.Path("/etc/hosts")
+    original = hosts.read_text()
+    server = Server(["serve", "--config", str(config)], tmp_path).start()
+    try:
+        hosts.write_text(original.rstrip("\n") + f"\n{AZURE_HOSTS}\n")
+        yield server
+    finally:
+        hosts.write_text(original)
+        server.stop()
+
+
+def test_code_written_for_azure_runs_unchanged(azure_named_server, monkeypatch):
+    for name in MI_VARIABLES + ["AZURE_AUTHORITY_HOST"]:
+        monkeypatch.delenv(name, raising=False)
+    # Trusting the CA is configuration, not code.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", azure_named_server.ca)
+
+    # Exactly what an application written for Azure does: no authority, no instance-discovery switch.
+    credential = ClientSecretCredential(CONTOSO, APPS["admin"], app_secret("admin"))
+    client = SecretClient("https://billing.vault.azure.net", credential)
+    assert client.get_secret("db-password").value == "from-azure-names"

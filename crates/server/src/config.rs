@@ -101,6 +101,10 @@ impl ServerSettings {
 }
 
 const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
+/// The authority host of Azure's public cloud.
+pub const AZURE_LOGIN_HOST: &str = "login.microsoftonline.com";
+/// The vault domain of Azure's public cloud.
+pub const AZURE_VAULT_DOMAIN: &str = "vault.azure.net";
 
 /// A configuration error, already phrased for the user with file and line.
 #[derive(Debug, thiserror::Error)]
@@ -451,7 +455,6 @@ impl ServerSection {
             .as_ref()
             .map(|v| v.get_ref().parse().map_err(|_| at(v, "`imds_listen` must be an address and port")))
             .transpose()?;
-        refuse_unless(&self.azure_hostnames, &false, "azure_hostnames")?;
         refuse_present(&self.storage, "storage")?;
         let trusted_proxies = self.trusted_proxies.iter().map(parse_network).collect::<Result<_, _>>()?;
         let texts = match self.listen.get_ref() {
@@ -474,6 +477,25 @@ impl ServerSection {
             None => Ok(default.to_owned()),
             Some(v) if is_host_name(v.get_ref()) => Ok(v.into_inner().to_ascii_lowercase()),
             Some(v) => Err(at(&v, format!("`{key}` must be a DNS host name"))),
+        };
+        let (login_host, vault_domain) = match &self.azure_hostnames {
+            Some(azure) if *azure.get_ref() => {
+                // Code written for Azure addresses these names on 443; MSAL trusts the authority by its name.
+                if self.login_host.is_some() || self.vault_domain.is_some() {
+                    return Err(at(
+                        azure,
+                        "`azure_hostnames = true` sets the host names: leave out `login_host` and `vault_domain`",
+                    ));
+                }
+                if listen.port() != 443 {
+                    return Err(at(azure, "`azure_hostnames = true` needs the main `listen` address on port 443"));
+                }
+                (AZURE_LOGIN_HOST.to_owned(), AZURE_VAULT_DOMAIN.to_owned())
+            }
+            _ => (
+                host(self.login_host, "login.localhost", "login_host")?,
+                host(self.vault_domain, "vault.localhost", "vault_domain")?,
+            ),
         };
         let tls = match (self.tls_cert, self.tls_key) {
             (None, None) => None,
@@ -511,8 +533,8 @@ impl ServerSection {
             private_endpoints: Vec::new(),
             imds_listen,
             data_dir: self.data_dir,
-            login_host: host(self.login_host, "login.localhost", "login_host")?,
-            vault_domain: host(self.vault_domain, "vault.localhost", "vault_domain")?,
+            login_host,
+            vault_domain,
             tls,
             token_lifetime_seconds,
         })

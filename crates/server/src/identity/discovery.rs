@@ -14,9 +14,27 @@ use crate::state::AppState;
 /// The OpenID Connect discovery document of a tenant. Endpoint URLs use the host the client addressed, so
 /// MSAL posts to a name it can resolve; the issuer is the tenant's canonical one.
 pub async fn openid_configuration(
+    state: State<Arc<AppState>>,
+    tenant: Path<String>,
+    parts: Parts,
+) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
+    document(state, tenant, parts, "/v2.0").await
+}
+
+/// The v1 discovery document: the same service, with the v1 token and authorize endpoints.
+pub async fn openid_configuration_v1(
+    state: State<Arc<AppState>>,
+    tenant: Path<String>,
+    parts: Parts,
+) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
+    document(state, tenant, parts, "").await
+}
+
+async fn document(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
     parts: Parts,
+    version: &str,
 ) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
     let directory = state.directory();
     let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
@@ -27,11 +45,11 @@ pub async fn openid_configuration(
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     Ok(Json(OpenIdConfiguration {
         issuer: state.endpoints.issuer(tenant.id),
-        authorization_endpoint: format!("{base}/oauth2/v2.0/authorize"),
-        token_endpoint: format!("{base}/oauth2/v2.0/token"),
-        device_authorization_endpoint: format!("{base}/oauth2/v2.0/devicecode"),
-        jwks_uri: format!("{base}/discovery/v2.0/keys"),
-        end_session_endpoint: format!("{base}/oauth2/v2.0/logout"),
+        authorization_endpoint: format!("{base}/oauth2{version}/authorize"),
+        token_endpoint: format!("{base}/oauth2{version}/token"),
+        device_authorization_endpoint: format!("{base}/oauth2{version}/devicecode"),
+        jwks_uri: format!("{base}/discovery{version}/keys"),
+        end_session_endpoint: format!("{base}/oauth2{version}/logout"),
         token_endpoint_auth_methods_supported: strings(&["client_secret_post", "client_secret_basic"]),
         response_modes_supported: strings(&["query", "fragment", "form_post"]),
         response_types_supported: strings(&["code", "id_token", "code id_token", "id_token token"]),

@@ -77,6 +77,16 @@ impl OAuthFailure {
         )
     }
 
+    /// AADSTS901002: the v2.0 endpoint takes scopes, not `resource`.
+    pub fn resource_on_v2() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            901002,
+            "The 'resource' request parameter is not supported. Use 'scope' with '{resource}/.default'.",
+        )
+    }
+
     /// AADSTS7000215: the client secret is wrong.
     pub fn invalid_client_secret(client_id: &str) -> Self {
         Self::new(

@@ -31,6 +31,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
         .route("/{tenant}/discovery/keys", get(discovery::keys))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/token", post(token::token_v1))
+        .route("/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration_v1))
         .route("/{tenant}/userrealm/{user}", get(users::user_realm))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(device::device_code))
         .route("/devicelogin", get(device::verification_page).post(device::verify))

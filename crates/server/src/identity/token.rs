@@ -26,16 +26,58 @@ use crate::vault::ConnectionInfo;
 /// OpenID scopes that may accompany a resource scope and grant nothing by themselves.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
 
-/// Issues a token.
+/// Which token endpoint a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// `/oauth2/v2.0/token`: scopes.
+    V2,
+    /// `/oauth2/token`: the legacy endpoint, with `resource=` and string-valued numbers.
+    V1,
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
 pub async fn token(
-    State(state): State<Arc<AppState>>,
-    Path(tenant_in_path): Path<String>,
-    Extension(connection): Extension<ConnectionInfo>,
+    state: State<Arc<AppState>>,
+    tenant: Path<String>,
+    connection: Extension<ConnectionInfo>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    if form.contains_key("resource") {
+        return Err(OAuthFailure::resource_on_v2());
+    }
+    issue(state, tenant, connection, uri, headers, form, Endpoint::V2).await
+}
+
+/// `POST /{tenant}/oauth2/token`: the v1 endpoint names its resource instead of a scope.
+pub async fn token_v1(
+    state: State<Arc<AppState>>,
+    tenant: Path<String>,
+    connection: Extension<ConnectionInfo>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthFailure> {
+    let mut form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    if let Some(resource) = form.get("resource").cloned()
+        && !form.contains_key("scope")
+    {
+        form.insert("scope".to_owned(), format!("{}/.default", resource.trim_end_matches('/')));
+    }
+    issue(state, tenant, connection, uri, headers, form, Endpoint::V1).await
+}
+
+async fn issue(
+    State(state): State<Arc<AppState>>,
+    Path(tenant_in_path): Path<String>,
+    Extension(connection): Extension<ConnectionInfo>,
+    uri: Uri,
+    headers: HeaderMap,
+    form: HashMap<String, String>,
+    endpoint: Endpoint,
+) -> Result<Response, OAuthFailure> {
     let directory = state.directory();
     let tenant =
         directory.tenant(&tenant_in_path).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant_in_path))?.clone();
@@ -68,7 +110,7 @@ pub async fn token(
                 host: host.as_deref(),
                 address,
             };
-            client_credentials(&state, &directory, &claimant, &form, &headers).await
+            client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await
         }
         "password" => users::password(&state, &directory, &tenant, app_id, &form, address).await,
         "refresh_token" => users::refresh(&state, &directory, &tenant, app_id, &form).await,
@@ -87,6 +129,7 @@ async fn client_credentials(
     claimant: &Claimant<'_>,
     form: &HashMap<String, String>,
     headers: &HeaderMap,
+    endpoint: Endpoint,
 ) -> Result<Response, OAuthFailure> {
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
@@ -104,13 +147,28 @@ async fn client_credentials(
         },
     )
     .ok_or_else(OAuthFailure::internal)?;
-    let mut response = Json(TokenResponse {
-        token_type: "Bearer".to_owned(),
-        expires_in: minted.lifetime,
-        ext_expires_in: minted.lifetime,
-        access_token: minted.token,
-    })
-    .into_response();
+    let mut response = match endpoint {
+        Endpoint::V2 => Json(TokenResponse {
+            token_type: "Bearer".to_owned(),
+            expires_in: minted.lifetime,
+            ext_expires_in: minted.lifetime,
+            access_token: minted.token,
+        })
+        .into_response(),
+        Endpoint::V1 => {
+            let expires_on = minted.issued_at + i64::try_from(minted.lifetime).unwrap_or(0);
+            Json(serde_json::json!({
+                "token_type": "Bearer",
+                "expires_in": minted.lifetime.to_string(),
+                "ext_expires_in": minted.lifetime.to_string(),
+                "expires_on": expires_on.to_string(),
+                "not_before": minted.issued_at.to_string(),
+                "resource": resource,
+                "access_token": minted.token,
+            }))
+            .into_response()
+        }
+    };
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -87,3 +87,31 @@ async fn token_errors_carry_entra_codes() {
     let (status, body) = server.token_request("contoso", &missing).await;
     assert_eq!((status, codes(&body)), (401, vec![7000218]));
 }
+
+#[tokio::test]
+async fn the_v1_endpoint_takes_a_resource_and_answers_in_strings() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let client_id = server.client_id("admin");
+    let resource = server.resource();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", "admin-secret-0123456789"),
+        ("resource", resource.as_str()),
+    ];
+    let v1 = format!("{}/contoso/oauth2/token", server.authority_host());
+    let body: Value = server.http.post(&v1).form(&form).send().await.unwrap().json().await.unwrap();
+    assert!(body["expires_in"].is_string() && body["expires_on"].is_string(), "{body}");
+    assert_eq!(body["resource"], resource);
+    let token = body["access_token"].as_str().unwrap();
+    let read =
+        server.vault_call(reqwest::Method::GET, "billing", "/secrets/seeded?api-version=7.6", Some(token), None).await;
+    assert_eq!(read.status(), 200);
+
+    let (status, body) = server.token_request("contoso", &form).await;
+    assert_eq!((status, codes(&body)), (400, vec![901002]), "the v2.0 endpoint refuses `resource`");
+
+    let url = format!("{}/contoso/.well-known/openid-configuration", server.authority_host());
+    let doc: Value = server.http.get(url).send().await.unwrap().json().await.unwrap();
+    assert!(doc["token_endpoint"].as_str().unwrap().ends_with("/oauth2/token"), "{doc}");
+}
