@@ -35,6 +35,12 @@ enum Command {
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
     },
+    /// Rotate the token signing key now; a running server takes the new key up within a minute.
+    RotateSigningKey {
+        /// The installation's data directory.
+        #[arg(long, default_value = "strongroom-data")]
+        data_dir: PathBuf,
+    },
     /// Print this installation's backup key (base64), for another installation's `trusted_backup_keys`.
     BackupKey {
         /// The installation's data directory.
@@ -93,6 +99,13 @@ async fn run(command: Command) -> strongroom_server::Result<()> {
             print_dev_banner(&info);
             println!("strongroom listening on https://{}", server.address());
             server
+        }
+        Command::RotateSigningKey { data_dir } => {
+            let unused = SocketAddr::from(([127, 0, 0, 1], 0));
+            let installation = Installation::open(ServerSettings::new(unused, data_dir)).await?;
+            installation.rotate_signing_key().await?;
+            println!("rotated the token signing key");
+            return Ok(());
         }
         Command::BackupKey { data_dir } => {
             let unused = SocketAddr::from(([127, 0, 0, 1], 0));

@@ -48,6 +48,8 @@ pub struct ServerSettings {
     pub tls: Option<TlsFiles>,
     /// Lifetime of issued access tokens.
     pub token_lifetime_seconds: u64,
+    /// How often the token signing key rotates.
+    pub signing_key_rotation_days: u32,
     /// Backup keys of other installations whose backups this one may restore (32 bytes each).
     pub trusted_backup_keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -91,6 +93,7 @@ impl ServerSettings {
             vault_domain: "vault.localhost".into(),
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
+            signing_key_rotation_days: DEFAULT_ROTATION_DAYS,
             trusted_backup_keys: Vec::new(),
             trusted_proxies: Vec::new(),
             subnets: Vec::new(),
@@ -101,6 +104,7 @@ impl ServerSettings {
 }
 
 const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
+const DEFAULT_ROTATION_DAYS: u32 = 30;
 /// The authority host of Azure's public cloud.
 pub const AZURE_LOGIN_HOST: &str = "login.microsoftonline.com";
 /// The vault domain of Azure's public cloud.
@@ -233,6 +237,7 @@ struct ServerSection {
     #[serde(default)]
     trusted_proxies: Vec<Spanned<String>>,
     token_lifetime_seconds: Option<Spanned<u64>>,
+    signing_key_rotation_days: Option<Spanned<u32>>,
     #[serde(default)]
     trusted_backup_keys: Vec<Spanned<String>>,
 }
@@ -509,6 +514,11 @@ impl ServerSection {
             Some(v) if (600..=86_400).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`token_lifetime_seconds` must be between 600 and 86400")),
         };
+        let signing_key_rotation_days = match self.signing_key_rotation_days {
+            None => DEFAULT_ROTATION_DAYS,
+            Some(v) if (1..=365).contains(v.get_ref()) => v.into_inner(),
+            Some(v) => return Err(at(&v, "`signing_key_rotation_days` must be between 1 and 365")),
+        };
         let trusted_backup_keys = self
             .trusted_backup_keys
             .iter()
@@ -537,6 +547,7 @@ impl ServerSection {
             vault_domain,
             tls,
             token_lifetime_seconds,
+            signing_key_rotation_days,
         })
     }
 }

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use strongroom_core::backup::BackupKey;
 use strongroom_core::provision::{self, DesiredState};
-use strongroom_core::token::{KeySet, SigningKey};
+use strongroom_core::token::KeySet;
 use strongroom_store::Store;
 use strongroom_store::seal::RootKey;
 use strongroom_store::sqlite::SqliteStore;
@@ -24,12 +24,12 @@ use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::client_auth::ReplayGuard;
 use crate::identity::mint::now_seconds;
+use crate::signing::{self, SigningKeys};
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
 use crate::{http, identity, sweeper, tls};
 
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
-const SIGNING_KEYS_SETTING: &str = "token-signing-keys";
 const BACKUP_KEY_SETTING: &str = "backup-key";
 
 /// An opened installation, not yet listening.
@@ -55,9 +55,14 @@ impl Installation {
             Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
         };
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?);
-        let keys = load_signing_keys(store.as_ref()).await?;
+        let keys = signing::load(store.as_ref(), now_seconds()).await?;
         let backup_key = load_backup_key(store.as_ref()).await?;
         Ok(Self { settings, store, keys, backup_key })
+    }
+
+    /// Rotates the token signing key now; a running server takes the new key up within a minute.
+    pub async fn rotate_signing_key(&self) -> Result<()> {
+        signing::rotate(self.store.as_ref(), self.settings.token_lifetime_seconds, now_seconds()).await.map(drop)
     }
 
     /// This installation's backup key, base64: give it to another installation's `trusted_backup_keys` so
@@ -101,7 +106,7 @@ impl Installation {
         let state = Arc::new(AppState {
             endpoints: endpoints.clone(),
             token_lifetime_seconds: self.settings.token_lifetime_seconds,
-            keys: self.keys,
+            keys: SigningKeys::new(self.keys),
             backup_keys,
             store: self.store,
             audit,
@@ -115,7 +120,11 @@ impl Installation {
             pending: Default::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
-        tokio::spawn(sweeper::run(Arc::clone(&state.store), shutdown_signal.clone()));
+        tokio::spawn(sweeper::run(
+            Arc::clone(&state),
+            self.settings.signing_key_rotation_days,
+            shutdown_signal.clone(),
+        ));
         let identity = identity::router(Arc::clone(&state));
         let acceptor = TlsAcceptor::from(tls.config);
         let mut listeners = vec![(listener, None)];
@@ -166,27 +175,6 @@ impl Installation {
             audit_writer,
         })
     }
-}
-
-async fn load_signing_keys(store: &dyn Store) -> Result<KeySet> {
-    if let Some(stored) = store.sealed_setting(SIGNING_KEYS_SETTING).await? {
-        let encoded: Vec<String> =
-            serde_json::from_slice(&stored).map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))?;
-        let keys = encoded
-            .iter()
-            .map(|key| {
-                let der = Zeroizing::new(
-                    STANDARD.decode(key).map_err(|e| Error::new(ErrorKind::Store, "reading a signing key", e))?,
-                );
-                Ok(SigningKey::from_pkcs8(&der)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        return Ok(KeySet::new(keys));
-    }
-    let key = SigningKey::generate()?;
-    let encoded = Zeroizing::new(serde_json::to_vec(&[STANDARD.encode(key.to_pkcs8()?)]).unwrap_or_default());
-    store.put_sealed_setting(SIGNING_KEYS_SETTING, &encoded).await?;
-    Ok(KeySet::new(vec![key]))
 }
 
 async fn load_backup_key(store: &dyn Store) -> Result<Zeroizing<Vec<u8>>> {

@@ -7,7 +7,6 @@ use ipnet::IpNet;
 use strongroom_core::backup::BackupKey;
 use strongroom_core::directory::Directory;
 use strongroom_core::network::Subnet;
-use strongroom_core::token::KeySet;
 use strongroom_store::Store;
 
 use crate::audit::AuditSink;
@@ -15,6 +14,7 @@ use crate::endpoints::Endpoints;
 use crate::identity::client_auth::ReplayGuard;
 use crate::identity::flows::PendingSignIns;
 use crate::identity::throttle::SignInThrottle;
+use crate::signing::SigningKeys;
 
 /// Shared server state.
 pub struct AppState {
@@ -23,7 +23,7 @@ pub struct AppState {
     /// Lifetime of issued tokens, in seconds.
     pub token_lifetime_seconds: u64,
     /// Token signing keys.
-    pub keys: KeySet,
+    pub keys: SigningKeys,
     /// Backup keys: this installation's first (it seals), then the ones of installations it trusts.
     pub backup_keys: Vec<BackupKey>,
     /// Persistent state.

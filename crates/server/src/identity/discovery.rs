@@ -72,8 +72,8 @@ pub async fn keys(
         return Err(OAuthFailure::tenant_not_found(&tenant));
     }
     let issuer = format!("{}/{{tenantid}}/v2.0", state.endpoints.authority_host());
-    let keys = state
-        .keys
+    let key_set = state.keys.get();
+    let keys = key_set
         .keys()
         .iter()
         .map(|key| JsonWebKey {

@@ -146,7 +146,7 @@ pub fn id_token(
 }
 
 fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u64) -> Option<Minted> {
-    match state.keys.current().and_then(|key| key.sign(claims)) {
+    match state.keys.get().current().and_then(|key| key.sign(claims)) {
         Ok(token) => Some(Minted { token, issued_at: now, lifetime }),
         Err(e) => {
             tracing::error!("signing a token failed: {e}");

@@ -25,7 +25,7 @@ pub fn validate(state: &AppState, vault: &Vault, token: &str) -> Result<Caller, 
     let resource = state.endpoints.vault_resource();
     let expected = Expected { issuer: &issuer, audiences: &[&resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
-    let claims = state.keys.validate(token, &expected).map_err(|e| refuse(e.message()))?;
+    let claims = state.keys.get().validate(token, &expected).map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
     Ok(Caller { object_id, claims })
 }

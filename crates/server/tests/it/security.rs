@@ -51,7 +51,8 @@ async fn assert_refused(server: &TestServer, token: &str, reason: &str) {
 async fn forged_expired_misdirected_and_foreign_tokens_are_refused() {
     let server = TestServer::start(STANDARD_TENANTS).await;
     let state = server.running().state();
-    let real_key = state.keys.current().unwrap();
+    let keys = state.keys.get();
+    let real_key = keys.current().unwrap();
 
     // The genuine article works, so the refusals below are about the one thing each changes.
     let genuine = real_key.sign(&genuine_claims(&server)).unwrap();

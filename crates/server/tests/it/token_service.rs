@@ -115,3 +115,43 @@ async fn the_v1_endpoint_takes_a_resource_and_answers_in_strings() {
     let doc: Value = server.http.get(url).send().await.unwrap().json().await.unwrap();
     assert!(doc["token_endpoint"].as_str().unwrap().ends_with("/oauth2/token"), "{doc}");
 }
+
+#[tokio::test]
+async fn signing_keys_rotate_and_old_tokens_stay_valid() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let before = server.token("contoso", "admin").await;
+    let state = server.running().state();
+    let kid = |token: &str| {
+        use base64::Engine;
+        let header = token.split('.').next().unwrap();
+        let header: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+
+    // A rotation stored by another process (the CLI) is taken up by the maintenance loop's next pass.
+    let now = strongroom_server::identity::mint::now_seconds();
+    strongroom_server::signing::rotate(state.store.as_ref(), 3600, now).await.unwrap();
+    strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, now).await.unwrap();
+
+    let after = server.token("contoso", "admin").await;
+    assert_ne!(kid(&before), kid(&after));
+    let jwks = format!("{}/contoso/discovery/v2.0/keys", server.authority_host());
+    let keys: Value = server.http.get(jwks).send().await.unwrap().json().await.unwrap();
+    let published: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(published, [kid(&after), kid(&before)]);
+    for token in [&before, &after] {
+        let read = server
+            .vault_call(reqwest::Method::GET, "billing", "/secrets/seeded?api-version=7.6", Some(token), None)
+            .await;
+        assert_eq!(read.status(), 200);
+    }
+
+    // Once the rotation period has passed, the maintenance pass rotates by itself.
+    let later = now + 31 * 86_400;
+    strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, later).await.unwrap();
+    let kids: Vec<String> = state.keys.get().keys().iter().map(|k| k.kid().to_owned()).collect();
+    assert_eq!(kids.len(), 2, "the key just replaced stays; the one before it, whose tokens all expired, goes");
+    assert_eq!(kids[1], kid(&after));
+    assert!(!kids.contains(&kid(&before)));
+}

@@ -1,0 +1,155 @@
+//! Token signing keys: kept sealed in the store; the newest signs, and the ones it replaced stay published
+//! and accepted until every token they signed has expired. Keys rotate on a schedule and on command
+//! (`strongroom rotate-signing-key`); a running server picks up a rotation done by the command within a
+//! minute.
+
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use strongroom_core::token::{CLOCK_SKEW_SECONDS, KeySet, SigningKey};
+use strongroom_store::Store;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Result};
+
+const SETTING: &str = "token-signing-keys";
+
+/// A stored key: PKCS#8 DER (base64) and when it started signing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredKey {
+    pkcs8: String,
+    created: i64,
+}
+
+/// The keys in use, replaced whole when they rotate.
+#[derive(Debug)]
+pub struct SigningKeys(RwLock<Arc<KeySet>>);
+
+impl SigningKeys {
+    /// Keys starting with `keys`.
+    pub fn new(keys: KeySet) -> Self {
+        Self(RwLock::new(Arc::new(keys)))
+    }
+
+    /// The current key set.
+    pub fn get(&self) -> Arc<KeySet> {
+        match self.0.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn set(&self, keys: KeySet) {
+        let mut guard = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = Arc::new(keys);
+    }
+}
+
+async fn read(store: &dyn Store) -> Result<Vec<StoredKey>> {
+    let Some(stored) = store.sealed_setting(SETTING).await? else { return Ok(Vec::new()) };
+    serde_json::from_slice(&stored).map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))
+}
+
+async fn write(store: &dyn Store, keys: &[StoredKey]) -> Result<()> {
+    let encoded = Zeroizing::new(
+        serde_json::to_vec(keys).map_err(|e| Error::new(ErrorKind::Store, "encoding the signing keys", e))?,
+    );
+    Ok(store.put_sealed_setting(SETTING, &encoded).await?)
+}
+
+fn key_set(stored: &[StoredKey]) -> Result<KeySet> {
+    let keys = stored
+        .iter()
+        .map(|key| {
+            let der = Zeroizing::new(
+                STANDARD.decode(&key.pkcs8).map_err(|e| Error::new(ErrorKind::Store, "reading a signing key", e))?,
+            );
+            Ok(SigningKey::from_pkcs8(&der)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(KeySet::new(keys))
+}
+
+fn generate(now: i64) -> Result<StoredKey> {
+    let key = SigningKey::generate()?;
+    Ok(StoredKey { pkcs8: STANDARD.encode(key.to_pkcs8()?), created: now })
+}
+
+/// Keeps the newest key and every older key whose tokens may still be alive: a key stops signing when its
+/// successor starts, and its tokens expire at most `lifetime` (plus skew) later.
+fn retain_live(keys: &mut Vec<StoredKey>, lifetime: u64, now: i64) {
+    let grace = i64::try_from(lifetime + CLOCK_SKEW_SECONDS).unwrap_or(i64::MAX);
+    let successors: Vec<i64> = keys.iter().map(|k| k.created).collect();
+    let mut index = 0;
+    keys.retain(|_| {
+        let keep = index == 0 || successors[index - 1].saturating_add(grace) > now;
+        index += 1;
+        keep
+    });
+}
+
+/// The stored keys, creating the first one on first use.
+pub async fn load(store: &dyn Store, now: i64) -> Result<KeySet> {
+    let mut stored = read(store).await?;
+    if stored.is_empty() {
+        stored.push(generate(now)?);
+        write(store, &stored).await?;
+    }
+    key_set(&stored)
+}
+
+/// Adds a new signing key and drops the keys no token can need any more.
+pub async fn rotate(store: &dyn Store, lifetime: u64, now: i64) -> Result<KeySet> {
+    let mut stored = read(store).await?;
+    stored.insert(0, generate(now)?);
+    retain_live(&mut stored, lifetime, now);
+    write(store, &stored).await?;
+    tracing::info!(keys = stored.len(), "rotated the token signing key");
+    key_set(&stored)
+}
+
+/// What the maintenance loop does each minute: rotate when the newest key is older than `rotation_days`,
+/// and take up a rotation another process (the CLI) stored.
+pub async fn maintain(
+    store: &dyn Store,
+    keys: &SigningKeys,
+    lifetime: u64,
+    rotation_days: u32,
+    now: i64,
+) -> Result<()> {
+    let stored = read(store).await?;
+    let newest = stored.first().map_or(i64::MIN, |k| k.created);
+    let fresh = if newest.saturating_add(i64::from(rotation_days) * 86_400) <= now {
+        rotate(store, lifetime, now).await?
+    } else {
+        key_set(&stored)?
+    };
+    let current = keys.get();
+    let kids = |set: &KeySet| set.keys().iter().map(|k| k.kid().to_owned()).collect::<Vec<_>>();
+    if kids(&fresh) != kids(&current) {
+        keys.set(fresh);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(created: i64) -> StoredKey {
+        StoredKey { pkcs8: String::new(), created }
+    }
+
+    #[test]
+    fn retired_keys_stay_while_their_tokens_live() {
+        let lifetime = 3600;
+        let grace = 3600 + CLOCK_SKEW_SECONDS as i64;
+        let mut keys = vec![key(10_000), key(5_000), key(1_000)];
+        retain_live(&mut keys, lifetime, 10_000 + grace - 1);
+        assert_eq!(keys.iter().map(|k| k.created).collect::<Vec<_>>(), [10_000, 5_000]);
+        retain_live(&mut keys, lifetime, 10_000 + grace);
+        assert_eq!(keys.iter().map(|k| k.created).collect::<Vec<_>>(), [10_000]);
+    }
+}
