@@ -8,6 +8,24 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{Error, Result};
 
+/// A stored client secret: its Argon2id hash and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    /// The PHC string.
+    pub hash: String,
+    /// End of validity, Unix seconds; `None` for a secret that does not expire.
+    pub expires: Option<i64>,
+}
+
+/// A client secret as declared: its value and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredSecret {
+    /// The secret, in clear.
+    pub value: String,
+    /// End of validity, Unix seconds.
+    pub expires: Option<i64>,
+}
+
 /// A fresh client secret: 32 random bytes, base64url (43 characters), like Entra's 40-character secrets.
 pub fn generate_client_secret() -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::assertion::{CertificateCredential, FederatedCredential};
+use crate::credential::StoredSecret;
 use crate::network::NetworkRules;
 use crate::rbac::RoleAssignment;
 
@@ -134,8 +135,8 @@ pub struct Directory {
     pub vaults: Vec<Vault>,
     /// Role assignments, by vault id.
     pub role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
-    /// Client-secret hashes, by principal object id.
-    pub client_secret_hashes: HashMap<Uuid, Vec<String>>,
+    /// Client secrets (hashed), by principal object id.
+    pub client_secrets: HashMap<Uuid, Vec<StoredSecret>>,
     /// Managed-identity details, by principal object id.
     pub managed_identities: HashMap<Uuid, ManagedIdentity>,
     /// Certificate and federated credentials of applications, by principal object id.
@@ -210,9 +211,9 @@ impl Directory {
         self.role_assignments.get(&vault_id).map_or(&[], Vec::as_slice)
     }
 
-    /// The client-secret hashes of the principal `object_id`.
-    pub fn client_secret_hashes(&self, object_id: Uuid) -> &[String] {
-        self.client_secret_hashes.get(&object_id).map_or(&[], Vec::as_slice)
+    /// The client secrets of the principal `object_id`.
+    pub fn client_secrets(&self, object_id: Uuid) -> &[StoredSecret] {
+        self.client_secrets.get(&object_id).map_or(&[], Vec::as_slice)
     }
 
     /// The certificate and federated credentials of the application `object_id`.

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
-use crate::credential;
+use crate::credential::{self, DeclaredSecret, StoredSecret};
 use std::net::IpAddr;
 
 use crate::directory::{
@@ -55,7 +55,7 @@ pub struct DesiredApplication {
     /// Its client id, if fixed; otherwise one is generated once and kept.
     pub client_id: Option<Uuid>,
     /// Its client secrets, in clear: only their hashes are kept.
-    pub secrets: Vec<String>,
+    pub secrets: Vec<DeclaredSecret>,
     /// Whether it may pass vault firewalls as a trusted service.
     pub trusted_service: bool,
     /// Certificate and federated credentials.
@@ -181,8 +181,8 @@ pub enum Change {
     AddClientSecret {
         /// The principal.
         object_id: Uuid,
-        /// Argon2id PHC string.
-        hash: String,
+        /// The hash and expiry.
+        secret: StoredSecret,
     },
     /// Stop accepting a client secret.
     RemoveClientSecret {
@@ -312,21 +312,23 @@ fn plan_client_secrets(
     principal: &Principal,
     changes: &mut Vec<Change>,
 ) -> Result<()> {
-    let stored = current.client_secret_hashes(principal.object_id);
+    let stored = current.client_secrets(principal.object_id);
     let mut kept = HashSet::new();
     for secret in &app.secrets {
-        match stored.iter().find(|hash| credential::verify_secret(secret, hash)) {
-            Some(hash) => {
-                kept.insert(hash.as_str());
+        let same =
+            stored.iter().find(|s| s.expires == secret.expires && credential::verify_secret(&secret.value, &s.hash));
+        match same {
+            Some(same) => {
+                kept.insert(same.hash.as_str());
             }
             None => changes.push(Change::AddClientSecret {
                 object_id: principal.object_id,
-                hash: credential::hash_secret(secret)?,
+                secret: StoredSecret { hash: credential::hash_secret(&secret.value)?, expires: secret.expires },
             }),
         }
     }
-    for hash in stored.iter().filter(|hash| !kept.contains(hash.as_str())) {
-        changes.push(Change::RemoveClientSecret { object_id: principal.object_id, hash: hash.clone() });
+    for old in stored.iter().filter(|s| !kept.contains(s.hash.as_str())) {
+        changes.push(Change::RemoveClientSecret { object_id: principal.object_id, hash: old.hash.clone() });
     }
     Ok(())
 }
@@ -604,7 +606,7 @@ mod tests {
                 applications: vec![DesiredApplication {
                     name: "billing-api".into(),
                     client_id: None,
-                    secrets: vec!["s1".into()],
+                    secrets: vec![DeclaredSecret { value: "s1".into(), expires: None }],
                     trusted_service: false,
                     credentials: ApplicationCredentials::default(),
                 }],
@@ -657,7 +659,7 @@ mod tests {
     fn apply(changes: &[Change]) -> Directory {
         let (mut tenants, mut principals, mut vaults) = (vec![], vec![], vec![]);
         let mut assignments = HashMap::new();
-        let mut hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
+        let mut hashes: HashMap<Uuid, Vec<StoredSecret>> = HashMap::new();
         let mut managed_identities = HashMap::new();
         let mut application_credentials = HashMap::new();
         let mut users = HashMap::new();
@@ -670,7 +672,9 @@ mod tests {
                     principals.retain(|q: &Principal| q.object_id != p.object_id);
                     principals.push(p.clone());
                 }
-                Change::AddClientSecret { object_id, hash } => hashes.entry(*object_id).or_default().push(hash.clone()),
+                Change::AddClientSecret { object_id, secret } => {
+                    hashes.entry(*object_id).or_default().push(secret.clone())
+                }
                 Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } => {}
                 Change::PutManagedIdentity { object_id, details } => {
                     managed_identities.insert(*object_id, details.clone());
@@ -695,7 +699,7 @@ mod tests {
             principals,
             vaults,
             role_assignments: assignments,
-            client_secret_hashes: hashes,
+            client_secrets: hashes,
             managed_identities,
             application_credentials,
             users,
@@ -717,7 +721,7 @@ mod tests {
     fn a_changed_client_secret_replaces_the_old_one() -> Result<()> {
         let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
         let mut changed = desired();
-        changed.tenants[0].applications[0].secrets = vec!["s2".into()];
+        changed.tenants[0].applications[0].secrets = vec![DeclaredSecret { value: "s2".into(), expires: None }];
         let changes = plan(&directory, &changed, 0)?;
         assert!(matches!(changes.as_slice(), [Change::AddClientSecret { .. }, Change::RemoveClientSecret { .. }]));
         Ok(())

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential, IssuerKey};
+use strongroom_core::credential::DeclaredSecret;
 use strongroom_core::directory::{ApplicationCredentials, AuthorizationModel, ManagedIdentityKind};
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
@@ -266,7 +267,7 @@ struct AppSection {
     name: Spanned<String>,
     client_id: Option<Spanned<String>>,
     #[serde(default)]
-    secrets: Vec<String>,
+    secrets: Vec<SecretEntry>,
     #[serde(default)]
     certificates: Vec<Spanned<String>>,
     #[serde(default)]
@@ -599,7 +600,12 @@ impl AppSection {
     fn validate(self, base: &Path) -> Result<DesiredApplication, Located> {
         refuse_unless(&self.sign_in_audience, &"single_tenant".to_owned(), "tenant.app.sign_in_audience")?;
         let client_id = self.client_id.as_ref().map(|id| parse_uuid(id, "client_id")).transpose()?;
-        if self.secrets.iter().any(|s| s.len() < 16) {
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|entry| entry.declared().map_err(|e| at(&self.name, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if secrets.iter().any(|s| s.value.len() < 16) {
             return Err(at(&self.name, "client secrets must be at least 16 characters"));
         }
         let trusted_service = self.trusted_service.is_some_and(Spanned::into_inner);
@@ -626,13 +632,30 @@ impl AppSection {
                 keys,
             });
         }
-        Ok(DesiredApplication {
-            name: self.name.into_inner(),
-            client_id,
-            secrets: self.secrets,
-            trusted_service,
-            credentials,
-        })
+        Ok(DesiredApplication { name: self.name.into_inner(), client_id, secrets, trusted_service, credentials })
+    }
+}
+
+/// A client secret: its value, or `{ value, expires }` with an RFC 3339 time as a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecretEntry {
+    Plain(String),
+    Expiring { value: String, expires: String },
+}
+
+impl SecretEntry {
+    fn declared(&self) -> Result<DeclaredSecret, String> {
+        match self {
+            SecretEntry::Plain(value) => Ok(DeclaredSecret { value: value.clone(), expires: None }),
+            SecretEntry::Expiring { value, expires } => {
+                let time = time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        format!("'{expires}' is not a date-time with an offset, e.g. \"2027-01-01T00:00:00Z\"")
+                    })?;
+                Ok(DeclaredSecret { value: value.clone(), expires: Some(time.unix_timestamp()) })
+            }
+        }
     }
 }
 

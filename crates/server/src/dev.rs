@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use strongroom_core::credential;
+use strongroom_core::credential::{self, DeclaredSecret};
 use strongroom_core::directory::AuthorizationModel;
 use strongroom_core::network::NetworkRules;
 use strongroom_core::provision::{
@@ -47,7 +47,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
             applications: vec![DesiredApplication {
                 name: APPLICATION.to_owned(),
                 client_id: None,
-                secrets: vec![secret.clone()],
+                secrets: vec![DeclaredSecret { value: secret.clone(), expires: None }],
                 trusted_service: false,
                 credentials: Default::default(),
             }],

@@ -48,16 +48,23 @@ pub async fn authenticate(
         if state.sign_in_throttle.is_locked(&principal_key, claimant.address) {
             return Err(OAuthFailure::locked_out());
         }
-        let hashes = directory.client_secret_hashes(claimant.application.object_id).to_vec();
-        let verified =
-            tokio::task::spawn_blocking(move || hashes.iter().any(|hash| credential::verify_secret(&secret, hash)))
-                .await
-                .unwrap_or(false);
-        if !verified {
-            state.sign_in_throttle.record_failure(&principal_key, claimant.address);
-            return Err(OAuthFailure::invalid_client_secret(claimant.client_id));
-        }
-        return Ok(ClientAuthentication::Secret);
+        let stored = directory.client_secrets(claimant.application.object_id).to_vec();
+        let matched = tokio::task::spawn_blocking(move || {
+            stored.into_iter().find(|s| credential::verify_secret(&secret, &s.hash))
+        })
+        .await
+        .ok()
+        .flatten();
+        return match matched {
+            None => {
+                state.sign_in_throttle.record_failure(&principal_key, claimant.address);
+                Err(OAuthFailure::invalid_client_secret(claimant.client_id))
+            }
+            Some(secret) if secret.expires.is_some_and(|expires| expires <= now_seconds()) => {
+                Err(OAuthFailure::expired_client_secret(claimant.client_id))
+            }
+            Some(_) => Ok(ClientAuthentication::Secret),
+        };
     }
     let Some(assertion) = form.get("client_assertion") else { return Err(OAuthFailure::missing_client_credential()) };
     if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {

@@ -99,6 +99,16 @@ impl OAuthFailure {
         )
     }
 
+    /// AADSTS7000222: the client secret matched, but has expired.
+    pub fn expired_client_secret(client_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000222,
+            format!("The provided client secret keys for app '{client_id}' are expired."),
+        )
+    }
+
     /// AADSTS7000218: no client credential in the request.
     pub fn missing_client_credential() -> Self {
         Self::new(

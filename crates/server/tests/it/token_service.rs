@@ -155,3 +155,27 @@ async fn signing_keys_rotate_and_old_tokens_stay_valid() {
     assert_eq!(kids[1], kid(&after));
     assert!(!kids.contains(&kid(&before)));
 }
+
+#[tokio::test]
+async fn an_expired_client_secret_is_refused_while_a_current_one_works() {
+    let config = "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"rotating\"\nsecrets = [\n  \
+        { value = \"old-secret-0123456789\", expires = \"2020-01-01T00:00:00Z\" },\n  \
+        { value = \"new-secret-0123456789\", expires = \"2099-01-01T00:00:00Z\" },\n]\n";
+    let server = TestServer::start(config).await;
+    let client_id = server.client_id("rotating");
+    let scope = format!("{}/.default", server.resource());
+    for (secret, status, code) in [("old-secret-0123456789", 401, Some(7000222)), ("new-secret-0123456789", 200, None)]
+    {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret),
+            ("scope", scope.as_str()),
+        ];
+        let (got, body) = server.token_request("contoso", &form).await;
+        assert_eq!(got, status, "{body}");
+        if let Some(code) = code {
+            assert_eq!(codes(&body), [code]);
+        }
+    }
+}

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use strongroom_core::credential::StoredSecret;
 use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
 use strongroom_core::provision::Change;
 use strongroom_core::rbac::{RoleAssignment, Scope, built_in_role};
@@ -128,6 +129,9 @@ CREATE TABLE refresh_tokens (
     grant_data TEXT NOT NULL,
     expires    INTEGER NOT NULL
 );
+"#,
+    r#"
+ALTER TABLE client_secrets ADD COLUMN expires INTEGER;
 "#,
 ];
 
@@ -260,13 +264,13 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let mut client_secret_hashes: HashMap<Uuid, Vec<String>> = HashMap::new();
-    let hashes: Vec<(Uuid, String)> = connection
-        .prepare("SELECT object_id, hash FROM client_secrets")
-        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?)))?.collect())
+    let mut client_secrets: HashMap<Uuid, Vec<StoredSecret>> = HashMap::new();
+    let secret_rows: Vec<(Uuid, String, Option<i64>)> = connection
+        .prepare("SELECT object_id, hash, expires FROM client_secrets")
+        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, r.get(1)?, r.get(2)?)))?.collect())
         .context("reading client secrets")?;
-    for (object_id, hash) in hashes {
-        client_secret_hashes.entry(object_id).or_default().push(hash);
+    for (object_id, hash, expires) in secret_rows {
+        client_secrets.entry(object_id).or_default().push(StoredSecret { hash, expires });
     }
 
     let vault_rows: Vec<(Uuid, Uuid, String, String, u32, bool, String)> = connection
@@ -331,7 +335,7 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         principals,
         vaults,
         role_assignments,
-        client_secret_hashes,
+        client_secrets,
         managed_identities,
         application_credentials,
     })
@@ -423,10 +427,10 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             )
             .map(drop)
             .context("updating a principal"),
-        Change::AddClientSecret { object_id, hash } => transaction
+        Change::AddClientSecret { object_id, secret } => transaction
             .execute(
-                "INSERT INTO client_secrets (object_id, hash) VALUES (?1, ?2)",
-                params![object_id.to_string(), hash],
+                "INSERT INTO client_secrets (object_id, hash, expires) VALUES (?1, ?2, ?3)",
+                params![object_id.to_string(), secret.hash, secret.expires],
             )
             .map(drop)
             .context("adding a client secret"),
