@@ -63,6 +63,31 @@ pub struct AccessClaims {
     /// Delegated scopes of a user token (`user_impersonation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scp: Option<String>,
+    /// Where left-out claims can be fetched (group overage): `{"groups": "src1"}`.
+    #[serde(rename = "_claim_names", default, skip_serializing_if = "Option::is_none")]
+    pub claim_names: Option<serde_json::Value>,
+    /// The sources `_claim_names` refers to.
+    #[serde(rename = "_claim_sources", default, skip_serializing_if = "Option::is_none")]
+    pub claim_sources: Option<serde_json::Value>,
+}
+
+/// Entra's JWT limit on group ids; past it the claim is replaced by an overage pointer.
+pub const MAX_GROUPS_IN_TOKEN: usize = 200;
+
+/// The `groups` claim for `groups`, or — past [`MAX_GROUPS_IN_TOKEN`] — no ids and the overage claims
+/// (`_claim_names`, `_claim_sources`) that tell a reader to ask the directory.
+pub fn group_claims(
+    object_id: &str,
+    groups: &[String],
+) -> (Vec<String>, Option<serde_json::Value>, Option<serde_json::Value>) {
+    if groups.len() <= MAX_GROUPS_IN_TOKEN {
+        return (groups.to_vec(), None, None);
+    }
+    let names = serde_json::json!({ "groups": "src1" });
+    let sources = serde_json::json!({
+        "src1": { "endpoint": format!("https://graph.microsoft.com/v1.0/users/{object_id}/getMemberObjects") }
+    });
+    (Vec::new(), Some(names), Some(sources))
 }
 
 /// The claims of an ID token: who signed in, for the client that asked.
@@ -299,6 +324,8 @@ mod tests {
             groups: vec![],
             xms_mirid: None,
             scp: None,
+            claim_names: None,
+            claim_sources: None,
         }
     }
 
@@ -371,6 +398,17 @@ mod tests {
 
         assert!(refused(&keys, "not.a.token").contains("malformed"));
         Ok(())
+    }
+
+    #[test]
+    fn more_than_200_groups_become_an_overage_pointer() {
+        let few: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        assert_eq!(group_claims("oid", &few).0.len(), 200);
+        let many: Vec<String> = (0..201).map(|i| i.to_string()).collect();
+        let (ids, names, sources) = group_claims("oid", &many);
+        assert!(ids.is_empty());
+        assert_eq!(names, Some(serde_json::json!({"groups": "src1"})));
+        assert!(sources.is_some_and(|s| s["src1"]["endpoint"].as_str().is_some_and(|e| e.contains("/users/oid/"))));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Minting access tokens for a principal, shared by every grant and the managed-identity endpoints.
 
 use strongroom_core::directory::{Directory, Principal};
-use strongroom_core::token::{AccessClaims, IdClaims};
+use strongroom_core::token::{AccessClaims, IdClaims, group_claims};
 use uuid::Uuid;
 
 use crate::endpoints::KEY_VAULT_APP_ID;
@@ -75,6 +75,8 @@ pub fn app_token(state: &AppState, request: AppToken<'_>) -> Option<Minted> {
         groups: Vec::new(),
         xms_mirid: request.managed_identity_resource_id,
         scp: None,
+        claim_names: None,
+        claim_sources: None,
     };
     sign(state, &claims, now, lifetime)
 }
@@ -89,7 +91,9 @@ pub fn user_access_token(
 ) -> Option<Minted> {
     let now = now_seconds();
     let lifetime = state.token_lifetime_seconds;
-    let groups = directory.groups_of(user.object_id);
+    let groups: Vec<String> = directory.groups_of(user.object_id).iter().map(Uuid::to_string).collect();
+    // Past Entra's limit the ids are left out; the vault reads membership from the directory anyway.
+    let (groups, claim_names, claim_sources) = group_claims(&user.object_id.to_string(), &groups);
     let claims = AccessClaims {
         aud: audience.to_owned(),
         iss: state.endpoints.issuer(user.tenant_id),
@@ -106,14 +110,11 @@ pub fn user_access_token(
         idtyp: "user".to_owned(),
         ver: "2.0".to_owned(),
         uti: Uuid::new_v4().simple().to_string(),
-        // Past Entra's limit of 200 the claim is left out; the vault reads membership from the directory.
-        groups: if groups.len() <= MAX_GROUPS_IN_TOKEN {
-            groups.iter().map(Uuid::to_string).collect()
-        } else {
-            Vec::new()
-        },
+        groups,
         xms_mirid: None,
         scp: Some("user_impersonation".to_owned()),
+        claim_names,
+        claim_sources,
     };
     sign(state, &claims, now, lifetime)
 }
@@ -154,9 +155,6 @@ fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u6
         }
     }
 }
-
-/// Most group ids a token carries before the claim is left out (Entra's JWT limit).
-pub const MAX_GROUPS_IN_TOKEN: usize = 200;
 
 /// The audience for a requested resource, if it is one this server issues tokens for: the vault resource,
 /// named as such (a trailing slash is tolerated) or by Key Vault's application id.

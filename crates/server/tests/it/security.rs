@@ -34,6 +34,8 @@ fn genuine_claims(server: &TestServer) -> AccessClaims {
         groups: vec![],
         xms_mirid: None,
         scp: None,
+        claim_names: None,
+        claim_sources: None,
     }
 }
 
