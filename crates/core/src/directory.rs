@@ -70,6 +70,8 @@ pub struct Principal {
     pub client_id: Option<Uuid>,
     /// Whether it counts as a trusted service for vault firewalls whose bypass is `AzureServices`.
     pub trusted_service: bool,
+    /// For an application: whether other tenants may use it (`sign_in_audience = "multiple_tenants"`).
+    pub multi_tenant: bool,
 }
 
 /// How a vault decides permissions.
@@ -145,6 +147,9 @@ pub struct Directory {
     pub users: HashMap<Uuid, User>,
     /// The groups each principal is a direct member of, by member object id.
     pub memberships: HashMap<Uuid, Vec<Uuid>>,
+    /// Service principals of multi-tenant applications in other tenants: their object id → the application
+    /// object's (home principal's) object id, which holds the credentials.
+    pub service_principals: HashMap<Uuid, Uuid>,
 }
 
 /// What a user has beyond being a principal.
@@ -209,6 +214,12 @@ impl Directory {
     /// The role assignments on the vault `vault_id`.
     pub fn role_assignments(&self, vault_id: Uuid) -> &[RoleAssignment] {
         self.role_assignments.get(&vault_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whose credentials the principal `object_id` signs in with: the home application's for a service
+    /// principal in another tenant, its own otherwise.
+    pub fn credential_owner(&self, object_id: Uuid) -> Uuid {
+        self.service_principals.get(&object_id).copied().unwrap_or(object_id)
     }
 
     /// The client secrets of the principal `object_id`.

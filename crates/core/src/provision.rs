@@ -43,6 +43,8 @@ pub struct DesiredTenant {
     pub groups: Vec<DesiredGroup>,
     /// Users.
     pub users: Vec<DesiredUser>,
+    /// Multi-tenant applications of other tenants used here, by client id.
+    pub service_principals: Vec<Uuid>,
     /// Vaults.
     pub vaults: Vec<DesiredVault>,
 }
@@ -58,6 +60,8 @@ pub struct DesiredApplication {
     pub secrets: Vec<DeclaredSecret>,
     /// Whether it may pass vault firewalls as a trusted service.
     pub trusted_service: bool,
+    /// Whether other tenants may use it through a service principal of theirs.
+    pub multi_tenant: bool,
     /// Certificate and federated credentials.
     pub credentials: ApplicationCredentials,
 }
@@ -170,6 +174,13 @@ pub enum Change {
         /// Its credentials.
         credentials: ApplicationCredentials,
     },
+    /// Record that a principal is the service principal of an application of another tenant.
+    PutServicePrincipal {
+        /// The service principal's object id.
+        object_id: Uuid,
+        /// The application object's (home principal's) object id.
+        application: Uuid,
+    },
     /// Set a managed identity's details.
     PutManagedIdentity {
         /// The identity's object id.
@@ -214,7 +225,8 @@ pub enum Change {
 /// The changes that take `current` to `desired`, at time `now` (Unix seconds).
 pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
-    let mut vault_names = HashSet::new();
+    // Every tenant's own principals first, so that service principals can find applications of any tenant.
+    let mut tenants = Vec::new();
     for tenant in &desired.tenants {
         let tenant_id = plan_tenant(current, tenant, &mut changes)?;
         let mut principals: Vec<Principal> =
@@ -224,14 +236,71 @@ pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec
         }
         plan_managed_identities(current, tenant_id, &tenant.managed_identities, &mut principals, &mut changes)?;
         plan_users_and_groups(current, tenant_id, tenant, &mut principals, &mut changes)?;
+        tenants.push((tenant, tenant_id, principals));
+    }
+    let homes: Vec<Principal> = tenants.iter().flat_map(|(_, _, principals)| principals.clone()).collect();
+    let mut vault_names = HashSet::new();
+    for (tenant, tenant_id, principals) in &mut tenants {
+        for client_id in &tenant.service_principals {
+            plan_service_principal(current, *tenant_id, *client_id, &homes, principals, &mut changes)?;
+        }
         for vault in &tenant.vaults {
             if !vault_names.insert(vault.name.to_ascii_lowercase()) {
                 return Err(Error::invalid_input(format_args!("vault '{}' is declared twice", vault.name)));
             }
-            plan_vault(current, tenant_id, vault, &principals, now, &mut changes)?;
+            plan_vault(current, *tenant_id, vault, principals, now, &mut changes)?;
         }
     }
     Ok(changes)
+}
+
+/// A service principal in `tenant_id` for the multi-tenant application `client_id` of another tenant: same
+/// client id and credentials, its own object id (the identity this tenant assigns roles to).
+fn plan_service_principal(
+    current: &Directory,
+    tenant_id: Uuid,
+    client_id: Uuid,
+    homes: &[Principal],
+    principals: &mut Vec<Principal>,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let home = homes
+        .iter()
+        .find(|p| p.kind == PrincipalKind::Application && p.client_id == Some(client_id) && p.tenant_id != tenant_id)
+        .filter(|p| !current.service_principals.contains_key(&p.object_id))
+        .ok_or_else(|| {
+            Error::invalid_input(format_args!(
+                "service principal: no application of another tenant has client id {client_id}"
+            ))
+        })?;
+    if !home.multi_tenant {
+        return Err(Error::invalid_input(format_args!(
+            "service principal: application '{}' is single-tenant; set sign_in_audience = \"multiple_tenants\" on it",
+            home.name
+        )));
+    }
+    let existing = principals.iter().find(|p| p.kind == PrincipalKind::Application && p.client_id == Some(client_id));
+    let object_id = match existing {
+        Some(existing) => existing.object_id,
+        None => {
+            let principal = Principal {
+                object_id: Uuid::new_v4(),
+                tenant_id,
+                kind: PrincipalKind::Application,
+                name: home.name.clone(),
+                client_id: Some(client_id),
+                trusted_service: home.trusted_service,
+                multi_tenant: false,
+            };
+            changes.push(Change::CreatePrincipal(principal.clone()));
+            principals.push(principal.clone());
+            principal.object_id
+        }
+    };
+    if current.service_principals.get(&object_id) != Some(&home.object_id) {
+        changes.push(Change::PutServicePrincipal { object_id, application: home.object_id });
+    }
+    Ok(())
 }
 
 fn plan_tenant(current: &Directory, tenant: &DesiredTenant, changes: &mut Vec<Change>) -> Result<Uuid> {
@@ -272,9 +341,10 @@ fn plan_application(
                     app.name
                 )));
             }
-            if existing.trusted_service != app.trusted_service {
+            if existing.trusted_service != app.trusted_service || existing.multi_tenant != app.multi_tenant {
                 changes.push(Change::UpdatePrincipal(Principal {
                     trusted_service: app.trusted_service,
+                    multi_tenant: app.multi_tenant,
                     ..existing.clone()
                 }));
             }
@@ -288,6 +358,7 @@ fn plan_application(
                 name: app.name.clone(),
                 client_id: Some(app.client_id.unwrap_or_else(Uuid::new_v4)),
                 trusted_service: app.trusted_service,
+                multi_tenant: app.multi_tenant,
             };
             changes.push(Change::CreatePrincipal(principal.clone()));
             principals.push(principal.clone());
@@ -351,6 +422,7 @@ fn ensure_principal(
         name: name.to_owned(),
         client_id: None,
         trusted_service: false,
+        multi_tenant: false,
     };
     changes.push(Change::CreatePrincipal(principal.clone()));
     principals.push(principal.clone());
@@ -462,6 +534,7 @@ fn plan_managed_identities(
                     name: mi.name.clone(),
                     client_id: Some(mi.client_id.unwrap_or_else(Uuid::new_v4)),
                     trusted_service: false,
+                    multi_tenant: false,
                 };
                 changes.push(Change::CreatePrincipal(principal.clone()));
                 principals.push(principal.clone());
@@ -608,6 +681,7 @@ mod tests {
                     client_id: None,
                     secrets: vec![DeclaredSecret { value: "s1".into(), expires: None }],
                     trusted_service: false,
+                    multi_tenant: false,
                     credentials: ApplicationCredentials::default(),
                 }],
                 managed_identities: vec![
@@ -632,6 +706,7 @@ mod tests {
                     DesiredGroup { name: "ops".into(), member_of: vec!["staff".into()] },
                     DesiredGroup { name: "staff".into(), member_of: vec![] },
                 ],
+                service_principals: vec![],
                 users: vec![DesiredUser {
                     name: "alice".into(),
                     password: "Correct-Horse-7".into(),
@@ -664,6 +739,7 @@ mod tests {
         let mut application_credentials = HashMap::new();
         let mut users = HashMap::new();
         let mut memberships = HashMap::new();
+        let mut service_principals = HashMap::new();
         for change in changes {
             match change {
                 Change::CreateTenant(t) => tenants.push(t.clone()),
@@ -688,6 +764,9 @@ mod tests {
                 Change::PutMemberships { member, groups } => {
                     memberships.insert(*member, groups.clone());
                 }
+                Change::PutServicePrincipal { object_id, application } => {
+                    service_principals.insert(*object_id, *application);
+                }
                 Change::PutVault(v) => vaults.push(v.clone()),
                 Change::ReplaceRoleAssignments { vault_id, assignments: a } => {
                     assignments.insert(*vault_id, a.clone());
@@ -704,6 +783,7 @@ mod tests {
             application_credentials,
             users,
             memberships,
+            service_principals,
         }
     }
 
@@ -772,6 +852,37 @@ mod tests {
         changed.tenants[0].users[0].enabled = false;
         let changes = plan(&directory, &changed, 0)?;
         assert!(matches!(changes.as_slice(), [Change::PutUser { user, .. }] if !user.enabled), "{changes:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn multi_tenant_applications_get_service_principals_elsewhere() -> Result<()> {
+        let mut wanted = desired();
+        wanted.tenants[0].applications[0].multi_tenant = true;
+        let client_id = Uuid::new_v4();
+        wanted.tenants[0].applications[0].client_id = Some(client_id);
+        let mut other = wanted.tenants[0].clone();
+        other.name = "fabrikam".into();
+        other.applications.clear();
+        other.managed_identities.clear();
+        other.users.clear();
+        other.groups.clear();
+        other.vaults[0].name = "fabrikam-vault".into();
+        other.service_principals = vec![client_id];
+        wanted.tenants.push(other);
+        let directory = apply(&plan(&Directory::default(), &wanted, 0)?);
+        let sp = directory
+            .principals
+            .iter()
+            .find(|p| p.client_id == Some(client_id) && p.tenant_id == directory.tenants[1].id)
+            .ok_or_else(|| Error::invalid_input("no service principal"))?;
+        let home = directory.application(directory.tenants[0].id, client_id).map(|p| p.object_id);
+        assert_eq!(Some(directory.credential_owner(sp.object_id)), home);
+        assert_ne!(Some(sp.object_id), home);
+        assert!(plan(&directory, &wanted, 0)?.is_empty());
+
+        wanted.tenants[0].applications[0].multi_tenant = false;
+        assert!(plan(&Directory::default(), &wanted, 0).is_err_and(|e| e.message().contains("single-tenant")));
         Ok(())
     }
 

@@ -258,7 +258,8 @@ struct TenantSection {
     managed_identity: Vec<ManagedIdentitySection>,
     #[serde(default)]
     vault: Vec<VaultSection>,
-    service_principal: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    service_principal: Vec<ServicePrincipalSection>,
 }
 
 #[derive(Deserialize)]
@@ -274,6 +275,13 @@ struct AppSection {
     federated: Vec<FederatedSection>,
     trusted_service: Option<Spanned<bool>>,
     sign_in_audience: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicePrincipalSection {
+    /// The client id of a multi-tenant application of another tenant.
+    app: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -567,7 +575,6 @@ fn parse_uuid(value: &Spanned<String>, key: &str) -> Result<Uuid, Located> {
 
 impl TenantSection {
     fn validate(self, subnets: &[Subnet], base: &Path) -> Result<DesiredTenant, Located> {
-        refuse_nonempty(&self.service_principal, "tenant.service_principal")?;
         if !is_host_name(self.name.get_ref()) || self.name.get_ref().contains('.') {
             return Err(at(&self.name, "a tenant name is letters, digits and hyphens"));
         }
@@ -592,13 +599,29 @@ impl TenantSection {
             })
             .collect::<Result<_, _>>()?;
         let groups = self.group.into_iter().map(|g| DesiredGroup { name: g.name, member_of: g.member_of }).collect();
-        Ok(DesiredTenant { name: self.name.into_inner(), id, applications, managed_identities, groups, users, vaults })
+        let service_principals =
+            self.service_principal.iter().map(|sp| parse_uuid(&sp.app, "app")).collect::<Result<_, _>>()?;
+        Ok(DesiredTenant {
+            name: self.name.into_inner(),
+            id,
+            applications,
+            managed_identities,
+            groups,
+            users,
+            service_principals,
+            vaults,
+        })
     }
 }
 
 impl AppSection {
     fn validate(self, base: &Path) -> Result<DesiredApplication, Located> {
-        refuse_unless(&self.sign_in_audience, &"single_tenant".to_owned(), "tenant.app.sign_in_audience")?;
+        let multi_tenant = match &self.sign_in_audience {
+            None => false,
+            Some(v) if v.get_ref() == "single_tenant" => false,
+            Some(v) if v.get_ref() == "multiple_tenants" => true,
+            Some(v) => return Err(at(v, "`sign_in_audience` is \"single_tenant\" or \"multiple_tenants\"")),
+        };
         let client_id = self.client_id.as_ref().map(|id| parse_uuid(id, "client_id")).transpose()?;
         let secrets = self
             .secrets
@@ -632,7 +655,14 @@ impl AppSection {
                 keys,
             });
         }
-        Ok(DesiredApplication { name: self.name.into_inner(), client_id, secrets, trusted_service, credentials })
+        Ok(DesiredApplication {
+            name: self.name.into_inner(),
+            client_id,
+            secrets,
+            trusted_service,
+            multi_tenant,
+            credentials,
+        })
     }
 }
 
@@ -801,10 +831,10 @@ mod tests {
             err.starts_with("test.toml:4:") && err.contains("storage") && err.contains("not supported yet"),
             "{err}"
         );
-        let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.service_principal]]\napp = \"x\"\n"))
+        let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.app]]\nname = \"a\"\ncertificates = []\n[[tenant.vault]]\nname = \"vvv\"\nauthorization = \"access_policies\"\n"))
             .err()
             .unwrap_or_default();
-        assert!(err.contains("tenant.service_principal") && err.contains("not supported yet"), "{err}");
+        assert!(err.contains("access_policies") && err.contains("not supported yet"), "{err}");
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub async fn authenticate(
         if state.sign_in_throttle.is_locked(&principal_key, claimant.address) {
             return Err(OAuthFailure::locked_out());
         }
-        let stored = directory.client_secrets(claimant.application.object_id).to_vec();
+        let owner = directory.credential_owner(claimant.application.object_id);
+        let stored = directory.client_secrets(owner).to_vec();
         let matched = tokio::task::spawn_blocking(move || {
             stored.into_iter().find(|s| credential::verify_secret(&secret, &s.hash))
         })
@@ -70,7 +71,8 @@ pub async fn authenticate(
     if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
         return Err(OAuthFailure::invalid_assertion_type());
     }
-    let credentials = directory.application_credentials(claimant.application.object_id).cloned().unwrap_or_default();
+    let owner = directory.credential_owner(claimant.application.object_id);
+    let credentials = directory.application_credentials(owner).cloned().unwrap_or_default();
     let verified = if assertion::unverified_issuer(assertion).as_deref() == Some(claimant.client_id) {
         assertion::verify_certificate_assertion(
             assertion,

@@ -179,3 +179,42 @@ async fn an_expired_client_secret_is_refused_while_a_current_one_works() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_multi_tenant_application_signs_in_to_another_tenant_as_its_service_principal() {
+    let client = "5b7a1c2d-0000-4000-8000-00000000b111";
+    let config = format!(
+        "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"billing-api\"\nclient_id = \"{client}\"\n\
+         secrets = [\"billing-secret-0123456789\"]\nsign_in_audience = \"multiple_tenants\"\n\
+         [[tenant]]\nname = \"fabrikam\"\n[[tenant.service_principal]]\napp = \"{client}\"\n\
+         [[tenant.vault]]\nname = \"fabrikam-vault\"\n[[tenant.vault.role_assignment]]\nprincipal = \"billing-api\"\n\
+         role = \"Key Vault Secrets User\"\n[[tenant.vault.secret]]\nname = \"shared\"\nvalue = \"across-tenants\"\n"
+    );
+    let server = TestServer::start(&config).await;
+    let scope = format!("{}/.default", server.resource());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client),
+        ("client_secret", "billing-secret-0123456789"),
+        ("scope", scope.as_str()),
+    ];
+    let mut oids = vec![];
+    for tenant in ["contoso", "fabrikam"] {
+        let (status, body) = server.token_request(tenant, &form).await;
+        assert_eq!(status, 200, "{tenant}: {body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let claims: Value = {
+            use base64::Engine;
+            let payload = token.split('.').nth(1).unwrap();
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+        };
+        assert_eq!(claims["tid"], server.tenant_id(tenant));
+        oids.push(claims["oid"].as_str().unwrap().to_owned());
+        let read = server
+            .vault_call(reqwest::Method::GET, "fabrikam-vault", "/secrets/shared?api-version=7.6", Some(&token), None)
+            .await;
+        let expected = if tenant == "fabrikam" { 200 } else { 401 };
+        assert_eq!(read.status(), expected, "{tenant}'s token on fabrikam's vault");
+    }
+    assert_ne!(oids[0], oids[1], "the service principal has its own object id");
+}

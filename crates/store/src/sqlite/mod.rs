@@ -133,6 +133,13 @@ CREATE TABLE refresh_tokens (
     r#"
 ALTER TABLE client_secrets ADD COLUMN expires INTEGER;
 "#,
+    r#"
+ALTER TABLE principals ADD COLUMN multi_tenant INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE service_principals (
+    object_id      TEXT PRIMARY KEY REFERENCES principals(object_id),
+    application_id TEXT NOT NULL
+);
+"#,
 ];
 
 /// The SQLite store.
@@ -238,21 +245,22 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         .and_then(|mut s| s.query_map([], |r| Ok(Tenant { id: uuid_column(r, 0)?, name: r.get(1)? }))?.collect())
         .context("reading tenants")?;
 
-    type PrincipalRow = (Uuid, Uuid, String, String, Option<String>, bool);
+    type PrincipalRow = (Uuid, Uuid, String, String, Option<String>, bool, bool);
     let principal_rows: Vec<PrincipalRow> = connection
         .prepare(
-            "SELECT object_id, tenant_id, kind, name, client_id, trusted_service FROM principals ORDER BY name_key",
+            "SELECT object_id, tenant_id, kind, name, client_id, trusted_service, multi_tenant FROM principals \
+             ORDER BY name_key",
         )
         .and_then(|mut s| {
             s.query_map([], |r| {
-                Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
             })?
             .collect()
         })
         .context("reading principals")?;
     let principals = principal_rows
         .into_iter()
-        .map(|(object_id, tenant_id, kind, name, client_id, trusted_service)| {
+        .map(|(object_id, tenant_id, kind, name, client_id, trusted_service, multi_tenant)| {
             Ok(Principal {
                 object_id,
                 tenant_id,
@@ -260,6 +268,7 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
                 name,
                 client_id: client_id.map(|c| Uuid::parse_str(&c)).transpose().map_err(corrupt)?,
                 trusted_service,
+                multi_tenant,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -327,10 +336,16 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
     )?;
     let users = json_rows(connection, "SELECT object_id, details FROM users", "reading users")?;
     let memberships = json_rows(connection, "SELECT member_id, groups FROM memberships", "reading memberships")?;
+    let service_principals = json_rows(
+        connection,
+        "SELECT object_id, application_id FROM service_principals",
+        "reading service principals",
+    )?;
 
     Ok(Directory {
         users,
         memberships,
+        service_principals,
         tenants,
         principals,
         vaults,
@@ -394,8 +409,8 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             .context("creating a tenant"),
         Change::CreatePrincipal(p) => transaction
             .execute(
-                "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id, trusted_service) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id, trusted_service, \
+                 multi_tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     p.object_id.to_string(),
                     p.tenant_id.to_string(),
@@ -403,7 +418,8 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
                     p.name,
                     p.name.to_ascii_lowercase(),
                     p.client_id.map(|c| c.to_string()),
-                    p.trusted_service
+                    p.trusted_service,
+                    p.multi_tenant
                 ],
             )
             .map(drop)
@@ -420,10 +436,13 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
         Change::PutMemberships { member, groups } => {
             put_json(transaction, "memberships", ("member_id", "groups"), *member, groups)
         }
+        Change::PutServicePrincipal { object_id, application } => {
+            put_json(transaction, "service_principals", ("object_id", "application_id"), *object_id, application)
+        }
         Change::UpdatePrincipal(p) => transaction
             .execute(
-                "UPDATE principals SET trusted_service = ?2 WHERE object_id = ?1",
-                params![p.object_id.to_string(), p.trusted_service],
+                "UPDATE principals SET trusted_service = ?2, multi_tenant = ?3 WHERE object_id = ?1",
+                params![p.object_id.to_string(), p.trusted_service, p.multi_tenant],
             )
             .map(drop)
             .context("updating a principal"),
