@@ -11,6 +11,7 @@ use strongroom_core::backup::BackupKey;
 use strongroom_core::provision::{self, DesiredState};
 use strongroom_core::token::KeySet;
 use strongroom_store::Store;
+use strongroom_store::cache::CachedStore;
 use strongroom_store::seal::RootKey;
 use strongroom_store::sqlite::SqliteStore;
 use tokio::sync::watch;
@@ -54,7 +55,9 @@ impl Installation {
             }
             Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?);
+        let database: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?);
+        // Warm secret reads are answered from memory; writes go through to the database first.
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(database));
         let keys = signing::load(store.as_ref(), now_seconds()).await?;
         let backup_key = load_backup_key(store.as_ref()).await?;
         Ok(Self { settings, store, keys, backup_key })

@@ -4,6 +4,7 @@
 //! default; a PostgreSQL backend implements the same trait. Secret values and signing keys are sealed with
 //! envelope encryption ([`seal`]) before they reach any backend, and unsealed only on the way out.
 
+pub mod cache;
 pub mod error;
 pub mod seal;
 pub mod sqlite;

@@ -1,0 +1,288 @@
+//! A read-through cache of secret versions in front of any [`Store`], so that a warm `GET` of a secret touches
+//! no database.
+//!
+//! Every write goes to the store first and then drops what it may have changed, so the cache never answers
+//! with a value older than the last acknowledged write. A read that raced a write does not put its (possibly
+//! stale) result in: a generation counter, bumped by every write, must be unchanged between the start of the
+//! read and the insert. Values are kept in `Zeroizing` strings and the cache is bounded.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use strongroom_core::directory::Directory;
+use strongroom_core::provision::Change;
+use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::{PageRequest, PageResult, Result, SecretWithValue, Store, VersionSelector};
+
+/// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
+const CAPACITY: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    vault_id: Uuid,
+    name_key: String,
+    /// `None` for the latest version.
+    version: Option<String>,
+}
+
+type Entry = Arc<(SecretVersion, Zeroizing<String>)>;
+
+/// The store with a cache of secret reads.
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    entries: RwLock<HashMap<Key, Entry>>,
+    generation: AtomicU64,
+}
+
+impl CachedStore {
+    /// `inner` with a cache in front.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self { inner, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+    }
+
+    /// How many versions are cached.
+    pub fn len(&self) -> usize {
+        self.entries.read().map_or(0, |entries| entries.len())
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every cached version of the secret `name` (or, without a name, everything).
+    fn invalidate(&self, vault_id: Uuid, name: Option<&str>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match name {
+            Some(name) => {
+                let key = name_key(name);
+                entries.retain(|k, _| !(k.vault_id == vault_id && k.name_key == key));
+            }
+            None => entries.clear(),
+        }
+    }
+
+    fn invalidate_all(&self) {
+        self.invalidate(Uuid::nil(), None);
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn load_directory(&self) -> Result<Directory> {
+        self.inner.load_directory().await
+    }
+
+    async fn apply(&self, changes: Vec<Change>) -> Result<()> {
+        let result = self.inner.apply(changes).await;
+        self.invalidate_all();
+        result
+    }
+
+    async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.inner.sealed_setting(name).await
+    }
+
+    async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.inner.put_sealed_setting(name, value).await
+    }
+
+    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
+        let result = self.inner.put_secret_version(vault_id, version, value).await;
+        self.invalidate(vault_id, Some(&version.name));
+        result
+    }
+
+    async fn secret_version(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        selector: VersionSelector<'_>,
+    ) -> Result<Option<SecretWithValue>> {
+        let version = match selector {
+            VersionSelector::Latest => None,
+            VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
+        };
+        let key = Key { vault_id, name_key: name_key(name), version };
+        let cached = self.entries.read().ok().and_then(|entries| entries.get(&key).cloned());
+        if let Some(entry) = cached {
+            return Ok(Some((entry.0.clone(), entry.1.clone())));
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let found = self.inner.secret_version(vault_id, name, selector).await?;
+        if let Some((version, value)) = &found {
+            let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if self.generation.load(Ordering::SeqCst) == generation {
+                if entries.len() >= CAPACITY {
+                    entries.clear();
+                }
+                entries.insert(key, Arc::new((version.clone(), value.clone())));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+        self.inner.list_secrets(vault_id, page).await
+    }
+
+    async fn list_secret_versions(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        page: PageRequest<'_>,
+    ) -> Result<PageResult<SecretVersion>> {
+        self.inner.list_secret_versions(vault_id, name, page).await
+    }
+
+    async fn update_secret_version(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        selector: VersionSelector<'_>,
+        update: &SecretUpdate,
+        now: i64,
+    ) -> Result<Option<SecretVersion>> {
+        let result = self.inner.update_secret_version(vault_id, name, selector, update, now).await;
+        self.invalidate(vault_id, Some(name));
+        result
+    }
+
+    async fn delete_secret(
+        &self,
+        vault_id: Uuid,
+        name: &str,
+        deleted_at: i64,
+        purge_at: i64,
+    ) -> Result<Option<DeletedSecret>> {
+        let result = self.inner.delete_secret(vault_id, name, deleted_at, purge_at).await;
+        self.invalidate(vault_id, Some(name));
+        result
+    }
+
+    async fn deleted_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>> {
+        self.inner.deleted_secret(vault_id, name).await
+    }
+
+    async fn list_deleted_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+        self.inner.list_deleted_secrets(vault_id, page).await
+    }
+
+    async fn recover_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>> {
+        let result = self.inner.recover_secret(vault_id, name).await;
+        self.invalidate(vault_id, Some(name));
+        result
+    }
+
+    async fn purge_secret(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        let result = self.inner.purge_secret(vault_id, name).await;
+        self.invalidate(vault_id, Some(name));
+        result
+    }
+
+    async fn purge_expired_secrets(&self, now: i64) -> Result<usize> {
+        let result = self.inner.purge_expired_secrets(now).await;
+        self.invalidate_all();
+        result
+    }
+
+    async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
+        self.inner.secret_history(vault_id, name).await
+    }
+
+    async fn put_refresh_token(&self, token_hash: &str, grant: &[u8], expires: i64) -> Result<()> {
+        self.inner.put_refresh_token(token_hash, grant, expires).await
+    }
+
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.inner.take_refresh_token(token_hash, now).await
+    }
+
+    async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
+        let name = versions.first().map(|(v, _)| v.name.clone());
+        let result = self.inner.restore_secret(vault_id, versions).await;
+        self.invalidate(vault_id, name.as_deref());
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
+    use strongroom_core::network::NetworkRules;
+    use strongroom_core::secret::{SecretProperties, new_version};
+
+    use super::*;
+    use crate::error::{Error, ErrorKind};
+    use crate::seal::RootKey;
+    use crate::sqlite::SqliteStore;
+
+    async fn cached(dir: &Path) -> Result<(CachedStore, Uuid)> {
+        let root = RootKey::load_or_create(&dir.join("root.key"))?;
+        let store = CachedStore::new(Arc::new(SqliteStore::open(&dir.join("db"), root)?));
+        let tenant = Tenant { id: Uuid::new_v4(), name: "t".into() };
+        let vault = Vault {
+            id: Uuid::new_v4(),
+            tenant_id: tenant.id,
+            name: "v".into(),
+            authorization: AuthorizationModel::Rbac,
+            soft_delete_retention_days: 90,
+            purge_protection: false,
+            network: NetworkRules::default(),
+        };
+        let vault_id = vault.id;
+        store.apply(vec![Change::CreateTenant(tenant), Change::PutVault(vault)]).await?;
+        Ok((store, vault_id))
+    }
+
+    fn version(name: &str) -> SecretVersion {
+        SecretVersion {
+            name: name.into(),
+            version: new_version(),
+            properties: SecretProperties::default(),
+            created: 1,
+            updated: 1,
+        }
+    }
+
+    async fn latest(store: &CachedStore, vault: Uuid, name: &str) -> Result<Option<String>> {
+        Ok(store.secret_version(vault, name, VersionSelector::Latest).await?.map(|(_, v)| v.to_string()))
+    }
+
+    #[tokio::test]
+    async fn reads_are_cached_and_every_write_drops_what_it_changed() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "tempdir", e))?;
+        let (store, vault) = cached(dir.path()).await?;
+        store.put_secret_version(vault, &version("s"), "one").await?;
+        assert_eq!(latest(&store, vault, "S").await?.as_deref(), Some("one"));
+        assert_eq!(store.len(), 1);
+        assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("one"));
+        assert_eq!(store.len(), 1, "the second read was a hit");
+
+        store.put_secret_version(vault, &version("s"), "two").await?;
+        assert!(store.is_empty());
+        assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
+
+        let disable = SecretUpdate { enabled: Some(false), ..Default::default() };
+        store.update_secret_version(vault, "s", VersionSelector::Latest, &disable, 5).await?;
+        let (properties, _) = store
+            .secret_version(vault, "s", VersionSelector::Latest)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Corrupt, "t", "gone"))?;
+        assert!(!properties.properties.enabled);
+
+        store.delete_secret(vault, "s", 1, 2).await?;
+        assert_eq!(latest(&store, vault, "s").await?, None);
+        store.recover_secret(vault, "s").await?;
+        assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
+        Ok(())
+    }
+}
