@@ -216,41 +216,13 @@ impl Store for CachedStore {
 mod tests {
     use std::path::Path;
 
-    use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
-    use strongroom_core::network::NetworkRules;
-    use strongroom_core::secret::{SecretProperties, new_version};
-
     use super::*;
     use crate::error::{Error, ErrorKind};
-    use crate::seal::RootKey;
-    use crate::sqlite::SqliteStore;
+    use crate::sqlite::tests::{store_with_vault, version};
 
     async fn cached(dir: &Path) -> Result<(CachedStore, Uuid)> {
-        let root = RootKey::load_or_create(&dir.join("root.key"))?;
-        let store = CachedStore::new(Arc::new(SqliteStore::open(&dir.join("db"), root)?));
-        let tenant = Tenant { id: Uuid::new_v4(), name: "t".into() };
-        let vault = Vault {
-            id: Uuid::new_v4(),
-            tenant_id: tenant.id,
-            name: "v".into(),
-            authorization: AuthorizationModel::Rbac,
-            soft_delete_retention_days: 90,
-            purge_protection: false,
-            network: NetworkRules::default(),
-        };
-        let vault_id = vault.id;
-        store.apply(vec![Change::CreateTenant(tenant), Change::PutVault(vault)]).await?;
-        Ok((store, vault_id))
-    }
-
-    fn version(name: &str) -> SecretVersion {
-        SecretVersion {
-            name: name.into(),
-            version: new_version(),
-            properties: SecretProperties::default(),
-            created: 1,
-            updated: 1,
-        }
+        let (store, vault) = store_with_vault(dir).await?;
+        Ok((CachedStore::new(Arc::new(store)), vault))
     }
 
     async fn latest(store: &CachedStore, vault: Uuid, name: &str) -> Result<Option<String>> {

@@ -209,10 +209,7 @@ pub async fn redeem(
             return Err(OAuthFailure::grant_mismatch("the PKCE code verifier does not match the challenge"));
         }
     }
-    let user = directory.principal(grant.user_id).ok_or_else(OAuthFailure::expired_grant)?;
-    if !directory.users.get(&user.object_id).is_some_and(|u| u.enabled) {
-        return Err(OAuthFailure::user_disabled());
-    }
+    let user = users::active_user(directory, grant.user_id)?;
     let scope = form.get("scope").cloned().unwrap_or(grant.scope);
     users::issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: grant.nonce }).await
 }

@@ -158,6 +158,6 @@ pub async fn poll(
         return Err(OAuthFailure::grant_mismatch("the device code was issued to another client or tenant"));
     }
     let user_id = grant.approved_by.ok_or_else(OAuthFailure::authorization_pending)?;
-    let user = directory.principal(user_id).ok_or_else(OAuthFailure::expired_device_code)?;
+    let user = users::active_user(directory, user_id)?;
     users::issue(state, directory, SignedIn { tenant, user, client_id, scope: grant.scope, nonce: None }).await
 }

@@ -158,6 +158,16 @@ pub async fn check_password<'a>(
     Ok(user)
 }
 
+/// The user a stored grant (refresh token, code) names, if it still exists and may sign in: disabling a user
+/// revokes what it was granted.
+pub fn active_user(directory: &Directory, user_id: Uuid) -> Result<&Principal, OAuthFailure> {
+    let user = directory.principal(user_id).ok_or_else(OAuthFailure::expired_grant)?;
+    if !directory.users.get(&user.object_id).is_some_and(|u| u.enabled) {
+        return Err(OAuthFailure::user_disabled());
+    }
+    Ok(user)
+}
+
 /// `grant_type=refresh_token`: the old token is used up and a new one issued (rotation).
 pub async fn refresh(
     state: &AppState,
@@ -176,11 +186,7 @@ pub async fn refresh(
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the refresh token was issued to another client or tenant"));
     }
-    let user = directory.principal(grant.user_id).ok_or_else(OAuthFailure::expired_grant)?;
-    // Disabling a user revokes its refresh tokens.
-    if !directory.users.get(&user.object_id).is_some_and(|u| u.enabled) {
-        return Err(OAuthFailure::user_disabled());
-    }
+    let user = active_user(directory, grant.user_id)?;
     let scope = form.get("scope").cloned().unwrap_or(grant.scope);
     issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None }).await
 }

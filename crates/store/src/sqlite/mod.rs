@@ -699,7 +699,7 @@ fn owned_selector(selector: VersionSelector<'_>) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use strongroom_core::network::NetworkRules;
     use strongroom_core::secret::{SecretProperties, new_version};
 
@@ -709,7 +709,8 @@ mod tests {
         Error::new(ErrorKind::Io, "test", e)
     }
 
-    async fn store_with_vault(dir: &Path) -> Result<(SqliteStore, Uuid)> {
+    /// A store in `dir` with one tenant and one vault (shared by the store's tests).
+    pub(crate) async fn store_with_vault(dir: &Path) -> Result<(SqliteStore, Uuid)> {
         let root = RootKey::load_or_create(&dir.join("root.key"))?;
         let store = SqliteStore::open(&dir.join("strongroom.db"), root)?;
         let tenant = Tenant { id: Uuid::new_v4(), name: "t".into() };
@@ -727,7 +728,8 @@ mod tests {
         Ok((store, vault_id))
     }
 
-    fn version(name: &str) -> SecretVersion {
+    /// A first version of the secret `name`.
+    pub(crate) fn version(name: &str) -> SecretVersion {
         SecretVersion {
             name: name.into(),
             version: new_version(),
