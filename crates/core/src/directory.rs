@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::credential::StoredSecret;
 use crate::network::NetworkRules;
+use crate::policy::AccessPolicy;
 use crate::rbac::RoleAssignment;
 
 /// A tenant: an isolated directory of principals and vaults.
@@ -100,6 +101,8 @@ pub struct Vault {
     pub purge_protection: bool,
     /// The firewall.
     pub network: NetworkRules,
+    /// Access-policy entries, used when `authorization` is [`AuthorizationModel::AccessPolicies`].
+    pub access_policies: Vec<AccessPolicy>,
 }
 
 /// How a managed identity is bound to workloads.

@@ -10,6 +10,7 @@ pub mod credential;
 pub mod directory;
 pub mod error;
 pub mod network;
+pub mod policy;
 pub mod provision;
 pub mod rbac;
 pub mod secret;

@@ -18,6 +18,7 @@ use crate::directory::{
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
+use crate::policy::{AccessPolicy, MAX_ENTRIES};
 use crate::rbac::{RoleAssignment, RoleDefinition, Scope};
 use crate::secret::{self, SecretProperties, SecretVersion};
 
@@ -120,6 +121,8 @@ pub struct DesiredVault {
     pub network: NetworkRules,
     /// Role assignments.
     pub role_assignments: Vec<DesiredRoleAssignment>,
+    /// Access-policy entries.
+    pub access_policies: Vec<DesiredAccessPolicy>,
     /// Secrets created if absent.
     pub secrets: Vec<DesiredSecret>,
 }
@@ -133,6 +136,19 @@ pub struct DesiredRoleAssignment {
     pub role: &'static RoleDefinition,
     /// Where it applies.
     pub scope: Scope,
+}
+
+/// An access-policy entry naming its principal as the configuration does.
+#[derive(Debug, Clone)]
+pub struct DesiredAccessPolicy {
+    /// A principal of the vault's tenant: name, object id or client id.
+    pub principal: String,
+    /// Secret permissions.
+    pub secrets: Vec<String>,
+    /// Key permissions.
+    pub keys: Vec<String>,
+    /// Certificate permissions.
+    pub certificates: Vec<String>,
 }
 
 /// A secret to create when the vault does not have it yet.
@@ -592,6 +608,25 @@ fn plan_vault(
             desired.name
         )));
     }
+    if desired.access_policies.len() > MAX_ENTRIES {
+        return Err(Error::invalid_input(format_args!(
+            "vault '{}': at most {MAX_ENTRIES} access-policy entries",
+            desired.name
+        )));
+    }
+    let access_policies = desired
+        .access_policies
+        .iter()
+        .map(|wanted| {
+            let principal = find_principal(principals, &wanted.principal).ok_or_else(|| {
+                Error::invalid_input(format_args!(
+                    "vault '{}': access policy names '{}', which is not a principal of its tenant",
+                    desired.name, wanted.principal
+                ))
+            })?;
+            AccessPolicy::new(principal.object_id, &wanted.secrets, &wanted.keys, &wanted.certificates)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let existing = current.vault(&desired.name);
     if let Some(existing) = existing
         && existing.tenant_id != tenant_id
@@ -609,6 +644,7 @@ fn plan_vault(
         soft_delete_retention_days: desired.soft_delete_retention_days,
         purge_protection: desired.purge_protection,
         network: desired.network.clone(),
+        access_policies,
     };
     if existing != Some(&vault) {
         changes.push(Change::PutVault(vault.clone()));
@@ -719,6 +755,7 @@ mod tests {
                     soft_delete_retention_days: 90,
                     purge_protection: false,
                     network: NetworkRules::default(),
+                    access_policies: vec![],
                     role_assignments: vec![DesiredRoleAssignment {
                         principal: "billing-api".into(),
                         role,

@@ -124,6 +124,12 @@ pub const BUILT_IN_ROLES: &[RoleDefinition] = &[
         not_data_actions: &[],
     },
     RoleDefinition {
+        id: "8b54135c-b56d-4d72-a534-26097cfdc8d8",
+        name: "Key Vault Data Access Administrator",
+        data_actions: &[],
+        not_data_actions: &[],
+    },
+    RoleDefinition {
         id: "21090545-7ca7-4776-b22c-e363652d74d2",
         name: "Key Vault Reader",
         data_actions: &["Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],

@@ -15,8 +15,8 @@ use strongroom_core::credential::DeclaredSecret;
 use strongroom_core::directory::{ApplicationCredentials, AuthorizationModel, ManagedIdentityKind};
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
-    DesiredApplication, DesiredGroup, DesiredManagedIdentity, DesiredRoleAssignment, DesiredSecret, DesiredState,
-    DesiredTenant, DesiredUser, DesiredVault,
+    DesiredAccessPolicy, DesiredApplication, DesiredGroup, DesiredManagedIdentity, DesiredRoleAssignment,
+    DesiredSecret, DesiredState, DesiredTenant, DesiredUser, DesiredVault,
 };
 use strongroom_core::rbac::{Scope, built_in_role};
 use toml::Spanned;
@@ -159,22 +159,6 @@ fn not_supported<T>(value: &Spanned<T>, key: &str) -> Located {
 /// Refuses `key` when it is present at all.
 fn refuse_present<T>(value: &Option<Spanned<T>>, key: &str) -> Result<(), Located> {
     value.as_ref().map_or(Ok(()), |v| Err(not_supported(v, key)))
-}
-
-/// Refuses `key` when it lists anything.
-fn refuse_nonempty<T>(value: &Option<Spanned<Vec<T>>>, key: &str) -> Result<(), Located> {
-    match value {
-        Some(v) if !v.get_ref().is_empty() => Err(not_supported(v, key)),
-        _ => Ok(()),
-    }
-}
-
-/// Refuses `key` when its value differs from the only one supported.
-fn refuse_unless<T: PartialEq>(value: &Option<Spanned<T>>, supported: &T, key: &str) -> Result<(), Located> {
-    match value {
-        Some(v) if v.get_ref() != supported => Err(not_supported(v, key)),
-        _ => Ok(()),
-    }
 }
 
 #[derive(Deserialize)]
@@ -354,9 +338,22 @@ struct VaultSection {
     network: Option<NetworkSection>,
     #[serde(default)]
     role_assignment: Vec<RoleAssignmentSection>,
-    access_policy: Option<Spanned<Vec<toml::Table>>>,
+    #[serde(default)]
+    access_policy: Vec<AccessPolicySection>,
     #[serde(default)]
     secret: Vec<SecretSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessPolicySection {
+    principal: String,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    certificates: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -704,8 +701,22 @@ fn read_file(base: &Path, file: &Spanned<String>) -> Result<Vec<u8>, Located> {
 
 impl VaultSection {
     fn validate(self, subnets: &[Subnet]) -> Result<DesiredVault, Located> {
-        refuse_unless(&self.authorization, &"rbac".to_owned(), "authorization = \"access_policies\"")?;
-        refuse_nonempty(&self.access_policy, "tenant.vault.access_policy")?;
+        let authorization = match &self.authorization {
+            None => AuthorizationModel::Rbac,
+            Some(v) if v.get_ref() == "rbac" => AuthorizationModel::Rbac,
+            Some(v) if v.get_ref() == "access_policies" => AuthorizationModel::AccessPolicies,
+            Some(v) => return Err(at(v, "`authorization` is \"rbac\" or \"access_policies\"")),
+        };
+        let access_policies = self
+            .access_policy
+            .into_iter()
+            .map(|p| DesiredAccessPolicy {
+                principal: p.principal,
+                secrets: p.secrets,
+                keys: p.keys,
+                certificates: p.certificates,
+            })
+            .collect();
         let public_network_access = match &self.public_network_access {
             None => true,
             Some(v) if v.get_ref().eq_ignore_ascii_case("enabled") => true,
@@ -749,11 +760,12 @@ impl VaultSection {
         let secrets = self.secret.into_iter().map(|s| DesiredSecret { name: s.name, value: s.value }).collect();
         Ok(DesiredVault {
             name: self.name.into_inner(),
-            authorization: AuthorizationModel::Rbac,
+            authorization,
             soft_delete_retention_days,
             purge_protection: self.purge_protection.unwrap_or(false),
             network,
             role_assignments,
+            access_policies,
             secrets,
         })
     }
@@ -831,10 +843,10 @@ mod tests {
             err.starts_with("test.toml:4:") && err.contains("storage") && err.contains("not supported yet"),
             "{err}"
         );
-        let err = parse(&format!("{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.app]]\nname = \"a\"\ncertificates = []\n[[tenant.vault]]\nname = \"vvv\"\nauthorization = \"access_policies\"\n"))
+        let err = parse(&format!("{MINIMAL}[[network]]\nname = \"corp\"\n[[private_endpoint]]\nname = \"pe\"\nvault = \"nowhere\"\nlisten = \"127.0.0.9:0\"\n"))
             .err()
             .unwrap_or_default();
-        assert!(err.contains("access_policies") && err.contains("not supported yet"), "{err}");
+        assert!(err.contains("unknown vault"), "{err}");
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 soft_delete_retention_days: 90,
                 purge_protection: false,
                 network: NetworkRules::default(),
+                access_policies: vec![],
                 role_assignments: vec![DesiredRoleAssignment {
                     principal: APPLICATION.to_owned(),
                     role: administrator,

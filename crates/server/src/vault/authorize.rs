@@ -1,31 +1,36 @@
-//! Stage 4, the permission check: Azure RBAC over the vault's role assignments, from the directory
-//! snapshot (no database on this path).
+//! Stage 4, the permission check: Azure RBAC over the vault's role assignments, or the vault's access
+//! policies, whichever model the vault uses — from the directory snapshot (no database on this path).
 
 use strongroom_core::directory::{AuthorizationModel, Directory, Vault};
+use strongroom_core::policy::{self, PolicyDecision};
 use strongroom_core::rbac::{self, Target};
 
 use super::authenticate::Caller;
 use super::error::VaultError;
 
-/// Grants `action` on `target` to `caller`, or refuses with `ForbiddenByRbac`.
+/// Grants the operation to `caller` — by the data `action` under RBAC, by the `permission` under access
+/// policies — or refuses with `ForbiddenByRbac` / `AccessDenied`.
 pub fn check(
     directory: &Directory,
     vault: &Vault,
     caller: &Caller,
-    action: &str,
+    (action, permission): (&str, &str),
     target: Target<'_>,
 ) -> Result<(), VaultError> {
-    let permitted = match vault.authorization {
-        // Group membership comes from the directory, not the token: it is current, and never overflows.
-        AuthorizationModel::Rbac => rbac::is_permitted(
-            directory.role_assignments(vault.id),
-            rbac::Caller { object_id: caller.object_id, groups: &directory.groups_of(caller.object_id) },
-            action,
-            target,
-        ),
-        // Access policies arrive with their own issue; until then such a vault grants nothing.
-        AuthorizationModel::AccessPolicies => false,
-    };
+    // Group membership comes from the directory, not the token: it is current, and never overflows.
+    let groups = directory.groups_of(caller.object_id);
+    if vault.authorization == AuthorizationModel::AccessPolicies {
+        return match policy::decide(&vault.access_policies, caller.object_id, &groups, target.collection, permission) {
+            PolicyDecision::Granted => Ok(()),
+            decision => Err(access_denied(vault, caller, groups.len(), target, permission, decision)),
+        };
+    }
+    let permitted = rbac::is_permitted(
+        directory.role_assignments(vault.id),
+        rbac::Caller { object_id: caller.object_id, groups: &groups },
+        action,
+        target,
+    );
     if permitted {
         return Ok(());
     }
@@ -41,4 +46,28 @@ pub fn check(
         resource.to_ascii_lowercase(),
         vault.name
     )))
+}
+
+fn access_denied(
+    vault: &Vault,
+    caller: &Caller,
+    groups: usize,
+    target: Target<'_>,
+    permission: &str,
+    decision: PolicyDecision,
+) -> VaultError {
+    let claims = &caller.claims;
+    let who = format!("appid={};oid={};numgroups={groups};iss={}", claims.appid, claims.oid, claims.iss);
+    let message = match decision {
+        PolicyDecision::NotFound => format!(
+            "Access denied. Caller was not found on any access policy.\r\nCaller: {who}\r\nVault: {};location=local",
+            vault.name
+        ),
+        _ => format!(
+            "The user, group or application '{who}' does not have {} {permission} permission on key vault '{};location=local'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+            target.collection.as_str(),
+            vault.name
+        ),
+    };
+    VaultError::access_denied(message)
 }

@@ -49,6 +49,11 @@ impl VaultError {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner("ForbiddenByRbac")
     }
 
+    /// 403 AccessDenied: the vault's access policies do not grant the operation.
+    pub fn access_denied(message: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner("AccessDenied")
+    }
+
     /// 403 for an operation the object's state does not allow (e.g. reading a disabled secret).
     pub fn forbidden(message: String) -> Self {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message)

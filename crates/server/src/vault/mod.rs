@@ -140,7 +140,7 @@ async fn run_stages(
 
     let operation = route?;
     let query = Query::parse(parts.uri.query())?;
-    authorize::check(&directory, vault, &caller, operation.action(), operation.target())?;
+    authorize::check(&directory, vault, &caller, (operation.action(), operation.permission()), operation.target())?;
     draft.rbac_authorized = true;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {

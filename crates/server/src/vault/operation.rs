@@ -140,6 +140,20 @@ impl Operation {
         }
     }
 
+    /// The access-policy permission the operation needs (Key Vault's legacy model).
+    pub fn permission(&self) -> &'static str {
+        match self {
+            Operation::GetSecret { .. } | Operation::GetDeletedSecret { .. } => "get",
+            Operation::ListSecrets | Operation::ListSecretVersions { .. } | Operation::ListDeletedSecrets => "list",
+            Operation::SetSecret { .. } | Operation::UpdateSecret { .. } => "set",
+            Operation::DeleteSecret { .. } => "delete",
+            Operation::BackupSecret { .. } => "backup",
+            Operation::RestoreSecret => "restore",
+            Operation::RecoverDeletedSecret { .. } => "recover",
+            Operation::PurgeDeletedSecret { .. } => "purge",
+        }
+    }
+
     /// What the operation touches; collection-wide operations name no object.
     pub fn target(&self) -> Target<'_> {
         let name = match self {

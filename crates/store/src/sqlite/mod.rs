@@ -140,6 +140,9 @@ CREATE TABLE service_principals (
     application_id TEXT NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE vaults ADD COLUMN access_policies TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 /// The SQLite store.
@@ -282,21 +285,31 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         client_secrets.entry(object_id).or_default().push(StoredSecret { hash, expires });
     }
 
-    let vault_rows: Vec<(Uuid, Uuid, String, String, u32, bool, String)> = connection
+    type VaultRow = (Uuid, Uuid, String, String, u32, bool, String, String);
+    let vault_rows: Vec<VaultRow> = connection
         .prepare(
-            "SELECT id, tenant_id, name, authorization, retention_days, purge_protection, network FROM vaults \
-             ORDER BY name_key",
+            "SELECT id, tenant_id, name, authorization, retention_days, purge_protection, network, access_policies \
+             FROM vaults ORDER BY name_key",
         )
         .and_then(|mut s| {
             s.query_map([], |r| {
-                Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                Ok((
+                    uuid_column(r, 0)?,
+                    uuid_column(r, 1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
             })?
             .collect()
         })
         .context("reading vaults")?;
     let vaults = vault_rows
         .into_iter()
-        .map(|(id, tenant_id, name, authorization, retention, purge_protection, network)| {
+        .map(|(id, tenant_id, name, authorization, retention, purge_protection, network, access_policies)| {
             Ok(Vault {
                 id,
                 tenant_id,
@@ -309,6 +322,7 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
                 soft_delete_retention_days: retention,
                 purge_protection,
                 network: serde_json::from_str(&network).map_err(corrupt)?,
+                access_policies: serde_json::from_str(&access_policies).map_err(corrupt)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -463,6 +477,8 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
         Change::PutVault(vault) => {
             let network = serde_json::to_string(&vault.network)
                 .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding network rules", e))?;
+            let access_policies = serde_json::to_string(&vault.access_policies)
+                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding access policies", e))?;
             let authorization = match vault.authorization {
                 AuthorizationModel::Rbac => "rbac",
                 AuthorizationModel::AccessPolicies => "access_policies",
@@ -470,9 +486,9 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             transaction
                 .execute(
                     "INSERT INTO vaults (id, tenant_id, name, name_key, authorization, retention_days, \
-                     purge_protection, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     purge_protection, network, access_policies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                      ON CONFLICT (id) DO UPDATE SET authorization = ?5, retention_days = ?6, \
-                     purge_protection = ?7, network = ?8",
+                     purge_protection = ?7, network = ?8, access_policies = ?9",
                     params![
                         vault.id.to_string(),
                         vault.tenant_id.to_string(),
@@ -481,7 +497,8 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
                         authorization,
                         vault.soft_delete_retention_days,
                         vault.purge_protection,
-                        network
+                        network,
+                        access_policies
                     ],
                 )
                 .map(drop)
@@ -722,6 +739,7 @@ pub(crate) mod tests {
             soft_delete_retention_days: 90,
             purge_protection: false,
             network: NetworkRules::default(),
+            access_policies: Vec::new(),
         };
         let vault_id = vault.id;
         store.apply(vec![Change::CreateTenant(tenant), Change::PutVault(vault)]).await?;

@@ -1,0 +1,188 @@
+//! Generated matrices: every built-in role × every data-plane operation × scope × how the role reaches the
+//! caller (directly, through a group, through a nested group), and every access-policy permission ×
+//! every operation. Each cell's expectation is computed here from the role's data actions and the spec's
+//! permission table, independently of the server's code; a wrong cell is printed.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use strongroom_core::rbac::BUILT_IN_ROLES;
+use strongroom_server::identity::mint;
+
+use crate::harness::TestServer;
+
+const API: &str = "api-version=7.6";
+
+/// (name, method, path, body, RBAC data action, access-policy permission, names one object)
+type Op = (&'static str, Method, &'static str, Option<Value>, String, &'static str, bool);
+
+fn operations() -> Vec<Op> {
+    let secrets = "Microsoft.KeyVault/vaults/secrets/";
+    let action = |suffix: &str| format!("{secrets}{suffix}");
+    vec![
+        ("set", Method::PUT, "/secrets/target", Some(json!({"value": "v"})), action("setSecret/action"), "set", true),
+        ("get", Method::GET, "/secrets/target", None, action("getSecret/action"), "get", true),
+        ("update", Method::PATCH, "/secrets/target/", Some(json!({})), action("update/action"), "set", true),
+        ("list", Method::GET, "/secrets", None, action("readMetadata/action"), "list", false),
+        ("versions", Method::GET, "/secrets/target/versions", None, action("readMetadata/action"), "list", true),
+        ("backup", Method::POST, "/secrets/target/backup", None, action("backup/action"), "backup", true),
+        (
+            "restore",
+            Method::POST,
+            "/secrets/restore",
+            Some(json!({"value": "x"})),
+            action("restore/action"),
+            "restore",
+            false,
+        ),
+        ("delete", Method::DELETE, "/secrets/target", None, action("delete"), "delete", true),
+        ("list deleted", Method::GET, "/deletedsecrets", None, action("readMetadata/action"), "list", false),
+        ("get deleted", Method::GET, "/deletedsecrets/target", None, action("readMetadata/action"), "get", true),
+        ("recover", Method::POST, "/deletedsecrets/target/recover", None, action("recover/action"), "recover", true),
+        ("purge", Method::DELETE, "/deletedsecrets/target", None, action("purge/action"), "purge", true),
+    ]
+}
+
+/// Azure's action wildcard, written independently: `*` stands for any run of characters, case is ignored.
+fn grants(pattern: &str, action: &str) -> bool {
+    let (pattern, action) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = action.as_str();
+    for (index, part) in parts.iter().enumerate() {
+        if index == 0 {
+            let Some(after) = rest.strip_prefix(part) else { return false };
+            rest = after;
+        } else if index == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(found) = rest.find(part) else { return false };
+            rest = &rest[found + part.len()..];
+        }
+    }
+    rest.is_empty()
+}
+
+/// Whether the request was refused by the permission check (other outcomes — 200, 204, 400, 404, 409 —
+/// mean the check let it through).
+async fn refused(response: reqwest::Response, inner: &str) -> bool {
+    if response.status() != 403 {
+        return false;
+    }
+    let body: Value = response.json().await.unwrap();
+    body["error"]["innererror"]["code"] == inner
+}
+
+fn token_for(server: &TestServer, user: &str) -> String {
+    let state = server.running().state();
+    let directory = state.directory();
+    let user = directory.principals().iter().find(|p| p.name == user).unwrap();
+    let client = directory.principals().iter().find(|p| p.name == "cli").unwrap().client_id.unwrap();
+    mint::user_access_token(state, &directory, user, client, &state.endpoints.vault_resource()).unwrap().token
+}
+
+#[tokio::test]
+async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
+    let scopes = [("vault", None), ("the object", Some("secrets/target")), ("another object", Some("secrets/other"))];
+    let memberships = ["direct", "group", "nested group"];
+    let mut config = String::from("[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n");
+    let mut assignments = String::new();
+    let mut cells = vec![];
+    for (r, role) in BUILT_IN_ROLES.iter().enumerate() {
+        for (s, (scope_name, scope)) in scopes.iter().enumerate() {
+            for (m, membership) in memberships.iter().enumerate() {
+                let user = format!("u{r}-{s}-{m}");
+                let (group, outer) = (format!("g{r}-{s}-{m}"), format!("o{r}-{s}-{m}"));
+                let (member_of, assignee) = match m {
+                    0 => (String::new(), user.clone()),
+                    1 => (format!("\"{group}\""), group.clone()),
+                    _ => (format!("\"{group}\""), outer.clone()),
+                };
+                config += &format!(
+                    "[[tenant.user]]\nname = \"{user}\"\npassword = \"password-123\"\ngroups = [{member_of}]\n\
+                     [[tenant.group]]\nname = \"{group}\"\nmember_of = [\"{outer}\"]\n[[tenant.group]]\nname = \"{outer}\"\n"
+                );
+                let scope_line = scope.map_or(String::new(), |scope| format!("scope = \"{scope}\"\n"));
+                assignments += &format!(
+                    "[[tenant.vault.role_assignment]]\nprincipal = \"{assignee}\"\nrole = \"{}\"\n{scope_line}",
+                    role.name
+                );
+                cells.push((user, role, *scope_name, *scope, *membership));
+            }
+        }
+    }
+    config += &format!("[[tenant.vault]]\nname = \"matrix\"\n{assignments}");
+    let server = TestServer::start(&config).await;
+
+    let mut wrong = vec![];
+    for (user, role, scope_name, scope, membership) in &cells {
+        let token = token_for(&server, user);
+        for (op, method, path, body, action, _, names_object) in operations() {
+            let has_action = role.data_actions.iter().any(|pattern| grants(pattern, &action))
+                && !role.not_data_actions.iter().any(|pattern| grants(pattern, &action));
+            let covers = match scope {
+                None => true,
+                Some(scope) => names_object && *scope == "secrets/target",
+            };
+            let expected_allowed = has_action && covers;
+            let response = server.vault_call(method, "matrix", &format!("{path}?{API}"), Some(&token), body).await;
+            let allowed = !refused(response, "ForbiddenByRbac").await;
+            if allowed != expected_allowed {
+                wrong.push(format!(
+                    "{} × {op} × scope {scope_name} × {membership}: expected {}, got {}",
+                    role.name,
+                    if expected_allowed { "allowed" } else { "refused" },
+                    if allowed { "allowed" } else { "refused" }
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} wrong cells:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn every_access_policy_permission_decides_each_operation() {
+    let permissions = ["get", "list", "set", "delete", "backup", "restore", "recover", "purge", "all"];
+    let mut config = String::from(
+        "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n[[tenant.group]]\nname = \"readers\"\n\
+         [[tenant.user]]\nname = \"member\"\npassword = \"password-123\"\ngroups = [\"readers\"]\n\
+         [[tenant.user]]\nname = \"nobody\"\npassword = \"password-123\"\n",
+    );
+    let mut policies = String::from("[[tenant.vault.access_policy]]\nprincipal = \"readers\"\nsecrets = [\"Get\"]\n");
+    for permission in permissions {
+        config += &format!("[[tenant.user]]\nname = \"p-{permission}\"\npassword = \"password-123\"\n");
+        policies += &format!(
+            "[[tenant.vault.access_policy]]\nprincipal = \"p-{permission}\"\nsecrets = [\"{permission}\"]\nkeys = [\"get\"]\n"
+        );
+    }
+    config += &format!("[[tenant.vault]]\nname = \"legacy\"\nauthorization = \"access_policies\"\n{policies}");
+    let server = TestServer::start(&config).await;
+
+    let mut wrong = vec![];
+    let mut callers: Vec<(String, Vec<&str>)> = permissions.iter().map(|p| (format!("p-{p}"), vec![*p])).collect();
+    callers.push(("member".to_owned(), vec!["get"]));
+    for (user, granted) in &callers {
+        let token = token_for(&server, user);
+        for (op, method, path, body, _, permission, _) in operations() {
+            let expected_allowed = granted.iter().any(|g| *g == "all" || *g == permission);
+            let response = server.vault_call(method, "legacy", &format!("{path}?{API}"), Some(&token), body).await;
+            let allowed = !refused(response, "AccessDenied").await;
+            if allowed != expected_allowed {
+                wrong.push(format!("{user} ({granted:?}) × {op}: expected allowed={expected_allowed}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} wrong cells:\n{}", wrong.len(), wrong.join("\n"));
+
+    let token = token_for(&server, "nobody");
+    let response = server.vault_call(Method::GET, "legacy", &format!("/secrets?{API}"), Some(&token), None).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["innererror"]["code"], "AccessDenied");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Caller was not found on any access policy"));
+}
+
+#[test]
+fn the_tests_wildcard_agrees_with_azure_examples() {
+    assert!(grants("Microsoft.KeyVault/vaults/*", "Microsoft.KeyVault/vaults/secrets/getSecret/action"));
+    assert!(grants("Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/keys/read"));
+    assert!(!grants("Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/getSecret/action"));
+    assert!(grants("Microsoft.KeyVault/vaults/secrets/*", "microsoft.keyvault/vaults/secrets/delete"));
+}
