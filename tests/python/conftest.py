@@ -134,6 +134,7 @@ APPS = {
     "reader": "5b7a1c2d-0000-4000-8000-00000000a003",
     "nobody": "5b7a1c2d-0000-4000-8000-00000000a004",
     "outsider": "5b7a1c2d-0000-4000-8000-00000000a005",
+    "scoped": "5b7a1c2d-0000-4000-8000-00000000a009",
 }
 
 
@@ -232,7 +233,7 @@ def configured_server():
         material = Material(data_dir)
         apps = "\n".join(
             f'[[tenant.app]]\nname = "{app}"\nclient_id = "{APPS[app]}"\nsecrets = ["{app_secret(app)}"]\n'
-            for app in ["admin", "secrets-user", "reader", "nobody"]
+            for app in ["admin", "secrets-user", "reader", "nobody", "scoped"]
         )
         config = textwrap.dedent(
             f"""
@@ -341,9 +342,18 @@ def configured_server():
             principal = "{APPS['reader']}"
             role = "21090545-7ca7-4776-b22c-e363652d74d2"
 
+            [[tenant.vault.role_assignment]]
+            principal = "scoped"
+            role = "Key Vault Secrets User"
+            scope = "secrets/db-password"
+
             [[tenant.vault.secret]]
             name = "db-password"
             value = "seeded-value-42"
+
+            [[tenant.vault.secret]]
+            name = "neighbour"
+            value = "not-for-scoped"
 
             [[tenant.vault]]
             name = "private"

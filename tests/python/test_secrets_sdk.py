@@ -238,3 +238,10 @@ def test_a_private_endpoint_reaches_a_vault_without_public_access(configured_ser
         assert secret.value == "reached-privately"
     finally:
         del HOST_OVERRIDES["private.vault.localhost"]
+
+
+def test_an_assignment_on_one_secret_does_not_reach_its_neighbour(configured_server):
+    client = client_for(configured_server, "scoped")
+    assert client.get_secret("db-password").value == "seeded-value-42"
+    assert forbidden_code(lambda: client.get_secret("neighbour")) == "ForbiddenByRbac"
+    assert forbidden_code(lambda: list(client.list_properties_of_secrets())) == "ForbiddenByRbac"
