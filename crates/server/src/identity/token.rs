@@ -1,7 +1,9 @@
-//! `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant with a client secret.
+//! The token endpoints, `POST /{tenant}/oauth2/v2.0/token` and the legacy `/{tenant}/oauth2/token`: they read
+//! the form, find the client, and dispatch on `grant_type` — client credentials here, user grants in
+//! [`super::users`], [`super::device`] and [`super::browser`].
 //!
 //! Fields SDKs add for their own purposes (`client_info`, `claims`, `x-client-*` telemetry) are accepted and
-//! ignored. The secret is checked against the application's Argon2id hashes on the blocking pool.
+//! ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +13,9 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use strongroom_core::directory::Directory;
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
-
-use strongroom_core::directory::Directory;
 
 use super::client_auth::{self, Claimant};
 use super::error::OAuthFailure;
