@@ -874,6 +874,46 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_of_the_first_schema_upgrades_with_its_data() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let path = dir.path().join("old.db");
+        let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
+        let (vault, version) = (Uuid::new_v4(), new_version());
+        {
+            // What the first release wrote: schema 1, a vault and one secret version.
+            let connection = Connection::open(&path).context("opening")?;
+            connection.execute_batch(MIGRATIONS[0]).context("schema 1")?;
+            connection
+                .execute_batch(&format!(
+                    "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);\
+                     INSERT INTO tenants VALUES ('{tenant}', 't', 't');\
+                     INSERT INTO vaults VALUES ('{vault}', '{tenant}', 'v', 'v', 'rbac', 90, 0, \
+                       '{{\"default_action\":\"allow\",\"ip_rules\":[]}}');",
+                    tenant = Uuid::new_v4()
+                ))
+                .context("old rows")?;
+            let sealed = root.seal(b"old-value", format!("secret/{vault}/old/{version}").as_bytes())?;
+            connection
+                .execute(
+                    "INSERT INTO secret_versions VALUES (?1, 'old', 'Old', ?2, 1, ?3, NULL, '{}', 1, NULL, NULL, 1, 1)",
+                    params![vault.to_string(), version, sealed],
+                )
+                .context("old secret")?;
+        }
+        let store = SqliteStore::open(&path, RootKey::load_or_create(&dir.path().join("root.key"))?)?;
+        let directory = store.load_directory().await?;
+        assert_eq!(directory.vaults().len(), 1);
+        assert!(directory.vaults()[0].network.public_network_access);
+        let read = store.secret_version(vault, "old", VersionSelector::Latest).await?;
+        assert_eq!(
+            read.map(|(v, value)| (v.name, value.to_string())),
+            Some(("Old".to_owned(), "old-value".to_owned()))
+        );
+        assert_eq!(store.list_secrets(vault, PageRequest { after: None, limit: 5 }).await?.items.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn settings_are_sealed_and_survive_reopening() -> Result<()> {
         let dir = tempfile::tempdir().map_err(io)?;
         let (store, _) = store_with_vault(dir.path()).await?;
