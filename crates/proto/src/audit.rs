@@ -1,6 +1,6 @@
-//! The audit record: one JSON line per vault request, modelled on Key Vault's `AuditEvent` diagnostic log.
-//!
-//! It never carries a secret value, a password, a client secret or a token.
+//! The audit record: one JSON line per vault request, modelled on Key Vault's `AuditEvent` diagnostic log,
+//! and one per token request (a sign-in log). It never carries a secret value, a password, a client secret or
+//! a token.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,10 +35,12 @@ pub struct AuditRecord {
     pub request_uri: String,
     /// The status code sent.
     pub http_status_code: u16,
-    /// Whether the firewall let the caller's address through.
-    pub is_address_authorized: bool,
-    /// Whether the permission check granted the operation (false also when it was not reached).
-    pub is_rbac_authorized: bool,
+    /// Vault requests: whether the firewall let the caller's address through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_address_authorized: Option<bool>,
+    /// Vault requests: whether the permission check granted the operation (false also when not reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_rbac_authorized: Option<bool>,
     /// The client's `x-ms-client-request-id`, or the server's request id.
     pub correlation_id: String,
     /// The server's request id (`x-ms-request-id`).

@@ -292,6 +292,11 @@ impl OAuthFailure {
         &self.message
     }
 
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// The AADSTS code.
     pub fn code(&self) -> u32 {
         self.code

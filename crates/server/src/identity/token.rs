@@ -11,9 +11,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::directory::Directory;
+use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
 
@@ -46,10 +47,13 @@ pub async fn token(
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    if form.contains_key("resource") {
-        return Err(OAuthFailure::resource_on_v2());
-    }
-    issue(state, tenant, connection, uri, headers, form, Endpoint::V2).await
+    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, &form);
+    let result = match form.contains_key("resource") {
+        true => Err(OAuthFailure::resource_on_v2()),
+        false => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V2).await,
+    };
+    audit.finish(&state, outcome(&result)).await;
+    result
 }
 
 /// `POST /{tenant}/oauth2/token`: the v1 endpoint names its resource instead of a scope.
@@ -67,7 +71,80 @@ pub async fn token_v1(
     {
         form.insert("scope".to_owned(), format!("{}/.default", resource.trim_end_matches('/')));
     }
-    issue(state, tenant, connection, uri, headers, form, Endpoint::V1).await
+    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, &form);
+    let result = issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V1).await;
+    audit.finish(&state, outcome(&result)).await;
+    result
+}
+
+/// The status and AADSTS code of a token request's result (taken before any await: a response is not `Sync`).
+fn outcome(result: &Result<Response, OAuthFailure>) -> (StatusCode, Option<String>) {
+    match result {
+        Ok(response) => (response.status(), None),
+        Err(failure) => (failure.status(), Some(format!("AADSTS{}", failure.code()))),
+    }
+}
+
+/// The sign-in log: one audit record per token request — who asked (the claimed client, the tenant), from
+/// where, for which grant, and the outcome with its AADSTS code. Never a credential or a token.
+struct SignInAudit {
+    started: std::time::Instant,
+    time: String,
+    tenant: String,
+    client_id: String,
+    grant_type: String,
+    caller: String,
+    request_uri: String,
+}
+
+impl SignInAudit {
+    fn start(
+        state: &AppState,
+        tenant: &str,
+        connection: &ConnectionInfo,
+        uri: &Uri,
+        form: &HashMap<String, String>,
+    ) -> Self {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        Self {
+            started: std::time::Instant::now(),
+            time: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            tenant: state.directory().tenant(tenant).map_or_else(|| tenant.to_owned(), |t| t.id.to_string()),
+            client_id: field("client_id"),
+            grant_type: field("grant_type"),
+            caller: connection.peer.ip().to_string(),
+            request_uri: uri.path().to_owned(),
+        }
+    }
+
+    async fn finish(self, state: &AppState, (status, failure): (StatusCode, Option<String>)) {
+        let request_id = Uuid::new_v4().to_string();
+        state
+            .audit
+            .record(AuditRecord {
+                time: self.time,
+                resource_id: Some(format!("/tenants/{}", self.tenant)),
+                operation_name: "TokenIssue".to_owned(),
+                operation_version: self.grant_type,
+                result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
+                result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
+                result_description: failure,
+                duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                caller_ip_address: self.caller,
+                identity: Some(AuditIdentity {
+                    claim: AuditClaims { oid: String::new(), appid: self.client_id, tid: self.tenant },
+                }),
+                request_uri: self.request_uri,
+                http_status_code: status.as_u16(),
+                is_address_authorized: None,
+                is_rbac_authorized: None,
+                correlation_id: request_id.clone(),
+                request_id,
+            })
+            .await;
+    }
 }
 
 async fn issue(

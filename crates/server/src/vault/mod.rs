@@ -92,8 +92,8 @@ pub async fn handle(
         identity: draft.identity,
         request_uri: format!("https://{host}{}", parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())),
         http_status_code: status.as_u16(),
-        is_address_authorized: draft.address_authorized,
-        is_rbac_authorized: draft.rbac_authorized,
+        is_address_authorized: Some(draft.address_authorized),
+        is_rbac_authorized: Some(draft.rbac_authorized),
         correlation_id: parts
             .headers
             .get("x-ms-client-request-id")

@@ -38,7 +38,7 @@ async fn discovery_names_every_endpoint_sdks_need() {
 
 #[tokio::test]
 async fn token_errors_carry_entra_codes() {
-    let server = TestServer::start(STANDARD_TENANTS).await;
+    let mut server = TestServer::start(STANDARD_TENANTS).await;
     let client_id = server.client_id("admin");
     let scope = format!("{}/.default", server.resource());
     let good = [
@@ -86,6 +86,16 @@ async fn token_errors_carry_entra_codes() {
     let missing: Vec<_> = good.iter().filter(|(k, _)| *k != "client_secret").copied().collect();
     let (status, body) = server.token_request("contoso", &missing).await;
     assert_eq!((status, codes(&body)), (401, vec![7000218]));
+
+    // Every token request is in the sign-in log, with its outcome, and no credential is.
+    server.server.take().unwrap().stop().await;
+    let log = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
+    let records: Vec<Value> = log.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let sign_ins: Vec<&Value> = records.iter().filter(|r| r["operationName"] == "TokenIssue").collect();
+    assert_eq!(sign_ins.len(), 9, "{log}");
+    assert!(sign_ins.iter().any(|r| r["resultDescription"] == "AADSTS7000215" && r["httpStatusCode"] == 401));
+    assert!(sign_ins.iter().any(|r| r["resultType"] == "Success" && r["identity"]["claim"]["appid"] == client_id));
+    assert!(!log.contains("admin-secret-0123456789") && !log.contains("wrong-secret"));
 }
 
 #[tokio::test]
