@@ -13,7 +13,7 @@ use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::credential::StoredSecret;
 use crate::network::NetworkRules;
 use crate::policy::AccessPolicy;
-use crate::rbac::RoleAssignment;
+use crate::rbac::{Role, RoleAssignment, built_in_roles, find_role};
 
 /// A tenant: an isolated directory of principals and vaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +138,14 @@ pub struct Directory {
     pub principals: Vec<Principal>,
     /// Vaults of every tenant.
     pub vaults: Vec<Vault>,
-    /// Role assignments, by vault id.
+    /// Role assignments at a vault or one of its objects, by vault id.
     pub role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
+    /// Role assignments at a tenant's scope (Azure's subscription; directory roles), by tenant id.
+    pub tenant_role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
+    /// Custom role definitions of every tenant.
+    pub role_definitions: Vec<Role>,
+    /// Counts the snapshots a server has loaded: a decision made from this snapshot names it.
+    pub generation: u64,
     /// Client secrets (hashed), by principal object id.
     pub client_secrets: HashMap<Uuid, Vec<StoredSecret>>,
     /// Managed-identity details, by principal object id.
@@ -214,9 +220,30 @@ impl Directory {
         &self.vaults
     }
 
-    /// The role assignments on the vault `vault_id`.
+    /// The role assignments made on the vault `vault_id` or its objects.
     pub fn role_assignments(&self, vault_id: Uuid) -> &[RoleAssignment] {
         self.role_assignments.get(&vault_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The role assignments made at the scope of the tenant `tenant_id`.
+    pub fn tenant_role_assignments(&self, tenant_id: Uuid) -> &[RoleAssignment] {
+        self.tenant_role_assignments.get(&tenant_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every role assignment that can reach into `vault`: the tenant's, then the vault's own.
+    pub fn assignments_for_vault(&self, vault: &Vault) -> impl Iterator<Item = &RoleAssignment> {
+        self.tenant_role_assignments(vault.tenant_id).iter().chain(self.role_assignments(vault.id))
+    }
+
+    /// The role a tenant can assign that `reference` names (name, GUID or definition id): a built-in role
+    /// or one of the tenant's custom roles.
+    pub fn role(&self, tenant_id: Uuid, reference: &str) -> Option<&Role> {
+        find_role(built_in_roles(), reference).or_else(|| find_role(self.custom_roles(tenant_id), reference))
+    }
+
+    /// The custom roles of `tenant_id`.
+    pub fn custom_roles(&self, tenant_id: Uuid) -> impl Iterator<Item = &Role> {
+        self.role_definitions.iter().filter(move |r| r.kind == crate::rbac::RoleKind::Custom { tenant_id })
     }
 
     /// Whose credentials the principal `object_id` signs in with: the home application's for a service

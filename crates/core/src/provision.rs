@@ -19,7 +19,7 @@ use crate::directory::{
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
 use crate::policy::{AccessPolicy, MAX_ENTRIES};
-use crate::rbac::{RoleAssignment, RoleDefinition, Scope};
+use crate::rbac::{Role, RoleAssignment, RoleDefinition, RolePermissions, Scope, find_role};
 use crate::secret::{self, SecretProperties, SecretVersion};
 
 /// Everything that should exist.
@@ -46,8 +46,23 @@ pub struct DesiredTenant {
     pub users: Vec<DesiredUser>,
     /// Multi-tenant applications of other tenants used here, by client id.
     pub service_principals: Vec<Uuid>,
+    /// Custom role definitions.
+    pub role_definitions: Vec<DesiredRoleDefinition>,
+    /// Role assignments at the tenant's scope: Azure roles over every vault, and directory roles.
+    pub role_assignments: Vec<DesiredRoleAssignment>,
     /// Vaults.
     pub vaults: Vec<DesiredVault>,
+}
+
+/// A custom role definition.
+#[derive(Debug, Clone)]
+pub struct DesiredRoleDefinition {
+    /// Its name, unique in the tenant.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// What it grants.
+    pub permissions: RolePermissions,
 }
 
 /// An application registration with its service principal.
@@ -132,8 +147,8 @@ pub struct DesiredVault {
 pub struct DesiredRoleAssignment {
     /// A principal of the vault's tenant: name, object id or client id.
     pub principal: String,
-    /// The role.
-    pub role: &'static RoleDefinition,
+    /// The role: a built-in or custom role's name or id.
+    pub role: String,
     /// Where it applies.
     pub scope: Scope,
 }
@@ -220,12 +235,40 @@ pub enum Change {
     },
     /// Create or update a vault.
     PutVault(Vault),
-    /// Replace the provisioned role assignments of a vault.
+    /// Replace the provisioned role assignments of a vault (`Some`) or of a tenant's scope (`None`).
     ReplaceRoleAssignments {
-        /// The vault.
-        vault_id: Uuid,
+        /// The tenant.
+        tenant_id: Uuid,
+        /// The vault, for assignments on a vault or its objects.
+        vault_id: Option<Uuid>,
         /// The new set.
         assignments: Vec<RoleAssignment>,
+    },
+    /// Add one role assignment (on a vault when `vault_id` is given, else at the tenant's scope).
+    PutRoleAssignment {
+        /// The tenant.
+        tenant_id: Uuid,
+        /// The vault.
+        vault_id: Option<Uuid>,
+        /// The assignment.
+        assignment: RoleAssignment,
+    },
+    /// Remove a role assignment.
+    DeleteRoleAssignment {
+        /// Its id.
+        id: Uuid,
+    },
+    /// Create or change a custom role definition.
+    PutRoleDefinition(Role),
+    /// Remove a custom role definition (it must have no assignments left).
+    DeleteRoleDefinition {
+        /// Its id.
+        id: Uuid,
+    },
+    /// Remove a principal with its credentials, memberships and role assignments.
+    DeletePrincipal {
+        /// Its object id.
+        object_id: Uuid,
     },
     /// Create a secret unless the vault already has one of that name.
     SeedSecret {
@@ -260,11 +303,14 @@ pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec
         for client_id in &tenant.service_principals {
             plan_service_principal(current, *tenant_id, *client_id, &homes, principals, &mut changes)?;
         }
+        let roles = plan_role_definitions(current, *tenant_id, &tenant.role_definitions, &mut changes)?;
+        let cx = AssignmentContext { current, tenant_id: *tenant_id, principals, roles: &roles };
+        plan_role_assignments(&cx, None, &tenant.role_assignments, &mut changes)?;
         for vault in &tenant.vaults {
             if !vault_names.insert(vault.name.to_ascii_lowercase()) {
                 return Err(Error::invalid_input(format_args!("vault '{}' is declared twice", vault.name)));
             }
-            plan_vault(current, *tenant_id, vault, principals, now, &mut changes)?;
+            plan_vault(&cx, vault, now, &mut changes)?;
         }
     }
     Ok(changes)
@@ -594,14 +640,8 @@ fn plan_managed_identities(
     Ok(())
 }
 
-fn plan_vault(
-    current: &Directory,
-    tenant_id: Uuid,
-    desired: &DesiredVault,
-    principals: &[Principal],
-    now: i64,
-    changes: &mut Vec<Change>,
-) -> Result<()> {
+fn plan_vault(cx: &AssignmentContext<'_>, desired: &DesiredVault, now: i64, changes: &mut Vec<Change>) -> Result<()> {
+    let (current, tenant_id, principals) = (cx.current, cx.tenant_id, cx.principals);
     if !(7..=90).contains(&desired.soft_delete_retention_days) {
         return Err(Error::invalid_input(format_args!(
             "vault '{}': soft_delete_retention_days must be between 7 and 90",
@@ -650,30 +690,7 @@ fn plan_vault(
         changes.push(Change::PutVault(vault.clone()));
     }
 
-    let assignments = desired
-        .role_assignments
-        .iter()
-        .map(|wanted| {
-            let principal = find_principal(principals, &wanted.principal).ok_or_else(|| {
-                Error::invalid_input(format_args!(
-                    "vault '{}': role assignment names '{}', which is not a principal of its tenant",
-                    desired.name, wanted.principal
-                ))
-            })?;
-            let current_match = current.role_assignments(vault.id).iter().find(|a| {
-                a.principal_id == principal.object_id && a.role.id == wanted.role.id && a.scope == wanted.scope
-            });
-            Ok(RoleAssignment {
-                id: current_match.map_or_else(Uuid::new_v4, |a| a.id),
-                principal_id: principal.object_id,
-                role: wanted.role,
-                scope: wanted.scope.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if assignments.as_slice() != current.role_assignments(vault.id) {
-        changes.push(Change::ReplaceRoleAssignments { vault_id: vault.id, assignments });
-    }
+    plan_role_assignments(cx, Some(&vault), &desired.role_assignments, changes)?;
 
     for seed in &desired.secrets {
         secret::validate_name(&seed.name)?;
@@ -686,6 +703,100 @@ fn plan_vault(
             updated: now,
         };
         changes.push(Change::SeedSecret { vault_id: vault.id, version, value: seed.value.clone() });
+    }
+    Ok(())
+}
+
+/// What resolving a tenant's role assignments needs.
+struct AssignmentContext<'a> {
+    current: &'a Directory,
+    tenant_id: Uuid,
+    principals: &'a [Principal],
+    /// The tenant's custom roles as they will be.
+    roles: &'a [Role],
+}
+
+/// Creates or updates the declared custom roles; returns the tenant's custom roles as they will be.
+fn plan_role_definitions(
+    current: &Directory,
+    tenant_id: Uuid,
+    declared: &[DesiredRoleDefinition],
+    changes: &mut Vec<Change>,
+) -> Result<Vec<Role>> {
+    let mut roles: Vec<Role> = current.custom_roles(tenant_id).cloned().collect();
+    for wanted in declared {
+        let existing = roles.iter().position(|r| r.name.eq_ignore_ascii_case(&wanted.name));
+        let id = existing.map_or_else(Uuid::new_v4, |i| roles[i].id);
+        let role = Role::new(RoleDefinition::custom(
+            tenant_id,
+            id,
+            &wanted.name,
+            &wanted.description,
+            wanted.permissions.clone(),
+        )?);
+        match existing {
+            Some(i) if roles[i] == role => continue,
+            Some(i) => roles[i] = role.clone(),
+            None => roles.push(role.clone()),
+        }
+        changes.push(Change::PutRoleDefinition(role));
+    }
+    Ok(roles)
+}
+
+/// Replaces the provisioned assignments of `vault` (or of the tenant's scope) when the declared ones differ.
+fn plan_role_assignments(
+    cx: &AssignmentContext<'_>,
+    vault: Option<&Vault>,
+    declared: &[DesiredRoleAssignment],
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let place = vault.map_or_else(|| "tenant".to_owned(), |v| format!("vault '{}'", v.name));
+    let stored: Vec<&RoleAssignment> = match vault {
+        Some(vault) => cx.current.role_assignments(vault.id),
+        None => cx.current.tenant_role_assignments(cx.tenant_id),
+    }
+    .iter()
+    .filter(|a| a.provisioned)
+    .collect();
+    let assignments = declared
+        .iter()
+        .map(|wanted| {
+            let principal = find_principal(cx.principals, &wanted.principal).ok_or_else(|| {
+                Error::invalid_input(format_args!(
+                    "{place}: role assignment names '{}', which is not a principal of its tenant",
+                    wanted.principal
+                ))
+            })?;
+            let role = find_role(crate::rbac::built_in_roles(), &wanted.role)
+                .or_else(|| find_role(cx.roles, &wanted.role))
+                .ok_or_else(|| Error::invalid_input(format_args!("{place}: unknown role '{}'", wanted.role)))?;
+            let directory_role = role.kind == crate::rbac::RoleKind::Directory;
+            if directory_role && vault.is_some() {
+                return Err(Error::invalid_input(format_args!(
+                    "{place}: '{}' is a directory role; assign it at the tenant",
+                    role.name
+                )));
+            }
+            let scope = if vault.is_some() { wanted.scope.clone() } else { Scope::Tenant };
+            let current_match = stored
+                .iter()
+                .find(|a| a.principal_id == principal.object_id && a.role.id == role.id && a.scope == scope);
+            Ok(RoleAssignment {
+                id: current_match.map_or_else(Uuid::new_v4, |a| a.id),
+                principal_id: principal.object_id,
+                role: role.clone(),
+                scope,
+                provisioned: true,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if assignments.iter().ne(stored.iter().copied()) {
+        changes.push(Change::ReplaceRoleAssignments {
+            tenant_id: cx.tenant_id,
+            vault_id: vault.map(|v| v.id),
+            assignments,
+        });
     }
     Ok(())
 }
@@ -704,10 +815,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::rbac::built_in_role;
 
     fn desired() -> DesiredState {
-        let role = built_in_role("Key Vault Secrets User").unwrap_or(&crate::rbac::BUILT_IN_ROLES[0]);
         DesiredState {
             tenants: vec![DesiredTenant {
                 name: "contoso".into(),
@@ -743,6 +852,8 @@ mod tests {
                     DesiredGroup { name: "staff".into(), member_of: vec![] },
                 ],
                 service_principals: vec![],
+                role_definitions: vec![],
+                role_assignments: vec![],
                 users: vec![DesiredUser {
                     name: "alice".into(),
                     password: "Correct-Horse-7".into(),
@@ -758,7 +869,7 @@ mod tests {
                     access_policies: vec![],
                     role_assignments: vec![DesiredRoleAssignment {
                         principal: "billing-api".into(),
-                        role,
+                        role: "Key Vault Secrets User".into(),
                         scope: Scope::Vault,
                     }],
                     secrets: vec![],
@@ -770,7 +881,7 @@ mod tests {
     /// The directory after `changes` (a stand-in for a store).
     fn apply(changes: &[Change]) -> Directory {
         let (mut tenants, mut principals, mut vaults) = (vec![], vec![], vec![]);
-        let mut assignments = HashMap::new();
+        let (mut assignments, mut tenant_assignments) = (HashMap::new(), HashMap::new());
         let mut hashes: HashMap<Uuid, Vec<StoredSecret>> = HashMap::new();
         let mut managed_identities = HashMap::new();
         let mut application_credentials = HashMap::new();
@@ -805,9 +916,17 @@ mod tests {
                     service_principals.insert(*object_id, *application);
                 }
                 Change::PutVault(v) => vaults.push(v.clone()),
-                Change::ReplaceRoleAssignments { vault_id, assignments: a } => {
+                Change::ReplaceRoleAssignments { vault_id: Some(vault_id), assignments: a, .. } => {
                     assignments.insert(*vault_id, a.clone());
                 }
+                Change::ReplaceRoleAssignments { tenant_id, vault_id: None, assignments: a } => {
+                    tenant_assignments.insert(*tenant_id, a.clone());
+                }
+                Change::PutRoleAssignment { .. }
+                | Change::DeleteRoleAssignment { .. }
+                | Change::PutRoleDefinition(_)
+                | Change::DeleteRoleDefinition { .. }
+                | Change::DeletePrincipal { .. } => {}
             }
         }
         Directory {
@@ -821,6 +940,8 @@ mod tests {
             users,
             memberships,
             service_principals,
+            tenant_role_assignments: tenant_assignments,
+            ..Directory::default()
         }
     }
 

@@ -16,9 +16,9 @@ use strongroom_core::directory::{ApplicationCredentials, AuthorizationModel, Man
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
     DesiredAccessPolicy, DesiredApplication, DesiredGroup, DesiredManagedIdentity, DesiredRoleAssignment,
-    DesiredSecret, DesiredState, DesiredTenant, DesiredUser, DesiredVault,
+    DesiredRoleDefinition, DesiredSecret, DesiredState, DesiredTenant, DesiredUser, DesiredVault,
 };
-use strongroom_core::rbac::{Scope, built_in_role};
+use strongroom_core::rbac::{RoleDefinition, RolePermissions, Scope, built_in_role};
 use toml::Spanned;
 use uuid::Uuid;
 
@@ -244,6 +244,26 @@ struct TenantSection {
     vault: Vec<VaultSection>,
     #[serde(default)]
     service_principal: Vec<ServicePrincipalSection>,
+    #[serde(default)]
+    role_definition: Vec<RoleDefinitionSection>,
+    #[serde(default)]
+    role_assignment: Vec<RoleAssignmentSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleDefinitionSection {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    actions: Vec<String>,
+    #[serde(default)]
+    not_actions: Vec<String>,
+    #[serde(default)]
+    data_actions: Vec<String>,
+    #[serde(default)]
+    not_data_actions: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -579,7 +599,33 @@ impl TenantSection {
         let applications = self.app.into_iter().map(|app| app.validate(base)).collect::<Result<_, _>>()?;
         let managed_identities =
             self.managed_identity.into_iter().map(ManagedIdentitySection::validate).collect::<Result<_, _>>()?;
-        let vaults = self.vault.into_iter().map(|v| v.validate(subnets)).collect::<Result<_, _>>()?;
+        let role_definitions = self
+            .role_definition
+            .into_iter()
+            .map(|r| {
+                let permissions = RolePermissions {
+                    actions: r.actions,
+                    not_actions: r.not_actions,
+                    data_actions: r.data_actions,
+                    not_data_actions: r.not_data_actions,
+                };
+                RoleDefinition::custom(Uuid::nil(), Uuid::nil(), r.name.get_ref(), &r.description, permissions.clone())
+                    .map_err(|e| at(&r.name, e.to_string()))?;
+                Ok(DesiredRoleDefinition { name: r.name.into_inner(), description: r.description, permissions })
+            })
+            .collect::<Result<Vec<_>, Located>>()?;
+        let custom_roles: Vec<&str> = role_definitions.iter().map(|r| r.name.as_str()).collect();
+        let role_assignments = self
+            .role_assignment
+            .into_iter()
+            .map(|a| {
+                if let Some(scope) = &a.scope {
+                    return Err(at(scope, "a tenant's role assignment applies to the whole tenant: drop `scope`"));
+                }
+                a.validate(&custom_roles)
+            })
+            .collect::<Result<_, _>>()?;
+        let vaults = self.vault.into_iter().map(|v| v.validate(subnets, &custom_roles)).collect::<Result<_, _>>()?;
         let users = self
             .user
             .into_iter()
@@ -606,8 +652,29 @@ impl TenantSection {
             groups,
             users,
             service_principals,
+            role_definitions,
+            role_assignments,
             vaults,
         })
+    }
+}
+
+impl RoleAssignmentSection {
+    /// Checks that the role is built in or one of `custom_roles` (declared in the same tenant).
+    fn validate(self, custom_roles: &[&str]) -> Result<DesiredRoleAssignment, Located> {
+        let name = self.role.get_ref();
+        if built_in_role(name).is_none() && !custom_roles.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            return Err(at(
+                &self.role,
+                format!("unknown role '{name}': use a built-in role's name or id, or a role_definition of this tenant"),
+            ));
+        }
+        let scope = match &self.scope {
+            None => Scope::Vault,
+            Some(s) => Scope::parse(s.get_ref())
+                .ok_or_else(|| at(s, "`scope` is `secrets/{name}`, `keys/{name}` or `certificates/{name}`"))?,
+        };
+        Ok(DesiredRoleAssignment { principal: self.principal, role: self.role.into_inner(), scope })
     }
 }
 
@@ -700,7 +767,7 @@ fn read_file(base: &Path, file: &Spanned<String>) -> Result<Vec<u8>, Located> {
 }
 
 impl VaultSection {
-    fn validate(self, subnets: &[Subnet]) -> Result<DesiredVault, Located> {
+    fn validate(self, subnets: &[Subnet], custom_roles: &[&str]) -> Result<DesiredVault, Located> {
         let authorization = match &self.authorization {
             None => AuthorizationModel::Rbac,
             Some(v) if v.get_ref() == "rbac" => AuthorizationModel::Rbac,
@@ -742,21 +809,8 @@ impl VaultSection {
         };
         let mut network = self.network.map(|n| n.validate(subnets)).transpose()?.unwrap_or_default();
         network.public_network_access = public_network_access;
-        let role_assignments = self
-            .role_assignment
-            .into_iter()
-            .map(|a| {
-                let role = built_in_role(a.role.get_ref()).ok_or_else(|| {
-                    at(&a.role, format!("unknown role '{}': use a built-in role name or id", a.role.get_ref()))
-                })?;
-                let scope = match &a.scope {
-                    None => Scope::Vault,
-                    Some(s) => Scope::parse(s.get_ref())
-                        .ok_or_else(|| at(s, "`scope` is `secrets/{name}`, `keys/{name}` or `certificates/{name}`"))?,
-                };
-                Ok(DesiredRoleAssignment { principal: a.principal, role, scope })
-            })
-            .collect::<Result<_, Located>>()?;
+        let role_assignments =
+            self.role_assignment.into_iter().map(|a| a.validate(custom_roles)).collect::<Result<_, Located>>()?;
         let secrets = self.secret.into_iter().map(|s| DesiredSecret { name: s.name, value: s.value }).collect();
         Ok(DesiredVault {
             name: self.name.into_inner(),
@@ -825,7 +879,7 @@ mod tests {
         assert_eq!(config.server.token_lifetime_seconds, 1200);
         let vault = &config.desired.tenants[0].vaults[0];
         assert_eq!(vault.network.ip_rules.len(), 2);
-        assert_eq!(vault.role_assignments[0].role.name, "Key Vault Secrets User");
+        assert_eq!(vault.role_assignments[0].role, "Key Vault Secrets User");
         Ok(())
     }
 
@@ -888,7 +942,7 @@ mod tests {
             ),
             ("[[tenant]]\nname = \"t\"\nid = \"nope\"\n", "GUID"),
             (
-                "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\n[[tenant.vault.role_assignment]]\nprincipal = \"a\"\nrole = \"Owner\"\n",
+                "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\n[[tenant.vault.role_assignment]]\nprincipal = \"a\"\nrole = \"Emperor\"\n",
                 "unknown role",
             ),
         ] {

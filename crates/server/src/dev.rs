@@ -11,7 +11,7 @@ use strongroom_core::network::NetworkRules;
 use strongroom_core::provision::{
     DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredVault,
 };
-use strongroom_core::rbac::{Scope, built_in_role};
+use strongroom_core::rbac::Scope;
 use uuid::Uuid;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -38,8 +38,6 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
             secret
         }
     };
-    let administrator = built_in_role("Key Vault Administrator")
-        .ok_or_else(|| Error::new(ErrorKind::Domain, "dev", "the Administrator role is missing"))?;
     let desired = DesiredState {
         tenants: vec![DesiredTenant {
             name: TENANT.to_owned(),
@@ -56,6 +54,8 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
             groups: vec![],
             users: vec![],
             service_principals: vec![],
+            role_definitions: vec![],
+            role_assignments: vec![],
             vaults: vec![DesiredVault {
                 name: VAULT.to_owned(),
                 authorization: AuthorizationModel::Rbac,
@@ -65,7 +65,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 access_policies: vec![],
                 role_assignments: vec![DesiredRoleAssignment {
                     principal: APPLICATION.to_owned(),
-                    role: administrator,
+                    role: "Key Vault Administrator".to_owned(),
                     scope: Scope::Vault,
                 }],
                 secrets: vec![],

@@ -69,12 +69,13 @@ impl DirectorySnapshot {
         }
     }
 
-    /// Replaces the directory.
-    pub fn set(&self, directory: Directory) {
+    /// Replaces the directory; the new snapshot's generation follows the old one's.
+    pub fn set(&self, mut directory: Directory) {
         let mut guard = match self.0.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
+        directory.generation = guard.generation + 1;
         *guard = Arc::new(directory);
     }
 }

@@ -3,7 +3,7 @@
 
 use strongroom_core::directory::{AuthorizationModel, Directory, Vault};
 use strongroom_core::policy::{self, PolicyDecision};
-use strongroom_core::rbac::{self, Target};
+use strongroom_core::rbac::{self, Action, Target};
 
 use super::authenticate::Caller;
 use super::error::VaultError;
@@ -14,7 +14,7 @@ pub fn check(
     directory: &Directory,
     vault: &Vault,
     caller: &Caller,
-    (action, permission): (&str, &str),
+    (action, permission): (Action, &str),
     target: Target<'_>,
 ) -> Result<(), VaultError> {
     // Group membership comes from the directory, not the token: it is current, and never overflows.
@@ -26,7 +26,7 @@ pub fn check(
         };
     }
     let permitted = rbac::is_permitted(
-        directory.role_assignments(vault.id),
+        directory.assignments_for_vault(vault),
         rbac::Caller { object_id: caller.object_id, groups: &groups },
         action,
         target,
@@ -39,10 +39,11 @@ pub fn check(
         None => format!("/vaults/{}", vault.name),
     };
     Err(VaultError::forbidden_by_rbac(format!(
-        "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss={}\r\nAction: '{action}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {};location=local\r\n",
+        "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={};oid={};iss={}\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {};location=local\r\n",
         caller.claims.appid,
         caller.claims.oid,
         caller.claims.iss,
+        action.as_str(),
         resource.to_ascii_lowercase(),
         vault.name
     )))

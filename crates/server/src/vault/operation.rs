@@ -3,7 +3,7 @@
 //! and the audit record before any body is read.
 
 use axum::http::Method;
-use strongroom_core::rbac::{Collection, Target, actions};
+use strongroom_core::rbac::{Action, Collection, Target};
 
 use super::error::VaultError;
 
@@ -123,20 +123,20 @@ impl Operation {
     }
 
     /// The RBAC data action the operation needs.
-    pub fn action(&self) -> &'static str {
+    pub fn action(&self) -> Action {
         match self {
-            Operation::SetSecret { .. } => actions::SECRETS_SET,
-            Operation::GetSecret { .. } => actions::SECRETS_GET,
-            Operation::UpdateSecret { .. } => actions::SECRETS_UPDATE,
-            Operation::DeleteSecret { .. } => actions::SECRETS_DELETE,
+            Operation::SetSecret { .. } => Action::SecretsSet,
+            Operation::GetSecret { .. } => Action::SecretsGet,
+            Operation::UpdateSecret { .. } => Action::SecretsUpdate,
+            Operation::DeleteSecret { .. } => Action::SecretsDelete,
             Operation::ListSecrets
             | Operation::ListSecretVersions { .. }
             | Operation::ListDeletedSecrets
-            | Operation::GetDeletedSecret { .. } => actions::SECRETS_READ_METADATA,
-            Operation::BackupSecret { .. } => actions::SECRETS_BACKUP,
-            Operation::RestoreSecret => actions::SECRETS_RESTORE,
-            Operation::RecoverDeletedSecret { .. } => actions::SECRETS_RECOVER,
-            Operation::PurgeDeletedSecret { .. } => actions::SECRETS_PURGE,
+            | Operation::GetDeletedSecret { .. } => Action::SecretsReadMetadata,
+            Operation::BackupSecret { .. } => Action::SecretsBackup,
+            Operation::RestoreSecret => Action::SecretsRestore,
+            Operation::RecoverDeletedSecret { .. } => Action::SecretsRecover,
+            Operation::PurgeDeletedSecret { .. } => Action::SecretsPurge,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use strongroom_core::rbac::BUILT_IN_ROLES;
+use strongroom_core::rbac::{RoleKind, RolePermissions, built_in_roles};
 use strongroom_server::identity::mint;
 
 use crate::harness::TestServer;
@@ -81,12 +81,33 @@ fn token_for(server: &TestServer, user: &str) -> String {
 
 #[tokio::test]
 async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
-    let scopes = [("vault", None), ("the object", Some("secrets/target")), ("another object", Some("secrets/other"))];
+    let scopes = [
+        ("tenant", Some("/")),
+        ("vault", None),
+        ("the object", Some("secrets/target")),
+        ("another object", Some("secrets/other")),
+    ];
     let memberships = ["direct", "group", "nested group"];
-    let mut config = String::from("[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n");
+    // A custom role beside the built-in ones: every secret action but purge.
+    let custom = RolePermissions {
+        data_actions: vec!["Microsoft.KeyVault/vaults/secrets/*".into()],
+        not_data_actions: vec!["Microsoft.KeyVault/vaults/secrets/purge/action".into()],
+        ..RolePermissions::default()
+    };
+    let mut config = String::from(
+        "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n[[tenant.role_definition]]\n\
+         name = \"Secret Keeper\"\ndata_actions = [\"Microsoft.KeyVault/vaults/secrets/*\"]\n\
+         not_data_actions = [\"Microsoft.KeyVault/vaults/secrets/purge/action\"]\n",
+    );
+    let mut roles: Vec<(String, RolePermissions)> = built_in_roles()
+        .iter()
+        .filter(|r| r.kind != RoleKind::Directory)
+        .map(|r| (r.name.clone(), r.permissions.clone()))
+        .collect();
+    roles.push(("Secret Keeper".into(), custom));
     let mut assignments = String::new();
     let mut cells = vec![];
-    for (r, role) in BUILT_IN_ROLES.iter().enumerate() {
+    for (r, (role, permissions)) in roles.iter().enumerate() {
         for (s, (scope_name, scope)) in scopes.iter().enumerate() {
             for (m, membership) in memberships.iter().enumerate() {
                 let user = format!("u{r}-{s}-{m}");
@@ -100,12 +121,19 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
                     "[[tenant.user]]\nname = \"{user}\"\npassword = \"password-123\"\ngroups = [{member_of}]\n\
                      [[tenant.group]]\nname = \"{group}\"\nmember_of = [\"{outer}\"]\n[[tenant.group]]\nname = \"{outer}\"\n"
                 );
-                let scope_line = scope.map_or(String::new(), |scope| format!("scope = \"{scope}\"\n"));
-                assignments += &format!(
-                    "[[tenant.vault.role_assignment]]\nprincipal = \"{assignee}\"\nrole = \"{}\"\n{scope_line}",
-                    role.name
-                );
-                cells.push((user, role, *scope_name, *scope, *membership));
+                match scope {
+                    Some("/") => {
+                        config +=
+                            &format!("[[tenant.role_assignment]]\nprincipal = \"{assignee}\"\nrole = \"{role}\"\n")
+                    }
+                    _ => {
+                        let scope_line = scope.map_or(String::new(), |scope| format!("scope = \"{scope}\"\n"));
+                        assignments += &format!(
+                            "[[tenant.vault.role_assignment]]\nprincipal = \"{assignee}\"\nrole = \"{role}\"\n{scope_line}"
+                        );
+                    }
+                }
+                cells.push((user, role, permissions, *scope_name, *scope, *membership));
             }
         }
     }
@@ -113,13 +141,13 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
     let server = TestServer::start(&config).await;
 
     let mut wrong = vec![];
-    for (user, role, scope_name, scope, membership) in &cells {
+    for (user, role, permissions, scope_name, scope, membership) in &cells {
         let token = token_for(&server, user);
         for (op, method, path, body, action, _, names_object) in operations() {
-            let has_action = role.data_actions.iter().any(|pattern| grants(pattern, &action))
-                && !role.not_data_actions.iter().any(|pattern| grants(pattern, &action));
+            let has_action = permissions.data_actions.iter().any(|pattern| grants(pattern, &action))
+                && !permissions.not_data_actions.iter().any(|pattern| grants(pattern, &action));
             let covers = match scope {
-                None => true,
+                None | Some("/") => true,
                 Some(scope) => names_object && *scope == "secrets/target",
             };
             let expected_allowed = has_action && covers;
@@ -127,8 +155,7 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
             let allowed = !refused(response, "ForbiddenByRbac").await;
             if allowed != expected_allowed {
                 wrong.push(format!(
-                    "{} × {op} × scope {scope_name} × {membership}: expected {}, got {}",
-                    role.name,
+                    "{role} × {op} × scope {scope_name} × {membership}: expected {}, got {}",
                     if expected_allowed { "allowed" } else { "refused" },
                     if allowed { "allowed" } else { "refused" }
                 ));

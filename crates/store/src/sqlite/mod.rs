@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use strongroom_core::credential::StoredSecret;
 use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
 use strongroom_core::provision::Change;
-use strongroom_core::rbac::{RoleAssignment, Scope, built_in_role};
+use strongroom_core::rbac::{Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope};
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -142,6 +142,30 @@ CREATE TABLE service_principals (
 "#,
     r#"
 ALTER TABLE vaults ADD COLUMN access_policies TEXT NOT NULL DEFAULT '[]';
+"#,
+    // Assignments at a tenant's scope have no vault; custom roles belong to a tenant.
+    r#"
+CREATE TABLE role_assignments_by_tenant (
+    id           TEXT PRIMARY KEY,
+    tenant_id    TEXT NOT NULL REFERENCES tenants(id),
+    vault_id     TEXT REFERENCES vaults(id),
+    principal_id TEXT NOT NULL,
+    role_id      TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    provisioned  INTEGER NOT NULL
+);
+INSERT INTO role_assignments_by_tenant
+    SELECT a.id, v.tenant_id, a.vault_id, a.principal_id, a.role_id, a.scope, a.provisioned
+    FROM role_assignments a JOIN vaults v ON v.id = a.vault_id;
+DROP TABLE role_assignments;
+ALTER TABLE role_assignments_by_tenant RENAME TO role_assignments;
+CREATE TABLE role_definitions (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+    name_key   TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    UNIQUE (tenant_id, name_key)
+);
 "#,
 ];
 
@@ -327,18 +351,55 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let mut role_assignments: HashMap<Uuid, Vec<RoleAssignment>> = HashMap::new();
-    let assignment_rows: Vec<(Uuid, Uuid, Uuid, String, String)> = connection
-        .prepare("SELECT id, vault_id, principal_id, role_id, scope FROM role_assignments ORDER BY rowid")
+    let definition_rows: Vec<(Uuid, Uuid, String)> = connection
+        .prepare("SELECT id, tenant_id, definition FROM role_definitions ORDER BY name_key")
+        .and_then(|mut s| s.query_map([], |r| Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, r.get(2)?)))?.collect())
+        .context("reading role definitions")?;
+    let role_definitions = definition_rows
+        .into_iter()
+        .map(|(id, tenant_id, json)| {
+            let stored: StoredRoleDefinition = serde_json::from_str(&json).map_err(corrupt)?;
+            let role = RoleDefinition::custom(tenant_id, id, &stored.name, &stored.description, stored.permissions)
+                .map_err(corrupt)?;
+            Ok(Role::new(role))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut directory = Directory { role_definitions, ..Directory::default() };
+    type AssignmentRow = (Uuid, Uuid, Option<String>, Uuid, String, String, bool);
+    let assignment_rows: Vec<AssignmentRow> = connection
+        .prepare(
+            "SELECT id, tenant_id, vault_id, principal_id, role_id, scope, provisioned FROM role_assignments \
+             ORDER BY rowid",
+        )
         .and_then(|mut s| {
-            s.query_map([], |r| Ok((uuid_column(r, 0)?, uuid_column(r, 1)?, uuid_column(r, 2)?, r.get(3)?, r.get(4)?)))?
-                .collect()
+            s.query_map([], |r| {
+                Ok((
+                    uuid_column(r, 0)?,
+                    uuid_column(r, 1)?,
+                    r.get(2)?,
+                    uuid_column(r, 3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect()
         })
         .context("reading role assignments")?;
-    for (id, vault_id, principal_id, role_id, scope) in assignment_rows {
-        let role = built_in_role(&role_id).ok_or_else(|| corrupt(format_args!("role {role_id}")))?;
-        let scope = Scope::parse(&scope).ok_or_else(|| corrupt(format_args!("scope {scope}")))?;
-        role_assignments.entry(vault_id).or_default().push(RoleAssignment { id, principal_id, role, scope });
+    for (id, tenant_id, vault_id, principal_id, role_id, scope, provisioned) in assignment_rows {
+        let role =
+            directory.role(tenant_id, &role_id).cloned().ok_or_else(|| corrupt(format_args!("role {role_id}")))?;
+        let vault_id = vault_id.map(|v| Uuid::parse_str(&v)).transpose().map_err(corrupt)?;
+        let scope = match vault_id {
+            None => Scope::Tenant,
+            Some(_) => Scope::parse(&scope).ok_or_else(|| corrupt(format_args!("scope {scope}")))?,
+        };
+        let assignment = RoleAssignment { id, principal_id, role, scope, provisioned };
+        match vault_id {
+            Some(vault_id) => directory.role_assignments.entry(vault_id).or_default().push(assignment),
+            None => directory.tenant_role_assignments.entry(tenant_id).or_default().push(assignment),
+        }
     }
 
     let managed_identities =
@@ -363,10 +424,10 @@ fn read_directory(connection: &Connection) -> Result<Directory> {
         tenants,
         principals,
         vaults,
-        role_assignments,
         client_secrets,
         managed_identities,
         application_credentials,
+        ..directory
     })
 }
 
@@ -405,11 +466,63 @@ fn put_json(
         .context(&format!("storing {table}"))
 }
 
-fn scope_text(scope: &Scope) -> String {
-    match scope {
-        Scope::Vault => String::new(),
-        Scope::Object { collection, name } => format!("{}/{name}", collection.as_str()),
+/// A custom role as stored: its id and tenant are columns.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRoleDefinition {
+    name: String,
+    description: String,
+    permissions: RolePermissions,
+}
+
+fn insert_role_assignment(
+    transaction: &Transaction<'_>,
+    tenant_id: Uuid,
+    vault_id: Option<Uuid>,
+    a: &RoleAssignment,
+) -> Result<()> {
+    transaction
+        .execute(
+            "INSERT INTO role_assignments (id, tenant_id, vault_id, principal_id, role_id, scope, provisioned) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                a.id.to_string(),
+                tenant_id.to_string(),
+                vault_id.map(|v| v.to_string()),
+                a.principal_id.to_string(),
+                a.role.id.to_string(),
+                a.scope.relative_path(),
+                a.provisioned
+            ],
+        )
+        .map(drop)
+        .context("adding a role assignment")
+}
+
+/// Removes every trace of a principal: its row, credentials, details, memberships (its own, and as a group
+/// of others) and role assignments.
+fn delete_principal(transaction: &Transaction<'_>, object_id: Uuid) -> Result<()> {
+    let id = object_id.to_string();
+    for (table, column) in [
+        ("client_secrets", "object_id"),
+        ("managed_identities", "object_id"),
+        ("application_credentials", "object_id"),
+        ("users", "object_id"),
+        ("memberships", "member_id"),
+        ("service_principals", "object_id"),
+        ("role_assignments", "principal_id"),
+        ("principals", "object_id"),
+    ] {
+        transaction
+            .execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [&id])
+            .context(&format!("deleting a principal from {table}"))?;
     }
+    let memberships: HashMap<Uuid, Vec<Uuid>> =
+        json_rows(transaction, "SELECT member_id, groups FROM memberships", "reading memberships")?;
+    for (member, groups) in memberships.into_iter().filter(|(_, groups)| groups.contains(&object_id)) {
+        let remaining: Vec<Uuid> = groups.into_iter().filter(|g| *g != object_id).collect();
+        put_json(transaction, "memberships", ("member_id", "groups"), member, &remaining)?;
+    }
+    Ok(())
 }
 
 fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Change) -> Result<()> {
@@ -504,27 +617,47 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
                 .map(drop)
                 .context("storing a vault")
         }
-        Change::ReplaceRoleAssignments { vault_id, assignments } => {
+        Change::ReplaceRoleAssignments { tenant_id, vault_id, assignments } => {
             transaction
-                .execute("DELETE FROM role_assignments WHERE vault_id = ?1 AND provisioned = 1", [vault_id.to_string()])
+                .execute(
+                    "DELETE FROM role_assignments WHERE tenant_id = ?1 AND vault_id IS ?2 AND provisioned = 1",
+                    params![tenant_id.to_string(), vault_id.map(|v| v.to_string())],
+                )
                 .context("replacing role assignments")?;
-            for a in assignments {
-                transaction
-                    .execute(
-                        "INSERT INTO role_assignments (id, vault_id, principal_id, role_id, scope, provisioned) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, 1)",
-                        params![
-                            a.id.to_string(),
-                            vault_id.to_string(),
-                            a.principal_id.to_string(),
-                            a.role.id,
-                            scope_text(&a.scope)
-                        ],
-                    )
-                    .context("adding a role assignment")?;
-            }
-            Ok(())
+            assignments.iter().try_for_each(|a| insert_role_assignment(transaction, *tenant_id, *vault_id, a))
         }
+        Change::PutRoleAssignment { tenant_id, vault_id, assignment } => {
+            insert_role_assignment(transaction, *tenant_id, *vault_id, assignment)
+        }
+        Change::DeleteRoleAssignment { id } => transaction
+            .execute("DELETE FROM role_assignments WHERE id = ?1", [id.to_string()])
+            .map(drop)
+            .context("removing a role assignment"),
+        Change::PutRoleDefinition(role) => {
+            let RoleKind::Custom { tenant_id } = role.kind else {
+                return Err(Error::new(ErrorKind::Corrupt, "storing a role", "only custom roles are stored"));
+            };
+            let stored = StoredRoleDefinition {
+                name: role.name.clone(),
+                description: role.description.clone(),
+                permissions: role.permissions.clone(),
+            };
+            let json = serde_json::to_string(&stored)
+                .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding a role definition", e))?;
+            transaction
+                .execute(
+                    "INSERT INTO role_definitions (id, tenant_id, name_key, definition) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (id) DO UPDATE SET name_key = ?3, definition = ?4",
+                    params![role.id.to_string(), tenant_id.to_string(), role.name.to_ascii_lowercase(), json],
+                )
+                .map(drop)
+                .context("storing a role definition")
+        }
+        Change::DeleteRoleDefinition { id } => transaction
+            .execute("DELETE FROM role_definitions WHERE id = ?1", [id.to_string()])
+            .map(drop)
+            .context("removing a role definition"),
+        Change::DeletePrincipal { object_id } => delete_principal(transaction, *object_id),
         Change::SeedSecret { vault_id, version, value } => {
             secrets::seed(transaction, root_key, *vault_id, version, value)
         }
