@@ -105,6 +105,22 @@ pub struct Vault {
     pub access_policies: Vec<AccessPolicy>,
 }
 
+/// Checks a vault name as Key Vault does: 3 to 24 letters, digits and single hyphens, starting with a letter
+/// and not ending with a hyphen.
+pub fn validate_vault_name(name: &str) -> crate::error::Result<()> {
+    let valid = (3..=24).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.contains("--")
+        && !name.ends_with('-');
+    match valid {
+        true => Ok(()),
+        false => Err(crate::error::Error::invalid_input(
+            "a vault name is 3 to 24 letters, digits and single hyphens, starting with a letter",
+        )),
+    }
+}
+
 /// How a managed identity is bound to workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

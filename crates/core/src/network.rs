@@ -131,6 +131,16 @@ impl NetworkRules {
     }
 }
 
+/// An IP rule's network: a CIDR range, or one address, with host bits cleared as Key Vault stores them.
+pub fn parse_ip_rule(text: &str) -> crate::error::Result<IpNet> {
+    let value = text.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| crate::error::Error::invalid_input(format_args!("'{value}' is not an IP address or CIDR range")))
+}
+
 /// An IPv4 address reached over a dual-stack socket arrives as `::ffff:a.b.c.d`; rules are written in IPv4.
 pub fn canonical(address: IpAddr) -> IpAddr {
     match address {

@@ -265,6 +265,11 @@ pub enum Change {
         /// Its id.
         id: Uuid,
     },
+    /// Remove a vault that holds no objects, with its role assignments.
+    DeleteVault {
+        /// The vault.
+        vault_id: Uuid,
+    },
     /// Remove a principal with its credentials, memberships and role assignments.
     DeletePrincipal {
         /// Its object id.
@@ -926,6 +931,7 @@ mod tests {
                 | Change::DeleteRoleAssignment { .. }
                 | Change::PutRoleDefinition(_)
                 | Change::DeleteRoleDefinition { .. }
+                | Change::DeleteVault { .. }
                 | Change::DeletePrincipal { .. } => {}
             }
         }

@@ -12,7 +12,9 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential, IssuerKey};
 use strongroom_core::credential::DeclaredSecret;
-use strongroom_core::directory::{ApplicationCredentials, AuthorizationModel, ManagedIdentityKind};
+use strongroom_core::directory::{
+    ApplicationCredentials, AuthorizationModel, ManagedIdentityKind, validate_vault_name,
+};
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
     DesiredAccessPolicy, DesiredApplication, DesiredGroup, DesiredManagedIdentity, DesiredRoleAssignment,
@@ -446,12 +448,7 @@ fn is_label(text: &str) -> bool {
 
 /// An address or CIDR range.
 fn parse_network(text: &Spanned<String>) -> Result<IpNet, Located> {
-    let value = text.get_ref().trim();
-    value
-        .parse::<IpNet>()
-        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map(|net| net.trunc())
-        .map_err(|_| at(text, format!("'{value}' is not an IP address or CIDR range")))
+    strongroom_core::network::parse_ip_rule(text.get_ref()).map_err(|e| at(text, e.message()))
 }
 
 fn find_subnet<'a>(subnets: &'a [Subnet], reference: &Spanned<String>) -> Result<&'a Subnet, Located> {
@@ -790,18 +787,7 @@ impl VaultSection {
             Some(v) if v.get_ref().eq_ignore_ascii_case("disabled") => false,
             Some(v) => return Err(at(v, "`public_network_access` is \"enabled\" or \"disabled\"")),
         };
-        let name = self.name.get_ref();
-        let valid_name = (3..=24).contains(&name.len())
-            && name.starts_with(|c: char| c.is_ascii_alphabetic())
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !name.contains("--")
-            && !name.ends_with('-');
-        if !valid_name {
-            return Err(at(
-                &self.name,
-                "a vault name is 3 to 24 letters, digits and single hyphens, starting with a letter",
-            ));
-        }
+        validate_vault_name(self.name.get_ref()).map_err(|e| at(&self.name, e.message()))?;
         let soft_delete_retention_days = match self.soft_delete_retention_days {
             None => 90,
             Some(v) if (7..=90).contains(v.get_ref()) => v.into_inner(),

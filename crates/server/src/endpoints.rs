@@ -5,6 +5,11 @@ use uuid::Uuid;
 /// Key Vault's own application id, which Entra also accepts as the audience of vault tokens.
 pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
 
+/// The resources whose tokens the management API accepts: Azure Resource Manager's two names and Microsoft
+/// Graph's, so that code written for Azure asks for the scope it always asks for.
+pub const MANAGEMENT_RESOURCES: &[&str] =
+    &["https://management.azure.com", "https://management.core.windows.net", "https://graph.microsoft.com"];
+
 /// Host names and port, and the URLs built from them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {

@@ -1,5 +1,6 @@
 //! The HTTPS listener: TLS handshakes, HTTP/1.1 and HTTP/2, and routing by host — `{vault}.{vault_domain}`
-//! goes to the vault pipeline, every other host to the token service.
+//! goes to the vault pipeline; on every other host, `/subscriptions/…` and `/v1.0/…` go to the management API
+//! and the rest to the token service.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::management;
 use crate::state::AppState;
 use crate::vault::{self, ConnectionInfo};
 
@@ -93,6 +95,10 @@ async fn dispatch(
     let host_name = host_name(&host).to_ascii_lowercase();
     match state.endpoints.vault_name(&host_name).map(str::to_owned) {
         Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
+        None if management::serves(request.uri().path()) => {
+            let client = vault::firewall::client_address(&state, &connection, request.headers());
+            management::handle(state, connection, client, request).await
+        }
         None => {
             request.extensions_mut().insert(connection);
             serve_router(identity, request).await

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod installation;
+pub mod management;
 pub mod signing;
 pub mod state;
 pub mod sweeper;

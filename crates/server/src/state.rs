@@ -53,17 +53,26 @@ pub struct NetworkView {
 
 /// The current directory: a snapshot readers take cheaply and that is replaced whole on change.
 #[derive(Debug, Default)]
-pub struct DirectorySnapshot(RwLock<Arc<Directory>>);
+pub struct DirectorySnapshot {
+    current: RwLock<Arc<Directory>>,
+    writes: tokio::sync::Mutex<()>,
+}
 
 impl DirectorySnapshot {
     /// A snapshot holding `directory`.
     pub fn new(directory: Directory) -> Self {
-        Self(RwLock::new(Arc::new(directory)))
+        Self { current: RwLock::new(Arc::new(directory)), writes: tokio::sync::Mutex::default() }
+    }
+
+    /// Waits for the right to change the directory: whoever holds it plans against the current snapshot
+    /// and replaces it before letting go, so no change is planned against a stale directory.
+    pub async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writes.lock().await
     }
 
     /// The current directory; it never changes under the caller.
     pub fn get(&self) -> Arc<Directory> {
-        match self.0.read() {
+        match self.current.read() {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
@@ -71,7 +80,7 @@ impl DirectorySnapshot {
 
     /// Replaces the directory; the new snapshot's generation follows the old one's.
     pub fn set(&self, mut directory: Directory) {
-        let mut guard = match self.0.write() {
+        let mut guard = match self.current.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };

@@ -658,6 +658,23 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             .map(drop)
             .context("removing a role definition"),
         Change::DeletePrincipal { object_id } => delete_principal(transaction, *object_id),
+        Change::DeleteVault { vault_id } => {
+            let id = vault_id.to_string();
+            let objects: i64 = transaction
+                .query_row("SELECT COUNT(*) FROM secrets WHERE vault_id = ?1", [&id], |r| r.get(0))
+                .context("counting a vault's objects")?;
+            if objects > 0 {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "deleting a vault",
+                    "the vault still holds secrets (live or soft-deleted); delete and purge them first",
+                ));
+            }
+            for sql in ["DELETE FROM role_assignments WHERE vault_id = ?1", "DELETE FROM vaults WHERE id = ?1"] {
+                transaction.execute(sql, [&id]).context("deleting a vault")?;
+            }
+            Ok(())
+        }
         Change::SeedSecret { vault_id, version, value } => {
             secrets::seed(transaction, root_key, *vault_id, version, value)
         }

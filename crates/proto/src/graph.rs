@@ -1,0 +1,127 @@
+//! Microsoft Graph shapes of the directory API: applications, service principals, users, groups and
+//! password credentials.
+
+use serde::{Deserialize, Serialize};
+
+/// A Graph collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Collection<T> {
+    /// The items.
+    pub value: Vec<T>,
+}
+
+/// An application object (and, in Strongroom, its service principal's object id).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// The object id.
+    #[serde(default)]
+    pub id: String,
+    /// The client id.
+    #[serde(default)]
+    pub app_id: String,
+    /// The name.
+    pub display_name: String,
+    /// `AzureADMyOrg` or `AzureADMultipleOrgs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_audience: Option<String>,
+    /// Its client secrets, without their values.
+    #[serde(default)]
+    pub password_credentials: Vec<PasswordCredential>,
+}
+
+/// A service principal: an application or managed identity as a tenant's security principal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipal {
+    /// The object id (what roles are assigned to).
+    pub id: String,
+    /// The client id.
+    pub app_id: String,
+    /// The name.
+    pub display_name: String,
+    /// `Application` or `ManagedIdentity`.
+    pub service_principal_type: String,
+}
+
+/// A client secret. `secretText` is present once, in the answer to `addPassword`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordCredential {
+    /// Its id, for `removePassword`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// A label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// When it stops working (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+    /// The secret, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_text: Option<String>,
+}
+
+/// The body of `addPassword`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddPassword {
+    /// The credential's label and expiry.
+    #[serde(default)]
+    pub password_credential: PasswordCredential,
+}
+
+/// The body of `removePassword`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovePassword {
+    /// The credential's id.
+    pub key_id: String,
+}
+
+/// A user.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The object id.
+    #[serde(default)]
+    pub id: String,
+    /// The sign-in name within the tenant.
+    #[serde(default)]
+    pub display_name: String,
+    /// `{name}@{tenant}`.
+    #[serde(default)]
+    pub user_principal_name: String,
+    /// Whether the user may sign in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+    /// The password, on create and update only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_profile: Option<PasswordProfile>,
+}
+
+/// A user's password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordProfile {
+    /// The password.
+    pub password: String,
+}
+
+/// A group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// The object id.
+    #[serde(default)]
+    pub id: String,
+    /// The name.
+    pub display_name: String,
+}
+
+/// A reference to a directory object: `{"@odata.id": "…/directoryObjects/{id}"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectReference {
+    /// The object's URL; its last segment is the object id.
+    #[serde(rename = "@odata.id")]
+    pub odata_id: String,
+}

@@ -1,0 +1,420 @@
+//! The directory, shaped as Microsoft Graph `v1.0`: applications (with their service principals and client
+//! secrets), users and groups of the caller's tenant. Entra directory roles decide who may do what: Global
+//! Administrator everything, Application Administrator applications, User Administrator users and groups.
+//!
+//! Secrets are returned once, by `addPassword`, and stored only as Argon2id hashes.
+
+use aws_lc_rs::digest;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use strongroom_core::credential::{self, StoredSecret};
+use strongroom_core::directory::{Principal, PrincipalKind, User};
+use strongroom_core::provision::Change;
+use strongroom_core::rbac::Action;
+use strongroom_proto::graph::{
+    AddPassword, Application, Collection, Group, ObjectReference, PasswordCredential, RemovePassword, ServicePrincipal,
+    User as GraphUser,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::error::ManagementError;
+use super::{Context, json_response};
+
+/// How long a client secret lives when `addPassword` names no end (Graph's default).
+const DEFAULT_SECRET_DAYS: i64 = 730;
+
+/// Serves `/v1.0/{rest}`.
+pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, ManagementError> {
+    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let method = cx.method.clone();
+    match (segments.as_slice(), &method) {
+        (["applications"], &Method::GET) => {
+            cx.authorize_directory(Action::ApplicationsRead)?;
+            let value = home_applications(cx).iter().map(|p| application(cx, p)).collect();
+            Ok(json_response(StatusCode::OK, &Collection { value }))
+        }
+        (["applications"], &Method::POST) => create_application(cx).await,
+        (["applications", id], &Method::GET) => {
+            cx.authorize_directory(Action::ApplicationsRead)?;
+            let app = find_application(cx, id)?;
+            Ok(json_response(StatusCode::OK, &application(cx, &app)))
+        }
+        (["applications", id], &Method::DELETE) => {
+            cx.authorize_directory(Action::ApplicationsDelete)?;
+            let app = find_application(cx, id)?;
+            // Its service principals in other tenants go with it: they sign in with its credentials.
+            let mut changes: Vec<Change> = cx
+                .directory
+                .service_principals
+                .iter()
+                .filter(|(_, home)| **home == app.object_id)
+                .map(|(sp, _)| Change::DeletePrincipal { object_id: *sp })
+                .collect();
+            changes.push(Change::DeletePrincipal { object_id: app.object_id });
+            cx.apply(changes).await?;
+            Ok(no_content())
+        }
+        (["applications", id, "addPassword"], &Method::POST) => add_password(cx, id).await,
+        (["applications", id, "removePassword"], &Method::POST) => remove_password(cx, id).await,
+        (["servicePrincipals"], &Method::GET) => {
+            cx.authorize_directory(Action::ApplicationsRead)?;
+            let value = tenant_principals(cx)
+                .filter(|p| matches!(p.kind, PrincipalKind::Application | PrincipalKind::ManagedIdentity))
+                .map(|p| ServicePrincipal {
+                    id: p.object_id.to_string(),
+                    app_id: p.client_id.map(|c| c.to_string()).unwrap_or_default(),
+                    display_name: p.name.clone(),
+                    service_principal_type: match p.kind {
+                        PrincipalKind::ManagedIdentity => "ManagedIdentity",
+                        _ => "Application",
+                    }
+                    .to_owned(),
+                })
+                .collect();
+            Ok(json_response(StatusCode::OK, &Collection { value }))
+        }
+        (["users"], &Method::GET) => {
+            cx.authorize_directory(Action::UsersRead)?;
+            let value = tenant_principals(cx).filter(|p| p.kind == PrincipalKind::User).map(|p| user(cx, p)).collect();
+            Ok(json_response(StatusCode::OK, &Collection::<GraphUser> { value }))
+        }
+        (["users"], &Method::POST) => create_user(cx).await,
+        (["users", id], &Method::GET) => {
+            cx.authorize_directory(Action::UsersRead)?;
+            let found = find(cx, PrincipalKind::User, id)?;
+            Ok(json_response(StatusCode::OK, &user(cx, &found)))
+        }
+        (["users", id], &Method::PATCH) => update_user(cx, id).await,
+        (["users", id], &Method::DELETE) => delete(cx, PrincipalKind::User, Action::UsersDelete, id).await,
+        (["groups"], &Method::GET) => {
+            cx.authorize_directory(Action::GroupsRead)?;
+            let value = tenant_principals(cx).filter(|p| p.kind == PrincipalKind::Group).map(group).collect();
+            Ok(json_response(StatusCode::OK, &Collection::<Group> { value }))
+        }
+        (["groups"], &Method::POST) => create_group(cx).await,
+        (["groups", id], &Method::GET) => {
+            cx.authorize_directory(Action::GroupsRead)?;
+            let found = find(cx, PrincipalKind::Group, id)?;
+            Ok(json_response(StatusCode::OK, &group(&found)))
+        }
+        (["groups", id], &Method::DELETE) => delete(cx, PrincipalKind::Group, Action::GroupsDelete, id).await,
+        (["groups", id, "members"], &Method::GET) => {
+            cx.authorize_directory(Action::GroupsRead)?;
+            let found = find(cx, PrincipalKind::Group, id)?;
+            let value: Vec<Group> = cx
+                .directory
+                .memberships
+                .iter()
+                .filter(|(_, groups)| groups.contains(&found.object_id))
+                .filter_map(|(member, _)| cx.directory.principal(*member))
+                .map(group)
+                .collect();
+            Ok(json_response(StatusCode::OK, &Collection { value }))
+        }
+        (["groups", id, "members", "$ref"], &Method::POST) => {
+            let reference: ObjectReference = cx.json()?;
+            let member = reference.odata_id.rsplit('/').next().unwrap_or_default().to_owned();
+            change_membership(cx, id, &member, true).await
+        }
+        (["groups", id, "members", member, "$ref"], &Method::DELETE) => change_membership(cx, id, member, false).await,
+        _ => Err(ManagementError::not_found(
+            "Request_ResourceNotFound",
+            format!("{} /v1.0/{rest} is not a directory operation of this server.", method.as_str()),
+        )),
+    }
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn tenant_principals<'a>(cx: &'a Context<'_>) -> impl Iterator<Item = &'a Principal> {
+    let tenant = cx.tenant.id;
+    cx.directory.principals().iter().filter(move |p| p.tenant_id == tenant)
+}
+
+/// The tenant's own applications (service principals of other tenants' applications are not application
+/// objects here).
+fn home_applications(cx: &Context<'_>) -> Vec<Principal> {
+    tenant_principals(cx)
+        .filter(|p| p.kind == PrincipalKind::Application && !cx.directory.service_principals.contains_key(&p.object_id))
+        .cloned()
+        .collect()
+}
+
+fn not_found(id: &str) -> ManagementError {
+    ManagementError::not_found(
+        "Request_ResourceNotFound",
+        format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+    )
+}
+
+/// An application by object id, client id, or `(appId='…')`.
+fn find_application(cx: &Context<'_>, id: &str) -> Result<Principal, ManagementError> {
+    let key = id.strip_prefix("(appId='").and_then(|r| r.strip_suffix("')")).unwrap_or(id);
+    let wanted = Uuid::parse_str(key).map_err(|_| not_found(id))?;
+    home_applications(cx)
+        .into_iter()
+        .find(|p| p.object_id == wanted || p.client_id == Some(wanted))
+        .ok_or_else(|| not_found(id))
+}
+
+/// A principal of `kind` by object id (or, for users, by sign-in name).
+fn find(cx: &Context<'_>, kind: PrincipalKind, id: &str) -> Result<Principal, ManagementError> {
+    let by_id = Uuid::parse_str(id).ok();
+    let found = match by_id {
+        Some(object_id) => tenant_principals(cx).find(|p| p.kind == kind && p.object_id == object_id).cloned(),
+        None if kind == PrincipalKind::User => {
+            cx.directory.user_by_sign_in_name(cx.tenant.id, id).map(|(p, _)| p.clone())
+        }
+        None => None,
+    };
+    found.ok_or_else(|| not_found(id))
+}
+
+/// Refuses a name the tenant already uses for a principal of `kind`, or one that is not a plain name.
+fn check_new_name(cx: &Context<'_>, kind: PrincipalKind, name: &str) -> Result<(), ManagementError> {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !plain {
+        return Err(ManagementError::bad_request(
+            "Request_BadRequest",
+            "A name is 1 to 64 letters, digits, '-', '_' and '.'.",
+        ));
+    }
+    if tenant_principals(cx).any(|p| p.kind == kind && p.name.eq_ignore_ascii_case(name)) {
+        return Err(ManagementError::bad_request(
+            "Request_BadRequest",
+            format!("Another object with the same value for property displayName already exists: '{name}'."),
+        ));
+    }
+    Ok(())
+}
+
+fn new_principal(cx: &Context<'_>, kind: PrincipalKind, name: &str, client_id: Option<Uuid>) -> Principal {
+    Principal {
+        object_id: Uuid::new_v4(),
+        tenant_id: cx.tenant.id,
+        kind,
+        name: name.to_owned(),
+        client_id,
+        trusted_service: false,
+        multi_tenant: false,
+    }
+}
+
+async fn create_application(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::ApplicationsCreate)?;
+    let body: Application = cx.json()?;
+    check_new_name(cx, PrincipalKind::Application, &body.display_name)?;
+    let mut principal = new_principal(cx, PrincipalKind::Application, &body.display_name, Some(Uuid::new_v4()));
+    principal.multi_tenant = match body.sign_in_audience.as_deref() {
+        None | Some("AzureADMyOrg") => false,
+        Some("AzureADMultipleOrgs") => true,
+        Some(other) => {
+            return Err(ManagementError::bad_request(
+                "Request_BadRequest",
+                format!("signInAudience '{other}' is not supported: use AzureADMyOrg or AzureADMultipleOrgs."),
+            ));
+        }
+    };
+    cx.apply(vec![Change::CreatePrincipal(principal.clone())]).await?;
+    Ok(json_response(StatusCode::CREATED, &application(cx, &principal)))
+}
+
+/// A client secret's stable id: derived from its stored hash, so nothing more needs storing.
+fn key_id(secret: &StoredSecret) -> Uuid {
+    let digest = digest::digest(&digest::SHA256, secret.hash.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn rfc3339(seconds: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(seconds).ok()?.format(&Rfc3339).ok()
+}
+
+fn application(cx: &Context<'_>, app: &Principal) -> Application {
+    Application {
+        id: app.object_id.to_string(),
+        app_id: app.client_id.map(|c| c.to_string()).unwrap_or_default(),
+        display_name: app.name.clone(),
+        sign_in_audience: Some(if app.multi_tenant { "AzureADMultipleOrgs" } else { "AzureADMyOrg" }.to_owned()),
+        password_credentials: cx
+            .directory
+            .client_secrets(app.object_id)
+            .iter()
+            .map(|s| PasswordCredential {
+                key_id: Some(key_id(s).to_string()),
+                end_date_time: s.expires.and_then(rfc3339),
+                ..PasswordCredential::default()
+            })
+            .collect(),
+    }
+}
+
+async fn add_password(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
+    let app = find_application(cx, id)?;
+    let body: AddPassword = if cx.body.is_empty() { AddPassword::default() } else { cx.json()? };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let expires = match &body.password_credential.end_date_time {
+        Some(end) => OffsetDateTime::parse(end, &Rfc3339)
+            .map_err(|_| ManagementError::bad_request("Request_BadRequest", "endDateTime is an RFC 3339 time."))?
+            .unix_timestamp(),
+        None => now + DEFAULT_SECRET_DAYS * 86_400,
+    };
+    if expires <= now {
+        return Err(ManagementError::bad_request("Request_BadRequest", "endDateTime is in the past."));
+    }
+    let secret_text = credential::generate_client_secret()?;
+    let stored = StoredSecret { hash: credential::hash_secret(&secret_text)?, expires: Some(expires) };
+    let credential = PasswordCredential {
+        key_id: Some(key_id(&stored).to_string()),
+        display_name: body.password_credential.display_name,
+        end_date_time: rfc3339(expires),
+        secret_text: Some(secret_text),
+    };
+    cx.apply(vec![Change::AddClientSecret { object_id: app.object_id, secret: stored }]).await?;
+    Ok(json_response(StatusCode::OK, &credential))
+}
+
+async fn remove_password(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
+    let app = find_application(cx, id)?;
+    let body: RemovePassword = cx.json()?;
+    let stored = cx
+        .directory
+        .client_secrets(app.object_id)
+        .iter()
+        .find(|s| key_id(s).to_string().eq_ignore_ascii_case(&body.key_id))
+        .cloned()
+        .ok_or_else(|| not_found(&body.key_id))?;
+    cx.apply(vec![Change::RemoveClientSecret { object_id: app.object_id, hash: stored.hash }]).await?;
+    Ok(no_content())
+}
+
+fn user(cx: &Context<'_>, principal: &Principal) -> GraphUser {
+    GraphUser {
+        id: principal.object_id.to_string(),
+        display_name: principal.name.clone(),
+        user_principal_name: format!("{}@{}", principal.name, cx.tenant.name),
+        account_enabled: cx.directory.users.get(&principal.object_id).map(|u| u.enabled),
+        password_profile: None,
+    }
+}
+
+fn group(principal: &Principal) -> Group {
+    Group { id: principal.object_id.to_string(), display_name: principal.name.clone() }
+}
+
+fn password_hash(password: &str) -> Result<String, ManagementError> {
+    if password.chars().count() < 8 {
+        return Err(ManagementError::bad_request("Request_BadRequest", "A password is at least 8 characters."));
+    }
+    Ok(credential::hash_secret(password)?)
+}
+
+async fn create_user(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::UsersCreate)?;
+    let body: GraphUser = cx.json()?;
+    let name = match body.user_principal_name.rsplit_once('@') {
+        Some((name, domain)) if domain.eq_ignore_ascii_case(&cx.tenant.name) => name.to_owned(),
+        Some(_) => {
+            return Err(ManagementError::bad_request(
+                "Request_BadRequest",
+                format!("userPrincipalName must end with @{}.", cx.tenant.name),
+            ));
+        }
+        None if !body.user_principal_name.is_empty() => body.user_principal_name.clone(),
+        None => body.display_name.clone(),
+    };
+    check_new_name(cx, PrincipalKind::User, &name)?;
+    let password = body
+        .password_profile
+        .as_ref()
+        .ok_or_else(|| ManagementError::bad_request("Request_BadRequest", "passwordProfile.password is required."))?;
+    let details =
+        User { password_hash: password_hash(&password.password)?, enabled: body.account_enabled.unwrap_or(true) };
+    let principal = new_principal(cx, PrincipalKind::User, &name, None);
+    cx.apply(vec![
+        Change::CreatePrincipal(principal.clone()),
+        Change::PutUser { object_id: principal.object_id, user: details },
+    ])
+    .await?;
+    Ok(json_response(StatusCode::CREATED, &user(cx, &principal)))
+}
+
+async fn update_user(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::UsersUpdate)?;
+    let principal = find(cx, PrincipalKind::User, id)?;
+    let body: serde_json::Value = cx.json()?;
+    let mut details = cx.directory.users.get(&principal.object_id).cloned().ok_or_else(|| not_found(id))?;
+    if let Some(enabled) = body.get("accountEnabled") {
+        details.enabled = enabled
+            .as_bool()
+            .ok_or_else(|| ManagementError::bad_request("Request_BadRequest", "accountEnabled is true or false."))?;
+    }
+    if let Some(password) = body.pointer("/passwordProfile/password") {
+        let password = password.as_str().ok_or_else(|| {
+            ManagementError::bad_request("Request_BadRequest", "passwordProfile.password is a string.")
+        })?;
+        details.password_hash = password_hash(password)?;
+    }
+    cx.apply(vec![Change::PutUser { object_id: principal.object_id, user: details }]).await?;
+    Ok(no_content())
+}
+
+async fn create_group(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::GroupsCreate)?;
+    let body: Group = cx.json()?;
+    check_new_name(cx, PrincipalKind::Group, &body.display_name)?;
+    let principal = new_principal(cx, PrincipalKind::Group, &body.display_name, None);
+    cx.apply(vec![Change::CreatePrincipal(principal.clone())]).await?;
+    Ok(json_response(StatusCode::CREATED, &group(&principal)))
+}
+
+async fn delete(
+    cx: &mut Context<'_>,
+    kind: PrincipalKind,
+    action: Action,
+    id: &str,
+) -> Result<Response, ManagementError> {
+    cx.authorize_directory(action)?;
+    let principal = find(cx, kind, id)?;
+    cx.apply(vec![Change::DeletePrincipal { object_id: principal.object_id }]).await?;
+    Ok(no_content())
+}
+
+async fn change_membership(
+    cx: &mut Context<'_>,
+    group_id: &str,
+    member: &str,
+    add: bool,
+) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::GroupsUpdate)?;
+    let group = find(cx, PrincipalKind::Group, group_id)?;
+    let member = Uuid::parse_str(member)
+        .ok()
+        .and_then(|id| tenant_principals(cx).find(|p| p.object_id == id))
+        .map(|p| p.object_id)
+        .ok_or_else(|| not_found(member))?;
+    let mut groups = cx.directory.memberships.get(&member).cloned().unwrap_or_default();
+    let present = groups.contains(&group.object_id);
+    match (add, present) {
+        (true, true) => {
+            return Err(ManagementError::bad_request(
+                "Request_BadRequest",
+                "One or more added object references already exist for the following modified properties: 'members'.",
+            ));
+        }
+        (false, false) => return Err(not_found(&member.to_string())),
+        (true, false) => groups.push(group.object_id),
+        (false, true) => groups.retain(|g| *g != group.object_id),
+    }
+    cx.apply(vec![Change::PutMemberships { member, groups }]).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,315 @@
+//! The management API: Azure-Resource-Manager-shaped vaults and access control ([`vaults`], [`access`]) and a
+//! Microsoft-Graph-shaped directory ([`directory`]), served on the login host. Every request runs:
+//!
+//! 1. authenticate — a bearer token this service issued for a management resource (`https://management.azure.com`
+//!    or `https://graph.microsoft.com`), in the tenant the path names;
+//! 2. authorize — the control-plane action at the resource's scope (Azure RBAC: Owner, Contributor, Key Vault
+//!    Contributor, Data Access Administrator, custom roles), or the directory action (Entra directory roles),
+//!    decided from the directory snapshot;
+//! 3. operation — checked, applied to the store in one transaction, the snapshot replaced so that the next
+//!    request anywhere sees the change;
+//! 4. audit — one record, allowed or refused.
+
+pub mod access;
+pub mod directory;
+pub mod error;
+pub mod resource;
+pub mod vaults;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use strongroom_core::directory::{Directory, Tenant, Vault};
+use strongroom_core::provision::Change;
+use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
+use strongroom_core::token::{AccessClaims, Expected};
+use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use self::error::ManagementError;
+use crate::endpoints::MANAGEMENT_RESOURCES;
+use crate::state::AppState;
+use crate::vault::ConnectionInfo;
+
+/// Largest request body read.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Whether `path` belongs to the management API rather than the token service.
+pub fn serves(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.starts_with("/subscriptions/") || lower.starts_with("/v1.0/")
+}
+
+/// The authenticated caller of a management request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Its object id.
+    pub object_id: Uuid,
+    /// The groups it belongs to, transitively, from the directory.
+    pub groups: Vec<Uuid>,
+    /// The validated token's claims.
+    pub claims: AccessClaims,
+}
+
+/// What an operation has to work with.
+pub struct Context<'a> {
+    /// Server state.
+    pub state: &'a AppState,
+    /// The directory snapshot the request is decided on.
+    pub directory: Arc<Directory>,
+    /// The caller's tenant.
+    pub tenant: Tenant,
+    /// The caller.
+    pub caller: Caller,
+    /// The method.
+    pub method: Method,
+    /// The raw query.
+    pub query: Option<String>,
+    /// The request body.
+    pub body: Bytes,
+    /// What the audit record learns as the request runs.
+    draft: AuditDraft,
+}
+
+#[derive(Default)]
+struct AuditDraft {
+    action: Option<Action>,
+    authorized: bool,
+}
+
+impl Context<'_> {
+    /// Grants the control-plane `action` on the resource at `scope` (of `vault`, if any), or refuses with
+    /// `AuthorizationFailed`; `assigning` is the role a role-assignment change hands out or takes away.
+    pub fn authorize(
+        &mut self,
+        action: Action,
+        vault: Option<&Vault>,
+        scope: &Scope,
+        assigning: Option<&RoleDefinition>,
+    ) -> Result<(), ManagementError> {
+        self.draft.action = Some(action);
+        let tenant_assignments = self.directory.tenant_role_assignments(self.tenant.id);
+        let vault_assignments = vault.map_or(&[][..], |v| self.directory.role_assignments(v.id));
+        let caller = rbac::Caller { object_id: self.caller.object_id, groups: &self.caller.groups };
+        if rbac::is_permitted_on(tenant_assignments.iter().chain(vault_assignments), caller, action, scope, assigning) {
+            self.draft.authorized = true;
+            return Ok(());
+        }
+        let scope_id = resource::scope_id(self.tenant.id, vault.map(|v| v.name.as_str()), scope);
+        Err(ManagementError::authorization_failed(&self.caller.claims.oid, action.as_str(), &scope_id))
+    }
+
+    /// Grants the directory `action` in the caller's tenant, or refuses with `Authorization_RequestDenied`.
+    pub fn authorize_directory(&mut self, action: Action) -> Result<(), ManagementError> {
+        self.draft.action = Some(action);
+        let caller = rbac::Caller { object_id: self.caller.object_id, groups: &self.caller.groups };
+        let assignments = self.directory.tenant_role_assignments(self.tenant.id);
+        if rbac::is_permitted_on(assignments, caller, action, &Scope::Tenant, None) {
+            self.draft.authorized = true;
+            return Ok(());
+        }
+        Err(ManagementError::insufficient_privileges())
+    }
+
+    /// Applies `changes` in one transaction and takes the new directory up. The request holds the write
+    /// lock (every non-GET does), so nothing else changed the directory since it was read.
+    pub async fn apply(&mut self, changes: Vec<Change>) -> Result<(), ManagementError> {
+        if !changes.is_empty() {
+            self.state.store.apply(changes).await?;
+            let directory = self.state.store.load_directory().await?;
+            self.state.directory.set(directory);
+            self.directory = self.state.directory();
+        }
+        Ok(())
+    }
+
+    /// The request body as `T`, or 400 naming what is wrong.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ManagementError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ManagementError::bad_request("InvalidRequestContent", format!("The request body is not valid: {e}"))
+        })
+    }
+
+    /// The vault of the caller's tenant called `name`.
+    pub fn vault(&self, name: &str) -> Result<Vault, ManagementError> {
+        self.directory.vault(name).filter(|v| v.tenant_id == self.tenant.id).cloned().ok_or_else(|| {
+            ManagementError::not_found(
+                "ResourceNotFound",
+                format!(
+                    "The Resource 'Microsoft.KeyVault/vaults/{name}' under resource group '{}' was not found.",
+                    resource::RESOURCE_GROUP
+                ),
+            )
+        })
+    }
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// Runs a management request through every stage.
+pub async fn handle(
+    state: Arc<AppState>,
+    connection: ConnectionInfo,
+    client: IpAddr,
+    request: Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+    let request_id = Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let mut identity = None;
+    let mut draft = AuditDraft::default();
+    let outcome =
+        run(&state, &parts.method, &path, parts.uri.query(), &parts.headers, body, &mut identity, &mut draft).await;
+    let _ = connection;
+    let (mut response, failure) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error.clone().into_response(), Some(error.code())),
+    };
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("x-ms-request-id", value);
+    }
+    let status = response.status();
+    let record = AuditRecord {
+        time,
+        resource_id: Some(path.clone()),
+        operation_name: draft.action.map_or("Unknown", Action::as_str).to_owned(),
+        operation_version: query_value(parts.uri.query(), "api-version").unwrap_or_default(),
+        result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
+        result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
+        result_description: failure.map(str::to_owned),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        caller_ip_address: client.to_string(),
+        identity,
+        request_uri: path,
+        http_status_code: status.as_u16(),
+        is_address_authorized: None,
+        is_rbac_authorized: Some(draft.authorized),
+        correlation_id: parts
+            .headers
+            .get("x-ms-client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128)
+            .map_or_else(|| request_id.clone(), str::to_owned),
+        request_id,
+    };
+    state.audit.record(record).await;
+    response
+}
+
+#[allow(clippy::too_many_arguments)] // the stages' inputs and outputs, spelled out rather than bundled
+async fn run(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+    identity: &mut Option<AuditIdentity>,
+    draft: &mut AuditDraft,
+) -> Result<Response, ManagementError> {
+    // Changes are planned and applied one at a time, each against the directory the last one left.
+    let _writing = match *method {
+        Method::GET | Method::HEAD => None,
+        _ => Some(state.directory.lock_writes().await),
+    };
+    let directory = state.directory();
+    let (tenant, caller) = authenticate(state, &directory, headers)?;
+    *identity = Some(AuditIdentity {
+        claim: AuditClaims {
+            oid: caller.claims.oid.clone(),
+            appid: caller.claims.appid.clone(),
+            tid: caller.claims.tid.clone(),
+        },
+    });
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ManagementError::bad_request("RequestTooLarge", "The request body is too large."))?;
+    let mut cx = Context {
+        state,
+        directory,
+        tenant,
+        caller,
+        method: method.clone(),
+        query: query.map(str::to_owned),
+        body,
+        draft: AuditDraft::default(),
+    };
+    let lower = path.to_ascii_lowercase();
+    let result = if let Some(rest) = lower.strip_prefix("/v1.0/") {
+        let rest_original = &path[path.len() - rest.len()..];
+        directory::handle(&mut cx, rest_original).await
+    } else {
+        let arm = resource::ArmPath::parse(path)?;
+        if arm.tenant_id != cx.tenant.id {
+            return Err(ManagementError::wrong_tenant(challenge(state)));
+        }
+        match &arm.tail {
+            resource::Tail::Resource | resource::Tail::Vaults => vaults::handle(&mut cx, &arm).await,
+            resource::Tail::RoleAssignments(_) => access::assignments(&mut cx, &arm).await,
+            resource::Tail::RoleDefinitions(_) => access::definitions(&mut cx, &arm).await,
+        }
+    };
+    *draft = std::mem::take(&mut cx.draft);
+    result
+}
+
+/// The challenge of a refused management request: where to get a token.
+fn challenge(state: &AppState) -> String {
+    format!(
+        "Bearer authorization_uri=\"{}/common\", error=\"invalid_token\", error_description=\"The access token is missing or invalid.\"",
+        state.endpoints.authority_host()
+    )
+}
+
+/// Stage 1: the bearer token, validated for a management resource in its own tenant.
+fn authenticate(
+    state: &AppState,
+    directory: &Directory,
+    headers: &HeaderMap,
+) -> Result<(Tenant, Caller), ManagementError> {
+    let refuse = |reason: &str| ManagementError::authentication_failed(reason, challenge(state));
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| refuse("The 'Authorization' header is missing."))?;
+    // The tenant is read before the signature is checked only to know whose issuer to expect; validation
+    // then checks the issuer and `tid` against it.
+    let tenant = unverified_tenant(token)
+        .and_then(|id| directory.tenants().iter().find(|t| t.id == id).cloned())
+        .ok_or_else(|| refuse("The access token is not from a tenant of this server."))?;
+    let issuer = state.endpoints.issuer(tenant.id);
+    let expected = Expected { issuer: &issuer, audiences: MANAGEMENT_RESOURCES, tenant_id: tenant.id };
+    let claims = state.keys.get().validate(token, &expected).map_err(|e| refuse(e.message()))?;
+    let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
+    let groups = directory.groups_of(object_id);
+    Ok((tenant, Caller { object_id, groups, claims }))
+}
+
+fn unverified_tenant(token: &str) -> Option<Uuid> {
+    let payload = token.split('.').nth(1)?;
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims["tid"].as_str().and_then(|t| Uuid::parse_str(t).ok())
+}
+
+/// The value of `name` in a query string.
+pub fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes()).find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.into_owned())
+}

@@ -1,0 +1,307 @@
+//! `Microsoft.KeyVault/vaults`: list, get, create or replace (PUT), update (PATCH) and delete vaults, with
+//! their permission model, soft-delete settings, firewall and access policies, shaped as Resource Manager
+//! shapes them. Changes take effect on the next data-plane request.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use strongroom_core::directory::{AuthorizationModel, Vault, validate_vault_name};
+use strongroom_core::network::{
+    Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, parse_ip_rule,
+};
+use strongroom_core::policy::{AccessPolicy, MAX_ENTRIES};
+use strongroom_core::provision::Change;
+use strongroom_core::rbac::{Action, Scope};
+use strongroom_proto::arm::{
+    AccessPolicyEntry, AccessPolicyPermissions, IpRule, ListResult, NetworkAcls, VaultProperties, VaultResource,
+    VirtualNetworkRule,
+};
+use uuid::Uuid;
+
+use super::error::ManagementError;
+use super::resource::{ArmPath, Tail, vault_id};
+use super::{Context, json_response};
+
+/// Serves a vault path.
+pub async fn handle(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, ManagementError> {
+    let name = path.vault.as_deref().unwrap_or_default();
+    match (&path.tail, cx.method.clone()) {
+        (Tail::Vaults, Method::GET) => list(cx),
+        (Tail::Resource, Method::GET) => {
+            let vault = cx.vault(name)?;
+            cx.authorize(Action::VaultsRead, Some(&vault), &Scope::Vault, None)?;
+            Ok(json_response(StatusCode::OK, &to_resource(cx, &vault)))
+        }
+        (Tail::Resource, Method::PUT) => put(cx, name).await,
+        (Tail::Resource, Method::PATCH) => patch(cx, name).await,
+        (Tail::Resource, Method::DELETE) => delete(cx, name).await,
+        (_, method) => Err(ManagementError::method_not_allowed(method.as_str(), "a vault")),
+    }
+}
+
+/// The vaults of the tenant the caller may read.
+fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+    let directory = std::sync::Arc::clone(&cx.directory);
+    let tenant = cx.tenant.id;
+    let mut value = Vec::new();
+    for vault in directory.vaults().iter().filter(|v| v.tenant_id == tenant) {
+        if cx.authorize(Action::VaultsRead, Some(vault), &Scope::Vault, None).is_ok() {
+            value.push(to_resource(cx, vault));
+        }
+    }
+    // Listing filters rather than refuses: the record says it was allowed.
+    cx.draft.action = Some(Action::VaultsRead);
+    cx.draft.authorized = true;
+    Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
+}
+
+async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
+    let body: VaultResource = cx.json()?;
+    let existing = cx.directory.vault(name).cloned();
+    if let Some(existing) = &existing
+        && existing.tenant_id != cx.tenant.id
+    {
+        return Err(ManagementError::conflict(
+            "VaultAlreadyExists",
+            format!("The vault name '{name}' is already in use. Vault names are unique across tenants."),
+        ));
+    }
+    let scope = if existing.is_some() { Scope::Vault } else { Scope::Tenant };
+    cx.authorize(Action::VaultsWrite, existing.as_ref(), &scope, None)?;
+    validate_vault_name(name)?;
+    let base = existing.clone().unwrap_or_else(|| Vault {
+        id: Uuid::new_v4(),
+        tenant_id: cx.tenant.id,
+        name: name.to_owned(),
+        authorization: AuthorizationModel::Rbac,
+        soft_delete_retention_days: 90,
+        purge_protection: false,
+        network: NetworkRules::default(),
+        access_policies: Vec::new(),
+    });
+    // PUT replaces: what the body leaves out takes its default, except what can never be undone.
+    let defaults = Vault {
+        authorization: AuthorizationModel::Rbac,
+        soft_delete_retention_days: 90,
+        network: NetworkRules::default(),
+        access_policies: Vec::new(),
+        ..base
+    };
+    let vault = merge(cx, defaults, &body.properties)?;
+    cx.apply(vec![Change::PutVault(vault.clone())]).await?;
+    let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(json_response(status, &to_resource(cx, &vault)))
+}
+
+async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
+    let vault = cx.vault(name)?;
+    cx.authorize(Action::VaultsWrite, Some(&vault), &Scope::Vault, None)?;
+    let body: VaultResource = cx.json()?;
+    let updated = merge(cx, vault.clone(), &body.properties)?;
+    if updated != vault {
+        cx.apply(vec![Change::PutVault(updated.clone())]).await?;
+    }
+    Ok(json_response(StatusCode::OK, &to_resource(cx, &updated)))
+}
+
+async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
+    let Ok(vault) = cx.vault(name) else {
+        cx.authorize(Action::VaultsDelete, None, &Scope::Tenant, None)?;
+        return Ok(json_response(StatusCode::NO_CONTENT, &serde_json::json!({})));
+    };
+    cx.authorize(Action::VaultsDelete, Some(&vault), &Scope::Vault, None)?;
+    match cx.apply(vec![Change::DeleteVault { vault_id: vault.id }]).await {
+        Err(e) if e.code() == "Conflict" => Err(ManagementError::conflict(
+            "VaultNotEmpty",
+            format!("The vault '{name}' still holds secrets (live or soft-deleted); delete and purge them first."),
+        )),
+        other => other.map(|()| json_response(StatusCode::OK, &serde_json::json!({}))),
+    }
+}
+
+/// `vault` with the properties the body gives; what it leaves out stays.
+fn merge(cx: &Context<'_>, mut vault: Vault, properties: &VaultProperties) -> Result<Vault, ManagementError> {
+    let bad = |message: String| ManagementError::bad_request("BadRequest", message);
+    if let Some(tenant) = &properties.tenant_id
+        && Uuid::parse_str(tenant).ok() != Some(cx.tenant.id)
+    {
+        return Err(bad(format!("tenantId must be the subscription's tenant, {}.", cx.tenant.id)));
+    }
+    if let Some(rbac) = properties.enable_rbac_authorization {
+        vault.authorization = if rbac { AuthorizationModel::Rbac } else { AuthorizationModel::AccessPolicies };
+    }
+    if properties.enable_soft_delete == Some(false) {
+        return Err(bad("Soft delete cannot be turned off.".to_owned()));
+    }
+    if let Some(days) = properties.soft_delete_retention_in_days {
+        if !(7..=90).contains(&days) {
+            return Err(bad("softDeleteRetentionInDays must be between 7 and 90.".to_owned()));
+        }
+        vault.soft_delete_retention_days = days;
+    }
+    match properties.enable_purge_protection {
+        Some(false) if vault.purge_protection => {
+            return Err(bad("Purge protection cannot be turned off once it is on.".to_owned()));
+        }
+        Some(on) => vault.purge_protection = on,
+        None => {}
+    }
+    if let Some(access) = &properties.public_network_access {
+        vault.network.public_network_access = match access.to_ascii_lowercase().as_str() {
+            "enabled" => true,
+            "disabled" => false,
+            _ => return Err(bad("publicNetworkAccess is Enabled or Disabled.".to_owned())),
+        };
+    }
+    if let Some(acls) = &properties.network_acls {
+        vault.network = network_rules(cx, vault.network.clone(), acls)?;
+    }
+    if let Some(entries) = &properties.access_policies {
+        if entries.len() > MAX_ENTRIES {
+            return Err(bad(format!("A vault has at most {MAX_ENTRIES} access-policy entries.")));
+        }
+        vault.access_policies = entries.iter().map(|e| access_policy(cx, e)).collect::<Result<_, _>>()?;
+    }
+    Ok(vault)
+}
+
+fn network_rules(
+    cx: &Context<'_>,
+    mut rules: NetworkRules,
+    acls: &NetworkAcls,
+) -> Result<NetworkRules, ManagementError> {
+    let bad = |message: String| ManagementError::bad_request("BadRequest", message);
+    if let Some(bypass) = &acls.bypass {
+        rules.bypass = match bypass.to_ascii_lowercase().as_str() {
+            "azureservices" => Bypass::AzureServices,
+            "none" => Bypass::None,
+            _ => return Err(bad("networkAcls.bypass is AzureServices or None.".to_owned())),
+        };
+    }
+    if let Some(action) = &acls.default_action {
+        rules.default_action = match action.to_ascii_lowercase().as_str() {
+            "allow" => DefaultAction::Allow,
+            "deny" => DefaultAction::Deny,
+            _ => return Err(bad("networkAcls.defaultAction is Allow or Deny.".to_owned())),
+        };
+    }
+    if let Some(ip_rules) = &acls.ip_rules {
+        if ip_rules.len() > MAX_IP_RULES {
+            return Err(bad(format!("A vault has at most {MAX_IP_RULES} IP rules.")));
+        }
+        rules.ip_rules = ip_rules.iter().map(|rule| parse_ip_rule(&rule.value)).collect::<Result<_, _>>()?;
+    }
+    if let Some(subnets) = &acls.virtual_network_rules {
+        if subnets.len() > MAX_VIRTUAL_NETWORK_RULES {
+            return Err(bad(format!("A vault has at most {MAX_VIRTUAL_NETWORK_RULES} virtual network rules.")));
+        }
+        rules.virtual_network_rules = subnets
+            .iter()
+            .map(|rule| {
+                let short = subnet_name(&rule.id);
+                cx.state
+                    .network
+                    .subnets
+                    .iter()
+                    .find(|s| s.id.eq_ignore_ascii_case(&short))
+                    .map(|s| s.id.clone())
+                    .ok_or_else(|| bad(format!("Unknown subnet '{}'.", rule.id)))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(rules)
+}
+
+/// `{network}/{subnet}` from a subnet's resource id or from the short form itself.
+fn subnet_name(id: &str) -> String {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    match segments.iter().position(|s| s.eq_ignore_ascii_case("virtualNetworks")) {
+        Some(i) if segments.len() >= i + 4 => format!("{}/{}", segments[i + 1], segments[i + 3]),
+        _ => id.to_owned(),
+    }
+}
+
+fn access_policy(cx: &Context<'_>, entry: &AccessPolicyEntry) -> Result<AccessPolicy, ManagementError> {
+    if entry.application_id.as_deref().is_some_and(|a| !a.is_empty()) {
+        return Err(ManagementError::bad_request(
+            "BadRequest",
+            "Compound identities (applicationId) are not supported; give the principal's objectId alone.",
+        ));
+    }
+    if !entry.tenant_id.is_empty() && Uuid::parse_str(&entry.tenant_id).ok() != Some(cx.tenant.id) {
+        return Err(ManagementError::bad_request("BadRequest", "An access policy's tenantId is the vault's tenant."));
+    }
+    let object_id = Uuid::parse_str(&entry.object_id).map_err(|_| {
+        ManagementError::bad_request("BadRequest", format!("'{}' is not an object id.", entry.object_id))
+    })?;
+    let p = &entry.permissions;
+    Ok(AccessPolicy::new(object_id, &p.secrets, &p.keys, &p.certificates)?)
+}
+
+/// The vault as a Resource Manager resource.
+pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
+    let network = &vault.network;
+    VaultResource {
+        id: vault_id(vault.tenant_id, &vault.name),
+        name: vault.name.clone(),
+        kind: "Microsoft.KeyVault/vaults".to_owned(),
+        location: "local".to_owned(),
+        tags: None,
+        properties: VaultProperties {
+            tenant_id: Some(vault.tenant_id.to_string()),
+            sku: Some(serde_json::json!({"family": "A", "name": "standard"})),
+            vault_uri: Some(format!("{}/", cx.state.endpoints.vault_url(&vault.name))),
+            enable_rbac_authorization: Some(vault.authorization == AuthorizationModel::Rbac),
+            enable_soft_delete: Some(true),
+            soft_delete_retention_in_days: Some(vault.soft_delete_retention_days),
+            enable_purge_protection: vault.purge_protection.then_some(true),
+            public_network_access: Some(if network.public_network_access { "Enabled" } else { "Disabled" }.to_owned()),
+            network_acls: Some(NetworkAcls {
+                bypass: Some(match network.bypass {
+                    Bypass::AzureServices => "AzureServices".to_owned(),
+                    Bypass::None => "None".to_owned(),
+                }),
+                default_action: Some(match network.default_action {
+                    DefaultAction::Allow => "Allow".to_owned(),
+                    DefaultAction::Deny => "Deny".to_owned(),
+                }),
+                ip_rules: Some(network.ip_rules.iter().map(|r| IpRule { value: r.to_string() }).collect()),
+                virtual_network_rules: Some(
+                    network.virtual_network_rules.iter().map(|id| VirtualNetworkRule { id: id.clone() }).collect(),
+                ),
+            }),
+            access_policies: Some(
+                vault
+                    .access_policies
+                    .iter()
+                    .map(|p| AccessPolicyEntry {
+                        tenant_id: vault.tenant_id.to_string(),
+                        object_id: p.object_id.to_string(),
+                        application_id: None,
+                        permissions: AccessPolicyPermissions {
+                            keys: p.keys.clone(),
+                            secrets: p.secrets.clone(),
+                            certificates: p.certificates.clone(),
+                        },
+                    })
+                    .collect(),
+            ),
+            provisioning_state: Some("Succeeded".to_owned()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subnet_name;
+
+    #[test]
+    fn subnets_are_named_by_resource_id_or_short_form() {
+        assert_eq!(
+            subnet_name(
+                "/subscriptions/x/resourceGroups/r/providers/Microsoft.Network/virtualNetworks/corp/subnets/apps"
+            ),
+            "corp/apps"
+        );
+        assert_eq!(subnet_name("corp/apps"), "corp/apps");
+    }
+}
