@@ -7,6 +7,7 @@ mod authorization;
 mod firewall;
 mod harness;
 mod lifecycle;
+mod management;
 mod provisioning;
 mod security;
 mod token_service;
