@@ -464,14 +464,14 @@ async fn directory_roles_decide_who_manages_applications_and_users() {
     let new_user = json!({"userPrincipalName": "dave@woodgrove", "accountEnabled": true, "passwordProfile": {"password": "dave-password-9"}});
     let (status, user) = call(&server, Method::POST, "/v1.0/users", &admin, Some(new_user)).await;
     assert_eq!(status, 201, "{user}");
+    let worker = server.client_id("worker");
     let sign_in = [
         ("grant_type", "password"),
-        ("client_id", &server.client_id("worker")),
+        ("client_id", worker.as_str()),
         ("username", "dave@woodgrove"),
         ("password", "dave-password-9"),
-        ("scope", &scope),
+        ("scope", scope.as_str()),
     ];
-    let sign_in: Vec<(&str, &str)> = sign_in.iter().map(|(k, v)| (*k, v.as_ref())).collect();
     assert_eq!(server.token_request("woodgrove", &sign_in).await.0, 200);
     let user_path = format!("/v1.0/users/{}", user["id"].as_str().unwrap());
     let (status, _) = call(&server, Method::PATCH, &user_path, &admin, Some(json!({"accountEnabled": false}))).await;
