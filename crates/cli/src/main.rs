@@ -1,5 +1,8 @@
 //! The `strongroom` binary: `serve --config FILE` runs a configured installation; `dev` runs a ready-made
-//! development one.
+//! development one; `role`, `keyvault` and `ad` change a running one through its management API.
+
+mod admin;
+mod client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +19,8 @@ use strongroom_server::installation::{Installation, RunningServer};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: client::Connection,
 }
 
 #[derive(Subcommand)]
@@ -47,6 +52,15 @@ enum Command {
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
     },
+    /// Role assignments and role definitions of a running server (like `az role`).
+    #[command(subcommand)]
+    Role(admin::RoleCommand),
+    /// Vaults of a running server (like `az keyvault`).
+    #[command(subcommand)]
+    Keyvault(admin::VaultCommand),
+    /// Applications, users and groups of a running server (like `az ad`).
+    #[command(subcommand)]
+    Ad(admin::DirectoryCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,7 +79,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(Cli::parse().command)) {
+    let cli = Cli::parse();
+    match runtime.block_on(run(cli.command, &cli.connection)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("strongroom: {e}");
@@ -74,7 +89,22 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> strongroom_server::Result<()> {
+async fn run(command: Command, connection: &client::Connection) -> Result<(), String> {
+    let server = match command {
+        Command::Role(command) => return admin::role(connection, command).await,
+        Command::Keyvault(command) => return admin::keyvault(connection, command).await,
+        Command::Ad(command) => return admin::directory(connection, command).await,
+        command => serve(command).await.map_err(|e| e.to_string())?,
+    };
+    if let Some(server) = server {
+        wait_for_signal().await;
+        stop(server).await;
+    }
+    Ok(())
+}
+
+/// Runs a server command; `Ok(None)` when the command ran and there is nothing to serve.
+async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServer>> {
     let server = match command {
         Command::Serve { config } => {
             let config = Config::load(&config)?;
@@ -105,24 +135,24 @@ async fn run(command: Command) -> strongroom_server::Result<()> {
             let installation = Installation::open(ServerSettings::new(unused, data_dir)).await?;
             installation.rotate_signing_key().await?;
             println!("rotated the token signing key");
-            return Ok(());
+            return Ok(None);
         }
         Command::BackupKey { data_dir } => {
             let unused = SocketAddr::from(([127, 0, 0, 1], 0));
             let installation = Installation::open(ServerSettings::new(unused, data_dir)).await?;
             println!("{}", installation.backup_key_base64());
-            return Ok(());
+            return Ok(None);
         }
+        // Admin commands are clients of a server, run by `run`.
+        Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) => return Ok(None),
     };
-    wait_for_signal().await;
-    stop(server).await;
-    Ok(())
+    Ok(Some(server))
 }
 
 fn print_dev_banner(info: &dev::DevInfo) {
     println!(
         "Strongroom dev instance ready.\n\
-         \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app, Key Vault Administrator on vault dev)\n  \
+         \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
          client secret {secret}\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
          Make the vault host resolve (once):  echo '127.0.0.1 {host}' | sudo tee -a /etc/hosts\n\

@@ -55,7 +55,15 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
             users: vec![],
             service_principals: vec![],
             role_definitions: vec![],
-            role_assignments: vec![],
+            // The dev application also runs the instance: it manages vaults, access and the directory.
+            role_assignments: ["Owner", "Global Administrator"]
+                .into_iter()
+                .map(|role| DesiredRoleAssignment {
+                    principal: APPLICATION.to_owned(),
+                    role: role.to_owned(),
+                    scope: Scope::Tenant,
+                })
+                .collect(),
             vaults: vec![DesiredVault {
                 name: VAULT.to_owned(),
                 authorization: AuthorizationModel::Rbac,
