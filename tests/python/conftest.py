@@ -266,6 +266,15 @@ def configured_server():
             name = "cli-app"
             client_id = "{CLI_APP}"
 
+            # The admin application also runs the tenant: it changes access and the directory (no data rights).
+            [[tenant.role_assignment]]
+            principal = "admin"
+            role = "Owner"
+
+            [[tenant.role_assignment]]
+            principal = "admin"
+            role = "Global Administrator"
+
             [[tenant.group]]
             name = "ops"
             member_of = ["staff"]

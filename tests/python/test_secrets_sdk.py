@@ -1,6 +1,9 @@
 """The official Python SDKs (azure-identity + azure-keyvault-secrets), unmodified, against a real Strongroom."""
 
+import json
+import os
 import pathlib
+import subprocess
 import tempfile
 
 import jwt
@@ -18,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import (
     APPS,
+    BINARY,
     CONTOSO,
     FABRIKAM,
     HOST_OVERRIDES,
@@ -238,6 +242,43 @@ def test_a_private_endpoint_reaches_a_vault_without_public_access(configured_ser
         assert secret.value == "reached-privately"
     finally:
         del HOST_OVERRIDES["private.vault.localhost"]
+
+
+def strongroom_cli(server, *args):
+    """Runs `strongroom` as an administrator runs it: signed in as the admin application from the environment."""
+    env = {
+        **os.environ,
+        "AZURE_AUTHORITY_HOST": f"https://localhost:{server.port}",
+        "AZURE_TENANT_ID": CONTOSO,
+        "AZURE_CLIENT_ID": APPS["admin"],
+        "AZURE_CLIENT_SECRET": app_secret("admin"),
+        "SSL_CERT_FILE": server.ca,
+    }
+    done = subprocess.run([BINARY, *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_an_assignment_made_and_removed_with_the_cli_decides_the_next_read(configured_server):
+    client = client_for(configured_server, "nobody")
+    assert forbidden_code(lambda: client.get_secret("db-password")) == "ForbiddenByRbac"
+    scope = "vaults/billing/secrets/db-password"
+    created = json.loads(
+        strongroom_cli(
+            configured_server, "role", "assignment", "create",
+            "--assignee", "nobody", "--role", "Key Vault Secrets User", "--scope", scope,
+        )
+    )
+    assert created["properties"]["principalId"]
+    assert client.get_secret("db-password").value == "seeded-value-42"
+    assert forbidden_code(lambda: client.get_secret("neighbour")) == "ForbiddenByRbac"
+
+    strongroom_cli(
+        configured_server, "role", "assignment", "delete",
+        "--assignee", "nobody", "--role", "Key Vault Secrets User", "--scope", scope,
+    )
+    # No restart, and the credential's cached token is the same: the very next read is refused.
+    assert forbidden_code(lambda: client.get_secret("db-password")) == "ForbiddenByRbac"
 
 
 def test_an_assignment_on_one_secret_does_not_reach_its_neighbour(configured_server):
