@@ -63,14 +63,40 @@ impl CertificateCredential {
 /// A federated identity credential: which external tokens stand for the application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FederatedCredential {
+    /// Its name, unique on the application.
+    #[serde(default)]
+    pub name: String,
     /// The external issuer (`iss`).
     pub issuer: String,
     /// The external subject (`sub`).
     pub subject: String,
     /// The audience the external token must carry (`api://AzureADTokenExchange` by convention).
     pub audience: String,
-    /// The issuer's signing keys (a JWKS document).
+    /// The issuer's signing keys (a JWKS document); empty when they are found by OpenID discovery.
     pub keys: Vec<IssuerKey>,
+}
+
+impl FederatedCredential {
+    /// Whether the issuer's keys are found by OpenID discovery rather than given.
+    pub fn discovers_keys(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Checks what an API caller gives: a name, an `https` issuer, a subject and an audience.
+    pub fn validate(&self) -> Result<()> {
+        let filled = [&self.name, &self.issuer, &self.subject, &self.audience].iter().all(|v| !v.trim().is_empty());
+        if !filled {
+            return Err(Error::invalid_input(
+                "a federated credential needs a name, an issuer, a subject and an audience",
+            ));
+        }
+        if self.discovers_keys() && !self.issuer.starts_with("https://") {
+            return Err(Error::invalid_input(
+                "an issuer whose keys are found by OpenID discovery must be an https URL",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One RSA key of an external issuer.
@@ -148,6 +174,11 @@ pub fn unverified_issuer(assertion: &str) -> Option<String> {
     let payload = assertion.split('.').nth(1)?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     claims["iss"].as_str().map(str::to_owned)
+}
+
+/// The unverified key id (`kid`) in an assertion's header, to pick an issuer's key.
+pub fn unverified_key_id(assertion: &str) -> Option<String> {
+    jsonwebtoken::decode_header(assertion).ok()?.kid
 }
 
 /// Checks a certificate assertion of `client_id` against its certificates; `audiences` are the token

@@ -28,6 +28,59 @@ pub struct Application {
     /// Its client secrets, without their values.
     #[serde(default)]
     pub password_credentials: Vec<PasswordCredential>,
+    /// Its certificates.
+    #[serde(default)]
+    pub key_credentials: Vec<KeyCredential>,
+}
+
+/// A certificate an application signs client assertions with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCredential {
+    /// Its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// `AsymmetricX509Cert`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `Verify`.
+    #[serde(default)]
+    pub usage: String,
+    /// The certificate, base64 DER; given on update, never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The SHA-1 thumbprint (base64), as `x5t` names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_identifier: Option<String>,
+    /// When the certificate expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+}
+
+/// The body of an application update: Strongroom changes its certificates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationUpdate {
+    /// The certificates, replacing the ones the application has.
+    #[serde(default)]
+    pub key_credentials: Option<Vec<KeyCredential>>,
+}
+
+/// A federated identity credential of an application.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FederatedIdentityCredential {
+    /// Its id.
+    #[serde(default)]
+    pub id: String,
+    /// Its name, unique on the application.
+    pub name: String,
+    /// The external issuer.
+    pub issuer: String,
+    /// The external subject.
+    pub subject: String,
+    /// The audience, exactly one.
+    pub audiences: Vec<String>,
 }
 
 /// A service principal: an application or managed identity as a tenant's security principal.

@@ -700,21 +700,22 @@ impl AppSection {
                 CertificateCredential::from_pem(&pem).map_err(|e| at(file, format!("{}: {e}", file.get_ref())))?,
             );
         }
-        for federated in self.federated {
-            let jwks = federated.jwks.as_ref().ok_or_else(|| {
-                at(
-                    &federated.issuer,
-                    "give `jwks`, the issuer's key set file: fetching keys by OIDC discovery is not supported yet",
-                )
-            })?;
-            let keys = IssuerKey::from_jwks(&read_file(base, jwks)?)
-                .map_err(|e| at(jwks, format!("{}: {e}", jwks.get_ref())))?;
-            credentials.federated.push(FederatedCredential {
-                issuer: federated.issuer.into_inner(),
+        for (index, federated) in self.federated.into_iter().enumerate() {
+            // Without a key file, the issuer's keys are found by OpenID discovery when an assertion arrives.
+            let keys = match &federated.jwks {
+                Some(jwks) => IssuerKey::from_jwks(&read_file(base, jwks)?)
+                    .map_err(|e| at(jwks, format!("{}: {e}", jwks.get_ref())))?,
+                None => Vec::new(),
+            };
+            let credential = FederatedCredential {
+                name: federated.name.unwrap_or_else(|| format!("federated-{}", index + 1)),
+                issuer: federated.issuer.get_ref().clone(),
                 subject: federated.subject,
                 audience: federated.audience.unwrap_or_else(|| "api://AzureADTokenExchange".to_owned()),
                 keys,
-            });
+            };
+            credential.validate().map_err(|e| at(&federated.issuer, e.message()))?;
+            credentials.federated.push(credential);
         }
         Ok(DesiredApplication {
             name: self.name.into_inner(),
@@ -753,6 +754,7 @@ impl SecretEntry {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FederatedSection {
+    name: Option<String>,
     issuer: Spanned<String>,
     subject: String,
     audience: Option<String>,

@@ -24,6 +24,7 @@ use crate::config::ServerSettings;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::client_auth::ReplayGuard;
+use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::mint::now_seconds;
 use crate::signing::{self, SigningKeys};
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
@@ -121,6 +122,7 @@ impl Installation {
             assertion_ids: ReplayGuard::default(),
             sign_in_throttle: Default::default(),
             pending: Default::default(),
+            issuer_keys: IssuerKeys::new(std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref()),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(

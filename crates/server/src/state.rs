@@ -13,6 +13,7 @@ use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
 use crate::identity::client_auth::ReplayGuard;
 use crate::identity::flows::PendingSignIns;
+use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::throttle::SignInThrottle;
 use crate::signing::SigningKeys;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub sign_in_throttle: SignInThrottle,
     /// Device codes and authorization codes in flight.
     pub pending: PendingSignIns,
+    /// Keys of external issuers found by OpenID discovery, for federated credentials.
+    pub issuer_keys: IssuerKeys,
 }
 
 /// The network around the server, as the firewall sees it.

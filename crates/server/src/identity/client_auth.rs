@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use strongroom_core::assertion::{self, Refusal};
+use strongroom_core::assertion::{self, FederatedCredential, Refusal};
 use strongroom_core::credential;
 use strongroom_core::directory::{Directory, Principal, Tenant};
 
@@ -82,7 +82,8 @@ pub async fn authenticate(
             now_seconds(),
         )
     } else {
-        assertion::verify_federated_assertion(assertion, &credentials.federated).map(|(_, verified)| verified)
+        let federated = with_discovered_keys(state, credentials.federated, assertion).await;
+        assertion::verify_federated_assertion(assertion, &federated).map(|(_, verified)| verified)
     }
     .map_err(OAuthFailure::refused_assertion)?;
     if let Some(jti) = verified.jti
@@ -91,6 +92,26 @@ pub async fn authenticate(
         return Err(OAuthFailure::refused_assertion(Refusal::Replayed));
     }
     Ok(ClientAuthentication::Certificate)
+}
+
+/// `credentials` with the keys of the assertion's issuer filled in where they are found by discovery. An
+/// issuer that cannot be reached leaves them empty, and the assertion matches nothing.
+async fn with_discovered_keys(
+    state: &AppState,
+    mut credentials: Vec<FederatedCredential>,
+    assertion: &str,
+) -> Vec<FederatedCredential> {
+    let issuer = assertion::unverified_issuer(assertion);
+    let kid = assertion::unverified_key_id(assertion);
+    for credential in credentials.iter_mut() {
+        if credential.discovers_keys() && issuer.as_deref() == Some(credential.issuer.as_str()) {
+            match state.issuer_keys.keys(&credential.issuer, kid.as_deref()).await {
+                Ok(keys) => credential.keys = keys,
+                Err(e) => tracing::warn!(issuer = %credential.issuer, "OpenID discovery failed: {e}"),
+            }
+        }
+    }
+    credentials
 }
 
 /// Every spelling of this token endpoint a client may have put in `aud`: the host it addressed or the

@@ -9,6 +9,7 @@ pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod flows;
+pub mod issuer_keys;
 pub mod managed;
 pub mod mint;
 pub mod pages;

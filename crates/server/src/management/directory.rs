@@ -2,18 +2,22 @@
 //! secrets), users and groups of the caller's tenant. Entra directory roles decide who may do what: Global
 //! Administrator everything, Application Administrator applications, User Administrator users and groups.
 //!
-//! Secrets are returned once, by `addPassword`, and stored only as Argon2id hashes.
+//! Credentials: client secrets (returned once, by `addPassword`, and stored only as Argon2id hashes),
+//! certificates (`keyCredentials`, replaced by `PATCH`) and federated credentials
+//! (`federatedIdentityCredentials`).
 
 use aws_lc_rs::digest;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use strongroom_core::assertion::{CertificateCredential, FederatedCredential};
 use strongroom_core::credential::{self, StoredSecret};
-use strongroom_core::directory::{Principal, PrincipalKind, User};
+use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User};
 use strongroom_core::provision::Change;
 use strongroom_core::rbac::Action;
 use strongroom_proto::graph::{
-    AddPassword, Application, Collection, Group, ObjectReference, PasswordCredential, RemovePassword, ServicePrincipal,
-    User as GraphUser,
+    AddPassword, Application, ApplicationUpdate, Collection, FederatedIdentityCredential, Group, KeyCredential,
+    ObjectReference, PasswordCredential, RemovePassword, ServicePrincipal, User as GraphUser,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -55,6 +59,17 @@ pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, Manage
             changes.push(Change::DeletePrincipal { object_id: app.object_id });
             cx.apply(changes).await?;
             Ok(no_content())
+        }
+        (["applications", id], &Method::PATCH) => update_application(cx, id).await,
+        (["applications", id, "federatedIdentityCredentials"], &Method::GET) => {
+            cx.authorize_directory(Action::ApplicationsRead)?;
+            let app = find_application(cx, id)?;
+            let value = credentials_of(cx, &app).federated.iter().map(federated_view).collect();
+            Ok(json_response(StatusCode::OK, &Collection::<FederatedIdentityCredential> { value }))
+        }
+        (["applications", id, "federatedIdentityCredentials"], &Method::POST) => add_federated(cx, id).await,
+        (["applications", id, "federatedIdentityCredentials", name], &Method::DELETE) => {
+            remove_federated(cx, id, name).await
         }
         (["applications", id, "addPassword"], &Method::POST) => add_password(cx, id).await,
         (["applications", id, "removePassword"], &Method::POST) => remove_password(cx, id).await,
@@ -225,12 +240,97 @@ async fn create_application(cx: &mut Context<'_>) -> Result<Response, Management
     Ok(json_response(StatusCode::CREATED, &application(cx, &principal)))
 }
 
-/// A client secret's stable id: derived from its stored hash, so nothing more needs storing.
-fn key_id(secret: &StoredSecret) -> Uuid {
-    let digest = digest::digest(&digest::SHA256, secret.hash.as_bytes());
+/// A stable id for a credential, derived from what identifies it (a secret's stored hash, a certificate's
+/// thumbprint, a federated credential's name), so that nothing more needs storing.
+fn derived_id(identity: &str) -> Uuid {
+    let digest = digest::digest(&digest::SHA256, identity.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest.as_ref()[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn key_id(secret: &StoredSecret) -> Uuid {
+    derived_id(&secret.hash)
+}
+
+fn credentials_of(cx: &Context<'_>, app: &Principal) -> ApplicationCredentials {
+    cx.directory.application_credentials(app.object_id).cloned().unwrap_or_default()
+}
+
+fn federated_view(credential: &FederatedCredential) -> FederatedIdentityCredential {
+    FederatedIdentityCredential {
+        id: derived_id(&credential.name).to_string(),
+        name: credential.name.clone(),
+        issuer: credential.issuer.clone(),
+        subject: credential.subject.clone(),
+        audiences: vec![credential.audience.clone()],
+    }
+}
+
+async fn add_federated(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
+    let app = find_application(cx, id)?;
+    let body: FederatedIdentityCredential = cx.json()?;
+    let [audience] = body.audiences.as_slice() else {
+        return Err(ManagementError::bad_request("Request_BadRequest", "audiences holds exactly one audience."));
+    };
+    let credential = FederatedCredential {
+        name: body.name.clone(),
+        issuer: body.issuer.clone(),
+        subject: body.subject.clone(),
+        audience: audience.clone(),
+        keys: Vec::new(),
+    };
+    credential.validate()?;
+    let mut credentials = credentials_of(cx, &app);
+    if credentials.federated.iter().any(|c| c.name.eq_ignore_ascii_case(&credential.name)) {
+        return Err(ManagementError::conflict(
+            "Request_MultipleObjectsWithSameKeyValue",
+            format!("The application already has a federated credential named '{}'.", credential.name),
+        ));
+    }
+    let view = federated_view(&credential);
+    credentials.federated.push(credential);
+    cx.apply(vec![Change::PutApplicationCredentials { object_id: app.object_id, credentials }]).await?;
+    Ok(json_response(StatusCode::CREATED, &view))
+}
+
+async fn remove_federated(cx: &mut Context<'_>, id: &str, name: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
+    let app = find_application(cx, id)?;
+    let mut credentials = credentials_of(cx, &app);
+    let before = credentials.federated.len();
+    credentials
+        .federated
+        .retain(|c| !c.name.eq_ignore_ascii_case(name) && derived_id(&c.name).to_string() != name.to_ascii_lowercase());
+    if credentials.federated.len() == before {
+        return Err(not_found(name));
+    }
+    cx.apply(vec![Change::PutApplicationCredentials { object_id: app.object_id, credentials }]).await?;
+    Ok(no_content())
+}
+
+/// `PATCH /applications/{id}`: replaces the application's certificates with `keyCredentials`.
+async fn update_application(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
+    let app = find_application(cx, id)?;
+    let body: ApplicationUpdate = cx.json()?;
+    let Some(keys) = body.key_credentials else { return Ok(no_content()) };
+    let mut certificates = Vec::new();
+    for key in keys {
+        let der = key
+            .key
+            .as_deref()
+            .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()).ok())
+            .ok_or_else(|| {
+                ManagementError::bad_request("Request_BadRequest", "keyCredentials[].key is a base64 DER certificate.")
+            })?;
+        certificates.push(CertificateCredential::from_der(&der)?);
+    }
+    let mut credentials = credentials_of(cx, &app);
+    credentials.certificates = certificates;
+    cx.apply(vec![Change::PutApplicationCredentials { object_id: app.object_id, credentials }]).await?;
+    Ok(no_content())
 }
 
 fn rfc3339(seconds: i64) -> Option<String> {
@@ -251,6 +351,18 @@ fn application(cx: &Context<'_>, app: &Principal) -> Application {
                 key_id: Some(key_id(s).to_string()),
                 end_date_time: s.expires.and_then(rfc3339),
                 ..PasswordCredential::default()
+            })
+            .collect(),
+        key_credentials: credentials_of(cx, app)
+            .certificates
+            .iter()
+            .map(|c| KeyCredential {
+                key_id: Some(derived_id(&c.sha256).to_string()),
+                kind: "AsymmetricX509Cert".to_owned(),
+                usage: "Verify".to_owned(),
+                key: None,
+                custom_key_identifier: Some(c.sha1.clone()),
+                end_date_time: rfc3339(c.not_after),
             })
             .collect(),
     }

@@ -2,6 +2,7 @@
 //! assignments, custom roles and the directory; that each change decides the very next data-plane request;
 //! and that refusals are audited.
 
+use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -494,6 +495,78 @@ async fn directory_roles_decide_who_manages_applications_and_users() {
 }
 
 fn body_token((status, body): (u16, Value)) -> String {
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn federated_credentials_added_at_runtime_find_their_issuers_keys_by_discovery() {
+    let server = TestServer::start(&config()).await;
+    let admin = arm_token(&server, "directory-admin").await;
+    let (_, app) =
+        call(&server, Method::POST, "/v1.0/applications", &admin, Some(json!({"displayName": "deployer"}))).await;
+    let (app_id, client_id) = (app["id"].as_str().unwrap().to_owned(), app["appId"].as_str().unwrap().to_owned());
+    // The external issuer is another tenant of this very server: its tokens are OpenID-discoverable JWTs.
+    let issuer = format!("{}/{}/v2.0", server.authority_host(), server.tenant_id("contoso"));
+    let contoso_admin =
+        server.running().state().directory().principals().iter().find(|p| p.name == "admin").unwrap().object_id;
+    let credentials = format!("/v1.0/applications/{app_id}/federatedIdentityCredentials");
+    let federated = json!({"name": "from-contoso", "issuer": issuer, "subject": contoso_admin.to_string(),
+                           "audiences": ["https://management.azure.com"]});
+    let (status, body) = call(&server, Method::POST, &credentials, &admin, Some(federated.clone())).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = call(&server, Method::POST, &credentials, &admin, Some(federated)).await;
+    assert_eq!(status, 409, "names are unique on an application");
+    let (_, listed) = call(&server, Method::GET, &credentials, &admin, None).await;
+    assert_eq!(listed["value"][0]["issuer"], issuer.as_str());
+
+    let (status, body) = exchange(&server, &client_id, contoso_token(&server, "admin").await).await;
+    assert_eq!(status, 200, "the issuer's keys were found by discovery: {body}");
+    let (status, body) = exchange(&server, &client_id, contoso_token(&server, "nobody").await).await;
+    assert_eq!((status, body["error_codes"][0].as_u64()), (400, Some(70021)), "another subject: {body}");
+
+    let (status, _) = call(&server, Method::DELETE, &format!("{credentials}/from-contoso"), &admin, None).await;
+    assert_eq!(status, 204);
+    let (status, body) = exchange(&server, &client_id, contoso_token(&server, "admin").await).await;
+    assert_eq!((status, body["error_codes"][0].as_u64()), (400, Some(70021)), "a removed credential: {body}");
+
+    // An issuer whose keys are to be discovered must be https.
+    let plain = json!({"name": "plain", "issuer": "http://issuer.example", "subject": "s", "audiences": ["a"]});
+    let (status, _) = call(&server, Method::POST, &credentials, &admin, Some(plain)).await;
+    assert_eq!(status, 400);
+    // Certificates are replaced with keyCredentials; a key that is not a certificate is a clear 400.
+    let certificate = rcgen::generate_simple_self_signed(vec!["deployer".to_owned()]).unwrap();
+    let der = base64::engine::general_purpose::STANDARD.encode(certificate.cert.der());
+    let keys = json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": der}]});
+    let (status, _) = call(&server, Method::PATCH, &format!("/v1.0/applications/{app_id}"), &admin, Some(keys)).await;
+    assert_eq!(status, 204);
+    let (_, shown) = call(&server, Method::GET, &format!("/v1.0/applications/{app_id}"), &admin, None).await;
+    assert_eq!(shown["keyCredentials"].as_array().unwrap().len(), 1, "{shown}");
+    let bad = json!({"keyCredentials": [{"type": "AsymmetricX509Cert", "usage": "Verify", "key": "bm90IGEgY2VydA=="}]});
+    let (status, _) = call(&server, Method::PATCH, &format!("/v1.0/applications/{app_id}"), &admin, Some(bad)).await;
+    assert_eq!(status, 400);
+}
+
+/// Exchanges `assertion` for a vault token of the woodgrove application `client_id`.
+async fn exchange(server: &TestServer, client_id: &str, assertion: String) -> (u16, Value) {
+    let scope = format!("{}/.default", server.resource());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion.as_str()),
+        ("scope", scope.as_str()),
+    ];
+    server.token_request("woodgrove", &form).await
+}
+
+/// A management token of the contoso application `app`.
+async fn contoso_token(server: &TestServer, app: &str) -> String {
+    let client_id = server.client_id(app);
+    let secret = format!("{app}-secret-0123456789");
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &secret), ("scope", ARM)];
+    let (status, body) = server.token_request("contoso", &form).await;
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
 }
