@@ -238,3 +238,42 @@ pub struct Permission {
     #[serde(default)]
     pub not_data_actions: Vec<String>,
 }
+
+/// A `Microsoft.ManagedIdentity/userAssignedIdentities` resource.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserAssignedIdentity {
+    /// The resource id.
+    #[serde(default)]
+    pub id: String,
+    /// The identity's name.
+    #[serde(default)]
+    pub name: String,
+    /// `Microsoft.ManagedIdentity/userAssignedIdentities`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Always `local`.
+    #[serde(default)]
+    pub location: String,
+    /// Its ids, and the workloads it is assigned to.
+    #[serde(default)]
+    pub properties: UserAssignedIdentityProperties,
+}
+
+/// A user-assigned identity's ids and workloads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAssignedIdentityProperties {
+    /// Its tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Its object id (what roles are assigned to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// Its client id (what workloads ask tokens for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Strongroom's addition: the workloads (system-assigned identities, by name) that may use it. In Azure
+    /// this is set on each workload resource; Strongroom keeps it on the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<Vec<String>>,
+}

@@ -150,6 +150,13 @@ actions! {
     /// Delete custom role definitions.
     RoleDefinitionsDelete = (Control, "Microsoft.Authorization/roleDefinitions/delete"),
 
+    /// Read user-assigned managed identities.
+    ManagedIdentitiesRead = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/read"),
+    /// Create or change user-assigned managed identities.
+    ManagedIdentitiesWrite = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/write"),
+    /// Delete user-assigned managed identities.
+    ManagedIdentitiesDelete = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/delete"),
+
     /// Read users.
     UsersRead = (Directory, "microsoft.directory/users/read"),
     /// Create users.

@@ -1,5 +1,6 @@
-//! The management API: Azure-Resource-Manager-shaped vaults and access control ([`vaults`], [`access`]) and a
-//! Microsoft-Graph-shaped directory ([`directory`]), served on the login host. Every request runs:
+//! The management API: Azure-Resource-Manager-shaped vaults, access control and user-assigned managed
+//! identities ([`vaults`], [`access`], [`identities`]) and a Microsoft-Graph-shaped directory ([`directory`]),
+//! served on the login host. Every request runs:
 //!
 //! 1. authenticate — a bearer token this service issued for a management resource (`https://management.azure.com`
 //!    or `https://graph.microsoft.com`), in the tenant the path names;
@@ -13,6 +14,7 @@
 pub mod access;
 pub mod directory;
 pub mod error;
+pub mod identities;
 pub mod resource;
 pub mod vaults;
 
@@ -263,6 +265,7 @@ async fn run(
             resource::Tail::Resource | resource::Tail::Vaults => vaults::handle(&mut cx, &arm).await,
             resource::Tail::RoleAssignments(_) => access::assignments(&mut cx, &arm).await,
             resource::Tail::RoleDefinitions(_) => access::definitions(&mut cx, &arm).await,
+            resource::Tail::ManagedIdentities(name) => identities::handle(&mut cx, name.as_deref()).await,
         }
     };
     *draft = std::mem::take(&mut cx.draft);

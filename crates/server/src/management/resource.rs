@@ -20,6 +20,8 @@ pub enum Tail {
     RoleAssignments(Option<String>),
     /// Role definitions, or one by id.
     RoleDefinitions(Option<String>),
+    /// User-assigned managed identities, or one by name.
+    ManagedIdentities(Option<String>),
 }
 
 /// A parsed Resource Manager path.
@@ -68,6 +70,18 @@ impl ArmPath {
         }
         let mut vault = None;
         let mut object = None;
+        if in_group
+            && is(i, "providers")
+            && is(i + 1, "Microsoft.ManagedIdentity")
+            && is(i + 2, "userAssignedIdentities")
+        {
+            let tail = match &segments[i + 3..] {
+                [] => Tail::ManagedIdentities(None),
+                [name] => Tail::ManagedIdentities(Some((*name).to_owned())),
+                _ => return Err(not_found()),
+            };
+            return Ok(Self { tenant_id, vault, object, tail });
+        }
         if in_group && is(i, "providers") && is(i + 1, "Microsoft.KeyVault") && is(i + 2, "vaults") {
             match segments.get(i + 3) {
                 None => return Ok(Self { tenant_id, vault, object, tail: Tail::Vaults }),

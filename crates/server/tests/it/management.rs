@@ -570,3 +570,58 @@ async fn contoso_token(server: &TestServer, app: &str) -> String {
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn user_assigned_identities_are_created_assigned_to_workloads_and_deleted() {
+    let tail = format!(
+        "imds_listen = \"127.0.0.1:0\"\n{}\n[[tenant.managed_identity]]\nname = \"vm-1\"\nkind = \"system\"\nsource_addresses = [\"127.0.0.21\"]\n",
+        config()
+    );
+    let server = TestServer::start(&tail).await;
+    let owner = arm_token(&server, "owner").await;
+    let identities = format!(
+        "/subscriptions/{}/resourceGroups/strongroom/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
+        server.tenant_id("woodgrove")
+    );
+    let body = json!({"location": "local", "properties": {"assignedTo": ["vm-1"]}});
+    let (status, created) = call(&server, Method::PUT, &format!("{identities}/batch"), &owner, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let client_id = created["properties"]["clientId"].as_str().unwrap().to_owned();
+    let (_, listed) = call(&server, Method::GET, &identities, &owner, None).await;
+    assert_eq!(listed["value"][0]["properties"]["assignedTo"][0], "vm-1");
+
+    let imds = server.running().imds_address().unwrap();
+    let from_vm = server.http_from("127.0.0.21".parse().unwrap());
+    let url = format!(
+        "http://{imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}&client_id={client_id}",
+        server.resource()
+    );
+    let ask = || from_vm.get(&url).header("Metadata", "true").send();
+    assert_eq!(ask().await.unwrap().status(), 200, "the workload uses the identity assigned to it");
+    let (status, body) = call(
+        &server,
+        Method::PUT,
+        &format!("{identities}/batch"),
+        &owner,
+        Some(json!({"properties": {"assignedTo": []}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(ask().await.unwrap().status(), 200, "no longer assigned");
+    let (status, _) = call(
+        &server,
+        Method::PUT,
+        &format!("{identities}/other"),
+        &owner,
+        Some(json!({"properties": {"assignedTo": ["nowhere"]}})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = call(&server, Method::DELETE, &format!("{identities}/batch"), &owner, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&server, Method::GET, &format!("{identities}/batch"), &owner, None).await;
+    assert_eq!(status, 404);
+    let reader = arm_token(&server, "worker").await;
+    let (status, _) = call(&server, Method::PUT, &format!("{identities}/sneaky"), &reader, Some(json!({}))).await;
+    assert_eq!(status, 403);
+}
