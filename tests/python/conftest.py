@@ -399,3 +399,18 @@ def configured_server():
             yield server
         finally:
             server.stop()
+
+
+def strongroom_cli(server, *args):
+    """Runs `strongroom` as an administrator runs it: signed in as the admin application from the environment."""
+    env = {
+        **os.environ,
+        "AZURE_AUTHORITY_HOST": f"https://localhost:{server.port}",
+        "AZURE_TENANT_ID": CONTOSO,
+        "AZURE_CLIENT_ID": APPS["admin"],
+        "AZURE_CLIENT_SECRET": app_secret("admin"),
+        "SSL_CERT_FILE": server.ca,
+    }
+    done = subprocess.run([BINARY, *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

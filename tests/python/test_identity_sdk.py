@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import requests
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 import jwt
 from azure.identity import (
     CertificateCredential,
@@ -41,6 +41,7 @@ from conftest import (
     USER_REALM_PORT_AVAILABLE,
     WORKLOAD_APP,
     app_secret,
+    strongroom_cli,
 )
 
 MI_VARIABLES = [
@@ -73,6 +74,23 @@ def environment(configured_server, monkeypatch):
 
 def read(server, credential, vault="billing", name="db-password"):
     return SecretClient(f"https://{vault}.vault.localhost:{server.port}", credential).get_secret(name).value
+
+
+def test_an_application_registered_with_the_cli_signs_in_with_its_certificate(configured_server, environment):
+    server, folder = configured_server, configured_server.material.folder
+    app = json.loads(strongroom_cli(server, "ad", "app", "create", "--display-name", "registered-at-runtime"))
+    strongroom_cli(server, "ad", "app", "credential", "set-certificate", "--id", app["appId"], "--cert", str(folder / "stranger.crt"))
+    strongroom_cli(
+        server, "role", "assignment", "create", "--assignee", app["appId"],
+        "--role", "Key Vault Secrets User", "--scope", "vaults/billing/secrets/db-password",
+    )
+    credential = CertificateCredential(CONTOSO, app["appId"], str(folder / "stranger.pem"), disable_instance_discovery=True)
+    assert read(server, credential) == "seeded-value-42"
+    strongroom_cli(server, "ad", "app", "delete", "--id", app["id"])
+    deleted = CertificateCredential(CONTOSO, app["appId"], str(folder / "stranger.pem"), disable_instance_discovery=True)
+    with pytest.raises(ClientAuthenticationError) as refused:
+        read(server, deleted)
+    assert "AADSTS700016" in str(refused.value)
 
 
 def test_managed_identity_through_imds(configured_server, environment):

@@ -1,9 +1,7 @@
 """The official Python SDKs (azure-identity + azure-keyvault-secrets), unmodified, against a real Strongroom."""
 
 import json
-import os
 import pathlib
-import subprocess
 import tempfile
 
 import jwt
@@ -21,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import (
     APPS,
-    BINARY,
     CONTOSO,
     FABRIKAM,
     HOST_OVERRIDES,
@@ -29,6 +26,7 @@ from conftest import (
     app_secret,
     read_env_file,
     start_dev,
+    strongroom_cli,
 )
 
 
@@ -242,21 +240,6 @@ def test_a_private_endpoint_reaches_a_vault_without_public_access(configured_ser
         assert secret.value == "reached-privately"
     finally:
         del HOST_OVERRIDES["private.vault.localhost"]
-
-
-def strongroom_cli(server, *args):
-    """Runs `strongroom` as an administrator runs it: signed in as the admin application from the environment."""
-    env = {
-        **os.environ,
-        "AZURE_AUTHORITY_HOST": f"https://localhost:{server.port}",
-        "AZURE_TENANT_ID": CONTOSO,
-        "AZURE_CLIENT_ID": APPS["admin"],
-        "AZURE_CLIENT_SECRET": app_secret("admin"),
-        "SSL_CERT_FILE": server.ca,
-    }
-    done = subprocess.run([BINARY, *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_an_assignment_made_and_removed_with_the_cli_decides_the_next_read(configured_server):

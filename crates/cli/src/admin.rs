@@ -1,5 +1,5 @@
-//! The admin commands, named after Azure CLI's: `role assignment|definition …`, `keyvault …` and `ad app|user|
-//! group …`. Each signs in (see [`Connection`]), calls the management API and prints its JSON answer.
+//! The admin commands, named after Azure CLI's: `role assignment|definition …`, `keyvault …`, `ad app|user|
+//! group …` and `identity …`. Each signs in (see [`Connection`]), calls the management API and prints its JSON answer.
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -213,9 +213,50 @@ pub enum AppCommand {
         #[arg(long)]
         id: String,
     },
-    /// Client secrets.
+    /// Client secrets and certificates.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Federated credentials (workload identity).
+    #[command(subcommand)]
+    FederatedCredential(FederatedCommand),
+}
+
+/// `strongroom ad app federated-credential …`
+#[derive(Subcommand, Debug)]
+pub enum FederatedCommand {
+    /// Let tokens of an external issuer, for one subject and audience, stand for the application.
+    Create {
+        /// Object id or client id of the application.
+        #[arg(long)]
+        id: String,
+        /// A name for the credential.
+        #[arg(long)]
+        name: String,
+        /// The external issuer (its keys are found by OpenID discovery).
+        #[arg(long)]
+        issuer: String,
+        /// The external subject.
+        #[arg(long)]
+        subject: String,
+        /// The audience the external tokens carry.
+        #[arg(long, default_value = "api://AzureADTokenExchange")]
+        audience: String,
+    },
+    /// List an application's federated credentials.
+    List {
+        /// Object id or client id of the application.
+        #[arg(long)]
+        id: String,
+    },
+    /// Remove a federated credential.
+    Delete {
+        /// Object id or client id of the application.
+        #[arg(long)]
+        id: String,
+        /// The credential's name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// `strongroom ad app credential …`
@@ -241,6 +282,15 @@ pub enum CredentialCommand {
         /// The secret's key id.
         #[arg(long)]
         key_id: String,
+    },
+    /// Replace the application's certificates with the ones of a PEM file.
+    SetCertificate {
+        /// Object id or client id.
+        #[arg(long)]
+        id: String,
+        /// A PEM file of one or more certificates.
+        #[arg(long)]
+        cert: std::path::PathBuf,
     },
 }
 
@@ -605,6 +655,40 @@ pub async fn directory(connection: &Connection, command: DirectoryCommand) -> Re
             let body = json!({"keyId": key_id});
             client.call(Method::POST, &format!("/v1.0/applications/{id}/removePassword"), Some(&body)).await?
         }
+        DirectoryCommand::App(AppCommand::Credential(CredentialCommand::SetCertificate { id, cert })) => {
+            let pem = std::fs::read_to_string(&cert).map_err(|e| format!("cannot read {}: {e}", cert.display()))?;
+            let keys: Vec<Value> = pem_blocks(&pem)
+                .into_iter()
+                .map(|der| json!({"type": "AsymmetricX509Cert", "usage": "Verify", "key": der}))
+                .collect();
+            if keys.is_empty() {
+                return Err(format!("{} holds no PEM certificate", cert.display()));
+            }
+            let body = json!({"keyCredentials": keys});
+            client.call(Method::PATCH, &format!("/v1.0/applications/{id}"), Some(&body)).await?;
+            client.call(Method::GET, &format!("/v1.0/applications/{id}"), None).await?["keyCredentials"].take()
+        }
+        DirectoryCommand::App(AppCommand::FederatedCredential(FederatedCommand::Create {
+            id,
+            name,
+            issuer,
+            subject,
+            audience,
+        })) => {
+            let body = json!({"name": name, "issuer": issuer, "subject": subject, "audiences": [audience]});
+            client
+                .call(Method::POST, &format!("/v1.0/applications/{id}/federatedIdentityCredentials"), Some(&body))
+                .await?
+        }
+        DirectoryCommand::App(AppCommand::FederatedCredential(FederatedCommand::List { id })) => client
+            .call(Method::GET, &format!("/v1.0/applications/{id}/federatedIdentityCredentials"), None)
+            .await?["value"]
+            .take(),
+        DirectoryCommand::App(AppCommand::FederatedCredential(FederatedCommand::Delete { id, name })) => {
+            client
+                .call(Method::DELETE, &format!("/v1.0/applications/{id}/federatedIdentityCredentials/{name}"), None)
+                .await?
+        }
         DirectoryCommand::User(UserCommand::Create { user_principal_name, password }) => {
             let body = json!({"userPrincipalName": user_principal_name, "accountEnabled": true,
                               "passwordProfile": {"password": password}});
@@ -645,4 +729,78 @@ pub async fn directory(connection: &Connection, command: DirectoryCommand) -> Re
     };
     print(&answer);
     Ok(())
+}
+
+/// The base64 bodies of a PEM file's `CERTIFICATE` blocks (the DER, base64, as Graph's `key` wants it).
+fn pem_blocks(pem: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in pem.lines().map(str::trim) {
+        match (line, current.as_mut()) {
+            ("-----BEGIN CERTIFICATE-----", _) => current = Some(String::new()),
+            ("-----END CERTIFICATE-----", Some(_)) => blocks.extend(current.take()),
+            (line, Some(body)) => body.push_str(line),
+            _ => {}
+        }
+    }
+    blocks
+}
+
+/// `strongroom identity …`
+#[derive(Subcommand, Debug)]
+pub enum IdentityCommand {
+    /// Create (or change) a user-assigned managed identity.
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Workloads (system-assigned identities, by name) that may use it; replaces the list.
+        #[arg(long, num_args = 0..)]
+        assigned_to: Option<Vec<String>>,
+    },
+    /// List user-assigned managed identities.
+    List,
+    /// Show one.
+    Show {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete one.
+    Delete {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Runs an `identity` command.
+pub async fn identity(connection: &Connection, command: IdentityCommand) -> Result<(), String> {
+    let client = Client::sign_in(connection).await?;
+    let base = format!(
+        "{}/resourceGroups/strongroom/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
+        client.subscription()
+    );
+    let answer = match command {
+        IdentityCommand::Create { name, assigned_to } => {
+            let body = json!({"location": "local", "properties": {"assignedTo": assigned_to}});
+            client.call(Method::PUT, &format!("{base}/{name}"), Some(&body)).await?
+        }
+        IdentityCommand::List => client.call(Method::GET, &base, None).await?["value"].take(),
+        IdentityCommand::Show { name } => client.call(Method::GET, &format!("{base}/{name}"), None).await?,
+        IdentityCommand::Delete { name } => client.call(Method::DELETE, &format!("{base}/{name}"), None).await?,
+    };
+    print(&answer);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pem_blocks;
+
+    #[test]
+    fn pem_files_give_their_certificates() {
+        let pem = "junk\n-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n";
+        assert_eq!(pem_blocks(pem), ["QUJDREVG"]);
+    }
 }

@@ -1,5 +1,5 @@
 //! The `strongroom` binary: `serve --config FILE` runs a configured installation; `dev` runs a ready-made
-//! development one; `role`, `keyvault` and `ad` change a running one through its management API.
+//! development one; `role`, `keyvault`, `ad` and `identity` change a running one through its management API.
 
 mod admin;
 mod client;
@@ -61,6 +61,9 @@ enum Command {
     /// Applications, users and groups of a running server (like `az ad`).
     #[command(subcommand)]
     Ad(admin::DirectoryCommand),
+    /// User-assigned managed identities of a running server (like `az identity`).
+    #[command(subcommand)]
+    Identity(admin::IdentityCommand),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +97,7 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
         Command::Role(command) => return admin::role(connection, command).await,
         Command::Keyvault(command) => return admin::keyvault(connection, command).await,
         Command::Ad(command) => return admin::directory(connection, command).await,
+        Command::Identity(command) => return admin::identity(connection, command).await,
         command => serve(command).await.map_err(|e| e.to_string())?,
     };
     if let Some(server) = server {
@@ -144,7 +148,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             return Ok(None);
         }
         // Admin commands are clients of a server, run by `run`.
-        Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) => return Ok(None),
+        Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) | Command::Identity(_) => return Ok(None),
     };
     Ok(Some(server))
 }
