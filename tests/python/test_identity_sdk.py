@@ -44,6 +44,8 @@ from conftest import (
     strongroom_cli,
 )
 
+from fake_browser import hidden_fields
+
 MI_VARIABLES = [
     "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER",
@@ -356,11 +358,17 @@ def test_user_sign_in_refusals_and_refresh_tokens(configured_server):
 
 def test_device_code_credential(configured_server, environment):
     def sign_in_on_the_verification_page(verification_uri, user_code, expires_on):
-        # What the user does in a browser: open the page, type the code and their credentials.
-        page = requests.get(verification_uri, verify=configured_server.ca, timeout=10)
+        # What the user does in a browser: open the page, type the code and their credentials. The browser
+        # keeps the page's cookie and sends its hidden fields back.
+        browser = requests.Session()
+        browser.verify = configured_server.ca
+        page = browser.get(verification_uri, timeout=10)
         assert page.status_code == 200 and "user_code" in page.text
-        form = {"user_code": user_code, "username": "alice@contoso", "password": USER_PASSWORD}
-        done = requests.post(verification_uri, data=form, verify=configured_server.ca, timeout=10)
+        form = {**hidden_fields(page.text), "user_code": user_code, "username": "alice@contoso", "password": USER_PASSWORD}
+        # A form posted without the page's cookie (another site's forgery) is refused.
+        forged = requests.post(verification_uri, data=form, verify=configured_server.ca, timeout=10)
+        assert forged.status_code == 400 and "did not come from this server" in forged.text
+        done = browser.post(verification_uri, data=form, timeout=10)
         assert done.status_code == 200, done.text
 
     credential = DeviceCodeCredential(

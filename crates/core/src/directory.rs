@@ -186,13 +186,16 @@ pub struct User {
     pub enabled: bool,
 }
 
-/// The credentials of an application besides its client secrets.
+/// The credentials of an application besides its client secrets, and where its sign-ins may return to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationCredentials {
     /// Certificates whose keys sign client assertions.
     pub certificates: Vec<CertificateCredential>,
     /// External identities that stand for the application.
     pub federated: Vec<FederatedCredential>,
+    /// Registered redirect URIs of the authorization-code flow (see [`crate::redirect`]).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 impl Directory {

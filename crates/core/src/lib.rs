@@ -13,6 +13,7 @@ pub mod network;
 pub mod policy;
 pub mod provision;
 pub mod rbac;
+pub mod redirect;
 pub mod secret;
 pub mod token;
 

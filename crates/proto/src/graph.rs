@@ -31,6 +31,18 @@ pub struct Application {
     /// Its certificates.
     #[serde(default)]
     pub key_credentials: Vec<KeyCredential>,
+    /// Where its sign-ins may return to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_client: Option<RedirectUris>,
+}
+
+/// The redirect URIs of an application platform (`publicClient`, `web`, `spa`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedirectUris {
+    /// The URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 /// A certificate an application signs client assertions with.
@@ -57,13 +69,22 @@ pub struct KeyCredential {
     pub end_date_time: Option<String>,
 }
 
-/// The body of an application update: Strongroom changes its certificates.
+/// The body of an application update: Strongroom changes its certificates and redirect URIs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationUpdate {
     /// The certificates, replacing the ones the application has.
     #[serde(default)]
     pub key_credentials: Option<Vec<KeyCredential>>,
+    /// Public-client redirect URIs; with `web` and `spa`, they replace the registered ones.
+    #[serde(default)]
+    pub public_client: Option<RedirectUris>,
+    /// Web redirect URIs.
+    #[serde(default)]
+    pub web: Option<RedirectUris>,
+    /// Single-page-application redirect URIs.
+    #[serde(default)]
+    pub spa: Option<RedirectUris>,
 }
 
 /// A federated identity credential of an application.

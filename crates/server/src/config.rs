@@ -281,6 +281,8 @@ struct AppSection {
     federated: Vec<FederatedSection>,
     trusted_service: Option<Spanned<bool>>,
     sign_in_audience: Option<Spanned<String>>,
+    #[serde(default)]
+    redirect_uris: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -699,6 +701,10 @@ impl AppSection {
             credentials.certificates.extend(
                 CertificateCredential::from_pem(&pem).map_err(|e| at(file, format!("{}: {e}", file.get_ref())))?,
             );
+        }
+        for uri in &self.redirect_uris {
+            strongroom_core::redirect::validate(uri.get_ref()).map_err(|e| at(uri, e.message()))?;
+            credentials.redirect_uris.push(uri.get_ref().clone());
         }
         for (index, federated) in self.federated.into_iter().enumerate() {
             // Without a key file, the issuer's keys are found by OpenID discovery when an assertion arrives.

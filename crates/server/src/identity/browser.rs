@@ -8,12 +8,12 @@ use std::sync::Arc;
 use aws_lc_rs::digest;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use strongroom_core::credential;
 use strongroom_core::directory::{Directory, Tenant};
+use strongroom_core::{credential, redirect};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
@@ -63,9 +63,11 @@ fn check(
         return refuse("Only response_type=code is supported.".to_owned());
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
-    if !is_loopback_redirect(&redirect_uri) {
+    let owner = directory.credential_owner(application.object_id);
+    let registered = directory.application_credentials(owner).map_or(&[][..], |c| c.redirect_uris.as_slice());
+    if !redirect::is_allowed(registered, &redirect_uri) {
         return refuse(format!(
-            "The redirect URI '{redirect_uri}' is not allowed: public clients redirect to http://localhost or a loopback address."
+            "AADSTS50011: The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
         ));
     }
     let scope = params.get("scope").cloned().unwrap_or_default();
@@ -74,17 +76,6 @@ fn check(
         return refuse(OAuthFailure::invalid_scope(&scope).message().to_owned());
     }
     Ok(Request { client_id: application.client_id.unwrap_or_default(), redirect_uri })
-}
-
-/// Loopback redirect URIs, which public clients (MSAL's local listener) use.
-fn is_loopback_redirect(uri: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("http://") else { return false };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "::1")
 }
 
 fn refusal_page(message: &str) -> Response {
@@ -120,9 +111,13 @@ pub async fn sign_in(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
     Extension(connection): Extension<ConnectionInfo>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let params: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    if !pages::is_genuine(&headers, params.get("strongroom_form")) {
+        return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(pages::NOT_GENUINE));
+    }
     let directory = state.directory();
     let Some(tenant) = directory.tenant(&tenant) else {
         return pages::message(
@@ -212,20 +207,4 @@ pub async fn redeem(
     let user = users::active_user(directory, grant.user_id)?;
     let scope = form.get("scope").cloned().unwrap_or(grant.scope);
     users::issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: grant.nonce }).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback_redirect;
-
-    #[test]
-    fn only_loopback_redirects_are_allowed() {
-        for ok in ["http://localhost:8400", "http://localhost", "http://127.0.0.1:5000/cb", "http://[::1]:9/x"] {
-            assert!(is_loopback_redirect(ok), "{ok}");
-        }
-        for bad in ["https://localhost:8400", "http://evil.example", "http://localhost.evil.example:80", "javascript:x"]
-        {
-            assert!(!is_loopback_redirect(bad), "{bad}");
-        }
-    }
 }

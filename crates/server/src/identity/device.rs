@@ -115,12 +115,16 @@ pub async fn verification_page() -> Response {
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     Extension(connection): Extension<ConnectionInfo>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     let retry =
         |message: &str| pages::sign_in_form("Sign in to a device", "/devicelogin", &[], CODE_FIELD, Some(message));
+    if !pages::is_genuine(&headers, form.get("strongroom_form")) {
+        return retry(pages::NOT_GENUINE);
+    }
     let directory = state.directory();
     let user_code = field("user_code");
     let Some(tenant) = state.pending.device_tenant(user_code.trim()).and_then(|id| directory.tenant(&id.to_string()))

@@ -1,7 +1,30 @@
 //! The few HTML pages of interactive sign-in: a form, a message. Everything inserted is HTML-escaped.
+//!
+//! Every sign-in form carries an anti-forgery token twice, in a hidden field and in a `SameSite=Strict`
+//! cookie; a posted form counts only when both are there and equal (double submit), so another site cannot
+//! make a browser sign in with credentials of its choosing.
 
-use axum::http::StatusCode;
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The anti-forgery field and cookie name.
+const FORM_TOKEN: &str = "strongroom_form";
+
+/// Whether a posted sign-in form carries the anti-forgery token its page set.
+pub fn is_genuine(headers: &HeaderMap, field: Option<&String>) -> bool {
+    let Some(field) = field.filter(|f| !f.is_empty()) else { return false };
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == FORM_TOKEN && verify_slices_are_equal(value.as_bytes(), field.as_bytes()).is_ok())
+}
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -36,8 +59,15 @@ pub fn sign_in_form(
     extra: &str,
     error: Option<&str>,
 ) -> Response {
+    let mut bytes = [0u8; 32];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, title, "The sign-in form could not be made.");
+    }
+    let token = URL_SAFE_NO_PAD.encode(bytes);
     let hidden: String = hidden
         .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .chain([(FORM_TOKEN, token.as_str())])
         .map(|(name, value)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value)))
         .collect();
     let error = error.map_or(String::new(), |e| format!("<p role=\"alert\">{}</p>", escape(e)));
@@ -49,8 +79,16 @@ pub fn sign_in_form(
         action = escape(action)
     );
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    (status, Html(page(title, &body))).into_response()
+    let mut response = (status, Html(page(title, &body))).into_response();
+    let cookie = format!("{FORM_TOKEN}={token}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
 }
+
+/// What a form without its anti-forgery token is told.
+pub const NOT_GENUINE: &str = "This sign-in form has expired or did not come from this server. Sign in again.";
 
 /// A page that says `message`.
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
@@ -73,7 +111,18 @@ pub fn form_post(redirect_uri: &str, fields: &[(&str, &str)]) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::*;
+
+    #[test]
+    fn forms_count_only_with_the_token_of_their_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=b; strongroom_form=abc123"));
+        assert!(is_genuine(&headers, Some(&"abc123".to_owned())));
+        assert!(!is_genuine(&headers, Some(&"abc124".to_owned())));
+        assert!(!is_genuine(&headers, None));
+        assert!(!is_genuine(&HeaderMap::new(), Some(&"abc123".to_owned())));
+        assert!(!is_genuine(&HeaderMap::new(), Some(&String::new())));
+    }
 
     #[test]
     fn markup_is_escaped() {

@@ -15,9 +15,10 @@ use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User};
 use strongroom_core::provision::Change;
 use strongroom_core::rbac::Action;
+use strongroom_core::redirect;
 use strongroom_proto::graph::{
     AddPassword, Application, ApplicationUpdate, Collection, FederatedIdentityCredential, Group, KeyCredential,
-    ObjectReference, PasswordCredential, RemovePassword, ServicePrincipal, User as GraphUser,
+    ObjectReference, PasswordCredential, RedirectUris, RemovePassword, ServicePrincipal, User as GraphUser,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -310,25 +311,36 @@ async fn remove_federated(cx: &mut Context<'_>, id: &str, name: &str) -> Result<
     Ok(no_content())
 }
 
-/// `PATCH /applications/{id}`: replaces the application's certificates with `keyCredentials`.
+/// `PATCH /applications/{id}`: replaces the application's certificates (`keyCredentials`) and redirect URIs
+/// (`publicClient`, `web`, `spa`), each when given.
 async fn update_application(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
     cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
     let app = find_application(cx, id)?;
     let body: ApplicationUpdate = cx.json()?;
-    let Some(keys) = body.key_credentials else { return Ok(no_content()) };
-    let mut certificates = Vec::new();
-    for key in keys {
-        let der = key
-            .key
-            .as_deref()
-            .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()).ok())
-            .ok_or_else(|| {
-                ManagementError::bad_request("Request_BadRequest", "keyCredentials[].key is a base64 DER certificate.")
-            })?;
-        certificates.push(CertificateCredential::from_der(&der)?);
-    }
     let mut credentials = credentials_of(cx, &app);
-    credentials.certificates = certificates;
+    if let Some(keys) = body.key_credentials {
+        let mut certificates = Vec::new();
+        for key in keys {
+            let der = key
+                .key
+                .as_deref()
+                .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()).ok())
+                .ok_or_else(|| {
+                    ManagementError::bad_request(
+                        "Request_BadRequest",
+                        "keyCredentials[].key is a base64 DER certificate.",
+                    )
+                })?;
+            certificates.push(CertificateCredential::from_der(&der)?);
+        }
+        credentials.certificates = certificates;
+    }
+    let platforms = [body.public_client, body.web, body.spa];
+    if platforms.iter().any(Option::is_some) {
+        let uris: Vec<String> = platforms.into_iter().flatten().flat_map(|p| p.redirect_uris).collect();
+        uris.iter().try_for_each(|uri| redirect::validate(uri))?;
+        credentials.redirect_uris = uris;
+    }
     cx.apply(vec![Change::PutApplicationCredentials { object_id: app.object_id, credentials }]).await?;
     Ok(no_content())
 }
@@ -353,6 +365,7 @@ fn application(cx: &Context<'_>, app: &Principal) -> Application {
                 ..PasswordCredential::default()
             })
             .collect(),
+        public_client: Some(RedirectUris { redirect_uris: credentials_of(cx, app).redirect_uris }),
         key_credentials: credentials_of(cx, app)
             .certificates
             .iter()

@@ -625,3 +625,48 @@ async fn user_assigned_identities_are_created_assigned_to_workloads_and_deleted(
     let (status, _) = call(&server, Method::PUT, &format!("{identities}/sneaky"), &reader, Some(json!({}))).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn registered_redirect_uris_decide_where_a_sign_in_may_return() {
+    let server = TestServer::start(&config()).await;
+    let admin = arm_token(&server, "directory-admin").await;
+    let (_, app) =
+        call(&server, Method::POST, "/v1.0/applications", &admin, Some(json!({"displayName": "portal"}))).await;
+    let client_id = app["appId"].as_str().unwrap().to_owned();
+    let authorize = |redirect: &str| {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &client_id)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", &format!("{}/.default", server.resource()))
+            .finish();
+        server.http.get(format!("{}/woodgrove/oauth2/v2.0/authorize?{query}", server.authority_host())).send()
+    };
+    assert_eq!(authorize("http://localhost:5000/cb").await.unwrap().status(), 200, "nothing registered: loopback");
+    assert_eq!(authorize("https://portal.example/cb").await.unwrap().status(), 400);
+
+    let uris = json!({"web": {"redirectUris": ["https://portal.example/cb"]}, "publicClient": {"redirectUris": ["http://localhost/cb"]}});
+    let (status, _) = call(
+        &server,
+        Method::PATCH,
+        &format!("/v1.0/applications/{}", app["id"].as_str().unwrap()),
+        &admin,
+        Some(uris),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(authorize("https://portal.example/cb").await.unwrap().status(), 200);
+    assert_eq!(authorize("http://localhost:61234/cb").await.unwrap().status(), 200, "a loopback port is free");
+    let refused = authorize("http://localhost:61234/elsewhere").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("AADSTS50011"));
+    let page = authorize("https://portal.example/cb").await.unwrap();
+    let cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("SameSite=Strict") && cookie.contains("HttpOnly") && cookie.contains("Secure"), "{cookie}");
+
+    let bad = json!({"web": {"redirectUris": ["http://portal.example/cb"]}});
+    let (status, _) =
+        call(&server, Method::PATCH, &format!("/v1.0/applications/{}", app["id"].as_str().unwrap()), &admin, Some(bad))
+            .await;
+    assert_eq!(status, 400, "plain http is for loopback only");
+}

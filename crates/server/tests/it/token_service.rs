@@ -66,7 +66,7 @@ async fn token_errors_carry_entra_codes() {
         ("contoso", with("client_id", "00000000-0000-4000-8000-000000000000"), 400, "unauthorized_client", 700016),
         ("fabrikam", good.to_vec(), 400, "unauthorized_client", 700016),
         ("contoso", with("client_secret", "wrong-secret"), 401, "invalid_client", 7000215),
-        ("contoso", with("scope", "https://management.azure.com/.default"), 400, "invalid_resource", 500011),
+        ("contoso", with("scope", "https://storage.azure.com/.default"), 400, "invalid_resource", 500011),
         ("contoso", with("scope", "https://vault.localhost/user_impersonation"), 400, "invalid_scope", 70011),
         (
             "contoso",
