@@ -9,6 +9,7 @@ pub mod backup;
 pub mod credential;
 pub mod directory;
 pub mod error;
+pub mod key;
 pub mod network;
 pub mod policy;
 pub mod provision;
