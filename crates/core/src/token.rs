@@ -5,6 +5,9 @@
 //! private key for every signature). Validation is jsonwebtoken's: RS256 only, the key chosen by `kid`,
 //! `exp`/`nbf` with a small skew, `iss` and `aud` exact, then the tenant.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use aws_lc_rs::digest;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -217,6 +220,68 @@ pub struct Expected<'a> {
     pub tenant_id: Uuid,
 }
 
+impl Expected<'_> {
+    /// Whether claims whose signature was checked before still pass: issuer, audience, tenant, and lifetime
+    /// at `now` (Unix seconds), with the usual skew.
+    pub fn admits(&self, claims: &AccessClaims, now: i64) -> bool {
+        let skew = i64::try_from(CLOCK_SKEW_SECONDS).unwrap_or(60);
+        claims.iss == self.issuer
+            && self.audiences.contains(&claims.aud.as_str())
+            && Uuid::parse_str(&claims.tid).ok() == Some(self.tenant_id)
+            && claims.nbf - skew <= now
+            && now <= claims.exp + skew
+    }
+}
+
+/// Tokens whose signature has been checked, by the SHA-256 of the token (the token itself is not kept). A
+/// warm request skips the signature check, the costliest step, and re-checks only the claims, against what
+/// the vault at hand expects. Bounded: when full, expired entries go, and if that is not enough, all do.
+#[derive(Debug)]
+pub struct ValidatedTokens {
+    entries: std::sync::RwLock<HashMap<[u8; 32], Arc<AccessClaims>>>,
+    capacity: usize,
+}
+
+impl Default for ValidatedTokens {
+    fn default() -> Self {
+        Self::with_capacity(65_536)
+    }
+}
+
+impl ValidatedTokens {
+    /// A cache of at most `capacity` tokens.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { entries: std::sync::RwLock::default(), capacity }
+    }
+
+    /// Validates `token` as [`KeySet::validate`] does, at `now` (Unix seconds), from the cache when it can.
+    pub fn validate(&self, keys: &KeySet, token: &str, expected: &Expected<'_>, now: i64) -> Result<Arc<AccessClaims>> {
+        let mut id = [0u8; 32];
+        id.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+        let cached = match self.entries.read() {
+            Ok(entries) => entries.get(&id).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(&id).cloned(),
+        };
+        // A cached token that no longer passes is validated afresh, so its refusal says exactly why.
+        if let Some(claims) = cached.filter(|claims| expected.admits(claims, now)) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(keys.validate(token, expected)?);
+        let mut entries = match self.entries.write() {
+            Ok(entries) => entries,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if entries.len() >= self.capacity {
+            entries.retain(|_, claims| claims.exp >= now);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(id, Arc::clone(&claims));
+        Ok(claims)
+    }
+}
+
 /// The signing keys in use: the newest signs, all of them verify until their tokens have expired.
 #[derive(Debug, Default)]
 pub struct KeySet {
@@ -287,6 +352,25 @@ fn refusal(error: &jsonwebtoken::errors::Error, expected: &Expected<'_>) -> Erro
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn cached_tokens_are_rechecked_against_each_expectation_and_the_clock() -> Result<()> {
+        let keys = KeySet::new(vec![SigningKey::generate()?]);
+        let token = keys.current()?.sign(&claims())?;
+        let cache = ValidatedTokens::with_capacity(2);
+        let expected = Expected { issuer: ISSUER, audiences: &[AUDIENCE], tenant_id: tenant() };
+        let first = cache.validate(&keys, &token, &expected, now())?;
+        let second = cache.validate(&keys, &token, &expected, now())?;
+        assert!(Arc::ptr_eq(&first, &second), "the second validation is a cache hit");
+        let other_tenant = Expected { tenant_id: Uuid::new_v4(), ..expected };
+        assert!(cache.validate(&keys, &token, &other_tenant, now()).is_err());
+        let other_audience = Expected { audiences: &["https://elsewhere"], ..expected };
+        assert!(cache.validate(&keys, &token, &other_audience, now()).is_err());
+        assert!(!expected.admits(&first, now() + 7200), "a cached token's lifetime is checked on every hit");
+        let forged = format!("{}x", &token[..token.len() - 1]);
+        assert!(cache.validate(&keys, &forged, &expected, now()).is_err(), "another token is checked in full");
+        Ok(())
+    }
 
     const ISSUER: &str = "https://login.localhost:8443/0b1f6c0e-6c3b-4a55-9a57-2f8a1d2b7e10/v2.0";
     const AUDIENCE: &str = "https://vault.localhost:8443";

@@ -23,7 +23,7 @@ use crate::audit::AuditSink;
 use crate::config::ServerSettings;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::client_auth::ReplayGuard;
+use crate::identity::client_auth::{ReplayGuard, VerifiedSecrets};
 use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::mint::now_seconds;
 use crate::signing::{self, SigningKeys};
@@ -123,6 +123,8 @@ impl Installation {
             sign_in_throttle: Default::default(),
             pending: Default::default(),
             issuer_keys: IssuerKeys::new(std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref()),
+            validated_tokens: Default::default(),
+            verified_secrets: VerifiedSecrets::new()?,
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(

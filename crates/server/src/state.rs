@@ -7,11 +7,12 @@ use ipnet::IpNet;
 use strongroom_core::backup::BackupKey;
 use strongroom_core::directory::Directory;
 use strongroom_core::network::Subnet;
+use strongroom_core::token::ValidatedTokens;
 use strongroom_store::Store;
 
 use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
-use crate::identity::client_auth::ReplayGuard;
+use crate::identity::client_auth::{ReplayGuard, VerifiedSecrets};
 use crate::identity::flows::PendingSignIns;
 use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::throttle::SignInThrottle;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub pending: PendingSignIns,
     /// Keys of external issuers found by OpenID discovery, for federated credentials.
     pub issuer_keys: IssuerKeys,
+    /// Access tokens whose signature was checked, so that warm requests skip the check.
+    pub validated_tokens: ValidatedTokens,
+    /// Client secrets that passed their Argon2id check, so that warm token requests skip it.
+    pub verified_secrets: VerifiedSecrets,
 }
 
 /// The network around the server, as the firewall sees it.

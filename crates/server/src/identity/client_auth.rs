@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use strongroom_core::assertion::{self, FederatedCredential, Refusal};
-use strongroom_core::credential;
+use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::{Directory, Principal, Tenant};
+use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{ClientAuthentication, now_seconds};
@@ -49,13 +50,24 @@ pub async fn authenticate(
             return Err(OAuthFailure::locked_out());
         }
         let owner = directory.credential_owner(claimant.application.object_id);
-        let stored = directory.client_secrets(owner).to_vec();
-        let matched = tokio::task::spawn_blocking(move || {
-            stored.into_iter().find(|s| credential::verify_secret(&secret, &s.hash))
-        })
-        .await
-        .ok()
-        .flatten();
+        let stored = directory.client_secrets(owner);
+        let fingerprint = state.verified_secrets.fingerprint(owner, &secret);
+        let matched = match state.verified_secrets.recall(&fingerprint, stored) {
+            Some(known) => Some(known),
+            None => {
+                let candidates = stored.to_vec();
+                let matched = tokio::task::spawn_blocking(move || {
+                    candidates.into_iter().find(|s| credential::verify_secret(&secret, &s.hash))
+                })
+                .await
+                .ok()
+                .flatten();
+                if let Some(matched) = &matched {
+                    state.verified_secrets.remember(fingerprint, &matched.hash);
+                }
+                matched
+            }
+        };
         return match matched {
             None => {
                 state.sign_in_throttle.record_failure(&principal_key, claimant.address);
@@ -145,6 +157,65 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((decode(id)?, decode(secret)?))
 }
 
+/// Client secrets that passed their Argon2id check, remembered by an HMAC-SHA-256 of (principal, secret) under
+/// a key that lives only in this process, so that a warm token request costs a MAC instead of an Argon2id
+/// derivation (tens of milliseconds). Only successes are remembered: a wrong secret always pays the full check
+/// and the brute-force throttle. A remembered secret counts only while its stored hash is still one of the
+/// principal's, so removing a secret takes effect at once. Bounded; when full it starts over.
+pub struct VerifiedSecrets {
+    key: aws_lc_rs::hmac::Key,
+    remembered: Mutex<HashMap<[u8; 32], String>>,
+}
+
+/// What [`VerifiedSecrets`] remembers a presented secret by.
+pub struct SecretFingerprint([u8; 32]);
+
+const VERIFIED_SECRETS_CAPACITY: usize = 16_384;
+
+impl VerifiedSecrets {
+    /// An empty cache with a fresh random key.
+    pub fn new() -> crate::error::Result<Self> {
+        let key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &aws_lc_rs::rand::SystemRandom::new())
+            .map_err(|_| {
+            crate::error::Error::new(crate::error::ErrorKind::Domain, "starting the secret cache", "no random key")
+        })?;
+        Ok(Self { key, remembered: Mutex::default() })
+    }
+
+    /// The fingerprint of `secret` presented for `principal`.
+    pub fn fingerprint(&self, principal: Uuid, secret: &str) -> SecretFingerprint {
+        let mut context = aws_lc_rs::hmac::Context::with_key(&self.key);
+        context.update(principal.as_bytes());
+        context.update(secret.as_bytes());
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(context.sign().as_ref());
+        SecretFingerprint(bytes)
+    }
+
+    /// The stored secret a fingerprint was verified against, if it is still among `stored`.
+    pub fn recall(&self, fingerprint: &SecretFingerprint, stored: &[StoredSecret]) -> Option<StoredSecret> {
+        let remembered = self.lock();
+        let hash = remembered.get(&fingerprint.0)?;
+        stored.iter().find(|s| &s.hash == hash).cloned()
+    }
+
+    /// Remembers that the fingerprinted secret matched the stored `hash`.
+    pub fn remember(&self, fingerprint: SecretFingerprint, hash: &str) {
+        let mut remembered = self.lock();
+        if remembered.len() >= VERIFIED_SECRETS_CAPACITY {
+            remembered.clear();
+        }
+        remembered.insert(fingerprint.0, hash.to_owned());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], String>> {
+        match self.remembered.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
 /// Assertion ids already used, kept until their assertions expire, so that an assertion works once.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
@@ -167,6 +238,18 @@ impl ReplayGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verified_secret_is_recalled_only_for_its_principal_while_it_is_stored() {
+        let Ok(cache) = VerifiedSecrets::new() else { return };
+        let (app, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let stored = vec![StoredSecret { hash: "argon2-hash".into(), expires: None }];
+        cache.remember(cache.fingerprint(app, "secret-value"), "argon2-hash");
+        assert!(cache.recall(&cache.fingerprint(app, "secret-value"), &stored).is_some());
+        assert!(cache.recall(&cache.fingerprint(app, "other-value"), &stored).is_none());
+        assert!(cache.recall(&cache.fingerprint(other, "secret-value"), &stored).is_none());
+        assert!(cache.recall(&cache.fingerprint(app, "secret-value"), &[]).is_none(), "removed secrets are forgotten");
+    }
 
     #[test]
     fn an_assertion_id_works_once_until_it_expires() {

@@ -61,7 +61,7 @@ pub struct Caller {
     /// The groups it belongs to, transitively, from the directory.
     pub groups: Vec<Uuid>,
     /// The validated token's claims.
-    pub claims: AccessClaims,
+    pub claims: Arc<AccessClaims>,
 }
 
 /// What an operation has to work with.
@@ -300,7 +300,10 @@ fn authenticate(
         .ok_or_else(|| refuse("The access token is not from a tenant of this server."))?;
     let issuer = state.endpoints.issuer(tenant.id);
     let expected = Expected { issuer: &issuer, audiences: MANAGEMENT_RESOURCES, tenant_id: tenant.id };
-    let claims = state.keys.get().validate(token, &expected).map_err(|e| refuse(e.message()))?;
+    let claims = state
+        .validated_tokens
+        .validate(&state.keys.get(), token, &expected, crate::identity::mint::now_seconds())
+        .map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
     let groups = directory.groups_of(object_id);
     Ok((tenant, Caller { object_id, groups, claims }))

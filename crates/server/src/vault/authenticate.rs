@@ -1,5 +1,8 @@
 //! Stage 3, token validation: signature by one of our keys, issuer of the vault's tenant, audience of the
-//! vault resource, lifetime, tenant. A refused token gets `401` and the challenge again.
+//! vault resource, lifetime, tenant (the signature once per token: see `ValidatedTokens`). A refused token gets
+//! `401` and the challenge again.
+
+use std::sync::Arc;
 
 use strongroom_core::directory::Vault;
 use strongroom_core::token::{AccessClaims, Expected};
@@ -8,6 +11,7 @@ use uuid::Uuid;
 use super::challenge;
 use super::error::VaultError;
 use crate::endpoints::KEY_VAULT_APP_ID;
+use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -15,8 +19,8 @@ use crate::state::AppState;
 pub struct Caller {
     /// The principal's object id.
     pub object_id: Uuid,
-    /// The validated claims.
-    pub claims: AccessClaims,
+    /// The validated claims (shared with the validated-token cache).
+    pub claims: Arc<AccessClaims>,
 }
 
 /// Validates `token` for `vault`.
@@ -25,7 +29,10 @@ pub fn validate(state: &AppState, vault: &Vault, token: &str) -> Result<Caller, 
     let resource = state.endpoints.vault_resource();
     let expected = Expected { issuer: &issuer, audiences: &[&resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
-    let claims = state.keys.get().validate(token, &expected).map_err(|e| refuse(e.message()))?;
+    let claims = state
+        .validated_tokens
+        .validate(&state.keys.get(), token, &expected, now_seconds())
+        .map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
     Ok(Caller { object_id, claims })
 }
