@@ -101,7 +101,7 @@ impl Installation {
         let endpoint_port = address.port();
         let endpoints = Endpoints::new(&self.settings.login_host, &self.settings.vault_domain, endpoint_port);
         let tls = tls::load(&self.settings)?;
-        let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir.join("audit.log")).await?;
+        let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir.join("audit.log"))?;
         let directory = self.store.load_directory().await?;
         let mut backup_keys = vec![BackupKey::from_bytes(&self.backup_key)?];
         for trusted in &self.settings.trusted_backup_keys {
