@@ -16,7 +16,7 @@ pub const INTERVAL: Duration = Duration::from_secs(60);
 
 /// Purges what has expired by `now` (Unix seconds); returns how many objects went.
 pub async fn sweep_once(store: &dyn Store, now: i64) -> strongroom_store::Result<usize> {
-    let purged = store.purge_expired_secrets(now).await?;
+    let purged = store.purge_expired(now).await?;
     if purged > 0 {
         tracing::info!(purged, "purged deleted secrets past their retention");
     }

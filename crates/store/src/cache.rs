@@ -1,4 +1,4 @@
-//! A read-through cache of secret versions in front of any [`Store`], so that a warm `GET` of a secret touches
+//! A read-through cache of object versions in front of any [`Store`], so that a warm `GET` of a secret touches
 //! no database.
 //!
 //! Every write goes to the store first and then drops what it may have changed, so the cache never answers
@@ -14,17 +14,16 @@ use async_trait::async_trait;
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
-use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::{PageRequest, PageResult, Result, SecretWithValue, Store, VersionSelector};
+use crate::{PageRequest, PageResult, Place, Result, SecretWithValue, Store, VersionSelector};
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
 const CAPACITY: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    vault_id: Uuid,
+    place: Place,
     name_key: String,
     /// `None` for the latest version.
     version: Option<String>,
@@ -55,21 +54,17 @@ impl CachedStore {
         self.len() == 0
     }
 
-    /// Forgets every cached version of the secret `name` (or, without a name, everything).
-    fn invalidate(&self, vault_id: Uuid, name: Option<&str>) {
+    /// Forgets every cached version of the object `name` at `place`.
+    fn invalidate(&self, place: Place, name: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        let key = name_key(name);
         let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match name {
-            Some(name) => {
-                let key = name_key(name);
-                entries.retain(|k, _| !(k.vault_id == vault_id && k.name_key == key));
-            }
-            None => entries.clear(),
-        }
+        entries.retain(|k, _| !(k.place == place && k.name_key == key));
     }
 
     fn invalidate_all(&self) {
-        self.invalidate(Uuid::nil(), None);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
 }
 
@@ -93,15 +88,15 @@ impl Store for CachedStore {
         self.inner.put_sealed_setting(name, value).await
     }
 
-    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
-        let result = self.inner.put_secret_version(vault_id, version, value).await;
-        self.invalidate(vault_id, Some(&version.name));
+    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
+        let result = self.inner.put_version(place, version, value).await;
+        self.invalidate(place, &version.name);
         result
     }
 
-    async fn secret_version(
+    async fn read_version(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         selector: VersionSelector<'_>,
     ) -> Result<Option<SecretWithValue>> {
@@ -109,13 +104,13 @@ impl Store for CachedStore {
             VersionSelector::Latest => None,
             VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
         };
-        let key = Key { vault_id, name_key: name_key(name), version };
+        let key = Key { place, name_key: name_key(name), version };
         let cached = self.entries.read().ok().and_then(|entries| entries.get(&key).cloned());
         if let Some(entry) = cached {
             return Ok(Some((entry.0.clone(), entry.1.clone())));
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let found = self.inner.secret_version(vault_id, name, selector).await?;
+        let found = self.inner.read_version(place, name, selector).await?;
         if let Some((version, value)) = &found {
             let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
             if self.generation.load(Ordering::SeqCst) == generation {
@@ -128,72 +123,72 @@ impl Store for CachedStore {
         Ok(found)
     }
 
-    async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
-        self.inner.list_secrets(vault_id, page).await
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+        self.inner.list_objects(place, page).await
     }
 
-    async fn list_secret_versions(
+    async fn list_versions(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         page: PageRequest<'_>,
     ) -> Result<PageResult<SecretVersion>> {
-        self.inner.list_secret_versions(vault_id, name, page).await
+        self.inner.list_versions(place, name, page).await
     }
 
-    async fn update_secret_version(
+    async fn update_version(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         selector: VersionSelector<'_>,
         update: &SecretUpdate,
         now: i64,
     ) -> Result<Option<SecretVersion>> {
-        let result = self.inner.update_secret_version(vault_id, name, selector, update, now).await;
-        self.invalidate(vault_id, Some(name));
+        let result = self.inner.update_version(place, name, selector, update, now).await;
+        self.invalidate(place, name);
         result
     }
 
-    async fn delete_secret(
+    async fn delete_object(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         deleted_at: i64,
         purge_at: i64,
     ) -> Result<Option<DeletedSecret>> {
-        let result = self.inner.delete_secret(vault_id, name, deleted_at, purge_at).await;
-        self.invalidate(vault_id, Some(name));
+        let result = self.inner.delete_object(place, name, deleted_at, purge_at).await;
+        self.invalidate(place, name);
         result
     }
 
-    async fn deleted_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>> {
-        self.inner.deleted_secret(vault_id, name).await
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
+        self.inner.deleted_object(place, name).await
     }
 
-    async fn list_deleted_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
-        self.inner.list_deleted_secrets(vault_id, page).await
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+        self.inner.list_deleted(place, page).await
     }
 
-    async fn recover_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>> {
-        let result = self.inner.recover_secret(vault_id, name).await;
-        self.invalidate(vault_id, Some(name));
+    async fn recover_object(&self, place: Place, name: &str) -> Result<Option<SecretVersion>> {
+        let result = self.inner.recover_object(place, name).await;
+        self.invalidate(place, name);
         result
     }
 
-    async fn purge_secret(&self, vault_id: Uuid, name: &str) -> Result<bool> {
-        let result = self.inner.purge_secret(vault_id, name).await;
-        self.invalidate(vault_id, Some(name));
+    async fn purge_object(&self, place: Place, name: &str) -> Result<bool> {
+        let result = self.inner.purge_object(place, name).await;
+        self.invalidate(place, name);
         result
     }
 
-    async fn purge_expired_secrets(&self, now: i64) -> Result<usize> {
-        let result = self.inner.purge_expired_secrets(now).await;
+    async fn purge_expired(&self, now: i64) -> Result<usize> {
+        let result = self.inner.purge_expired(now).await;
         self.invalidate_all();
         result
     }
 
-    async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
-        self.inner.secret_history(vault_id, name).await
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
+        self.inner.history(place, name).await
     }
 
     async fn put_refresh_token(&self, token_hash: &str, grant: &[u8], expires: i64) -> Result<()> {
@@ -204,10 +199,13 @@ impl Store for CachedStore {
         self.inner.take_refresh_token(token_hash, now).await
     }
 
-    async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
+    async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
         let name = versions.first().map(|(v, _)| v.name.clone());
-        let result = self.inner.restore_secret(vault_id, versions).await;
-        self.invalidate(vault_id, name.as_deref());
+        let result = self.inner.restore_object(place, versions).await;
+        match name {
+            Some(name) => self.invalidate(place, &name),
+            None => self.invalidate_all(),
+        }
         result
     }
 }
@@ -215,6 +213,8 @@ impl Store for CachedStore {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use uuid::Uuid;
 
     use super::*;
     use crate::error::{Error, ErrorKind};
@@ -226,34 +226,34 @@ mod tests {
     }
 
     async fn latest(store: &CachedStore, vault: Uuid, name: &str) -> Result<Option<String>> {
-        Ok(store.secret_version(vault, name, VersionSelector::Latest).await?.map(|(_, v)| v.to_string()))
+        Ok(store.read_version(Place::secrets(vault), name, VersionSelector::Latest).await?.map(|(_, v)| v.to_string()))
     }
 
     #[tokio::test]
     async fn reads_are_cached_and_every_write_drops_what_it_changed() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "tempdir", e))?;
         let (store, vault) = cached(dir.path()).await?;
-        store.put_secret_version(vault, &version("s"), "one").await?;
+        store.put_version(Place::secrets(vault), &version("s"), "one").await?;
         assert_eq!(latest(&store, vault, "S").await?.as_deref(), Some("one"));
         assert_eq!(store.len(), 1);
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("one"));
         assert_eq!(store.len(), 1, "the second read was a hit");
 
-        store.put_secret_version(vault, &version("s"), "two").await?;
+        store.put_version(Place::secrets(vault), &version("s"), "two").await?;
         assert!(store.is_empty());
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
 
         let disable = SecretUpdate { enabled: Some(false), ..Default::default() };
-        store.update_secret_version(vault, "s", VersionSelector::Latest, &disable, 5).await?;
+        store.update_version(Place::secrets(vault), "s", VersionSelector::Latest, &disable, 5).await?;
         let (properties, _) = store
-            .secret_version(vault, "s", VersionSelector::Latest)
+            .read_version(Place::secrets(vault), "s", VersionSelector::Latest)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Corrupt, "t", "gone"))?;
         assert!(!properties.properties.enabled);
 
-        store.delete_secret(vault, "s", 1, 2).await?;
+        store.delete_object(Place::secrets(vault), "s", 1, 2).await?;
         assert_eq!(latest(&store, vault, "s").await?, None);
-        store.recover_secret(vault, "s").await?;
+        store.recover_object(Place::secrets(vault), "s").await?;
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
         Ok(())
     }

@@ -12,14 +12,42 @@ pub mod sqlite;
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
+use strongroom_core::rbac::Collection;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Result};
 
-/// A secret version with its value, unsealed.
+/// An object version with its value, unsealed.
 pub type SecretWithValue = (SecretVersion, Zeroizing<String>);
+
+/// Where an object lives: a vault, and its collection of secrets, keys or certificates. Names are unique per
+/// place; a key and a secret may share one, as in Key Vault (a certificate's key and secret do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Place {
+    /// The vault.
+    pub vault_id: Uuid,
+    /// The collection.
+    pub collection: Collection,
+}
+
+impl Place {
+    /// The secrets of `vault_id`.
+    pub fn secrets(vault_id: Uuid) -> Self {
+        Self { vault_id, collection: Collection::Secrets }
+    }
+
+    /// The keys of `vault_id`.
+    pub fn keys(vault_id: Uuid) -> Self {
+        Self { vault_id, collection: Collection::Keys }
+    }
+
+    /// The key the storage backends file the place's objects under.
+    pub fn scope(&self) -> String {
+        format!("{}/{}", self.vault_id, self.collection.as_str())
+    }
+}
 
 /// Which versions of a secret a read wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,67 +91,63 @@ pub trait Store: Send + Sync {
     /// Stores `value` sealed under `name`, replacing what was there.
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()>;
 
-    /// Adds a version to the secret `version.name` of `vault_id`, creating the secret if needed, and returns
-    /// it as stored (a new version keeps the name's first spelling). The write is durable when this returns.
-    /// A soft-deleted secret refuses new versions with [`ErrorKind::Deleted`].
-    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion>;
+    /// Adds a version to the object `version.name` at `place`, creating the object if needed, and returns it
+    /// as stored (a new version keeps the name's first spelling). The write is durable when this returns. A
+    /// soft-deleted object refuses new versions with [`ErrorKind::Deleted`].
+    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion>;
 
-    /// A secret version and its value.
-    async fn secret_version(
+    /// An object version and its value.
+    async fn read_version(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         selector: VersionSelector<'_>,
     ) -> Result<Option<SecretWithValue>>;
 
-    /// The newest version of each secret of `vault_id`, by name.
-    async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>>;
+    /// The newest version of each live object at `place`, by name.
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>>;
 
-    /// Every version of one secret, oldest first.
-    async fn list_secret_versions(
-        &self,
-        vault_id: Uuid,
-        name: &str,
-        page: PageRequest<'_>,
-    ) -> Result<PageResult<SecretVersion>>;
+    /// Every version of one object, oldest first.
+    async fn list_versions(&self, place: Place, name: &str, page: PageRequest<'_>)
+    -> Result<PageResult<SecretVersion>>;
 
     /// Changes a version's properties at time `now`; `None` when there is no such live version.
-    async fn update_secret_version(
+    async fn update_version(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         selector: VersionSelector<'_>,
         update: &SecretUpdate,
         now: i64,
     ) -> Result<Option<SecretVersion>>;
 
-    /// Soft-deletes a live secret with all its versions; `None` when there is no such live secret.
-    async fn delete_secret(
+    /// Soft-deletes a live object with all its versions; `None` when there is no such live object.
+    async fn delete_object(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         deleted_at: i64,
         purge_at: i64,
     ) -> Result<Option<DeletedSecret>>;
 
-    /// A soft-deleted secret.
-    async fn deleted_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>>;
+    /// A soft-deleted object.
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>>;
 
-    /// The soft-deleted secrets of a vault, by name.
-    async fn list_deleted_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>>;
+    /// The soft-deleted objects at `place`, by name.
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>>;
 
-    /// Brings a soft-deleted secret back; returns its newest version, `None` when it is not deleted.
-    async fn recover_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>>;
+    /// Brings a soft-deleted object back; returns its newest version, `None` when it is not deleted.
+    async fn recover_object(&self, place: Place, name: &str) -> Result<Option<SecretVersion>>;
 
-    /// Removes a soft-deleted secret for good; `false` when it is not deleted.
-    async fn purge_secret(&self, vault_id: Uuid, name: &str) -> Result<bool>;
+    /// Removes a soft-deleted object for good; `false` when it is not deleted.
+    async fn purge_object(&self, place: Place, name: &str) -> Result<bool>;
 
-    /// Removes for good every deleted secret whose scheduled purge date is at or before `now`; returns how
-    /// many.
-    async fn purge_expired_secrets(&self, now: i64) -> Result<usize>;
+    /// Removes for good every deleted object, of any vault and collection, whose scheduled purge date is at or
+    /// before `now`; returns how many.
+    async fn purge_expired(&self, now: i64) -> Result<usize>;
 
-    /// Every version of a live secret with its value, oldest first; `None` when there is no such secret.
-    async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>>;
+    /// Every version of a live object with its value, oldest first; `None` when there is no such object.
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>>;
 
     /// Keeps a refresh token's grant (opaque to the store, sealed at rest) under the token's hash until
     /// `expires`.
@@ -133,8 +157,8 @@ pub trait Store: Send + Sync {
     /// works once: using it issues a new one).
     async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;
 
-    /// Recreates a secret with exactly these versions (oldest first, ids kept) and returns the newest.
+    /// Recreates an object with exactly these versions (oldest first, ids kept) and returns the newest.
     /// Fails with [`ErrorKind::Conflict`] when the name is in use and [`ErrorKind::Deleted`] when it is
     /// soft-deleted.
-    async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion>;
+    async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion>;
 }

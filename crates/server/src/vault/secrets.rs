@@ -12,7 +12,7 @@ use strongroom_proto::keyvault::{
     BackupBlob, DeletedSecretBundle, DeletedSecretItem, Deletion, Page, SecretAttributes, SecretBundle, SecretItem,
     SecretSetParameters, SecretUpdateParameters,
 };
-use strongroom_store::{PageRequest, VersionSelector};
+use strongroom_store::{PageRequest, Place, VersionSelector};
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
@@ -33,6 +33,11 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// Where the vault's secrets are stored.
+    fn place(&self) -> Place {
+        Place::secrets(self.vault.id)
+    }
+
     fn attributes(&self, version: &SecretVersion) -> SecretAttributes {
         let (level, days) = secret::recovery_level(self.vault.soft_delete_retention_days, self.vault.purge_protection);
         SecretAttributes {
@@ -133,7 +138,7 @@ pub async fn set(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, 
     let stored = cx
         .state
         .store
-        .put_secret_version(cx.vault.id, &version, &value)
+        .put_version(cx.place(), &version, &value)
         .await
         .map_err(|e| VaultError::from_secret_store(name, e))?;
     Ok(Json(cx.bundle(&stored, Some(value))).into_response())
@@ -145,7 +150,7 @@ pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<
     let (version, value) = cx
         .state
         .store
-        .secret_version(cx.vault.id, name, selector)
+        .read_version(cx.place(), name, selector)
         .await?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     if !version.properties.enabled {
@@ -176,7 +181,7 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
     let updated = cx
         .state
         .store
-        .update_secret_version(cx.vault.id, name, selector, &update, now_seconds())
+        .update_version(cx.place(), name, selector, &update, now_seconds())
         .await?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     Ok(Json(cx.bundle(&updated, None)).into_response())
@@ -189,7 +194,7 @@ pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
     let deleted = cx
         .state
         .store
-        .delete_secret(cx.vault.id, name, now, purge_at)
+        .delete_object(cx.place(), name, now, purge_at)
         .await?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     Ok(Json(cx.deleted_bundle(&deleted)).into_response())
@@ -200,7 +205,7 @@ pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, Vault
     let deleted = cx
         .state
         .store
-        .deleted_secret(cx.vault.id, name)
+        .deleted_object(cx.place(), name)
         .await?
         .ok_or_else(|| VaultError::deleted_secret_not_found(name))?;
     Ok(Json(cx.deleted_bundle(&deleted)).into_response())
@@ -208,7 +213,7 @@ pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, Vault
 
 /// `GET /deletedsecrets`.
 pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_deleted_secrets(cx.vault.id, cx.page_request()).await?;
+    let page = cx.state.store.list_deleted(cx.place(), cx.page_request()).await?;
     let value = page
         .items
         .iter()
@@ -222,7 +227,7 @@ pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultErro
     let recovered = cx
         .state
         .store
-        .recover_secret(cx.vault.id, name)
+        .recover_object(cx.place(), name)
         .await?
         .ok_or_else(|| VaultError::deleted_secret_not_found(name))?;
     Ok(Json(cx.bundle(&recovered, None)).into_response())
@@ -236,7 +241,7 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
             cx.vault.name
         )));
     }
-    if !cx.state.store.purge_secret(cx.vault.id, name).await? {
+    if !cx.state.store.purge_object(cx.place(), name).await? {
         return Err(VaultError::deleted_secret_not_found(name));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -244,8 +249,7 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
 
 /// `POST /secrets/{name}/backup`: every version, sealed under this installation's backup key.
 pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let history =
-        cx.state.store.secret_history(cx.vault.id, name).await?.ok_or_else(|| VaultError::secret_not_found(name))?;
+    let history = cx.state.store.history(cx.place(), name).await?.ok_or_else(|| VaultError::secret_not_found(name))?;
     let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
     let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
     let payload = Zeroizing::new(
@@ -272,7 +276,7 @@ pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultErr
     let restored = cx
         .state
         .store
-        .restore_secret(cx.vault.id, versions)
+        .restore_object(cx.place(), versions)
         .await
         .map_err(|e| VaultError::from_secret_store(&name, e))?;
     Ok(Json(cx.bundle(&restored, None)).into_response())
@@ -280,7 +284,7 @@ pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultErr
 
 /// `GET /secrets`: the newest version of each secret, without values, ids without version.
 pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_secrets(cx.vault.id, cx.page_request()).await?;
+    let page = cx.state.store.list_objects(cx.place(), cx.page_request()).await?;
     Ok(Json(Page {
         value: page.items.iter().map(|v| cx.item(v, false)).collect(),
         next_link: cx.next_link("/secrets", page.next),
@@ -290,7 +294,7 @@ pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
 
 /// `GET /secrets/{name}/versions`: every version, without values.
 pub async fn list_versions(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_secret_versions(cx.vault.id, name, cx.page_request()).await?;
+    let page = cx.state.store.list_versions(cx.place(), name, cx.page_request()).await?;
     Ok(Json(Page {
         value: page.items.iter().map(|v| cx.item(v, true)).collect(),
         next_link: cx.next_link(&format!("/secrets/{name}/versions"), page.next),

@@ -18,14 +18,14 @@ use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-mod secrets;
+mod objects;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
-use crate::{PageRequest, PageResult, SecretWithValue, Store, VersionSelector};
+use crate::{PageRequest, PageResult, Place, SecretWithValue, Store, VersionSelector};
 
 /// Schema migrations, applied in order; the database records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -166,6 +166,46 @@ CREATE TABLE role_definitions (
     definition TEXT NOT NULL,
     UNIQUE (tenant_id, name_key)
 );
+"#,
+    // Secrets, keys and certificates share one pair of tables; `scope` is `{vault id}/{collection}`.
+    r#"
+CREATE TABLE objects (
+    scope           TEXT NOT NULL,
+    vault_id        TEXT NOT NULL REFERENCES vaults(id),
+    name_key        TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    deleted_at      INTEGER,
+    scheduled_purge INTEGER,
+    PRIMARY KEY (scope, name_key)
+);
+INSERT INTO objects (scope, vault_id, name_key, name, deleted_at, scheduled_purge)
+    SELECT vault_id || '/secrets', vault_id, name_key, name, deleted_at, scheduled_purge FROM secrets;
+CREATE TABLE object_versions (
+    scope        TEXT NOT NULL,
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    sealed_value BLOB NOT NULL,
+    content_type TEXT,
+    tags         TEXT NOT NULL,
+    enabled      INTEGER NOT NULL,
+    nbf          INTEGER,
+    exp          INTEGER,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    PRIMARY KEY (scope, name_key, version),
+    UNIQUE (scope, name_key, seq)
+);
+INSERT INTO object_versions
+    SELECT vault_id || '/secrets', vault_id, name_key, name, version, seq, sealed_value, content_type, tags, enabled,
+           nbf, exp, created, updated
+    FROM secret_versions;
+DROP INDEX secrets_purge;
+DROP TABLE secret_versions;
+DROP TABLE secrets;
+CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT NULL;
 "#,
 ];
 
@@ -661,13 +701,13 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
         Change::DeleteVault { vault_id } => {
             let id = vault_id.to_string();
             let objects: i64 = transaction
-                .query_row("SELECT COUNT(*) FROM secrets WHERE vault_id = ?1", [&id], |r| r.get(0))
+                .query_row("SELECT COUNT(*) FROM objects WHERE vault_id = ?1", [&id], |r| r.get(0))
                 .context("counting a vault's objects")?;
             if objects > 0 {
                 return Err(Error::new(
                     ErrorKind::Conflict,
                     "deleting a vault",
-                    "the vault still holds secrets (live or soft-deleted); delete and purge them first",
+                    "the vault still holds objects (live or soft-deleted); delete and purge them first",
                 ));
             }
             for sql in ["DELETE FROM role_assignments WHERE vault_id = ?1", "DELETE FROM vaults WHERE id = ?1"] {
@@ -676,7 +716,7 @@ fn apply_change(transaction: &Transaction<'_>, root_key: &RootKey, change: &Chan
             Ok(())
         }
         Change::SeedSecret { vault_id, version, value } => {
-            secrets::seed(transaction, root_key, *vault_id, version, value)
+            objects::seed(transaction, root_key, Place::secrets(*vault_id), version, value)
         }
     }
 }
@@ -725,97 +765,92 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_secret_version(&self, vault_id: Uuid, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
+    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
         let version = version.clone();
         let value = Zeroizing::new(value.to_owned());
-        self.write(move |transaction, root_key| {
-            secrets::insert_version(transaction, root_key, vault_id, &version, &value)
-        })
-        .await
+        self.write(move |transaction, root_key| objects::insert_version(transaction, root_key, place, &version, &value))
+            .await
     }
 
-    async fn secret_version(
+    async fn read_version(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         selector: VersionSelector<'_>,
     ) -> Result<Option<SecretWithValue>> {
         let (name, version) = (name.to_owned(), owned_selector(selector));
         self.run(move |connection, root_key| {
-            secrets::read_version(connection, root_key, vault_id, &name, version.as_deref())
+            objects::read_version(connection, root_key, place, &name, version.as_deref())
         })
         .await
     }
 
-    async fn list_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
         let (after, limit) = (page.after.map(str::to_owned), page.limit);
-        self.run(move |connection, _| secrets::list(connection, vault_id, after.as_deref(), limit)).await
+        self.run(move |connection, _| objects::list(connection, place, after.as_deref(), limit)).await
     }
 
-    async fn list_secret_versions(
+    async fn list_versions(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         page: PageRequest<'_>,
     ) -> Result<PageResult<SecretVersion>> {
         let (name, after, limit) = (name.to_owned(), page.after.map(str::to_owned), page.limit);
-        self.run(move |connection, _| secrets::list_versions(connection, vault_id, &name, after.as_deref(), limit))
-            .await
+        self.run(move |connection, _| objects::list_versions(connection, place, &name, after.as_deref(), limit)).await
     }
 
-    async fn update_secret_version(
+    async fn update_version(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         selector: VersionSelector<'_>,
         update: &SecretUpdate,
         now: i64,
     ) -> Result<Option<SecretVersion>> {
         let (name, version, update) = (name.to_owned(), owned_selector(selector), update.clone());
-        self.write(move |transaction, _| {
-            secrets::update(transaction, vault_id, &name, version.as_deref(), &update, now)
-        })
-        .await
+        self.write(move |transaction, _| objects::update(transaction, place, &name, version.as_deref(), &update, now))
+            .await
     }
 
-    async fn delete_secret(
+    async fn delete_object(
         &self,
-        vault_id: Uuid,
+        place: Place,
         name: &str,
         deleted_at: i64,
         purge_at: i64,
     ) -> Result<Option<DeletedSecret>> {
         let name = name.to_owned();
-        self.write(move |transaction, _| secrets::soft_delete(transaction, vault_id, &name, deleted_at, purge_at)).await
+        self.write(move |transaction, _| objects::soft_delete(transaction, place, &name, deleted_at, purge_at)).await
     }
 
-    async fn deleted_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>> {
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
         let name = name.to_owned();
-        self.run(move |connection, _| secrets::read_deleted(connection, vault_id, &name)).await
+        self.run(move |connection, _| objects::read_deleted(connection, place, &name)).await
     }
 
-    async fn list_deleted_secrets(&self, vault_id: Uuid, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
         let (after, limit) = (page.after.map(str::to_owned), page.limit);
-        self.run(move |connection, _| secrets::list_deleted(connection, vault_id, after.as_deref(), limit)).await
+        self.run(move |connection, _| objects::list_deleted(connection, place, after.as_deref(), limit)).await
     }
 
-    async fn recover_secret(&self, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>> {
+    async fn recover_object(&self, place: Place, name: &str) -> Result<Option<SecretVersion>> {
         let name = name.to_owned();
-        self.write(move |transaction, _| secrets::recover(transaction, vault_id, &name)).await
+        self.write(move |transaction, _| objects::recover(transaction, place, &name)).await
     }
 
-    async fn purge_secret(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+    async fn purge_object(&self, place: Place, name: &str) -> Result<bool> {
         let name = name.to_owned();
-        self.write(move |transaction, _| secrets::purge(transaction, vault_id, &name)).await
+        self.write(move |transaction, _| objects::purge(transaction, place, &name)).await
     }
 
-    async fn purge_expired_secrets(&self, now: i64) -> Result<usize> {
-        self.write(move |transaction, _| secrets::purge_expired(transaction, now)).await
+    async fn purge_expired(&self, now: i64) -> Result<usize> {
+        self.write(move |transaction, _| objects::purge_expired(transaction, now)).await
     }
 
-    async fn secret_history(&self, vault_id: Uuid, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
         let name = name.to_owned();
-        self.run(move |connection, root_key| secrets::history(connection, root_key, vault_id, &name)).await
+        self.run(move |connection, root_key| objects::history(connection, root_key, place, &name)).await
     }
 
     async fn put_refresh_token(&self, token_hash: &str, grant: &[u8], expires: i64) -> Result<()> {
@@ -853,8 +888,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn restore_secret(&self, vault_id: Uuid, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
-        self.write(move |transaction, root_key| secrets::restore(transaction, root_key, vault_id, &versions)).await
+    async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
+        self.write(move |transaction, root_key| objects::restore(transaction, root_key, place, &versions)).await
     }
 }
 
@@ -913,20 +948,27 @@ pub(crate) mod tests {
         let (store, vault) = store_with_vault(dir.path()).await?;
         let first = version("Db-Password");
         let second = version("db-password");
-        store.put_secret_version(vault, &first, "value-one-123").await?;
-        store.put_secret_version(vault, &second, "value-two-456").await?;
+        store.put_version(Place::secrets(vault), &first, "value-one-123").await?;
+        store.put_version(Place::secrets(vault), &second, "value-two-456").await?;
 
-        let latest = store.secret_version(vault, "DB-PASSWORD", VersionSelector::Latest).await?;
+        let latest = store.read_version(Place::secrets(vault), "DB-PASSWORD", VersionSelector::Latest).await?;
         let (latest, value) = latest.ok_or_else(|| corrupt("missing"))?;
         assert_eq!((latest.name.as_str(), value.as_str()), ("Db-Password", "value-two-456"));
-        let old = store.secret_version(vault, "db-password", VersionSelector::Exact(&first.version)).await?;
+        let old =
+            store.read_version(Place::secrets(vault), "db-password", VersionSelector::Exact(&first.version)).await?;
         assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("value-one-123"));
-        assert!(store.secret_version(vault, "db-password", VersionSelector::Exact(&new_version())).await?.is_none());
+        assert!(
+            store
+                .read_version(Place::secrets(vault), "db-password", VersionSelector::Exact(&new_version()))
+                .await?
+                .is_none()
+        );
 
-        let page = store.list_secret_versions(vault, "db-password", PageRequest { after: None, limit: 1 }).await?;
+        let page =
+            store.list_versions(Place::secrets(vault), "db-password", PageRequest { after: None, limit: 1 }).await?;
         assert_eq!(page.items.len(), 1);
         let rest = store
-            .list_secret_versions(vault, "db-password", PageRequest { after: page.next.as_deref(), limit: 1 })
+            .list_versions(Place::secrets(vault), "db-password", PageRequest { after: page.next.as_deref(), limit: 1 })
             .await?;
         assert_eq!((rest.items[0].version.as_str(), rest.next), (second.version.as_str(), None));
 
@@ -944,14 +986,33 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().map_err(io)?;
         let (store, vault) = store_with_vault(dir.path()).await?;
         for name in ["c", "a", "b", "a"] {
-            store.put_secret_version(vault, &version(name), "x").await?;
+            store.put_version(Place::secrets(vault), &version(name), "x").await?;
         }
-        let first = store.list_secrets(vault, PageRequest { after: None, limit: 2 }).await?;
+        let first = store.list_objects(Place::secrets(vault), PageRequest { after: None, limit: 2 }).await?;
         let names: Vec<_> = first.items.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
-        let second = store.list_secrets(vault, PageRequest { after: first.next.as_deref(), limit: 2 }).await?;
+        let second =
+            store.list_objects(Place::secrets(vault), PageRequest { after: first.next.as_deref(), limit: 2 }).await?;
         assert_eq!(second.items.len(), 1);
         assert_eq!(second.next, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_key_and_a_secret_of_one_name_are_separate_objects() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        let (secrets, keys) = (Place::secrets(vault), Place::keys(vault));
+        store.put_version(secrets, &version("shared"), "secret value").await?;
+        store.put_version(keys, &version("shared"), "key material").await?;
+        let read = |place| store.read_version(place, "shared", VersionSelector::Latest);
+        assert_eq!(read(secrets).await?.map(|(_, v)| v.to_string()).as_deref(), Some("secret value"));
+        assert_eq!(read(keys).await?.map(|(_, v)| v.to_string()).as_deref(), Some("key material"));
+        store.delete_object(keys, "shared", 1, 2).await?;
+        assert!(read(keys).await?.is_none());
+        assert!(read(secrets).await?.is_some(), "deleting the key leaves the secret");
+        let listed = store.list_objects(secrets, PageRequest { after: None, limit: 25 }).await?;
+        assert_eq!(listed.items.len(), 1);
         Ok(())
     }
 
@@ -959,28 +1020,36 @@ pub(crate) mod tests {
     async fn deletion_hides_a_secret_until_it_is_recovered_or_purged() -> Result<()> {
         let dir = tempfile::tempdir().map_err(io)?;
         let (store, vault) = store_with_vault(dir.path()).await?;
-        store.put_secret_version(vault, &version("Gone"), "v1").await?;
-        let deleted = store.delete_secret(vault, "gone", 100, 200).await?.ok_or_else(|| corrupt("not deleted"))?;
+        store.put_version(Place::secrets(vault), &version("Gone"), "v1").await?;
+        let deleted = store
+            .delete_object(Place::secrets(vault), "gone", 100, 200)
+            .await?
+            .ok_or_else(|| corrupt("not deleted"))?;
         assert_eq!(
             (deleted.latest.name.as_str(), deleted.deleted_date, deleted.scheduled_purge_date),
             ("Gone", 100, 200)
         );
-        assert!(store.secret_version(vault, "gone", VersionSelector::Latest).await?.is_none());
-        assert!(store.list_secrets(vault, PageRequest { after: None, limit: 25 }).await?.items.is_empty());
-        assert_eq!(store.list_deleted_secrets(vault, PageRequest { after: None, limit: 25 }).await?.items.len(), 1);
-        let refused = store.put_secret_version(vault, &version("gone"), "v2").await;
+        assert!(store.read_version(Place::secrets(vault), "gone", VersionSelector::Latest).await?.is_none());
+        assert!(
+            store.list_objects(Place::secrets(vault), PageRequest { after: None, limit: 25 }).await?.items.is_empty()
+        );
+        assert_eq!(
+            store.list_deleted(Place::secrets(vault), PageRequest { after: None, limit: 25 }).await?.items.len(),
+            1
+        );
+        let refused = store.put_version(Place::secrets(vault), &version("gone"), "v2").await;
         assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Deleted));
-        assert!(store.delete_secret(vault, "gone", 100, 200).await?.is_none());
+        assert!(store.delete_object(Place::secrets(vault), "gone", 100, 200).await?.is_none());
 
-        assert_eq!(store.recover_secret(vault, "gone").await?.map(|v| v.name), Some("Gone".to_owned()));
-        assert!(store.recover_secret(vault, "gone").await?.is_none());
-        assert!(!store.purge_secret(vault, "gone").await?, "a live secret is not purged");
+        assert_eq!(store.recover_object(Place::secrets(vault), "gone").await?.map(|v| v.name), Some("Gone".to_owned()));
+        assert!(store.recover_object(Place::secrets(vault), "gone").await?.is_none());
+        assert!(!store.purge_object(Place::secrets(vault), "gone").await?, "a live secret is not purged");
 
-        store.delete_secret(vault, "gone", 100, 200).await?;
-        assert_eq!(store.purge_expired_secrets(199).await?, 0);
-        assert_eq!(store.purge_expired_secrets(200).await?, 1);
-        assert!(store.deleted_secret(vault, "gone").await?.is_none());
-        store.put_secret_version(vault, &version("gone"), "reborn").await?;
+        store.delete_object(Place::secrets(vault), "gone", 100, 200).await?;
+        assert_eq!(store.purge_expired(199).await?, 0);
+        assert_eq!(store.purge_expired(200).await?, 1);
+        assert!(store.deleted_object(Place::secrets(vault), "gone").await?.is_none());
+        store.put_version(Place::secrets(vault), &version("gone"), "reborn").await?;
         Ok(())
     }
 
@@ -989,21 +1058,21 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().map_err(io)?;
         let (store, vault) = store_with_vault(dir.path()).await?;
         let (first, second) = (version("kept"), version("kept"));
-        store.put_secret_version(vault, &first, "one").await?;
-        store.put_secret_version(vault, &second, "two").await?;
-        let history = store.secret_history(vault, "kept").await?.ok_or_else(|| corrupt("no history"))?;
+        store.put_version(Place::secrets(vault), &first, "one").await?;
+        store.put_version(Place::secrets(vault), &second, "two").await?;
+        let history = store.history(Place::secrets(vault), "kept").await?.ok_or_else(|| corrupt("no history"))?;
         assert_eq!(history.len(), 2);
 
-        let taken = store.restore_secret(vault, history.clone()).await;
+        let taken = store.restore_object(Place::secrets(vault), history.clone()).await;
         assert!(taken.is_err_and(|e| e.kind() == ErrorKind::Conflict));
-        store.delete_secret(vault, "kept", 1, 2).await?;
-        let deleted = store.restore_secret(vault, history.clone()).await;
+        store.delete_object(Place::secrets(vault), "kept", 1, 2).await?;
+        let deleted = store.restore_object(Place::secrets(vault), history.clone()).await;
         assert!(deleted.is_err_and(|e| e.kind() == ErrorKind::Deleted));
-        store.purge_secret(vault, "kept").await?;
+        store.purge_object(Place::secrets(vault), "kept").await?;
 
-        let newest = store.restore_secret(vault, history).await?;
+        let newest = store.restore_object(Place::secrets(vault), history).await?;
         assert_eq!(newest.version, second.version);
-        let old = store.secret_version(vault, "kept", VersionSelector::Exact(&first.version)).await?;
+        let old = store.read_version(Place::secrets(vault), "kept", VersionSelector::Exact(&first.version)).await?;
         assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("one"));
         Ok(())
     }
@@ -1012,14 +1081,18 @@ pub(crate) mod tests {
     async fn updates_change_properties_not_values() -> Result<()> {
         let dir = tempfile::tempdir().map_err(io)?;
         let (store, vault) = store_with_vault(dir.path()).await?;
-        store.put_secret_version(vault, &version("u"), "value").await?;
+        store.put_version(Place::secrets(vault), &version("u"), "value").await?;
         let update = SecretUpdate { enabled: Some(false), ..Default::default() };
-        let updated = store.update_secret_version(vault, "u", VersionSelector::Latest, &update, 99).await?;
+        let updated = store.update_version(Place::secrets(vault), "u", VersionSelector::Latest, &update, 99).await?;
         assert_eq!(updated.map(|v| (v.properties.enabled, v.updated)), Some((false, 99)));
-        let (stored, value) =
-            store.secret_version(vault, "u", VersionSelector::Latest).await?.ok_or_else(|| corrupt("gone"))?;
+        let (stored, value) = store
+            .read_version(Place::secrets(vault), "u", VersionSelector::Latest)
+            .await?
+            .ok_or_else(|| corrupt("gone"))?;
         assert_eq!((stored.properties.enabled, value.as_str()), (false, "value"));
-        assert!(store.update_secret_version(vault, "nope", VersionSelector::Latest, &update, 99).await?.is_none());
+        assert!(
+            store.update_version(Place::secrets(vault), "nope", VersionSelector::Latest, &update, 99).await?.is_none()
+        );
         Ok(())
     }
 
@@ -1054,12 +1127,15 @@ pub(crate) mod tests {
         let directory = store.load_directory().await?;
         assert_eq!(directory.vaults().len(), 1);
         assert!(directory.vaults()[0].network.public_network_access);
-        let read = store.secret_version(vault, "old", VersionSelector::Latest).await?;
+        let read = store.read_version(Place::secrets(vault), "old", VersionSelector::Latest).await?;
         assert_eq!(
             read.map(|(v, value)| (v.name, value.to_string())),
             Some(("Old".to_owned(), "old-value".to_owned()))
         );
-        assert_eq!(store.list_secrets(vault, PageRequest { after: None, limit: 5 }).await?.items.len(), 1);
+        assert_eq!(
+            store.list_objects(Place::secrets(vault), PageRequest { after: None, limit: 5 }).await?.items.len(),
+            1
+        );
         Ok(())
     }
 

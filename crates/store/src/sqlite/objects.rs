@@ -1,24 +1,25 @@
-//! Secrets in SQLite. A `secrets` row is the object (its name's first spelling and its deletion state);
-//! `secret_versions` rows hold the versions, each value sealed and bound to vault, name and version.
+//! Vault objects in SQLite — secrets now, keys and certificates alike. An `objects` row is the object (its
+//! name's first spelling and its deletion state); `object_versions` rows hold the versions, each value sealed
+//! and bound to vault, collection, name and version. Both are found by `scope`, `{vault id}/{collection}`.
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use strongroom_core::rbac::Collection;
 use strongroom_core::secret::{DeletedSecret, SecretProperties, SecretUpdate, SecretVersion, name_key};
-use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::corrupt;
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
-use crate::{PageResult, SecretWithValue};
+use crate::{PageResult, Place, SecretWithValue};
 
-/// The columns [`Columns::read`] reads, from `secrets s` joined with `secret_versions v`.
+/// The columns [`Columns::read`] reads, from `objects s` joined with `object_versions v`.
 const SELECT: &str = "SELECT s.name, v.version, v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, \
      v.seq, s.deleted_at, s.scheduled_purge, s.name_key, v.sealed_value \
-     FROM secrets s JOIN secret_versions v ON v.vault_id = s.vault_id AND v.name_key = s.name_key";
+     FROM objects s JOIN object_versions v ON v.scope = s.scope AND v.name_key = s.name_key";
 
 /// Keeps only each secret's newest version.
 const NEWEST: &str =
-    "v.seq = (SELECT MAX(m.seq) FROM secret_versions m WHERE m.vault_id = s.vault_id AND m.name_key = s.name_key)";
+    "v.seq = (SELECT MAX(m.seq) FROM object_versions m WHERE m.scope = s.scope AND m.name_key = s.name_key)";
 
 /// One row of [`SELECT`].
 struct Columns {
@@ -65,8 +66,8 @@ impl Columns {
         }
     }
 
-    fn value(&self, root_key: &RootKey, vault_id: Uuid) -> Result<Zeroizing<String>> {
-        let plaintext = root_key.open(&self.sealed_value, &context(vault_id, &self.name_key, &self.version.version))?;
+    fn value(&self, root_key: &RootKey, place: Place) -> Result<Zeroizing<String>> {
+        let plaintext = root_key.open(&self.sealed_value, &context(place, &self.name_key, &self.version.version))?;
         String::from_utf8(plaintext.to_vec()).map(Zeroizing::new).map_err(|_| corrupt("a secret value is not UTF-8"))
     }
 }
@@ -76,7 +77,7 @@ fn query(connection: &Connection, filter: &str, parameters: impl rusqlite::Param
     let rows: Vec<(Columns, String)> = connection
         .prepare_cached(&sql)
         .and_then(|mut statement| statement.query_map(parameters, Columns::read)?.collect())
-        .context("reading secrets")?;
+        .context("reading objects")?;
     rows.into_iter()
         .map(|(mut columns, tags)| {
             columns.version.properties.tags = serde_json::from_str(&tags).map_err(corrupt)?;
@@ -85,9 +86,14 @@ fn query(connection: &Connection, filter: &str, parameters: impl rusqlite::Param
         .collect()
 }
 
-/// The associated data binding a sealed value to its place.
-fn context(vault_id: Uuid, name_key: &str, version: &str) -> Vec<u8> {
-    format!("secret/{vault_id}/{name_key}/{version}").into_bytes()
+/// The associated data binding a sealed value to its place (`secret/…` for secrets, as ever).
+fn context(place: Place, name_key: &str, version: &str) -> Vec<u8> {
+    let kind = match place.collection {
+        Collection::Secrets => "secret",
+        Collection::Keys => "key",
+        Collection::Certificates => "certificate",
+    };
+    format!("{kind}/{}/{name_key}/{version}", place.vault_id).into_bytes()
 }
 
 /// Cuts a page of `limit` items out of up to `limit + 1` rows; the token is the last item's `key`.
@@ -106,12 +112,12 @@ fn page_of<T>(
     Ok(PageResult { items: rows.into_iter().map(item).collect::<Result<_>>()?, next })
 }
 
-/// Whether the secret exists: `None`, `Some(false)` live, `Some(true)` soft-deleted.
-fn state(transaction: &Transaction<'_>, vault_id: Uuid, key: &str) -> Result<Option<bool>> {
+/// Whether the object exists: `None`, `Some(false)` live, `Some(true)` soft-deleted.
+fn state(transaction: &Transaction<'_>, place: Place, key: &str) -> Result<Option<bool>> {
     transaction
         .query_row(
-            "SELECT deleted_at IS NOT NULL FROM secrets WHERE vault_id = ?1 AND name_key = ?2",
-            params![vault_id.to_string(), key],
+            "SELECT deleted_at IS NOT NULL FROM objects WHERE scope = ?1 AND name_key = ?2",
+            params![place.scope(), key],
             |r| r.get(0),
         )
         .optional()
@@ -121,42 +127,40 @@ fn state(transaction: &Transaction<'_>, vault_id: Uuid, key: &str) -> Result<Opt
 pub(super) fn insert_version(
     transaction: &Transaction<'_>,
     root_key: &RootKey,
-    vault_id: Uuid,
+    place: Place,
     version: &SecretVersion,
     value: &str,
 ) -> Result<SecretVersion> {
     let key = name_key(&version.name);
-    match state(transaction, vault_id, &key)? {
+    match state(transaction, place, &key)? {
         Some(true) => return Err(Error::new(ErrorKind::Deleted, "adding a secret version", "the secret is deleted")),
         Some(false) => {}
         None => {
             transaction
                 .execute(
-                    "INSERT INTO secrets (vault_id, name_key, name) VALUES (?1, ?2, ?3)",
-                    params![vault_id.to_string(), key, version.name],
+                    "INSERT INTO objects (scope, vault_id, name_key, name) VALUES (?1, ?2, ?3, ?4)",
+                    params![place.scope(), place.vault_id.to_string(), key, version.name],
                 )
                 .context("creating a secret")?;
         }
     }
     let name: String = transaction
-        .query_row(
-            "SELECT name FROM secrets WHERE vault_id = ?1 AND name_key = ?2",
-            params![vault_id.to_string(), key],
-            |r| r.get(0),
-        )
+        .query_row("SELECT name FROM objects WHERE scope = ?1 AND name_key = ?2", params![place.scope(), key], |r| {
+            r.get(0)
+        })
         .context("reading a secret's name")?;
-    let sealed = root_key.seal(value.as_bytes(), &context(vault_id, &key, &version.version))?;
+    let sealed = root_key.seal(value.as_bytes(), &context(place, &key, &version.version))?;
     let tags = serde_json::to_string(&version.properties.tags)
         .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
     transaction
         .execute(
-            "INSERT INTO secret_versions (vault_id, name_key, name, version, seq, sealed_value, content_type, tags, \
-             enabled, nbf, exp, created, updated) \
-             VALUES (?1, ?2, ?3, ?4, \
-                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2), \
+            "INSERT INTO object_versions (scope, vault_id, name_key, name, version, seq, sealed_value, content_type, \
+             tags, enabled, nbf, exp, created, updated) \
+             VALUES (?1, ?13, ?2, ?3, ?4, \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM object_versions WHERE scope = ?1 AND name_key = ?2), \
                      ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
-                vault_id.to_string(),
+                place.scope(),
                 key,
                 name,
                 version.version,
@@ -167,10 +171,11 @@ pub(super) fn insert_version(
                 version.properties.not_before,
                 version.properties.expires,
                 version.created,
-                version.updated
+                version.updated,
+                place.vault_id.to_string()
             ],
         )
-        .context("storing a secret version")?;
+        .context("storing a version")?;
     Ok(SecretVersion { name, ..version.clone() })
 }
 
@@ -178,12 +183,12 @@ pub(super) fn insert_version(
 pub(super) fn seed(
     transaction: &Transaction<'_>,
     root_key: &RootKey,
-    vault_id: Uuid,
+    place: Place,
     version: &SecretVersion,
     value: &str,
 ) -> Result<()> {
-    if state(transaction, vault_id, &name_key(&version.name))?.is_none() {
-        insert_version(transaction, root_key, vault_id, version, value)?;
+    if state(transaction, place, &name_key(&version.name))?.is_none() {
+        insert_version(transaction, root_key, place, version, value)?;
     }
     Ok(())
 }
@@ -191,20 +196,20 @@ pub(super) fn seed(
 pub(super) fn read_version(
     connection: &Connection,
     root_key: &RootKey,
-    vault_id: Uuid,
+    place: Place,
     name: &str,
     version: Option<&str>,
 ) -> Result<Option<SecretWithValue>> {
     let rows = query(
         connection,
-        "s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND (?3 IS NULL OR v.version = ?3) \
+        "s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND (?3 IS NULL OR v.version = ?3) \
          ORDER BY v.seq DESC LIMIT 1",
-        params![vault_id.to_string(), name_key(name), version],
+        params![place.scope(), name_key(name), version],
     )?;
     rows.into_iter()
         .next()
         .map(|row| {
-            let value = row.value(root_key, vault_id)?;
+            let value = row.value(root_key, place)?;
             Ok((row.version, value))
         })
         .transpose()
@@ -212,23 +217,21 @@ pub(super) fn read_version(
 
 pub(super) fn list(
     connection: &Connection,
-    vault_id: Uuid,
+    place: Place,
     after: Option<&str>,
     limit: usize,
 ) -> Result<PageResult<SecretVersion>> {
     let rows = query(
         connection,
-        &format!(
-            "s.vault_id = ?1 AND s.deleted_at IS NULL AND s.name_key > ?2 AND {NEWEST} ORDER BY s.name_key LIMIT ?3"
-        ),
-        params![vault_id.to_string(), after.unwrap_or_default(), limit + 1],
+        &format!("s.scope = ?1 AND s.deleted_at IS NULL AND s.name_key > ?2 AND {NEWEST} ORDER BY s.name_key LIMIT ?3"),
+        params![place.scope(), after.unwrap_or_default(), limit + 1],
     )?;
     page_of(rows, limit, |r| r.name_key.clone(), |r| Ok(r.version))
 }
 
 pub(super) fn list_versions(
     connection: &Connection,
-    vault_id: Uuid,
+    place: Place,
     name: &str,
     after: Option<&str>,
     limit: usize,
@@ -236,15 +239,15 @@ pub(super) fn list_versions(
     let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
     let rows = query(
         connection,
-        "s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND v.seq > ?3 ORDER BY v.seq LIMIT ?4",
-        params![vault_id.to_string(), name_key(name), after, limit + 1],
+        "s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND v.seq > ?3 ORDER BY v.seq LIMIT ?4",
+        params![place.scope(), name_key(name), after, limit + 1],
     )?;
     page_of(rows, limit, |r| r.seq.to_string(), |r| Ok(r.version))
 }
 
 pub(super) fn update(
     transaction: &Transaction<'_>,
-    vault_id: Uuid,
+    place: Place,
     name: &str,
     version: Option<&str>,
     update: &SecretUpdate,
@@ -252,9 +255,9 @@ pub(super) fn update(
 ) -> Result<Option<SecretVersion>> {
     let rows = query(
         transaction,
-        "s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND (?3 IS NULL OR v.version = ?3) \
+        "s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL AND (?3 IS NULL OR v.version = ?3) \
          ORDER BY v.seq DESC LIMIT 1",
-        params![vault_id.to_string(), name_key(name), version],
+        params![place.scope(), name_key(name), version],
     )?;
     let Some(row) = rows.into_iter().next() else { return Ok(None) };
     let properties = update.apply_to(&row.version.properties);
@@ -262,10 +265,10 @@ pub(super) fn update(
         serde_json::to_string(&properties.tags).map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
     transaction
         .execute(
-            "UPDATE secret_versions SET content_type = ?4, tags = ?5, enabled = ?6, nbf = ?7, exp = ?8, updated = ?9 \
-             WHERE vault_id = ?1 AND name_key = ?2 AND version = ?3",
+            "UPDATE object_versions SET content_type = ?4, tags = ?5, enabled = ?6, nbf = ?7, exp = ?8, updated = ?9 \
+             WHERE scope = ?1 AND name_key = ?2 AND version = ?3",
             params![
-                vault_id.to_string(),
+                place.scope(),
                 row.name_key,
                 row.version.version,
                 properties.content_type,
@@ -282,55 +285,55 @@ pub(super) fn update(
 
 pub(super) fn soft_delete(
     transaction: &Transaction<'_>,
-    vault_id: Uuid,
+    place: Place,
     name: &str,
     deleted_at: i64,
     purge_at: i64,
 ) -> Result<Option<DeletedSecret>> {
     let changed = transaction
         .execute(
-            "UPDATE secrets SET deleted_at = ?3, scheduled_purge = ?4 \
-             WHERE vault_id = ?1 AND name_key = ?2 AND deleted_at IS NULL",
-            params![vault_id.to_string(), name_key(name), deleted_at, purge_at],
+            "UPDATE objects SET deleted_at = ?3, scheduled_purge = ?4 \
+             WHERE scope = ?1 AND name_key = ?2 AND deleted_at IS NULL",
+            params![place.scope(), name_key(name), deleted_at, purge_at],
         )
         .context("deleting a secret")?;
     if changed == 0 {
         return Ok(None);
     }
-    read_deleted(transaction, vault_id, name)
+    read_deleted(transaction, place, name)
 }
 
-pub(super) fn read_deleted(connection: &Connection, vault_id: Uuid, name: &str) -> Result<Option<DeletedSecret>> {
+pub(super) fn read_deleted(connection: &Connection, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
     let rows = query(
         connection,
-        &format!("s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NOT NULL AND {NEWEST}"),
-        params![vault_id.to_string(), name_key(name)],
+        &format!("s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NOT NULL AND {NEWEST}"),
+        params![place.scope(), name_key(name)],
     )?;
     rows.into_iter().next().map(Columns::deleted).transpose()
 }
 
 pub(super) fn list_deleted(
     connection: &Connection,
-    vault_id: Uuid,
+    place: Place,
     after: Option<&str>,
     limit: usize,
 ) -> Result<PageResult<DeletedSecret>> {
     let rows = query(
         connection,
         &format!(
-            "s.vault_id = ?1 AND s.deleted_at IS NOT NULL AND s.name_key > ?2 AND {NEWEST} ORDER BY s.name_key LIMIT ?3"
+            "s.scope = ?1 AND s.deleted_at IS NOT NULL AND s.name_key > ?2 AND {NEWEST} ORDER BY s.name_key LIMIT ?3"
         ),
-        params![vault_id.to_string(), after.unwrap_or_default(), limit + 1],
+        params![place.scope(), after.unwrap_or_default(), limit + 1],
     )?;
     page_of(rows, limit, |r| r.name_key.clone(), Columns::deleted)
 }
 
-pub(super) fn recover(transaction: &Transaction<'_>, vault_id: Uuid, name: &str) -> Result<Option<SecretVersion>> {
+pub(super) fn recover(transaction: &Transaction<'_>, place: Place, name: &str) -> Result<Option<SecretVersion>> {
     let changed = transaction
         .execute(
-            "UPDATE secrets SET deleted_at = NULL, scheduled_purge = NULL \
-             WHERE vault_id = ?1 AND name_key = ?2 AND deleted_at IS NOT NULL",
-            params![vault_id.to_string(), name_key(name)],
+            "UPDATE objects SET deleted_at = NULL, scheduled_purge = NULL \
+             WHERE scope = ?1 AND name_key = ?2 AND deleted_at IS NOT NULL",
+            params![place.scope(), name_key(name)],
         )
         .context("recovering a secret")?;
     if changed == 0 {
@@ -338,38 +341,38 @@ pub(super) fn recover(transaction: &Transaction<'_>, vault_id: Uuid, name: &str)
     }
     let rows = query(
         transaction,
-        &format!("s.vault_id = ?1 AND s.name_key = ?2 AND {NEWEST}"),
-        params![vault_id.to_string(), name_key(name)],
+        &format!("s.scope = ?1 AND s.name_key = ?2 AND {NEWEST}"),
+        params![place.scope(), name_key(name)],
     )?;
     Ok(rows.into_iter().next().map(|r| r.version))
 }
 
-fn remove(transaction: &Transaction<'_>, vault_id: &str, key: &str) -> Result<()> {
+fn remove(transaction: &Transaction<'_>, scope: &str, key: &str) -> Result<()> {
     transaction
-        .execute("DELETE FROM secret_versions WHERE vault_id = ?1 AND name_key = ?2", params![vault_id, key])
-        .context("purging secret versions")?;
+        .execute("DELETE FROM object_versions WHERE scope = ?1 AND name_key = ?2", params![scope, key])
+        .context("purging versions")?;
     transaction
-        .execute("DELETE FROM secrets WHERE vault_id = ?1 AND name_key = ?2", params![vault_id, key])
-        .context("purging a secret")?;
+        .execute("DELETE FROM objects WHERE scope = ?1 AND name_key = ?2", params![scope, key])
+        .context("purging an object")?;
     Ok(())
 }
 
-pub(super) fn purge(transaction: &Transaction<'_>, vault_id: Uuid, name: &str) -> Result<bool> {
+pub(super) fn purge(transaction: &Transaction<'_>, place: Place, name: &str) -> Result<bool> {
     let key = name_key(name);
-    if state(transaction, vault_id, &key)? != Some(true) {
+    if state(transaction, place, &key)? != Some(true) {
         return Ok(false);
     }
-    remove(transaction, &vault_id.to_string(), &key)?;
+    remove(transaction, &place.scope(), &key)?;
     Ok(true)
 }
 
 pub(super) fn purge_expired(transaction: &Transaction<'_>, now: i64) -> Result<usize> {
     let expired: Vec<(String, String)> = transaction
-        .prepare("SELECT vault_id, name_key FROM secrets WHERE deleted_at IS NOT NULL AND scheduled_purge <= ?1")
+        .prepare("SELECT scope, name_key FROM objects WHERE deleted_at IS NOT NULL AND scheduled_purge <= ?1")
         .and_then(|mut s| s.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-        .context("finding expired secrets")?;
-    for (vault_id, key) in &expired {
-        remove(transaction, vault_id, key)?;
+        .context("finding expired objects")?;
+    for (scope, key) in &expired {
+        remove(transaction, scope, key)?;
     }
     Ok(expired.len())
 }
@@ -377,20 +380,20 @@ pub(super) fn purge_expired(transaction: &Transaction<'_>, now: i64) -> Result<u
 pub(super) fn history(
     connection: &Connection,
     root_key: &RootKey,
-    vault_id: Uuid,
+    place: Place,
     name: &str,
 ) -> Result<Option<Vec<SecretWithValue>>> {
     let rows = query(
         connection,
-        "s.vault_id = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL ORDER BY v.seq",
-        params![vault_id.to_string(), name_key(name)],
+        "s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL ORDER BY v.seq",
+        params![place.scope(), name_key(name)],
     )?;
     if rows.is_empty() {
         return Ok(None);
     }
     rows.into_iter()
         .map(|row| {
-            let value = row.value(root_key, vault_id)?;
+            let value = row.value(root_key, place)?;
             Ok((row.version, value))
         })
         .collect::<Result<Vec<_>>>()
@@ -400,20 +403,20 @@ pub(super) fn history(
 pub(super) fn restore(
     transaction: &Transaction<'_>,
     root_key: &RootKey,
-    vault_id: Uuid,
+    place: Place,
     versions: &[SecretWithValue],
 ) -> Result<SecretVersion> {
     let Some((first, _)) = versions.first() else {
         return Err(Error::new(ErrorKind::Corrupt, "restoring a secret", "the backup has no versions"));
     };
-    match state(transaction, vault_id, &name_key(&first.name))? {
+    match state(transaction, place, &name_key(&first.name))? {
         Some(true) => return Err(Error::new(ErrorKind::Deleted, "restoring a secret", "the name is deleted")),
         Some(false) => return Err(Error::new(ErrorKind::Conflict, "restoring a secret", "the name is in use")),
         None => {}
     }
     let mut newest = None;
     for (version, value) in versions {
-        newest = Some(insert_version(transaction, root_key, vault_id, version, value)?);
+        newest = Some(insert_version(transaction, root_key, place, version, value)?);
     }
     newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring a secret", "nothing was restored"))
 }
