@@ -30,27 +30,31 @@ pub struct ListResult<T> {
     pub next_link: Option<String>,
 }
 
-/// A `Microsoft.KeyVault/vaults` resource.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VaultResource {
+/// A Resource Manager resource: its id, name, type, location and tags around the type's own properties.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Resource<P> {
     /// The resource id.
     #[serde(default)]
     pub id: String,
-    /// The vault name.
+    /// The name.
     #[serde(default)]
     pub name: String,
-    /// `Microsoft.KeyVault/vaults`.
+    /// The resource type, e.g. `Microsoft.KeyVault/vaults`.
     #[serde(rename = "type", default)]
     pub kind: String,
-    /// Where it runs: always `local`.
-    #[serde(default)]
-    pub location: String,
+    /// Where it runs: always `local` for resources that have a location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Resource tags (kept as given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Value>,
-    /// The vault's settings.
-    pub properties: VaultProperties,
+    /// The type's own properties.
+    #[serde(default)]
+    pub properties: P,
 }
+
+/// A `Microsoft.KeyVault/vaults` resource.
+pub type VaultResource = Resource<VaultProperties>;
 
 /// A vault's settings, named as ARM names them. In a PATCH every field is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -154,23 +158,10 @@ pub struct AccessPolicyPermissions {
 }
 
 /// A `Microsoft.Authorization/roleAssignments` resource.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RoleAssignmentResource {
-    /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
-    #[serde(default)]
-    pub id: String,
-    /// The assignment's GUID.
-    #[serde(default)]
-    pub name: String,
-    /// `Microsoft.Authorization/roleAssignments`.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// What it assigns.
-    pub properties: RoleAssignmentProperties,
-}
+pub type RoleAssignmentResource = Resource<RoleAssignmentProperties>;
 
 /// What a role assignment assigns.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignmentProperties {
     /// `…/providers/Microsoft.Authorization/roleDefinitions/{guid}`.
@@ -186,23 +177,10 @@ pub struct RoleAssignmentProperties {
 }
 
 /// A `Microsoft.Authorization/roleDefinitions` resource.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RoleDefinitionResource {
-    /// `…/providers/Microsoft.Authorization/roleDefinitions/{guid}`.
-    #[serde(default)]
-    pub id: String,
-    /// The role's GUID.
-    #[serde(default)]
-    pub name: String,
-    /// `Microsoft.Authorization/roleDefinitions`.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// The definition.
-    pub properties: RoleDefinitionProperties,
-}
+pub type RoleDefinitionResource = Resource<RoleDefinitionProperties>;
 
 /// A role's definition.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleDefinitionProperties {
     /// The display name.
@@ -240,24 +218,7 @@ pub struct Permission {
 }
 
 /// A `Microsoft.ManagedIdentity/userAssignedIdentities` resource.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct UserAssignedIdentity {
-    /// The resource id.
-    #[serde(default)]
-    pub id: String,
-    /// The identity's name.
-    #[serde(default)]
-    pub name: String,
-    /// `Microsoft.ManagedIdentity/userAssignedIdentities`.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Always `local`.
-    #[serde(default)]
-    pub location: String,
-    /// Its ids, and the workloads it is assigned to.
-    #[serde(default)]
-    pub properties: UserAssignedIdentityProperties,
-}
+pub type UserAssignedIdentity = Resource<UserAssignedIdentityProperties>;
 
 /// A user-assigned identity's ids and workloads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

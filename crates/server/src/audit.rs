@@ -4,14 +4,67 @@
 //! stalled disk slows requests instead of losing records.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::Path;
+use std::time::Instant;
 
+use axum::http::{HeaderMap, StatusCode};
 use strongroom_proto::audit::AuditRecord;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 
 const QUEUE: usize = 16_384;
+
+/// What every request's record says, whatever served it: when, how long, from where, the outcome and the
+/// ids that tie it to the client's logs.
+pub struct RequestFacts<'a> {
+    /// When the request arrived (RFC 3339).
+    pub time: String,
+    /// When the request arrived, for the duration.
+    pub started: Instant,
+    /// The id the response carries in `x-ms-request-id`.
+    pub request_id: String,
+    /// The request's headers (for the client's correlation id).
+    pub headers: &'a HeaderMap,
+    /// The caller's address.
+    pub client: IpAddr,
+    /// The response status.
+    pub status: StatusCode,
+    /// The specific error code of a failure.
+    pub failure: Option<&'static str>,
+}
+
+impl RequestFacts<'_> {
+    /// A record with these facts; the pipeline that served the request fills in what it learnt (operation,
+    /// resource, identity, authorization).
+    pub fn record(self) -> AuditRecord {
+        let status = self.status;
+        AuditRecord {
+            time: self.time,
+            resource_id: None,
+            operation_name: "Unknown".to_owned(),
+            operation_version: String::new(),
+            result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
+            result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
+            result_description: self.failure.map(str::to_owned),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            caller_ip_address: self.client.to_string(),
+            identity: None,
+            request_uri: String::new(),
+            http_status_code: status.as_u16(),
+            is_address_authorized: None,
+            is_rbac_authorized: None,
+            correlation_id: self
+                .headers
+                .get("x-ms-client-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 128)
+                .map_or_else(|| self.request_id.clone(), str::to_owned),
+            request_id: self.request_id,
+        }
+    }
+}
 
 /// Where audit records go.
 #[derive(Clone)]

@@ -97,7 +97,7 @@ async fn dispatch(
         Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
         None if management::serves(request.uri().path()) => {
             let client = vault::firewall::client_address(&state, &connection, request.headers());
-            management::handle(state, connection, client, request).await
+            management::handle(state, client, request).await
         }
         None => {
             request.extensions_mut().insert(connection);

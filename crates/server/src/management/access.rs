@@ -202,6 +202,8 @@ fn assignment_resource(cx: &Context<'_>, placed: &Placed<'_>) -> RoleAssignmentR
         id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{}", a.id),
         name: a.id.to_string(),
         kind: "Microsoft.Authorization/roleAssignments".to_owned(),
+        location: None,
+        tags: None,
         properties: RoleAssignmentProperties {
             role_definition_id: definition_id(cx, &a.role),
             principal_id: a.principal_id.to_string(),
@@ -322,6 +324,8 @@ fn definition_resource(cx: &Context<'_>, role: &RoleDefinition) -> RoleDefinitio
         id: definition_id(cx, role),
         name: role.id.to_string(),
         kind: "Microsoft.Authorization/roleDefinitions".to_owned(),
+        location: None,
+        tags: None,
         properties: RoleDefinitionProperties {
             role_name: role.name.clone(),
             description: role.description.clone(),

@@ -143,7 +143,8 @@ fn resource(cx: &Context<'_>, principal: &Principal) -> UserAssignedIdentity {
         id: cx.directory.managed_identity_resource_id(principal.object_id).unwrap_or_default(),
         name: principal.name.clone(),
         kind: "Microsoft.ManagedIdentity/userAssignedIdentities".to_owned(),
-        location: "local".to_owned(),
+        location: Some("local".to_owned()),
+        tags: None,
         properties: UserAssignedIdentityProperties {
             tenant_id: Some(principal.tenant_id.to_string()),
             principal_id: Some(principal.object_id.to_string()),

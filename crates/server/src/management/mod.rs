@@ -40,9 +40,9 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use self::error::ManagementError;
+use crate::audit::RequestFacts;
 use crate::endpoints::MANAGEMENT_RESOURCES;
 use crate::state::AppState;
-use crate::vault::ConnectionInfo;
 
 /// Largest request body read.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -163,12 +163,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 }
 
 /// Runs a management request through every stage.
-pub async fn handle(
-    state: Arc<AppState>,
-    connection: ConnectionInfo,
-    client: IpAddr,
-    request: Request<Body>,
-) -> Response {
+pub async fn handle(state: Arc<AppState>, client: IpAddr, request: Request<Body>) -> Response {
     let started = Instant::now();
     let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
     let request_id = Uuid::new_v4().to_string();
@@ -178,7 +173,6 @@ pub async fn handle(
     let mut draft = AuditDraft::default();
     let outcome =
         run(&state, &parts.method, &path, parts.uri.query(), &parts.headers, body, &mut identity, &mut draft).await;
-    let _ = connection;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.code())),
@@ -186,29 +180,16 @@ pub async fn handle(
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-ms-request-id", value);
     }
-    let status = response.status();
+    let facts =
+        RequestFacts { time, started, request_id, headers: &parts.headers, client, status: response.status(), failure };
     let record = AuditRecord {
-        time,
         resource_id: Some(path.clone()),
         operation_name: draft.action.map_or("Unknown", Action::as_str).to_owned(),
         operation_version: query_value(parts.uri.query(), "api-version").unwrap_or_default(),
-        result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
-        result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
-        result_description: failure.map(str::to_owned),
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        caller_ip_address: client.to_string(),
         identity,
         request_uri: path,
-        http_status_code: status.as_u16(),
-        is_address_authorized: None,
         is_rbac_authorized: Some(draft.authorized),
-        correlation_id: parts
-            .headers
-            .get("x-ms-client-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 128)
-            .map_or_else(|| request_id.clone(), str::to_owned),
-        request_id,
+        ..facts.record()
     };
     state.audit.record(record).await;
     response

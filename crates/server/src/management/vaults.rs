@@ -244,7 +244,7 @@ pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
         id: vault_id(vault.tenant_id, &vault.name),
         name: vault.name.clone(),
         kind: "Microsoft.KeyVault/vaults".to_owned(),
-        location: "local".to_owned(),
+        location: Some("local".to_owned()),
         tags: None,
         properties: VaultProperties {
             tenant_id: Some(vault.tenant_id.to_string()),

@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use self::error::VaultError;
 use self::operation::{Operation, Query};
+use crate::audit::RequestFacts;
 use crate::state::AppState;
 
 /// Largest request body read, in bytes: a 25 KiB secret value fits even fully JSON-escaped.
@@ -78,29 +79,17 @@ pub async fn handle(
     decorate(&mut response, &request_id, client);
 
     // Stage 6: the audit record. The query carries no secrets; bodies and tokens are never recorded.
-    let status = response.status();
+    let facts =
+        RequestFacts { time, started, request_id, headers: &parts.headers, client, status: response.status(), failure };
     let record = AuditRecord {
-        time,
         resource_id: state.directory().vault(vault_name).map(|v| format!("/tenants/{}/vaults/{}", v.tenant_id, v.name)),
         operation_name: draft.operation_name.to_owned(),
         operation_version: Query::raw_api_version(parts.uri.query()),
-        result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
-        result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
-        result_description: failure.map(str::to_owned),
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        caller_ip_address: client.to_string(),
         identity: draft.identity,
         request_uri: format!("https://{host}{}", parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())),
-        http_status_code: status.as_u16(),
         is_address_authorized: Some(draft.address_authorized),
         is_rbac_authorized: Some(draft.rbac_authorized),
-        correlation_id: parts
-            .headers
-            .get("x-ms-client-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 128)
-            .map_or_else(|| request_id.clone(), str::to_owned),
-        request_id,
+        ..facts.record()
     };
     state.audit.record(record).await;
     response
