@@ -177,3 +177,143 @@ pub struct BackupBlob {
     /// The blob.
     pub value: Option<String>,
 }
+
+/// A key's public half as a JSON Web Key, with its id and permitted operations. Never a private member.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JsonWebKey {
+    /// `{vault}/keys/{name}/{version}`.
+    pub kid: String,
+    /// `RSA`, `RSA-HSM`, `EC`, `EC-HSM`.
+    pub kty: String,
+    /// Operations the key may be used for.
+    pub key_ops: Vec<String>,
+    /// RSA modulus, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// RSA public exponent, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    /// EC curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// EC x coordinate, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// EC y coordinate, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+/// A key version (`KeyBundle`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyBundle {
+    /// The key's public half.
+    pub key: JsonWebKey,
+    /// The attributes (those of secrets, the same names).
+    pub attributes: SecretAttributes,
+    /// The tags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+/// A key in a list (`KeyItem`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyItem {
+    /// `{vault}/keys/{name}`, with the version in `GET /keys/{n}/versions`.
+    pub kid: String,
+    /// The attributes.
+    pub attributes: SecretAttributes,
+    /// The tags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+/// A deleted key (`DeletedKeyBundle`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedKeyBundle {
+    /// The key's newest version.
+    #[serde(flatten)]
+    pub bundle: KeyBundle,
+    /// The deletion.
+    #[serde(flatten)]
+    pub deletion: Deletion,
+}
+
+/// A deleted key in a list (`DeletedKeyItem`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedKeyItem {
+    /// The key's newest version.
+    #[serde(flatten)]
+    pub item: KeyItem,
+    /// The deletion.
+    #[serde(flatten)]
+    pub deletion: Deletion,
+}
+
+/// Body of `POST /keys/{name}/create`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyCreateParameters {
+    /// The key type. Required.
+    pub kty: Option<String>,
+    /// RSA modulus bits.
+    #[serde(default)]
+    pub key_size: Option<u32>,
+    /// RSA public exponent.
+    #[serde(default)]
+    pub public_exponent: Option<u32>,
+    /// EC curve.
+    #[serde(default)]
+    pub crv: Option<String>,
+    /// Permitted operations; default: every operation the key type supports.
+    #[serde(default)]
+    pub key_ops: Option<Vec<String>>,
+    /// Attributes; server-set members are ignored.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}
+
+/// Body of `PATCH /keys/{name}/{version}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyUpdateParameters {
+    /// New permitted operations.
+    #[serde(default)]
+    pub key_ops: Option<Vec<String>>,
+    /// New attributes.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// New tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}
+
+/// Body of encrypt, decrypt, wrapKey, unwrapKey, sign (`value` is the digest) and verify (`digest` and the
+/// signature in `value`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyOperationParameters {
+    /// The algorithm. Required.
+    pub alg: Option<String>,
+    /// The input, base64url. Required.
+    pub value: Option<String>,
+    /// For verify: the digest, base64url.
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// The answer of encrypt, decrypt, wrapKey, unwrapKey and sign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyOperationResult {
+    /// The key version used.
+    pub kid: String,
+    /// The output, base64url.
+    pub value: String,
+}
+
+/// The answer of verify.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyVerifyResult {
+    /// Whether the signature verifies.
+    pub value: bool,
+}

@@ -70,6 +70,34 @@ impl VaultError {
         )
     }
 
+    /// 404 for a key that does not exist (or not in that version).
+    pub fn key_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "KeyNotFound",
+            format!(
+                "A key with (name/id) {name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+            ),
+        )
+    }
+
+    /// 404 for a deleted key that does not exist.
+    pub fn deleted_key_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "KeyNotFound", format!("Deleted Key not found: {name}"))
+    }
+
+    /// 409: the key's name belongs to a soft-deleted key.
+    pub fn key_is_deleted(name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged."
+            ),
+        )
+        .with_inner("ObjectIsDeletedButRecoverable")
+    }
+
     /// 404 for a deleted secret that does not exist.
     pub fn deleted_secret_not_found(name: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "SecretNotFound", format!("Deleted Secret not found: {name}"))

@@ -4,7 +4,7 @@
 //! 2. [`firewall`] — the vault's network rules on the caller's address;
 //! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
 //! 4. [`authorize`] — the RBAC data action the operation needs;
-//! 5. [`operation`] and [`secrets`] — the operation itself;
+//! 5. [`operation`], [`secrets`] and [`keys`] — the operation itself;
 //! 6. audit — one record, whatever the outcome ([`crate::audit`]).
 
 pub mod authenticate;
@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod challenge;
 pub mod error;
 pub mod firewall;
+pub mod keys;
 pub mod operation;
 pub mod secrets;
 
@@ -29,7 +30,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use self::error::VaultError;
-use self::operation::{Operation, Query};
+use self::operation::{KeyOperation, Operation, Query};
 use crate::audit::RequestFacts;
 use crate::state::AppState;
 
@@ -150,6 +151,21 @@ async fn run_stages(
         Operation::GetDeletedSecret { name } => secrets::get_deleted(&cx, name).await,
         Operation::RecoverDeletedSecret { name } => secrets::recover(&cx, name).await,
         Operation::PurgeDeletedSecret { name } => secrets::purge(&cx, name).await,
+        Operation::Key(key) => match key {
+            KeyOperation::Create { name } => keys::create(&cx, name, &body).await,
+            KeyOperation::Get { name, version } => keys::get(&cx, name, version.as_deref()).await,
+            KeyOperation::Update { name, version } => keys::update(&cx, name, version.as_deref(), &body).await,
+            KeyOperation::Delete { name } => keys::delete(&cx, name).await,
+            KeyOperation::List => keys::list(&cx).await,
+            KeyOperation::ListVersions { name } => keys::list_versions(&cx, name).await,
+            KeyOperation::ListDeleted => keys::list_deleted(&cx).await,
+            KeyOperation::GetDeleted { name } => keys::get_deleted(&cx, name).await,
+            KeyOperation::Recover { name } => keys::recover(&cx, name).await,
+            KeyOperation::Purge { name } => keys::purge(&cx, name).await,
+            KeyOperation::Crypto { name, version, operation } => {
+                keys::crypto(&cx, name, version.as_deref(), *operation, &body).await
+            }
+        },
     }
 }
 

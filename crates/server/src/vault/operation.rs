@@ -73,6 +73,197 @@ pub enum Operation {
         /// The secret.
         name: String,
     },
+    /// An operation on keys.
+    Key(KeyOperation),
+}
+
+/// An operation on `/keys` or `/deletedkeys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOperation {
+    /// `POST /keys/{name}/create`
+    Create {
+        /// The key.
+        name: String,
+    },
+    /// `GET /keys/{name}[/{version}]`
+    Get {
+        /// The key.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
+    /// `PATCH /keys/{name}[/{version}]`
+    Update {
+        /// The key.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
+    /// `DELETE /keys/{name}`
+    Delete {
+        /// The key.
+        name: String,
+    },
+    /// `GET /keys`
+    List,
+    /// `GET /keys/{name}/versions`
+    ListVersions {
+        /// The key.
+        name: String,
+    },
+    /// `GET /deletedkeys`
+    ListDeleted,
+    /// `GET /deletedkeys/{name}`
+    GetDeleted {
+        /// The key.
+        name: String,
+    },
+    /// `POST /deletedkeys/{name}/recover`
+    Recover {
+        /// The key.
+        name: String,
+    },
+    /// `DELETE /deletedkeys/{name}`
+    Purge {
+        /// The key.
+        name: String,
+    },
+    /// `POST /keys/{name}[/{version}]/{sign|verify|encrypt|decrypt|wrapkey|unwrapkey}`
+    Crypto {
+        /// The key.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+        /// What to do.
+        operation: CryptoOperation,
+    },
+}
+
+/// A cryptographic operation with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoOperation {
+    /// Sign a digest.
+    Sign,
+    /// Verify a signature of a digest.
+    Verify,
+    /// Encrypt.
+    Encrypt,
+    /// Decrypt.
+    Decrypt,
+    /// Wrap a key.
+    WrapKey,
+    /// Unwrap a key.
+    UnwrapKey,
+}
+
+impl CryptoOperation {
+    const ALL: [(CryptoOperation, &'static str); 6] = [
+        (CryptoOperation::Sign, "sign"),
+        (CryptoOperation::Verify, "verify"),
+        (CryptoOperation::Encrypt, "encrypt"),
+        (CryptoOperation::Decrypt, "decrypt"),
+        (CryptoOperation::WrapKey, "wrapKey"),
+        (CryptoOperation::UnwrapKey, "unwrapKey"),
+    ];
+
+    /// The operation a path segment names (any case).
+    fn parse(segment: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, name)| name.eq_ignore_ascii_case(segment)).map(|(op, _)| *op)
+    }
+
+    /// Its JSON Web Key operation name (`key_ops`), which is also its access-policy permission.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(op, _)| *op == self).map_or("", |(_, name)| name)
+    }
+}
+
+impl KeyOperation {
+    fn route(segments: &[&str], method: &Method) -> Option<Self> {
+        use KeyOperation::*;
+        let name = |n: &&str| (*n).to_owned();
+        let version = |v: &&str| (!v.is_empty()).then(|| (*v).to_owned());
+        let crypto = |n: &&str, v: Option<String>, op: &&str| {
+            CryptoOperation::parse(op).map(|operation| Crypto { name: name(n), version: v, operation })
+        };
+        Some(match (segments, method) {
+            (["keys"] | ["keys", ""], &Method::GET) => List,
+            (["keys", n, "create"], &Method::POST) => Create { name: name(n) },
+            (["keys", n] | ["keys", n, ""], &Method::GET) => Get { name: name(n), version: None },
+            (["keys", n] | ["keys", n, ""], &Method::PATCH) => Update { name: name(n), version: None },
+            (["keys", n], &Method::DELETE) => Delete { name: name(n) },
+            (["keys", n, "versions"], &Method::GET) => ListVersions { name: name(n) },
+            (["keys", n, op], &Method::POST) => crypto(n, None, op)?,
+            (["keys", n, v], &Method::GET) => Get { name: name(n), version: version(v) },
+            (["keys", n, v], &Method::PATCH) => Update { name: name(n), version: version(v) },
+            (["keys", n, v, op], &Method::POST) => crypto(n, version(v), op)?,
+            (["deletedkeys"] | ["deletedkeys", ""], &Method::GET) => ListDeleted,
+            (["deletedkeys", n], &Method::GET) => GetDeleted { name: name(n) },
+            (["deletedkeys", n], &Method::DELETE) => Purge { name: name(n) },
+            (["deletedkeys", n, "recover"], &Method::POST) => Recover { name: name(n) },
+            _ => return None,
+        })
+    }
+
+    fn audit_name(&self) -> &'static str {
+        match self {
+            KeyOperation::Create { .. } => "KeyCreate",
+            KeyOperation::Get { .. } => "KeyGet",
+            KeyOperation::Update { .. } => "KeyUpdate",
+            KeyOperation::Delete { .. } => "KeyDelete",
+            KeyOperation::List => "KeyList",
+            KeyOperation::ListVersions { .. } => "KeyListVersions",
+            KeyOperation::ListDeleted => "KeyListDeleted",
+            KeyOperation::GetDeleted { .. } => "KeyGetDeleted",
+            KeyOperation::Recover { .. } => "KeyRecover",
+            KeyOperation::Purge { .. } => "KeyPurge",
+            KeyOperation::Crypto { operation, .. } => match operation {
+                CryptoOperation::Sign => "KeySign",
+                CryptoOperation::Verify => "KeyVerify",
+                CryptoOperation::Encrypt => "KeyEncrypt",
+                CryptoOperation::Decrypt => "KeyDecrypt",
+                CryptoOperation::WrapKey => "KeyWrap",
+                CryptoOperation::UnwrapKey => "KeyUnwrap",
+            },
+        }
+    }
+
+    /// The RBAC data action and the access-policy permission.
+    fn needs(&self) -> (Action, &'static str) {
+        match self {
+            KeyOperation::Create { .. } => (Action::KeysCreate, "create"),
+            KeyOperation::Get { .. } | KeyOperation::GetDeleted { .. } => (Action::KeysRead, "get"),
+            KeyOperation::List | KeyOperation::ListVersions { .. } | KeyOperation::ListDeleted => {
+                (Action::KeysRead, "list")
+            }
+            KeyOperation::Update { .. } => (Action::KeysUpdate, "update"),
+            KeyOperation::Delete { .. } => (Action::KeysDelete, "delete"),
+            KeyOperation::Recover { .. } => (Action::KeysRecover, "recover"),
+            KeyOperation::Purge { .. } => (Action::KeysPurge, "purge"),
+            KeyOperation::Crypto { operation, .. } => match operation {
+                CryptoOperation::Sign => (Action::KeysSign, "sign"),
+                CryptoOperation::Verify => (Action::KeysVerify, "verify"),
+                CryptoOperation::Encrypt => (Action::KeysEncrypt, "encrypt"),
+                CryptoOperation::Decrypt => (Action::KeysDecrypt, "decrypt"),
+                CryptoOperation::WrapKey => (Action::KeysWrap, "wrapkey"),
+                CryptoOperation::UnwrapKey => (Action::KeysUnwrap, "unwrapkey"),
+            },
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        match self {
+            KeyOperation::Create { name }
+            | KeyOperation::Get { name, .. }
+            | KeyOperation::Update { name, .. }
+            | KeyOperation::Delete { name }
+            | KeyOperation::ListVersions { name }
+            | KeyOperation::GetDeleted { name }
+            | KeyOperation::Recover { name }
+            | KeyOperation::Purge { name }
+            | KeyOperation::Crypto { name, .. } => Some(name.as_str()),
+            KeyOperation::List | KeyOperation::ListDeleted => None,
+        }
+    }
 }
 
 impl Operation {
@@ -80,6 +271,9 @@ impl Operation {
     pub fn route(method: &Method, path: &str) -> Result<Self, VaultError> {
         use Operation::*;
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let Some(operation) = KeyOperation::route(&segments, method) {
+            return Ok(Key(operation));
+        }
         let name = |n: &&str| (*n).to_owned();
         let operation = match (segments.as_slice(), method) {
             (["secrets"] | ["secrets", ""], &Method::GET) => ListSecrets,
@@ -96,7 +290,10 @@ impl Operation {
             (["deletedsecrets", n], &Method::GET) => GetDeletedSecret { name: name(n) },
             (["deletedsecrets", n], &Method::DELETE) => PurgeDeletedSecret { name: name(n) },
             (["deletedsecrets", n, "recover"], &Method::POST) => RecoverDeletedSecret { name: name(n) },
-            ([collection, ..], _) if matches!(*collection, "secrets" | "deletedsecrets") && segments.len() <= 3 => {
+            ([collection, ..], _)
+                if matches!(*collection, "secrets" | "deletedsecrets" | "keys" | "deletedkeys")
+                    && segments.len() <= 3 =>
+            {
                 return Err(VaultError::method_not_allowed(method.as_str(), path));
             }
             _ => return Err(VaultError::path_not_found(path)),
@@ -119,6 +316,7 @@ impl Operation {
             Operation::GetDeletedSecret { .. } => "SecretGetDeleted",
             Operation::RecoverDeletedSecret { .. } => "SecretRecover",
             Operation::PurgeDeletedSecret { .. } => "SecretPurge",
+            Operation::Key(key) => key.audit_name(),
         }
     }
 
@@ -137,6 +335,7 @@ impl Operation {
             Operation::RestoreSecret => Action::SecretsRestore,
             Operation::RecoverDeletedSecret { .. } => Action::SecretsRecover,
             Operation::PurgeDeletedSecret { .. } => Action::SecretsPurge,
+            Operation::Key(key) => key.needs().0,
         }
     }
 
@@ -151,6 +350,7 @@ impl Operation {
             Operation::RestoreSecret => "restore",
             Operation::RecoverDeletedSecret { .. } => "recover",
             Operation::PurgeDeletedSecret { .. } => "purge",
+            Operation::Key(key) => key.needs().1,
         }
     }
 
@@ -167,6 +367,7 @@ impl Operation {
             | Operation::RecoverDeletedSecret { name }
             | Operation::PurgeDeletedSecret { name } => Some(name.as_str()),
             Operation::ListSecrets | Operation::RestoreSecret | Operation::ListDeletedSecrets => None,
+            Operation::Key(key) => return Target { collection: Collection::Keys, name: key.name() },
         };
         Target { collection: Collection::Secrets, name }
     }
@@ -271,6 +472,36 @@ mod tests {
         );
         assert!(matches!(Operation::route(&Method::POST, "/secrets/db"), Err(e) if e.status() == 405));
         assert_eq!(route(Method::GET, "/widgets"), None);
+    }
+
+    #[test]
+    fn key_paths_route_to_key_operations() {
+        let key = |op| Some(Operation::Key(op));
+        assert_eq!(route(Method::POST, "/keys/k/create"), key(KeyOperation::Create { name: "k".into() }));
+        assert_eq!(route(Method::GET, "/keys/k/"), key(KeyOperation::Get { name: "k".into(), version: None }));
+        let sign = |version: Option<&str>| {
+            key(KeyOperation::Crypto {
+                name: "k".into(),
+                version: version.map(str::to_owned),
+                operation: CryptoOperation::Sign,
+            })
+        };
+        assert_eq!(route(Method::POST, "/keys/k/sign"), sign(None));
+        assert_eq!(route(Method::POST, "/keys/k//sign"), sign(None));
+        assert_eq!(
+            route(Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/sign"),
+            sign(Some("0123456789abcdef0123456789abcdef"))
+        );
+        assert!(matches!(
+            route(Method::POST, "/keys/k/v/wrapkey"),
+            Some(Operation::Key(KeyOperation::Crypto { operation: CryptoOperation::WrapKey, .. }))
+        ));
+        assert_eq!(route(Method::DELETE, "/deletedkeys/k"), key(KeyOperation::Purge { name: "k".into() }));
+        assert_eq!(route(Method::POST, "/keys/k/v/levitate"), None);
+        let sign_op =
+            Operation::Key(KeyOperation::Crypto { name: "k".into(), version: None, operation: CryptoOperation::Sign });
+        assert_eq!((sign_op.action(), sign_op.permission()), (Action::KeysSign, "sign"));
+        assert_eq!(sign_op.target(), Target { collection: Collection::Keys, name: Some("k") });
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Stage 5's back half for secrets: every operation, with Key Vault's JSON and status codes.
+//! Stage 5's back half for secrets: every operation, with Key Vault's JSON and status codes. Its [`Context`]
+//! serves the keys operations too.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -20,7 +21,7 @@ use super::operation::{MAX_RESULTS, Query};
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
-/// What a secrets operation works with.
+/// What a secrets or keys operation works with.
 pub struct Context<'a> {
     /// Shared state.
     pub state: &'a AppState,
@@ -38,7 +39,7 @@ impl Context<'_> {
         Place::secrets(self.vault.id)
     }
 
-    fn attributes(&self, version: &SecretVersion) -> SecretAttributes {
+    pub(super) fn attributes(&self, version: &SecretVersion) -> SecretAttributes {
         let (level, days) = secret::recovery_level(self.vault.soft_delete_retention_days, self.vault.purge_protection);
         SecretAttributes {
             enabled: Some(version.properties.enabled),
@@ -86,12 +87,12 @@ impl Context<'_> {
         DeletedSecretBundle { bundle: self.bundle(&deleted.latest, None), deletion: self.deletion(deleted) }
     }
 
-    fn page_request(&self) -> PageRequest<'_> {
+    pub(super) fn page_request(&self) -> PageRequest<'_> {
         PageRequest { after: self.query.skip_token.as_deref(), limit: self.query.max_results.unwrap_or(MAX_RESULTS) }
     }
 
     /// The absolute link to the page after `token` of the collection at `path`.
-    fn next_link(&self, path: &str, token: Option<String>) -> Option<String> {
+    pub(super) fn next_link(&self, path: &str, token: Option<String>) -> Option<String> {
         let token = token?;
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("api-version", &self.query.api_version).append_pair("$skiptoken", &token);
@@ -102,7 +103,7 @@ impl Context<'_> {
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, VaultError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, VaultError> {
     serde_json::from_slice(body)
         .map_err(|e| VaultError::bad_parameter(format!("The request body is not a valid {what} object: {e}")))
 }

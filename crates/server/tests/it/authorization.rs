@@ -1,6 +1,6 @@
-//! Generated matrices: every built-in role × every data-plane operation × scope × how the role reaches the
-//! caller (directly, through a group, through a nested group), and every access-policy permission ×
-//! every operation. Each cell's expectation is computed here from the role's data actions and the spec's
+//! Generated matrices: every built-in role (and a custom one) × every data-plane operation on secrets and keys
+//! × scope × how the role reaches the caller (directly, through a group, through a nested group), and every
+//! access-policy permission × every secret operation. Each cell's expectation is computed here from the role's data actions and the spec's
 //! permission table, independently of the server's code; a wrong cell is printed.
 
 use reqwest::Method;
@@ -39,6 +39,47 @@ fn operations() -> Vec<Op> {
         ("get deleted", Method::GET, "/deletedsecrets/target", None, action("readMetadata/action"), "get", true),
         ("recover", Method::POST, "/deletedsecrets/target/recover", None, action("recover/action"), "recover", true),
         ("purge", Method::DELETE, "/deletedsecrets/target", None, action("purge/action"), "purge", true),
+    ]
+}
+
+/// The key operations: (name, method, path, body, RBAC data action). The key need not exist: a 404 after the
+/// permission check still shows the check let the request through.
+fn key_operations() -> Vec<Op> {
+    let keys = |suffix: &str| format!("Microsoft.KeyVault/vaults/keys/{suffix}");
+    let crypto = |alg: &str| Some(json!({"alg": alg, "value": "AAAA", "digest": "AAAA"}));
+    vec![
+        (
+            "create key",
+            Method::POST,
+            "/keys/target/create",
+            Some(json!({"kty": "EC"})),
+            keys("create/action"),
+            "create",
+            true,
+        ),
+        ("get key", Method::GET, "/keys/target", None, keys("read"), "get", true),
+        ("list keys", Method::GET, "/keys", None, keys("read"), "list", false),
+        ("key versions", Method::GET, "/keys/target/versions", None, keys("read"), "list", true),
+        ("update key", Method::PATCH, "/keys/target", Some(json!({})), keys("update/action"), "update", true),
+        ("sign", Method::POST, "/keys/target/sign", crypto("ES256"), keys("sign/action"), "sign", true),
+        ("verify", Method::POST, "/keys/target/verify", crypto("ES256"), keys("verify/action"), "verify", true),
+        ("encrypt", Method::POST, "/keys/target/encrypt", crypto("RSA-OAEP"), keys("encrypt/action"), "encrypt", true),
+        ("decrypt", Method::POST, "/keys/target/decrypt", crypto("RSA-OAEP"), keys("decrypt/action"), "decrypt", true),
+        ("wrap", Method::POST, "/keys/target/wrapkey", crypto("RSA-OAEP"), keys("wrap/action"), "wrapkey", true),
+        (
+            "unwrap",
+            Method::POST,
+            "/keys/target/unwrapkey",
+            crypto("RSA-OAEP"),
+            keys("unwrap/action"),
+            "unwrapkey",
+            true,
+        ),
+        ("delete key", Method::DELETE, "/keys/target", None, keys("delete"), "delete", true),
+        ("list deleted keys", Method::GET, "/deletedkeys", None, keys("read"), "list", false),
+        ("get deleted key", Method::GET, "/deletedkeys/target", None, keys("read"), "get", true),
+        ("recover key", Method::POST, "/deletedkeys/target/recover", None, keys("recover/action"), "recover", true),
+        ("purge key", Method::DELETE, "/deletedkeys/target", None, keys("purge/action"), "purge", true),
     ]
 }
 
@@ -143,12 +184,14 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
     let mut wrong = vec![];
     for (user, role, permissions, scope_name, scope, membership) in &cells {
         let token = token_for(&server, user);
-        for (op, method, path, body, action, _, names_object) in operations() {
+        for (op, method, path, body, action, _, names_object) in operations().into_iter().chain(key_operations()) {
             let has_action = permissions.data_actions.iter().any(|pattern| grants(pattern, &action))
                 && !permissions.not_data_actions.iter().any(|pattern| grants(pattern, &action));
+            let collection = path.trim_start_matches('/').split('/').next().unwrap_or_default().replace("deleted", "");
             let covers = match scope {
                 None | Some("/") => true,
-                Some(scope) => names_object && *scope == "secrets/target",
+                // An object scope covers that object of its own collection only.
+                Some(scope) => names_object && *scope == format!("{collection}/target"),
             };
             let expected_allowed = has_action && covers;
             let response = server.vault_call(method, "matrix", &format!("{path}?{API}"), Some(&token), body).await;

@@ -1,0 +1,322 @@
+//! Stage 5's back half for keys: create, read, list, update, delete, recover, purge, and the cryptographic
+//! operations, with Key Vault's JSON. Key material is sealed in the object store like a secret value; the
+//! version's properties carry, in clear, what lists and deleted keys show without unsealing: the key's type,
+//! curve and permitted operations.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use strongroom_core::key::{Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateKey, SignatureAlgorithm};
+use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
+use strongroom_proto::keyvault::{
+    DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyItem,
+    KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page,
+};
+use strongroom_store::{Place, VersionSelector};
+use zeroize::Zeroizing;
+
+use super::error::VaultError;
+use super::operation::CryptoOperation;
+use super::secrets::{Context, parse_body};
+use crate::identity::mint::now_seconds;
+
+/// What a key version's properties say about it (kept in the version's metadata field, in clear).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct KeyFacts {
+    kty: KeyType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crv: Option<Curve>,
+    key_ops: Vec<String>,
+}
+
+/// The sealed part: the private key.
+#[derive(Serialize, Deserialize)]
+struct SealedKey {
+    pkcs8: String,
+}
+
+const RSA_OPS: &[&str] = &["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"];
+const EC_OPS: &[&str] = &["sign", "verify"];
+
+fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
+    version
+        .properties
+        .content_type
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(VaultError::internal)
+}
+
+fn place(cx: &Context<'_>) -> Place {
+    Place::keys(cx.vault.id)
+}
+
+fn kid(cx: &Context<'_>, version: &SecretVersion) -> String {
+    format!("{}/keys/{}/{}", cx.base_url, version.name, version.version)
+}
+
+fn jwk(cx: &Context<'_>, version: &SecretVersion, key: Option<&PrivateKey>) -> Result<JsonWebKey, VaultError> {
+    let facts = facts(version)?;
+    let public = key.map(PrivateKey::public_jwk).transpose()?.unwrap_or_default();
+    Ok(JsonWebKey {
+        kid: kid(cx, version),
+        kty: facts.kty.as_str().to_owned(),
+        key_ops: facts.key_ops,
+        n: public.n,
+        e: public.e,
+        crv: facts.crv.map(|c| c.as_str().to_owned()),
+        x: public.x,
+        y: public.y,
+    })
+}
+
+fn bundle(cx: &Context<'_>, version: &SecretVersion, key: Option<&PrivateKey>) -> Result<KeyBundle, VaultError> {
+    Ok(KeyBundle {
+        key: jwk(cx, version, key)?,
+        attributes: cx.attributes(version),
+        tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
+    })
+}
+
+fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> KeyItem {
+    let kid = match with_version {
+        true => kid(cx, version),
+        false => format!("{}/keys/{}", cx.base_url, version.name),
+    };
+    KeyItem {
+        kid,
+        attributes: cx.attributes(version),
+        tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
+    }
+}
+
+fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
+    Deletion {
+        recovery_id: format!("{}/deletedkeys/{}", cx.base_url, deleted.latest.name),
+        deleted_date: deleted.deleted_date,
+        scheduled_purge_date: deleted.scheduled_purge_date,
+    }
+}
+
+fn key_ops(kty: KeyType, requested: Option<Vec<String>>) -> Result<Vec<String>, VaultError> {
+    let allowed = if matches!(kty, KeyType::Rsa | KeyType::RsaHsm) { RSA_OPS } else { EC_OPS };
+    let ops = requested.unwrap_or_else(|| allowed.iter().map(|op| (*op).to_owned()).collect());
+    match ops.iter().find(|op| !allowed.contains(&op.as_str())) {
+        Some(op) => {
+            Err(VaultError::bad_parameter(format!("The key operation '{op}' is not valid for a {} key.", kty.as_str())))
+        }
+        None => Ok(ops),
+    }
+}
+
+fn metadata(facts: &KeyFacts) -> Result<String, VaultError> {
+    serde_json::to_string(facts).map_err(|_| VaultError::internal())
+}
+
+/// The version a path names, with its private key.
+async fn load(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<(SecretVersion, PrivateKey), VaultError> {
+    let selector = match version {
+        None => VersionSelector::Latest,
+        Some(version) if secret::is_version(version) => VersionSelector::Exact(version),
+        Some(_) => return Err(VaultError::key_not_found(name)),
+    };
+    let (version, sealed) =
+        cx.state.store.read_version(place(cx), name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
+    let facts = facts(&version)?;
+    let stored: SealedKey = serde_json::from_str(&sealed).map_err(|_| VaultError::internal())?;
+    let pkcs8 = Zeroizing::new(STANDARD.decode(&stored.pkcs8).map_err(|_| VaultError::internal())?);
+    let key = PrivateKey::from_pkcs8(facts.kty, facts.crv, &pkcs8)?;
+    Ok((version, key))
+}
+
+/// `POST /keys/{name}/create`: a new key, or a new version of one.
+pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    secret::validate_name(name)?;
+    let params: KeyCreateParameters = parse_body(body, "KeyCreateParameters")?;
+    let kty = KeyType::parse(
+        params.kty.as_deref().ok_or_else(|| VaultError::bad_parameter("The key type 'kty' is required."))?,
+    )?;
+    let crv = params.crv.as_deref().map(Curve::parse).transpose()?;
+    let key = PrivateKey::generate(&KeySpec {
+        kty,
+        size: params.key_size,
+        public_exponent: params.public_exponent,
+        curve: crv,
+    })?;
+    let facts = KeyFacts { kty, crv: key.curve(), key_ops: key_ops(kty, params.key_ops)? };
+    let attributes = params.attributes.unwrap_or_default();
+    let properties = SecretProperties {
+        content_type: Some(metadata(&facts)?),
+        tags: params.tags.unwrap_or_default(),
+        enabled: attributes.enabled.unwrap_or(true),
+        not_before: attributes.nbf,
+        expires: attributes.exp,
+    };
+    properties.validate()?;
+    let now = now_seconds();
+    let version =
+        SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
+    let sealed = Zeroizing::new(
+        serde_json::to_string(&SealedKey { pkcs8: STANDARD.encode(key.pkcs8()) })
+            .map_err(|_| VaultError::internal())?,
+    );
+    let stored = cx.state.store.put_version(place(cx), &version, &sealed).await.map_err(|e| match e.kind() {
+        strongroom_store::ErrorKind::Deleted => VaultError::key_is_deleted(name),
+        _ => e.into(),
+    })?;
+    Ok(Json(bundle(cx, &stored, Some(&key))?).into_response())
+}
+
+/// `GET /keys/{name}[/{version}]`: the public key and its attributes.
+pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<Response, VaultError> {
+    let (version, key) = load(cx, name, version).await?;
+    Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
+}
+
+/// `PATCH /keys/{name}[/{version}]`: attributes, tags and permitted operations; the key material never changes.
+pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: KeyUpdateParameters = parse_body(body, "KeyUpdateParameters")?;
+    let (current, key) = load(cx, name, version).await?;
+    let mut facts = facts(&current)?;
+    if let Some(ops) = params.key_ops {
+        facts.key_ops = key_ops(facts.kty, Some(ops))?;
+    }
+    let attributes = params.attributes.unwrap_or_default();
+    let update = SecretUpdate {
+        content_type: Some(metadata(&facts)?),
+        tags: params.tags,
+        enabled: attributes.enabled,
+        not_before: attributes.nbf,
+        expires: attributes.exp,
+    };
+    update.validate()?;
+    let selector = VersionSelector::Exact(&current.version);
+    let updated = cx
+        .state
+        .store
+        .update_version(place(cx), name, selector, &update, now_seconds())
+        .await?
+        .ok_or_else(|| VaultError::key_not_found(name))?;
+    Ok(Json(bundle(cx, &updated, Some(&key))?).into_response())
+}
+
+/// `GET /keys`: the newest version of each key.
+pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let page = cx.state.store.list_objects(place(cx), cx.page_request()).await?;
+    let value: Vec<KeyItem> = page.items.iter().map(|v| item(cx, v, false)).collect();
+    Ok(Json(Page { value, next_link: cx.next_link("/keys", page.next) }).into_response())
+}
+
+/// `GET /keys/{name}/versions`.
+pub async fn list_versions(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let page = cx.state.store.list_versions(place(cx), name, cx.page_request()).await?;
+    if page.items.is_empty() && cx.query.skip_token.is_none() {
+        return Err(VaultError::key_not_found(name));
+    }
+    let value: Vec<KeyItem> = page.items.iter().map(|v| item(cx, v, true)).collect();
+    Ok(Json(Page { value, next_link: cx.next_link(&format!("/keys/{name}/versions"), page.next) }).into_response())
+}
+
+/// `DELETE /keys/{name}`: soft delete.
+pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let now = now_seconds();
+    let purge_at = now + i64::from(cx.vault.soft_delete_retention_days) * 86_400;
+    let deleted = cx
+        .state
+        .store
+        .delete_object(place(cx), name, now, purge_at)
+        .await?
+        .ok_or_else(|| VaultError::key_not_found(name))?;
+    Ok(Json(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion: deletion(cx, &deleted) })
+        .into_response())
+}
+
+/// `GET /deletedkeys/{name}`.
+pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let deleted =
+        cx.state.store.deleted_object(place(cx), name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
+    Ok(Json(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion: deletion(cx, &deleted) })
+        .into_response())
+}
+
+/// `GET /deletedkeys`.
+pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let page = cx.state.store.list_deleted(place(cx), cx.page_request()).await?;
+    let value: Vec<DeletedKeyItem> = page
+        .items
+        .iter()
+        .map(|deleted| DeletedKeyItem { item: item(cx, &deleted.latest, false), deletion: deletion(cx, deleted) })
+        .collect();
+    Ok(Json(Page { value, next_link: cx.next_link("/deletedkeys", page.next) }).into_response())
+}
+
+/// `POST /deletedkeys/{name}/recover`.
+pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    cx.state.store.recover_object(place(cx), name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
+    get(cx, name, None).await
+}
+
+/// `DELETE /deletedkeys/{name}`: gone for good, unless purge protection forbids it.
+pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    if cx.vault.purge_protection {
+        return Err(VaultError::forbidden(format!(
+            "Operation \"purge\" is not allowed because purge protection is enabled for this vault.\r\nVault: {};location=local",
+            cx.vault.name
+        )));
+    }
+    if !cx.state.store.purge_object(place(cx), name).await? {
+        return Err(VaultError::deleted_key_not_found(name));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+fn decode(value: Option<&str>, what: &str) -> Result<Vec<u8>, VaultError> {
+    let value = value.ok_or_else(|| VaultError::bad_parameter(format!("'{what}' is required.")))?;
+    URL_SAFE_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .map_err(|_| VaultError::bad_parameter(format!("'{what}' is not base64url.")))
+}
+
+/// `POST /keys/{name}[/{version}]/{operation}`: a cryptographic operation with the key, if it is enabled, inside
+/// its validity and permitted the operation.
+pub async fn crypto(
+    cx: &Context<'_>,
+    name: &str,
+    version: Option<&str>,
+    operation: CryptoOperation,
+    body: &[u8],
+) -> Result<Response, VaultError> {
+    let params: KeyOperationParameters = parse_body(body, "KeyOperationsParameters")?;
+    let (version, key) = load(cx, name, version).await?;
+    let properties = &version.properties;
+    let now = now_seconds();
+    let op = operation.as_str();
+    if !properties.enabled {
+        return Err(VaultError::forbidden(format!("Operation {op} is not allowed on a disabled key.")));
+    }
+    if properties.not_before.is_some_and(|nbf| now < nbf) || properties.expires.is_some_and(|exp| now >= exp) {
+        return Err(VaultError::forbidden(format!(
+            "Operation {op} is not allowed on a key outside its validity period."
+        )));
+    }
+    if !facts(&version)?.key_ops.iter().any(|permitted| permitted == op) {
+        return Err(VaultError::bad_parameter(format!("Operation {op} is not permitted on this key.")));
+    }
+    let alg = params.alg.as_deref().ok_or_else(|| VaultError::bad_parameter("The algorithm 'alg' is required."))?;
+    let value = decode(params.value.as_deref(), "value")?;
+    let output = match operation {
+        CryptoOperation::Sign => key.sign(SignatureAlgorithm::parse(alg)?, &value)?,
+        CryptoOperation::Verify => {
+            let digest = decode(params.digest.as_deref(), "digest")?;
+            let valid = key.verify(SignatureAlgorithm::parse(alg)?, &digest, &value)?;
+            return Ok(Json(KeyVerifyResult { value: valid }).into_response());
+        }
+        CryptoOperation::Encrypt | CryptoOperation::WrapKey => key.encrypt(EncryptionAlgorithm::parse(alg)?, &value)?,
+        CryptoOperation::Decrypt | CryptoOperation::UnwrapKey => {
+            key.decrypt(EncryptionAlgorithm::parse(alg)?, &value)?.to_vec()
+        }
+    };
+    Ok(Json(KeyOperationResult { kid: kid(cx, &version), value: URL_SAFE_NO_PAD.encode(output) }).into_response())
+}
