@@ -48,6 +48,8 @@ def test_keys_are_created_read_listed_updated_deleted_and_recovered(configured_s
     versions = {p.version for p in client.list_properties_of_key_versions("sdk-rsa")}
     assert versions == {rsa_key.properties.version, newer.properties.version}
     assert {"sdk-rsa", "sdk-ec"} <= {p.name for p in client.list_properties_of_keys()}
+    rotated = client.rotate_key("sdk-rsa")
+    assert rotated.properties.version not in versions and len(rotated.key.n) == 384 and rotated.key.n != newer.key.n
 
     updated = client.update_key_properties("sdk-ec", enabled=False, key_operations=["verify"], tags={"a": "b"})
     assert not updated.properties.enabled and updated.key_operations == ["verify"] and updated.properties.tags == {"a": "b"}

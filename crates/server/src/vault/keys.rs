@@ -135,16 +135,11 @@ async fn load(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<(Se
 pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
     secret::validate_name(name)?;
     let params: KeyCreateParameters = parse_body(body, "KeyCreateParameters")?;
-    let kty = KeyType::parse(
-        params.kty.as_deref().ok_or_else(|| VaultError::bad_parameter("The key type 'kty' is required."))?,
-    )?;
+    let kty = params.kty.as_deref().ok_or_else(|| VaultError::bad_parameter("The key type 'kty' is required."))?;
+    let kty = KeyType::parse(kty)?;
     let crv = params.crv.as_deref().map(Curve::parse).transpose()?;
-    let key = PrivateKey::generate(&KeySpec {
-        kty,
-        size: params.key_size,
-        public_exponent: params.public_exponent,
-        curve: crv,
-    })?;
+    let spec = KeySpec { kty, size: params.key_size, public_exponent: params.public_exponent, curve: crv };
+    let key = PrivateKey::generate(&spec)?;
     let facts = KeyFacts { kty, crv: key.curve(), key_ops: key_ops(kty, params.key_ops)? };
     let attributes = params.attributes.unwrap_or_default();
     let properties = SecretProperties {
@@ -154,6 +149,30 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         not_before: attributes.nbf,
         expires: attributes.exp,
     };
+    store_new_version(cx, name, properties, &key).await
+}
+
+/// `POST /keys/{name}/rotate`: a new version with new material of the same type and size or curve, and the
+/// same permitted operations and tags.
+pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let (current, old) = load(cx, name, None).await?;
+    let kty = facts(&current)?.kty;
+    let size = match old.curve() {
+        None => Some(u32::try_from(old.size_bits()?).map_err(|_| VaultError::internal())?),
+        Some(_) => None,
+    };
+    let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
+    let properties = SecretProperties { enabled: true, not_before: None, expires: None, ..current.properties };
+    store_new_version(cx, &current.name, properties, &key).await
+}
+
+/// Seals `key` as a new version of `name` with `properties`, and answers with its bundle.
+async fn store_new_version(
+    cx: &Context<'_>,
+    name: &str,
+    properties: SecretProperties,
+    key: &PrivateKey,
+) -> Result<Response, VaultError> {
     properties.validate()?;
     let now = now_seconds();
     let version =
@@ -166,7 +185,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         strongroom_store::ErrorKind::Deleted => VaultError::key_is_deleted(name),
         _ => e.into(),
     })?;
-    Ok(Json(bundle(cx, &stored, Some(&key))?).into_response())
+    Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
 
 /// `GET /keys/{name}[/{version}]`: the public key and its attributes.

@@ -156,6 +156,7 @@ async fn run_stages(
             KeyOperation::Get { name, version } => keys::get(&cx, name, version.as_deref()).await,
             KeyOperation::Update { name, version } => keys::update(&cx, name, version.as_deref(), &body).await,
             KeyOperation::Delete { name } => keys::delete(&cx, name).await,
+            KeyOperation::Rotate { name } => keys::rotate(&cx, name).await,
             KeyOperation::List => keys::list(&cx).await,
             KeyOperation::ListVersions { name } => keys::list_versions(&cx, name).await,
             KeyOperation::ListDeleted => keys::list_deleted(&cx).await,

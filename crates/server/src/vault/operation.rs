@@ -104,6 +104,11 @@ pub enum KeyOperation {
         /// The key.
         name: String,
     },
+    /// `POST /keys/{name}/rotate`
+    Rotate {
+        /// The key.
+        name: String,
+    },
     /// `GET /keys`
     List,
     /// `GET /keys/{name}/versions`
@@ -188,6 +193,7 @@ impl KeyOperation {
         Some(match (segments, method) {
             (["keys"] | ["keys", ""], &Method::GET) => List,
             (["keys", n, "create"], &Method::POST) => Create { name: name(n) },
+            (["keys", n, "rotate"], &Method::POST) => Rotate { name: name(n) },
             (["keys", n] | ["keys", n, ""], &Method::GET) => Get { name: name(n), version: None },
             (["keys", n] | ["keys", n, ""], &Method::PATCH) => Update { name: name(n), version: None },
             (["keys", n], &Method::DELETE) => Delete { name: name(n) },
@@ -210,6 +216,7 @@ impl KeyOperation {
             KeyOperation::Get { .. } => "KeyGet",
             KeyOperation::Update { .. } => "KeyUpdate",
             KeyOperation::Delete { .. } => "KeyDelete",
+            KeyOperation::Rotate { .. } => "KeyRotate",
             KeyOperation::List => "KeyList",
             KeyOperation::ListVersions { .. } => "KeyListVersions",
             KeyOperation::ListDeleted => "KeyListDeleted",
@@ -237,6 +244,7 @@ impl KeyOperation {
             }
             KeyOperation::Update { .. } => (Action::KeysUpdate, "update"),
             KeyOperation::Delete { .. } => (Action::KeysDelete, "delete"),
+            KeyOperation::Rotate { .. } => (Action::KeysRotate, "rotate"),
             KeyOperation::Recover { .. } => (Action::KeysRecover, "recover"),
             KeyOperation::Purge { .. } => (Action::KeysPurge, "purge"),
             KeyOperation::Crypto { operation, .. } => match operation {
@@ -256,6 +264,7 @@ impl KeyOperation {
             | KeyOperation::Get { name, .. }
             | KeyOperation::Update { name, .. }
             | KeyOperation::Delete { name }
+            | KeyOperation::Rotate { name }
             | KeyOperation::ListVersions { name }
             | KeyOperation::GetDeleted { name }
             | KeyOperation::Recover { name }

@@ -75,6 +75,7 @@ fn key_operations() -> Vec<Op> {
             "unwrapkey",
             true,
         ),
+        ("rotate key", Method::POST, "/keys/target/rotate", None, keys("rotate/action"), "rotate", true),
         ("delete key", Method::DELETE, "/keys/target", None, keys("delete"), "delete", true),
         ("list deleted keys", Method::GET, "/deletedkeys", None, keys("read"), "list", false),
         ("get deleted key", Method::GET, "/deletedkeys/target", None, keys("read"), "get", true),
