@@ -131,3 +131,26 @@ def test_ec_signatures_are_raw_and_verify_with_the_cryptography_package(configur
     with pytest.raises(HttpResponseError) as refused:
         crypto_client(configured_server, only_verify.id).sign(SignatureAlgorithm.es256, hashlib.sha256(b"m").digest())
     assert refused.value.status_code == 400
+
+
+def test_a_key_backup_restores_the_same_material_and_only_as_a_key(configured_server):
+    client = key_client(configured_server)
+    key = client.create_ec_key("sdk-backed-up", curve="P-256")
+    blob = client.backup_key("sdk-backed-up")
+    client.begin_delete_key("sdk-backed-up").result()
+    client.purge_deleted_key("sdk-backed-up")
+    restored = client.restore_key_backup(blob)
+    assert restored.id == key.id and restored.key.x == key.key.x and restored.key.y == key.key.y
+    digest = hashlib.sha256(b"after restore").digest()
+    signature = crypto_client(configured_server, restored).sign(SignatureAlgorithm.es256, digest).signature
+    assert crypto_client(configured_server, key).verify(SignatureAlgorithm.es256, digest, signature).is_valid
+
+    from azure.keyvault.secrets import SecretClient
+
+    secrets = SecretClient(f"https://billing.vault.localhost:{configured_server.port}", credential_for(configured_server, "admin"), connection_verify=configured_server.ca)
+    with pytest.raises(HttpResponseError) as refused:
+        secrets.restore_secret_backup(blob)
+    assert refused.value.status_code == 400, "a key's backup is no secret"
+    with pytest.raises(HttpResponseError) as taken:
+        client.restore_key_backup(blob)
+    assert taken.value.status_code == 409

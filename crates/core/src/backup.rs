@@ -11,6 +11,7 @@ use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::rbac::Collection;
 use crate::secret::{SecretProperties, SecretVersion};
 
 const MAGIC: &[u8; 4] = b"SRB1";
@@ -59,6 +60,14 @@ impl BackupKey {
     }
 }
 
+/// How a backup names the kind of object it holds.
+fn kind_of(collection: Collection) -> Option<String> {
+    match collection {
+        Collection::Secrets => None,
+        other => Some(other.as_str().to_owned()),
+    }
+}
+
 /// Opens `blob` with whichever of `keys` sealed it.
 pub fn open(keys: &[BackupKey], blob: &[u8]) -> Result<Vec<u8>> {
     let invalid = || Error::invalid_input("The backup blob is invalid: it is malformed or was tampered with.");
@@ -80,11 +89,15 @@ pub fn open(keys: &[BackupKey], blob: &[u8]) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-/// What a secret backup carries: every version with its value.
+/// What a backup carries: every version of one object with its value — a secret, or a key (whose value is its
+/// sealed material), told apart by `kind` so that neither restores as the other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretBackup {
-    /// The secret's name.
+    /// The object's name.
     pub name: String,
+    /// `keys` for a key; absent for a secret (the format of the first secret backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Its versions, oldest first.
     pub versions: Vec<BackedUpVersion>,
 }
@@ -113,11 +126,11 @@ pub struct BackedUpVersion {
 }
 
 impl SecretBackup {
-    /// A backup of `versions` (oldest first) of the secret `name`.
-    pub fn new(name: &str, versions: Vec<(SecretVersion, String)>) -> Result<Self> {
+    /// A backup of `versions` (oldest first) of the object `name` of `collection`.
+    pub fn new(collection: Collection, name: &str, versions: Vec<(SecretVersion, String)>) -> Result<Self> {
         if versions.len() > MAX_VERSIONS {
             return Err(Error::invalid_input(format_args!(
-                "The secret has {} versions; a backup can carry at most {MAX_VERSIONS}.",
+                "The object has {} versions; a backup can carry at most {MAX_VERSIONS}.",
                 versions.len()
             )));
         }
@@ -135,11 +148,21 @@ impl SecretBackup {
                 updated: v.updated,
             })
             .collect();
-        Ok(Self { name: name.to_owned(), versions })
+        Ok(Self { name: name.to_owned(), kind: kind_of(collection), versions })
     }
 
-    /// The versions to restore, oldest first, after checking they are well formed.
-    pub fn into_versions(self) -> Result<Vec<(SecretVersion, String)>> {
+    /// The versions to restore into `collection`, oldest first, after checking they are well formed and of
+    /// that kind.
+    pub fn into_versions(self, collection: Collection) -> Result<Vec<(SecretVersion, String)>> {
+        if self.kind != kind_of(collection) {
+            return Err(Error::invalid_input(format_args!(
+                "The backup blob is invalid: it does not hold {}.",
+                match collection {
+                    Collection::Keys => "a key",
+                    _ => "a secret",
+                }
+            )));
+        }
         crate::secret::validate_name(&self.name)?;
         if self.versions.is_empty() || self.versions.len() > MAX_VERSIONS {
             return Err(Error::invalid_input("The backup blob is invalid: it carries no or too many versions."));
@@ -204,10 +227,11 @@ mod tests {
             created: 1,
             updated: 2,
         };
-        let backup = SecretBackup::new("db", vec![(version.clone(), "v".into())])?;
-        assert_eq!(backup.into_versions()?, vec![(version.clone(), "v".to_owned())]);
+        let backup = SecretBackup::new(Collection::Secrets, "db", vec![(version.clone(), "v".into())])?;
+        assert!(backup.clone().into_versions(Collection::Keys).is_err(), "a secret's backup is no key");
+        assert_eq!(backup.into_versions(Collection::Secrets)?, vec![(version.clone(), "v".to_owned())]);
         let too_many = (0..=MAX_VERSIONS).map(|_| (version.clone(), String::new())).collect();
-        assert!(SecretBackup::new("db", too_many).is_err());
+        assert!(SecretBackup::new(Collection::Secrets, "db", too_many).is_err());
         Ok(())
     }
 }

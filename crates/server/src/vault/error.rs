@@ -165,6 +165,20 @@ impl VaultError {
 }
 
 impl VaultError {
+    /// The error for a storage failure on the key `name`: its conflicts are the client's business, the rest
+    /// is the server's.
+    pub fn from_key_store(name: &str, e: strongroom_store::Error) -> Self {
+        match e.kind() {
+            strongroom_store::ErrorKind::Deleted => VaultError::key_is_deleted(name),
+            strongroom_store::ErrorKind::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!("A key named {name} already exists in this vault; restore needs a name that is not in use."),
+            ),
+            _ => e.into(),
+        }
+    }
+
     /// The error for a storage failure on the secret `name`: its conflicts are the client's business, the
     /// rest is the server's.
     pub fn from_secret_store(name: &str, e: strongroom_store::Error) -> Self {

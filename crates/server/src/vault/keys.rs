@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::operation::CryptoOperation;
-use super::secrets::{Context, parse_body};
+use super::secrets::{Context, backup_blob, parse_body, restore_blob};
 use crate::identity::mint::now_seconds;
 
 /// What a key version's properties say about it (kept in the version's metadata field, in clear).
@@ -181,10 +181,12 @@ async fn store_new_version(
         serde_json::to_string(&SealedKey { pkcs8: STANDARD.encode(key.pkcs8()) })
             .map_err(|_| VaultError::internal())?,
     );
-    let stored = cx.state.store.put_version(place(cx), &version, &sealed).await.map_err(|e| match e.kind() {
-        strongroom_store::ErrorKind::Deleted => VaultError::key_is_deleted(name),
-        _ => e.into(),
-    })?;
+    let stored = cx
+        .state
+        .store
+        .put_version(place(cx), &version, &sealed)
+        .await
+        .map_err(|e| VaultError::from_key_store(name, e))?;
     Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
 
@@ -219,6 +221,18 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
         .await?
         .ok_or_else(|| VaultError::key_not_found(name))?;
     Ok(Json(bundle(cx, &updated, Some(&key))?).into_response())
+}
+
+/// `POST /keys/{name}/backup`: every version, private material included, in one blob sealed under the
+/// installation's backup key.
+pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    Ok(Json(backup_blob(cx, place(cx), name, VaultError::key_not_found).await?).into_response())
+}
+
+/// `POST /keys/restore`: the key of a backup blob, with every version, under its own name.
+pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let restored = restore_blob(cx, place(cx), body, VaultError::from_key_store).await?;
+    get(cx, &restored.name, Some(&restored.version)).await
 }
 
 /// `GET /keys`: the newest version of each key.

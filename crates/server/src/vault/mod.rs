@@ -157,6 +157,8 @@ async fn run_stages(
             KeyOperation::Update { name, version } => keys::update(&cx, name, version.as_deref(), &body).await,
             KeyOperation::Delete { name } => keys::delete(&cx, name).await,
             KeyOperation::Rotate { name } => keys::rotate(&cx, name).await,
+            KeyOperation::Backup { name } => keys::backup(&cx, name).await,
+            KeyOperation::Restore => keys::restore(&cx, &body).await,
             KeyOperation::List => keys::list(&cx).await,
             KeyOperation::ListVersions { name } => keys::list_versions(&cx, name).await,
             KeyOperation::ListDeleted => keys::list_deleted(&cx).await,

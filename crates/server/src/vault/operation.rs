@@ -109,6 +109,13 @@ pub enum KeyOperation {
         /// The key.
         name: String,
     },
+    /// `POST /keys/{name}/backup`
+    Backup {
+        /// The key.
+        name: String,
+    },
+    /// `POST /keys/restore`
+    Restore,
     /// `GET /keys`
     List,
     /// `GET /keys/{name}/versions`
@@ -193,7 +200,9 @@ impl KeyOperation {
         Some(match (segments, method) {
             (["keys"] | ["keys", ""], &Method::GET) => List,
             (["keys", n, "create"], &Method::POST) => Create { name: name(n) },
+            (["keys", "restore"], &Method::POST) => Restore,
             (["keys", n, "rotate"], &Method::POST) => Rotate { name: name(n) },
+            (["keys", n, "backup"], &Method::POST) => Backup { name: name(n) },
             (["keys", n] | ["keys", n, ""], &Method::GET) => Get { name: name(n), version: None },
             (["keys", n] | ["keys", n, ""], &Method::PATCH) => Update { name: name(n), version: None },
             (["keys", n], &Method::DELETE) => Delete { name: name(n) },
@@ -217,6 +226,8 @@ impl KeyOperation {
             KeyOperation::Update { .. } => "KeyUpdate",
             KeyOperation::Delete { .. } => "KeyDelete",
             KeyOperation::Rotate { .. } => "KeyRotate",
+            KeyOperation::Backup { .. } => "KeyBackup",
+            KeyOperation::Restore => "KeyRestore",
             KeyOperation::List => "KeyList",
             KeyOperation::ListVersions { .. } => "KeyListVersions",
             KeyOperation::ListDeleted => "KeyListDeleted",
@@ -245,6 +256,8 @@ impl KeyOperation {
             KeyOperation::Update { .. } => (Action::KeysUpdate, "update"),
             KeyOperation::Delete { .. } => (Action::KeysDelete, "delete"),
             KeyOperation::Rotate { .. } => (Action::KeysRotate, "rotate"),
+            KeyOperation::Backup { .. } => (Action::KeysBackup, "backup"),
+            KeyOperation::Restore => (Action::KeysRestore, "restore"),
             KeyOperation::Recover { .. } => (Action::KeysRecover, "recover"),
             KeyOperation::Purge { .. } => (Action::KeysPurge, "purge"),
             KeyOperation::Crypto { operation, .. } => match operation {
@@ -265,12 +278,13 @@ impl KeyOperation {
             | KeyOperation::Update { name, .. }
             | KeyOperation::Delete { name }
             | KeyOperation::Rotate { name }
+            | KeyOperation::Backup { name }
             | KeyOperation::ListVersions { name }
             | KeyOperation::GetDeleted { name }
             | KeyOperation::Recover { name }
             | KeyOperation::Purge { name }
             | KeyOperation::Crypto { name, .. } => Some(name.as_str()),
-            KeyOperation::List | KeyOperation::ListDeleted => None,
+            KeyOperation::List | KeyOperation::ListDeleted | KeyOperation::Restore => None,
         }
     }
 }

@@ -248,21 +248,41 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /secrets/{name}/backup`: every version, sealed under this installation's backup key.
+/// `POST /secrets/{name}/backup`: every version in one sealed blob.
 pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let history = cx.state.store.history(cx.place(), name).await?.ok_or_else(|| VaultError::secret_not_found(name))?;
+    Ok(Json(backup_blob(cx, cx.place(), name, VaultError::secret_not_found).await?).into_response())
+}
+
+/// The backup blob of every version of the object `name` at `place`.
+pub(super) async fn backup_blob(
+    cx: &Context<'_>,
+    place: Place,
+    name: &str,
+    not_found: fn(&str) -> VaultError,
+) -> Result<BackupBlob, VaultError> {
+    let history = cx.state.store.history(place, name).await?.ok_or_else(|| not_found(name))?;
     let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
     let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
-    let payload = Zeroizing::new(
-        serde_json::to_vec(&SecretBackup::new(&canonical, versions)?).map_err(|_| VaultError::internal())?,
-    );
+    let backup = SecretBackup::new(place.collection, &canonical, versions)?;
+    let payload = Zeroizing::new(serde_json::to_vec(&backup).map_err(|_| VaultError::internal())?);
     let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(&payload)?;
-    Ok(Json(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) }).into_response())
+    Ok(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) })
 }
 
 /// `POST /secrets/restore`: the secret of a backup blob, with every version, under its own name.
 pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
-    let params: BackupBlob = parse_body(body, "SecretRestoreParameters")?;
+    let restored = restore_blob(cx, cx.place(), body, VaultError::from_secret_store).await?;
+    Ok(Json(cx.bundle(&restored, None)).into_response())
+}
+
+/// Restores the object of the backup blob in `body` at `place`; `refusal` says why the store refused it.
+pub(super) async fn restore_blob(
+    cx: &Context<'_>,
+    place: Place,
+    body: &[u8],
+    refusal: fn(&str, strongroom_store::Error) -> VaultError,
+) -> Result<SecretVersion, VaultError> {
+    let params: BackupBlob = parse_body(body, "RestoreParameters")?;
     let encoded =
         params.value.ok_or_else(|| VaultError::bad_parameter("The backup blob is required: 'value' is missing."))?;
     let blob = URL_SAFE_NO_PAD
@@ -271,16 +291,11 @@ pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultErr
         .map_err(|_| VaultError::bad_parameter("The backup blob is not valid base64url."))?;
     let payload = Zeroizing::new(backup::open(&cx.state.backup_keys, &blob)?);
     let backup: SecretBackup = serde_json::from_slice(&payload)
-        .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a secret."))?;
+        .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a vault object."))?;
     let name = backup.name.clone();
-    let versions = backup.into_versions()?.into_iter().map(|(v, value)| (v, Zeroizing::new(value))).collect();
-    let restored = cx
-        .state
-        .store
-        .restore_object(cx.place(), versions)
-        .await
-        .map_err(|e| VaultError::from_secret_store(&name, e))?;
-    Ok(Json(cx.bundle(&restored, None)).into_response())
+    let versions =
+        backup.into_versions(place.collection)?.into_iter().map(|(v, value)| (v, Zeroizing::new(value))).collect();
+    cx.state.store.restore_object(place, versions).await.map_err(|e| refusal(&name, e))
 }
 
 /// `GET /secrets`: the newest version of each secret, without values, ids without version.
