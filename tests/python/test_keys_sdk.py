@@ -154,3 +154,40 @@ def test_a_key_backup_restores_the_same_material_and_only_as_a_key(configured_se
     with pytest.raises(HttpResponseError) as taken:
         client.restore_key_backup(blob)
     assert taken.value.status_code == 409
+
+
+def test_imported_keys_keep_their_material(configured_server):
+    from azure.keyvault.keys import JsonWebKey
+
+    def raw(value, length=None):
+        return value.to_bytes(length or (value.bit_length() + 7) // 8, "big")
+
+    client = key_client(configured_server)
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = private.private_numbers()
+    jwk = JsonWebKey(
+        kty="RSA", key_ops=["sign", "verify"], n=raw(numbers.public_numbers.n), e=raw(numbers.public_numbers.e),
+        d=raw(numbers.d), p=raw(numbers.p), q=raw(numbers.q), dp=raw(numbers.dmp1), dq=raw(numbers.dmq1), qi=raw(numbers.iqmp),
+    )
+    imported = client.import_key("sdk-imported-rsa", jwk, hardware_protected=True)
+    assert imported.key_type == "RSA-HSM" and imported.key.n == raw(numbers.public_numbers.n)
+    assert imported.key_operations == ["sign", "verify"]
+    digest = hashlib.sha256(b"imported").digest()
+    signature = crypto_client(configured_server, imported).sign(SignatureAlgorithm.rs256, digest).signature
+    private.public_key().verify(signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+
+    ec_private = ec.generate_private_key(ec.SECP256R1())
+    ec_numbers = ec_private.private_numbers()
+    ec_jwk = JsonWebKey(
+        kty="EC", crv="P-256", d=raw(ec_numbers.private_value, 32),
+        x=raw(ec_numbers.public_numbers.x, 32), y=raw(ec_numbers.public_numbers.y, 32),
+    )
+    imported_ec = client.import_key("sdk-imported-ec", ec_jwk)
+    assert imported_ec.key.x == raw(ec_numbers.public_numbers.x, 32)
+    # A private scalar that is not the point's is refused, nothing stored.
+    bad = JsonWebKey(kty="EC", crv="P-256", d=b"\x07" * 32, x=ec_jwk.x, y=ec_jwk.y)
+    with pytest.raises(HttpResponseError) as refused:
+        client.import_key("sdk-imported-bad", bad)
+    assert refused.value.status_code == 400
+    with pytest.raises(ResourceNotFoundError):
+        client.get_key("sdk-imported-bad")

@@ -156,6 +156,67 @@ pub struct PublicJwk {
     pub y: Option<String>,
 }
 
+/// A JSON Web Key with its private members, as an import carries it (binary members base64url). Its `Debug`
+/// shows no member.
+#[derive(Clone, Default, Deserialize)]
+pub struct PrivateJwk {
+    /// `RSA`, `RSA-HSM`, `EC`, `EC-HSM`.
+    pub kty: String,
+    /// Permitted operations, if the key names them.
+    #[serde(default)]
+    pub key_ops: Option<Vec<String>>,
+    /// EC curve.
+    #[serde(default)]
+    pub crv: Option<String>,
+    /// RSA modulus.
+    #[serde(default)]
+    pub n: Option<String>,
+    /// RSA public exponent.
+    #[serde(default)]
+    pub e: Option<String>,
+    /// RSA private exponent, or the EC private scalar.
+    #[serde(default)]
+    pub d: Option<String>,
+    /// RSA first prime.
+    #[serde(default)]
+    pub p: Option<String>,
+    /// RSA second prime.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// RSA first CRT exponent.
+    #[serde(default)]
+    pub dp: Option<String>,
+    /// RSA second CRT exponent.
+    #[serde(default)]
+    pub dq: Option<String>,
+    /// RSA CRT coefficient.
+    #[serde(default)]
+    pub qi: Option<String>,
+    /// EC x coordinate.
+    #[serde(default)]
+    pub x: Option<String>,
+    /// EC y coordinate.
+    #[serde(default)]
+    pub y: Option<String>,
+}
+
+impl std::fmt::Debug for PrivateJwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateJwk").field("kty", &self.kty).finish_non_exhaustive()
+    }
+}
+
+/// A required base64url member of an imported key, decoded (and zeroed when dropped).
+fn member(value: &Option<String>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let value = value
+        .as_deref()
+        .ok_or_else(|| Error::invalid_input(format_args!("The imported key has no '{name}' member.")))?;
+    URL_SAFE_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .map(Zeroizing::new)
+        .map_err(|_| Error::invalid_input(format_args!("The imported key's '{name}' member is not base64url.")))
+}
+
 /// A signature algorithm of Key Vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureAlgorithm {
@@ -331,6 +392,39 @@ impl PrivateKey {
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(curve.signing(), &aws_lc_rs::rand::SystemRandom::new())
             .map_err(|_| failed("generating an EC key"))?;
         Ok(Self { kty: spec.kty, curve: Some(curve), pkcs8: Zeroizing::new(pkcs8.as_ref().to_vec()) })
+    }
+
+    /// A key from an imported JWK with its private members; `hsm` asks for the `-HSM` type.
+    pub fn import(jwk: &PrivateJwk, hsm: bool) -> Result<Self> {
+        let kty = KeyType::parse(&jwk.kty)?;
+        let rejected = |what: &str| Error::invalid_input(format_args!("The imported {what} key is not valid."));
+        if kty.is_rsa() {
+            let components = rsa::KeyPairComponents {
+                public_key: rsa::PublicKeyComponents { n: member(&jwk.n, "n")?, e: member(&jwk.e, "e")? },
+                d: member(&jwk.d, "d")?,
+                p: member(&jwk.p, "p")?,
+                q: member(&jwk.q, "q")?,
+                dP: member(&jwk.dp, "dp")?,
+                dQ: member(&jwk.dq, "dq")?,
+                qInv: member(&jwk.qi, "qi")?,
+            };
+            let pair = rsa::KeyPair::from_components(&components).map_err(|_| rejected("RSA"))?;
+            if ![256, 384, 512].contains(&pair.public_modulus_len()) {
+                return Err(Error::invalid_input("An imported RSA key is 2048, 3072 or 4096 bits."));
+            }
+            let der = pair.as_der().map_err(|_| rejected("RSA"))?;
+            let kty = if hsm { KeyType::RsaHsm } else { kty };
+            return Ok(Self { kty, curve: None, pkcs8: Zeroizing::new(der.as_ref().to_vec()) });
+        }
+        let curve = Curve::parse(jwk.crv.as_deref().unwrap_or_default())?;
+        let mut point = vec![4u8];
+        point.extend_from_slice(&member(&jwk.x, "x")?);
+        point.extend_from_slice(&member(&jwk.y, "y")?);
+        let pair = EcdsaKeyPair::from_private_key_and_public_key(curve.signing(), &member(&jwk.d, "d")?, &point)
+            .map_err(|_| rejected("EC"))?;
+        let der = pair.to_pkcs8v1().map_err(|_| rejected("EC"))?;
+        let kty = if hsm { KeyType::EcHsm } else { kty };
+        Ok(Self { kty, curve: Some(curve), pkcs8: Zeroizing::new(der.as_ref().to_vec()) })
     }
 
     /// A key as stored: type, curve and PKCS#8 DER, checked.
@@ -569,6 +663,24 @@ mod tests {
         }
         assert!(rsa.encrypt(EncryptionAlgorithm::RsaOaep256, &[0u8; 400]).is_err(), "too long");
         assert!(rsa.decrypt(EncryptionAlgorithm::RsaOaep, &[1u8; 384]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn imports_refuse_inconsistent_or_incomplete_keys() -> Result<()> {
+        let public = key(KeyType::Ec, None, Some(Curve::P256))?.public_jwk()?;
+        // A private scalar that is not the point's.
+        let mismatched = PrivateJwk {
+            kty: "EC".into(),
+            crv: Some("P-256".into()),
+            x: public.x.clone(),
+            y: public.y.clone(),
+            d: Some(URL_SAFE_NO_PAD.encode([7u8; 32])),
+            ..PrivateJwk::default()
+        };
+        assert!(PrivateKey::import(&mismatched, false).is_err());
+        let incomplete = PrivateJwk { kty: "RSA".into(), n: Some("AQAB".into()), ..PrivateJwk::default() };
+        assert!(PrivateKey::import(&incomplete, true).is_err());
         Ok(())
     }
 

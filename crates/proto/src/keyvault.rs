@@ -275,6 +275,22 @@ pub struct KeyCreateParameters {
     pub tags: Option<Tags>,
 }
 
+/// Body of `PUT /keys/{name}` (import).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyImportParameters {
+    /// The key as a JSON Web Key with its private members. Required.
+    pub key: Option<serde_json::Value>,
+    /// Whether to report the key as an HSM key.
+    #[serde(rename = "Hsm", default)]
+    pub hsm: Option<bool>,
+    /// Attributes; server-set members are ignored.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}
+
 /// Body of `PATCH /keys/{name}/{version}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct KeyUpdateParameters {

@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use strongroom_core::key::{Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateKey, SignatureAlgorithm};
+use strongroom_core::key::{Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateJwk, PrivateKey, SignatureAlgorithm};
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
-    DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyItem,
-    KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page,
+    DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyImportParameters,
+    KeyItem, KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page,
 };
 use strongroom_store::{Place, VersionSelector};
 use zeroize::Zeroizing;
@@ -141,6 +141,27 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let spec = KeySpec { kty, size: params.key_size, public_exponent: params.public_exponent, curve: crv };
     let key = PrivateKey::generate(&spec)?;
     let facts = KeyFacts { kty, crv: key.curve(), key_ops: key_ops(kty, params.key_ops)? };
+    let attributes = params.attributes.unwrap_or_default();
+    let properties = SecretProperties {
+        content_type: Some(metadata(&facts)?),
+        tags: params.tags.unwrap_or_default(),
+        enabled: attributes.enabled.unwrap_or(true),
+        not_before: attributes.nbf,
+        expires: attributes.exp,
+    };
+    store_new_version(cx, name, properties, &key).await
+}
+
+/// `PUT /keys/{name}`: a new version from an imported JWK with its private members.
+pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    secret::validate_name(name)?;
+    let params: KeyImportParameters = parse_body(body, "KeyImportParameters")?;
+    let jwk =
+        params.key.ok_or_else(|| VaultError::bad_parameter("The key to import is required: 'key' is missing."))?;
+    let jwk: PrivateJwk = serde_json::from_value(jwk)
+        .map_err(|e| VaultError::bad_parameter(format!("The key to import is not a JSON Web Key: {e}")))?;
+    let key = PrivateKey::import(&jwk, params.hsm.unwrap_or(false))?;
+    let facts = KeyFacts { kty: key.kty(), crv: key.curve(), key_ops: key_ops(key.kty(), jwk.key_ops.clone())? };
     let attributes = params.attributes.unwrap_or_default();
     let properties = SecretProperties {
         content_type: Some(metadata(&facts)?),

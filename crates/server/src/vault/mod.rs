@@ -156,6 +156,7 @@ async fn run_stages(
             KeyOperation::Get { name, version } => keys::get(&cx, name, version.as_deref()).await,
             KeyOperation::Update { name, version } => keys::update(&cx, name, version.as_deref(), &body).await,
             KeyOperation::Delete { name } => keys::delete(&cx, name).await,
+            KeyOperation::Import { name } => keys::import(&cx, name, &body).await,
             KeyOperation::Rotate { name } => keys::rotate(&cx, name).await,
             KeyOperation::Backup { name } => keys::backup(&cx, name).await,
             KeyOperation::Restore => keys::restore(&cx, &body).await,

@@ -104,6 +104,11 @@ pub enum KeyOperation {
         /// The key.
         name: String,
     },
+    /// `PUT /keys/{name}`
+    Import {
+        /// The key.
+        name: String,
+    },
     /// `POST /keys/{name}/rotate`
     Rotate {
         /// The key.
@@ -201,6 +206,7 @@ impl KeyOperation {
             (["keys"] | ["keys", ""], &Method::GET) => List,
             (["keys", n, "create"], &Method::POST) => Create { name: name(n) },
             (["keys", "restore"], &Method::POST) => Restore,
+            (["keys", n], &Method::PUT) => Import { name: name(n) },
             (["keys", n, "rotate"], &Method::POST) => Rotate { name: name(n) },
             (["keys", n, "backup"], &Method::POST) => Backup { name: name(n) },
             (["keys", n] | ["keys", n, ""], &Method::GET) => Get { name: name(n), version: None },
@@ -225,6 +231,7 @@ impl KeyOperation {
             KeyOperation::Get { .. } => "KeyGet",
             KeyOperation::Update { .. } => "KeyUpdate",
             KeyOperation::Delete { .. } => "KeyDelete",
+            KeyOperation::Import { .. } => "KeyImport",
             KeyOperation::Rotate { .. } => "KeyRotate",
             KeyOperation::Backup { .. } => "KeyBackup",
             KeyOperation::Restore => "KeyRestore",
@@ -255,6 +262,7 @@ impl KeyOperation {
             }
             KeyOperation::Update { .. } => (Action::KeysUpdate, "update"),
             KeyOperation::Delete { .. } => (Action::KeysDelete, "delete"),
+            KeyOperation::Import { .. } => (Action::KeysImport, "import"),
             KeyOperation::Rotate { .. } => (Action::KeysRotate, "rotate"),
             KeyOperation::Backup { .. } => (Action::KeysBackup, "backup"),
             KeyOperation::Restore => (Action::KeysRestore, "restore"),
@@ -277,6 +285,7 @@ impl KeyOperation {
             | KeyOperation::Get { name, .. }
             | KeyOperation::Update { name, .. }
             | KeyOperation::Delete { name }
+            | KeyOperation::Import { name }
             | KeyOperation::Rotate { name }
             | KeyOperation::Backup { name }
             | KeyOperation::ListVersions { name }

@@ -75,6 +75,15 @@ fn key_operations() -> Vec<Op> {
             "unwrapkey",
             true,
         ),
+        (
+            "import key",
+            Method::PUT,
+            "/keys/target",
+            Some(json!({"key": {"kty": "EC"}})),
+            keys("import/action"),
+            "import",
+            true,
+        ),
         ("rotate key", Method::POST, "/keys/target/rotate", None, keys("rotate/action"), "rotate", true),
         ("backup key", Method::POST, "/keys/target/backup", None, keys("backup/action"), "backup", true),
         (
