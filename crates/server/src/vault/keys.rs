@@ -12,7 +12,8 @@ use strongroom_core::key::{Curve, EncryptionAlgorithm, KeySpec, KeyType, Private
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
     DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyImportParameters,
-    KeyItem, KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page,
+    KeyItem, KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page, SecretAttributes,
+    Tags,
 };
 use strongroom_store::{Place, VersionSelector};
 use zeroize::Zeroizing;
@@ -92,6 +93,11 @@ fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> KeyIte
     }
 }
 
+/// A deleted key: its newest version's public facts (the material stays sealed) and the deletion.
+fn deleted_bundle(cx: &Context<'_>, deleted: &DeletedSecret) -> Result<DeletedKeyBundle, VaultError> {
+    Ok(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion: deletion(cx, deleted) })
+}
+
 fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
     Deletion {
         recovery_id: format!("{}/deletedkeys/{}", cx.base_url, deleted.latest.name),
@@ -141,14 +147,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let spec = KeySpec { kty, size: params.key_size, public_exponent: params.public_exponent, curve: crv };
     let key = PrivateKey::generate(&spec)?;
     let facts = KeyFacts { kty, crv: key.curve(), key_ops: key_ops(kty, params.key_ops)? };
-    let attributes = params.attributes.unwrap_or_default();
-    let properties = SecretProperties {
-        content_type: Some(metadata(&facts)?),
-        tags: params.tags.unwrap_or_default(),
-        enabled: attributes.enabled.unwrap_or(true),
-        not_before: attributes.nbf,
-        expires: attributes.exp,
-    };
+    let properties = new_properties(&facts, params.attributes, params.tags)?;
     store_new_version(cx, name, properties, &key).await
 }
 
@@ -162,14 +161,7 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         .map_err(|e| VaultError::bad_parameter(format!("The key to import is not a JSON Web Key: {e}")))?;
     let key = PrivateKey::import(&jwk, params.hsm.unwrap_or(false))?;
     let facts = KeyFacts { kty: key.kty(), crv: key.curve(), key_ops: key_ops(key.kty(), jwk.key_ops.clone())? };
-    let attributes = params.attributes.unwrap_or_default();
-    let properties = SecretProperties {
-        content_type: Some(metadata(&facts)?),
-        tags: params.tags.unwrap_or_default(),
-        enabled: attributes.enabled.unwrap_or(true),
-        not_before: attributes.nbf,
-        expires: attributes.exp,
-    };
+    let properties = new_properties(&facts, params.attributes, params.tags)?;
     store_new_version(cx, name, properties, &key).await
 }
 
@@ -185,6 +177,22 @@ pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
     let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
     let properties = SecretProperties { enabled: true, not_before: None, expires: None, ..current.properties };
     store_new_version(cx, &current.name, properties, &key).await
+}
+
+/// The properties of a new version: the key's facts, and the attributes and tags the request gave.
+fn new_properties(
+    facts: &KeyFacts,
+    attributes: Option<SecretAttributes>,
+    tags: Option<Tags>,
+) -> Result<SecretProperties, VaultError> {
+    let attributes = attributes.unwrap_or_default();
+    Ok(SecretProperties {
+        content_type: Some(metadata(facts)?),
+        tags: tags.unwrap_or_default(),
+        enabled: attributes.enabled.unwrap_or(true),
+        not_before: attributes.nbf,
+        expires: attributes.exp,
+    })
 }
 
 /// Seals `key` as a new version of `name` with `properties`, and answers with its bundle.
@@ -283,16 +291,14 @@ pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
         .delete_object(place(cx), name, now, purge_at)
         .await?
         .ok_or_else(|| VaultError::key_not_found(name))?;
-    Ok(Json(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion: deletion(cx, &deleted) })
-        .into_response())
+    Ok(Json(deleted_bundle(cx, &deleted)?).into_response())
 }
 
 /// `GET /deletedkeys/{name}`.
 pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let deleted =
         cx.state.store.deleted_object(place(cx), name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
-    Ok(Json(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion: deletion(cx, &deleted) })
-        .into_response())
+    Ok(Json(deleted_bundle(cx, &deleted)?).into_response())
 }
 
 /// `GET /deletedkeys`.
