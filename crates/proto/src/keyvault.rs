@@ -183,7 +183,7 @@ pub struct BackupBlob {
 pub struct JsonWebKey {
     /// `{vault}/keys/{name}/{version}`.
     pub kid: String,
-    /// `RSA`, `RSA-HSM`, `EC`, `EC-HSM`.
+    /// `RSA`, `RSA-HSM`, `EC`, `EC-HSM`, `oct`, `oct-HSM`.
     pub kty: String,
     /// Operations the key may be used for.
     pub key_ops: Vec<String>,
@@ -255,7 +255,7 @@ pub struct DeletedKeyItem {
 pub struct KeyCreateParameters {
     /// The key type. Required.
     pub kty: Option<String>,
-    /// RSA modulus bits.
+    /// RSA modulus bits, or AES key bits.
     #[serde(default)]
     pub key_size: Option<u32>,
     /// RSA public exponent.
@@ -316,6 +316,15 @@ pub struct KeyOperationParameters {
     /// For verify: the digest, base64url.
     #[serde(default)]
     pub digest: Option<String>,
+    /// For AES-CBC, and AES-GCM decryption: the initialisation vector, base64url.
+    #[serde(default)]
+    pub iv: Option<String>,
+    /// For AES-GCM: additional authenticated data, base64url.
+    #[serde(default)]
+    pub aad: Option<String>,
+    /// For AES-GCM decryption: the authentication tag, base64url.
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 /// The answer of encrypt, decrypt, wrapKey, unwrapKey and sign.
@@ -325,6 +334,15 @@ pub struct KeyOperationResult {
     pub kid: String,
     /// The output, base64url.
     pub value: String,
+    /// AES encryption: the initialisation vector used, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+    /// AES-GCM encryption: the authentication tag, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// AES-GCM encryption: the additional authenticated data, echoed, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aad: Option<String>,
 }
 
 /// The answer of verify.

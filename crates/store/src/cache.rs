@@ -16,7 +16,7 @@ use strongroom_core::provision::Change;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
 use zeroize::Zeroizing;
 
-use crate::{PageRequest, PageResult, Place, Result, SecretWithValue, Store, VersionSelector};
+use crate::{Collection, PageRequest, PageResult, Place, Result, SecretWithValue, Store, VersionSelector};
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
 const CAPACITY: usize = 100_000;
@@ -197,6 +197,18 @@ impl Store for CachedStore {
 
     async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
         self.inner.take_refresh_token(token_hash, now).await
+    }
+
+    async fn object_policy(&self, place: Place, name: &str) -> Result<Option<String>> {
+        self.inner.object_policy(place, name).await
+    }
+
+    async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool> {
+        self.inner.put_object_policy(place, name, policy).await
+    }
+
+    async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>> {
+        self.inner.object_policies(collection).await
     }
 
     async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {

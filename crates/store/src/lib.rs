@@ -12,7 +12,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
-use strongroom_core::rbac::Collection;
+pub use strongroom_core::rbac::Collection;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -156,6 +156,16 @@ pub trait Store: Send + Sync {
     /// Removes and returns the grant of a refresh token that has not expired by `now` (a refresh token
     /// works once: using it issues a new one).
     async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;
+
+    /// The policy kept with a live object (a key's rotation policy, a certificate's policy), as the caller wrote
+    /// it; `None` when there is none or no such live object.
+    async fn object_policy(&self, place: Place, name: &str) -> Result<Option<String>>;
+
+    /// Keeps `policy` with a live object; `false` when there is no such live object.
+    async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool>;
+
+    /// Every live object of `collection`, in any vault, that has a policy: its place, name and policy.
+    async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>>;
 
     /// Recreates an object with exactly these versions (oldest first, ids kept) and returns the newest.
     /// Fails with [`ErrorKind::Conflict`] when the name is in use and [`ErrorKind::Deleted`] when it is

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use strongroom_core::key::{Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateJwk, PrivateKey, SignatureAlgorithm};
+use strongroom_core::key::{
+    CipherInput, Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateJwk, PrivateKey, SignatureAlgorithm,
+};
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
     DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyImportParameters,
@@ -32,14 +34,12 @@ struct KeyFacts {
     key_ops: Vec<String>,
 }
 
-/// The sealed part: the private key.
+/// The sealed part: the private key as PKCS#8 DER, or the AES key, base64.
 #[derive(Serialize, Deserialize)]
 struct SealedKey {
-    pkcs8: String,
+    #[serde(alias = "pkcs8")]
+    material: String,
 }
-
-const RSA_OPS: &[&str] = &["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"];
-const EC_OPS: &[&str] = &["sign", "verify"];
 
 fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
     version
@@ -107,7 +107,7 @@ fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
 }
 
 fn key_ops(kty: KeyType, requested: Option<Vec<String>>) -> Result<Vec<String>, VaultError> {
-    let allowed = if matches!(kty, KeyType::Rsa | KeyType::RsaHsm) { RSA_OPS } else { EC_OPS };
+    let allowed = kty.operations();
     let ops = requested.unwrap_or_else(|| allowed.iter().map(|op| (*op).to_owned()).collect());
     match ops.iter().find(|op| !allowed.contains(&op.as_str())) {
         Some(op) => {
@@ -132,8 +132,8 @@ async fn load(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<(Se
         cx.state.store.read_version(place(cx), name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
     let facts = facts(&version)?;
     let stored: SealedKey = serde_json::from_str(&sealed).map_err(|_| VaultError::internal())?;
-    let pkcs8 = Zeroizing::new(STANDARD.decode(&stored.pkcs8).map_err(|_| VaultError::internal())?);
-    let key = PrivateKey::from_pkcs8(facts.kty, facts.crv, &pkcs8)?;
+    let material = Zeroizing::new(STANDARD.decode(&stored.material).map_err(|_| VaultError::internal())?);
+    let key = PrivateKey::from_material(facts.kty, facts.crv, &material)?;
     Ok((version, key))
 }
 
@@ -174,6 +174,7 @@ pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
         None => Some(u32::try_from(old.size_bits()?).map_err(|_| VaultError::internal())?),
         Some(_) => None,
     };
+    // RSA and AES keys keep their size, EC keys their curve.
     let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
     let properties = SecretProperties { enabled: true, not_before: None, expires: None, ..current.properties };
     store_new_version(cx, &current.name, properties, &key).await
@@ -207,7 +208,7 @@ async fn store_new_version(
     let version =
         SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
     let sealed = Zeroizing::new(
-        serde_json::to_string(&SealedKey { pkcs8: STANDARD.encode(key.pkcs8()) })
+        serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
             .map_err(|_| VaultError::internal())?,
     );
     let stored = cx
@@ -334,9 +335,17 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
 
 fn decode(value: Option<&str>, what: &str) -> Result<Vec<u8>, VaultError> {
     let value = value.ok_or_else(|| VaultError::bad_parameter(format!("'{what}' is required.")))?;
-    URL_SAFE_NO_PAD
-        .decode(value.trim_end_matches('='))
-        .map_err(|_| VaultError::bad_parameter(format!("'{what}' is not base64url.")))
+    decode_optional(Some(value), what).map(Option::unwrap_or_default)
+}
+
+fn decode_optional(value: Option<&str>, what: &str) -> Result<Option<Vec<u8>>, VaultError> {
+    value
+        .map(|value| {
+            URL_SAFE_NO_PAD
+                .decode(value.trim_end_matches('='))
+                .map_err(|_| VaultError::bad_parameter(format!("'{what}' is not base64url.")))
+        })
+        .transpose()
 }
 
 /// `POST /keys/{name}[/{version}]/{operation}`: a cryptographic operation with the key, if it is enabled, inside
@@ -366,17 +375,38 @@ pub async fn crypto(
     }
     let alg = params.alg.as_deref().ok_or_else(|| VaultError::bad_parameter("The algorithm 'alg' is required."))?;
     let value = decode(params.value.as_deref(), "value")?;
-    let output = match operation {
-        CryptoOperation::Sign => key.sign(SignatureAlgorithm::parse(alg)?, &value)?,
+    let (iv, aad, tag) = (
+        decode_optional(params.iv.as_deref(), "iv")?,
+        decode_optional(params.aad.as_deref(), "aad")?,
+        decode_optional(params.tag.as_deref(), "tag")?,
+    );
+    let input = CipherInput { iv: iv.as_deref(), aad: aad.as_deref(), tag: tag.as_deref() };
+    let encoded = |bytes: Option<Vec<u8>>| bytes.map(|b| URL_SAFE_NO_PAD.encode(b));
+    let (output, iv, tag) = match operation {
+        CryptoOperation::Sign => (key.sign(SignatureAlgorithm::parse(alg)?, &value)?, None, None),
         CryptoOperation::Verify => {
             let digest = decode(params.digest.as_deref(), "digest")?;
             let valid = key.verify(SignatureAlgorithm::parse(alg)?, &digest, &value)?;
             return Ok(Json(KeyVerifyResult { value: valid }).into_response());
         }
-        CryptoOperation::Encrypt | CryptoOperation::WrapKey => key.encrypt(EncryptionAlgorithm::parse(alg)?, &value)?,
-        CryptoOperation::Decrypt | CryptoOperation::UnwrapKey => {
-            key.decrypt(EncryptionAlgorithm::parse(alg)?, &value)?.to_vec()
+        CryptoOperation::Encrypt => {
+            let encrypted = key.encrypt(EncryptionAlgorithm::parse(alg)?, &value, &input)?;
+            (encrypted.value, encrypted.iv, encrypted.tag)
         }
+        CryptoOperation::Decrypt => {
+            (key.decrypt(EncryptionAlgorithm::parse(alg)?, &value, &input)?.to_vec(), None, None)
+        }
+        CryptoOperation::WrapKey => (key.wrap(EncryptionAlgorithm::parse(alg)?, &value)?, None, None),
+        CryptoOperation::UnwrapKey => (key.unwrap_key(EncryptionAlgorithm::parse(alg)?, &value)?.to_vec(), None, None),
     };
-    Ok(Json(KeyOperationResult { kid: kid(cx, &version), value: URL_SAFE_NO_PAD.encode(output) }).into_response())
+    // GCM's additional data is echoed with its tag, as Managed HSM does.
+    let aad = if tag.is_some() { encoded(aad) } else { None };
+    Ok(Json(KeyOperationResult {
+        kid: kid(cx, &version),
+        value: URL_SAFE_NO_PAD.encode(output),
+        iv: encoded(iv),
+        tag: encoded(tag),
+        aad,
+    })
+    .into_response())
 }

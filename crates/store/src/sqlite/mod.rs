@@ -25,7 +25,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
-use crate::{PageRequest, PageResult, Place, SecretWithValue, Store, VersionSelector};
+use crate::{Collection, PageRequest, PageResult, Place, SecretWithValue, Store, VersionSelector};
 
 /// Schema migrations, applied in order; the database records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -207,6 +207,8 @@ DROP TABLE secret_versions;
 DROP TABLE secrets;
 CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT NULL;
 "#,
+    // A policy kept with an object: a key's rotation policy, a certificate's policy.
+    "ALTER TABLE objects ADD COLUMN policy TEXT;",
 ];
 
 /// The SQLite store.
@@ -846,6 +848,20 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: i64) -> Result<usize> {
         self.write(move |transaction, _| objects::purge_expired(transaction, now)).await
+    }
+
+    async fn object_policy(&self, place: Place, name: &str) -> Result<Option<String>> {
+        let name = name.to_owned();
+        self.run(move |connection, _| objects::policy(connection, place, &name)).await
+    }
+
+    async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool> {
+        let (name, policy) = (name.to_owned(), policy.to_owned());
+        self.write(move |transaction, _| objects::put_policy(transaction, place, &name, &policy)).await
+    }
+
+    async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>> {
+        self.run(move |connection, _| objects::policies(connection, collection)).await
     }
 
     async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {

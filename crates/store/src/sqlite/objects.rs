@@ -377,6 +377,40 @@ pub(super) fn purge_expired(transaction: &Transaction<'_>, now: i64) -> Result<u
     Ok(expired.len())
 }
 
+pub(super) fn policy(connection: &Connection, place: Place, name: &str) -> Result<Option<String>> {
+    connection
+        .prepare_cached("SELECT policy FROM objects WHERE scope = ?1 AND name_key = ?2 AND deleted_at IS NULL")
+        .and_then(|mut s| s.query_row(params![place.scope(), name_key(name)], |r| r.get(0)).optional())
+        .context("reading an object's policy")
+        .map(Option::flatten)
+}
+
+pub(super) fn put_policy(transaction: &Transaction<'_>, place: Place, name: &str, policy: &str) -> Result<bool> {
+    let changed = transaction
+        .execute(
+            "UPDATE objects SET policy = ?3 WHERE scope = ?1 AND name_key = ?2 AND deleted_at IS NULL",
+            params![place.scope(), name_key(name), policy],
+        )
+        .context("keeping an object's policy")?;
+    Ok(changed == 1)
+}
+
+pub(super) fn policies(connection: &Connection, collection: Collection) -> Result<Vec<(Place, String, String)>> {
+    let rows: Vec<(String, String, String)> = connection
+        .prepare_cached(
+            "SELECT vault_id, name, policy FROM objects \
+             WHERE policy IS NOT NULL AND deleted_at IS NULL AND scope LIKE '%/' || ?1",
+        )
+        .and_then(|mut s| s.query_map([collection.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .context("reading object policies")?;
+    rows.into_iter()
+        .map(|(vault_id, name, policy)| {
+            let vault_id = vault_id.parse().map_err(|_| corrupt("an object's vault id is not a UUID"))?;
+            Ok((Place { vault_id, collection }, name, policy))
+        })
+        .collect()
+}
+
 pub(super) fn history(
     connection: &Connection,
     root_key: &RootKey,
