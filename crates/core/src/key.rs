@@ -922,7 +922,7 @@ mod aes {
                 let iv_bytes = iv.as_ref().to_vec();
                 let mut out = plaintext.to_vec();
                 if mode == AesMode::Cbc {
-                    if out.is_empty() || out.len() % BLOCK_LEN != 0 {
+                    if out.is_empty() || !out.len().is_multiple_of(BLOCK_LEN) {
                         return Err(Error::invalid_input(
                             "AES-CBC without padding encrypts whole 16-byte blocks; use CBCPAD for other lengths.",
                         ));
@@ -967,7 +967,7 @@ mod aes {
             AesMode::Cbc | AesMode::CbcPad => {
                 let iv = cbc_iv(input.iv)?;
                 let mut buffer = Zeroizing::new(ciphertext.to_vec());
-                if buffer.is_empty() || buffer.len() % BLOCK_LEN != 0 {
+                if buffer.is_empty() || !buffer.len().is_multiple_of(BLOCK_LEN) {
                     return Err(undecryptable());
                 }
                 let len = if mode == AesMode::Cbc {
@@ -987,7 +987,7 @@ mod aes {
 
     /// RFC 3394 key wrap: the key to wrap is a whole number of 8-byte blocks, at least two.
     pub(super) fn wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>> {
-        if key.len() < 16 || key.len() % 8 != 0 {
+        if key.len() < 16 || !key.len().is_multiple_of(8) {
             return Err(Error::invalid_input("AES key wrap wraps keys of 16 bytes or more, in 8-byte steps."));
         }
         let wrapped = match kek.len() {

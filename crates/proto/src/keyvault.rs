@@ -351,3 +351,78 @@ pub struct KeyVerifyResult {
     /// Whether the signature verifies.
     pub value: bool,
 }
+
+/// A key's rotation policy (`KeyRotationPolicy`), as sent and as answered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotationPolicy {
+    /// `{vault}/keys/{name}/rotationpolicy` (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// What happens when.
+    #[serde(default)]
+    pub lifetime_actions: Option<Vec<KeyLifetimeAction>>,
+    /// The policy's attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<KeyRotationPolicyAttributes>,
+}
+
+/// One lifetime action of a rotation policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyLifetimeAction {
+    /// When.
+    #[serde(default)]
+    pub trigger: Option<KeyLifetimeTrigger>,
+    /// What.
+    #[serde(default)]
+    pub action: Option<KeyLifetimeActionType>,
+}
+
+/// When a lifetime action happens: one of the two durations.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyLifetimeTrigger {
+    /// ISO 8601 duration after the newest version's creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_after_create: Option<String>,
+    /// ISO 8601 duration before the newest version's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_before_expiry: Option<String>,
+}
+
+/// What a lifetime action does.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyLifetimeActionType {
+    /// `Rotate` or `Notify`.
+    #[serde(rename = "type", default)]
+    pub action_type: Option<String>,
+}
+
+/// The attributes of a rotation policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotationPolicyAttributes {
+    /// ISO 8601 duration each new version lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_time: Option<String>,
+    /// When the policy was first set (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// When the policy was last changed (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<i64>,
+}
+
+/// Body of `POST /rng`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RandomBytesRequest {
+    /// How many bytes, 1..=128. Required.
+    pub count: Option<i64>,
+}
+
+/// Answer of `POST /rng`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RandomBytes {
+    /// The bytes, base64url.
+    pub value: String,
+}

@@ -66,6 +66,31 @@ impl RequestFacts<'_> {
     }
 }
 
+/// The record of something the server did by itself (a scheduled rotation, an expiry notice): no caller, no
+/// request, the resource it acted on.
+pub fn system_event(operation: &str, resource_id: String) -> AuditRecord {
+    let time = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    AuditRecord {
+        time: time.unwrap_or_default(),
+        resource_id: Some(resource_id),
+        operation_name: operation.to_owned(),
+        operation_version: String::new(),
+        result_type: "Success".to_owned(),
+        result_signature: "OK".to_owned(),
+        result_description: None,
+        duration_ms: 0,
+        caller_ip_address: "system".to_owned(),
+        identity: None,
+        request_uri: String::new(),
+        http_status_code: 200,
+        is_address_authorized: None,
+        is_rbac_authorized: None,
+        correlation_id: request_id.clone(),
+        request_id,
+    }
+}
+
 /// Where audit records go.
 #[derive(Clone)]
 pub struct AuditSink {

@@ -53,6 +53,8 @@ pub struct ServerSettings {
     pub token_lifetime_seconds: u64,
     /// How often the token signing key rotates.
     pub signing_key_rotation_days: u32,
+    /// For tests: how far ahead of the system clock the scheduler's clock runs (key rotation policies).
+    pub scheduler_clock_offset_seconds: i64,
     /// Backup keys of other installations whose backups this one may restore (32 bytes each).
     pub trusted_backup_keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -97,6 +99,7 @@ impl ServerSettings {
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
             signing_key_rotation_days: DEFAULT_ROTATION_DAYS,
+            scheduler_clock_offset_seconds: 0,
             trusted_backup_keys: Vec::new(),
             trusted_proxies: Vec::new(),
             subnets: Vec::new(),
@@ -225,6 +228,7 @@ struct ServerSection {
     trusted_proxies: Vec<Spanned<String>>,
     token_lifetime_seconds: Option<Spanned<u64>>,
     signing_key_rotation_days: Option<Spanned<u32>>,
+    scheduler_clock_offset_seconds: Option<Spanned<i64>>,
     #[serde(default)]
     trusted_backup_keys: Vec<Spanned<String>>,
 }
@@ -544,6 +548,11 @@ impl ServerSection {
             Some(v) if (1..=365).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`signing_key_rotation_days` must be between 1 and 365")),
         };
+        let scheduler_clock_offset_seconds = match self.scheduler_clock_offset_seconds {
+            None => 0,
+            Some(v) if (0..=10 * 365 * 86_400).contains(v.get_ref()) => v.into_inner(),
+            Some(v) => return Err(at(&v, "`scheduler_clock_offset_seconds` must be between 0 and ten years")),
+        };
         let trusted_backup_keys = self
             .trusted_backup_keys
             .iter()
@@ -573,6 +582,7 @@ impl ServerSection {
             tls,
             token_lifetime_seconds,
             signing_key_rotation_days,
+            scheduler_clock_offset_seconds,
         })
     }
 }

@@ -127,11 +127,7 @@ impl Installation {
             verified_secrets: VerifiedSecrets::new()?,
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
-        tokio::spawn(sweeper::run(
-            Arc::clone(&state),
-            self.settings.signing_key_rotation_days,
-            shutdown_signal.clone(),
-        ));
+        tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
         let identity = identity::router(Arc::clone(&state));
         let acceptor = TlsAcceptor::from(tls.config);
         let mut listeners = vec![(listener, None)];

@@ -1,5 +1,6 @@
 //! The maintenance loop: deleted objects whose scheduled purge date has passed are purged for good, as Key
-//! Vault does at the end of the retention period, and the token signing keys rotate when due.
+//! Vault does at the end of the retention period, keys rotate as their rotation policies say, and the token
+//! signing keys rotate when due.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 use crate::identity::mint::now_seconds;
 use crate::signing;
 use crate::state::AppState;
+use crate::vault;
 
 /// How often the sweeper looks.
 pub const INTERVAL: Duration = Duration::from_secs(60);
@@ -23,16 +25,38 @@ pub async fn sweep_once(store: &dyn Store, now: i64) -> strongroom_store::Result
     Ok(purged)
 }
 
+/// What the loop is told by the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Days between two token signing keys.
+    pub signing_key_rotation_days: u32,
+    /// How far ahead of the system clock key rotation policies are judged (tests move time this way).
+    pub clock_offset_seconds: i64,
+}
+
+impl Schedule {
+    /// The schedule `settings` give.
+    pub fn of(settings: &crate::config::ServerSettings) -> Self {
+        Self {
+            signing_key_rotation_days: settings.signing_key_rotation_days,
+            clock_offset_seconds: settings.scheduler_clock_offset_seconds,
+        }
+    }
+}
+
 /// Runs at start and then every [`INTERVAL`] until `shutdown` turns true.
-pub async fn run(state: Arc<AppState>, rotation_days: u32, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(state: Arc<AppState>, schedule: Schedule, mut shutdown: watch::Receiver<bool>) {
     loop {
         if let Err(e) = sweep_once(state.store.as_ref(), now_seconds()).await {
             tracing::error!("the retention sweep failed: {e}");
         }
+        let rotated = vault::rotation::run_schedule(&state, now_seconds() + schedule.clock_offset_seconds).await;
+        if rotated > 0 {
+            tracing::info!(rotated, "keys rotated by their rotation policies");
+        }
         let lifetime = state.token_lifetime_seconds;
-        if let Err(e) =
-            signing::maintain(state.store.as_ref(), &state.keys, lifetime, rotation_days, now_seconds()).await
-        {
+        let days = schedule.signing_key_rotation_days;
+        if let Err(e) = signing::maintain(state.store.as_ref(), &state.keys, lifetime, days, now_seconds()).await {
             tracing::error!("maintaining the signing keys failed: {e}");
         }
         tokio::select! {

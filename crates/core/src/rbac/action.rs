@@ -106,6 +106,9 @@ actions! {
     KeysRelease = (Data, "Microsoft.KeyVault/vaults/keys/release/action"),
     /// Rotate a key.
     KeysRotate = (Data, "Microsoft.KeyVault/vaults/keys/rotate/action"),
+    /// Draw random bytes (`POST /rng`). Azure has this only on Managed HSM (`managedHsm/rng/action`); Strongroom
+    /// files it under keys, so the roles that hold `vaults/keys/*` hold it.
+    KeysRandomBytes = (Data, "Microsoft.KeyVault/vaults/keys/rng/action"),
     /// Delete a secret.
     SecretsDelete = (Data, "Microsoft.KeyVault/vaults/secrets/delete"),
     /// Back a secret up.

@@ -158,6 +158,11 @@ impl VaultError {
         self.status
     }
 
+    /// What the error says, for logs.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The most specific code: `innererror.code` if any, else `code`.
     pub fn specific_code(&self) -> &'static str {
         self.inner.unwrap_or(self.code)

@@ -14,14 +14,15 @@ use strongroom_core::key::{
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
     DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyImportParameters,
-    KeyItem, KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page, SecretAttributes,
-    Tags,
+    KeyItem, KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page, RandomBytes,
+    RandomBytesRequest, SecretAttributes, Tags,
 };
-use strongroom_store::{Place, VersionSelector};
+use strongroom_store::{Place, Store, VersionSelector};
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::operation::CryptoOperation;
+use super::rotation;
 use super::secrets::{Context, backup_blob, parse_body, restore_blob};
 use crate::identity::mint::now_seconds;
 
@@ -50,7 +51,7 @@ fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
         .ok_or_else(VaultError::internal)
 }
 
-fn place(cx: &Context<'_>) -> Place {
+pub(super) fn place(cx: &Context<'_>) -> Place {
     Place::keys(cx.vault.id)
 }
 
@@ -122,14 +123,28 @@ fn metadata(facts: &KeyFacts) -> Result<String, VaultError> {
 }
 
 /// The version a path names, with its private key.
-async fn load(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<(SecretVersion, PrivateKey), VaultError> {
+pub(super) async fn load(
+    cx: &Context<'_>,
+    name: &str,
+    version: Option<&str>,
+) -> Result<(SecretVersion, PrivateKey), VaultError> {
     let selector = match version {
         None => VersionSelector::Latest,
         Some(version) if secret::is_version(version) => VersionSelector::Exact(version),
         Some(_) => return Err(VaultError::key_not_found(name)),
     };
+    load_from(cx.state.store.as_ref(), place(cx), name, selector).await
+}
+
+/// The version of `name` at `place` that `selector` picks, with its private key.
+async fn load_from(
+    store: &dyn Store,
+    place: Place,
+    name: &str,
+    selector: VersionSelector<'_>,
+) -> Result<(SecretVersion, PrivateKey), VaultError> {
     let (version, sealed) =
-        cx.state.store.read_version(place(cx), name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
+        store.read_version(place, name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
     let facts = facts(&version)?;
     let stored: SealedKey = serde_json::from_str(&sealed).map_err(|_| VaultError::internal())?;
     let material = Zeroizing::new(STANDARD.decode(&stored.material).map_err(|_| VaultError::internal())?);
@@ -165,19 +180,34 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     store_new_version(cx, name, properties, &key).await
 }
 
-/// `POST /keys/{name}/rotate`: a new version with new material of the same type and size or curve, and the
-/// same permitted operations and tags.
+/// `POST /keys/{name}/rotate`: a new version now.
 pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let (current, old) = load(cx, name, None).await?;
+    let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, now_seconds()).await?;
+    Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
+}
+
+/// Makes a new version of the key `name` at `place`, at time `now`: new material of the same type and size or
+/// curve, the same permitted operations and tags, enabled, and the expiry its rotation policy gives. The
+/// rotate operation and the rotation scheduler both come here.
+pub(super) async fn rotate_in(
+    store: &dyn Store,
+    place: Place,
+    name: &str,
+    now: i64,
+) -> Result<(SecretVersion, PrivateKey), VaultError> {
+    let (current, old) = load_from(store, place, name, VersionSelector::Latest).await?;
     let kty = facts(&current)?.kty;
+    // RSA and AES keys keep their size, EC keys their curve.
     let size = match old.curve() {
         None => Some(u32::try_from(old.size_bits()?).map_err(|_| VaultError::internal())?),
         Some(_) => None,
     };
-    // RSA and AES keys keep their size, EC keys their curve.
     let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
-    let properties = SecretProperties { enabled: true, not_before: None, expires: None, ..current.properties };
-    store_new_version(cx, &current.name, properties, &key).await
+    let policy = rotation::policy_of(store, place, name).await?;
+    let expires = policy.and_then(|p| p.new_version_expiry(now));
+    let properties = SecretProperties { enabled: true, not_before: None, expires, ..current.properties };
+    let version = seal_version(store, place, &current.name, properties, &key, now).await?;
+    Ok((version, key))
 }
 
 /// The properties of a new version: the key's facts, and the attributes and tags the request gave.
@@ -203,21 +233,27 @@ async fn store_new_version(
     properties: SecretProperties,
     key: &PrivateKey,
 ) -> Result<Response, VaultError> {
+    let stored = seal_version(cx.state.store.as_ref(), place(cx), name, properties, key, now_seconds()).await?;
+    Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
+}
+
+/// Seals `key` as a new version of `name` at `place` with `properties`, made at `now`.
+async fn seal_version(
+    store: &dyn Store,
+    place: Place,
+    name: &str,
+    properties: SecretProperties,
+    key: &PrivateKey,
+    now: i64,
+) -> Result<SecretVersion, VaultError> {
     properties.validate()?;
-    let now = now_seconds();
     let version =
         SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
     let sealed = Zeroizing::new(
         serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
             .map_err(|_| VaultError::internal())?,
     );
-    let stored = cx
-        .state
-        .store
-        .put_version(place(cx), &version, &sealed)
-        .await
-        .map_err(|e| VaultError::from_key_store(name, e))?;
-    Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
+    store.put_version(place, &version, &sealed).await.map_err(|e| VaultError::from_key_store(name, e))
 }
 
 /// `GET /keys/{name}[/{version}]`: the public key and its attributes.
@@ -251,6 +287,19 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
         .await?
         .ok_or_else(|| VaultError::key_not_found(name))?;
     Ok(Json(bundle(cx, &updated, Some(&key))?).into_response())
+}
+
+/// `POST /rng`: 1 to 128 bytes from the system's generator.
+pub fn random_bytes(body: &[u8]) -> Result<Response, VaultError> {
+    let request: RandomBytesRequest = parse_body(body, "GetRandomBytesRequest")?;
+    let count = request
+        .count
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=128).contains(n))
+        .ok_or_else(|| VaultError::bad_parameter("'count' is required: a number of bytes from 1 to 128."))?;
+    let mut bytes = vec![0u8; count];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| VaultError::internal())?;
+    Ok(Json(RandomBytes { value: URL_SAFE_NO_PAD.encode(bytes) }).into_response())
 }
 
 /// `POST /keys/{name}/backup`: every version, private material included, in one blob sealed under the

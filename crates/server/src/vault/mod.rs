@@ -14,6 +14,7 @@ pub mod error;
 pub mod firewall;
 pub mod keys;
 pub mod operation;
+pub mod rotation;
 pub mod secrets;
 
 use std::net::{IpAddr, SocketAddr};
@@ -158,6 +159,10 @@ async fn run_stages(
             KeyOperation::Delete { name } => keys::delete(&cx, name).await,
             KeyOperation::Import { name } => keys::import(&cx, name, &body).await,
             KeyOperation::Rotate { name } => keys::rotate(&cx, name).await,
+            KeyOperation::GetRotationPolicy { name } => rotation::get_policy(&cx, name).await,
+            KeyOperation::SetRotationPolicy { name } => rotation::set_policy(&cx, name, &body).await,
+            KeyOperation::GetAttestation { name, version } => keys::get(&cx, name, version.as_deref()).await,
+            KeyOperation::RandomBytes => keys::random_bytes(&body),
             KeyOperation::Backup { name } => keys::backup(&cx, name).await,
             KeyOperation::Restore => keys::restore(&cx, &body).await,
             KeyOperation::List => keys::list(&cx).await,

@@ -114,6 +114,25 @@ pub enum KeyOperation {
         /// The key.
         name: String,
     },
+    /// `GET /keys/{name}/rotationpolicy`
+    GetRotationPolicy {
+        /// The key.
+        name: String,
+    },
+    /// `PUT /keys/{name}/rotationpolicy`
+    SetRotationPolicy {
+        /// The key.
+        name: String,
+    },
+    /// `GET /keys/{name}/{version}/attestation`
+    GetAttestation {
+        /// The key.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
+    /// `POST /rng`
+    RandomBytes,
     /// `POST /keys/{name}/backup`
     Backup {
         /// The key.
@@ -208,6 +227,10 @@ impl KeyOperation {
             (["keys", "restore"], &Method::POST) => Restore,
             (["keys", n], &Method::PUT) => Import { name: name(n) },
             (["keys", n, "rotate"], &Method::POST) => Rotate { name: name(n) },
+            (["keys", n, "rotationpolicy"], &Method::GET) => GetRotationPolicy { name: name(n) },
+            (["keys", n, "rotationpolicy"], &Method::PUT) => SetRotationPolicy { name: name(n) },
+            (["keys", n, v, "attestation"], &Method::GET) => GetAttestation { name: name(n), version: version(v) },
+            (["rng"], &Method::POST) => RandomBytes,
             (["keys", n, "backup"], &Method::POST) => Backup { name: name(n) },
             (["keys", n] | ["keys", n, ""], &Method::GET) => Get { name: name(n), version: None },
             (["keys", n] | ["keys", n, ""], &Method::PATCH) => Update { name: name(n), version: None },
@@ -233,6 +256,10 @@ impl KeyOperation {
             KeyOperation::Delete { .. } => "KeyDelete",
             KeyOperation::Import { .. } => "KeyImport",
             KeyOperation::Rotate { .. } => "KeyRotate",
+            KeyOperation::GetRotationPolicy { .. } => "KeyGetRotationPolicy",
+            KeyOperation::SetRotationPolicy { .. } => "KeySetRotationPolicy",
+            KeyOperation::GetAttestation { .. } => "KeyGetAttestation",
+            KeyOperation::RandomBytes => "RandomBytes",
             KeyOperation::Backup { .. } => "KeyBackup",
             KeyOperation::Restore => "KeyRestore",
             KeyOperation::List => "KeyList",
@@ -256,7 +283,14 @@ impl KeyOperation {
     fn needs(&self) -> (Action, &'static str) {
         match self {
             KeyOperation::Create { .. } => (Action::KeysCreate, "create"),
-            KeyOperation::Get { .. } | KeyOperation::GetDeleted { .. } => (Action::KeysRead, "get"),
+            KeyOperation::Get { .. } | KeyOperation::GetDeleted { .. } | KeyOperation::GetAttestation { .. } => {
+                (Action::KeysRead, "get")
+            }
+            // Access policies name these `getrotationpolicy` and `setrotationpolicy`.
+            KeyOperation::GetRotationPolicy { .. } => (Action::KeyRotationPoliciesRead, "getrotationpolicy"),
+            KeyOperation::SetRotationPolicy { .. } => (Action::KeyRotationPoliciesWrite, "setrotationpolicy"),
+            // No access-policy permission exists for it; whoever may read keys may draw random bytes.
+            KeyOperation::RandomBytes => (Action::KeysRandomBytes, "get"),
             KeyOperation::List | KeyOperation::ListVersions { .. } | KeyOperation::ListDeleted => {
                 (Action::KeysRead, "list")
             }
@@ -287,13 +321,16 @@ impl KeyOperation {
             | KeyOperation::Delete { name }
             | KeyOperation::Import { name }
             | KeyOperation::Rotate { name }
+            | KeyOperation::GetRotationPolicy { name }
+            | KeyOperation::SetRotationPolicy { name }
+            | KeyOperation::GetAttestation { name, .. }
             | KeyOperation::Backup { name }
             | KeyOperation::ListVersions { name }
             | KeyOperation::GetDeleted { name }
             | KeyOperation::Recover { name }
             | KeyOperation::Purge { name }
             | KeyOperation::Crypto { name, .. } => Some(name.as_str()),
-            KeyOperation::List | KeyOperation::ListDeleted | KeyOperation::Restore => None,
+            KeyOperation::List | KeyOperation::ListDeleted | KeyOperation::Restore | KeyOperation::RandomBytes => None,
         }
     }
 }
@@ -529,6 +566,15 @@ mod tests {
             Some(Operation::Key(KeyOperation::Crypto { operation: CryptoOperation::WrapKey, .. }))
         ));
         assert_eq!(route(Method::DELETE, "/deletedkeys/k"), key(KeyOperation::Purge { name: "k".into() }));
+        assert_eq!(
+            route(Method::PUT, "/keys/k/rotationpolicy"),
+            key(KeyOperation::SetRotationPolicy { name: "k".into() })
+        );
+        assert_eq!(
+            route(Method::GET, "/keys/k//attestation"),
+            key(KeyOperation::GetAttestation { name: "k".into(), version: None })
+        );
+        assert_eq!(route(Method::POST, "/rng"), key(KeyOperation::RandomBytes));
         assert_eq!(route(Method::POST, "/keys/k/v/levitate"), None);
         let sign_op =
             Operation::Key(KeyOperation::Crypto { name: "k".into(), version: None, operation: CryptoOperation::Sign });

@@ -88,6 +88,13 @@ impl TestServer {
         self.server = Some(server);
     }
 
+    /// Stops the server and starts it again on the same data directory with `server_keys` added to its
+    /// `[server]` section (and kept for later restarts).
+    pub async fn restart_with(&mut self, server_keys: &str) {
+        self.config_tail = format!("{server_keys}\n{}", self.config_tail);
+        self.restart().await;
+    }
+
     /// A client whose connections come from `local` (a loopback address such as 127.0.0.2).
     pub fn http_from(&self, local: std::net::IpAddr) -> reqwest::Client {
         client_from(self.running(), self.dir.path(), Some(local))

@@ -6,6 +6,7 @@
 mod authorization;
 mod firewall;
 mod harness;
+mod keys;
 mod lifecycle;
 mod management;
 mod provisioning;

@@ -1,0 +1,125 @@
+//! Keys over the wire where the SDK suites cannot go: the rotation scheduler under a moved clock.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{STANDARD_TENANTS, TestServer};
+
+const DAY: i64 = 86_400;
+const API: &str = "api-version=7.6";
+
+async fn call(server: &TestServer, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let response = server.vault_call(method, "billing", &format!("{path}{separator}{API}"), Some(token), body).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn versions(server: &TestServer, token: &str, name: &str) -> Vec<Value> {
+    let (status, body) = call(server, token, Method::GET, &format!("/keys/{name}/versions"), None).await;
+    assert_eq!(status, 200, "{body}");
+    body["value"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn rotation_policies_rotate_keys_and_note_expiry_when_the_scheduler_clock_says_so() {
+    let mut server = TestServer::start(STANDARD_TENANTS).await;
+    let token = server.token("contoso", "admin").await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    for (name, body) in [
+        ("due", json!({"kty": "RSA", "key_size": 2048})),
+        ("later", json!({"kty": "EC", "crv": "P-256"})),
+        ("expiring", json!({"kty": "oct-HSM", "key_size": 256, "attributes": {"exp": now + 35 * DAY}})),
+    ] {
+        let (status, created) = call(&server, &token, Method::POST, &format!("/keys/{name}/create"), Some(body)).await;
+        assert_eq!(status, 200, "{created}");
+    }
+    let policy = |after: &str| {
+        json!({
+            "lifetimeActions": [{"trigger": {"timeAfterCreate": after}, "action": {"type": "rotate"}}],
+            "attributes": {"expiryTime": "P90D"}
+        })
+    };
+    let (status, set) = call(&server, &token, Method::PUT, "/keys/due/rotationpolicy", Some(policy("P30D"))).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["lifetimeActions"][0]["action"]["type"], "Rotate", "the action type is spelt as Key Vault does");
+    assert!(set["id"].as_str().unwrap().ends_with("/keys/due/rotationpolicy"));
+    assert_eq!(call(&server, &token, Method::PUT, "/keys/later/rotationpolicy", Some(policy("P60D"))).await.0, 200);
+    let notify = json!({"lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P10D"}, "action": {"type": "Notify"}}]});
+    assert_eq!(call(&server, &token, Method::PUT, "/keys/expiring/rotationpolicy", Some(notify)).await.0, 200);
+
+    // Forty days on, as the scheduler sees it: `due` is past its 30 days, `later` not past its 60, and
+    // `expiring` is inside its last 10 days.
+    server.restart_with(&format!("scheduler_clock_offset_seconds = {}", 40 * DAY)).await;
+    // A new port is a new issuer.
+    let token = server.token("contoso", "admin").await;
+    let mut rotated = Vec::new();
+    for _ in 0..50 {
+        rotated = versions(&server, &token, "due").await;
+        if rotated.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rotated.len(), 2, "the scheduler made one new version");
+    let (_, latest) = call(&server, &token, Method::GET, "/keys/due", None).await;
+    let attributes = &latest["attributes"];
+    assert_eq!(
+        attributes["exp"].as_i64().unwrap() - attributes["created"].as_i64().unwrap(),
+        90 * DAY,
+        "the new version lives for the policy's expiryTime"
+    );
+    assert_eq!(latest["key"]["kty"], "RSA");
+    assert_eq!(versions(&server, &token, "later").await.len(), 1);
+    assert_eq!(versions(&server, &token, "expiring").await.len(), 1, "a Notify action never rotates");
+
+    let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
+    let events: Vec<Value> = audit.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let event = |operation: &str, key: &str| {
+        events.iter().any(|e| {
+            e["operationName"] == operation
+                && e["resourceId"].as_str().is_some_and(|r| r.ends_with(&format!("/keys/{key}")))
+        })
+    };
+    assert!(event("KeyRotateByPolicy", "due"));
+    assert!(event("KeyNearExpiry", "expiring"));
+    assert!(!event("KeyRotateByPolicy", "later"));
+}
+
+#[tokio::test]
+async fn rotation_policies_key_vault_refuses_are_refused_and_change_nothing() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let token = server.token("contoso", "admin").await;
+    let (status, _) = call(&server, &token, Method::POST, "/keys/k/create", Some(json!({"kty": "EC"}))).await;
+    assert_eq!(status, 200);
+    let (status, default) = call(&server, &token, Method::GET, "/keys/k/rotationpolicy", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        default["lifetimeActions"],
+        json!([{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]),
+        "a key without a policy has Key Vault's default"
+    );
+    for bad in [
+        json!({"lifetimeActions": [], "attributes": {"expiryTime": "P27D"}}),
+        json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "30 days"}, "action": {"type": "Rotate"}}]}),
+        json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D", "timeBeforeExpiry": "P7D"}, "action": {"type": "Rotate"}}]}),
+        json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D"}, "action": {"type": "Renew"}}]}),
+    ] {
+        let (status, error) = call(&server, &token, Method::PUT, "/keys/k/rotationpolicy", Some(bad.clone())).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (400, Some("BadParameter")), "{bad}");
+    }
+    let (_, after) = call(&server, &token, Method::GET, "/keys/k/rotationpolicy", None).await;
+    assert_eq!(after["lifetimeActions"], default["lifetimeActions"]);
+    let (status, _) = call(&server, &token, Method::GET, "/keys/missing/rotationpolicy", None).await;
+    assert_eq!(status, 404);
+    for count in [0, 129] {
+        let (status, _) = call(&server, &token, Method::POST, "/rng", Some(json!({"count": count}))).await;
+        assert_eq!(status, 400, "count {count}");
+    }
+    let (status, random) = call(&server, &token, Method::POST, "/rng", Some(json!({"count": 128}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(random["value"].as_str().unwrap().len(), 171, "128 bytes in base64url");
+    let reader = server.token("contoso", "reader").await;
+    let (status, _) = call(&server, &reader, Method::POST, "/rng", Some(json!({"count": 8}))).await;
+    assert_eq!(status, 403, "the Key Vault Reader may not draw random bytes");
+}
