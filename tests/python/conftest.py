@@ -135,6 +135,7 @@ APPS = {
     "nobody": "5b7a1c2d-0000-4000-8000-00000000a004",
     "outsider": "5b7a1c2d-0000-4000-8000-00000000a005",
     "scoped": "5b7a1c2d-0000-4000-8000-00000000a009",
+    "crypto-only": "5b7a1c2d-0000-4000-8000-00000000a00a",
 }
 
 
@@ -233,7 +234,7 @@ def configured_server():
         material = Material(data_dir)
         apps = "\n".join(
             f'[[tenant.app]]\nname = "{app}"\nclient_id = "{APPS[app]}"\nsecrets = ["{app_secret(app)}"]\n'
-            for app in ["admin", "secrets-user", "reader", "nobody", "scoped"]
+            for app in ["admin", "secrets-user", "reader", "nobody", "scoped", "crypto-only"]
         )
         config = textwrap.dedent(
             f"""
@@ -265,6 +266,11 @@ def configured_server():
             [[tenant.app]]
             name = "cli-app"
             client_id = "{CLI_APP}"
+
+            [[tenant.role_definition]]
+            name = "Remote Crypto"
+            data_actions = ["Microsoft.KeyVault/vaults/keys/*/action"]
+            not_data_actions = ["Microsoft.KeyVault/vaults/keys/release/action"]
 
             # The admin application also runs the tenant: it changes access and the directory (no data rights).
             [[tenant.role_assignment]]
@@ -355,6 +361,11 @@ def configured_server():
             principal = "scoped"
             role = "Key Vault Secrets User"
             scope = "secrets/db-password"
+
+            # May use keys but not read them: CryptographyClient then does every operation on the server.
+            [[tenant.vault.role_assignment]]
+            principal = "crypto-only"
+            role = "Remote Crypto"
 
             [[tenant.vault.secret]]
             name = "db-password"

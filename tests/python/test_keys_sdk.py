@@ -3,10 +3,17 @@ the operations, each result checked with the `cryptography` package."""
 
 import hashlib
 import os
+from datetime import timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.keyvault.keys import KeyClient
+from azure.keyvault.keys import (
+    JsonWebKey,
+    KeyClient,
+    KeyRotationLifetimeAction,
+    KeyRotationPolicy,
+    KeyRotationPolicyAction,
+)
 from azure.keyvault.keys.crypto import (
     CryptographyClient,
     EncryptionAlgorithm,
@@ -16,6 +23,9 @@ from azure.keyvault.keys.crypto import (
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
 from test_secrets_sdk import credential_for
 
@@ -157,8 +167,6 @@ def test_a_key_backup_restores_the_same_material_and_only_as_a_key(configured_se
 
 
 def test_imported_keys_keep_their_material(configured_server):
-    from azure.keyvault.keys import JsonWebKey
-
     def raw(value, length=None):
         return value.to_bytes(length or (value.bit_length() + 7) // 8, "big")
 
@@ -191,3 +199,119 @@ def test_imported_keys_keep_their_material(configured_server):
     assert refused.value.status_code == 400
     with pytest.raises(ResourceNotFoundError):
         client.get_key("sdk-imported-bad")
+
+
+def test_rotation_policies_random_bytes_and_attestation_through_the_key_client(configured_server):
+    client = key_client(configured_server)
+    client.create_ec_key("sdk-policy", curve="P-256")
+    default = client.get_key_rotation_policy("sdk-policy")
+    assert [(a.action, a.time_before_expiry) for a in default.lifetime_actions] == [(KeyRotationPolicyAction.notify, "P30D")]
+
+    rotate_monthly = KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate, time_after_create="P30D")
+    notify = KeyRotationLifetimeAction(KeyRotationPolicyAction.notify, time_before_expiry="P7D")
+    updated = client.update_key_rotation_policy(
+        "sdk-policy", KeyRotationPolicy(), lifetime_actions=[rotate_monthly, notify], expires_in="P90D"
+    )
+    assert updated.id.endswith("/keys/sdk-policy/rotationpolicy") and updated.expires_in == "P90D"
+    assert updated.created_on and updated.updated_on
+    actions = {a.action: a for a in client.get_key_rotation_policy("sdk-policy").lifetime_actions}
+    assert actions[KeyRotationPolicyAction.rotate].time_after_create == "P30D"
+    assert actions[KeyRotationPolicyAction.notify].time_before_expiry == "P7D"
+
+    rotated = client.rotate_key("sdk-policy")
+    assert rotated.properties.expires_on - rotated.properties.created_on == timedelta(days=90), "expiryTime applies"
+    with pytest.raises(HttpResponseError) as too_short:
+        client.update_key_rotation_policy("sdk-policy", KeyRotationPolicy(), expires_in="P7D")
+    assert too_short.value.status_code == 400 and too_short.value.error.code == "BadParameter"
+    assert client.get_key_rotation_policy("sdk-policy").expires_in == "P90D", "a refused policy changes nothing"
+
+    first, second = client.get_random_bytes(32), client.get_random_bytes(32)
+    assert len(first) == 32 and first != second
+    with pytest.raises(HttpResponseError) as too_many:
+        client.get_random_bytes(129)
+    assert too_many.value.status_code == 400
+    attested = client.get_key_attestation("sdk-policy")
+    assert attested.id == rotated.id and attested.key.crv == "P-256"
+
+    crypto = client.get_cryptography_client("sdk-policy")
+    digest = hashlib.sha256(b"through the key client").digest()
+    signed = crypto.sign(SignatureAlgorithm.es256, digest)
+    assert crypto.verify(SignatureAlgorithm.es256, digest, signed.signature).is_valid
+
+
+def remote_crypto(server, key_id):
+    """A CryptographyClient for a principal that may use keys but not read them: the SDK cannot fetch the key, so
+    it sends every operation to the server."""
+    return CryptographyClient(key_id, credential_for(server, "crypto-only"), connection_verify=server.ca)
+
+
+@pytest.mark.parametrize("size", [128, 192, 256])
+def test_aes_keys_encrypt_and_wrap_on_the_server_as_the_cryptography_package_does(configured_server, size):
+    client = key_client(configured_server)
+    key = client.create_oct_key(f"sdk-aes-{size}", size=size, hardware_protected=True)
+    assert key.key_type == "oct-HSM" and not key.key.k, "an AES key never leaves the vault"
+    assert set(key.key_operations) == {"encrypt", "decrypt", "wrapKey", "unwrapKey"}
+    crypto = remote_crypto(configured_server, key.id)
+    algorithm = lambda mode: getattr(EncryptionAlgorithm, f"a{size}_{mode}")
+
+    gcm = crypto.encrypt(algorithm("gcm"), b"gcm plaintext", additional_authenticated_data=b"context")
+    assert len(gcm.iv) == 12 and len(gcm.tag) == 16
+    opened = crypto.decrypt(
+        algorithm("gcm"), gcm.ciphertext, iv=gcm.iv, authentication_tag=gcm.tag, additional_authenticated_data=b"context"
+    )
+    assert opened.plaintext == b"gcm plaintext"
+    with pytest.raises(HttpResponseError) as tampered:
+        crypto.decrypt(
+            algorithm("gcm"), gcm.ciphertext, iv=gcm.iv, authentication_tag=gcm.tag, additional_authenticated_data=b"other"
+        )
+    assert tampered.value.status_code == 400
+
+    iv = os.urandom(16)
+    padded = crypto.encrypt(algorithm("cbcpad"), b"eleven byte", iv=iv)
+    assert padded.iv == iv and len(padded.ciphertext) == 16
+    assert crypto.decrypt(algorithm("cbcpad"), padded.ciphertext, iv=iv).plaintext == b"eleven byte"
+    blocks = crypto.encrypt(algorithm("cbc"), bytes(range(32)), iv=iv)
+    assert crypto.decrypt(algorithm("cbc"), blocks.ciphertext, iv=iv).plaintext == bytes(range(32))
+
+    wrap = getattr(KeyWrapAlgorithm, f"aes_{size}")
+    wrapped = crypto.wrap_key(wrap, b"k" * 32)
+    assert len(wrapped.encrypted_key) == 40
+    assert crypto.unwrap_key(wrap, wrapped.encrypted_key).key == b"k" * 32
+
+    # The same answers from the cryptography package, with the key imported where the test knows it.
+    secret = os.urandom(size // 8)
+    imported = client.import_key(f"sdk-aes-imported-{size}", JsonWebKey(kty="oct", k=secret, key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"]))
+    known = remote_crypto(configured_server, imported.id)
+    gcm = known.encrypt(algorithm("gcm"), b"cross-checked", additional_authenticated_data=b"aad")
+    assert AESGCM(secret).decrypt(gcm.iv, gcm.ciphertext + gcm.tag, b"aad") == b"cross-checked"
+    padded = known.encrypt(algorithm("cbcpad"), b"cross-checked", iv=iv)
+    decryptor = Cipher(algorithms.AES(secret), modes.CBC(iv)).decryptor()
+    plain = decryptor.update(padded.ciphertext) + decryptor.finalize()
+    assert plain[: -plain[-1]] == b"cross-checked"
+    assert known.wrap_key(wrap, b"w" * 24).encrypted_key == aes_key_wrap(secret, b"w" * 24)
+    assert known.unwrap_key(wrap, aes_key_wrap(secret, b"x" * 16)).key == b"x" * 16
+
+
+def test_bad_operations_are_refused_with_key_vault_codes_and_change_nothing(configured_server):
+    client = key_client(configured_server)
+    key = client.create_rsa_key("sdk-refusals", size=2048, key_operations=["sign", "verify", "decrypt", "encrypt"])
+    crypto = remote_crypto(configured_server, key.id)
+
+    def refused(operation, status=400):
+        with pytest.raises(HttpResponseError) as error:
+            operation()
+        assert error.value.status_code == status, error.value.message
+        return error.value
+
+    digest = hashlib.sha256(b"m").digest()
+    assert refused(lambda: crypto.sign(SignatureAlgorithm.rs384, digest)).error.code == "BadParameter", "digest length"
+    assert refused(lambda: crypto.sign(SignatureAlgorithm.es256, digest)).error.code == "BadParameter", "EC alg, RSA key"
+    assert refused(lambda: crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, b"k" * 32)).error.code == "BadParameter", "not in key_ops"
+    assert refused(lambda: crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"x" * 300)).error.code == "BadParameter", "oversized"
+    assert refused(lambda: crypto.encrypt(EncryptionAlgorithm.a256_gcm, b"x")).error.code == "BadParameter", "AES alg, RSA key"
+    client.update_key_properties("sdk-refusals", enabled=False)
+    assert refused(lambda: crypto.sign(SignatureAlgorithm.rs256, digest), status=403).error.code == "Forbidden", "disabled"
+
+    after = client.get_key("sdk-refusals")
+    assert after.properties.version == key.properties.version and after.key.n == key.key.n, "nothing changed"
+    assert [p.version for p in client.list_properties_of_key_versions("sdk-refusals")] == [key.properties.version]
