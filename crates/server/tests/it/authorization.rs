@@ -100,6 +100,26 @@ fn key_operations() -> Vec<Op> {
         ("get deleted key", Method::GET, "/deletedkeys/target", None, keys("read"), "get", true),
         ("recover key", Method::POST, "/deletedkeys/target/recover", None, keys("recover/action"), "recover", true),
         ("purge key", Method::DELETE, "/deletedkeys/target", None, keys("purge/action"), "purge", true),
+        ("key attestation", Method::GET, "/keys/target/v/attestation", None, keys("read"), "get", true),
+        (
+            "get rotation policy",
+            Method::GET,
+            "/keys/target/rotationpolicy",
+            None,
+            "Microsoft.KeyVault/vaults/keyrotationpolicies/read".to_owned(),
+            "getrotationpolicy",
+            true,
+        ),
+        (
+            "set rotation policy",
+            Method::PUT,
+            "/keys/target/rotationpolicy",
+            Some(json!({"lifetimeActions": []})),
+            "Microsoft.KeyVault/vaults/keyrotationpolicies/write".to_owned(),
+            "setrotationpolicy",
+            true,
+        ),
+        ("random bytes", Method::POST, "/rng", Some(json!({"count": 4})), keys("rng/action"), "get", false),
     ]
 }
 
@@ -231,17 +251,32 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
 #[tokio::test]
 async fn every_access_policy_permission_decides_each_operation() {
     let permissions = ["get", "list", "set", "delete", "backup", "restore", "recover", "purge", "all"];
+    let server = access_policy_matrix("secrets", &permissions, operations()).await;
+    let token = token_for(&server, "nobody");
+    let response = server.vault_call(Method::GET, "legacy", &format!("/secrets?{API}"), Some(&token), None).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["innererror"]["code"], "AccessDenied");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Caller was not found on any access policy"));
+}
+
+#[tokio::test]
+async fn every_access_policy_key_permission_decides_each_key_operation() {
+    access_policy_matrix("keys", strongroom_core::policy::KEY_PERMISSIONS, key_operations()).await;
+}
+
+/// A vault under access policies with one user per permission of the `list` (`secrets` or `keys`) and a group
+/// holding `get`: every operation of `ops` is let through exactly for the users whose permission it needs.
+async fn access_policy_matrix(list: &str, permissions: &[&str], ops: Vec<Op>) -> TestServer {
     let mut config = String::from(
         "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n[[tenant.group]]\nname = \"readers\"\n\
          [[tenant.user]]\nname = \"member\"\npassword = \"password-123\"\ngroups = [\"readers\"]\n\
          [[tenant.user]]\nname = \"nobody\"\npassword = \"password-123\"\n",
     );
-    let mut policies = String::from("[[tenant.vault.access_policy]]\nprincipal = \"readers\"\nsecrets = [\"Get\"]\n");
+    let mut policies = format!("[[tenant.vault.access_policy]]\nprincipal = \"readers\"\n{list} = [\"Get\"]\n");
     for permission in permissions {
         config += &format!("[[tenant.user]]\nname = \"p-{permission}\"\npassword = \"password-123\"\n");
-        policies += &format!(
-            "[[tenant.vault.access_policy]]\nprincipal = \"p-{permission}\"\nsecrets = [\"{permission}\"]\nkeys = [\"get\"]\n"
-        );
+        policies +=
+            &format!("[[tenant.vault.access_policy]]\nprincipal = \"p-{permission}\"\n{list} = [\"{permission}\"]\n");
     }
     config += &format!("[[tenant.vault]]\nname = \"legacy\"\nauthorization = \"access_policies\"\n{policies}");
     let server = TestServer::start(&config).await;
@@ -251,9 +286,10 @@ async fn every_access_policy_permission_decides_each_operation() {
     callers.push(("member".to_owned(), vec!["get"]));
     for (user, granted) in &callers {
         let token = token_for(&server, user);
-        for (op, method, path, body, _, permission, _) in operations() {
-            let expected_allowed = granted.iter().any(|g| *g == "all" || *g == permission);
-            let response = server.vault_call(method, "legacy", &format!("{path}?{API}"), Some(&token), body).await;
+        for (op, method, path, body, _, permission, _) in &ops {
+            let expected_allowed = granted.iter().any(|g| *g == "all" || g.eq_ignore_ascii_case(permission));
+            let response =
+                server.vault_call(method.clone(), "legacy", &format!("{path}?{API}"), Some(&token), body.clone()).await;
             let allowed = !refused(response, "AccessDenied").await;
             if allowed != expected_allowed {
                 wrong.push(format!("{user} ({granted:?}) × {op}: expected allowed={expected_allowed}"));
@@ -261,12 +297,7 @@ async fn every_access_policy_permission_decides_each_operation() {
         }
     }
     assert!(wrong.is_empty(), "{} wrong cells:\n{}", wrong.len(), wrong.join("\n"));
-
-    let token = token_for(&server, "nobody");
-    let response = server.vault_call(Method::GET, "legacy", &format!("/secrets?{API}"), Some(&token), None).await;
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["innererror"]["code"], "AccessDenied");
-    assert!(body["error"]["message"].as_str().unwrap().contains("Caller was not found on any access policy"));
+    server
 }
 
 #[test]
