@@ -6,10 +6,13 @@ Workloads (wrk, keep-alive, HTTPS unless said otherwise):
   3. the peer: OpenBao (dev server, plain HTTP, its easiest case) reading a KV v1 secret with its root token;
   4. client-credentials grants per second at the token endpoint;
   5. durable PUT /secrets/{name} (new secrets) per second;
-  6. cold start and resident memory with many secrets in a vault, and the cost of one page of its list.
+  6. cold start and resident memory with many secrets in a vault, and the cost of one page of its list;
+  7. POST /keys/{name}/sign with RSA-2048 (RS256) and EC P-256 (ES256), beside the signing rate of the same
+     library on one core of the same machine (crates/core/examples/sign_rate.rs).
 """
 
 import argparse
+import base64
 import contextlib
 import datetime
 import os
@@ -150,6 +153,10 @@ def strongroom_config(folder, port, seeds=0, big=False):
         principal = "bench-app"
         role = "Key Vault Secrets Officer"
 
+        [[tenant.vault.role_assignment]]
+        principal = "bench-app"
+        role = "Key Vault Crypto Officer"
+
         [[tenant.vault.secret]]
         name = "bench"
         value = "{VALUE}"
@@ -210,7 +217,25 @@ def bench_strongroom(binary, folder, seconds):
             end
         """)
         results["put"] = wrk(f"https://127.0.0.1:{port}/", 16, seconds, (), put)
+        vault = {"Host": f"bench.vault.localhost:{port}", "Authorization": f"Bearer {bearer}"}
+        digest = base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+        for name, key, alg in (("sign-rs256", {"kty": "RSA", "key_size": 2048}, "RS256"), ("sign-es256", {"kty": "EC", "crv": "P-256"}, "ES256")):
+            created = requests.post(f"https://127.0.0.1:{port}/keys/{name}/create?api-version=7.6", json=key, headers=vault, verify=False)
+            created.raise_for_status()
+            sign = write_lua(folder, f"{name}.lua", f"""
+                wrk.method = "POST"
+                wrk.body = '{{"alg":"{alg}","value":"{digest}"}}'
+                wrk.headers["Content-Type"] = "application/json"
+            """)
+            url = f"https://127.0.0.1:{port}/keys/{name}/sign?api-version=7.6"
+            results[name] = wrk(url, 16, seconds, [host, f"Authorization: Bearer {bearer}"], sign)
     return results
+
+
+def bench_sign_library(sign_rate, seconds):
+    """The library's own signing rate on the servers' core: the ceiling of the sign workloads."""
+    out = subprocess.run([*on_cpu(SERVER_CPU), sign_rate, str(seconds)], capture_output=True, text=True, check=True).stdout
+    return {name: float(value) for name, value in (line.split() for line in out.splitlines())}
 
 
 def bench_nginx(folder, seconds):
@@ -326,7 +351,7 @@ def fmt(value, digits=0):
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def table(strongroom, nginx, openbao, scale, args):
+def table(strongroom, nginx, openbao, scale, sign_library, args):
     get64, ngx64, bao64 = strongroom["get-64"]["rps"], nginx["get-64"]["rps"], openbao["get-64"]["rps"]
     vs_nginx, vs_bao = get64 / ngx64, get64 / bao64
     grants = strongroom["grant"]["rps"]
@@ -358,6 +383,14 @@ def table(strongroom, nginx, openbao, scale, args):
         lines.append(f"| {name} | 16 | {fmt(r['rps'])} | {fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} |")
     lines += [
         "",
+        "| signing (one server core) | `POST /keys/{name}/sign`, 16 connections | p50 ms | aws-lc-rs alone, one thread | API / library |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, key, raw in (("RS256, RSA-2048", "sign-rs256", "rs256-library"), ("ES256, P-256", "sign-es256", "es256-library")):
+        api, library = strongroom[key], sign_library[raw]
+        lines.append(f"| {label} | {fmt(api['rps'])} | {fmt(api['p50'], 2)} | {fmt(library)} | {api['rps'] / library:.2f} |")
+    lines += [
+        "",
         "| secrets in one vault | cold start (to listening) | resident memory after listing | one 25-item page of the list (median) | seeding them through the configuration |",
         "|---:|---:|---:|---:|---:|",
     ]
@@ -372,6 +405,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--strongroom", required=True)
     parser.add_argument("--bao", required=True)
+    parser.add_argument("--sign-rate", required=True)
     parser.add_argument("--openbao-version", required=True)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, nothing written")
     args = parser.parse_args()
@@ -384,7 +418,8 @@ def main():
         nginx = bench_nginx(f"{folder}/nginx", args.seconds)
         openbao = bench_openbao(args.bao, f"{folder}/openbao", args.seconds)
         scale = [bench_scale(args.strongroom, f"{folder}/scale-{n}", n) for n in sizes]
-    text = table(strongroom, nginx, openbao, scale, args)
+        sign_library = bench_sign_library(args.sign_rate, args.seconds / 2)
+    text = table(strongroom, nginx, openbao, scale, sign_library, args)
     print(text)
     if not args.smoke:
         doc = pathlib.Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

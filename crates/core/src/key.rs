@@ -476,12 +476,27 @@ pub struct Encrypted {
     pub tag: Option<Vec<u8>>,
 }
 
-/// The key material by kind: PKCS#8 DER for RSA and EC, the raw key for AES; zeroed when dropped.
+/// The key material by kind: PKCS#8 DER for RSA and EC (with the key parsed once, since parsing an RSA key
+/// costs as much as a signature), the raw key for AES; the bytes are zeroed when dropped.
 #[derive(Clone)]
 enum Material {
-    Rsa(Zeroizing<Vec<u8>>),
-    Ec(Curve, Zeroizing<Vec<u8>>),
+    Rsa(Zeroizing<Vec<u8>>, rsa::KeyPair),
+    Ec(Curve, Zeroizing<Vec<u8>>, EcdsaKeyPair),
     Aes(AesKeySize, Zeroizing<Vec<u8>>),
+}
+
+impl Material {
+    fn rsa(der: Zeroizing<Vec<u8>>) -> Result<Self> {
+        let pair = rsa::KeyPair::from_pkcs8(&der)
+            .map_err(|_| Error::invalid_input("stored RSA key material is unreadable"))?;
+        Ok(Material::Rsa(der, pair))
+    }
+
+    fn ec(curve: Curve, der: Zeroizing<Vec<u8>>) -> Result<Self> {
+        let pair = EcdsaKeyPair::from_pkcs8(curve.signing(), &der)
+            .map_err(|_| Error::invalid_input("stored EC key material is unreadable"))?;
+        Ok(Material::Ec(curve, der, pair))
+    }
 }
 
 /// A private (or secret) key: its type and its material.
@@ -545,8 +560,8 @@ impl PrivateKey {
                 }
             };
             let pair = rsa::KeyPair::generate(size).map_err(|_| failed("generating an RSA key"))?;
-            let der = pair.as_der().map_err(|_| failed("encoding an RSA key"))?;
-            return Ok(Self { kty: spec.kty, material: Material::Rsa(Zeroizing::new(der.as_ref().to_vec())) });
+            let der = Zeroizing::new(pair.as_der().map_err(|_| failed("encoding an RSA key"))?.as_ref().to_vec());
+            return Ok(Self { kty: spec.kty, material: Material::Rsa(der, pair) });
         }
         if spec.size.is_some() || spec.public_exponent.is_some() {
             return Err(Error::invalid_input("An EC key has a curve, not a size or exponent."));
@@ -554,7 +569,7 @@ impl PrivateKey {
         let curve = spec.curve.unwrap_or(Curve::P256);
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(curve.signing(), &aws_lc_rs::rand::SystemRandom::new())
             .map_err(|_| failed("generating an EC key"))?;
-        Ok(Self { kty: spec.kty, material: Material::Ec(curve, Zeroizing::new(pkcs8.as_ref().to_vec())) })
+        Ok(Self { kty: spec.kty, material: Material::ec(curve, Zeroizing::new(pkcs8.as_ref().to_vec()))? })
     }
 
     /// A key from an imported JWK with its private members; `hsm` asks for the `-HSM` type.
@@ -580,8 +595,8 @@ impl PrivateKey {
             if ![256, 384, 512].contains(&pair.public_modulus_len()) {
                 return Err(Error::invalid_input("An imported RSA key is 2048, 3072 or 4096 bits."));
             }
-            let der = pair.as_der().map_err(|_| rejected("RSA"))?;
-            return Ok(Self { kty, material: Material::Rsa(Zeroizing::new(der.as_ref().to_vec())) });
+            let der = Zeroizing::new(pair.as_der().map_err(|_| rejected("RSA"))?.as_ref().to_vec());
+            return Ok(Self { kty, material: Material::Rsa(der, pair) });
         }
         let curve = Curve::parse(jwk.crv.as_deref().unwrap_or_default())?;
         let mut point = vec![4u8];
@@ -589,8 +604,8 @@ impl PrivateKey {
         point.extend_from_slice(&member(&jwk.y, "y")?);
         let pair = EcdsaKeyPair::from_private_key_and_public_key(curve.signing(), &member(&jwk.d, "d")?, &point)
             .map_err(|_| rejected("EC"))?;
-        let der = pair.to_pkcs8v1().map_err(|_| rejected("EC"))?;
-        Ok(Self { kty, material: Material::Ec(curve, Zeroizing::new(der.as_ref().to_vec())) })
+        let der = Zeroizing::new(pair.to_pkcs8v1().map_err(|_| rejected("EC"))?.as_ref().to_vec());
+        Ok(Self { kty, material: Material::Ec(curve, der, pair) })
     }
 
     /// A key as stored: type, curve and material (PKCS#8 DER, or the raw AES key), checked.
@@ -598,23 +613,17 @@ impl PrivateKey {
         let bytes = Zeroizing::new(material.to_vec());
         let material = match (kty.is_oct(), kty.is_rsa(), curve) {
             (true, _, None) => Material::Aes(aes_size_of(bytes.len())?, bytes),
-            (false, true, None) => Material::Rsa(bytes),
-            (false, false, Some(curve)) => Material::Ec(curve, bytes),
+            (false, true, None) => Material::rsa(bytes)?,
+            (false, false, Some(curve)) => Material::ec(curve, bytes)?,
             _ => return Err(Error::invalid_input("stored key material does not match its type")),
         };
-        let key = Self { kty, material };
-        match &key.material {
-            Material::Rsa(_) => key.rsa().map(drop)?,
-            Material::Ec(..) => key.ec().map(drop)?,
-            Material::Aes(..) => {}
-        }
-        Ok(key)
+        Ok(Self { kty, material })
     }
 
     /// The material, to be sealed: PKCS#8 DER, or the raw AES key.
     pub fn material(&self) -> &[u8] {
         match &self.material {
-            Material::Rsa(der) | Material::Ec(_, der) => der,
+            Material::Rsa(der, _) | Material::Ec(_, der, _) => der,
             Material::Aes(_, key) => key,
         }
     }
@@ -627,24 +636,21 @@ impl PrivateKey {
     /// The curve of an EC key.
     pub fn curve(&self) -> Option<Curve> {
         match self.material {
-            Material::Ec(curve, _) => Some(curve),
+            Material::Ec(curve, ..) => Some(curve),
             _ => None,
         }
     }
 
-    fn rsa(&self) -> Result<rsa::KeyPair> {
+    fn rsa(&self) -> Result<&rsa::KeyPair> {
         match &self.material {
-            Material::Rsa(der) => {
-                rsa::KeyPair::from_pkcs8(der).map_err(|_| Error::invalid_input("stored RSA key material is unreadable"))
-            }
+            Material::Rsa(_, pair) => Ok(pair),
             _ => Err(Error::invalid_input("This operation needs an RSA key.")),
         }
     }
 
-    fn ec(&self) -> Result<EcdsaKeyPair> {
+    fn ec(&self) -> Result<&EcdsaKeyPair> {
         match &self.material {
-            Material::Ec(curve, der) => EcdsaKeyPair::from_pkcs8(curve.signing(), der)
-                .map_err(|_| Error::invalid_input("stored EC key material is unreadable")),
+            Material::Ec(_, _, pair) => Ok(pair),
             _ => Err(Error::invalid_input("This operation needs an EC key.")),
         }
     }
@@ -652,8 +658,8 @@ impl PrivateKey {
     /// The RSA modulus size in bits, the curve's order size for EC keys, the key size for AES keys.
     pub fn size_bits(&self) -> Result<usize> {
         match &self.material {
-            Material::Rsa(_) => Ok(self.rsa()?.public_modulus_len() * 8),
-            Material::Ec(curve, _) => Ok(curve.coordinate_len() * 8),
+            Material::Rsa(_, pair) => Ok(pair.public_modulus_len() * 8),
+            Material::Ec(curve, ..) => Ok(curve.coordinate_len() * 8),
             Material::Aes(size, _) => Ok(size.bits()),
         }
     }
@@ -661,8 +667,7 @@ impl PrivateKey {
     /// The public JWK members; none for an AES key, whose every member is secret.
     pub fn public_jwk(&self) -> Result<PublicJwk> {
         match &self.material {
-            Material::Rsa(_) => {
-                let pair = self.rsa()?;
+            Material::Rsa(_, pair) => {
                 let public = pair.public_key();
                 Ok(PublicJwk {
                     n: Some(b64(public.modulus().big_endian_without_leading_zero())),
@@ -670,8 +675,7 @@ impl PrivateKey {
                     ..PublicJwk::default()
                 })
             }
-            Material::Ec(curve, _) => {
-                let pair = self.ec()?;
+            Material::Ec(curve, _, pair) => {
                 // An uncompressed point: 0x04 ‖ x ‖ y.
                 let point = pair.public_key().as_ref();
                 let len = curve.coordinate_len();
@@ -793,7 +797,7 @@ impl PrivateKey {
     }
 
     fn rsa_encrypt(&self, alg: EncryptionAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let Material::Rsa(der) = &self.material else {
+        let Material::Rsa(der, _) = &self.material else {
             return Err(Error::invalid_input("This operation needs an RSA key."));
         };
         let public = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| failed("reading the key"))?.public_key();
@@ -819,7 +823,7 @@ impl PrivateKey {
     }
 
     fn rsa_decrypt(&self, alg: EncryptionAlgorithm, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let Material::Rsa(der) = &self.material else {
+        let Material::Rsa(der, _) = &self.material else {
             return Err(Error::invalid_input("This operation needs an RSA key."));
         };
         let private = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| failed("reading the key"))?;

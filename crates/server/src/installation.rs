@@ -125,6 +125,7 @@ impl Installation {
             issuer_keys: IssuerKeys::new(std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref()),
             validated_tokens: Default::default(),
             verified_secrets: VerifiedSecrets::new()?,
+            parsed_keys: Default::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
