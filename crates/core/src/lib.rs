@@ -15,6 +15,7 @@ pub mod policy;
 pub mod provision;
 pub mod rbac;
 pub mod redirect;
+pub mod release;
 pub mod rotation;
 pub mod secret;
 pub mod token;
