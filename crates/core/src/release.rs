@@ -246,7 +246,10 @@ mod tests {
         assert!(!p.allows(AUTHORITY, &other_type));
         let second_branch = json!({"x-ms-attestation-type": "sevsnpvm", "debuggable": false});
         assert!(p.allows(AUTHORITY, &second_branch));
-        assert!(!p.allows(AUTHORITY, &json!({"x-ms-attestation-type": "sevsnpvm", "debuggable": "false"})), "types differ");
+        assert!(
+            !p.allows(AUTHORITY, &json!({"x-ms-attestation-type": "sevsnpvm", "debuggable": "false"})),
+            "types differ"
+        );
         Ok(())
     }
 

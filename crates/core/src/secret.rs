@@ -76,6 +76,12 @@ impl SecretProperties {
                 "contentType is longer than the maximum of {MAX_CONTENT_TYPE_CHARS} characters."
             )));
         }
+        self.validate_tags()
+    }
+
+    /// Checks the tag limits only: what a client sets on objects whose content type is the server's own
+    /// metadata (keys keep their facts there).
+    pub fn validate_tags(&self) -> Result<()> {
         if self.tags.len() > MAX_TAGS {
             return Err(Error::invalid_input(format_args!(
                 "Too many tags: {} given, at most {MAX_TAGS} are allowed.",

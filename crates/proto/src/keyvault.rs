@@ -204,16 +204,44 @@ pub struct JsonWebKey {
     pub y: Option<String>,
 }
 
+/// A key's attributes: those of secrets, and whether the key may be released.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyAttributes {
+    /// The attributes keys share with secrets.
+    #[serde(flatten)]
+    pub common: SecretAttributes,
+    /// Whether the key may leave the vault by secure key release (set at creation only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportable: Option<bool>,
+}
+
+/// The policy under which an exportable key is released (`KeyReleasePolicy`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyReleasePolicy {
+    /// The policy's media type; `application/json; charset=utf-8`.
+    #[serde(rename = "contentType", default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Whether the policy can never change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
+    /// The policy document, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
 /// A key version (`KeyBundle`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyBundle {
     /// The key's public half.
     pub key: JsonWebKey,
-    /// The attributes (those of secrets, the same names).
-    pub attributes: SecretAttributes,
+    /// The attributes.
+    pub attributes: KeyAttributes,
     /// The tags, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    /// The release policy of an exportable key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_policy: Option<KeyReleasePolicy>,
 }
 
 /// A key in a list (`KeyItem`).
@@ -222,7 +250,7 @@ pub struct KeyItem {
     /// `{vault}/keys/{name}`, with the version in `GET /keys/{n}/versions`.
     pub kid: String,
     /// The attributes.
-    pub attributes: SecretAttributes,
+    pub attributes: KeyAttributes,
     /// The tags, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
@@ -269,7 +297,10 @@ pub struct KeyCreateParameters {
     pub key_ops: Option<Vec<String>>,
     /// Attributes; server-set members are ignored.
     #[serde(default)]
-    pub attributes: Option<SecretAttributes>,
+    pub attributes: Option<KeyAttributes>,
+    /// The release policy of an exportable key.
+    #[serde(default)]
+    pub release_policy: Option<KeyReleasePolicy>,
     /// Tags.
     #[serde(default)]
     pub tags: Option<Tags>,
@@ -285,7 +316,10 @@ pub struct KeyImportParameters {
     pub hsm: Option<bool>,
     /// Attributes; server-set members are ignored.
     #[serde(default)]
-    pub attributes: Option<SecretAttributes>,
+    pub attributes: Option<KeyAttributes>,
+    /// The release policy of an exportable key.
+    #[serde(default)]
+    pub release_policy: Option<KeyReleasePolicy>,
     /// Tags.
     #[serde(default)]
     pub tags: Option<Tags>,
@@ -299,7 +333,10 @@ pub struct KeyUpdateParameters {
     pub key_ops: Option<Vec<String>>,
     /// New attributes.
     #[serde(default)]
-    pub attributes: Option<SecretAttributes>,
+    pub attributes: Option<KeyAttributes>,
+    /// A new release policy (unless the current one is immutable).
+    #[serde(default)]
+    pub release_policy: Option<KeyReleasePolicy>,
     /// New tags.
     #[serde(default)]
     pub tags: Option<Tags>,
@@ -424,5 +461,25 @@ pub struct RandomBytesRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RandomBytes {
     /// The bytes, base64url.
+    pub value: String,
+}
+
+/// Body of `POST /keys/{name}/{version}/release`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyReleaseParameters {
+    /// The target's attestation token. Required.
+    pub target: Option<String>,
+    /// A nonce the answer repeats.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// How the key is wrapped for the target.
+    #[serde(default)]
+    pub enc: Option<String>,
+}
+
+/// Answer of a release: a JWS signed by the vault whose payload holds the wrapped key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyReleaseResult {
+    /// The JWS.
     pub value: String,
 }

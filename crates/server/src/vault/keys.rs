@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use strongroom_core::key::{
     CipherInput, Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateJwk, PrivateKey, SignatureAlgorithm,
 };
+use strongroom_core::release::ReleasePolicy;
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
-    DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyBundle, KeyCreateParameters, KeyImportParameters,
-    KeyItem, KeyOperationParameters, KeyOperationResult, KeyUpdateParameters, KeyVerifyResult, Page, RandomBytes,
-    RandomBytesRequest, SecretAttributes, Tags,
+    DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyAttributes, KeyBundle, KeyCreateParameters,
+    KeyImportParameters, KeyItem, KeyOperationParameters, KeyOperationResult, KeyReleasePolicy, KeyUpdateParameters,
+    KeyVerifyResult, Page, RandomBytes, RandomBytesRequest, Tags,
 };
 use strongroom_store::{Place, Store, VersionSelector};
 use uuid::Uuid;
@@ -32,11 +33,56 @@ use crate::identity::mint::now_seconds;
 
 /// What a key version's properties say about it (kept in the version's metadata field, in clear).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct KeyFacts {
+pub(super) struct KeyFacts {
     kty: KeyType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     crv: Option<Curve>,
     key_ops: Vec<String>,
+    /// Whether the key may be released; set at creation, never changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) exportable: bool,
+    /// The release policy of an exportable key, as the client gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) release_policy: Option<KeyReleasePolicy>,
+}
+
+impl KeyFacts {
+    fn new(key: &PrivateKey, key_ops: Option<Vec<String>>, release: Release) -> Result<Self, VaultError> {
+        Ok(Self {
+            kty: key.kty(),
+            crv: key.curve(),
+            key_ops: self::key_ops(key.kty(), key_ops)?,
+            exportable: release.exportable,
+            release_policy: release.policy,
+        })
+    }
+}
+
+/// What a create or import says about release: exportable with a policy, or neither.
+#[derive(Debug, Default)]
+struct Release {
+    exportable: bool,
+    policy: Option<KeyReleasePolicy>,
+}
+
+impl Release {
+    fn requested(attributes: Option<&KeyAttributes>, policy: Option<KeyReleasePolicy>) -> Result<Self, VaultError> {
+        let exportable = attributes.and_then(|a| a.exportable).unwrap_or(false);
+        match (exportable, policy) {
+            (false, None) => Ok(Self::default()),
+            (true, Some(policy)) => Ok(Self { exportable, policy: Some(checked_release_policy(policy)?) }),
+            (true, None) => Err(VaultError::bad_parameter("An exportable key needs a release policy.")),
+            (false, Some(_)) => Err(VaultError::bad_parameter("Only an exportable key has a release policy.")),
+        }
+    }
+}
+
+/// A release policy whose document parses as one, with its content type filled in.
+fn checked_release_policy(mut policy: KeyReleasePolicy) -> Result<KeyReleasePolicy, VaultError> {
+    let data = decode(policy.data.as_deref(), "release_policy.data")?;
+    ReleasePolicy::parse(&data)?;
+    policy.content_type.get_or_insert_with(|| "application/json; charset=utf-8".to_owned());
+    Ok(policy)
 }
 
 /// The sealed part: the private key as PKCS#8 DER, or the AES key, base64.
@@ -46,7 +92,7 @@ struct SealedKey {
     material: String,
 }
 
-fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
+pub(super) fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
     version
         .properties
         .content_type
@@ -59,11 +105,15 @@ pub(super) fn place(cx: &Context<'_>) -> Place {
     Place::keys(cx.vault.id)
 }
 
-fn kid(cx: &Context<'_>, version: &SecretVersion) -> String {
+pub(super) fn kid(cx: &Context<'_>, version: &SecretVersion) -> String {
     format!("{}/keys/{}/{}", cx.base_url, version.name, version.version)
 }
 
-fn jwk(cx: &Context<'_>, version: &SecretVersion, key: Option<&PrivateKey>) -> Result<JsonWebKey, VaultError> {
+pub(super) fn jwk(
+    cx: &Context<'_>,
+    version: &SecretVersion,
+    key: Option<&PrivateKey>,
+) -> Result<JsonWebKey, VaultError> {
     let facts = facts(version)?;
     let public = key.map(PrivateKey::public_jwk).transpose()?.unwrap_or_default();
     Ok(JsonWebKey {
@@ -78,12 +128,22 @@ fn jwk(cx: &Context<'_>, version: &SecretVersion, key: Option<&PrivateKey>) -> R
     })
 }
 
-fn bundle(cx: &Context<'_>, version: &SecretVersion, key: Option<&PrivateKey>) -> Result<KeyBundle, VaultError> {
+pub(super) fn bundle(
+    cx: &Context<'_>,
+    version: &SecretVersion,
+    key: Option<&PrivateKey>,
+) -> Result<KeyBundle, VaultError> {
+    let facts = facts(version)?;
     Ok(KeyBundle {
         key: jwk(cx, version, key)?,
-        attributes: cx.attributes(version),
+        attributes: attributes(cx, version, &facts),
         tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
+        release_policy: facts.release_policy,
     })
+}
+
+fn attributes(cx: &Context<'_>, version: &SecretVersion, facts: &KeyFacts) -> KeyAttributes {
+    KeyAttributes { common: cx.attributes(version), exportable: Some(facts.exportable) }
 }
 
 fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> KeyItem {
@@ -91,9 +151,10 @@ fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> KeyIte
         true => kid(cx, version),
         false => format!("{}/keys/{}", cx.base_url, version.name),
     };
+    let exportable = facts(version).is_ok_and(|f| f.exportable);
     KeyItem {
         kid,
-        attributes: cx.attributes(version),
+        attributes: KeyAttributes { common: cx.attributes(version), exportable: Some(exportable) },
         tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
     }
 }
@@ -207,7 +268,8 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let crv = params.crv.as_deref().map(Curve::parse).transpose()?;
     let spec = KeySpec { kty, size: params.key_size, public_exponent: params.public_exponent, curve: crv };
     let key = PrivateKey::generate(&spec)?;
-    let facts = KeyFacts { kty, crv: key.curve(), key_ops: key_ops(kty, params.key_ops)? };
+    let release = Release::requested(params.attributes.as_ref(), params.release_policy)?;
+    let facts = KeyFacts::new(&key, params.key_ops, release)?;
     let properties = new_properties(&facts, params.attributes, params.tags)?;
     store_new_version(cx, name, properties, &key).await
 }
@@ -221,7 +283,8 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let jwk: PrivateJwk = serde_json::from_value(jwk)
         .map_err(|e| VaultError::bad_parameter(format!("The key to import is not a JSON Web Key: {e}")))?;
     let key = PrivateKey::import(&jwk, params.hsm.unwrap_or(false))?;
-    let facts = KeyFacts { kty: key.kty(), crv: key.curve(), key_ops: key_ops(key.kty(), jwk.key_ops.clone())? };
+    let release = Release::requested(params.attributes.as_ref(), params.release_policy)?;
+    let facts = KeyFacts::new(&key, jwk.key_ops.clone(), release)?;
     let properties = new_properties(&facts, params.attributes, params.tags)?;
     store_new_version(cx, name, properties, &key).await
 }
@@ -259,10 +322,10 @@ pub(super) async fn rotate_in(
 /// The properties of a new version: the key's facts, and the attributes and tags the request gave.
 fn new_properties(
     facts: &KeyFacts,
-    attributes: Option<SecretAttributes>,
+    attributes: Option<KeyAttributes>,
     tags: Option<Tags>,
 ) -> Result<SecretProperties, VaultError> {
-    let attributes = attributes.unwrap_or_default();
+    let attributes = attributes.unwrap_or_default().common;
     Ok(SecretProperties {
         content_type: Some(metadata(facts)?),
         tags: tags.unwrap_or_default(),
@@ -292,7 +355,7 @@ async fn seal_version(
     key: &PrivateKey,
     now: i64,
 ) -> Result<SecretVersion, VaultError> {
-    properties.validate()?;
+    properties.validate_tags()?;
     let version =
         SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
     let sealed = Zeroizing::new(
@@ -316,7 +379,16 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
     if let Some(ops) = params.key_ops {
         facts.key_ops = key_ops(facts.kty, Some(ops))?;
     }
-    let attributes = params.attributes.unwrap_or_default();
+    if let Some(policy) = params.release_policy {
+        if !facts.exportable {
+            return Err(VaultError::bad_parameter("Only an exportable key has a release policy."));
+        }
+        if facts.release_policy.as_ref().is_some_and(|p| p.immutable == Some(true)) {
+            return Err(VaultError::bad_parameter("The key's release policy is immutable."));
+        }
+        facts.release_policy = Some(checked_release_policy(policy)?);
+    }
+    let attributes = params.attributes.unwrap_or_default().common;
     let update = SecretUpdate {
         content_type: Some(metadata(&facts)?),
         tags: params.tags,
@@ -324,7 +396,8 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
         not_before: attributes.nbf,
         expires: attributes.exp,
     };
-    update.validate()?;
+    SecretProperties { tags: update.tags.clone().unwrap_or_default(), ..SecretProperties::default() }
+        .validate_tags()?;
     let selector = VersionSelector::Exact(&current.version);
     let updated = cx
         .state
@@ -428,7 +501,7 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
-fn decode(value: Option<&str>, what: &str) -> Result<Vec<u8>, VaultError> {
+pub(super) fn decode(value: Option<&str>, what: &str) -> Result<Vec<u8>, VaultError> {
     let value = value.ok_or_else(|| VaultError::bad_parameter(format!("'{what}' is required.")))?;
     decode_optional(Some(value), what).map(Option::unwrap_or_default)
 }
@@ -443,6 +516,21 @@ fn decode_optional(value: Option<&str>, what: &str) -> Result<Option<Vec<u8>>, V
         .transpose()
 }
 
+/// Refuses `operation` on a version that is disabled or outside its validity period.
+pub(super) fn usable(version: &SecretVersion, operation: &str) -> Result<(), VaultError> {
+    let properties = &version.properties;
+    let now = now_seconds();
+    if !properties.enabled {
+        return Err(VaultError::forbidden(format!("Operation {operation} is not allowed on a disabled key.")));
+    }
+    if properties.not_before.is_some_and(|nbf| now < nbf) || properties.expires.is_some_and(|exp| now >= exp) {
+        return Err(VaultError::forbidden(format!(
+            "Operation {operation} is not allowed on a key outside its validity period."
+        )));
+    }
+    Ok(())
+}
+
 /// `POST /keys/{name}[/{version}]/{operation}`: a cryptographic operation with the key, if it is enabled, inside
 /// its validity and permitted the operation.
 pub async fn crypto(
@@ -454,17 +542,8 @@ pub async fn crypto(
 ) -> Result<Response, VaultError> {
     let params: KeyOperationParameters = parse_body(body, "KeyOperationsParameters")?;
     let (version, key) = load(cx, name, version).await?;
-    let properties = &version.properties;
-    let now = now_seconds();
     let op = operation.as_str();
-    if !properties.enabled {
-        return Err(VaultError::forbidden(format!("Operation {op} is not allowed on a disabled key.")));
-    }
-    if properties.not_before.is_some_and(|nbf| now < nbf) || properties.expires.is_some_and(|exp| now >= exp) {
-        return Err(VaultError::forbidden(format!(
-            "Operation {op} is not allowed on a key outside its validity period."
-        )));
-    }
+    usable(&version, op)?;
     if !facts(&version)?.key_ops.iter().any(|permitted| permitted == op) {
         return Err(VaultError::bad_parameter(format!("Operation {op} is not permitted on this key.")));
     }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod firewall;
 pub mod keys;
 pub mod operation;
+pub mod release;
 pub mod rotation;
 pub mod secrets;
 
@@ -163,6 +164,7 @@ async fn run_stages(
             KeyOperation::SetRotationPolicy { name } => rotation::set_policy(&cx, name, &body).await,
             KeyOperation::GetAttestation { name, version } => keys::get(&cx, name, version.as_deref()).await,
             KeyOperation::RandomBytes => keys::random_bytes(&body),
+            KeyOperation::Release { name, version } => release::release(&cx, name, version.as_deref(), &body).await,
             KeyOperation::Backup { name } => keys::backup(&cx, name).await,
             KeyOperation::Restore => keys::restore(&cx, &body).await,
             KeyOperation::List => keys::list(&cx).await,

@@ -133,6 +133,13 @@ pub enum KeyOperation {
     },
     /// `POST /rng`
     RandomBytes,
+    /// `POST /keys/{name}[/{version}]/release`
+    Release {
+        /// The key.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
     /// `POST /keys/{name}/backup`
     Backup {
         /// The key.
@@ -231,6 +238,8 @@ impl KeyOperation {
             (["keys", n, "rotationpolicy"], &Method::PUT) => SetRotationPolicy { name: name(n) },
             (["keys", n, v, "attestation"], &Method::GET) => GetAttestation { name: name(n), version: version(v) },
             (["rng"], &Method::POST) => RandomBytes,
+            (["keys", n, "release"], &Method::POST) => Release { name: name(n), version: None },
+            (["keys", n, v, "release"], &Method::POST) => Release { name: name(n), version: version(v) },
             (["keys", n, "backup"], &Method::POST) => Backup { name: name(n) },
             (["keys", n] | ["keys", n, ""], &Method::GET) => Get { name: name(n), version: None },
             (["keys", n] | ["keys", n, ""], &Method::PATCH) => Update { name: name(n), version: None },
@@ -260,6 +269,7 @@ impl KeyOperation {
             KeyOperation::SetRotationPolicy { .. } => "KeySetRotationPolicy",
             KeyOperation::GetAttestation { .. } => "KeyGetAttestation",
             KeyOperation::RandomBytes => "RandomBytes",
+            KeyOperation::Release { .. } => "KeyRelease",
             KeyOperation::Backup { .. } => "KeyBackup",
             KeyOperation::Restore => "KeyRestore",
             KeyOperation::List => "KeyList",
@@ -291,6 +301,7 @@ impl KeyOperation {
             KeyOperation::SetRotationPolicy { .. } => (Action::KeyRotationPoliciesWrite, "setrotationpolicy"),
             // No access-policy permission exists for it; whoever may read keys may draw random bytes.
             KeyOperation::RandomBytes => (Action::KeysRandomBytes, "get"),
+            KeyOperation::Release { .. } => (Action::KeysRelease, "release"),
             KeyOperation::List | KeyOperation::ListVersions { .. } | KeyOperation::ListDeleted => {
                 (Action::KeysRead, "list")
             }
@@ -324,6 +335,7 @@ impl KeyOperation {
             | KeyOperation::GetRotationPolicy { name }
             | KeyOperation::SetRotationPolicy { name }
             | KeyOperation::GetAttestation { name, .. }
+            | KeyOperation::Release { name, .. }
             | KeyOperation::Backup { name }
             | KeyOperation::ListVersions { name }
             | KeyOperation::GetDeleted { name }

@@ -120,6 +120,15 @@ fn key_operations() -> Vec<Op> {
             true,
         ),
         ("random bytes", Method::POST, "/rng", Some(json!({"count": 4})), keys("rng/action"), "get", false),
+        (
+            "release",
+            Method::POST,
+            "/keys/target/release",
+            Some(json!({"target": "x"})),
+            keys("release/action"),
+            "release",
+            true,
+        ),
     ]
 }
 
