@@ -78,20 +78,40 @@ def test_keys_are_created_read_listed_updated_deleted_and_recovered(configured_s
         client.get_deleted_key("sdk-ec")
 
 
-def test_rsa_operations_check_out_with_the_cryptography_package(configured_server):
-    key = key_client(configured_server).create_rsa_key("sdk-rsa-ops", size=2048)
+RSA_SIGNATURES = [
+    (SignatureAlgorithm.rs256, hashes.SHA256(), lambda h: padding.PKCS1v15()),
+    (SignatureAlgorithm.rs384, hashes.SHA384(), lambda h: padding.PKCS1v15()),
+    (SignatureAlgorithm.rs512, hashes.SHA512(), lambda h: padding.PKCS1v15()),
+    (SignatureAlgorithm.ps256, hashes.SHA256(), lambda h: padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)),
+    (SignatureAlgorithm.ps384, hashes.SHA384(), lambda h: padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)),
+    (SignatureAlgorithm.ps512, hashes.SHA512(), lambda h: padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)),
+]
+
+
+def digest_of(hash_algorithm, message=b"message"):
+    hasher = hashes.Hash(hash_algorithm)
+    hasher.update(message)
+    return hasher.finalize()
+
+
+@pytest.mark.parametrize("size", [2048, 3072, 4096])
+def test_rsa_operations_check_out_with_the_cryptography_package(configured_server, size):
+    key = key_client(configured_server).create_rsa_key(f"sdk-rsa-ops-{size}", size=size)
     crypto = crypto_client(configured_server, key)
+    on_server = remote_crypto(configured_server, key.id)
     public = rsa.RSAPublicNumbers(number(key.key.e), number(key.key.n)).public_key()
+    assert public.key_size == size
+
+    for algorithm, hash_algorithm, pad in RSA_SIGNATURES:
+        digest = digest_of(hash_algorithm)
+        signed = crypto.sign(algorithm, digest)
+        assert len(signed.signature) == size // 8
+        public.verify(signed.signature, digest, pad(hash_algorithm), Prehashed(hash_algorithm))
+        assert crypto.verify(algorithm, digest, signed.signature).is_valid, "verified by the SDK, locally"
+        assert on_server.verify(algorithm, digest, signed.signature).is_valid, "verified by the server"
+        assert not on_server.verify(algorithm, digest_of(hash_algorithm, b"other"), signed.signature).is_valid
 
     digest = hashlib.sha256(b"message").digest()
-    for algorithm, pad in [
-        (SignatureAlgorithm.rs256, padding.PKCS1v15()),
-        (SignatureAlgorithm.ps256, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)),
-    ]:
-        signed = crypto.sign(algorithm, digest)
-        public.verify(signed.signature, digest, pad, Prehashed(hashes.SHA256()))
-        assert crypto.verify(algorithm, digest, signed.signature).is_valid
-
     for algorithm, pad in [
         (EncryptionAlgorithm.rsa_oaep, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)),
         (EncryptionAlgorithm.rsa_oaep_256, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)),
@@ -100,10 +120,13 @@ def test_rsa_operations_check_out_with_the_cryptography_package(configured_serve
         ciphertext = public.encrypt(b"plaintext", pad)
         assert crypto.decrypt(algorithm, ciphertext).plaintext == b"plaintext"
         assert crypto.decrypt(algorithm, crypto.encrypt(algorithm, b"again").ciphertext).plaintext == b"again"
+        assert crypto.decrypt(algorithm, on_server.encrypt(algorithm, b"server").ciphertext).plaintext == b"server"
 
     secret_key = os.urandom(32)
-    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, secret_key)
-    assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key).key == secret_key
+    for algorithm in (KeyWrapAlgorithm.rsa_oaep, KeyWrapAlgorithm.rsa_oaep_256, KeyWrapAlgorithm.rsa1_5):
+        wrapped = crypto.wrap_key(algorithm, secret_key)
+        assert crypto.unwrap_key(algorithm, wrapped.encrypted_key).key == secret_key
+        assert crypto.unwrap_key(algorithm, on_server.wrap_key(algorithm, secret_key).encrypted_key).key == secret_key
 
     # Refusals, each a 400 and nothing changed: a digest of the wrong length, an algorithm of another key type.
     for call in (lambda: crypto.sign(SignatureAlgorithm.rs384, digest), lambda: crypto.sign(SignatureAlgorithm.es256, digest)):
@@ -116,6 +139,7 @@ def test_ec_signatures_are_raw_and_verify_with_the_cryptography_package(configur
     client = key_client(configured_server)
     for curve, algorithm, hash_algorithm in [
         ("P-256", SignatureAlgorithm.es256, hashes.SHA256()),
+        ("P-384", SignatureAlgorithm.es384, hashes.SHA384()),
         ("P-521", SignatureAlgorithm.es512, hashes.SHA512()),
         ("P-256K", SignatureAlgorithm.es256_k, hashes.SHA256()),
     ]:
@@ -126,11 +150,12 @@ def test_ec_signatures_are_raw_and_verify_with_the_cryptography_package(configur
         digest = digest_of.finalize()
         signature = crypto.sign(algorithm, digest).signature
         half = len(signature) // 2
-        curve_class = {"P-256": ec.SECP256R1, "P-521": ec.SECP521R1, "P-256K": ec.SECP256K1}[curve]
+        curve_class = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1, "P-256K": ec.SECP256K1}[curve]
         public = ec.EllipticCurvePublicNumbers(number(key.key.x), number(key.key.y), curve_class()).public_key()
         der = encode_dss_signature(number(signature[:half]), number(signature[half:]))
         public.verify(der, digest, ec.ECDSA(Prehashed(hash_algorithm)))
         assert crypto.verify(algorithm, digest, signature).is_valid
+        assert remote_crypto(configured_server, key.id).verify(algorithm, digest, signature).is_valid, "on the server"
 
     disabled = client.create_ec_key("sdk-ec-disabled", curve="P-256")
     client.update_key_properties("sdk-ec-disabled", enabled=False)
