@@ -1,9 +1,11 @@
 """The official azure-keyvault-keys SDK, unmodified: KeyClient for the key lifecycle and CryptographyClient for
 the operations, each result checked with the `cryptography` package."""
 
+import base64
 import hashlib
+import time
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -316,6 +318,13 @@ def test_aes_keys_encrypt_and_wrap_on_the_server_as_the_cryptography_package_doe
     assert known.wrap_key(wrap, b"w" * 24).encrypted_key == aes_key_wrap(secret, b"w" * 24)
     assert known.unwrap_key(wrap, aes_key_wrap(secret, b"x" * 16)).key == b"x" * 16
 
+    # The imported key is sealed at rest: no file of the data directory holds it, in any encoding.
+    encodings = [secret, base64.b64encode(secret), base64.urlsafe_b64encode(secret).rstrip(b"=")]
+    for path in configured_server.data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(e in content for e in encodings), f"{path} holds the AES key"
+
 
 def test_bad_operations_are_refused_with_key_vault_codes_and_change_nothing(configured_server):
     client = key_client(configured_server)
@@ -336,6 +345,12 @@ def test_bad_operations_are_refused_with_key_vault_codes_and_change_nothing(conf
     assert refused(lambda: crypto.encrypt(EncryptionAlgorithm.a256_gcm, b"x")).error.code == "BadParameter", "AES alg, RSA key"
     client.update_key_properties("sdk-refusals", enabled=False)
     assert refused(lambda: crypto.sign(SignatureAlgorithm.rs256, digest), status=403).error.code == "Forbidden", "disabled"
+    future = datetime.fromtimestamp(time.time() + 3600, timezone.utc)
+    client.update_key_properties("sdk-refusals", enabled=True, not_before=future)
+    assert refused(lambda: crypto.sign(SignatureAlgorithm.rs256, digest), status=403).error.code == "Forbidden", "nbf"
+    past = datetime.fromtimestamp(time.time() - 3600, timezone.utc)
+    client.update_key_properties("sdk-refusals", not_before=past, expires_on=past)
+    assert refused(lambda: crypto.sign(SignatureAlgorithm.rs256, digest), status=403).error.code == "Forbidden", "exp"
 
     after = client.get_key("sdk-refusals")
     assert after.properties.version == key.properties.version and after.key.n == key.key.n, "nothing changed"

@@ -6,6 +6,7 @@
 
 pub mod assertion;
 pub mod backup;
+pub mod certificate;
 pub mod credential;
 pub mod directory;
 pub mod error;

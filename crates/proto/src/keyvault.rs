@@ -239,6 +239,9 @@ pub struct KeyBundle {
     /// The tags, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    /// Whether the key backs a certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
     /// The release policy of an exportable key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_policy: Option<KeyReleasePolicy>,
@@ -482,4 +485,228 @@ pub struct KeyReleaseParameters {
 pub struct KeyReleaseResult {
     /// The JWS.
     pub value: String,
+}
+
+/// A certificate's policy (`CertificatePolicy`): how its versions are issued. Members are snake_case on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificatePolicy {
+    /// `{vault}/certificates/{name}/policy` (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The key's properties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_props: Option<CertificateKeyProperties>,
+    /// The secret's properties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_props: Option<CertificateSecretProperties>,
+    /// What the certificate says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x509_props: Option<X509Properties>,
+    /// What happens as the certificate ages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_actions: Option<Vec<CertificateLifetimeAction>>,
+    /// Who issues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerParameters>,
+    /// The policy's attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// The key of a certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateKeyProperties {
+    /// Whether the private key may be exported (in the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportable: Option<bool>,
+    /// `RSA`, `RSA-HSM`, `EC`, `EC-HSM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kty: Option<String>,
+    /// RSA modulus bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_size: Option<u32>,
+    /// Whether renewals keep the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_key: Option<bool>,
+    /// EC curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+}
+
+/// The secret of a certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateSecretProperties {
+    /// `application/x-pkcs12` or `application/x-pem-file`.
+    #[serde(rename = "contentType", default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// What an issued certificate says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct X509Properties {
+    /// The subject, an X.500 name such as `CN=example, O=Contoso`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Extended key usage OIDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ekus: Option<Vec<String>>,
+    /// Subject alternative names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sans: Option<SubjectAlternativeNames>,
+    /// Key usages (`digitalSignature`, `keyEncipherment`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<Vec<String>>,
+    /// How many months an issued certificate is valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_months: Option<u32>,
+}
+
+/// Subject alternative names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectAlternativeNames {
+    /// E-mail addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emails: Option<Vec<String>>,
+    /// DNS names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_names: Option<Vec<String>>,
+    /// User principal names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upns: Option<Vec<String>>,
+    /// URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uris: Option<Vec<String>>,
+    /// IP addresses.
+    #[serde(rename = "ipAddresses", default, skip_serializing_if = "Option::is_none")]
+    pub ip_addresses: Option<Vec<String>>,
+}
+
+/// One lifetime action of a certificate policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateLifetimeAction {
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<CertificateLifetimeTrigger>,
+    /// What.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<CertificateLifetimeActionType>,
+}
+
+/// When a certificate lifetime action happens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateLifetimeTrigger {
+    /// At this percentage of the validity, 1..=99.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_percentage: Option<u32>,
+    /// This many days before expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_before_expiry: Option<u32>,
+}
+
+/// What a certificate lifetime action does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateLifetimeActionType {
+    /// `AutoRenew` or `EmailContacts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_type: Option<String>,
+}
+
+/// Who issues a certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerParameters {
+    /// `Self`, `Unknown`, or an issuer's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The certificate type an issuer offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cty: Option<String>,
+    /// Whether the certificate is to be logged publicly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_transparency: Option<bool>,
+}
+
+/// Body of `POST /certificates/{name}/create`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CertificateCreateParameters {
+    /// The policy; Key Vault's default when absent.
+    #[serde(default)]
+    pub policy: Option<CertificatePolicy>,
+    /// Attributes.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    /// Whether the chain keeps the order it was given in.
+    #[serde(rename = "preserveCertOrder", default)]
+    pub preserve_cert_order: Option<bool>,
+}
+
+/// A certificate's pending (or last) issuance (`CertificateOperation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateOperation {
+    /// `{vault}/certificates/{name}/pending`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Who issues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerParameters>,
+    /// The certificate signing request, standard base64 DER.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr: Option<String>,
+    /// Whether cancellation was asked for.
+    #[serde(default)]
+    pub cancellation_requested: bool,
+    /// `inProgress`, `completed`, `cancelled` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// What the status means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    /// The certificate the operation made, when completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The request's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// A certificate version (`CertificateBundle`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateBundle {
+    /// `{vault}/certificates/{name}/{version}`.
+    pub id: String,
+    /// `{vault}/keys/{name}/{version}`.
+    pub kid: String,
+    /// `{vault}/secrets/{name}/{version}`.
+    pub sid: String,
+    /// SHA-1 thumbprint, base64url.
+    pub x5t: String,
+    /// The certificate, standard base64 DER.
+    pub cer: String,
+    /// The secret's content type.
+    #[serde(rename = "contentType", skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The attributes.
+    pub attributes: SecretAttributes,
+    /// The policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<CertificatePolicy>,
+    /// The tags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+/// A certificate in a list (`CertificateItem`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateItem {
+    /// `{vault}/certificates/{name}`, with the version in `GET /certificates/{n}/versions`.
+    pub id: String,
+    /// SHA-1 thumbprint, base64url.
+    pub x5t: String,
+    /// The attributes.
+    pub attributes: SecretAttributes,
+    /// The tags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
 }

@@ -94,6 +94,19 @@ impl Store for CachedStore {
         result
     }
 
+    async fn put_linked_versions(
+        &self,
+        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<()> {
+        let touched: Vec<(Place, String)> = versions.iter().map(|(place, v, _)| (*place, v.name.clone())).collect();
+        let result = self.inner.put_linked_versions(versions, policy).await;
+        for (place, name) in touched {
+            self.invalidate(place, &name);
+        }
+        result
+    }
+
     async fn read_version(
         &self,
         place: Place,

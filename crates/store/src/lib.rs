@@ -43,6 +43,11 @@ impl Place {
         Self { vault_id, collection: Collection::Keys }
     }
 
+    /// The certificates of `vault_id`.
+    pub fn certificates(vault_id: Uuid) -> Self {
+        Self { vault_id, collection: Collection::Certificates }
+    }
+
     /// The key the storage backends file the place's objects under.
     pub fn scope(&self) -> String {
         format!("{}/{}", self.vault_id, self.collection.as_str())
@@ -95,6 +100,14 @@ pub trait Store: Send + Sync {
     /// as stored (a new version keeps the name's first spelling). The write is durable when this returns. A
     /// soft-deleted object refuses new versions with [`ErrorKind::Deleted`].
     async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion>;
+
+    /// Several new versions, each at its own place (a certificate's version with its key's and its secret's),
+    /// and then `policy` kept with the object it names — all in one transaction, durable when this returns.
+    async fn put_linked_versions(
+        &self,
+        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<()>;
 
     /// An object version and its value.
     async fn read_version(

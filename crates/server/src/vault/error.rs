@@ -70,6 +70,24 @@ impl VaultError {
         )
     }
 
+    /// 404 for a certificate that does not exist (or not in that version).
+    pub fn certificate_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CertificateNotFound",
+            format!("A certificate with (name/id) {name} was not found in this key vault."),
+        )
+    }
+
+    /// 404 for a certificate with no pending or finished issuance on record.
+    pub fn operation_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CertificateOperationNotFound",
+            format!("Pending certificate not found: {name}"),
+        )
+    }
+
     /// 404 for a key that does not exist (or not in that version).
     pub fn key_not_found(name: &str) -> Self {
         Self::new(

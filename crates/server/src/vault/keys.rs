@@ -44,6 +44,9 @@ pub(super) struct KeyFacts {
     /// The release policy of an exportable key, as the client gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) release_policy: Option<KeyReleasePolicy>,
+    /// Whether the key backs a certificate (and lives and dies with it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    managed: bool,
 }
 
 impl KeyFacts {
@@ -54,8 +57,31 @@ impl KeyFacts {
             key_ops: self::key_ops(key.kty(), key_ops)?,
             exportable: release.exportable,
             release_policy: release.policy,
+            managed: false,
         })
     }
+}
+
+/// The version of a certificate's key: `key` under the certificate's name and version id, managed, with
+/// `properties` (the certificate's attributes and tags), made at `now`; with its sealed value.
+pub(super) fn certificate_key_version(
+    key: &PrivateKey,
+    name: &str,
+    version: &str,
+    properties: SecretProperties,
+    now: i64,
+) -> Result<(SecretVersion, Zeroizing<String>), VaultError> {
+    let facts = KeyFacts { managed: true, ..KeyFacts::new(key, None, Release::default())? };
+    let properties = SecretProperties { content_type: Some(metadata(&facts)?), ..properties };
+    let version =
+        SecretVersion { name: name.to_owned(), version: version.to_owned(), properties, created: now, updated: now };
+    Ok((version, sealed(key)?))
+}
+
+fn sealed(key: &PrivateKey) -> Result<Zeroizing<String>, VaultError> {
+    serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
+        .map(Zeroizing::new)
+        .map_err(|_| VaultError::internal())
 }
 
 /// What a create or import says about release: exportable with a policy, or neither.
@@ -138,6 +164,7 @@ pub(super) fn bundle(
         key: jwk(cx, version, key)?,
         attributes: attributes(cx, version, &facts),
         tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
+        managed: facts.managed.then_some(true),
         release_policy: facts.release_policy,
     })
 }
@@ -358,10 +385,7 @@ async fn seal_version(
     properties.validate_tags()?;
     let version =
         SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
-    let sealed = Zeroizing::new(
-        serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
-            .map_err(|_| VaultError::internal())?,
-    );
+    let sealed = sealed(key)?;
     store.put_version(place, &version, &sealed).await.map_err(|e| VaultError::from_key_store(name, e))
 }
 

@@ -9,6 +9,7 @@
 
 pub mod authenticate;
 pub mod authorize;
+pub mod certificates;
 pub mod challenge;
 pub mod error;
 pub mod firewall;
@@ -32,7 +33,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use self::error::VaultError;
-use self::operation::{KeyOperation, Operation, Query};
+use self::operation::{CertificateOp, KeyOperation, Operation, Query};
 use crate::audit::RequestFacts;
 use crate::state::AppState;
 
@@ -176,6 +177,14 @@ async fn run_stages(
             KeyOperation::Crypto { name, version, operation } => {
                 keys::crypto(&cx, name, version.as_deref(), *operation, &body).await
             }
+        },
+        Operation::Certificate(certificate) => match certificate {
+            CertificateOp::Create { name } => certificates::create(&cx, name, &body).await,
+            CertificateOp::Get { name, version } => certificates::get(&cx, name, version.as_deref()).await,
+            CertificateOp::GetOperation { name } => certificates::get_operation(&cx, name).await,
+            CertificateOp::GetPolicy { name } => certificates::get_policy(&cx, name).await,
+            CertificateOp::List => certificates::list(&cx).await,
+            CertificateOp::ListVersions { name } => certificates::list_versions(&cx, name).await,
         },
     }
 }

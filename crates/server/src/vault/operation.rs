@@ -75,6 +75,92 @@ pub enum Operation {
     },
     /// An operation on keys.
     Key(KeyOperation),
+    /// An operation on certificates.
+    Certificate(CertificateOp),
+}
+
+/// An operation on `/certificates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateOp {
+    /// `POST /certificates/{name}/create`
+    Create {
+        /// The certificate.
+        name: String,
+    },
+    /// `GET /certificates/{name}[/{version}]`
+    Get {
+        /// The certificate.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
+    /// `GET /certificates/{name}/pending`
+    GetOperation {
+        /// The certificate.
+        name: String,
+    },
+    /// `GET /certificates/{name}/policy`
+    GetPolicy {
+        /// The certificate.
+        name: String,
+    },
+    /// `GET /certificates`
+    List,
+    /// `GET /certificates/{name}/versions`
+    ListVersions {
+        /// The certificate.
+        name: String,
+    },
+}
+
+impl CertificateOp {
+    fn route(segments: &[&str], method: &Method) -> Option<Self> {
+        use CertificateOp::*;
+        let name = |n: &&str| (*n).to_owned();
+        Some(match (segments, method) {
+            (["certificates"] | ["certificates", ""], &Method::GET) => List,
+            (["certificates", n, "create"], &Method::POST) => Create { name: name(n) },
+            (["certificates", n, "pending"], &Method::GET) => GetOperation { name: name(n) },
+            (["certificates", n, "policy"], &Method::GET) => GetPolicy { name: name(n) },
+            (["certificates", n, "versions"], &Method::GET) => ListVersions { name: name(n) },
+            (["certificates", n] | ["certificates", n, ""], &Method::GET) => Get { name: name(n), version: None },
+            (["certificates", n, v], &Method::GET) => Get { name: name(n), version: Some(name(v)) },
+            _ => return None,
+        })
+    }
+
+    fn audit_name(&self) -> &'static str {
+        match self {
+            CertificateOp::Create { .. } => "CertificateCreate",
+            CertificateOp::Get { .. } => "CertificateGet",
+            CertificateOp::GetOperation { .. } => "CertificatePendingGet",
+            CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
+            CertificateOp::List => "CertificateList",
+            CertificateOp::ListVersions { .. } => "CertificateListVersions",
+        }
+    }
+
+    /// The RBAC data action and the access-policy permission.
+    fn needs(&self) -> (Action, &'static str) {
+        match self {
+            CertificateOp::Create { .. } => (Action::CertificatesCreate, "create"),
+            CertificateOp::Get { .. } | CertificateOp::GetOperation { .. } | CertificateOp::GetPolicy { .. } => {
+                (Action::CertificatesRead, "get")
+            }
+            CertificateOp::List | CertificateOp::ListVersions { .. } => (Action::CertificatesRead, "list"),
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        match self {
+            CertificateOp::Create { name }
+            | CertificateOp::Get { name, .. }
+            | CertificateOp::GetOperation { name }
+            | CertificateOp::GetPolicy { name }
+            | CertificateOp::ListVersions { name } => Some(name.as_str()),
+            CertificateOp::List => None,
+        }
+    }
 }
 
 /// An operation on `/keys` or `/deletedkeys`.
@@ -355,6 +441,9 @@ impl Operation {
         if let Some(operation) = KeyOperation::route(&segments, method) {
             return Ok(Key(operation));
         }
+        if let Some(operation) = CertificateOp::route(&segments, method) {
+            return Ok(Certificate(operation));
+        }
         let name = |n: &&str| (*n).to_owned();
         let operation = match (segments.as_slice(), method) {
             (["secrets"] | ["secrets", ""], &Method::GET) => ListSecrets,
@@ -372,7 +461,7 @@ impl Operation {
             (["deletedsecrets", n], &Method::DELETE) => PurgeDeletedSecret { name: name(n) },
             (["deletedsecrets", n, "recover"], &Method::POST) => RecoverDeletedSecret { name: name(n) },
             ([collection, ..], _)
-                if matches!(*collection, "secrets" | "deletedsecrets" | "keys" | "deletedkeys")
+                if matches!(*collection, "secrets" | "deletedsecrets" | "keys" | "deletedkeys" | "certificates")
                     && segments.len() <= 3 =>
             {
                 return Err(VaultError::method_not_allowed(method.as_str(), path));
@@ -398,6 +487,7 @@ impl Operation {
             Operation::RecoverDeletedSecret { .. } => "SecretRecover",
             Operation::PurgeDeletedSecret { .. } => "SecretPurge",
             Operation::Key(key) => key.audit_name(),
+            Operation::Certificate(certificate) => certificate.audit_name(),
         }
     }
 
@@ -417,6 +507,7 @@ impl Operation {
             Operation::RecoverDeletedSecret { .. } => Action::SecretsRecover,
             Operation::PurgeDeletedSecret { .. } => Action::SecretsPurge,
             Operation::Key(key) => key.needs().0,
+            Operation::Certificate(certificate) => certificate.needs().0,
         }
     }
 
@@ -432,6 +523,7 @@ impl Operation {
             Operation::RecoverDeletedSecret { .. } => "recover",
             Operation::PurgeDeletedSecret { .. } => "purge",
             Operation::Key(key) => key.needs().1,
+            Operation::Certificate(certificate) => certificate.needs().1,
         }
     }
 
@@ -449,6 +541,9 @@ impl Operation {
             | Operation::PurgeDeletedSecret { name } => Some(name.as_str()),
             Operation::ListSecrets | Operation::RestoreSecret | Operation::ListDeletedSecrets => None,
             Operation::Key(key) => return Target { collection: Collection::Keys, name: key.name() },
+            Operation::Certificate(certificate) => {
+                return Target { collection: Collection::Certificates, name: certificate.name() };
+            }
         };
         Target { collection: Collection::Secrets, name }
     }

@@ -774,6 +774,25 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_linked_versions(
+        &self,
+        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<()> {
+        self.write(move |transaction, root_key| {
+            for (place, version, value) in &versions {
+                objects::insert_version(transaction, root_key, *place, version, value)?;
+            }
+            if let Some((place, name, policy)) = &policy
+                && !objects::put_policy(transaction, *place, name, policy)?
+            {
+                return Err(Error::new(ErrorKind::Corrupt, "keeping a policy", "its object is not live"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn read_version(
         &self,
         place: Place,

@@ -1,0 +1,316 @@
+//! Certificates: what a certificate policy asks an issued certificate to say, the self-signed issuance that
+//! honours it (rcgen, signing with the certificate's own key), and the forms its secret takes — PKCS#12
+//! (p12-keystore) or PEM.
+
+use std::net::IpAddr;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rcgen::{
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, OtherNameValue,
+    SanType, SerialNumber,
+};
+use rustls_pki_types::PrivatePkcs8KeyDer;
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::key::{Curve, PrivateKey};
+
+/// The content type of a secret holding a PKCS#12 file.
+pub const PKCS12: &str = "application/x-pkcs12";
+/// The content type of a secret holding PEM (private key, then certificates).
+pub const PEM: &str = "application/x-pem-file";
+
+/// The user principal name `otherName` (Microsoft, 1.3.6.1.4.1.311.20.2.3).
+const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
+
+/// A key usage, as Key Vault names it.
+const KEY_USAGES: [(&str, KeyUsagePurpose); 9] = [
+    ("digitalSignature", KeyUsagePurpose::DigitalSignature),
+    ("nonRepudiation", KeyUsagePurpose::ContentCommitment),
+    ("keyEncipherment", KeyUsagePurpose::KeyEncipherment),
+    ("dataEncipherment", KeyUsagePurpose::DataEncipherment),
+    ("keyAgreement", KeyUsagePurpose::KeyAgreement),
+    ("keyCertSign", KeyUsagePurpose::KeyCertSign),
+    ("cRLSign", KeyUsagePurpose::CrlSign),
+    ("encipherOnly", KeyUsagePurpose::EncipherOnly),
+    ("decipherOnly", KeyUsagePurpose::DecipherOnly),
+];
+
+/// What an issued certificate says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The subject, an X.500 name: `CN=example, O=Contoso, C=US`.
+    pub name: String,
+    /// DNS names.
+    pub dns_names: Vec<String>,
+    /// E-mail addresses.
+    pub emails: Vec<String>,
+    /// User principal names.
+    pub upns: Vec<String>,
+    /// URIs.
+    pub uris: Vec<String>,
+    /// IP addresses.
+    pub ips: Vec<IpAddr>,
+    /// Extended key usage OIDs, dotted.
+    pub ekus: Vec<String>,
+    /// Key usages, as Key Vault names them.
+    pub key_usage: Vec<String>,
+    /// Months of validity, 1..=1200.
+    pub validity_months: u32,
+}
+
+fn invalid(what: impl std::fmt::Display) -> Error {
+    Error::invalid_input(format_args!("{what}"))
+}
+
+/// An X.500 name from its text: `KEY=value` pairs separated by commas (or semicolons), `\,` for a comma in a
+/// value.
+fn distinguished_name(text: &str) -> Result<DistinguishedName> {
+    let mut name = DistinguishedName::new();
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ',' | ';' => parts.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let (key, value) =
+            part.split_once('=').ok_or_else(|| invalid(format_args!("The subject part '{part}' is not KEY=value.")))?;
+        let kind = match key.trim().to_ascii_uppercase().as_str() {
+            "CN" => DnType::CommonName,
+            "O" => DnType::OrganizationName,
+            "OU" => DnType::OrganizationalUnitName,
+            "L" => DnType::LocalityName,
+            "ST" | "S" => DnType::StateOrProvinceName,
+            "C" => DnType::CountryName,
+            "E" | "EMAIL" => DnType::CustomDnType(vec![1, 2, 840, 113_549, 1, 9, 1]),
+            "DC" => DnType::CustomDnType(vec![0, 9, 2342, 19_200_300, 100, 1, 25]),
+            other => return Err(invalid(format_args!("The subject attribute '{other}' is not supported."))),
+        };
+        name.push(kind, value.trim());
+    }
+    Ok(name)
+}
+
+fn oid(text: &str) -> Result<Vec<u64>> {
+    let arcs: Option<Vec<u64>> = text.split('.').map(|arc| arc.parse().ok()).collect();
+    arcs.filter(|a| a.len() >= 2).ok_or_else(|| invalid(format_args!("'{text}' is not an OID.")))
+}
+
+fn ia5(text: &str) -> Result<rcgen::string::Ia5String> {
+    rcgen::string::Ia5String::try_from(text).map_err(|_| invalid(format_args!("'{text}' is not ASCII.")))
+}
+
+impl Subject {
+    /// Checks what can be checked without issuing.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=1200).contains(&self.validity_months) {
+            return Err(invalid("validity_months is 1 to 1200."));
+        }
+        self.params(0).map(drop)
+    }
+
+    fn params(&self, now: i64) -> Result<CertificateParams> {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = distinguished_name(&self.name)?;
+        for dns in &self.dns_names {
+            params.subject_alt_names.push(SanType::DnsName(ia5(dns)?));
+        }
+        for email in &self.emails {
+            params.subject_alt_names.push(SanType::Rfc822Name(ia5(email)?));
+        }
+        for uri in &self.uris {
+            params.subject_alt_names.push(SanType::URI(ia5(uri)?));
+        }
+        for ip in &self.ips {
+            params.subject_alt_names.push(SanType::IpAddress(*ip));
+        }
+        for upn in &self.upns {
+            params
+                .subject_alt_names
+                .push(SanType::OtherName((UPN_OID.to_vec(), OtherNameValue::Utf8String(upn.clone()))));
+        }
+        for eku in &self.ekus {
+            params.extended_key_usages.push(match eku.as_str() {
+                "1.3.6.1.5.5.7.3.1" => ExtendedKeyUsagePurpose::ServerAuth,
+                "1.3.6.1.5.5.7.3.2" => ExtendedKeyUsagePurpose::ClientAuth,
+                "1.3.6.1.5.5.7.3.3" => ExtendedKeyUsagePurpose::CodeSigning,
+                "1.3.6.1.5.5.7.3.4" => ExtendedKeyUsagePurpose::EmailProtection,
+                "1.3.6.1.5.5.7.3.8" => ExtendedKeyUsagePurpose::TimeStamping,
+                "1.3.6.1.5.5.7.3.9" => ExtendedKeyUsagePurpose::OcspSigning,
+                other => ExtendedKeyUsagePurpose::Other(oid(other)?),
+            });
+        }
+        for usage in &self.key_usage {
+            let purpose = KEY_USAGES
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(usage))
+                .map(|(_, purpose)| *purpose)
+                .ok_or_else(|| invalid(format_args!("'{usage}' is not a key usage.")))?;
+            params.key_usages.push(purpose);
+        }
+        let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| invalid("the clock is out of range"))?;
+        params.not_before = start;
+        params.not_after = start + time::Duration::days(i64::from(self.validity_months) * 30);
+        let mut serial = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut serial).map_err(|_| invalid("no randomness for a serial number"))?;
+        serial[0] &= 0x7f;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        Ok(params)
+    }
+
+    /// A certificate for `key` that `key` signs itself, valid from `now` for the policy's months: DER.
+    pub fn self_signed(&self, key: &PrivateKey, now: i64) -> Result<Vec<u8>> {
+        let params = self.params(now)?;
+        let pair = signing_pair(key)?;
+        let certificate = params.self_signed(&pair).map_err(|e| invalid(format_args!("issuing failed: {e}")))?;
+        Ok(certificate.der().to_vec())
+    }
+
+    /// A certificate signing request for `key`: DER.
+    pub fn signing_request(&self, key: &PrivateKey) -> Result<Vec<u8>> {
+        // A request names no serial number: the issuer chooses it.
+        let mut params = self.params(0)?;
+        params.serial_number = None;
+        let pair = signing_pair(key)?;
+        let request = params.serialize_request(&pair).map_err(|e| invalid(format_args!("a CSR failed: {e}")))?;
+        Ok(request.der().to_vec())
+    }
+}
+
+/// rcgen's view of one of our keys, with the signature algorithm its type implies.
+fn signing_pair(key: &PrivateKey) -> Result<KeyPair> {
+    let algorithm = match key.curve() {
+        None if key.kty().operations().contains(&"sign") => &rcgen::PKCS_RSA_SHA256,
+        Some(Curve::P256) => &rcgen::PKCS_ECDSA_P256_SHA256,
+        Some(Curve::P384) => &rcgen::PKCS_ECDSA_P384_SHA384,
+        Some(Curve::P521) => &rcgen::PKCS_ECDSA_P521_SHA512,
+        _ => return Err(invalid("A certificate's key is RSA, or EC on P-256, P-384 or P-521.")),
+    };
+    KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(key.material()), algorithm)
+        .map_err(|e| invalid(format_args!("the key cannot sign a certificate: {e}")))
+}
+
+/// The `x5t` of a certificate: its SHA-1 thumbprint, base64url.
+pub fn thumbprint(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der))
+}
+
+/// The PEM form of a certificate's secret: the private key (when it may leave) and then the chain.
+pub fn pem(chain: &[Vec<u8>], key: Option<&PrivateKey>) -> String {
+    let block = |label: &str, der: &[u8]| {
+        let body = STANDARD.encode(der);
+        let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    };
+    let mut text = key.map(|k| block("PRIVATE KEY", k.material())).unwrap_or_default();
+    for certificate in chain {
+        text.push_str(&block("CERTIFICATE", certificate));
+    }
+    text
+}
+
+/// The PKCS#12 form of a certificate's secret, protected by an empty password as Key Vault's are: the chain,
+/// and the private key when it may leave (PBES2 with AES-256 and HMAC-SHA-256).
+pub fn pkcs12(chain: &[Vec<u8>], key: Option<&PrivateKey>) -> Result<Vec<u8>> {
+    use p12_keystore::{KeyStore, KeyStoreEntry, PrivateKeyChain};
+    let failed = |e: p12_keystore::error::Error| invalid(format_args!("writing the PKCS#12 file failed: {e}"));
+    let certificates: Vec<p12_keystore::Certificate> = chain
+        .iter()
+        .map(|der| p12_keystore::Certificate::from_der(der))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(failed)?;
+    let mut store = KeyStore::new();
+    match key {
+        Some(key) => {
+            let local_key_id = digest::digest(&digest::SHA256, key.material()).as_ref()[..20].to_vec();
+            let private = p12_keystore::PrivateKey::from_der(key.material()).map_err(failed)?;
+            store.add_entry(
+                "1",
+                KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, private, certificates)),
+            );
+        }
+        None => {
+            for (index, certificate) in certificates.into_iter().enumerate() {
+                store.add_entry(&index.to_string(), KeyStoreEntry::Certificate(certificate));
+            }
+        }
+    }
+    store.writer("").write().map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use x509_parser::prelude::*;
+
+    use super::*;
+    use crate::key::{KeySpec, KeyType};
+
+    fn subject() -> Subject {
+        Subject {
+            name: "CN=app.contoso.com, O=Contoso\\, Ltd, C=US".into(),
+            dns_names: vec!["app.contoso.com".into(), "www.contoso.com".into()],
+            emails: vec!["ops@contoso.com".into()],
+            upns: vec!["svc@contoso.com".into()],
+            uris: vec!["https://contoso.com/app".into()],
+            ips: vec!["10.0.0.1".parse().unwrap_or(IpAddr::from([10, 0, 0, 1]))],
+            ekus: vec!["1.3.6.1.5.5.7.3.1".into(), "1.2.3.4".into()],
+            key_usage: vec!["digitalSignature".into(), "keyEncipherment".into()],
+            validity_months: 12,
+        }
+    }
+
+    #[test]
+    fn self_signed_certificates_say_what_the_policy_says() -> Result<()> {
+        for spec in [
+            KeySpec { kty: KeyType::Rsa, size: Some(2048), public_exponent: None, curve: None },
+            KeySpec { kty: KeyType::Ec, size: None, public_exponent: None, curve: Some(Curve::P384) },
+        ] {
+            let key = PrivateKey::generate(&spec)?;
+            let der = subject().self_signed(&key, 1_700_000_000)?;
+            let (_, parsed) = X509Certificate::from_der(&der).map_err(invalid)?;
+            assert_eq!(parsed.subject().to_string(), "CN=app.contoso.com, O=Contoso, Ltd, C=US");
+            assert_eq!(parsed.issuer(), parsed.subject(), "self-signed");
+            assert_eq!(parsed.validity().not_before.timestamp(), 1_700_000_000);
+            assert_eq!(parsed.validity().not_after.timestamp() - 1_700_000_000, 360 * 86_400);
+            let sans = parsed.subject_alternative_name().map_err(invalid)?.map(|e| e.value.general_names.len());
+            assert_eq!(sans, Some(6));
+            let usage = parsed.key_usage().map_err(invalid)?.map(|e| e.value);
+            assert!(usage.is_some_and(|u| u.digital_signature() && u.key_encipherment() && !u.key_cert_sign()));
+            let eku = parsed.extended_key_usage().map_err(invalid)?.map(|e| e.value.clone());
+            assert!(eku.is_some_and(|e| e.server_auth && e.other.len() == 1));
+            assert_eq!(thumbprint(&der).len(), 27);
+            let pfx = pkcs12(std::slice::from_ref(&der), Some(&key))?;
+            let opened = p12_keystore::KeyStore::from_pkcs12(&pfx, "", p12_keystore::Pkcs12ImportPolicy::Strict)
+                .map_err(invalid)?;
+            let (_, chain) = opened.private_key_chain().ok_or_else(|| invalid("no key in the PKCS#12 file"))?;
+            assert_eq!(chain.key().as_der(), key.material());
+            assert_eq!(chain.certs()[0].as_der(), der.as_slice());
+            assert!(pem(std::slice::from_ref(&der), Some(&key)).starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bad_policies_are_refused() {
+        let with = |change: &dyn Fn(&mut Subject)| {
+            let mut s = subject();
+            change(&mut s);
+            s.validate()
+        };
+        assert!(with(&|s| s.name = "CN".into()).is_err());
+        assert!(with(&|s| s.name = "XX=1".into()).is_err());
+        assert!(with(&|s| s.key_usage = vec!["everything".into()]).is_err());
+        assert!(with(&|s| s.ekus = vec!["not.an.oid".into()]).is_err());
+        assert!(with(&|s| s.validity_months = 0).is_err());
+        assert!(with(&|s| s.dns_names = vec!["ünicode.example".into()]).is_err());
+        assert!(subject().validate().is_ok());
+    }
+}

@@ -1,0 +1,137 @@
+"""The official azure-keyvault-certificates SDK, unmodified: certificates issued by policy, read back with their
+key and secret, and checked with the `cryptography` package."""
+
+import base64
+import hashlib
+import ipaddress
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.keyvault.certificates import CertificateClient, CertificatePolicy, CertificateContentType, KeyUsageType
+from azure.keyvault.keys.crypto import SignatureAlgorithm
+from azure.keyvault.secrets import SecretClient
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from test_keys_sdk import crypto_client, key_client
+from test_secrets_sdk import credential_for
+
+
+def clients(server):
+    url = f"https://billing.vault.localhost:{server.port}"
+    credential = credential_for(server, "admin")
+    return (
+        CertificateClient(url, credential, connection_verify=server.ca),
+        SecretClient(url, credential, connection_verify=server.ca),
+    )
+
+
+def test_the_default_policy_issues_a_self_signed_certificate_with_its_key_and_pfx(configured_server):
+    certificates, secrets = clients(configured_server)
+    issued = certificates.begin_create_certificate("sdk-cert-default", CertificatePolicy.get_default()).result()
+    cert = x509.load_der_x509_certificate(issued.cer)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "DefaultPolicy"
+    assert cert.issuer == cert.subject, "self-signed"
+    cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+    assert issued.properties.x509_thumbprint == hashlib.sha1(issued.cer).digest()
+    assert issued.key_id.endswith(f"/keys/sdk-cert-default/{issued.properties.version}")
+    assert issued.secret_id.endswith(f"/secrets/sdk-cert-default/{issued.properties.version}")
+    assert issued.policy.issuer_name == "Self" and issued.policy.key_type == "RSA" and issued.policy.key_size == 2048
+
+    # The secret is a PKCS#12 file whose key is the certificate's.
+    secret = secrets.get_secret("sdk-cert-default")
+    assert secret.properties.content_type == CertificateContentType.pkcs12
+    private_key, leaf, _ = pkcs12.load_key_and_certificates(base64.b64decode(secret.value), None)
+    assert leaf == cert
+    assert private_key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+    # The key signs through CryptographyClient; the certificate's public key verifies the signature.
+    digest = hashlib.sha256(b"signed by the certificate's key").digest()
+    signed = crypto_client(configured_server, issued.key_id).sign(SignatureAlgorithm.rs256, digest)
+    cert.public_key().verify(signed.signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+    assert key_client(configured_server).get_key("sdk-cert-default").properties.managed
+
+    assert certificates.get_certificate_operation("sdk-cert-default").status == "completed"
+    assert certificates.get_certificate_policy("sdk-cert-default").subject == "CN=DefaultPolicy"
+    assert "sdk-cert-default" in {c.name for c in certificates.list_properties_of_certificates()}
+    versions = list(certificates.list_properties_of_certificate_versions("sdk-cert-default"))
+    assert [v.version for v in versions] == [issued.properties.version]
+    assert certificates.get_certificate_version("sdk-cert-default", issued.properties.version).cer == issued.cer
+
+
+def test_a_custom_policy_is_honoured_in_the_certificate(configured_server):
+    certificates, secrets = clients(configured_server)
+    policy = CertificatePolicy(
+        issuer_name="Self",
+        subject="CN=api.contoso.com, O=Contoso, C=US",
+        san_dns_names=["api.contoso.com", "www.contoso.com"],
+        san_emails=["ops@contoso.com"],
+        san_ip_addresses=["10.0.0.7"],
+        san_uris=["https://contoso.com/api"],
+        san_user_principal_names=["svc@contoso.com"],
+        exportable=True,
+        key_type="EC",
+        key_curve_name="P-384",
+        reuse_key=False,
+        content_type=CertificateContentType.pem,
+        validity_in_months=6,
+        key_usage=[KeyUsageType.digital_signature, KeyUsageType.key_agreement],
+        enhanced_key_usage=["1.3.6.1.5.5.7.3.2", "1.3.6.1.4.1.311.10.3.12"],
+    )
+    issued = certificates.begin_create_certificate("sdk-cert-custom", policy, tags={"team": "api"}).result()
+    cert = x509.load_der_x509_certificate(issued.cer)
+    subject = {a.oid: a.value for a in cert.subject}
+    assert subject == {NameOID.COMMON_NAME: "api.contoso.com", NameOID.ORGANIZATION_NAME: "Contoso", NameOID.COUNTRY_NAME: "US"}
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["api.contoso.com", "www.contoso.com"]
+    assert sans.get_values_for_type(x509.RFC822Name) == ["ops@contoso.com"]
+    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.0.7")]
+    assert sans.get_values_for_type(x509.UniformResourceIdentifier) == ["https://contoso.com/api"]
+    other = sans.get_values_for_type(x509.OtherName)
+    assert other[0].type_id.dotted_string == "1.3.6.1.4.1.311.20.2.3" and b"svc@contoso.com" in other[0].value
+    ekus = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(ekus) == [ExtendedKeyUsageOID.CLIENT_AUTH, x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")]
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.key_agreement and not usage.key_encipherment
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert 180 <= lifetime.days <= 184, lifetime
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and cert.public_key().curve.name == "secp384r1"
+    assert issued.properties.tags == {"team": "api"}
+    assert issued.properties.not_before and issued.properties.expires_on
+
+    pem = secrets.get_secret("sdk-cert-custom")
+    assert pem.properties.content_type == CertificateContentType.pem
+    private_key = serialization.load_pem_private_key(pem.value.encode(), None)
+    assert x509.load_pem_x509_certificate(pem.value.encode()) == cert
+    assert private_key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+    digest = hashlib.sha384(b"m").digest()
+    signature = crypto_client(configured_server, issued.key_id).sign(SignatureAlgorithm.es384, digest).signature
+    half = len(signature) // 2
+    der = encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
+    cert.public_key().verify(der, digest, ec.ECDSA(Prehashed(hashes.SHA384())))
+
+
+def test_policies_that_cannot_be_honoured_are_refused(configured_server):
+    certificates, _ = clients(configured_server)
+    for policy in (
+        CertificatePolicy(issuer_name="Self", subject="XX=nothing"),
+        CertificatePolicy(issuer_name="Self", subject="CN=x", key_type="EC", key_curve_name="P-256K"),
+        CertificatePolicy(issuer_name="Self", subject="CN=x", key_usage=["everything"]),
+        CertificatePolicy(issuer_name="Self", subject="CN=x", validity_in_months=0),
+    ):
+        with pytest.raises(HttpResponseError) as refused:
+            certificates.begin_create_certificate("sdk-cert-refused", policy).result()
+        assert refused.value.status_code == 400 and refused.value.error.code == "BadParameter"
+    with pytest.raises(ResourceNotFoundError):
+        certificates.get_certificate("sdk-cert-refused")
+    with pytest.raises(ResourceNotFoundError):
+        SecretClient(
+            f"https://billing.vault.localhost:{configured_server.port}",
+            credential_for(configured_server, "admin"),
+            connection_verify=configured_server.ca,
+        ).get_secret("sdk-cert-refused")
