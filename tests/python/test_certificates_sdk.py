@@ -135,3 +135,45 @@ def test_policies_that_cannot_be_honoured_are_refused(configured_server):
             credential_for(configured_server, "admin"),
             connection_verify=configured_server.ca,
         ).get_secret("sdk-cert-refused")
+
+
+def test_delete_recover_and_purge_keep_certificate_key_and_secret_in_step(configured_server):
+    certificates, secrets = clients(configured_server)
+    keys = key_client(configured_server)
+    issued = certificates.begin_create_certificate("sdk-cert-lifecycle", CertificatePolicy.get_default()).result()
+
+    updated = certificates.update_certificate_properties("sdk-cert-lifecycle", tags={"stage": "retiring"})
+    assert updated.properties.tags == {"stage": "retiring"} and updated.cer == issued.cer
+    policy = certificates.update_certificate_policy(
+        "sdk-cert-lifecycle", CertificatePolicy(subject="CN=next", validity_in_months=3)
+    )
+    assert policy.subject == "CN=next" and policy.validity_in_months == 3 and policy.issuer_name == "Self"
+
+    deleted = certificates.begin_delete_certificate("sdk-cert-lifecycle").result()
+    assert deleted.recovery_id.endswith("/deletedcertificates/sdk-cert-lifecycle") and deleted.cer == issued.cer
+    for read in (
+        lambda: certificates.get_certificate("sdk-cert-lifecycle"),
+        lambda: keys.get_key("sdk-cert-lifecycle"),
+        lambda: secrets.get_secret("sdk-cert-lifecycle"),
+    ):
+        with pytest.raises(ResourceNotFoundError):
+            read()
+    assert certificates.get_deleted_certificate("sdk-cert-lifecycle").properties.version == issued.properties.version
+    assert "sdk-cert-lifecycle" in {c.name for c in certificates.list_deleted_certificates()}
+    assert keys.get_deleted_key("sdk-cert-lifecycle").name == "sdk-cert-lifecycle", "the key went with it"
+    assert secrets.get_deleted_secret("sdk-cert-lifecycle").name == "sdk-cert-lifecycle", "the secret went with it"
+
+    recovered = certificates.begin_recover_deleted_certificate("sdk-cert-lifecycle").result()
+    assert recovered.cer == issued.cer
+    assert keys.get_key("sdk-cert-lifecycle").id == issued.key_id
+    assert secrets.get_secret("sdk-cert-lifecycle").id == issued.secret_id
+
+    certificates.begin_delete_certificate("sdk-cert-lifecycle").result()
+    certificates.purge_deleted_certificate("sdk-cert-lifecycle")
+    for read in (
+        lambda: certificates.get_deleted_certificate("sdk-cert-lifecycle"),
+        lambda: keys.get_deleted_key("sdk-cert-lifecycle"),
+        lambda: secrets.get_deleted_secret("sdk-cert-lifecycle"),
+    ):
+        with pytest.raises(ResourceNotFoundError):
+            read()

@@ -710,3 +710,39 @@ pub struct CertificateItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
 }
+
+/// A deleted certificate (`DeletedCertificateBundle`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedCertificateBundle {
+    /// The certificate's newest version.
+    #[serde(flatten)]
+    pub bundle: CertificateBundle,
+    /// The deletion.
+    #[serde(flatten)]
+    pub deletion: Deletion,
+}
+
+/// A deleted certificate in a list (`DeletedCertificateItem`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedCertificateItem {
+    /// The certificate's newest version.
+    #[serde(flatten)]
+    pub item: CertificateItem,
+    /// The deletion.
+    #[serde(flatten)]
+    pub deletion: Deletion,
+}
+
+/// Body of `PATCH /certificates/{name}[/{version}]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CertificateUpdateParameters {
+    /// A new policy for the versions to come.
+    #[serde(default)]
+    pub policy: Option<CertificatePolicy>,
+    /// New attributes.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// New tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}

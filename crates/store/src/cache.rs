@@ -62,6 +62,12 @@ impl CachedStore {
         entries.retain(|k, _| !(k.place == place && k.name_key == key));
     }
 
+    fn invalidate_each(&self, places: &[Place], name: &str) {
+        for place in places {
+            self.invalidate(*place, name);
+        }
+    }
+
     fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
@@ -164,13 +170,13 @@ impl Store for CachedStore {
 
     async fn delete_object(
         &self,
-        place: Place,
+        places: &[Place],
         name: &str,
         deleted_at: i64,
         purge_at: i64,
     ) -> Result<Option<DeletedSecret>> {
-        let result = self.inner.delete_object(place, name, deleted_at, purge_at).await;
-        self.invalidate(place, name);
+        let result = self.inner.delete_object(places, name, deleted_at, purge_at).await;
+        self.invalidate_each(places, name);
         result
     }
 
@@ -182,15 +188,15 @@ impl Store for CachedStore {
         self.inner.list_deleted(place, page).await
     }
 
-    async fn recover_object(&self, place: Place, name: &str) -> Result<Option<SecretVersion>> {
-        let result = self.inner.recover_object(place, name).await;
-        self.invalidate(place, name);
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
+        let result = self.inner.recover_object(places, name).await;
+        self.invalidate_each(places, name);
         result
     }
 
-    async fn purge_object(&self, place: Place, name: &str) -> Result<bool> {
-        let result = self.inner.purge_object(place, name).await;
-        self.invalidate(place, name);
+    async fn purge_object(&self, places: &[Place], name: &str) -> Result<bool> {
+        let result = self.inner.purge_object(places, name).await;
+        self.invalidate_each(places, name);
         result
     }
 
@@ -276,9 +282,9 @@ mod tests {
             .ok_or_else(|| Error::new(ErrorKind::Corrupt, "t", "gone"))?;
         assert!(!properties.properties.enabled);
 
-        store.delete_object(Place::secrets(vault), "s", 1, 2).await?;
+        store.delete_object(&[Place::secrets(vault)], "s", 1, 2).await?;
         assert_eq!(latest(&store, vault, "s").await?, None);
-        store.recover_object(Place::secrets(vault), "s").await?;
+        store.recover_object(&[Place::secrets(vault)], "s").await?;
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
         Ok(())
     }

@@ -134,10 +134,12 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> Result<Option<SecretVersion>>;
 
-    /// Soft-deletes a live object with all its versions; `None` when there is no such live object.
+    /// Soft-deletes a live object with all its versions — and in the same transaction the objects of the same
+    /// name at the other `places` (a certificate's key and secret); the answer is the first place's, `None`
+    /// (and nothing changed) when there is no such live object there.
     async fn delete_object(
         &self,
-        place: Place,
+        places: &[Place],
         name: &str,
         deleted_at: i64,
         purge_at: i64,
@@ -149,11 +151,13 @@ pub trait Store: Send + Sync {
     /// The soft-deleted objects at `place`, by name.
     async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>>;
 
-    /// Brings a soft-deleted object back; returns its newest version, `None` when it is not deleted.
-    async fn recover_object(&self, place: Place, name: &str) -> Result<Option<SecretVersion>>;
+    /// Brings a soft-deleted object back, with those of the same name at the other `places`; returns the first
+    /// place's newest version, `None` (and nothing changed) when it is not deleted.
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>>;
 
-    /// Removes a soft-deleted object for good; `false` when it is not deleted.
-    async fn purge_object(&self, place: Place, name: &str) -> Result<bool>;
+    /// Removes a soft-deleted object for good, with those of the same name at the other `places`; `false` (and
+    /// nothing changed) when the first is not deleted.
+    async fn purge_object(&self, places: &[Place], name: &str) -> Result<bool>;
 
     /// Removes for good every deleted object, of any vault and collection, whose scheduled purge date is at or
     /// before `now`; returns how many.

@@ -4,7 +4,7 @@
 //!
 //! What is built: self-signed issuance (`issuer.name = "Self"`), which is done by the time create answers 202;
 //! the first poll of `/pending` finds it completed, so the SDK pollers do not wait. Not yet: the CSR and merge flow,
-//! issuers, import, contacts, update, delete/recover/purge, backup/restore and auto-renewal.
+//! issuers, import, contacts, backup/restore and auto-renewal.
 
 use std::net::IpAddr;
 
@@ -16,11 +16,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use strongroom_core::certificate::{self, Subject};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
-use strongroom_core::secret::{self, SecretProperties, SecretVersion};
+use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
     CertificateBundle, CertificateCreateParameters, CertificateItem, CertificateKeyProperties,
     CertificateLifetimeAction, CertificateLifetimeActionType, CertificateLifetimeTrigger, CertificateOperation,
-    CertificatePolicy, CertificateSecretProperties, IssuerParameters, Page, SubjectAlternativeNames, X509Properties,
+    CertificatePolicy, CertificateSecretProperties, CertificateUpdateParameters, DeletedCertificateBundle,
+    DeletedCertificateItem, Deletion, IssuerParameters, Page, SubjectAlternativeNames, X509Properties,
 };
 use strongroom_store::{Place, VersionSelector};
 use zeroize::Zeroizing;
@@ -30,10 +31,12 @@ use super::keys;
 use super::secrets::{Context, parse_body};
 use crate::identity::mint::now_seconds;
 
-/// What a certificate version's properties say about it, in clear.
+/// What a certificate version's properties say about it, in clear: a certificate is public, so lists, deleted
+/// certificates and reads need nothing unsealed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CertificateFacts {
     x5t: String,
+    cer: String,
     secret_content_type: String,
 }
 
@@ -186,8 +189,11 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         created: now,
         updated: now,
     };
-    let facts =
-        CertificateFacts { x5t: certificate::thumbprint(&der), secret_content_type: secret_content_type.clone() };
+    let facts = CertificateFacts {
+        x5t: certificate::thumbprint(&der),
+        cer: STANDARD.encode(&der),
+        secret_content_type: secret_content_type.clone(),
+    };
     let facts = serde_json::to_string(&facts).map_err(|_| VaultError::internal())?;
     let sealed =
         serde_json::to_string(&SealedCertificate { cer: STANDARD.encode(&der) }).map_err(|_| VaultError::internal())?;
@@ -252,34 +258,183 @@ pub async fn get_policy(cx: &Context<'_>, name: &str) -> Result<Response, VaultE
 
 /// `GET /certificates/{name}[/{version}]`.
 pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<Response, VaultError> {
+    let version = read(cx, name, version).await?;
+    let policy = kept(cx, name).await?.map(|k| k.policy);
+    Ok(Json(bundle(cx, &version, policy)?).into_response())
+}
+
+async fn read(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<SecretVersion, VaultError> {
     let selector = match version {
         None => VersionSelector::Latest,
         Some(v) if secret::is_version(v) => VersionSelector::Exact(v),
         Some(_) => return Err(VaultError::certificate_not_found(name)),
     };
-    let (version, sealed) = cx
+    let (version, _) = cx
         .state
         .store
         .read_version(place(cx), name, selector)
         .await?
         .ok_or_else(|| VaultError::certificate_not_found(name))?;
-    let sealed: SealedCertificate = serde_json::from_str(&sealed).map_err(|_| VaultError::internal())?;
-    let facts = facts(&version)?;
-    let policy = kept(cx, name).await?.map(|k| policy_with_id(cx, &version.name, k.policy));
+    Ok(version)
+}
+
+fn bundle(
+    cx: &Context<'_>,
+    version: &SecretVersion,
+    policy: Option<CertificatePolicy>,
+) -> Result<CertificateBundle, VaultError> {
+    let facts = facts(version)?;
     let base = cx.base_url;
     let (n, v) = (&version.name, &version.version);
-    Ok(Json(CertificateBundle {
+    Ok(CertificateBundle {
         id: format!("{base}/certificates/{n}/{v}"),
         kid: format!("{base}/keys/{n}/{v}"),
         sid: format!("{base}/secrets/{n}/{v}"),
         x5t: facts.x5t,
-        cer: sealed.cer,
+        cer: facts.cer,
         content_type: Some(facts.secret_content_type),
-        attributes: cx.attributes(&version),
-        policy,
+        attributes: cx.attributes(version),
+        policy: policy.map(|p| policy_with_id(cx, n, p)),
         tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
     })
-    .into_response())
+}
+
+/// A certificate, its key and its secret: they are deleted, recovered and purged together.
+fn linked_places(cx: &Context<'_>) -> [Place; 3] {
+    [place(cx), Place::keys(cx.vault.id), Place::secrets(cx.vault.id)]
+}
+
+fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
+    Deletion {
+        recovery_id: format!("{}/deletedcertificates/{}", cx.base_url, deleted.latest.name),
+        deleted_date: deleted.deleted_date,
+        scheduled_purge_date: deleted.scheduled_purge_date,
+    }
+}
+
+/// `DELETE /certificates/{name}`: soft delete of the certificate with its key and its secret.
+pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let policy = kept(cx, name).await?.map(|k| k.policy);
+    let now = now_seconds();
+    let purge_at = now + i64::from(cx.vault.soft_delete_retention_days) * 86_400;
+    let deleted = cx
+        .state
+        .store
+        .delete_object(&linked_places(cx), name, now, purge_at)
+        .await?
+        .ok_or_else(|| VaultError::certificate_not_found(name))?;
+    let bundle = bundle(cx, &deleted.latest, policy)?;
+    Ok(Json(DeletedCertificateBundle { bundle, deletion: deletion(cx, &deleted) }).into_response())
+}
+
+/// `GET /deletedcertificates/{name}`.
+pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let deleted = cx
+        .state
+        .store
+        .deleted_object(place(cx), name)
+        .await?
+        .ok_or_else(|| VaultError::deleted_certificate_not_found(name))?;
+    let bundle = bundle(cx, &deleted.latest, None)?;
+    Ok(Json(DeletedCertificateBundle { bundle, deletion: deletion(cx, &deleted) }).into_response())
+}
+
+/// `GET /deletedcertificates`.
+pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let page = cx.state.store.list_deleted(place(cx), cx.page_request()).await?;
+    let value: Vec<DeletedCertificateItem> = page
+        .items
+        .iter()
+        .map(|d| DeletedCertificateItem { item: item(cx, &d.latest, false), deletion: deletion(cx, d) })
+        .collect();
+    Ok(Json(Page { value, next_link: cx.next_link("/deletedcertificates", page.next) }).into_response())
+}
+
+/// `POST /deletedcertificates/{name}/recover`: the certificate, its key and its secret back.
+pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    cx.state
+        .store
+        .recover_object(&linked_places(cx), name)
+        .await?
+        .ok_or_else(|| VaultError::deleted_certificate_not_found(name))?;
+    get(cx, name, None).await
+}
+
+/// `DELETE /deletedcertificates/{name}`: the certificate, its key and its secret gone for good, unless purge
+/// protection forbids it.
+pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    if cx.vault.purge_protection {
+        return Err(VaultError::forbidden(format!(
+            "Operation \"purge\" is not allowed because purge protection is enabled for this vault.\r\nVault: {};location=local",
+            cx.vault.name
+        )));
+    }
+    if !cx.state.store.purge_object(&linked_places(cx), name).await? {
+        return Err(VaultError::deleted_certificate_not_found(name));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PATCH /certificates/{name}[/{version}]`: the version's attributes and tags, and the policy of the versions
+/// to come.
+pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: CertificateUpdateParameters = parse_body(body, "CertificateUpdateParameters")?;
+    let current = read(cx, name, version).await?;
+    let attributes = params.attributes.unwrap_or_default();
+    let update = SecretUpdate {
+        content_type: None,
+        tags: params.tags,
+        enabled: attributes.enabled,
+        not_before: None,
+        expires: None,
+    };
+    SecretProperties { tags: update.tags.clone().unwrap_or_default(), ..SecretProperties::default() }
+        .validate_tags()?;
+    let mut policy = kept(cx, name).await?.map(|k| k.policy);
+    if let Some(requested) = params.policy {
+        policy = Some(set_policy_in_store(cx, &current.name, requested).await?);
+    }
+    let updated = cx
+        .state
+        .store
+        .update_version(place(cx), name, VersionSelector::Exact(&current.version), &update, now_seconds())
+        .await?
+        .ok_or_else(|| VaultError::certificate_not_found(name))?;
+    Ok(Json(bundle(cx, &updated, policy)?).into_response())
+}
+
+/// `PATCH /certificates/{name}/policy`: the members given replace those of the policy.
+pub async fn update_policy(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    let requested: CertificatePolicy = parse_body(body, "CertificatePolicy")?;
+    let policy = set_policy_in_store(cx, name, requested).await?;
+    Ok(Json(policy_with_id(cx, name, policy)).into_response())
+}
+
+/// Merges `requested` into the kept policy, checks it, and keeps it.
+async fn set_policy_in_store(
+    cx: &Context<'_>,
+    name: &str,
+    requested: CertificatePolicy,
+) -> Result<CertificatePolicy, VaultError> {
+    let mut kept = kept(cx, name).await?.ok_or_else(|| VaultError::certificate_not_found(name))?;
+    let current = kept.policy;
+    let merged = completed_policy(CertificatePolicy {
+        id: None,
+        key_props: requested.key_props.or(current.key_props),
+        secret_props: requested.secret_props.or(current.secret_props),
+        x509_props: requested.x509_props.or(current.x509_props),
+        lifetime_actions: requested.lifetime_actions.or(current.lifetime_actions),
+        issuer: requested.issuer.or(current.issuer),
+        attributes: requested.attributes.or(current.attributes),
+    });
+    subject_of(&merged)?;
+    key_spec(&merged)?;
+    kept.policy = merged.clone();
+    let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+    if !cx.state.store.put_object_policy(place(cx), name, &json).await? {
+        return Err(VaultError::certificate_not_found(name));
+    }
+    Ok(merged)
 }
 
 fn facts(version: &SecretVersion) -> Result<CertificateFacts, VaultError> {

@@ -79,6 +79,15 @@ impl VaultError {
         )
     }
 
+    /// 404 for a certificate that is not soft-deleted.
+    pub fn deleted_certificate_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CertificateNotFound",
+            format!("A deleted certificate with (name/id) {name} was not found in this key vault."),
+        )
+    }
+
     /// 404 for a certificate with no pending or finished issuance on record.
     pub fn operation_not_found(name: &str) -> Self {
         Self::new(

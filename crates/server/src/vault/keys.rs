@@ -481,7 +481,7 @@ pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
     let deleted = cx
         .state
         .store
-        .delete_object(place(cx), name, now, purge_at)
+        .delete_object(&[place(cx)], name, now, purge_at)
         .await?
         .ok_or_else(|| VaultError::key_not_found(name))?;
     Ok(Json(deleted_bundle(cx, &deleted)?).into_response())
@@ -507,7 +507,7 @@ pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
 
 /// `POST /deletedkeys/{name}/recover`.
 pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    cx.state.store.recover_object(place(cx), name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
+    cx.state.store.recover_object(&[place(cx)], name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
     get(cx, name, None).await
 }
 
@@ -519,7 +519,7 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
             cx.vault.name
         )));
     }
-    if !cx.state.store.purge_object(place(cx), name).await? {
+    if !cx.state.store.purge_object(&[place(cx)], name).await? {
         return Err(VaultError::deleted_key_not_found(name));
     }
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())

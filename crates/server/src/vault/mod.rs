@@ -185,6 +185,13 @@ async fn run_stages(
             CertificateOp::GetPolicy { name } => certificates::get_policy(&cx, name).await,
             CertificateOp::List => certificates::list(&cx).await,
             CertificateOp::ListVersions { name } => certificates::list_versions(&cx, name).await,
+            CertificateOp::Update { name, version } => certificates::update(&cx, name, version.as_deref(), &body).await,
+            CertificateOp::UpdatePolicy { name } => certificates::update_policy(&cx, name, &body).await,
+            CertificateOp::Delete { name } => certificates::delete(&cx, name).await,
+            CertificateOp::ListDeleted => certificates::list_deleted(&cx).await,
+            CertificateOp::GetDeleted { name } => certificates::get_deleted(&cx, name).await,
+            CertificateOp::Recover { name } => certificates::recover(&cx, name).await,
+            CertificateOp::Purge { name } => certificates::purge(&cx, name).await,
         },
     }
 }

@@ -111,6 +111,40 @@ pub enum CertificateOp {
         /// The certificate.
         name: String,
     },
+    /// `PATCH /certificates/{name}[/{version}]`
+    Update {
+        /// The certificate.
+        name: String,
+        /// The version; `None` for the latest.
+        version: Option<String>,
+    },
+    /// `PATCH /certificates/{name}/policy`
+    UpdatePolicy {
+        /// The certificate.
+        name: String,
+    },
+    /// `DELETE /certificates/{name}`
+    Delete {
+        /// The certificate.
+        name: String,
+    },
+    /// `GET /deletedcertificates`
+    ListDeleted,
+    /// `GET /deletedcertificates/{name}`
+    GetDeleted {
+        /// The certificate.
+        name: String,
+    },
+    /// `POST /deletedcertificates/{name}/recover`
+    Recover {
+        /// The certificate.
+        name: String,
+    },
+    /// `DELETE /deletedcertificates/{name}`
+    Purge {
+        /// The certificate.
+        name: String,
+    },
 }
 
 impl CertificateOp {
@@ -125,6 +159,14 @@ impl CertificateOp {
             (["certificates", n, "versions"], &Method::GET) => ListVersions { name: name(n) },
             (["certificates", n] | ["certificates", n, ""], &Method::GET) => Get { name: name(n), version: None },
             (["certificates", n, v], &Method::GET) => Get { name: name(n), version: Some(name(v)) },
+            (["certificates", n, "policy"], &Method::PATCH) => UpdatePolicy { name: name(n) },
+            (["certificates", n] | ["certificates", n, ""], &Method::PATCH) => Update { name: name(n), version: None },
+            (["certificates", n, v], &Method::PATCH) => Update { name: name(n), version: Some(name(v)) },
+            (["certificates", n], &Method::DELETE) => Delete { name: name(n) },
+            (["deletedcertificates"] | ["deletedcertificates", ""], &Method::GET) => ListDeleted,
+            (["deletedcertificates", n], &Method::GET) => GetDeleted { name: name(n) },
+            (["deletedcertificates", n, "recover"], &Method::POST) => Recover { name: name(n) },
+            (["deletedcertificates", n], &Method::DELETE) => Purge { name: name(n) },
             _ => return None,
         })
     }
@@ -137,6 +179,13 @@ impl CertificateOp {
             CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
             CertificateOp::List => "CertificateList",
             CertificateOp::ListVersions { .. } => "CertificateListVersions",
+            CertificateOp::Update { .. } => "CertificateUpdate",
+            CertificateOp::UpdatePolicy { .. } => "CertificatePolicyUpdate",
+            CertificateOp::Delete { .. } => "CertificateDelete",
+            CertificateOp::ListDeleted => "CertificateListDeleted",
+            CertificateOp::GetDeleted { .. } => "CertificateGetDeleted",
+            CertificateOp::Recover { .. } => "CertificateRecover",
+            CertificateOp::Purge { .. } => "CertificatePurge",
         }
     }
 
@@ -147,7 +196,14 @@ impl CertificateOp {
             CertificateOp::Get { .. } | CertificateOp::GetOperation { .. } | CertificateOp::GetPolicy { .. } => {
                 (Action::CertificatesRead, "get")
             }
-            CertificateOp::List | CertificateOp::ListVersions { .. } => (Action::CertificatesRead, "list"),
+            CertificateOp::List | CertificateOp::ListVersions { .. } | CertificateOp::ListDeleted => {
+                (Action::CertificatesRead, "list")
+            }
+            CertificateOp::GetDeleted { .. } => (Action::CertificatesRead, "get"),
+            CertificateOp::Update { .. } | CertificateOp::UpdatePolicy { .. } => (Action::CertificatesUpdate, "update"),
+            CertificateOp::Delete { .. } => (Action::CertificatesDelete, "delete"),
+            CertificateOp::Recover { .. } => (Action::CertificatesRecover, "recover"),
+            CertificateOp::Purge { .. } => (Action::CertificatesPurge, "purge"),
         }
     }
 
@@ -157,8 +213,14 @@ impl CertificateOp {
             | CertificateOp::Get { name, .. }
             | CertificateOp::GetOperation { name }
             | CertificateOp::GetPolicy { name }
-            | CertificateOp::ListVersions { name } => Some(name.as_str()),
-            CertificateOp::List => None,
+            | CertificateOp::ListVersions { name }
+            | CertificateOp::Update { name, .. }
+            | CertificateOp::UpdatePolicy { name }
+            | CertificateOp::Delete { name }
+            | CertificateOp::GetDeleted { name }
+            | CertificateOp::Recover { name }
+            | CertificateOp::Purge { name } => Some(name.as_str()),
+            CertificateOp::List | CertificateOp::ListDeleted => None,
         }
     }
 }
@@ -461,8 +523,10 @@ impl Operation {
             (["deletedsecrets", n], &Method::DELETE) => PurgeDeletedSecret { name: name(n) },
             (["deletedsecrets", n, "recover"], &Method::POST) => RecoverDeletedSecret { name: name(n) },
             ([collection, ..], _)
-                if matches!(*collection, "secrets" | "deletedsecrets" | "keys" | "deletedkeys" | "certificates")
-                    && segments.len() <= 3 =>
+                if matches!(
+                    *collection,
+                    "secrets" | "deletedsecrets" | "keys" | "deletedkeys" | "certificates" | "deletedcertificates"
+                ) && segments.len() <= 3 =>
             {
                 return Err(VaultError::method_not_allowed(method.as_str(), path));
             }

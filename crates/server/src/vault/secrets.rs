@@ -195,7 +195,7 @@ pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
     let deleted = cx
         .state
         .store
-        .delete_object(cx.place(), name, now, purge_at)
+        .delete_object(&[cx.place()], name, now, purge_at)
         .await?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     Ok(Json(cx.deleted_bundle(&deleted)).into_response())
@@ -228,7 +228,7 @@ pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultErro
     let recovered = cx
         .state
         .store
-        .recover_object(cx.place(), name)
+        .recover_object(&[cx.place()], name)
         .await?
         .ok_or_else(|| VaultError::deleted_secret_not_found(name))?;
     Ok(Json(cx.bundle(&recovered, None)).into_response())
@@ -242,7 +242,7 @@ pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError>
             cx.vault.name
         )));
     }
-    if !cx.state.store.purge_object(cx.place(), name).await? {
+    if !cx.state.store.purge_object(&[cx.place()], name).await? {
         return Err(VaultError::deleted_secret_not_found(name));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

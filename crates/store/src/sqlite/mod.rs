@@ -211,6 +211,17 @@ CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT 
     "ALTER TABLE objects ADD COLUMN policy TEXT;",
 ];
 
+/// Does `change` at the first place and, when it found something there, at every other place too (inside the
+/// caller's transaction); the answer is the first place's.
+fn linked<T>(places: &[Place], mut change: impl FnMut(Place) -> Result<Option<T>>) -> Result<Option<T>> {
+    let Some((first, others)) = places.split_first() else { return Ok(None) };
+    let Some(answer) = change(*first)? else { return Ok(None) };
+    for place in others {
+        change(*place)?;
+    }
+    Ok(Some(answer))
+}
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -836,13 +847,16 @@ impl Store for SqliteStore {
 
     async fn delete_object(
         &self,
-        place: Place,
+        places: &[Place],
         name: &str,
         deleted_at: i64,
         purge_at: i64,
     ) -> Result<Option<DeletedSecret>> {
-        let name = name.to_owned();
-        self.write(move |transaction, _| objects::soft_delete(transaction, place, &name, deleted_at, purge_at)).await
+        let (places, name) = (places.to_vec(), name.to_owned());
+        self.write(move |transaction, _| {
+            linked(&places, |place| objects::soft_delete(transaction, place, &name, deleted_at, purge_at))
+        })
+        .await
     }
 
     async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
@@ -855,14 +869,18 @@ impl Store for SqliteStore {
         self.run(move |connection, _| objects::list_deleted(connection, place, after.as_deref(), limit)).await
     }
 
-    async fn recover_object(&self, place: Place, name: &str) -> Result<Option<SecretVersion>> {
-        let name = name.to_owned();
-        self.write(move |transaction, _| objects::recover(transaction, place, &name)).await
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
+        let (places, name) = (places.to_vec(), name.to_owned());
+        self.write(move |transaction, _| linked(&places, |place| objects::recover(transaction, place, &name))).await
     }
 
-    async fn purge_object(&self, place: Place, name: &str) -> Result<bool> {
-        let name = name.to_owned();
-        self.write(move |transaction, _| objects::purge(transaction, place, &name)).await
+    async fn purge_object(&self, places: &[Place], name: &str) -> Result<bool> {
+        let (places, name) = (places.to_vec(), name.to_owned());
+        self.write(move |transaction, _| {
+            linked(&places, |place| objects::purge(transaction, place, &name).map(|purged| purged.then_some(())))
+        })
+        .await
+        .map(|purged| purged.is_some())
     }
 
     async fn purge_expired(&self, now: i64) -> Result<usize> {
@@ -1043,7 +1061,7 @@ pub(crate) mod tests {
         let read = |place| store.read_version(place, "shared", VersionSelector::Latest);
         assert_eq!(read(secrets).await?.map(|(_, v)| v.to_string()).as_deref(), Some("secret value"));
         assert_eq!(read(keys).await?.map(|(_, v)| v.to_string()).as_deref(), Some("key material"));
-        store.delete_object(keys, "shared", 1, 2).await?;
+        store.delete_object(&[keys], "shared", 1, 2).await?;
         assert!(read(keys).await?.is_none());
         assert!(read(secrets).await?.is_some(), "deleting the key leaves the secret");
         let listed = store.list_objects(secrets, PageRequest { after: None, limit: 25 }).await?;
@@ -1057,7 +1075,7 @@ pub(crate) mod tests {
         let (store, vault) = store_with_vault(dir.path()).await?;
         store.put_version(Place::secrets(vault), &version("Gone"), "v1").await?;
         let deleted = store
-            .delete_object(Place::secrets(vault), "gone", 100, 200)
+            .delete_object(&[Place::secrets(vault)], "gone", 100, 200)
             .await?
             .ok_or_else(|| corrupt("not deleted"))?;
         assert_eq!(
@@ -1074,13 +1092,16 @@ pub(crate) mod tests {
         );
         let refused = store.put_version(Place::secrets(vault), &version("gone"), "v2").await;
         assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Deleted));
-        assert!(store.delete_object(Place::secrets(vault), "gone", 100, 200).await?.is_none());
+        assert!(store.delete_object(&[Place::secrets(vault)], "gone", 100, 200).await?.is_none());
 
-        assert_eq!(store.recover_object(Place::secrets(vault), "gone").await?.map(|v| v.name), Some("Gone".to_owned()));
-        assert!(store.recover_object(Place::secrets(vault), "gone").await?.is_none());
-        assert!(!store.purge_object(Place::secrets(vault), "gone").await?, "a live secret is not purged");
+        assert_eq!(
+            store.recover_object(&[Place::secrets(vault)], "gone").await?.map(|v| v.name),
+            Some("Gone".to_owned())
+        );
+        assert!(store.recover_object(&[Place::secrets(vault)], "gone").await?.is_none());
+        assert!(!store.purge_object(&[Place::secrets(vault)], "gone").await?, "a live secret is not purged");
 
-        store.delete_object(Place::secrets(vault), "gone", 100, 200).await?;
+        store.delete_object(&[Place::secrets(vault)], "gone", 100, 200).await?;
         assert_eq!(store.purge_expired(199).await?, 0);
         assert_eq!(store.purge_expired(200).await?, 1);
         assert!(store.deleted_object(Place::secrets(vault), "gone").await?.is_none());
@@ -1100,10 +1121,10 @@ pub(crate) mod tests {
 
         let taken = store.restore_object(Place::secrets(vault), history.clone()).await;
         assert!(taken.is_err_and(|e| e.kind() == ErrorKind::Conflict));
-        store.delete_object(Place::secrets(vault), "kept", 1, 2).await?;
+        store.delete_object(&[Place::secrets(vault)], "kept", 1, 2).await?;
         let deleted = store.restore_object(Place::secrets(vault), history.clone()).await;
         assert!(deleted.is_err_and(|e| e.kind() == ErrorKind::Deleted));
-        store.purge_object(Place::secrets(vault), "kept").await?;
+        store.purge_object(&[Place::secrets(vault)], "kept").await?;
 
         let newest = store.restore_object(Place::secrets(vault), history).await?;
         assert_eq!(newest.version, second.version);
