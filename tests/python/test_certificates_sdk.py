@@ -177,3 +177,71 @@ def test_delete_recover_and_purge_keep_certificate_key_and_secret_in_step(config
     ):
         with pytest.raises(ResourceNotFoundError):
             read()
+
+
+def made_by_the_test(common_name, key=None):
+    """A certificate and its key, made with the cryptography package."""
+    import datetime
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def test_pkcs12_and_pem_files_are_imported_with_their_keys(configured_server):
+    certificates, secrets = clients(configured_server)
+    cert, key = made_by_the_test("imported.contoso.com")
+    for name, data, password, policy in (
+        (
+            "sdk-import-pfx-password",
+            pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.BestAvailableEncryption(b"pfx-password")),
+            "pfx-password",
+            None,
+        ),
+        ("sdk-import-pfx", pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.NoEncryption()), None, None),
+        (
+            "sdk-import-pem",
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            + cert.public_bytes(serialization.Encoding.PEM),
+            None,
+            CertificatePolicy(issuer_name="Unknown", subject="CN=imported.contoso.com", content_type=CertificateContentType.pem),
+        ),
+    ):
+        imported = certificates.import_certificate(name, data, password=password, policy=policy)
+        assert x509.load_der_x509_certificate(imported.cer) == cert, name
+        assert imported.policy.subject == "CN=imported.contoso.com"
+        digest = hashlib.sha256(name.encode()).digest()
+        signed = crypto_client(configured_server, imported.key_id).sign(SignatureAlgorithm.rs256, digest)
+        cert.public_key().verify(signed.signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+        secret = secrets.get_secret(name)
+        if secret.properties.content_type == CertificateContentType.pem:
+            stored_key = serialization.load_pem_private_key(secret.value.encode(), None)
+        else:
+            stored_key, _, _ = pkcs12.load_key_and_certificates(base64.b64decode(secret.value), None)
+        assert stored_key.private_numbers() == key.private_numbers(), name
+
+    _, other_key = made_by_the_test("other")
+    mismatched = other_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ) + cert.public_bytes(serialization.Encoding.PEM)
+    pem_policy = CertificatePolicy(issuer_name="Unknown", subject="CN=x", content_type=CertificateContentType.pem)
+    locked = pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.BestAvailableEncryption(b"right"))
+    for data, password, policy in ((mismatched, None, pem_policy), (locked, "wrong", None)):
+        with pytest.raises(HttpResponseError) as refused:
+            certificates.import_certificate("sdk-import-refused", data, password=password, policy=policy)
+        assert refused.value.status_code == 400
+    with pytest.raises(ResourceNotFoundError):
+        certificates.get_certificate("sdk-import-refused")

@@ -217,6 +217,81 @@ pub fn pem(chain: &[Vec<u8>], key: Option<&PrivateKey>) -> String {
     text
 }
 
+/// A certificate's validity, Unix seconds: not before, not after.
+pub fn validity(der: &[u8]) -> Result<(i64, i64)> {
+    let (_, parsed) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| invalid("The certificate is not X.509 DER."))?;
+    Ok((parsed.validity().not_before.timestamp(), parsed.validity().not_after.timestamp()))
+}
+
+/// A certificate's subject, as text (`CN=…, O=…`).
+pub fn subject_of(der: &[u8]) -> Result<String> {
+    let (_, parsed) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| invalid("The certificate is not X.509 DER."))?;
+    Ok(parsed.subject().to_string())
+}
+
+/// Whether the leaf certificate `der` is for `key`.
+pub fn certifies(der: &[u8], key: &PrivateKey) -> Result<bool> {
+    use x509_parser::public_key::PublicKey;
+    let (_, parsed) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| invalid("The certificate is not X.509 DER."))?;
+    let public = key.public_jwk()?;
+    let decode = |text: Option<String>| URL_SAFE_NO_PAD.decode(text.unwrap_or_default()).unwrap_or_default();
+    let strip = |bytes: &[u8]| bytes.iter().skip_while(|b| **b == 0).copied().collect::<Vec<u8>>();
+    Ok(match parsed.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            strip(rsa.modulus) == strip(&decode(public.n)) && strip(rsa.exponent) == strip(&decode(public.e))
+        }
+        Ok(PublicKey::EC(point)) => {
+            let mut ours = vec![4u8];
+            ours.extend(decode(public.x));
+            ours.extend(decode(public.y));
+            point.data() == ours.as_slice()
+        }
+        _ => false,
+    })
+}
+
+/// The private key and the chain (leaf first) of an imported file: PEM (a PKCS#8 `PRIVATE KEY` and
+/// `CERTIFICATE`s) or PKCS#12 opened with `password`; whether it was PEM. The key must be the leaf's.
+pub fn open(bytes: &[u8], password: &str) -> Result<(PrivateKey, Vec<Vec<u8>>, bool)> {
+    let is_pem = bytes.windows(11).take(64).any(|w| w == b"-----BEGIN ");
+    let (key, chain) = if is_pem {
+        let mut key = None;
+        let mut chain = Vec::new();
+        for block in x509_parser::pem::Pem::iter_from_buffer(bytes) {
+            let block = block.map_err(|_| invalid("The PEM text cannot be read."))?;
+            match block.label.as_str() {
+                "PRIVATE KEY" => key = Some(PrivateKey::from_pkcs8(&block.contents)?),
+                "CERTIFICATE" => chain.push(block.contents),
+                "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
+                    return Err(invalid("The PEM private key must be an unencrypted PKCS#8 'PRIVATE KEY'."));
+                }
+                _ => {}
+            }
+        }
+        (key, chain)
+    } else {
+        use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+        let store = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Strict)
+            .map_err(|_| invalid("The PKCS#12 file cannot be opened: wrong password, or not a PKCS#12 file."))?;
+        match store.private_key_chain() {
+            Some((_, chain)) => (
+                Some(PrivateKey::from_pkcs8(chain.key().as_der())?),
+                chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
+            ),
+            None => (None, Vec::new()),
+        }
+    };
+    let key = key.ok_or_else(|| invalid("The imported file holds no private key."))?;
+    let leaf = chain.first().ok_or_else(|| invalid("The imported file holds no certificate."))?;
+    if !certifies(leaf, &key)? {
+        return Err(invalid("The private key is not the certificate's."));
+    }
+    Ok((key, chain, is_pem))
+}
+
 /// The PKCS#12 form of a certificate's secret, protected by an empty password as Key Vault's are: the chain,
 /// and the private key when it may leave (PBES2 with AES-256 and HMAC-SHA-256).
 pub fn pkcs12(chain: &[Vec<u8>], key: Option<&PrivateKey>) -> Result<Vec<u8>> {

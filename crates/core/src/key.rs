@@ -608,6 +608,20 @@ impl PrivateKey {
         Ok(Self { kty, material: Material::Ec(curve, der, pair) })
     }
 
+    /// A key from PKCS#8 DER of unknown kind (an imported certificate's): RSA, or EC on a supported curve.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self> {
+        let der = Zeroizing::new(der.to_vec());
+        if let Ok(pair) = rsa::KeyPair::from_pkcs8(&der) {
+            return Ok(Self { kty: KeyType::Rsa, material: Material::Rsa(der, pair) });
+        }
+        for curve in [Curve::P256, Curve::P384, Curve::P521, Curve::P256K] {
+            if let Ok(pair) = EcdsaKeyPair::from_pkcs8(curve.signing(), &der) {
+                return Ok(Self { kty: KeyType::Ec, material: Material::Ec(curve, der, pair) });
+            }
+        }
+        Err(Error::invalid_input("The private key is not a PKCS#8 RSA or EC key Strongroom supports."))
+    }
+
     /// A key as stored: type, curve and material (PKCS#8 DER, or the raw AES key), checked.
     pub fn from_material(kty: KeyType, curve: Option<Curve>, material: &[u8]) -> Result<Self> {
         let bytes = Zeroizing::new(material.to_vec());

@@ -746,3 +746,25 @@ pub struct CertificateUpdateParameters {
     #[serde(default)]
     pub tags: Option<Tags>,
 }
+
+/// Body of `POST /certificates/{name}/import`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CertificateImportParameters {
+    /// The certificate with its private key: base64 of a PKCS#12 file or of PEM, or PEM text. Required.
+    pub value: Option<String>,
+    /// The PKCS#12 file's password.
+    #[serde(default)]
+    pub pwd: Option<String>,
+    /// The policy.
+    #[serde(default)]
+    pub policy: Option<CertificatePolicy>,
+    /// Attributes.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    /// Whether the chain keeps the order it was given in.
+    #[serde(rename = "preserveCertOrder", default)]
+    pub preserve_cert_order: Option<bool>,
+}

@@ -18,10 +18,11 @@ use strongroom_core::certificate::{self, Subject};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
-    CertificateBundle, CertificateCreateParameters, CertificateItem, CertificateKeyProperties,
-    CertificateLifetimeAction, CertificateLifetimeActionType, CertificateLifetimeTrigger, CertificateOperation,
-    CertificatePolicy, CertificateSecretProperties, CertificateUpdateParameters, DeletedCertificateBundle,
-    DeletedCertificateItem, Deletion, IssuerParameters, Page, SubjectAlternativeNames, X509Properties,
+    CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateItem,
+    CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType, CertificateLifetimeTrigger,
+    CertificateOperation, CertificatePolicy, CertificateSecretProperties, CertificateUpdateParameters,
+    DeletedCertificateBundle, DeletedCertificateItem, Deletion, IssuerParameters, Page, SecretAttributes,
+    SubjectAlternativeNames, Tags, X509Properties,
 };
 use strongroom_store::{Place, VersionSelector};
 use zeroize::Zeroizing;
@@ -150,7 +151,46 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let key = PrivateKey::generate(&key_spec(&policy)?)?;
     let now = now_seconds();
     let der = subject.self_signed(&key, now)?;
-    let csr = subject.signing_request(&key)?;
+    let operation = CertificateOperation {
+        id: None,
+        issuer: policy.issuer.clone(),
+        csr: Some(STANDARD.encode(subject.signing_request(&key)?)),
+        cancellation_requested: false,
+        status: Some("completed".to_owned()),
+        status_details: None,
+        target: Some(format!("{}/certificates/{name}", cx.base_url)),
+        request_id: Some(uuid::Uuid::new_v4().simple().to_string()),
+    };
+    let issued = Issued { chain: vec![der], key, policy, operation: operation.clone() };
+    store_version(cx, name, issued, params.attributes, params.tags, now).await?;
+    // The answer to the create says `inProgress`, as Key Vault's does: the SDK pollers only start polling (and
+    // then fetch the certificate) when the first answer is not final. Their first poll finds it completed.
+    let accepted = CertificateOperation { status: Some("inProgress".to_owned()), target: None, ..operation };
+    Ok((StatusCode::ACCEPTED, Json(with_id(cx, name, accepted))).into_response())
+}
+
+/// A certificate version ready to be kept: its chain (leaf first), its key, the policy and the issuance.
+struct Issued {
+    chain: Vec<Vec<u8>>,
+    key: PrivateKey,
+    policy: CertificatePolicy,
+    operation: CertificateOperation,
+}
+
+/// Writes a new version of the certificate `name` — the certificate, its key and its secret (in the policy's
+/// content type, with the private key only if exportable) under one version id, valid as the leaf says — and
+/// keeps the policy and the operation with it, all in one transaction.
+async fn store_version(
+    cx: &Context<'_>,
+    name: &str,
+    issued: Issued,
+    attributes: Option<SecretAttributes>,
+    tags: Option<Tags>,
+    now: i64,
+) -> Result<SecretVersion, VaultError> {
+    let Issued { chain, key, policy, operation } = issued;
+    let leaf = chain.first().ok_or_else(|| VaultError::bad_parameter("The certificate chain is empty."))?;
+    let validity = certificate::validity(leaf)?;
     let secret_content_type = policy
         .secret_props
         .as_ref()
@@ -158,10 +198,8 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         .unwrap_or_else(|| certificate::PKCS12.to_owned());
     let exportable = policy.key_props.as_ref().and_then(|k| k.exportable).unwrap_or(true);
     let secret_value = match secret_content_type.as_str() {
-        certificate::PKCS12 => {
-            STANDARD.encode(certificate::pkcs12(std::slice::from_ref(&der), exportable.then_some(&key))?)
-        }
-        certificate::PEM => certificate::pem(std::slice::from_ref(&der), exportable.then_some(&key)),
+        certificate::PKCS12 => STANDARD.encode(certificate::pkcs12(&chain, exportable.then_some(&key))?),
+        certificate::PEM => certificate::pem(&chain, exportable.then_some(&key)),
         other => {
             return Err(VaultError::bad_parameter(format!(
                 "The secret content type '{other}' is not supported: use {} or {}.",
@@ -171,11 +209,10 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         }
     };
 
-    let attributes = params.attributes.unwrap_or_default();
-    let validity = (now, now + i64::from(subject.validity_months) * 30 * 86_400);
+    let attributes = attributes.unwrap_or_default();
     let properties = |content_type: Option<String>| SecretProperties {
         content_type,
-        tags: params.tags.clone().unwrap_or_default(),
+        tags: tags.clone().unwrap_or_default(),
         enabled: attributes.enabled.unwrap_or(true),
         not_before: Some(validity.0),
         expires: Some(validity.1),
@@ -189,30 +226,19 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         created: now,
         updated: now,
     };
+    let cer = STANDARD.encode(leaf);
     let facts = CertificateFacts {
-        x5t: certificate::thumbprint(&der),
-        cer: STANDARD.encode(&der),
+        x5t: certificate::thumbprint(leaf),
+        cer: cer.clone(),
         secret_content_type: secret_content_type.clone(),
     };
     let facts = serde_json::to_string(&facts).map_err(|_| VaultError::internal())?;
-    let sealed =
-        serde_json::to_string(&SealedCertificate { cer: STANDARD.encode(&der) }).map_err(|_| VaultError::internal())?;
+    let sealed = serde_json::to_string(&SealedCertificate { cer }).map_err(|_| VaultError::internal())?;
     let (key_version, sealed_key) = keys::certificate_key_version(&key, name, &version_id, properties(None), now)?;
-
-    let operation = CertificateOperation {
-        id: None,
-        issuer: policy.issuer.clone(),
-        csr: Some(STANDARD.encode(&csr)),
-        cancellation_requested: false,
-        status: Some("completed".to_owned()),
-        status_details: None,
-        target: Some(format!("{}/certificates/{name}", cx.base_url)),
-        request_id: Some(uuid::Uuid::new_v4().simple().to_string()),
-    };
-    let kept = serde_json::to_string(&Kept { policy: policy.clone(), operation: operation.clone() })
-        .map_err(|_| VaultError::internal())?;
+    let kept = serde_json::to_string(&Kept { policy, operation }).map_err(|_| VaultError::internal())?;
+    let certificate_version = version(properties(Some(facts)));
     let versions = vec![
-        (place(cx), version(properties(Some(facts))), Zeroizing::new(sealed)),
+        (place(cx), certificate_version.clone(), Zeroizing::new(sealed)),
         (Place::keys(cx.vault.id), key_version, sealed_key),
         (Place::secrets(cx.vault.id), version(properties(Some(secret_content_type))), Zeroizing::new(secret_value)),
     ];
@@ -221,10 +247,44 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         .put_linked_versions(versions, Some((place(cx), name.to_owned(), kept)))
         .await
         .map_err(|e| VaultError::from_secret_store(name, e))?;
-    // The answer to the create says `inProgress`, as Key Vault's does: the SDK pollers only start polling (and
-    // then fetch the certificate) when the first answer is not final. Their first poll finds it completed.
-    let accepted = CertificateOperation { status: Some("inProgress".to_owned()), target: None, ..operation };
-    Ok((StatusCode::ACCEPTED, Json(with_id(cx, name, accepted))).into_response())
+    Ok(certificate_version)
+}
+
+/// `POST /certificates/{name}/import`: a certificate with its private key, from a PKCS#12 file (with or without
+/// a password) or PEM (the key, then the chain), base64 or as text.
+pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    secret::validate_name(name)?;
+    let params: CertificateImportParameters = parse_body(body, "CertificateImportParameters")?;
+    let value =
+        params.value.ok_or_else(|| VaultError::bad_parameter("'value', the certificate to import, is required."))?;
+    let bytes = match STANDARD.decode(value.trim()) {
+        Ok(bytes) => Zeroizing::new(bytes),
+        Err(_) => Zeroizing::new(value.into_bytes()),
+    };
+    let (key, chain, was_pem) = certificate::open(&bytes, params.pwd.as_deref().unwrap_or_default())?;
+    let leaf = chain.first().ok_or_else(|| VaultError::bad_parameter("The imported file holds no certificate."))?;
+    let mut policy = params.policy.unwrap_or_default();
+    let secret = policy.secret_props.get_or_insert_with(CertificateSecretProperties::default);
+    secret.content_type.get_or_insert_with(|| if was_pem { certificate::PEM } else { certificate::PKCS12 }.to_owned());
+    let key_props = policy.key_props.get_or_insert_with(CertificateKeyProperties::default);
+    key_props.kty = Some(key.kty().as_str().to_owned());
+    match key.curve() {
+        Some(curve) => key_props.crv = Some(curve.as_str().to_owned()),
+        None => key_props.key_size = Some(u32::try_from(key.size_bits()?).map_err(|_| VaultError::internal())?),
+    }
+    let x509 = policy.x509_props.get_or_insert_with(X509Properties::default);
+    x509.subject.get_or_insert(certificate::subject_of(leaf)?);
+    policy.issuer.get_or_insert_with(IssuerParameters::default).name.get_or_insert_with(|| "Unknown".to_owned());
+    let policy = completed_policy(policy);
+    let operation = CertificateOperation {
+        issuer: policy.issuer.clone(),
+        status: Some("completed".to_owned()),
+        target: Some(format!("{}/certificates/{name}", cx.base_url)),
+        ..CertificateOperation::default()
+    };
+    let issued = Issued { chain, key, policy: policy.clone(), operation };
+    let version = store_version(cx, name, issued, params.attributes, params.tags, now_seconds()).await?;
+    Ok(Json(bundle(cx, &version, Some(policy))?).into_response())
 }
 
 fn with_id(cx: &Context<'_>, name: &str, mut operation: CertificateOperation) -> CertificateOperation {

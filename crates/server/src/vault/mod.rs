@@ -180,6 +180,7 @@ async fn run_stages(
         },
         Operation::Certificate(certificate) => match certificate {
             CertificateOp::Create { name } => certificates::create(&cx, name, &body).await,
+            CertificateOp::Import { name } => certificates::import(&cx, name, &body).await,
             CertificateOp::Get { name, version } => certificates::get(&cx, name, version.as_deref()).await,
             CertificateOp::GetOperation { name } => certificates::get_operation(&cx, name).await,
             CertificateOp::GetPolicy { name } => certificates::get_policy(&cx, name).await,

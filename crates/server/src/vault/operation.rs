@@ -87,6 +87,11 @@ pub enum CertificateOp {
         /// The certificate.
         name: String,
     },
+    /// `POST /certificates/{name}/import`
+    Import {
+        /// The certificate.
+        name: String,
+    },
     /// `GET /certificates/{name}[/{version}]`
     Get {
         /// The certificate.
@@ -154,6 +159,7 @@ impl CertificateOp {
         Some(match (segments, method) {
             (["certificates"] | ["certificates", ""], &Method::GET) => List,
             (["certificates", n, "create"], &Method::POST) => Create { name: name(n) },
+            (["certificates", n, "import"], &Method::POST) => Import { name: name(n) },
             (["certificates", n, "pending"], &Method::GET) => GetOperation { name: name(n) },
             (["certificates", n, "policy"], &Method::GET) => GetPolicy { name: name(n) },
             (["certificates", n, "versions"], &Method::GET) => ListVersions { name: name(n) },
@@ -174,6 +180,7 @@ impl CertificateOp {
     fn audit_name(&self) -> &'static str {
         match self {
             CertificateOp::Create { .. } => "CertificateCreate",
+            CertificateOp::Import { .. } => "CertificateImport",
             CertificateOp::Get { .. } => "CertificateGet",
             CertificateOp::GetOperation { .. } => "CertificatePendingGet",
             CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
@@ -193,6 +200,7 @@ impl CertificateOp {
     fn needs(&self) -> (Action, &'static str) {
         match self {
             CertificateOp::Create { .. } => (Action::CertificatesCreate, "create"),
+            CertificateOp::Import { .. } => (Action::CertificatesImport, "import"),
             CertificateOp::Get { .. } | CertificateOp::GetOperation { .. } | CertificateOp::GetPolicy { .. } => {
                 (Action::CertificatesRead, "get")
             }
@@ -210,6 +218,7 @@ impl CertificateOp {
     fn name(&self) -> Option<&str> {
         match self {
             CertificateOp::Create { name }
+            | CertificateOp::Import { name }
             | CertificateOp::Get { name, .. }
             | CertificateOp::GetOperation { name }
             | CertificateOp::GetPolicy { name }
