@@ -245,3 +245,48 @@ def test_pkcs12_and_pem_files_are_imported_with_their_keys(configured_server):
         assert refused.value.status_code == 400
     with pytest.raises(ResourceNotFoundError):
         certificates.get_certificate("sdk-import-refused")
+
+
+def test_a_csr_signed_by_the_tests_ca_is_merged(configured_server):
+    import datetime
+
+    certificates, secrets = clients(configured_server)
+    policy = CertificatePolicy(issuer_name="Unknown", subject="CN=csr.contoso.com", san_dns_names=["csr.contoso.com"])
+    operation = certificates.begin_create_certificate("sdk-csr", policy).result()
+    assert operation.status == "inProgress" and operation.issuer_name == "Unknown"
+    csr = x509.load_der_x509_csr(operation.csr)
+    assert csr.is_signature_valid and csr.subject.rfc4514_string() == "CN=csr.contoso.com"
+    assert certificates.get_certificate_operation("sdk-csr").csr == operation.csr
+
+    ca_cert, ca_key = made_by_the_test("Test Root CA")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value, False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    wrong_leaf, _ = made_by_the_test("not for this key")
+    with pytest.raises(HttpResponseError) as refused:
+        certificates.merge_certificate("sdk-csr", [wrong_leaf.public_bytes(serialization.Encoding.DER)])
+    assert refused.value.status_code == 400
+
+    der = [c.public_bytes(serialization.Encoding.DER) for c in (leaf, ca_cert)]
+    merged = certificates.merge_certificate("sdk-csr", der)
+    assert merged.cer == der[0] and merged.properties.version
+    assert certificates.get_certificate_operation("sdk-csr").status == "completed"
+    private_key, stored_leaf, chain = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret("sdk-csr").value), None)
+    assert stored_leaf == leaf and chain == [ca_cert], "the chain as merged"
+    assert private_key.public_key().public_numbers() == leaf.public_key().public_numbers()
+    ca_cert.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, padding.PKCS1v15(), leaf.signature_hash_algorithm)
+
+    certificates.begin_create_certificate("sdk-csr-cancelled", policy).result()
+    assert certificates.cancel_certificate_operation("sdk-csr-cancelled").status == "cancelled"
+    assert certificates.delete_certificate_operation("sdk-csr-cancelled").cancellation_requested
+    with pytest.raises(ResourceNotFoundError):
+        certificates.get_certificate_operation("sdk-csr-cancelled")

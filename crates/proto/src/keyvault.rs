@@ -768,3 +768,16 @@ pub struct CertificateImportParameters {
     #[serde(rename = "preserveCertOrder", default)]
     pub preserve_cert_order: Option<bool>,
 }
+
+/// Body of `POST /certificates/{name}/pending/merge`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CertificateMergeParameters {
+    /// The signed certificate and its chain, leaf first, each standard base64 DER. Required.
+    pub x5c: Option<Vec<String>>,
+    /// Attributes.
+    #[serde(default)]
+    pub attributes: Option<SecretAttributes>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}

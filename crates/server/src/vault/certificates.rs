@@ -2,9 +2,10 @@
 //! certificate version is written with its key (`/keys/{name}/{version}`, managed) and its secret
 //! (`/secrets/{name}/{version}`, PKCS#12 or PEM as the policy says) in one transaction, under one version id.
 //!
-//! What is built: self-signed issuance (`issuer.name = "Self"`), which is done by the time create answers 202;
-//! the first poll of `/pending` finds it completed, so the SDK pollers do not wait. Not yet: the CSR and merge flow,
-//! issuers, import, contacts, backup/restore and auto-renewal.
+//! Self-signed issuance (`issuer.name = "Self"`) is done by the time create answers 202; the first poll of
+//! `/pending` finds it completed, so the SDK pollers do not wait. `issuer.name = "Unknown"` answers with a real
+//! CSR and keeps the key sealed until the CA-signed chain is merged. Not yet: issuers, contacts, backup/restore
+//! and auto-renewal.
 
 use std::net::IpAddr;
 
@@ -20,9 +21,9 @@ use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdat
 use strongroom_proto::keyvault::{
     CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateItem,
     CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType, CertificateLifetimeTrigger,
-    CertificateOperation, CertificatePolicy, CertificateSecretProperties, CertificateUpdateParameters,
-    DeletedCertificateBundle, DeletedCertificateItem, Deletion, IssuerParameters, Page, SecretAttributes,
-    SubjectAlternativeNames, Tags, X509Properties,
+    CertificateMergeParameters, CertificateOperation, CertificatePolicy, CertificateSecretProperties,
+    CertificateUpdateParameters, DeletedCertificateBundle, DeletedCertificateItem, Deletion, IssuerParameters, Page,
+    SecretAttributes, SubjectAlternativeNames, Tags, X509Properties,
 };
 use strongroom_store::{Place, VersionSelector};
 use zeroize::Zeroizing;
@@ -142,31 +143,127 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let params: CertificateCreateParameters = parse_body(body, "CertificateCreateParameters")?;
     let policy = completed_policy(params.policy.unwrap_or_default());
     let issuer = policy.issuer.as_ref().and_then(|i| i.name.clone()).unwrap_or_default();
-    if !issuer.eq_ignore_ascii_case("Self") {
-        return Err(VaultError::bad_parameter(format!(
-            "The issuer '{issuer}' is not supported yet: Strongroom issues self-signed certificates (issuer 'Self')."
-        )));
-    }
     let subject = subject_of(&policy)?;
     let key = PrivateKey::generate(&key_spec(&policy)?)?;
     let now = now_seconds();
-    let der = subject.self_signed(&key, now)?;
-    let operation = CertificateOperation {
+    let mut operation = CertificateOperation {
         id: None,
         issuer: policy.issuer.clone(),
         csr: Some(STANDARD.encode(subject.signing_request(&key)?)),
         cancellation_requested: false,
-        status: Some("completed".to_owned()),
-        status_details: None,
-        target: Some(format!("{}/certificates/{name}", cx.base_url)),
+        status: Some("inProgress".to_owned()),
+        status_details: Some("Pending certificate created. Please merge the signed certificate.".to_owned()),
+        target: None,
         request_id: Some(uuid::Uuid::new_v4().simple().to_string()),
     };
+    if issuer.eq_ignore_ascii_case("Unknown") {
+        // The CSR waits for a CA: the key is kept sealed until the signed chain is merged.
+        let pending = Pending {
+            policy,
+            operation: operation.clone(),
+            pkcs8: STANDARD.encode(key.material()),
+            attributes: params.attributes,
+            tags: params.tags,
+        };
+        put_pending(cx, name, Some(&pending)).await?;
+        return Ok((StatusCode::ACCEPTED, Json(with_id(cx, name, operation))).into_response());
+    }
+    if !issuer.eq_ignore_ascii_case("Self") {
+        return Err(VaultError::bad_parameter(format!(
+            "The issuer '{issuer}' is not supported: use 'Self' (self-signed) or 'Unknown' (a CSR to merge)."
+        )));
+    }
+    let der = subject.self_signed(&key, now)?;
+    operation.status = Some("completed".to_owned());
+    operation.status_details = None;
+    operation.target = Some(format!("{}/certificates/{name}", cx.base_url));
     let issued = Issued { chain: vec![der], key, policy, operation: operation.clone() };
     store_version(cx, name, issued, params.attributes, params.tags, now).await?;
     // The answer to the create says `inProgress`, as Key Vault's does: the SDK pollers only start polling (and
     // then fetch the certificate) when the first answer is not final. Their first poll finds it completed.
     let accepted = CertificateOperation { status: Some("inProgress".to_owned()), target: None, ..operation };
     Ok((StatusCode::ACCEPTED, Json(with_id(cx, name, accepted))).into_response())
+}
+
+/// A certificate whose CSR waits for a CA's signature: kept sealed (it holds the private key) as an
+/// installation setting named by vault and certificate until it is merged or deleted.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    policy: CertificatePolicy,
+    operation: CertificateOperation,
+    pkcs8: String,
+    attributes: Option<SecretAttributes>,
+    tags: Option<Tags>,
+}
+
+fn pending_setting(cx: &Context<'_>, name: &str) -> String {
+    format!("pending-certificate/{}/{}", cx.vault.id, secret::name_key(name))
+}
+
+async fn pending(cx: &Context<'_>, name: &str) -> Result<Option<Pending>, VaultError> {
+    match cx.state.store.sealed_setting(&pending_setting(cx, name)).await? {
+        Some(bytes) if !bytes.is_empty() => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|_| VaultError::internal())
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Keeps `pending`, or forgets it (an empty setting) when `None`.
+async fn put_pending(cx: &Context<'_>, name: &str, pending: Option<&Pending>) -> Result<(), VaultError> {
+    let bytes = match pending {
+        Some(p) => Zeroizing::new(serde_json::to_vec(p).map_err(|_| VaultError::internal())?),
+        None => Zeroizing::new(Vec::new()),
+    };
+    Ok(cx.state.store.put_sealed_setting(&pending_setting(cx, name), &bytes).await?)
+}
+
+/// `POST /certificates/{name}/pending/merge`: the CA-signed chain for the pending CSR becomes a new version.
+pub async fn merge(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    let params: CertificateMergeParameters = parse_body(body, "CertificateMergeParameters")?;
+    let pending = pending(cx, name).await?.ok_or_else(|| VaultError::operation_not_found(name))?;
+    let chain = params
+        .x5c
+        .unwrap_or_default()
+        .iter()
+        .map(|c| STANDARD.decode(c).map_err(|_| VaultError::bad_parameter("Each x5c entry is base64 DER.")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let leaf = chain.first().ok_or_else(|| VaultError::bad_parameter("'x5c', the signed chain, is required."))?;
+    let key =
+        PrivateKey::from_pkcs8(&Zeroizing::new(STANDARD.decode(&pending.pkcs8).map_err(|_| VaultError::internal())?))?;
+    if !certificate::certifies(leaf, &key)? {
+        return Err(VaultError::bad_parameter("The merged certificate is not for the pending request's key."));
+    }
+    let operation = CertificateOperation {
+        status: Some("completed".to_owned()),
+        status_details: None,
+        target: Some(format!("{}/certificates/{name}", cx.base_url)),
+        ..pending.operation
+    };
+    let issued = Issued { chain, key, policy: pending.policy.clone(), operation };
+    let attributes = params.attributes.or(pending.attributes);
+    let version = store_version(cx, name, issued, attributes, params.tags.or(pending.tags), now_seconds()).await?;
+    put_pending(cx, name, None).await?;
+    Ok((StatusCode::CREATED, Json(bundle(cx, &version, Some(pending.policy))?)).into_response())
+}
+
+/// `PATCH /certificates/{name}/pending` with `cancellation_requested`: the pending request is cancelled.
+pub async fn cancel_operation(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    let request: serde_json::Value = parse_body(body, "CertificateOperationUpdateParameter")?;
+    let mut pending = pending(cx, name).await?.ok_or_else(|| VaultError::operation_not_found(name))?;
+    if request.get("cancellation_requested").and_then(serde_json::Value::as_bool) == Some(true) {
+        pending.operation.cancellation_requested = true;
+        pending.operation.status = Some("cancelled".to_owned());
+        put_pending(cx, name, Some(&pending)).await?;
+    }
+    Ok(Json(with_id(cx, name, pending.operation)).into_response())
+}
+
+/// `DELETE /certificates/{name}/pending`: the pending request and its key are forgotten.
+pub async fn delete_operation(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let pending = pending(cx, name).await?.ok_or_else(|| VaultError::operation_not_found(name))?;
+    put_pending(cx, name, None).await?;
+    Ok(Json(with_id(cx, name, pending.operation)).into_response())
 }
 
 /// A certificate version ready to be kept: its chain (leaf first), its key, the policy and the issuance.
@@ -304,8 +401,11 @@ fn policy_with_id(cx: &Context<'_>, name: &str, mut policy: CertificatePolicy) -
     policy
 }
 
-/// `GET /certificates/{name}/pending`: the last issuance.
+/// `GET /certificates/{name}/pending`: the pending request, or else the last issuance.
 pub async fn get_operation(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    if let Some(pending) = pending(cx, name).await? {
+        return Ok(Json(with_id(cx, name, pending.operation)).into_response());
+    }
     let kept = kept(cx, name).await?.ok_or_else(|| VaultError::operation_not_found(name))?;
     Ok(Json(with_id(cx, name, kept.operation)).into_response())
 }

@@ -104,6 +104,21 @@ pub enum CertificateOp {
         /// The certificate.
         name: String,
     },
+    /// `POST /certificates/{name}/pending/merge`
+    Merge {
+        /// The certificate.
+        name: String,
+    },
+    /// `PATCH /certificates/{name}/pending`
+    CancelOperation {
+        /// The certificate.
+        name: String,
+    },
+    /// `DELETE /certificates/{name}/pending`
+    DeleteOperation {
+        /// The certificate.
+        name: String,
+    },
     /// `GET /certificates/{name}/policy`
     GetPolicy {
         /// The certificate.
@@ -161,6 +176,9 @@ impl CertificateOp {
             (["certificates", n, "create"], &Method::POST) => Create { name: name(n) },
             (["certificates", n, "import"], &Method::POST) => Import { name: name(n) },
             (["certificates", n, "pending"], &Method::GET) => GetOperation { name: name(n) },
+            (["certificates", n, "pending"], &Method::PATCH) => CancelOperation { name: name(n) },
+            (["certificates", n, "pending"], &Method::DELETE) => DeleteOperation { name: name(n) },
+            (["certificates", n, "pending", "merge"], &Method::POST) => Merge { name: name(n) },
             (["certificates", n, "policy"], &Method::GET) => GetPolicy { name: name(n) },
             (["certificates", n, "versions"], &Method::GET) => ListVersions { name: name(n) },
             (["certificates", n] | ["certificates", n, ""], &Method::GET) => Get { name: name(n), version: None },
@@ -183,6 +201,9 @@ impl CertificateOp {
             CertificateOp::Import { .. } => "CertificateImport",
             CertificateOp::Get { .. } => "CertificateGet",
             CertificateOp::GetOperation { .. } => "CertificatePendingGet",
+            CertificateOp::Merge { .. } => "CertificatePendingMerge",
+            CertificateOp::CancelOperation { .. } => "CertificatePendingUpdate",
+            CertificateOp::DeleteOperation { .. } => "CertificatePendingDelete",
             CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
             CertificateOp::List => "CertificateList",
             CertificateOp::ListVersions { .. } => "CertificateListVersions",
@@ -201,6 +222,10 @@ impl CertificateOp {
         match self {
             CertificateOp::Create { .. } => (Action::CertificatesCreate, "create"),
             CertificateOp::Import { .. } => (Action::CertificatesImport, "import"),
+            CertificateOp::Merge { .. } => (Action::CertificatesCreate, "create"),
+            CertificateOp::CancelOperation { .. } | CertificateOp::DeleteOperation { .. } => {
+                (Action::CertificatesUpdate, "update")
+            }
             CertificateOp::Get { .. } | CertificateOp::GetOperation { .. } | CertificateOp::GetPolicy { .. } => {
                 (Action::CertificatesRead, "get")
             }
@@ -221,6 +246,9 @@ impl CertificateOp {
             | CertificateOp::Import { name }
             | CertificateOp::Get { name, .. }
             | CertificateOp::GetOperation { name }
+            | CertificateOp::Merge { name }
+            | CertificateOp::CancelOperation { name }
+            | CertificateOp::DeleteOperation { name }
             | CertificateOp::GetPolicy { name }
             | CertificateOp::ListVersions { name }
             | CertificateOp::Update { name, .. }
