@@ -1,5 +1,5 @@
 //! The maintenance loop: deleted objects whose scheduled purge date has passed are purged for good, as Key
-//! Vault does at the end of the retention period, keys rotate as their rotation policies say, and the token
+//! Vault does at the end of the retention period, keys rotate and certificates renew as their policies say, and the token
 //! signing keys rotate when due.
 
 use std::sync::Arc;
@@ -50,9 +50,14 @@ pub async fn run(state: Arc<AppState>, schedule: Schedule, mut shutdown: watch::
         if let Err(e) = sweep_once(state.store.as_ref(), now_seconds()).await {
             tracing::error!("the retention sweep failed: {e}");
         }
-        let rotated = vault::rotation::run_schedule(&state, now_seconds() + schedule.clock_offset_seconds).await;
+        let scheduler_now = now_seconds() + schedule.clock_offset_seconds;
+        let rotated = vault::rotation::run_schedule(&state, scheduler_now).await;
         if rotated > 0 {
             tracing::info!(rotated, "keys rotated by their rotation policies");
+        }
+        let renewed = vault::certificates::run_schedule(&state, scheduler_now).await;
+        if renewed > 0 {
+            tracing::info!(renewed, "certificates renewed by their policies");
         }
         let lifetime = state.token_lifetime_seconds;
         let days = schedule.signing_key_rotation_days;

@@ -25,13 +25,16 @@ use strongroom_proto::keyvault::{
     CertificateUpdateParameters, DeletedCertificateBundle, DeletedCertificateItem, Deletion, IssuerParameters, Page,
     SecretAttributes, SubjectAlternativeNames, Tags, X509Properties,
 };
-use strongroom_store::{Place, VersionSelector};
+use strongroom_store::{Collection, Place, Store, VersionSelector};
+use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::keys;
 use super::secrets::{Context, parse_body};
+use crate::audit::system_event;
 use crate::identity::mint::now_seconds;
+use crate::state::AppState;
 
 /// What a certificate version's properties say about it, in clear: a certificate is public, so lists, deleted
 /// certificates and reads need nothing unsealed.
@@ -48,11 +51,14 @@ struct SealedCertificate {
     cer: String,
 }
 
-/// What is kept with the certificate: its policy and its last issuance.
+/// What is kept with the certificate: its policy, its last issuance, and the version whose coming expiry was
+/// last told to the contacts.
 #[derive(Serialize, Deserialize)]
 struct Kept {
     policy: CertificatePolicy,
     operation: CertificateOperation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    noticed_version: Option<String>,
 }
 
 fn place(cx: &Context<'_>) -> Place {
@@ -144,6 +150,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let policy = completed_policy(params.policy.unwrap_or_default());
     let issuer = policy.issuer.as_ref().and_then(|i| i.name.clone()).unwrap_or_default();
     let subject = subject_of(&policy)?;
+    check_lifetime_actions(&policy)?;
     let key = PrivateKey::generate(&key_spec(&policy)?)?;
     let now = now_seconds();
     let mut operation = CertificateOperation {
@@ -154,7 +161,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         status: Some("inProgress".to_owned()),
         status_details: Some("Pending certificate created. Please merge the signed certificate.".to_owned()),
         target: None,
-        request_id: Some(uuid::Uuid::new_v4().simple().to_string()),
+        request_id: Some(Uuid::new_v4().simple().to_string()),
     };
     if issuer.eq_ignore_ascii_case("Unknown") {
         // The CSR waits for a CA: the key is kept sealed until the signed chain is merged.
@@ -178,7 +185,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     operation.status_details = None;
     operation.target = Some(format!("{}/certificates/{name}", cx.base_url));
     let issued = Issued { chain: vec![der], key, policy, operation: operation.clone() };
-    store_version(cx, name, issued, params.attributes, params.tags, now).await?;
+    store_version(cx.state.store.as_ref(), cx.vault.id, name, issued, params.attributes, params.tags, now).await?;
     // The answer to the create says `inProgress`, as Key Vault's does: the SDK pollers only start polling (and
     // then fetch the certificate) when the first answer is not final. Their first poll finds it completed.
     let accepted = CertificateOperation { status: Some("inProgress".to_owned()), target: None, ..operation };
@@ -242,7 +249,16 @@ pub async fn merge(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response
     };
     let issued = Issued { chain, key, policy: pending.policy.clone(), operation };
     let attributes = params.attributes.or(pending.attributes);
-    let version = store_version(cx, name, issued, attributes, params.tags.or(pending.tags), now_seconds()).await?;
+    let version = store_version(
+        cx.state.store.as_ref(),
+        cx.vault.id,
+        name,
+        issued,
+        attributes,
+        params.tags.or(pending.tags),
+        now_seconds(),
+    )
+    .await?;
     put_pending(cx, name, None).await?;
     Ok((StatusCode::CREATED, Json(bundle(cx, &version, Some(pending.policy))?)).into_response())
 }
@@ -278,7 +294,8 @@ struct Issued {
 /// content type, with the private key only if exportable) under one version id, valid as the leaf says — and
 /// keeps the policy and the operation with it, all in one transaction.
 async fn store_version(
-    cx: &Context<'_>,
+    store: &dyn Store,
+    vault_id: Uuid,
     name: &str,
     issued: Issued,
     attributes: Option<SecretAttributes>,
@@ -332,16 +349,16 @@ async fn store_version(
     let facts = serde_json::to_string(&facts).map_err(|_| VaultError::internal())?;
     let sealed = serde_json::to_string(&SealedCertificate { cer }).map_err(|_| VaultError::internal())?;
     let (key_version, sealed_key) = keys::certificate_key_version(&key, name, &version_id, properties(None), now)?;
-    let kept = serde_json::to_string(&Kept { policy, operation }).map_err(|_| VaultError::internal())?;
+    let kept = serde_json::to_string(&Kept { policy, operation, noticed_version: None })
+        .map_err(|_| VaultError::internal())?;
     let certificate_version = version(properties(Some(facts)));
     let versions = vec![
-        (place(cx), certificate_version.clone(), Zeroizing::new(sealed)),
-        (Place::keys(cx.vault.id), key_version, sealed_key),
-        (Place::secrets(cx.vault.id), version(properties(Some(secret_content_type))), Zeroizing::new(secret_value)),
+        (Place::certificates(vault_id), certificate_version.clone(), Zeroizing::new(sealed)),
+        (Place::keys(vault_id), key_version, sealed_key),
+        (Place::secrets(vault_id), version(properties(Some(secret_content_type))), Zeroizing::new(secret_value)),
     ];
-    cx.state
-        .store
-        .put_linked_versions(versions, Some((place(cx), name.to_owned(), kept)))
+    store
+        .put_linked_versions(versions, Some((Place::certificates(vault_id), name.to_owned(), kept)))
         .await
         .map_err(|e| VaultError::from_secret_store(name, e))?;
     Ok(certificate_version)
@@ -380,7 +397,16 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         ..CertificateOperation::default()
     };
     let issued = Issued { chain, key, policy: policy.clone(), operation };
-    let version = store_version(cx, name, issued, params.attributes, params.tags, now_seconds()).await?;
+    let version = store_version(
+        cx.state.store.as_ref(),
+        cx.vault.id,
+        name,
+        issued,
+        params.attributes,
+        params.tags,
+        now_seconds(),
+    )
+    .await?;
     Ok(Json(bundle(cx, &version, Some(policy))?).into_response())
 }
 
@@ -589,6 +615,7 @@ async fn set_policy_in_store(
     });
     subject_of(&merged)?;
     key_spec(&merged)?;
+    check_lifetime_actions(&merged)?;
     kept.policy = merged.clone();
     let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
     if !cx.state.store.put_object_policy(place(cx), name, &json).await? {
@@ -635,4 +662,108 @@ pub async fn list_versions(cx: &Context<'_>, name: &str) -> Result<Response, Vau
     let value: Vec<CertificateItem> = page.items.iter().map(|v| item(cx, v, true)).collect();
     Ok(Json(Page { value, next_link: cx.next_link(&format!("/certificates/{name}/versions"), page.next) })
         .into_response())
+}
+
+/// When a lifetime action of the policy is due for a version valid from `not_before` to `expires`, if it has one
+/// of `kind` (`AutoRenew` or `EmailContacts`).
+fn due_at(policy: &CertificatePolicy, kind: &str, not_before: i64, expires: i64) -> Option<i64> {
+    let action = policy.lifetime_actions.as_ref()?.iter().find(|a| {
+        a.action.as_ref().and_then(|t| t.action_type.as_deref()).is_some_and(|t| t.eq_ignore_ascii_case(kind))
+    })?;
+    let trigger = action.trigger.as_ref()?;
+    match (trigger.lifetime_percentage, trigger.days_before_expiry) {
+        (Some(percent), _) => Some(not_before + (expires - not_before) * i64::from(percent.clamp(1, 99)) / 100),
+        (None, Some(days)) => Some(expires - i64::from(days) * 86_400),
+        (None, None) => None,
+    }
+}
+
+/// Checks the policy's lifetime actions as Key Vault does.
+fn check_lifetime_actions(policy: &CertificatePolicy) -> Result<(), VaultError> {
+    for action in policy.lifetime_actions.iter().flatten() {
+        let kind = action.action.as_ref().and_then(|a| a.action_type.as_deref()).unwrap_or_default();
+        if !["AutoRenew", "EmailContacts"].iter().any(|k| k.eq_ignore_ascii_case(kind)) {
+            return Err(VaultError::bad_parameter(format!(
+                "The lifetime action '{kind}' is not supported: use AutoRenew or EmailContacts."
+            )));
+        }
+        match action.trigger.as_ref().map(|t| (t.lifetime_percentage, t.days_before_expiry)) {
+            Some((Some(p), None)) if (1..=99).contains(&p) => {}
+            Some((None, Some(d))) if d >= 1 => {}
+            _ => {
+                return Err(VaultError::bad_parameter(
+                    "A lifetime action's trigger has either lifetime_percentage (1..99) or days_before_expiry (≥ 1).",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One scheduler pass at `now`: renews every self-issued certificate whose AutoRenew action is due (a new
+/// version, with a new key unless the policy reuses it), and tells the contacts once per version when an
+/// EmailContacts action is due (an audit event). Returns how many were renewed; failures are logged.
+pub async fn run_schedule(state: &AppState, now: i64) -> usize {
+    let store = state.store.as_ref();
+    let kept = match store.object_policies(Collection::Certificates).await {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::error!("reading the certificate policies failed: {e}");
+            return 0;
+        }
+    };
+    let mut renewed = 0;
+    for (place, name, json) in kept {
+        match renew_if_due(state, place, &name, &json, now).await {
+            Ok(true) => renewed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::error!(certificate = %name, "the scheduled renewal failed: {}", e.message()),
+        }
+    }
+    renewed
+}
+
+async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, now: i64) -> Result<bool, VaultError> {
+    let store = state.store.as_ref();
+    let mut kept: Kept = serde_json::from_str(json).map_err(|_| VaultError::internal())?;
+    let Some((latest, _)) = store.read_version(place, name, VersionSelector::Latest).await? else {
+        return Ok(false);
+    };
+    let (Some(not_before), Some(expires)) = (latest.properties.not_before, latest.properties.expires) else {
+        return Ok(false);
+    };
+    let self_issued =
+        kept.policy.issuer.as_ref().and_then(|i| i.name.as_deref()).is_some_and(|n| n.eq_ignore_ascii_case("Self"));
+    if self_issued && due_at(&kept.policy, "AutoRenew", not_before, expires).is_some_and(|at| now >= at) {
+        let reuse = kept.policy.key_props.as_ref().and_then(|k| k.reuse_key).unwrap_or(false);
+        let key = match reuse {
+            true => keys::certificate_key(store, place.vault_id, name, &latest.version).await?,
+            false => PrivateKey::generate(&key_spec(&kept.policy)?)?,
+        };
+        let der = subject_of(&kept.policy)?.self_signed(&key, now)?;
+        let issued = Issued { chain: vec![der], key, policy: kept.policy, operation: kept.operation };
+        let tags = (!latest.properties.tags.is_empty()).then(|| latest.properties.tags.clone());
+        let version = store_version(store, place.vault_id, name, issued, None, tags, now).await?;
+        tracing::info!(certificate = %name, version = %version.version, "renewed by its policy");
+        record_event(state, place, name, "CertificateAutoRenew").await;
+        return Ok(true);
+    }
+    let notice = due_at(&kept.policy, "EmailContacts", not_before, expires).is_some_and(|at| now >= at);
+    if notice && kept.noticed_version.as_deref() != Some(latest.version.as_str()) {
+        tracing::warn!(certificate = %name, version = %latest.version, expires, "the certificate expires soon");
+        record_event(state, place, name, "CertificateNearExpiryEmailContacts").await;
+        kept.noticed_version = Some(latest.version);
+        let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+        store.put_object_policy(place, name, &json).await?;
+    }
+    Ok(false)
+}
+
+/// An audit record of something the scheduler did to a certificate.
+async fn record_event(state: &AppState, place: Place, name: &str, operation: &str) {
+    let directory = state.directory();
+    if let Some(vault) = directory.vaults().iter().find(|v| v.id == place.vault_id) {
+        let resource = format!("/tenants/{}/vaults/{}/certificates/{name}", vault.tenant_id, vault.name);
+        state.audit.record(system_event(operation, resource)).await;
+    }
 }

@@ -78,6 +78,17 @@ pub(super) fn certificate_key_version(
     Ok((version, sealed(key)?))
 }
 
+/// The key of a certificate's version, for a renewal that keeps it.
+pub(super) async fn certificate_key(
+    store: &dyn Store,
+    vault_id: Uuid,
+    name: &str,
+    version: &str,
+) -> Result<PrivateKey, VaultError> {
+    let (_, key) = load_from(store, Place::keys(vault_id), name, VersionSelector::Exact(version)).await?;
+    Ok(key)
+}
+
 fn sealed(key: &PrivateKey) -> Result<Zeroizing<String>, VaultError> {
     serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
         .map(Zeroizing::new)
