@@ -290,3 +290,30 @@ def test_a_csr_signed_by_the_tests_ca_is_merged(configured_server):
     assert certificates.delete_certificate_operation("sdk-csr-cancelled").cancellation_requested
     with pytest.raises(ResourceNotFoundError):
         certificates.get_certificate_operation("sdk-csr-cancelled")
+
+
+def test_contacts_and_secret_conversion_to_the_other_format(configured_server):
+    from azure.keyvault.certificates import CertificateContact
+
+    certificates, secrets = clients(configured_server)
+    contacts = [CertificateContact(email="pki@contoso.com", name="PKI team", phone="555-0100")]
+    assert [c.email for c in certificates.set_contacts(contacts)] == ["pki@contoso.com"]
+    assert [(c.name, c.phone) for c in certificates.get_contacts()] == [("PKI team", "555-0100")]
+    with pytest.raises(HttpResponseError) as refused:
+        certificates.set_contacts([CertificateContact(name="no address")])
+    assert refused.value.status_code == 400
+    assert [c.email for c in certificates.delete_contacts()] == ["pki@contoso.com"]
+    with pytest.raises(ResourceNotFoundError):
+        certificates.get_contacts()
+
+    issued = certificates.begin_create_certificate("sdk-cert-convert", CertificatePolicy.get_default()).result()
+    as_pem = secrets.get_secret("sdk-cert-convert", out_content_type=CertificateContentType.pem)
+    assert as_pem.properties.content_type == CertificateContentType.pem
+    assert x509.load_pem_x509_certificate(as_pem.value.encode()).public_bytes(serialization.Encoding.DER) == issued.cer
+    pem_key = serialization.load_pem_private_key(as_pem.value.encode(), None)
+    pfx_key, _, _ = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret("sdk-cert-convert").value), None)
+    assert pem_key.private_numbers() == pfx_key.private_numbers()
+    secrets.set_secret("plain-secret-not-a-certificate", "v")
+    with pytest.raises(HttpResponseError) as refused:
+        secrets.get_secret("plain-secret-not-a-certificate", out_content_type=CertificateContentType.pem)
+    assert refused.value.status_code == 400

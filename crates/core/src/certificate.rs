@@ -253,11 +253,11 @@ pub fn certifies(der: &[u8], key: &PrivateKey) -> Result<bool> {
     })
 }
 
-/// The private key and the chain (leaf first) of an imported file: PEM (a PKCS#8 `PRIVATE KEY` and
-/// `CERTIFICATE`s) or PKCS#12 opened with `password`; whether it was PEM. The key must be the leaf's.
-pub fn open(bytes: &[u8], password: &str) -> Result<(PrivateKey, Vec<Vec<u8>>, bool)> {
+/// The private key (if any) and the chain (leaf first) of a PEM text (a PKCS#8 `PRIVATE KEY` and
+/// `CERTIFICATE`s) or of a PKCS#12 file opened with `password`; whether it was PEM.
+fn read_bundle(bytes: &[u8], password: &str) -> Result<(Option<PrivateKey>, Vec<Vec<u8>>, bool)> {
     let is_pem = bytes.windows(11).take(64).any(|w| w == b"-----BEGIN ");
-    let (key, chain) = if is_pem {
+    if is_pem {
         let mut key = None;
         let mut chain = Vec::new();
         for block in x509_parser::pem::Pem::iter_from_buffer(bytes) {
@@ -271,25 +271,49 @@ pub fn open(bytes: &[u8], password: &str) -> Result<(PrivateKey, Vec<Vec<u8>>, b
                 _ => {}
             }
         }
-        (key, chain)
-    } else {
-        use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
-        let store = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Strict)
-            .map_err(|_| invalid("The PKCS#12 file cannot be opened: wrong password, or not a PKCS#12 file."))?;
-        match store.private_key_chain() {
-            Some((_, chain)) => (
-                Some(PrivateKey::from_pkcs8(chain.key().as_der())?),
-                chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
-            ),
-            None => (None, Vec::new()),
-        }
-    };
+        return Ok((key, chain, true));
+    }
+    use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy};
+    let store = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Strict)
+        .map_err(|_| invalid("The PKCS#12 file cannot be opened: wrong password, or not a PKCS#12 file."))?;
+    if let Some((_, chain)) = store.private_key_chain() {
+        let key = PrivateKey::from_pkcs8(chain.key().as_der())?;
+        return Ok((Some(key), chain.certs().iter().map(|c| c.as_der().to_vec()).collect(), false));
+    }
+    let chain = store
+        .entries()
+        .filter_map(|(_, entry)| match entry {
+            KeyStoreEntry::Certificate(c) => Some(c.as_der().to_vec()),
+            _ => None,
+        })
+        .collect();
+    Ok((None, chain, false))
+}
+
+/// The private key and the chain (leaf first) of an imported file — PEM, or PKCS#12 opened with `password` —
+/// and whether it was PEM. The key must be there, and be the leaf's.
+pub fn open(bytes: &[u8], password: &str) -> Result<(PrivateKey, Vec<Vec<u8>>, bool)> {
+    let (key, chain, is_pem) = read_bundle(bytes, password)?;
     let key = key.ok_or_else(|| invalid("The imported file holds no private key."))?;
     let leaf = chain.first().ok_or_else(|| invalid("The imported file holds no certificate."))?;
     if !certifies(leaf, &key)? {
         return Err(invalid("The private key is not the certificate's."));
     }
     Ok((key, chain, is_pem))
+}
+
+/// A certificate secret's value in the other form: PKCS#12 (base64) to PEM text, or PEM to PKCS#12.
+pub fn convert(value: &str, to: &str) -> Result<String> {
+    let bytes = match value.trim_start().starts_with("-----BEGIN ") {
+        true => value.as_bytes().to_vec(),
+        false => STANDARD.decode(value.trim()).map_err(|_| invalid("The certificate secret is not base64."))?,
+    };
+    let (key, chain, _) = read_bundle(&bytes, "")?;
+    match to {
+        PEM => Ok(pem(&chain, key.as_ref())),
+        PKCS12 => Ok(STANDARD.encode(pkcs12(&chain, key.as_ref())?)),
+        other => Err(invalid(format_args!("'{other}' is not a certificate content type: use {PKCS12} or {PEM}."))),
+    }
 }
 
 /// The PKCS#12 form of a certificate's secret, protected by an empty password as Key Vault's are: the chain,

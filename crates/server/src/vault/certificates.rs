@@ -22,8 +22,8 @@ use strongroom_proto::keyvault::{
     CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateItem,
     CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType, CertificateLifetimeTrigger,
     CertificateMergeParameters, CertificateOperation, CertificatePolicy, CertificateSecretProperties,
-    CertificateUpdateParameters, DeletedCertificateBundle, DeletedCertificateItem, Deletion, IssuerParameters, Page,
-    SecretAttributes, SubjectAlternativeNames, Tags, X509Properties,
+    CertificateUpdateParameters, Contacts, DeletedCertificateBundle, DeletedCertificateItem, Deletion,
+    IssuerParameters, Page, SecretAttributes, SubjectAlternativeNames, Tags, X509Properties,
 };
 use strongroom_store::{Collection, Place, Store, VersionSelector};
 use uuid::Uuid;
@@ -766,4 +766,48 @@ async fn record_event(state: &AppState, place: Place, name: &str, operation: &st
         let resource = format!("/tenants/{}/vaults/{}/certificates/{name}", vault.tenant_id, vault.name);
         state.audit.record(system_event(operation, resource)).await;
     }
+}
+
+fn contacts_setting(cx: &Context<'_>) -> String {
+    format!("certificate-contacts/{}", cx.vault.id)
+}
+
+async fn contacts(cx: &Context<'_>) -> Result<Option<Contacts>, VaultError> {
+    match cx.state.store.sealed_setting(&contacts_setting(cx)).await? {
+        Some(bytes) if !bytes.is_empty() => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|_| VaultError::internal())
+        }
+        _ => Ok(None),
+    }
+}
+
+fn contacts_with_id(cx: &Context<'_>, mut contacts: Contacts) -> Contacts {
+    contacts.id = Some(format!("{}/certificates/contacts", cx.base_url));
+    contacts
+}
+
+/// `GET /certificates/contacts`: the vault's certificate contacts (kept sealed: they are personal data).
+pub async fn get_contacts(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let contacts = contacts(cx).await?.ok_or_else(VaultError::contacts_not_found)?;
+    Ok(Json(contacts_with_id(cx, contacts)).into_response())
+}
+
+/// `PUT /certificates/contacts`: replaces the contacts; each has an e-mail address.
+pub async fn set_contacts(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let requested: Contacts = parse_body(body, "Contacts")?;
+    let list = requested.contacts.unwrap_or_default();
+    if list.iter().any(|c| !c.email.as_deref().is_some_and(|e| e.contains('@'))) {
+        return Err(VaultError::bad_parameter("Each certificate contact has an e-mail address."));
+    }
+    let contacts = Contacts { id: None, contacts: Some(list) };
+    let bytes = Zeroizing::new(serde_json::to_vec(&contacts).map_err(|_| VaultError::internal())?);
+    cx.state.store.put_sealed_setting(&contacts_setting(cx), &bytes).await?;
+    Ok(Json(contacts_with_id(cx, contacts)).into_response())
+}
+
+/// `DELETE /certificates/contacts`: forgets the contacts and answers with them.
+pub async fn delete_contacts(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let contacts = contacts(cx).await?.ok_or_else(VaultError::contacts_not_found)?;
+    cx.state.store.put_sealed_setting(&contacts_setting(cx), &[]).await?;
+    Ok(Json(contacts_with_id(cx, contacts)).into_response())
 }

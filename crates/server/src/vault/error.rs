@@ -79,6 +79,11 @@ impl VaultError {
         )
     }
 
+    /// 404 for a vault with no certificate contacts.
+    pub fn contacts_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "ContactsNotFound", "Contacts not found")
+    }
+
     /// 404 for a certificate that is not soft-deleted.
     pub fn deleted_certificate_not_found(name: &str) -> Self {
         Self::new(

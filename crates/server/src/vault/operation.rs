@@ -126,6 +126,12 @@ pub enum CertificateOp {
     },
     /// `GET /certificates`
     List,
+    /// `GET /certificates/contacts`
+    GetContacts,
+    /// `PUT /certificates/contacts`
+    SetContacts,
+    /// `DELETE /certificates/contacts`
+    DeleteContacts,
     /// `GET /certificates/{name}/versions`
     ListVersions {
         /// The certificate.
@@ -173,6 +179,9 @@ impl CertificateOp {
         let name = |n: &&str| (*n).to_owned();
         Some(match (segments, method) {
             (["certificates"] | ["certificates", ""], &Method::GET) => List,
+            (["certificates", "contacts"], &Method::GET) => GetContacts,
+            (["certificates", "contacts"], &Method::PUT) => SetContacts,
+            (["certificates", "contacts"], &Method::DELETE) => DeleteContacts,
             (["certificates", n, "create"], &Method::POST) => Create { name: name(n) },
             (["certificates", n, "import"], &Method::POST) => Import { name: name(n) },
             (["certificates", n, "pending"], &Method::GET) => GetOperation { name: name(n) },
@@ -206,6 +215,9 @@ impl CertificateOp {
             CertificateOp::DeleteOperation { .. } => "CertificatePendingDelete",
             CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
             CertificateOp::List => "CertificateList",
+            CertificateOp::GetContacts => "CertificateContactsGet",
+            CertificateOp::SetContacts => "CertificateContactsSet",
+            CertificateOp::DeleteContacts => "CertificateContactsDelete",
             CertificateOp::ListVersions { .. } => "CertificateListVersions",
             CertificateOp::Update { .. } => "CertificateUpdate",
             CertificateOp::UpdatePolicy { .. } => "CertificatePolicyUpdate",
@@ -222,6 +234,11 @@ impl CertificateOp {
         match self {
             CertificateOp::Create { .. } => (Action::CertificatesCreate, "create"),
             CertificateOp::Import { .. } => (Action::CertificatesImport, "import"),
+            // Key Vault documents no read action for contacts; reading them is reading certificates.
+            CertificateOp::GetContacts => (Action::CertificatesRead, "managecontacts"),
+            CertificateOp::SetContacts | CertificateOp::DeleteContacts => {
+                (Action::CertificateContactsWrite, "managecontacts")
+            }
             CertificateOp::Merge { .. } => (Action::CertificatesCreate, "create"),
             CertificateOp::CancelOperation { .. } | CertificateOp::DeleteOperation { .. } => {
                 (Action::CertificatesUpdate, "update")
@@ -257,7 +274,11 @@ impl CertificateOp {
             | CertificateOp::GetDeleted { name }
             | CertificateOp::Recover { name }
             | CertificateOp::Purge { name } => Some(name.as_str()),
-            CertificateOp::List | CertificateOp::ListDeleted => None,
+            CertificateOp::List
+            | CertificateOp::ListDeleted
+            | CertificateOp::GetContacts
+            | CertificateOp::SetContacts
+            | CertificateOp::DeleteContacts => None,
         }
     }
 }

@@ -158,10 +158,21 @@ pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<
         return Err(VaultError::forbidden("Operation get is not allowed on a disabled secret.".to_owned()));
     }
     if let Some(format) = &cx.query.out_content_type {
-        // Only secrets that back a certificate can be converted; this vault has no certificates yet.
-        return Err(VaultError::bad_parameter(format!(
-            "outContentType '{format}' applies only to secrets that back a certificate; '{name}' does not."
-        )));
+        // Only a secret that backs a certificate (its version is a certificate's) can be converted.
+        let certificates = Place::certificates(cx.vault.id);
+        let backs_a_certificate =
+            cx.state.store.read_version(certificates, name, VersionSelector::Exact(&version.version)).await?.is_some();
+        if !backs_a_certificate {
+            return Err(VaultError::bad_parameter(format!(
+                "outContentType '{format}' applies only to secrets that back a certificate; '{name}' does not."
+            )));
+        }
+        if version.properties.content_type.as_deref() != Some(format.as_str()) {
+            let converted = strongroom_core::certificate::convert(&value, format)?;
+            let mut bundle = cx.bundle(&version, Some(converted));
+            bundle.content_type = Some(format.clone());
+            return Ok(Json(bundle).into_response());
+        }
     }
     Ok(Json(cx.bundle(&version, Some(value.to_string()))).into_response())
 }
