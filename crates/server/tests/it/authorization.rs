@@ -132,6 +132,100 @@ fn key_operations() -> Vec<Op> {
     ]
 }
 
+/// The certificate operations, as [`key_operations`].
+fn certificate_operations() -> Vec<Op> {
+    let certificates = |suffix: &str| format!("Microsoft.KeyVault/vaults/certificates/{suffix}");
+    let create = json!({"policy": {"key_props": {"kty": "EC"}, "x509_props": {"subject": "CN=t"}}});
+    vec![
+        (
+            "create certificate",
+            Method::POST,
+            "/certificates/target/create",
+            Some(create),
+            certificates("create/action"),
+            "create",
+            true,
+        ),
+        (
+            "import certificate",
+            Method::POST,
+            "/certificates/target/import",
+            Some(json!({"value": "x"})),
+            certificates("import/action"),
+            "import",
+            true,
+        ),
+        ("get certificate", Method::GET, "/certificates/target", None, certificates("read"), "get", true),
+        ("certificate policy", Method::GET, "/certificates/target/policy", None, certificates("read"), "get", true),
+        ("pending operation", Method::GET, "/certificates/target/pending", None, certificates("read"), "get", true),
+        ("list certificates", Method::GET, "/certificates", None, certificates("read"), "list", false),
+        (
+            "certificate versions",
+            Method::GET,
+            "/certificates/target/versions",
+            None,
+            certificates("read"),
+            "list",
+            true,
+        ),
+        (
+            "update certificate",
+            Method::PATCH,
+            "/certificates/target",
+            Some(json!({})),
+            certificates("update/action"),
+            "update",
+            true,
+        ),
+        (
+            "merge",
+            Method::POST,
+            "/certificates/target/pending/merge",
+            Some(json!({"x5c": []})),
+            certificates("create/action"),
+            "create",
+            true,
+        ),
+        ("delete certificate", Method::DELETE, "/certificates/target", None, certificates("delete"), "delete", true),
+        (
+            "get deleted certificate",
+            Method::GET,
+            "/deletedcertificates/target",
+            None,
+            certificates("read"),
+            "get",
+            true,
+        ),
+        (
+            "recover certificate",
+            Method::POST,
+            "/deletedcertificates/target/recover",
+            None,
+            certificates("recover/action"),
+            "recover",
+            true,
+        ),
+        (
+            "purge certificate",
+            Method::DELETE,
+            "/deletedcertificates/target",
+            None,
+            certificates("purge/action"),
+            "purge",
+            true,
+        ),
+        (
+            "set contacts",
+            Method::PUT,
+            "/certificates/contacts",
+            Some(json!({"contacts": [{"email": "a@b.c"}]})),
+            "Microsoft.KeyVault/vaults/certificatecontacts/write".to_owned(),
+            "managecontacts",
+            false,
+        ),
+    ]
+}
+
 /// Azure's action wildcard, written independently: `*` stands for any run of characters, case is ignored.
 fn grants(pattern: &str, action: &str) -> bool {
     let (pattern, action) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
@@ -233,7 +327,8 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
     let mut wrong = vec![];
     for (user, role, permissions, scope_name, scope, membership) in &cells {
         let token = token_for(&server, user);
-        for (op, method, path, body, action, _, names_object) in operations().into_iter().chain(key_operations()) {
+        let every = operations().into_iter().chain(key_operations()).chain(certificate_operations());
+        for (op, method, path, body, action, _, names_object) in every {
             let has_action = permissions.data_actions.iter().any(|pattern| grants(pattern, &action))
                 && !permissions.not_data_actions.iter().any(|pattern| grants(pattern, &action));
             let collection = path.trim_start_matches('/').split('/').next().unwrap_or_default().replace("deleted", "");
@@ -271,6 +366,12 @@ async fn every_access_policy_permission_decides_each_operation() {
 #[tokio::test]
 async fn every_access_policy_key_permission_decides_each_key_operation() {
     access_policy_matrix("keys", strongroom_core::policy::KEY_PERMISSIONS, key_operations()).await;
+}
+
+#[tokio::test]
+async fn every_access_policy_certificate_permission_decides_each_certificate_operation() {
+    let permissions = strongroom_core::policy::CERTIFICATE_PERMISSIONS;
+    access_policy_matrix("certificates", permissions, certificate_operations()).await;
 }
 
 /// A vault under access policies with one user per permission of the `list` (`secrets` or `keys`) and a group
