@@ -317,3 +317,34 @@ def test_contacts_and_secret_conversion_to_the_other_format(configured_server):
     with pytest.raises(HttpResponseError) as refused:
         secrets.get_secret("plain-secret-not-a-certificate", out_content_type=CertificateContentType.pem)
     assert refused.value.status_code == 400
+
+
+def test_an_issuer_backed_by_the_local_ca_issues_real_internal_certificates(configured_server):
+    certificates, secrets = clients(configured_server)
+    issuer = certificates.create_issuer("team-ca", "Strongroom", account_id="pki", password="issuer-password")
+    assert issuer.provider == "Strongroom" and issuer.enabled and issuer.account_id == "pki" and not issuer.password
+    assert "team-ca" in {i.name for i in certificates.list_properties_of_issuers()}
+    assert certificates.get_issuer("team-ca").provider == "Strongroom"
+
+    policy = CertificatePolicy(issuer_name="team-ca", subject="CN=internal.contoso.com", san_dns_names=["internal.contoso.com"])
+    issued = certificates.begin_create_certificate("sdk-cert-internal", policy).result()
+    leaf = x509.load_der_x509_certificate(issued.cer)
+    ca = x509.load_pem_x509_certificate((configured_server.data_dir / "ca.pem").read_bytes())
+    assert leaf.issuer == ca.subject and leaf.subject != ca.subject
+    leaf.verify_directly_issued_by(ca)
+    _, stored_leaf, chain = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret("sdk-cert-internal").value), None)
+    assert stored_leaf == leaf and chain == [ca], "the secret carries the chain up to the local CA"
+
+    certificates.update_issuer("team-ca", enabled=False)
+    with pytest.raises(HttpResponseError) as disabled:
+        certificates.begin_create_certificate("sdk-cert-internal-2", policy).result()
+    assert disabled.value.status_code == 400
+    certificates.create_issuer("outside-ca", "DigiCert")
+    with pytest.raises(HttpResponseError) as unreachable:
+        certificates.begin_create_certificate(
+            "sdk-cert-outside", CertificatePolicy(issuer_name="outside-ca", subject="CN=x")
+        ).result()
+    assert unreachable.value.status_code == 400
+    assert certificates.delete_issuer("team-ca").provider == "Strongroom"
+    with pytest.raises(ResourceNotFoundError):
+        certificates.get_issuer("team-ca")

@@ -174,6 +174,19 @@ impl Subject {
         Ok(certificate.der().to_vec())
     }
 
+    /// A certificate for `key` signed by `issuer` (a CA), valid from `now` for the policy's months: DER.
+    pub fn signed_by(
+        &self,
+        key: &PrivateKey,
+        issuer: &rcgen::Issuer<'_, impl rcgen::SigningKey>,
+        now: i64,
+    ) -> Result<Vec<u8>> {
+        let params = self.params(now)?;
+        let pair = signing_pair(key)?;
+        let certificate = params.signed_by(&pair, issuer).map_err(|e| invalid(format_args!("issuing failed: {e}")))?;
+        Ok(certificate.der().to_vec())
+    }
+
     /// A certificate signing request for `key`: DER.
     pub fn signing_request(&self, key: &PrivateKey) -> Result<Vec<u8>> {
         // A request names no serial number: the issuer chooses it.

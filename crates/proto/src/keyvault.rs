@@ -806,3 +806,58 @@ pub struct Contact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
+
+/// A certificate issuer (`IssuerBundle`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerBundle {
+    /// `{vault}/certificates/issuers/{name}` (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The provider: `Strongroom` (this installation's local CA), or another CA's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The account at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<IssuerCredentials>,
+    /// The organisation at the provider, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_details: Option<serde_json::Value>,
+    /// The issuer's attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<IssuerAttributes>,
+}
+
+/// An issuer's account; the password is kept sealed and never answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerCredentials {
+    /// The account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwd: Option<String>,
+}
+
+/// An issuer's attributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerAttributes {
+    /// Whether certificates may be issued by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// When it was created (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// When it was last changed (server-set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<i64>,
+}
+
+/// An issuer in a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateIssuerItem {
+    /// `{vault}/certificates/issuers/{name}`.
+    pub id: String,
+    /// The provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}

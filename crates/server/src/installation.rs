@@ -126,6 +126,7 @@ impl Installation {
             validated_tokens: Default::default(),
             verified_secrets: VerifiedSecrets::new()?,
             parsed_keys: Default::default(),
+            data_dir: self.settings.data_dir.clone(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));

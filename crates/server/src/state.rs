@@ -48,6 +48,8 @@ pub struct AppState {
     pub validated_tokens: ValidatedTokens,
     /// Client secrets that passed their Argon2id check, so that warm token requests skip it.
     pub verified_secrets: VerifiedSecrets,
+    /// The data directory (the local CA lives there).
+    pub data_dir: std::path::PathBuf,
     /// Key versions' material, parsed once, so that warm cryptographic operations skip the parse.
     pub parsed_keys: crate::vault::keys::ParsedKeys,
 }

@@ -109,16 +109,21 @@ fn local_ca_key(data_dir: &Path) -> Result<KeyPair> {
     Ok(key)
 }
 
-fn issue_from_local_ca(
-    data_dir: &Path,
-    names: &[String],
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+/// The installation's local CA, as an issuer of certificates, with its certificate (DER); created on first use.
+pub fn local_ca(data_dir: &Path) -> Result<(Issuer<'static, KeyPair>, Vec<u8>)> {
     let ca_key = local_ca_key(data_dir)?;
     let ca_pem = std::fs::read(data_dir.join(CA_FILE)).map_err(|e| Error::io("reading the CA certificate", e))?;
     let ca_der = CertificateDer::from_pem_slice(&ca_pem).map_err(|e| Error::tls("reading the CA certificate", e))?;
     // Signing needs only the CA's name and key, which are rebuilt exactly as they were created.
-    let issuer = Issuer::new(ca_params()?, ca_key);
+    Ok((Issuer::new(ca_params()?, ca_key), ca_der.to_vec()))
+}
 
+fn issue_from_local_ca(
+    data_dir: &Path,
+    names: &[String],
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let (issuer, ca_der) = local_ca(data_dir)?;
+    let ca_der = CertificateDer::from(ca_der);
     let mut params =
         CertificateParams::new(Vec::<String>::new()).map_err(|e| Error::tls("building the server certificate", e))?;
     params.distinguished_name.push(DnType::CommonName, "Strongroom");

@@ -4,9 +4,10 @@
 //!
 //! Self-signed issuance (`issuer.name = "Self"`) is done by the time create answers 202; the first poll of
 //! `/pending` finds it completed, so the SDK pollers do not wait. `issuer.name = "Unknown"` answers with a real
-//! CSR and keeps the key sealed until the CA-signed chain is merged. Not yet: issuers, contacts, backup/restore
-//! and auto-renewal.
+//! CSR and keeps the key sealed until the CA-signed chain is merged. An issuer of the vault whose provider is
+//! `Strongroom` signs with this installation's local CA. Not yet: backup/restore.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use axum::Json;
@@ -19,11 +20,12 @@ use strongroom_core::certificate::{self, Subject};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
-    CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateItem,
-    CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType, CertificateLifetimeTrigger,
-    CertificateMergeParameters, CertificateOperation, CertificatePolicy, CertificateSecretProperties,
-    CertificateUpdateParameters, Contacts, DeletedCertificateBundle, DeletedCertificateItem, Deletion,
-    IssuerParameters, Page, SecretAttributes, SubjectAlternativeNames, Tags, X509Properties,
+    CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateIssuerItem,
+    CertificateItem, CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType,
+    CertificateLifetimeTrigger, CertificateMergeParameters, CertificateOperation, CertificatePolicy,
+    CertificateSecretProperties, CertificateUpdateParameters, Contacts, DeletedCertificateBundle,
+    DeletedCertificateItem, Deletion, IssuerAttributes, IssuerBundle, IssuerParameters, Page, SecretAttributes,
+    SubjectAlternativeNames, Tags, X509Properties,
 };
 use strongroom_store::{Collection, Place, Store, VersionSelector};
 use uuid::Uuid;
@@ -175,16 +177,14 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         put_pending(cx, name, Some(&pending)).await?;
         return Ok((StatusCode::ACCEPTED, Json(with_id(cx, name, operation))).into_response());
     }
-    if !issuer.eq_ignore_ascii_case("Self") {
-        return Err(VaultError::bad_parameter(format!(
-            "The issuer '{issuer}' is not supported: use 'Self' (self-signed) or 'Unknown' (a CSR to merge)."
-        )));
-    }
-    let der = subject.self_signed(&key, now)?;
+    let chain = match issuer.eq_ignore_ascii_case("Self") {
+        true => vec![subject.self_signed(&key, now)?],
+        false => issue_with(cx, &issuer, &subject, &key, now).await?,
+    };
     operation.status = Some("completed".to_owned());
     operation.status_details = None;
     operation.target = Some(format!("{}/certificates/{name}", cx.base_url));
-    let issued = Issued { chain: vec![der], key, policy, operation: operation.clone() };
+    let issued = Issued { chain, key, policy, operation: operation.clone() };
     store_version(cx.state.store.as_ref(), cx.vault.id, name, issued, params.attributes, params.tags, now).await?;
     // The answer to the create says `inProgress`, as Key Vault's does: the SDK pollers only start polling (and
     // then fetch the certificate) when the first answer is not final. Their first poll finds it completed.
@@ -810,4 +810,141 @@ pub async fn delete_contacts(cx: &Context<'_>) -> Result<Response, VaultError> {
     let contacts = contacts(cx).await?.ok_or_else(VaultError::contacts_not_found)?;
     cx.state.store.put_sealed_setting(&contacts_setting(cx), &[]).await?;
     Ok(Json(contacts_with_id(cx, contacts)).into_response())
+}
+
+/// The provider of issuers backed by this installation's local CA.
+const LOCAL_CA_PROVIDER: &str = "Strongroom";
+
+fn issuers_setting(cx: &Context<'_>) -> String {
+    format!("certificate-issuers/{}", cx.vault.id)
+}
+
+/// The vault's issuers by name key (kept sealed: they may hold a provider password).
+async fn issuers(cx: &Context<'_>) -> Result<BTreeMap<String, (String, IssuerBundle)>, VaultError> {
+    match cx.state.store.sealed_setting(&issuers_setting(cx)).await? {
+        Some(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes).map_err(|_| VaultError::internal()),
+        _ => Ok(BTreeMap::new()),
+    }
+}
+
+async fn put_issuers(cx: &Context<'_>, issuers: &BTreeMap<String, (String, IssuerBundle)>) -> Result<(), VaultError> {
+    let bytes = Zeroizing::new(serde_json::to_vec(issuers).map_err(|_| VaultError::internal())?);
+    Ok(cx.state.store.put_sealed_setting(&issuers_setting(cx), &bytes).await?)
+}
+
+/// An issuer as answered: with its id, never with its password.
+fn issuer_answer(cx: &Context<'_>, name: &str, mut issuer: IssuerBundle) -> IssuerBundle {
+    issuer.id = Some(format!("{}/certificates/issuers/{name}", cx.base_url));
+    if let Some(credentials) = issuer.credentials.as_mut() {
+        credentials.pwd = None;
+    }
+    issuer
+}
+
+fn issuer_not_found(name: &str) -> VaultError {
+    VaultError::not_found("CertificateIssuerNotFound", format!("Issuer not found: {name}"))
+}
+
+/// `GET /certificates/issuers`.
+pub async fn list_issuers(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let value: Vec<CertificateIssuerItem> = issuers(cx)
+        .await?
+        .into_values()
+        .map(|(name, issuer)| CertificateIssuerItem {
+            id: format!("{}/certificates/issuers/{name}", cx.base_url),
+            provider: issuer.provider,
+        })
+        .collect();
+    Ok(Json(Page { value, next_link: None }).into_response())
+}
+
+/// `GET /certificates/issuers/{issuer}`.
+pub async fn get_issuer(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let (name, issuer) = issuers(cx).await?.remove(&secret::name_key(name)).ok_or_else(|| issuer_not_found(name))?;
+    Ok(Json(issuer_answer(cx, &name, issuer)).into_response())
+}
+
+/// `PUT /certificates/issuers/{issuer}` (a new issuer, or a replacement) and `PATCH` (the members given).
+pub async fn set_issuer(cx: &Context<'_>, name: &str, body: &[u8], replace: bool) -> Result<Response, VaultError> {
+    secret::validate_name(name)?;
+    let requested: IssuerBundle = parse_body(body, "CertificateIssuerSetParameters")?;
+    let mut all = issuers(cx).await?;
+    let key = secret::name_key(name);
+    let now = now_seconds();
+    let current = all.remove(&key);
+    let issuer = match (replace, current) {
+        (false, None) => return Err(issuer_not_found(name)),
+        (false, Some((_, current))) => IssuerBundle {
+            id: None,
+            provider: requested.provider.or(current.provider),
+            credentials: requested.credentials.or(current.credentials),
+            org_details: requested.org_details.or(current.org_details),
+            attributes: Some(IssuerAttributes {
+                enabled: requested
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.enabled)
+                    .or(current.attributes.as_ref().and_then(|a| a.enabled)),
+                created: current.attributes.as_ref().and_then(|a| a.created),
+                updated: Some(now),
+            }),
+        },
+        (true, previous) => IssuerBundle {
+            id: None,
+            attributes: Some(IssuerAttributes {
+                enabled: Some(requested.attributes.as_ref().and_then(|a| a.enabled).unwrap_or(true)),
+                created: previous
+                    .as_ref()
+                    .and_then(|(_, p)| p.attributes.as_ref())
+                    .and_then(|a| a.created)
+                    .or(Some(now)),
+                updated: Some(now),
+            }),
+            ..requested
+        },
+    };
+    if issuer.provider.as_deref().is_none_or(str::is_empty) {
+        return Err(VaultError::bad_parameter("An issuer names its provider."));
+    }
+    all.insert(key, (name.to_owned(), issuer.clone()));
+    put_issuers(cx, &all).await?;
+    Ok(Json(issuer_answer(cx, name, issuer)).into_response())
+}
+
+/// `DELETE /certificates/issuers/{issuer}`.
+pub async fn delete_issuer(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let mut all = issuers(cx).await?;
+    let (name, issuer) = all.remove(&secret::name_key(name)).ok_or_else(|| issuer_not_found(name))?;
+    put_issuers(cx, &all).await?;
+    Ok(Json(issuer_answer(cx, &name, issuer)).into_response())
+}
+
+/// The certificate `subject` for `key`, signed by the vault's issuer `name`: only issuers backed by this
+/// installation's local CA can sign here. Returns the chain, leaf first.
+async fn issue_with(
+    cx: &Context<'_>,
+    issuer_name: &str,
+    subject: &Subject,
+    key: &PrivateKey,
+    now: i64,
+) -> Result<Vec<Vec<u8>>, VaultError> {
+    let (_, issuer) = issuers(cx).await?.remove(&secret::name_key(issuer_name)).ok_or_else(|| {
+        VaultError::bad_parameter(format!(
+            "The issuer '{issuer_name}' is not one of this vault's: use 'Self', 'Unknown' or a configured issuer."
+        ))
+    })?;
+    if issuer.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
+        return Err(VaultError::bad_parameter(format!("The issuer '{issuer_name}' is disabled.")));
+    }
+    if !issuer.provider.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(LOCAL_CA_PROVIDER)) {
+        return Err(VaultError::bad_parameter(format!(
+            "The issuer '{issuer_name}' is a provider Strongroom cannot reach; only '{LOCAL_CA_PROVIDER}' issuers \
+             (this installation's local CA) sign here. Use issuer 'Unknown' to get a CSR for any other CA."
+        )));
+    }
+    let (ca, ca_der) = crate::tls::local_ca(&cx.state.data_dir).map_err(|e| {
+        tracing::error!("the local CA is not usable: {e}");
+        VaultError::internal()
+    })?;
+    Ok(vec![subject.signed_by(key, &ca, now)?, ca_der])
 }

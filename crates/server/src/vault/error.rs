@@ -79,6 +79,11 @@ impl VaultError {
         )
     }
 
+    /// 404 with a specific code.
+    pub fn not_found(code: &'static str, message: String) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
     /// 404 for a vault with no certificate contacts.
     pub fn contacts_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "ContactsNotFound", "Contacts not found")

@@ -126,6 +126,25 @@ pub enum CertificateOp {
     },
     /// `GET /certificates`
     List,
+    /// `GET /certificates/issuers`
+    ListIssuers,
+    /// `GET /certificates/issuers/{issuer}`
+    GetIssuer {
+        /// The issuer.
+        name: String,
+    },
+    /// `PUT` (`replace`) or `PATCH /certificates/issuers/{issuer}`
+    SetIssuer {
+        /// The issuer.
+        name: String,
+        /// Whether the issuer is replaced (`PUT`) rather than changed (`PATCH`).
+        replace: bool,
+    },
+    /// `DELETE /certificates/issuers/{issuer}`
+    DeleteIssuer {
+        /// The issuer.
+        name: String,
+    },
     /// `GET /certificates/contacts`
     GetContacts,
     /// `PUT /certificates/contacts`
@@ -179,6 +198,11 @@ impl CertificateOp {
         let name = |n: &&str| (*n).to_owned();
         Some(match (segments, method) {
             (["certificates"] | ["certificates", ""], &Method::GET) => List,
+            (["certificates", "issuers"] | ["certificates", "issuers", ""], &Method::GET) => ListIssuers,
+            (["certificates", "issuers", n], &Method::GET) => GetIssuer { name: name(n) },
+            (["certificates", "issuers", n], &Method::PUT) => SetIssuer { name: name(n), replace: true },
+            (["certificates", "issuers", n], &Method::PATCH) => SetIssuer { name: name(n), replace: false },
+            (["certificates", "issuers", n], &Method::DELETE) => DeleteIssuer { name: name(n) },
             (["certificates", "contacts"], &Method::GET) => GetContacts,
             (["certificates", "contacts"], &Method::PUT) => SetContacts,
             (["certificates", "contacts"], &Method::DELETE) => DeleteContacts,
@@ -215,6 +239,10 @@ impl CertificateOp {
             CertificateOp::DeleteOperation { .. } => "CertificatePendingDelete",
             CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
             CertificateOp::List => "CertificateList",
+            CertificateOp::ListIssuers => "CertificateIssuerList",
+            CertificateOp::GetIssuer { .. } => "CertificateIssuerGet",
+            CertificateOp::SetIssuer { .. } => "CertificateIssuerSet",
+            CertificateOp::DeleteIssuer { .. } => "CertificateIssuerDelete",
             CertificateOp::GetContacts => "CertificateContactsGet",
             CertificateOp::SetContacts => "CertificateContactsSet",
             CertificateOp::DeleteContacts => "CertificateContactsDelete",
@@ -234,6 +262,10 @@ impl CertificateOp {
         match self {
             CertificateOp::Create { .. } => (Action::CertificatesCreate, "create"),
             CertificateOp::Import { .. } => (Action::CertificatesImport, "import"),
+            CertificateOp::ListIssuers => (Action::CertificateIssuersRead, "listissuers"),
+            CertificateOp::GetIssuer { .. } => (Action::CertificateIssuersRead, "getissuers"),
+            CertificateOp::SetIssuer { .. } => (Action::CertificateIssuersWrite, "setissuers"),
+            CertificateOp::DeleteIssuer { .. } => (Action::CertificateIssuersDelete, "deleteissuers"),
             // Key Vault documents no read action for contacts; reading them is reading certificates.
             CertificateOp::GetContacts => (Action::CertificatesRead, "managecontacts"),
             CertificateOp::SetContacts | CertificateOp::DeleteContacts => {
@@ -276,6 +308,10 @@ impl CertificateOp {
             | CertificateOp::Purge { name } => Some(name.as_str()),
             CertificateOp::List
             | CertificateOp::ListDeleted
+            | CertificateOp::ListIssuers
+            | CertificateOp::GetIssuer { .. }
+            | CertificateOp::SetIssuer { .. }
+            | CertificateOp::DeleteIssuer { .. }
             | CertificateOp::GetContacts
             | CertificateOp::SetContacts
             | CertificateOp::DeleteContacts => None,

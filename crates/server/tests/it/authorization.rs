@@ -215,6 +215,24 @@ fn certificate_operations() -> Vec<Op> {
             true,
         ),
         (
+            "list issuers",
+            Method::GET,
+            "/certificates/issuers",
+            None,
+            "Microsoft.KeyVault/vaults/certificatecas/read".to_owned(),
+            "listissuers",
+            false,
+        ),
+        (
+            "set issuer",
+            Method::PUT,
+            "/certificates/issuers/team",
+            Some(json!({"provider": "Strongroom"})),
+            "Microsoft.KeyVault/vaults/certificatecas/write".to_owned(),
+            "setissuers",
+            false,
+        ),
+        (
             "set contacts",
             Method::PUT,
             "/certificates/contacts",
@@ -397,7 +415,12 @@ async fn access_policy_matrix(list: &str, permissions: &[&str], ops: Vec<Op>) ->
     for (user, granted) in &callers {
         let token = token_for(&server, user);
         for (op, method, path, body, _, permission, _) in &ops {
-            let expected_allowed = granted.iter().any(|g| *g == "all" || g.eq_ignore_ascii_case(permission));
+            // `manageissuers` is Key Vault's umbrella for the four issuer permissions.
+            let expected_allowed = granted.iter().any(|g| {
+                *g == "all"
+                    || g.eq_ignore_ascii_case(permission)
+                    || (*g == "manageissuers" && permission.ends_with("issuers"))
+            });
             let response =
                 server.vault_call(method.clone(), "legacy", &format!("{path}?{API}"), Some(&token), body.clone()).await;
             let allowed = !refused(response, "AccessDenied").await;
