@@ -348,3 +348,29 @@ def test_an_issuer_backed_by_the_local_ca_issues_real_internal_certificates(conf
     assert certificates.delete_issuer("team-ca").provider == "Strongroom"
     with pytest.raises(ResourceNotFoundError):
         certificates.get_issuer("team-ca")
+
+
+def test_a_certificate_backup_restores_with_its_key_and_secret(configured_server):
+    certificates, secrets = clients(configured_server)
+    keys = key_client(configured_server)
+    issued = certificates.begin_create_certificate("sdk-cert-backup", CertificatePolicy.get_default()).result()
+    pfx = secrets.get_secret("sdk-cert-backup").value
+    blob = certificates.backup_certificate("sdk-cert-backup")
+    certificates.begin_delete_certificate("sdk-cert-backup").result()
+    certificates.purge_deleted_certificate("sdk-cert-backup")
+
+    with pytest.raises(HttpResponseError) as wrong_kind:
+        secrets.restore_secret_backup(blob)
+    assert wrong_kind.value.status_code == 400, "a certificate blob is not a secret"
+    restored = certificates.restore_certificate_backup(blob)
+    assert restored.cer == issued.cer and restored.properties.version == issued.properties.version
+    assert restored.policy.subject == "CN=DefaultPolicy"
+    assert keys.get_key("sdk-cert-backup").id == issued.key_id
+    assert secrets.get_secret("sdk-cert-backup").value == pfx
+    with pytest.raises(HttpResponseError) as taken:
+        certificates.restore_certificate_backup(blob)
+    assert taken.value.status_code == 409
+    secret_blob = secrets.backup_secret("sdk-cert-backup")
+    with pytest.raises(HttpResponseError) as not_a_certificate:
+        certificates.restore_certificate_backup(secret_blob)
+    assert not_a_certificate.value.status_code == 400

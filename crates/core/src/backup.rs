@@ -159,7 +159,8 @@ impl SecretBackup {
                 "The backup blob is invalid: it does not hold {}.",
                 match collection {
                     Collection::Keys => "a key",
-                    _ => "a secret",
+                    Collection::Certificates => "a certificate",
+                    Collection::Secrets => "a secret",
                 }
             )));
         }
@@ -180,7 +181,11 @@ impl SecretBackup {
                     not_before: v.not_before,
                     expires: v.expires,
                 };
-                properties.validate()?;
+                // A secret's content type is the client's; a key's or a certificate's is the server's own record.
+                match collection {
+                    Collection::Secrets => properties.validate()?,
+                    _ => properties.validate_tags()?,
+                }
                 let version = SecretVersion {
                     name: self.name.clone(),
                     version: v.version,

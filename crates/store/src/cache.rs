@@ -230,12 +230,19 @@ impl Store for CachedStore {
         self.inner.object_policies(collection).await
     }
 
-    async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
-        let name = versions.first().map(|(v, _)| v.name.clone());
-        let result = self.inner.restore_object(place, versions).await;
-        match name {
-            Some(name) => self.invalidate(place, &name),
-            None => self.invalidate_all(),
+    async fn restore_object(
+        &self,
+        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<SecretVersion> {
+        let touched: Vec<(Place, Option<String>)> =
+            objects.iter().map(|(place, versions)| (*place, versions.first().map(|(v, _)| v.name.clone()))).collect();
+        let result = self.inner.restore_object(objects, policy).await;
+        for (place, name) in touched {
+            match name {
+                Some(name) => self.invalidate(place, &name),
+                None => self.invalidate_all(),
+            }
         }
         result
     }

@@ -184,8 +184,13 @@ pub trait Store: Send + Sync {
     /// Every live object of `collection`, in any vault, that has a policy: its place, name and policy.
     async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>>;
 
-    /// Recreates an object with exactly these versions (oldest first, ids kept) and returns the newest.
-    /// Fails with [`ErrorKind::Conflict`] when the name is in use and [`ErrorKind::Deleted`] when it is
-    /// soft-deleted.
-    async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion>;
+    /// Recreates objects with exactly these versions (each oldest first, ids kept) — a secret or key alone, or a
+    /// certificate with its key and secret — and then keeps `policy` with the object it names, in one
+    /// transaction; returns the first object's newest version. Fails with [`ErrorKind::Conflict`] when a name is
+    /// in use and [`ErrorKind::Deleted`] when it is soft-deleted, and then nothing is written.
+    async fn restore_object(
+        &self,
+        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<SecretVersion>;
 }

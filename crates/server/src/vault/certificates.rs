@@ -5,7 +5,7 @@
 //! Self-signed issuance (`issuer.name = "Self"`) is done by the time create answers 202; the first poll of
 //! `/pending` finds it completed, so the SDK pollers do not wait. `issuer.name = "Unknown"` answers with a real
 //! CSR and keeps the key sealed until the CA-signed chain is merged. An issuer of the vault whose provider is
-//! `Strongroom` signs with this installation's local CA. Not yet: backup/restore.
+//! `Strongroom` signs with this installation's local CA. Backups carry the certificate with its key and secret.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+use strongroom_core::backup::SecretBackup;
 use strongroom_core::certificate::{self, Subject};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
@@ -33,7 +34,7 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::keys;
-use super::secrets::{Context, parse_body};
+use super::secrets::{Context, open_backup, parse_body, seal_backup};
 use crate::audit::system_event;
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
@@ -947,4 +948,53 @@ async fn issue_with(
         VaultError::internal()
     })?;
     Ok(vec![subject.signed_by(key, &ca, now)?, ca_der])
+}
+
+/// A certificate's backup: the histories of the certificate, its key and its secret, and its policy.
+#[derive(Serialize, Deserialize)]
+struct CertificateBackup {
+    certificate: SecretBackup,
+    key: SecretBackup,
+    secret: SecretBackup,
+    #[serde(default)]
+    kept: Option<String>,
+}
+
+/// `POST /certificates/{name}/backup`: every version of the certificate, its key and its secret, in one blob
+/// sealed under the installation's backup key.
+pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
+    let store = cx.state.store.as_ref();
+    let mut parts = Vec::new();
+    for place in linked_places(cx) {
+        let history = store.history(place, name).await?.ok_or_else(|| VaultError::certificate_not_found(name))?;
+        let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
+        let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
+        parts.push(SecretBackup::new(place.collection, &canonical, versions)?);
+    }
+    let [certificate, key, secret]: [SecretBackup; 3] = parts.try_into().map_err(|_| VaultError::internal())?;
+    let kept = store.object_policy(place(cx), name).await?;
+    Ok(Json(seal_backup(cx, &CertificateBackup { certificate, key, secret, kept })?).into_response())
+}
+
+/// `POST /certificates/restore`: the certificate of a backup blob with its key and secret, every version, under
+/// its own name — all or nothing.
+pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let payload = open_backup(cx, body)?;
+    let backup: CertificateBackup = serde_json::from_slice(&payload)
+        .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a certificate."))?;
+    let name = backup.certificate.name.clone();
+    let zeroized = |versions: Vec<(SecretVersion, String)>| -> Vec<_> {
+        versions.into_iter().map(|(v, value)| (v, Zeroizing::new(value))).collect()
+    };
+    let [certificates, keys, secrets] = linked_places(cx);
+    let objects = vec![
+        (certificates, zeroized(backup.certificate.into_versions(certificates.collection)?)),
+        (keys, zeroized(backup.key.into_versions(keys.collection)?)),
+        (secrets, zeroized(backup.secret.into_versions(secrets.collection)?)),
+    ];
+    let policy = backup.kept.map(|kept| (certificates, name.clone(), kept));
+    let restored =
+        cx.state.store.restore_object(objects, policy).await.map_err(|e| VaultError::from_secret_store(&name, e))?;
+    let policy = kept(cx, &restored.name).await?.map(|k| k.policy);
+    Ok(Json(bundle(cx, &restored, policy)?).into_response())
 }

@@ -188,6 +188,8 @@ async fn run_stages(
             CertificateOp::DeleteOperation { name } => certificates::delete_operation(&cx, name).await,
             CertificateOp::GetPolicy { name } => certificates::get_policy(&cx, name).await,
             CertificateOp::List => certificates::list(&cx).await,
+            CertificateOp::Backup { name } => certificates::backup(&cx, name).await,
+            CertificateOp::Restore => certificates::restore(&cx, &body).await,
             CertificateOp::ListIssuers => certificates::list_issuers(&cx).await,
             CertificateOp::GetIssuer { name } => certificates::get_issuer(&cx, name).await,
             CertificateOp::SetIssuer { name, replace } => certificates::set_issuer(&cx, name, &body, *replace).await,

@@ -126,6 +126,13 @@ pub enum CertificateOp {
     },
     /// `GET /certificates`
     List,
+    /// `POST /certificates/{name}/backup`
+    Backup {
+        /// The certificate.
+        name: String,
+    },
+    /// `POST /certificates/restore`
+    Restore,
     /// `GET /certificates/issuers`
     ListIssuers,
     /// `GET /certificates/issuers/{issuer}`
@@ -206,6 +213,8 @@ impl CertificateOp {
             (["certificates", "contacts"], &Method::GET) => GetContacts,
             (["certificates", "contacts"], &Method::PUT) => SetContacts,
             (["certificates", "contacts"], &Method::DELETE) => DeleteContacts,
+            (["certificates", "restore"], &Method::POST) => Restore,
+            (["certificates", n, "backup"], &Method::POST) => Backup { name: name(n) },
             (["certificates", n, "create"], &Method::POST) => Create { name: name(n) },
             (["certificates", n, "import"], &Method::POST) => Import { name: name(n) },
             (["certificates", n, "pending"], &Method::GET) => GetOperation { name: name(n) },
@@ -239,6 +248,8 @@ impl CertificateOp {
             CertificateOp::DeleteOperation { .. } => "CertificatePendingDelete",
             CertificateOp::GetPolicy { .. } => "CertificatePolicyGet",
             CertificateOp::List => "CertificateList",
+            CertificateOp::Backup { .. } => "CertificateBackup",
+            CertificateOp::Restore => "CertificateRestore",
             CertificateOp::ListIssuers => "CertificateIssuerList",
             CertificateOp::GetIssuer { .. } => "CertificateIssuerGet",
             CertificateOp::SetIssuer { .. } => "CertificateIssuerSet",
@@ -262,6 +273,8 @@ impl CertificateOp {
         match self {
             CertificateOp::Create { .. } => (Action::CertificatesCreate, "create"),
             CertificateOp::Import { .. } => (Action::CertificatesImport, "import"),
+            CertificateOp::Backup { .. } => (Action::CertificatesBackup, "backup"),
+            CertificateOp::Restore => (Action::CertificatesRestore, "restore"),
             CertificateOp::ListIssuers => (Action::CertificateIssuersRead, "listissuers"),
             CertificateOp::GetIssuer { .. } => (Action::CertificateIssuersRead, "getissuers"),
             CertificateOp::SetIssuer { .. } => (Action::CertificateIssuersWrite, "setissuers"),
@@ -305,9 +318,11 @@ impl CertificateOp {
             | CertificateOp::Delete { name }
             | CertificateOp::GetDeleted { name }
             | CertificateOp::Recover { name }
-            | CertificateOp::Purge { name } => Some(name.as_str()),
+            | CertificateOp::Purge { name }
+            | CertificateOp::Backup { name } => Some(name.as_str()),
             CertificateOp::List
             | CertificateOp::ListDeleted
+            | CertificateOp::Restore
             | CertificateOp::ListIssuers
             | CertificateOp::GetIssuer { .. }
             | CertificateOp::SetIssuer { .. }

@@ -274,10 +274,26 @@ pub(super) async fn backup_blob(
     let history = cx.state.store.history(place, name).await?.ok_or_else(|| not_found(name))?;
     let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
     let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
-    let backup = SecretBackup::new(place.collection, &canonical, versions)?;
-    let payload = Zeroizing::new(serde_json::to_vec(&backup).map_err(|_| VaultError::internal())?);
+    seal_backup(cx, &SecretBackup::new(place.collection, &canonical, versions)?)
+}
+
+/// `backup` as a blob sealed under the installation's backup key.
+pub(super) fn seal_backup(cx: &Context<'_>, backup: &impl serde::Serialize) -> Result<BackupBlob, VaultError> {
+    let payload = Zeroizing::new(serde_json::to_vec(backup).map_err(|_| VaultError::internal())?);
     let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(&payload)?;
     Ok(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) })
+}
+
+/// The payload of the backup blob a restore request's `body` carries, opened with a trusted backup key.
+pub(super) fn open_backup(cx: &Context<'_>, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let params: BackupBlob = parse_body(body, "RestoreParameters")?;
+    let encoded =
+        params.value.ok_or_else(|| VaultError::bad_parameter("The backup blob is required: 'value' is missing."))?;
+    let blob = URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .or_else(|_| URL_SAFE.decode(&encoded))
+        .map_err(|_| VaultError::bad_parameter("The backup blob is not valid base64url."))?;
+    Ok(Zeroizing::new(backup::open(&cx.state.backup_keys, &blob)?))
 }
 
 /// `POST /secrets/restore`: the secret of a backup blob, with every version, under its own name.
@@ -293,20 +309,13 @@ pub(super) async fn restore_blob(
     body: &[u8],
     refusal: fn(&str, strongroom_store::Error) -> VaultError,
 ) -> Result<SecretVersion, VaultError> {
-    let params: BackupBlob = parse_body(body, "RestoreParameters")?;
-    let encoded =
-        params.value.ok_or_else(|| VaultError::bad_parameter("The backup blob is required: 'value' is missing."))?;
-    let blob = URL_SAFE_NO_PAD
-        .decode(encoded.trim_end_matches('='))
-        .or_else(|_| URL_SAFE.decode(&encoded))
-        .map_err(|_| VaultError::bad_parameter("The backup blob is not valid base64url."))?;
-    let payload = Zeroizing::new(backup::open(&cx.state.backup_keys, &blob)?);
+    let payload = open_backup(cx, body)?;
     let backup: SecretBackup = serde_json::from_slice(&payload)
         .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a vault object."))?;
     let name = backup.name.clone();
     let versions =
         backup.into_versions(place.collection)?.into_iter().map(|(v, value)| (v, Zeroizing::new(value))).collect();
-    cx.state.store.restore_object(place, versions).await.map_err(|e| refusal(&name, e))
+    cx.state.store.restore_object(vec![(place, versions)], None).await.map_err(|e| refusal(&name, e))
 }
 
 /// `GET /secrets`: the newest version of each secret, without values, ids without version.

@@ -941,8 +941,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn restore_object(&self, place: Place, versions: Vec<SecretWithValue>) -> Result<SecretVersion> {
-        self.write(move |transaction, root_key| objects::restore(transaction, root_key, place, &versions)).await
+    async fn restore_object(
+        &self,
+        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<SecretVersion> {
+        self.write(move |transaction, root_key| {
+            let mut newest = None;
+            for (place, versions) in &objects {
+                let restored = objects::restore(transaction, root_key, *place, versions)?;
+                newest.get_or_insert(restored);
+            }
+            if let Some((place, name, policy)) = &policy
+                && !objects::put_policy(transaction, *place, name, policy)?
+            {
+                return Err(Error::new(ErrorKind::Corrupt, "keeping a policy", "its object is not live"));
+            }
+            newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring", "nothing to restore"))
+        })
+        .await
     }
 }
 
@@ -1119,14 +1136,14 @@ pub(crate) mod tests {
         let history = store.history(Place::secrets(vault), "kept").await?.ok_or_else(|| corrupt("no history"))?;
         assert_eq!(history.len(), 2);
 
-        let taken = store.restore_object(Place::secrets(vault), history.clone()).await;
+        let taken = store.restore_object(vec![(Place::secrets(vault), history.clone())], None).await;
         assert!(taken.is_err_and(|e| e.kind() == ErrorKind::Conflict));
         store.delete_object(&[Place::secrets(vault)], "kept", 1, 2).await?;
-        let deleted = store.restore_object(Place::secrets(vault), history.clone()).await;
+        let deleted = store.restore_object(vec![(Place::secrets(vault), history.clone())], None).await;
         assert!(deleted.is_err_and(|e| e.kind() == ErrorKind::Deleted));
         store.purge_object(&[Place::secrets(vault)], "kept").await?;
 
-        let newest = store.restore_object(Place::secrets(vault), history).await?;
+        let newest = store.restore_object(vec![(Place::secrets(vault), history)], None).await?;
         assert_eq!(newest.version, second.version);
         let old = store.read_version(Place::secrets(vault), "kept", VersionSelector::Exact(&first.version)).await?;
         assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("one"));
