@@ -45,6 +45,7 @@ def test_the_default_policy_issues_a_self_signed_certificate_with_its_key_and_pf
     # The secret is a PKCS#12 file whose key is the certificate's.
     secret = secrets.get_secret("sdk-cert-default")
     assert secret.properties.content_type == CertificateContentType.pkcs12
+    assert secret.properties.managed and secret.properties.key_id == issued.key_id
     private_key, leaf, _ = pkcs12.load_key_and_certificates(base64.b64decode(secret.value), None)
     assert leaf == cert
     assert private_key.public_key().public_numbers() == cert.public_key().public_numbers()
@@ -374,3 +375,17 @@ def test_a_certificate_backup_restores_with_its_key_and_secret(configured_server
     with pytest.raises(HttpResponseError) as not_a_certificate:
         certificates.restore_certificate_backup(secret_blob)
     assert not_a_certificate.value.status_code == 400
+
+
+def test_a_certificate_whose_key_may_not_leave_has_a_secret_without_it(configured_server):
+    certificates, secrets = clients(configured_server)
+    # The SDK sends key_props only when a truthy member is set, hence the key type.
+    policy = CertificatePolicy(issuer_name="Self", subject="CN=sealed.contoso.com", exportable=False, key_type="RSA")
+    issued = certificates.begin_create_certificate("sdk-cert-sealed", policy).result()
+    assert issued.policy.exportable is False
+    private_key, _, certs = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret("sdk-cert-sealed").value), None)
+    leaf = x509.load_der_x509_certificate(issued.cer)
+    assert private_key is None and certs == [leaf], "the certificate alone"
+    digest = hashlib.sha256(b"still usable in the vault").digest()
+    signed = crypto_client(configured_server, issued.key_id).sign(SignatureAlgorithm.rs256, digest)
+    leaf.public_key().verify(signed.signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))

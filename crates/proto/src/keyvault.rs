@@ -94,6 +94,12 @@ pub struct SecretBundle {
     /// The tags, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    /// For a certificate's secret: `{vault}/keys/{name}/{version}`, the certificate's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Whether the secret backs a certificate (and lives and dies with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
 }
 
 /// A secret in a list: no value; `id` has no version in `GET /secrets`, a version in `GET /secrets/{n}/versions`.

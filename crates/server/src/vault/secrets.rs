@@ -59,7 +59,24 @@ impl Context<'_> {
             content_type: version.properties.content_type.clone(),
             attributes: self.attributes(version),
             tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
+            kid: None,
+            managed: None,
         }
+    }
+
+    /// Whether `version` is a certificate's secret: only such secrets have a certificate's content type, and
+    /// then the certificate's version of the same id says so (a cached read).
+    async fn backs_a_certificate(&self, version: &SecretVersion) -> Result<bool, VaultError> {
+        let certificate_type = matches!(
+            version.properties.content_type.as_deref(),
+            Some(strongroom_core::certificate::PKCS12 | strongroom_core::certificate::PEM)
+        );
+        if !certificate_type {
+            return Ok(false);
+        }
+        let certificates = Place::certificates(self.vault.id);
+        let selector = VersionSelector::Exact(&version.version);
+        Ok(self.state.store.read_version(certificates, &version.name, selector).await?.is_some())
     }
 
     fn item(&self, version: &SecretVersion, with_version: bool) -> SecretItem {
@@ -157,24 +174,24 @@ pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<
     if !version.properties.enabled {
         return Err(VaultError::forbidden("Operation get is not allowed on a disabled secret.".to_owned()));
     }
+    let managed = cx.backs_a_certificate(&version).await?;
+    let mut bundle = cx.bundle(&version, Some(value.to_string()));
+    if managed {
+        bundle.kid = Some(format!("{}/keys/{}/{}", cx.base_url, version.name, version.version));
+        bundle.managed = Some(true);
+    }
     if let Some(format) = &cx.query.out_content_type {
-        // Only a secret that backs a certificate (its version is a certificate's) can be converted.
-        let certificates = Place::certificates(cx.vault.id);
-        let backs_a_certificate =
-            cx.state.store.read_version(certificates, name, VersionSelector::Exact(&version.version)).await?.is_some();
-        if !backs_a_certificate {
+        if !managed {
             return Err(VaultError::bad_parameter(format!(
                 "outContentType '{format}' applies only to secrets that back a certificate; '{name}' does not."
             )));
         }
         if version.properties.content_type.as_deref() != Some(format.as_str()) {
-            let converted = strongroom_core::certificate::convert(&value, format)?;
-            let mut bundle = cx.bundle(&version, Some(converted));
+            bundle.value = Some(strongroom_core::certificate::convert(&value, format)?);
             bundle.content_type = Some(format.clone());
-            return Ok(Json(bundle).into_response());
         }
     }
-    Ok(Json(cx.bundle(&version, Some(value.to_string()))).into_response())
+    Ok(Json(bundle).into_response())
 }
 
 /// `PATCH /secrets/{name}[/{version}]`: properties only; the value never changes.
