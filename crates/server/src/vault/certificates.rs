@@ -180,7 +180,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     }
     let chain = match issuer.eq_ignore_ascii_case("Self") {
         true => vec![subject.self_signed(&key, now)?],
-        false => issue_with(cx, &issuer, &subject, &key, now).await?,
+        false => issue_with(cx.state, cx.vault.id, &issuer, &subject, &key, now).await?,
     };
     operation.status = Some("completed".to_owned());
     operation.status_details = None;
@@ -701,7 +701,7 @@ fn check_lifetime_actions(policy: &CertificatePolicy) -> Result<(), VaultError> 
     Ok(())
 }
 
-/// One scheduler pass at `now`: renews every self-issued certificate whose AutoRenew action is due (a new
+/// One scheduler pass at `now`: renews every self-signed or local-CA-issued certificate whose AutoRenew action is due (a new
 /// version, with a new key unless the policy reuses it), and tells the contacts once per version when an
 /// EmailContacts action is due (an audit event). Returns how many were renewed; failures are logged.
 pub async fn run_schedule(state: &AppState, now: i64) -> usize {
@@ -733,16 +733,22 @@ async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, no
     let (Some(not_before), Some(expires)) = (latest.properties.not_before, latest.properties.expires) else {
         return Ok(false);
     };
-    let self_issued =
-        kept.policy.issuer.as_ref().and_then(|i| i.name.as_deref()).is_some_and(|n| n.eq_ignore_ascii_case("Self"));
-    if self_issued && due_at(&kept.policy, "AutoRenew", not_before, expires).is_some_and(|at| now >= at) {
+    // A certificate a CA outside signs (issuer `Unknown`) cannot renew by itself; self-signed ones and those of
+    // the vault's local-CA issuers can.
+    let issuer = kept.policy.issuer.as_ref().and_then(|i| i.name.clone()).unwrap_or_default();
+    let renewable = !issuer.eq_ignore_ascii_case("Unknown");
+    if renewable && due_at(&kept.policy, "AutoRenew", not_before, expires).is_some_and(|at| now >= at) {
         let reuse = kept.policy.key_props.as_ref().and_then(|k| k.reuse_key).unwrap_or(false);
         let key = match reuse {
             true => keys::certificate_key(store, place.vault_id, name, &latest.version).await?,
             false => PrivateKey::generate(&key_spec(&kept.policy)?)?,
         };
-        let der = subject_of(&kept.policy)?.self_signed(&key, now)?;
-        let issued = Issued { chain: vec![der], key, policy: kept.policy, operation: kept.operation };
+        let subject = subject_of(&kept.policy)?;
+        let chain = match issuer.eq_ignore_ascii_case("Self") {
+            true => vec![subject.self_signed(&key, now)?],
+            false => issue_with(state, place.vault_id, &issuer, &subject, &key, now).await?,
+        };
+        let issued = Issued { chain, key, policy: kept.policy, operation: kept.operation };
         let tags = (!latest.properties.tags.is_empty()).then(|| latest.properties.tags.clone());
         let version = store_version(store, place.vault_id, name, issued, None, tags, now).await?;
         tracing::info!(certificate = %name, version = %version.version, "renewed by its policy");
@@ -816,13 +822,17 @@ pub async fn delete_contacts(cx: &Context<'_>) -> Result<Response, VaultError> {
 /// The provider of issuers backed by this installation's local CA.
 const LOCAL_CA_PROVIDER: &str = "Strongroom";
 
-fn issuers_setting(cx: &Context<'_>) -> String {
-    format!("certificate-issuers/{}", cx.vault.id)
+fn issuers_setting(vault_id: Uuid) -> String {
+    format!("certificate-issuers/{vault_id}")
 }
 
 /// The vault's issuers by name key (kept sealed: they may hold a provider password).
 async fn issuers(cx: &Context<'_>) -> Result<BTreeMap<String, (String, IssuerBundle)>, VaultError> {
-    match cx.state.store.sealed_setting(&issuers_setting(cx)).await? {
+    issuers_of(cx.state.store.as_ref(), cx.vault.id).await
+}
+
+async fn issuers_of(store: &dyn Store, vault_id: Uuid) -> Result<BTreeMap<String, (String, IssuerBundle)>, VaultError> {
+    match store.sealed_setting(&issuers_setting(vault_id)).await? {
         Some(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes).map_err(|_| VaultError::internal()),
         _ => Ok(BTreeMap::new()),
     }
@@ -830,7 +840,7 @@ async fn issuers(cx: &Context<'_>) -> Result<BTreeMap<String, (String, IssuerBun
 
 async fn put_issuers(cx: &Context<'_>, issuers: &BTreeMap<String, (String, IssuerBundle)>) -> Result<(), VaultError> {
     let bytes = Zeroizing::new(serde_json::to_vec(issuers).map_err(|_| VaultError::internal())?);
-    Ok(cx.state.store.put_sealed_setting(&issuers_setting(cx), &bytes).await?)
+    Ok(cx.state.store.put_sealed_setting(&issuers_setting(cx.vault.id), &bytes).await?)
 }
 
 /// An issuer as answered: with its id, never with its password.
@@ -923,17 +933,19 @@ pub async fn delete_issuer(cx: &Context<'_>, name: &str) -> Result<Response, Vau
 /// The certificate `subject` for `key`, signed by the vault's issuer `name`: only issuers backed by this
 /// installation's local CA can sign here. Returns the chain, leaf first.
 async fn issue_with(
-    cx: &Context<'_>,
+    state: &AppState,
+    vault_id: Uuid,
     issuer_name: &str,
     subject: &Subject,
     key: &PrivateKey,
     now: i64,
 ) -> Result<Vec<Vec<u8>>, VaultError> {
-    let (_, issuer) = issuers(cx).await?.remove(&secret::name_key(issuer_name)).ok_or_else(|| {
-        VaultError::bad_parameter(format!(
-            "The issuer '{issuer_name}' is not one of this vault's: use 'Self', 'Unknown' or a configured issuer."
-        ))
-    })?;
+    let (_, issuer) =
+        issuers_of(state.store.as_ref(), vault_id).await?.remove(&secret::name_key(issuer_name)).ok_or_else(|| {
+            VaultError::bad_parameter(format!(
+                "The issuer '{issuer_name}' is not one of this vault's: use 'Self', 'Unknown' or a configured issuer."
+            ))
+        })?;
     if issuer.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
         return Err(VaultError::bad_parameter(format!("The issuer '{issuer_name}' is disabled.")));
     }
@@ -943,7 +955,7 @@ async fn issue_with(
              (this installation's local CA) sign here. Use issuer 'Unknown' to get a CSR for any other CA."
         )));
     }
-    let (ca, ca_der) = crate::tls::local_ca(&cx.state.data_dir).map_err(|e| {
+    let (ca, ca_der) = crate::tls::local_ca(&state.data_dir).map_err(|e| {
         tracing::error!("the local CA is not usable: {e}");
         VaultError::internal()
     })?;

@@ -32,8 +32,15 @@ async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
             "issuer": {"name": "Self"}
         }})
     };
+    let (status, _) =
+        call(&server, &token, Method::PUT, "/certificates/issuers/team-ca", Some(json!({"provider": "Strongroom"})))
+            .await;
+    assert_eq!(status, 200);
+    let mut by_team_ca = policy("ca-issued", "AutoRenew", json!({"lifetime_percentage": 80}), false);
+    by_team_ca["policy"]["issuer"]["name"] = json!("team-ca");
     for (name, body) in [
         ("renewed", policy("renewed", "AutoRenew", json!({"lifetime_percentage": 80}), false)),
+        ("ca-issued", by_team_ca),
         ("kept-key", policy("kept-key", "AutoRenew", json!({"days_before_expiry": 10}), true)),
         ("told", policy("told", "EmailContacts", json!({"days_before_expiry": 10}), false)),
     ] {
@@ -58,7 +65,10 @@ async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
     let mut renewed = Vec::new();
     for _ in 0..50 {
         renewed = versions(&server, &token, "renewed").await;
-        if renewed.len() == 2 && versions(&server, &token, "kept-key").await.len() == 2 {
+        if renewed.len() == 2
+            && versions(&server, &token, "kept-key").await.len() == 2
+            && versions(&server, &token, "ca-issued").await.len() == 2
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -86,5 +96,6 @@ async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
         })
     };
     assert!(event("CertificateAutoRenew", "renewed") && event("CertificateAutoRenew", "kept-key"));
+    assert!(event("CertificateAutoRenew", "ca-issued"), "a local-CA issuer's certificate renews too");
     assert!(event("CertificateNearExpiryEmailContacts", "told"));
 }
