@@ -258,6 +258,8 @@ def test_a_csr_signed_by_the_tests_ca_is_merged(configured_server):
     csr = x509.load_der_x509_csr(operation.csr)
     assert csr.is_signature_valid and csr.subject.rfc4514_string() == "CN=csr.contoso.com"
     assert certificates.get_certificate_operation("sdk-csr").csr == operation.csr
+    assert "sdk-csr" in {c.name for c in certificates.list_properties_of_certificates(include_pending=True)}
+    assert "sdk-csr" not in {c.name for c in certificates.list_properties_of_certificates()}
 
     ca_cert, ca_key = made_by_the_test("Test Root CA")
     now = datetime.datetime.now(datetime.timezone.utc)

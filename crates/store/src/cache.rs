@@ -90,6 +90,10 @@ impl Store for CachedStore {
         self.inner.sealed_setting(name).await
     }
 
+    async fn sealed_settings(&self, prefix: &str) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
+        self.inner.sealed_settings(prefix).await
+    }
+
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()> {
         self.inner.put_sealed_setting(name, value).await
     }

@@ -93,6 +93,9 @@ pub trait Store: Send + Sync {
     /// An installation-wide value stored sealed under `name` (e.g. the token signing keys).
     async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>>;
 
+    /// Every sealed value whose name starts with `prefix`, by name.
+    async fn sealed_settings(&self, prefix: &str) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>>;
+
     /// Stores `value` sealed under `name`, replacing what was there.
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()>;
 

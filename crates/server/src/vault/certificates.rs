@@ -169,6 +169,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     if issuer.eq_ignore_ascii_case("Unknown") {
         // The CSR waits for a CA: the key is kept sealed until the signed chain is merged.
         let pending = Pending {
+            name: Some(name.to_owned()),
             policy,
             operation: operation.clone(),
             pkcs8: STANDARD.encode(key.material()),
@@ -197,6 +198,8 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
 /// installation setting named by vault and certificate until it is merged or deleted.
 #[derive(Serialize, Deserialize)]
 struct Pending {
+    #[serde(default)]
+    name: Option<String>,
     policy: CertificatePolicy,
     operation: CertificateOperation,
     pkcs8: String,
@@ -204,8 +207,12 @@ struct Pending {
     tags: Option<Tags>,
 }
 
+fn pending_prefix(cx: &Context<'_>) -> String {
+    format!("pending-certificate/{}/", cx.vault.id)
+}
+
 fn pending_setting(cx: &Context<'_>, name: &str) -> String {
-    format!("pending-certificate/{}/{}", cx.vault.id, secret::name_key(name))
+    format!("{}{}", pending_prefix(cx), secret::name_key(name))
 }
 
 async fn pending(cx: &Context<'_>, name: &str) -> Result<Option<Pending>, VaultError> {
@@ -647,10 +654,26 @@ fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> Certif
     }
 }
 
-/// `GET /certificates`: the newest version of each certificate.
+/// `GET /certificates[?includePending=true]`: the newest version of each certificate, and with
+/// `includePending` the certificates whose CSR waits for a merge (on the first page).
 pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
     let page = cx.state.store.list_objects(place(cx), cx.page_request()).await?;
-    let value: Vec<CertificateItem> = page.items.iter().map(|v| item(cx, v, false)).collect();
+    let mut value: Vec<CertificateItem> = page.items.iter().map(|v| item(cx, v, false)).collect();
+    if cx.query.include_pending && cx.query.skip_token.is_none() {
+        for (_, bytes) in cx.state.store.sealed_settings(&pending_prefix(cx)).await? {
+            let Ok(pending) = serde_json::from_slice::<Pending>(&bytes) else { continue };
+            let Some(name) = pending.name else { continue };
+            if value.iter().any(|item| item.id.rsplit('/').next() == Some(name.as_str())) {
+                continue;
+            }
+            value.push(CertificateItem {
+                id: format!("{}/certificates/{name}", cx.base_url),
+                x5t: String::new(),
+                attributes: SecretAttributes { enabled: Some(false), ..SecretAttributes::default() },
+                tags: pending.tags.clone(),
+            });
+        }
+    }
     Ok(Json(Page { value, next_link: cx.next_link("/certificates", page.next) }).into_response())
 }
 

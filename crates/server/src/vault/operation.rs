@@ -733,6 +733,8 @@ pub struct Query {
     pub skip_token: Option<String>,
     /// `outContentType`: the format a certificate-backed secret is wanted in.
     pub out_content_type: Option<String>,
+    /// `includePending`: list certificates whose request waits for a merge too.
+    pub include_pending: bool,
 }
 
 impl Query {
@@ -757,6 +759,7 @@ impl Query {
                 }
                 "$skiptoken" => parsed.skip_token = Some(value),
                 "outContentType" => parsed.out_content_type = Some(value),
+                "includePending" => parsed.include_pending = value.eq_ignore_ascii_case("true"),
                 _ => {}
             }
         }
@@ -871,7 +874,8 @@ mod tests {
                 api_version: "7.4".into(),
                 max_results: Some(2),
                 skip_token: Some("abc".into()),
-                out_content_type: None
+                out_content_type: None,
+                include_pending: false,
             })
         );
         assert!(Query::parse(Some("api-version=2026-04-01")).is_ok());

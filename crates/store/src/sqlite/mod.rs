@@ -763,6 +763,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn sealed_settings(&self, prefix: &str) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
+        let prefix = prefix.to_owned();
+        self.run(move |connection, root_key| {
+            let rows: Vec<(String, Vec<u8>)> = connection
+                .prepare("SELECT name, value FROM settings WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name")
+                .and_then(|mut s| s.query_map([&prefix], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .context("reading settings")?;
+            rows.into_iter()
+                .map(|(name, sealed)| {
+                    let value = root_key.open(&sealed, &setting_context(&name))?;
+                    Ok((name, value))
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()> {
         let name = name.to_owned();
         let sealed = self.root_key.seal(value, &setting_context(&name))?;
