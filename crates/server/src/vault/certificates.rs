@@ -33,9 +33,8 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
-use super::keys;
-use super::secrets::{Context, open_backup, parse_body, seal_backup};
-use crate::audit::system_event;
+use super::secrets::{Context, open_backup, parse_body, refuse_if_purge_protected, seal_backup};
+use super::{keys, scheduled};
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
@@ -557,12 +556,7 @@ pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultErro
 /// `DELETE /deletedcertificates/{name}`: the certificate, its key and its secret gone for good, unless purge
 /// protection forbids it.
 pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    if cx.vault.purge_protection {
-        return Err(VaultError::forbidden(format!(
-            "Operation \"purge\" is not allowed because purge protection is enabled for this vault.\r\nVault: {};location=local",
-            cx.vault.name
-        )));
-    }
+    refuse_if_purge_protected(cx)?;
     if !cx.state.store.purge_object(&linked_places(cx), name).await? {
         return Err(VaultError::deleted_certificate_not_found(name));
     }
@@ -724,27 +718,14 @@ fn check_lifetime_actions(policy: &CertificatePolicy) -> Result<(), VaultError> 
     Ok(())
 }
 
-/// One scheduler pass at `now`: renews every self-signed or local-CA-issued certificate whose AutoRenew action is due (a new
-/// version, with a new key unless the policy reuses it), and tells the contacts once per version when an
-/// EmailContacts action is due (an audit event). Returns how many were renewed; failures are logged.
+/// One scheduler pass at `now`: renews every self-signed or local-CA-issued certificate whose AutoRenew action
+/// is due (a new version, with a new key unless the policy reuses it), and tells the contacts once per version
+/// when an EmailContacts action is due (an audit event). Returns how many were renewed; failures are logged.
 pub async fn run_schedule(state: &AppState, now: i64) -> usize {
-    let store = state.store.as_ref();
-    let kept = match store.object_policies(Collection::Certificates).await {
-        Ok(kept) => kept,
-        Err(e) => {
-            tracing::error!("reading the certificate policies failed: {e}");
-            return 0;
-        }
-    };
-    let mut renewed = 0;
-    for (place, name, json) in kept {
-        match renew_if_due(state, place, &name, &json, now).await {
-            Ok(true) => renewed += 1,
-            Ok(false) => {}
-            Err(e) => tracing::error!(certificate = %name, "the scheduled renewal failed: {}", e.message()),
-        }
-    }
-    renewed
+    scheduled::for_each_policy(state, Collection::Certificates, |place, name, json| async move {
+        renew_if_due(state, place, &name, &json, now).await
+    })
+    .await
 }
 
 async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, now: i64) -> Result<bool, VaultError> {
@@ -775,27 +756,18 @@ async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, no
         let tags = (!latest.properties.tags.is_empty()).then(|| latest.properties.tags.clone());
         let version = store_version(store, place.vault_id, name, issued, None, tags, now).await?;
         tracing::info!(certificate = %name, version = %version.version, "renewed by its policy");
-        record_event(state, place, name, "CertificateAutoRenew").await;
+        scheduled::record(state, place, name, "CertificateAutoRenew").await;
         return Ok(true);
     }
     let notice = due_at(&kept.policy, "EmailContacts", not_before, expires).is_some_and(|at| now >= at);
     if notice && kept.noticed_version.as_deref() != Some(latest.version.as_str()) {
         tracing::warn!(certificate = %name, version = %latest.version, expires, "the certificate expires soon");
-        record_event(state, place, name, "CertificateNearExpiryEmailContacts").await;
+        scheduled::record(state, place, name, "CertificateNearExpiryEmailContacts").await;
         kept.noticed_version = Some(latest.version);
         let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
         store.put_object_policy(place, name, &json).await?;
     }
     Ok(false)
-}
-
-/// An audit record of something the scheduler did to a certificate.
-async fn record_event(state: &AppState, place: Place, name: &str, operation: &str) {
-    let directory = state.directory();
-    if let Some(vault) = directory.vaults().iter().find(|v| v.id == place.vault_id) {
-        let resource = format!("/tenants/{}/vaults/{}/certificates/{name}", vault.tenant_id, vault.name);
-        state.audit.record(system_event(operation, resource)).await;
-    }
 }
 
 fn contacts_setting(cx: &Context<'_>) -> String {

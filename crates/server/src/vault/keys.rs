@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 use super::error::VaultError;
 use super::operation::CryptoOperation;
 use super::rotation;
-use super::secrets::{Context, backup_blob, parse_body, restore_blob};
+use super::secrets::{Context, backup_blob, parse_body, refuse_if_purge_protected, restore_blob};
 use crate::identity::mint::now_seconds;
 
 /// What a key version's properties say about it (kept in the version's metadata field, in clear).
@@ -524,12 +524,7 @@ pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultErro
 
 /// `DELETE /deletedkeys/{name}`: gone for good, unless purge protection forbids it.
 pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    if cx.vault.purge_protection {
-        return Err(VaultError::forbidden(format!(
-            "Operation \"purge\" is not allowed because purge protection is enabled for this vault.\r\nVault: {};location=local",
-            cx.vault.name
-        )));
-    }
+    refuse_if_purge_protected(cx)?;
     if !cx.state.store.purge_object(&[place(cx)], name).await? {
         return Err(VaultError::deleted_key_not_found(name));
     }

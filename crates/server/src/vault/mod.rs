@@ -17,6 +17,7 @@ pub mod keys;
 pub mod operation;
 pub mod release;
 pub mod rotation;
+mod scheduled;
 pub mod secrets;
 
 use std::net::{IpAddr, SocketAddr};

@@ -12,9 +12,8 @@ use strongroom_proto::keyvault::{
 use strongroom_store::{Collection, Place, Store, VersionSelector};
 
 use super::error::VaultError;
-use super::keys;
 use super::secrets::{Context, parse_body};
-use crate::audit::system_event;
+use super::{keys, scheduled};
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
@@ -140,23 +139,10 @@ pub async fn set_policy(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Res
 /// key whose policy's notice is due. Returns how many keys were rotated. A key that fails is logged and left
 /// for the next pass; the others go on.
 pub async fn run_schedule(state: &AppState, now: i64) -> usize {
-    let store = state.store.as_ref();
-    let policies = match store.object_policies(Collection::Keys).await {
-        Ok(policies) => policies,
-        Err(e) => {
-            tracing::error!("reading the key rotation policies failed: {e}");
-            return 0;
-        }
-    };
-    let mut rotated = 0;
-    for (place, name, json) in policies {
-        match act_on(state, place, &name, &json, now).await {
-            Ok(true) => rotated += 1,
-            Ok(false) => {}
-            Err(e) => tracing::error!(key = %name, "the scheduled rotation failed: {}", e.message()),
-        }
-    }
-    rotated
+    scheduled::for_each_policy(state, Collection::Keys, |place, name, json| async move {
+        act_on(state, place, &name, &json, now).await
+    })
+    .await
 }
 
 async fn act_on(state: &AppState, place: Place, name: &str, json: &str, now: i64) -> Result<bool, VaultError> {
@@ -170,25 +156,15 @@ async fn act_on(state: &AppState, place: Place, name: &str, json: &str, now: i64
     if policy.rotation_due(created, expires, now) {
         let (version, _) = keys::rotate_in(store, place, name, now).await?;
         tracing::info!(key = %name, version = %version.version, "rotated by its rotation policy");
-        record(state, place, name, "KeyRotateByPolicy").await;
+        scheduled::record(state, place, name, "KeyRotateByPolicy").await;
         return Ok(true);
     }
     if policy.notice_due(created, expires, now) && kept.noticed_version.as_deref() != Some(latest.version.as_str()) {
         tracing::warn!(key = %name, version = %latest.version, expires, "the key expires soon");
-        record(state, place, name, "KeyNearExpiry").await;
+        scheduled::record(state, place, name, "KeyNearExpiry").await;
         kept.noticed_version = Some(latest.version);
         let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
         store.put_object_policy(place, name, &json).await?;
     }
     Ok(false)
-}
-
-/// An audit record of something the scheduler did to a key, as the system.
-async fn record(state: &AppState, place: Place, name: &str, operation: &str) {
-    let directory = state.directory();
-    let Some(vault) = directory.vaults().iter().find(|v| v.id == place.vault_id) else {
-        return;
-    };
-    let resource = format!("/tenants/{}/vaults/{}/keys/{name}", vault.tenant_id, vault.name);
-    state.audit.record(system_event(operation, resource)).await;
 }

@@ -262,14 +262,20 @@ pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultErro
     Ok(Json(cx.bundle(&recovered, None)).into_response())
 }
 
+/// Refuses a purge in a vault with purge protection, as Key Vault words it.
+pub(super) fn refuse_if_purge_protected(cx: &Context<'_>) -> Result<(), VaultError> {
+    if !cx.vault.purge_protection {
+        return Ok(());
+    }
+    Err(VaultError::forbidden(format!(
+        "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: {};location=local",
+        cx.vault.name
+    )))
+}
+
 /// `DELETE /deletedsecrets/{name}`: gone for good, unless purge protection forbids it.
 pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    if cx.vault.purge_protection {
-        return Err(VaultError::forbidden(format!(
-            "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: {};location=local",
-            cx.vault.name
-        )));
-    }
+    refuse_if_purge_protected(cx)?;
     if !cx.state.store.purge_object(&[cx.place()], name).await? {
         return Err(VaultError::deleted_secret_not_found(name));
     }
