@@ -3,21 +3,16 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{STANDARD_TENANTS, TestServer};
+use crate::harness::{STANDARD_TENANTS, TestServer, audited, billing_call, billing_versions};
 
 const DAY: i64 = 86_400;
-const API: &str = "api-version=7.6";
 
 async fn call(server: &TestServer, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let response = server.vault_call(method, "billing", &format!("{path}?{API}"), Some(token), body).await;
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    billing_call(server, token, method, path, body).await
 }
 
 async fn versions(server: &TestServer, token: &str, name: &str) -> Vec<Value> {
-    let (status, body) = call(server, token, Method::GET, &format!("/certificates/{name}/versions"), None).await;
-    assert_eq!(status, 200, "{body}");
-    body["value"].as_array().cloned().unwrap_or_default()
+    billing_versions(server, token, "certificates", name).await
 }
 
 #[tokio::test]
@@ -87,14 +82,7 @@ async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
     assert_ne!(after["key"]["kid"], before["key"]["kid"], "a new key version");
     assert_eq!(after["key"]["n"], before["key"]["n"], "with the same key: the policy reuses it");
 
-    let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
-    let events: Vec<Value> = audit.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
-    let event = |operation: &str, name: &str| {
-        events.iter().any(|e| {
-            e["operationName"] == operation
-                && e["resourceId"].as_str().is_some_and(|r| r.ends_with(&format!("/certificates/{name}")))
-        })
-    };
+    let event = |operation: &str, name: &str| audited(&server, operation, "certificates", name);
     assert!(event("CertificateAutoRenew", "renewed") && event("CertificateAutoRenew", "kept-key"));
     assert!(event("CertificateAutoRenew", "ca-issued"), "a local-CA issuer's certificate renews too");
     assert!(event("CertificateNearExpiryEmailContacts", "told"));

@@ -211,6 +211,39 @@ fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAdd
     builder.resolve("nowhere.vault.localhost", address).resolve("localhost", address).build().unwrap()
 }
 
+/// A call to the vault `billing` at api-version 7.6 with `token`: status and JSON body (`null` when none).
+pub async fn billing_call(
+    server: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let path = format!("{path}{separator}api-version=7.6");
+    let response = server.vault_call(method, "billing", &path, Some(token), body).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The versions of the object `name` of `collection` (`keys`, `certificates`) in the vault `billing`.
+pub async fn billing_versions(server: &TestServer, token: &str, collection: &str, name: &str) -> Vec<Value> {
+    let (status, body) =
+        billing_call(server, token, reqwest::Method::GET, &format!("/{collection}/{name}/versions"), None).await;
+    assert_eq!(status, 200, "{body}");
+    body["value"].as_array().cloned().unwrap_or_default()
+}
+
+/// Whether the audit log holds a record of `operation` on the object `{collection}/{name}`.
+pub fn audited(server: &TestServer, operation: &str, collection: &str, name: &str) -> bool {
+    let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
+    let resource = format!("/{collection}/{name}");
+    audit
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .any(|e| e["operationName"] == operation && e["resourceId"].as_str().is_some_and(|r| r.ends_with(&resource)))
+}
+
 /// The `error` object of a Key Vault error response, with its status.
 pub async fn vault_error(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -3,22 +3,16 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{STANDARD_TENANTS, TestServer};
+use crate::harness::{STANDARD_TENANTS, TestServer, audited, billing_call, billing_versions};
 
 const DAY: i64 = 86_400;
-const API: &str = "api-version=7.6";
 
 async fn call(server: &TestServer, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    let response = server.vault_call(method, "billing", &format!("{path}{separator}{API}"), Some(token), body).await;
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    billing_call(server, token, method, path, body).await
 }
 
 async fn versions(server: &TestServer, token: &str, name: &str) -> Vec<Value> {
-    let (status, body) = call(server, token, Method::GET, &format!("/keys/{name}/versions"), None).await;
-    assert_eq!(status, 200, "{body}");
-    body["value"].as_array().cloned().unwrap_or_default()
+    billing_versions(server, token, "keys", name).await
 }
 
 #[tokio::test]
@@ -73,14 +67,7 @@ async fn rotation_policies_rotate_keys_and_note_expiry_when_the_scheduler_clock_
     assert_eq!(versions(&server, &token, "later").await.len(), 1);
     assert_eq!(versions(&server, &token, "expiring").await.len(), 1, "a Notify action never rotates");
 
-    let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
-    let events: Vec<Value> = audit.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
-    let event = |operation: &str, key: &str| {
-        events.iter().any(|e| {
-            e["operationName"] == operation
-                && e["resourceId"].as_str().is_some_and(|r| r.ends_with(&format!("/keys/{key}")))
-        })
-    };
+    let event = |operation: &str, name: &str| audited(&server, operation, "keys", name);
     assert!(event("KeyRotateByPolicy", "due"));
     assert!(event("KeyNearExpiry", "expiring"));
     assert!(!event("KeyRotateByPolicy", "later"));
