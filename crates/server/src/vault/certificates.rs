@@ -39,18 +39,20 @@ use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// What a certificate version's properties say about it, in clear: a certificate is public, so lists, deleted
-/// certificates and reads need nothing unsealed.
+/// certificates and reads need nothing unsealed (and the version's sealed value is empty: its private parts
+/// live in its key and its secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CertificateFacts {
-    x5t: String,
+    /// The leaf, standard base64 DER.
     cer: String,
     secret_content_type: String,
 }
 
-/// The sealed part of a certificate version: its DER, standard base64 (not secret, but kept like the rest).
-#[derive(Serialize, Deserialize)]
-struct SealedCertificate {
-    cer: String,
+impl CertificateFacts {
+    /// The leaf's SHA-1 thumbprint, base64url.
+    fn x5t(&self) -> String {
+        STANDARD.decode(&self.cer).map(|der| certificate::thumbprint(&der)).unwrap_or_default()
+    }
 }
 
 /// What is kept with the certificate: its policy, its last issuance, and the version whose coming expiry was
@@ -347,20 +349,14 @@ async fn store_version(
         created: now,
         updated: now,
     };
-    let cer = STANDARD.encode(leaf);
-    let facts = CertificateFacts {
-        x5t: certificate::thumbprint(leaf),
-        cer: cer.clone(),
-        secret_content_type: secret_content_type.clone(),
-    };
+    let facts = CertificateFacts { cer: STANDARD.encode(leaf), secret_content_type: secret_content_type.clone() };
     let facts = serde_json::to_string(&facts).map_err(|_| VaultError::internal())?;
-    let sealed = serde_json::to_string(&SealedCertificate { cer }).map_err(|_| VaultError::internal())?;
     let (key_version, sealed_key) = keys::certificate_key_version(&key, name, &version_id, properties(None), now)?;
     let kept = serde_json::to_string(&Kept { policy, operation, noticed_version: None })
         .map_err(|_| VaultError::internal())?;
     let certificate_version = version(properties(Some(facts)));
     let versions = vec![
-        (Place::certificates(vault_id), certificate_version.clone(), Zeroizing::new(sealed)),
+        (Place::certificates(vault_id), certificate_version.clone(), Zeroizing::new(String::new())),
         (Place::keys(vault_id), key_version, sealed_key),
         (Place::secrets(vault_id), version(properties(Some(secret_content_type))), Zeroizing::new(secret_value)),
     ];
@@ -483,7 +479,7 @@ fn bundle(
         id: format!("{base}/certificates/{n}/{v}"),
         kid: format!("{base}/keys/{n}/{v}"),
         sid: format!("{base}/secrets/{n}/{v}"),
-        x5t: facts.x5t,
+        x5t: facts.x5t(),
         cer: facts.cer,
         content_type: Some(facts.secret_content_type),
         attributes: cx.attributes(version),
@@ -642,7 +638,7 @@ fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> Certif
     };
     CertificateItem {
         id,
-        x5t: facts(version).map(|f| f.x5t).unwrap_or_default(),
+        x5t: facts(version).map(|f| f.x5t()).unwrap_or_default(),
         attributes: cx.attributes(version),
         tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
     }
