@@ -31,17 +31,23 @@ struct Key {
 
 type Entry = Arc<(SecretVersion, Zeroizing<String>)>;
 
-/// The store with a cache of secret reads.
+/// The store with a cache of object reads: versions with their values, and objects' policies.
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     entries: RwLock<HashMap<Key, Entry>>,
+    policies: RwLock<HashMap<(Place, String), Option<String>>>,
     generation: AtomicU64,
 }
 
 impl CachedStore {
     /// `inner` with a cache in front.
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self { inner, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+        Self {
+            inner,
+            entries: RwLock::new(HashMap::new()),
+            policies: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// How many versions are cached.
@@ -60,6 +66,7 @@ impl CachedStore {
         let key = name_key(name);
         let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         entries.retain(|k, _| !(k.place == place && k.name_key == key));
+        self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(place, key));
     }
 
     fn invalidate_each(&self, places: &[Place], name: &str) {
@@ -71,6 +78,7 @@ impl CachedStore {
     fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
 }
 
@@ -223,11 +231,27 @@ impl Store for CachedStore {
     }
 
     async fn object_policy(&self, place: Place, name: &str) -> Result<Option<String>> {
-        self.inner.object_policy(place, name).await
+        let key = (place, name_key(name));
+        let cached = self.policies.read().ok().and_then(|policies| policies.get(&key).cloned());
+        if let Some(policy) = cached {
+            return Ok(policy);
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let policy = self.inner.object_policy(place, name).await?;
+        let mut policies = self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if policies.len() >= CAPACITY {
+                policies.clear();
+            }
+            policies.insert(key, policy.clone());
+        }
+        Ok(policy)
     }
 
     async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool> {
-        self.inner.put_object_policy(place, name, policy).await
+        let result = self.inner.put_object_policy(place, name, policy).await;
+        self.invalidate(place, name);
+        result
     }
 
     async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>> {
@@ -297,6 +321,23 @@ mod tests {
         assert_eq!(latest(&store, vault, "s").await?, None);
         store.recover_object(&[Place::secrets(vault)], "s").await?;
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn policies_are_cached_and_a_change_or_a_deletion_is_seen_at_once() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "tempdir", e))?;
+        let (store, vault) = cached(dir.path()).await?;
+        let keys = Place::keys(vault);
+        store.put_version(keys, &version("k"), "material").await?;
+        assert_eq!(store.object_policy(keys, "k").await?, None);
+        assert!(store.put_object_policy(keys, "K", "first").await?);
+        assert_eq!(store.object_policy(keys, "k").await?.as_deref(), Some("first"), "a set policy is seen");
+        assert_eq!(store.object_policy(keys, "k").await?.as_deref(), Some("first"));
+        assert!(store.put_object_policy(keys, "k", "second").await?);
+        assert_eq!(store.object_policy(keys, "k").await?.as_deref(), Some("second"), "a change is seen");
+        store.delete_object(&[keys], "k", 1, 2).await?;
+        assert_eq!(store.object_policy(keys, "k").await?, None, "a deleted object has no live policy");
         Ok(())
     }
 }
