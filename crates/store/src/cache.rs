@@ -8,15 +8,19 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
+use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
-use crate::{Collection, PageRequest, PageResult, Place, Result, SecretWithValue, Store, VersionSelector};
+use crate::{
+    ChangeFeed, Collection, Invalidation, PageRequest, PageResult, Place, Result, SecretWithValue, Store,
+    VersionSelector,
+};
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
 const CAPACITY: usize = 100_000;
@@ -34,25 +38,36 @@ type Entry = Arc<(SecretVersion, Zeroizing<String>)>;
 /// The store with a cache of object reads: versions with their values, and objects' policies.
 pub struct CachedStore {
     inner: Arc<dyn Store>,
+    cache: Arc<Cache>,
+    /// Other processes' changes, when the database is shared: while it is not heard, the cache is not used.
+    feed: Option<ChangeFeed>,
+}
+
+struct Cache {
     entries: RwLock<HashMap<Key, Entry>>,
     policies: RwLock<HashMap<(Place, String), Option<String>>>,
     generation: AtomicU64,
 }
 
 impl CachedStore {
-    /// `inner` with a cache in front.
+    /// `inner` with a cache in front. When `inner` is shared with other processes, a task (on the current
+    /// tokio runtime) drops what they change.
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self {
-            inner,
+        let cache = Arc::new(Cache {
             entries: RwLock::new(HashMap::new()),
             policies: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+        });
+        let feed = inner.changes();
+        if let (Some(feed), Ok(runtime)) = (&feed, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(follow(feed.subscribe(), Arc::downgrade(&cache)));
         }
+        Self { inner, cache, feed }
     }
 
     /// How many versions are cached.
     pub fn len(&self) -> usize {
-        self.entries.read().map_or(0, |entries| entries.len())
+        self.cache.entries.read().map_or(0, |entries| entries.len())
     }
 
     /// Whether nothing is cached.
@@ -60,13 +75,13 @@ impl CachedStore {
         self.len() == 0
     }
 
-    /// Forgets every cached version of the object `name` at `place`.
+    /// Whether reads may be answered from (and kept in) the cache now.
+    fn usable(&self) -> bool {
+        self.feed.as_ref().is_none_or(ChangeFeed::is_connected)
+    }
+
     fn invalidate(&self, place: Place, name: &str) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        let key = name_key(name);
-        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.retain(|k, _| !(k.place == place && k.name_key == key));
-        self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(place, key));
+        self.cache.invalidate(place, &name_key(name));
     }
 
     fn invalidate_each(&self, places: &[Place], name: &str) {
@@ -76,9 +91,39 @@ impl CachedStore {
     }
 
     fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+}
+
+impl Cache {
+    /// Forgets every cached version of the object `key` at `place`.
+    fn invalidate(&self, place: Place, key: &str) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.retain(|k, _| !(k.place == place && k.name_key == key));
+        self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&(place, key.to_owned()));
+    }
+
+    fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+}
+
+/// Drops what other processes change, until the cache is gone.
+async fn follow(mut changes: broadcast::Receiver<Invalidation>, cache: Weak<Cache>) {
+    loop {
+        let change = changes.recv().await;
+        let Some(cache) = cache.upgrade() else { return };
+        match change {
+            Ok(Invalidation::Object { place, name_key }) => cache.invalidate(place, &name_key),
+            Ok(Invalidation::Setting(_)) => {}
+            Ok(Invalidation::Directory | Invalidation::Everything) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                cache.invalidate_all();
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 
@@ -104,6 +149,10 @@ impl Store for CachedStore {
 
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()> {
         self.inner.put_sealed_setting(name, value).await
+    }
+
+    async fn create_sealed_setting(&self, name: &str, value: &[u8]) -> Result<bool> {
+        self.inner.create_sealed_setting(name, value).await
     }
 
     async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
@@ -135,16 +184,19 @@ impl Store for CachedStore {
             VersionSelector::Latest => None,
             VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
         };
+        if !self.usable() {
+            return self.inner.read_version(place, name, selector).await;
+        }
         let key = Key { place, name_key: name_key(name), version };
-        let cached = self.entries.read().ok().and_then(|entries| entries.get(&key).cloned());
+        let cached = self.cache.entries.read().ok().and_then(|entries| entries.get(&key).cloned());
         if let Some(entry) = cached {
             return Ok(Some((entry.0.clone(), entry.1.clone())));
         }
-        let generation = self.generation.load(Ordering::SeqCst);
+        let generation = self.cache.generation.load(Ordering::SeqCst);
         let found = self.inner.read_version(place, name, selector).await?;
         if let Some((version, value)) = &found {
-            let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if self.generation.load(Ordering::SeqCst) == generation {
+            let mut entries = self.cache.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if self.cache.generation.load(Ordering::SeqCst) == generation {
                 if entries.len() >= CAPACITY {
                     entries.clear();
                 }
@@ -231,15 +283,18 @@ impl Store for CachedStore {
     }
 
     async fn object_policy(&self, place: Place, name: &str) -> Result<Option<String>> {
+        if !self.usable() {
+            return self.inner.object_policy(place, name).await;
+        }
         let key = (place, name_key(name));
-        let cached = self.policies.read().ok().and_then(|policies| policies.get(&key).cloned());
+        let cached = self.cache.policies.read().ok().and_then(|policies| policies.get(&key).cloned());
         if let Some(policy) = cached {
             return Ok(policy);
         }
-        let generation = self.generation.load(Ordering::SeqCst);
+        let generation = self.cache.generation.load(Ordering::SeqCst);
         let policy = self.inner.object_policy(place, name).await?;
-        let mut policies = self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.generation.load(Ordering::SeqCst) == generation {
+        let mut policies = self.cache.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.cache.generation.load(Ordering::SeqCst) == generation {
             if policies.len() >= CAPACITY {
                 policies.clear();
             }
@@ -274,6 +329,14 @@ impl Store for CachedStore {
         }
         result
     }
+
+    fn changes(&self) -> Option<ChangeFeed> {
+        self.feed.clone()
+    }
+
+    async fn lead(&self) -> Result<bool> {
+        self.inner.lead().await
+    }
 }
 
 #[cfg(test)]
@@ -284,7 +347,8 @@ mod tests {
 
     use super::*;
     use crate::error::{Error, ErrorKind};
-    use crate::sqlite::tests::{store_with_vault, version};
+    use crate::sql::tests::version;
+    use crate::sqlite::tests::store_with_vault;
 
     async fn cached(dir: &Path) -> Result<(CachedStore, Uuid)> {
         let (store, vault) = store_with_vault(dir).await?;

@@ -5,8 +5,10 @@ use std::fmt;
 /// What went wrong in storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The database failed or is unreachable.
+    /// The database failed.
     Database,
+    /// The database cannot be reached now; the same request may succeed a moment later.
+    Unavailable,
     /// Sealed data could not be opened, or sealing failed (wrong root key, tampering).
     Seal,
     /// Stored data does not have the shape it should.
@@ -15,6 +17,9 @@ pub enum ErrorKind {
     Conflict,
     /// The object is soft-deleted: it can be recovered or purged, and its name cannot be reused meanwhile.
     Deleted,
+    /// The database rolled a transaction back for contention (a deadlock, a serialization failure) more
+    /// times than it was retried; the same request may succeed a moment later.
+    Contention,
     /// A file (root key, database path) could not be read or written.
     Io,
 }
@@ -43,18 +48,13 @@ impl Error {
 /// The result type of storage.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Adds context to a database error.
+/// Names what was being done when a database call failed.
 pub(crate) trait DatabaseContext<T> {
     fn context(self, context: &str) -> Result<T>;
 }
 
-impl<T> DatabaseContext<T> for std::result::Result<T, rusqlite::Error> {
+impl<T> DatabaseContext<T> for Result<T> {
     fn context(self, context: &str) -> Result<T> {
-        self.map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(code, _) if code.code == rusqlite::ErrorCode::ConstraintViolation => {
-                Error::new(ErrorKind::Conflict, context, e)
-            }
-            e => Error::new(ErrorKind::Database, context, e),
-        })
+        self.map_err(|e| Error { context: context.to_owned(), ..e })
     }
 }

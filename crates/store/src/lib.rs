@@ -1,13 +1,19 @@
 //! Strongroom storage.
 //!
-//! One [`Store`] trait is all the server sees. The SQLite backend ([`sqlite::SqliteStore`]) is the embedded
-//! default; a PostgreSQL backend implements the same trait. Secret values and signing keys are sealed with
+//! One [`Store`] trait is all the server sees. Both databases implement it with the same SQL code
+//! ([`sql::SqlStore`]): SQLite ([`sqlite::SqliteStore`]) is the embedded default, PostgreSQL
+//! ([`postgres::PostgresStore`]) serves several nodes at once. Secret values and signing keys are sealed with
 //! envelope encryption ([`seal`]) before they reach any backend, and unsealed only on the way out.
 
 pub mod cache;
 pub mod error;
+pub mod postgres;
 pub mod seal;
+pub mod sql;
 pub mod sqlite;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
@@ -51,6 +57,95 @@ impl Place {
     /// The key the storage backends file the place's objects under.
     pub fn scope(&self) -> String {
         format!("{}/{}", self.vault_id, self.collection.as_str())
+    }
+}
+
+/// What another process changed, so that caches drop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// An object (its versions, deletion state or policy).
+    Object {
+        /// Where it lives.
+        place: Place,
+        /// Its name, lowercased.
+        name_key: String,
+    },
+    /// Tenants, principals, vaults, roles or assignments.
+    Directory,
+    /// An installation-wide setting, by name.
+    Setting(String),
+    /// Anything: notifications may have been missed.
+    Everything,
+}
+
+impl Invalidation {
+    /// The text sent between processes.
+    pub fn encode(&self) -> String {
+        match self {
+            Invalidation::Object { place, name_key } => format!("object {} {name_key}", place.scope()),
+            Invalidation::Directory => "directory".to_owned(),
+            Invalidation::Setting(name) => format!("setting {name}"),
+            Invalidation::Everything => "everything".to_owned(),
+        }
+    }
+
+    /// Reads [`Invalidation::encode`]'s text; what it cannot read means [`Invalidation::Everything`].
+    pub fn decode(text: &str) -> Self {
+        let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
+        let object = || {
+            let (scope, name_key) = rest.split_once(' ')?;
+            let (vault_id, collection) = scope.split_once('/')?;
+            let place = Place { vault_id: vault_id.parse().ok()?, collection: Collection::parse(collection)? };
+            Some(Invalidation::Object { place, name_key: name_key.to_owned() })
+        };
+        match kind {
+            "object" => object().unwrap_or(Invalidation::Everything),
+            "directory" => Invalidation::Directory,
+            "setting" => Invalidation::Setting(rest.to_owned()),
+            _ => Invalidation::Everything,
+        }
+    }
+}
+
+/// Where a process hears of other processes' changes to a shared database.
+#[derive(Debug, Clone)]
+pub struct ChangeFeed {
+    sender: tokio::sync::broadcast::Sender<Invalidation>,
+    connected: Arc<AtomicBool>,
+}
+
+impl ChangeFeed {
+    /// A feed with no listener yet, not connected.
+    pub fn new() -> Self {
+        Self { sender: tokio::sync::broadcast::channel(1024).0, connected: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// A receiver of every change from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Invalidation> {
+        self.sender.subscribe()
+    }
+
+    /// Whether changes are being heard now; while not, nothing may be answered from a cache.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Passes on a change.
+    pub fn publish(&self, change: Invalidation) {
+        // No subscriber is not an error: nothing is cached then.
+        let _ = self.sender.send(change);
+    }
+
+    /// Records whether changes are heard; either way, what was cached may be stale.
+    pub fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Release);
+        self.publish(Invalidation::Everything);
+    }
+}
+
+impl Default for ChangeFeed {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -98,6 +193,10 @@ pub trait Store: Send + Sync {
 
     /// Stores `value` sealed under `name`, replacing what was there.
     async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()>;
+
+    /// Stores `value` sealed under `name` unless something is there; `false` when it was (another process
+    /// was first).
+    async fn create_sealed_setting(&self, name: &str, value: &[u8]) -> Result<bool>;
 
     /// Adds a version to the object `version.name` at `place`, creating the object if needed, and returns it
     /// as stored (a new version keeps the name's first spelling). The write is durable when this returns. A
@@ -196,4 +295,15 @@ pub trait Store: Send + Sync {
         objects: Vec<(Place, Vec<SecretWithValue>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<SecretVersion>;
+
+    /// Changes other processes make to the same database, when there can be any.
+    fn changes(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    /// Whether this process may run the installation's maintenance (purges, rotations, renewals) now: one
+    /// process at a time does, whichever holds the lead.
+    async fn lead(&self) -> Result<bool> {
+        Ok(true)
+    }
 }

@@ -1,0 +1,416 @@
+//! The PostgreSQL backend, for several Strongroom nodes on one database.
+//!
+//! - Connections come from a small pool; one that fails is dropped and the next use connects again, so a
+//!   node that lost the database recovers by itself. Until it can connect, calls fail with
+//!   [`ErrorKind::Unavailable`].
+//! - Writers of one object take turns on its row (`SELECT … FOR UPDATE` in the shared SQL); a transaction the
+//!   database rolls back for a serialization failure or a deadlock runs again.
+//! - Every write transaction sends `NOTIFY strongroom` with what it changed; a listener thread per node passes
+//!   other nodes' changes to the [`ChangeFeed`], and caches drop what they hold.
+//! - Maintenance runs on the node that holds a session-level advisory lock ([`Backend::lead`]); when that
+//!   node's connection goes, the lock goes with it and another node takes over.
+//!
+//! The `postgres` crate (the synchronous face of `tokio-postgres`) is used from tokio's blocking pool, like
+//! SQLite, so both share every query.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, Config, GenericClient, NoTls, Statement};
+use uuid::Uuid;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::seal::RootKey;
+use crate::sql::{Backend, Database, Dialect, Row, SqlStore, Value};
+use crate::{ChangeFeed, Invalidation};
+
+/// The PostgreSQL store.
+pub type PostgresStore = SqlStore<PostgresBackend>;
+
+impl PostgresStore {
+    /// Connects to the database `url` names (`postgres://user@host:port/database`), migrates it, and seals
+    /// with `root_key`.
+    pub async fn connect(url: &str, root_key: RootKey) -> Result<Self> {
+        let config: Config = url.parse().map_err(|e| Error::new(ErrorKind::Database, "reading the storage URL", e))?;
+        tokio::task::spawn_blocking(move || SqlStore::new(PostgresBackend::new(config)?, root_key))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Database, "connecting to the database", e))?
+    }
+}
+
+/// Creates an empty database beside the one `url` names and returns its URL (for tests and tools that need
+/// a store of their own on a shared server). Blocking.
+pub fn create_database(url: &str) -> Result<String> {
+    let config: Config = url.parse().map_err(|e| Error::new(ErrorKind::Database, "reading the storage URL", e))?;
+    let name = format!("strongroom_{}", Uuid::new_v4().simple());
+    let mut client = config.connect(NoTls).map_err(|e| postgres_error("connecting to the database", &e))?;
+    client.batch_execute(&format!("CREATE DATABASE {name}")).map_err(|e| postgres_error("creating a database", &e))?;
+    let (address, query) = url.split_once('?').map_or((url, None), |(a, q)| (a, Some(q)));
+    let host_end = address.find("://").map_or(0, |i| i + 3);
+    let base = address[host_end..].find('/').map_or(address, |i| &address[..host_end + i]);
+    Ok(match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    })
+}
+
+/// The notification channel.
+const CHANNEL: &str = "strongroom";
+/// The advisory lock whose holder runs maintenance.
+const LEAD_LOCK: i64 = 7_405_735_283_950_581_002;
+/// Most connections one node opens.
+const POOL_SIZE: usize = 16;
+/// How many times a transaction the database rolled back for contention runs.
+const ATTEMPTS: usize = 5;
+
+/// A pool of connections to one database, its change listener and the maintenance lead.
+pub struct PostgresBackend {
+    config: Config,
+    pool: Pool,
+    node: Uuid,
+    feed: ChangeFeed,
+    lead: Mutex<Option<Client>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl PostgresBackend {
+    /// A backend on `config`; connects once to check that the database answers, and starts the listener.
+    pub fn new(mut config: Config) -> Result<Self> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.keepalives(true).keepalives_idle(Duration::from_secs(30));
+        let backend = Self {
+            pool: Pool { idle: Mutex::new((Vec::new(), 0)), returned: Condvar::new() },
+            node: Uuid::new_v4(),
+            feed: ChangeFeed::new(),
+            lead: Mutex::new(None),
+            stop: Arc::new(AtomicBool::new(false)),
+            config,
+        };
+        let first = backend.checkout()?;
+        backend.pool.checkin(first);
+        let (config, feed, node, stop) =
+            (backend.config.clone(), backend.feed.clone(), backend.node, Arc::clone(&backend.stop));
+        std::thread::Builder::new()
+            .name("strongroom-listen".into())
+            .spawn(move || listen(&config, &feed, node, &stop))
+            .map_err(|e| Error::new(ErrorKind::Io, "starting the change listener", e))?;
+        Ok(backend)
+    }
+
+    /// A connection: an idle one, or a new one while the pool has room (else waits for one to come back).
+    fn checkout(&self) -> Result<Connection> {
+        let mut idle = self.pool.lock();
+        loop {
+            if let Some(connection) = idle.0.pop() {
+                return Ok(connection);
+            }
+            if idle.1 < POOL_SIZE {
+                idle.1 += 1;
+                drop(idle);
+                return self.config.connect(NoTls).map(Connection::new).map_err(|e| {
+                    self.pool.forget();
+                    postgres_error("connecting to the database", &e)
+                });
+            }
+            idle = self.pool.returned.wait(idle).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Runs `work` once on `connection`.
+    fn attempt<T>(
+        &self,
+        connection: &mut Connection,
+        write: bool,
+        work: &mut dyn FnMut(&mut dyn Database) -> Result<T>,
+    ) -> Result<T> {
+        let Connection { client, statements } = connection;
+        if !write {
+            return work(&mut PostgresDatabase { client, statements, node: self.node });
+        }
+        let mut transaction = client.transaction().map_err(|e| postgres_error("starting a write", &e))?;
+        let result = work(&mut PostgresDatabase { client: &mut transaction, statements, node: self.node })?;
+        transaction.commit().map_err(|e| postgres_error("committing a write", &e))?;
+        Ok(result)
+    }
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        // A synchronous client owns a small runtime, which must not be dropped on an async task's thread.
+        let idle = std::mem::take(&mut self.pool.lock().0);
+        let lead = self.lead.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let _ = std::thread::Builder::new().name("strongroom-close".into()).spawn(move || drop((idle, lead)));
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn run<T>(&self, write: bool, work: &mut dyn FnMut(&mut dyn Database) -> Result<T>) -> Result<T> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut connection = self.checkout()?;
+            let result = self.attempt(&mut connection, write, work);
+            match &result {
+                Err(e) if e.kind() == ErrorKind::Unavailable || connection.client.is_closed() => {
+                    self.pool.forget();
+                }
+                _ => self.pool.checkin(connection),
+            }
+            match result {
+                Err(e) if e.kind() == ErrorKind::Contention && attempts < ATTEMPTS => continue,
+                // A connection that broke while idle is noticed on its next use: one fresh try.
+                Err(e) if e.kind() == ErrorKind::Unavailable && attempts == 1 => continue,
+                result => return result,
+            }
+        }
+    }
+
+    fn changes(&self) -> Option<ChangeFeed> {
+        Some(self.feed.clone())
+    }
+
+    fn lead(&self) -> Result<bool> {
+        let mut lead = self.lead.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = lead.as_mut() {
+            if client.simple_query("SELECT 1").is_ok() {
+                return Ok(true);
+            }
+            *lead = None;
+        }
+        let mut client = self.config.connect(NoTls).map_err(|e| postgres_error("connecting to the database", &e))?;
+        let row = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK])
+            .map_err(|e| postgres_error("taking the maintenance lead", &e))?;
+        let leading: bool = row.try_get(0).map_err(|e| postgres_error("taking the maintenance lead", &e))?;
+        if leading {
+            *lead = Some(client);
+        }
+        Ok(leading)
+    }
+}
+
+/// Idle connections and how many are open.
+struct Pool {
+    idle: Mutex<(Vec<Connection>, usize)>,
+    returned: Condvar,
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, (Vec<Connection>, usize)> {
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn checkin(&self, connection: Connection) {
+        self.lock().0.push(connection);
+        self.returned.notify_one();
+    }
+
+    /// One connection is gone for good.
+    fn forget(&self) {
+        let mut idle = self.lock();
+        idle.1 = idle.1.saturating_sub(1);
+        self.returned.notify_one();
+    }
+}
+
+/// A connection and its prepared statements, by their SQLite spelling.
+struct Connection {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl Connection {
+    fn new(client: Client) -> Self {
+        Self { client, statements: HashMap::new() }
+    }
+}
+
+struct PostgresDatabase<'a, C> {
+    client: &'a mut C,
+    statements: &'a mut HashMap<String, Statement>,
+    node: Uuid,
+}
+
+impl<C: GenericClient> PostgresDatabase<'_, C> {
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement =
+            self.client.prepare(&dollar_parameters(sql)).map_err(|e| postgres_error("preparing a statement", &e))?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+impl<C: GenericClient> Database for PostgresDatabase<'_, C> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        self.client.execute(&statement, &params).map_err(|e| postgres_error("running a statement", &e))
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(|e| postgres_error("running statements", &e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = self.client.query(&statement, &params).map_err(|e| postgres_error("running a query", &e))?;
+        rows.iter().map(row).collect()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn notify(&mut self, change: &Invalidation) -> Result<()> {
+        let payload = format!("{} {}", self.node, change.encode());
+        self.execute("SELECT pg_notify(?1, ?2)", &[Value::from(CHANNEL), Value::from(payload)]).map(drop)
+    }
+}
+
+/// `?1` becomes `$1`; the shared SQL holds no other question marks.
+fn dollar_parameters(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn row(row: &postgres::Row) -> Result<Row> {
+    let read = |index: usize, ty: &Type| -> std::result::Result<Value, postgres::Error> {
+        Ok(match *ty {
+            Type::INT8 => row.try_get::<_, Option<i64>>(index)?.map_or(Value::Null, Value::Integer),
+            Type::INT4 => row.try_get::<_, Option<i32>>(index)?.map_or(Value::Null, |i| Value::Integer(i.into())),
+            Type::INT2 => row.try_get::<_, Option<i16>>(index)?.map_or(Value::Null, |i| Value::Integer(i.into())),
+            Type::BOOL => row.try_get::<_, Option<bool>>(index)?.map_or(Value::Null, Value::from),
+            Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(index)?.map_or(Value::Null, Value::Blob),
+            _ => row.try_get::<_, Option<String>>(index)?.map_or(Value::Null, Value::Text),
+        })
+    };
+    row.columns()
+        .iter()
+        .enumerate()
+        .map(|(index, column)| read(index, column.type_()).map_err(|e| postgres_error("reading a row", &e)))
+        .collect::<Result<_>>()
+        .map(Row)
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                _ => Err(format!("an integer given for a {ty} parameter").into()),
+            },
+            Value::Text(text) => text.as_str().to_sql(ty, out),
+            Value::Blob(bytes) => bytes.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Each kind checks the parameter's type in `to_sql`.
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// The kind of a PostgreSQL error: constraint violations are conflicts, rollbacks for contention may be
+/// retried, a lost or refused connection means the database is unavailable for now.
+fn postgres_error(context: &str, e: &postgres::Error) -> Error {
+    let kind = match e.code() {
+        Some(code) if code.code().starts_with("23") => ErrorKind::Conflict,
+        Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED => {
+            ErrorKind::Contention
+        }
+        Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => ErrorKind::Unavailable,
+        Some(_) => ErrorKind::Database,
+        None if e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()) => {
+            ErrorKind::Unavailable
+        }
+        None if context == "connecting to the database" => ErrorKind::Unavailable,
+        None => ErrorKind::Database,
+    };
+    match e.as_db_error() {
+        Some(db) => Error::new(kind, context, format_args!("{} ({})", db.message(), db.code().code())),
+        None => Error::new(kind, context, e),
+    }
+}
+
+/// The listener: hears other nodes' changes and passes them on; reconnects when the connection goes, and
+/// meanwhile tells the feed that nothing may be served from caches.
+fn listen(config: &Config, feed: &ChangeFeed, node: Uuid, stop: &AtomicBool) {
+    let own = format!("{node} ");
+    while !stop.load(Ordering::Acquire) {
+        let Ok(mut client) = config.connect(NoTls) else {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+            continue;
+        }
+        feed.set_connected(true);
+        let mut quiet = 0;
+        while !stop.load(Ordering::Acquire) {
+            let next = client.notifications().timeout_iter(Duration::from_millis(500)).next();
+            match next {
+                Ok(Some(notification)) => {
+                    if let Some(change) = notification.payload().strip_prefix(&own).map_or_else(
+                        || Some(Invalidation::decode(notification.payload().split_once(' ').map_or("", |p| p.1))),
+                        |_| None,
+                    ) {
+                        feed.publish(change);
+                    }
+                }
+                Ok(None) => {
+                    // Every few seconds of quiet, make sure the connection still answers.
+                    quiet += 1;
+                    if quiet % 10 == 0 && client.simple_query("SELECT 1").is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+            if client.is_closed() {
+                break;
+            }
+        }
+        feed.set_connected(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_are_spelt_with_dollars() {
+        assert_eq!(dollar_parameters("a = ?1 AND b = ?12 OR c IS ?"), "a = $1 AND b = $12 OR c IS ?");
+    }
+}

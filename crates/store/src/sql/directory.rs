@@ -1,0 +1,375 @@
+//! Tenants, principals, vaults, roles and assignments: read whole into a [`Directory`], changed by
+//! provisioning [`Change`]s.
+
+use std::collections::HashMap;
+
+use strongroom_core::credential::StoredSecret;
+use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
+use strongroom_core::provision::Change;
+use strongroom_core::rbac::{Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope};
+use uuid::Uuid;
+
+use super::{Database, corrupt, objects, values};
+use crate::Place;
+use crate::error::{DatabaseContext, Error, ErrorKind, Result};
+use crate::seal::RootKey;
+
+/// Every row of a query.
+fn rows(db: &mut dyn Database, sql: &str, context: &str) -> Result<Vec<super::Row>> {
+    db.query(sql, &[]).context(context)
+}
+
+pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
+    let tenants = rows(db, "SELECT id, name FROM tenants ORDER BY name_key", "reading tenants")?
+        .iter()
+        .map(|r| Ok(Tenant { id: r.get(0)?, name: r.get(1)? }))
+        .collect::<Result<Vec<_>>>()?;
+
+    let principals = rows(
+        db,
+        "SELECT object_id, tenant_id, kind, name, client_id, trusted_service, multi_tenant FROM principals \
+         ORDER BY name_key",
+        "reading principals",
+    )?
+    .iter()
+    .map(|r| {
+        let kind: String = r.get(2)?;
+        Ok(Principal {
+            object_id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            kind: PrincipalKind::parse(&kind).ok_or_else(|| corrupt(format_args!("principal kind {kind}")))?,
+            name: r.get(3)?,
+            client_id: r.get(4)?,
+            trusted_service: r.get(5)?,
+            multi_tenant: r.get(6)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+
+    let mut client_secrets: HashMap<Uuid, Vec<StoredSecret>> = HashMap::new();
+    for r in rows(db, "SELECT object_id, hash, expires FROM client_secrets", "reading client secrets")? {
+        client_secrets.entry(r.get(0)?).or_default().push(StoredSecret { hash: r.get(1)?, expires: r.get(2)? });
+    }
+
+    let vaults = rows(
+        db,
+        "SELECT id, tenant_id, name, \"authorization\", retention_days, purge_protection, network, access_policies \
+         FROM vaults ORDER BY name_key",
+        "reading vaults",
+    )?
+    .iter()
+    .map(|r| {
+        let authorization: String = r.get(3)?;
+        Ok(Vault {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            name: r.get(2)?,
+            authorization: match authorization.as_str() {
+                "rbac" => AuthorizationModel::Rbac,
+                "access_policies" => AuthorizationModel::AccessPolicies,
+                other => return Err(corrupt(format_args!("authorization model {other}"))),
+            },
+            soft_delete_retention_days: r.get(4)?,
+            purge_protection: r.get(5)?,
+            network: serde_json::from_str(&r.get::<String>(6)?).map_err(corrupt)?,
+            access_policies: serde_json::from_str(&r.get::<String>(7)?).map_err(corrupt)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+
+    let role_definitions = rows(
+        db,
+        "SELECT id, tenant_id, definition FROM role_definitions ORDER BY name_key",
+        "reading role definitions",
+    )?
+    .iter()
+    .map(|r| {
+        let stored: StoredRoleDefinition = serde_json::from_str(&r.get::<String>(2)?).map_err(corrupt)?;
+        let role = RoleDefinition::custom(r.get(1)?, r.get(0)?, &stored.name, &stored.description, stored.permissions)
+            .map_err(corrupt)?;
+        Ok(Role::new(role))
+    })
+    .collect::<Result<Vec<_>>>()?;
+
+    let mut directory = Directory { role_definitions, ..Directory::default() };
+    let assignments = rows(
+        db,
+        "SELECT id, tenant_id, vault_id, principal_id, role_id, scope, provisioned FROM role_assignments \
+         ORDER BY rowid",
+        "reading role assignments",
+    )?;
+    for r in assignments {
+        let (tenant_id, vault_id, role_id, scope): (Uuid, Option<Uuid>, String, String) =
+            (r.get(1)?, r.get(2)?, r.get(4)?, r.get(5)?);
+        let role =
+            directory.role(tenant_id, &role_id).cloned().ok_or_else(|| corrupt(format_args!("role {role_id}")))?;
+        let scope = match vault_id {
+            None => Scope::Tenant,
+            Some(_) => Scope::parse(&scope).ok_or_else(|| corrupt(format_args!("scope {scope}")))?,
+        };
+        let assignment = RoleAssignment { id: r.get(0)?, principal_id: r.get(3)?, role, scope, provisioned: r.get(6)? };
+        match vault_id {
+            Some(vault_id) => directory.role_assignments.entry(vault_id).or_default().push(assignment),
+            None => directory.tenant_role_assignments.entry(tenant_id).or_default().push(assignment),
+        }
+    }
+
+    Ok(Directory {
+        users: json_rows(db, "SELECT object_id, details FROM users", "reading users")?,
+        memberships: json_rows(db, "SELECT member_id, groups FROM memberships", "reading memberships")?,
+        service_principals: json_rows(
+            db,
+            "SELECT object_id, application_id FROM service_principals",
+            "reading service principals",
+        )?,
+        managed_identities: json_rows(
+            db,
+            "SELECT object_id, details FROM managed_identities",
+            "reading managed identities",
+        )?,
+        application_credentials: json_rows(
+            db,
+            "SELECT object_id, credentials FROM application_credentials",
+            "reading application credentials",
+        )?,
+        tenants,
+        principals,
+        vaults,
+        client_secrets,
+        ..directory
+    })
+}
+
+/// Rows of (object id, JSON) as a map.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    db: &mut dyn Database,
+    sql: &str,
+    context: &str,
+) -> Result<HashMap<Uuid, T>> {
+    rows(db, sql, context)?
+        .iter()
+        .map(|r| Ok((r.get(0)?, serde_json::from_str(&r.get::<String>(1)?).map_err(corrupt)?)))
+        .collect()
+}
+
+fn json(what: &str, value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::Corrupt, format_args!("encoding {what}"), e))
+}
+
+/// Inserts or replaces the JSON of `value` under `id` in `table` (whose columns are `key_column`, `value_column`).
+fn put_json(
+    db: &mut dyn Database,
+    table: &str,
+    columns: (&str, &str),
+    id: Uuid,
+    value: &impl serde::Serialize,
+) -> Result<()> {
+    let (key, column) = columns;
+    db.execute(
+        &format!(
+            "INSERT INTO {table} ({key}, {column}) VALUES (?1, ?2) ON CONFLICT ({key}) DO UPDATE SET {column} = ?2"
+        ),
+        values![id, json(table, value)?],
+    )
+    .map(drop)
+    .context(&format!("storing {table}"))
+}
+
+/// A custom role as stored: its id and tenant are columns.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRoleDefinition {
+    name: String,
+    description: String,
+    permissions: RolePermissions,
+}
+
+fn insert_role_assignment(
+    db: &mut dyn Database,
+    tenant_id: Uuid,
+    vault_id: Option<Uuid>,
+    a: &RoleAssignment,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO role_assignments (id, tenant_id, vault_id, principal_id, role_id, scope, provisioned) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        values![
+            a.id,
+            tenant_id,
+            vault_id,
+            a.principal_id,
+            a.role.id.to_string(),
+            a.scope.relative_path(),
+            a.provisioned
+        ],
+    )
+    .map(drop)
+    .context("adding a role assignment")
+}
+
+/// Removes every trace of a principal: its row, credentials, details, memberships (its own, and as a group
+/// of others) and role assignments.
+fn delete_principal(db: &mut dyn Database, object_id: Uuid) -> Result<()> {
+    for (table, column) in [
+        ("client_secrets", "object_id"),
+        ("managed_identities", "object_id"),
+        ("application_credentials", "object_id"),
+        ("users", "object_id"),
+        ("memberships", "member_id"),
+        ("service_principals", "object_id"),
+        ("role_assignments", "principal_id"),
+        ("principals", "object_id"),
+    ] {
+        db.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), values![object_id])
+            .context(&format!("deleting a principal from {table}"))?;
+    }
+    let memberships: HashMap<Uuid, Vec<Uuid>> =
+        json_rows(db, "SELECT member_id, groups FROM memberships", "reading memberships")?;
+    for (member, groups) in memberships.into_iter().filter(|(_, groups)| groups.contains(&object_id)) {
+        let remaining: Vec<Uuid> = groups.into_iter().filter(|g| *g != object_id).collect();
+        put_json(db, "memberships", ("member_id", "groups"), member, &remaining)?;
+    }
+    Ok(())
+}
+
+pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) -> Result<()> {
+    match change {
+        Change::CreateTenant(tenant) => db
+            .execute(
+                "INSERT INTO tenants (id, name, name_key) VALUES (?1, ?2, ?3)",
+                values![tenant.id, &tenant.name, tenant.name.to_ascii_lowercase()],
+            )
+            .context("creating a tenant")
+            .map(drop),
+        Change::CreatePrincipal(p) => db
+            .execute(
+                "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id, trusted_service, \
+                 multi_tenant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                values![
+                    p.object_id,
+                    p.tenant_id,
+                    p.kind.as_str(),
+                    &p.name,
+                    p.name.to_ascii_lowercase(),
+                    p.client_id,
+                    p.trusted_service,
+                    p.multi_tenant
+                ],
+            )
+            .context("creating a principal")
+            .map(drop),
+        Change::PutManagedIdentity { object_id, details } => {
+            put_json(db, "managed_identities", ("object_id", "details"), *object_id, details)
+        }
+        Change::PutApplicationCredentials { object_id, credentials } => {
+            put_json(db, "application_credentials", ("object_id", "credentials"), *object_id, credentials)
+        }
+        Change::PutUser { object_id, user } => put_json(db, "users", ("object_id", "details"), *object_id, user),
+        Change::PutMemberships { member, groups } => {
+            put_json(db, "memberships", ("member_id", "groups"), *member, groups)
+        }
+        Change::PutServicePrincipal { object_id, application } => {
+            put_json(db, "service_principals", ("object_id", "application_id"), *object_id, application)
+        }
+        Change::UpdatePrincipal(p) => db
+            .execute(
+                "UPDATE principals SET trusted_service = ?2, multi_tenant = ?3 WHERE object_id = ?1",
+                values![p.object_id, p.trusted_service, p.multi_tenant],
+            )
+            .context("updating a principal")
+            .map(drop),
+        Change::AddClientSecret { object_id, secret } => db
+            .execute(
+                "INSERT INTO client_secrets (object_id, hash, expires) VALUES (?1, ?2, ?3)",
+                values![*object_id, &secret.hash, secret.expires],
+            )
+            .context("adding a client secret")
+            .map(drop),
+        Change::RemoveClientSecret { object_id, hash } => db
+            .execute("DELETE FROM client_secrets WHERE object_id = ?1 AND hash = ?2", values![*object_id, hash])
+            .context("removing a client secret")
+            .map(drop),
+        Change::PutVault(vault) => {
+            let authorization = match vault.authorization {
+                AuthorizationModel::Rbac => "rbac",
+                AuthorizationModel::AccessPolicies => "access_policies",
+            };
+            db.execute(
+                "INSERT INTO vaults (id, tenant_id, name, name_key, \"authorization\", retention_days, \
+                 purge_protection, network, access_policies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET \"authorization\" = ?5, retention_days = ?6, \
+                 purge_protection = ?7, network = ?8, access_policies = ?9",
+                values![
+                    vault.id,
+                    vault.tenant_id,
+                    &vault.name,
+                    vault.name.to_ascii_lowercase(),
+                    authorization,
+                    vault.soft_delete_retention_days,
+                    vault.purge_protection,
+                    json("network rules", &vault.network)?,
+                    json("access policies", &vault.access_policies)?
+                ],
+            )
+            .context("storing a vault")
+            .map(drop)
+        }
+        Change::ReplaceRoleAssignments { tenant_id, vault_id, assignments } => {
+            db.execute(
+                "DELETE FROM role_assignments WHERE tenant_id = ?1 AND vault_id IS NOT DISTINCT FROM ?2 \
+                 AND provisioned = 1",
+                values![*tenant_id, *vault_id],
+            )
+            .context("replacing role assignments")?;
+            assignments.iter().try_for_each(|a| insert_role_assignment(db, *tenant_id, *vault_id, a))
+        }
+        Change::PutRoleAssignment { tenant_id, vault_id, assignment } => {
+            insert_role_assignment(db, *tenant_id, *vault_id, assignment)
+        }
+        Change::DeleteRoleAssignment { id } => db
+            .execute("DELETE FROM role_assignments WHERE id = ?1", values![*id])
+            .context("removing a role assignment")
+            .map(drop),
+        Change::PutRoleDefinition(role) => {
+            let RoleKind::Custom { tenant_id } = role.kind else {
+                return Err(Error::new(ErrorKind::Corrupt, "storing a role", "only custom roles are stored"));
+            };
+            let stored = StoredRoleDefinition {
+                name: role.name.clone(),
+                description: role.description.clone(),
+                permissions: role.permissions.clone(),
+            };
+            db.execute(
+                "INSERT INTO role_definitions (id, tenant_id, name_key, definition) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET name_key = ?3, definition = ?4",
+                values![role.id, tenant_id, role.name.to_ascii_lowercase(), json("a role definition", &stored)?],
+            )
+            .context("storing a role definition")
+            .map(drop)
+        }
+        Change::DeleteRoleDefinition { id } => db
+            .execute("DELETE FROM role_definitions WHERE id = ?1", values![*id])
+            .context("removing a role definition")
+            .map(drop),
+        Change::DeletePrincipal { object_id } => delete_principal(db, *object_id),
+        Change::DeleteVault { vault_id } => {
+            let objects: i64 = db
+                .query_row("SELECT COUNT(*) FROM objects WHERE vault_id = ?1", values![*vault_id])
+                .context("counting a vault's objects")?
+                .map_or(Ok(0), |r| r.get(0))?;
+            if objects > 0 {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "deleting a vault",
+                    "the vault still holds objects (live or soft-deleted); delete and purge them first",
+                ));
+            }
+            for sql in ["DELETE FROM role_assignments WHERE vault_id = ?1", "DELETE FROM vaults WHERE id = ?1"] {
+                db.execute(sql, values![*vault_id]).context("deleting a vault")?;
+            }
+            Ok(())
+        }
+        Change::SeedSecret { vault_id, version, value } => {
+            objects::seed(db, root_key, Place::secrets(*vault_id), version, value)
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! The storage logic both databases share: one schema (spelt per dialect in [`schema`]), one set of queries,
+//! one [`Store`] implementation, [`SqlStore`], over a [`Backend`] that runs transactions on SQLite or
+//! PostgreSQL.
+//!
+//! Statements are written with SQLite's numbered parameters (`?1`); the PostgreSQL backend spells them `$1`.
+//! Both drivers are synchronous, so every call runs on tokio's blocking pool.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use strongroom_core::directory::Directory;
+use strongroom_core::provision::Change;
+use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
+use zeroize::Zeroizing;
+
+mod directory;
+mod objects;
+pub(crate) mod schema;
+#[cfg(test)]
+pub(crate) mod tests;
+mod value;
+
+pub(crate) use value::values;
+pub use value::{FromValue, Row, Value};
+
+use crate::error::{DatabaseContext, Error, ErrorKind, Result};
+use crate::seal::RootKey;
+use crate::{
+    ChangeFeed, Collection, Invalidation, PageRequest, PageResult, Place, SecretWithValue, Store, VersionSelector,
+};
+
+/// Which SQL a database speaks, where the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// One database connection, inside a transaction when the caller writes.
+pub trait Database {
+    /// Runs a statement; returns how many rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+
+    /// Runs several statements with no parameters (a migration).
+    fn execute_batch(&mut self, sql: &str) -> Result<()>;
+
+    /// Runs a query; returns its rows.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+
+    /// The SQL it speaks.
+    fn dialect(&self) -> Dialect;
+
+    /// Tells the other processes on the same database, when the transaction commits, what changed.
+    fn notify(&mut self, change: &Invalidation) -> Result<()>;
+}
+
+impl dyn Database + '_ {
+    /// The first row of a query, if any.
+    pub fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Locks the rows a `SELECT` found until the transaction ends, where the database needs it (PostgreSQL;
+    /// SQLite runs one writer at a time anyway).
+    fn for_update(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// Runs transactions on a database.
+pub trait Backend: Send + Sync + 'static {
+    /// Runs `work` on this (blocking) thread: in one transaction committed when it succeeds when `write`,
+    /// else as plain reads. A backend may run `work` again when the database asks for a retry.
+    fn run<T>(&self, write: bool, work: &mut dyn FnMut(&mut dyn Database) -> Result<T>) -> Result<T>;
+
+    /// Changes other processes made, when other processes can write to the same database.
+    fn changes(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    /// Whether this process may run the installation's maintenance now; one process at a time does.
+    fn lead(&self) -> Result<bool> {
+        Ok(true)
+    }
+}
+
+/// The store on a SQL database.
+pub struct SqlStore<B> {
+    backend: Arc<B>,
+    root_key: Arc<RootKey>,
+}
+
+impl<B> Clone for SqlStore<B> {
+    fn clone(&self) -> Self {
+        Self { backend: Arc::clone(&self.backend), root_key: Arc::clone(&self.root_key) }
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// A store on `backend`, migrated to the current schema, sealing with `root_key`.
+    pub fn new(backend: B, root_key: RootKey) -> Result<Self> {
+        let store = Self { backend: Arc::new(backend), root_key: Arc::new(root_key) };
+        store.backend.run(true, &mut |db| schema::migrate(db))?;
+        store.backend.run(true, &mut |db| check_root_key(db, &store.root_key))?;
+        Ok(store)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Runs `work` on the blocking pool, in a transaction when `write`.
+    async fn on_pool<T, F>(&self, write: bool, mut work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn Database, &RootKey) -> Result<T> + Send + 'static,
+    {
+        let (backend, root_key) = (Arc::clone(&self.backend), Arc::clone(&self.root_key));
+        tokio::task::spawn_blocking(move || backend.run(write, &mut |db| work(db, &root_key)))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Database, "running a database task", e))?
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn Database, &RootKey) -> Result<T> + Send + 'static,
+    {
+        self.on_pool(false, work).await
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut dyn Database, &RootKey) -> Result<T> + Send + 'static,
+    {
+        self.on_pool(true, work).await
+    }
+}
+
+/// The setting that proves the root key: a value sealed by the first process, which every later one must
+/// open — so that a node started with another root key refuses to start instead of writing what no other
+/// node can read.
+const ROOT_KEY_CHECK: &str = "root-key-check";
+
+fn check_root_key(db: &mut dyn Database, root_key: &RootKey) -> Result<()> {
+    let context = setting_context(ROOT_KEY_CHECK);
+    match db.query_row("SELECT value FROM settings WHERE name = ?1", values![ROOT_KEY_CHECK])? {
+        Some(row) => root_key.open(&row.get::<Vec<u8>>(0)?, &context).map(drop).map_err(|_| {
+            Error::new(ErrorKind::Seal, "opening the store", "the root key is not the one this store was sealed with")
+        }),
+        None => {
+            let sealed = root_key.seal(b"strongroom", &context)?;
+            db.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                values![ROOT_KEY_CHECK, sealed],
+            )
+            .context("recording the root key check")
+            .map(drop)
+        }
+    }
+}
+
+fn setting_context(name: &str) -> Vec<u8> {
+    format!("setting/{name}").into_bytes()
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Corrupt, "reading stored data", what)
+}
+
+/// Does `change` at the first place and, when it found something there, at every other place too (inside the
+/// caller's transaction); the answer is the first place's.
+fn linked<T>(places: &[Place], mut change: impl FnMut(Place) -> Result<Option<T>>) -> Result<Option<T>> {
+    let Some((first, others)) = places.split_first() else { return Ok(None) };
+    let Some(answer) = change(*first)? else { return Ok(None) };
+    for place in others {
+        change(*place)?;
+    }
+    Ok(Some(answer))
+}
+
+/// Tells other processes that the object `name` changed at each of `places`.
+fn notify_objects(db: &mut dyn Database, places: &[Place], name: &str) -> Result<()> {
+    places.iter().try_for_each(|place| db.notify(&Invalidation::Object { place: *place, name_key: name_key(name) }))
+}
+
+fn owned_selector(selector: VersionSelector<'_>) -> Option<String> {
+    match selector {
+        VersionSelector::Latest => None,
+        VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
+    }
+}
+
+fn put_policy_or_fail(db: &mut dyn Database, policy: &Option<(Place, String, String)>) -> Result<()> {
+    if let Some((place, name, policy)) = policy
+        && !objects::put_policy(db, *place, name, policy)?
+    {
+        return Err(Error::new(ErrorKind::Corrupt, "keeping a policy", "its object is not live"));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    async fn load_directory(&self) -> Result<Directory> {
+        self.read(|db, _| directory::read(db)).await
+    }
+
+    async fn apply(&self, changes: Vec<Change>) -> Result<()> {
+        self.write(move |db, root_key| {
+            for change in &changes {
+                directory::apply(db, root_key, change)?;
+            }
+            db.notify(&Invalidation::Directory)
+        })
+        .await
+    }
+
+    async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let name = name.to_owned();
+        self.read(move |db, root_key| {
+            let row = db
+                .query_row("SELECT value FROM settings WHERE name = ?1", values![&name])
+                .context("reading a setting")?;
+            row.map(|row| root_key.open(&row.get::<Vec<u8>>(0)?, &setting_context(&name))).transpose()
+        })
+        .await
+    }
+
+    async fn sealed_settings(&self, prefix: &str) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>> {
+        let prefix = prefix.to_owned();
+        self.read(move |db, root_key| {
+            let rows = db
+                .query(
+                    "SELECT name, value FROM settings WHERE substr(name, 1, ?2) = ?1 ORDER BY name",
+                    values![&prefix, prefix.chars().count()],
+                )
+                .context("reading settings")?;
+            rows.iter()
+                .map(|row| {
+                    let name: String = row.get(0)?;
+                    let value = root_key.open(&row.get::<Vec<u8>>(1)?, &setting_context(&name))?;
+                    Ok((name, value))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn put_sealed_setting(&self, name: &str, value: &[u8]) -> Result<()> {
+        let name = name.to_owned();
+        let sealed = self.root_key.seal(value, &setting_context(&name))?;
+        self.write(move |db, _| {
+            db.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2",
+                values![&name, sealed.clone()],
+            )
+            .context("storing a setting")?;
+            db.notify(&Invalidation::Setting(name.clone()))
+        })
+        .await
+    }
+
+    async fn create_sealed_setting(&self, name: &str, value: &[u8]) -> Result<bool> {
+        let name = name.to_owned();
+        let sealed = self.root_key.seal(value, &setting_context(&name))?;
+        self.write(move |db, _| {
+            let created = db
+                .execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                    values![&name, sealed.clone()],
+                )
+                .context("creating a setting")?;
+            Ok(created == 1)
+        })
+        .await
+    }
+
+    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
+        let version = version.clone();
+        let value = Zeroizing::new(value.to_owned());
+        self.write(move |db, root_key| {
+            let stored = objects::insert_version(db, root_key, place, &version, &value)?;
+            notify_objects(db, &[place], &version.name)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn put_linked_versions(
+        &self,
+        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<()> {
+        self.write(move |db, root_key| {
+            for (place, version, value) in &versions {
+                objects::insert_version(db, root_key, *place, version, value)?;
+                notify_objects(db, &[*place], &version.name)?;
+            }
+            put_policy_or_fail(db, &policy)
+        })
+        .await
+    }
+
+    async fn read_version(
+        &self,
+        place: Place,
+        name: &str,
+        selector: VersionSelector<'_>,
+    ) -> Result<Option<SecretWithValue>> {
+        let (name, version) = (name.to_owned(), owned_selector(selector));
+        self.read(move |db, root_key| objects::read_version(db, root_key, place, &name, version.as_deref())).await
+    }
+
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+        let (after, limit) = (page.after.map(str::to_owned), page.limit);
+        self.read(move |db, _| objects::list(db, place, after.as_deref(), limit)).await
+    }
+
+    async fn list_versions(
+        &self,
+        place: Place,
+        name: &str,
+        page: PageRequest<'_>,
+    ) -> Result<PageResult<SecretVersion>> {
+        let (name, after, limit) = (name.to_owned(), page.after.map(str::to_owned), page.limit);
+        self.read(move |db, _| objects::list_versions(db, place, &name, after.as_deref(), limit)).await
+    }
+
+    async fn update_version(
+        &self,
+        place: Place,
+        name: &str,
+        selector: VersionSelector<'_>,
+        update: &SecretUpdate,
+        now: i64,
+    ) -> Result<Option<SecretVersion>> {
+        let (name, version, update) = (name.to_owned(), owned_selector(selector), update.clone());
+        self.write(move |db, _| {
+            let updated = objects::update(db, place, &name, version.as_deref(), &update, now)?;
+            notify_objects(db, &[place], &name)?;
+            Ok(updated)
+        })
+        .await
+    }
+
+    async fn delete_object(
+        &self,
+        places: &[Place],
+        name: &str,
+        deleted_at: i64,
+        purge_at: i64,
+    ) -> Result<Option<DeletedSecret>> {
+        let (places, name) = (places.to_vec(), name.to_owned());
+        self.write(move |db, _| {
+            let deleted = linked(&places, |place| objects::soft_delete(db, place, &name, deleted_at, purge_at))?;
+            notify_objects(db, &places, &name)?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
+        let name = name.to_owned();
+        self.read(move |db, _| objects::read_deleted(db, place, &name)).await
+    }
+
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+        let (after, limit) = (page.after.map(str::to_owned), page.limit);
+        self.read(move |db, _| objects::list_deleted(db, place, after.as_deref(), limit)).await
+    }
+
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
+        let (places, name) = (places.to_vec(), name.to_owned());
+        self.write(move |db, _| {
+            let recovered = linked(&places, |place| objects::recover(db, place, &name))?;
+            notify_objects(db, &places, &name)?;
+            Ok(recovered)
+        })
+        .await
+    }
+
+    async fn purge_object(&self, places: &[Place], name: &str) -> Result<bool> {
+        let (places, name) = (places.to_vec(), name.to_owned());
+        self.write(move |db, _| {
+            let purged = linked(&places, |place| objects::purge(db, place, &name).map(|purged| purged.then_some(())))?;
+            notify_objects(db, &places, &name)?;
+            Ok(purged.is_some())
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<usize> {
+        self.write(move |db, _| {
+            let purged = objects::purge_expired(db, now)?;
+            if purged > 0 {
+                db.notify(&Invalidation::Everything)?;
+            }
+            Ok(purged)
+        })
+        .await
+    }
+
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
+        let name = name.to_owned();
+        self.read(move |db, root_key| objects::history(db, root_key, place, &name)).await
+    }
+
+    async fn put_refresh_token(&self, token_hash: &str, grant: &[u8], expires: i64) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        let sealed = self.root_key.seal(grant, format!("refresh/{token_hash}").as_bytes())?;
+        self.write(move |db, _| {
+            db.execute(
+                "INSERT INTO refresh_tokens (token_hash, grant_data, expires) VALUES (?1, ?2, ?3)",
+                values![&token_hash, STANDARD_NO_PAD.encode(&sealed), expires],
+            )
+            .map(drop)
+            .context("storing a refresh token")
+        })
+        .await
+    }
+
+    async fn take_refresh_token(&self, token_hash: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |db, root_key| {
+            db.execute("DELETE FROM refresh_tokens WHERE expires < ?1", values![now])
+                .context("expiring refresh tokens")?;
+            // One statement finds and removes the token, so two nodes cannot both use it.
+            let row = db
+                .query_row(
+                    "DELETE FROM refresh_tokens WHERE token_hash = ?1 RETURNING grant_data",
+                    values![&token_hash],
+                )
+                .context("using a refresh token")?;
+            let Some(row) = row else { return Ok(None) };
+            let sealed = STANDARD_NO_PAD.decode(row.get::<String>(0)?).map_err(corrupt)?;
+            root_key.open(&sealed, format!("refresh/{token_hash}").as_bytes()).map(Some)
+        })
+        .await
+    }
+
+    async fn object_policy(&self, place: Place, name: &str) -> Result<Option<String>> {
+        let name = name.to_owned();
+        self.read(move |db, _| objects::policy(db, place, &name)).await
+    }
+
+    async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool> {
+        let (name, policy) = (name.to_owned(), policy.to_owned());
+        self.write(move |db, _| {
+            let kept = objects::put_policy(db, place, &name, &policy)?;
+            notify_objects(db, &[place], &name)?;
+            Ok(kept)
+        })
+        .await
+    }
+
+    async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>> {
+        self.read(move |db, _| objects::policies(db, collection)).await
+    }
+
+    async fn restore_object(
+        &self,
+        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        policy: Option<(Place, String, String)>,
+    ) -> Result<SecretVersion> {
+        self.write(move |db, root_key| {
+            let mut newest = None;
+            for (place, versions) in &objects {
+                let restored = objects::restore(db, root_key, *place, versions)?;
+                notify_objects(db, &[*place], &restored.name)?;
+                newest.get_or_insert(restored);
+            }
+            put_policy_or_fail(db, &policy)?;
+            newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring", "nothing to restore"))
+        })
+        .await
+    }
+
+    fn changes(&self) -> Option<ChangeFeed> {
+        self.backend.changes()
+    }
+
+    async fn lead(&self) -> Result<bool> {
+        let backend = Arc::clone(&self.backend);
+        tokio::task::spawn_blocking(move || backend.lead())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Database, "running a database task", e))?
+    }
+}

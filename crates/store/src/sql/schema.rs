@@ -1,0 +1,355 @@
+//! The schema, as a list of migrations per dialect, and the migration runner both use.
+//!
+//! SQLite's list is the history of the embedded store since its first release. PostgreSQL's starts at today's
+//! schema in one step; from here on, a change adds one migration to each list.
+
+use super::{Database, Dialect, values};
+use crate::error::{DatabaseContext, Error, ErrorKind, Result};
+
+/// SQLite's migrations, applied in order; the database records how many have run.
+pub(crate) const SQLITE: &[&str] = &[
+    r#"
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE tenants (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE
+);
+CREATE TABLE principals (
+    object_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind      TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    name_key  TEXT NOT NULL,
+    client_id TEXT,
+    UNIQUE (tenant_id, kind, name_key)
+);
+CREATE TABLE client_secrets (
+    object_id TEXT NOT NULL REFERENCES principals(object_id),
+    hash      TEXT NOT NULL,
+    PRIMARY KEY (object_id, hash)
+);
+CREATE TABLE vaults (
+    id               TEXT PRIMARY KEY,
+    tenant_id        TEXT NOT NULL REFERENCES tenants(id),
+    name             TEXT NOT NULL,
+    name_key         TEXT NOT NULL UNIQUE,
+    authorization    TEXT NOT NULL,
+    retention_days   INTEGER NOT NULL,
+    purge_protection INTEGER NOT NULL,
+    network          TEXT NOT NULL
+);
+CREATE TABLE role_assignments (
+    id           TEXT PRIMARY KEY,
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    principal_id TEXT NOT NULL,
+    role_id      TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    provisioned  INTEGER NOT NULL
+);
+CREATE TABLE secret_versions (
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    sealed_value BLOB NOT NULL,
+    content_type TEXT,
+    tags         TEXT NOT NULL,
+    enabled      INTEGER NOT NULL,
+    nbf          INTEGER,
+    exp          INTEGER,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    PRIMARY KEY (vault_id, name_key, version),
+    UNIQUE (vault_id, name_key, seq)
+);
+"#,
+    r#"
+CREATE TABLE secrets (
+    vault_id        TEXT NOT NULL REFERENCES vaults(id),
+    name_key        TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    deleted_at      INTEGER,
+    scheduled_purge INTEGER,
+    PRIMARY KEY (vault_id, name_key)
+);
+INSERT INTO secrets (vault_id, name_key, name)
+    SELECT vault_id, name_key, MIN(name) FROM secret_versions GROUP BY vault_id, name_key;
+CREATE INDEX secrets_purge ON secrets (scheduled_purge) WHERE deleted_at IS NOT NULL;
+"#,
+    r#"
+ALTER TABLE principals ADD COLUMN trusted_service INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE managed_identities (
+    object_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    details   TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE application_credentials (
+    object_id   TEXT PRIMARY KEY REFERENCES principals(object_id),
+    credentials TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE users (
+    object_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    details   TEXT NOT NULL
+);
+CREATE TABLE memberships (
+    member_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    groups    TEXT NOT NULL
+);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_data TEXT NOT NULL,
+    expires    INTEGER NOT NULL
+);
+"#,
+    r#"
+ALTER TABLE client_secrets ADD COLUMN expires INTEGER;
+"#,
+    r#"
+ALTER TABLE principals ADD COLUMN multi_tenant INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE service_principals (
+    object_id      TEXT PRIMARY KEY REFERENCES principals(object_id),
+    application_id TEXT NOT NULL
+);
+"#,
+    r#"
+ALTER TABLE vaults ADD COLUMN access_policies TEXT NOT NULL DEFAULT '[]';
+"#,
+    // Assignments at a tenant's scope have no vault; custom roles belong to a tenant.
+    r#"
+CREATE TABLE role_assignments_by_tenant (
+    id           TEXT PRIMARY KEY,
+    tenant_id    TEXT NOT NULL REFERENCES tenants(id),
+    vault_id     TEXT REFERENCES vaults(id),
+    principal_id TEXT NOT NULL,
+    role_id      TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    provisioned  INTEGER NOT NULL
+);
+INSERT INTO role_assignments_by_tenant
+    SELECT a.id, v.tenant_id, a.vault_id, a.principal_id, a.role_id, a.scope, a.provisioned
+    FROM role_assignments a JOIN vaults v ON v.id = a.vault_id;
+DROP TABLE role_assignments;
+ALTER TABLE role_assignments_by_tenant RENAME TO role_assignments;
+CREATE TABLE role_definitions (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+    name_key   TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    UNIQUE (tenant_id, name_key)
+);
+"#,
+    // Secrets, keys and certificates share one pair of tables; `scope` is `{vault id}/{collection}`.
+    r#"
+CREATE TABLE objects (
+    scope           TEXT NOT NULL,
+    vault_id        TEXT NOT NULL REFERENCES vaults(id),
+    name_key        TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    deleted_at      INTEGER,
+    scheduled_purge INTEGER,
+    PRIMARY KEY (scope, name_key)
+);
+INSERT INTO objects (scope, vault_id, name_key, name, deleted_at, scheduled_purge)
+    SELECT vault_id || '/secrets', vault_id, name_key, name, deleted_at, scheduled_purge FROM secrets;
+CREATE TABLE object_versions (
+    scope        TEXT NOT NULL,
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    sealed_value BLOB NOT NULL,
+    content_type TEXT,
+    tags         TEXT NOT NULL,
+    enabled      INTEGER NOT NULL,
+    nbf          INTEGER,
+    exp          INTEGER,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    PRIMARY KEY (scope, name_key, version),
+    UNIQUE (scope, name_key, seq)
+);
+INSERT INTO object_versions
+    SELECT vault_id || '/secrets', vault_id, name_key, name, version, seq, sealed_value, content_type, tags, enabled,
+           nbf, exp, created, updated
+    FROM secret_versions;
+DROP INDEX secrets_purge;
+DROP TABLE secret_versions;
+DROP TABLE secrets;
+CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT NULL;
+"#,
+    // A policy kept with an object: a key's rotation policy, a certificate's policy.
+    "ALTER TABLE objects ADD COLUMN policy TEXT;",
+];
+
+/// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
+/// insertion order as SQLite's rowid does.
+pub(crate) const POSTGRES: &[&str] = &[r#"
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+CREATE TABLE tenants (
+    id       TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE
+);
+CREATE TABLE principals (
+    object_id       TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+    kind            TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    name_key        TEXT NOT NULL,
+    client_id       TEXT,
+    trusted_service BIGINT NOT NULL DEFAULT 0,
+    multi_tenant    BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (tenant_id, kind, name_key)
+);
+CREATE TABLE client_secrets (
+    object_id TEXT NOT NULL REFERENCES principals(object_id),
+    hash      TEXT NOT NULL,
+    expires   BIGINT,
+    PRIMARY KEY (object_id, hash)
+);
+CREATE TABLE managed_identities (
+    object_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    details   TEXT NOT NULL
+);
+CREATE TABLE application_credentials (
+    object_id   TEXT PRIMARY KEY REFERENCES principals(object_id),
+    credentials TEXT NOT NULL
+);
+CREATE TABLE users (
+    object_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    details   TEXT NOT NULL
+);
+CREATE TABLE memberships (
+    member_id TEXT PRIMARY KEY REFERENCES principals(object_id),
+    groups    TEXT NOT NULL
+);
+CREATE TABLE service_principals (
+    object_id      TEXT PRIMARY KEY REFERENCES principals(object_id),
+    application_id TEXT NOT NULL
+);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_data TEXT NOT NULL,
+    expires    BIGINT NOT NULL
+);
+CREATE TABLE vaults (
+    id               TEXT PRIMARY KEY,
+    tenant_id        TEXT NOT NULL REFERENCES tenants(id),
+    name             TEXT NOT NULL,
+    name_key         TEXT NOT NULL UNIQUE,
+    "authorization"  TEXT NOT NULL,
+    retention_days   BIGINT NOT NULL,
+    purge_protection BIGINT NOT NULL,
+    network          TEXT NOT NULL,
+    access_policies  TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE role_assignments (
+    rowid        BIGSERIAL,
+    id           TEXT PRIMARY KEY,
+    tenant_id    TEXT NOT NULL REFERENCES tenants(id),
+    vault_id     TEXT REFERENCES vaults(id),
+    principal_id TEXT NOT NULL,
+    role_id      TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    provisioned  BIGINT NOT NULL
+);
+CREATE TABLE role_definitions (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+    name_key   TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    UNIQUE (tenant_id, name_key)
+);
+CREATE TABLE objects (
+    scope           TEXT NOT NULL,
+    vault_id        TEXT NOT NULL REFERENCES vaults(id),
+    name_key        TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    deleted_at      BIGINT,
+    scheduled_purge BIGINT,
+    policy          TEXT,
+    PRIMARY KEY (scope, name_key)
+);
+CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT NULL;
+CREATE TABLE object_versions (
+    scope        TEXT NOT NULL,
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    seq          BIGINT NOT NULL,
+    sealed_value BYTEA NOT NULL,
+    content_type TEXT,
+    tags         TEXT NOT NULL,
+    enabled      BIGINT NOT NULL,
+    nbf          BIGINT,
+    exp          BIGINT,
+    created      BIGINT NOT NULL,
+    updated      BIGINT NOT NULL,
+    PRIMARY KEY (scope, name_key, version),
+    UNIQUE (scope, name_key, seq)
+);
+"#];
+
+/// Every table, parents before children: the order a whole-store copy writes them in.
+pub(crate) const TABLES: &[&str] = &[
+    "settings",
+    "tenants",
+    "principals",
+    "client_secrets",
+    "managed_identities",
+    "application_credentials",
+    "users",
+    "memberships",
+    "service_principals",
+    "refresh_tokens",
+    "vaults",
+    "role_assignments",
+    "role_definitions",
+    "objects",
+    "object_versions",
+];
+
+/// Brings the schema up to date, in the caller's transaction. On PostgreSQL a transaction-scoped advisory
+/// lock makes nodes that start together migrate one after the other (the later ones find nothing to do).
+pub(crate) fn migrate(db: &mut dyn Database) -> Result<()> {
+    let migrations = match db.dialect() {
+        Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => {
+            db.execute("SELECT pg_advisory_xact_lock(7405735283950581001)", &[]).context("locking the schema")?;
+            POSTGRES
+        }
+    };
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", &[])
+        .context("creating schema_version")?;
+    let applied: Option<i64> = db
+        .query_row("SELECT MAX(version) FROM schema_version", &[])
+        .context("reading the schema version")?
+        .map_or(Ok(None), |r| r.get(0))?;
+    let applied = usize::try_from(applied.unwrap_or(0)).unwrap_or(0);
+    if applied > migrations.len() {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            "opening the database",
+            format_args!("its schema version {applied} is newer than this program knows"),
+        ));
+    }
+    for (index, migration) in migrations.iter().enumerate().skip(applied) {
+        db.execute_batch(migration).context("migrating the database")?;
+        db.execute("INSERT INTO schema_version (version) VALUES (?1)", values![index + 1])
+            .context("recording a migration")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! The store's behaviour, checked on SQLite and — when `STRONGROOM_TEST_POSTGRES` names a server — on a
+//! fresh PostgreSQL database per test.
+
+use std::sync::Arc;
+
+use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
+use strongroom_core::network::NetworkRules;
+use strongroom_core::provision::Change;
+use strongroom_core::secret::{SecretProperties, SecretUpdate, SecretVersion, new_version};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::postgres::{PostgresStore, create_database};
+use crate::seal::RootKey;
+use crate::sqlite::SqliteStore;
+use crate::{PageRequest, Place, Store, VersionSelector};
+
+/// The variable naming a PostgreSQL server for the tests.
+pub(crate) const POSTGRES_ENV: &str = "STRONGROOM_TEST_POSTGRES";
+
+fn io(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, "test", e)
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::new(ErrorKind::Corrupt, "test", what)
+}
+
+/// A first version of the object `name`.
+pub(crate) fn version(name: &str) -> SecretVersion {
+    SecretVersion {
+        name: name.into(),
+        version: new_version(),
+        properties: SecretProperties::default(),
+        created: 1,
+        updated: 1,
+    }
+}
+
+/// Adds a tenant and a vault; returns the vault's id.
+pub(crate) async fn add_vault(store: &dyn Store) -> Result<Uuid> {
+    let tenant = Tenant { id: Uuid::new_v4(), name: "t".into() };
+    let vault = Vault {
+        id: Uuid::new_v4(),
+        tenant_id: tenant.id,
+        name: "v".into(),
+        authorization: AuthorizationModel::Rbac,
+        soft_delete_retention_days: 90,
+        purge_protection: false,
+        network: NetworkRules::default(),
+        access_policies: Vec::new(),
+    };
+    let vault_id = vault.id;
+    store.apply(vec![Change::CreateTenant(tenant), Change::PutVault(vault)]).await?;
+    Ok(vault_id)
+}
+
+/// A fresh PostgreSQL database's URL, or `None` (said once per test) when no server is configured.
+pub(crate) async fn postgres_database() -> Result<Option<String>> {
+    let Ok(url) = std::env::var(POSTGRES_ENV) else {
+        eprintln!("{POSTGRES_ENV} is not set: the PostgreSQL half of this test is skipped");
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || create_database(&url))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Database, "test", e))?
+        .map(Some)
+}
+
+/// Each backend with one vault: SQLite always, PostgreSQL when configured.
+async fn stores() -> Result<Vec<(Arc<dyn Store>, Uuid, TempDir)>> {
+    let dir = tempfile::tempdir().map_err(io)?;
+    let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("strongroom.db"), root)?);
+    let mut stores = vec![(Arc::clone(&sqlite), add_vault(sqlite.as_ref()).await?, dir)];
+    if let Some(url) = postgres_database().await? {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
+        let postgres: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, root).await?);
+        stores.push((Arc::clone(&postgres), add_vault(postgres.as_ref()).await?, dir));
+    }
+    Ok(stores)
+}
+
+#[tokio::test]
+async fn secrets_list_by_name_with_paging() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        for name in ["c", "a", "b", "a"] {
+            store.put_version(Place::secrets(vault), &version(name), "x").await?;
+        }
+        let first = store.list_objects(Place::secrets(vault), PageRequest { after: None, limit: 2 }).await?;
+        let names: Vec<_> = first.items.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let second =
+            store.list_objects(Place::secrets(vault), PageRequest { after: first.next.as_deref(), limit: 2 }).await?;
+        assert_eq!(second.items.len(), 1);
+        assert_eq!(second.next, None);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_key_and_a_secret_of_one_name_are_separate_objects() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let (secrets, keys) = (Place::secrets(vault), Place::keys(vault));
+        store.put_version(secrets, &version("shared"), "secret value").await?;
+        store.put_version(keys, &version("shared"), "key material").await?;
+        let read = |place| store.read_version(place, "shared", VersionSelector::Latest);
+        assert_eq!(read(secrets).await?.map(|(_, v)| v.to_string()).as_deref(), Some("secret value"));
+        assert_eq!(read(keys).await?.map(|(_, v)| v.to_string()).as_deref(), Some("key material"));
+        store.delete_object(&[keys], "shared", 1, 2).await?;
+        assert!(read(keys).await?.is_none());
+        assert!(read(secrets).await?.is_some(), "deleting the key leaves the secret");
+        let listed = store.list_objects(secrets, PageRequest { after: None, limit: 25 }).await?;
+        assert_eq!(listed.items.len(), 1);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn deletion_hides_a_secret_until_it_is_recovered_or_purged() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        store.put_version(Place::secrets(vault), &version("Gone"), "v1").await?;
+        let deleted = store
+            .delete_object(&[Place::secrets(vault)], "gone", 100, 200)
+            .await?
+            .ok_or_else(|| corrupt("not deleted"))?;
+        assert_eq!(
+            (deleted.latest.name.as_str(), deleted.deleted_date, deleted.scheduled_purge_date),
+            ("Gone", 100, 200)
+        );
+        assert!(store.read_version(Place::secrets(vault), "gone", VersionSelector::Latest).await?.is_none());
+        assert!(
+            store.list_objects(Place::secrets(vault), PageRequest { after: None, limit: 25 }).await?.items.is_empty()
+        );
+        assert_eq!(
+            store.list_deleted(Place::secrets(vault), PageRequest { after: None, limit: 25 }).await?.items.len(),
+            1
+        );
+        let refused = store.put_version(Place::secrets(vault), &version("gone"), "v2").await;
+        assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Deleted));
+        assert!(store.delete_object(&[Place::secrets(vault)], "gone", 100, 200).await?.is_none());
+
+        assert_eq!(
+            store.recover_object(&[Place::secrets(vault)], "gone").await?.map(|v| v.name),
+            Some("Gone".to_owned())
+        );
+        assert!(store.recover_object(&[Place::secrets(vault)], "gone").await?.is_none());
+        assert!(!store.purge_object(&[Place::secrets(vault)], "gone").await?, "a live secret is not purged");
+
+        store.delete_object(&[Place::secrets(vault)], "gone", 100, 200).await?;
+        assert_eq!(store.purge_expired(199).await?, 0);
+        assert_eq!(store.purge_expired(200).await?, 1);
+        assert!(store.deleted_object(Place::secrets(vault), "gone").await?.is_none());
+        store.put_version(Place::secrets(vault), &version("gone"), "reborn").await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn restore_recreates_every_version_and_refuses_taken_names() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let (first, second) = (version("kept"), version("kept"));
+        store.put_version(Place::secrets(vault), &first, "one").await?;
+        store.put_version(Place::secrets(vault), &second, "two").await?;
+        let history = store.history(Place::secrets(vault), "kept").await?.ok_or_else(|| corrupt("no history"))?;
+        assert_eq!(history.len(), 2);
+
+        let taken = store.restore_object(vec![(Place::secrets(vault), history.clone())], None).await;
+        assert!(taken.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+        store.delete_object(&[Place::secrets(vault)], "kept", 1, 2).await?;
+        let deleted = store.restore_object(vec![(Place::secrets(vault), history.clone())], None).await;
+        assert!(deleted.is_err_and(|e| e.kind() == ErrorKind::Deleted));
+        store.purge_object(&[Place::secrets(vault)], "kept").await?;
+
+        let newest = store.restore_object(vec![(Place::secrets(vault), history)], None).await?;
+        assert_eq!(newest.version, second.version);
+        let old = store.read_version(Place::secrets(vault), "kept", VersionSelector::Exact(&first.version)).await?;
+        assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("one"));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn updates_change_properties_not_values() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        store.put_version(Place::secrets(vault), &version("u"), "value").await?;
+        let update = SecretUpdate { enabled: Some(false), ..Default::default() };
+        let updated = store.update_version(Place::secrets(vault), "u", VersionSelector::Latest, &update, 99).await?;
+        assert_eq!(updated.map(|v| (v.properties.enabled, v.updated)), Some((false, 99)));
+        let (stored, value) = store
+            .read_version(Place::secrets(vault), "u", VersionSelector::Latest)
+            .await?
+            .ok_or_else(|| corrupt("gone"))?;
+        assert_eq!((stored.properties.enabled, value.as_str()), (false, "value"));
+        assert!(
+            store.update_version(Place::secrets(vault), "nope", VersionSelector::Latest, &update, 99).await?.is_none()
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_writers_of_one_object_each_add_a_version() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let writers = (0..8).map(|writer| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for round in 0..5 {
+                    store
+                        .put_version(Place::secrets(vault), &version("contended"), &format!("{writer}-{round}"))
+                        .await?;
+                }
+                Ok::<_, Error>(())
+            })
+        });
+        for writer in writers.collect::<Vec<_>>() {
+            writer.await.map_err(|e| Error::new(ErrorKind::Database, "test", e))??;
+        }
+        let history = store.history(Place::secrets(vault), "contended").await?.ok_or_else(|| corrupt("gone"))?;
+        assert_eq!(history.len(), 40);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_setting_is_created_once() -> Result<()> {
+    for (store, _, _dir) in stores().await? {
+        assert!(store.create_sealed_setting("first", b"one").await?);
+        assert!(!store.create_sealed_setting("first", b"two").await?);
+        assert_eq!(store.sealed_setting("first").await?.map(|v| v.to_vec()), Some(b"one".to_vec()));
+        store.put_sealed_setting("prefix/a", b"a").await?;
+        store.put_sealed_setting("prefix/b", b"b").await?;
+        let names: Vec<String> = store.sealed_settings("prefix/").await?.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["prefix/a", "prefix/b"]);
+    }
+    Ok(())
+}
