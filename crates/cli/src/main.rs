@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use strongroom_server::config::{Config, ServerSettings};
+use strongroom_server::config::{Config, ServerSettings, Storage};
 use strongroom_server::dev;
 use strongroom_server::installation::{Installation, RunningServer};
 
@@ -30,6 +30,10 @@ enum Command {
         /// The configuration file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory; for `serve`, the
+        /// configuration file's `storage`).
+        #[arg(long)]
+        storage: Option<String>,
     },
     /// Run a development instance: tenant `dev`, app `dev-app`, vault `dev`, created once and kept.
     Dev {
@@ -39,18 +43,30 @@ enum Command {
         /// Where to keep the data.
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory; for `serve`, the
+        /// configuration file's `storage`).
+        #[arg(long)]
+        storage: Option<String>,
     },
     /// Rotate the token signing key now; a running server takes the new key up within a minute.
     RotateSigningKey {
         /// The installation's data directory.
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory; for `serve`, the
+        /// configuration file's `storage`).
+        #[arg(long)]
+        storage: Option<String>,
     },
     /// Print this installation's backup key (base64), for another installation's `trusted_backup_keys`.
     BackupKey {
         /// The installation's data directory.
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory; for `serve`, the
+        /// configuration file's `storage`).
+        #[arg(long)]
+        storage: Option<String>,
     },
     /// Role assignments and role definitions of a running server (like `az role`).
     #[command(subcommand)]
@@ -110,8 +126,11 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
 /// Runs a server command; `Ok(None)` when the command ran and there is nothing to serve.
 async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServer>> {
     let server = match command {
-        Command::Serve { config } => {
-            let config = Config::load(&config)?;
+        Command::Serve { config, storage } => {
+            let mut config = Config::load(&config)?;
+            if let Some(storage) = storage {
+                config.server.storage = parse_storage(&storage)?;
+            }
             let installation = Installation::open(config.server).await?;
             installation.provision(&config.desired).await?;
             let server = installation.start().await?;
@@ -121,8 +140,8 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("strongroom listening on https://{}", server.address());
             server
         }
-        Command::Dev { listen, data_dir } => {
-            let mut settings = ServerSettings::new(listen, data_dir.clone());
+        Command::Dev { listen, data_dir, storage } => {
+            let mut settings = settings(listen, data_dir.clone(), storage)?;
             // The authority is plain `localhost`, which resolves everywhere; only the vault needs a hosts line.
             settings.login_host = "localhost".to_owned();
             let installation = Installation::open(settings).await?;
@@ -134,16 +153,14 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("strongroom listening on https://{}", server.address());
             server
         }
-        Command::RotateSigningKey { data_dir } => {
-            let unused = SocketAddr::from(([127, 0, 0, 1], 0));
-            let installation = Installation::open(ServerSettings::new(unused, data_dir)).await?;
+        Command::RotateSigningKey { data_dir, storage } => {
+            let installation = Installation::open(settings(UNUSED, data_dir, storage)?).await?;
             installation.rotate_signing_key().await?;
             println!("rotated the token signing key");
             return Ok(None);
         }
-        Command::BackupKey { data_dir } => {
-            let unused = SocketAddr::from(([127, 0, 0, 1], 0));
-            let installation = Installation::open(ServerSettings::new(unused, data_dir)).await?;
+        Command::BackupKey { data_dir, storage } => {
+            let installation = Installation::open(settings(UNUSED, data_dir, storage)?).await?;
             println!("{}", installation.backup_key_base64());
             return Ok(None);
         }
@@ -151,6 +168,32 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
         Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) | Command::Identity(_) => return Ok(None),
     };
     Ok(Some(server))
+}
+
+/// The listener of commands that open the installation without serving it.
+const UNUSED: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+fn parse_storage(text: &str) -> strongroom_server::Result<Storage> {
+    Storage::parse(text).ok_or_else(|| {
+        strongroom_server::Error::new(
+            strongroom_server::ErrorKind::Config,
+            "--storage",
+            "must be a postgres:// URL (leave it out for SQLite in the data directory)",
+        )
+    })
+}
+
+/// Default settings for `listen`, `data_dir` and `--storage`.
+fn settings(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    storage: Option<String>,
+) -> strongroom_server::Result<ServerSettings> {
+    let mut settings = ServerSettings::new(listen, data_dir);
+    if let Some(storage) = storage {
+        settings.storage = parse_storage(&storage)?;
+    }
+    Ok(settings)
 }
 
 fn print_dev_banner(info: &dev::DevInfo) {

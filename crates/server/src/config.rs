@@ -41,8 +41,10 @@ pub struct ServerSettings {
     /// More HTTPS listeners serving the same (e.g. port 443 for MSAL's user-realm lookup, which ignores the
     /// authority's port).
     pub extra_listen: Vec<SocketAddr>,
-    /// Database, TLS material and root key live here.
+    /// TLS material, root key, audit log — and the database, unless `storage` names another.
     pub data_dir: PathBuf,
+    /// Where objects and the directory are kept.
+    pub storage: Storage,
     /// The identity authority's host name.
     pub login_host: String,
     /// Vaults are `{vault}.{vault_domain}`; the vault resource is `https://{vault_domain}[:port]`.
@@ -65,6 +67,24 @@ pub struct ServerSettings {
     pub private_endpoints: Vec<PrivateEndpoint>,
     /// The plain-HTTP managed-identity listener (IMDS style), if any.
     pub imds_listen: Option<SocketAddr>,
+}
+
+/// The database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Storage {
+    /// SQLite, `strongroom.db` in the data directory.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database, shared by every node of the installation (its URL).
+    Postgres(String),
+}
+
+impl Storage {
+    /// `postgres://…` or `postgresql://…`; anything else is not a storage this version knows.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.starts_with("postgres://") || text.starts_with("postgresql://"))
+            .then(|| Storage::Postgres(text.to_owned()))
+    }
 }
 
 /// A private endpoint: connections to its address reach its vault over private link.
@@ -94,6 +114,7 @@ impl ServerSettings {
             listen,
             extra_listen: Vec::new(),
             data_dir,
+            storage: Storage::default(),
             login_host: "login.localhost".into(),
             vault_domain: "vault.localhost".into(),
             tls: None,
@@ -154,16 +175,6 @@ struct Located {
 
 fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
     Located { span: Some(value.span()), message: message.into() }
-}
-
-/// A key of the documented format whose behaviour is not implemented yet.
-fn not_supported<T>(value: &Spanned<T>, key: &str) -> Located {
-    at(value, format!("`{key}` is not supported yet by this version of Strongroom"))
-}
-
-/// Refuses `key` when it is present at all.
-fn refuse_present<T>(value: &Option<Spanned<T>>, key: &str) -> Result<(), Located> {
-    value.as_ref().map_or(Ok(()), |v| Err(not_supported(v, key)))
 }
 
 #[derive(Deserialize)]
@@ -489,7 +500,15 @@ impl ServerSection {
             .as_ref()
             .map(|v| v.get_ref().parse().map_err(|_| at(v, "`imds_listen` must be an address and port")))
             .transpose()?;
-        refuse_present(&self.storage, "storage")?;
+        let storage = self
+            .storage
+            .as_ref()
+            .map(|v| {
+                Storage::parse(v.get_ref())
+                    .ok_or_else(|| at(v, "`storage` must be a postgres:// URL (leave it out for SQLite in data_dir)"))
+            })
+            .transpose()?
+            .unwrap_or_default();
         let trusted_proxies = self.trusted_proxies.iter().map(parse_network).collect::<Result<_, _>>()?;
         let texts = match self.listen.get_ref() {
             Addresses::One(one) => vec![one.clone()],
@@ -583,6 +602,7 @@ impl ServerSection {
             token_lifetime_seconds,
             signing_key_rotation_days,
             scheduler_clock_offset_seconds,
+            storage,
         })
     }
 }
@@ -895,12 +915,14 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_keys_say_so_with_their_line() {
-        let err = parse(&format!("{MINIMAL}storage = \"postgres://db\"\n")).err().unwrap_or_default();
-        assert!(
-            err.starts_with("test.toml:4:") && err.contains("storage") && err.contains("not supported yet"),
-            "{err}"
+    fn storage_is_a_postgres_url_and_other_values_are_refused_with_their_line() {
+        let config = parse(&format!("{MINIMAL}storage = \"postgres://strongroom@db/strongroom\"\n"));
+        assert_eq!(
+            config.map(|c| c.server.storage).ok(),
+            Some(Storage::Postgres("postgres://strongroom@db/strongroom".into()))
         );
+        let err = parse(&format!("{MINIMAL}storage = \"mysql://db\"\n")).err().unwrap_or_default();
+        assert!(err.starts_with("test.toml:4:") && err.contains("postgres://"), "{err}");
         let err = parse(&format!("{MINIMAL}[[network]]\nname = \"corp\"\n[[private_endpoint]]\nname = \"pe\"\nvault = \"nowhere\"\nlisten = \"127.0.0.9:0\"\n"))
             .err()
             .unwrap_or_default();

@@ -12,6 +12,7 @@ use strongroom_core::provision::{self, DesiredState};
 use strongroom_core::token::KeySet;
 use strongroom_store::Store;
 use strongroom_store::cache::CachedStore;
+use strongroom_store::postgres::PostgresStore;
 use strongroom_store::seal::RootKey;
 use strongroom_store::sqlite::SqliteStore;
 use tokio::sync::watch;
@@ -20,7 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditSink;
-use crate::config::ServerSettings;
+use crate::config::{ServerSettings, Storage};
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::client_auth::{ReplayGuard, VerifiedSecrets};
@@ -28,7 +29,7 @@ use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::mint::now_seconds;
 use crate::signing::{self, SigningKeys};
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
-use crate::{http, identity, sweeper, tls};
+use crate::{cluster, http, identity, sweeper, tls};
 
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
@@ -56,7 +57,10 @@ impl Installation {
             }
             Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
         };
-        let database: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?);
+        let database: Arc<dyn Store> = match &settings.storage {
+            Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?),
+            Storage::Postgres(url) => Arc::new(PostgresStore::connect(url, root_key).await?),
+        };
         // Warm secret reads are answered from memory; writes go through to the database first.
         let store: Arc<dyn Store> = Arc::new(CachedStore::new(database));
         let keys = signing::load(store.as_ref(), now_seconds()).await?;
@@ -130,6 +134,7 @@ impl Installation {
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
+        tokio::spawn(cluster::follow(Arc::clone(&state), shutdown_signal.clone()));
         let identity = identity::router(Arc::clone(&state));
         let acceptor = TlsAcceptor::from(tls.config);
         let mut listeners = vec![(listener, None)];
@@ -189,8 +194,12 @@ async fn load_backup_key(store: &dyn Store) -> Result<Zeroizing<Vec<u8>>> {
     let mut key = Zeroizing::new(vec![0u8; 32]);
     aws_lc_rs::rand::fill(key.as_mut_slice())
         .map_err(|_| Error::new(ErrorKind::Domain, "creating the backup key", "the random generator failed"))?;
-    store.put_sealed_setting(BACKUP_KEY_SETTING, &key).await?;
-    Ok(key)
+    // Nodes starting together on one database each make a key; the first one stored is everyone's.
+    store.create_sealed_setting(BACKUP_KEY_SETTING, &key).await?;
+    store
+        .sealed_setting(BACKUP_KEY_SETTING)
+        .await?
+        .ok_or_else(|| Error::new(ErrorKind::Domain, "creating the backup key", "it was not stored"))
 }
 
 /// A server that is listening.

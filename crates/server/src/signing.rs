@@ -14,7 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
-const SETTING: &str = "token-signing-keys";
+/// The setting the keys are kept in.
+pub const SETTING: &str = "token-signing-keys";
 
 /// A stored key: PKCS#8 DER (base64) and when it started signing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,9 +42,13 @@ impl SigningKeys {
         }
     }
 
-    fn set(&self, keys: KeySet) {
-        let mut guard = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *guard = Arc::new(keys);
+    /// Replaces the keys with `fresh` when they differ.
+    fn take_up(&self, fresh: KeySet) {
+        let kids = |set: &KeySet| set.keys().iter().map(|k| k.kid().to_owned()).collect::<Vec<_>>();
+        if kids(&fresh) != kids(&self.get()) {
+            let mut guard = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            *guard = Arc::new(fresh);
+        }
     }
 }
 
@@ -94,8 +99,13 @@ fn retain_live(keys: &mut Vec<StoredKey>, lifetime: u64, now: i64) {
 pub async fn load(store: &dyn Store, now: i64) -> Result<KeySet> {
     let mut stored = read(store).await?;
     if stored.is_empty() {
-        stored.push(generate(now)?);
-        write(store, &stored).await?;
+        // Nodes starting together on one database each make a key; the first one stored is everyone's.
+        let encoded = Zeroizing::new(
+            serde_json::to_vec(&[generate(now)?])
+                .map_err(|e| Error::new(ErrorKind::Store, "encoding the signing keys", e))?,
+        );
+        store.create_sealed_setting(SETTING, &encoded).await?;
+        stored = read(store).await?;
     }
     key_set(&stored)
 }
@@ -110,27 +120,31 @@ pub async fn rotate(store: &dyn Store, lifetime: u64, now: i64) -> Result<KeySet
     key_set(&stored)
 }
 
-/// What the maintenance loop does each minute: rotate when the newest key is older than `rotation_days`,
-/// and take up a rotation another process (the CLI) stored.
+/// What the maintenance loop does each minute: rotate when the newest key is older than `rotation_days` (on
+/// the node that `leads` maintenance), and take up a rotation another process (the CLI, another node)
+/// stored.
 pub async fn maintain(
     store: &dyn Store,
     keys: &SigningKeys,
     lifetime: u64,
     rotation_days: u32,
     now: i64,
+    leads: bool,
 ) -> Result<()> {
     let stored = read(store).await?;
     let newest = stored.first().map_or(i64::MIN, |k| k.created);
-    let fresh = if newest.saturating_add(i64::from(rotation_days) * 86_400) <= now {
+    let fresh = if leads && newest.saturating_add(i64::from(rotation_days) * 86_400) <= now {
         rotate(store, lifetime, now).await?
     } else {
         key_set(&stored)?
     };
-    let current = keys.get();
-    let kids = |set: &KeySet| set.keys().iter().map(|k| k.kid().to_owned()).collect::<Vec<_>>();
-    if kids(&fresh) != kids(&current) {
-        keys.set(fresh);
-    }
+    keys.take_up(fresh);
+    Ok(())
+}
+
+/// Takes up the stored keys now (another node rotated them).
+pub async fn reload(store: &dyn Store, keys: &SigningKeys) -> Result<()> {
+    keys.take_up(key_set(&read(store).await?)?);
     Ok(())
 }
 

@@ -25,6 +25,22 @@ pub async fn sweep_once(store: &dyn Store, now: i64) -> strongroom_store::Result
     Ok(purged)
 }
 
+/// Purges, rotations and renewals that are due.
+async fn maintain(state: &AppState, schedule: Schedule) {
+    if let Err(e) = sweep_once(state.store.as_ref(), now_seconds()).await {
+        tracing::error!("the retention sweep failed: {e}");
+    }
+    let scheduler_now = now_seconds() + schedule.clock_offset_seconds;
+    let rotated = vault::rotation::run_schedule(state, scheduler_now).await;
+    if rotated > 0 {
+        tracing::info!(rotated, "keys rotated by their rotation policies");
+    }
+    let renewed = vault::certificates::run_schedule(state, scheduler_now).await;
+    if renewed > 0 {
+        tracing::info!(renewed, "certificates renewed by their policies");
+    }
+}
+
 /// What the loop is told by the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
@@ -44,24 +60,21 @@ impl Schedule {
     }
 }
 
-/// Runs at start and then every [`INTERVAL`] until `shutdown` turns true.
+/// Runs at start and then every [`INTERVAL`] until `shutdown` turns true. Of several nodes on one database,
+/// the one that holds the lead does the work; every node takes up the signing keys.
 pub async fn run(state: Arc<AppState>, schedule: Schedule, mut shutdown: watch::Receiver<bool>) {
     loop {
-        if let Err(e) = sweep_once(state.store.as_ref(), now_seconds()).await {
-            tracing::error!("the retention sweep failed: {e}");
-        }
-        let scheduler_now = now_seconds() + schedule.clock_offset_seconds;
-        let rotated = vault::rotation::run_schedule(&state, scheduler_now).await;
-        if rotated > 0 {
-            tracing::info!(rotated, "keys rotated by their rotation policies");
-        }
-        let renewed = vault::certificates::run_schedule(&state, scheduler_now).await;
-        if renewed > 0 {
-            tracing::info!(renewed, "certificates renewed by their policies");
+        let leads = state.store.lead().await.unwrap_or_else(|e| {
+            tracing::warn!("cannot tell whether this node leads maintenance: {e}");
+            false
+        });
+        if leads {
+            maintain(&state, schedule).await;
         }
         let lifetime = state.token_lifetime_seconds;
         let days = schedule.signing_key_rotation_days;
-        if let Err(e) = signing::maintain(state.store.as_ref(), &state.keys, lifetime, days, now_seconds()).await {
+        if let Err(e) = signing::maintain(state.store.as_ref(), &state.keys, lifetime, days, now_seconds(), leads).await
+        {
             tracing::error!("maintaining the signing keys failed: {e}");
         }
         tokio::select! {

@@ -43,6 +43,11 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+
+    /// Whether the same call may succeed a moment later (the database is unreachable or contended).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Contention)
+    }
 }
 
 /// The result type of storage.

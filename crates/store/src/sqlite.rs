@@ -139,7 +139,7 @@ fn sqlite_error(context: &str, e: rusqlite::Error) -> Error {
 pub(crate) mod tests {
     use rusqlite::params;
     use strongroom_core::secret::new_version;
-        use uuid::Uuid;
+    use uuid::Uuid;
 
     use super::*;
     use crate::sql::schema::SQLITE;

@@ -6,6 +6,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_proto::arm::{CloudError, CloudErrorBody};
 
+/// What a 503 says: the database cannot be reached now, and the node keeps trying to reconnect.
+const UNAVAILABLE: &str = "The service cannot reach its storage right now. Try again shortly.";
+/// How long a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 /// A failed management request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagementError {
@@ -99,6 +104,10 @@ impl From<strongroom_store::Error> for ManagementError {
     fn from(e: strongroom_store::Error) -> Self {
         match e.kind() {
             strongroom_store::ErrorKind::Conflict => ManagementError::conflict("Conflict", e.to_string()),
+            _ if e.is_transient() => {
+                tracing::warn!("storage is unavailable: {e}");
+                ManagementError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", UNAVAILABLE)
+            }
             _ => {
                 tracing::error!("storage failed: {e}");
                 ManagementError::internal()
@@ -125,6 +134,9 @@ impl IntoResponse for ManagementError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response
     }

@@ -6,6 +6,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_proto::keyvault::{ErrorDetail, InnerError, KeyVaultError};
 
+/// What a 503 says: the database cannot be reached now, and the node keeps trying to reconnect.
+const UNAVAILABLE: &str = "The service cannot reach its storage right now. Try again shortly.";
+/// How long a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 /// A failed vault request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultError {
@@ -234,6 +239,10 @@ impl VaultError {
 
 impl From<strongroom_store::Error> for VaultError {
     fn from(e: strongroom_store::Error) -> Self {
+        if e.is_transient() {
+            tracing::warn!("storage is unavailable: {e}");
+            return VaultError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", UNAVAILABLE);
+        }
         tracing::error!("storage failed: {e}");
         VaultError::internal()
     }
@@ -263,6 +272,9 @@ impl IntoResponse for VaultError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response
     }

@@ -142,7 +142,7 @@ async fn signing_keys_rotate_and_old_tokens_stay_valid() {
     // A rotation stored by another process (the CLI) is taken up by the maintenance loop's next pass.
     let now = strongroom_server::identity::mint::now_seconds();
     strongroom_server::signing::rotate(state.store.as_ref(), 3600, now).await.unwrap();
-    strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, now).await.unwrap();
+    strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, now, true).await.unwrap();
 
     let after = server.token("contoso", "admin").await;
     assert_ne!(kid(&before), kid(&after));
@@ -159,7 +159,7 @@ async fn signing_keys_rotate_and_old_tokens_stay_valid() {
 
     // Once the rotation period has passed, the maintenance pass rotates by itself.
     let later = now + 31 * 86_400;
-    strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, later).await.unwrap();
+    strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, later, true).await.unwrap();
     let kids: Vec<String> = state.keys.get().keys().iter().map(|k| k.kid().to_owned()).collect();
     assert_eq!(kids.len(), 2, "the key just replaced stays; the one before it, whose tokens all expired, goes");
     assert_eq!(kids[1], kid(&after));
