@@ -5,16 +5,20 @@ data in a temporary directory, and are stopped when their fixture ends, so no pr
 """
 
 import base64
+import contextlib
 import json
 import os
 import pathlib
 import queue
+import shutil
 import socket
 import subprocess
 import tempfile
 import textwrap
 import threading
 import time
+import urllib.parse
+import uuid
 
 import pytest
 
@@ -25,14 +29,30 @@ IMDS_READY = "strongroom managed-identity endpoint on http://"
 # glibc does not resolve *.localhost; users add a hosts-file line (strongroom dev prints it). The test process
 # maps those names itself. The SDKs are not touched: TLS still verifies the real host names.
 # Tests that need a name to reach another loopback address (a private endpoint) put it in HOST_OVERRIDES.
+# Tests of several nodes (one address each, one port for all, as behind a load balancer) pick the node a thread's
+# new connections reach with `on_node`.
 _system_getaddrinfo = socket.getaddrinfo
 HOST_OVERRIDES = {}
+_NODE = threading.local()
 
 
 def _getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, str) and host.endswith(".localhost"):
+    node = getattr(_NODE, "address", None)
+    if isinstance(host, str) and node and (host == "localhost" or host.endswith(".localhost")):
+        host = node
+    elif isinstance(host, str) and host.endswith(".localhost"):
         host = HOST_OVERRIDES.get(host, "127.0.0.1")
     return _system_getaddrinfo(host, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def on_node(address):
+    """New connections made by this thread inside the block go to the node at `address`."""
+    _NODE.address = address
+    try:
+        yield
+    finally:
+        _NODE.address = None
 
 
 socket.getaddrinfo = _getaddrinfo
@@ -425,3 +445,57 @@ def strongroom_cli(server, *args):
     done = subprocess.run([BINARY, *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+POSTGRES = os.environ.get("STRONGROOM_TEST_POSTGRES")
+
+
+def fresh_postgres_database():
+    """A new, empty database on the test PostgreSQL server; its URL."""
+    name = f"strongroom_py_{uuid.uuid4().hex}"
+    subprocess.run(["psql", POSTGRES, "-qc", f"CREATE DATABASE {name}"], check=True, stdin=subprocess.DEVNULL)
+    return urllib.parse.urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
+
+
+def free_port(*addresses):
+    """A port free on every one of `addresses`."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((addresses[0], 0))
+            port = probe.getsockname()[1]
+        try:
+            for address in addresses[1:]:
+                with socket.socket() as other:
+                    other.bind((address, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no port is free on every address")
+
+
+def node_config(data_dir, listen, storage, body):
+    return textwrap.dedent(
+        f"""
+        [server]
+        data_dir = "{data_dir}"
+        login_host = "localhost"
+        vault_domain = "vault.localhost"
+        listen = "{listen}"
+        storage = "{storage}"
+        """
+    ) + body
+
+
+def start_node(data_dir, listen, storage, body, seed_from=None):
+    """`strongroom serve` as one node of an installation on `storage`; a later node gets the first one's root key
+    and CA (what an operator copies to each node)."""
+    data_dir = pathlib.Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if seed_from is not None:
+        for name in ["root.key", "ca.pem", "ca-key.pem"]:
+            shutil.copy(pathlib.Path(seed_from) / name, data_dir / name)
+    path = data_dir / "strongroom.toml"
+    path.write_text(node_config(data_dir, listen, storage, body))
+    node = Server(["serve", "--config", str(path)], data_dir).start()
+    node.address = listen.rsplit(":", 1)[0]
+    return node

@@ -1,42 +1,40 @@
 //! What a node does to stay in step with the other nodes on one database: it takes up their directory
-//! changes and their signing keys as soon as the database tells it (object caches follow by themselves, in
-//! the store's cache).
+//! changes and their signing keys before their writes are acknowledged (object caches follow by themselves,
+//! in the store's cache).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use strongroom_store::Invalidation;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::watch;
+use tokio::runtime::Handle;
 
 use crate::signing;
 use crate::state::AppState;
 
-/// Follows the store's change feed, if it has one, until `shutdown` turns true.
-pub async fn follow(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+/// Follows the store's change feed, if it has one, for as long as `state` lives. Must be called on the
+/// runtime; the feed's thread runs the reloads on it and waits for them.
+pub fn follow(state: &Arc<AppState>) {
     let Some(feed) = state.store.changes() else { return };
-    let mut changes = feed.subscribe();
-    loop {
-        let change = tokio::select! {
-            _ = shutdown.changed() => return,
-            change = changes.recv() => change,
-        };
+    let (state, runtime): (Weak<AppState>, Handle) = (Arc::downgrade(state), Handle::current());
+    feed.follow(Box::new(move |change| {
         let (directory, keys) = match change {
-            Ok(Invalidation::Object { .. }) => continue,
-            Ok(Invalidation::Directory) => (true, false),
-            Ok(Invalidation::Setting(name)) => (false, name == signing::SETTING),
-            Ok(Invalidation::Everything) | Err(RecvError::Lagged(_)) => (true, true),
-            Err(RecvError::Closed) => return,
+            Invalidation::Object { .. } => return,
+            Invalidation::Directory => (true, false),
+            Invalidation::Setting(name) => (false, name == signing::SETTING),
+            Invalidation::Everything => (true, true),
         };
-        if directory {
-            // Planned against the directory the write lock guards, like the management API's own changes.
-            let _writing = state.directory.lock_writes().await;
-            match state.store.load_directory().await {
-                Ok(fresh) => state.directory.set(fresh),
-                Err(e) => tracing::warn!("cannot take up another node's directory change: {e}"),
-            }
+        let Some(state) = state.upgrade() else { return };
+        runtime.block_on(take_up(&state, directory, keys));
+    }));
+}
+
+async fn take_up(state: &AppState, directory: bool, keys: bool) {
+    if directory {
+        match state.store.load_directory().await {
+            Ok(fresh) => state.directory.set(fresh),
+            Err(e) => tracing::warn!("cannot take up another node's directory change: {e}"),
         }
-        if keys && let Err(e) = signing::reload(state.store.as_ref(), &state.keys).await {
-            tracing::warn!("cannot take up another node's signing keys: {e}");
-        }
+    }
+    if keys && let Err(e) = signing::reload(state.store.as_ref(), &state.keys).await {
+        tracing::warn!("cannot take up another node's signing keys: {e}");
     }
 }

@@ -134,7 +134,11 @@ impl Installation {
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
-        tokio::spawn(cluster::follow(Arc::clone(&state), shutdown_signal.clone()));
+        cluster::follow(&state);
+        if state.store.changes().is_some() {
+            // Another node may have changed the directory between the first read and the follower's start.
+            state.directory.set(state.store.load_directory().await?);
+        }
         let identity = identity::router(Arc::clone(&state));
         let acceptor = TlsAcceptor::from(tls.config);
         let mut listeners = vec![(listener, None)];

@@ -8,13 +8,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
-use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -50,8 +49,8 @@ struct Cache {
 }
 
 impl CachedStore {
-    /// `inner` with a cache in front. When `inner` is shared with other processes, a task (on the current
-    /// tokio runtime) drops what they change.
+    /// `inner` with a cache in front. When `inner` is shared with other processes, what they change is
+    /// dropped before their writes are acknowledged.
     pub fn new(inner: Arc<dyn Store>) -> Self {
         let cache = Arc::new(Cache {
             entries: RwLock::new(HashMap::new()),
@@ -59,8 +58,13 @@ impl CachedStore {
             generation: AtomicU64::new(0),
         });
         let feed = inner.changes();
-        if let (Some(feed), Ok(runtime)) = (&feed, tokio::runtime::Handle::try_current()) {
-            runtime.spawn(follow(feed.subscribe(), Arc::downgrade(&cache)));
+        if let Some(feed) = &feed {
+            let cache = Arc::downgrade(&cache);
+            feed.follow(Box::new(move |change| {
+                if let Some(cache) = cache.upgrade() {
+                    cache.take_up(change);
+                }
+            }));
         }
         Self { inner, cache, feed }
     }
@@ -109,20 +113,13 @@ impl Cache {
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
     }
-}
 
-/// Drops what other processes change, until the cache is gone.
-async fn follow(mut changes: broadcast::Receiver<Invalidation>, cache: Weak<Cache>) {
-    loop {
-        let change = changes.recv().await;
-        let Some(cache) = cache.upgrade() else { return };
+    /// Drops what another process changed.
+    fn take_up(&self, change: &Invalidation) {
         match change {
-            Ok(Invalidation::Object { place, name_key }) => cache.invalidate(place, &name_key),
-            Ok(Invalidation::Setting(_)) => {}
-            Ok(Invalidation::Directory | Invalidation::Everything) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                cache.invalidate_all();
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
+            Invalidation::Object { place, name_key } => self.invalidate(*place, name_key),
+            Invalidation::Setting(_) => {}
+            Invalidation::Directory | Invalidation::Everything => self.invalidate_all(),
         }
     }
 }

@@ -12,8 +12,8 @@ pub mod seal;
 pub mod sql;
 pub mod sqlite;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
@@ -107,22 +107,33 @@ impl Invalidation {
     }
 }
 
-/// Where a process hears of other processes' changes to a shared database.
-#[derive(Debug, Clone)]
+/// Something that must hear of other processes' changes.
+pub type Follower = Box<dyn Fn(&Invalidation) + Send + Sync>;
+
+/// Where a process hears of other processes' changes to a shared database. Followers run on the thread that
+/// hears the change, one after the other, and the change counts as taken up (the writer may answer its
+/// client) only when every follower has returned: a follower does what it must before it returns.
+#[derive(Clone)]
 pub struct ChangeFeed {
-    sender: tokio::sync::broadcast::Sender<Invalidation>,
+    followers: Arc<RwLock<Vec<Follower>>>,
     connected: Arc<AtomicBool>,
 }
 
+impl std::fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeFeed").field("connected", &self.is_connected()).finish_non_exhaustive()
+    }
+}
+
 impl ChangeFeed {
-    /// A feed with no listener yet, not connected.
+    /// A feed with no follower yet, not connected.
     pub fn new() -> Self {
-        Self { sender: tokio::sync::broadcast::channel(1024).0, connected: Arc::new(AtomicBool::new(false)) }
+        Self { followers: Arc::default(), connected: Arc::new(AtomicBool::new(false)) }
     }
 
-    /// A receiver of every change from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Invalidation> {
-        self.sender.subscribe()
+    /// Adds a follower of every change from now on.
+    pub fn follow(&self, follower: Follower) {
+        self.followers.write().unwrap_or_else(|poisoned| poisoned.into_inner()).push(follower);
     }
 
     /// Whether changes are being heard now; while not, nothing may be answered from a cache.
@@ -130,16 +141,17 @@ impl ChangeFeed {
         self.connected.load(Ordering::Acquire)
     }
 
-    /// Passes on a change.
-    pub fn publish(&self, change: Invalidation) {
-        // No subscriber is not an error: nothing is cached then.
-        let _ = self.sender.send(change);
+    /// Passes a change to every follower, and returns when they have all taken it up.
+    pub fn publish(&self, change: &Invalidation) {
+        for follower in self.followers.read().unwrap_or_else(|poisoned| poisoned.into_inner()).iter() {
+            follower(change);
+        }
     }
 
     /// Records whether changes are heard; either way, what was cached may be stale.
     pub fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Release);
-        self.publish(Invalidation::Everything);
+        self.publish(&Invalidation::Everything);
     }
 }
 

@@ -5,18 +5,22 @@
 //!   [`ErrorKind::Unavailable`].
 //! - Writers of one object take turns on its row (`SELECT … FOR UPDATE` in the shared SQL); a transaction the
 //!   database rolls back for a serialization failure or a deadlock runs again.
-//! - Every write transaction sends `NOTIFY strongroom` with what it changed; a listener thread per node passes
-//!   other nodes' changes to the [`ChangeFeed`], and caches drop what they hold.
+//! - Every write transaction sends one `NOTIFY strongroom` with what it changed; a listener thread per node
+//!   passes other nodes' changes to the [`ChangeFeed`] (caches drop what they hold, the directory reloads) and
+//!   then acknowledges them. The writer answers its client once every live node has acknowledged (nodes
+//!   announce themselves every second; one silent for three is not waited for, and no node waits longer than
+//!   [`ACK_TIMEOUT`]) — so a write acknowledged by one node is what the next read on any node sees, while warm
+//!   reads still touch no database.
 //! - Maintenance runs on the node that holds a session-level advisory lock ([`Backend::lead`]); when that
 //!   node's connection goes, the lock goes with it and another node takes over.
 //!
 //! The `postgres` crate (the synchronous face of `tokio-postgres`) is used from tokio's blocking pool, like
 //! SQLite, so both share every query.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
@@ -68,6 +72,14 @@ const LEAD_LOCK: i64 = 7_405_735_283_950_581_002;
 const POOL_SIZE: usize = 16;
 /// How many times a transaction the database rolled back for contention runs.
 const ATTEMPTS: usize = 5;
+/// How often a node announces that it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a node may stay silent and still be waited for.
+const PEER_SILENCE: Duration = Duration::from_secs(3);
+/// The longest a writer waits for the other nodes to take up its change.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Above this payload size a transaction's changes are sent as "everything" (NOTIFY takes under 8,000 bytes).
+const LARGEST_PAYLOAD: usize = 7_000;
 
 /// A pool of connections to one database, its change listener and the maintenance lead.
 pub struct PostgresBackend {
@@ -75,6 +87,8 @@ pub struct PostgresBackend {
     pool: Pool,
     node: Uuid,
     feed: ChangeFeed,
+    peers: Arc<Peers>,
+    transactions: AtomicU64,
     lead: Mutex<Option<Client>>,
     stop: Arc<AtomicBool>,
 }
@@ -90,17 +104,24 @@ impl PostgresBackend {
             pool: Pool { idle: Mutex::new((Vec::new(), 0)), returned: Condvar::new() },
             node: Uuid::new_v4(),
             feed: ChangeFeed::new(),
+            peers: Arc::default(),
+            transactions: AtomicU64::new(0),
             lead: Mutex::new(None),
             stop: Arc::new(AtomicBool::new(false)),
             config,
         };
         let first = backend.checkout()?;
         backend.pool.checkin(first);
-        let (config, feed, node, stop) =
-            (backend.config.clone(), backend.feed.clone(), backend.node, Arc::clone(&backend.stop));
+        let listener = Listener {
+            config: backend.config.clone(),
+            feed: backend.feed.clone(),
+            peers: Arc::clone(&backend.peers),
+            node: backend.node,
+            stop: Arc::clone(&backend.stop),
+        };
         std::thread::Builder::new()
             .name("strongroom-listen".into())
-            .spawn(move || listen(&config, &feed, node, &stop))
+            .spawn(move || listener.run())
             .map_err(|e| Error::new(ErrorKind::Io, "starting the change listener", e))?;
         Ok(backend)
     }
@@ -133,11 +154,26 @@ impl PostgresBackend {
     ) -> Result<T> {
         let Connection { client, statements } = connection;
         if !write {
-            return work(&mut PostgresDatabase { client, statements, node: self.node });
+            return work(&mut PostgresDatabase { client, statements, changes: Vec::new() });
         }
         let mut transaction = client.transaction().map_err(|e| postgres_error("starting a write", &e))?;
-        let result = work(&mut PostgresDatabase { client: &mut transaction, statements, node: self.node })?;
+        let mut db = PostgresDatabase { client: &mut transaction, statements, changes: Vec::new() };
+        let result = work(&mut db)?;
+        let changes = std::mem::take(&mut db.changes);
+        let waited_for = if changes.is_empty() {
+            None
+        } else {
+            let id = self.transactions.fetch_add(1, Ordering::Relaxed);
+            db.execute(
+                "SELECT pg_notify(?1, ?2)",
+                &[Value::from(CHANNEL), Value::from(change_message(self.node, id, &changes))],
+            )?;
+            Some((id, self.peers.live(self.node)))
+        };
         transaction.commit().map_err(|e| postgres_error("committing a write", &e))?;
+        if let Some((id, peers)) = waited_for {
+            self.peers.wait_for_acks(id, &peers);
+        }
         Ok(result)
     }
 }
@@ -237,7 +273,8 @@ impl Connection {
 struct PostgresDatabase<'a, C> {
     client: &'a mut C,
     statements: &'a mut HashMap<String, Statement>,
-    node: Uuid,
+    /// What the transaction changed, sent to the other nodes in one notification when it commits.
+    changes: Vec<Invalidation>,
 }
 
 impl<C: GenericClient> PostgresDatabase<'_, C> {
@@ -275,8 +312,10 @@ impl<C: GenericClient> Database for PostgresDatabase<'_, C> {
     }
 
     fn notify(&mut self, change: &Invalidation) -> Result<()> {
-        let payload = format!("{} {}", self.node, change.encode());
-        self.execute("SELECT pg_notify(?1, ?2)", &[Value::from(CHANNEL), Value::from(payload)]).map(drop)
+        if !self.changes.contains(change) {
+            self.changes.push(change.clone());
+        }
+        Ok(())
     }
 }
 
@@ -363,45 +402,149 @@ fn postgres_error(context: &str, e: &postgres::Error) -> Error {
     }
 }
 
-/// The listener: hears other nodes' changes and passes them on; reconnects when the connection goes, and
-/// meanwhile tells the feed that nothing may be served from caches.
-fn listen(config: &Config, feed: &ChangeFeed, node: Uuid, stop: &AtomicBool) {
-    let own = format!("{node} ");
-    while !stop.load(Ordering::Acquire) {
-        let Ok(mut client) = config.connect(NoTls) else {
-            std::thread::sleep(Duration::from_millis(500));
-            continue;
-        };
-        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
-            continue;
+/// A transaction's changes as one notification: `change {node} {transaction} ` and one change per line.
+fn change_message(node: Uuid, transaction: u64, changes: &[Invalidation]) -> String {
+    let lines: Vec<String> = changes.iter().map(Invalidation::encode).collect();
+    let message = format!("change {node} {transaction} {}", lines.join("\n"));
+    if message.len() > LARGEST_PAYLOAD {
+        return format!("change {node} {transaction} {}", Invalidation::Everything.encode());
+    }
+    message
+}
+
+/// What a node knows of the others: when each last spoke, and which of its own transactions they acknowledged.
+#[derive(Default)]
+struct Peers {
+    seen: Mutex<HashMap<Uuid, Instant>>,
+    acks: Mutex<HashMap<u64, HashSet<Uuid>>>,
+    acked: Condvar,
+}
+
+impl Peers {
+    fn saw(&self, node: Uuid) {
+        self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(node, Instant::now());
+    }
+
+    /// The other nodes heard from lately.
+    fn live(&self, me: Uuid) -> Vec<Uuid> {
+        let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        seen.retain(|_, last| last.elapsed() < PEER_SILENCE);
+        seen.keys().copied().filter(|node| *node != me).collect()
+    }
+
+    fn ack(&self, transaction: u64, from: Uuid) {
+        let mut acks = self.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if acks.len() > 10_000 {
+            // Acknowledgements that came after their writer stopped waiting.
+            acks.clear();
         }
-        feed.set_connected(true);
-        let mut quiet = 0;
-        while !stop.load(Ordering::Acquire) {
-            let next = client.notifications().timeout_iter(Duration::from_millis(500)).next();
+        acks.entry(transaction).or_default().insert(from);
+        self.acked.notify_all();
+    }
+
+    /// Waits until every one of `peers` acknowledged `transaction`, or [`ACK_TIMEOUT`].
+    fn wait_for_acks(&self, transaction: u64, peers: &[Uuid]) {
+        let deadline = Instant::now() + ACK_TIMEOUT;
+        let mut acks = self.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            let done = acks.get(&transaction).is_some_and(|from| peers.iter().all(|p| from.contains(p)));
+            let now = Instant::now();
+            if done || peers.is_empty() || now >= deadline {
+                if !done && !peers.is_empty() {
+                    tracing::warn!(transaction, "not every node acknowledged a change in time");
+                }
+                acks.remove(&transaction);
+                return;
+            }
+            acks = self.acked.wait_timeout(acks, deadline - now).map_or_else(|p| p.into_inner().0, |(g, _)| g);
+        }
+    }
+}
+
+/// The listener thread: hears other nodes' changes, passes them to the feed's followers and acknowledges
+/// them; announces this node; reconnects when the connection goes, and meanwhile tells the feed that nothing
+/// may be served from caches.
+struct Listener {
+    config: Config,
+    feed: ChangeFeed,
+    peers: Arc<Peers>,
+    node: Uuid,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    fn run(&self) {
+        while !self.stop.load(Ordering::Acquire) {
+            let Ok(mut client) = self.config.connect(NoTls) else {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            };
+            if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                self.feed.set_connected(true);
+                self.serve(&mut client);
+                self.feed.set_connected(false);
+            }
+        }
+    }
+
+    /// Until the connection fails or the backend stops.
+    fn serve(&self, client: &mut Client) {
+        let mut announced: Option<Instant> = None;
+        while !self.stop.load(Ordering::Acquire) {
+            if announced.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+                if self.send(client, &format!("alive {}", self.node)).is_err() {
+                    return;
+                }
+                announced = Some(Instant::now());
+            }
+            let next = client.notifications().timeout_iter(Duration::from_millis(250)).next();
             match next {
                 Ok(Some(notification)) => {
-                    if let Some(change) = notification.payload().strip_prefix(&own).map_or_else(
-                        || Some(Invalidation::decode(notification.payload().split_once(' ').map_or("", |p| p.1))),
-                        |_| None,
-                    ) {
-                        feed.publish(change);
+                    if self.hear(client, notification.payload()).is_err() {
+                        return;
                     }
                 }
-                Ok(None) => {
-                    // Every few seconds of quiet, make sure the connection still answers.
-                    quiet += 1;
-                    if quiet % 10 == 0 && client.simple_query("SELECT 1").is_err() {
-                        break;
-                    }
-                }
-                Err(_) => break,
+                Ok(None) => {}
+                Err(_) => return,
             }
             if client.is_closed() {
-                break;
+                return;
             }
         }
-        feed.set_connected(false);
+    }
+
+    fn send(&self, client: &mut Client, message: &str) -> std::result::Result<(), postgres::Error> {
+        client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &message]).map(drop)
+    }
+
+    /// One message: `alive {node}`, `ack {from} {to} {transaction}` or `change {node} {transaction} {changes}`.
+    fn hear(&self, client: &mut Client, message: &str) -> std::result::Result<(), postgres::Error> {
+        let mut words = message.splitn(4, ' ');
+        let (kind, node) = (words.next(), words.next().and_then(|n| n.parse::<Uuid>().ok()));
+        let Some(node) = node else { return Ok(()) };
+        if node == self.node {
+            return Ok(());
+        }
+        self.peers.saw(node);
+        match kind {
+            Some("ack") => {
+                let to = words.next().and_then(|n| n.parse::<Uuid>().ok());
+                if let (Some(to), Some(transaction)) = (to, words.next().and_then(|t| t.parse().ok()))
+                    && to == self.node
+                {
+                    self.peers.ack(transaction, node);
+                }
+            }
+            Some("change") => {
+                let Some(transaction) = words.next() else { return Ok(()) };
+                for line in words.next().unwrap_or_default().lines() {
+                    self.feed.publish(&Invalidation::decode(line));
+                }
+                self.send(client, &format!("ack {} {node} {transaction}", self.node))?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
