@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use strongroom_server::config::{Config, ServerSettings, Storage};
 use strongroom_server::dev;
-use strongroom_server::installation::{Installation, RunningServer};
+use strongroom_server::installation::{Installation, RunningServer, open_store};
 
 /// Strongroom: an Entra-ID-compatible identity provider and Azure-Key-Vault-compatible vault.
 #[derive(Parser)]
@@ -67,6 +67,40 @@ enum Command {
         /// configuration file's `storage`).
         #[arg(long)]
         storage: Option<String>,
+    },
+    /// Check the store: the database's own check, version numbering, and that every sealed value opens.
+    Check {
+        /// The installation's data directory (its root key, and the SQLite database unless --storage).
+        #[arg(long, default_value = "strongroom-data")]
+        data_dir: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory).
+        #[arg(long)]
+        storage: Option<String>,
+    },
+    /// Write a copy of the whole store, sealed with the root key, to a file.
+    Backup {
+        /// The installation's data directory (its root key, and the SQLite database unless --storage).
+        #[arg(long, default_value = "strongroom-data")]
+        data_dir: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory).
+        #[arg(long)]
+        storage: Option<String>,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a copy `backup` made into an empty store — of either kind: this is how an installation moves
+    /// from SQLite to PostgreSQL. Needs the same root key.
+    Restore {
+        /// The installation's data directory (its root key, and the SQLite database unless --storage).
+        #[arg(long, default_value = "strongroom-data")]
+        data_dir: PathBuf,
+        /// The database: a postgres:// URL (default: SQLite in the data directory).
+        #[arg(long)]
+        storage: Option<String>,
+        /// The copy to read.
+        #[arg(long = "in")]
+        input: PathBuf,
     },
     /// Role assignments and role definitions of a running server (like `az role`).
     #[command(subcommand)]
@@ -164,6 +198,33 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("{}", installation.backup_key_base64());
             return Ok(None);
         }
+        Command::Check { data_dir, storage } => {
+            let store = open_store(&settings(UNUSED, data_dir, storage)?).await?;
+            let integrity = store.check_integrity().await?;
+            println!("{} objects, {} versions", integrity.objects, integrity.versions);
+            for problem in &integrity.problems {
+                println!("problem: {problem}");
+            }
+            if !integrity.problems.is_empty() {
+                return Err(tool_error("checking the store", format_args!("{} problems", integrity.problems.len())));
+            }
+            println!("intact");
+            return Ok(None);
+        }
+        Command::Backup { data_dir, storage, out } => {
+            let store = open_store(&settings(UNUSED, data_dir, storage)?).await?;
+            let copy = store.export_copy().await?;
+            std::fs::write(&out, &copy).map_err(|e| tool_error(format_args!("writing {}", out.display()), e))?;
+            println!("wrote a copy of the store to {} ({} bytes)", out.display(), copy.len());
+            return Ok(None);
+        }
+        Command::Restore { data_dir, storage, input } => {
+            let copy = std::fs::read(&input).map_err(|e| tool_error(format_args!("reading {}", input.display()), e))?;
+            let store = open_store(&settings(UNUSED, data_dir, storage)?).await?;
+            let rows = store.import_copy(copy).await?;
+            println!("restored {rows} rows from {}", input.display());
+            return Ok(None);
+        }
         // Admin commands are clients of a server, run by `run`.
         Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) | Command::Identity(_) => return Ok(None),
     };
@@ -172,6 +233,10 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
 
 /// The listener of commands that open the installation without serving it.
 const UNUSED: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+fn tool_error(context: impl std::fmt::Display, detail: impl std::fmt::Display) -> strongroom_server::Error {
+    strongroom_server::Error::new(strongroom_server::ErrorKind::Store, context, detail)
+}
 
 fn parse_storage(text: &str) -> strongroom_server::Result<Storage> {
     Storage::parse(text).ok_or_else(|| {

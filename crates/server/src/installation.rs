@@ -35,6 +35,28 @@ use crate::{cluster, http, identity, sweeper, tls};
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
 const BACKUP_KEY_SETTING: &str = "backup-key";
 
+/// Opens (creating on first use) the store `settings` name, with the installation's root key (from
+/// [`ROOT_KEY_ENV`] or `root.key` in the data directory) — without the cache, signing keys or anything a
+/// server needs: what the operator's tools (`check`, `backup`, `restore`) work on.
+pub async fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>> {
+    let data_dir = &settings.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::io(format_args!("creating {}", data_dir.display()), e))?;
+    let root_key = match std::env::var(ROOT_KEY_ENV) {
+        Ok(encoded) => {
+            let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).map_err(|e| {
+                Error::new(ErrorKind::Config, format_args!("{ROOT_KEY_ENV}"), format_args!("not base64: {e}"))
+            })?);
+            RootKey::from_bytes(&bytes)?
+        }
+        Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
+    };
+    let database: Arc<dyn Store> = match &settings.storage {
+        Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?),
+        Storage::Postgres(url) => Arc::new(PostgresStore::connect(url, root_key).await?),
+    };
+    Ok(database)
+}
+
 /// An opened installation, not yet listening.
 pub struct Installation {
     settings: ServerSettings,
@@ -46,21 +68,7 @@ pub struct Installation {
 impl Installation {
     /// Opens (creating on first use) the installation in `settings.data_dir`.
     pub async fn open(settings: ServerSettings) -> Result<Self> {
-        let data_dir = &settings.data_dir;
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(format_args!("creating {}", data_dir.display()), e))?;
-        let root_key = match std::env::var(ROOT_KEY_ENV) {
-            Ok(encoded) => {
-                let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).map_err(|e| {
-                    Error::new(ErrorKind::Config, format_args!("{ROOT_KEY_ENV}"), format_args!("not base64: {e}"))
-                })?);
-                RootKey::from_bytes(&bytes)?
-            }
-            Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
-        };
-        let database: Arc<dyn Store> = match &settings.storage {
-            Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?),
-            Storage::Postgres(url) => Arc::new(PostgresStore::connect(url, root_key).await?),
-        };
+        let database = open_store(&settings).await?;
         // Warm secret reads are answered from memory; writes go through to the database first.
         let store: Arc<dyn Store> = Arc::new(CachedStore::new(database));
         let keys = signing::load(store.as_ref(), now_seconds()).await?;

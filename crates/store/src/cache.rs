@@ -17,7 +17,7 @@ use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_k
 use zeroize::Zeroizing;
 
 use crate::{
-    ChangeFeed, Collection, Invalidation, PageRequest, PageResult, Place, Result, SecretWithValue, Store,
+    ChangeFeed, Collection, Integrity, Invalidation, PageRequest, PageResult, Place, Result, SecretWithValue, Store,
     VersionSelector,
 };
 
@@ -324,6 +324,20 @@ impl Store for CachedStore {
                 None => self.invalidate_all(),
             }
         }
+        result
+    }
+
+    async fn check_integrity(&self) -> Result<Integrity> {
+        self.inner.check_integrity().await
+    }
+
+    async fn export_copy(&self) -> Result<Vec<u8>> {
+        self.inner.export_copy().await
+    }
+
+    async fn import_copy(&self, copy: Vec<u8>) -> Result<usize> {
+        let result = self.inner.import_copy(copy).await;
+        self.invalidate_all();
         result
     }
 

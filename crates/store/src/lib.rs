@@ -58,6 +58,12 @@ impl Place {
     pub fn scope(&self) -> String {
         format!("{}/{}", self.vault_id, self.collection.as_str())
     }
+
+    /// The place a [`Place::scope`] names.
+    pub fn parse_scope(scope: &str) -> Option<Self> {
+        let (vault_id, collection) = scope.split_once('/')?;
+        Some(Place { vault_id: vault_id.parse().ok()?, collection: Collection::parse(collection)? })
+    }
 }
 
 /// What another process changed, so that caches drop it.
@@ -94,9 +100,7 @@ impl Invalidation {
         let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
         let object = || {
             let (scope, name_key) = rest.split_once(' ')?;
-            let (vault_id, collection) = scope.split_once('/')?;
-            let place = Place { vault_id: vault_id.parse().ok()?, collection: Collection::parse(collection)? };
-            Some(Invalidation::Object { place, name_key: name_key.to_owned() })
+            Some(Invalidation::Object { place: Place::parse_scope(scope)?, name_key: name_key.to_owned() })
         };
         match kind {
             "object" => object().unwrap_or(Invalidation::Everything),
@@ -159,6 +163,17 @@ impl Default for ChangeFeed {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What an integrity check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Integrity {
+    /// Objects (live and deleted).
+    pub objects: usize,
+    /// Versions.
+    pub versions: usize,
+    /// What is wrong, one line each; none when the store is intact.
+    pub problems: Vec<String>,
 }
 
 /// Which versions of a secret a read wants.
@@ -307,6 +322,16 @@ pub trait Store: Send + Sync {
         objects: Vec<(Place, Vec<SecretWithValue>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<SecretVersion>;
+
+    /// Checks the whole store (see `sql::integrity`); slow, for operators and crash tests.
+    async fn check_integrity(&self) -> Result<Integrity>;
+
+    /// A copy of the whole store, sealed with the root key, that either backend can import (see `sql::dump`).
+    async fn export_copy(&self) -> Result<Vec<u8>>;
+
+    /// Writes a copy [`Store::export_copy`] made into this store, which must be empty, in one transaction;
+    /// returns how many rows it wrote.
+    async fn import_copy(&self, copy: Vec<u8>) -> Result<usize>;
 
     /// Changes other processes make to the same database, when there can be any.
     fn changes(&self) -> Option<ChangeFeed> {

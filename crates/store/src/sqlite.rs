@@ -258,4 +258,23 @@ pub(crate) mod tests {
         assert_eq!(store.load_directory().await?.vaults().len(), 1);
         Ok(())
     }
+
+    #[tokio::test]
+    async fn the_integrity_check_finds_a_torn_value_and_a_gap_in_the_versions() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io)?;
+        let (store, vault) = store_with_vault(dir.path()).await?;
+        for value in ["one", "two", "three"] {
+            store.put_version(Place::secrets(vault), &version("checked"), value).await?;
+        }
+        let intact = store.check_integrity().await?;
+        assert_eq!((intact.objects, intact.versions, intact.problems.len()), (1, 3, 0));
+        store.backend().run(true, &mut |db| {
+            db.execute("UPDATE object_versions SET sealed_value = X'00' WHERE seq = 1", &[])?;
+            db.execute("DELETE FROM object_versions WHERE seq = 2", &[])
+        })?;
+        let problems = store.check_integrity().await?.problems;
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("does not open")) && problems.iter().any(|p| p.contains("1..3")));
+        Ok(())
+    }
 }

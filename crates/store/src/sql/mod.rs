@@ -16,6 +16,8 @@ use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_k
 use zeroize::Zeroizing;
 
 mod directory;
+mod dump;
+mod integrity;
 mod objects;
 pub(crate) mod schema;
 #[cfg(test)]
@@ -28,7 +30,8 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, Collection, Invalidation, PageRequest, PageResult, Place, SecretWithValue, Store, VersionSelector,
+    ChangeFeed, Collection, Integrity, Invalidation, PageRequest, PageResult, Place, SecretWithValue, Store,
+    VersionSelector,
 };
 
 /// Which SQL a database speaks, where the two differ.
@@ -483,6 +486,18 @@ impl<B: Backend> Store for SqlStore<B> {
             newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring", "nothing to restore"))
         })
         .await
+    }
+
+    async fn check_integrity(&self) -> Result<Integrity> {
+        self.read(|db, root_key| integrity::check(db, root_key)).await
+    }
+
+    async fn export_copy(&self) -> Result<Vec<u8>> {
+        self.read(|db, root_key| dump::export(db, root_key)).await
+    }
+
+    async fn import_copy(&self, copy: Vec<u8>) -> Result<usize> {
+        self.write(move |db, root_key| dump::import(db, root_key, &copy)).await
     }
 
     fn changes(&self) -> Option<ChangeFeed> {

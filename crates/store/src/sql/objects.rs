@@ -75,7 +75,7 @@ fn query(db: &mut dyn Database, filter: &str, parameters: &[Value]) -> Result<Ve
 }
 
 /// The associated data binding a sealed value to its place (`secret/…` for secrets, as ever).
-fn context(place: Place, name_key: &str, version: &str) -> Vec<u8> {
+pub(super) fn context(place: Place, name_key: &str, version: &str) -> Vec<u8> {
     let kind = match place.collection {
         Collection::Secrets => "secret",
         Collection::Keys => "key",

@@ -303,23 +303,58 @@ CREATE TABLE object_versions (
 );
 "#];
 
-/// Every table, parents before children: the order a whole-store copy writes them in.
-pub(crate) const TABLES: &[&str] = &[
-    "settings",
-    "tenants",
-    "principals",
-    "client_secrets",
-    "managed_identities",
-    "application_credentials",
-    "users",
-    "memberships",
-    "service_principals",
-    "refresh_tokens",
-    "vaults",
-    "role_assignments",
-    "role_definitions",
-    "objects",
-    "object_versions",
+/// Every table with the columns a whole-store copy carries, parents before children (the order it writes
+/// them in). `role_assignments` is read in insertion order, which both databases keep as `rowid`.
+pub(crate) const TABLES: &[(&str, &[&str])] = &[
+    ("settings", &["name", "value"]),
+    ("tenants", &["id", "name", "name_key"]),
+    (
+        "principals",
+        &["object_id", "tenant_id", "kind", "name", "name_key", "client_id", "trusted_service", "multi_tenant"],
+    ),
+    ("client_secrets", &["object_id", "hash", "expires"]),
+    ("managed_identities", &["object_id", "details"]),
+    ("application_credentials", &["object_id", "credentials"]),
+    ("users", &["object_id", "details"]),
+    ("memberships", &["member_id", "groups"]),
+    ("service_principals", &["object_id", "application_id"]),
+    ("refresh_tokens", &["token_hash", "grant_data", "expires"]),
+    (
+        "vaults",
+        &[
+            "id",
+            "tenant_id",
+            "name",
+            "name_key",
+            "\"authorization\"",
+            "retention_days",
+            "purge_protection",
+            "network",
+            "access_policies",
+        ],
+    ),
+    ("role_definitions", &["id", "tenant_id", "name_key", "definition"]),
+    ("role_assignments", &["id", "tenant_id", "vault_id", "principal_id", "role_id", "scope", "provisioned"]),
+    ("objects", &["scope", "vault_id", "name_key", "name", "deleted_at", "scheduled_purge", "policy"]),
+    (
+        "object_versions",
+        &[
+            "scope",
+            "vault_id",
+            "name_key",
+            "name",
+            "version",
+            "seq",
+            "sealed_value",
+            "content_type",
+            "tags",
+            "enabled",
+            "nbf",
+            "exp",
+            "created",
+            "updated",
+        ],
+    ),
 ];
 
 /// Brings the schema up to date, in the caller's transaction. On PostgreSQL a transaction-scoped advisory

@@ -237,3 +237,48 @@ async fn a_setting_is_created_once() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_copy_of_a_whole_store_restores_into_an_empty_one_of_either_kind() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(io)?;
+    let source =
+        SqliteStore::open(&dir.path().join("source.db"), RootKey::load_or_create(&dir.path().join("root.key"))?)?;
+    let vault = add_vault(&source).await?;
+    let kept = version("kept");
+    source.put_version(Place::secrets(vault), &kept, "value-1").await?;
+    source.put_version(Place::keys(vault), &version("key"), "material").await?;
+    source.delete_object(&[Place::keys(vault)], "key", 10, 20).await?;
+    source.put_sealed_setting("token-signing-keys", b"keys").await?;
+    let copy = source.export_copy().await?;
+    assert!(!copy.windows(7).any(|w| w == b"value-1"), "the copy is sealed");
+
+    let mut targets: Vec<Arc<dyn Store>> = vec![Arc::new(SqliteStore::open(
+        &dir.path().join("target.db"),
+        RootKey::load_or_create(&dir.path().join("root.key"))?,
+    )?)];
+    if let Some(url) = postgres_database().await? {
+        targets.push(Arc::new(
+            PostgresStore::connect(&url, RootKey::load_or_create(&dir.path().join("root.key"))?).await?,
+        ));
+    }
+    for target in targets {
+        assert!(target.import_copy(copy.clone()).await? > 5);
+        let read = target.read_version(Place::secrets(vault), "kept", VersionSelector::Exact(&kept.version)).await?;
+        assert_eq!(read.map(|(_, v)| v.to_string()).as_deref(), Some("value-1"));
+        assert!(target.deleted_object(Place::keys(vault), "key").await?.is_some());
+        assert_eq!(target.sealed_setting("token-signing-keys").await?.map(|v| v.to_vec()), Some(b"keys".to_vec()));
+        assert_eq!(target.load_directory().await?.vaults().len(), 1);
+        let integrity = target.check_integrity().await?;
+        assert_eq!((integrity.objects, integrity.versions, integrity.problems), (2, 2, Vec::<String>::new()));
+        let again = target.import_copy(copy.clone()).await;
+        assert!(again.is_err_and(|e| e.kind() == ErrorKind::Conflict), "a store that is not empty is refused");
+    }
+    let stranger = tempfile::tempdir().map_err(io)?;
+    let other =
+        SqliteStore::open(&stranger.path().join("s.db"), RootKey::load_or_create(&stranger.path().join("root.key"))?)?;
+    assert!(
+        other.import_copy(copy).await.is_err_and(|e| e.kind() == ErrorKind::Corrupt),
+        "another root key cannot read it"
+    );
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! A whole-store copy: every row of every table, written by one database and read by either — the backup
+//! `strongroom backup` makes and `strongroom restore` reads, and the way from SQLite to PostgreSQL.
+//!
+//! The copy is JSON sealed with the root key: what it holds (names, hashes, the directory) is as protected as
+//! the store itself, and the sealed values inside it stay sealed. Restoring needs the same root key and an
+//! empty store, and happens in one transaction.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::schema::TABLES;
+use super::{Database, Value};
+use crate::Invalidation;
+use crate::error::{DatabaseContext, Error, ErrorKind, Result};
+use crate::seal::RootKey;
+
+/// The associated data of a sealed copy.
+const CONTEXT: &[u8] = b"strongroom-store-copy/1";
+
+/// A copy as written.
+#[derive(Serialize, Deserialize)]
+struct Copy {
+    /// The format's version.
+    format: u32,
+    /// Table name to rows, each row the table's columns in [`TABLES`]' order.
+    tables: BTreeMap<String, Vec<Vec<Cell>>>,
+}
+
+/// A value in JSON: null, an integer, `{"t": text}` or `{"b": base64}`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Cell {
+    Null,
+    Integer(i64),
+    Text { t: String },
+    Blob { b: String },
+}
+
+impl From<Value> for Cell {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => Cell::Null,
+            Value::Integer(i) => Cell::Integer(i),
+            Value::Text(t) => Cell::Text { t },
+            Value::Blob(bytes) => Cell::Blob { b: STANDARD.encode(bytes) },
+        }
+    }
+}
+
+impl TryFrom<Cell> for Value {
+    type Error = Error;
+
+    fn try_from(cell: Cell) -> Result<Self> {
+        Ok(match cell {
+            Cell::Null => Value::Null,
+            Cell::Integer(i) => Value::Integer(i),
+            Cell::Text { t } => Value::Text(t),
+            Cell::Blob { b } => Value::Blob(STANDARD.decode(b).map_err(broken)?),
+        })
+    }
+}
+
+fn broken(detail: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Corrupt, "reading a store copy", detail)
+}
+
+/// Every row of every table, sealed.
+pub(super) fn export(db: &mut dyn Database, root_key: &RootKey) -> Result<Vec<u8>> {
+    let mut tables = BTreeMap::new();
+    for (table, columns) in TABLES {
+        let order = if *table == "role_assignments" { " ORDER BY rowid" } else { "" };
+        let rows = db
+            .query(&format!("SELECT {} FROM {table}{order}", columns.join(", ")), &[])
+            .context(&format!("copying {table}"))?;
+        tables.insert(
+            (*table).to_owned(),
+            rows.into_iter().map(|row| row.0.into_iter().map(Cell::from).collect()).collect(),
+        );
+    }
+    let json = Zeroizing::new(
+        serde_json::to_vec(&Copy { format: 1, tables })
+            .map_err(|e| Error::new(ErrorKind::Corrupt, "writing a store copy", e))?,
+    );
+    root_key.seal(&json, CONTEXT)
+}
+
+/// Writes a sealed copy into an empty store; returns how many rows.
+pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -> Result<usize> {
+    let json =
+        root_key.open(sealed, CONTEXT).map_err(|_| broken("it does not open with this installation's root key"))?;
+    let copy: Copy = serde_json::from_slice(&json).map_err(broken)?;
+    if copy.format != 1 {
+        return Err(broken(format_args!("format {} is not one this version reads", copy.format)));
+    }
+    for table in ["tenants", "objects"] {
+        let rows = db.query(&format!("SELECT COUNT(*) FROM {table}"), &[]).context("checking the target")?;
+        if rows.first().map(|r| r.get::<i64>(0)).transpose()?.unwrap_or(0) > 0 {
+            return Err(Error::new(ErrorKind::Conflict, "restoring a store copy", "the target store is not empty"));
+        }
+    }
+    // What opening the target wrote (its root key check, and keys if a server ran) gives way to the copy's.
+    db.execute("DELETE FROM settings", &[]).context("clearing settings")?;
+    let mut restored = 0;
+    for (table, columns) in TABLES {
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
+        let rows = copy.tables.get(*table).map(Vec::as_slice).unwrap_or_default();
+        for row in rows {
+            if row.len() != columns.len() {
+                return Err(broken(format_args!("a row of {table} has {} columns, not {}", row.len(), columns.len())));
+            }
+            let values = row.iter().map(|cell| cell.clone().try_into()).collect::<Result<Vec<Value>>>()?;
+            db.execute(&sql, &values).context(&format!("restoring {table}"))?;
+            restored += 1;
+        }
+    }
+    db.notify(&Invalidation::Everything)?;
+    Ok(restored)
+}
