@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Weak};
 
-use strongroom_store::Invalidation;
+use strongroom_store::ChangeNotice;
 use tokio::runtime::Handle;
 
 use crate::signing;
@@ -16,13 +16,19 @@ pub fn follow(state: &Arc<AppState>) {
     let Some(feed) = state.store.changes() else { return };
     let (state, runtime): (Weak<AppState>, Handle) = (Arc::downgrade(state), Handle::current());
     feed.follow(Box::new(move |change| {
-        let (directory, keys) = match change {
-            Invalidation::Object { .. } => return,
-            Invalidation::Directory => (true, false),
-            Invalidation::Setting(name) => (false, name == signing::SETTING),
-            Invalidation::Everything => (true, true),
-        };
         let Some(state) = state.upgrade() else { return };
+        let (directory, keys) = match change {
+            ChangeNotice::Object { .. } => return,
+            ChangeNotice::SignInFailure { address, principal } => {
+                if let Ok(address) = address.parse() {
+                    state.sign_in_throttle.record_failure(principal, address);
+                }
+                return;
+            }
+            ChangeNotice::Directory => (true, false),
+            ChangeNotice::Setting(name) => (false, name == signing::SETTING),
+            ChangeNotice::Everything => (true, true),
+        };
         runtime.block_on(take_up(&state, directory, keys));
     }));
 }

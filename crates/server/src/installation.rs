@@ -24,7 +24,7 @@ use crate::audit::AuditSink;
 use crate::config::{ServerSettings, Storage};
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::client_auth::{ReplayGuard, VerifiedSecrets};
+use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::mint::now_seconds;
 use crate::signing::{self, SigningKeys};
@@ -131,9 +131,7 @@ impl Installation {
                 subnets: self.settings.subnets.clone(),
             },
             directory: DirectorySnapshot::new(directory),
-            assertion_ids: ReplayGuard::default(),
             sign_in_throttle: Default::default(),
-            pending: Default::default(),
             issuer_keys: IssuerKeys::new(std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref()),
             validated_tokens: Default::default(),
             verified_secrets: VerifiedSecrets::new()?,

@@ -12,8 +12,7 @@ use strongroom_store::Store;
 
 use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
-use crate::identity::client_auth::{ReplayGuard, VerifiedSecrets};
-use crate::identity::flows::PendingSignIns;
+use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::throttle::SignInThrottle;
 use crate::signing::SigningKeys;
@@ -36,12 +35,8 @@ pub struct AppState {
     pub network: NetworkView,
     /// Tenants, principals, vaults and assignments.
     pub directory: DirectorySnapshot,
-    /// Client-assertion ids already used.
-    pub assertion_ids: ReplayGuard,
     /// Failed sign-ins, against brute force.
     pub sign_in_throttle: SignInThrottle,
-    /// Device codes and authorization codes in flight.
-    pub pending: PendingSignIns,
     /// Keys of external issuers found by OpenID discovery, for federated credentials.
     pub issuer_keys: IssuerKeys,
     /// Access tokens whose signature was checked, so that warm requests skip the check.

@@ -17,7 +17,7 @@ use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_k
 use zeroize::Zeroizing;
 
 use crate::{
-    ChangeFeed, Collection, Integrity, Invalidation, PageRequest, PageResult, Place, Result, SecretWithValue, Store,
+    ChangeFeed, ChangeNotice, Collection, Integrity, PageRequest, PageResult, Place, Result, SecretWithValue, Store,
     VersionSelector,
 };
 
@@ -115,11 +115,11 @@ impl Cache {
     }
 
     /// Drops what another process changed.
-    fn take_up(&self, change: &Invalidation) {
+    fn take_up(&self, change: &ChangeNotice) {
         match change {
-            Invalidation::Object { place, name_key } => self.invalidate(*place, name_key),
-            Invalidation::Setting(_) => {}
-            Invalidation::Directory | Invalidation::Everything => self.invalidate_all(),
+            ChangeNotice::Object { place, name_key } => self.invalidate(*place, name_key),
+            ChangeNotice::Setting(_) | ChangeNotice::SignInFailure { .. } => {}
+            ChangeNotice::Directory | ChangeNotice::Everything => self.invalidate_all(),
         }
     }
 }
@@ -325,6 +325,22 @@ impl Store for CachedStore {
             }
         }
         result
+    }
+
+    async fn put_ephemeral(&self, kind: &str, key: &str, value: &[u8], expires: i64, replace: bool) -> Result<bool> {
+        self.inner.put_ephemeral(kind, key, value, expires, replace).await
+    }
+
+    async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.inner.ephemeral(kind, key, now).await
+    }
+
+    async fn take_ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        self.inner.take_ephemeral(kind, key, now).await
+    }
+
+    async fn announce(&self, notice: ChangeNotice) -> Result<()> {
+        self.inner.announce(notice).await
     }
 
     async fn check_integrity(&self) -> Result<Integrity> {

@@ -68,7 +68,7 @@ impl Place {
 
 /// What another process changed, so that caches drop it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invalidation {
+pub enum ChangeNotice {
     /// An object (its versions, deletion state or policy).
     Object {
         /// Where it lives.
@@ -82,37 +82,51 @@ pub enum Invalidation {
     Setting(String),
     /// Anything: notifications may have been missed.
     Everything,
+    /// A sign-in failed: every node counts it against the principal and the address.
+    SignInFailure {
+        /// The address the attempt came from.
+        address: String,
+        /// The principal's throttle key.
+        principal: String,
+    },
 }
 
-impl Invalidation {
+impl ChangeNotice {
     /// The text sent between processes.
     pub fn encode(&self) -> String {
         match self {
-            Invalidation::Object { place, name_key } => format!("object {} {name_key}", place.scope()),
-            Invalidation::Directory => "directory".to_owned(),
-            Invalidation::Setting(name) => format!("setting {name}"),
-            Invalidation::Everything => "everything".to_owned(),
+            ChangeNotice::Object { place, name_key } => format!("object {} {name_key}", place.scope()),
+            ChangeNotice::Directory => "directory".to_owned(),
+            ChangeNotice::Setting(name) => format!("setting {name}"),
+            ChangeNotice::Everything => "everything".to_owned(),
+            ChangeNotice::SignInFailure { address, principal } => format!("failure {address} {principal}"),
         }
     }
 
-    /// Reads [`Invalidation::encode`]'s text; what it cannot read means [`Invalidation::Everything`].
+    /// Reads [`ChangeNotice::encode`]'s text; what it cannot read means [`ChangeNotice::Everything`].
     pub fn decode(text: &str) -> Self {
         let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
         let object = || {
             let (scope, name_key) = rest.split_once(' ')?;
-            Some(Invalidation::Object { place: Place::parse_scope(scope)?, name_key: name_key.to_owned() })
+            Some(ChangeNotice::Object { place: Place::parse_scope(scope)?, name_key: name_key.to_owned() })
         };
         match kind {
-            "object" => object().unwrap_or(Invalidation::Everything),
-            "directory" => Invalidation::Directory,
-            "setting" => Invalidation::Setting(rest.to_owned()),
-            _ => Invalidation::Everything,
+            "object" => object().unwrap_or(ChangeNotice::Everything),
+            "directory" => ChangeNotice::Directory,
+            "setting" => ChangeNotice::Setting(rest.to_owned()),
+            "failure" => match rest.split_once(' ') {
+                Some((address, principal)) => {
+                    ChangeNotice::SignInFailure { address: address.to_owned(), principal: principal.to_owned() }
+                }
+                None => ChangeNotice::Everything,
+            },
+            _ => ChangeNotice::Everything,
         }
     }
 }
 
 /// Something that must hear of other processes' changes.
-pub type Follower = Box<dyn Fn(&Invalidation) + Send + Sync>;
+pub type Follower = Box<dyn Fn(&ChangeNotice) + Send + Sync>;
 
 /// Where a process hears of other processes' changes to a shared database. Followers run on the thread that
 /// hears the change, one after the other, and the change counts as taken up (the writer may answer its
@@ -146,7 +160,7 @@ impl ChangeFeed {
     }
 
     /// Passes a change to every follower, and returns when they have all taken it up.
-    pub fn publish(&self, change: &Invalidation) {
+    pub fn publish(&self, change: &ChangeNotice) {
         for follower in self.followers.read().unwrap_or_else(|poisoned| poisoned.into_inner()).iter() {
             follower(change);
         }
@@ -155,7 +169,7 @@ impl ChangeFeed {
     /// Records whether changes are heard; either way, what was cached may be stale.
     pub fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Release);
-        self.publish(&Invalidation::Everything);
+        self.publish(&ChangeNotice::Everything);
     }
 }
 
@@ -322,6 +336,21 @@ pub trait Store: Send + Sync {
         objects: Vec<(Place, Vec<SecretWithValue>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<SecretVersion>;
+
+    /// Keeps short-lived state every node must see (pending sign-ins, used assertion ids), sealed, under
+    /// `(kind, key)` until `expires`. Unless `replace`, a live entry already there stays and the answer is
+    /// `false` (so that two nodes cannot both be first).
+    async fn put_ephemeral(&self, kind: &str, key: &str, value: &[u8], expires: i64, replace: bool) -> Result<bool>;
+
+    /// The live short-lived entry `(kind, key)` at `now`.
+    async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;
+
+    /// Removes and returns the live short-lived entry `(kind, key)` at `now` (it works once).
+    async fn take_ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;
+
+    /// Tells the other processes on the same database of a change that is not stored (a failed sign-in);
+    /// returns once they have taken it up.
+    async fn announce(&self, notice: ChangeNotice) -> Result<()>;
 
     /// Checks the whole store (see `sql::integrity`); slow, for operators and crash tests.
     async fn check_integrity(&self) -> Result<Integrity>;

@@ -32,7 +32,7 @@ use uuid::Uuid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::sql::{Backend, Database, Dialect, Row, SqlStore, Value};
-use crate::{ChangeFeed, Invalidation};
+use crate::{ChangeFeed, ChangeNotice};
 
 /// The PostgreSQL store.
 pub type PostgresStore = SqlStore<PostgresBackend>;
@@ -274,7 +274,7 @@ struct PostgresDatabase<'a, C> {
     client: &'a mut C,
     statements: &'a mut HashMap<String, Statement>,
     /// What the transaction changed, sent to the other nodes in one notification when it commits.
-    changes: Vec<Invalidation>,
+    changes: Vec<ChangeNotice>,
 }
 
 impl<C: GenericClient> PostgresDatabase<'_, C> {
@@ -311,7 +311,7 @@ impl<C: GenericClient> Database for PostgresDatabase<'_, C> {
         Dialect::Postgres
     }
 
-    fn notify(&mut self, change: &Invalidation) -> Result<()> {
+    fn notify(&mut self, change: &ChangeNotice) -> Result<()> {
         if !self.changes.contains(change) {
             self.changes.push(change.clone());
         }
@@ -403,11 +403,11 @@ fn postgres_error(context: &str, e: &postgres::Error) -> Error {
 }
 
 /// A transaction's changes as one notification: `change {node} {transaction} ` and one change per line.
-fn change_message(node: Uuid, transaction: u64, changes: &[Invalidation]) -> String {
-    let lines: Vec<String> = changes.iter().map(Invalidation::encode).collect();
+fn change_message(node: Uuid, transaction: u64, changes: &[ChangeNotice]) -> String {
+    let lines: Vec<String> = changes.iter().map(ChangeNotice::encode).collect();
     let message = format!("change {node} {transaction} {}", lines.join("\n"));
     if message.len() > LARGEST_PAYLOAD {
-        return format!("change {node} {transaction} {}", Invalidation::Everything.encode());
+        return format!("change {node} {transaction} {}", ChangeNotice::Everything.encode());
     }
     message
 }
@@ -538,7 +538,7 @@ impl Listener {
             Some("change") => {
                 let Some(transaction) = words.next() else { return Ok(()) };
                 for line in words.next().unwrap_or_default().lines() {
-                    self.feed.publish(&Invalidation::decode(line));
+                    self.feed.publish(&ChangeNotice::decode(line));
                 }
                 self.send(client, &format!("ack {} {node} {transaction}", self.node))?;
             }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
-use crate::Invalidation;
+use crate::ChangeNotice;
 use crate::error::{Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::sql::{Backend, Database, Dialect, Row, SqlStore, Value};
@@ -97,7 +97,7 @@ impl Database for SqliteDatabase<'_> {
         Dialect::Sqlite
     }
 
-    fn notify(&mut self, _change: &Invalidation) -> Result<()> {
+    fn notify(&mut self, _change: &ChangeNotice) -> Result<()> {
         // One process owns the file: there is no one to tell.
         Ok(())
     }

@@ -17,7 +17,7 @@ use strongroom_core::{credential, redirect};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
-use super::flows::CodeGrant;
+use super::flows::{self, CodeGrant};
 use super::mint::{self, now_seconds};
 use super::pages;
 use super::token::requested_resource;
@@ -150,19 +150,19 @@ pub async fn sign_in(
     let challenge = params.get("code_challenge").filter(|c| !c.is_empty()).map(|challenge| {
         (challenge.clone(), params.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".to_owned()))
     });
-    state.pending.add_code(
-        code.clone(),
-        CodeGrant {
-            tenant_id: tenant.id,
-            client_id: request.client_id,
-            redirect_uri: request.redirect_uri.clone(),
-            scope: field("scope"),
-            nonce: params.get("nonce").cloned(),
-            code_challenge: challenge,
-            user_id: user.object_id,
-            expires: now_seconds() + CODE_LIFETIME,
-        },
-    );
+    let grant = CodeGrant {
+        tenant_id: tenant.id,
+        client_id: request.client_id,
+        redirect_uri: request.redirect_uri.clone(),
+        scope: field("scope"),
+        nonce: params.get("nonce").cloned(),
+        code_challenge: challenge,
+        user_id: user.object_id,
+        expires: now_seconds() + CODE_LIFETIME,
+    };
+    if let Err(failure) = flows::add_code(state.store.as_ref(), &code, &grant).await {
+        return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(failure.message()));
+    }
     let state_param = field("state");
     if params.get("response_mode").map(String::as_str) == Some("form_post") {
         return pages::form_post(&request.redirect_uri, &[("code", &code), ("state", &state_param)]);
@@ -187,7 +187,7 @@ pub async fn redeem(
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthFailure> {
     let code = form.get("code").ok_or_else(|| OAuthFailure::missing_parameter("code"))?;
-    let grant = state.pending.take_code(code).ok_or_else(OAuthFailure::expired_grant)?;
+    let grant = flows::take_code(state.store.as_ref(), code).await?.ok_or_else(OAuthFailure::expired_grant)?;
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the code was issued to another client or tenant"));
     }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{ClientAuthentication, now_seconds};
+use super::throttle;
 use crate::state::AppState;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -70,7 +71,7 @@ pub async fn authenticate(
         };
         return match matched {
             None => {
-                state.sign_in_throttle.record_failure(&principal_key, claimant.address);
+                throttle::count_failure(state, &principal_key, claimant.address).await;
                 Err(OAuthFailure::invalid_client_secret(claimant.client_id))
             }
             Some(secret) if secret.expires.is_some_and(|expires| expires <= now_seconds()) => {
@@ -98,8 +99,12 @@ pub async fn authenticate(
         assertion::verify_federated_assertion(assertion, &federated).map(|(_, verified)| verified)
     }
     .map_err(OAuthFailure::refused_assertion)?;
+    // An assertion works once, on any node: its id is kept in the store until the assertion expires.
     if let Some(jti) = verified.jti
-        && !state.assertion_ids.first_use(claimant.client_id, &jti, verified.expires)
+        && !state
+            .store
+            .put_ephemeral(ASSERTION_IDS, &format!("{}/{jti}", claimant.client_id), &[], verified.expires, false)
+            .await?
     {
         return Err(OAuthFailure::refused_assertion(Refusal::Replayed));
     }
@@ -216,24 +221,8 @@ impl VerifiedSecrets {
     }
 }
 
-/// Assertion ids already used, kept until their assertions expire, so that an assertion works once.
-#[derive(Debug, Default)]
-pub struct ReplayGuard {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl ReplayGuard {
-    /// Records `jti` of `client_id`'s assertion expiring at `expires`; false if it was seen before.
-    pub fn first_use(&self, client_id: &str, jti: &str, expires: i64) -> bool {
-        let now = now_seconds();
-        let mut seen = match self.seen.lock() {
-            Ok(seen) => seen,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        seen.retain(|_, until| *until >= now);
-        seen.insert(format!("{client_id}/{jti}"), expires).is_none()
-    }
-}
+/// The short-lived state that holds used assertion ids.
+const ASSERTION_IDS: &str = "assertion-id";
 
 #[cfg(test)]
 mod tests {
@@ -249,16 +238,5 @@ mod tests {
         assert!(cache.recall(&cache.fingerprint(app, "other-value"), &stored).is_none());
         assert!(cache.recall(&cache.fingerprint(other, "secret-value"), &stored).is_none());
         assert!(cache.recall(&cache.fingerprint(app, "secret-value"), &[]).is_none(), "removed secrets are forgotten");
-    }
-
-    #[test]
-    fn an_assertion_id_works_once_until_it_expires() {
-        let guard = ReplayGuard::default();
-        let later = now_seconds() + 600;
-        assert!(guard.first_use("client", "jti-1", later));
-        assert!(!guard.first_use("client", "jti-1", later));
-        assert!(guard.first_use("other-client", "jti-1", later));
-        assert!(guard.first_use("client", "jti-2", now_seconds() - 10));
-        assert!(guard.first_use("client", "jti-2", later), "expired ids are forgotten");
     }
 }

@@ -15,7 +15,7 @@ use strongroom_core::directory::{Directory, Tenant};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
-use super::flows::DeviceGrant;
+use super::flows::{self, DeviceGrant};
 use super::mint::{self, now_seconds};
 use super::pages;
 use super::token::requested_resource;
@@ -67,17 +67,15 @@ pub async fn device_code(
         .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
         .unwrap_or_else(|| state.endpoints.authority_host().trim_start_matches("https://").to_owned());
     let verification_uri = format!("https://{host}/devicelogin");
-    state.pending.add_device(
-        device_code.clone(),
-        DeviceGrant {
-            tenant_id: tenant.id,
-            client_id: application.client_id.unwrap_or_default(),
-            scope: scope.clone(),
-            user_code: user_code.clone(),
-            expires: now_seconds() + LIFETIME,
-            approved_by: None,
-        },
-    );
+    let grant = DeviceGrant {
+        tenant_id: tenant.id,
+        client_id: application.client_id.unwrap_or_default(),
+        scope: scope.clone(),
+        user_code: user_code.clone(),
+        expires: now_seconds() + LIFETIME,
+        approved_by: None,
+    };
+    flows::add_device(state.store.as_ref(), &device_code, &grant).await?;
     Ok(Json(DeviceCodeResponse {
         message: format!(
             "To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate."
@@ -127,20 +125,27 @@ pub async fn verify(
     }
     let directory = state.directory();
     let user_code = field("user_code");
-    let Some(tenant) = state.pending.device_tenant(user_code.trim()).and_then(|id| directory.tenant(&id.to_string()))
-    else {
+    let tenant_id = match flows::device_tenant(state.store.as_ref(), user_code.trim()).await {
+        Ok(tenant_id) => tenant_id,
+        Err(failure) => return retry(failure.message()),
+    };
+    let Some(tenant) = tenant_id.and_then(|id| directory.tenant(&id.to_string())) else {
         return retry("That code is not valid or has expired.");
     };
     let signed_in =
         users::check_password(&state, &directory, tenant, &field("username"), field("password"), connection.peer.ip())
             .await;
-    match signed_in {
-        Ok(user) if state.pending.approve_device(user_code.trim(), tenant.id, user.object_id) => pages::message(
+    let approved = match signed_in {
+        Ok(user) => flows::approve_device(state.store.as_ref(), user_code.trim(), tenant.id, user.object_id).await,
+        Err(failure) => Err(failure),
+    };
+    match approved {
+        Ok(true) => pages::message(
             StatusCode::OK,
             "You are signed in",
             "You have signed in to the application on your device. You may now close this window.",
         ),
-        Ok(_) => retry("That code is not valid or has expired."),
+        Ok(false) => retry("That code is not valid or has expired."),
         Err(failure) => retry(failure.message()),
     }
 }
@@ -157,7 +162,8 @@ pub async fn poll(
         .get("device_code")
         .or_else(|| form.get("code"))
         .ok_or_else(|| OAuthFailure::missing_parameter("device_code"))?;
-    let grant = state.pending.poll_device(device_code).ok_or_else(OAuthFailure::expired_device_code)?;
+    let grant =
+        flows::poll_device(state.store.as_ref(), device_code).await?.ok_or_else(OAuthFailure::expired_device_code)?;
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the device code was issued to another client or tenant"));
     }

@@ -303,6 +303,23 @@ impl OAuthFailure {
     }
 }
 
+impl From<strongroom_store::Error> for OAuthFailure {
+    fn from(e: strongroom_store::Error) -> Self {
+        if e.is_transient() {
+            tracing::warn!("storage is unavailable: {e}");
+            // AADSTS90033 is Entra's "a transient error has occurred".
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                90033,
+                "A transient error has occurred. Please try again.",
+            );
+        }
+        tracing::error!("storage failed: {e}");
+        Self::internal()
+    }
+}
+
 impl IntoResponse for OAuthFailure {
     fn into_response(self) -> Response {
         let now = OffsetDateTime::now_utc();
@@ -324,6 +341,9 @@ impl IntoResponse for OAuthFailure {
         };
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }

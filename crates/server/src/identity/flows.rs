@@ -1,15 +1,19 @@
 //! Pending interactive sign-ins: device codes waiting for their user, and authorization codes waiting to be
-//! redeemed. Both are short-lived and kept in memory; a restart asks users to sign in again.
+//! redeemed. Both are short-lived and kept in the store's short-lived state, sealed, so that every node of an
+//! installation (and a restarted one) sees them: the device code a user approves on one node yields tokens on
+//! another.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use strongroom_store::Store;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
+use super::error::OAuthFailure;
 use super::mint::now_seconds;
 
 /// A device code waiting for its user to sign in on the verification page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceGrant {
     /// The tenant.
     pub tenant_id: Uuid,
@@ -26,7 +30,7 @@ pub struct DeviceGrant {
 }
 
 /// An authorization code waiting to be redeemed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeGrant {
     /// The tenant.
     pub tenant_id: Uuid,
@@ -46,71 +50,82 @@ pub struct CodeGrant {
     pub expires: i64,
 }
 
-/// Every pending interactive sign-in.
-#[derive(Debug, Default)]
-pub struct PendingSignIns {
-    devices: Mutex<HashMap<String, DeviceGrant>>,
-    codes: Mutex<HashMap<String, CodeGrant>>,
+const DEVICE: &str = "device-code";
+const USER_CODE: &str = "user-code";
+const CODE: &str = "authorization-code";
+
+fn encode(grant: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, OAuthFailure> {
+    serde_json::to_vec(grant).map(Zeroizing::new).map_err(|_| OAuthFailure::internal())
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn decode<T: DeserializeOwned>(bytes: Option<Zeroizing<Vec<u8>>>) -> Option<T> {
+    bytes.and_then(|b| serde_json::from_slice(&b).ok())
 }
 
-impl PendingSignIns {
-    /// Keeps a new device code.
-    pub fn add_device(&self, device_code: String, grant: DeviceGrant) {
-        let now = now_seconds();
-        let mut devices = lock(&self.devices);
-        devices.retain(|_, g| g.expires > now);
-        devices.insert(device_code, grant);
-    }
+/// Keeps a new device code (and its user code, to find it by).
+pub async fn add_device(store: &dyn Store, device_code: &str, grant: &DeviceGrant) -> Result<(), OAuthFailure> {
+    store
+        .put_ephemeral(USER_CODE, &grant.user_code.to_ascii_uppercase(), device_code.as_bytes(), grant.expires, true)
+        .await?;
+    store.put_ephemeral(DEVICE, device_code, &encode(grant)?, grant.expires, true).await?;
+    Ok(())
+}
 
-    /// Marks the live device code whose user code is `user_code` as signed in by `user`, if it is for
-    /// `tenant`; returns whether one was.
-    pub fn approve_device(&self, user_code: &str, tenant_id: Uuid, user: Uuid) -> bool {
-        let now = now_seconds();
-        let mut devices = lock(&self.devices);
-        match devices.values_mut().find(|g| g.user_code.eq_ignore_ascii_case(user_code) && g.expires > now) {
-            Some(grant) if grant.tenant_id == tenant_id => {
-                grant.approved_by = Some(user);
-                true
-            }
-            _ => false,
+/// The live device code whose user code is `user_code`, and its grant.
+async fn device_by_user_code(
+    store: &dyn Store,
+    user_code: &str,
+) -> Result<Option<(String, DeviceGrant)>, OAuthFailure> {
+    let now = now_seconds();
+    let Some(device_code) = store.ephemeral(USER_CODE, &user_code.to_ascii_uppercase(), now).await? else {
+        return Ok(None);
+    };
+    let device_code = String::from_utf8_lossy(&device_code).into_owned();
+    let grant = decode(store.ephemeral(DEVICE, &device_code, now).await?);
+    Ok(grant.map(|grant| (device_code, grant)))
+}
+
+/// Marks the live device code whose user code is `user_code` as signed in by `user`, if it is for `tenant`;
+/// returns whether one was.
+pub async fn approve_device(
+    store: &dyn Store,
+    user_code: &str,
+    tenant_id: Uuid,
+    user: Uuid,
+) -> Result<bool, OAuthFailure> {
+    match device_by_user_code(store, user_code).await? {
+        Some((device_code, mut grant)) if grant.tenant_id == tenant_id => {
+            grant.approved_by = Some(user);
+            store.put_ephemeral(DEVICE, &device_code, &encode(&grant)?, grant.expires, true).await?;
+            Ok(true)
         }
+        _ => Ok(false),
     }
+}
 
-    /// The tenant of the live device code whose user code is `user_code`.
-    pub fn device_tenant(&self, user_code: &str) -> Option<Uuid> {
-        let now = now_seconds();
-        lock(&self.devices)
-            .values()
-            .find(|g| g.user_code.eq_ignore_ascii_case(user_code) && g.expires > now)
-            .map(|g| g.tenant_id)
-    }
+/// The tenant of the live device code whose user code is `user_code`.
+pub async fn device_tenant(store: &dyn Store, user_code: &str) -> Result<Option<Uuid>, OAuthFailure> {
+    Ok(device_by_user_code(store, user_code).await?.map(|(_, grant)| grant.tenant_id))
+}
 
-    /// The device grant for `device_code`: removed once approved (a device code yields tokens once).
-    pub fn poll_device(&self, device_code: &str) -> Option<DeviceGrant> {
-        let now = now_seconds();
-        let mut devices = lock(&self.devices);
-        let grant = devices.get(device_code).filter(|g| g.expires > now)?.clone();
-        if grant.approved_by.is_some() {
-            devices.remove(device_code);
-        }
-        Some(grant)
+/// The device grant for `device_code`: taken once approved (a device code yields tokens once).
+pub async fn poll_device(store: &dyn Store, device_code: &str) -> Result<Option<DeviceGrant>, OAuthFailure> {
+    let now = now_seconds();
+    let Some(grant) = decode::<DeviceGrant>(store.ephemeral(DEVICE, device_code, now).await?) else { return Ok(None) };
+    if grant.approved_by.is_none() {
+        return Ok(Some(grant));
     }
+    // Of two polls that both saw it approved, only the one that takes it gets tokens.
+    Ok(decode(store.take_ephemeral(DEVICE, device_code, now).await?))
+}
 
-    /// Keeps a new authorization code.
-    pub fn add_code(&self, code: String, grant: CodeGrant) {
-        let now = now_seconds();
-        let mut codes = lock(&self.codes);
-        codes.retain(|_, g| g.expires > now);
-        codes.insert(code, grant);
-    }
+/// Keeps a new authorization code.
+pub async fn add_code(store: &dyn Store, code: &str, grant: &CodeGrant) -> Result<(), OAuthFailure> {
+    store.put_ephemeral(CODE, code, &encode(grant)?, grant.expires, true).await?;
+    Ok(())
+}
 
-    /// Takes an authorization code: it can be redeemed once.
-    pub fn take_code(&self, code: &str) -> Option<CodeGrant> {
-        let now = now_seconds();
-        lock(&self.codes).remove(code).filter(|g| g.expires > now)
-    }
+/// Takes an authorization code: it can be redeemed once.
+pub async fn take_code(store: &dyn Store, code: &str) -> Result<Option<CodeGrant>, OAuthFailure> {
+    Ok(decode(store.take_ephemeral(CODE, code, now_seconds()).await?))
 }

@@ -1,12 +1,16 @@
 //! Brute-force protection: failed sign-ins (passwords, client secrets) are counted per principal and per
 //! address; past a threshold within a window, further attempts are refused for a while with AADSTS50053,
-//! whether or not they would have succeeded.
+//! whether or not they would have succeeded. Every node counts every failure: each is announced to the
+//! other nodes on the same database before the failed attempt is answered.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use strongroom_store::ChangeNotice;
+
 use super::mint::now_seconds;
+use crate::state::AppState;
 
 /// Failures that trigger a lock-out.
 pub const MAX_FAILURES: u32 = 10;
@@ -55,6 +59,15 @@ impl SignInThrottle {
                 record.locked_until = now + LOCKOUT_SECONDS;
             }
         }
+    }
+}
+
+/// Counts a failed attempt here and on every other node.
+pub async fn count_failure(state: &AppState, principal: &str, address: IpAddr) {
+    state.sign_in_throttle.record_failure(principal, address);
+    let notice = ChangeNotice::SignInFailure { address: address.to_string(), principal: principal.to_owned() };
+    if let Err(e) = state.store.announce(notice).await {
+        tracing::warn!("cannot tell the other nodes of a failed sign-in: {e}");
     }
 }
 

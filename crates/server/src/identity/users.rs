@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{self, now_seconds};
+use super::throttle;
 use super::token::requested_resource;
 use crate::state::AppState;
 
@@ -142,14 +143,14 @@ pub async fn check_password<'a>(
         return Err(OAuthFailure::locked_out());
     }
     let Some((user, details)) = directory.user_by_sign_in_name(tenant.id, username) else {
-        state.sign_in_throttle.record_failure(&principal_key, address);
+        throttle::count_failure(state, &principal_key, address).await;
         return Err(OAuthFailure::user_not_found(username, &tenant.name));
     };
     let hash = details.password_hash.clone();
     let verified =
         tokio::task::spawn_blocking(move || credential::verify_secret(&password, &hash)).await.unwrap_or(false);
     if !verified {
-        state.sign_in_throttle.record_failure(&principal_key, address);
+        throttle::count_failure(state, &principal_key, address).await;
         return Err(OAuthFailure::invalid_user_credentials());
     }
     if !details.enabled {

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::schema::TABLES;
 use super::{Database, Value};
-use crate::Invalidation;
+use crate::ChangeNotice;
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 
@@ -118,6 +118,6 @@ pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -
             restored += 1;
         }
     }
-    db.notify(&Invalidation::Everything)?;
+    db.notify(&ChangeNotice::Everything)?;
     Ok(restored)
 }

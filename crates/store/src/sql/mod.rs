@@ -30,7 +30,7 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, Collection, Integrity, Invalidation, PageRequest, PageResult, Place, SecretWithValue, Store,
+    ChangeFeed, ChangeNotice, Collection, Integrity, PageRequest, PageResult, Place, SecretWithValue, Store,
     VersionSelector,
 };
 
@@ -58,7 +58,7 @@ pub trait Database {
     fn dialect(&self) -> Dialect;
 
     /// Tells the other processes on the same database, when the transaction commits, what changed.
-    fn notify(&mut self, change: &Invalidation) -> Result<()>;
+    fn notify(&mut self, change: &ChangeNotice) -> Result<()>;
 }
 
 impl dyn Database + '_ {
@@ -172,6 +172,17 @@ fn check_root_key(db: &mut dyn Database, root_key: &RootKey) -> Result<()> {
     }
 }
 
+fn ephemeral_context(kind: &str, key: &str) -> Vec<u8> {
+    format!("ephemeral/{kind}/{key}").into_bytes()
+}
+
+/// The system clock, Unix seconds.
+pub(crate) fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
 fn setting_context(name: &str) -> Vec<u8> {
     format!("setting/{name}").into_bytes()
 }
@@ -193,7 +204,7 @@ fn linked<T>(places: &[Place], mut change: impl FnMut(Place) -> Result<Option<T>
 
 /// Tells other processes that the object `name` changed at each of `places`.
 fn notify_objects(db: &mut dyn Database, places: &[Place], name: &str) -> Result<()> {
-    places.iter().try_for_each(|place| db.notify(&Invalidation::Object { place: *place, name_key: name_key(name) }))
+    places.iter().try_for_each(|place| db.notify(&ChangeNotice::Object { place: *place, name_key: name_key(name) }))
 }
 
 fn owned_selector(selector: VersionSelector<'_>) -> Option<String> {
@@ -223,7 +234,7 @@ impl<B: Backend> Store for SqlStore<B> {
             for change in &changes {
                 directory::apply(db, root_key, change)?;
             }
-            db.notify(&Invalidation::Directory)
+            db.notify(&ChangeNotice::Directory)
         })
         .await
     }
@@ -268,7 +279,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 values![&name, sealed.clone()],
             )
             .context("storing a setting")?;
-            db.notify(&Invalidation::Setting(name.clone()))
+            db.notify(&ChangeNotice::Setting(name.clone()))
         })
         .await
     }
@@ -406,7 +417,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.write(move |db, _| {
             let purged = objects::purge_expired(db, now)?;
             if purged > 0 {
-                db.notify(&Invalidation::Everything)?;
+                db.notify(&ChangeNotice::Everything)?;
             }
             Ok(purged)
         })
@@ -486,6 +497,59 @@ impl<B: Backend> Store for SqlStore<B> {
             newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring", "nothing to restore"))
         })
         .await
+    }
+
+    async fn put_ephemeral(&self, kind: &str, key: &str, value: &[u8], expires: i64, replace: bool) -> Result<bool> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        let sealed = self.root_key.seal(value, &ephemeral_context(&kind, &key))?;
+        let now = now_seconds();
+        self.write(move |db, _| {
+            db.execute("DELETE FROM ephemera WHERE expires <= ?1", values![now])
+                .context("expiring short-lived state")?;
+            let written = db
+                .execute(
+                    "INSERT INTO ephemera (kind, key, value, expires) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (kind, key) DO UPDATE SET value = ?3, expires = ?4 WHERE ?5 = 1",
+                    values![&kind, &key, sealed.clone(), expires, replace],
+                )
+                .context("keeping short-lived state")?;
+            Ok(written == 1)
+        })
+        .await
+    }
+
+    async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        self.read(move |db, root_key| {
+            let row = db
+                .query_row(
+                    "SELECT value FROM ephemera WHERE kind = ?1 AND key = ?2 AND expires > ?3",
+                    values![&kind, &key, now],
+                )
+                .context("reading short-lived state")?;
+            row.map(|r| root_key.open(&r.get::<Vec<u8>>(0)?, &ephemeral_context(&kind, &key))).transpose()
+        })
+        .await
+    }
+
+    async fn take_ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        self.write(move |db, root_key| {
+            // One statement finds and removes it, so two nodes cannot both take it.
+            let row = db
+                .query_row(
+                    "DELETE FROM ephemera WHERE kind = ?1 AND key = ?2 RETURNING value, expires",
+                    values![&kind, &key],
+                )
+                .context("taking short-lived state")?;
+            let Some(row) = row.filter(|r| r.get::<i64>(1).is_ok_and(|expires| expires > now)) else { return Ok(None) };
+            root_key.open(&row.get::<Vec<u8>>(0)?, &ephemeral_context(&kind, &key)).map(Some)
+        })
+        .await
+    }
+
+    async fn announce(&self, notice: ChangeNotice) -> Result<()> {
+        self.write(move |db, _| db.notify(&notice)).await
     }
 
     async fn check_integrity(&self) -> Result<Integrity> {

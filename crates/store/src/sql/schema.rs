@@ -188,11 +188,15 @@ CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT 
 "#,
     // A policy kept with an object: a key's rotation policy, a certificate's policy.
     "ALTER TABLE objects ADD COLUMN policy TEXT;",
+    // Short-lived state every node sees: pending sign-ins, used assertion ids.
+    "CREATE TABLE ephemera (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires INTEGER NOT NULL, \
+     PRIMARY KEY (kind, key));",
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
 /// insertion order as SQLite's rowid does.
-pub(crate) const POSTGRES: &[&str] = &[r#"
+pub(crate) const POSTGRES: &[&str] = &[
+    r#"
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
     value BYTEA NOT NULL
@@ -301,7 +305,10 @@ CREATE TABLE object_versions (
     PRIMARY KEY (scope, name_key, version),
     UNIQUE (scope, name_key, seq)
 );
-"#];
+"#,
+    "CREATE TABLE ephemera (kind TEXT NOT NULL, key TEXT NOT NULL, value BYTEA NOT NULL, expires BIGINT NOT NULL, \
+     PRIMARY KEY (kind, key));",
+];
 
 /// Every table with the columns a whole-store copy carries, parents before children (the order it writes
 /// them in). `role_assignments` is read in insertion order, which both databases keep as `rowid`.
