@@ -12,5 +12,6 @@ mod lifecycle;
 mod management;
 mod provisioning;
 mod security;
+mod storage;
 mod token_service;
 mod vault;

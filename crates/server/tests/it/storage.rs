@@ -1,0 +1,115 @@
+//! Storage on PostgreSQL (when STRONGROOM_TEST_POSTGRES names a server): a node that loses its database answers
+//! 503 with Retry-After, in each protocol's envelope, and recovers by itself once the database is back.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use strongroom_store::postgres::create_database;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::harness::{STANDARD_TENANTS, TestServer, billing_call};
+
+/// A TCP relay to the database that the test can cut (every connection dropped, new ones refused) and mend.
+struct Relay {
+    port: u16,
+    open: watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn to(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (open, mut state) = watch::channel(true);
+        tokio::spawn(async move {
+            let mut listener = Some(listener);
+            loop {
+                if !*state.borrow() {
+                    listener = None;
+                    if state.changed().await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                let bound = match listener.take() {
+                    Some(bound) => bound,
+                    None => TcpListener::bind(("127.0.0.1", port)).await.unwrap(),
+                };
+                tokio::select! {
+                    accepted = bound.accept() => {
+                        let (mut inbound, _) = accepted.unwrap();
+                        let mut cut = state.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                            tokio::select! {
+                                _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                _ = cut.wait_for(|open| !open) => {}
+                            }
+                        });
+                    }
+                    changed = state.changed() => if changed.is_err() { return },
+                }
+                listener = Some(bound);
+            }
+        });
+        Self { port, open }
+    }
+}
+
+/// `url` with its host and port replaced by the relay's; and the address it named.
+fn through(url: &str, port: u16) -> (String, SocketAddr) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, rest) = rest.split_once('@').map_or(("", rest), |(u, r)| (u, r));
+    let (authority, path) = rest.split_once('/').unwrap();
+    let target = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:5432") };
+    let target = target.replace("localhost", "127.0.0.1").parse().unwrap();
+    let user = if user.is_empty() { String::new() } else { format!("{user}@") };
+    (format!("{scheme}://{user}127.0.0.1:{port}/{path}"), target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
+    let Ok(admin) = std::env::var("STRONGROOM_TEST_POSTGRES") else {
+        eprintln!("STRONGROOM_TEST_POSTGRES is not set: the PostgreSQL outage test is skipped");
+        return;
+    };
+    let url = tokio::task::spawn_blocking(move || create_database(&admin)).await.unwrap().unwrap();
+    let (_, target) = through(&url, 0);
+    let relay = Relay::to(target).await;
+    let (storage, _) = through(&url, relay.port);
+    let server = TestServer::start(&format!("storage = \"{storage}\"\n{STANDARD_TENANTS}")).await;
+    let token = server.token("contoso", "admin").await;
+    let (status, _) = billing_call(&server, &token, Method::PUT, "/secrets/kept", Some(json!({"value": "v1"}))).await;
+    assert_eq!(status, 200);
+
+    relay.open.send(false).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let put = server
+        .vault_call(Method::PUT, "billing", "/secrets/kept?api-version=7.6", Some(&token), Some(json!({"value": "v2"})))
+        .await;
+    assert_eq!(put.status().as_u16(), 503);
+    assert_eq!(put.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let body: serde_json::Value = put.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "ServiceUnavailable", "{body}");
+    // Without the database, the cache cannot know what other nodes changed: reads are refused too.
+    let (status, _) = billing_call(&server, &token, Method::GET, "/secrets/kept", None).await;
+    assert_eq!(status, 503);
+
+    relay.open.send(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _) =
+            billing_call(&server, &token, Method::PUT, "/secrets/kept", Some(json!({"value": "v2"}))).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(Instant::now() < deadline, "the node did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = billing_call(&server, &token, Method::GET, "/secrets/kept", None).await;
+    assert_eq!((status, body["value"].as_str()), (200, Some("v2")));
+}
