@@ -76,6 +76,9 @@ enum Command {
         /// The database: a postgres:// URL (default: SQLite in the data directory).
         #[arg(long)]
         storage: Option<String>,
+        /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
+        #[arg(long)]
+        storage_ca: Option<PathBuf>,
     },
     /// Write a copy of the whole store, sealed with the root key, to a file.
     Backup {
@@ -85,6 +88,9 @@ enum Command {
         /// The database: a postgres:// URL (default: SQLite in the data directory).
         #[arg(long)]
         storage: Option<String>,
+        /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
+        #[arg(long)]
+        storage_ca: Option<PathBuf>,
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
@@ -98,6 +104,9 @@ enum Command {
         /// The database: a postgres:// URL (default: SQLite in the data directory).
         #[arg(long)]
         storage: Option<String>,
+        /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
+        #[arg(long)]
+        storage_ca: Option<PathBuf>,
         /// The copy to read.
         #[arg(long = "in")]
         input: PathBuf,
@@ -175,7 +184,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             server
         }
         Command::Dev { listen, data_dir, storage } => {
-            let mut settings = settings(listen, data_dir.clone(), storage)?;
+            let mut settings = settings(listen, data_dir.clone(), storage, None)?;
             // The authority is plain `localhost`, which resolves everywhere; only the vault needs a hosts line.
             settings.login_host = "localhost".to_owned();
             let installation = Installation::open(settings).await?;
@@ -188,18 +197,18 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             server
         }
         Command::RotateSigningKey { data_dir, storage } => {
-            let installation = Installation::open(settings(UNUSED, data_dir, storage)?).await?;
+            let installation = Installation::open(settings(UNUSED, data_dir, storage, None)?).await?;
             installation.rotate_signing_key().await?;
             println!("rotated the token signing key");
             return Ok(None);
         }
         Command::BackupKey { data_dir, storage } => {
-            let installation = Installation::open(settings(UNUSED, data_dir, storage)?).await?;
+            let installation = Installation::open(settings(UNUSED, data_dir, storage, None)?).await?;
             println!("{}", installation.backup_key_base64());
             return Ok(None);
         }
-        Command::Check { data_dir, storage } => {
-            let store = open_store(&settings(UNUSED, data_dir, storage)?).await?;
+        Command::Check { data_dir, storage, storage_ca } => {
+            let store = open_store(&settings(UNUSED, data_dir, storage, storage_ca)?).await?;
             let integrity = store.check_integrity().await?;
             println!("{} objects, {} versions", integrity.objects, integrity.versions);
             for problem in &integrity.problems {
@@ -211,16 +220,16 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("intact");
             return Ok(None);
         }
-        Command::Backup { data_dir, storage, out } => {
-            let store = open_store(&settings(UNUSED, data_dir, storage)?).await?;
+        Command::Backup { data_dir, storage, storage_ca, out } => {
+            let store = open_store(&settings(UNUSED, data_dir, storage, storage_ca)?).await?;
             let copy = store.export_copy().await?;
             std::fs::write(&out, &copy).map_err(|e| tool_error(format_args!("writing {}", out.display()), e))?;
             println!("wrote a copy of the store to {} ({} bytes)", out.display(), copy.len());
             return Ok(None);
         }
-        Command::Restore { data_dir, storage, input } => {
+        Command::Restore { data_dir, storage, storage_ca, input } => {
             let copy = std::fs::read(&input).map_err(|e| tool_error(format_args!("reading {}", input.display()), e))?;
-            let store = open_store(&settings(UNUSED, data_dir, storage)?).await?;
+            let store = open_store(&settings(UNUSED, data_dir, storage, storage_ca)?).await?;
             let rows = store.import_copy(copy).await?;
             println!("restored {rows} rows from {}", input.display());
             return Ok(None);
@@ -248,15 +257,22 @@ fn parse_storage(text: &str) -> strongroom_server::Result<Storage> {
     })
 }
 
-/// Default settings for `listen`, `data_dir` and `--storage`.
+/// Default settings for `listen`, `data_dir`, `--storage` and `--storage-ca`.
 fn settings(
     listen: SocketAddr,
     data_dir: PathBuf,
     storage: Option<String>,
+    storage_ca: Option<PathBuf>,
 ) -> strongroom_server::Result<ServerSettings> {
     let mut settings = ServerSettings::new(listen, data_dir);
     if let Some(storage) = storage {
         settings.storage = parse_storage(&storage)?;
+    }
+    if let Some(ca) = storage_ca {
+        settings.storage = settings
+            .storage
+            .with_ca(ca)
+            .ok_or_else(|| tool_error("--storage-ca", "needs --storage postgres://…?sslmode=require"))?;
     }
     Ok(settings)
 }

@@ -75,15 +75,28 @@ pub enum Storage {
     /// SQLite, `strongroom.db` in the data directory.
     #[default]
     Sqlite,
-    /// A PostgreSQL database, shared by every node of the installation (its URL).
-    Postgres(String),
+    /// A PostgreSQL database, shared by every node of the installation.
+    Postgres {
+        /// Its URL.
+        url: String,
+        /// A PEM file of certificates trusted for the database server's TLS certificate, besides the system's.
+        ca: Option<PathBuf>,
+    },
 }
 
 impl Storage {
     /// `postgres://…` or `postgresql://…`; anything else is not a storage this version knows.
     pub fn parse(text: &str) -> Option<Self> {
         (text.starts_with("postgres://") || text.starts_with("postgresql://"))
-            .then(|| Storage::Postgres(text.to_owned()))
+            .then(|| Storage::Postgres { url: text.to_owned(), ca: None })
+    }
+
+    /// The same storage trusting `ca` for the database's certificate; only PostgreSQL has one.
+    pub fn with_ca(self, ca: PathBuf) -> Option<Self> {
+        match self {
+            Storage::Postgres { url, .. } => Some(Storage::Postgres { url, ca: Some(ca) }),
+            Storage::Sqlite => None,
+        }
     }
 }
 
@@ -235,6 +248,7 @@ struct ServerSection {
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
     storage: Option<Spanned<String>>,
+    storage_ca: Option<Spanned<PathBuf>>,
     #[serde(default)]
     trusted_proxies: Vec<Spanned<String>>,
     token_lifetime_seconds: Option<Spanned<u64>>,
@@ -509,6 +523,12 @@ impl ServerSection {
             })
             .transpose()?
             .unwrap_or_default();
+        let storage = match &self.storage_ca {
+            Some(ca) => storage
+                .with_ca(ca.get_ref().clone())
+                .ok_or_else(|| at(ca, "`storage_ca` needs `storage = \"postgres://…?sslmode=require\"`"))?,
+            None => storage,
+        };
         let trusted_proxies = self.trusted_proxies.iter().map(parse_network).collect::<Result<_, _>>()?;
         let texts = match self.listen.get_ref() {
             Addresses::One(one) => vec![one.clone()],
@@ -919,7 +939,7 @@ mod tests {
         let config = parse(&format!("{MINIMAL}storage = \"postgres://strongroom@db/strongroom\"\n"));
         assert_eq!(
             config.map(|c| c.server.storage).ok(),
-            Some(Storage::Postgres("postgres://strongroom@db/strongroom".into()))
+            Some(Storage::Postgres { url: "postgres://strongroom@db/strongroom".into(), ca: None })
         );
         let err = parse(&format!("{MINIMAL}storage = \"mysql://db\"\n")).err().unwrap_or_default();
         assert!(err.starts_with("test.toml:4:") && err.contains("postgres://"), "{err}");

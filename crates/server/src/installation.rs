@@ -52,7 +52,7 @@ pub async fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>> {
     };
     let database: Arc<dyn Store> = match &settings.storage {
         Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?),
-        Storage::Postgres(url) => Arc::new(PostgresStore::connect(url, root_key).await?),
+        Storage::Postgres { url, ca } => Arc::new(PostgresStore::connect(url, ca.as_deref(), root_key).await?),
     };
     Ok(database)
 }

@@ -18,15 +18,21 @@
 //! SQLite, so both share every query.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, GenericClient, NoTls, Statement};
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -39,10 +45,12 @@ pub type PostgresStore = SqlStore<PostgresBackend>;
 
 impl PostgresStore {
     /// Connects to the database `url` names (`postgres://user@host:port/database`), migrates it, and seals
-    /// with `root_key`.
-    pub async fn connect(url: &str, root_key: RootKey) -> Result<Self> {
+    /// with `root_key`. With `sslmode=require` in the URL, connections use TLS and the server's certificate
+    /// must chain to the system's roots or to a certificate in the PEM file `ca`.
+    pub async fn connect(url: &str, ca: Option<&Path>, root_key: RootKey) -> Result<Self> {
         let config: Config = url.parse().map_err(|e| Error::new(ErrorKind::Database, "reading the storage URL", e))?;
-        tokio::task::spawn_blocking(move || SqlStore::new(PostgresBackend::new(config)?, root_key))
+        let connector = Connector::for_config(&config, ca)?;
+        tokio::task::spawn_blocking(move || SqlStore::new(PostgresBackend::new(config, connector)?, root_key))
             .await
             .map_err(|e| Error::new(ErrorKind::Database, "connecting to the database", e))?
     }
@@ -53,7 +61,9 @@ impl PostgresStore {
 pub fn create_database(url: &str) -> Result<String> {
     let config: Config = url.parse().map_err(|e| Error::new(ErrorKind::Database, "reading the storage URL", e))?;
     let name = format!("strongroom_{}", Uuid::new_v4().simple());
-    let mut client = config.connect(NoTls).map_err(|e| postgres_error("connecting to the database", &e))?;
+    let mut client = Connector::for_config(&config, None)?
+        .connect(&config)
+        .map_err(|e| postgres_error("connecting to the database", &e))?;
     client.batch_execute(&format!("CREATE DATABASE {name}")).map_err(|e| postgres_error("creating a database", &e))?;
     let (address, query) = url.split_once('?').map_or((url, None), |(a, q)| (a, Some(q)));
     let host_end = address.find("://").map_or(0, |i| i + 3);
@@ -81,9 +91,60 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Above this payload size a transaction's changes are sent as "everything" (NOTIFY takes under 8,000 bytes).
 const LARGEST_PAYLOAD: usize = 7_000;
 
+/// How connections are made: in clear (the URL does not ask for TLS), or over TLS with the server's
+/// certificate verified.
+#[derive(Clone)]
+enum Connector {
+    Plain,
+    Tls(MakeRustlsConnect),
+}
+
+impl Connector {
+    /// TLS when the URL says `sslmode=require` (roots: the system's and the certificates in `ca`); in clear
+    /// otherwise, and then `ca` is refused, since it would protect nothing.
+    fn for_config(config: &Config, ca: Option<&Path>) -> Result<Self> {
+        let tls_error =
+            |e: &dyn std::fmt::Display| Error::new(ErrorKind::Database, "setting up TLS to the database", e);
+        if config.get_ssl_mode() != SslMode::Require {
+            return match ca {
+                Some(_) => Err(tls_error(&"a CA for the database needs sslmode=require in the storage URL")),
+                None => Ok(Connector::Plain),
+            };
+        }
+        let mut roots = RootCertStore::empty();
+        for certificate in rustls_native_certs::load_native_certs().certs {
+            // A system certificate rustls cannot use is left out, as every TLS client does.
+            let _ = roots.add(certificate);
+        }
+        if let Some(ca) = ca {
+            let certificates = CertificateDer::pem_file_iter(ca)
+                .map_err(|e| tls_error(&format_args!("{}: {e}", ca.display())))?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| tls_error(&format_args!("{}: {e}", ca.display())))?;
+            for certificate in certificates {
+                roots.add(certificate).map_err(|e| tls_error(&format_args!("{}: {e}", ca.display())))?;
+            }
+        }
+        let tls = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error(&e))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Connector::Tls(MakeRustlsConnect::new(tls)))
+    }
+
+    fn connect(&self, config: &Config) -> std::result::Result<Client, postgres::Error> {
+        match self {
+            Connector::Plain => config.connect(NoTls),
+            Connector::Tls(tls) => config.connect(tls.clone()),
+        }
+    }
+}
+
 /// A pool of connections to one database, its change listener and the maintenance lead.
 pub struct PostgresBackend {
     config: Config,
+    connector: Connector,
     pool: Pool,
     node: Uuid,
     feed: ChangeFeed,
@@ -95,7 +156,7 @@ pub struct PostgresBackend {
 
 impl PostgresBackend {
     /// A backend on `config`; connects once to check that the database answers, and starts the listener.
-    pub fn new(mut config: Config) -> Result<Self> {
+    fn new(mut config: Config, connector: Connector) -> Result<Self> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -109,11 +170,13 @@ impl PostgresBackend {
             lead: Mutex::new(None),
             stop: Arc::new(AtomicBool::new(false)),
             config,
+            connector,
         };
         let first = backend.checkout()?;
         backend.pool.checkin(first);
         let listener = Listener {
             config: backend.config.clone(),
+            connector: backend.connector.clone(),
             feed: backend.feed.clone(),
             peers: Arc::clone(&backend.peers),
             node: backend.node,
@@ -136,7 +199,7 @@ impl PostgresBackend {
             if idle.1 < POOL_SIZE {
                 idle.1 += 1;
                 drop(idle);
-                return self.config.connect(NoTls).map(Connection::new).map_err(|e| {
+                return self.connector.connect(&self.config).map(Connection::new).map_err(|e| {
                     self.pool.forget();
                     postgres_error("connecting to the database", &e)
                 });
@@ -222,7 +285,8 @@ impl Backend for PostgresBackend {
             }
             *lead = None;
         }
-        let mut client = self.config.connect(NoTls).map_err(|e| postgres_error("connecting to the database", &e))?;
+        let mut client =
+            self.connector.connect(&self.config).map_err(|e| postgres_error("connecting to the database", &e))?;
         let row = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&LEAD_LOCK])
             .map_err(|e| postgres_error("taking the maintenance lead", &e))?;
@@ -466,6 +530,7 @@ impl Peers {
 /// may be served from caches.
 struct Listener {
     config: Config,
+    connector: Connector,
     feed: ChangeFeed,
     peers: Arc<Peers>,
     node: Uuid,
@@ -475,7 +540,7 @@ struct Listener {
 impl Listener {
     fn run(&self) {
         while !self.stop.load(Ordering::Acquire) {
-            let Ok(mut client) = self.config.connect(NoTls) else {
+            let Ok(mut client) = self.connector.connect(&self.config) else {
                 std::thread::sleep(Duration::from_millis(500));
                 continue;
             };
@@ -551,6 +616,45 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::corrupt;
+    use crate::sql::tests::postgres_database;
+
+    /// Runs one query on `store`'s backend (off the async threads, as the store does).
+    async fn query_row(store: &PostgresStore, sql: &'static str) -> Result<Option<crate::sql::Row>> {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.backend().run(false, &mut |db| db.query(sql, &[])))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Database, "test", e))?
+            .map(|rows| rows.into_iter().next())
+    }
+
+    #[tokio::test]
+    async fn with_sslmode_require_the_connections_use_tls_to_a_verified_server() -> Result<()> {
+        let Some(url) = postgres_database().await? else { return Ok(()) };
+        let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "test", e))?;
+        let root = || RootKey::load_or_create(&dir.path().join("root.key"));
+        let plain = PostgresStore::connect(&url, None, root()?).await?;
+        let settings = query_row(&plain, "SELECT current_setting('ssl'), current_setting('ssl_cert_file')").await?;
+        let (ssl, certificate): (String, String) = match settings {
+            Some(row) => (row.get(0)?, row.get(1)?),
+            None => return Ok(()),
+        };
+        let certificate = std::path::PathBuf::from(certificate);
+        if ssl != "on" || !certificate.is_file() || !url.contains("127.0.0.1") {
+            eprintln!("the test PostgreSQL serves no TLS certificate this test can read: the TLS test is skipped");
+            return Ok(());
+        }
+        // The server's own certificate (Debian's is for `localhost`) as the trusted one.
+        let tls_url = format!("{}?sslmode=require", url.replace("127.0.0.1", "localhost"));
+        let tls = PostgresStore::connect(&tls_url, Some(&certificate), root()?).await?;
+        let used = query_row(&tls, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").await?;
+        assert_eq!(used.map(|row| row.get::<bool>(0)).transpose()?, Some(true));
+        assert!(
+            Connector::for_config(&url.parse().map_err(|_| corrupt("url"))?, Some(&certificate)).is_err(),
+            "a CA without TLS is refused"
+        );
+        Ok(())
+    }
 
     #[test]
     fn numbered_parameters_are_spelt_with_dollars() {

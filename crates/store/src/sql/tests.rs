@@ -77,7 +77,7 @@ async fn stores() -> Result<Vec<(Arc<dyn Store>, Uuid, TempDir)>> {
     if let Some(url) = postgres_database().await? {
         let dir = tempfile::tempdir().map_err(io)?;
         let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
-        let postgres: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, root).await?);
+        let postgres: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, None, root).await?);
         stores.push((Arc::clone(&postgres), add_vault(postgres.as_ref()).await?, dir));
     }
     Ok(stores)
@@ -258,7 +258,7 @@ async fn a_copy_of_a_whole_store_restores_into_an_empty_one_of_either_kind() -> 
     )?)];
     if let Some(url) = postgres_database().await? {
         targets.push(Arc::new(
-            PostgresStore::connect(&url, RootKey::load_or_create(&dir.path().join("root.key"))?).await?,
+            PostgresStore::connect(&url, None, RootKey::load_or_create(&dir.path().join("root.key"))?).await?,
         ));
     }
     for target in targets {
