@@ -1,4 +1,4 @@
-"""Two Strongroom nodes on one PostgreSQL database, driven by the unmodified SDKs as clients behind a load
+"""Two Strongroom nodes on one PostgreSQL database (and one installation moving there from SQLite), driven by the unmodified SDKs as clients behind a load
 balancer would be: both nodes answer on one port (node A on 127.0.0.1, node B on 127.0.0.2) and every test picks
 the node its requests reach. Skipped when STRONGROOM_TEST_POSTGRES names no server."""
 
@@ -6,21 +6,27 @@ import concurrent.futures
 import json
 import os
 import signal
+import subprocess
 import tempfile
 
 import pytest
+import requests
 from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 
 from conftest import (
     APPS,
+    BINARY,
     CONTOSO,
     POSTGRES,
+    Server,
     app_secret,
     free_port,
     fresh_postgres_database,
     on_node,
+    read_env_file,
+    start_dev,
     start_node,
     strongroom_cli,
 )
@@ -180,3 +186,67 @@ def test_when_one_node_dies_the_other_keeps_serving_and_no_acknowledged_write_is
     assert sum(name.startswith("via-b") for name in acknowledged) == 40, "node B stopped serving"
     for name, version in acknowledged.items():
         assert b_client.get_secret(name, version).value == f"value-of-{name}"
+
+
+def token_status(port, ca, address, secret):
+    """A client-credentials request for the reader through the node at `address`: status and AADSTS codes."""
+    with on_node(address):
+        response = requests.post(
+            f"https://localhost:{port}/{CONTOSO}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": APPS["reader"],
+                "client_secret": secret,
+                "scope": f"https://vault.localhost:{port}/.default",
+            },
+            verify=ca,
+            timeout=30,
+        )
+    return response.status_code, response.json().get("error_codes", [])
+
+
+def test_a_lock_out_earned_on_one_node_holds_on_the_other():
+    # Nodes of their own: the lock-out also holds the test's address for a minute.
+    with tempfile.TemporaryDirectory() as folder:
+        nodes = Nodes(folder)
+        try:
+            port, ca = nodes.port, nodes.a.ca
+            assert token_status(port, ca, nodes.b.address, app_secret("reader"))[0] == 200
+            for _ in range(10):
+                assert token_status(port, ca, nodes.a.address, "wrong-secret-0123456789")[1] == [7000215]
+            assert token_status(port, ca, nodes.b.address, app_secret("reader")) == (400, [50053])
+        finally:
+            nodes.stop()
+
+
+def test_an_installation_moves_from_sqlite_to_postgres_with_backup_and_restore(tmp_path):
+    sqlite = start_dev(tmp_path)
+    try:
+        env = sqlite.env
+        credential = ClientSecretCredential(
+            env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"],
+            authority=env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True, connection_verify=sqlite.ca,
+        )
+        SecretClient(env["VAULT_URL"], credential, connection_verify=sqlite.ca).set_secret("moving", "with-us")
+    finally:
+        sqlite.stop()
+    storage = fresh_postgres_database()
+    run = lambda *args: subprocess.run([BINARY, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    copy = tmp_path / "store.copy"
+    assert run("backup", "--data-dir", str(tmp_path), "--out", str(copy)).returncode == 0
+    restored = run("restore", "--data-dir", str(tmp_path), "--storage", storage, "--in", str(copy))
+    assert restored.returncode == 0, restored.stderr
+    assert "intact" in run("check", "--data-dir", str(tmp_path), "--storage", storage).stdout
+    again = run("restore", "--data-dir", str(tmp_path), "--storage", storage, "--in", str(copy))
+    assert again.returncode != 0 and "not empty" in again.stderr
+
+    moved = Server(["dev", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path), "--storage", storage], tmp_path).start()
+    try:
+        env = read_env_file(tmp_path / "dev.env")
+        credential = ClientSecretCredential(
+            env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"],
+            authority=env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True, connection_verify=moved.ca,
+        )
+        assert SecretClient(env["VAULT_URL"], credential, connection_verify=moved.ca).get_secret("moving").value == "with-us"
+    finally:
+        moved.stop()

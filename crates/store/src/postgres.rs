@@ -616,6 +616,7 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Store;
     use crate::sql::corrupt;
     use crate::sql::tests::postgres_database;
 
@@ -626,6 +627,33 @@ mod tests {
             .await
             .map_err(|e| Error::new(ErrorKind::Database, "test", e))?
             .map(|rows| rows.into_iter().next())
+    }
+
+    #[tokio::test]
+    async fn nodes_starting_together_migrate_once_and_one_at_a_time_leads() -> Result<()> {
+        let Some(url) = postgres_database().await? else { return Ok(()) };
+        let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "test", e))?;
+        let root = || RootKey::load_or_create(&dir.path().join("root.key"));
+        let (a, b) =
+            tokio::join!(PostgresStore::connect(&url, None, root()?), PostgresStore::connect(&url, None, root()?));
+        let (a, b) = (a?, b?);
+        let migrations = query_row(&a, "SELECT COUNT(*), MAX(version) FROM schema_version").await?;
+        let expected = i64::try_from(crate::sql::schema::POSTGRES.len()).unwrap_or_default();
+        assert_eq!(
+            migrations.map(|r| (r.get::<i64>(0), r.get::<i64>(1))).map(|(c, m)| (c.ok(), m.ok())),
+            Some((Some(expected), Some(expected)))
+        );
+
+        assert!(a.lead().await?, "the first to ask leads");
+        assert!(!b.lead().await?, "one node at a time");
+        assert!(a.lead().await?, "and keeps the lead while its connection lives");
+        drop(a);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !b.lead().await? {
+            assert!(std::time::Instant::now() < deadline, "the lead did not pass on when its holder went");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     #[tokio::test]
