@@ -8,7 +8,9 @@ Workloads (wrk, keep-alive, HTTPS unless said otherwise):
   5. durable PUT /secrets/{name} (new secrets) per second;
   6. cold start and resident memory with many secrets in a vault, and the cost of one page of its list;
   7. POST /keys/{name}/sign with RSA-2048 (RS256) and EC P-256 (ES256), beside the signing rate of the same
-     library on one core of the same machine (crates/core/examples/sign_rate.rs).
+     library on one core of the same machine (crates/core/examples/sign_rate.rs);
+  8. workloads 1 (64 connections) and 5 again on a node whose store is PostgreSQL, when bench/run found one
+     (the database shares the machine, and its server is not pinned).
 """
 
 import argparse
@@ -117,7 +119,7 @@ def write_lua(folder, name, text):
     return path
 
 
-def strongroom_config(folder, port, seeds=0, big=False):
+def strongroom_config(folder, port, seeds=0, big=False, storage=None):
     seeded = "".join(f'[[tenant.vault.secret]]\nname = "s{i:07d}"\nvalue = "{VALUE}"\n' for i in range(seeds))
     big_vault = (
         f'[[tenant.vault]]\nname = "big"\n[[tenant.vault.role_assignment]]\nprincipal = "bench-app"\n'
@@ -132,6 +134,7 @@ def strongroom_config(folder, port, seeds=0, big=False):
         data_dir = "{folder}"
         login_host = "localhost"
         vault_domain = "vault.localhost"
+        {f'storage = "{storage}"' if storage else ""}
 
         [[tenant]]
         name = "bench"
@@ -181,10 +184,11 @@ def rss_mib(pid):
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def bench_strongroom(binary, folder, seconds):
+def bench_strongroom(binary, folder, seconds, storage=None):
+    """Every Strongroom workload on SQLite; with `storage`, the warm GET (64 connections) and the PUT on it."""
     port = free_port()
     config = pathlib.Path(folder) / "strongroom.toml"
-    config.write_text(strongroom_config(folder, port))
+    config.write_text(strongroom_config(folder, port, storage=storage))
     log = pathlib.Path(folder) / "strongroom.log"
     results = {}
     with running([*on_cpu(SERVER_CPU), binary, "serve", "--config", str(config)], log_says(log, "listening on"), log):
@@ -194,18 +198,8 @@ def bench_strongroom(binary, folder, seconds):
         url = f"https://127.0.0.1:{port}/secrets/bench?api-version=7.6"
         # The first request warms the token and secret caches; the load measures the warm path.
         requests.get(url, headers={"Host": host.split(": ")[1], "Authorization": f"Bearer {bearer}"}, verify=False)
-        for connections in (1, 64):
+        for connections in (1, 64) if storage is None else (64,):
             results[f"get-{connections}"] = wrk(url, connections, seconds, [host, f"Authorization: Bearer {bearer}"])
-        form = (
-            f"grant_type=client_credentials&client_id={APP}&client_secret={APP_SECRET}"
-            f"&scope=https%3A%2F%2Fvault.localhost%3A{port}%2F.default"
-        )
-        grant = write_lua(folder, "grant.lua", f"""
-            wrk.method = "POST"
-            wrk.body = "{form}"
-            wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-        """)
-        results["grant"] = wrk(f"https://127.0.0.1:{port}/{TENANT}/oauth2/v2.0/token", 16, seconds, [f"Host: localhost:{port}"], grant)
         put = write_lua(folder, "put.lua", f"""
             local n = 0
             request = function()
@@ -217,6 +211,18 @@ def bench_strongroom(binary, folder, seconds):
             end
         """)
         results["put"] = wrk(f"https://127.0.0.1:{port}/", 16, seconds, (), put)
+        if storage is not None:
+            return results
+        form = (
+            f"grant_type=client_credentials&client_id={APP}&client_secret={APP_SECRET}"
+            f"&scope=https%3A%2F%2Fvault.localhost%3A{port}%2F.default"
+        )
+        grant = write_lua(folder, "grant.lua", f"""
+            wrk.method = "POST"
+            wrk.body = "{form}"
+            wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        """)
+        results["grant"] = wrk(f"https://127.0.0.1:{port}/{TENANT}/oauth2/v2.0/token", 16, seconds, [f"Host: localhost:{port}"], grant)
         vault = {"Host": f"bench.vault.localhost:{port}", "Authorization": f"Bearer {bearer}"}
         digest = base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
         for name, key, alg in (("sign-rs256", {"kty": "RSA", "key_size": 2048}, "RS256"), ("sign-es256", {"kty": "EC", "crv": "P-256"}, "ES256")):
@@ -230,6 +236,28 @@ def bench_strongroom(binary, folder, seconds):
             url = f"https://127.0.0.1:{port}/keys/{name}/sign?api-version=7.6"
             results[name] = wrk(url, 16, seconds, [host, f"Authorization: Bearer {bearer}"], sign)
     return results
+
+
+def bench_postgres(binary, folder, seconds, admin_url):
+    """Workload 8 on a database of its own, dropped afterwards."""
+    name = f"strongroom_bench_{os.getpid()}"
+    psql = lambda sql: subprocess.run(["psql", admin_url, "-XqAtc", sql], check=True, stdin=subprocess.DEVNULL)
+    psql(f"CREATE DATABASE {name}")
+    try:
+        return bench_strongroom(binary, folder, seconds, storage=database_url(admin_url, name))
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def database_url(url, name):
+    """`url` naming the database `name` instead."""
+    scheme, rest = url.split("://", 1)
+    query = ""
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+        query = "?" + query
+    authority = rest.split("/", 1)[0]
+    return f"{scheme}://{authority}/{name}{query}"
 
 
 def bench_sign_library(sign_rate, seconds):
@@ -351,7 +379,7 @@ def fmt(value, digits=0):
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def table(strongroom, nginx, openbao, scale, sign_library, args):
+def table(strongroom, nginx, openbao, scale, sign_library, postgres, args):
     get64, ngx64, bao64 = strongroom["get-64"]["rps"], nginx["get-64"]["rps"], openbao["get-64"]["rps"]
     vs_nginx, vs_bao = get64 / ngx64, get64 / bao64
     grants = strongroom["grant"]["rps"]
@@ -381,6 +409,13 @@ def table(strongroom, nginx, openbao, scale, sign_library, args):
     for name, key in (("Strongroom token endpoint, client_credentials", "grant"), ("Strongroom `PUT /secrets/{name}` (new secret, durable)", "put")):
         r = strongroom[key]
         lines.append(f"| {name} | 16 | {fmt(r['rps'])} | {fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} |")
+    if postgres:
+        for name, key, c in (
+            ("Strongroom on PostgreSQL, `GET /secrets/{name}` (warm)", "get-64", 64),
+            ("Strongroom on PostgreSQL, `PUT /secrets/{name}` (new secret, committed)", "put", 16),
+        ):
+            r = postgres[key]
+            lines.append(f"| {name} | {c} | {fmt(r['rps'])} | {fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} |")
     lines += [
         "",
         "| signing (one server core) | `POST /keys/{name}/sign`, 16 connections | p50 ms | aws-lc-rs alone, one thread | API / library |",
@@ -408,18 +443,20 @@ def main():
     parser.add_argument("--sign-rate", required=True)
     parser.add_argument("--openbao-version", required=True)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, nothing written")
+    parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL, for workload 8")
     args = parser.parse_args()
     args.seconds = 1 if args.smoke else 10
     sizes = (200, 2_000) if args.smoke else (100_000, 1_000_000)
     with tempfile.TemporaryDirectory() as folder:
-        for name in ("strongroom", "nginx", "openbao", *(f"scale-{n}" for n in sizes)):
+        for name in ("strongroom", "postgres", "nginx", "openbao", *(f"scale-{n}" for n in sizes)):
             (pathlib.Path(folder) / name).mkdir()
         strongroom = bench_strongroom(args.strongroom, f"{folder}/strongroom", args.seconds)
+        postgres = bench_postgres(args.strongroom, f"{folder}/postgres", args.seconds, args.postgres) if args.postgres else None
         nginx = bench_nginx(f"{folder}/nginx", args.seconds)
         openbao = bench_openbao(args.bao, f"{folder}/openbao", args.seconds)
         scale = [bench_scale(args.strongroom, f"{folder}/scale-{n}", n) for n in sizes]
         sign_library = bench_sign_library(args.sign_rate, args.seconds / 2)
-    text = table(strongroom, nginx, openbao, scale, sign_library, args)
+    text = table(strongroom, nginx, openbao, scale, sign_library, postgres, args)
     print(text)
     if not args.smoke:
         doc = pathlib.Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
