@@ -208,37 +208,47 @@ impl PostgresBackend {
         }
     }
 
-    /// Runs `work` once on `connection`.
+    /// Runs `work` once on `connection`. A write that changed something comes back with the notification
+    /// the other nodes must acknowledge. A failure says whether nothing reached the database (so that running
+    /// the work again cannot do it twice).
     fn attempt<T>(
         &self,
         connection: &mut Connection,
         write: bool,
         work: &mut dyn FnMut(&mut dyn Database) -> Result<T>,
-    ) -> Result<T> {
+    ) -> std::result::Result<(T, Option<Notified>), (Error, bool)> {
         let Connection { client, statements } = connection;
         if !write {
-            return work(&mut PostgresDatabase { client, statements, changes: Vec::new() });
+            let result = work(&mut PostgresDatabase { client, statements, changes: Vec::new() });
+            return result.map(|answer| (answer, None)).map_err(|e| (e, true));
         }
-        let mut transaction = client.transaction().map_err(|e| postgres_error("starting a write", &e))?;
+        let mut transaction = client.transaction().map_err(|e| (postgres_error("starting a write", &e), true))?;
         let mut db = PostgresDatabase { client: &mut transaction, statements, changes: Vec::new() };
-        let result = work(&mut db)?;
+        // A transaction rolled back for contention wrote nothing either.
+        let rolled_back = |e: Error| {
+            let nothing_written = e.kind() == ErrorKind::Contention;
+            (e, nothing_written)
+        };
+        let answer = work(&mut db).map_err(rolled_back)?;
         let changes = std::mem::take(&mut db.changes);
-        let waited_for = if changes.is_empty() {
+        let notified = if changes.is_empty() {
             None
         } else {
             let id = self.transactions.fetch_add(1, Ordering::Relaxed);
-            db.execute(
-                "SELECT pg_notify(?1, ?2)",
-                &[Value::from(CHANNEL), Value::from(change_message(self.node, id, &changes))],
-            )?;
-            Some((id, self.peers.live(self.node)))
+            let message = change_message(self.node, id, &changes);
+            db.execute("SELECT pg_notify(?1, ?2)", &[Value::from(CHANNEL), Value::from(message)])
+                .map_err(rolled_back)?;
+            Some(Notified { id, peers: self.peers.live(self.node) })
         };
-        transaction.commit().map_err(|e| postgres_error("committing a write", &e))?;
-        if let Some((id, peers)) = waited_for {
-            self.peers.wait_for_acks(id, &peers);
-        }
-        Ok(result)
+        transaction.commit().map_err(|e| rolled_back(postgres_error("committing a write", &e)))?;
+        Ok((answer, notified))
     }
+}
+
+/// A committed transaction's notification, and the nodes that were live when it was sent.
+struct Notified {
+    id: u64,
+    peers: Vec<Uuid>,
 }
 
 impl Drop for PostgresBackend {
@@ -259,16 +269,26 @@ impl Backend for PostgresBackend {
             let mut connection = self.checkout()?;
             let result = self.attempt(&mut connection, write, work);
             match &result {
-                Err(e) if e.kind() == ErrorKind::Unavailable || connection.client.is_closed() => {
+                Err((e, _)) if e.kind() == ErrorKind::Unavailable || connection.client.is_closed() => {
+                    // The idle ones most likely lost the database too: each use would fail once.
                     self.pool.forget();
+                    self.pool.drop_idle();
                 }
                 _ => self.pool.checkin(connection),
             }
             match result {
-                Err(e) if e.kind() == ErrorKind::Contention && attempts < ATTEMPTS => continue,
-                // A connection that broke while idle is noticed on its next use: one fresh try.
-                Err(e) if e.kind() == ErrorKind::Unavailable && attempts == 1 => continue,
-                result => return result,
+                // The connection is back in the pool while the other nodes take the change up.
+                Ok((answer, notified)) => {
+                    if let Some(Notified { id, peers }) = notified {
+                        self.peers.wait_for_acks(id, &peers);
+                    }
+                    return Ok(answer);
+                }
+                Err((e, true)) if e.kind() == ErrorKind::Contention && attempts < ATTEMPTS => continue,
+                // A connection that broke while idle is noticed on its next use: one fresh try, when nothing
+                // reached the database.
+                Err((e, true)) if e.kind() == ErrorKind::Unavailable && attempts == 1 => continue,
+                Err((e, _)) => return Err(e),
             }
         }
     }
@@ -312,6 +332,18 @@ impl Pool {
     fn checkin(&self, connection: Connection) {
         self.lock().0.push(connection);
         self.returned.notify_one();
+    }
+
+    /// Closes every idle connection.
+    fn drop_idle(&self) {
+        let idle = {
+            let mut pool = self.lock();
+            let idle = std::mem::take(&mut pool.0);
+            pool.1 = pool.1.saturating_sub(idle.len());
+            idle
+        };
+        drop(idle);
+        self.returned.notify_all();
     }
 
     /// One connection is gone for good.
