@@ -66,11 +66,21 @@ impl RequestFacts<'_> {
     }
 }
 
+/// A new request id, GUID-shaped as Azure's `x-ms-request-id`: a random prefix drawn once per process and a
+/// counter. Ids need to be unique, not secret, and drawing 16 random bytes per request cost a system call.
+pub fn request_id() -> String {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    uuid::Uuid::from_u64_pair(prefix, count).to_string()
+}
+
 /// The record of something the server did by itself (a scheduled rotation, an expiry notice): no caller, no
 /// request, the resource it acted on.
 pub fn system_event(operation: &str, resource_id: String) -> AuditRecord {
     let time = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339);
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id();
     AuditRecord {
         time: time.unwrap_or_default(),
         resource_id: Some(resource_id),

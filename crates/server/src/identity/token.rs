@@ -120,7 +120,7 @@ impl SignInAudit {
     }
 
     async fn finish(self, state: &AppState, (status, failure): (StatusCode, Option<String>)) {
-        let request_id = Uuid::new_v4().to_string();
+        let request_id = crate::audit::request_id();
         state
             .audit
             .record(AuditRecord {

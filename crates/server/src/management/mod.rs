@@ -166,7 +166,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 pub async fn handle(state: Arc<AppState>, client: IpAddr, request: Request<Body>) -> Response {
     let started = Instant::now();
     let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
-    let request_id = Uuid::new_v4().to_string();
+    let request_id = crate::audit::request_id();
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let mut identity = None;

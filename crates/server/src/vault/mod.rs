@@ -31,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
 use self::error::VaultError;
 use self::operation::{CertificateOp, KeyOperation, Operation, Query};
@@ -70,7 +69,7 @@ pub async fn handle(
 ) -> Response {
     let started = Instant::now();
     let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
-    let request_id = Uuid::new_v4().to_string();
+    let request_id = crate::audit::request_id();
     let (parts, body) = request.into_parts();
     let client = firewall::client_address(&state, &connection, &parts.headers);
     let mut draft =
