@@ -94,14 +94,25 @@ impl Installation {
 
     /// Brings the stored state to `desired`, in one transaction.
     pub async fn provision(&self, desired: &DesiredState) -> Result<()> {
-        let current = self.store.load_directory().await?;
-        let changes = provision::plan(&current, desired, now_seconds())
-            .map_err(|e| Error::new(ErrorKind::Config, "applying the configuration", e))?;
-        if !changes.is_empty() {
+        // Nodes starting together on one database plan against the same directory; the one that applies
+        // second meets a conflict, reads what the first applied and plans again (usually: nothing left).
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let current = self.store.load_directory().await?;
+            let changes = provision::plan(&current, desired, now_seconds())
+                .map_err(|e| Error::new(ErrorKind::Config, "applying the configuration", e))?;
+            if changes.is_empty() {
+                return Ok(());
+            }
             tracing::info!(changes = changes.len(), "applying the desired state");
-            self.store.apply(changes).await?;
+            match self.store.apply(changes).await {
+                Err(e) if e.kind() == strongroom_store::ErrorKind::Conflict && attempts < 3 => {
+                    tracing::info!("another node applied the desired state meanwhile; planning again");
+                }
+                result => return Ok(result?),
+            }
         }
-        Ok(())
     }
 
     /// Binds the listener and starts serving.

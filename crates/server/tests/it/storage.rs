@@ -11,6 +11,11 @@ use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use std::path::Path;
+
+use strongroom_server::config::Config;
+use strongroom_server::installation::Installation;
+
 use crate::harness::{STANDARD_TENANTS, TestServer, billing_call};
 
 /// A TCP relay to the database that the test can cut (every connection dropped, new ones refused) and mend.
@@ -112,4 +117,39 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
     }
     let (status, body) = billing_call(&server, &token, Method::GET, "/secrets/kept", None).await;
     assert_eq!((status, body["value"].as_str()), (200, Some("v2")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_started_together_on_one_empty_database_agree_on_everything() {
+    let Ok(admin) = std::env::var("STRONGROOM_TEST_POSTGRES") else {
+        eprintln!("STRONGROOM_TEST_POSTGRES is not set: the PostgreSQL start-up test is skipped");
+        return;
+    };
+    let url = tokio::task::spawn_blocking(move || create_database(&admin)).await.unwrap().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // What an operator gives every node: the same root key.
+    strongroom_store::seal::RootKey::load_or_create(&a.path().join("root.key")).unwrap();
+    std::fs::copy(a.path().join("root.key"), b.path().join("root.key")).unwrap();
+    let open = |dir: std::path::PathBuf| {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nstorage = \"{url}\"\n{STANDARD_TENANTS}",
+            dir.display()
+        );
+        async move {
+            let config = Config::parse(&text, Path::new("node.toml")).unwrap();
+            let installation = Installation::open(config.server).await.unwrap();
+            installation.provision(&config.desired).await.unwrap();
+            installation
+        }
+    };
+    let (a, b) = tokio::join!(open(a.path().to_owned()), open(b.path().to_owned()));
+    let (a_store, b_store) = (a.store().clone(), b.store().clone());
+    let (a_directory, b_directory) = (a_store.load_directory().await.unwrap(), b_store.load_directory().await.unwrap());
+    assert_eq!(a_directory.tenants().len(), 2, "each tenant once");
+    assert_eq!(a_directory.vaults().len(), b_directory.vaults().len());
+    assert_eq!(a.backup_key_base64(), b.backup_key_base64(), "one backup key");
+    let signing = |store: std::sync::Arc<dyn strongroom_store::Store>| async move {
+        store.sealed_setting(strongroom_server::signing::SETTING).await.unwrap().map(|keys| keys.to_vec())
+    };
+    assert_eq!(signing(a_store).await, signing(b_store).await, "one set of signing keys");
 }
