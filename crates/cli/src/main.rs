@@ -23,6 +23,27 @@ struct Cli {
     connection: client::Connection,
 }
 
+/// Where an installation keeps its data, for the commands that open its store.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The installation's data directory (its root key, and the SQLite database unless --storage).
+    #[arg(long, default_value = "strongroom-data")]
+    data_dir: PathBuf,
+    /// The database: a postgres:// URL (default: SQLite in the data directory).
+    #[arg(long)]
+    storage: Option<String>,
+    /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
+    #[arg(long)]
+    storage_ca: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The settings that open the installation's store.
+    fn settings(self) -> strongroom_server::Result<ServerSettings> {
+        settings(UNUSED, self.data_dir, self.storage, self.storage_ca)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the installation a configuration file describes.
@@ -70,27 +91,13 @@ enum Command {
     },
     /// Check the store: the database's own check, version numbering, and that every sealed value opens.
     Check {
-        /// The installation's data directory (its root key, and the SQLite database unless --storage).
-        #[arg(long, default_value = "strongroom-data")]
-        data_dir: PathBuf,
-        /// The database: a postgres:// URL (default: SQLite in the data directory).
-        #[arg(long)]
-        storage: Option<String>,
-        /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
-        #[arg(long)]
-        storage_ca: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Write a copy of the whole store, sealed with the root key, to a file.
     Backup {
-        /// The installation's data directory (its root key, and the SQLite database unless --storage).
-        #[arg(long, default_value = "strongroom-data")]
-        data_dir: PathBuf,
-        /// The database: a postgres:// URL (default: SQLite in the data directory).
-        #[arg(long)]
-        storage: Option<String>,
-        /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
-        #[arg(long)]
-        storage_ca: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
@@ -98,15 +105,8 @@ enum Command {
     /// Write a copy `backup` made into an empty store — of either kind: this is how an installation moves
     /// from SQLite to PostgreSQL. Needs the same root key.
     Restore {
-        /// The installation's data directory (its root key, and the SQLite database unless --storage).
-        #[arg(long, default_value = "strongroom-data")]
-        data_dir: PathBuf,
-        /// The database: a postgres:// URL (default: SQLite in the data directory).
-        #[arg(long)]
-        storage: Option<String>,
-        /// A PEM file of certificates trusted for the database's TLS certificate (with `sslmode=require`).
-        #[arg(long)]
-        storage_ca: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// The copy to read.
         #[arg(long = "in")]
         input: PathBuf,
@@ -207,8 +207,8 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("{}", installation.backup_key_base64());
             return Ok(None);
         }
-        Command::Check { data_dir, storage, storage_ca } => {
-            let store = open_store(&settings(UNUSED, data_dir, storage, storage_ca)?).await?;
+        Command::Check { store } => {
+            let store = open_store(&store.settings()?).await?;
             let integrity = store.check_integrity().await?;
             println!("{} objects, {} versions", integrity.objects, integrity.versions);
             for problem in &integrity.problems {
@@ -220,16 +220,16 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("intact");
             return Ok(None);
         }
-        Command::Backup { data_dir, storage, storage_ca, out } => {
-            let store = open_store(&settings(UNUSED, data_dir, storage, storage_ca)?).await?;
+        Command::Backup { store, out } => {
+            let store = open_store(&store.settings()?).await?;
             let copy = store.export_copy().await?;
             std::fs::write(&out, &copy).map_err(|e| tool_error(format_args!("writing {}", out.display()), e))?;
             println!("wrote a copy of the store to {} ({} bytes)", out.display(), copy.len());
             return Ok(None);
         }
-        Command::Restore { data_dir, storage, storage_ca, input } => {
+        Command::Restore { store, input } => {
             let copy = std::fs::read(&input).map_err(|e| tool_error(format_args!("reading {}", input.display()), e))?;
-            let store = open_store(&settings(UNUSED, data_dir, storage, storage_ca)?).await?;
+            let store = open_store(&store.settings()?).await?;
             let rows = store.import_copy(copy).await?;
             println!("restored {rows} rows from {}", input.display());
             return Ok(None);
