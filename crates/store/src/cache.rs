@@ -327,8 +327,16 @@ impl Store for CachedStore {
         result
     }
 
-    async fn put_ephemeral(&self, kind: &str, key: &str, value: &[u8], expires: i64, replace: bool) -> Result<bool> {
-        self.inner.put_ephemeral(kind, key, value, expires, replace).await
+    async fn put_ephemeral(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires: i64,
+        now: i64,
+        replace: bool,
+    ) -> Result<bool> {
+        self.inner.put_ephemeral(kind, key, value, expires, now, replace).await
     }
 
     async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {

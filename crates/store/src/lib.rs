@@ -338,9 +338,17 @@ pub trait Store: Send + Sync {
     ) -> Result<SecretVersion>;
 
     /// Keeps short-lived state every node must see (pending sign-ins, used assertion ids), sealed, under
-    /// `(kind, key)` until `expires`. Unless `replace`, a live entry already there stays and the answer is
-    /// `false` (so that two nodes cannot both be first).
-    async fn put_ephemeral(&self, kind: &str, key: &str, value: &[u8], expires: i64, replace: bool) -> Result<bool>;
+    /// `(kind, key)` until `expires`; entries expired by `now` go. Unless `replace`, a live entry already there
+    /// stays and the answer is `false` (so that two nodes cannot both be first).
+    async fn put_ephemeral(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires: i64,
+        now: i64,
+        replace: bool,
+    ) -> Result<bool>;
 
     /// The live short-lived entry `(kind, key)` at `now`.
     async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;

@@ -103,7 +103,14 @@ pub async fn authenticate(
     if let Some(jti) = verified.jti
         && !state
             .store
-            .put_ephemeral(ASSERTION_IDS, &format!("{}/{jti}", claimant.client_id), &[], verified.expires, false)
+            .put_ephemeral(
+                ASSERTION_IDS,
+                &format!("{}/{jti}", claimant.client_id),
+                &[],
+                verified.expires,
+                now_seconds(),
+                false,
+            )
             .await?
     {
         return Err(OAuthFailure::refused_assertion(Refusal::Replayed));

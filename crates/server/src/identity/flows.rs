@@ -65,9 +65,16 @@ fn decode<T: DeserializeOwned>(bytes: Option<Zeroizing<Vec<u8>>>) -> Option<T> {
 /// Keeps a new device code (and its user code, to find it by).
 pub async fn add_device(store: &dyn Store, device_code: &str, grant: &DeviceGrant) -> Result<(), OAuthFailure> {
     store
-        .put_ephemeral(USER_CODE, &grant.user_code.to_ascii_uppercase(), device_code.as_bytes(), grant.expires, true)
+        .put_ephemeral(
+            USER_CODE,
+            &grant.user_code.to_ascii_uppercase(),
+            device_code.as_bytes(),
+            grant.expires,
+            now_seconds(),
+            true,
+        )
         .await?;
-    store.put_ephemeral(DEVICE, device_code, &encode(grant)?, grant.expires, true).await?;
+    store.put_ephemeral(DEVICE, device_code, &encode(grant)?, grant.expires, now_seconds(), true).await?;
     Ok(())
 }
 
@@ -96,7 +103,7 @@ pub async fn approve_device(
     match device_by_user_code(store, user_code).await? {
         Some((device_code, mut grant)) if grant.tenant_id == tenant_id => {
             grant.approved_by = Some(user);
-            store.put_ephemeral(DEVICE, &device_code, &encode(&grant)?, grant.expires, true).await?;
+            store.put_ephemeral(DEVICE, &device_code, &encode(&grant)?, grant.expires, now_seconds(), true).await?;
             Ok(true)
         }
         _ => Ok(false),
@@ -121,7 +128,7 @@ pub async fn poll_device(store: &dyn Store, device_code: &str) -> Result<Option<
 
 /// Keeps a new authorization code.
 pub async fn add_code(store: &dyn Store, code: &str, grant: &CodeGrant) -> Result<(), OAuthFailure> {
-    store.put_ephemeral(CODE, code, &encode(grant)?, grant.expires, true).await?;
+    store.put_ephemeral(CODE, code, &encode(grant)?, grant.expires, now_seconds(), true).await?;
     Ok(())
 }
 

@@ -176,13 +176,6 @@ fn ephemeral_context(kind: &str, key: &str) -> Vec<u8> {
     format!("ephemeral/{kind}/{key}").into_bytes()
 }
 
-/// The system clock, Unix seconds.
-pub(crate) fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn setting_context(name: &str) -> Vec<u8> {
     format!("setting/{name}").into_bytes()
 }
@@ -499,10 +492,17 @@ impl<B: Backend> Store for SqlStore<B> {
         .await
     }
 
-    async fn put_ephemeral(&self, kind: &str, key: &str, value: &[u8], expires: i64, replace: bool) -> Result<bool> {
+    async fn put_ephemeral(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires: i64,
+        now: i64,
+        replace: bool,
+    ) -> Result<bool> {
         let (kind, key) = (kind.to_owned(), key.to_owned());
         let sealed = self.root_key.seal(value, &ephemeral_context(&kind, &key))?;
-        let now = now_seconds();
         self.write(move |db, _| {
             db.execute("DELETE FROM ephemera WHERE expires <= ?1", values![now])
                 .context("expiring short-lived state")?;

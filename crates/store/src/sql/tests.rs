@@ -286,19 +286,20 @@ async fn a_copy_of_a_whole_store_restores_into_an_empty_one_of_either_kind() -> 
 #[tokio::test]
 async fn short_lived_state_is_first_come_and_taken_once() -> Result<()> {
     for (store, _, _dir) in stores().await? {
-        let (now, later) = (crate::sql::now_seconds(), crate::sql::now_seconds() + 600);
-        assert!(store.put_ephemeral("assertion-id", "client/jti-1", b"", later, false).await?);
-        assert!(!store.put_ephemeral("assertion-id", "client/jti-1", b"", later, false).await?, "used once");
-        assert!(store.put_ephemeral("assertion-id", "other/jti-1", b"", later, false).await?);
-        assert!(store.put_ephemeral("assertion-id", "client/jti-2", b"", now - 10, false).await?);
-        assert!(store.put_ephemeral("assertion-id", "client/jti-2", b"", later, false).await?, "expired is gone");
+        let now = 1_900_000_000;
+        let later = now + 600;
+        assert!(store.put_ephemeral("assertion-id", "client/jti-1", b"", later, now, false).await?);
+        assert!(!store.put_ephemeral("assertion-id", "client/jti-1", b"", later, now, false).await?, "used once");
+        assert!(store.put_ephemeral("assertion-id", "other/jti-1", b"", later, now, false).await?);
+        assert!(store.put_ephemeral("assertion-id", "client/jti-2", b"", now - 10, now, false).await?);
+        assert!(store.put_ephemeral("assertion-id", "client/jti-2", b"", later, now, false).await?, "expired is gone");
 
-        store.put_ephemeral("code", "abc", b"grant", later, true).await?;
-        store.put_ephemeral("code", "abc", b"grant-2", later, true).await?;
+        store.put_ephemeral("code", "abc", b"grant", later, now, true).await?;
+        store.put_ephemeral("code", "abc", b"grant-2", later, now, true).await?;
         assert_eq!(store.ephemeral("code", "abc", now).await?.map(|v| v.to_vec()), Some(b"grant-2".to_vec()));
         assert_eq!(store.take_ephemeral("code", "abc", now).await?.map(|v| v.to_vec()), Some(b"grant-2".to_vec()));
         assert!(store.take_ephemeral("code", "abc", now).await?.is_none(), "taken once");
-        store.put_ephemeral("code", "old", b"grant", now - 1, true).await?;
+        store.put_ephemeral("code", "old", b"grant", now - 1, now, true).await?;
         assert!(store.take_ephemeral("code", "old", now).await?.is_none(), "an expired entry is not taken");
     }
     Ok(())

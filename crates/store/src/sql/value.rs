@@ -98,8 +98,15 @@ impl Row {
     /// Column `index` as `T`.
     pub fn get<T: FromValue>(&self, index: usize) -> Result<T> {
         let value = self.0.get(index).unwrap_or(&Value::Null);
+        // The error names the kind of value, never the value: a column may hold a hash or sealed bytes.
+        let kind = match value {
+            Value::Null => "NULL",
+            Value::Integer(_) => "an integer",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "bytes",
+        };
         T::from_value(value).ok_or_else(|| {
-            Error::new(ErrorKind::Corrupt, "reading stored data", format_args!("column {index} holds {value:?}"))
+            Error::new(ErrorKind::Corrupt, "reading stored data", format_args!("column {index} holds {kind}"))
         })
     }
 }
