@@ -162,7 +162,7 @@ impl PostgresBackend {
         }
         config.keepalives(true).keepalives_idle(Duration::from_secs(30));
         let backend = Self {
-            pool: Pool { idle: Mutex::new((Vec::new(), 0)), returned: Condvar::new() },
+            pool: Pool { state: Mutex::default(), returned: Condvar::new() },
             node: Uuid::new_v4(),
             feed: ChangeFeed::new(),
             peers: Arc::default(),
@@ -191,20 +191,20 @@ impl PostgresBackend {
 
     /// A connection: an idle one, or a new one while the pool has room (else waits for one to come back).
     fn checkout(&self) -> Result<Connection> {
-        let mut idle = self.pool.lock();
+        let mut pool = self.pool.lock();
         loop {
-            if let Some(connection) = idle.0.pop() {
+            if let Some(connection) = pool.idle.pop() {
                 return Ok(connection);
             }
-            if idle.1 < POOL_SIZE {
-                idle.1 += 1;
-                drop(idle);
+            if pool.open < POOL_SIZE {
+                pool.open += 1;
+                drop(pool);
                 return self.connector.connect(&self.config).map(Connection::new).map_err(|e| {
                     self.pool.forget();
                     postgres_error("connecting to the database", &e)
                 });
             }
-            idle = self.pool.returned.wait(idle).unwrap_or_else(|poisoned| poisoned.into_inner());
+            pool = self.pool.returned.wait(pool).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
 
@@ -255,7 +255,7 @@ impl Drop for PostgresBackend {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         // A synchronous client owns a small runtime, which must not be dropped on an async task's thread.
-        let idle = std::mem::take(&mut self.pool.lock().0);
+        let idle = std::mem::take(&mut self.pool.lock().idle);
         let lead = self.lead.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         let _ = std::thread::Builder::new().name("strongroom-close".into()).spawn(move || drop((idle, lead)));
     }
@@ -318,19 +318,26 @@ impl Backend for PostgresBackend {
     }
 }
 
-/// Idle connections and how many are open.
+/// The pool: its state, and a signal for those waiting for a connection.
 struct Pool {
-    idle: Mutex<(Vec<Connection>, usize)>,
+    state: Mutex<PoolState>,
     returned: Condvar,
 }
 
+/// Idle connections, and how many are open (idle or in use).
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, (Vec<Connection>, usize)> {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn checkin(&self, connection: Connection) {
-        self.lock().0.push(connection);
+        self.lock().idle.push(connection);
         self.returned.notify_one();
     }
 
@@ -338,8 +345,8 @@ impl Pool {
     fn drop_idle(&self) {
         let idle = {
             let mut pool = self.lock();
-            let idle = std::mem::take(&mut pool.0);
-            pool.1 = pool.1.saturating_sub(idle.len());
+            let idle = std::mem::take(&mut pool.idle);
+            pool.open = pool.open.saturating_sub(idle.len());
             idle
         };
         drop(idle);
@@ -348,8 +355,8 @@ impl Pool {
 
     /// One connection is gone for good.
     fn forget(&self) {
-        let mut idle = self.lock();
-        idle.1 = idle.1.saturating_sub(1);
+        let mut pool = self.lock();
+        pool.open = pool.open.saturating_sub(1);
         self.returned.notify_one();
     }
 }
