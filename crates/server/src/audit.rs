@@ -4,7 +4,6 @@
 //! stalled disk slows requests instead of losing records.
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::Instant;
 
@@ -28,7 +27,7 @@ pub struct RequestFacts<'a> {
     /// The request's headers (for the client's correlation id).
     pub headers: &'a HeaderMap,
     /// The caller's address.
-    pub client: IpAddr,
+    pub client: &'a str,
     /// The response status.
     pub status: StatusCode,
     /// The specific error code of a failure.
@@ -49,7 +48,7 @@ impl RequestFacts<'_> {
             result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
             result_description: self.failure.map(str::to_owned),
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            caller_ip_address: self.client.to_string(),
+            caller_ip_address: self.client.to_owned(),
             identity: None,
             request_uri: String::new(),
             http_status_code: status.as_u16(),
@@ -135,12 +134,16 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 /// Writes records in batches, flushing after each; ends when every sender is gone and the queue is empty.
 fn write_records(mut records: mpsc::Receiver<AuditRecord>, mut file: std::io::BufWriter<std::fs::File>) {
     let mut batch = Vec::new();
+    // One line's buffer, kept across records so that encoding one allocates nothing once it has grown.
+    let mut line = Vec::with_capacity(1024);
     while records.blocking_recv_many(&mut batch, QUEUE) > 0 {
         for record in batch.drain(..) {
-            match serde_json::to_string(&record) {
-                Ok(line) => {
-                    tracing::debug!(target: "audit", "{line}");
-                    if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.write_all(b"\n")) {
+            line.clear();
+            match serde_json::to_writer(&mut line, &record) {
+                Ok(()) => {
+                    tracing::debug!(target: "audit", "{}", String::from_utf8_lossy(&line));
+                    line.push(b'\n');
+                    if let Err(e) = file.write_all(&line) {
                         tracing::error!("writing the audit log failed: {e}");
                     }
                 }

@@ -122,7 +122,7 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
         tenant_id: tenant.id,
         client_id,
         client_secret: client_secret.to_owned(),
-        authority_host: endpoints.authority_host(),
+        authority_host: endpoints.authority_host().to_owned(),
         vault_url: endpoints.vault_url(VAULT),
         vault_host: format!("{VAULT}.{}", vault_domain_of(&endpoints.vault_url(VAULT))),
         ca_file,

@@ -16,25 +16,32 @@ pub struct Endpoints {
     login_host: String,
     vault_domain: String,
     port: u16,
+    /// `https://{login_host}[:port]`, built once: every vault request compares a token's issuer with it.
+    login_origin: String,
+    /// `https://{vault_domain}[:port]`, built once: every vault request checks a token's audience against it.
+    vault_origin: String,
 }
 
 impl Endpoints {
     /// The endpoints of a server answering as `login_host` and `*.{vault_domain}` on `port`.
     pub fn new(login_host: &str, vault_domain: &str, port: u16) -> Self {
-        Self { login_host: login_host.to_owned(), vault_domain: vault_domain.to_owned(), port }
+        Self {
+            login_host: login_host.to_owned(),
+            vault_domain: vault_domain.to_owned(),
+            port,
+            login_origin: origin(login_host, port),
+            vault_origin: origin(vault_domain, port),
+        }
     }
 
     /// `https://{host}`, with the port unless it is 443.
     pub fn origin(&self, host: &str) -> String {
-        match self.port {
-            443 => format!("https://{host}"),
-            port => format!("https://{host}:{port}"),
-        }
+        origin(host, self.port)
     }
 
     /// The authority host SDKs are pointed at (`AZURE_AUTHORITY_HOST`).
-    pub fn authority_host(&self) -> String {
-        self.origin(&self.login_host)
+    pub fn authority_host(&self) -> &str {
+        &self.login_origin
     }
 
     /// The authority of a tenant, as the vault's challenge names it.
@@ -44,12 +51,12 @@ impl Endpoints {
 
     /// The issuer of a tenant's tokens.
     pub fn issuer(&self, tenant_id: Uuid) -> String {
-        format!("{}/v2.0", self.authority(tenant_id))
+        format!("{}/{tenant_id}/v2.0", self.login_origin)
     }
 
     /// The vault resource: the audience of vault tokens and the challenge's `resource`.
-    pub fn vault_resource(&self) -> String {
-        self.origin(&self.vault_domain)
+    pub fn vault_resource(&self) -> &str {
+        &self.vault_origin
     }
 
     /// The URL of the vault `name`.
@@ -71,6 +78,14 @@ impl Endpoints {
     /// The login host.
     pub fn login_host(&self) -> &str {
         &self.login_host
+    }
+}
+
+/// `https://{host}`, with the port unless it is 443.
+fn origin(host: &str, port: u16) -> String {
+    match port {
+        443 => format!("https://{host}"),
+        port => format!("https://{host}:{port}"),
     }
 }
 

@@ -39,7 +39,7 @@ pub async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let local = stream.local_addr().unwrap_or(peer);
-                    let connection = ConnectionInfo { peer, local, private_endpoint: private_endpoint.clone() };
+                    let connection = ConnectionInfo::new(peer, local, private_endpoint.clone());
                     tokio::spawn(serve_connection(stream, connection, acceptor.clone(), Arc::clone(&state), identity.clone()));
                 }
                 Err(e) => {
@@ -122,7 +122,7 @@ pub async fn plain_accept_loop(listener: TcpListener, router: Router, mut shutdo
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let local = stream.local_addr().unwrap_or(peer);
-                    let connection = ConnectionInfo { peer, local, private_endpoint: None };
+                    let connection = ConnectionInfo::new(peer, local, None);
                     let router = router.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |request: Request<Incoming>| {

@@ -141,7 +141,7 @@ async fn with_discovered_keys(
 /// Every spelling of this token endpoint a client may have put in `aud`: the host it addressed or the
 /// configured login host, and the tenant by id, by name or as the path named it.
 fn token_endpoints(state: &AppState, claimant: &Claimant<'_>) -> Vec<String> {
-    let mut origins = vec![state.endpoints.authority_host()];
+    let mut origins = vec![state.endpoints.authority_host().to_owned()];
     if let Some(host) = claimant.host {
         origins.push(format!("https://{host}"));
     }

@@ -162,8 +162,8 @@ fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u6
 pub fn audience_for(state: &AppState, resource: &str) -> Option<String> {
     let vault = state.endpoints.vault_resource();
     let requested = resource.trim_end_matches('/');
-    if requested.eq_ignore_ascii_case(&vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID) {
-        return Some(vault);
+    if requested.eq_ignore_ascii_case(vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID) {
+        return Some(vault.to_owned());
     }
     MANAGEMENT_RESOURCES.iter().find(|m| m.eq_ignore_ascii_case(requested)).map(|m| (*m).to_owned())
 }

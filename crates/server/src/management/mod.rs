@@ -180,8 +180,15 @@ pub async fn handle(state: Arc<AppState>, client: IpAddr, request: Request<Body>
     if let Ok(value) = request_id.parse() {
         response.headers_mut().insert("x-ms-request-id", value);
     }
-    let facts =
-        RequestFacts { time, started, request_id, headers: &parts.headers, client, status: response.status(), failure };
+    let facts = RequestFacts {
+        time,
+        started,
+        request_id,
+        headers: &parts.headers,
+        client: &client.to_string(),
+        status: response.status(),
+        failure,
+    };
     let record = AuditRecord {
         resource_id: Some(path.clone()),
         operation_name: draft.action.map_or("Unknown", Action::as_str).to_owned(),

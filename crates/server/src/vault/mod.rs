@@ -49,6 +49,36 @@ pub struct ConnectionInfo {
     pub local: SocketAddr,
     /// The vault whose private endpoint the connection arrived on, if it came in on one.
     pub private_endpoint: Option<Arc<str>>,
+    /// The peer's address as responses and audit records spell it, formatted once for the connection's
+    /// requests (the peer is the client unless a trusted proxy forwards for another).
+    peer_text: Arc<AddressText>,
+}
+
+impl ConnectionInfo {
+    /// A connection from `peer`, accepted on `local` (a private endpoint's listener names its vault).
+    pub fn new(peer: SocketAddr, local: SocketAddr, private_endpoint: Option<Arc<str>>) -> Self {
+        Self { peer, local, private_endpoint, peer_text: Arc::new(AddressText::new(peer.ip())) }
+    }
+
+    /// `client` as responses and audit records spell it.
+    fn address_text(&self, client: IpAddr) -> Arc<AddressText> {
+        if client == self.peer.ip() { Arc::clone(&self.peer_text) } else { Arc::new(AddressText::new(client)) }
+    }
+}
+
+/// A client address, spelt out for the audit record and for Key Vault's `x-ms-keyvault-network-info` header.
+#[derive(Debug)]
+struct AddressText {
+    address: String,
+    network_info: Option<HeaderValue>,
+}
+
+impl AddressText {
+    fn new(client: IpAddr) -> Self {
+        let family = if client.is_ipv4() { ("Ipv4", "InterNetwork") } else { ("Ipv6", "InterNetworkV6") };
+        let network_info = format!("conn_type={};addr={client};act_addr_fam={};", family.0, family.1);
+        Self { address: client.to_string(), network_info: HeaderValue::from_str(&network_info).ok() }
+    }
 }
 
 /// What the audit record learns as the stages run.
@@ -80,11 +110,19 @@ pub async fn handle(
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.specific_code())),
     };
-    decorate(&mut response, &request_id, client);
+    let client_text = connection.address_text(client);
+    decorate(&mut response, &request_id, &client_text);
 
     // Stage 6: the audit record. The query carries no secrets; bodies and tokens are never recorded.
-    let facts =
-        RequestFacts { time, started, request_id, headers: &parts.headers, client, status: response.status(), failure };
+    let facts = RequestFacts {
+        time,
+        started,
+        request_id,
+        headers: &parts.headers,
+        client: &client_text.address,
+        status: response.status(),
+        failure,
+    };
     let record = AuditRecord {
         resource_id: state.directory().vault(vault_name).map(|v| format!("/tenants/{}/vaults/{}", v.tenant_id, v.name)),
         operation_name: draft.operation_name.to_owned(),
@@ -223,18 +261,19 @@ fn effective_method(parts: &Parts) -> Method {
 }
 
 /// The headers Key Vault puts on every response.
-fn decorate(response: &mut Response, request_id: &str, client: IpAddr) {
-    let family = if client.is_ipv4() { ("Ipv4", "InterNetwork") } else { ("Ipv6", "InterNetworkV6") };
-    let network_info = format!("conn_type={};addr={client};act_addr_fam={};", family.0, family.1);
+fn decorate(response: &mut Response, request_id: &str, client: &AddressText) {
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
+    const SERVICE_VERSION: HeaderName = HeaderName::from_static("x-ms-keyvault-service-version");
+    const NETWORK_INFO: HeaderName = HeaderName::from_static("x-ms-keyvault-network-info");
+    const REGION: HeaderName = HeaderName::from_static("x-ms-keyvault-region");
     let headers = response.headers_mut();
-    let mut put = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    put("x-ms-request-id", request_id);
-    put("x-ms-keyvault-service-version", concat!("strongroom/", env!("CARGO_PKG_VERSION")));
-    put("x-ms-keyvault-network-info", &network_info);
-    put("x-ms-keyvault-region", "local");
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    headers.insert(SERVICE_VERSION, HeaderValue::from_static(concat!("strongroom/", env!("CARGO_PKG_VERSION"))));
+    if let Some(value) = &client.network_info {
+        headers.insert(NETWORK_INFO, value.clone());
+    }
+    headers.insert(REGION, HeaderValue::from_static("local"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }

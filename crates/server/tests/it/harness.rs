@@ -126,7 +126,7 @@ impl TestServer {
     }
 
     pub fn authority_host(&self) -> String {
-        self.running().endpoints().authority_host()
+        self.running().endpoints().authority_host().to_owned()
     }
 
     pub fn vault_url(&self, vault: &str) -> String {
@@ -134,7 +134,7 @@ impl TestServer {
     }
 
     pub fn resource(&self) -> String {
-        self.running().endpoints().vault_resource()
+        self.running().endpoints().vault_resource().to_owned()
     }
 
     /// POSTs a token request form; returns the status and JSON body.
