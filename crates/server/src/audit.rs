@@ -103,7 +103,8 @@ pub fn system_event(operation: &str, resource_id: String) -> AuditRecord {
 /// Where audit records go.
 #[derive(Clone)]
 pub struct AuditSink {
-    queue: mpsc::Sender<AuditRecord>,
+    // Boxed records: a request's future then holds a pointer while it waits for room, not the record.
+    queue: mpsc::Sender<Box<AuditRecord>>,
 }
 
 impl AuditSink {
@@ -120,9 +121,12 @@ impl AuditSink {
     }
 
     /// Records `record`.
-    pub async fn record(&self, record: AuditRecord) {
-        if self.queue.send(record).await.is_err() {
-            tracing::error!("the audit writer has stopped; a record was lost");
+    pub fn record(&self, record: AuditRecord) -> impl Future<Output = ()> + Send + '_ {
+        let record = Box::new(record);
+        async move {
+            if self.queue.send(record).await.is_err() {
+                tracing::error!("the audit writer has stopped; a record was lost");
+            }
         }
     }
 }
@@ -132,7 +136,7 @@ impl AuditSink {
 const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Writes records in batches, flushing after each; ends when every sender is gone and the queue is empty.
-fn write_records(mut records: mpsc::Receiver<AuditRecord>, mut file: std::io::BufWriter<std::fs::File>) {
+fn write_records(mut records: mpsc::Receiver<Box<AuditRecord>>, mut file: std::io::BufWriter<std::fs::File>) {
     let mut batch = Vec::new();
     // One line's buffer, kept across records so that encoding one allocates nothing once it has grown.
     let mut line = Vec::with_capacity(1024);

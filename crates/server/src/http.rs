@@ -97,7 +97,9 @@ async fn dispatch(
         Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
         None if management::serves(request.uri().path()) => {
             let client = vault::firewall::client_address(&state, &connection, request.headers());
-            management::handle(state, client, request).await
+            // Boxed: the management API's future is several kilobytes, and unboxed it would make every
+            // request's future as large, to be copied into the connection's task on each request.
+            Box::pin(management::handle(state, client, request)).await
         }
         None => {
             request.extensions_mut().insert(connection);

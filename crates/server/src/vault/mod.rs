@@ -20,7 +20,9 @@ pub mod rotation;
 mod scheduled;
 pub mod secrets;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -88,6 +90,9 @@ struct AuditDraft {
     address_authorized: bool,
     rbac_authorized: bool,
 }
+
+/// What an operation answers, once it has run.
+type OperationFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, VaultError>> + Send + 'a>>;
 
 /// Runs a request for the vault `vault_name`, addressed as `host`, through every stage.
 pub async fn handle(
@@ -179,70 +184,79 @@ async fn run_stages(
     })?;
     let base_url = format!("https://{host}");
     let cx = secrets::Context { state, vault, base_url: &base_url, query: &query };
-    match &operation {
-        Operation::SetSecret { name } => secrets::set(&cx, name, &body).await,
-        Operation::GetSecret { name, version } => secrets::get(&cx, name, version.as_deref()).await,
-        Operation::UpdateSecret { name, version } => secrets::update(&cx, name, version.as_deref(), &body).await,
-        Operation::DeleteSecret { name } => secrets::delete(&cx, name).await,
-        Operation::ListSecrets => secrets::list(&cx).await,
-        Operation::ListSecretVersions { name } => secrets::list_versions(&cx, name).await,
-        Operation::BackupSecret { name } => secrets::backup(&cx, name).await,
-        Operation::RestoreSecret => secrets::restore(&cx, &body).await,
-        Operation::ListDeletedSecrets => secrets::list_deleted(&cx).await,
-        Operation::GetDeletedSecret { name } => secrets::get_deleted(&cx, name).await,
-        Operation::RecoverDeletedSecret { name } => secrets::recover(&cx, name).await,
-        Operation::PurgeDeletedSecret { name } => secrets::purge(&cx, name).await,
+    perform(&cx, &operation, &body).await
+}
+
+/// Stage 5: the operation. Each operation's future is boxed on its own, so that a request's future is as
+/// large as the operation it runs rather than the largest of all (moving a future of several kilobytes into
+/// the connection's task cost every request a copy of that size).
+fn perform<'a>(cx: &'a secrets::Context<'a>, operation: &'a Operation, body: &'a [u8]) -> OperationFuture<'a> {
+    match operation {
+        Operation::SetSecret { name } => Box::pin(secrets::set(cx, name, body)),
+        Operation::GetSecret { name, version } => Box::pin(secrets::get(cx, name, version.as_deref())),
+        Operation::UpdateSecret { name, version } => Box::pin(secrets::update(cx, name, version.as_deref(), body)),
+        Operation::DeleteSecret { name } => Box::pin(secrets::delete(cx, name)),
+        Operation::ListSecrets => Box::pin(secrets::list(cx)),
+        Operation::ListSecretVersions { name } => Box::pin(secrets::list_versions(cx, name)),
+        Operation::BackupSecret { name } => Box::pin(secrets::backup(cx, name)),
+        Operation::RestoreSecret => Box::pin(secrets::restore(cx, body)),
+        Operation::ListDeletedSecrets => Box::pin(secrets::list_deleted(cx)),
+        Operation::GetDeletedSecret { name } => Box::pin(secrets::get_deleted(cx, name)),
+        Operation::RecoverDeletedSecret { name } => Box::pin(secrets::recover(cx, name)),
+        Operation::PurgeDeletedSecret { name } => Box::pin(secrets::purge(cx, name)),
         Operation::Key(key) => match key {
-            KeyOperation::Create { name } => keys::create(&cx, name, &body).await,
-            KeyOperation::Get { name, version } => keys::get(&cx, name, version.as_deref()).await,
-            KeyOperation::Update { name, version } => keys::update(&cx, name, version.as_deref(), &body).await,
-            KeyOperation::Delete { name } => keys::delete(&cx, name).await,
-            KeyOperation::Import { name } => keys::import(&cx, name, &body).await,
-            KeyOperation::Rotate { name } => keys::rotate(&cx, name).await,
-            KeyOperation::GetRotationPolicy { name } => rotation::get_policy(&cx, name).await,
-            KeyOperation::SetRotationPolicy { name } => rotation::set_policy(&cx, name, &body).await,
-            KeyOperation::GetAttestation { name, version } => keys::get(&cx, name, version.as_deref()).await,
-            KeyOperation::RandomBytes => keys::random_bytes(&body),
-            KeyOperation::Release { name, version } => release::release(&cx, name, version.as_deref(), &body).await,
-            KeyOperation::Backup { name } => keys::backup(&cx, name).await,
-            KeyOperation::Restore => keys::restore(&cx, &body).await,
-            KeyOperation::List => keys::list(&cx).await,
-            KeyOperation::ListVersions { name } => keys::list_versions(&cx, name).await,
-            KeyOperation::ListDeleted => keys::list_deleted(&cx).await,
-            KeyOperation::GetDeleted { name } => keys::get_deleted(&cx, name).await,
-            KeyOperation::Recover { name } => keys::recover(&cx, name).await,
-            KeyOperation::Purge { name } => keys::purge(&cx, name).await,
+            KeyOperation::Create { name } => Box::pin(keys::create(cx, name, body)),
+            KeyOperation::Get { name, version } => Box::pin(keys::get(cx, name, version.as_deref())),
+            KeyOperation::Update { name, version } => Box::pin(keys::update(cx, name, version.as_deref(), body)),
+            KeyOperation::Delete { name } => Box::pin(keys::delete(cx, name)),
+            KeyOperation::Import { name } => Box::pin(keys::import(cx, name, body)),
+            KeyOperation::Rotate { name } => Box::pin(keys::rotate(cx, name)),
+            KeyOperation::GetRotationPolicy { name } => Box::pin(rotation::get_policy(cx, name)),
+            KeyOperation::SetRotationPolicy { name } => Box::pin(rotation::set_policy(cx, name, body)),
+            KeyOperation::GetAttestation { name, version } => Box::pin(keys::get(cx, name, version.as_deref())),
+            KeyOperation::RandomBytes => Box::pin(std::future::ready(keys::random_bytes(body))),
+            KeyOperation::Release { name, version } => Box::pin(release::release(cx, name, version.as_deref(), body)),
+            KeyOperation::Backup { name } => Box::pin(keys::backup(cx, name)),
+            KeyOperation::Restore => Box::pin(keys::restore(cx, body)),
+            KeyOperation::List => Box::pin(keys::list(cx)),
+            KeyOperation::ListVersions { name } => Box::pin(keys::list_versions(cx, name)),
+            KeyOperation::ListDeleted => Box::pin(keys::list_deleted(cx)),
+            KeyOperation::GetDeleted { name } => Box::pin(keys::get_deleted(cx, name)),
+            KeyOperation::Recover { name } => Box::pin(keys::recover(cx, name)),
+            KeyOperation::Purge { name } => Box::pin(keys::purge(cx, name)),
             KeyOperation::Crypto { name, version, operation } => {
-                keys::crypto(&cx, name, version.as_deref(), *operation, &body).await
+                Box::pin(keys::crypto(cx, name, version.as_deref(), *operation, body))
             }
         },
         Operation::Certificate(certificate) => match certificate {
-            CertificateOp::Create { name } => certificates::create(&cx, name, &body).await,
-            CertificateOp::Import { name } => certificates::import(&cx, name, &body).await,
-            CertificateOp::Get { name, version } => certificates::get(&cx, name, version.as_deref()).await,
-            CertificateOp::GetOperation { name } => certificates::get_operation(&cx, name).await,
-            CertificateOp::Merge { name } => certificates::merge(&cx, name, &body).await,
-            CertificateOp::CancelOperation { name } => certificates::cancel_operation(&cx, name, &body).await,
-            CertificateOp::DeleteOperation { name } => certificates::delete_operation(&cx, name).await,
-            CertificateOp::GetPolicy { name } => certificates::get_policy(&cx, name).await,
-            CertificateOp::List => certificates::list(&cx).await,
-            CertificateOp::Backup { name } => certificates::backup(&cx, name).await,
-            CertificateOp::Restore => certificates::restore(&cx, &body).await,
-            CertificateOp::ListIssuers => certificates::list_issuers(&cx).await,
-            CertificateOp::GetIssuer { name } => certificates::get_issuer(&cx, name).await,
-            CertificateOp::SetIssuer { name, replace } => certificates::set_issuer(&cx, name, &body, *replace).await,
-            CertificateOp::DeleteIssuer { name } => certificates::delete_issuer(&cx, name).await,
-            CertificateOp::GetContacts => certificates::get_contacts(&cx).await,
-            CertificateOp::SetContacts => certificates::set_contacts(&cx, &body).await,
-            CertificateOp::DeleteContacts => certificates::delete_contacts(&cx).await,
-            CertificateOp::ListVersions { name } => certificates::list_versions(&cx, name).await,
-            CertificateOp::Update { name, version } => certificates::update(&cx, name, version.as_deref(), &body).await,
-            CertificateOp::UpdatePolicy { name } => certificates::update_policy(&cx, name, &body).await,
-            CertificateOp::Delete { name } => certificates::delete(&cx, name).await,
-            CertificateOp::ListDeleted => certificates::list_deleted(&cx).await,
-            CertificateOp::GetDeleted { name } => certificates::get_deleted(&cx, name).await,
-            CertificateOp::Recover { name } => certificates::recover(&cx, name).await,
-            CertificateOp::Purge { name } => certificates::purge(&cx, name).await,
+            CertificateOp::Create { name } => Box::pin(certificates::create(cx, name, body)),
+            CertificateOp::Import { name } => Box::pin(certificates::import(cx, name, body)),
+            CertificateOp::Get { name, version } => Box::pin(certificates::get(cx, name, version.as_deref())),
+            CertificateOp::GetOperation { name } => Box::pin(certificates::get_operation(cx, name)),
+            CertificateOp::Merge { name } => Box::pin(certificates::merge(cx, name, body)),
+            CertificateOp::CancelOperation { name } => Box::pin(certificates::cancel_operation(cx, name, body)),
+            CertificateOp::DeleteOperation { name } => Box::pin(certificates::delete_operation(cx, name)),
+            CertificateOp::GetPolicy { name } => Box::pin(certificates::get_policy(cx, name)),
+            CertificateOp::List => Box::pin(certificates::list(cx)),
+            CertificateOp::Backup { name } => Box::pin(certificates::backup(cx, name)),
+            CertificateOp::Restore => Box::pin(certificates::restore(cx, body)),
+            CertificateOp::ListIssuers => Box::pin(certificates::list_issuers(cx)),
+            CertificateOp::GetIssuer { name } => Box::pin(certificates::get_issuer(cx, name)),
+            CertificateOp::SetIssuer { name, replace } => Box::pin(certificates::set_issuer(cx, name, body, *replace)),
+            CertificateOp::DeleteIssuer { name } => Box::pin(certificates::delete_issuer(cx, name)),
+            CertificateOp::GetContacts => Box::pin(certificates::get_contacts(cx)),
+            CertificateOp::SetContacts => Box::pin(certificates::set_contacts(cx, body)),
+            CertificateOp::DeleteContacts => Box::pin(certificates::delete_contacts(cx)),
+            CertificateOp::ListVersions { name } => Box::pin(certificates::list_versions(cx, name)),
+            CertificateOp::Update { name, version } => {
+                Box::pin(certificates::update(cx, name, version.as_deref(), body))
+            }
+            CertificateOp::UpdatePolicy { name } => Box::pin(certificates::update_policy(cx, name, body)),
+            CertificateOp::Delete { name } => Box::pin(certificates::delete(cx, name)),
+            CertificateOp::ListDeleted => Box::pin(certificates::list_deleted(cx)),
+            CertificateOp::GetDeleted { name } => Box::pin(certificates::get_deleted(cx, name)),
+            CertificateOp::Recover { name } => Box::pin(certificates::recover(cx, name)),
+            CertificateOp::Purge { name } => Box::pin(certificates::purge(cx, name)),
         },
     }
 }
