@@ -27,7 +27,7 @@ pub struct Caller {
 pub fn validate(state: &AppState, vault: &Vault, token: &str) -> Result<Caller, VaultError> {
     let issuer = state.endpoints.issuer(vault.tenant_id);
     let resource = state.endpoints.vault_resource();
-    let expected = Expected { issuer: &issuer, audiences: &[&resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
+    let expected = Expected { issuer: &issuer, audiences: &[resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
     let claims = state
         .validated_tokens
