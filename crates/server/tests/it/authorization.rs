@@ -278,7 +278,7 @@ fn token_for(server: &TestServer, user: &str) -> String {
     let directory = state.directory();
     let user = directory.principals().iter().find(|p| p.name == user).unwrap();
     let client = directory.principals().iter().find(|p| p.name == "cli").unwrap().client_id.unwrap();
-    mint::user_access_token(state, &directory, user, client, &state.endpoints.vault_resource()).unwrap().token
+    mint::user_access_token(state, &directory, user, client, state.endpoints.vault_resource()).unwrap().token
 }
 
 #[tokio::test]
