@@ -8,8 +8,8 @@ use strongroom_core::directory::Vault;
 use strongroom_core::token::{AccessClaims, Expected};
 use uuid::Uuid;
 
-use super::challenge;
 use super::error::VaultError;
+use super::{ConnectionInfo, challenge};
 use crate::endpoints::KEY_VAULT_APP_ID;
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
@@ -23,15 +23,20 @@ pub struct Caller {
     pub claims: Arc<AccessClaims>,
 }
 
-/// Validates `token` for `vault`.
-pub fn validate(state: &AppState, vault: &Vault, token: &str) -> Result<Caller, VaultError> {
+/// Validates `token` for `vault`, presented on `connection`.
+pub fn validate(
+    state: &AppState,
+    connection: &ConnectionInfo,
+    vault: &Vault,
+    token: &str,
+) -> Result<Caller, VaultError> {
     let issuer = state.endpoints.issuer(vault.tenant_id);
     let resource = state.endpoints.vault_resource();
     let expected = Expected { issuer: &issuer, audiences: &[resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
-    let claims = state
-        .validated_tokens
-        .validate(&state.keys.get(), token, &expected, now_seconds())
+    let claims = connection
+        .last_token
+        .validate(&state.validated_tokens, &state.keys.get(), token, &expected, now_seconds())
         .map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
     Ok(Caller { object_id, claims })

@@ -43,7 +43,7 @@ pub fn check(
             .map(|name| directory.vault(name).map_or(Uuid::nil(), |v| v.id)),
     };
     match vault.network.evaluate(vault.id, &origin) {
-        FirewallDecision::TrustedServiceOnly => authenticate::validate(state, vault, token)
+        FirewallDecision::TrustedServiceOnly => authenticate::validate(state, connection, vault, token)
             .ok()
             .filter(|caller| directory.principal(caller.object_id).is_some_and(|p| p.trusted_service))
             .map(Some)

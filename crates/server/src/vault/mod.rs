@@ -30,6 +30,7 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
+use strongroom_core::token::LastToken;
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -54,12 +55,20 @@ pub struct ConnectionInfo {
     /// The peer's address as responses and audit records spell it, formatted once for the connection's
     /// requests (the peer is the client unless a trusted proxy forwards for another).
     peer_text: Arc<AddressText>,
+    /// The bearer token the connection presented last, recognised again without hashing it.
+    last_token: Arc<LastToken>,
 }
 
 impl ConnectionInfo {
     /// A connection from `peer`, accepted on `local` (a private endpoint's listener names its vault).
     pub fn new(peer: SocketAddr, local: SocketAddr, private_endpoint: Option<Arc<str>>) -> Self {
-        Self { peer, local, private_endpoint, peer_text: Arc::new(AddressText::new(peer.ip())) }
+        Self {
+            peer,
+            local,
+            private_endpoint,
+            peer_text: Arc::new(AddressText::new(peer.ip())),
+            last_token: Arc::default(),
+        }
     }
 
     /// `client` as responses and audit records spell it.
@@ -164,7 +173,7 @@ async fn run_stages(
     draft.address_authorized = true;
     let caller = match trusted_service {
         Some(caller) => caller,
-        None => authenticate::validate(state, vault, token)?,
+        None => authenticate::validate(state, connection, vault, token)?,
     };
     draft.identity = Some(AuditIdentity {
         claim: AuditClaims {
