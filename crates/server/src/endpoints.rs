@@ -51,7 +51,8 @@ impl Endpoints {
 
     /// The issuer of a tenant's tokens.
     pub fn issuer(&self, tenant_id: Uuid) -> String {
-        format!("{}/{tenant_id}/v2.0", self.login_origin)
+        // Joined rather than formatted: every vault request builds it.
+        [&self.login_origin, "/", tenant_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), "/v2.0"].concat()
     }
 
     /// The vault resource: the audience of vault tokens and the challenge's `resource`.

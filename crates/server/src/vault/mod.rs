@@ -34,6 +34,7 @@ use strongroom_core::token::LastToken;
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
 
 use self::error::VaultError;
 use self::operation::{CertificateOp, KeyOperation, Operation, Query};
@@ -138,11 +139,15 @@ pub async fn handle(
         failure,
     };
     let record = AuditRecord {
-        resource_id: state.directory().vault(vault_name).map(|v| format!("/tenants/{}/vaults/{}", v.tenant_id, v.name)),
+        // Strings on the warm path are joined, not formatted: `format!`'s machinery cost more than the copying.
+        resource_id: state.directory().vault(vault_name).map(|v| {
+            ["/tenants/", v.tenant_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), "/vaults/", &v.name]
+                .concat()
+        }),
         operation_name: draft.operation_name.to_owned(),
         operation_version: Query::raw_api_version(parts.uri.query()),
         identity: draft.identity,
-        request_uri: format!("https://{host}{}", parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())),
+        request_uri: ["https://", host, parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())].concat(),
         is_address_authorized: Some(draft.address_authorized),
         is_rbac_authorized: Some(draft.rbac_authorized),
         ..facts.record()
@@ -191,7 +196,7 @@ async fn run_stages(
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         VaultError::bad_parameter(format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."))
     })?;
-    let base_url = format!("https://{host}");
+    let base_url = ["https://", host].concat();
     let cx = secrets::Context { state, vault, base_url: &base_url, query: &query };
     perform(&cx, &operation, &body).await
 }

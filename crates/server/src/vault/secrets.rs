@@ -55,7 +55,7 @@ impl Context<'_> {
     fn bundle(&self, version: &SecretVersion, value: Option<String>) -> SecretBundle {
         SecretBundle {
             value,
-            id: format!("{}/secrets/{}/{}", self.base_url, version.name, version.version),
+            id: [self.base_url, "/secrets/", &version.name, "/", &version.version].concat(),
             content_type: version.properties.content_type.clone(),
             attributes: self.attributes(version),
             tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
@@ -81,7 +81,7 @@ impl Context<'_> {
 
     fn item(&self, version: &SecretVersion, with_version: bool) -> SecretItem {
         let id = match with_version {
-            true => format!("{}/secrets/{}/{}", self.base_url, version.name, version.version),
+            true => [self.base_url, "/secrets/", &version.name, "/", &version.version].concat(),
             false => format!("{}/secrets/{}", self.base_url, version.name),
         };
         SecretItem {
