@@ -17,8 +17,8 @@ use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_k
 use zeroize::Zeroizing;
 
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Integrity, PageRequest, PageResult, Place, Result, SecretWithValue, Store,
-    VersionSelector,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Result,
+    SecretWithValue, Store, VersionSelector,
 };
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
@@ -327,16 +327,8 @@ impl Store for CachedStore {
         result
     }
 
-    async fn put_ephemeral(
-        &self,
-        kind: &str,
-        key: &str,
-        value: &[u8],
-        expires: i64,
-        now: i64,
-        replace: bool,
-    ) -> Result<bool> {
-        self.inner.put_ephemeral(kind, key, value, expires, now, replace).await
+    async fn put_ephemeral(&self, entry: Ephemeral<'_>, now: i64, if_live: IfLive) -> Result<bool> {
+        self.inner.put_ephemeral(entry, now, if_live).await
     }
 
     async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>> {

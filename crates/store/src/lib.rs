@@ -28,6 +28,28 @@ pub use error::{Error, ErrorKind, Result};
 /// An object version with its value, unsealed.
 pub type SecretWithValue = (SecretVersion, Zeroizing<String>);
 
+/// A piece of short-lived state for [`Store::put_ephemeral`]. (No `Debug`: the value may be a pending grant.)
+#[derive(Clone, Copy)]
+pub struct Ephemeral<'a> {
+    /// What it is: `code`, `device`, `assertion-id`, ….
+    pub kind: &'a str,
+    /// Its name within the kind.
+    pub key: &'a str,
+    /// The value, sealed at rest.
+    pub value: &'a [u8],
+    /// When it expires, Unix seconds.
+    pub expires: i64,
+}
+
+/// What [`Store::put_ephemeral`] does when a live entry is already under the same kind and key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfLive {
+    /// Keep it, and answer `false`.
+    Keep,
+    /// Replace it.
+    Replace,
+}
+
 /// Where an object lives: a vault, and its collection of secrets, keys or certificates. Names are unique per
 /// place; a key and a secret may share one, as in Key Vault (a certificate's key and secret do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -338,17 +360,9 @@ pub trait Store: Send + Sync {
     ) -> Result<SecretVersion>;
 
     /// Keeps short-lived state every node must see (pending sign-ins, used assertion ids), sealed, under
-    /// `(kind, key)` until `expires`; entries expired by `now` go. Unless `replace`, a live entry already there
-    /// stays and the answer is `false` (so that two nodes cannot both be first).
-    async fn put_ephemeral(
-        &self,
-        kind: &str,
-        key: &str,
-        value: &[u8],
-        expires: i64,
-        now: i64,
-        replace: bool,
-    ) -> Result<bool>;
+    /// `(kind, key)` until it expires; entries expired by `now` go. With [`IfLive::Keep`], a live entry already
+    /// there stays and the answer is `false` (so that two nodes cannot both be first).
+    async fn put_ephemeral(&self, entry: Ephemeral<'_>, now: i64, if_live: IfLive) -> Result<bool>;
 
     /// The live short-lived entry `(kind, key)` at `now`.
     async fn ephemeral(&self, kind: &str, key: &str, now: i64) -> Result<Option<Zeroizing<Vec<u8>>>>;

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use strongroom_core::assertion::{self, FederatedCredential, Refusal};
 use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::{Directory, Principal, Tenant};
+use strongroom_store::{Ephemeral, IfLive};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
@@ -104,12 +105,14 @@ pub async fn authenticate(
         && !state
             .store
             .put_ephemeral(
-                ASSERTION_IDS,
-                &format!("{}/{jti}", claimant.client_id),
-                &[],
-                verified.expires,
+                Ephemeral {
+                    kind: ASSERTION_IDS,
+                    key: &format!("{}/{jti}", claimant.client_id),
+                    value: &[],
+                    expires: verified.expires,
+                },
                 now_seconds(),
-                false,
+                IfLive::Keep,
             )
             .await?
     {

@@ -5,7 +5,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use strongroom_store::Store;
+use strongroom_store::{Ephemeral, IfLive, Store};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -66,15 +66,18 @@ fn decode<T: DeserializeOwned>(bytes: Option<Zeroizing<Vec<u8>>>) -> Option<T> {
 pub async fn add_device(store: &dyn Store, device_code: &str, grant: &DeviceGrant) -> Result<(), OAuthFailure> {
     store
         .put_ephemeral(
-            USER_CODE,
-            &grant.user_code.to_ascii_uppercase(),
-            device_code.as_bytes(),
-            grant.expires,
+            Ephemeral {
+                kind: USER_CODE,
+                key: &grant.user_code.to_ascii_uppercase(),
+                value: device_code.as_bytes(),
+                expires: grant.expires,
+            },
             now_seconds(),
-            true,
+            IfLive::Replace,
         )
         .await?;
-    store.put_ephemeral(DEVICE, device_code, &encode(grant)?, grant.expires, now_seconds(), true).await?;
+    let entry = Ephemeral { kind: DEVICE, key: device_code, value: &encode(grant)?, expires: grant.expires };
+    store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
     Ok(())
 }
 
@@ -103,7 +106,8 @@ pub async fn approve_device(
     match device_by_user_code(store, user_code).await? {
         Some((device_code, mut grant)) if grant.tenant_id == tenant_id => {
             grant.approved_by = Some(user);
-            store.put_ephemeral(DEVICE, &device_code, &encode(&grant)?, grant.expires, now_seconds(), true).await?;
+            let entry = Ephemeral { kind: DEVICE, key: &device_code, value: &encode(&grant)?, expires: grant.expires };
+            store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
             Ok(true)
         }
         _ => Ok(false),
@@ -128,7 +132,8 @@ pub async fn poll_device(store: &dyn Store, device_code: &str) -> Result<Option<
 
 /// Keeps a new authorization code.
 pub async fn add_code(store: &dyn Store, code: &str, grant: &CodeGrant) -> Result<(), OAuthFailure> {
-    store.put_ephemeral(CODE, code, &encode(grant)?, grant.expires, now_seconds(), true).await?;
+    let entry = Ephemeral { kind: CODE, key: code, value: &encode(grant)?, expires: grant.expires };
+    store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
     Ok(())
 }
 

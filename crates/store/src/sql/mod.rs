@@ -30,8 +30,8 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Integrity, PageRequest, PageResult, Place, SecretWithValue, Store,
-    VersionSelector,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place,
+    SecretWithValue, Store, VersionSelector,
 };
 
 /// Which SQL a database speaks, where the two differ.
@@ -492,17 +492,10 @@ impl<B: Backend> Store for SqlStore<B> {
         .await
     }
 
-    async fn put_ephemeral(
-        &self,
-        kind: &str,
-        key: &str,
-        value: &[u8],
-        expires: i64,
-        now: i64,
-        replace: bool,
-    ) -> Result<bool> {
-        let (kind, key) = (kind.to_owned(), key.to_owned());
-        let sealed = self.root_key.seal(value, &ephemeral_context(&kind, &key))?;
+    async fn put_ephemeral(&self, entry: Ephemeral<'_>, now: i64, if_live: IfLive) -> Result<bool> {
+        let (kind, key, expires) = (entry.kind.to_owned(), entry.key.to_owned(), entry.expires);
+        let sealed = self.root_key.seal(entry.value, &ephemeral_context(&kind, &key))?;
+        let replace = if_live == IfLive::Replace;
         self.write(move |db, _| {
             db.execute("DELETE FROM ephemera WHERE expires <= ?1", values![now])
                 .context("expiring short-lived state")?;

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::postgres::{PostgresStore, create_database};
 use crate::seal::RootKey;
 use crate::sqlite::SqliteStore;
-use crate::{PageRequest, Place, Store, VersionSelector};
+use crate::{Ephemeral, IfLive, PageRequest, Place, Store, VersionSelector};
 
 /// The variable naming a PostgreSQL server for the tests.
 pub(crate) const POSTGRES_ENV: &str = "STRONGROOM_TEST_POSTGRES";
@@ -285,21 +285,32 @@ async fn a_copy_of_a_whole_store_restores_into_an_empty_one_of_either_kind() -> 
 
 #[tokio::test]
 async fn short_lived_state_is_first_come_and_taken_once() -> Result<()> {
+    const NOW: i64 = 1_900_000_000;
+    async fn put(
+        store: &Arc<dyn Store>,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        expires: i64,
+        if_live: IfLive,
+    ) -> Result<bool> {
+        store.put_ephemeral(Ephemeral { kind, key, value, expires }, NOW, if_live).await
+    }
     for (store, _, _dir) in stores().await? {
-        let now = 1_900_000_000;
+        let now = NOW;
         let later = now + 600;
-        assert!(store.put_ephemeral("assertion-id", "client/jti-1", b"", later, now, false).await?);
-        assert!(!store.put_ephemeral("assertion-id", "client/jti-1", b"", later, now, false).await?, "used once");
-        assert!(store.put_ephemeral("assertion-id", "other/jti-1", b"", later, now, false).await?);
-        assert!(store.put_ephemeral("assertion-id", "client/jti-2", b"", now - 10, now, false).await?);
-        assert!(store.put_ephemeral("assertion-id", "client/jti-2", b"", later, now, false).await?, "expired is gone");
+        assert!(put(&store, "assertion-id", "client/jti-1", b"", later, IfLive::Keep).await?);
+        assert!(!put(&store, "assertion-id", "client/jti-1", b"", later, IfLive::Keep).await?, "used once");
+        assert!(put(&store, "assertion-id", "other/jti-1", b"", later, IfLive::Keep).await?);
+        assert!(put(&store, "assertion-id", "client/jti-2", b"", now - 10, IfLive::Keep).await?);
+        assert!(put(&store, "assertion-id", "client/jti-2", b"", later, IfLive::Keep).await?, "expired is gone");
 
-        store.put_ephemeral("code", "abc", b"grant", later, now, true).await?;
-        store.put_ephemeral("code", "abc", b"grant-2", later, now, true).await?;
+        put(&store, "code", "abc", b"grant", later, IfLive::Replace).await?;
+        put(&store, "code", "abc", b"grant-2", later, IfLive::Replace).await?;
         assert_eq!(store.ephemeral("code", "abc", now).await?.map(|v| v.to_vec()), Some(b"grant-2".to_vec()));
         assert_eq!(store.take_ephemeral("code", "abc", now).await?.map(|v| v.to_vec()), Some(b"grant-2".to_vec()));
         assert!(store.take_ephemeral("code", "abc", now).await?.is_none(), "taken once");
-        store.put_ephemeral("code", "old", b"grant", now - 1, now, true).await?;
+        put(&store, "code", "old", b"grant", now - 1, IfLive::Replace).await?;
         assert!(store.take_ephemeral("code", "old", now).await?.is_none(), "an expired entry is not taken");
     }
     Ok(())
