@@ -65,6 +65,17 @@ impl Relay {
 }
 
 /// `url` with its host and port replaced by the relay's; and the address it named.
+/// The test PostgreSQL server's URL, or `None` when none is configured (the test then skips, saying so); under
+/// CI (`CI=true`) a missing server fails the test instead.
+fn postgres_server(test: &str) -> Option<String> {
+    let url = std::env::var("STRONGROOM_TEST_POSTGRES").ok();
+    if url.is_none() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "STRONGROOM_TEST_POSTGRES is not set under CI");
+        eprintln!("STRONGROOM_TEST_POSTGRES is not set: the PostgreSQL {test} test is skipped");
+    }
+    url
+}
+
 fn through(url: &str, port: u16) -> (String, SocketAddr) {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (user, rest) = rest.split_once('@').map_or(("", rest), |(u, r)| (u, r));
@@ -77,10 +88,7 @@ fn through(url: &str, port: u16) -> (String, SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
-    let Ok(admin) = std::env::var("STRONGROOM_TEST_POSTGRES") else {
-        eprintln!("STRONGROOM_TEST_POSTGRES is not set: the PostgreSQL outage test is skipped");
-        return;
-    };
+    let Some(admin) = postgres_server("outage") else { return };
     let url = tokio::task::spawn_blocking(move || create_database(&admin)).await.unwrap().unwrap();
     let (_, target) = through(&url, 0);
     let relay = Relay::to(target).await;
@@ -121,10 +129,7 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_started_together_on_one_empty_database_agree_on_everything() {
-    let Ok(admin) = std::env::var("STRONGROOM_TEST_POSTGRES") else {
-        eprintln!("STRONGROOM_TEST_POSTGRES is not set: the PostgreSQL start-up test is skipped");
-        return;
-    };
+    let Some(admin) = postgres_server("start-up") else { return };
     let url = tokio::task::spawn_blocking(move || create_database(&admin)).await.unwrap().unwrap();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // What an operator gives every node: the same root key.
