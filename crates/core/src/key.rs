@@ -546,7 +546,8 @@ impl PrivateKey {
             if spec.curve.is_some() {
                 return Err(Error::invalid_input("An RSA key has no curve."));
             }
-            if spec.public_exponent.is_some_and(|e| e != 65537) {
+            // The Java SDK sends 0 when no exponent was chosen; Key Vault takes it as the default.
+            if spec.public_exponent.is_some_and(|e| e != 65537 && e != 0) {
                 return Err(Error::invalid_input("The public exponent of an RSA key is 65537."));
             }
             let size = match spec.size.unwrap_or(2048) {
@@ -1190,5 +1191,12 @@ mod tests {
         assert!(PrivateKey::generate(&spec(KeyType::Oct, Some(512), None, None)).is_err());
         assert!(KeyType::parse("OKP").is_err() && Curve::parse("P-192").is_err());
         assert!(SignatureAlgorithm::parse("HS256").is_err());
+    }
+
+    #[test]
+    fn an_exponent_of_zero_is_the_default() -> Result<()> {
+        let key = PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: None, public_exponent: Some(0), curve: None })?;
+        assert_eq!(key.public_jwk()?.e.as_deref(), Some("AQAB"));
+        Ok(())
     }
 }

@@ -48,6 +48,8 @@ pub fn managed_identity_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/metadata/identity/oauth2/token", get(managed::imds))
         .route("/metadata/identity/oauth2/token/", get(managed::imds))
+        // MSAL for Java joins AZURE_POD_IDENTITY_AUTHORITY_HOST and the path with a second slash.
+        .route("//metadata/identity/oauth2/token", get(managed::imds))
         .route("/msi/token", get(managed::msi).post(managed::msi))
         .fallback(error::not_found)
         .with_state(state)
