@@ -1195,7 +1195,8 @@ mod tests {
 
     #[test]
     fn an_exponent_of_zero_is_the_default() -> Result<()> {
-        let key = PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: None, public_exponent: Some(0), curve: None })?;
+        let key =
+            PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: None, public_exponent: Some(0), curve: None })?;
         assert_eq!(key.public_jwk()?.e.as_deref(), Some("AQAB"));
         Ok(())
     }

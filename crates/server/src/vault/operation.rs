@@ -7,9 +7,34 @@ use strongroom_core::rbac::{Action, Collection, Target};
 
 use super::error::VaultError;
 
-/// Every api-version the official SDKs send (and the older ones they can select).
-pub const API_VERSIONS: &[&str] =
-    &["2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-06-01", "2025-07-01", "2026-04-01"];
+/// Every data-plane api-version Key Vault has published, previews included (the Azure CLI sends
+/// `7.6-preview.2`). Each is answered with the behaviour of the newest release, which keeps every field the
+/// older ones had: no published version removed one.
+pub const API_VERSIONS: &[&str] = &[
+    "2015-06-01",
+    "2016-10-01",
+    "7.0-preview",
+    "7.0",
+    "7.1-preview",
+    "7.1",
+    "7.2-preview",
+    "7.2",
+    "7.3-preview",
+    "7.3",
+    "7.4-preview.1",
+    "7.4",
+    "7.5-preview.1",
+    "7.5",
+    "7.6-preview.1",
+    "7.6-preview.2",
+    "7.6",
+    "2025-06-01",
+    "2025-06-01-preview",
+    "2025-07-01",
+    "2025-07-01-preview",
+    "2026-01-01-preview",
+    "2026-04-01",
+];
 const LATEST_API_VERSION: &str = "2026-04-01";
 
 /// Default and largest page size of list operations.
@@ -880,6 +905,10 @@ mod tests {
         );
         assert!(Query::parse(Some("api-version=2026-04-01")).is_ok());
         assert!(Query::parse(Some("api-version=7.9")).is_err());
+        // The Azure CLI's version, and previews that were never published.
+        assert!(Query::parse(Some("api-version=7.6-preview.2")).is_ok());
+        assert!(Query::parse(Some("api-version=7.6-preview.3")).is_err());
+        assert!(Query::parse(Some("api-version=7.4-preview")).is_err());
         assert!(Query::parse(None).is_err());
         assert!(Query::parse(Some("api-version=7.4&maxresults=26")).is_err());
         assert!(Query::parse(Some("api-version=7.4&maxresults=0")).is_err());
