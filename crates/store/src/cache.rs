@@ -1,12 +1,15 @@
 //! A read-through cache of object versions in front of any [`Store`], so that a warm `GET` of a secret touches
 //! no database.
 //!
-//! Every write goes to the store first and then drops what it may have changed, so the cache never answers
-//! with a value older than the last acknowledged write. A read that raced a write does not put its (possibly
-//! stale) result in: a generation counter, bumped by every write, must be unchanged between the start of the
-//! read and the insert. Values are kept in `Zeroizing` strings and the cache is bounded.
+//! A write drops what it may change from the cache before it goes to the store and again when it has landed,
+//! and no read keeps its result while any write is in flight. So once a write has landed in the database, no
+//! reader — not even one who learnt of the write another way, by a list or from another client — is answered
+//! from before it. A read that raced a write does not put its (possibly stale) result in either: a generation
+//! counter, bumped at the start and the end of every write, must be unchanged between the start of the read
+//! and the insert. Values are kept in `Zeroizing` strings and the cache is bounded.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -46,6 +49,36 @@ struct Cache {
     entries: RwLock<HashMap<Key, Entry>>,
     policies: RwLock<HashMap<(Place, String), Option<String>>>,
     generation: AtomicU64,
+    /// Writes between their start and their end; while there is one, reads keep nothing.
+    writes_in_flight: AtomicU64,
+}
+
+/// What a write may change.
+enum Touched {
+    /// These objects, each by its place and name.
+    Objects(Vec<(Place, String)>),
+    /// Anything.
+    Everything,
+}
+
+impl Touched {
+    fn object(place: Place, name: &str) -> Self {
+        Self::Objects(vec![(place, name.to_owned())])
+    }
+
+    fn each(places: &[Place], name: &str) -> Self {
+        Self::Objects(places.iter().map(|place| (*place, name.to_owned())).collect())
+    }
+}
+
+/// A write in flight; when it ends (or is abandoned), reads may cache again, from the next generation on.
+struct InFlight<'a>(&'a Cache);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.writes_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl CachedStore {
@@ -56,6 +89,7 @@ impl CachedStore {
             entries: RwLock::new(HashMap::new()),
             policies: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            writes_in_flight: AtomicU64::new(0),
         });
         let feed = inner.changes();
         if let Some(feed) = &feed {
@@ -84,18 +118,27 @@ impl CachedStore {
         self.feed.as_ref().is_none_or(ChangeFeed::is_connected)
     }
 
-    fn invalidate(&self, place: Place, name: &str) {
-        self.cache.invalidate(place, &name_key(name));
-    }
-
-    fn invalidate_each(&self, places: &[Place], name: &str) {
-        for place in places {
-            self.invalidate(*place, name);
+    fn invalidate(&self, touched: &Touched) {
+        match touched {
+            Touched::Objects(objects) => {
+                for (place, name) in objects {
+                    self.cache.invalidate(*place, &name_key(name));
+                }
+            }
+            Touched::Everything => self.cache.invalidate_all(),
         }
     }
 
-    fn invalidate_all(&self) {
-        self.cache.invalidate_all();
+    /// Runs `write` on the store, dropping what it may change before it starts and after it lands, with reads
+    /// keeping nothing in between.
+    async fn writing<T>(&self, touched: Touched, write: impl Future<Output = Result<T>>) -> Result<T> {
+        self.cache.writes_in_flight.fetch_add(1, Ordering::SeqCst);
+        let in_flight = InFlight(&self.cache);
+        self.invalidate(&touched);
+        let result = write.await;
+        self.invalidate(&touched);
+        drop(in_flight);
+        result
     }
 }
 
@@ -112,6 +155,12 @@ impl Cache {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         self.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+
+    /// Whether a read that started at `generation` may keep its result: no write started or ended since, and
+    /// none is in flight.
+    fn may_keep(&self, generation: u64) -> bool {
+        self.writes_in_flight.load(Ordering::SeqCst) == 0 && self.generation.load(Ordering::SeqCst) == generation
     }
 
     /// Drops what another process changed.
@@ -131,9 +180,7 @@ impl Store for CachedStore {
     }
 
     async fn apply(&self, changes: Vec<Change>) -> Result<()> {
-        let result = self.inner.apply(changes).await;
-        self.invalidate_all();
-        result
+        self.writing(Touched::Everything, self.inner.apply(changes)).await
     }
 
     async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
@@ -153,9 +200,7 @@ impl Store for CachedStore {
     }
 
     async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
-        let result = self.inner.put_version(place, version, value).await;
-        self.invalidate(place, &version.name);
-        result
+        self.writing(Touched::object(place, &version.name), self.inner.put_version(place, version, value)).await
     }
 
     async fn put_linked_versions(
@@ -163,12 +208,8 @@ impl Store for CachedStore {
         versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<()> {
-        let touched: Vec<(Place, String)> = versions.iter().map(|(place, v, _)| (*place, v.name.clone())).collect();
-        let result = self.inner.put_linked_versions(versions, policy).await;
-        for (place, name) in touched {
-            self.invalidate(place, &name);
-        }
-        result
+        let touched = Touched::Objects(versions.iter().map(|(place, v, _)| (*place, v.name.clone())).collect());
+        self.writing(touched, self.inner.put_linked_versions(versions, policy)).await
     }
 
     async fn read_version(
@@ -193,7 +234,7 @@ impl Store for CachedStore {
         let found = self.inner.read_version(place, name, selector).await?;
         if let Some((version, value)) = &found {
             let mut entries = self.cache.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if self.cache.generation.load(Ordering::SeqCst) == generation {
+            if self.cache.may_keep(generation) {
                 if entries.len() >= CAPACITY {
                     entries.clear();
                 }
@@ -224,9 +265,7 @@ impl Store for CachedStore {
         update: &SecretUpdate,
         now: i64,
     ) -> Result<Option<SecretVersion>> {
-        let result = self.inner.update_version(place, name, selector, update, now).await;
-        self.invalidate(place, name);
-        result
+        self.writing(Touched::object(place, name), self.inner.update_version(place, name, selector, update, now)).await
     }
 
     async fn delete_object(
@@ -236,9 +275,7 @@ impl Store for CachedStore {
         deleted_at: i64,
         purge_at: i64,
     ) -> Result<Option<DeletedSecret>> {
-        let result = self.inner.delete_object(places, name, deleted_at, purge_at).await;
-        self.invalidate_each(places, name);
-        result
+        self.writing(Touched::each(places, name), self.inner.delete_object(places, name, deleted_at, purge_at)).await
     }
 
     async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
@@ -250,21 +287,15 @@ impl Store for CachedStore {
     }
 
     async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
-        let result = self.inner.recover_object(places, name).await;
-        self.invalidate_each(places, name);
-        result
+        self.writing(Touched::each(places, name), self.inner.recover_object(places, name)).await
     }
 
     async fn purge_object(&self, places: &[Place], name: &str) -> Result<bool> {
-        let result = self.inner.purge_object(places, name).await;
-        self.invalidate_each(places, name);
-        result
+        self.writing(Touched::each(places, name), self.inner.purge_object(places, name)).await
     }
 
     async fn purge_expired(&self, now: i64) -> Result<usize> {
-        let result = self.inner.purge_expired(now).await;
-        self.invalidate_all();
-        result
+        self.writing(Touched::Everything, self.inner.purge_expired(now)).await
     }
 
     async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
@@ -291,7 +322,7 @@ impl Store for CachedStore {
         let generation = self.cache.generation.load(Ordering::SeqCst);
         let policy = self.inner.object_policy(place, name).await?;
         let mut policies = self.cache.policies.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.cache.generation.load(Ordering::SeqCst) == generation {
+        if self.cache.may_keep(generation) {
             if policies.len() >= CAPACITY {
                 policies.clear();
             }
@@ -301,9 +332,7 @@ impl Store for CachedStore {
     }
 
     async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool> {
-        let result = self.inner.put_object_policy(place, name, policy).await;
-        self.invalidate(place, name);
-        result
+        self.writing(Touched::object(place, name), self.inner.put_object_policy(place, name, policy)).await
     }
 
     async fn object_policies(&self, collection: Collection) -> Result<Vec<(Place, String, String)>> {
@@ -315,16 +344,10 @@ impl Store for CachedStore {
         objects: Vec<(Place, Vec<SecretWithValue>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<SecretVersion> {
-        let touched: Vec<(Place, Option<String>)> =
-            objects.iter().map(|(place, versions)| (*place, versions.first().map(|(v, _)| v.name.clone()))).collect();
-        let result = self.inner.restore_object(objects, policy).await;
-        for (place, name) in touched {
-            match name {
-                Some(name) => self.invalidate(place, &name),
-                None => self.invalidate_all(),
-            }
-        }
-        result
+        let named: Option<Vec<(Place, String)>> =
+            objects.iter().map(|(place, versions)| versions.first().map(|(v, _)| (*place, v.name.clone()))).collect();
+        let touched = named.map_or(Touched::Everything, Touched::Objects);
+        self.writing(touched, self.inner.restore_object(objects, policy)).await
     }
 
     async fn put_ephemeral(&self, entry: Ephemeral<'_>, now: i64, if_live: IfLive) -> Result<bool> {
@@ -352,9 +375,7 @@ impl Store for CachedStore {
     }
 
     async fn import_copy(&self, copy: Vec<u8>) -> Result<usize> {
-        let result = self.inner.import_copy(copy).await;
-        self.invalidate_all();
-        result
+        self.writing(Touched::Everything, self.inner.import_copy(copy)).await
     }
 
     fn changes(&self) -> Option<ChangeFeed> {
@@ -412,6 +433,31 @@ mod tests {
         assert_eq!(latest(&store, vault, "s").await?, None);
         store.recover_object(&[Place::secrets(vault)], "s").await?;
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
+        Ok(())
+    }
+
+    /// A reader who learns that a write has landed (from a list, from another client) before the writer has
+    /// finished is answered with the write, never with what was cached before it, and keeps nothing meanwhile.
+    #[tokio::test]
+    async fn a_write_that_has_landed_is_seen_before_its_writer_returns() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "tempdir", e))?;
+        let (store, vault) = cached(dir.path()).await?;
+        let place = Place::secrets(vault);
+        store.put_version(place, &version("s"), "one").await?;
+        assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("one"));
+        assert_eq!(store.len(), 1, "the old latest version is cached");
+
+        let landed = async {
+            store.inner.put_version(place, &version("s"), "two").await?;
+            // The write is in the database; its writer has not returned yet.
+            let seen = latest(&store, vault, "s").await?;
+            Ok((seen, store.len()))
+        };
+        let (seen, kept) = store.writing(Touched::object(place, "s"), landed).await?;
+        assert_eq!(seen.as_deref(), Some("two"));
+        assert_eq!(kept, 0, "nothing is kept while a write is in flight");
+        assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
+        assert_eq!(store.len(), 1, "after the write, reads are cached again");
         Ok(())
     }
 
