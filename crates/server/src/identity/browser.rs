@@ -145,7 +145,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(params) = read_form(&body) else { return refusal_page("The sign-in form repeats a field.") };
+    let Ok(params) = read_form(&body) else { return refusal_page(pages::REPEATED_FIELD) };
     if !pages::is_genuine(&headers, &params, state.endpoints.authority_host()) {
         return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(pages::NOT_GENUINE));
     }

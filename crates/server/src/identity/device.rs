@@ -113,7 +113,7 @@ pub async fn verify(
 ) -> Response {
     let retry =
         |message: &str| pages::sign_in_form("Sign in to a device", "/devicelogin", &[], CODE_FIELD, Some(message));
-    let Ok(form) = read_form(&body) else { return retry(pages::NOT_GENUINE) };
+    let Ok(form) = read_form(&body) else { return retry(pages::REPEATED_FIELD) };
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     if !pages::is_genuine(&headers, &form, state.endpoints.authority_host()) {
         return retry(pages::NOT_GENUINE);

@@ -115,6 +115,9 @@ fn html(status: StatusCode, page: String) -> Response {
     response
 }
 
+/// What a form that sends a field twice is told.
+pub const REPEATED_FIELD: &str = "The sign-in form sent a field twice. Sign in again.";
+
 /// What a form without its anti-forgery token is told.
 pub const NOT_GENUINE: &str = "This sign-in form has expired or did not come from this server. Sign in again.";
 
