@@ -184,6 +184,32 @@ pub struct User {
     pub password_hash: String,
     /// A disabled user cannot sign in, and its refresh tokens stop working.
     pub enabled: bool,
+    /// Grants (refresh tokens, authorization and device codes) made at or before this instant, Unix
+    /// milliseconds, are refused: it moves when the password changes or the user is disabled, as Entra's
+    /// `refreshTokensValidFromDateTime` does. `None` until the first such change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants_valid_after_ms: Option<i64>,
+}
+
+impl User {
+    /// A new user with this password hash: nothing granted yet to revoke.
+    pub fn new(password_hash: String, enabled: bool) -> Self {
+        Self { password_hash, enabled, grants_valid_after_ms: None }
+    }
+
+    /// Whether a grant made for this user at `issued_at_ms` (Unix milliseconds) still stands: made after the
+    /// last password change or disabling, and the user enabled.
+    pub fn honours_grant_from(&self, issued_at_ms: i64) -> bool {
+        self.enabled && self.grants_valid_after_ms.is_none_or(|after| issued_at_ms > after)
+    }
+
+    /// These details after a change at `now_ms`: a new password hash or a disabling revokes what was granted
+    /// before it.
+    pub fn changed_to(&self, password_hash: String, enabled: bool, now_ms: i64) -> Self {
+        let revokes = password_hash != self.password_hash || (self.enabled && !enabled);
+        let grants_valid_after_ms = if revokes { Some(now_ms) } else { self.grants_valid_after_ms };
+        Self { password_hash, enabled, grants_valid_after_ms }
+    }
 }
 
 /// The credentials of an application besides its client secrets, and where its sign-ins may return to.
@@ -279,6 +305,17 @@ impl Directory {
     /// The certificate and federated credentials of the application `object_id`.
     pub fn application_credentials(&self, object_id: Uuid) -> Option<&ApplicationCredentials> {
         self.application_credentials.get(&object_id)
+    }
+
+    /// Whether the application `object_id` is a confidential client: it (or its home application) holds a
+    /// client secret, a certificate or a federated credential, and so must prove itself whenever it redeems
+    /// a grant. Others are public clients (a desktop or device application, which can keep no secret).
+    pub fn is_confidential_client(&self, object_id: Uuid) -> bool {
+        let owner = self.credential_owner(object_id);
+        !self.client_secrets(owner).is_empty()
+            || self
+                .application_credentials(owner)
+                .is_some_and(|c| !c.certificates.is_empty() || !c.federated.is_empty())
     }
 
     /// The user of `tenant_id` signing in as `sign_in_name`: `alice` or `alice@{tenant name}` (any case).
@@ -378,6 +415,24 @@ mod tests {
         expected.sort();
         assert_eq!(groups, expected);
         assert!(directory.groups_of(c).is_empty());
+    }
+
+    #[test]
+    fn a_password_change_or_a_disabling_revokes_earlier_grants() {
+        let user = User::new("hash-1".into(), true);
+        assert!(user.honours_grant_from(0), "nothing revoked yet");
+        let same = user.changed_to("hash-1".into(), true, 5_000);
+        assert_eq!(same, user, "an unchanged user keeps its grants");
+        let reset = user.changed_to("hash-2".into(), true, 5_000);
+        assert!(!reset.honours_grant_from(4_999) && !reset.honours_grant_from(5_000));
+        assert!(reset.honours_grant_from(5_001));
+        let disabled = reset.changed_to("hash-2".into(), false, 9_000);
+        assert!(!disabled.honours_grant_from(9_500), "disabled");
+        let enabled_again = disabled.changed_to("hash-2".into(), true, 12_000);
+        assert!(!enabled_again.honours_grant_from(8_000), "enabling again revives nothing");
+        assert!(enabled_again.honours_grant_from(9_001));
+        let stored = serde_json::from_str::<User>(r#"{"password_hash":"h","enabled":true}"#).ok();
+        assert_eq!(stored.map(|u| u.grants_valid_after_ms), Some(None), "users stored before the field existed load");
     }
 
     #[test]

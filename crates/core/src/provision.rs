@@ -299,7 +299,7 @@ pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec
             plan_application(current, tenant_id, app, &mut principals, &mut changes)?;
         }
         plan_managed_identities(current, tenant_id, &tenant.managed_identities, &mut principals, &mut changes)?;
-        plan_users_and_groups(current, tenant_id, tenant, &mut principals, &mut changes)?;
+        plan_users_and_groups(current, tenant_id, tenant, now, &mut principals, &mut changes)?;
         tenants.push((tenant, tenant_id, principals));
     }
     let homes: Vec<Principal> = tenants.iter().flat_map(|(_, _, principals)| principals.clone()).collect();
@@ -500,6 +500,7 @@ fn plan_users_and_groups(
     current: &Directory,
     tenant_id: Uuid,
     tenant: &DesiredTenant,
+    now: i64,
     principals: &mut Vec<Principal>,
     changes: &mut Vec<Change>,
 ) -> Result<()> {
@@ -533,7 +534,10 @@ fn plan_users_and_groups(
             }
             _ => credential::hash_secret(&desired.password)?,
         };
-        let details = User { password_hash, enabled: desired.enabled };
+        let details = match stored {
+            Some(stored) => stored.changed_to(password_hash, desired.enabled, now * 1000),
+            None => User::new(password_hash, desired.enabled),
+        };
         if stored != Some(&details) {
             changes.push(Change::PutUser { object_id: user.object_id, user: details });
         }
@@ -1016,6 +1020,19 @@ mod tests {
         changed.tenants[0].users[0].enabled = false;
         let changes = plan(&directory, &changed, 0)?;
         assert!(matches!(changes.as_slice(), [Change::PutUser { user, .. }] if !user.enabled), "{changes:?}");
+        assert!(
+            matches!(changes.as_slice(), [Change::PutUser { user, .. }] if user.grants_valid_after_ms == Some(0)),
+            "disabling revokes earlier grants"
+        );
+
+        let mut new_password = desired();
+        new_password.tenants[0].users[0].password = "Another-Horse-8".into();
+        let changes = plan(&directory, &new_password, 1_700)?;
+        assert!(
+            matches!(changes.as_slice(), [Change::PutUser { user, .. }] if user.grants_valid_after_ms == Some(1_700_000)),
+            "a new password revokes earlier grants: {changes:?}"
+        );
+        assert!(plan(&directory, &desired(), 1_700)?.is_empty(), "an unchanged user keeps its grants");
         Ok(())
     }
 

@@ -1,10 +1,12 @@
-//! The authorization-code flow with PKCE: the browser signs in on the authorize page, the client receives a
-//! code at its loopback redirect URI (by `query` or `form_post`) and redeems it with the PKCE verifier. The
-//! ID token carries the request's `nonce`.
+//! The authorization-code flow: the browser signs in on the authorize page, the client receives a code at a
+//! redirect URI it registered (or, for a public client that registered none, its loopback listener), by
+//! `query` or `form_post`, and redeems it. Public clients must use PKCE with S256; confidential clients
+//! authenticate at redemption (see [`super::token`]). The ID token carries the request's `nonce`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
@@ -14,13 +16,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use strongroom_core::directory::{Directory, Tenant};
 use strongroom_core::{credential, redirect};
+use url::Url;
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::flows::{self, CodeGrant};
-use super::mint::{self, now_seconds};
+use super::mint::{self, now_millis, now_seconds};
 use super::pages;
-use super::token::requested_resource;
+use super::token::{read_form, requested_resource};
 use super::users::{self, SignedIn};
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
@@ -43,7 +46,33 @@ const CARRIED: &[&str] = &[
 /// A checked sign-in request.
 struct Request {
     client_id: Uuid,
+    /// The redirect URI as the request spelt it: redemption must repeat it.
     redirect_uri: String,
+    /// Where the browser goes: the redirect URI as a browser parses it.
+    destination: Url,
+    /// The PKCE challenge (S256 only).
+    code_challenge: Option<String>,
+}
+
+/// PKCE: a public client must send an S256 challenge (`plain` would hand the verifier to whoever sees the
+/// authorize URL); a confidential client may. RFC 7636 §4.2: 43 to 128 unreserved characters.
+fn code_challenge(params: &HashMap<String, String>, public_client: bool) -> Result<Option<String>, String> {
+    let challenge = params.get("code_challenge").filter(|c| !c.is_empty());
+    let Some(challenge) = challenge else {
+        return match public_client {
+            true => Err("AADSTS9002325: Proof Key for Code Exchange is required: this public client must send a code_challenge with code_challenge_method=S256.".to_owned()),
+            false => Ok(None),
+        };
+    };
+    if params.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return Err("The code_challenge_method must be S256: plain challenges are not accepted.".to_owned());
+    }
+    let well_formed = (43..=128).contains(&challenge.len())
+        && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !well_formed {
+        return Err("AADSTS501491: Invalid size of Code_Challenge parameter.".to_owned());
+    }
+    Ok(Some(challenge.clone()))
 }
 
 /// Checks what can be checked before anyone signs in. A bad request gets an error page (see
@@ -65,17 +94,19 @@ fn check(
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
     let owner = directory.credential_owner(application.object_id);
     let registered = directory.application_credentials(owner).map_or(&[][..], |c| c.redirect_uris.as_slice());
-    if !redirect::is_allowed(registered, &redirect_uri) {
+    let public_client = !directory.is_confidential_client(application.object_id);
+    let Some(destination) = redirect::resolve(registered, &redirect_uri, public_client) else {
         return refuse(format!(
             "AADSTS50011: The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
         ));
-    }
+    };
+    let code_challenge = code_challenge(params, public_client)?;
     let scope = params.get("scope").cloned().unwrap_or_default();
     let resource_known = requested_resource(&scope).and_then(|resource| mint::audience_for(state, &resource)).is_some();
     if !resource_known {
         return refuse(OAuthFailure::invalid_scope(&scope).message().to_owned());
     }
-    Ok(Request { client_id: application.client_id.unwrap_or_default(), redirect_uri })
+    Ok(Request { client_id: application.client_id.unwrap_or_default(), redirect_uri, destination, code_challenge })
 }
 
 fn refusal_page(message: &str) -> Response {
@@ -114,8 +145,8 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    if !pages::is_genuine(&headers, params.get("strongroom_form")) {
+    let Ok(params) = read_form(&body) else { return refusal_page(pages::REPEATED_FIELD) };
+    if !pages::is_genuine(&headers, &params, state.endpoints.authority_host()) {
         return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(pages::NOT_GENUINE));
     }
     let directory = state.directory();
@@ -147,64 +178,71 @@ pub async fn sign_in(
     let Ok(code) = credential::generate_client_secret() else {
         return pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed", "The code could not be created.");
     };
-    let challenge = params.get("code_challenge").filter(|c| !c.is_empty()).map(|challenge| {
-        (challenge.clone(), params.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".to_owned()))
-    });
     let grant = CodeGrant {
         tenant_id: tenant.id,
         client_id: request.client_id,
-        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri: request.redirect_uri,
         scope: field("scope"),
         nonce: params.get("nonce").cloned(),
-        code_challenge: challenge,
+        code_challenge: request.code_challenge.map(|challenge| (challenge, "S256".to_owned())),
         user_id: user.object_id,
         expires: now_seconds() + CODE_LIFETIME,
+        signed_in_at_ms: now_millis(),
     };
     if let Err(failure) = flows::add_code(state.store.as_ref(), &code, &grant).await {
         return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(failure.message()));
     }
     let state_param = field("state");
+    let mut destination = request.destination;
     if params.get("response_mode").map(String::as_str) == Some("form_post") {
-        return pages::form_post(&request.redirect_uri, &[("code", &code), ("state", &state_param)]);
+        return pages::form_post(destination.as_str(), &[("code", &code), ("state", &state_param)]);
     }
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query.append_pair("code", &code).append_pair("state", &state_param);
-    let separator = if request.redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!("{}{separator}{}", request.redirect_uri, query.finish());
+    destination.query_pairs_mut().append_pair("code", &code).append_pair("state", &state_param);
     let mut response = StatusCode::FOUND.into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Ok(location) = HeaderValue::from_str(destination.as_str()) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
 }
 
-/// `grant_type=authorization_code`: the code, once, with its PKCE verifier.
+/// `grant_type=authorization_code`: the code, once, by the client it was issued to, naming the redirect URI
+/// it was sent to, with the PKCE verifier of its challenge (which a public client's code always has). A
+/// confidential client has proven itself before this (see [`super::token`]).
 pub async fn redeem(
     state: &AppState,
     directory: &Directory,
     tenant: &Tenant,
     client_id: Uuid,
+    public_client: bool,
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthFailure> {
     let code = form.get("code").ok_or_else(|| OAuthFailure::missing_parameter("code"))?;
+    let redirect_uri = form.get("redirect_uri").ok_or_else(|| OAuthFailure::missing_parameter("redirect_uri"))?;
     let grant = flows::take_code(state.store.as_ref(), code).await?.ok_or_else(OAuthFailure::expired_grant)?;
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the code was issued to another client or tenant"));
     }
-    if form.get("redirect_uri").is_some_and(|uri| uri != &grant.redirect_uri) {
+    if redirect_uri != &grant.redirect_uri {
         return Err(OAuthFailure::grant_mismatch("the redirect URI differs from the sign-in request's"));
     }
-    if let Some((challenge, method)) = &grant.code_challenge {
-        let verifier = form.get("code_verifier").ok_or_else(|| OAuthFailure::missing_parameter("code_verifier"))?;
-        let computed = match method.as_str() {
-            "S256" => URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes())),
-            _ => verifier.clone(),
-        };
-        if &computed != challenge {
-            return Err(OAuthFailure::grant_mismatch("the PKCE code verifier does not match the challenge"));
+    match &grant.code_challenge {
+        Some((challenge, method)) => {
+            let verifier = form.get("code_verifier").ok_or_else(|| OAuthFailure::missing_parameter("code_verifier"))?;
+            let computed = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+            let matches =
+                method == "S256" && verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes()).is_ok();
+            if !matches {
+                return Err(OAuthFailure::grant_mismatch("the PKCE code verifier does not match the challenge"));
+            }
         }
+        None if public_client => {
+            return Err(OAuthFailure::grant_mismatch("a public client's code needs its PKCE challenge"));
+        }
+        None => {}
     }
-    let user = users::active_user(directory, grant.user_id)?;
+    let user = users::granted_user(directory, grant.user_id, grant.signed_in_at_ms)?;
     let scope = form.get("scope").cloned().unwrap_or(grant.scope);
-    users::issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: grant.nonce }).await
+    let signed_in_at_ms = grant.signed_in_at_ms;
+    users::issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: grant.nonce, signed_in_at_ms })
+        .await
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 use strongroom_core::credential;
@@ -18,7 +18,7 @@ use super::error::OAuthFailure;
 use super::flows::{self, DeviceGrant};
 use super::mint::{self, now_seconds};
 use super::pages;
-use super::token::requested_resource;
+use super::token::{read_form, requested_resource};
 use super::users::{self, SignedIn};
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
@@ -43,11 +43,9 @@ pub struct DeviceCodeResponse {
 pub async fn device_code(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<DeviceCodeResponse>, OAuthFailure> {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let form = read_form(&body)?;
     let directory = state.directory();
     let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
     let client_id = form.get("client_id").ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
@@ -61,12 +59,8 @@ pub async fn device_code(
 
     let device_code = credential::generate_client_secret().map_err(|_| OAuthFailure::internal())?;
     let user_code = user_code().ok_or_else(OAuthFailure::internal)?;
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
-        .unwrap_or_else(|| state.endpoints.authority_host().trim_start_matches("https://").to_owned());
-    let verification_uri = format!("https://{host}/devicelogin");
+    // From the configured login host, never the request's Host: the page a user is sent to is this server's.
+    let verification_uri = format!("{}/devicelogin", state.endpoints.authority_host());
     let grant = DeviceGrant {
         tenant_id: tenant.id,
         client_id: application.client_id.unwrap_or_default(),
@@ -74,6 +68,7 @@ pub async fn device_code(
         user_code: user_code.clone(),
         expires: now_seconds() + LIFETIME,
         approved_by: None,
+        approved_at_ms: 0,
     };
     flows::add_device(state.store.as_ref(), &device_code, &grant).await?;
     Ok(Json(DeviceCodeResponse {
@@ -116,11 +111,11 @@ pub async fn verify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     let retry =
         |message: &str| pages::sign_in_form("Sign in to a device", "/devicelogin", &[], CODE_FIELD, Some(message));
-    if !pages::is_genuine(&headers, form.get("strongroom_form")) {
+    let Ok(form) = read_form(&body) else { return retry(pages::REPEATED_FIELD) };
+    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+    if !pages::is_genuine(&headers, &form, state.endpoints.authority_host()) {
         return retry(pages::NOT_GENUINE);
     }
     let directory = state.directory();
@@ -168,6 +163,8 @@ pub async fn poll(
         return Err(OAuthFailure::grant_mismatch("the device code was issued to another client or tenant"));
     }
     let user_id = grant.approved_by.ok_or_else(OAuthFailure::authorization_pending)?;
-    let user = users::active_user(directory, user_id)?;
-    users::issue(state, directory, SignedIn { tenant, user, client_id, scope: grant.scope, nonce: None }).await
+    let user = users::granted_user(directory, user_id, grant.approved_at_ms)?;
+    let signed_in =
+        SignedIn { tenant, user, client_id, scope: grant.scope, nonce: None, signed_in_at_ms: grant.approved_at_ms };
+    users::issue(state, directory, signed_in).await
 }

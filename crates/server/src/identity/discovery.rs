@@ -4,44 +4,37 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
 use strongroom_proto::oauth::{JsonWebKey, JsonWebKeySet, OpenIdConfiguration};
 
 use super::error::OAuthFailure;
-use super::request_host;
 use crate::state::AppState;
 
-/// The OpenID Connect discovery document of a tenant. Endpoint URLs use the host the client addressed, so
-/// MSAL posts to a name it can resolve; the issuer is the tenant's canonical one.
+/// The OpenID Connect discovery document of a tenant. Every URL in it comes from the configured login host
+/// and port, never from the request's `Host`: a forged `Host` (or a cache that keys without it) must not
+/// send anyone's sign-in, tokens or key lookups elsewhere.
 pub async fn openid_configuration(
     state: State<Arc<AppState>>,
     tenant: Path<String>,
-    parts: Parts,
 ) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
-    document(state, tenant, parts, "/v2.0").await
+    document(state, tenant, "/v2.0").await
 }
 
 /// The v1 discovery document: the same service, with the v1 token and authorize endpoints.
 pub async fn openid_configuration_v1(
     state: State<Arc<AppState>>,
     tenant: Path<String>,
-    parts: Parts,
 ) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
-    document(state, tenant, parts, "").await
+    document(state, tenant, "").await
 }
 
 async fn document(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
-    parts: Parts,
     version: &str,
 ) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
     let directory = state.directory();
     let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
-    let base = match request_host(&parts) {
-        Some(host) => format!("https://{host}/{}", tenant.id),
-        None => state.endpoints.authority(tenant.id),
-    };
+    let base = state.endpoints.authority(tenant.id);
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     Ok(Json(OpenIdConfiguration {
         issuer: state.endpoints.issuer(tenant.id),

@@ -262,6 +262,16 @@ impl OAuthFailure {
         )
     }
 
+    /// AADSTS50173: the grant was made before the user's password changed or the user was disabled.
+    pub fn revoked_grant() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        )
+    }
+
     /// AADSTS70000: the grant belongs to another client or redirect URI, or PKCE failed.
     pub fn grant_mismatch(detail: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", 70000, format!("The provided grant is invalid: {detail}"))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::OAuthFailure;
-use super::mint::now_seconds;
+use super::mint::{now_millis, now_seconds};
 
 /// A device code waiting for its user to sign in on the verification page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +27,9 @@ pub struct DeviceGrant {
     pub expires: i64,
     /// The user who signed in, once someone has.
     pub approved_by: Option<Uuid>,
+    /// When they did, Unix milliseconds: a password change or disabling after it revokes the device code.
+    #[serde(default)]
+    pub approved_at_ms: i64,
 }
 
 /// An authorization code waiting to be redeemed.
@@ -48,6 +51,9 @@ pub struct CodeGrant {
     pub user_id: Uuid,
     /// When the code stops working, Unix seconds.
     pub expires: i64,
+    /// When the user signed in, Unix milliseconds: a password change or disabling after it revokes the code.
+    #[serde(default)]
+    pub signed_in_at_ms: i64,
 }
 
 const DEVICE: &str = "device-code";
@@ -106,6 +112,7 @@ pub async fn approve_device(
     match device_by_user_code(store, user_code).await? {
         Some((device_code, mut grant)) if grant.tenant_id == tenant_id => {
             grant.approved_by = Some(user);
+            grant.approved_at_ms = now_millis();
             let entry = Ephemeral { kind: DEVICE, key: &device_code, value: &encode(&grant)?, expires: grant.expires };
             store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
             Ok(true)

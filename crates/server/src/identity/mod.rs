@@ -20,7 +20,6 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::request::Parts;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
@@ -53,13 +52,4 @@ pub fn managed_identity_router(state: Arc<AppState>) -> Router {
         .route("/msi/token", get(managed::msi).post(managed::msi))
         .fallback(error::not_found)
         .with_state(state)
-}
-
-/// The `host[:port]` the client addressed: HTTP/2's authority or HTTP/1.1's Host header.
-pub fn request_host(parts: &Parts) -> Option<String> {
-    parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
 }

@@ -46,11 +46,12 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, &form);
-    let result = match form.contains_key("resource") {
-        true => Err(OAuthFailure::resource_on_v2()),
-        false => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V2).await,
+    let form = read_form(&body);
+    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, form.as_ref().unwrap_or(&HashMap::new()));
+    let result = match form {
+        Err(failure) => Err(failure),
+        Ok(form) if form.contains_key("resource") => Err(OAuthFailure::resource_on_v2()),
+        Ok(form) => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V2).await,
     };
     audit.finish(&state, outcome(&result)).await;
     result
@@ -65,14 +66,18 @@ pub async fn token_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
-    let mut form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    if let Some(resource) = form.get("resource").cloned()
+    let mut form = read_form(&body);
+    if let Ok(form) = &mut form
+        && let Some(resource) = form.get("resource").cloned()
         && !form.contains_key("scope")
     {
         form.insert("scope".to_owned(), format!("{}/.default", resource.trim_end_matches('/')));
     }
-    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, &form);
-    let result = issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V1).await;
+    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, form.as_ref().unwrap_or(&HashMap::new()));
+    let result = match form {
+        Err(failure) => Err(failure),
+        Ok(form) => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V1).await,
+    };
     audit.finish(&state, outcome(&result)).await;
     result
 }
@@ -173,31 +178,66 @@ async fn issue(
         .clone();
     let app_id = application.client_id.unwrap_or_default();
     let address = connection.peer.ip();
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
+    let claimant = Claimant {
+        tenant: &tenant,
+        tenant_in_path: &tenant_in_path,
+        application: &application,
+        client_id: &client_id,
+        host: host.as_deref(),
+        address,
+    };
 
     match grant_type.as_str() {
-        "client_credentials" => {
-            let host = uri
-                .authority()
-                .map(|a| a.as_str().to_owned())
-                .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
-            let claimant = Claimant {
-                tenant: &tenant,
-                tenant_in_path: &tenant_in_path,
-                application: &application,
-                client_id: &client_id,
-                host: host.as_deref(),
-                address,
-            };
-            client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await
-        }
+        "client_credentials" => client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await,
         "password" => users::password(&state, &directory, &tenant, app_id, &form, address).await,
-        "refresh_token" => users::refresh(&state, &directory, &tenant, app_id, &form).await,
+        "refresh_token" => {
+            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
+            users::refresh(&state, &directory, &tenant, app_id, &form).await
+        }
         "urn:ietf:params:oauth:grant-type:device_code" => {
             device::poll(&state, &directory, &tenant, app_id, &form).await
         }
-        "authorization_code" => browser::redeem(&state, &directory, &tenant, app_id, &form).await,
+        "authorization_code" => {
+            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
+            let public = !directory.is_confidential_client(application.object_id);
+            browser::redeem(&state, &directory, &tenant, app_id, public, &form).await
+        }
         other => Err(OAuthFailure::unsupported_grant_type(other)),
     }
+}
+
+/// A confidential client redeeming a grant (a code, a refresh token) proves itself first, as Entra requires
+/// (AADSTS7000218 without a credential): a stolen code or refresh token is worth nothing without the
+/// application's secret, certificate or federated identity. Public clients have none to present; their
+/// codes are bound to the PKCE verifier instead.
+async fn authenticate_confidential(
+    state: &AppState,
+    directory: &Directory,
+    claimant: &Claimant<'_>,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(), OAuthFailure> {
+    if directory.is_confidential_client(claimant.application.object_id) {
+        client_auth::authenticate(state, directory, claimant, form, headers).await?;
+    }
+    Ok(())
+}
+
+/// Reads the form body every token-service endpoint takes. A parameter sent twice is refused (RFC 6749
+/// §3.1): which of two values a check saw and which one was used must never be a question.
+pub fn read_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthFailure> {
+    let mut form = HashMap::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        if form.contains_key(name.as_ref()) {
+            return Err(OAuthFailure::malformed_request(&format!("the parameter '{name}' is repeated")));
+        }
+        form.insert(name.into_owned(), value.into_owned());
+    }
+    Ok(form)
 }
 
 /// `grant_type=client_credentials`: an app-only token for the application itself.
@@ -282,5 +322,37 @@ mod tests {
         assert_eq!(requested_resource("https://a/.default https://b/.default"), None);
         assert_eq!(requested_resource("openid"), None);
         assert_eq!(requested_resource("/.default"), None);
+    }
+
+    #[test]
+    fn a_repeated_parameter_refuses_the_form() {
+        let form = read_form(b"grant_type=password&scope=a%20b&x=").unwrap_or_default();
+        assert_eq!((form.get("scope").map(String::as_str), form.get("x").map(String::as_str)), (Some("a b"), Some("")));
+        assert!(read_form(b"redirect_uri=http://a&redirect_uri=http://b").is_err());
+        assert!(read_form(b"a=1&a").is_err());
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_body_is_read_or_refused_without_a_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = read_form(&body);
+            }
+
+            #[test]
+            fn distinct_fields_read_back_as_sent(fields in prop::collection::hash_map(".{0,12}", ".{0,40}", 0..8)) {
+                let mut body = form_urlencoded::Serializer::new(String::new());
+                for (name, value) in &fields {
+                    body.append_pair(name, value);
+                }
+                prop_assert_eq!(read_form(body.finish().as_bytes()).ok(), Some(fields));
+            }
+        }
     }
 }

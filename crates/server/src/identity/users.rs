@@ -19,7 +19,7 @@ use strongroom_core::directory::{Directory, Principal, Tenant};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
-use super::mint::{self, now_seconds};
+use super::mint::{self, now_millis, now_seconds};
 use super::throttle;
 use super::token::requested_resource;
 use crate::state::AppState;
@@ -34,6 +34,10 @@ struct RefreshGrant {
     user_id: Uuid,
     client_id: Uuid,
     scope: String,
+    /// When the user signed in (Unix milliseconds), carried from token to rotated token: a password change
+    /// or disabling after it revokes the token. Grants stored before the field existed read as 0.
+    #[serde(default)]
+    signed_in_at_ms: i64,
 }
 
 /// The response of every user flow.
@@ -61,6 +65,9 @@ pub struct SignedIn<'a> {
     pub scope: String,
     /// The sign-in request's nonce, for the ID token.
     pub nonce: Option<String>,
+    /// When the user proved who they are (Unix milliseconds): the refresh token keeps it, so that a later
+    /// password change revokes it and every token rotated from it.
+    pub signed_in_at_ms: i64,
 }
 
 /// Issues the tokens of a successful user sign-in.
@@ -81,6 +88,7 @@ pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<
         user_id: signed_in.user.object_id,
         client_id: signed_in.client_id,
         scope: signed_in.scope.clone(),
+        signed_in_at_ms: signed_in.signed_in_at_ms,
     };
     let grant = serde_json::to_vec(&grant).map_err(|_| OAuthFailure::internal())?;
     state
@@ -126,7 +134,8 @@ pub async fn password(
     let password = form.get("password").ok_or_else(|| OAuthFailure::missing_parameter("password"))?.clone();
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?.clone();
     let user = check_password(state, directory, tenant, username, password, address).await?;
-    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None }).await
+    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None, signed_in_at_ms: now_millis() })
+        .await
 }
 
 /// Checks a user's password, counting failures against brute force; used by every flow that signs a user in.
@@ -159,12 +168,17 @@ pub async fn check_password<'a>(
     Ok(user)
 }
 
-/// The user a stored grant (refresh token, code) names, if it still exists and may sign in: disabling a user
-/// revokes what it was granted.
-pub fn active_user(directory: &Directory, user_id: Uuid) -> Result<&Principal, OAuthFailure> {
+/// The user a stored grant (refresh token, code) names, if it still exists, may sign in, and has not had its
+/// grants revoked since `signed_in_at_ms`: a password change or reset, or a disabling, revokes what was
+/// granted before it (the instant is in the directory, so every node and a restarted one agree).
+pub fn granted_user(directory: &Directory, user_id: Uuid, signed_in_at_ms: i64) -> Result<&Principal, OAuthFailure> {
     let user = directory.principal(user_id).ok_or_else(OAuthFailure::expired_grant)?;
-    if !directory.users.get(&user.object_id).is_some_and(|u| u.enabled) {
+    let details = directory.users.get(&user.object_id).ok_or_else(OAuthFailure::expired_grant)?;
+    if !details.enabled {
         return Err(OAuthFailure::user_disabled());
+    }
+    if !details.honours_grant_from(signed_in_at_ms) {
+        return Err(OAuthFailure::revoked_grant());
     }
     Ok(user)
 }
@@ -187,9 +201,10 @@ pub async fn refresh(
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the refresh token was issued to another client or tenant"));
     }
-    let user = active_user(directory, grant.user_id)?;
+    let user = granted_user(directory, grant.user_id, grant.signed_in_at_ms)?;
     let scope = form.get("scope").cloned().unwrap_or(grant.scope);
-    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None }).await
+    let signed_in_at_ms = grant.signed_in_at_ms;
+    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None, signed_in_at_ms }).await
 }
 
 /// The answer of MSAL's user-realm lookup.

@@ -462,8 +462,7 @@ async fn create_user(cx: &mut Context<'_>) -> Result<Response, ManagementError> 
         .password_profile
         .as_ref()
         .ok_or_else(|| ManagementError::bad_request("Request_BadRequest", "passwordProfile.password is required."))?;
-    let details =
-        User { password_hash: password_hash(&password.password)?, enabled: body.account_enabled.unwrap_or(true) };
+    let details = User::new(password_hash(&password.password)?, body.account_enabled.unwrap_or(true));
     let principal = new_principal(cx, PrincipalKind::User, &name, None);
     cx.apply(vec![
         Change::CreatePrincipal(principal.clone()),
@@ -477,9 +476,11 @@ async fn update_user(cx: &mut Context<'_>, id: &str) -> Result<Response, Managem
     cx.authorize_directory(Action::UsersUpdate)?;
     let principal = find(cx, PrincipalKind::User, id)?;
     let body: serde_json::Value = cx.json()?;
-    let mut details = cx.directory.users.get(&principal.object_id).cloned().ok_or_else(|| not_found(id))?;
-    if let Some(enabled) = body.get("accountEnabled") {
-        details.enabled = enabled
+    let stored = cx.directory.users.get(&principal.object_id).ok_or_else(|| not_found(id))?;
+    let mut enabled = stored.enabled;
+    let mut new_hash = stored.password_hash.clone();
+    if let Some(value) = body.get("accountEnabled") {
+        enabled = value
             .as_bool()
             .ok_or_else(|| ManagementError::bad_request("Request_BadRequest", "accountEnabled is true or false."))?;
     }
@@ -487,8 +488,10 @@ async fn update_user(cx: &mut Context<'_>, id: &str) -> Result<Response, Managem
         let password = password.as_str().ok_or_else(|| {
             ManagementError::bad_request("Request_BadRequest", "passwordProfile.password is a string.")
         })?;
-        details.password_hash = password_hash(password)?;
+        new_hash = password_hash(password)?;
     }
+    // A reset or a disabling revokes the user's refresh tokens and pending codes, on every node.
+    let details = stored.changed_to(new_hash, enabled, crate::identity::mint::now_millis());
     cx.apply(vec![Change::PutUser { object_id: principal.object_id, user: details }]).await?;
     Ok(no_content())
 }

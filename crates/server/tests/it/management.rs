@@ -639,6 +639,9 @@ async fn registered_redirect_uris_decide_where_a_sign_in_may_return() {
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", redirect)
             .append_pair("scope", &format!("{}/.default", server.resource()))
+            // A public client must send a PKCE S256 challenge (attack_flows.rs).
+            .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+            .append_pair("code_challenge_method", "S256")
             .finish();
         server.http.get(format!("{}/woodgrove/oauth2/v2.0/authorize?{query}", server.authority_host())).send()
     };
