@@ -214,14 +214,14 @@ impl Parser<'_> {
             self.at += token.len();
             true
         } else {
-        if self.eat(word) && (self.rest().is_empty() || self.rest().starts_with([' ', '\t', '(', '\''])) {
+            false
         }
     }
 
-    /// Consumes the keyword `word` if it comes next as a whole word followed by a space or `(`.
+    /// Consumes the keyword `word` if it comes next as a whole word followed by a space, `(`, `'` or the end.
     fn eat_keyword(&mut self, word: &str) -> bool {
         let start = self.at;
-        if self.eat(word) && self.rest().starts_with([' ', '\t', '(', '\'']) {
+        if self.eat(word) && (self.rest().is_empty() || self.rest().starts_with([' ', '\t', '(', '\''])) {
             return true;
         }
         self.at = start;
