@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::attack_directory::{ARM, GRAPH, app_token, call, object_id, user_sign_in};
+use crate::attack_directory::{ARM, GRAPH, app_token, call, object_id};
 use crate::harness::TestServer;
 
 /// Where a row's role is assigned.
@@ -34,14 +34,22 @@ struct Row {
     policy_secret: bool,
     /// The directory roles it holds at the end (its own included).
     directory_roles: &'static [&'static str],
-    /// Signs in as a Global Administrator with a password it set.
+    /// Knows a Global Administrator's password: one it set.
     administrator_password: bool,
     /// Signs in as an application holding Owner with a client secret it added.
     application_secret: bool,
 }
 
 const fn row(role: &'static str, at: At, rbac_secret: bool, policy_secret: bool) -> Row {
-    Row { role, at, rbac_secret, policy_secret, directory_roles: &[], administrator_password: false, application_secret: false }
+    Row {
+        role,
+        at,
+        rbac_secret,
+        policy_secret,
+        directory_roles: &[],
+        administrator_password: false,
+        application_secret: false,
+    }
 }
 
 const ROWS: &[Row] = &[
@@ -108,7 +116,9 @@ const ROWS: &[Row] = &[
 /// `victim-app-{i}` holding Owner; a role-assignable group `admins-{i}` holding Global Administrator; a group
 /// `readers-{i}` holding Key Vault Secrets User on `rbac-{i}`.
 fn config() -> String {
-    let mut text = String::from("[[tenant]]\nname = \"woodgrove\"\n[[tenant.app]]\nname = \"cli\"\nsecrets = [\"cli-secret-0123456789\"]\n");
+    let mut text = String::from(
+        "[[tenant]]\nname = \"woodgrove\"\n[[tenant.app]]\nname = \"cli\"\nsecrets = [\"cli-secret-0123456789\"]\n",
+    );
     for (i, row) in ROWS.iter().enumerate() {
         text += &format!(
             r#"
@@ -186,7 +196,8 @@ async fn attack(server: &TestServer, i: usize) -> Option<String> {
 
     // Control plane: assign itself Owner, a data role, a custom role granting every data action; switch the
     // RBAC vault to access policies with an entry for itself; add itself to the access-policy vault.
-    call(server, Method::PUT, &format!("{subscription}/{assignments}/{}", Uuid::new_v4()), &arm, Some(assign("Owner"))).await;
+    call(server, Method::PUT, &format!("{subscription}/{assignments}/{}", Uuid::new_v4()), &arm, Some(assign("Owner")))
+        .await;
     let at_vault = format!("{vaults}/rbac-{i}/{assignments}/{}", Uuid::new_v4());
     call(server, Method::PUT, &at_vault, &arm, Some(assign("Key Vault Administrator"))).await;
     let role_id = Uuid::new_v4();
@@ -205,8 +216,14 @@ async fn attack(server: &TestServer, i: usize) -> Option<String> {
     // Directory: reset an administrator's password, add a secret to a privileged application, join a group
     // holding a vault role and, last, a role-assignable group holding Global Administrator.
     let reset = json!({"passwordProfile": {"password": format!("pwned-{i}-password")}});
-    call(server, Method::PATCH, &format!("/v1.0/users/{}", object_id(server, &format!("victim-{i}"))), &graph, Some(reset))
-        .await;
+    call(
+        server,
+        Method::PATCH,
+        &format!("/v1.0/users/{}", object_id(server, &format!("victim-{i}"))),
+        &graph,
+        Some(reset),
+    )
+    .await;
     let victim_app = object_id(server, &format!("victim-app-{i}"));
     let (_, secret) =
         call(server, Method::POST, &format!("/v1.0/applications/{victim_app}/addPassword"), &graph, Some(json!({})))
@@ -221,7 +238,8 @@ async fn attack(server: &TestServer, i: usize) -> Option<String> {
 
 /// Whether the attacker reads the secret `crown` of `vault`.
 async fn reads_crown(server: &TestServer, i: usize, vault: &str) -> bool {
-    let token = app_token(server, "woodgrove", &format!("attacker-{i}"), &format!("{}/.default", server.resource())).await;
+    let token =
+        app_token(server, "woodgrove", &format!("attacker-{i}"), &format!("{}/.default", server.resource())).await;
     let response = server.vault_call(Method::GET, vault, "/secrets/crown?api-version=7.6", Some(&token), None).await;
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
@@ -243,10 +261,11 @@ async fn no_built_in_role_gains_more_than_azure_and_entra_give_it() {
             .filter_map(|id| strongroom_core::rbac::built_in_role(&id.to_string()).map(|r| r.name.clone()))
             .collect();
         roles.sort();
-        let (status, _) =
-            user_sign_in(&server, "woodgrove", "cli", &format!("victim-{i}"), &format!("pwned-{i}-password"), GRAPH)
-                .await;
-        let administrator_password = status == 200;
+        // Read from the store rather than tried by signing in: failed sign-ins would lock the test's address.
+        let victim: Uuid = object_id(&server, &format!("victim-{i}")).parse().unwrap();
+        let administrator_password = directory.users.get(&victim).is_some_and(|user| {
+            strongroom_core::credential::verify_secret(&format!("pwned-{i}-password"), &user.password_hash)
+        });
         let application_secret = match &added_secret {
             None => false,
             Some(secret) => {
@@ -284,5 +303,9 @@ async fn no_built_in_role_gains_more_than_azure_and_entra_give_it() {
         .filter(|name| !covered.contains(name))
         .collect();
     assert!(missing.is_empty(), "built-in roles without a row: {missing:?}");
-    assert!(failures.is_empty(), "(rbac secret, policy secret, directory roles, admin password, app secret)\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "(rbac secret, policy secret, directory roles, admin password, app secret)\n{}",
+        failures.join("\n")
+    );
 }
