@@ -458,3 +458,67 @@ mod tests {
         assert_eq!(selected.apply(items), [json!({"appId": "AAA"})]);
     }
 }
+
+/// Property tests: no input makes the parser panic, and quoting round-trips.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    const USERS: Filterable<'static> = Filterable {
+        scalars: &["id", "displayName", "userPrincipalName", "mail"],
+        collections: &["servicePrincipalNames"],
+        selectable: &["id", "displayName"],
+    };
+
+    /// Text made of the grammar's own pieces, so that the parser goes deep rather than failing at once.
+    fn filter_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("appId".to_owned()),
+            Just("displayName".to_owned()),
+            Just(" eq ".to_owned()),
+            Just(" and ".to_owned()),
+            Just(" or ".to_owned()),
+            Just("startswith(".to_owned()),
+            Just("servicePrincipalNames/any(c:c".to_owned()),
+            Just("(".to_owned()),
+            Just(")".to_owned()),
+            Just(",".to_owned()),
+            Just("'".to_owned()),
+            Just("''".to_owned()),
+            "[a-zA-Z0-9 ]{0,6}",
+            "\\PC{0,3}",
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_filter_text_panics(text in prop_oneof![filter_like(), "\\PC{0,64}"]) {
+            let item = json!({"id": "x", "displayName": "y", "servicePrincipalNames": ["z"]});
+            if let Ok(filter) = parse_filter(&text, USERS) {
+                let _ = filter.matches(&item);
+            }
+        }
+
+        #[test]
+        fn quoted_strings_round_trip(value in "\\PC{0,40}") {
+            let text = format!("displayName eq '{}'", value.replace('\'', "''"));
+            prop_assert_eq!(parse_filter(&text, USERS), Ok(Filter::Equals("displayName".into(), value.clone())));
+            let item = json!({"displayName": value});
+            prop_assert!(parse_filter(&text, USERS).is_ok_and(|f| f.matches(&item)));
+        }
+
+        #[test]
+        fn no_query_options_panic(options in proptest::collection::vec(("\\$?[a-z]{0,8}", "\\PC{0,24}"), 0..6)) {
+            let pairs = options.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            if let Ok(query) = GraphQuery::parse(pairs, USERS) {
+                let _ = query.apply(vec![json!({"id": "1", "displayName": "a"})]);
+            }
+        }
+    }
+}

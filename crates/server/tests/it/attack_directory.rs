@@ -515,3 +515,64 @@ async fn a_principal_name_shared_by_two_kinds_must_say_its_kind() {
     let app = directory.principals().iter().find(|p| p.kind == strongroom_core::directory::PrincipalKind::Application);
     assert_eq!(directory.role_assignments(vault.id)[0].principal_id, app.unwrap().object_id);
 }
+
+/// Item 7: bounded random Graph filters, Resource Manager paths and role definitions. Nothing answers 5xx,
+/// and every refusal is the protocol's `{"error": {"code", "message"}}`.
+#[tokio::test]
+async fn malformed_filters_paths_and_role_definitions_get_the_protocols_refusal() {
+    use proptest::prop_oneof;
+    use proptest::strategy::{Just, Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let server = TestServer::start(&config()).await;
+    let graph = user_token(&server, "global-admin", GRAPH).await;
+    let owner = app_token(&server, "woodgrove", "owner", ARM).await;
+    let tenant = server.tenant_id("woodgrove");
+    let mut runner = TestRunner::deterministic();
+    let mut sample = |strategy: &dyn Fn() -> proptest::strategy::BoxedStrategy<String>| {
+        strategy().new_tree(&mut runner).unwrap().current()
+    };
+    let check = |what: String, (status, body): (u16, Value)| {
+        assert!(status < 500, "{what}: {status} {body}");
+        if status >= 400 && status != 401 {
+            assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{what}: {body}");
+        }
+    };
+    let filter = || {
+        proptest::collection::vec(
+            prop_oneof![
+                "[a-zA-Z]{1,12}",
+                Just(" eq ".to_owned()),
+                Just("'".to_owned()),
+                Just("(".to_owned()),
+                Just(")".to_owned()),
+                Just("/any(c:c".to_owned()),
+                "\\PC{0,4}"
+            ],
+            0..12,
+        )
+        .prop_map(|p| p.concat())
+        .boxed()
+    };
+    let segments = || "[a-zA-Z0-9./$()'-]{0,12}(/[a-zA-Z0-9.$'-]{0,12}){0,8}".boxed();
+    let pattern = || prop_oneof!["[*a-zA-Z./]{0,30}", "\\PC{0,12}"].boxed();
+    for _ in 0..48 {
+        let text = sample(&filter);
+        let encoded: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        for collection in ["applications", "servicePrincipals", "users", "groups"] {
+            let path = format!("/v1.0/{collection}?$filter={encoded}");
+            check(path.clone(), call(&server, Method::GET, &path, &graph, None).await);
+        }
+        let path = format!("/subscriptions/{tenant}/{}", sample(&segments));
+        check(path.clone(), call(&server, Method::GET, &path, &owner, None).await);
+        let body = json!({"properties": {
+            "roleName": sample(&pattern),
+            "permissions": [{"actions": [sample(&pattern)], "dataActions": [sample(&pattern)], "notDataActions": [sample(&pattern)]}],
+        }});
+        let path = format!(
+            "/subscriptions/{tenant}/providers/Microsoft.Authorization/roleDefinitions/{}",
+            uuid::Uuid::new_v4()
+        );
+        check(body.to_string(), call(&server, Method::PUT, &path, &owner, Some(body)).await);
+    }
+}
