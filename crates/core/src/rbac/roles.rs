@@ -461,7 +461,12 @@ mod tests {
                 &[VaultsWrite, VaultAccessPoliciesWrite, RoleAssignmentsRead],
                 &[RoleAssignmentsWrite, SecretsGet],
             ),
-            ("Key Vault Contributor", &[VaultsWrite, VaultsDelete], &[DeletedVaultsPurge, RoleAssignmentsWrite]),
+            // Azure: Microsoft.KeyVault/* less purging and HSMs; access policies included, role assignments not.
+            (
+                "Key Vault Contributor",
+                &[VaultsWrite, VaultsDelete, VaultAccessPoliciesWrite],
+                &[DeletedVaultsPurge, RoleAssignmentsWrite, SecretsGet],
+            ),
             ("Key Vault Purge Operator", &[DeletedVaultsPurge], &[VaultsWrite, SecretsPurge]),
             (
                 "Key Vault Data Access Administrator",
@@ -472,7 +477,19 @@ mod tests {
             ("Reader", &[VaultsRead, RoleAssignmentsRead], &[VaultsWrite, SecretsReadMetadata]),
             ("Global Administrator", &[UsersCreate, ApplicationCredentialsUpdate], &[VaultsWrite, SecretsGet]),
             ("Application Administrator", &[ApplicationsCreate, ApplicationCredentialsUpdate], &[UsersCreate]),
-            ("User Administrator", &[UsersCreate, GroupsUpdate], &[ApplicationsCreate]),
+            ("User Administrator", &[UsersCreate, GroupsUpdate], &[ApplicationsCreate, DirectoryRoleAssignmentsManage]),
+            ("Groups Administrator", &[GroupsUpdate], &[UsersUpdate, DirectoryRoleAssignmentsManage]),
+            ("Global Administrator", &[DirectoryRoleAssignmentsManage], &[]),
+            (
+                "Privileged Role Administrator",
+                &[DirectoryRoleAssignmentsManage, GroupsRead],
+                &[GroupsUpdate, UsersUpdate],
+            ),
+            (
+                "Privileged Authentication Administrator",
+                &[UsersUpdate],
+                &[GroupsUpdate, DirectoryRoleAssignmentsManage],
+            ),
         ];
         for (name, granted, refused) in cases {
             for action in *granted {
