@@ -13,7 +13,11 @@ use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::credential::StoredSecret;
 use crate::network::NetworkRules;
 use crate::policy::AccessPolicy;
-use crate::rbac::{Role, RoleAssignment, built_in_roles, find_role};
+use crate::rbac::roles::{
+    DIRECTORY_READERS, GLOBAL_ADMINISTRATOR, GROUPS_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+    USER_ADMINISTRATOR,
+};
+use crate::rbac::{Role, RoleAssignment, RoleKind, built_in_roles, find_role};
 
 /// A tenant: an isolated directory of principals and vaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,6 +351,35 @@ impl Directory {
         found
     }
 
+    /// The directory roles (Entra's) `object_id` holds in `tenant_id`, directly or through its groups.
+    pub fn directory_roles_of(&self, tenant_id: Uuid, object_id: Uuid) -> Vec<Uuid> {
+        let holders: Vec<Uuid> = std::iter::once(object_id).chain(self.groups_of(object_id)).collect();
+        let mut roles: Vec<Uuid> = self
+            .tenant_role_assignments(tenant_id)
+            .iter()
+            .filter(|a| a.role.kind == RoleKind::Directory && holders.contains(&a.principal_id))
+            .map(|a| a.role.id)
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    /// Whether `group` is role-assignable (Entra's `isAssignableToRole`): it holds a directory role. Directory
+    /// roles are assigned by the configuration only, and only a role-assignable group may hold one.
+    pub fn is_role_assignable(&self, tenant_id: Uuid, group: Uuid) -> bool {
+        self.tenant_role_assignments(tenant_id)
+            .iter()
+            .any(|a| a.role.kind == RoleKind::Directory && a.principal_id == group)
+    }
+
+    /// Whether joining `group` hands out a directory role: the group, or a group it belongs to (transitively),
+    /// is role-assignable. Only Privileged Role Administrators and Global Administrators change such a
+    /// group's members, as Entra allows for role-assignable groups.
+    pub fn membership_grants_directory_roles(&self, tenant_id: Uuid, group: Uuid) -> bool {
+        std::iter::once(group).chain(self.groups_of(group)).any(|g| self.is_role_assignable(tenant_id, g))
+    }
+
     /// The managed identity `object_id`, with its details.
     pub fn managed_identity(&self, object_id: Uuid) -> Option<(&Principal, &ManagedIdentity)> {
         let details = self.managed_identities.get(&object_id)?;
@@ -390,9 +423,56 @@ impl Directory {
     }
 }
 
+/// Entra's "who can reset passwords": whether a holder of the directory roles `actor` may reset the password
+/// of, enable or disable, or delete a user holding the directory roles `target`. Global Administrators and
+/// Privileged Authentication Administrators may for anyone; a User Administrator only for users with no
+/// directory role or with the limited roles Entra lists for it; anyone else only for users with no role.
+pub fn may_manage_user(actor: &[Uuid], target: &[Uuid]) -> bool {
+    /// The roles a User Administrator may manage a holder of (those of Entra's list that Strongroom has).
+    const USER_ADMINISTRATOR_MAY_MANAGE: &[Uuid] = &[DIRECTORY_READERS, GROUPS_ADMINISTRATOR, USER_ADMINISTRATOR];
+    if actor.iter().any(|r| [GLOBAL_ADMINISTRATOR, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR].contains(r)) {
+        return true;
+    }
+    if actor.contains(&USER_ADMINISTRATOR) {
+        return target.iter().all(|r| USER_ADMINISTRATOR_MAY_MANAGE.contains(r));
+    }
+    target.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rbac::roles::{APPLICATION_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
+
+    #[test]
+    fn only_privileged_authentication_and_global_administrators_manage_administrators() {
+        let everyone = [
+            GLOBAL_ADMINISTRATOR,
+            PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            PRIVILEGED_ROLE_ADMINISTRATOR,
+            APPLICATION_ADMINISTRATOR,
+            USER_ADMINISTRATOR,
+            GROUPS_ADMINISTRATOR,
+            DIRECTORY_READERS,
+        ];
+        for target in everyone {
+            assert!(may_manage_user(&[GLOBAL_ADMINISTRATOR], &[target]));
+            assert!(may_manage_user(&[PRIVILEGED_AUTHENTICATION_ADMINISTRATOR], &[target]));
+        }
+        assert!(may_manage_user(&[USER_ADMINISTRATOR], &[]));
+        assert!(may_manage_user(&[USER_ADMINISTRATOR], &[GROUPS_ADMINISTRATOR, DIRECTORY_READERS]));
+        for privileged in [
+            GLOBAL_ADMINISTRATOR,
+            PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            PRIVILEGED_ROLE_ADMINISTRATOR,
+            APPLICATION_ADMINISTRATOR,
+        ] {
+            assert!(!may_manage_user(&[USER_ADMINISTRATOR], &[privileged]));
+            assert!(!may_manage_user(&[USER_ADMINISTRATOR], &[DIRECTORY_READERS, privileged]));
+        }
+        assert!(!may_manage_user(&[GROUPS_ADMINISTRATOR], &[DIRECTORY_READERS]));
+        assert!(!may_manage_user(&[PRIVILEGED_ROLE_ADMINISTRATOR], &[GLOBAL_ADMINISTRATOR]));
+    }
 
     #[test]
     fn tenants_are_found_by_id_or_name() {

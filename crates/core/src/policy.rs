@@ -140,9 +140,85 @@ pub fn decide(
     if named { PolicyDecision::Denied } else { PolicyDecision::NotFound }
 }
 
+/// How `PUT …/vaults/{name}/accessPolicies/{kind}` changes a vault's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyEdit {
+    /// `add`: the permissions join the principal's entry (created if missing).
+    Add,
+    /// `replace`: the principal's entry becomes the given one.
+    Replace,
+    /// `remove`: the permissions leave the principal's entry; an entry left with none is removed.
+    Remove,
+}
+
+impl PolicyEdit {
+    /// The edit a path segment names (any case).
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind.to_ascii_lowercase().as_str() {
+            "add" => Some(PolicyEdit::Add),
+            "replace" => Some(PolicyEdit::Replace),
+            "remove" => Some(PolicyEdit::Remove),
+            _ => None,
+        }
+    }
+}
+
+/// `entries` after `edit` with `changes` (entries of checked permissions), as Key Vault applies them.
+pub fn edit(entries: &[AccessPolicy], edit: PolicyEdit, changes: &[AccessPolicy]) -> Result<Vec<AccessPolicy>> {
+    fn union(a: &mut Vec<String>, b: &[String]) {
+        b.iter().for_each(|p| {
+            if !a.contains(p) {
+                a.push(p.clone())
+            }
+        });
+    }
+    let mut result = entries.to_vec();
+    for change in changes {
+        let position = result.iter().position(|e| e.object_id == change.object_id);
+        match (edit, position) {
+            (PolicyEdit::Add, Some(i)) => {
+                union(&mut result[i].secrets, &change.secrets);
+                union(&mut result[i].keys, &change.keys);
+                union(&mut result[i].certificates, &change.certificates);
+            }
+            (PolicyEdit::Add | PolicyEdit::Replace, None) => result.push(change.clone()),
+            (PolicyEdit::Replace, Some(i)) => result[i] = change.clone(),
+            (PolicyEdit::Remove, Some(i)) => {
+                let entry = &mut result[i];
+                entry.secrets.retain(|p| !change.secrets.contains(p));
+                entry.keys.retain(|p| !change.keys.contains(p));
+                entry.certificates.retain(|p| !change.certificates.contains(p));
+                if entry.secrets.is_empty() && entry.keys.is_empty() && entry.certificates.is_empty() {
+                    result.remove(i);
+                }
+            }
+            (PolicyEdit::Remove, None) => {}
+        }
+    }
+    if result.len() > MAX_ENTRIES {
+        return Err(Error::invalid_input(format_args!("a vault has at most {MAX_ENTRIES} access-policy entries")));
+    }
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edits_add_replace_and_remove_permissions() -> Result<()> {
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let start = [entry(alice, &["get"])?];
+        let added = edit(&start, PolicyEdit::Add, &[entry(alice, &["list", "get"])?, entry(bob, &["set"])?])?;
+        assert_eq!(added, [entry(alice, &["get", "list"])?, entry(bob, &["set"])?]);
+        let replaced = edit(&added, PolicyEdit::Replace, &[entry(alice, &["purge"])?])?;
+        assert_eq!(replaced[0], entry(alice, &["purge"])?);
+        let removed = edit(&replaced, PolicyEdit::Remove, &[entry(alice, &["purge"])?, entry(bob, &["get"])?])?;
+        assert_eq!(removed, [entry(bob, &["set"])?]);
+        assert_eq!(PolicyEdit::parse("Replace"), Some(PolicyEdit::Replace));
+        assert_eq!(PolicyEdit::parse("merge"), None);
+        Ok(())
+    }
 
     fn entry(object_id: Uuid, secrets: &[&str]) -> Result<AccessPolicy> {
         let secrets: Vec<String> = secrets.iter().map(|s| (*s).to_owned()).collect();

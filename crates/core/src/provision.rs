@@ -147,6 +147,8 @@ pub struct DesiredVault {
 pub struct DesiredRoleAssignment {
     /// A principal of the vault's tenant: name, object id or client id.
     pub principal: String,
+    /// The kind the principal must be, when given; a name two kinds share needs it.
+    pub principal_type: Option<PrincipalKind>,
     /// The role: a built-in or custom role's name or id.
     pub role: String,
     /// Where it applies.
@@ -158,6 +160,8 @@ pub struct DesiredRoleAssignment {
 pub struct DesiredAccessPolicy {
     /// A principal of the vault's tenant: name, object id or client id.
     pub principal: String,
+    /// The kind the principal must be, when given; a name two kinds share needs it.
+    pub principal_type: Option<PrincipalKind>,
     /// Secret permissions.
     pub secrets: Vec<String>,
     /// Key permissions.
@@ -667,12 +671,8 @@ fn plan_vault(cx: &AssignmentContext<'_>, desired: &DesiredVault, now: i64, chan
         .access_policies
         .iter()
         .map(|wanted| {
-            let principal = find_principal(principals, &wanted.principal).ok_or_else(|| {
-                Error::invalid_input(format_args!(
-                    "vault '{}': access policy names '{}', which is not a principal of its tenant",
-                    desired.name, wanted.principal
-                ))
-            })?;
+            let place = format!("vault '{}': access policy", desired.name);
+            let principal = find_principal(principals, &wanted.principal, wanted.principal_type, &place)?;
             AccessPolicy::new(principal.object_id, &wanted.secrets, &wanted.keys, &wanted.certificates)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -771,12 +771,12 @@ fn plan_role_assignments(
     let assignments = declared
         .iter()
         .map(|wanted| {
-            let principal = find_principal(cx.principals, &wanted.principal).ok_or_else(|| {
-                Error::invalid_input(format_args!(
-                    "{place}: role assignment names '{}', which is not a principal of its tenant",
-                    wanted.principal
-                ))
-            })?;
+            let principal = find_principal(
+                cx.principals,
+                &wanted.principal,
+                wanted.principal_type,
+                &format!("{place}: role assignment"),
+            )?;
             let role = find_role(crate::rbac::built_in_roles(), &wanted.role)
                 .or_else(|| find_role(cx.roles, &wanted.role))
                 .ok_or_else(|| Error::invalid_input(format_args!("{place}: unknown role '{}'", wanted.role)))?;
@@ -810,13 +810,34 @@ fn plan_role_assignments(
     Ok(())
 }
 
-/// The principal that `reference` names: its name, object id or client id.
-fn find_principal<'a>(principals: &'a [Principal], reference: &str) -> Option<&'a Principal> {
+/// The principal that `reference` names: its object id or client id, or its name — of the kind `kind` when
+/// given. A name that two principals of different kinds share is refused unless `kind` says which: a user
+/// named like a privileged application must never take its assignment. `what` says where, for errors.
+fn find_principal<'a>(
+    principals: &'a [Principal],
+    reference: &str,
+    kind: Option<PrincipalKind>,
+    what: &str,
+) -> Result<&'a Principal> {
     let id = Uuid::parse_str(reference).ok();
-    principals.iter().find(|p| match id {
+    let mut found = principals.iter().filter(|p| kind.is_none_or(|k| p.kind == k)).filter(|p| match id {
         Some(id) => p.object_id == id || p.client_id == Some(id),
         None => p.name.eq_ignore_ascii_case(reference),
-    })
+    });
+    let kind_text = kind.map_or(String::new(), |k| format!(" {}", k.as_str()));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(one),
+        (None, _) => Err(Error::invalid_input(format_args!(
+            "{what} names '{reference}', which is not a{kind_text} principal of its tenant"
+        ))),
+        (Some(one), Some(other)) => Err(Error::invalid_input(format_args!(
+            "{what} names '{reference}', which is both a {} and a {}: add principal_type = \"{}\" or \"{}\"",
+            one.kind.as_str(),
+            other.kind.as_str(),
+            one.kind.as_str(),
+            other.kind.as_str()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -877,6 +898,7 @@ mod tests {
                     network: NetworkRules::default(),
                     access_policies: vec![],
                     role_assignments: vec![DesiredRoleAssignment {
+                        principal_type: None,
                         principal: "billing-api".into(),
                         role: "Key Vault Secrets User".into(),
                         scope: Scope::Vault,
@@ -962,6 +984,25 @@ mod tests {
         let directory = apply(&first);
         let second = plan(&directory, &desired(), 0)?;
         assert!(second.is_empty(), "{second:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_name_two_kinds_share_needs_its_kind() -> Result<()> {
+        let mut ambiguous = desired();
+        ambiguous.tenants[0].users[0].name = "billing-api".into();
+        let refused = plan(&Directory::default(), &ambiguous, 0);
+        assert!(
+            refused.as_ref().is_err_and(|e| e.message().contains("both a") && e.message().contains("principal_type")),
+            "{refused:?}"
+        );
+        ambiguous.tenants[0].vaults[0].role_assignments[0].principal_type = Some(PrincipalKind::Application);
+        let directory = apply(&plan(&Directory::default(), &ambiguous, 0)?);
+        let granted = directory.role_assignments.values().flatten().map(|a| a.principal_id).collect::<Vec<_>>();
+        let app = directory.principals().iter().find(|p| p.kind == PrincipalKind::Application).map(|p| p.object_id);
+        assert_eq!(granted.first().copied(), app);
+        ambiguous.tenants[0].vaults[0].role_assignments[0].principal_type = Some(PrincipalKind::Group);
+        assert!(plan(&Directory::default(), &ambiguous, 0).is_err());
         Ok(())
     }
 

@@ -116,6 +116,9 @@ pub struct ServicePrincipal {
     pub display_name: String,
     /// `Application` or `ManagedIdentity`.
     pub service_principal_type: String,
+    /// The names it is known by: its client id.
+    #[serde(default)]
+    pub service_principal_names: Vec<String>,
 }
 
 /// A client secret. `secretText` is present once, in the answer to `addPassword`.
@@ -190,6 +193,10 @@ pub struct Group {
     pub id: String,
     /// The name.
     pub display_name: String,
+    /// Whether directory roles may be assigned to it (Entra's role-assignable groups): given on create,
+    /// never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_assignable_to_role: Option<bool>,
 }
 
 /// A reference to a directory object: `{"@odata.id": "…/directoryObjects/{id}"}`.

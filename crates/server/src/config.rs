@@ -13,7 +13,7 @@ use serde::Deserialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential, IssuerKey};
 use strongroom_core::credential::DeclaredSecret;
 use strongroom_core::directory::{
-    ApplicationCredentials, AuthorizationModel, ManagedIdentityKind, validate_vault_name,
+    ApplicationCredentials, AuthorizationModel, ManagedIdentityKind, PrincipalKind, validate_vault_name,
 };
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
@@ -401,6 +401,7 @@ struct VaultSection {
 #[serde(deny_unknown_fields)]
 struct AccessPolicySection {
     principal: String,
+    principal_type: Option<Spanned<String>>,
     #[serde(default)]
     secrets: Vec<String>,
     #[serde(default)]
@@ -424,6 +425,7 @@ struct NetworkSection {
 #[serde(deny_unknown_fields)]
 struct RoleAssignmentSection {
     principal: String,
+    principal_type: Option<Spanned<String>>,
     role: Spanned<String>,
     scope: Option<Spanned<String>>,
 }
@@ -723,8 +725,18 @@ impl RoleAssignmentSection {
             Some(s) => Scope::parse(s.get_ref())
                 .ok_or_else(|| at(s, "`scope` is `secrets/{name}`, `keys/{name}` or `certificates/{name}`"))?,
         };
-        Ok(DesiredRoleAssignment { principal: self.principal, role: self.role.into_inner(), scope })
+        let principal_type = principal_kind(self.principal_type.as_ref())?;
+        Ok(DesiredRoleAssignment { principal: self.principal, principal_type, role: self.role.into_inner(), scope })
     }
+}
+
+/// The kind a `principal_type` key names: `user`, `group`, `application` or `managed_identity`.
+fn principal_kind(text: Option<&Spanned<String>>) -> Result<Option<PrincipalKind>, Located> {
+    text.map(|t| {
+        PrincipalKind::parse(&t.get_ref().to_ascii_lowercase())
+            .ok_or_else(|| at(t, "`principal_type` is \"user\", \"group\", \"application\" or \"managed_identity\""))
+    })
+    .transpose()
 }
 
 impl AppSection {
@@ -832,13 +844,16 @@ impl VaultSection {
         let access_policies = self
             .access_policy
             .into_iter()
-            .map(|p| DesiredAccessPolicy {
-                principal: p.principal,
-                secrets: p.secrets,
-                keys: p.keys,
-                certificates: p.certificates,
+            .map(|p| {
+                Ok(DesiredAccessPolicy {
+                    principal_type: principal_kind(p.principal_type.as_ref())?,
+                    principal: p.principal,
+                    secrets: p.secrets,
+                    keys: p.keys,
+                    certificates: p.certificates,
+                })
             })
-            .collect();
+            .collect::<Result<_, Located>>()?;
         let public_network_access = match &self.public_network_access {
             None => true,
             Some(v) if v.get_ref().eq_ignore_ascii_case("enabled") => true,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use strongroom_core::credential::{self, DeclaredSecret};
-use strongroom_core::directory::AuthorizationModel;
+use strongroom_core::directory::{AuthorizationModel, PrincipalKind};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::provision::{
     DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredVault,
@@ -60,6 +60,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 .into_iter()
                 .map(|role| DesiredRoleAssignment {
                     principal: APPLICATION.to_owned(),
+                    principal_type: Some(PrincipalKind::Application),
                     role: role.to_owned(),
                     scope: Scope::Tenant,
                 })
@@ -73,6 +74,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 access_policies: vec![],
                 role_assignments: vec![DesiredRoleAssignment {
                     principal: APPLICATION.to_owned(),
+                    principal_type: Some(PrincipalKind::Application),
                     role: "Key Vault Administrator".to_owned(),
                     scope: Scope::Vault,
                 }],

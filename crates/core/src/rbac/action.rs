@@ -184,6 +184,9 @@ actions! {
     ApplicationCredentialsUpdate = (Directory, "microsoft.directory/applications/credentials/update"),
     /// Delete applications.
     ApplicationsDelete = (Directory, "microsoft.directory/applications/delete"),
+    /// Manage who holds directory roles, and so the membership of role-assignable groups (Entra's Privileged
+    /// Role Administrator).
+    DirectoryRoleAssignmentsManage = (Directory, "microsoft.directory/roleAssignments/allProperties/allTasks"),
 }
 
 /// A set of actions: what a role definition grants, compiled once from its patterns.

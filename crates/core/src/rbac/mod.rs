@@ -253,3 +253,61 @@ mod tests {
         assert!(Scope::parse("secrets/a/b").is_none());
     }
 }
+
+/// Property tests: scopes and role definitions from any text parse or are refused, never panic, and keep the
+/// planes apart.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn pattern() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[*a-zA-Z./]{0,40}",
+            "\\PC{0,20}",
+            Just("*".to_owned()),
+            Just("Microsoft.KeyVault/vaults/*".to_owned()),
+            Just("microsoft.directory/*".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn scopes_parse_or_are_refused_and_round_trip(text in prop_oneof!["\\PC{0,40}", "(secrets|keys|certificates|x)?/?[a-z/]{0,12}"]) {
+            if let Some(scope) = Scope::parse(&text) {
+                prop_assert_ne!(&scope, &Scope::Tenant);
+                prop_assert_eq!(Scope::parse(&scope.relative_path()), Some(scope));
+            }
+        }
+
+        #[test]
+        fn custom_roles_never_grant_across_planes_or_panic(
+            name in "\\PC{0,20}",
+            actions in proptest::collection::vec(pattern(), 0..4),
+            data_actions in proptest::collection::vec(pattern(), 0..4),
+            not_data_actions in proptest::collection::vec(pattern(), 0..2),
+        ) {
+            let permissions = RolePermissions { actions, not_actions: vec![], data_actions, not_data_actions };
+            if let Ok(role) = RoleDefinition::custom(Uuid::nil(), Uuid::nil(), &name, "", permissions.clone()) {
+                for action in Action::ALL {
+                    let patterns = match action.plane() {
+                        action::Plane::Data => &permissions.data_actions,
+                        action::Plane::Control => &permissions.actions,
+                        action::Plane::Directory => {
+                            // A custom Azure role never grants a directory action, whatever it says.
+                            prop_assert!(!role.grants(*action), "{}", action.as_str());
+                            continue;
+                        }
+                    };
+                    if role.grants(*action) {
+                        prop_assert!(patterns.iter().any(|p| action::matches(p, action.as_str())));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -142,19 +142,28 @@ fn built_in(id: &str, name: &str, description: &str, actions: &[&str], not_actio
     ))
 }
 
-fn directory_role(id: &str, name: &str, description: &str, actions: &[&str]) -> Role {
+fn directory_role(id: Uuid, name: &str, description: &str, actions: &[&str]) -> Role {
     let permissions = RolePermissions { actions: strings(actions), ..RolePermissions::default() };
-    Arc::new(RoleDefinition::new(
-        Uuid::parse_str(id).unwrap_or_default(),
-        name,
-        description,
-        RoleKind::Directory,
-        permissions,
-    ))
+    Arc::new(RoleDefinition::new(id, name, description, RoleKind::Directory, permissions))
 }
 
 /// A shared role definition.
 pub type Role = Arc<RoleDefinition>;
+
+/// Entra's Global Administrator.
+pub const GLOBAL_ADMINISTRATOR: Uuid = Uuid::from_u128(0x62e9039469f542379190012177145e10);
+/// Entra's User Administrator.
+pub const USER_ADMINISTRATOR: Uuid = Uuid::from_u128(0xfe930be75e6247db91af98c3a49a38b1);
+/// Entra's Groups Administrator.
+pub const GROUPS_ADMINISTRATOR: Uuid = Uuid::from_u128(0xfdd7a751b60b444a984c02652fe8fa1c);
+/// Entra's Application Administrator.
+pub const APPLICATION_ADMINISTRATOR: Uuid = Uuid::from_u128(0x9b895d922cd344c79d02a6ac2d5ea5c3);
+/// Entra's Directory Readers.
+pub const DIRECTORY_READERS: Uuid = Uuid::from_u128(0x88d8e3e38f554a1e953a9b9898b8876b);
+/// Entra's Privileged Role Administrator.
+pub const PRIVILEGED_ROLE_ADMINISTRATOR: Uuid = Uuid::from_u128(0xe8611ab8c18946e894e160213ab1f814);
+/// Entra's Privileged Authentication Administrator.
+pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: Uuid = Uuid::from_u128(0x7be44c8aadaf4e2a84d6ab2649e08a13);
 
 /// The control-plane reads Key Vault's data roles carry.
 const VAULT_READS: &[&str] = &[
@@ -350,35 +359,42 @@ static BUILT_IN_ROLES: LazyLock<Vec<Role>> = LazyLock::new(|| {
             &[],
         ),
         directory_role(
-            "62e90394-69f5-4237-9190-012177145e10",
+            GLOBAL_ADMINISTRATOR,
             "Global Administrator",
             "Manage every aspect of the directory.",
             &["microsoft.directory/*"],
         ),
         directory_role(
-            "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+            APPLICATION_ADMINISTRATOR,
             "Application Administrator",
             "Register applications and manage their credentials.",
             &["microsoft.directory/applications/*"],
         ),
         directory_role(
-            "fe930be7-5e62-47db-91af-98c3a49a38b1",
+            USER_ADMINISTRATOR,
             "User Administrator",
             "Manage users and groups.",
             &["microsoft.directory/users/*", "microsoft.directory/groups/*"],
         ),
         directory_role(
-            "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+            GROUPS_ADMINISTRATOR,
             "Groups Administrator",
             "Manage groups and their members.",
             &["microsoft.directory/groups/*"],
         ),
         directory_role(
-            "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
-            "Directory Readers",
-            "Read the directory.",
-            &["microsoft.directory/*/read"],
+            PRIVILEGED_ROLE_ADMINISTRATOR,
+            "Privileged Role Administrator",
+            "Manage role assignments in the directory, and the membership of role-assignable groups.",
+            &["microsoft.directory/roleAssignments/allProperties/allTasks", "microsoft.directory/*/read"],
         ),
+        directory_role(
+            PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            "Privileged Authentication Administrator",
+            "Reset passwords and sign-in settings of any user, administrators included.",
+            &["microsoft.directory/users/read", "microsoft.directory/users/update"],
+        ),
+        directory_role(DIRECTORY_READERS, "Directory Readers", "Read the directory.", &["microsoft.directory/*/read"]),
     ]
 });
 
@@ -445,7 +461,12 @@ mod tests {
                 &[VaultsWrite, VaultAccessPoliciesWrite, RoleAssignmentsRead],
                 &[RoleAssignmentsWrite, SecretsGet],
             ),
-            ("Key Vault Contributor", &[VaultsWrite, VaultsDelete], &[DeletedVaultsPurge, RoleAssignmentsWrite]),
+            // Azure: Microsoft.KeyVault/* less purging and HSMs; access policies included, role assignments not.
+            (
+                "Key Vault Contributor",
+                &[VaultsWrite, VaultsDelete, VaultAccessPoliciesWrite],
+                &[DeletedVaultsPurge, RoleAssignmentsWrite, SecretsGet],
+            ),
             ("Key Vault Purge Operator", &[DeletedVaultsPurge], &[VaultsWrite, SecretsPurge]),
             (
                 "Key Vault Data Access Administrator",
@@ -456,7 +477,19 @@ mod tests {
             ("Reader", &[VaultsRead, RoleAssignmentsRead], &[VaultsWrite, SecretsReadMetadata]),
             ("Global Administrator", &[UsersCreate, ApplicationCredentialsUpdate], &[VaultsWrite, SecretsGet]),
             ("Application Administrator", &[ApplicationsCreate, ApplicationCredentialsUpdate], &[UsersCreate]),
-            ("User Administrator", &[UsersCreate, GroupsUpdate], &[ApplicationsCreate]),
+            ("User Administrator", &[UsersCreate, GroupsUpdate], &[ApplicationsCreate, DirectoryRoleAssignmentsManage]),
+            ("Groups Administrator", &[GroupsUpdate], &[UsersUpdate, DirectoryRoleAssignmentsManage]),
+            ("Global Administrator", &[DirectoryRoleAssignmentsManage], &[]),
+            (
+                "Privileged Role Administrator",
+                &[DirectoryRoleAssignmentsManage, GroupsRead],
+                &[GroupsUpdate, UsersUpdate],
+            ),
+            (
+                "Privileged Authentication Administrator",
+                &[UsersUpdate],
+                &[GroupsUpdate, DirectoryRoleAssignmentsManage],
+            ),
         ];
         for (name, granted, refused) in cases {
             for action in *granted {

@@ -47,6 +47,14 @@ pub async fn assignments(cx: &mut Context<'_>, path: &ArmPath) -> Result<Respons
     }
 }
 
+/// 409 for an id that another tenant's object already has.
+fn id_in_use(what: &str, id: Uuid) -> ManagementError {
+    ManagementError::conflict(
+        "ResourceIdInUse",
+        format!("The {what} id '{id}' is already in use. Ids are unique across the installation; choose another GUID."),
+    )
+}
+
 fn assignment_not_found(name: &str) -> ManagementError {
     ManagementError::not_found("RoleAssignmentNotFound", format!("The role assignment '{name}' is not found."))
 }
@@ -142,6 +150,17 @@ async fn create_assignment(
     cx.authorize(Action::RoleAssignmentsWrite, vault, &scope, Some(&role))?;
     let directory = std::sync::Arc::clone(&cx.directory);
     let existing = tenant_assignments(cx, &directory);
+    // Assignment ids are unique across the installation: one of another tenant is never taken over.
+    let taken_elsewhere = !existing.iter().any(|p| p.assignment.id == id)
+        && directory
+            .tenant_role_assignments
+            .values()
+            .chain(directory.role_assignments.values())
+            .flatten()
+            .any(|a| a.id == id);
+    if taken_elsewhere {
+        return Err(id_in_use("role assignment", id));
+    }
     if let Some(same_id) = existing.iter().find(|p| p.assignment.id == id) {
         let a = same_id.assignment;
         if a.principal_id == principal_id && a.role.id == role.id && a.scope == scope {
@@ -286,6 +305,10 @@ async fn put_definition(cx: &mut Context<'_>, id: &str) -> Result<Response, Mana
         all
     });
     let role = RoleDefinition::custom(cx.tenant.id, id, &properties.role_name, &properties.description, permissions)?;
+    // Role definition ids are unique across the installation: one of another tenant is never rewritten.
+    if cx.directory.role_definitions.iter().any(|r| r.id == id && r.kind != role.kind) {
+        return Err(id_in_use("role definition", id));
+    }
     if cx.directory.custom_roles(cx.tenant.id).any(|r| r.id != id && r.name.eq_ignore_ascii_case(&role.name)) {
         return Err(ManagementError::conflict(
             "RoleDefinitionWithSameNameExists",

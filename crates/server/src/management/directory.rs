@@ -10,9 +10,11 @@ use aws_lc_rs::digest;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use serde::Serialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential};
 use strongroom_core::credential::{self, StoredSecret};
-use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User};
+use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User, may_manage_user};
+use strongroom_core::graph_query::{Filterable, GraphQuery};
 use strongroom_core::provision::Change;
 use strongroom_core::rbac::Action;
 use strongroom_core::redirect;
@@ -34,11 +36,16 @@ const DEFAULT_SECRET_DAYS: i64 = 730;
 pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, ManagementError> {
     let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
     let method = cx.method.clone();
+    let lists = method == Method::GET && matches!(segments.as_slice(), [_] | [_, _, "members"]);
+    if !lists {
+        // Only collections take query options; one given elsewhere is refused, never ignored.
+        graph_query(cx, NOTHING)?;
+    }
     match (segments.as_slice(), &method) {
         (["applications"], &Method::GET) => {
             cx.authorize_directory(Action::ApplicationsRead)?;
             let value = home_applications(cx).iter().map(|p| application(cx, p)).collect();
-            Ok(json_response(StatusCode::OK, &Collection { value }))
+            listing(cx, value, APPLICATIONS)
         }
         (["applications"], &Method::POST) => create_application(cx).await,
         (["applications", id], &Method::GET) => {
@@ -78,23 +85,28 @@ pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, Manage
             cx.authorize_directory(Action::ApplicationsRead)?;
             let value = tenant_principals(cx)
                 .filter(|p| matches!(p.kind, PrincipalKind::Application | PrincipalKind::ManagedIdentity))
-                .map(|p| ServicePrincipal {
-                    id: p.object_id.to_string(),
-                    app_id: p.client_id.map(|c| c.to_string()).unwrap_or_default(),
-                    display_name: p.name.clone(),
-                    service_principal_type: match p.kind {
-                        PrincipalKind::ManagedIdentity => "ManagedIdentity",
-                        _ => "Application",
+                .map(|p| {
+                    let app_id = p.client_id.map(|c| c.to_string()).unwrap_or_default();
+                    ServicePrincipal {
+                        id: p.object_id.to_string(),
+                        service_principal_names: vec![app_id.clone()],
+                        app_id,
+                        display_name: p.name.clone(),
+                        service_principal_type: match p.kind {
+                            PrincipalKind::ManagedIdentity => "ManagedIdentity",
+                            _ => "Application",
+                        }
+                        .to_owned(),
                     }
-                    .to_owned(),
                 })
                 .collect();
-            Ok(json_response(StatusCode::OK, &Collection { value }))
+            listing(cx, value, SERVICE_PRINCIPALS)
         }
         (["users"], &Method::GET) => {
             cx.authorize_directory(Action::UsersRead)?;
-            let value = tenant_principals(cx).filter(|p| p.kind == PrincipalKind::User).map(|p| user(cx, p)).collect();
-            Ok(json_response(StatusCode::OK, &Collection::<GraphUser> { value }))
+            let value: Vec<GraphUser> =
+                tenant_principals(cx).filter(|p| p.kind == PrincipalKind::User).map(|p| user(cx, p)).collect();
+            listing(cx, value, USERS)
         }
         (["users"], &Method::POST) => create_user(cx).await,
         (["users", id], &Method::GET) => {
@@ -103,19 +115,20 @@ pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, Manage
             Ok(json_response(StatusCode::OK, &user(cx, &found)))
         }
         (["users", id], &Method::PATCH) => update_user(cx, id).await,
-        (["users", id], &Method::DELETE) => delete(cx, PrincipalKind::User, Action::UsersDelete, id).await,
+        (["users", id], &Method::DELETE) => delete_user(cx, id).await,
         (["groups"], &Method::GET) => {
             cx.authorize_directory(Action::GroupsRead)?;
-            let value = tenant_principals(cx).filter(|p| p.kind == PrincipalKind::Group).map(group).collect();
-            Ok(json_response(StatusCode::OK, &Collection::<Group> { value }))
+            let value: Vec<Group> =
+                tenant_principals(cx).filter(|p| p.kind == PrincipalKind::Group).map(|p| group(cx, p)).collect();
+            listing(cx, value, GROUPS)
         }
         (["groups"], &Method::POST) => create_group(cx).await,
         (["groups", id], &Method::GET) => {
             cx.authorize_directory(Action::GroupsRead)?;
             let found = find(cx, PrincipalKind::Group, id)?;
-            Ok(json_response(StatusCode::OK, &group(&found)))
+            Ok(json_response(StatusCode::OK, &group(cx, &found)))
         }
-        (["groups", id], &Method::DELETE) => delete(cx, PrincipalKind::Group, Action::GroupsDelete, id).await,
+        (["groups", id], &Method::DELETE) => delete_group(cx, id).await,
         (["groups", id, "members"], &Method::GET) => {
             cx.authorize_directory(Action::GroupsRead)?;
             let found = find(cx, PrincipalKind::Group, id)?;
@@ -125,9 +138,9 @@ pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, Manage
                 .iter()
                 .filter(|(_, groups)| groups.contains(&found.object_id))
                 .filter_map(|(member, _)| cx.directory.principal(*member))
-                .map(group)
+                .map(|p| group(cx, p))
                 .collect();
-            Ok(json_response(StatusCode::OK, &Collection { value }))
+            listing(cx, value, GROUPS)
         }
         (["groups", id, "members", "$ref"], &Method::POST) => {
             let reference: ObjectReference = cx.json()?;
@@ -140,6 +153,60 @@ pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, Manage
             format!("{} /v1.0/{rest} is not a directory operation of this server.", method.as_str()),
         )),
     }
+}
+
+/// What a filter may name on each collection, and what `$select` may keep.
+const APPLICATIONS: Filterable<'static> = Filterable {
+    scalars: &["id", "appId", "displayName", "signInAudience"],
+    collections: &[],
+    selectable: &[
+        "id",
+        "appId",
+        "displayName",
+        "signInAudience",
+        "passwordCredentials",
+        "keyCredentials",
+        "publicClient",
+    ],
+};
+const SERVICE_PRINCIPALS: Filterable<'static> = Filterable {
+    scalars: &["id", "appId", "displayName", "servicePrincipalType"],
+    collections: &["servicePrincipalNames"],
+    selectable: &["id", "appId", "displayName", "servicePrincipalType", "servicePrincipalNames"],
+};
+const USERS: Filterable<'static> = Filterable {
+    scalars: &["id", "displayName", "userPrincipalName", "mail"],
+    collections: &[],
+    selectable: &["id", "displayName", "userPrincipalName", "mail", "accountEnabled"],
+};
+const GROUPS: Filterable<'static> = Filterable {
+    scalars: &["id", "displayName", "mail"],
+    collections: &[],
+    selectable: &["id", "displayName", "mail", "isAssignableToRole"],
+};
+/// Where no query option applies.
+const NOTHING: Filterable<'static> = Filterable { scalars: &[], collections: &[], selectable: &[] };
+
+/// The request's Graph query options, read against `filterable`.
+fn graph_query(cx: &Context<'_>, filterable: Filterable<'_>) -> Result<GraphQuery, ManagementError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(cx.query.as_deref().unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Ok(GraphQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), filterable)?)
+}
+
+/// A collection answer: `items` filtered, limited and cut down as the query options say.
+fn listing<T: Serialize>(
+    cx: &Context<'_>,
+    items: Vec<T>,
+    filterable: Filterable<'_>,
+) -> Result<Response, ManagementError> {
+    let query = graph_query(cx, filterable)?;
+    let items = items.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>().map_err(|e| {
+        tracing::error!("encoding a directory object failed: {e}");
+        ManagementError::internal()
+    })?;
+    Ok(json_response(StatusCode::OK, &Collection { value: query.apply(items) }))
 }
 
 fn no_content() -> Response {
@@ -432,8 +499,14 @@ fn user(cx: &Context<'_>, principal: &Principal) -> GraphUser {
     }
 }
 
-fn group(principal: &Principal) -> Group {
-    Group { id: principal.object_id.to_string(), display_name: principal.name.clone() }
+fn group(cx: &Context<'_>, principal: &Principal) -> Group {
+    let role_assignable =
+        principal.kind == PrincipalKind::Group && cx.directory.is_role_assignable(cx.tenant.id, principal.object_id);
+    Group {
+        id: principal.object_id.to_string(),
+        display_name: principal.name.clone(),
+        is_assignable_to_role: (principal.kind == PrincipalKind::Group).then_some(role_assignable),
+    }
 }
 
 fn password_hash(password: &str) -> Result<String, ManagementError> {
@@ -475,6 +548,7 @@ async fn create_user(cx: &mut Context<'_>) -> Result<Response, ManagementError> 
 async fn update_user(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
     cx.authorize_directory(Action::UsersUpdate)?;
     let principal = find(cx, PrincipalKind::User, id)?;
+    check_may_manage(cx, &principal)?;
     let body: serde_json::Value = cx.json()?;
     let stored = cx.directory.users.get(&principal.object_id).ok_or_else(|| not_found(id))?;
     let mut enabled = stored.enabled;
@@ -496,23 +570,46 @@ async fn update_user(cx: &mut Context<'_>, id: &str) -> Result<Response, Managem
     Ok(no_content())
 }
 
+/// Entra's "who can reset passwords", which also decides who may enable, disable or delete a user: the
+/// caller's directory roles must allow managing a holder of the target's.
+fn check_may_manage(cx: &Context<'_>, target: &Principal) -> Result<(), ManagementError> {
+    let actor = cx.directory.directory_roles_of(cx.tenant.id, cx.caller.object_id);
+    let held = cx.directory.directory_roles_of(cx.tenant.id, target.object_id);
+    if may_manage_user(&actor, &held) { Ok(()) } else { Err(ManagementError::insufficient_privileges()) }
+}
+
 async fn create_group(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     cx.authorize_directory(Action::GroupsCreate)?;
     let body: Group = cx.json()?;
+    if body.is_assignable_to_role == Some(true) {
+        // Only those who manage directory roles create role-assignable groups (Entra's rule); directory roles
+        // are assigned in the configuration, so such a group is declared there.
+        cx.authorize_directory(Action::DirectoryRoleAssignmentsManage)?;
+        return Err(ManagementError::bad_request(
+            "Request_BadRequest",
+            "Role-assignable groups are declared in the configuration, with the directory roles they hold.",
+        ));
+    }
     check_new_name(cx, PrincipalKind::Group, &body.display_name)?;
     let principal = new_principal(cx, PrincipalKind::Group, &body.display_name, None);
     cx.apply(vec![Change::CreatePrincipal(principal.clone())]).await?;
-    Ok(json_response(StatusCode::CREATED, &group(&principal)))
+    Ok(json_response(StatusCode::CREATED, &group(cx, &principal)))
 }
 
-async fn delete(
-    cx: &mut Context<'_>,
-    kind: PrincipalKind,
-    action: Action,
-    id: &str,
-) -> Result<Response, ManagementError> {
-    cx.authorize_directory(action)?;
-    let principal = find(cx, kind, id)?;
+async fn delete_user(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::UsersDelete)?;
+    let principal = find(cx, PrincipalKind::User, id)?;
+    check_may_manage(cx, &principal)?;
+    cx.apply(vec![Change::DeletePrincipal { object_id: principal.object_id }]).await?;
+    Ok(no_content())
+}
+
+async fn delete_group(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::GroupsDelete)?;
+    let principal = find(cx, PrincipalKind::Group, id)?;
+    if cx.directory.membership_grants_directory_roles(cx.tenant.id, principal.object_id) {
+        cx.authorize_directory(Action::DirectoryRoleAssignmentsManage)?;
+    }
     cx.apply(vec![Change::DeletePrincipal { object_id: principal.object_id }]).await?;
     Ok(no_content())
 }
@@ -523,13 +620,27 @@ async fn change_membership(
     member: &str,
     add: bool,
 ) -> Result<Response, ManagementError> {
-    cx.authorize_directory(Action::GroupsUpdate)?;
+    cx.authorize_directory(Action::GroupsRead)?;
     let group = find(cx, PrincipalKind::Group, group_id)?;
     let member = Uuid::parse_str(member)
         .ok()
         .and_then(|id| tenant_principals(cx).find(|p| p.object_id == id))
-        .map(|p| p.object_id)
+        .cloned()
         .ok_or_else(|| not_found(member))?;
+    if cx.directory.membership_grants_directory_roles(cx.tenant.id, group.object_id) {
+        // Joining hands out a directory role: Entra lets only Privileged Role and Global Administrators
+        // change a role-assignable group's members, and such a group has no groups as members.
+        cx.authorize_directory(Action::DirectoryRoleAssignmentsManage)?;
+        if add && member.kind == PrincipalKind::Group {
+            return Err(ManagementError::bad_request(
+                "Request_BadRequest",
+                "A group cannot be a member of a role-assignable group.",
+            ));
+        }
+    } else {
+        cx.authorize_directory(Action::GroupsUpdate)?;
+    }
+    let member = member.object_id;
     let mut groups = cx.directory.memberships.get(&member).cloned().unwrap_or_default();
     let present = groups.contains(&group.object_id);
     match (add, present) {

@@ -128,6 +128,19 @@ impl From<strongroom_core::Error> for ManagementError {
     }
 }
 
+impl From<strongroom_core::graph_query::QueryError> for ManagementError {
+    fn from(e: strongroom_core::graph_query::QueryError) -> Self {
+        match e {
+            strongroom_core::graph_query::QueryError::Unsupported(message) => {
+                ManagementError::bad_request("Request_UnsupportedQuery", message)
+            }
+            strongroom_core::graph_query::QueryError::Invalid(message) => {
+                ManagementError::bad_request("BadRequest", message)
+            }
+        }
+    }
+}
+
 impl IntoResponse for ManagementError {
     fn into_response(self) -> Response {
         let body = CloudError { error: CloudErrorBody { code: self.code.to_owned(), message: self.message } };

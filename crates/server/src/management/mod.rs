@@ -250,7 +250,9 @@ async fn run(
             return Err(ManagementError::wrong_tenant(challenge(state)));
         }
         match &arm.tail {
-            resource::Tail::Resource | resource::Tail::Vaults => vaults::handle(&mut cx, &arm).await,
+            resource::Tail::Resource | resource::Tail::Vaults | resource::Tail::AccessPolicies(_) => {
+                vaults::handle(&mut cx, &arm).await
+            }
             resource::Tail::RoleAssignments(_) => access::assignments(&mut cx, &arm).await,
             resource::Tail::RoleDefinitions(_) => access::definitions(&mut cx, &arm).await,
             resource::Tail::ManagedIdentities(name) => identities::handle(&mut cx, name.as_deref()).await,

@@ -16,6 +16,8 @@ pub enum Tail {
     Resource,
     /// The vaults of the resource group.
     Vaults,
+    /// A vault's access policies, with the edit the path names (`add`, `replace`, `remove`).
+    AccessPolicies(String),
     /// Role assignments at the scope, or one by name.
     RoleAssignments(Option<String>),
     /// Role definitions, or one by id.
@@ -88,6 +90,10 @@ impl ArmPath {
                 Some(name) => vault = Some((*name).to_owned()),
             }
             i += 4;
+            if is(i, "accessPolicies") && segments.len() == i + 2 {
+                let kind = segments[i + 1].to_owned();
+                return Ok(Self { tenant_id, vault, object, tail: Tail::AccessPolicies(kind) });
+            }
             if let Some(collection) = segments.get(i).and_then(|s| Collection::parse(&s.to_ascii_lowercase())) {
                 let name = segments.get(i + 1).filter(|n| !n.is_empty()).ok_or_else(not_found)?;
                 object = Some((collection, (*name).to_owned()));
@@ -173,5 +179,7 @@ mod tests {
         assert!(ArmPath::parse("/subscriptions/not-a-guid").is_err());
         assert!(ArmPath::parse(&format!("/subscriptions/{t}")).is_err());
         assert!(ArmPath::parse(&format!("{vaults}/billing/widgets/x")).is_err());
+        let policies = ArmPath::parse(&format!("{vaults}/billing/accessPolicies/add")).ok();
+        assert_eq!(policies.map(|p| (p.scope(), p.tail)), Some((Scope::Vault, Tail::AccessPolicies("add".into()))));
     }
 }

@@ -8,9 +8,9 @@ use strongroom_core::directory::{AuthorizationModel, Vault, validate_vault_name}
 use strongroom_core::network::{
     Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, parse_ip_rule,
 };
-use strongroom_core::policy::{AccessPolicy, MAX_ENTRIES};
+use strongroom_core::policy::{self, AccessPolicy, MAX_ENTRIES, PolicyEdit};
 use strongroom_core::provision::Change;
-use strongroom_core::rbac::{Action, Scope};
+use strongroom_core::rbac::{Action, Scope, built_in_role};
 use strongroom_proto::arm::{
     AccessPolicyEntry, AccessPolicyPermissions, IpRule, ListResult, NetworkAcls, VaultProperties, VaultResource,
     VirtualNetworkRule,
@@ -34,6 +34,7 @@ pub async fn handle(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, Ma
         (Tail::Resource, Method::PUT) => put(cx, name).await,
         (Tail::Resource, Method::PATCH) => patch(cx, name).await,
         (Tail::Resource, Method::DELETE) => delete(cx, name).await,
+        (Tail::AccessPolicies(kind), Method::PUT) => edit_access_policies(cx, name, kind).await,
         (_, method) => Err(ManagementError::method_not_allowed(method.as_str(), "a vault")),
     }
 }
@@ -87,6 +88,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
         ..base
     };
     let vault = merge(cx, defaults, &body.properties)?;
+    authorize_permission_changes(cx, existing.as_ref(), &vault)?;
     cx.apply(vec![Change::PutVault(vault.clone())]).await?;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok(json_response(status, &to_resource(cx, &vault)))
@@ -97,6 +99,7 @@ async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementE
     cx.authorize(Action::VaultsWrite, Some(&vault), &Scope::Vault, None)?;
     let body: VaultResource = cx.json()?;
     let updated = merge(cx, vault.clone(), &body.properties)?;
+    authorize_permission_changes(cx, Some(&vault), &updated)?;
     if updated != vault {
         cx.apply(vec![Change::PutVault(updated.clone())]).await?;
     }
@@ -116,6 +119,69 @@ async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, Management
         )),
         other => other.map(|()| json_response(StatusCode::OK, &serde_json::json!({}))),
     }
+}
+
+/// Checks what a vault write changes about who may reach the data, as Azure does: changing the permission
+/// model (`enableRbacAuthorization`) needs unrestricted `Microsoft.Authorization/roleAssignments/write` (Owner,
+/// User Access Administrator, or a custom role with it: not the Key Vault Data Access Administrator, whose
+/// grant is limited to the Key Vault data roles), and changing the access policies needs
+/// `Microsoft.KeyVault/vaults/accessPolicies/write`. `vaults/write` alone changes neither: otherwise a
+/// Contributor could switch a vault to access policies and write itself one.
+fn authorize_permission_changes(
+    cx: &mut Context<'_>,
+    before: Option<&Vault>,
+    after: &Vault,
+) -> Result<(), ManagementError> {
+    let scope = if before.is_some() { Scope::Vault } else { Scope::Tenant };
+    if before.is_some_and(|b| b.authorization != after.authorization) {
+        // A role that may hand out Owner may hand out any role: its roleAssignments/write is unrestricted.
+        let any_role = built_in_role("Owner").ok_or_else(ManagementError::internal)?;
+        cx.authorize(Action::RoleAssignmentsWrite, before, &scope, Some(any_role))?;
+    }
+    if before.map_or(!after.access_policies.is_empty(), |b| b.access_policies != after.access_policies) {
+        cx.authorize(Action::VaultAccessPoliciesWrite, before, &scope, None)?;
+    }
+    Ok(())
+}
+
+/// `PUT …/vaults/{name}/accessPolicies/{add|replace|remove}`: edits the vault's access-policy entries.
+async fn edit_access_policies(cx: &mut Context<'_>, name: &str, kind: &str) -> Result<Response, ManagementError> {
+    let vault = cx.vault(name)?;
+    cx.authorize(Action::VaultAccessPoliciesWrite, Some(&vault), &Scope::Vault, None)?;
+    let edit = PolicyEdit::parse(kind).ok_or_else(|| {
+        ManagementError::bad_request(
+            "BadRequest",
+            format!("'{kind}' is not an access-policy edit: use add, replace or remove."),
+        )
+    })?;
+    let body: VaultResource = cx.json()?;
+    let entries = body.properties.access_policies.unwrap_or_default();
+    if entries.len() > MAX_ENTRIES {
+        return Err(ManagementError::bad_request(
+            "BadRequest",
+            format!("A vault has at most {MAX_ENTRIES} access-policy entries."),
+        ));
+    }
+    let changes = entries.iter().map(|e| access_policy(cx, e)).collect::<Result<Vec<_>, _>>()?;
+    let updated = Vault { access_policies: policy::edit(&vault.access_policies, edit, &changes)?, ..vault.clone() };
+    if updated != vault {
+        cx.apply(vec![Change::PutVault(updated.clone())]).await?;
+    }
+    let resource = to_resource(cx, &updated);
+    Ok(json_response(
+        StatusCode::OK,
+        &VaultResource {
+            id: format!("{}/accessPolicies/{}", resource.id, kind.to_ascii_lowercase()),
+            name: kind.to_ascii_lowercase(),
+            kind: "Microsoft.KeyVault/vaults/accessPolicies".to_owned(),
+            location: resource.location,
+            tags: None,
+            properties: VaultProperties {
+                access_policies: resource.properties.access_policies,
+                ..VaultProperties::default()
+            },
+        },
+    ))
 }
 
 /// `vault` with the properties the body gives; what it leaves out stays.

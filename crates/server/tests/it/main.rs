@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod attack_directory;
+mod attack_escalation;
 mod attack_flows;
 mod authorization;
 mod certificates;

@@ -231,6 +231,14 @@ fn delete_principal(db: &mut dyn Database, object_id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an upsert that wrote no row: its `WHERE` found the id taken by another tenant.
+fn same_tenant_row(written: u64, context: &str, reason: &'static str) -> Result<()> {
+    match written {
+        1 => Ok(()),
+        _ => Err(Error::new(ErrorKind::Conflict, context, reason)),
+    }
+}
+
 pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) -> Result<()> {
     match change {
         Change::CreateTenant(tenant) => db
@@ -293,25 +301,27 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
                 AuthorizationModel::Rbac => "rbac",
                 AuthorizationModel::AccessPolicies => "access_policies",
             };
-            db.execute(
-                "INSERT INTO vaults (id, tenant_id, name, name_key, \"authorization\", retention_days, \
+            let written = db
+                .execute(
+                    "INSERT INTO vaults (id, tenant_id, name, name_key, \"authorization\", retention_days, \
                  purge_protection, network, access_policies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                  ON CONFLICT (id) DO UPDATE SET \"authorization\" = ?5, retention_days = ?6, \
-                 purge_protection = ?7, network = ?8, access_policies = ?9",
-                values![
-                    vault.id,
-                    vault.tenant_id,
-                    &vault.name,
-                    vault.name.to_ascii_lowercase(),
-                    authorization,
-                    vault.soft_delete_retention_days,
-                    vault.purge_protection,
-                    json("network rules", &vault.network)?,
-                    json("access policies", &vault.access_policies)?
-                ],
-            )
-            .context("storing a vault")
-            .map(drop)
+                 purge_protection = ?7, network = ?8, access_policies = ?9 \
+                 WHERE vaults.tenant_id = excluded.tenant_id",
+                    values![
+                        vault.id,
+                        vault.tenant_id,
+                        &vault.name,
+                        vault.name.to_ascii_lowercase(),
+                        authorization,
+                        vault.soft_delete_retention_days,
+                        vault.purge_protection,
+                        json("network rules", &vault.network)?,
+                        json("access policies", &vault.access_policies)?
+                    ],
+                )
+                .context("storing a vault")?;
+            same_tenant_row(written, "storing a vault", "the vault id belongs to another tenant")
         }
         Change::ReplaceRoleAssignments { tenant_id, vault_id, assignments } => {
             db.execute(
@@ -338,13 +348,17 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
                 description: role.description.clone(),
                 permissions: role.permissions.clone(),
             };
-            db.execute(
-                "INSERT INTO role_definitions (id, tenant_id, name_key, definition) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (id) DO UPDATE SET name_key = ?3, definition = ?4",
-                values![role.id, tenant_id, role.name.to_ascii_lowercase(), json("a role definition", &stored)?],
-            )
-            .context("storing a role definition")
-            .map(drop)
+            // The update applies only to a row of the same tenant: an id of another tenant's role changes
+            // nothing and is refused, so no upsert can move or rewrite another tenant's role.
+            let written = db
+                .execute(
+                    "INSERT INTO role_definitions (id, tenant_id, name_key, definition) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (id) DO UPDATE SET name_key = ?3, definition = ?4 \
+                     WHERE role_definitions.tenant_id = excluded.tenant_id",
+                    values![role.id, tenant_id, role.name.to_ascii_lowercase(), json("a role definition", &stored)?],
+                )
+                .context("storing a role definition")?;
+            same_tenant_row(written, "storing a role definition", "the role definition id belongs to another tenant")
         }
         Change::DeleteRoleDefinition { id } => db
             .execute("DELETE FROM role_definitions WHERE id = ?1", values![*id])

@@ -319,3 +319,37 @@ async fn short_lived_state_is_first_come_and_taken_once() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn an_upsert_never_moves_or_rewrites_another_tenants_row() -> Result<()> {
+    use strongroom_core::rbac::{Role, RoleDefinition, RolePermissions};
+    for (store, vault_id, _dir) in stores().await? {
+        let directory = store.load_directory().await?;
+        let victim = directory.vaults().iter().find(|v| v.id == vault_id).cloned().ok_or_else(|| corrupt("vault"))?;
+        let attacker = Tenant { id: Uuid::new_v4(), name: "attacker".into() };
+        store.apply(vec![Change::CreateTenant(attacker.clone())]).await?;
+        let permissions =
+            |pattern: &str| RolePermissions { data_actions: vec![pattern.to_owned()], ..RolePermissions::default() };
+        let role_id = Uuid::new_v4();
+        let own = RoleDefinition::custom(victim.tenant_id, role_id, "Reader of one", "", permissions("x/read"));
+        store.apply(vec![Change::PutRoleDefinition(Role::new(own.map_err(|_| corrupt("role"))?))]).await?;
+
+        let stolen = RoleDefinition::custom(attacker.id, role_id, "Everything", "", permissions("*"));
+        let refused =
+            store.apply(vec![Change::PutRoleDefinition(Role::new(stolen.map_err(|_| corrupt("role"))?))]).await;
+        assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+        let moved =
+            Vault { tenant_id: attacker.id, authorization: AuthorizationModel::AccessPolicies, ..victim.clone() };
+        let refused = store.apply(vec![Change::PutVault(moved)]).await;
+        assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+
+        let after = store.load_directory().await?;
+        let role = after.role_definitions.iter().find(|r| r.id == role_id).ok_or_else(|| corrupt("role kept"))?;
+        assert_eq!(
+            (role.name.as_str(), role.kind),
+            ("Reader of one", strongroom_core::rbac::RoleKind::Custom { tenant_id: victim.tenant_id })
+        );
+        assert_eq!(after.vaults().iter().find(|v| v.id == vault_id), Some(&victim));
+    }
+    Ok(())
+}
