@@ -91,7 +91,7 @@ fn parse(certificate: &Certificate) -> Result<X509, Failure> {
 
 fn common_name(certificate: &X509) -> Option<String> {
     let entry = certificate.subject_name().entries_by_nid(Nid::COMMONNAME).next()?;
-    entry.data().as_utf8().ok().map(|name| name.to_string())
+    entry.data().to_string().ok()
 }
 
 /// A self-signed certificate from a policy: its secret is a PKCS#12 whose key matches the certificate (and
@@ -249,7 +249,8 @@ pub async fn merging_a_certificate_signed_elsewhere(witness: Arc<Witness>) -> Ou
         .await?
         .into_model()?;
     let merged = parse(&merged)?;
-    ensure!(merged.verify(&ca.public_key()?)?, "the merged certificate is not the CA's");
+    let ca_public = ca.public_key()?;
+    ensure!(merged.verify(&ca_public)?, "the merged certificate is not the CA's");
     ensure!(common_name(&merged).as_deref() == Some("merged.example"), "merged subject {:?}", merged.subject_name());
     let operation = client.get_certificate_operation(&name, None).await?.into_model()?;
     ensure!(operation.status.as_deref() == Some("completed"), "after the merge the operation is {:?}", operation.status);

@@ -227,11 +227,9 @@ pub async fn ec_signatures_verify_with_openssl(witness: Arc<Witness>) -> Outcome
         .await?;
         let jwk = jwk(&key)?;
         let group = EcGroup::from_curve_name(nid)?;
-        let public = EcKey::from_public_key_affine_coordinates(
-            &group,
-            &BigNum::from_slice(jwk.x.as_deref().ok_or("no x")?)?,
-            &BigNum::from_slice(jwk.y.as_deref().ok_or("no y")?)?,
-        )?;
+        let x = BigNum::from_slice(jwk.x.as_deref().ok_or("no x")?)?;
+        let y = BigNum::from_slice(jwk.y.as_deref().ok_or("no y")?)?;
+        let public = EcKey::from_public_key_affine_coordinates(&group, &x, &y)?;
         public.check_key()?;
         let digest = hash(digest, b"signed by the vault")?.to_vec();
         let signature = client
