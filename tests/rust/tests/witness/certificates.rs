@@ -3,7 +3,9 @@
 //! and made with OpenSSL.
 
 use crate::ensure;
-use crate::witness::{Failure, Outcome, Witness, error_codes, expect_refusal, random_serial, rsa_key, self_signed, unique_name, wait_for};
+use crate::witness::{
+    Failure, Outcome, Witness, error_codes, expect_refusal, random_serial, rsa_key, self_signed, unique_name, wait_for,
+};
 use azure_core::{base64, http::poller::PollerOptions, time::Duration};
 use azure_security_keyvault_certificates::{
     CertificateClient, ResourceExt,
@@ -112,18 +114,25 @@ pub async fn a_self_signed_certificate_from_a_policy(witness: Arc<Witness>) -> O
     let secret = secrets.get_secret(&name, None).await?.into_model()?;
     let pfx = base64::decode(secret.value.as_deref().ok_or("no secret value")?)?;
     let parsed_pfx = Pkcs12::from_der(&pfx)?.parse2("")?;
-    let (key, leaf) = (parsed_pfx.pkey.ok_or("no key in the PKCS#12")?, parsed_pfx.cert.ok_or("no certificate in the PKCS#12")?);
+    let (key, leaf) =
+        (parsed_pfx.pkey.ok_or("no key in the PKCS#12")?, parsed_pfx.cert.ok_or("no certificate in the PKCS#12")?);
     ensure!(leaf.to_der()? == created.cer.clone().unwrap_or_default(), "the PKCS#12's certificate differs");
     ensure!(
         key.public_key_to_der()? == parsed.public_key()?.public_key_to_der()?,
         "the PKCS#12's key is not the certificate's"
     );
     let pem = secrets
-        .get_secret(&name, Some(SecretClientGetSecretOptions { out_content_type: Some(ContentType::Pem), ..Default::default() }))
+        .get_secret(
+            &name,
+            Some(SecretClientGetSecretOptions { out_content_type: Some(ContentType::Pem), ..Default::default() }),
+        )
         .await?
         .into_model()?;
     let pem = pem.value.unwrap_or_default();
-    ensure!(pem.contains("PRIVATE KEY-----") && pem.contains("-----BEGIN CERTIFICATE-----"), "the secret as PEM: no key and certificate");
+    ensure!(
+        pem.contains("PRIVATE KEY-----") && pem.contains("-----BEGIN CERTIFICATE-----"),
+        "the secret as PEM: no key and certificate"
+    );
 
     let mut policy = client.get_certificate_policy(&name, None).await?.into_model()?;
     let subject = policy.x509_certificate_properties.as_ref().and_then(|p| p.subject.clone());
@@ -186,7 +195,11 @@ pub async fn importing_a_pkcs12_and_a_pem(witness: Arc<Witness>) -> Outcome {
     };
     let name = unique_name("rust-imported");
     let imported = client
-        .import_certificate(&name, import(base64::encode(&pfx), Some("pfx-password"), "application/x-pkcs12").try_into()?, None)
+        .import_certificate(
+            &name,
+            import(base64::encode(&pfx), Some("pfx-password"), "application/x-pkcs12").try_into()?,
+            None,
+        )
         .await?
         .into_model()?;
     ensure!(imported.cer.as_deref() == Some(&certificate.to_der()?[..]), "the imported PKCS#12's certificate differs");
@@ -200,11 +213,8 @@ pub async fn importing_a_pkcs12_and_a_pem(witness: Arc<Witness>) -> Outcome {
     let body = expect_refusal(refused, 400, "a PKCS#12 with the wrong password")?;
     ensure!(!error_codes(&body).0.is_empty(), "wrong password: {body}");
 
-    let pem = format!(
-        "{}{}",
-        String::from_utf8(key.private_key_to_pem_pkcs8()?)?,
-        String::from_utf8(certificate.to_pem()?)?
-    );
+    let pem =
+        format!("{}{}", String::from_utf8(key.private_key_to_pem_pkcs8()?)?, String::from_utf8(certificate.to_pem()?)?);
     let name = unique_name("rust-imported-pem");
     let imported = client
         .import_certificate(&name, import(pem, None, "application/x-pem-file").try_into()?, None)
@@ -242,8 +252,11 @@ pub async fn merging_a_certificate_signed_elsewhere(witness: Arc<Witness>) -> Ou
     let merged = client
         .merge_certificate(
             &name,
-            MergeCertificateParameters { x509_certificates: Some(vec![leaf.to_der()?, ca.to_der()?]), ..Default::default() }
-                .try_into()?,
+            MergeCertificateParameters {
+                x509_certificates: Some(vec![leaf.to_der()?, ca.to_der()?]),
+                ..Default::default()
+            }
+            .try_into()?,
             None,
         )
         .await?
@@ -253,7 +266,11 @@ pub async fn merging_a_certificate_signed_elsewhere(witness: Arc<Witness>) -> Ou
     ensure!(merged.verify(&ca_public)?, "the merged certificate is not the CA's");
     ensure!(common_name(&merged).as_deref() == Some("merged.example"), "merged subject {:?}", merged.subject_name());
     let operation = client.get_certificate_operation(&name, None).await?.into_model()?;
-    ensure!(operation.status.as_deref() == Some("completed"), "after the merge the operation is {:?}", operation.status);
+    ensure!(
+        operation.status.as_deref() == Some("completed"),
+        "after the merge the operation is {:?}",
+        operation.status
+    );
     Ok(())
 }
 
@@ -314,7 +331,11 @@ pub async fn contacts_and_issuers(witness: Arc<Witness>) -> Outcome {
     ensure!(read.provider.as_deref() == Some("Test"), "issuer provider {:?}", read.provider);
     ensure!(read.credentials.and_then(|c| c.password).is_none(), "the issuer's password was answered");
     client
-        .update_issuer(&issuer, UpdateIssuerParameters { provider: Some("Test".into()), ..Default::default() }.try_into()?, None)
+        .update_issuer(
+            &issuer,
+            UpdateIssuerParameters { provider: Some("Test".into()), ..Default::default() }.try_into()?,
+            None,
+        )
         .await?;
     let mut found = false;
     let mut pager = client.list_issuer_properties(None)?;

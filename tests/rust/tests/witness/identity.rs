@@ -3,8 +3,8 @@
 
 use crate::ensure;
 use crate::witness::{
-    self, NOBODY_APP, Outcome, READER_APP, SEEDED_VALUE, Skipped, TENANT, WORKLOAD_APP, Witness,
-    error_codes, expect_refusal, secret_of,
+    self, NOBODY_APP, Outcome, READER_APP, SEEDED_VALUE, Skipped, TENANT, WORKLOAD_APP, Witness, error_codes,
+    expect_refusal, secret_of,
 };
 use azure_core::credentials::TokenCredential;
 use azure_identity::{

@@ -6,12 +6,12 @@ use crate::witness::{Failure, Outcome, Witness, error_codes, expect_refusal, uni
 use azure_security_keyvault_keys::{
     KeyClient, ResourceExt,
     models::{
-        CreateKeyParameters, CurveName, EncryptionAlgorithm, GetRandomBytesParameters, ImportKeyParameters,
-        JsonWebKey, Key, KeyClientEncryptOptions, KeyClientGetKeyAttestationOptions, KeyClientGetKeyOptions,
-        KeyClientSignOptions, KeyClientWrapKeyOptions, KeyOperationParameters, KeyRotationPolicy,
-        KeyRotationPolicyAction, KeyRotationPolicyAttributes, KeyType, LifetimeAction, LifetimeActionTrigger,
-        LifetimeActionType, ReleaseParameters, RestoreKeyParameters, SignParameters, SignatureAlgorithm,
-        UpdateKeyPropertiesParameters, VerifyParameters,
+        CreateKeyParameters, CurveName, EncryptionAlgorithm, GetRandomBytesParameters, ImportKeyParameters, JsonWebKey,
+        Key, KeyClientEncryptOptions, KeyClientGetKeyAttestationOptions, KeyClientGetKeyOptions, KeyClientSignOptions,
+        KeyClientWrapKeyOptions, KeyOperationParameters, KeyRotationPolicy, KeyRotationPolicyAction,
+        KeyRotationPolicyAttributes, KeyType, LifetimeAction, LifetimeActionTrigger, LifetimeActionType,
+        ReleaseParameters, RestoreKeyParameters, SignParameters, SignatureAlgorithm, UpdateKeyPropertiesParameters,
+        VerifyParameters,
     },
 };
 use futures::TryStreamExt;
@@ -72,7 +72,11 @@ fn rsa_encrypt(public: &PKey<Public>, algorithm: &EncryptionAlgorithm, plaintext
     Ok(ciphertext)
 }
 
-fn rsa_decrypt(private: &PKey<Private>, algorithm: &EncryptionAlgorithm, ciphertext: &[u8]) -> Result<Vec<u8>, Failure> {
+fn rsa_decrypt(
+    private: &PKey<Private>,
+    algorithm: &EncryptionAlgorithm,
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, Failure> {
     let (padding, digest) = rsa_padding(algorithm);
     let mut decrypter = Decrypter::new(private)?;
     decrypter.set_rsa_padding(padding)?;
@@ -142,7 +146,8 @@ pub async fn rsa_key_operations_agree_with_openssl(witness: Arc<Witness>) -> Out
     }
 
     let digest = hash(MessageDigest::sha256(), plaintext)?.to_vec();
-    let sign = |algorithm: SignatureAlgorithm| SignParameters { algorithm: Some(algorithm), value: Some(digest.clone()) };
+    let sign =
+        |algorithm: SignatureAlgorithm| SignParameters { algorithm: Some(algorithm), value: Some(digest.clone()) };
     let rs256 = client
         .sign(
             &name,
@@ -417,7 +422,8 @@ pub async fn an_imported_key_works_and_keeps_its_private_half(witness: Arc<Witne
 pub async fn every_key_lifecycle_method(witness: Arc<Witness>) -> Outcome {
     let client = witness.keys()?;
     let name = unique_name("rust-key");
-    let first = create_key(&client, &name, CreateKeyParameters { kty: Some(KeyType::Rsa), ..Default::default() }).await?;
+    let first =
+        create_key(&client, &name, CreateKeyParameters { kty: Some(KeyType::Rsa), ..Default::default() }).await?;
     let first_version = version_of(&first)?;
 
     let updated = client
@@ -451,7 +457,10 @@ pub async fn every_key_lifecycle_method(witness: Arc<Witness>) -> Outcome {
         .update_key_rotation_policy(
             &name,
             KeyRotationPolicy {
-                attributes: Some(KeyRotationPolicyAttributes { expiry_time: Some("P90D".into()), ..Default::default() }),
+                attributes: Some(KeyRotationPolicyAttributes {
+                    expiry_time: Some("P90D".into()),
+                    ..Default::default()
+                }),
                 lifetime_actions: Some(vec![
                     action(
                         KeyRotationPolicyAction::Rotate,
@@ -475,7 +484,11 @@ pub async fn every_key_lifecycle_method(witness: Arc<Witness>) -> Outcome {
         policy.attributes
     );
     let read = client.get_key_rotation_policy(&name, None).await?.into_model()?;
-    ensure!(read.lifetime_actions.as_ref().map(Vec::len) == Some(2), "get rotation policy: {:?}", read.lifetime_actions);
+    ensure!(
+        read.lifetime_actions.as_ref().map(Vec::len) == Some(2),
+        "get rotation policy: {:?}",
+        read.lifetime_actions
+    );
 
     let rotated = client.rotate_key(&name, None).await?.into_model()?;
     ensure!(version_of(&rotated)? != first_version, "rotate made no new version");
@@ -509,10 +522,8 @@ pub async fn every_key_lifecycle_method(witness: Arc<Witness>) -> Outcome {
     client.purge_deleted_key(&name, None).await?;
     let body = expect_refusal(client.get_key(&name, None).await, 404, "a purged key")?;
     ensure!(error_codes(&body).0 == "KeyNotFound", "a purged key: {body}");
-    let restored = client
-        .restore_key(RestoreKeyParameters { key_backup: Some(backup) }.try_into()?, None)
-        .await?
-        .into_model()?;
+    let restored =
+        client.restore_key(RestoreKeyParameters { key_backup: Some(backup) }.try_into()?, None).await?.into_model()?;
     ensure!(jwk(&restored)?.n == jwk(&rotated)?.n, "the restored key is not the rotated one");
     Ok(())
 }
@@ -521,10 +532,8 @@ pub async fn every_key_lifecycle_method(witness: Arc<Witness>) -> Outcome {
 /// whatever the token says.
 pub async fn random_bytes_attestation_and_a_refused_release(witness: Arc<Witness>) -> Outcome {
     let client = witness.keys()?;
-    let random = client
-        .get_random_bytes(GetRandomBytesParameters { count: Some(32) }.try_into()?, None)
-        .await?
-        .into_model()?;
+    let random =
+        client.get_random_bytes(GetRandomBytesParameters { count: Some(32) }.try_into()?, None).await?.into_model()?;
     ensure!(random.value.as_ref().map(Vec::len) == Some(32), "random bytes: {:?}", random.value);
 
     let name = unique_name("rust-kept");

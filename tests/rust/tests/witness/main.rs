@@ -70,10 +70,7 @@ fn all_tests() -> Vec<Test> {
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn main() -> std::process::ExitCode {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|argument| !argument.starts_with('-'))
-        .collect();
+    let filters: Vec<String> = std::env::args().skip(1).filter(|argument| !argument.starts_with('-')).collect();
     let tests: Vec<Test> = all_tests()
         .into_iter()
         .filter(|test| filters.is_empty() || filters.iter().any(|f| test.name.contains(f.as_str())))

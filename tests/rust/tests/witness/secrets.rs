@@ -73,11 +73,8 @@ pub async fn every_secret_client_method(witness: Arc<Witness>) -> Outcome {
             && updated.content_type.as_deref() == Some("application/json"),
         "update answered {updated:?}"
     );
-    let body = expect_refusal(
-        client.get_secret(&name, version(&first_version)).await,
-        403,
-        "a disabled version's value",
-    )?;
+    let body =
+        expect_refusal(client.get_secret(&name, version(&first_version)).await, 403, "a disabled version's value")?;
     ensure!(error_codes(&body).0 == "Forbidden", "a disabled version: {body}");
 
     let mut listed = false;

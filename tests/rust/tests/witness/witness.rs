@@ -168,10 +168,8 @@ impl Witness {
     }
 
     pub fn certificate_credential(&self) -> Result<Arc<dyn TokenCredential>, Failure> {
-        let options = ClientCertificateCredentialOptions {
-            client_options: self.client_options(),
-            ..Default::default()
-        };
+        let options =
+            ClientCertificateCredentialOptions { client_options: self.client_options(), ..Default::default() };
         Ok(ClientCertificateCredential::new(
             TENANT.to_string(),
             CERT_APP.to_string(),
@@ -237,14 +235,11 @@ impl Prepared {
     /// Writes strongroom.toml (listening on `STRONGROOM_WITNESS_PORT` when set), cert-app.crt and
     /// issuer-jwks.json; returns cert-app's PKCS#12 and the issuer's key.
     fn write(folder: &Path) -> Result<(Vec<u8>, PKey<Private>), Failure> {
-        let config = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../witness/strongroom.toml"),
-        )?;
+        let config = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../witness/strongroom.toml"))?;
         let config = match std::env::var("STRONGROOM_WITNESS_PORT") {
-            Ok(port) if port.parse::<u16>().is_ok() => config.replace(
-                "\nlisten = \"127.0.0.1:0\"",
-                &format!("\nlisten = \"127.0.0.1:{port}\""),
-            ),
+            Ok(port) if port.parse::<u16>().is_ok() => {
+                config.replace("\nlisten = \"127.0.0.1:0\"", &format!("\nlisten = \"127.0.0.1:{port}\""))
+            }
             _ => config,
         };
         std::fs::write(folder.join("strongroom.toml"), config)?;
@@ -365,14 +360,14 @@ impl Drop for Server {
 pub fn refusal(error: &azure_core::Error) -> Option<(StatusCode, serde_json::Value)> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = current {
-        if let Some(azure) = error.downcast_ref::<azure_core::Error>() {
-            if let ErrorKind::HttpResponse { status, raw_response, .. } = azure.kind() {
-                let body = raw_response
-                    .as_ref()
-                    .and_then(|response| serde_json::from_slice(response.body()).ok())
-                    .unwrap_or(serde_json::Value::Null);
-                return Some((*status, body));
-            }
+        if let Some(azure) = error.downcast_ref::<azure_core::Error>()
+            && let ErrorKind::HttpResponse { status, raw_response, .. } = azure.kind()
+        {
+            let body = raw_response
+                .as_ref()
+                .and_then(|response| serde_json::from_slice(response.body()).ok())
+                .unwrap_or(serde_json::Value::Null);
+            return Some((*status, body));
         }
         current = error.source();
     }
@@ -380,11 +375,7 @@ pub fn refusal(error: &azure_core::Error) -> Option<(StatusCode, serde_json::Val
 }
 
 /// Expects `result` to be the service's refusal with `status`; returns the refusal's body.
-pub fn expect_refusal<T>(
-    result: azure_core::Result<T>,
-    status: u16,
-    what: &str,
-) -> Result<serde_json::Value, Failure> {
+pub fn expect_refusal<T>(result: azure_core::Result<T>, status: u16, what: &str) -> Result<serde_json::Value, Failure> {
     match result {
         Ok(_) => Err(format!("{what}: expected {status}, got a success").into()),
         Err(error) => match refusal(&error) {
