@@ -10,12 +10,12 @@ use azure_core::{base64, http::poller::PollerOptions, time::Duration};
 use azure_security_keyvault_certificates::{
     CertificateClient, ResourceExt,
     models::{
-        Certificate, CertificateClientCreateCertificateOptions, CertificateClientUpdateCertificatePropertiesOptions,
-        CertificatePolicy, Contact, Contacts, CreateCertificateParameters, ImportCertificateParameters,
-        IssuerCredentials, IssuerParameters, KeyProperties, KeyType, MergeCertificateParameters,
-        RestoreCertificateParameters, SecretProperties, SetIssuerParameters, SubjectAlternativeNames,
-        UpdateCertificateOperationParameter, UpdateCertificatePropertiesParameters, UpdateIssuerParameters,
-        X509CertificateProperties,
+        Certificate, CertificateClientCreateCertificateOptions, CertificateClientGetCertificateOptions,
+        CertificateClientUpdateCertificatePropertiesOptions, CertificatePolicy, Contact, Contacts,
+        CreateCertificateParameters, ImportCertificateParameters, IssuerCredentials, IssuerParameters, KeyProperties,
+        KeyType, MergeCertificateParameters, RestoreCertificateParameters, SecretProperties, SetIssuerParameters,
+        SubjectAlternativeNames, UpdateCertificateOperationParameter, UpdateCertificatePropertiesParameters,
+        UpdateIssuerParameters, X509CertificateProperties,
     },
 };
 use azure_security_keyvault_secrets::models::{ContentType, SecretClientGetSecretOptions};
@@ -146,6 +146,17 @@ pub async fn a_self_signed_certificate_from_a_policy(witness: Arc<Witness>) -> O
         "the policy's validity was not updated"
     );
     let version = created.resource_id()?.version.ok_or("no version")?;
+    let got = client
+        .get_certificate(
+            &name,
+            Some(CertificateClientGetCertificateOptions {
+                certificate_version: Some(version.clone()),
+                ..Default::default()
+            }),
+        )
+        .await?
+        .into_model()?;
+    ensure!(got.cer == created.cer && got.kid.is_some() && got.sid.is_some(), "get by version answered {got:?}");
     let updated = client
         .update_certificate_properties(
             &name,
