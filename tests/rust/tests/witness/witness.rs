@@ -110,7 +110,7 @@ impl Witness {
     pub fn start() -> Result<Self, Failure> {
         let folder = std::env::temp_dir().join(unique_name(&format!("strongroom-rust-{}", std::process::id())));
         std::fs::create_dir(&folder)?;
-        let prepared = Prepared::write(&folder);
+        let prepared = prepare(&folder);
         let (cert_app_pkcs12, issuer_key) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
@@ -228,36 +228,31 @@ impl Witness {
     }
 }
 
-/// The configuration and key material written into the folder before the server starts.
-struct Prepared;
+/// Writes into the folder, before the server starts, strongroom.toml (listening on `STRONGROOM_WITNESS_PORT`
+/// when set), cert-app.crt and issuer-jwks.json; returns cert-app's PKCS#12 and the issuer's key.
+fn prepare(folder: &Path) -> Result<(Vec<u8>, PKey<Private>), Failure> {
+    let config = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../witness/strongroom.toml"))?;
+    let config = match std::env::var("STRONGROOM_WITNESS_PORT") {
+        Ok(port) if port.parse::<u16>().is_ok() => {
+            config.replace("\nlisten = \"127.0.0.1:0\"", &format!("\nlisten = \"127.0.0.1:{port}\""))
+        }
+        _ => config,
+    };
+    std::fs::write(folder.join("strongroom.toml"), config)?;
 
-impl Prepared {
-    /// Writes strongroom.toml (listening on `STRONGROOM_WITNESS_PORT` when set), cert-app.crt and
-    /// issuer-jwks.json; returns cert-app's PKCS#12 and the issuer's key.
-    fn write(folder: &Path) -> Result<(Vec<u8>, PKey<Private>), Failure> {
-        let config = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../witness/strongroom.toml"))?;
-        let config = match std::env::var("STRONGROOM_WITNESS_PORT") {
-            Ok(port) if port.parse::<u16>().is_ok() => {
-                config.replace("\nlisten = \"127.0.0.1:0\"", &format!("\nlisten = \"127.0.0.1:{port}\""))
-            }
-            _ => config,
-        };
-        std::fs::write(folder.join("strongroom.toml"), config)?;
+    let cert_key = rsa_key(2048)?;
+    let certificate = self_signed(&cert_key, "cert-app", false)?;
+    std::fs::write(folder.join("cert-app.crt"), certificate.to_pem()?)?;
+    let pkcs12 = Pkcs12::builder().name("cert-app").pkey(&cert_key).cert(&certificate).build2("")?;
 
-        let cert_key = rsa_key(2048)?;
-        let certificate = self_signed(&cert_key, "cert-app", false)?;
-        std::fs::write(folder.join("cert-app.crt"), certificate.to_pem()?)?;
-        let pkcs12 = Pkcs12::builder().name("cert-app").pkey(&cert_key).cert(&certificate).build2("")?;
-
-        let issuer_key = rsa_key(2048)?;
-        let rsa = issuer_key.rsa()?;
-        let jwks = serde_json::json!({"keys": [{
-            "kty": "RSA", "kid": "issuer-key-1", "use": "sig",
-            "n": base64::encode_url_safe(rsa.n().to_vec()), "e": base64::encode_url_safe(rsa.e().to_vec()),
-        }]});
-        std::fs::write(folder.join("issuer-jwks.json"), serde_json::to_vec(&jwks)?)?;
-        Ok((pkcs12.to_der()?, issuer_key))
-    }
+    let issuer_key = rsa_key(2048)?;
+    let rsa = issuer_key.rsa()?;
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "RSA", "kid": "issuer-key-1", "use": "sig",
+        "n": base64::encode_url_safe(rsa.n().to_vec()), "e": base64::encode_url_safe(rsa.e().to_vec()),
+    }]});
+    std::fs::write(folder.join("issuer-jwks.json"), serde_json::to_vec(&jwks)?)?;
+    Ok((pkcs12.to_der()?, issuer_key))
 }
 
 pub fn rsa_key(bits: u32) -> Result<PKey<Private>, Failure> {
