@@ -1,0 +1,1 @@
+//! The Rust witness suite: see tests/.
