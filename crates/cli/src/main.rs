@@ -282,11 +282,13 @@ fn settings(
     Ok(settings)
 }
 
+/// The dev instance's banner. It never prints the client secret (terminals are logged and scrolled back;
+/// `dev.env` is the credential file).
 fn print_dev_banner(info: &dev::DevInfo) {
     println!(
         "Strongroom dev instance ready.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
-         client secret {secret}\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
+         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
          Make the vault host resolve (once):  echo '127.0.0.1 {host}' | sudo tee -a /etc/hosts\n\
          \nTry it (pip install azure-identity azure-keyvault-secrets):\n\
@@ -295,7 +297,6 @@ fn print_dev_banner(info: &dev::DevInfo) {
          print(SecretClient(os.environ[\"VAULT_URL\"], cred).set_secret(\"hello\", \"world\").value)\n",
         tenant = info.tenant_id,
         client = info.client_id,
-        secret = info.client_secret,
         authority = info.authority_host,
         vault = info.vault_url,
         ca = info.ca_file.display(),
