@@ -69,8 +69,12 @@ enum Command {
         #[arg(long)]
         storage: Option<String>,
     },
-    /// Rotate the token signing key now; a running server takes the new key up within a minute.
+    /// Rotate the token signing key now; a running server takes the new key up within seconds.
     RotateSigningKey {
+        /// Emergency revocation (a signing key exposed): remove every previous key, so that every token issued
+        /// before is refused at once, on every node.
+        #[arg(long)]
+        revoke_previous: bool,
         /// The installation's data directory.
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
@@ -201,10 +205,15 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("strongroom listening on https://{}", server.address());
             server
         }
-        Command::RotateSigningKey { data_dir, storage } => {
+        Command::RotateSigningKey { data_dir, storage, revoke_previous } => {
             let installation = Installation::open(settings(UNUSED, data_dir, storage, None)?).await?;
-            installation.rotate_signing_key().await?;
-            println!("rotated the token signing key");
+            if revoke_previous {
+                installation.revoke_previous_signing_keys().await?;
+                println!("replaced every token signing key: tokens issued before are refused from now on");
+            } else {
+                installation.rotate_signing_key().await?;
+                println!("rotated the token signing key");
+            }
             return Ok(None);
         }
         Command::BackupKey { data_dir, storage } => {

@@ -93,6 +93,13 @@ impl Installation {
         signing::rotate(self.store.as_ref(), self.settings.token_lifetime_seconds, now_seconds()).await.map(drop)
     }
 
+    /// Replaces every token signing key with a new one, so that every token signed before is refused — at
+    /// once on nodes of a PostgreSQL installation, and within [`signing::CHECK_INTERVAL`] on a server running
+    /// on this SQLite database.
+    pub async fn revoke_previous_signing_keys(&self) -> Result<()> {
+        signing::revoke_previous(self.store.as_ref(), now_seconds()).await.map(drop)
+    }
+
     /// This installation's backup key, base64: give it to another installation's `trusted_backup_keys` so
     /// that it can restore this one's backups.
     pub fn backup_key_base64(&self) -> String {
@@ -157,7 +164,10 @@ impl Installation {
             },
             directory: DirectorySnapshot::new(directory),
             sign_in_throttle: Default::default(),
-            issuer_keys: IssuerKeys::new(std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref()),
+            issuer_keys: IssuerKeys::new(
+                std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref(),
+                self.settings.allowed_private_authorities.clone(),
+            ),
             validated_tokens: Default::default(),
             verified_secrets: VerifiedSecrets::new()?,
             parsed_keys: Default::default(),
@@ -165,6 +175,7 @@ impl Installation {
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
+        tokio::spawn(signing::watch(Arc::clone(&state), shutdown_signal.clone()));
         cluster::follow(&state);
         if state.store.changes().is_some() {
             // Another node may have changed the directory between the first read and the follower's start.
