@@ -117,7 +117,8 @@ impl IssuerKeys {
     async fn get(&self, http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
         // A literal address is not resolved, so it is checked here; names are checked by the resolver.
-        let literal = parsed.host_str().and_then(|host| host.trim_start_matches('[').trim_end_matches(']').parse().ok());
+        let literal =
+            parsed.host_str().and_then(|host| host.trim_start_matches('[').trim_end_matches(']').parse().ok());
         if let Some(address) = literal {
             check_address(&self.allowed, None, address).map_err(|e| format!("fetching {url}: {e}"))?;
         }
