@@ -1122,6 +1122,27 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_and_private_authorities_are_read_with_their_defaults() -> Result<(), String> {
+        let defaults = parse(MINIMAL)?.server;
+        assert_eq!(defaults.connections, ConnectionLimits::default());
+        assert_eq!(defaults.allowed_private_authorities, AllowedAuthorities::default());
+        let text = format!(
+            "{MINIMAL}header_read_timeout_seconds = 5\nmax_connections_per_address = 8\n\
+             allowed_private_authorities = [\"attest.internal\", \"10.1.0.0/16\"]\n"
+        );
+        let server = parse(&text)?.server;
+        assert_eq!(server.connections.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(server.connections.max_connections_per_address, 8);
+        assert_eq!(server.allowed_private_authorities.hosts, ["attest.internal"]);
+        assert_eq!(server.allowed_private_authorities.networks.len(), 1);
+        let err = parse(&format!("{MINIMAL}idle_timeout_seconds = 0\n")).err().unwrap_or_default();
+        assert!(err.starts_with("test.toml:4:") && err.contains("between 1 and 3600"), "{err}");
+        let err = parse(&format!("{MINIMAL}allowed_private_authorities = [\"http://x/\"]\n")).err().unwrap_or_default();
+        assert!(err.contains("host name, an IP address or a CIDR range"), "{err}");
+        Ok(())
+    }
+
+    #[test]
     fn bad_values_are_explained() {
         for (extra, expected) in [
             ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"x\"\n", "vault name"),
