@@ -88,7 +88,7 @@ impl Installation {
         Ok(Self { settings, store, keys, backup_key })
     }
 
-    /// Rotates the token signing key now; a running server takes the new key up within a minute.
+    /// Rotates the token signing key now; a running server takes the new key up within seconds.
     pub async fn rotate_signing_key(&self) -> Result<()> {
         signing::rotate(self.store.as_ref(), self.settings.token_lifetime_seconds, now_seconds()).await.map(drop)
     }

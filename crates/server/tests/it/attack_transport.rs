@@ -363,3 +363,55 @@ async fn an_emergency_revocation_refuses_tokens_issued_before_at_once() {
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "only the new key is published");
     assert_eq!(read(server.token("contoso", "admin").await).await, 200, "a new token works");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_revocation_reaches_another_node_on_postgresql_at_once() {
+    let Ok(admin) = std::env::var("STRONGROOM_TEST_POSTGRES") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "STRONGROOM_TEST_POSTGRES is not set under CI");
+        eprintln!("STRONGROOM_TEST_POSTGRES is not set: the PostgreSQL revocation test is skipped");
+        return;
+    };
+    let url = tokio::task::spawn_blocking(move || strongroom_store::postgres::create_database(&admin))
+        .await
+        .unwrap()
+        .unwrap();
+    let node_a = TestServer::start(&format!("storage = \"{url}\"\n{STANDARD_TENANTS}")).await;
+    // Node B: the same root key (and the same local CA, so that one client trusts both), on another address
+    // with the same port, as behind a load balancer (the port is part of the token's audience).
+    let port = node_a.running().address().port();
+    let b_dir = tempfile::tempdir().unwrap();
+    for file in ["root.key", "ca.pem", "ca-key.pem"] {
+        std::fs::copy(node_a.dir.path().join(file), b_dir.path().join(file)).unwrap();
+    }
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.2:{port}\"\ndata_dir = \"{}\"\nlogin_host = \"localhost\"\nstorage = \"{url}\"\n",
+        b_dir.path().display()
+    );
+    let node_b = Installation::open(Config::parse(&text, Path::new("b.toml")).unwrap().server)
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let to_b =
+        node_a.http_with(IpAddr::V4(Ipv4Addr::LOCALHOST), &[("billing.vault.localhost".into(), node_b.address())]);
+    let read_on_b = |token: String| {
+        let (to_b, url) =
+            (to_b.clone(), format!("https://billing.vault.localhost:{port}/secrets/seeded?api-version=7.6"));
+        async move { to_b.get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    let before = node_a.token("contoso", "admin").await;
+    assert_eq!(read_on_b(before.clone()).await, 200);
+    assert_eq!(read_on_b(before.clone()).await, 200, "cached on node B");
+
+    // Revoked through node A's store, as the command does on PostgreSQL: node B is told by the change notice.
+    let now = strongroom_server::identity::mint::now_seconds();
+    strongroom_server::signing::revoke_previous(node_a.running().state().store.as_ref(), now).await.unwrap();
+    let started = Instant::now();
+    while read_on_b(before.clone()).await == 200 {
+        assert!(started.elapsed() < Duration::from_secs(1), "node B still accepts the revoked token");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(read_on_b(before).await, 401);
+    node_b.stop().await;
+}
