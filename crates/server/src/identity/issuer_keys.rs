@@ -33,6 +33,9 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// Redirects followed, on the same host.
 const MAX_REDIRECTS: usize = 3;
+/// Issuers remembered; past this, the ones no request is using are forgotten (and fetched again when needed),
+/// so that made-up issuer URLs cannot grow the cache without end.
+const MAX_ISSUERS: usize = 4096;
 
 /// What is known of one issuer.
 enum Known {
@@ -74,6 +77,9 @@ impl IssuerKeys {
     pub async fn keys(&self, issuer: &str, kid: Option<&str>) -> Result<Vec<IssuerKey>, String> {
         let slot = {
             let mut issuers = self.issuers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if issuers.len() >= MAX_ISSUERS && !issuers.contains_key(issuer) {
+                issuers.retain(|_, slot| Arc::strong_count(slot) > 1);
+            }
             Arc::clone(issuers.entry(issuer.to_owned()).or_default())
         };
         let mut known = slot.lock().await;
