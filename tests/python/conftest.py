@@ -264,6 +264,8 @@ def configured_server():
             vault_domain = "vault.localhost"
             imds_listen = "127.0.0.1:0"
             listen = {LISTEN}
+            # The attestation authority of the key-release tests runs on this machine.
+            allowed_private_authorities = ["127.0.0.1", "localhost"]
 
             [[tenant]]
             name = "contoso"

@@ -69,8 +69,12 @@ enum Command {
         #[arg(long)]
         storage: Option<String>,
     },
-    /// Rotate the token signing key now; a running server takes the new key up within a minute.
+    /// Rotate the token signing key now; a running server takes the new key up within seconds.
     RotateSigningKey {
+        /// Emergency revocation (a signing key exposed): remove every previous key, so that every token issued
+        /// before is refused at once, on every node.
+        #[arg(long)]
+        revoke_previous: bool,
         /// The installation's data directory.
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
@@ -201,10 +205,15 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             println!("strongroom listening on https://{}", server.address());
             server
         }
-        Command::RotateSigningKey { data_dir, storage } => {
+        Command::RotateSigningKey { data_dir, storage, revoke_previous } => {
             let installation = Installation::open(settings(UNUSED, data_dir, storage, None)?).await?;
-            installation.rotate_signing_key().await?;
-            println!("rotated the token signing key");
+            if revoke_previous {
+                installation.revoke_previous_signing_keys().await?;
+                println!("replaced every token signing key: tokens issued before are refused from now on");
+            } else {
+                installation.rotate_signing_key().await?;
+                println!("rotated the token signing key");
+            }
             return Ok(None);
         }
         Command::BackupKey { data_dir, storage } => {
@@ -282,11 +291,13 @@ fn settings(
     Ok(settings)
 }
 
+/// The dev instance's banner. It never prints the client secret (terminals are logged and scrolled back;
+/// `dev.env` is the credential file).
 fn print_dev_banner(info: &dev::DevInfo) {
     println!(
         "Strongroom dev instance ready.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
-         client secret {secret}\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
+         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
          Make the vault host resolve (once):  echo '127.0.0.1 {host}' | sudo tee -a /etc/hosts\n\
          \nTry it (pip install azure-identity azure-keyvault-secrets):\n\
@@ -295,7 +306,6 @@ fn print_dev_banner(info: &dev::DevInfo) {
          print(SecretClient(os.environ[\"VAULT_URL\"], cred).set_secret(\"hello\", \"world\").value)\n",
         tenant = info.tenant_id,
         client = info.client_id,
-        secret = info.client_secret,
         authority = info.authority_host,
         vault = info.vault_url,
         ca = info.ca_file.display(),

@@ -235,12 +235,30 @@ impl Expected<'_> {
     }
 }
 
+/// A token's claims, checked, and the key whose signature was checked: a cached token is recognised only while
+/// that key is still in the key set, so that removing a key (rotation, or an emergency revocation) ends every
+/// token it signed at once, cached or not.
+#[derive(Debug, Clone)]
+struct Checked {
+    kid: Arc<str>,
+    claims: Arc<AccessClaims>,
+}
+
+impl Checked {
+    /// Whether these claims may be taken without checking the signature again: the key is still in `keys`
+    /// and the claims pass `expected` at `now`.
+    fn still_valid(&self, keys: &KeySet, expected: &Expected<'_>, now: i64) -> bool {
+        keys.keys.iter().any(|key| *key.kid == *self.kid) && expected.admits(&self.claims, now)
+    }
+}
+
 /// Tokens whose signature has been checked, by the SHA-256 of the token (the token itself is not kept). A
 /// warm request skips the signature check, the costliest step, and re-checks only the claims, against what
-/// the vault at hand expects. Bounded: when full, expired entries go, and if that is not enough, all do.
+/// the vault at hand expects, and that the key that signed the token is still in use. Bounded: when full,
+/// expired entries go, and if that is not enough, all do.
 #[derive(Debug)]
 pub struct ValidatedTokens {
-    entries: std::sync::RwLock<HashMap<[u8; 32], Arc<AccessClaims>>>,
+    entries: std::sync::RwLock<HashMap<[u8; 32], Checked>>,
     capacity: usize,
 }
 
@@ -258,6 +276,10 @@ impl ValidatedTokens {
 
     /// Validates `token` as [`KeySet::validate`] does, at `now` (Unix seconds), from the cache when it can.
     pub fn validate(&self, keys: &KeySet, token: &str, expected: &Expected<'_>, now: i64) -> Result<Arc<AccessClaims>> {
+        self.check(keys, token, expected, now).map(|checked| checked.claims)
+    }
+
+    fn check(&self, keys: &KeySet, token: &str, expected: &Expected<'_>, now: i64) -> Result<Checked> {
         // The whole token, so that a tampered one is never a hit (hashing only the signature, which binds the
         // rest, was tried: it answered a spliced payload with the signed claims, and a tampered token must fail).
         let mut id = [0u8; 32];
@@ -267,34 +289,35 @@ impl ValidatedTokens {
             Err(poisoned) => poisoned.into_inner().get(&id).cloned(),
         };
         // A cached token that no longer passes is validated afresh, so its refusal says exactly why.
-        if let Some(claims) = cached.filter(|claims| expected.admits(claims, now)) {
-            return Ok(claims);
+        if let Some(checked) = cached.filter(|checked| checked.still_valid(keys, expected, now)) {
+            return Ok(checked);
         }
-        let claims = Arc::new(keys.validate(token, expected)?);
+        let (claims, key) = keys.verify(token, expected)?;
+        let checked = Checked { kid: Arc::from(key.kid.as_str()), claims: Arc::new(claims) };
         let mut entries = match self.entries.write() {
             Ok(entries) => entries,
             Err(poisoned) => poisoned.into_inner(),
         };
         if entries.len() >= self.capacity {
-            entries.retain(|_, claims| claims.exp >= now);
+            entries.retain(|_, checked| checked.claims.exp >= now);
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(id, Arc::clone(&claims));
-        Ok(claims)
+        entries.insert(id, checked.clone());
+        Ok(checked)
     }
 }
 
 /// The token a connection presented last, with its validated claims. A client sends the same token on every
 /// request of a connection until it renews it; recognising it again by comparing it (in constant time) with
 /// the one kept here costs far less than hashing it to look it up in [`ValidatedTokens`] — SHA-256 of a
-/// kilobyte-long token was ~5% of a warm request. Only an identical token is recognised, and its claims are
-/// re-checked against the request's expectations every time. The token lives as long as its connection and is
-/// zeroized when replaced or dropped.
+/// kilobyte-long token was ~5% of a warm request. Only an identical token is recognised, and its claims (and
+/// that its signing key is still in use) are re-checked against the request's expectations every time. The
+/// token lives as long as its connection and is zeroized when replaced or dropped.
 #[derive(Default)]
 pub struct LastToken {
-    last: std::sync::Mutex<Option<(Zeroizing<String>, Arc<AccessClaims>)>>,
+    last: std::sync::Mutex<Option<(Zeroizing<String>, Checked)>>,
 }
 
 impl std::fmt::Debug for LastToken {
@@ -314,21 +337,22 @@ impl LastToken {
         expected: &Expected<'_>,
         now: i64,
     ) -> Result<Arc<AccessClaims>> {
-        if let Some(claims) = self.recall(token).filter(|claims| expected.admits(claims, now)) {
-            return Ok(claims);
+        if let Some(checked) = self.recall(token).filter(|checked| checked.still_valid(keys, expected, now)) {
+            return Ok(checked.claims);
         }
-        let claims = cache.validate(keys, token, expected, now)?;
+        let checked = cache.check(keys, token, expected, now)?;
+        let claims = Arc::clone(&checked.claims);
         if let Ok(mut last) = self.last.lock() {
-            *last = Some((Zeroizing::new(token.to_owned()), Arc::clone(&claims)));
+            *last = Some((Zeroizing::new(token.to_owned()), checked));
         }
         Ok(claims)
     }
 
-    fn recall(&self, token: &str) -> Option<Arc<AccessClaims>> {
+    fn recall(&self, token: &str) -> Option<Checked> {
         let last = self.last.lock().ok()?;
-        let (known, claims) = last.as_ref()?;
+        let (known, checked) = last.as_ref()?;
         constant_time::verify_slices_are_equal(known.as_bytes(), token.as_bytes()).ok()?;
-        Some(Arc::clone(claims))
+        Some(checked.clone())
     }
 }
 
@@ -357,6 +381,11 @@ impl KeySet {
     /// Validates `token` against `expected`, returning its claims. The error message says why a token was
     /// refused (never the token itself).
     pub fn validate(&self, token: &str, expected: &Expected<'_>) -> Result<AccessClaims> {
+        self.verify(token, expected).map(|(claims, _)| claims)
+    }
+
+    /// [`KeySet::validate`], also telling which key's signature was checked.
+    fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<(AccessClaims, &SigningKey)> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::invalid_credential("The access token is malformed."))?;
         if header.alg != Algorithm::RS256 {
@@ -380,7 +409,7 @@ impl KeySet {
         if Uuid::parse_str(&claims.tid).ok() != Some(expected.tenant_id) {
             return Err(Error::invalid_credential("The access token is for another tenant."));
         }
-        Ok(claims)
+        Ok((claims, key))
     }
 }
 
@@ -458,6 +487,23 @@ mod tests {
         let other = last.validate(&cache, &keys, &second, &expected, now())?;
         assert!(!Arc::ptr_eq(&first, &other));
         assert!(last.validate(&cache, &keys, &token, &expected, now()).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_once_its_signing_key_is_removed() -> Result<()> {
+        let (old, new) = (SigningKey::generate()?, SigningKey::generate()?);
+        let token = old.sign(&claims())?;
+        let before = KeySet::new(vec![SigningKey::from_pkcs8(&old.to_pkcs8()?)?]);
+        let after = KeySet::new(vec![new]);
+        let (cache, last) = (ValidatedTokens::with_capacity(8), LastToken::default());
+        let expected = Expected { issuer: ISSUER, audiences: &[AUDIENCE], tenant_id: tenant() };
+        last.validate(&cache, &before, &token, &expected, now())?;
+        cache.validate(&before, &token, &expected, now())?;
+        let refused = last.validate(&cache, &after, &token, &expected, now());
+        assert_eq!(refused.map(drop).map_err(|e| e.kind()), Err(ErrorKind::InvalidCredential), "the connection's");
+        let refused = cache.validate(&after, &token, &expected, now());
+        assert_eq!(refused.map(drop).map_err(|e| e.kind()), Err(ErrorKind::InvalidCredential), "the cache's");
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -67,6 +68,62 @@ pub struct ServerSettings {
     pub private_endpoints: Vec<PrivateEndpoint>,
     /// The plain-HTTP managed-identity listener (IMDS style), if any.
     pub imds_listen: Option<SocketAddr>,
+    /// How long and how many connections every listener holds.
+    pub connections: ConnectionLimits,
+    /// Private, loopback and link-local hosts that attestation authorities and federated-credential issuers
+    /// may be fetched from (everything else on such addresses is refused).
+    pub allowed_private_authorities: AllowedAuthorities,
+}
+
+/// Limits every listener holds its connections to, against clients that open connections and never finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The TLS handshake, and then each request's header, must arrive within this time.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress is closed after this time.
+    pub idle_timeout: Duration,
+    /// A request body must arrive within this time from its first read.
+    pub body_read_timeout: Duration,
+    /// Connections open at once, over every listener; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies are exempt).
+    pub max_connections_per_address: usize,
+    /// Requests in progress at once on one HTTP/2 connection.
+    pub http2_max_concurrent_streams: u32,
+    /// How often an HTTP/2 connection is pinged; one that does not answer within the same time is closed.
+    pub http2_keep_alive_interval: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT),
+            body_read_timeout: Duration::from_secs(DEFAULT_BODY_READ_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+            http2_keep_alive_interval: Duration::from_secs(DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL),
+        }
+    }
+}
+
+const DEFAULT_HEADER_READ_TIMEOUT: u64 = 30;
+const DEFAULT_IDLE_TIMEOUT: u64 = 120;
+const DEFAULT_BODY_READ_TIMEOUT: u64 = 60;
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 100;
+const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: u64 = 30;
+
+/// Hosts on private, loopback or link-local addresses that the server may fetch issuer keys from: by name, or
+/// by the network their address is in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedAuthorities {
+    /// Host names (lowercase), allowed whatever they resolve to.
+    pub hosts: Vec<String>,
+    /// Addresses and ranges allowed.
+    pub networks: Vec<IpNet>,
 }
 
 /// The database.
@@ -139,6 +196,8 @@ impl ServerSettings {
             subnets: Vec::new(),
             private_endpoints: Vec::new(),
             imds_listen: None,
+            connections: ConnectionLimits::default(),
+            allowed_private_authorities: AllowedAuthorities::default(),
         }
     }
 }
@@ -256,6 +315,15 @@ struct ServerSection {
     scheduler_clock_offset_seconds: Option<Spanned<i64>>,
     #[serde(default)]
     trusted_backup_keys: Vec<Spanned<String>>,
+    header_read_timeout_seconds: Option<Spanned<u64>>,
+    idle_timeout_seconds: Option<Spanned<u64>>,
+    body_read_timeout_seconds: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_connections_per_address: Option<Spanned<u64>>,
+    http2_max_concurrent_streams: Option<Spanned<u64>>,
+    http2_keep_alive_interval_seconds: Option<Spanned<u64>>,
+    #[serde(default)]
+    allowed_private_authorities: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -511,6 +579,8 @@ impl PrivateEndpointSection {
 
 impl ServerSection {
     fn validate(self) -> Result<ServerSettings, Located> {
+        let connections = self.connection_limits()?;
+        let allowed_private_authorities = allowed_authorities(&self.allowed_private_authorities)?;
         let imds_listen = self
             .imds_listen
             .as_ref()
@@ -610,6 +680,8 @@ impl ServerSection {
             })
             .collect::<Result<_, _>>()?;
         Ok(ServerSettings {
+            connections,
+            allowed_private_authorities,
             listen,
             extra_listen,
             trusted_backup_keys,
@@ -627,6 +699,77 @@ impl ServerSection {
             storage,
         })
     }
+}
+
+impl ServerSection {
+    fn connection_limits(&self) -> Result<ConnectionLimits, Located> {
+        let seconds = |value: &Option<Spanned<u64>>, key: &str, default: u64, max: u64| {
+            bounded(value, key, default, max).map(Duration::from_secs)
+        };
+        let count = |value: &Option<Spanned<u64>>, key: &str, default: usize, max: u64| {
+            bounded(value, key, default as u64, max).map(|n| usize::try_from(n).unwrap_or(default))
+        };
+        Ok(ConnectionLimits {
+            header_read_timeout: seconds(
+                &self.header_read_timeout_seconds,
+                "header_read_timeout_seconds",
+                DEFAULT_HEADER_READ_TIMEOUT,
+                300,
+            )?,
+            idle_timeout: seconds(&self.idle_timeout_seconds, "idle_timeout_seconds", DEFAULT_IDLE_TIMEOUT, 3600)?,
+            body_read_timeout: seconds(
+                &self.body_read_timeout_seconds,
+                "body_read_timeout_seconds",
+                DEFAULT_BODY_READ_TIMEOUT,
+                3600,
+            )?,
+            max_connections: count(&self.max_connections, "max_connections", DEFAULT_MAX_CONNECTIONS, 1_000_000)?,
+            max_connections_per_address: count(
+                &self.max_connections_per_address,
+                "max_connections_per_address",
+                DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+                1_000_000,
+            )?,
+            http2_max_concurrent_streams: bounded(
+                &self.http2_max_concurrent_streams,
+                "http2_max_concurrent_streams",
+                u64::from(DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS),
+                1000,
+            )
+            .map(|n| u32::try_from(n).unwrap_or(DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS))?,
+            http2_keep_alive_interval: seconds(
+                &self.http2_keep_alive_interval_seconds,
+                "http2_keep_alive_interval_seconds",
+                DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
+                3600,
+            )?,
+        })
+    }
+}
+
+/// `value` if it is between 1 and `max`, `default` if left out.
+fn bounded(value: &Option<Spanned<u64>>, key: &str, default: u64, max: u64) -> Result<u64, Located> {
+    match value {
+        None => Ok(default),
+        Some(v) if (1..=max).contains(v.get_ref()) => Ok(*v.get_ref()),
+        Some(v) => Err(at(v, format!("`{key}` must be between 1 and {max}"))),
+    }
+}
+
+/// Each entry a host name, an address or a CIDR range.
+fn allowed_authorities(entries: &[Spanned<String>]) -> Result<AllowedAuthorities, Located> {
+    let mut allowed = AllowedAuthorities::default();
+    for entry in entries {
+        let text = entry.get_ref().trim();
+        if let Ok(network) = strongroom_core::network::parse_ip_rule(text) {
+            allowed.networks.push(network);
+        } else if is_host_name(text) {
+            allowed.hosts.push(text.to_ascii_lowercase());
+        } else {
+            return Err(at(entry, "an allowed private authority is a host name, an IP address or a CIDR range"));
+        }
+    }
+    Ok(allowed)
 }
 
 /// Letters, digits and hyphens in dot-separated labels.
@@ -990,6 +1133,27 @@ mod tests {
         assert!(parse(&too_many).err().unwrap_or_default().contains("at most 1000"));
         let bad_cidr = format!("{MINIMAL}trusted_proxies = [\"10.0.0.0/99\"]\n");
         assert!(parse(&bad_cidr).err().unwrap_or_default().contains("not an IP address or CIDR"));
+        Ok(())
+    }
+
+    #[test]
+    fn connection_limits_and_private_authorities_are_read_with_their_defaults() -> Result<(), String> {
+        let defaults = parse(MINIMAL)?.server;
+        assert_eq!(defaults.connections, ConnectionLimits::default());
+        assert_eq!(defaults.allowed_private_authorities, AllowedAuthorities::default());
+        let text = format!(
+            "{MINIMAL}header_read_timeout_seconds = 5\nmax_connections_per_address = 8\n\
+             allowed_private_authorities = [\"attest.internal\", \"10.1.0.0/16\"]\n"
+        );
+        let server = parse(&text)?.server;
+        assert_eq!(server.connections.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(server.connections.max_connections_per_address, 8);
+        assert_eq!(server.allowed_private_authorities.hosts, ["attest.internal"]);
+        assert_eq!(server.allowed_private_authorities.networks.len(), 1);
+        let err = parse(&format!("{MINIMAL}idle_timeout_seconds = 0\n")).err().unwrap_or_default();
+        assert!(err.starts_with("test.toml:4:") && err.contains("between 1 and 3600"), "{err}");
+        let err = parse(&format!("{MINIMAL}allowed_private_authorities = [\"http://x/\"]\n")).err().unwrap_or_default();
+        assert!(err.contains("host name, an IP address or a CIDR range"), "{err}");
         Ok(())
     }
 

@@ -85,15 +85,14 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
     Ok((desired, secret))
 }
 
-/// What a developer needs to use the running dev server.
+/// What a developer needs to use the running dev server, except the client secret: that is in the env file
+/// only, so that it stays out of terminal scrollback and CI logs.
 #[derive(Debug, Clone)]
 pub struct DevInfo {
     /// The tenant id.
     pub tenant_id: Uuid,
     /// The application's client id.
     pub client_id: Uuid,
-    /// The application's client secret.
-    pub client_secret: String,
     /// `AZURE_AUTHORITY_HOST`.
     pub authority_host: String,
     /// The vault URL.
@@ -106,7 +105,7 @@ pub struct DevInfo {
     pub env_file: PathBuf,
 }
 
-/// Writes `{data_dir}/dev.env` for `server` and returns what it says.
+/// Writes `{data_dir}/dev.env` (mode 0600) for `server` and returns what it says, but the client secret.
 pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &str) -> Result<DevInfo> {
     let directory = server.state().directory();
     let missing = |what: &str| Error::new(ErrorKind::Store, "dev", format_args!("the dev {what} is missing"));
@@ -123,7 +122,6 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
     let info = DevInfo {
         tenant_id: tenant.id,
         client_id,
-        client_secret: client_secret.to_owned(),
         authority_host: endpoints.authority_host().to_owned(),
         vault_url: endpoints.vault_url(VAULT),
         vault_host: format!("{VAULT}.{}", vault_domain_of(&endpoints.vault_url(VAULT))),
@@ -135,7 +133,7 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
     for (name, value) in [
         ("AZURE_TENANT_ID", info.tenant_id.to_string()),
         ("AZURE_CLIENT_ID", info.client_id.to_string()),
-        ("AZURE_CLIENT_SECRET", info.client_secret.clone()),
+        ("AZURE_CLIENT_SECRET", client_secret.to_owned()),
         ("AZURE_AUTHORITY_HOST", info.authority_host.clone()),
         ("VAULT_URL", info.vault_url.clone()),
         ("REQUESTS_CA_BUNDLE", ca.to_string()),

@@ -2,33 +2,123 @@
 //! goes to the vault pipeline; on every other host, `/subscriptions/…` and `/v1.0/…` go to the management API
 //! and the rest to the token service.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{Request, header};
 use axum::response::Response;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use ipnet::IpNet;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::config::ConnectionLimits;
 use crate::management;
 use crate::state::AppState;
 use crate::vault::{self, ConnectionInfo};
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 streams a client may reset before the server has answered them, at once, and streams the server may
+/// reset for a client's protocol errors, in all, before the connection is closed (rapid-reset attacks).
+const HTTP2_MAX_PENDING_RESETS: usize = 20;
+const HTTP2_MAX_ERROR_RESETS: usize = 256;
+/// File descriptors kept for the database, the audit log and outbound fetches when the connection cap is
+/// fitted under the process's limit.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Who may hold a connection, and for how long: the limits of every listener, a cap on connections open at
+/// once over all of them, and one per client address. A connection over a cap is closed as soon as it is
+/// accepted.
+pub struct ConnectionGate {
+    limits: ConnectionLimits,
+    open: Arc<Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    exempt: Vec<IpNet>,
+}
+
+impl ConnectionGate {
+    /// A gate holding connections to `limits`; connections from `trusted_proxies` carry many clients and
+    /// count only against the global cap. The global cap is lowered, with a warning, when the process may not
+    /// open that many files (its soft limit is raised to the hard limit first).
+    pub fn new(mut limits: ConnectionLimits, trusted_proxies: &[IpNet]) -> Arc<Self> {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(descriptors) => {
+                let fitting =
+                    usize::try_from(descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(16)).unwrap_or(usize::MAX);
+                if fitting < limits.max_connections {
+                    tracing::warn!(
+                        descriptors,
+                        "the process may open {descriptors} files: at most {fitting} connections are held at once \
+                         (raise `ulimit -n` for the configured {})",
+                        limits.max_connections
+                    );
+                    limits.max_connections = fitting;
+                }
+            }
+            Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+        }
+        Arc::new(Self {
+            open: Arc::new(Semaphore::new(limits.max_connections)),
+            limits,
+            per_address: Mutex::default(),
+            exempt: trusted_proxies.to_vec(),
+        })
+    }
+
+    /// A place for a connection from `peer`, or `None` when a cap is reached.
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
+        let permit = Arc::clone(&self.open).try_acquire_owned().ok()?;
+        let counted = !self.exempt.iter().any(|net| net.contains(&peer));
+        if counted {
+            let mut per_address = self.per_address.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let open = per_address.entry(peer).or_insert(0);
+            if *open >= self.limits.max_connections_per_address {
+                return None;
+            }
+            *open += 1;
+        }
+        Some(Admission { gate: Arc::clone(self), peer: counted.then_some(peer), _permit: permit })
+    }
+}
+
+/// A connection's place under the caps, given back when the connection ends.
+struct Admission {
+    gate: Arc<ConnectionGate>,
+    peer: Option<IpAddr>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let Some(peer) = self.peer else { return };
+        let mut per_address = self.gate.per_address.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(open) = per_address.get_mut(&peer) {
+            *open -= 1;
+            if *open == 0 {
+                per_address.remove(&peer);
+            }
+        }
+    }
+}
 
 /// Accepts connections until `shutdown` turns true. A private endpoint's listener names its vault.
 pub async fn accept_loop(
     listener: TcpListener,
     private_endpoint: Option<Arc<str>>,
     acceptor: TlsAcceptor,
+    gate: Arc<ConnectionGate>,
     state: Arc<AppState>,
     identity: Router,
     mut shutdown: watch::Receiver<bool>,
@@ -38,9 +128,17 @@ pub async fn accept_loop(
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(admission) = gate.admit(peer.ip()) else {
+                        tracing::debug!(%peer, "connection refused: too many connections");
+                        continue;
+                    };
                     let local = stream.local_addr().unwrap_or(peer);
                     let connection = ConnectionInfo::new(peer, local, private_endpoint.clone());
-                    tokio::spawn(serve_connection(stream, connection, acceptor.clone(), Arc::clone(&state), identity.clone()));
+                    let (acceptor, state, identity) = (acceptor.clone(), Arc::clone(&state), identity.clone());
+                    tokio::spawn(async move {
+                        serve_tls(stream, connection, acceptor, &admission.gate.limits, state, identity).await;
+                        drop(admission);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -52,14 +150,15 @@ pub async fn accept_loop(
     }
 }
 
-async fn serve_connection(
+async fn serve_tls(
     stream: TcpStream,
     connection: ConnectionInfo,
     acceptor: TlsAcceptor,
+    limits: &ConnectionLimits,
     state: Arc<AppState>,
     identity: Router,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!(peer = %connection.peer, "TLS handshake failed: {e}");
@@ -67,16 +166,160 @@ async fn serve_connection(
         }
         Err(_) => return,
     };
+    // The protocol is the one agreed by ALPN, so that no time is spent waiting for a preface to tell.
+    let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let peer = connection.peer;
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+    let body_timeout = limits.body_read_timeout;
+    let service = move |request: Request<Incoming>| {
         let state = Arc::clone(&state);
         let identity = identity.clone();
         let connection = connection.clone();
-        async move { Ok::<_, Infallible>(dispatch(state, connection, identity, request.map(Body::new)).await) }
+        let request = request.map(|body| Body::new(TimeoutBody::new(body, body_timeout)));
+        async move { Ok::<_, Infallible>(dispatch(state, connection, identity, request).await) }
+    };
+    serve(tls, http2, limits, service, peer).await;
+}
+
+/// Serves one connection under `limits`: the header-read timeout (hyper's, which also bounds the wait for the
+/// next request on HTTP/1.1), the HTTP/2 limits, and the idle timeout — a connection with no request in
+/// progress for that long is shut down, whatever its protocol.
+async fn serve<I, S, F>(io: I, http2: bool, limits: &ConnectionLimits, service: S, peer: SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let counted = Arc::clone(&activity);
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let in_progress = counted.start();
+        let response = service(request);
+        async move {
+            let response = response.await;
+            drop(in_progress);
+            response
+        }
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .keep_alive_interval(limits.http2_keep_alive_interval)
+        .keep_alive_timeout(limits.http2_keep_alive_interval)
+        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_RESETS)
+        .max_local_error_reset_streams(HTTP2_MAX_ERROR_RESETS);
+    let builder = if http2 { builder.http2_only() } else { builder.http1_only() };
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = activity.idle_for(limits.idle_timeout) => {
+            connection.as_mut().graceful_shutdown();
+            // Nothing is in progress: the shutdown is quick, unless the client stops reading.
+            tokio::time::timeout(limits.header_read_timeout, connection.as_mut()).await.unwrap_or(Ok(()))
+        }
+    };
+    if let Err(e) = ended {
         tracing::debug!(%peer, "connection ended: {e}");
+    }
+}
+
+/// Requests in progress on a connection, and since when the count last changed.
+struct Activity(Mutex<(usize, Instant)>);
+
+/// A request in progress, counted until dropped.
+struct InProgress(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Self {
+        Self(Mutex::new((0, Instant::now())))
+    }
+
+    fn start(self: &Arc<Self>) -> InProgress {
+        self.change(|count| *count += 1);
+        InProgress(Arc::clone(self))
+    }
+
+    fn change(&self, change: impl FnOnce(&mut usize)) {
+        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut guard.0);
+        guard.1 = Instant::now();
+    }
+
+    /// Returns once no request has been in progress for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let (in_progress, since) = *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let deadline = since + idle;
+            if in_progress == 0 && Instant::now() >= deadline {
+                return;
+            }
+            let wake = if in_progress == 0 { deadline } else { Instant::now() + idle };
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.change(|count| *count = count.saturating_sub(1));
+    }
+}
+
+/// A request body that must arrive within a time counted from its first read.
+struct TimeoutBody {
+    inner: Incoming,
+    timeout: Duration,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl TimeoutBody {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self { inner, timeout, deadline: None }
+    }
+}
+
+/// The error of a request body that did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+pub struct BodyTimedOut;
+
+/// Whether reading a body failed because it did not arrive in time.
+pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<BodyTimedOut>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+impl hyper::body::Body for TimeoutBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.inner.is_end_stream() {
+            return Poll::Ready(None);
+        }
+        let timeout = self.timeout;
+        let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyTimedOut))));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -115,28 +358,36 @@ async fn serve_router(router: Router, request: Request<Body>) -> Response {
     }
 }
 
-/// Serves `router` over plain HTTP (the managed-identity listener) until `shutdown` turns true. Handlers
-/// find the [`ConnectionInfo`] in the request's extensions.
-pub async fn plain_accept_loop(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+/// Serves `router` over plain HTTP/1.1 (the managed-identity listener) until `shutdown` turns true, under the
+/// same limits as the HTTPS listeners. Handlers find the [`ConnectionInfo`] in the request's extensions.
+pub async fn plain_accept_loop(
+    listener: TcpListener,
+    gate: Arc<ConnectionGate>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(admission) = gate.admit(peer.ip()) else {
+                        tracing::debug!(%peer, "connection refused: too many connections");
+                        continue;
+                    };
                     let local = stream.local_addr().unwrap_or(peer);
                     let connection = ConnectionInfo::new(peer, local, None);
                     let router = router.clone();
+                    let body_timeout = admission.gate.limits.body_read_timeout;
                     tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                            let mut request = request.map(Body::new);
+                        let service = move |request: Request<Incoming>| {
+                            let mut request = request.map(|body| Body::new(TimeoutBody::new(body, body_timeout)));
                             request.extensions_mut().insert(connection.clone());
                             let router = router.clone();
                             async move { Ok::<_, Infallible>(serve_router(router, request).await) }
-                        });
-                        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                        if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
-                            tracing::debug!(%peer, "connection ended: {e}");
-                        }
+                        };
+                        serve(stream, false, &admission.gate.limits, service, peer).await;
+                        drop(admission);
                     });
                 }
                 Err(e) => {

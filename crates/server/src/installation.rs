@@ -34,13 +34,25 @@ use crate::{cluster, http, identity, sweeper, tls};
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
 const BACKUP_KEY_SETTING: &str = "backup-key";
+/// The SQLite database in the data directory.
+const DATABASE_FILE: &str = "strongroom.db";
+/// The root key in the data directory.
+const ROOT_KEY_FILE: &str = "root.key";
+/// The audit log in the data directory.
+const AUDIT_FILE: &str = "audit.log";
 
 /// Opens (creating on first use) the store `settings` name, with the installation's root key (from
 /// [`ROOT_KEY_ENV`] or `root.key` in the data directory) — without the cache, signing keys or anything a
 /// server needs: what the operator's tools (`check`, `backup`, `restore`) work on.
 pub async fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>> {
     let data_dir = &settings.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::io(format_args!("creating {}", data_dir.display()), e))?;
+    let database_file = data_dir.join(DATABASE_FILE);
+    files::create_private_dir(data_dir)?;
+    if settings.storage == Storage::Sqlite {
+        // SQLite gives its -wal and -shm files the mode of the database file.
+        files::create_private_file(&database_file)?;
+    }
+    files::check(data_dir)?;
     let root_key = match std::env::var(ROOT_KEY_ENV) {
         Ok(encoded) => {
             let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).map_err(|e| {
@@ -48,10 +60,10 @@ pub async fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>> {
             })?);
             RootKey::from_bytes(&bytes)?
         }
-        Err(_) => RootKey::load_or_create(&data_dir.join("root.key"))?,
+        Err(_) => RootKey::load_or_create(&data_dir.join(ROOT_KEY_FILE))?,
     };
     let database: Arc<dyn Store> = match &settings.storage {
-        Storage::Sqlite => Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"), root_key)?),
+        Storage::Sqlite => Arc::new(SqliteStore::open(&database_file, root_key)?),
         Storage::Postgres { url, ca } => Arc::new(PostgresStore::connect(url, ca.as_deref(), root_key).await?),
     };
     Ok(database)
@@ -76,9 +88,16 @@ impl Installation {
         Ok(Self { settings, store, keys, backup_key })
     }
 
-    /// Rotates the token signing key now; a running server takes the new key up within a minute.
+    /// Rotates the token signing key now; a running server takes the new key up within seconds.
     pub async fn rotate_signing_key(&self) -> Result<()> {
         signing::rotate(self.store.as_ref(), self.settings.token_lifetime_seconds, now_seconds()).await.map(drop)
+    }
+
+    /// Replaces every token signing key with a new one, so that every token signed before is refused — at
+    /// once on nodes of a PostgreSQL installation, and within [`signing::CHECK_INTERVAL`] on a server running
+    /// on this SQLite database.
+    pub async fn revoke_previous_signing_keys(&self) -> Result<()> {
+        signing::revoke_previous(self.store.as_ref(), now_seconds()).await.map(drop)
     }
 
     /// This installation's backup key, base64: give it to another installation's `trusted_backup_keys` so
@@ -124,7 +143,9 @@ impl Installation {
         let endpoint_port = address.port();
         let endpoints = Endpoints::new(&self.settings.login_host, &self.settings.vault_domain, endpoint_port);
         let tls = tls::load(&self.settings)?;
-        let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir.join("audit.log"))?;
+        let audit_file = self.settings.data_dir.join(AUDIT_FILE);
+        files::create_private_file(&audit_file)?;
+        let (audit, audit_writer) = AuditSink::open(&audit_file)?;
         let directory = self.store.load_directory().await?;
         let mut backup_keys = vec![BackupKey::from_bytes(&self.backup_key)?];
         for trusted in &self.settings.trusted_backup_keys {
@@ -143,7 +164,10 @@ impl Installation {
             },
             directory: DirectorySnapshot::new(directory),
             sign_in_throttle: Default::default(),
-            issuer_keys: IssuerKeys::new(std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref()),
+            issuer_keys: IssuerKeys::new(
+                std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref(),
+                self.settings.allowed_private_authorities.clone(),
+            ),
             validated_tokens: Default::default(),
             verified_secrets: VerifiedSecrets::new()?,
             parsed_keys: Default::default(),
@@ -151,6 +175,7 @@ impl Installation {
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
+        tokio::spawn(signing::watch(Arc::clone(&state), shutdown_signal.clone()));
         cluster::follow(&state);
         if state.store.changes().is_some() {
             // Another node may have changed the directory between the first read and the follower's start.
@@ -176,6 +201,7 @@ impl Installation {
             })?;
             listeners.push((listener, Some(Arc::<str>::from(endpoint.vault.as_str()))));
         }
+        let gate = http::ConnectionGate::new(self.settings.connections.clone(), &self.settings.trusted_proxies);
         let mut accept: Vec<JoinHandle<()>> = Vec::new();
         let mut imds_address = None;
         if let Some(address) = self.settings.imds_listen {
@@ -183,13 +209,19 @@ impl Installation {
                 http::bind(address).await.map_err(|e| Error::io(format_args!("listening on {address} for IMDS"), e))?;
             imds_address = listener.local_addr().ok();
             let router = identity::managed_identity_router(Arc::clone(&state));
-            accept.push(tokio::spawn(http::plain_accept_loop(listener, router, shutdown_signal.clone())));
+            accept.push(tokio::spawn(http::plain_accept_loop(
+                listener,
+                Arc::clone(&gate),
+                router,
+                shutdown_signal.clone(),
+            )));
         }
         accept.extend(listeners.into_iter().map(|(listener, private_endpoint)| {
             tokio::spawn(http::accept_loop(
                 listener,
                 private_endpoint,
                 acceptor.clone(),
+                Arc::clone(&gate),
                 Arc::clone(&state),
                 identity.clone(),
                 shutdown_signal.clone(),
@@ -271,5 +303,90 @@ impl RunningServer {
         drop(self.state);
         // The writer ends once every sender is gone; connection tasks still running may hold one briefly.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.audit_writer).await;
+    }
+}
+
+/// The data directory's modes: the directory is its owner's only (0700) and so is every file in it (0600), as
+/// created here; at start, files readable by others are reported — and the root key and the database, which
+/// hold everything, stop the start until the operator has fixed them and considered them exposed.
+mod files {
+    use std::path::Path;
+
+    use super::{AUDIT_FILE, DATABASE_FILE, ROOT_KEY_FILE};
+    use crate::error::{Error, ErrorKind, Result};
+
+    /// Files that must not be readable by anyone but the owner for the server to start.
+    const REFUSED_WHEN_EXPOSED: [&str; 2] = [ROOT_KEY_FILE, DATABASE_FILE];
+    /// Files reported when readable by others (the SQLite journal files hold database pages).
+    const REPORTED_WHEN_EXPOSED: [&str; 5] =
+        [AUDIT_FILE, "strongroom.db-wal", "strongroom.db-shm", "ca-key.pem", "dev.env"];
+
+    /// Creates `dir` (and its missing parents) readable by its owner only.
+    pub(super) fn create_private_dir(dir: &Path) -> Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| Error::io(format_args!("creating {}", dir.display()), e))
+    }
+
+    /// Creates `path`, empty and readable by its owner only, unless it exists.
+    pub(super) fn create_private_file(path: &Path) -> Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(Error::io(format_args!("creating {}", path.display()), e)),
+        }
+    }
+
+    /// Warns about a data directory or files others can read; refuses when they can read the root key or
+    /// the database.
+    #[cfg(unix)]
+    pub(super) fn check(dir: &Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777);
+        if let Some(mode) = mode(dir).filter(|m| m & 0o077 != 0) {
+            tracing::warn!(
+                "the data directory {} is open to other users (mode {mode:o}): run `chmod 700 {}`",
+                dir.display(),
+                dir.display()
+            );
+        }
+        for name in REPORTED_WHEN_EXPOSED {
+            let path = dir.join(name);
+            if let Some(mode) = mode(&path).filter(|m| m & 0o077 != 0) {
+                tracing::warn!(
+                    "{} is open to other users (mode {mode:o}): run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+        for name in REFUSED_WHEN_EXPOSED {
+            let path = dir.join(name);
+            if let Some(mode) = mode(&path).filter(|m| m & 0o077 != 0) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    path.display(),
+                    format_args!(
+                        "is open to other users (mode {mode:o}); run `chmod 600 {}` (and `chmod 700 {}`), and \
+                         treat what it holds as exposed",
+                        path.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Modes are a Unix matter.
+    #[cfg(not(unix))]
+    pub(super) fn check(_dir: &Path) -> Result<()> {
+        Ok(())
     }
 }

@@ -1,7 +1,9 @@
 //! Token signing keys: kept sealed in the store; the newest signs, and the ones it replaced stay published
 //! and accepted until every token they signed has expired. Keys rotate on a schedule and on command
-//! (`strongroom rotate-signing-key`); a running server picks up a rotation done by the command within a
-//! minute.
+//! (`strongroom rotate-signing-key`). In an emergency (a key exposed), `--revoke-previous` keeps only a new
+//! key: every token the removed keys signed is refused at once, cached or not, on every node — other nodes on
+//! PostgreSQL are told by the change notice, and every node also looks at the stored keys every
+//! [`CHECK_INTERVAL`] (a command run against SQLite has no one to tell).
 
 use std::sync::{Arc, RwLock};
 
@@ -16,6 +18,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The setting the keys are kept in.
 pub const SETTING: &str = "token-signing-keys";
+/// How often a running server looks for keys stored by another process.
+pub const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A stored key: PKCS#8 DER (base64) and when it started signing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +124,15 @@ pub async fn rotate(store: &dyn Store, lifetime: u64, now: i64) -> Result<KeySet
     key_set(&stored)
 }
 
+/// Replaces every key with a new one: tokens signed before are refused from now on. For a key that may have
+/// been exposed; clients get new tokens at their next request's 401.
+pub async fn revoke_previous(store: &dyn Store, now: i64) -> Result<KeySet> {
+    let stored = vec![generate(now)?];
+    write(store, &stored).await?;
+    tracing::warn!("replaced every token signing key: tokens signed before are refused");
+    key_set(&stored)
+}
+
 /// What the maintenance loop does each minute: rotate when the newest key is older than `rotation_days` (on
 /// the node that `leads` maintenance), and take up a rotation another process (the CLI, another node)
 /// stored.
@@ -146,6 +159,40 @@ pub async fn maintain(
 pub async fn reload(store: &dyn Store, keys: &SigningKeys) -> Result<()> {
     keys.take_up(key_set(&read(store).await?)?);
     Ok(())
+}
+
+/// Takes up keys another process stored, every [`CHECK_INTERVAL`] until `shutdown` turns true; the keys are
+/// parsed again only when what is stored has changed.
+pub async fn watch(state: Arc<crate::state::AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut seen: Option<aws_lc_rs::digest::Digest> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            () = tokio::time::sleep(CHECK_INTERVAL) => {}
+        }
+        let stored = match state.store.sealed_setting(SETTING).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("cannot read the signing keys: {e}");
+                continue;
+            }
+        };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &stored);
+        if seen.as_ref().is_some_and(|seen| seen.as_ref() == digest.as_ref()) {
+            continue;
+        }
+        let parsed = serde_json::from_slice::<Vec<StoredKey>>(&stored)
+            .map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))
+            .and_then(|stored| key_set(&stored));
+        match parsed {
+            Ok(fresh) => {
+                state.keys.take_up(fresh);
+                seen = Some(digest);
+            }
+            Err(e) => tracing::warn!("cannot take up the stored signing keys: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]

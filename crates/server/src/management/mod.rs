@@ -125,7 +125,8 @@ impl Context<'_> {
     }
 
     /// Applies `changes` in one transaction and takes the new directory up. The request holds the write
-    /// lock (every non-GET does), so nothing else changed the directory since it was read.
+    /// lock (every non-GET does, from after its body has arrived), so nothing else changed the directory
+    /// since it was read.
     pub async fn apply(&mut self, changes: Vec<Change>) -> Result<(), ManagementError> {
         if !changes.is_empty() {
             self.state.store.apply(changes).await?;
@@ -213,13 +214,9 @@ async fn run(
     identity: &mut Option<AuditIdentity>,
     draft: &mut AuditDraft,
 ) -> Result<Response, ManagementError> {
-    // Changes are planned and applied one at a time, each against the directory the last one left.
-    let _writing = match *method {
-        Method::GET | Method::HEAD => None,
-        _ => Some(state.directory.lock_writes().await),
-    };
-    let directory = state.directory();
-    let (tenant, caller) = authenticate(state, &directory, headers)?;
+    // Who asks, and what they send, are settled before the write lock: a caller that is slow to send its
+    // body (or sends a bad token) never holds up another tenant's write.
+    let (tenant, caller) = authenticate(state, &state.directory(), headers)?;
     *identity = Some(AuditIdentity {
         claim: AuditClaims {
             oid: caller.claims.oid.clone(),
@@ -227,9 +224,19 @@ async fn run(
             tid: caller.claims.tid.clone(),
         },
     });
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ManagementError::bad_request("RequestTooLarge", "The request body is too large."))?;
+    let body = read_body(body).await?;
+    // Changes are planned and applied one at a time, each against the directory the last one left.
+    let _writing = match *method {
+        Method::GET | Method::HEAD => None,
+        _ => Some(state.directory.lock_writes().await),
+    };
+    // The directory may have changed while the body arrived: the caller's tenant and groups are read again
+    // from the snapshot the request is decided on.
+    let directory = state.directory();
+    let tenant = directory.tenants().iter().find(|t| t.id == tenant.id).cloned().ok_or_else(|| {
+        ManagementError::authentication_failed("The access token's tenant no longer exists.", challenge(state))
+    })?;
+    let caller = Caller { groups: directory.groups_of(caller.object_id), ..caller };
     let mut cx = Context {
         state,
         directory,
@@ -260,6 +267,17 @@ async fn run(
     };
     *draft = std::mem::take(&mut cx.draft);
     result
+}
+
+/// The request body, at most [`MAX_BODY_BYTES`]; the listener bounds the time it may take to arrive.
+async fn read_body(body: Body) -> Result<Bytes, ManagementError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        if crate::http::timed_out(&e) {
+            ManagementError::bad_request("RequestTimeout", "The request body did not arrive in time.")
+        } else {
+            ManagementError::bad_request("RequestTooLarge", "The request body is too large.")
+        }
+    })
 }
 
 /// The challenge of a refused management request: where to get a token.

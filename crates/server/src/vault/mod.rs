@@ -193,8 +193,12 @@ async fn run_stages(
     authorize::check(&directory, vault, &caller, (operation.action(), operation.permission()), operation.target())?;
     draft.rbac_authorized = true;
 
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        VaultError::bad_parameter(format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."))
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        if crate::http::timed_out(&e) {
+            VaultError::bad_parameter("The request body did not arrive in time.")
+        } else {
+            VaultError::bad_parameter(format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."))
+        }
     })?;
     let base_url = ["https://", host].concat();
     let cx = secrets::Context { state, vault, base_url: &base_url, query: &query };

@@ -250,3 +250,28 @@ pub async fn vault_error(response: reqwest::Response) -> (u16, Value) {
     let body: Value = response.json().await.unwrap();
     (status, body["error"].clone())
 }
+
+/// A raw TLS connection to `server` from the loopback address `local`, offering `alpn` (e.g. `http/1.1`),
+/// for tests that speak HTTP by hand (partial headers, trickled bodies).
+pub async fn tls_connect(
+    server: &TestServer,
+    local: std::net::IpAddr,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls_pki_types::pem::PemObject;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(local, 0)).unwrap();
+    let stream = socket.connect(server.running().address()).await.unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = rustls_pki_types::CertificateDer::from_pem_file(server.dir.path().join("ca.pem")).unwrap();
+    roots.add(ca).unwrap();
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    connector.connect(rustls_pki_types::ServerName::try_from("localhost").unwrap(), stream).await.unwrap()
+}

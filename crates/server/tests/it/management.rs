@@ -501,7 +501,8 @@ fn body_token((status, body): (u16, Value)) -> String {
 
 #[tokio::test]
 async fn federated_credentials_added_at_runtime_find_their_issuers_keys_by_discovery() {
-    let server = TestServer::start(&config()).await;
+    // The issuer is on loopback, which discovery reaches only when the operator allows it.
+    let server = TestServer::start(&format!("allowed_private_authorities = [\"localhost\"]\n{}", config())).await;
     let admin = arm_token(&server, "directory-admin").await;
     let (_, app) =
         call(&server, Method::POST, "/v1.0/applications", &admin, Some(json!({"displayName": "deployer"}))).await;
