@@ -155,9 +155,17 @@ pub enum Refusal {
     WrongAudience,
     /// The assertion's `jti` was used before (AADSTS50012).
     Replayed,
+    /// A certificate assertion without `jti`, which replay protection needs (AADSTS50027).
+    MissingId,
+    /// A certificate assertion that lives longer than [`MAX_ASSERTION_LIFETIME_SECONDS`] (AADSTS700024).
+    TooLong,
     /// No federated credential matches issuer, subject and audience (AADSTS70021).
     NoFederatedMatch,
 }
+
+/// The longest a certificate assertion may live: `exp` at most this far after `nbf` (or `iat`, or now), with
+/// [`CLOCK_SKEW_SECONDS`] of tolerance. MSAL and the Azure SDKs write ten minutes.
+pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 600;
 
 /// What a verified certificate assertion says.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,14 +240,21 @@ pub fn verify_certificate_assertion(
     if !audience_ok {
         return Err(Refusal::WrongAudience);
     }
-    let time = |name: &str| claims[name].as_f64();
+    let time = |name: &str| claims[name].as_f64().filter(|t| t.is_finite());
     let expires = time("exp").ok_or(Refusal::Malformed)?;
     let skew = CLOCK_SKEW_SECONDS as f64;
     let now = now as f64;
-    if expires + skew < now || time("nbf").is_some_and(|nbf| nbf - skew > now) {
+    let not_before = time("nbf");
+    if expires + skew < now || not_before.is_some_and(|nbf| nbf - skew > now) {
         return Err(Refusal::OutsideValidity);
     }
-    Ok(VerifiedAssertion { jti: claims["jti"].as_str().map(str::to_owned), expires: expires as i64 })
+    // The lifetime counts from the earliest instant the assertion names for its start, or from now.
+    let start = not_before.or_else(|| time("iat")).map_or(now, |start| start.min(now));
+    if expires - start > (MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS as i64) as f64 {
+        return Err(Refusal::TooLong);
+    }
+    let jti = claims["jti"].as_str().filter(|jti| !jti.is_empty()).ok_or(Refusal::MissingId)?;
+    Ok(VerifiedAssertion { jti: Some(jti.to_owned()), expires: expires as i64 })
 }
 
 /// Checks a federated assertion against `credentials`; returns the matching credential.

@@ -52,6 +52,17 @@ pub fn verify_secret(secret: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
 }
 
+/// Longest user name a sign-in accepts (Entra's user principal names are far shorter).
+pub const MAX_SIGN_IN_NAME_CHARS: usize = 256;
+
+/// Whether `name` may be a user's sign-in name at all: not empty, not too long, and free of control characters
+/// and line or paragraph separators — which name no user and could break a log line or a cluster notice.
+pub fn is_valid_sign_in_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.chars().count() <= MAX_SIGN_IN_NAME_CHARS
+        && !name.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

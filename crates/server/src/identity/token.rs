@@ -50,7 +50,7 @@ pub async fn token(
     let audit = SignInAudit::start(&state, &tenant, &connection, &uri, &form);
     let result = match form.contains_key("resource") {
         true => Err(OAuthFailure::resource_on_v2()),
-        false => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V2).await,
+        false => issue(state.clone(), tenant, connection, headers, form, Endpoint::V2).await,
     };
     audit.finish(&state, outcome(&result)).await;
     result
@@ -72,7 +72,7 @@ pub async fn token_v1(
         form.insert("scope".to_owned(), format!("{}/.default", resource.trim_end_matches('/')));
     }
     let audit = SignInAudit::start(&state, &tenant, &connection, &uri, &form);
-    let result = issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V1).await;
+    let result = issue(state.clone(), tenant, connection, headers, form, Endpoint::V1).await;
     audit.finish(&state, outcome(&result)).await;
     result
 }
@@ -114,7 +114,7 @@ impl SignInAudit {
             tenant: state.directory().tenant(tenant).map_or_else(|| tenant.to_owned(), |t| t.id.to_string()),
             client_id: field("client_id"),
             grant_type: field("grant_type"),
-            caller: connection.peer.ip().to_string(),
+            caller: connection.client.to_string(),
             request_uri: uri.path().to_owned(),
         }
     }
@@ -151,7 +151,6 @@ async fn issue(
     State(state): State<Arc<AppState>>,
     Path(tenant_in_path): Path<String>,
     Extension(connection): Extension<ConnectionInfo>,
-    uri: Uri,
     headers: HeaderMap,
     form: HashMap<String, String>,
     endpoint: Endpoint,
@@ -172,22 +171,11 @@ async fn issue(
         .ok_or_else(|| OAuthFailure::unknown_client(&client_id, &tenant.name))?
         .clone();
     let app_id = application.client_id.unwrap_or_default();
-    let address = connection.peer.ip();
+    let address = connection.client;
 
     match grant_type.as_str() {
         "client_credentials" => {
-            let host = uri
-                .authority()
-                .map(|a| a.as_str().to_owned())
-                .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
-            let claimant = Claimant {
-                tenant: &tenant,
-                tenant_in_path: &tenant_in_path,
-                application: &application,
-                client_id: &client_id,
-                host: host.as_deref(),
-                address,
-            };
+            let claimant = Claimant { tenant: &tenant, application: &application, client_id: &client_id, address };
             client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await
         }
         "password" => users::password(&state, &directory, &tenant, app_id, &form, address).await,
