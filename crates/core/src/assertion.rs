@@ -339,4 +339,68 @@ mod tests {
     fn pem_without_certificates_is_refused() {
         assert!(CertificateCredential::from_pem(b"nothing here").is_err());
     }
+
+    #[test]
+    fn certificate_assertions_need_a_jti_and_a_short_life() {
+        // The claims are checked after the signature, so a real key signs them.
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let Ok(rsa) = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048) else { return };
+        let Ok(spki) = rsa.public_key().as_der() else { return };
+        let certificate = CertificateCredential {
+            sha1: URL_SAFE_NO_PAD.encode([1u8; 20]),
+            sha256: URL_SAFE_NO_PAD.encode([2u8; 32]),
+            public_key: STANDARD.encode(spki.as_ref()),
+            not_after: i64::MAX,
+        };
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","typ":"JWT","x5t":"{}"}}"#, certificate.sha1));
+        let now = 1_700_000_000i64;
+        let audience = "https://login.localhost/t/oauth2/v2.0/token".to_owned();
+        let verify = |claims: Value| {
+            let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let mut signature = vec![0u8; rsa.public_modulus_len()];
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            if rsa.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut signature).is_err() {
+                return Err(Refusal::Malformed);
+            }
+            let assertion = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature));
+            let audiences = std::slice::from_ref(&audience);
+            verify_certificate_assertion(&assertion, std::slice::from_ref(&certificate), "app", audiences, now)
+        };
+        let claims = |exp: i64, jti: Option<&str>| {
+            let mut claims = serde_json::json!({"iss": "app", "sub": "app", "aud": audience, "iat": now, "exp": exp});
+            if let Some(jti) = jti {
+                claims["jti"] = jti.into();
+            }
+            claims
+        };
+        assert!(verify(claims(now + 600, Some("one"))).is_ok(), "what MSAL sends");
+        assert_eq!(verify(claims(now + 600, None)), Err(Refusal::MissingId));
+        assert_eq!(verify(claims(now + 10 * 365 * 86_400, Some("two"))), Err(Refusal::TooLong));
+        let mut old_start = claims(now + 300, Some("three"));
+        old_start["nbf"] = (now - 3_600).into();
+        assert_eq!(verify(old_start), Err(Refusal::TooLong), "an hour since nbf");
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Any text, or three base64url parts of any bytes: a refusal, never a panic.
+            #[test]
+            fn any_assertion_is_refused_without_panic(text in any::<String>(), parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..96), 3)) {
+                let forged = parts.iter().map(|p| URL_SAFE_NO_PAD.encode(p)).collect::<Vec<_>>().join(".");
+                for assertion in [text.as_str(), forged.as_str()] {
+                    let _ = unverified_issuer(assertion);
+                    let _ = unverified_key_id(assertion);
+                    prop_assert!(verify_certificate_assertion(assertion, &[], "app", &[], 0).is_err());
+                    prop_assert!(verify_federated_assertion(assertion, &[]).is_err());
+                }
+            }
+        }
+    }
 }

@@ -85,4 +85,33 @@ mod tests {
         assert_ne!(generate_client_secret()?, generate_client_secret()?);
         Ok(())
     }
+
+    #[test]
+    fn sign_in_names_refuse_control_characters() {
+        assert!(is_valid_sign_in_name("alice@contoso"));
+        assert!(is_valid_sign_in_name("Zoë Ünïcode"));
+        for bad in ["", "  ", "alice\nfailure", "alice\r", "a\u{0}b", "a\u{85}b", "a\u{2028}b", &"x".repeat(257)] {
+            assert!(!is_valid_sign_in_name(bad), "{bad:?}");
+        }
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Any text: an answer, never a panic; a line break anywhere is refused.
+            #[test]
+            fn any_name_is_judged_and_line_breaks_never_pass(name in any::<String>(), at in any::<prop::sample::Index>()) {
+                let _ = is_valid_sign_in_name(&name);
+                let chars: Vec<char> = name.chars().collect();
+                let cut = if chars.is_empty() { 0 } else { at.index(chars.len()) };
+                let broken: String = chars[..cut].iter().chain(['\n'].iter()).chain(chars[cut..].iter()).collect();
+                prop_assert!(!is_valid_sign_in_name(&broken));
+            }
+        }
+    }
 }

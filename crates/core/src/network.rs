@@ -386,4 +386,42 @@ mod tests {
         let rules: Result<NetworkRules, _> = serde_json::from_str(stored);
         assert!(rules.is_ok_and(|r| r.public_network_access && r.bypass == Bypass::AzureServices));
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig { cases: 256, ..ProptestConfig::default() }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// Any header bytes: an answer, never a panic; an untrusted peer is always its own client.
+            #[test]
+            fn any_forwarded_lines_give_an_answer(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..4), peer in any::<IpAddr>()) {
+                let proxies = nets(&["127.0.0.4/32"]);
+                let lines: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+                let _ = client_address(ip("127.0.0.4"), lines.iter().copied(), &proxies);
+                let untrusted = client_address(canonical(peer), lines.iter().copied(), &[]);
+                prop_assert_eq!(untrusted, ClientAddress::Known(canonical(peer)));
+            }
+
+            /// Every spelling of a hop names its address.
+            #[test]
+            fn every_hop_form_names_its_address(address in any::<IpAddr>(), port in any::<u16>(), form in 0..4u8) {
+                let text = match (address, form) {
+                    (_, 0) => address.to_string(),
+                    (IpAddr::V4(v4), _) => format!("{v4}:{port}"),
+                    (IpAddr::V6(v6), 1) => format!("[{v6}]"),
+                    (IpAddr::V6(v6), _) => format!("[{v6}]:{port}"),
+                };
+                let proxies = nets(&["127.0.0.4/32"]);
+                let expected = if canonical(address) == ip("127.0.0.4") { ip("127.0.0.4") } else { canonical(address) };
+                prop_assert_eq!(client_address(ip("127.0.0.4"), [text.as_bytes()], &proxies), ClientAddress::Known(expected));
+            }
+        }
+    }
 }

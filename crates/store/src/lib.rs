@@ -413,3 +413,58 @@ pub trait Store: Send + Sync {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn notices_survive_any_field_and_other_text_is_dropped() {
+        let principal = "tenant/nobody\nfailure 127.0.0.1 victim\neverything".to_owned();
+        let notice = ChangeNotice::SignInFailure { address: "127.0.0.1".into(), principal };
+        let line = notice.encode();
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert_eq!(ChangeNotice::decode(&line), Some(notice));
+        for text in ["everything", "failure 127.0.0.1 victim", "directory", "", "{\"kind\":\"nothing\"}"] {
+            assert_eq!(ChangeNotice::decode(text), None, "{text}");
+        }
+        let object = r#"{"kind":"object","scope":"not-a-place","name_key":"x"}"#;
+        assert_eq!(ChangeNotice::decode(object), None);
+    }
+
+    fn any_notice() -> impl Strategy<Value = ChangeNotice> {
+        let text = any::<String>;
+        prop_oneof![
+            (any::<u128>(), 0..3usize, text()).prop_map(|(vault, collection, name_key)| {
+                let place = [Place::secrets, Place::keys, Place::certificates][collection](Uuid::from_u128(vault));
+                ChangeNotice::Object { place, name_key }
+            }),
+            Just(ChangeNotice::Directory),
+            text().prop_map(ChangeNotice::Setting),
+            Just(ChangeNotice::Everything),
+            (text(), text()).prop_map(|(address, principal)| ChangeNotice::SignInFailure { address, principal }),
+            (text(), text()).prop_map(|(address, principal)| ChangeNotice::SignInSuccess { address, principal }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever the fields hold, a notice is one line and reads back as itself.
+        #[test]
+        fn every_notice_round_trips_on_one_line(notice in any_notice()) {
+            let line = notice.encode();
+            prop_assert_eq!(line.lines().count(), 1);
+            prop_assert!(!line.contains(['\n', '\r']));
+            prop_assert_eq!(ChangeNotice::decode(&line), Some(notice));
+        }
+
+        /// Any text decodes to a notice or to nothing, never a panic.
+        #[test]
+        fn any_text_decodes_without_panic(text in any::<String>()) {
+            let _ = ChangeNotice::decode(&text);
+        }
+    }
+}

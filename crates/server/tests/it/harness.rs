@@ -250,3 +250,15 @@ pub async fn vault_error(response: reqwest::Response) -> (u16, Value) {
     let body: Value = response.json().await.unwrap();
     (status, body["error"].clone())
 }
+
+impl TestServer {
+    /// Another node beside `first`, on the same storage (`tail` names it): its own data directory, the same
+    /// root key, as an operator sets nodes up.
+    pub async fn start_beside(first: &TestServer, tail: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(first.dir.path().join("root.key"), dir.path().join("root.key")).unwrap();
+        let server = boot(dir.path(), tail).await;
+        let http = client(&server, dir.path());
+        Self { server: Some(server), dir, http, config_tail: tail.to_owned() }
+    }
+}
