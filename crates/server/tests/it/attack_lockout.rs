@@ -104,12 +104,20 @@ async fn one_attacker_behind_the_proxy_locks_out_only_itself_and_the_sign_in_log
         token_from(&server, &proxy, &["127.0.0.77"], &secret_form(&reader, "reader-secret-0123456789", &scope)).await;
     assert_eq!(status, 200, "another client behind the same proxy: {body}");
 
-    let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
-    let sign_ins: Vec<Value> = audit
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|record| record["operationName"] == "TokenIssue")
-        .collect();
+    // The audit log is written behind the answers: wait for the last record.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let sign_ins = loop {
+        let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap_or_default();
+        let sign_ins: Vec<Value> = audit
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|record| record["operationName"] == "TokenIssue")
+            .collect();
+        if sign_ins.iter().any(|r| r["callerIpAddress"] == "127.0.0.77") || std::time::Instant::now() > deadline {
+            break sign_ins;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert!(sign_ins.iter().any(|r| r["callerIpAddress"] == "127.0.0.66"), "the attacker, not the proxy");
     assert!(sign_ins.iter().any(|r| r["callerIpAddress"] == "127.0.0.77"));
     assert!(!sign_ins.iter().any(|r| r["callerIpAddress"] == PROXY));
