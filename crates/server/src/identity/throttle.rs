@@ -42,7 +42,7 @@ pub const FAMILIAR_SECONDS: i64 = 30 * 86_400;
 const FAMILIAR_PER_PRINCIPAL: usize = 8;
 /// Users whose familiar addresses are kept; beyond, the stale ones go, and if none is stale, all of them.
 const FAMILIAR_PRINCIPALS: usize = 65_536;
-/// Counters kept; beyond, the idle ones go.
+/// Counters kept; beyond, the idle ones go, then those neither locked nor under way.
 const COUNTERS: usize = 65_536;
 /// A familiar address is announced again to the other nodes at most this often, seconds.
 const REANNOUNCE_SECONDS: i64 = 86_400;
@@ -128,6 +128,11 @@ impl Records {
     fn counter(&mut self, key: &str, now: i64) -> &mut Counter {
         if self.counters.len() >= COUNTERS && !self.counters.contains_key(key) {
             self.counters.retain(|_, counter| !counter.is_idle(now));
+            if self.counters.len() >= COUNTERS {
+                // Under a flood of fresh names and addresses, memory stays bounded: what is neither locked nor
+                // under way is forgotten before what is.
+                self.counters.retain(|_, counter| counter.in_flight > 0 || counter.locked_until > now);
+            }
         }
         let counter =
             self.counters.entry(key.to_owned()).or_insert(Counter { window_start: now, ..Counter::default() });
