@@ -155,9 +155,17 @@ pub enum Refusal {
     WrongAudience,
     /// The assertion's `jti` was used before (AADSTS50012).
     Replayed,
+    /// A certificate assertion without `jti`, which replay protection needs (AADSTS50027).
+    MissingId,
+    /// A certificate assertion that lives longer than [`MAX_ASSERTION_LIFETIME_SECONDS`] (AADSTS700024).
+    TooLong,
     /// No federated credential matches issuer, subject and audience (AADSTS70021).
     NoFederatedMatch,
 }
+
+/// The longest a certificate assertion may live: `exp` at most this far after `nbf` (or `iat`, or now), with
+/// [`CLOCK_SKEW_SECONDS`] of tolerance. MSAL and the Azure SDKs write ten minutes.
+pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 600;
 
 /// What a verified certificate assertion says.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,14 +240,21 @@ pub fn verify_certificate_assertion(
     if !audience_ok {
         return Err(Refusal::WrongAudience);
     }
-    let time = |name: &str| claims[name].as_f64();
+    let time = |name: &str| claims[name].as_f64().filter(|t| t.is_finite());
     let expires = time("exp").ok_or(Refusal::Malformed)?;
     let skew = CLOCK_SKEW_SECONDS as f64;
     let now = now as f64;
-    if expires + skew < now || time("nbf").is_some_and(|nbf| nbf - skew > now) {
+    let not_before = time("nbf");
+    if expires + skew < now || not_before.is_some_and(|nbf| nbf - skew > now) {
         return Err(Refusal::OutsideValidity);
     }
-    Ok(VerifiedAssertion { jti: claims["jti"].as_str().map(str::to_owned), expires: expires as i64 })
+    // The lifetime counts from the earliest instant the assertion names for its start, or from now.
+    let start = not_before.or_else(|| time("iat")).map_or(now, |start| start.min(now));
+    if expires - start > (MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS as i64) as f64 {
+        return Err(Refusal::TooLong);
+    }
+    let jti = claims["jti"].as_str().filter(|jti| !jti.is_empty()).ok_or(Refusal::MissingId)?;
+    Ok(VerifiedAssertion { jti: Some(jti.to_owned()), expires: expires as i64 })
 }
 
 /// Checks a federated assertion against `credentials`; returns the matching credential.
@@ -323,5 +338,69 @@ mod tests {
     #[test]
     fn pem_without_certificates_is_refused() {
         assert!(CertificateCredential::from_pem(b"nothing here").is_err());
+    }
+
+    #[test]
+    fn certificate_assertions_need_a_jti_and_a_short_life() {
+        // The claims are checked after the signature, so a real key signs them.
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let Ok(rsa) = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048) else { return };
+        let Ok(spki) = rsa.public_key().as_der() else { return };
+        let certificate = CertificateCredential {
+            sha1: URL_SAFE_NO_PAD.encode([1u8; 20]),
+            sha256: URL_SAFE_NO_PAD.encode([2u8; 32]),
+            public_key: STANDARD.encode(spki.as_ref()),
+            not_after: i64::MAX,
+        };
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","typ":"JWT","x5t":"{}"}}"#, certificate.sha1));
+        let now = 1_700_000_000i64;
+        let audience = "https://login.localhost/t/oauth2/v2.0/token".to_owned();
+        let verify = |claims: Value| {
+            let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let mut signature = vec![0u8; rsa.public_modulus_len()];
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            if rsa.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut signature).is_err() {
+                return Err(Refusal::Malformed);
+            }
+            let assertion = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature));
+            let audiences = std::slice::from_ref(&audience);
+            verify_certificate_assertion(&assertion, std::slice::from_ref(&certificate), "app", audiences, now)
+        };
+        let claims = |exp: i64, jti: Option<&str>| {
+            let mut claims = serde_json::json!({"iss": "app", "sub": "app", "aud": audience, "iat": now, "exp": exp});
+            if let Some(jti) = jti {
+                claims["jti"] = jti.into();
+            }
+            claims
+        };
+        assert!(verify(claims(now + 600, Some("one"))).is_ok(), "what MSAL sends");
+        assert_eq!(verify(claims(now + 600, None)), Err(Refusal::MissingId));
+        assert_eq!(verify(claims(now + 10 * 365 * 86_400, Some("two"))), Err(Refusal::TooLong));
+        let mut old_start = claims(now + 300, Some("three"));
+        old_start["nbf"] = (now - 3_600).into();
+        assert_eq!(verify(old_start), Err(Refusal::TooLong), "an hour since nbf");
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Any text, or three base64url parts of any bytes: a refusal, never a panic.
+            #[test]
+            fn any_assertion_is_refused_without_panic(text in any::<String>(), parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..96), 3)) {
+                let forged = parts.iter().map(|p| URL_SAFE_NO_PAD.encode(p)).collect::<Vec<_>>().join(".");
+                for assertion in [text.as_str(), forged.as_str()] {
+                    let _ = unverified_issuer(assertion);
+                    let _ = unverified_key_id(assertion);
+                    prop_assert!(verify_certificate_assertion(assertion, &[], "app", &[], 0).is_err());
+                    prop_assert!(verify_federated_assertion(assertion, &[]).is_err());
+                }
+            }
+        }
     }
 }

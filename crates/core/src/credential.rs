@@ -52,6 +52,17 @@ pub fn verify_secret(secret: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
 }
 
+/// Longest user name a sign-in accepts (Entra's user principal names are far shorter).
+pub const MAX_SIGN_IN_NAME_CHARS: usize = 256;
+
+/// Whether `name` may be a user's sign-in name at all: not empty, not too long, and free of control characters
+/// and line or paragraph separators — which name no user and could break a log line or a cluster notice.
+pub fn is_valid_sign_in_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.chars().count() <= MAX_SIGN_IN_NAME_CHARS
+        && !name.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +84,34 @@ mod tests {
     fn secrets_are_random() -> Result<()> {
         assert_ne!(generate_client_secret()?, generate_client_secret()?);
         Ok(())
+    }
+
+    #[test]
+    fn sign_in_names_refuse_control_characters() {
+        assert!(is_valid_sign_in_name("alice@contoso"));
+        assert!(is_valid_sign_in_name("Zoë Ünïcode"));
+        for bad in ["", "  ", "alice\nfailure", "alice\r", "a\u{0}b", "a\u{85}b", "a\u{2028}b", &"x".repeat(257)] {
+            assert!(!is_valid_sign_in_name(bad), "{bad:?}");
+        }
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Any text: an answer, never a panic; a line break anywhere is refused.
+            #[test]
+            fn any_name_is_judged_and_line_breaks_never_pass(name in any::<String>(), at in any::<prop::sample::Index>()) {
+                let _ = is_valid_sign_in_name(&name);
+                let chars: Vec<char> = name.chars().collect();
+                let cut = if chars.is_empty() { 0 } else { at.index(chars.len()) };
+                let broken: String = chars[..cut].iter().chain(['\n'].iter()).chain(chars[cut..].iter()).collect();
+                prop_assert!(!is_valid_sign_in_name(&broken));
+            }
+        }
     }
 }

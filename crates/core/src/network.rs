@@ -173,23 +173,76 @@ pub fn service_endpoint_subnet(subnets: &[Subnet], address: IpAddr) -> Option<&s
         .map(|subnet| subnet.id.as_str())
 }
 
-/// The client's address: the TCP peer, or — when the peer is a trusted proxy — the right-most address of
-/// `X-Forwarded-For` that is not itself a trusted proxy.
-pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted_proxies: &[IpNet]) -> IpAddr {
-    let trusted = |address: &IpAddr| trusted_proxies.iter().any(|proxy| proxy.contains(&canonical(*address)));
-    if !trusted(&peer) {
-        return canonical(peer);
-    }
-    let hops = forwarded_for.unwrap_or_default().split(',').rev().map(str::trim);
-    for hop in hops {
-        match hop.parse::<IpAddr>() {
-            Ok(address) if trusted(&address) => continue,
-            Ok(address) => return canonical(address),
-            // A garbled entry ends what can be believed; the last trusted hop is the client.
-            Err(_) => break,
+/// Who the client of a request is, as far as the network can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAddress {
+    /// The client's address.
+    Known(IpAddr),
+    /// A trusted proxy forwarded a hop that cannot be read: whoever the client is, its address is unknown.
+    /// The firewall refuses such a caller; throttling counts all of them as one address.
+    Unknown,
+}
+
+impl ClientAddress {
+    /// The address, when known.
+    pub fn ip(self) -> Option<IpAddr> {
+        match self {
+            ClientAddress::Known(address) => Some(address),
+            ClientAddress::Unknown => None,
         }
     }
-    canonical(peer)
+}
+
+impl std::fmt::Display for ClientAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientAddress::Known(address) => address.fmt(f),
+            ClientAddress::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// The client of a request: the TCP peer, or — when the peer is a trusted proxy — the right-most hop of
+/// `X-Forwarded-For` that is not itself a trusted proxy (the left-most hop when every hop is trusted).
+///
+/// `forwarded_for` are the header's lines in the order received; they form one comma-separated list (RFC 9110
+/// §5.3). A hop is `ip`, `ip:port`, `[v6]` or `[v6]:port`; empty list elements are skipped (RFC 9110 §5.6.1).
+/// A hop that is none of these, met before the client was found, makes the client [`ClientAddress::Unknown`]:
+/// the proxy vouches for nothing beyond it, and falling back to the proxy's own address would hand the caller
+/// whatever the proxy may do.
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'a [u8]>,
+    trusted_proxies: &[IpNet],
+) -> ClientAddress {
+    let trusted = |address: IpAddr| trusted_proxies.iter().any(|proxy| proxy.contains(&address));
+    let peer = canonical(peer);
+    if !trusted(peer) {
+        return ClientAddress::Known(peer);
+    }
+    let lines: Vec<&[u8]> = forwarded_for.into_iter().collect();
+    let mut client = peer;
+    for line in lines.iter().rev() {
+        let Ok(line) = std::str::from_utf8(line) else { return ClientAddress::Unknown };
+        for hop in line.rsplit(',').map(|hop| hop.trim_matches([' ', '\t'])).filter(|hop| !hop.is_empty()) {
+            let Some(address) = forwarded_hop(hop) else { return ClientAddress::Unknown };
+            client = address;
+            if !trusted(address) {
+                return ClientAddress::Known(address);
+            }
+        }
+    }
+    ClientAddress::Known(client)
+}
+
+/// One hop of `X-Forwarded-For`: `ip`, `ip:port`, `[v6]` or `[v6]:port`, canonical.
+fn forwarded_hop(hop: &str) -> Option<IpAddr> {
+    let address = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|socket| socket.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))?;
+    Some(canonical(address))
 }
 
 #[cfg(test)]
@@ -259,15 +312,59 @@ mod tests {
         assert_eq!(open_but_private.evaluate(vault, &from("127.0.0.2")), FirewallDecision::TrustedServiceOnly);
     }
 
+    fn forwarded(peer: &str, lines: &[&str], proxies: &[IpNet]) -> ClientAddress {
+        client_address(ip(peer), lines.iter().map(|line| line.as_bytes()), proxies)
+    }
+
+    fn known(text: &str) -> ClientAddress {
+        ClientAddress::Known(ip(text))
+    }
+
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
         let proxies = nets(&["127.0.0.4/32"]);
-        assert_eq!(client_address(ip("127.0.0.3"), Some("127.0.0.2"), &proxies), ip("127.0.0.3"));
-        assert_eq!(client_address(ip("127.0.0.4"), Some("127.0.0.2"), &proxies), ip("127.0.0.2"));
-        assert_eq!(client_address(ip("127.0.0.4"), Some("127.0.0.2, 127.0.0.3"), &proxies), ip("127.0.0.3"));
-        assert_eq!(client_address(ip("127.0.0.4"), Some("127.0.0.2, 127.0.0.4"), &proxies), ip("127.0.0.2"));
-        assert_eq!(client_address(ip("127.0.0.4"), Some("garbage"), &proxies), ip("127.0.0.4"));
-        assert_eq!(client_address(ip("127.0.0.4"), None, &proxies), ip("127.0.0.4"));
+        assert_eq!(forwarded("127.0.0.3", &["127.0.0.2"], &proxies), known("127.0.0.3"));
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2"], &proxies), known("127.0.0.2"));
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2, 127.0.0.3"], &proxies), known("127.0.0.3"));
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2, 127.0.0.4"], &proxies), known("127.0.0.2"));
+        assert_eq!(forwarded("127.0.0.4", &[], &proxies), known("127.0.0.4"));
+    }
+
+    #[test]
+    fn every_forwarded_line_counts_in_order() {
+        let proxies = nets(&["127.0.0.4/32", "10.0.0.0/8"]);
+        // The client wrote the first line; the proxy appended its own: the proxy's line is the one to believe.
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2", "127.0.0.9"], &proxies), known("127.0.0.9"));
+        assert_eq!(
+            forwarded("127.0.0.4", &["127.0.0.2", "10.0.0.1, 127.0.0.9, 10.0.0.2"], &proxies),
+            known("127.0.0.9")
+        );
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2", "10.0.0.1"], &proxies), known("127.0.0.2"));
+        assert_eq!(forwarded("127.0.0.4", &["10.0.0.1, 10.0.0.2"], &proxies), known("10.0.0.1"), "all trusted");
+        assert_eq!(forwarded("127.0.0.4", &[" , 127.0.0.2 ,, "], &proxies), known("127.0.0.2"), "empty elements");
+    }
+
+    #[test]
+    fn forwarded_hops_may_carry_ports_and_brackets() {
+        let proxies = nets(&["127.0.0.4/32"]);
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2:5123"], &proxies), known("127.0.0.2"));
+        assert_eq!(forwarded("127.0.0.4", &["[2001:db8::7]"], &proxies), known("2001:db8::7"));
+        assert_eq!(forwarded("127.0.0.4", &["[2001:db8::7]:443"], &proxies), known("2001:db8::7"));
+        assert_eq!(forwarded("127.0.0.4", &["2001:db8::7"], &proxies), known("2001:db8::7"));
+        assert_eq!(forwarded("127.0.0.4", &["::ffff:127.0.0.2"], &proxies), known("127.0.0.2"));
+    }
+
+    #[test]
+    fn an_unreadable_hop_before_the_client_makes_it_unknown() {
+        let proxies = nets(&["127.0.0.4/32"]);
+        for garbage in ["garbage", "127.0.0.2:port", "[127.0.0.2]", "unknown", "127.0.0.2 127.0.0.3", "[::1"] {
+            assert_eq!(forwarded("127.0.0.4", &[garbage], &proxies), ClientAddress::Unknown, "{garbage}");
+        }
+        assert_eq!(forwarded("127.0.0.4", &["127.0.0.2", "garbage"], &proxies), ClientAddress::Unknown);
+        // Left of the client, nothing matters: it is the client's own claim.
+        assert_eq!(forwarded("127.0.0.4", &["garbage, 127.0.0.2"], &proxies), known("127.0.0.2"));
+        assert_eq!(client_address(ip("127.0.0.4"), [b"\xff".as_slice()], &proxies), ClientAddress::Unknown);
+        assert_eq!(forwarded("127.0.0.3", &["garbage"], &proxies), known("127.0.0.3"), "untrusted peer");
     }
 
     #[test]
@@ -288,5 +385,43 @@ mod tests {
         let stored = r#"{"default_action":"deny","ip_rules":["127.0.0.2/32"]}"#;
         let rules: Result<NetworkRules, _> = serde_json::from_str(stored);
         assert!(rules.is_ok_and(|r| r.public_network_access && r.bypass == Bypass::AzureServices));
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig { cases: 256, ..ProptestConfig::default() }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// Any header bytes: an answer, never a panic; an untrusted peer is always its own client.
+            #[test]
+            fn any_forwarded_lines_give_an_answer(lines in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..4), peer in any::<IpAddr>()) {
+                let proxies = nets(&["127.0.0.4/32"]);
+                let lines: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+                let _ = client_address(ip("127.0.0.4"), lines.iter().copied(), &proxies);
+                let untrusted = client_address(canonical(peer), lines.iter().copied(), &[]);
+                prop_assert_eq!(untrusted, ClientAddress::Known(canonical(peer)));
+            }
+
+            /// Every spelling of a hop names its address.
+            #[test]
+            fn every_hop_form_names_its_address(address in any::<IpAddr>(), port in any::<u16>(), form in 0..4u8) {
+                let text = match (address, form) {
+                    (_, 0) => address.to_string(),
+                    (IpAddr::V4(v4), _) => format!("{v4}:{port}"),
+                    (IpAddr::V6(v6), 1) => format!("[{v6}]"),
+                    (IpAddr::V6(v6), _) => format!("[{v6}]:{port}"),
+                };
+                let proxies = nets(&["127.0.0.4/32"]);
+                let expected = if canonical(address) == ip("127.0.0.4") { ip("127.0.0.4") } else { canonical(address) };
+                prop_assert_eq!(client_address(ip("127.0.0.4"), [text.as_bytes()], &proxies), ClientAddress::Known(expected));
+            }
+        }
     }
 }

@@ -20,9 +20,11 @@ pub fn follow(state: &Arc<AppState>) {
         let (directory, keys) = match change {
             ChangeNotice::Object { .. } => return,
             ChangeNotice::SignInFailure { address, principal } => {
-                if let Ok(address) = address.parse() {
-                    state.sign_in_throttle.record_failure(principal, address);
-                }
+                state.sign_in_throttle.record_failure(principal, address);
+                return;
+            }
+            ChangeNotice::SignInSuccess { address, principal } => {
+                state.sign_in_throttle.record_success(principal, address);
                 return;
             }
             ChangeNotice::Directory => (true, false),

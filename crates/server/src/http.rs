@@ -325,10 +325,13 @@ impl hyper::body::Body for TimeoutBody {
 
 async fn dispatch(
     state: Arc<AppState>,
-    connection: ConnectionInfo,
+    mut connection: ConnectionInfo,
     identity: Router,
     mut request: Request<Body>,
 ) -> Response {
+    // One client-address rule for every part of the server: the firewall, the management API, the token
+    // service's throttling and the sign-in log all see the same client.
+    connection.client = vault::firewall::client_address(&state, &connection, request.headers());
     let host = request
         .uri()
         .authority()
@@ -339,7 +342,7 @@ async fn dispatch(
     match state.endpoints.vault_name(&host_name).map(str::to_owned) {
         Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
         None if management::serves(request.uri().path()) => {
-            let client = vault::firewall::client_address(&state, &connection, request.headers());
+            let client = connection.client;
             // Boxed: the management API's future is several kilobytes, and unboxed it would make every
             // request's future as large, to be copied into the connection's task on each request.
             Box::pin(management::handle(state, client, request)).await

@@ -164,6 +164,7 @@ impl Installation {
             },
             directory: DirectorySnapshot::new(directory),
             sign_in_throttle: Default::default(),
+            verification_gate: Default::default(),
             issuer_keys: IssuerKeys::new(
                 std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref(),
                 self.settings.allowed_private_authorities.clone(),

@@ -14,7 +14,7 @@ use crate::audit::AuditSink;
 use crate::endpoints::Endpoints;
 use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
-use crate::identity::throttle::SignInThrottle;
+use crate::identity::throttle::{SignInThrottle, VerificationGate};
 use crate::signing::SigningKeys;
 
 /// Shared server state.
@@ -35,8 +35,10 @@ pub struct AppState {
     pub network: NetworkView,
     /// Tenants, principals, vaults and assignments.
     pub directory: DirectorySnapshot,
-    /// Failed sign-ins, against brute force.
+    /// Failed sign-ins and familiar addresses, against brute force.
     pub sign_in_throttle: SignInThrottle,
+    /// Bounds the Argon2id checks under way.
+    pub verification_gate: VerificationGate,
     /// Keys of external issuers found by OpenID discovery, for federated credentials.
     pub issuer_keys: IssuerKeys,
     /// Access tokens whose signature was checked, so that warm requests skip the check.

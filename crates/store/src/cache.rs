@@ -167,7 +167,7 @@ impl Cache {
     fn take_up(&self, change: &ChangeNotice) {
         match change {
             ChangeNotice::Object { place, name_key } => self.invalidate(*place, name_key),
-            ChangeNotice::Setting(_) | ChangeNotice::SignInFailure { .. } => {}
+            ChangeNotice::Setting(_) | ChangeNotice::SignInFailure { .. } | ChangeNotice::SignInSuccess { .. } => {}
             ChangeNotice::Directory | ChangeNotice::Everything => self.invalidate_all(),
         }
     }

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use strongroom_core::directory::Directory;
 use strongroom_core::provision::Change;
 pub use strongroom_core::rbac::Collection;
@@ -111,39 +112,56 @@ pub enum ChangeNotice {
         /// The principal's throttle key.
         principal: String,
     },
+    /// A user signed in: every node takes the address as one the user is familiar with.
+    SignInSuccess {
+        /// The address the user signed in from.
+        address: String,
+        /// The principal's throttle key.
+        principal: String,
+    },
+}
+
+/// [`ChangeNotice`] as it travels: one JSON object per notice. JSON escapes every control character inside a
+/// string, so no field's content — a user name with line breaks, a name with spaces — can end a notice early
+/// or start another.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum WireNotice {
+    Object { scope: String, name_key: String },
+    Directory,
+    Setting { name: String },
+    Everything,
+    SignInFailure { address: String, principal: String },
+    SignInSuccess { address: String, principal: String },
 }
 
 impl ChangeNotice {
-    /// The text sent between processes.
+    /// The text sent between processes: one line of JSON.
     pub fn encode(&self) -> String {
-        match self {
-            ChangeNotice::Object { place, name_key } => format!("object {} {name_key}", place.scope()),
-            ChangeNotice::Directory => "directory".to_owned(),
-            ChangeNotice::Setting(name) => format!("setting {name}"),
-            ChangeNotice::Everything => "everything".to_owned(),
-            ChangeNotice::SignInFailure { address, principal } => format!("failure {address} {principal}"),
-        }
+        let wire = match self.clone() {
+            ChangeNotice::Object { place, name_key } => WireNotice::Object { scope: place.scope(), name_key },
+            ChangeNotice::Directory => WireNotice::Directory,
+            ChangeNotice::Setting(name) => WireNotice::Setting { name },
+            ChangeNotice::Everything => WireNotice::Everything,
+            ChangeNotice::SignInFailure { address, principal } => WireNotice::SignInFailure { address, principal },
+            ChangeNotice::SignInSuccess { address, principal } => WireNotice::SignInSuccess { address, principal },
+        };
+        // Serialising strings into JSON cannot fail; were it to, "everything" is the safe thing to say.
+        serde_json::to_string(&wire).unwrap_or_else(|_| r#"{"kind":"everything"}"#.to_owned())
     }
 
-    /// Reads [`ChangeNotice::encode`]'s text; what it cannot read means [`ChangeNotice::Everything`].
-    pub fn decode(text: &str) -> Self {
-        let (kind, rest) = text.split_once(' ').unwrap_or((text, ""));
-        let object = || {
-            let (scope, name_key) = rest.split_once(' ')?;
-            Some(ChangeNotice::Object { place: Place::parse_scope(scope)?, name_key: name_key.to_owned() })
-        };
-        match kind {
-            "object" => object().unwrap_or(ChangeNotice::Everything),
-            "directory" => ChangeNotice::Directory,
-            "setting" => ChangeNotice::Setting(rest.to_owned()),
-            "failure" => match rest.split_once(' ') {
-                Some((address, principal)) => {
-                    ChangeNotice::SignInFailure { address: address.to_owned(), principal: principal.to_owned() }
-                }
-                None => ChangeNotice::Everything,
-            },
-            _ => ChangeNotice::Everything,
-        }
+    /// Reads one line of [`ChangeNotice::encode`]'s text; `None` for anything else, which the caller drops.
+    pub fn decode(text: &str) -> Option<Self> {
+        Some(match serde_json::from_str::<WireNotice>(text).ok()? {
+            WireNotice::Object { scope, name_key } => {
+                ChangeNotice::Object { place: Place::parse_scope(&scope)?, name_key }
+            }
+            WireNotice::Directory => ChangeNotice::Directory,
+            WireNotice::Setting { name } => ChangeNotice::Setting(name),
+            WireNotice::Everything => ChangeNotice::Everything,
+            WireNotice::SignInFailure { address, principal } => ChangeNotice::SignInFailure { address, principal },
+            WireNotice::SignInSuccess { address, principal } => ChangeNotice::SignInSuccess { address, principal },
+        })
     }
 }
 
@@ -393,5 +411,60 @@ pub trait Store: Send + Sync {
     /// process at a time does, whichever holds the lead.
     async fn lead(&self) -> Result<bool> {
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn notices_survive_any_field_and_other_text_is_dropped() {
+        let principal = "tenant/nobody\nfailure 127.0.0.1 victim\neverything".to_owned();
+        let notice = ChangeNotice::SignInFailure { address: "127.0.0.1".into(), principal };
+        let line = notice.encode();
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert_eq!(ChangeNotice::decode(&line), Some(notice));
+        for text in ["everything", "failure 127.0.0.1 victim", "directory", "", "{\"kind\":\"nothing\"}"] {
+            assert_eq!(ChangeNotice::decode(text), None, "{text}");
+        }
+        let object = r#"{"kind":"object","scope":"not-a-place","name_key":"x"}"#;
+        assert_eq!(ChangeNotice::decode(object), None);
+    }
+
+    fn any_notice() -> impl Strategy<Value = ChangeNotice> {
+        let text = any::<String>;
+        prop_oneof![
+            (any::<u128>(), 0..3usize, text()).prop_map(|(vault, collection, name_key)| {
+                let place = [Place::secrets, Place::keys, Place::certificates][collection](Uuid::from_u128(vault));
+                ChangeNotice::Object { place, name_key }
+            }),
+            Just(ChangeNotice::Directory),
+            text().prop_map(ChangeNotice::Setting),
+            Just(ChangeNotice::Everything),
+            (text(), text()).prop_map(|(address, principal)| ChangeNotice::SignInFailure { address, principal }),
+            (text(), text()).prop_map(|(address, principal)| ChangeNotice::SignInSuccess { address, principal }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever the fields hold, a notice is one line and reads back as itself.
+        #[test]
+        fn every_notice_round_trips_on_one_line(notice in any_notice()) {
+            let line = notice.encode();
+            prop_assert_eq!(line.lines().count(), 1);
+            prop_assert!(!line.contains(['\n', '\r']));
+            prop_assert_eq!(ChangeNotice::decode(&line), Some(notice));
+        }
+
+        /// Any text decodes to a notice or to nothing, never a panic.
+        #[test]
+        fn any_text_decodes_without_panic(text in any::<String>()) {
+            let _ = ChangeNotice::decode(&text);
+        }
     }
 }

@@ -642,7 +642,14 @@ impl Listener {
             Some("change") => {
                 let Some(transaction) = words.next() else { return Ok(()) };
                 for line in words.next().unwrap_or_default().lines() {
-                    self.feed.publish(&ChangeNotice::decode(line));
+                    match ChangeNotice::decode(line) {
+                        Some(change) => self.feed.publish(&change),
+                        // Never from a node of this version: dropped, and logged without its content, which
+                        // could carry what a client typed.
+                        None => {
+                            tracing::warn!(from = %node, bytes = line.len(), "dropped a change notice that does not decode")
+                        }
+                    }
                 }
                 self.send(client, &format!("ack {} {node} {transaction}", self.node))?;
             }

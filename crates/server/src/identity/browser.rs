@@ -168,7 +168,7 @@ pub async fn sign_in(
         tenant,
         &field("username"),
         field("password"),
-        connection.peer.ip(),
+        connection.client,
     )
     .await
     {

@@ -2,7 +2,6 @@
 //! certificate assertion, or a federated assertion (workload identity).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, header};
@@ -11,12 +10,13 @@ use base64::engine::general_purpose::STANDARD;
 use strongroom_core::assertion::{self, FederatedCredential, Refusal};
 use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::{Directory, Principal, Tenant};
+use strongroom_core::network::ClientAddress;
 use strongroom_store::{Ephemeral, IfLive};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{ClientAuthentication, now_seconds};
-use super::throttle;
+use super::throttle::Presented;
 use crate::state::AppState;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -25,16 +25,12 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 pub struct Claimant<'a> {
     /// The tenant of the token endpoint.
     pub tenant: &'a Tenant,
-    /// The tenant as the path named it (id or name).
-    pub tenant_in_path: &'a str,
     /// The application named by `client_id`.
     pub application: &'a Principal,
     /// The `client_id` as sent.
     pub client_id: &'a str,
-    /// `host[:port]` the client addressed.
-    pub host: Option<&'a str>,
-    /// The caller's address, for brute-force protection.
-    pub address: IpAddr,
+    /// The client's address (the server's one rule), for brute-force protection.
+    pub address: ClientAddress,
 }
 
 /// Checks the credential in `form` (or the Basic header) for `claimant`.
@@ -47,39 +43,7 @@ pub async fn authenticate(
 ) -> Result<ClientAuthentication, OAuthFailure> {
     let secret = form.get("client_secret").cloned().or_else(|| basic_credentials(headers).map(|(_, secret)| secret));
     if let Some(secret) = secret {
-        let principal_key = claimant.application.object_id.to_string();
-        if state.sign_in_throttle.is_locked(&principal_key, claimant.address) {
-            return Err(OAuthFailure::locked_out());
-        }
-        let owner = directory.credential_owner(claimant.application.object_id);
-        let stored = directory.client_secrets(owner);
-        let fingerprint = state.verified_secrets.fingerprint(owner, &secret);
-        let matched = match state.verified_secrets.recall(&fingerprint, stored) {
-            Some(known) => Some(known),
-            None => {
-                let candidates = stored.to_vec();
-                let matched = tokio::task::spawn_blocking(move || {
-                    candidates.into_iter().find(|s| credential::verify_secret(&secret, &s.hash))
-                })
-                .await
-                .ok()
-                .flatten();
-                if let Some(matched) = &matched {
-                    state.verified_secrets.remember(fingerprint, &matched.hash);
-                }
-                matched
-            }
-        };
-        return match matched {
-            None => {
-                throttle::count_failure(state, &principal_key, claimant.address).await;
-                Err(OAuthFailure::invalid_client_secret(claimant.client_id))
-            }
-            Some(secret) if secret.expires.is_some_and(|expires| expires <= now_seconds()) => {
-                Err(OAuthFailure::expired_client_secret(claimant.client_id))
-            }
-            Some(_) => Ok(ClientAuthentication::Secret),
-        };
+        return check_secret(state, directory, claimant, secret).await;
     }
     let Some(assertion) = form.get("client_assertion") else { return Err(OAuthFailure::missing_client_credential()) };
     if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
@@ -100,14 +64,15 @@ pub async fn authenticate(
         assertion::verify_federated_assertion(assertion, &federated).map(|(_, verified)| verified)
     }
     .map_err(OAuthFailure::refused_assertion)?;
-    // An assertion works once, on any node: its id is kept in the store until the assertion expires.
+    // An assertion works once, on any node: its id is kept in the store until the assertion expires, under
+    // the application's client id as the directory spells it (not as the request did).
     if let Some(jti) = verified.jti
         && !state
             .store
             .put_ephemeral(
                 Ephemeral {
                     kind: ASSERTION_IDS,
-                    key: &format!("{}/{jti}", claimant.client_id),
+                    key: &format!("{}/{jti}", claimant.application.client_id.unwrap_or(claimant.application.object_id)),
                     value: &[],
                     expires: verified.expires,
                 },
@@ -119,6 +84,44 @@ pub async fn authenticate(
         return Err(OAuthFailure::refused_assertion(Refusal::Replayed));
     }
     Ok(ClientAuthentication::Certificate)
+}
+
+/// Checks a client secret: throttled by the caller's address (never by failures elsewhere), remembered once
+/// verified so that warm requests skip Argon2id, which otherwise runs through the verification gate.
+async fn check_secret(
+    state: &AppState,
+    directory: &Directory,
+    claimant: &Claimant<'_>,
+    secret: String,
+) -> Result<ClientAuthentication, OAuthFailure> {
+    let principal_key = claimant.application.object_id.to_string();
+    let attempt = state.sign_in_throttle.begin(Presented::ClientSecret, &principal_key, claimant.address)?;
+    let owner = directory.credential_owner(claimant.application.object_id);
+    let stored = directory.client_secrets(owner);
+    let fingerprint = state.verified_secrets.fingerprint(owner, &secret);
+    let matched = match state.verified_secrets.recall(&fingerprint, stored) {
+        Some(known) => Some(known),
+        None => {
+            let candidates = stored.to_vec();
+            let matched = state
+                .verification_gate
+                .run(move || candidates.into_iter().find(|s| credential::verify_secret(&secret, &s.hash)))
+                .await?;
+            if let Some(matched) = &matched {
+                state.verified_secrets.remember(fingerprint, &matched.hash);
+            }
+            matched
+        }
+    };
+    let Some(matched) = matched else {
+        attempt.failed(state).await;
+        return Err(OAuthFailure::invalid_client_secret(claimant.client_id));
+    };
+    attempt.succeeded(state, Presented::ClientSecret).await;
+    if matched.expires.is_some_and(|expires| expires <= now_seconds()) {
+        return Err(OAuthFailure::expired_client_secret(claimant.client_id));
+    }
+    Ok(ClientAuthentication::Secret)
 }
 
 /// `credentials` with the keys of the assertion's issuer filled in where they are found by discovery. An
@@ -141,14 +144,12 @@ async fn with_discovered_keys(
     credentials
 }
 
-/// Every spelling of this token endpoint a client may have put in `aud`: the host it addressed or the
-/// configured login host, and the tenant by id, by name or as the path named it.
+/// Every spelling of this token endpoint a client may have put in `aud`, from the configuration alone (never
+/// from the request's `Host`): the configured login host, with the port it listens on and without (as behind a
+/// proxy on 443), and the tenant by id or by name, on the v2.0 and v1 paths.
 fn token_endpoints(state: &AppState, claimant: &Claimant<'_>) -> Vec<String> {
-    let mut origins = vec![state.endpoints.authority_host().to_owned()];
-    if let Some(host) = claimant.host {
-        origins.push(format!("https://{host}"));
-    }
-    let tenants = [claimant.tenant.id.to_string(), claimant.tenant.name.clone(), claimant.tenant_in_path.to_owned()];
+    let origins = [state.endpoints.authority_host().to_owned(), format!("https://{}", state.endpoints.login_host())];
+    let tenants = [claimant.tenant.id.to_string(), claimant.tenant.name.clone()];
     let mut endpoints = Vec::new();
     for origin in &origins {
         for tenant in &tenants {

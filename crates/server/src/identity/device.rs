@@ -128,7 +128,7 @@ pub async fn verify(
         return retry("That code is not valid or has expired.");
     };
     let signed_in =
-        users::check_password(&state, &directory, tenant, &field("username"), field("password"), connection.peer.ip())
+        users::check_password(&state, &directory, tenant, &field("username"), field("password"), connection.client)
             .await;
     let approved = match signed_in {
         Ok(user) => flows::approve_device(state.store.as_ref(), user_code.trim(), tenant.id, user.object_id).await,

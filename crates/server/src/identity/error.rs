@@ -168,6 +168,18 @@ impl OAuthFailure {
                 50012,
                 "The client assertion was already used: its jti has been seen before.",
             ),
+            Refusal::MissingId => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50027,
+                "JWT token is invalid or malformed: the client assertion must carry a jti claim.",
+            ),
+            Refusal::TooLong => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700024,
+                "Client assertion is not within its valid time range: it may live at most 10 minutes.",
+            ),
             Refusal::NoFederatedMatch => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -249,6 +261,21 @@ impl OAuthFailure {
             "invalid_grant",
             50053,
             "The account is locked because of too many failed sign-in attempts. Try again later.",
+        )
+    }
+
+    /// AADSTS90100: the user name is empty, too long or holds control characters.
+    pub fn invalid_username() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 90100, "The parameter 'username' is empty or not valid.")
+    }
+
+    /// AADSTS90055: too many sign-ins are being checked at once; the client should retry shortly.
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            90055,
+            "There are too many incoming requests. Please try again later.",
         )
     }
 

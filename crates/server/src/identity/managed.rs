@@ -12,7 +12,6 @@
 //! App Service readers, `resource` for Cloud Shell, `token_type` for Service Fabric).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -21,11 +20,14 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use strongroom_core::credential;
+use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::{Directory, ManagedIdentityKind, Principal};
+use strongroom_core::network::ClientAddress;
 use uuid::Uuid;
 
+use super::error::OAuthFailure;
 use super::mint::{self, AppToken, ClientAuthentication};
+use super::throttle::Presented;
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
 
@@ -58,7 +60,7 @@ impl ManagedIdentityFailure {
         )
     }
 
-    fn unknown_source(address: IpAddr) -> Self {
+    fn unknown_source(address: ClientAddress) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -72,6 +74,10 @@ impl ManagedIdentityFailure {
             "unauthorized_client",
             "The workload's identity secret is missing or wrong.",
         )
+    }
+
+    fn from_token_service(failure: &OAuthFailure) -> Self {
+        Self::new(failure.status(), "invalid_request", failure.message().to_owned())
     }
 
     fn no_such_identity() -> Self {
@@ -114,9 +120,14 @@ struct ManagedIdentityToken {
 /// How the workload proved who it is.
 enum Proof {
     /// The caller's address (IMDS, Cloud Shell).
-    Address(IpAddr),
-    /// The workload's secret (App Service, Azure ML).
-    Secret(String),
+    Address(ClientAddress),
+    /// The workload's secret (App Service, Azure ML), and where it came from.
+    Secret {
+        /// The secret.
+        secret: String,
+        /// The caller, whose failures are throttled.
+        from: ClientAddress,
+    },
 }
 
 /// `GET /metadata/identity/oauth2/token[/]`.
@@ -130,7 +141,7 @@ pub async fn imds(
     if !metadata.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(ManagedIdentityFailure::missing_metadata_header());
     }
-    issue(&state, Proof::Address(connection.peer.ip()), &query).await
+    issue(&state, Proof::Address(connection.client), &query).await
 }
 
 /// `/msi/token`: App Service and Azure ML (`GET`, secret header) or Cloud Shell (`POST`, source address).
@@ -149,10 +160,10 @@ pub async fn msi(
             return Err(ManagedIdentityFailure::missing_metadata_header());
         }
         query.extend(form_urlencoded::parse(&body).into_owned());
-        Proof::Address(connection.peer.ip())
+        Proof::Address(connection.client)
     } else {
         match header("x-identity-header").or_else(|| header("secret")) {
-            Some(secret) => Proof::Secret(secret),
+            Some(secret) => Proof::Secret { secret, from: connection.client },
             None => return Err(ManagedIdentityFailure::bad_secret()),
         }
     };
@@ -170,10 +181,11 @@ async fn issue(
         mint::audience_for(state, resource).ok_or_else(|| ManagedIdentityFailure::unknown_resource(resource))?;
     let directory = state.directory();
     let workload = match proof {
-        Proof::Address(address) => {
-            directory.workload_at(address).ok_or_else(|| ManagedIdentityFailure::unknown_source(address))?.object_id
+        Proof::Address(client) => {
+            let workload = client.ip().and_then(|address| directory.workload_at(address));
+            workload.ok_or_else(|| ManagedIdentityFailure::unknown_source(client))?.object_id
         }
-        Proof::Secret(secret) => workload_with_secret(&directory, secret).await?,
+        Proof::Secret { secret, from } => workload_with_secret(state, &directory, secret, from).await?,
     };
     let identity = select(&directory, workload, query)?;
     let client_id = identity.client_id.ok_or_else(ManagedIdentityFailure::internal)?;
@@ -202,22 +214,52 @@ async fn issue(
     .into_response())
 }
 
-/// The workload whose secret is `secret`, checked against every workload's Argon2id hash on the blocking pool.
-async fn workload_with_secret(directory: &Directory, secret: String) -> Result<Uuid, ManagedIdentityFailure> {
+/// The workload whose secret is `secret`. A secret seen before is found by its keyed hash (HMAC-SHA-256
+/// under a key of this process, compared in constant time by the map's exact match on a MAC) without any
+/// Argon2id; an unknown one is checked against every workload's Argon2id hash through the verification gate,
+/// and only after the caller's address took a slot in the sign-in throttle: ten wrong secrets lock the address.
+async fn workload_with_secret(
+    state: &AppState,
+    directory: &Directory,
+    secret: String,
+    from: ClientAddress,
+) -> Result<Uuid, ManagedIdentityFailure> {
     let candidates: Vec<(Uuid, String)> = directory
         .managed_identities
         .iter()
         .filter(|(_, mi)| mi.kind == ManagedIdentityKind::System)
         .filter_map(|(id, mi)| mi.identity_header_hash.clone().map(|hash| (*id, hash)))
         .collect();
-    tokio::task::spawn_blocking(move || {
-        candidates.into_iter().find(|(_, hash)| credential::verify_secret(&secret, hash)).map(|(id, _)| id)
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or_else(ManagedIdentityFailure::bad_secret)
+    let stored: Vec<StoredSecret> =
+        candidates.iter().map(|(_, hash)| StoredSecret { hash: hash.clone(), expires: None }).collect();
+    let fingerprint = state.verified_secrets.fingerprint(Uuid::nil(), &secret);
+    if let Some(known) = state.verified_secrets.recall(&fingerprint, &stored)
+        && let Some((workload, _)) = candidates.iter().find(|(_, hash)| *hash == known.hash)
+    {
+        return Ok(*workload);
+    }
+    let refused = |failure: OAuthFailure| ManagedIdentityFailure::from_token_service(&failure);
+    let attempt = state.sign_in_throttle.begin(Presented::ClientSecret, WORKLOAD_SECRETS, from).map_err(refused)?;
+    let matched = state
+        .verification_gate
+        .run(move || candidates.into_iter().find(|(_, hash)| credential::verify_secret(&secret, hash)))
+        .await
+        .map_err(refused)?;
+    match matched {
+        Some((workload, hash)) => {
+            attempt.succeeded(state, Presented::ClientSecret).await;
+            state.verified_secrets.remember(fingerprint, &hash);
+            Ok(workload)
+        }
+        None => {
+            attempt.failed(state).await;
+            Err(ManagedIdentityFailure::bad_secret())
+        }
+    }
 }
+
+/// What the sign-in throttle counts wrong workload secrets against (besides the caller's address).
+const WORKLOAD_SECRETS: &str = "managed-identity-workloads";
 
 /// The identity a request selects among the workload's own and those assigned to it.
 fn select<'a>(

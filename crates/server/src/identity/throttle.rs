@@ -1,14 +1,32 @@
-//! Brute-force protection: failed sign-ins (passwords, client secrets) are counted per principal and per
-//! address; past a threshold within a window, further attempts are refused for a while with AADSTS50053,
-//! whether or not they would have succeeded. Every node counts every failure: each is announced to the
-//! other nodes on the same database before the failed attempt is answered.
+//! Brute-force protection, as Entra's smart lock-out does it.
+//!
+//! - Every attempt is counted against the caller's address (an IPv6 client by its /64, every unknown client
+//!   as one): ten failures within five minutes lock the address for a minute (AADSTS50053), whatever it
+//!   presents.
+//! - A password attempt is also counted against the user — in one of two buckets: the addresses the user
+//!   signed in from lately (familiar) and every other one (unfamiliar). Ten failures lock a bucket, so an
+//!   attacker's failures from elsewhere never lock the user out of the places it signs in from.
+//! - A client secret is counted against its address only. Secrets are at least 16 characters (generated ones
+//!   carry 256 bits), beyond guessing, so a correct secret is never refused for failures elsewhere, as Entra's
+//!   lock-out protects user accounts and not application credentials.
+//! - Counting is atomic: an attempt takes its slot (counted as a failure) under the lock before any password
+//!   hash is computed, and gives it back when it turns out right, so concurrent guesses cannot all pass the
+//!   check before one of them is counted.
+//! - Argon2id checks (about 19 MiB each) run through [`VerificationGate`]: a few at a time, a bounded queue,
+//!   and AADSTS90055 at once when the queue is full.
+//!
+//! Every node counts every failure and knows every familiar address: each is announced to the other nodes on
+//! the same database ([`ChangeNotice::SignInFailure`], [`ChangeNotice::SignInSuccess`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
+use strongroom_core::network::ClientAddress;
 use strongroom_store::ChangeNotice;
+use tokio::sync::Semaphore;
 
+use super::error::OAuthFailure;
 use super::mint::now_seconds;
 use crate::state::AppState;
 
@@ -18,56 +36,285 @@ pub const MAX_FAILURES: u32 = 10;
 pub const WINDOW_SECONDS: i64 = 300;
 /// How long a lock-out lasts, seconds.
 pub const LOCKOUT_SECONDS: i64 = 60;
+/// How long an address stays familiar to a user after its last successful sign-in from there, seconds.
+pub const FAMILIAR_SECONDS: i64 = 30 * 86_400;
+/// Familiar addresses kept per user: the least recently used gives way.
+const FAMILIAR_PER_PRINCIPAL: usize = 8;
+/// Users whose familiar addresses are kept; beyond, the stale ones go, and if none is stale, all of them.
+const FAMILIAR_PRINCIPALS: usize = 65_536;
+/// Counters kept; beyond, the idle ones go, then those neither locked nor under way.
+const COUNTERS: usize = 65_536;
+/// A familiar address is announced again to the other nodes at most this often, seconds.
+const REANNOUNCE_SECONDS: i64 = 86_400;
 
-#[derive(Debug, Clone, Copy)]
-struct Record {
+/// What an attempt presents, which decides what its failures are counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// A user's password: counted against the address and the user.
+    Password,
+    /// A client secret: counted against the address only.
+    ClientSecret,
+}
+
+/// Failures in one window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counter {
+    /// Failures confirmed in the window.
     failures: u32,
+    /// Attempts under way, each counted as a failure until it is known to be right.
+    in_flight: u32,
     window_start: i64,
     locked_until: i64,
 }
 
-/// Failure counts by principal and by address.
+impl Counter {
+    fn roll(&mut self, now: i64) {
+        if now - self.window_start >= WINDOW_SECONDS && self.locked_until <= now {
+            self.failures = 0;
+            self.window_start = now;
+        }
+    }
+
+    fn is_locked(&self, now: i64) -> bool {
+        self.locked_until > now || self.failures + self.in_flight >= MAX_FAILURES
+    }
+
+    fn fail(&mut self, now: i64) {
+        self.failures += 1;
+        if self.failures >= MAX_FAILURES {
+            self.locked_until = now + LOCKOUT_SECONDS;
+            // As Entra: once the lock-out ends, the next failure locks again.
+            self.failures = MAX_FAILURES - 1;
+            self.window_start = now;
+        }
+    }
+
+    fn is_idle(&self, now: i64) -> bool {
+        self.in_flight == 0 && self.locked_until <= now && now - self.window_start >= WINDOW_SECONDS
+    }
+}
+
+/// An address a user signed in from.
+#[derive(Debug, Clone)]
+struct Familiar {
+    address: String,
+    last_seen: i64,
+    announced: i64,
+}
+
+#[derive(Debug, Default)]
+struct Records {
+    counters: HashMap<String, Counter>,
+    familiar: HashMap<String, Vec<Familiar>>,
+}
+
+impl Records {
+    fn is_familiar(&self, principal: &str, address: &str, now: i64) -> bool {
+        self.familiar
+            .get(principal)
+            .is_some_and(|known| known.iter().any(|f| f.address == address && now - f.last_seen < FAMILIAR_SECONDS))
+    }
+
+    /// The counters an attempt of `presented` by `principal` from `address` is counted against.
+    fn keys(&self, presented: Presented, principal: &str, address: &str, now: i64) -> Vec<String> {
+        let mut keys = vec![format!("address/{address}")];
+        if presented == Presented::Password {
+            let bucket = if self.is_familiar(principal, address, now) { "familiar" } else { "unfamiliar" };
+            keys.push(format!("principal/{bucket}/{principal}"));
+        }
+        keys
+    }
+
+    fn counter(&mut self, key: &str, now: i64) -> &mut Counter {
+        if self.counters.len() >= COUNTERS && !self.counters.contains_key(key) {
+            self.counters.retain(|_, counter| !counter.is_idle(now));
+            if self.counters.len() >= COUNTERS {
+                // Under a flood of fresh names and addresses, memory stays bounded: what is neither locked nor
+                // under way is forgotten before what is.
+                self.counters.retain(|_, counter| counter.in_flight > 0 || counter.locked_until > now);
+            }
+        }
+        let counter =
+            self.counters.entry(key.to_owned()).or_insert(Counter { window_start: now, ..Counter::default() });
+        counter.roll(now);
+        counter
+    }
+
+    /// Takes `address` as familiar to `principal`; says whether the other nodes should hear of it.
+    fn remember(&mut self, principal: &str, address: &str, now: i64, announcing: bool) -> bool {
+        if self.familiar.len() >= FAMILIAR_PRINCIPALS && !self.familiar.contains_key(principal) {
+            self.familiar.retain(|_, known| known.iter().any(|f| now - f.last_seen < FAMILIAR_SECONDS));
+            if self.familiar.len() >= FAMILIAR_PRINCIPALS {
+                self.familiar.clear();
+            }
+        }
+        let known = self.familiar.entry(principal.to_owned()).or_default();
+        if let Some(entry) = known.iter_mut().find(|f| f.address == address) {
+            entry.last_seen = now;
+            if announcing && now - entry.announced >= REANNOUNCE_SECONDS {
+                entry.announced = now;
+                return true;
+            }
+            return false;
+        }
+        if known.len() >= FAMILIAR_PER_PRINCIPAL
+            && let Some(oldest) = known.iter().enumerate().min_by_key(|(_, f)| f.last_seen).map(|(i, _)| i)
+        {
+            known.swap_remove(oldest);
+        }
+        known.push(Familiar { address: address.to_owned(), last_seen: now, announced: now });
+        announcing
+    }
+}
+
+/// Failure counters and familiar addresses, under one lock.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
-    records: Mutex<HashMap<String, Record>>,
+    records: Mutex<Records>,
+}
+
+/// An attempt that holds its slot in the counters until it is known to be right or wrong. Dropped undecided
+/// (the client went away during the check), it gives the slot back.
+pub struct Attempt<'a> {
+    throttle: &'a SignInThrottle,
+    principal: String,
+    address: String,
+    keys: Vec<String>,
+    decided: bool,
+}
+
+/// How a throttle key spells a client: an IPv4 address, an IPv6 client by its /64 (one host's share of
+/// addresses), every unknown client as one.
+pub fn address_key(client: ClientAddress) -> String {
+    match client {
+        ClientAddress::Known(IpAddr::V6(v6)) => {
+            let segments = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
+        }
+        ClientAddress::Known(IpAddr::V4(v4)) => v4.to_string(),
+        ClientAddress::Unknown => "unknown".to_owned(),
+    }
 }
 
 impl SignInThrottle {
-    fn keys(principal: &str, address: IpAddr) -> [String; 2] {
-        [format!("principal/{principal}"), format!("address/{address}")]
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether the principal or the address is locked out now.
-    pub fn is_locked(&self, principal: &str, address: IpAddr) -> bool {
+    /// Takes a slot for an attempt of `presented` by `principal` from `client`, or refuses it (AADSTS50053)
+    /// when its address or its bucket of the principal is locked. Check and count happen under one lock.
+    pub fn begin(
+        &self,
+        presented: Presented,
+        principal: &str,
+        client: ClientAddress,
+    ) -> Result<Attempt<'_>, OAuthFailure> {
         let now = now_seconds();
-        let records = self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Self::keys(principal, address).iter().any(|key| records.get(key).is_some_and(|r| r.locked_until > now))
+        let address = address_key(client);
+        let mut records = self.lock();
+        let keys = records.keys(presented, principal, &address, now);
+        if keys.iter().any(|key| records.counter(key, now).is_locked(now)) {
+            return Err(OAuthFailure::locked_out());
+        }
+        for key in &keys {
+            records.counter(key, now).in_flight += 1;
+        }
+        Ok(Attempt { throttle: self, principal: principal.to_owned(), address, keys, decided: false })
     }
 
-    /// Counts a failed attempt.
-    pub fn record_failure(&self, principal: &str, address: IpAddr) {
+    /// Counts a failure another node announced.
+    pub fn record_failure(&self, principal: &str, address: &str) {
         let now = now_seconds();
-        let mut records = self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        records.retain(|_, r| r.locked_until > now || now - r.window_start < WINDOW_SECONDS);
-        for key in Self::keys(principal, address) {
-            let record = records.entry(key).or_insert(Record { failures: 0, window_start: now, locked_until: 0 });
-            if now - record.window_start >= WINDOW_SECONDS {
-                *record = Record { failures: 0, window_start: now, locked_until: 0 };
-            }
-            record.failures += 1;
-            if record.failures >= MAX_FAILURES {
-                record.locked_until = now + LOCKOUT_SECONDS;
+        let mut records = self.lock();
+        for key in records.keys(Presented::Password, principal, address, now) {
+            records.counter(&key, now).fail(now);
+        }
+    }
+
+    /// Takes up a familiar address another node announced.
+    pub fn record_success(&self, principal: &str, address: &str) {
+        self.lock().remember(principal, address, now_seconds(), false);
+    }
+
+    fn settle(&self, keys: &[String], failed: bool) {
+        let now = now_seconds();
+        let mut records = self.lock();
+        for key in keys {
+            let counter = records.counter(key, now);
+            counter.in_flight = counter.in_flight.saturating_sub(1);
+            if failed {
+                counter.fail(now);
             }
         }
     }
 }
 
-/// Counts a failed attempt here and on every other node.
-pub async fn count_failure(state: &AppState, principal: &str, address: IpAddr) {
-    state.sign_in_throttle.record_failure(principal, address);
-    let notice = ChangeNotice::SignInFailure { address: address.to_string(), principal: principal.to_owned() };
-    if let Err(e) = state.store.announce(notice).await {
-        tracing::warn!("cannot tell the other nodes of a failed sign-in: {e}");
+impl Attempt<'_> {
+    /// The attempt failed: counted here and on every other node.
+    pub async fn failed(mut self, state: &AppState) {
+        self.decided = true;
+        self.throttle.settle(&self.keys, true);
+        let notice = ChangeNotice::SignInFailure { address: self.address.clone(), principal: self.principal.clone() };
+        if let Err(e) = state.store.announce(notice).await {
+            tracing::warn!("cannot tell the other nodes of a failed sign-in: {e}");
+        }
+    }
+
+    /// The credential was right: the slot is given back, and for a user the address becomes familiar here
+    /// and on every other node.
+    pub async fn succeeded(mut self, state: &AppState, presented: Presented) {
+        self.decided = true;
+        self.throttle.settle(&self.keys, false);
+        if presented != Presented::Password {
+            return;
+        }
+        let announce = self.throttle.lock().remember(&self.principal, &self.address, now_seconds(), true);
+        if announce {
+            let notice =
+                ChangeNotice::SignInSuccess { address: self.address.clone(), principal: self.principal.clone() };
+            if let Err(e) = state.store.announce(notice).await {
+                tracing::warn!("cannot tell the other nodes of a familiar address: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.decided {
+            self.throttle.settle(&self.keys, false);
+        }
+    }
+}
+
+/// Argon2id checks admitted at once: twice the cores run, a bounded queue waits, the rest are refused at
+/// once (AADSTS90055) instead of piling up ~19 MiB each.
+pub struct VerificationGate {
+    admitted: Semaphore,
+    running: Semaphore,
+}
+
+/// Checks waiting for a turn, beyond those running.
+const QUEUED_VERIFICATIONS: usize = 64;
+
+impl VerificationGate {
+    /// A gate sized for this machine.
+    pub fn new() -> Self {
+        let running = std::thread::available_parallelism().map_or(2, usize::from) * 2;
+        Self { admitted: Semaphore::new(running + QUEUED_VERIFICATIONS), running: Semaphore::new(running) }
+    }
+
+    /// Runs `check` on the blocking pool when its turn comes; AADSTS90055 when the queue is full.
+    pub async fn run<T: Send + 'static>(&self, check: impl FnOnce() -> T + Send + 'static) -> Result<T, OAuthFailure> {
+        let Ok(_admitted) = self.admitted.try_acquire() else { return Err(OAuthFailure::busy()) };
+        let _running = self.running.acquire().await.map_err(|_| OAuthFailure::busy())?;
+        tokio::task::spawn_blocking(check).await.map_err(|_| OAuthFailure::internal())
+    }
+}
+
+impl Default for VerificationGate {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -75,18 +322,70 @@ pub async fn count_failure(state: &AppState, principal: &str, address: IpAddr) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn repeated_failures_lock_the_principal_and_the_address() {
-        let throttle = SignInThrottle::default();
-        let address: IpAddr = [127, 0, 0, 1].into();
-        for _ in 0..MAX_FAILURES - 1 {
-            throttle.record_failure("alice", address);
+    const HERE: ClientAddress = ClientAddress::Known(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)));
+    const THERE: ClientAddress = ClientAddress::Known(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2)));
+    const ELSEWHERE: ClientAddress = ClientAddress::Known(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3)));
+
+    fn fail(throttle: &SignInThrottle, presented: Presented, principal: &str, client: ClientAddress) {
+        if let Ok(mut attempt) = throttle.begin(presented, principal, client) {
+            throttle.settle(&attempt.keys, true);
+            attempt.decided = true;
         }
-        assert!(!throttle.is_locked("alice", address));
-        throttle.record_failure("alice", address);
-        assert!(throttle.is_locked("alice", address));
-        assert!(throttle.is_locked("bob", address), "the address is locked too");
-        assert!(throttle.is_locked("alice", [127, 0, 0, 2].into()), "and the principal from anywhere");
-        assert!(!throttle.is_locked("bob", [127, 0, 0, 2].into()));
+    }
+
+    #[test]
+    fn failures_lock_the_address_and_the_unfamiliar_bucket_but_not_the_familiar_one() {
+        let throttle = SignInThrottle::default();
+        throttle.lock().remember("alice", &address_key(HERE), now_seconds(), false);
+        for _ in 0..MAX_FAILURES {
+            fail(&throttle, Presented::Password, "alice", THERE);
+        }
+        assert!(throttle.begin(Presented::Password, "alice", THERE).is_err(), "the attacker's address");
+        assert!(throttle.begin(Presented::Password, "bob", THERE).is_err(), "the address, for everyone");
+        assert!(throttle.begin(Presented::Password, "alice", ELSEWHERE).is_err(), "alice from anywhere unfamiliar");
+        assert!(throttle.begin(Presented::Password, "alice", HERE).is_ok(), "alice where she signs in");
+        assert!(throttle.begin(Presented::Password, "bob", ELSEWHERE).is_ok());
+    }
+
+    #[test]
+    fn client_secrets_are_throttled_by_address_only() {
+        let throttle = SignInThrottle::default();
+        for _ in 0..MAX_FAILURES {
+            fail(&throttle, Presented::ClientSecret, "app", THERE);
+        }
+        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).is_err());
+        assert!(throttle.begin(Presented::ClientSecret, "app", HERE).is_ok());
+    }
+
+    #[test]
+    fn slots_are_taken_before_the_check_and_given_back_when_right() {
+        let throttle = SignInThrottle::default();
+        let attempts: Vec<_> = (0..MAX_FAILURES)
+            .map(|_| throttle.begin(Presented::ClientSecret, "app", THERE))
+            .collect::<Result<_, _>>()
+            .unwrap_or_default();
+        assert_eq!(attempts.len(), MAX_FAILURES as usize);
+        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).is_err(), "no slot while ten are under way");
+        drop(attempts);
+        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).is_ok(), "slots given back");
+    }
+
+    #[test]
+    fn announced_failures_and_familiar_addresses_count_on_every_node() {
+        let throttle = SignInThrottle::default();
+        throttle.record_success("alice", &address_key(HERE));
+        for _ in 0..MAX_FAILURES {
+            throttle.record_failure("alice", &address_key(THERE));
+        }
+        assert!(throttle.begin(Presented::Password, "alice", THERE).is_err());
+        assert!(throttle.begin(Presented::Password, "alice", HERE).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let a = ClientAddress::Known("2001:db8:1:2::1".parse().unwrap_or(IpAddr::V4(0.into())));
+        let b = ClientAddress::Known("2001:db8:1:2:ffff::9".parse().unwrap_or(IpAddr::V4(0.into())));
+        assert_eq!(address_key(a), address_key(b));
+        assert_eq!(address_key(ClientAddress::Unknown), "unknown");
     }
 }

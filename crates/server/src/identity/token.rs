@@ -51,7 +51,7 @@ pub async fn token(
     let result = match form {
         Err(failure) => Err(failure),
         Ok(form) if form.contains_key("resource") => Err(OAuthFailure::resource_on_v2()),
-        Ok(form) => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V2).await,
+        Ok(form) => issue(state.clone(), tenant, connection, headers, form, Endpoint::V2).await,
     };
     audit.finish(&state, outcome(&result)).await;
     result
@@ -76,7 +76,7 @@ pub async fn token_v1(
     let audit = SignInAudit::start(&state, &tenant, &connection, &uri, form.as_ref().unwrap_or(&HashMap::new()));
     let result = match form {
         Err(failure) => Err(failure),
-        Ok(form) => issue(state.clone(), tenant, connection, uri, headers, form, Endpoint::V1).await,
+        Ok(form) => issue(state.clone(), tenant, connection, headers, form, Endpoint::V1).await,
     };
     audit.finish(&state, outcome(&result)).await;
     result
@@ -119,7 +119,7 @@ impl SignInAudit {
             tenant: state.directory().tenant(tenant).map_or_else(|| tenant.to_owned(), |t| t.id.to_string()),
             client_id: field("client_id"),
             grant_type: field("grant_type"),
-            caller: connection.peer.ip().to_string(),
+            caller: connection.client.to_string(),
             request_uri: uri.path().to_owned(),
         }
     }
@@ -156,7 +156,6 @@ async fn issue(
     State(state): State<Arc<AppState>>,
     Path(tenant_in_path): Path<String>,
     Extension(connection): Extension<ConnectionInfo>,
-    uri: Uri,
     headers: HeaderMap,
     form: HashMap<String, String>,
     endpoint: Endpoint,
@@ -177,19 +176,8 @@ async fn issue(
         .ok_or_else(|| OAuthFailure::unknown_client(&client_id, &tenant.name))?
         .clone();
     let app_id = application.client_id.unwrap_or_default();
-    let address = connection.peer.ip();
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned));
-    let claimant = Claimant {
-        tenant: &tenant,
-        tenant_in_path: &tenant_in_path,
-        application: &application,
-        client_id: &client_id,
-        host: host.as_deref(),
-        address,
-    };
+    let address = connection.client;
+    let claimant = Claimant { tenant: &tenant, application: &application, client_id: &client_id, address };
 
     match grant_type.as_str() {
         "client_credentials" => client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await,

@@ -3,7 +3,6 @@
 //! rotated refresh token).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
@@ -16,11 +15,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use strongroom_core::credential;
 use strongroom_core::directory::{Directory, Principal, Tenant};
+use strongroom_core::network::ClientAddress;
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{self, now_millis, now_seconds};
-use super::throttle;
+use super::throttle::{self, Presented};
 use super::token::requested_resource;
 use crate::state::AppState;
 
@@ -128,7 +128,7 @@ pub async fn password(
     tenant: &Tenant,
     client_id: Uuid,
     form: &HashMap<String, String>,
-    address: IpAddr,
+    address: ClientAddress,
 ) -> Result<Response, OAuthFailure> {
     let username = form.get("username").ok_or_else(|| OAuthFailure::missing_parameter("username"))?;
     let password = form.get("password").ok_or_else(|| OAuthFailure::missing_parameter("password"))?.clone();
@@ -139,29 +139,32 @@ pub async fn password(
 }
 
 /// Checks a user's password, counting failures against brute force; used by every flow that signs a user in.
+/// A user name with control characters is refused before anything else: it names no user, and must reach no
+/// log or notice.
 pub async fn check_password<'a>(
     state: &AppState,
     directory: &'a Directory,
     tenant: &Tenant,
     username: &str,
     password: String,
-    address: IpAddr,
+    address: ClientAddress,
 ) -> Result<&'a Principal, OAuthFailure> {
-    let principal_key = format!("{}/{}", tenant.id, username.to_ascii_lowercase());
-    if state.sign_in_throttle.is_locked(&principal_key, address) {
-        return Err(OAuthFailure::locked_out());
+    if !credential::is_valid_sign_in_name(username) {
+        return Err(OAuthFailure::invalid_username());
     }
+    let principal_key = format!("{}/{}", tenant.id, username.to_ascii_lowercase());
+    let attempt = state.sign_in_throttle.begin(Presented::Password, &principal_key, address)?;
     let Some((user, details)) = directory.user_by_sign_in_name(tenant.id, username) else {
-        throttle::count_failure(state, &principal_key, address).await;
+        attempt.failed(state).await;
         return Err(OAuthFailure::user_not_found(username, &tenant.name));
     };
     let hash = details.password_hash.clone();
-    let verified =
-        tokio::task::spawn_blocking(move || credential::verify_secret(&password, &hash)).await.unwrap_or(false);
+    let verified = state.verification_gate.run(move || credential::verify_secret(&password, &hash)).await?;
     if !verified {
-        throttle::count_failure(state, &principal_key, address).await;
+        attempt.failed(state).await;
         return Err(OAuthFailure::invalid_user_credentials());
     }
+    attempt.succeeded(state, Presented::Password).await;
     if !details.enabled {
         return Err(OAuthFailure::user_disabled());
     }

@@ -18,7 +18,6 @@ pub mod identities;
 pub mod resource;
 pub mod vaults;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +30,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strongroom_core::directory::{Directory, Tenant, Vault};
+use strongroom_core::network::ClientAddress;
 use strongroom_core::provision::Change;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
@@ -164,7 +164,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 }
 
 /// Runs a management request through every stage.
-pub async fn handle(state: Arc<AppState>, client: IpAddr, request: Request<Body>) -> Response {
+pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Request<Body>) -> Response {
     let started = Instant::now();
     let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
     let request_id = crate::audit::request_id();

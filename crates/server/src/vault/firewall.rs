@@ -6,11 +6,9 @@
 //! the token is validated here; a caller the firewall blocks gets the same answer whether its token was valid,
 //! invalid or absent, so the firewall is no oracle for tokens.
 
-use std::net::IpAddr;
-
 use axum::http::HeaderMap;
 use strongroom_core::directory::{Directory, Vault};
-use strongroom_core::network::{self, FirewallDecision, Origin};
+use strongroom_core::network::{self, ClientAddress, FirewallDecision, Origin};
 use uuid::Uuid;
 
 use super::ConnectionInfo;
@@ -18,9 +16,10 @@ use super::authenticate::{self, Caller};
 use super::error::VaultError;
 use crate::state::AppState;
 
-/// The client's address for this connection and request.
-pub fn client_address(state: &AppState, connection: &ConnectionInfo, headers: &HeaderMap) -> IpAddr {
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+/// The client of this connection and request — the one rule the whole server uses (firewall, management
+/// audit, sign-in throttling and the sign-in log): see [`network::client_address`].
+pub fn client_address(state: &AppState, connection: &ConnectionInfo, headers: &HeaderMap) -> ClientAddress {
+    let forwarded = headers.get_all("x-forwarded-for").iter().map(|line| line.as_bytes());
     network::client_address(connection.peer.ip(), forwarded, &state.network.trusted_proxies)
 }
 
@@ -31,9 +30,11 @@ pub fn check(
     directory: &Directory,
     vault: &Vault,
     connection: &ConnectionInfo,
-    client: IpAddr,
+    client: ClientAddress,
     token: &str,
 ) -> Result<Option<Caller>, VaultError> {
+    // A proxy forwarded what cannot be read: no rule can be checked against an unknown caller.
+    let ClientAddress::Known(client) = client else { return Err(refusal(vault, client)) };
     let origin = Origin {
         address: client,
         service_endpoint_subnet: network::service_endpoint_subnet(&state.network.subnets, client).map(str::to_owned),
@@ -56,7 +57,7 @@ pub fn check(
     }
 }
 
-fn refusal(vault: &Vault, client: IpAddr) -> VaultError {
+fn refusal(vault: &Vault, client: impl std::fmt::Display) -> VaultError {
     VaultError::forbidden_by_firewall(format!(
         "Client address is not authorized and caller is not a trusted service.\r\nClient address: {client}\r\nVault: {};location=local",
         vault.name

@@ -30,6 +30,7 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
+use strongroom_core::network::ClientAddress;
 use strongroom_core::token::LastToken;
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use time::OffsetDateTime;
@@ -53,6 +54,9 @@ pub struct ConnectionInfo {
     pub local: SocketAddr,
     /// The vault whose private endpoint the connection arrived on, if it came in on one.
     pub private_endpoint: Option<Arc<str>>,
+    /// The client of the request at hand, by the server's one rule ([`firewall::client_address`]): the peer
+    /// until the request's forwarding headers are read, which dispatch does for every request.
+    pub client: ClientAddress,
     /// The peer's address as responses and audit records spell it, formatted once for the connection's
     /// requests (the peer is the client unless a trusted proxy forwards for another).
     peer_text: Arc<AddressText>,
@@ -67,14 +71,19 @@ impl ConnectionInfo {
             peer,
             local,
             private_endpoint,
+            client: ClientAddress::Known(strongroom_core::network::canonical(peer.ip())),
             peer_text: Arc::new(AddressText::new(peer.ip())),
             last_token: Arc::default(),
         }
     }
 
     /// `client` as responses and audit records spell it.
-    fn address_text(&self, client: IpAddr) -> Arc<AddressText> {
-        if client == self.peer.ip() { Arc::clone(&self.peer_text) } else { Arc::new(AddressText::new(client)) }
+    fn address_text(&self, client: ClientAddress) -> Arc<AddressText> {
+        match client {
+            ClientAddress::Known(address) if address == self.peer.ip() => Arc::clone(&self.peer_text),
+            ClientAddress::Known(address) => Arc::new(AddressText::new(address)),
+            ClientAddress::Unknown => Arc::new(AddressText { address: client.to_string(), network_info: None }),
+        }
     }
 }
 
@@ -116,7 +125,7 @@ pub async fn handle(
     let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
     let request_id = crate::audit::request_id();
     let (parts, body) = request.into_parts();
-    let client = firewall::client_address(&state, &connection, &parts.headers);
+    let client = connection.client;
     let mut draft =
         AuditDraft { operation_name: "Unknown", identity: None, address_authorized: false, rbac_authorized: false };
 
@@ -160,7 +169,7 @@ pub async fn handle(
 async fn run_stages(
     state: &AppState,
     connection: &ConnectionInfo,
-    client: IpAddr,
+    client: ClientAddress,
     host: &str,
     vault_name: &str,
     parts: &Parts,

@@ -275,3 +275,15 @@ pub async fn tls_connect(
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     connector.connect(rustls_pki_types::ServerName::try_from("localhost").unwrap(), stream).await.unwrap()
 }
+
+impl TestServer {
+    /// Another node beside `first`, on the same storage (`tail` names it): its own data directory, the same
+    /// root key, as an operator sets nodes up.
+    pub async fn start_beside(first: &TestServer, tail: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(first.dir.path().join("root.key"), dir.path().join("root.key")).unwrap();
+        let server = boot(dir.path(), tail).await;
+        let http = client(&server, dir.path());
+        Self { server: Some(server), dir, http, config_tail: tail.to_owned() }
+    }
+}
