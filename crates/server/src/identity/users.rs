@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{self, now_millis, now_seconds};
-use super::throttle::{self, Presented};
+use super::throttle::Presented;
 use super::token::requested_resource;
 use crate::state::AppState;
 
