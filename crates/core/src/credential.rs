@@ -52,6 +52,35 @@ pub fn verify_secret(secret: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
 }
 
+/// The installation's key for finding a workload's secret by a keyed hash (HMAC-SHA-256): a secret presented
+/// to a managed-identity endpoint is found in one step, where checking it against each workload's Argon2id hash
+/// would cost one slow hash per workload of every tenant. The key is sealed in the store; without it a MAC says
+/// nothing about the secret.
+pub struct WorkloadSecretKey(aws_lc_rs::hmac::Key);
+
+impl WorkloadSecretKey {
+    /// The key made of `bytes` (32 random bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, bytes))
+    }
+
+    /// The keyed hash of `secret`, base64url.
+    pub fn mac(&self, secret: &str) -> String {
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&self.0, secret.as_bytes()).as_ref())
+    }
+}
+
+impl std::fmt::Debug for WorkloadSecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkloadSecretKey(..)")
+    }
+}
+
+/// Whether two keyed hashes are equal, compared in constant time.
+pub fn macs_equal(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
 /// Longest user name a sign-in accepts (Entra's user principal names are far shorter).
 pub const MAX_SIGN_IN_NAME_CHARS: usize = 256;
 
@@ -66,6 +95,17 @@ pub fn is_valid_sign_in_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_hashes_find_a_secret_under_their_key_only() {
+        let key = WorkloadSecretKey::from_bytes(&[7; 32]);
+        let mac = key.mac("web-01-identity-header-0123456789");
+        assert!(macs_equal(&mac, &key.mac("web-01-identity-header-0123456789")));
+        assert!(!macs_equal(&mac, &key.mac("web-01-identity-header-012345678")));
+        assert!(!mac.contains("identity-header"));
+        let other = WorkloadSecretKey::from_bytes(&[8; 32]);
+        assert!(!macs_equal(&mac, &other.mac("web-01-identity-header-0123456789")));
+    }
 
     #[test]
     fn a_hash_verifies_its_secret_only() -> Result<()> {

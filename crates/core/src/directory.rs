@@ -143,6 +143,12 @@ pub struct ManagedIdentity {
     /// Argon2id hash of the workload's secret (App Service's `IDENTITY_HEADER`, Azure ML's `MSI_SECRET`);
     /// system-assigned identities only.
     pub identity_header_hash: Option<String>,
+    /// The same secret's keyed hash under the installation's [`WorkloadSecretKey`], by which a presented
+    /// secret is found (absent from records stored before it existed, until the next provisioning).
+    ///
+    /// [`WorkloadSecretKey`]: crate::credential::WorkloadSecretKey
+    #[serde(default)]
+    pub identity_header_mac: Option<String>,
     /// Source addresses that are this workload on the IMDS endpoint (as on a VM); system-assigned only.
     pub source_addresses: Vec<IpAddr>,
     /// The workloads (system-assigned identities, by object id) a user-assigned identity is assigned to.

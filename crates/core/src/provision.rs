@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
-use crate::credential::{self, DeclaredSecret, StoredSecret};
+use crate::credential::{self, DeclaredSecret, StoredSecret, WorkloadSecretKey};
 use std::net::IpAddr;
 
 use crate::directory::{
@@ -290,8 +290,14 @@ pub enum Change {
     },
 }
 
-/// The changes that take `current` to `desired`, at time `now` (Unix seconds).
-pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec<Change>> {
+/// The changes that take `current` to `desired`, at time `now` (Unix seconds). Workload secrets are kept by
+/// their keyed hash under `workload_key` besides their Argon2id hash.
+pub fn plan(
+    current: &Directory,
+    desired: &DesiredState,
+    now: i64,
+    workload_key: &WorkloadSecretKey,
+) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     // Every tenant's own principals first, so that service principals can find applications of any tenant.
     let mut tenants = Vec::new();
@@ -302,7 +308,8 @@ pub fn plan(current: &Directory, desired: &DesiredState, now: i64) -> Result<Vec
         for app in &tenant.applications {
             plan_application(current, tenant_id, app, &mut principals, &mut changes)?;
         }
-        plan_managed_identities(current, tenant_id, &tenant.managed_identities, &mut principals, &mut changes)?;
+        let identities = &tenant.managed_identities;
+        plan_managed_identities(current, tenant_id, identities, workload_key, &mut principals, &mut changes)?;
         plan_users_and_groups(current, tenant_id, tenant, now, &mut principals, &mut changes)?;
         tenants.push((tenant, tenant_id, principals));
     }
@@ -560,6 +567,7 @@ fn plan_managed_identities(
     current: &Directory,
     tenant_id: Uuid,
     wanted: &[DesiredManagedIdentity],
+    workload_key: &WorkloadSecretKey,
     principals: &mut Vec<Principal>,
     changes: &mut Vec<Change>,
 ) -> Result<()> {
@@ -624,6 +632,7 @@ fn plan_managed_identities(
                 _ => Some(credential::hash_secret(header)?),
             },
         };
+        let identity_header_mac = mi.identity_header.as_deref().map(|header| workload_key.mac(header));
         let assigned_to = mi
             .assigned_to
             .iter()
@@ -643,6 +652,7 @@ fn plan_managed_identities(
         let details = ManagedIdentity {
             kind: mi.kind,
             identity_header_hash,
+            identity_header_mac,
             source_addresses: mi.source_addresses.iter().map(|a| crate::network::canonical(*a)).collect(),
             assigned_to,
         };
@@ -846,6 +856,10 @@ mod tests {
 
     use super::*;
 
+    fn workload_key() -> WorkloadSecretKey {
+        WorkloadSecretKey::from_bytes(&[3; 32])
+    }
+
     fn desired() -> DesiredState {
         DesiredState {
             tenants: vec![DesiredTenant {
@@ -979,10 +993,10 @@ mod tests {
 
     #[test]
     fn applying_twice_plans_nothing_the_second_time() -> Result<()> {
-        let first = plan(&Directory::default(), &desired(), 0)?;
+        let first = plan(&Directory::default(), &desired(), 0, &workload_key())?;
         assert_eq!(first.len(), 15, "{first:?}");
         let directory = apply(&first);
-        let second = plan(&directory, &desired(), 0)?;
+        let second = plan(&directory, &desired(), 0, &workload_key())?;
         assert!(second.is_empty(), "{second:?}");
         Ok(())
     }
@@ -991,37 +1005,37 @@ mod tests {
     fn a_name_two_kinds_share_needs_its_kind() -> Result<()> {
         let mut ambiguous = desired();
         ambiguous.tenants[0].users[0].name = "billing-api".into();
-        let refused = plan(&Directory::default(), &ambiguous, 0);
+        let refused = plan(&Directory::default(), &ambiguous, 0, &workload_key());
         assert!(
             refused.as_ref().is_err_and(|e| e.message().contains("both a") && e.message().contains("principal_type")),
             "{refused:?}"
         );
         ambiguous.tenants[0].vaults[0].role_assignments[0].principal_type = Some(PrincipalKind::Application);
-        let directory = apply(&plan(&Directory::default(), &ambiguous, 0)?);
+        let directory = apply(&plan(&Directory::default(), &ambiguous, 0, &workload_key())?);
         let granted = directory.role_assignments.values().flatten().map(|a| a.principal_id).collect::<Vec<_>>();
         let app = directory.principals().iter().find(|p| p.kind == PrincipalKind::Application).map(|p| p.object_id);
         assert_eq!(granted.first().copied(), app);
         ambiguous.tenants[0].vaults[0].role_assignments[0].principal_type = Some(PrincipalKind::Group);
-        assert!(plan(&Directory::default(), &ambiguous, 0).is_err());
+        assert!(plan(&Directory::default(), &ambiguous, 0, &workload_key()).is_err());
         Ok(())
     }
 
     #[test]
     fn a_changed_client_secret_replaces_the_old_one() -> Result<()> {
-        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
         let mut changed = desired();
         changed.tenants[0].applications[0].secrets = vec![DeclaredSecret { value: "s2".into(), expires: None }];
-        let changes = plan(&directory, &changed, 0)?;
+        let changes = plan(&directory, &changed, 0, &workload_key())?;
         assert!(matches!(changes.as_slice(), [Change::AddClientSecret { .. }, Change::RemoveClientSecret { .. }]));
         Ok(())
     }
 
     #[test]
     fn a_changed_trust_updates_the_principal_and_keeps_its_ids() -> Result<()> {
-        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
         let mut changed = desired();
         changed.tenants[0].applications[0].trusted_service = true;
-        let changes = plan(&directory, &changed, 0)?;
+        let changes = plan(&directory, &changed, 0, &workload_key())?;
         let [Change::UpdatePrincipal(updated)] = changes.as_slice() else {
             return Err(Error::invalid_input(format_args!("{changes:?}")));
         };
@@ -1032,7 +1046,7 @@ mod tests {
 
     #[test]
     fn user_assigned_identities_reach_their_workloads() -> Result<()> {
-        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
         let workload = directory.workload_at(IpAddr::from([127, 0, 0, 7])).map(|p| p.object_id);
         let names: Vec<&str> =
             workload.map(|w| directory.identities_of(w)).unwrap_or_default().iter().map(|p| p.name.as_str()).collect();
@@ -1043,13 +1057,13 @@ mod tests {
 
         let mut broken = desired();
         broken.tenants[0].managed_identities[0].assigned_to = vec!["nowhere".into()];
-        assert!(plan(&Directory::default(), &broken, 0).is_err());
+        assert!(plan(&Directory::default(), &broken, 0, &workload_key()).is_err());
         Ok(())
     }
 
     #[test]
     fn users_sign_in_by_name_and_belong_to_nested_groups() -> Result<()> {
-        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
         let tenant = directory.tenants[0].id;
         let (alice, details) =
             directory.user_by_sign_in_name(tenant, "ALICE@contoso").ok_or_else(|| Error::invalid_input("no alice"))?;
@@ -1059,7 +1073,7 @@ mod tests {
 
         let mut changed = desired();
         changed.tenants[0].users[0].enabled = false;
-        let changes = plan(&directory, &changed, 0)?;
+        let changes = plan(&directory, &changed, 0, &workload_key())?;
         assert!(matches!(changes.as_slice(), [Change::PutUser { user, .. }] if !user.enabled), "{changes:?}");
         assert!(
             matches!(changes.as_slice(), [Change::PutUser { user, .. }] if user.grants_valid_after_ms == Some(0)),
@@ -1068,12 +1082,12 @@ mod tests {
 
         let mut new_password = desired();
         new_password.tenants[0].users[0].password = "Another-Horse-8".into();
-        let changes = plan(&directory, &new_password, 1_700)?;
+        let changes = plan(&directory, &new_password, 1_700, &workload_key())?;
         assert!(
             matches!(changes.as_slice(), [Change::PutUser { user, .. }] if user.grants_valid_after_ms == Some(1_700_000)),
             "a new password revokes earlier grants: {changes:?}"
         );
-        assert!(plan(&directory, &desired(), 1_700)?.is_empty(), "an unchanged user keeps its grants");
+        assert!(plan(&directory, &desired(), 1_700, &workload_key())?.is_empty(), "an unchanged user keeps its grants");
         Ok(())
     }
 
@@ -1092,7 +1106,7 @@ mod tests {
         other.vaults[0].name = "fabrikam-vault".into();
         other.service_principals = vec![client_id];
         wanted.tenants.push(other);
-        let directory = apply(&plan(&Directory::default(), &wanted, 0)?);
+        let directory = apply(&plan(&Directory::default(), &wanted, 0, &workload_key())?);
         let sp = directory
             .principals
             .iter()
@@ -1101,10 +1115,13 @@ mod tests {
         let home = directory.application(directory.tenants[0].id, client_id).map(|p| p.object_id);
         assert_eq!(Some(directory.credential_owner(sp.object_id)), home);
         assert_ne!(Some(sp.object_id), home);
-        assert!(plan(&directory, &wanted, 0)?.is_empty());
+        assert!(plan(&directory, &wanted, 0, &workload_key())?.is_empty());
 
         wanted.tenants[0].applications[0].multi_tenant = false;
-        assert!(plan(&Directory::default(), &wanted, 0).is_err_and(|e| e.message().contains("single-tenant")));
+        assert!(
+            plan(&Directory::default(), &wanted, 0, &workload_key())
+                .is_err_and(|e| e.message().contains("single-tenant"))
+        );
         Ok(())
     }
 
@@ -1112,7 +1129,7 @@ mod tests {
     fn assignments_must_name_a_principal_of_the_tenant() {
         let mut broken = desired();
         broken.tenants[0].vaults[0].role_assignments[0].principal = "nobody".into();
-        let err = plan(&Directory::default(), &broken, 0).err();
+        let err = plan(&Directory::default(), &broken, 0, &workload_key()).err();
         assert!(err.is_some_and(|e| e.message().contains("'nobody'")));
     }
 
@@ -1120,15 +1137,15 @@ mod tests {
     fn retention_outside_7_to_90_is_refused() {
         let mut broken = desired();
         broken.tenants[0].vaults[0].soft_delete_retention_days = 5;
-        assert!(plan(&Directory::default(), &broken, 0).is_err());
+        assert!(plan(&Directory::default(), &broken, 0, &workload_key()).is_err());
     }
 
     #[test]
     fn a_fixed_tenant_id_cannot_change() -> Result<()> {
-        let directory = apply(&plan(&Directory::default(), &desired(), 0)?);
+        let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
         let mut changed = desired();
         changed.tenants[0].id = Some(Uuid::new_v4());
-        assert!(plan(&directory, &changed, 0).is_err());
+        assert!(plan(&directory, &changed, 0, &workload_key()).is_err());
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use strongroom_core::backup::BackupKey;
+use strongroom_core::credential::WorkloadSecretKey;
 use strongroom_core::provision::{self, DesiredState};
 use strongroom_core::token::KeySet;
 use strongroom_store::Store;
@@ -34,6 +35,8 @@ use crate::{cluster, http, identity, sweeper, tls};
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
 const BACKUP_KEY_SETTING: &str = "backup-key";
+/// The key workload secrets are found by (their keyed hashes).
+const WORKLOAD_KEY_SETTING: &str = "workload-secret-key";
 /// The SQLite database in the data directory.
 const DATABASE_FILE: &str = "strongroom.db";
 /// The root key in the data directory.
@@ -75,6 +78,7 @@ pub struct Installation {
     store: Arc<dyn Store>,
     keys: KeySet,
     backup_key: Zeroizing<Vec<u8>>,
+    workload_key: Arc<WorkloadSecretKey>,
 }
 
 impl Installation {
@@ -84,8 +88,10 @@ impl Installation {
         // Warm secret reads are answered from memory; writes go through to the database first.
         let store: Arc<dyn Store> = Arc::new(CachedStore::new(database));
         let keys = signing::load(store.as_ref(), now_seconds()).await?;
-        let backup_key = load_backup_key(store.as_ref()).await?;
-        Ok(Self { settings, store, keys, backup_key })
+        let backup_key = load_installation_key(store.as_ref(), BACKUP_KEY_SETTING).await?;
+        let workload_key = load_installation_key(store.as_ref(), WORKLOAD_KEY_SETTING).await?;
+        let workload_key = Arc::new(WorkloadSecretKey::from_bytes(&workload_key));
+        Ok(Self { settings, store, keys, backup_key, workload_key })
     }
 
     /// Rotates the token signing key now; a running server takes the new key up within seconds.
@@ -119,7 +125,7 @@ impl Installation {
         loop {
             attempts += 1;
             let current = self.store.load_directory().await?;
-            let changes = provision::plan(&current, desired, now_seconds())
+            let changes = provision::plan(&current, desired, now_seconds(), &self.workload_key)
                 .map_err(|e| Error::new(ErrorKind::Config, "applying the configuration", e))?;
             if changes.is_empty() {
                 return Ok(());
@@ -171,6 +177,7 @@ impl Installation {
             ),
             validated_tokens: Default::default(),
             verified_secrets: VerifiedSecrets::new()?,
+            workload_key: Arc::clone(&self.workload_key),
             parsed_keys: Default::default(),
             data_dir: self.settings.data_dir.clone(),
         });
@@ -241,19 +248,20 @@ impl Installation {
     }
 }
 
-async fn load_backup_key(store: &dyn Store) -> Result<Zeroizing<Vec<u8>>> {
-    if let Some(key) = store.sealed_setting(BACKUP_KEY_SETTING).await? {
+/// The installation's 32-byte key kept sealed as the setting `name`, made on first use.
+async fn load_installation_key(store: &dyn Store, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    if let Some(key) = store.sealed_setting(name).await? {
         return Ok(key);
     }
     let mut key = Zeroizing::new(vec![0u8; 32]);
     aws_lc_rs::rand::fill(key.as_mut_slice())
-        .map_err(|_| Error::new(ErrorKind::Domain, "creating the backup key", "the random generator failed"))?;
+        .map_err(|_| Error::new(ErrorKind::Domain, format!("creating the {name}"), "the random generator failed"))?;
     // Nodes starting together on one database each make a key; the first one stored is everyone's.
-    store.create_sealed_setting(BACKUP_KEY_SETTING, &key).await?;
+    store.create_sealed_setting(name, &key).await?;
     store
-        .sealed_setting(BACKUP_KEY_SETTING)
+        .sealed_setting(name)
         .await?
-        .ok_or_else(|| Error::new(ErrorKind::Domain, "creating the backup key", "it was not stored"))
+        .ok_or_else(|| Error::new(ErrorKind::Domain, format!("creating the {name}"), "it was not stored"))
 }
 
 /// A server that is listening.
@@ -317,10 +325,10 @@ mod files {
     use crate::error::{Error, ErrorKind, Result};
 
     /// Files that must not be readable by anyone but the owner for the server to start.
-    const REFUSED_WHEN_EXPOSED: [&str; 2] = [ROOT_KEY_FILE, DATABASE_FILE];
+    /// The local CA's key is among them: it signs the CA users are told to trust system-wide.
+    const REFUSED_WHEN_EXPOSED: [&str; 3] = [ROOT_KEY_FILE, DATABASE_FILE, "ca-key.pem"];
     /// Files reported when readable by others (the SQLite journal files hold database pages).
-    const REPORTED_WHEN_EXPOSED: [&str; 5] =
-        [AUDIT_FILE, "strongroom.db-wal", "strongroom.db-shm", "ca-key.pem", "dev.env"];
+    const REPORTED_WHEN_EXPOSED: [&str; 4] = [AUDIT_FILE, "strongroom.db-wal", "strongroom.db-shm", "dev.env"];
 
     /// Creates `dir` (and its missing parents) readable by its owner only.
     pub(super) fn create_private_dir(dir: &Path) -> Result<()> {

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 use strongroom_core::backup::BackupKey;
+use strongroom_core::credential::WorkloadSecretKey;
 use strongroom_core::directory::Directory;
 use strongroom_core::network::Subnet;
 use strongroom_core::token::ValidatedTokens;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub validated_tokens: ValidatedTokens,
     /// Client secrets that passed their Argon2id check, so that warm token requests skip it.
     pub verified_secrets: VerifiedSecrets,
+    /// The key managed-identity workload secrets are found by.
+    pub workload_key: Arc<WorkloadSecretKey>,
     /// The data directory (the local CA lives there).
     pub data_dir: std::path::PathBuf,
     /// Key versions' material, parsed once, so that warm cryptographic operations skip the parse.

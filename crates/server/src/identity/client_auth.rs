@@ -11,6 +11,7 @@ use strongroom_core::assertion::{self, FederatedCredential, Refusal};
 use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::{Directory, Principal, Tenant};
 use strongroom_core::network::ClientAddress;
+use strongroom_core::token::CLOCK_SKEW_SECONDS;
 use strongroom_store::{Ephemeral, IfLive};
 use uuid::Uuid;
 
@@ -74,7 +75,8 @@ pub async fn authenticate(
                     kind: ASSERTION_IDS,
                     key: &format!("{}/{jti}", claimant.application.client_id.unwrap_or(claimant.application.object_id)),
                     value: &[],
-                    expires: verified.expires,
+                    // Kept as long as the assertion is accepted: its expiry plus the clock skew allowed.
+                    expires: verified.expires.saturating_add(CLOCK_SKEW_SECONDS as i64 + 1),
                 },
                 now_seconds(),
                 IfLive::Keep,

@@ -20,7 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use strongroom_core::credential::{self, StoredSecret};
+use strongroom_core::credential;
 use strongroom_core::directory::{Directory, ManagedIdentityKind, Principal};
 use strongroom_core::network::ClientAddress;
 use uuid::Uuid;
@@ -141,7 +141,7 @@ pub async fn imds(
     if !metadata.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(ManagedIdentityFailure::missing_metadata_header());
     }
-    issue(&state, Proof::Address(connection.client), &query).await
+    issue(&state, Proof::Address(connection.peer_address()), &query).await
 }
 
 /// `/msi/token`: App Service and Azure ML (`GET`, secret header) or Cloud Shell (`POST`, source address).
@@ -160,7 +160,7 @@ pub async fn msi(
             return Err(ManagedIdentityFailure::missing_metadata_header());
         }
         query.extend(form_urlencoded::parse(&body).into_owned());
-        Proof::Address(connection.client)
+        Proof::Address(connection.peer_address())
     } else {
         match header("x-identity-header").or_else(|| header("secret")) {
             Some(secret) => Proof::Secret { secret, from: connection.client },
@@ -214,41 +214,27 @@ async fn issue(
     .into_response())
 }
 
-/// The workload whose secret is `secret`. A secret seen before is found by its keyed hash (HMAC-SHA-256
-/// under a key of this process, compared in constant time by the map's exact match on a MAC) without any
-/// Argon2id; an unknown one is checked against every workload's Argon2id hash through the verification gate,
-/// and only after the caller's address took a slot in the sign-in throttle: ten wrong secrets lock the address.
+/// The workload whose secret is `secret`, found by the secret's keyed hash under the installation's key
+/// (HMAC-SHA-256, compared in constant time): one hash per request, whatever the number of workloads, and no
+/// Argon2id. The caller's address takes a slot in the sign-in throttle first: ten wrong secrets lock it.
 async fn workload_with_secret(
     state: &AppState,
     directory: &Directory,
     secret: String,
     from: ClientAddress,
 ) -> Result<Uuid, ManagedIdentityFailure> {
-    let candidates: Vec<(Uuid, String)> = directory
+    let refused = |failure: OAuthFailure| ManagedIdentityFailure::from_token_service(&failure);
+    let attempt = state.sign_in_throttle.begin(Presented::ClientSecret, WORKLOAD_SECRETS, from).map_err(refused)?;
+    let mac = state.workload_key.mac(&secret);
+    let workload = directory
         .managed_identities
         .iter()
         .filter(|(_, mi)| mi.kind == ManagedIdentityKind::System)
-        .filter_map(|(id, mi)| mi.identity_header_hash.clone().map(|hash| (*id, hash)))
-        .collect();
-    let stored: Vec<StoredSecret> =
-        candidates.iter().map(|(_, hash)| StoredSecret { hash: hash.clone(), expires: None }).collect();
-    let fingerprint = state.verified_secrets.fingerprint(Uuid::nil(), &secret);
-    if let Some(known) = state.verified_secrets.recall(&fingerprint, &stored)
-        && let Some((workload, _)) = candidates.iter().find(|(_, hash)| *hash == known.hash)
-    {
-        return Ok(*workload);
-    }
-    let refused = |failure: OAuthFailure| ManagedIdentityFailure::from_token_service(&failure);
-    let attempt = state.sign_in_throttle.begin(Presented::ClientSecret, WORKLOAD_SECRETS, from).map_err(refused)?;
-    let matched = state
-        .verification_gate
-        .run(move || candidates.into_iter().find(|(_, hash)| credential::verify_secret(&secret, hash)))
-        .await
-        .map_err(refused)?;
-    match matched {
-        Some((workload, hash)) => {
+        .find(|(_, mi)| mi.identity_header_mac.as_deref().is_some_and(|stored| credential::macs_equal(stored, &mac)))
+        .map(|(id, _)| *id);
+    match workload {
+        Some(workload) => {
             attempt.succeeded(state, Presented::ClientSecret).await;
-            state.verified_secrets.remember(fingerprint, &hash);
             Ok(workload)
         }
         None => {

@@ -181,12 +181,16 @@ async fn issue(
 
     match grant_type.as_str() {
         "client_credentials" => client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await,
-        "password" => users::password(&state, &directory, &tenant, app_id, &form, address).await,
+        "password" => {
+            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
+            users::password(&state, &directory, &tenant, app_id, &form, address).await
+        }
         "refresh_token" => {
             authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
             users::refresh(&state, &directory, &tenant, app_id, &form).await
         }
         "urn:ietf:params:oauth:grant-type:device_code" => {
+            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
             device::poll(&state, &directory, &tenant, app_id, &form).await
         }
         "authorization_code" => {
@@ -198,10 +202,11 @@ async fn issue(
     }
 }
 
-/// A confidential client redeeming a grant (a code, a refresh token) proves itself first, as Entra requires
-/// (AADSTS7000218 without a credential): a stolen code or refresh token is worth nothing without the
-/// application's secret, certificate or federated identity. Public clients have none to present; their
-/// codes are bound to the PKCE verifier instead.
+/// A confidential client redeeming a grant (a code, a refresh token) or signing a user in (password, device
+/// code) proves itself first, as Entra requires (AADSTS7000218 without a credential): a stolen code or refresh
+/// token is worth nothing without the application's secret, certificate or federated identity, and nobody
+/// signs users in under a confidential application's name without it. Public clients have none to present;
+/// their codes are bound to the PKCE verifier instead.
 async fn authenticate_confidential(
     state: &AppState,
     directory: &Directory,

@@ -103,6 +103,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
     let details = ManagedIdentity {
         kind: ManagedIdentityKind::User,
         identity_header_hash: None,
+        identity_header_mac: None,
         source_addresses: Vec::new(),
         assigned_to,
     };

@@ -77,6 +77,12 @@ impl ConnectionInfo {
         }
     }
 
+    /// The TCP peer, canonical: what a workload proves by its source address (IMDS, Cloud Shell) must be
+    /// where the connection comes from, never what a forwarding header says, trusted proxy or not.
+    pub fn peer_address(&self) -> ClientAddress {
+        ClientAddress::Known(strongroom_core::network::canonical(self.peer.ip()))
+    }
+
     /// `client` as responses and audit records spell it.
     fn address_text(&self, client: ClientAddress) -> Arc<AddressText> {
         match client {

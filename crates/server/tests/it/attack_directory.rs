@@ -192,9 +192,11 @@ pub async fn user_sign_in(
     password: &str,
     scope: &str,
 ) -> (u16, Value) {
+    // The application is confidential (it holds `{via}-secret-0123456789`): it proves itself too.
     let form = [
         ("grant_type", "password"),
         ("client_id", &client_id(server, via)),
+        ("client_secret", &format!("{via}-secret-0123456789")),
         ("username", user),
         ("password", password),
         ("scope", scope),

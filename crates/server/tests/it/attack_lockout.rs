@@ -143,8 +143,9 @@ async fn wrong_secrets_from_elsewhere_never_refuse_the_correct_one() {
     assert_eq!(code(&body), 50053, "the attacker's address stays locked, whatever it presents: {body}");
 }
 
+/// `cli` is a public client, as the Azure CLI is: a confidential one would have to prove itself too.
 const USERS: &str = "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n\
-    secrets = [\"cli-secret-0123456789\"]\n[[tenant.user]]\nname = \"alice\"\npassword = \"alice-password-1\"\n";
+    [[tenant.user]]\nname = \"alice\"\npassword = \"alice-password-1\"\n";
 
 fn password_form<'a>(client_id: &'a str, username: &'a str, password: &'a str) -> [(&'a str, &'a str); 5] {
     [
@@ -229,8 +230,10 @@ async fn a_user_name_cannot_forge_notices_to_other_nodes() {
     // The old encoding: `failure {address} {principal}` per line, the principal being `{tenant}/{user name}`.
     let forged: String = (0..12).map(|_| format!("\nfailure 127.0.0.1 {victim}\nfailure ::1 {victim}")).collect();
     let username = format!("nobody{forged}\neverything");
-    let (status, body) =
-        token_from(&a, &a.http, &[], &password_form(&a.client_id("admin"), &username, "whatever")).await;
+    let admin = a.client_id("admin");
+    let mut form = password_form(&admin, &username, "whatever").to_vec();
+    form.push(("client_secret", "admin-secret-0123456789"));
+    let (status, body) = token_from(&a, &a.http, &[], &form).await;
     assert_eq!((status, code(&body)), (400, 90100), "refused at the door: {body}");
     assert!(!body.to_string().contains("failure 127"), "the name is not echoed: {body}");
 
@@ -245,13 +248,13 @@ async fn a_user_name_cannot_forge_notices_to_other_nodes() {
 // --- Client assertions ------------------------------------------------------------------------------------
 
 /// An RSA certificate registered on the application `signer`, and its key to sign assertions with.
-struct Signer {
+pub(crate) struct Signer {
     key: aws_lc_rs::signature::RsaKeyPair,
     x5t: String,
 }
 
 impl Signer {
-    fn new(dir: &std::path::Path) -> (Self, String) {
+    pub(crate) fn new(dir: &std::path::Path) -> (Self, String) {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
         let certificate = rcgen::CertificateParams::new(vec!["signer".to_owned()]).unwrap().self_signed(&key).unwrap();
         let path = dir.join("signer.pem");
@@ -266,7 +269,7 @@ impl Signer {
         (Self { key, x5t }, config)
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let header = json!({"alg": "RS256", "typ": "JWT", "x5t": self.x5t});
         let input =
             format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
@@ -283,11 +286,16 @@ impl Signer {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-async fn present(server: &TestServer, client: &reqwest::Client, client_id: &str, assertion: &str) -> (u16, Value) {
+pub(crate) async fn present(
+    server: &TestServer,
+    client: &reqwest::Client,
+    client_id: &str,
+    assertion: &str,
+) -> (u16, Value) {
     let scope = format!("{}/.default", server.resource());
     let form = [
         ("grant_type", "client_credentials"),

@@ -143,6 +143,8 @@ async fn a_caller_without_control_plane_rights_is_refused_and_the_attempt_is_aud
             &[
                 ("grant_type", "password"),
                 ("client_id", &server.client_id("worker")),
+                // `worker` is confidential: it proves itself to sign a user in, as Entra requires.
+                ("client_secret", "worker-secret-0123456789"),
                 ("username", "mallory"),
                 ("password", "mallory-password-1"),
                 ("scope", ARM),
@@ -469,6 +471,7 @@ async fn directory_roles_decide_who_manages_applications_and_users() {
     let sign_in = [
         ("grant_type", "password"),
         ("client_id", worker.as_str()),
+        ("client_secret", "worker-secret-0123456789"),
         ("username", "dave@woodgrove"),
         ("password", "dave-password-9"),
         ("scope", scope.as_str()),
