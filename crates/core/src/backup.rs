@@ -285,4 +285,53 @@ mod tests {
         assert!(SecretBackup::new(Collection::Secrets, "db", too_many).is_err());
         Ok(())
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn blobs_of_any_shape_never_panic(
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            at in proptest::prelude::any::<usize>(),
+            xor in 1u8..,
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let keys = [key(1).map_err(|e| proptest::test_runner::TestCaseError::fail(e.message()))?];
+            let _ = open(&keys, &random, TENANT);
+            let mut damaged = keys[0].seal(TENANT, &random).map_err(|e| proptest::test_runner::TestCaseError::fail(e.message()))?;
+            let index = at % damaged.len();
+            damaged[index] ^= xor;
+            proptest::prop_assert!(open(&keys, &damaged, TENANT).is_err(), "a changed byte never opens");
+            damaged.truncate(cut % damaged.len());
+            proptest::prop_assert!(open(&keys, &damaged, TENANT).is_err());
+        }
+
+        #[test]
+        fn backup_payloads_of_any_shape_never_panic(
+            text in proptest::prelude::any::<String>(),
+            name in proptest::prelude::any::<String>(),
+            version in proptest::prelude::any::<String>(),
+            content_type in proptest::prelude::any::<Option<String>>(),
+            not_before in proptest::prelude::any::<Option<i64>>(),
+        ) {
+            if let Ok(backup) = serde_json::from_str::<SecretBackup>(&text) {
+                let _ = backup.into_versions(Collection::Secrets);
+            }
+            let version = BackedUpVersion {
+                version,
+                value: String::new(),
+                content_type,
+                tags: std::collections::BTreeMap::new(),
+                enabled: true,
+                not_before,
+                expires: None,
+                created: 0,
+                updated: 0,
+            };
+            let backup = SecretBackup { name, kind: None, versions: vec![version] };
+            for collection in [Collection::Secrets, Collection::Keys, Collection::Certificates] {
+                let _ = backup.clone().into_versions(collection);
+            }
+        }
+    }
 }

@@ -636,4 +636,66 @@ mod tests {
         assert!(ca.basic_constraints().map_err(invalid)?.is_some_and(|b| b.value.ca && b.value.path_len_constraint == Some(0)));
         Ok(())
     }
+
+    /// A PEM file and a PKCS#12 file of one certificate with its key, made once for every case.
+    fn import_fixtures() -> Option<&'static (Vec<u8>, Vec<u8>)> {
+        static FIXTURES: std::sync::OnceLock<Option<(Vec<u8>, Vec<u8>)>> = std::sync::OnceLock::new();
+        FIXTURES
+            .get_or_init(|| {
+                let spec = KeySpec { kty: KeyType::Ec, size: None, public_exponent: None, curve: Some(Curve::P256) };
+                let key = PrivateKey::generate(&spec).ok()?;
+                let der = for_names(&["app.contoso.com"]).self_signed(&key, 1_700_000_000).ok()?;
+                let chain = std::slice::from_ref(&der);
+                Some((pem(chain, Some(&key)).into_bytes(), pkcs12(chain, Some(&key)).ok()?))
+            })
+            .as_ref()
+    }
+
+    /// `valid` with the bytes at `flips` changed, then cut `cut` bytes short (modulo its length).
+    fn mutated(valid: &[u8], flips: &[(usize, u8)], cut: usize) -> Vec<u8> {
+        let mut bytes = valid.to_vec();
+        for (at, xor) in flips {
+            let len = bytes.len();
+            if let Some(byte) = bytes.get_mut(at % len.max(1)) {
+                *byte ^= xor | 1;
+            }
+        }
+        bytes.truncate(bytes.len().saturating_sub(cut % (bytes.len() + 1)));
+        bytes
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(192))]
+
+        #[test]
+        fn imported_files_of_any_shape_never_panic(
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..6),
+            cut in proptest::prelude::any::<usize>(),
+            as_pem in proptest::prelude::any::<bool>(),
+            password in proptest::prelude::any::<String>(),
+        ) {
+            let _ = open(&random, &password);
+            let _ = convert(&String::from_utf8_lossy(&random), PEM);
+            if let Some((pem_file, pfx)) = import_fixtures() {
+                let damaged = mutated(if as_pem { pem_file } else { pfx }, &flips, cut);
+                let _ = open(&damaged, "");
+                let _ = convert(&STANDARD.encode(&damaged), PEM);
+                let _ = convert(&String::from_utf8_lossy(&damaged), PKCS12);
+            }
+        }
+
+        #[test]
+        fn certificate_policies_of_any_shape_never_panic(
+            name in proptest::prelude::any::<String>(),
+            dns_names in proptest::collection::vec(proptest::prelude::any::<String>(), 0..4),
+            ekus in proptest::collection::vec(proptest::prelude::any::<String>(), 0..3),
+            key_usage in proptest::collection::vec(proptest::prelude::any::<String>(), 0..3),
+            validity_months in proptest::prelude::any::<u32>(),
+        ) {
+            let subject = Subject { name, dns_names, ekus, key_usage, validity_months, ..Subject::default() };
+            let _ = subject.validate();
+            let _ = rules().check(&subject);
+        }
+    }
 }

@@ -286,4 +286,19 @@ mod tests {
         assert!(ActionType::parse("Renew").is_err());
         Ok(())
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn rotation_policies_of_any_shape_never_panic(
+            after in proptest::prelude::any::<String>(),
+            expiry in proptest::prelude::any::<String>(),
+            digits in proptest::prelude::any::<u64>(),
+        ) {
+            let _ = duration(&after);
+            let _ = rotate_after(&after, Some(&expiry));
+            let _ = rotate_after(&format!("P{digits}D"), Some(&format!("PT{digits}S")));
+        }
+    }
 }
