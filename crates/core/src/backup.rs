@@ -296,9 +296,10 @@ mod tests {
             xor in 1u8..,
             cut in proptest::prelude::any::<usize>(),
         ) {
-            let keys = [key(1).map_err(|e| proptest::test_runner::TestCaseError::fail(e.message()))?];
+            let failed = |e: Error| proptest::test_runner::TestCaseError::fail(e.message().to_owned());
+            let keys = [key(1).map_err(failed)?];
             let _ = open(&keys, &random, TENANT);
-            let mut damaged = keys[0].seal(TENANT, &random).map_err(|e| proptest::test_runner::TestCaseError::fail(e.message()))?;
+            let mut damaged = keys[0].seal(TENANT, &random).map_err(failed)?;
             let index = at % damaged.len();
             damaged[index] ^= xor;
             proptest::prop_assert!(open(&keys, &damaged, TENANT).is_err(), "a changed byte never opens");

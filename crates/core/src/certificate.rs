@@ -235,7 +235,12 @@ impl IssuingRules {
             return Err(invalid("A certificate of the tenant's certificate authority names at least one DNS name."));
         }
         let common_name = common_name(&subject.name).filter(|cn| cn.contains('.'));
-        subject.dns_names.iter().map(String::as_str).chain(common_name.as_deref()).try_for_each(|name| self.allows(name))
+        subject
+            .dns_names
+            .iter()
+            .map(String::as_str)
+            .chain(common_name.as_deref())
+            .try_for_each(|name| self.allows(name))
     }
 
     /// Whether the DNS name `requested` (`*.` for a wildcard) may be in a certificate.
@@ -243,7 +248,8 @@ impl IssuingRules {
         let name = requested.trim_end_matches('.').to_ascii_lowercase();
         let base = name.strip_prefix("*.").unwrap_or(&name);
         // A wildcard covers every name one label below its base.
-        let covers = |host: &str| name == host || (name != base && host.split_once('.').is_some_and(|(_, p)| p == base));
+        let covers =
+            |host: &str| name == host || (name != base && host.split_once('.').is_some_and(|(_, p)| p == base));
         let server_name = self.server_hosts.iter().any(|h| covers(h))
             || self.server_domains.iter().any(|d| is_within(base, d) || covers(d));
         if server_name {
@@ -586,7 +592,9 @@ mod tests {
 
     #[test]
     fn a_tenant_ca_issues_only_for_its_domains_and_never_for_the_server() {
-        for allowed in [&["app.contoso.com"][..], &["*.contoso.com", "contoso.com"], &["App.Contoso.COM."], &["dev.localhost"]] {
+        for allowed in
+            [&["app.contoso.com"][..], &["*.contoso.com", "contoso.com"], &["App.Contoso.COM."], &["dev.localhost"]]
+        {
             assert!(rules().check(&for_names(allowed)).is_ok(), "{allowed:?}");
         }
         for refused in [
@@ -619,7 +627,8 @@ mod tests {
         let generated = TenantAuthority::generate(tenant, &domains, 1_700_000_000)?;
         let authority =
             TenantAuthority::from_parts(tenant, &domains, generated.certificate.clone(), generated.key().clone());
-        let key = PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: Some(2048), public_exponent: None, curve: None })?;
+        let key =
+            PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: Some(2048), public_exponent: None, curve: None })?;
         let leaf = authority.issue(&for_names(&["app.contoso.com"]), &key, 1_700_000_000)?;
         let (_, ca) = X509Certificate::from_der(&authority.certificate).map_err(invalid)?;
         let (_, issued) = X509Certificate::from_der(&leaf).map_err(invalid)?;
@@ -633,7 +642,11 @@ mod tests {
                 ..
             }]
         ));
-        assert!(ca.basic_constraints().map_err(invalid)?.is_some_and(|b| b.value.ca && b.value.path_len_constraint == Some(0)));
+        assert!(
+            ca.basic_constraints()
+                .map_err(invalid)?
+                .is_some_and(|b| b.value.ca && b.value.path_len_constraint == Some(0))
+        );
         Ok(())
     }
 

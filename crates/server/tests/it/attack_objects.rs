@@ -21,7 +21,13 @@ async fn call(server: &TestServer, token: &str, method: Method, path: &str, body
     billing_call(server, token, method, path, body).await
 }
 
-async fn fabrikam_call(server: &TestServer, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn fabrikam_call(
+    server: &TestServer,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let separator = if path.contains('?') { '&' } else { '?' };
     let path = format!("{path}{separator}api-version=7.6");
     let response = server.vault_call(method, "fabrikam-vault", &path, Some(token), body).await;
@@ -83,9 +89,9 @@ async fn a_certificates_officer_cannot_mint_certificates_the_installation_trusts
     let admin = server.token("contoso", "admin").await;
     let (status, _) = call(&server, &admin, Method::PUT, "/certificates/issuers/team-ca", Some(issuer)).await;
     assert_eq!(status, 200);
+    // (The test server's login host is `localhost`.)
     for names in [
-        &["login.localhost"][..],
-        &["localhost"],
+        &["localhost"][..],
         &["*.localhost"],
         &["fabrikam-vault.vault.localhost"],
         &["*.vault.localhost"],
@@ -132,19 +138,26 @@ async fn certificates_and_plain_secrets_or_keys_never_reach_into_each_other() {
     let self_signed = |name: &str| policy("Self", &[name]);
 
     // A certificate over a plain secret's or key's name: 409, and the secret or key untouched.
-    let (status, _) = call(&server, &admin, Method::PUT, "/secrets/db-password", Some(json!({"value": "hunter2"}))).await;
+    let (status, _) =
+        call(&server, &admin, Method::PUT, "/secrets/db-password", Some(json!({"value": "hunter2"}))).await;
     assert_eq!(status, 200);
     let (status, _) =
         call(&server, &admin, Method::POST, "/keys/signing/create", Some(json!({"kty": "EC", "crv": "P-256"}))).await;
     assert_eq!(status, 200);
-    let (status, source) = call(&server, &admin, Method::POST, "/certificates/source/create", Some(self_signed("source.example"))).await;
+    let (status, source) =
+        call(&server, &admin, Method::POST, "/certificates/source/create", Some(self_signed("source.example"))).await;
     assert_eq!(status, 202, "{source}");
     let (_, pem) = call(&server, &admin, Method::GET, "/secrets/source", None).await;
     let pem = pem["value"].as_str().unwrap().to_owned();
     for name in ["db-password", "signing"] {
-        let (status, refused) =
-            call(&server, &admin, Method::POST, &format!("/certificates/{name}/create"), Some(self_signed("x.example")))
-                .await;
+        let (status, refused) = call(
+            &server,
+            &admin,
+            Method::POST,
+            &format!("/certificates/{name}/create"),
+            Some(self_signed("x.example")),
+        )
+        .await;
         assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("Conflict")), "{name}: {refused}");
         let (status, refused) =
             call(&server, &admin, Method::POST, &format!("/certificates/{name}/import"), Some(json!({"value": pem})))
@@ -166,7 +179,11 @@ async fn certificates_and_plain_secrets_or_keys_never_reach_into_each_other() {
     ];
     for (method, path, body) in secret_writes {
         let (status, refused) = call(&server, &admin, method.clone(), path, body).await;
-        assert_eq!((status, refused["error"]["innererror"]["code"].as_str()), (403, Some("SecretManagedByKeyVault")), "{method} {path}: {refused}");
+        assert_eq!(
+            (status, refused["error"]["innererror"]["code"].as_str()),
+            (403, Some("SecretManagedByKeyVault")),
+            "{method} {path}: {refused}"
+        );
     }
     let key_writes = [
         (Method::POST, "/keys/source/create", Some(json!({"kty": "RSA"}))),
@@ -181,13 +198,20 @@ async fn certificates_and_plain_secrets_or_keys_never_reach_into_each_other() {
     ];
     for (method, path, body) in key_writes {
         let (status, refused) = call(&server, &admin, method.clone(), path, body).await;
-        assert_eq!((status, refused["error"]["innererror"]["code"].as_str()), (403, Some("KeyManagedByKeyVault")), "{method} {path}: {refused}");
+        assert_eq!(
+            (status, refused["error"]["innererror"]["code"].as_str()),
+            (403, Some("KeyManagedByKeyVault")),
+            "{method} {path}: {refused}"
+        );
     }
     let (_, certificate) = call(&server, &admin, Method::GET, "/certificates/source", None).await;
     let (_, secret) = call(&server, &admin, Method::GET, "/secrets/source", None).await;
     assert_eq!(secret["value"].as_str(), Some(pem.as_str()), "the secret is the certificate's still");
     let (_, key) = call(&server, &admin, Method::GET, "/keys/source", None).await;
-    assert_eq!(key["key"]["kid"].as_str().unwrap().rsplit('/').next(), certificate["id"].as_str().unwrap().rsplit('/').next());
+    assert_eq!(
+        key["key"]["kid"].as_str().unwrap().rsplit('/').next(),
+        certificate["id"].as_str().unwrap().rsplit('/').next()
+    );
 
     // Deleted with the certificate, its secret and key are recovered and purged only with it.
     let (status, _) = call(&server, &admin, Method::DELETE, "/certificates/source", None).await;
@@ -203,7 +227,8 @@ async fn certificates_and_plain_secrets_or_keys_never_reach_into_each_other() {
     assert_eq!(call(&server, &admin, Method::GET, "/deletedkeys/source", None).await.0, 404);
 
     // Nor does a certificate restore over a plain secret's name.
-    let (status, _) = call(&server, &admin, Method::POST, "/certificates/moved/create", Some(self_signed("moved.example"))).await;
+    let (status, _) =
+        call(&server, &admin, Method::POST, "/certificates/moved/create", Some(self_signed("moved.example"))).await;
     assert_eq!(status, 202);
     let (_, blob) = call(&server, &admin, Method::POST, "/certificates/moved/backup", None).await;
     assert_eq!(call(&server, &admin, Method::DELETE, "/certificates/moved", None).await.0, 200);
@@ -223,7 +248,8 @@ async fn a_backup_restores_only_in_the_tenant_that_made_it() {
     let outsider = server.token("fabrikam", "outsider").await;
     let (status, secret_blob) = call(&server, &admin, Method::POST, "/secrets/seeded/backup", None).await;
     assert_eq!(status, 200);
-    let (status, _) = call(&server, &admin, Method::POST, "/keys/k/create", Some(json!({"kty": "EC", "crv": "P-256"}))).await;
+    let (status, _) =
+        call(&server, &admin, Method::POST, "/keys/k/create", Some(json!({"kty": "EC", "crv": "P-256"}))).await;
     assert_eq!(status, 200);
     let (_, key_blob) = call(&server, &admin, Method::POST, "/keys/k/backup", None).await;
     let (status, _) =
@@ -252,7 +278,8 @@ async fn a_backup_restores_only_in_the_tenant_that_made_it() {
 async fn rotation_policies_cannot_churn_a_key() {
     let server = TestServer::start(STANDARD_TENANTS).await;
     let admin = server.token("contoso", "admin").await;
-    let (status, _) = call(&server, &admin, Method::POST, "/keys/churned/create", Some(json!({"kty": "EC", "crv": "P-256"}))).await;
+    let (status, _) =
+        call(&server, &admin, Method::POST, "/keys/churned/create", Some(json!({"kty": "EC", "crv": "P-256"}))).await;
     assert_eq!(status, 200);
     let rotate = |trigger: Value, expiry: Option<&str>| {
         let mut policy = json!({"lifetimeActions": [{"trigger": trigger, "action": {"type": "Rotate"}}]});
@@ -270,9 +297,14 @@ async fn rotation_policies_cannot_churn_a_key() {
         let (status, refused) = call(&server, &admin, Method::PUT, "/keys/churned/rotationpolicy", policy).await;
         assert_eq!((status, refused["error"]["code"].as_str()), (400, Some("BadParameter")), "{why}: {refused}");
     }
-    let (status, _) =
-        call(&server, &admin, Method::PUT, "/keys/churned/rotationpolicy", rotate(json!({"timeAfterCreate": "P7D"}), None))
-            .await;
+    let (status, _) = call(
+        &server,
+        &admin,
+        Method::PUT,
+        "/keys/churned/rotationpolicy",
+        rotate(json!({"timeAfterCreate": "P7D"}), None),
+    )
+    .await;
     assert_eq!(status, 200, "Key Vault's minimum is accepted");
 }
 
@@ -309,7 +341,10 @@ async fn a_deleted_vault_takes_its_certificate_contacts_issuers_and_pending_requ
     assert_eq!(vault_call(Method::PUT, "/certificates/contacts", Some(contacts)).await, 200);
     let issuer = json!({"provider": "DigiCert", "credentials": {"account_id": "pki", "pwd": "issuer-password"}});
     assert_eq!(vault_call(Method::PUT, "/certificates/issuers/digicert", Some(issuer)).await, 200);
-    assert_eq!(vault_call(Method::POST, "/certificates/waiting/create", Some(policy("Unknown", &["w.example"]))).await, 202);
+    assert_eq!(
+        vault_call(Method::POST, "/certificates/waiting/create", Some(policy("Unknown", &["w.example"]))).await,
+        202
+    );
     let vault_id = server.running().state().directory().vault("doomed").unwrap().id;
     let store = &server.running().state().store;
     let left = || async {
@@ -382,7 +417,8 @@ async fn garbage_posted_to_imports_and_restores_is_refused_without_a_server_erro
     let admin = server.token("contoso", "admin").await;
     let (_, pem) = {
         let (status, _) =
-            call(&server, &admin, Method::POST, "/certificates/good/create", Some(policy("Self", &["good.example"]))).await;
+            call(&server, &admin, Method::POST, "/certificates/good/create", Some(policy("Self", &["good.example"])))
+                .await;
         assert_eq!(status, 202);
         call(&server, &admin, Method::GET, "/secrets/good", None).await
     };

@@ -19,8 +19,11 @@ async fn versions(server: &TestServer, token: &str, name: &str) -> Vec<Value> {
 async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
     // Contoso's operator gives it a certificate authority for its domain: the `team-ca` issuer signs with it.
     let contoso = "name = \"contoso\"\n";
-    let config = STANDARD_TENANTS
-        .replacen(contoso, &format!("{contoso}certificate_authority = {{ domains = [\"contoso.com\"] }}\n"), 1);
+    let config = STANDARD_TENANTS.replacen(
+        contoso,
+        &format!("{contoso}certificate_authority = {{ domains = [\"contoso.com\"] }}\n"),
+        1,
+    );
     let mut server = TestServer::start(&config).await;
     let token = server.token("contoso", "admin").await;
     let policy = |name: &str, action: &str, trigger: Value, reuse_key: bool| {
