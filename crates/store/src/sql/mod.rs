@@ -304,6 +304,9 @@ impl<B: Backend> Store for SqlStore<B> {
         self.write(move |db, root_key| {
             objects::refuse_if_managed(db, place, &version.name)?;
             let stored = objects::insert_version(db, root_key, place, &version, &value)?;
+            // Again once the object's row is held: a certificate of the name may have been committed while this
+            // write waited for it (it then holds the row), and the first check could not see it yet.
+            objects::refuse_if_managed(db, place, &version.name)?;
             notify_objects(db, &[place], &version.name)?;
             Ok(stored)
         })

@@ -109,8 +109,7 @@ fn state(db: &mut dyn Database, place: Place, key: &str) -> Result<Option<bool>>
 }
 
 /// Refuses a change to the secret or key `name` at `place` when it is a certificate's: a certificate of the same
-/// name (live or deleted) holds it, and only the certificate's own operations change it. The certificate's row
-/// is read (and locked) first, the order every writer of a certificate takes, so writers never wait in a circle.
+/// name (live or deleted) holds it, and only the certificate's own operations change it.
 pub(super) fn refuse_if_managed(db: &mut dyn Database, place: Place, name: &str) -> Result<()> {
     if place.collection == Collection::Certificates {
         return Ok(());
@@ -140,8 +139,10 @@ pub(super) fn insert_linked(
         return Err(Error::new(ErrorKind::Corrupt, "adding a certificate", "the first version is no certificate's"));
     }
     if state(db, *certificate, &key)?.is_none() {
-        for (place, _, _) in &versions[1..] {
-            if state(db, *place, &key)?.is_some() {
+        // A new certificate creates its key's and secret's rows itself. A row already there, or created
+        // meanwhile by a transaction this insert waits for, is a plain object's: nothing is written.
+        for (place, version, _) in &versions[1..] {
+            if !create_row(db, *place, &key, &version.name)? {
                 return Err(Error::new(
                     ErrorKind::Conflict,
                     "adding a certificate",
@@ -156,6 +157,19 @@ pub(super) fn insert_linked(
     Ok(())
 }
 
+/// Creates the object's row unless there is one; `true` when this call created it. An insert of the same name
+/// by a transaction still running makes this one wait for its end.
+fn create_row(db: &mut dyn Database, place: Place, key: &str, name: &str) -> Result<bool> {
+    let created = db
+        .execute(
+            "INSERT INTO objects (scope, vault_id, name_key, name) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (scope, name_key) DO NOTHING",
+            values![place.scope(), place.vault_id, key, name],
+        )
+        .context("creating an object")?;
+    Ok(created == 1)
+}
+
 pub(super) fn insert_version(
     db: &mut dyn Database,
     root_key: &RootKey,
@@ -165,12 +179,7 @@ pub(super) fn insert_version(
 ) -> Result<SecretVersion> {
     let key = name_key(&version.name);
     // Creating the row first (when missing) gives concurrent writers of a new name one row to queue on.
-    db.execute(
-        "INSERT INTO objects (scope, vault_id, name_key, name) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (scope, name_key) DO NOTHING",
-        values![place.scope(), place.vault_id, &key, &version.name],
-    )
-    .context("creating an object")?;
+    create_row(db, place, &key, &version.name)?;
     if state(db, place, &key)? == Some(true) {
         return Err(Error::new(ErrorKind::Deleted, "adding a version", "the object is deleted"));
     }
