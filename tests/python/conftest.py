@@ -270,6 +270,7 @@ def configured_server():
             [[tenant]]
             name = "contoso"
             id = "{CONTOSO}"
+            certificate_authority = {{ domains = ["contoso.com"] }}
             """
         ) + apps + textwrap.dedent(
             f"""

@@ -332,11 +332,19 @@ def test_an_issuer_backed_by_the_local_ca_issues_real_internal_certificates(conf
     policy = CertificatePolicy(issuer_name="team-ca", subject="CN=internal.contoso.com", san_dns_names=["internal.contoso.com"])
     issued = certificates.begin_create_certificate("sdk-cert-internal", policy).result()
     leaf = x509.load_der_x509_certificate(issued.cer)
-    ca = x509.load_pem_x509_certificate((configured_server.data_dir / "ca.pem").read_bytes())
-    assert leaf.issuer == ca.subject and leaf.subject != ca.subject
-    leaf.verify_directly_issued_by(ca)
+    local_ca = x509.load_pem_x509_certificate((configured_server.data_dir / "ca.pem").read_bytes())
     _, stored_leaf, chain = pkcs12.load_key_and_certificates(base64.b64decode(secrets.get_secret("sdk-cert-internal").value), None)
-    assert stored_leaf == leaf and chain == [ca], "the secret carries the chain up to the local CA"
+    assert stored_leaf == leaf and len(chain) == 1, "the secret carries the chain up to the tenant's CA"
+    tenant_ca = chain[0]
+    leaf.verify_directly_issued_by(tenant_ca)
+    assert leaf.issuer == tenant_ca.subject != local_ca.subject, "never the CA behind the server's own TLS"
+    constraints = tenant_ca.extensions.get_extension_for_class(x509.NameConstraints).value
+    assert [name.value for name in constraints.permitted_subtrees] == ["contoso.com"]
+    with pytest.raises(HttpResponseError) as forged:
+        certificates.begin_create_certificate(
+            "sdk-cert-forged", CertificatePolicy(issuer_name="team-ca", subject="CN=localhost", san_dns_names=["localhost"])
+        ).result()
+    assert forged.value.status_code == 400
 
     certificates.update_issuer("team-ca", enabled=False)
     with pytest.raises(HttpResponseError) as disabled:

@@ -196,6 +196,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             let mut settings = settings(listen, data_dir.clone(), storage, None)?;
             // The authority is plain `localhost`, which resolves everywhere; only the vault needs a hosts line.
             settings.login_host = "localhost".to_owned();
+            settings.certificate_authorities = dev::certificate_authorities();
             let installation = Installation::open(settings).await?;
             let (desired, secret) = dev::desired_state(&installation).await?;
             installation.provision(&desired).await?;

@@ -1,23 +1,32 @@
-//! Backup blobs: every version of an object, sealed with AES-256-GCM under the installation's backup key.
+//! Backup blobs: every version of an object, sealed with AES-256-GCM under the installation's backup key and
+//! bound to the tenant whose vault made it.
 //!
 //! A blob names the key that sealed it (by a thumbprint), so an installation can restore blobs of another one
-//! only when it was configured with that installation's backup key. Tampering, truncation and foreign keys
-//! are all refused.
+//! only when it was configured with that installation's backup key. It names its tenant too, authenticated
+//! with the contents: a blob restores only into a vault of the same tenant, as Key Vault restores only within
+//! the subscription that made the backup, whichever installation opens it. Tampering (the tenant included),
+//! truncation and foreign keys are all refused.
 //!
-//! Layout: `SRB1 ‖ key thumbprint(8) ‖ nonce(12) ‖ ciphertext ‖ tag(16)`, carried on the wire as base64url.
+//! Layout: `SRB2 ‖ key thumbprint(8) ‖ tenant id(16) ‖ nonce(12) ‖ ciphertext ‖ tag(16)`, the header before the
+//! nonce being the associated data; carried on the wire as base64url. Blobs of the first format (`SRB1`) named
+//! no tenant: which tenant made one cannot be proven, so they are refused.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::rbac::Collection;
 use crate::secret::{SecretProperties, SecretVersion};
 
-const MAGIC: &[u8; 4] = b"SRB1";
+const MAGIC: &[u8; 4] = b"SRB2";
+/// The first format's magic: blobs that name no tenant.
+const UNBOUND_MAGIC: &[u8; 4] = b"SRB1";
 const THUMBPRINT_LEN: usize = 8;
+const TENANT_LEN: usize = 16;
+const HEADER_LEN: usize = 4 + THUMBPRINT_LEN + TENANT_LEN;
 const TAG_LEN: usize = 16;
-const AAD: &[u8] = b"strongroom backup v1";
 
 /// Most versions one backup may carry (Key Vault's limit).
 pub const MAX_VERSIONS: usize = 500;
@@ -44,16 +53,17 @@ impl BackupKey {
         Ok(Self { thumbprint, key })
     }
 
-    /// Seals `payload`.
-    pub fn seal(&self, payload: &[u8]) -> Result<Vec<u8>> {
+    /// Seals `payload`, a backup made in a vault of `tenant`.
+    pub fn seal(&self, tenant: Uuid, payload: &[u8]) -> Result<Vec<u8>> {
+        let mut blob = Vec::with_capacity(HEADER_LEN + NONCE_LEN + payload.len() + TAG_LEN);
+        blob.extend_from_slice(MAGIC);
+        blob.extend_from_slice(&self.thumbprint);
+        blob.extend_from_slice(tenant.as_bytes());
         let mut body = payload.to_vec();
         let nonce = self
             .key
-            .seal_in_place_append_tag(Aad::from(AAD), &mut body)
+            .seal_in_place_append_tag(Aad::from(&blob[..HEADER_LEN]), &mut body)
             .map_err(|_| Error::crypto("sealing a backup failed"))?;
-        let mut blob = Vec::with_capacity(MAGIC.len() + THUMBPRINT_LEN + NONCE_LEN + body.len());
-        blob.extend_from_slice(MAGIC);
-        blob.extend_from_slice(&self.thumbprint);
         blob.extend_from_slice(nonce.as_ref());
         blob.extend_from_slice(&body);
         Ok(blob)
@@ -68,24 +78,38 @@ fn kind_of(collection: Collection) -> Option<String> {
     }
 }
 
-/// Opens `blob` with whichever of `keys` sealed it.
-pub fn open(keys: &[BackupKey], blob: &[u8]) -> Result<Vec<u8>> {
+/// Opens `blob` with whichever of `keys` sealed it, for a restore into a vault of `tenant`: a blob another
+/// tenant made is refused, as is one that names no tenant.
+pub fn open(keys: &[BackupKey], blob: &[u8], tenant: Uuid) -> Result<Vec<u8>> {
     let invalid = || Error::invalid_input("The backup blob is invalid: it is malformed or was tampered with.");
-    let rest = blob.strip_prefix(MAGIC.as_slice()).ok_or_else(invalid)?;
-    if rest.len() < THUMBPRINT_LEN + NONCE_LEN + TAG_LEN {
+    if blob.starts_with(UNBOUND_MAGIC) {
+        return Err(Error::invalid_input(
+            "The backup blob was made by an earlier version of Strongroom that did not bind backups to their \
+             tenant; it cannot be restored, because the tenant it came from cannot be proven.",
+        ));
+    }
+    if !blob.starts_with(MAGIC) || blob.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(invalid());
     }
-    let (thumbprint, rest) = rest.split_at(THUMBPRINT_LEN);
-    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let (header, rest) = blob.split_at(HEADER_LEN);
+    let thumbprint = &header[MAGIC.len()..MAGIC.len() + THUMBPRINT_LEN];
     let key = keys.iter().find(|k| k.thumbprint == thumbprint).ok_or_else(|| {
         Error::invalid_input(
             "The backup was made by another Strongroom installation, which this one is not configured to trust.",
         )
     })?;
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| invalid())?;
     let mut body = sealed.to_vec();
-    let length = key.key.open_in_place(nonce, Aad::from(AAD), &mut body).map_err(|_| invalid())?.len();
+    let length = key.key.open_in_place(nonce, Aad::from(header), &mut body).map_err(|_| invalid())?.len();
     body.truncate(length);
+    // The tenant is checked once the header is known to be authentic.
+    if header[MAGIC.len() + THUMBPRINT_LEN..] != *tenant.as_bytes() {
+        return Err(Error::invalid_input(
+            "The backup blob cannot be restored here: it was made in another tenant (subscription). A backup \
+             restores only into a vault of the tenant that made it.",
+        ));
+    }
     Ok(body)
 }
 
@@ -207,19 +231,41 @@ mod tests {
         BackupKey::from_bytes(&[byte; 32])
     }
 
+    const TENANT: Uuid = Uuid::from_u128(0xA);
+    const OTHER_TENANT: Uuid = Uuid::from_u128(0xB);
+
     #[test]
     fn blobs_open_with_their_key_only_and_detect_tampering() -> Result<()> {
         let ours = key(1)?;
-        let blob = ours.seal(b"payload")?;
-        assert_eq!(open(&[key(1)?], &blob)?, b"payload");
-        assert!(open(&[key(2)?], &blob).is_err_and(|e| e.message().contains("not configured to trust")));
-        assert_eq!(open(&[key(2)?, key(1)?], &blob)?, b"payload");
+        let blob = ours.seal(TENANT, b"payload")?;
+        assert_eq!(open(&[key(1)?], &blob, TENANT)?, b"payload");
+        assert!(open(&[key(2)?], &blob, TENANT).is_err_and(|e| e.message().contains("not configured to trust")));
+        assert_eq!(open(&[key(2)?, key(1)?], &blob, TENANT)?, b"payload");
         let mut tampered = blob.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 0x40;
-        assert!(open(&[key(1)?], &tampered).is_err_and(|e| e.message().contains("tampered")));
-        assert!(open(&[key(1)?], &blob[..20]).is_err());
-        assert!(open(&[key(1)?], b"garbage").is_err());
+        assert!(open(&[key(1)?], &tampered, TENANT).is_err_and(|e| e.message().contains("tampered")));
+        assert!(open(&[key(1)?], &blob[..20], TENANT).is_err());
+        assert!(open(&[key(1)?], b"garbage", TENANT).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn blobs_restore_only_in_the_tenant_that_made_them() -> Result<()> {
+        let blob = key(1)?.seal(TENANT, b"payload")?;
+        assert!(open(&[key(1)?], &blob, OTHER_TENANT).is_err_and(|e| e.message().contains("another tenant")));
+        // Rewriting the tenant in the header breaks the seal: the tenant is authenticated, not just named.
+        let mut moved = blob.clone();
+        moved[4 + THUMBPRINT_LEN..HEADER_LEN].copy_from_slice(OTHER_TENANT.as_bytes());
+        assert!(open(&[key(1)?], &moved, OTHER_TENANT).is_err_and(|e| e.message().contains("tampered")));
+        // A trusted installation's blob is held to the same rule.
+        let theirs = key(2)?.seal(TENANT, b"payload")?;
+        assert!(open(&[key(1)?, key(2)?], &theirs, OTHER_TENANT).is_err());
+        assert_eq!(open(&[key(1)?, key(2)?], &theirs, TENANT)?, b"payload");
+        // A first-format blob names no tenant: refused.
+        let mut unbound = blob.clone();
+        unbound[..4].copy_from_slice(UNBOUND_MAGIC);
+        assert!(open(&[key(1)?], &unbound, TENANT).is_err_and(|e| e.message().contains("earlier version")));
         Ok(())
     }
 
@@ -238,5 +284,55 @@ mod tests {
         let too_many = (0..=MAX_VERSIONS).map(|_| (version.clone(), String::new())).collect();
         assert!(SecretBackup::new(Collection::Secrets, "db", too_many).is_err());
         Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn blobs_of_any_shape_never_panic(
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            at in proptest::prelude::any::<usize>(),
+            xor in 1u8..,
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let failed = |e: Error| proptest::test_runner::TestCaseError::fail(e.message().to_owned());
+            let keys = [key(1).map_err(failed)?];
+            let _ = open(&keys, &random, TENANT);
+            let mut damaged = keys[0].seal(TENANT, &random).map_err(failed)?;
+            let index = at % damaged.len();
+            damaged[index] ^= xor;
+            proptest::prop_assert!(open(&keys, &damaged, TENANT).is_err(), "a changed byte never opens");
+            damaged.truncate(cut % damaged.len());
+            proptest::prop_assert!(open(&keys, &damaged, TENANT).is_err());
+        }
+
+        #[test]
+        fn backup_payloads_of_any_shape_never_panic(
+            text in proptest::prelude::any::<String>(),
+            name in proptest::prelude::any::<String>(),
+            version in proptest::prelude::any::<String>(),
+            content_type in proptest::prelude::any::<Option<String>>(),
+            not_before in proptest::prelude::any::<Option<i64>>(),
+        ) {
+            if let Ok(backup) = serde_json::from_str::<SecretBackup>(&text) {
+                let _ = backup.into_versions(Collection::Secrets);
+            }
+            let version = BackedUpVersion {
+                version,
+                value: String::new(),
+                content_type,
+                tags: std::collections::BTreeMap::new(),
+                enabled: true,
+                not_before,
+                expires: None,
+                created: 0,
+                updated: 0,
+            };
+            let backup = SecretBackup { name, kind: None, versions: vec![version] };
+            for collection in [Collection::Secrets, Collection::Keys, Collection::Certificates] {
+                let _ = backup.clone().into_versions(collection);
+            }
+        }
     }
 }

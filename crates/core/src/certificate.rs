@@ -8,14 +8,16 @@ use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose, OtherNameValue,
-    SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, OtherNameValue, SanType, SerialNumber,
 };
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use time::OffsetDateTime;
 
+use uuid::Uuid;
+
 use crate::error::{Error, Result};
-use crate::key::{Curve, PrivateKey};
+use crate::key::{Curve, KeySpec, KeyType, PrivateKey};
 
 /// The content type of a secret holding a PKCS#12 file.
 pub const PKCS12: &str = "application/x-pkcs12";
@@ -199,6 +201,151 @@ impl Subject {
 }
 
 /// rcgen's view of one of our keys, with the signature algorithm its type implies.
+/// What a tenant's certificate authority may put in a certificate: DNS names under the tenant's domains only,
+/// and never a name the server itself answers to — so that no vault role holder can mint a certificate for the
+/// token service, a vault, or a name the operator did not give the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssuingRules {
+    /// The DNS domains (each with its subdomains) certificates may name, lower-case.
+    pub domains: Vec<String>,
+    /// Host names the server answers to (its authority host, `localhost`): no certificate may cover one.
+    pub server_hosts: Vec<String>,
+    /// Domains whose every name is the server's (the vault domains): no certificate may name one of them.
+    pub server_domains: Vec<String>,
+}
+
+/// Whether `name` is `domain` or one of its subdomains.
+fn is_within(name: &str, domain: &str) -> bool {
+    name == domain || name.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
+}
+
+impl IssuingRules {
+    /// Checks that a certificate saying `subject` is one this CA may issue: at least one DNS name, every DNS name
+    /// (and a common name that is a DNS name) within the tenant's domains and covering no name of the server's,
+    /// and no IP address, URI, e-mail or UPN (the CA's name constraints permit DNS names only).
+    pub fn check(&self, subject: &Subject) -> Result<()> {
+        if !(subject.ips.is_empty() && subject.uris.is_empty() && subject.emails.is_empty() && subject.upns.is_empty())
+        {
+            return Err(invalid(
+                "The tenant's certificate authority issues certificates for DNS names only: leave out IP addresses, \
+                 URIs, e-mail addresses and UPNs.",
+            ));
+        }
+        if subject.dns_names.is_empty() {
+            return Err(invalid("A certificate of the tenant's certificate authority names at least one DNS name."));
+        }
+        let common_name = common_name(&subject.name).filter(|cn| cn.contains('.'));
+        subject
+            .dns_names
+            .iter()
+            .map(String::as_str)
+            .chain(common_name.as_deref())
+            .try_for_each(|name| self.allows(name))
+    }
+
+    /// Whether the DNS name `requested` (`*.` for a wildcard) may be in a certificate.
+    fn allows(&self, requested: &str) -> Result<()> {
+        let name = requested.trim_end_matches('.').to_ascii_lowercase();
+        let base = name.strip_prefix("*.").unwrap_or(&name);
+        // A wildcard covers every name one label below its base.
+        let covers =
+            |host: &str| name == host || (name != base && host.split_once('.').is_some_and(|(_, p)| p == base));
+        let server_name = self.server_hosts.iter().any(|h| covers(h))
+            || self.server_domains.iter().any(|d| is_within(base, d) || covers(d));
+        if server_name {
+            return Err(invalid(format_args!(
+                "The name '{requested}' is this server's own (its token service or its vaults): no vault certificate \
+                 may name it."
+            )));
+        }
+        if !self.domains.iter().any(|d| is_within(base, d)) {
+            return Err(invalid(format_args!(
+                "The name '{requested}' is outside the domains the tenant's certificate authority may issue for ({}).",
+                self.domains.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The value of the first `CN=` of an X.500 name, if any.
+fn common_name(name: &str) -> Option<String> {
+    name.split([',', ';'])
+        .filter_map(|part| part.split_once('='))
+        .find(|(key, _)| key.trim().eq_ignore_ascii_case("CN"))
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// A tenant's certificate authority: an intermediate-less CA of the tenant's own (never the one behind the
+/// server's TLS), whose X.509 name constraints permit only the tenant's DNS domains and no IP address, so that
+/// even a certificate it signed by mistake would not be trusted for another name.
+pub struct TenantAuthority {
+    /// Its certificate, DER.
+    pub certificate: Vec<u8>,
+    key: PrivateKey,
+    params: CertificateParams,
+}
+
+impl std::fmt::Debug for TenantAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantAuthority").finish_non_exhaustive()
+    }
+}
+
+impl TenantAuthority {
+    /// A new CA for the tenant `tenant_id`, limited to `domains`, valid ten years from `now`.
+    pub fn generate(tenant_id: Uuid, domains: &[String], now: i64) -> Result<Self> {
+        let key = PrivateKey::generate(&KeySpec {
+            kty: KeyType::Ec,
+            size: None,
+            public_exponent: None,
+            curve: Some(Curve::P256),
+        })?;
+        let mut params = authority_params(tenant_id, domains);
+        let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| invalid("the clock is out of range"))?;
+        params.not_before = start - time::Duration::days(1);
+        params.not_after = start + time::Duration::days(3650);
+        let certificate =
+            params.self_signed(&signing_pair(&key)?).map_err(|e| invalid(format_args!("creating a CA failed: {e}")))?;
+        Ok(Self { certificate: certificate.der().to_vec(), key, params })
+    }
+
+    /// The CA `generate` made for the same tenant and domains, from its certificate and its key.
+    pub fn from_parts(tenant_id: Uuid, domains: &[String], certificate: Vec<u8>, key: PrivateKey) -> Self {
+        Self { certificate, key, params: authority_params(tenant_id, domains) }
+    }
+
+    /// Its private key, to be kept sealed.
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// A certificate saying `subject` for `key`, signed by this CA, valid from `now`: DER. The caller has
+    /// checked the names with [`IssuingRules::check`].
+    pub fn issue(&self, subject: &Subject, key: &PrivateKey, now: i64) -> Result<Vec<u8>> {
+        // Signing needs only the CA's name and key, which are rebuilt exactly as they were created.
+        let issuer = Issuer::new(self.params.clone(), signing_pair(&self.key)?);
+        subject.signed_by(key, &issuer, now)
+    }
+}
+
+/// A tenant CA's certificate parameters: its name, its path length of 0 and its name constraints.
+fn authority_params(tenant_id: Uuid, domains: &[String]) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, format!("Strongroom tenant CA {tenant_id}"));
+    params.distinguished_name.push(DnType::OrganizationName, "Strongroom");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: domains.iter().map(|d| GeneralSubtree::DnsName(d.clone())).collect(),
+        excluded_subtrees: vec![
+            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
+            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
+        ],
+    });
+    params
+}
+
 fn signing_pair(key: &PrivateKey) -> Result<KeyPair> {
     let algorithm = match key.curve() {
         None if key.kty().operations().contains(&"sign") => &rcgen::PKCS_RSA_SHA256,
@@ -424,5 +571,144 @@ mod tests {
         assert!(with(&|s| s.validity_months = 0).is_err());
         assert!(with(&|s| s.dns_names = vec!["ünicode.example".into()]).is_err());
         assert!(subject().validate().is_ok());
+    }
+
+    fn rules() -> IssuingRules {
+        IssuingRules {
+            domains: vec!["contoso.com".into(), "localhost".into()],
+            server_hosts: vec!["localhost".into(), "login.localhost".into()],
+            server_domains: vec!["vault.localhost".into()],
+        }
+    }
+
+    fn for_names(names: &[&str]) -> Subject {
+        Subject {
+            name: format!("CN={}", names.first().copied().unwrap_or("x")),
+            dns_names: names.iter().map(|n| (*n).to_owned()).collect(),
+            validity_months: 12,
+            ..Subject::default()
+        }
+    }
+
+    #[test]
+    fn a_tenant_ca_issues_only_for_its_domains_and_never_for_the_server() {
+        for allowed in
+            [&["app.contoso.com"][..], &["*.contoso.com", "contoso.com"], &["App.Contoso.COM."], &["dev.localhost"]]
+        {
+            assert!(rules().check(&for_names(allowed)).is_ok(), "{allowed:?}");
+        }
+        for refused in [
+            &["www.example.com"][..],
+            &["evilcontoso.com"],
+            &["app.contoso.com", "www.example.com"],
+            &["login.localhost"],
+            &["LOGIN.localhost"],
+            &["localhost"],
+            &["*.localhost"],
+            &["billing.vault.localhost"],
+            &["*.vault.localhost"],
+            &["vault.localhost"],
+            &[],
+        ] {
+            assert!(rules().check(&for_names(refused)).is_err(), "{refused:?}");
+        }
+        let mut named_for_the_server = for_names(&["app.contoso.com"]);
+        named_for_the_server.name = "CN=login.localhost".into();
+        assert!(rules().check(&named_for_the_server).is_err(), "the common name is checked too");
+        let mut with_ip = for_names(&["app.contoso.com"]);
+        with_ip.ips = vec![IpAddr::from([127, 0, 0, 1])];
+        assert!(rules().check(&with_ip).is_err());
+    }
+
+    #[test]
+    fn a_tenant_ca_is_name_constrained_and_signs_what_it_issues() -> Result<()> {
+        let tenant = Uuid::from_u128(7);
+        let domains = vec!["contoso.com".to_owned()];
+        let generated = TenantAuthority::generate(tenant, &domains, 1_700_000_000)?;
+        let authority =
+            TenantAuthority::from_parts(tenant, &domains, generated.certificate.clone(), generated.key().clone());
+        let key =
+            PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: Some(2048), public_exponent: None, curve: None })?;
+        let leaf = authority.issue(&for_names(&["app.contoso.com"]), &key, 1_700_000_000)?;
+        let (_, ca) = X509Certificate::from_der(&authority.certificate).map_err(invalid)?;
+        let (_, issued) = X509Certificate::from_der(&leaf).map_err(invalid)?;
+        assert_eq!(issued.issuer(), ca.subject());
+        let constraints = ca.name_constraints().map_err(invalid)?.map(|c| c.value.clone());
+        let permitted = constraints.and_then(|c| c.permitted_subtrees).unwrap_or_default();
+        assert!(matches!(
+            permitted.as_slice(),
+            [x509_parser::extensions::GeneralSubtree {
+                base: x509_parser::extensions::GeneralName::DNSName("contoso.com"),
+                ..
+            }]
+        ));
+        assert!(
+            ca.basic_constraints()
+                .map_err(invalid)?
+                .is_some_and(|b| b.value.ca && b.value.path_len_constraint == Some(0))
+        );
+        Ok(())
+    }
+
+    /// A PEM file and a PKCS#12 file of one certificate with its key, made once for every case.
+    fn import_fixtures() -> Option<&'static (Vec<u8>, Vec<u8>)> {
+        static FIXTURES: std::sync::OnceLock<Option<(Vec<u8>, Vec<u8>)>> = std::sync::OnceLock::new();
+        FIXTURES
+            .get_or_init(|| {
+                let spec = KeySpec { kty: KeyType::Ec, size: None, public_exponent: None, curve: Some(Curve::P256) };
+                let key = PrivateKey::generate(&spec).ok()?;
+                let der = for_names(&["app.contoso.com"]).self_signed(&key, 1_700_000_000).ok()?;
+                let chain = std::slice::from_ref(&der);
+                Some((pem(chain, Some(&key)).into_bytes(), pkcs12(chain, Some(&key)).ok()?))
+            })
+            .as_ref()
+    }
+
+    /// `valid` with the bytes at `flips` changed, then cut `cut` bytes short (modulo its length).
+    fn mutated(valid: &[u8], flips: &[(usize, u8)], cut: usize) -> Vec<u8> {
+        let mut bytes = valid.to_vec();
+        for (at, xor) in flips {
+            let len = bytes.len();
+            if let Some(byte) = bytes.get_mut(at % len.max(1)) {
+                *byte ^= xor | 1;
+            }
+        }
+        bytes.truncate(bytes.len().saturating_sub(cut % (bytes.len() + 1)));
+        bytes
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(192))]
+
+        #[test]
+        fn imported_files_of_any_shape_never_panic(
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..6),
+            cut in proptest::prelude::any::<usize>(),
+            as_pem in proptest::prelude::any::<bool>(),
+            password in proptest::prelude::any::<String>(),
+        ) {
+            let _ = open(&random, &password);
+            let _ = convert(&String::from_utf8_lossy(&random), PEM);
+            if let Some((pem_file, pfx)) = import_fixtures() {
+                let damaged = mutated(if as_pem { pem_file } else { pfx }, &flips, cut);
+                let _ = open(&damaged, "");
+                let _ = convert(&STANDARD.encode(&damaged), PEM);
+                let _ = convert(&String::from_utf8_lossy(&damaged), PKCS12);
+            }
+        }
+
+        #[test]
+        fn certificate_policies_of_any_shape_never_panic(
+            name in proptest::prelude::any::<String>(),
+            dns_names in proptest::collection::vec(proptest::prelude::any::<String>(), 0..4),
+            ekus in proptest::collection::vec(proptest::prelude::any::<String>(), 0..3),
+            key_usage in proptest::collection::vec(proptest::prelude::any::<String>(), 0..3),
+            validity_months in proptest::prelude::any::<u32>(),
+        ) {
+            let subject = Subject { name, dns_names, ekus, key_usage, validity_months, ..Subject::default() };
+            let _ = subject.validate();
+            let _ = rules().check(&subject);
+        }
     }
 }

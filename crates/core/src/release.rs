@@ -76,8 +76,21 @@ impl ReleasePolicy {
     }
 }
 
+/// Whether two authority URLs name the same authority: scheme and host compared without case (DNS names have
+/// none), the path exactly (a path is case-sensitive: `/Tenant-A` and `/tenant-a` may be two authorities on one
+/// host); a trailing slash makes no difference.
 fn same_authority(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
+    let (a_origin, a_path) = split_authority(a);
+    let (b_origin, b_path) = split_authority(b);
+    a_origin.eq_ignore_ascii_case(b_origin) && a_path == b_path
+}
+
+/// `scheme://host[:port]` and the path after it, without trailing slashes.
+fn split_authority(url: &str) -> (&str, &str) {
+    let url = url.trim_end_matches('/');
+    let host_start = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[host_start..].find('/').map_or(url.len(), |i| host_start + i);
+    url.split_at(path_start)
 }
 
 fn check_conditions(rule: &Rule) -> Result<()> {
@@ -242,6 +255,12 @@ mod tests {
         assert!(p.allows(AUTHORITY, &good));
         assert!(p.allows("https://attest.example/", &good), "a trailing slash is the same authority");
         assert!(!p.allows("https://other.example", &good), "another authority");
+        assert!(p.allows("HTTPS://Attest.EXAMPLE", &good), "scheme and host have no case");
+        let with_path = policy(json!({"anyOf": [{"authority": "https://attest.example/Tenant-A", "allOf": [
+            {"claim": "x-ms-attestation-type", "equals": "sevsnpvm"}]}]}))?;
+        assert!(with_path.allows("https://ATTEST.example/Tenant-A/", &good));
+        assert!(!with_path.allows("https://attest.example/tenant-a", &good), "the path keeps its case");
+        assert!(!with_path.allows("https://attest.example/Tenant-A/x", &good), "a longer path is another authority");
         let other_type = json!({"x-ms-attestation-type": "tdxvm", "debuggable": false});
         assert!(!p.allows(AUTHORITY, &other_type));
         let second_branch = json!({"x-ms-attestation-type": "sevsnpvm", "debuggable": false});

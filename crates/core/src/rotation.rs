@@ -9,6 +9,10 @@ const DAY: i64 = 86_400;
 /// The shortest `expiryTime` Key Vault accepts.
 const SHORTEST_EXPIRY: i64 = 28 * DAY;
 
+/// The shortest trigger Key Vault accepts: rotation at least 7 days after creation and at least 7 days before
+/// expiry (and so, with an `expiryTime`, at most `expiryTime` less 7 days after creation).
+const SHORTEST_TRIGGER: i64 = 7 * DAY;
+
 /// An ISO 8601 duration, kept as written and as seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IsoDuration {
@@ -156,13 +160,22 @@ impl RotationPolicy {
                 }
                 Trigger::BeforeExpiry(d) => d,
             };
-            if duration.seconds <= 0 {
-                return Err(Error::invalid_input("A lifetime action's trigger is a positive duration."));
+            if duration.seconds < SHORTEST_TRIGGER {
+                return Err(Error::invalid_input(format_args!(
+                    "The trigger '{}' is too short: timeAfterCreate and timeBeforeExpiry are at least 7 days (P7D).",
+                    duration.as_str()
+                )));
             }
-            if let (Trigger::BeforeExpiry(before), Some(expiry)) = (&action.trigger, &expiry_time)
-                && before.seconds >= expiry.seconds
-            {
-                return Err(Error::invalid_input("timeBeforeExpiry must be shorter than the policy's expiryTime."));
+            match (&action.trigger, &expiry_time) {
+                (Trigger::BeforeExpiry(before), Some(expiry)) if before.seconds >= expiry.seconds => {
+                    return Err(Error::invalid_input("timeBeforeExpiry must be shorter than the policy's expiryTime."));
+                }
+                (Trigger::AfterCreate(after), Some(expiry)) if after.seconds > expiry.seconds - SHORTEST_TRIGGER => {
+                    return Err(Error::invalid_input(
+                        "timeAfterCreate must leave at least 7 days before the policy's expiryTime.",
+                    ));
+                }
+                _ => {}
             }
         }
         if expiry_time.as_ref().is_some_and(|e| e.seconds < SHORTEST_EXPIRY) {
@@ -250,6 +263,14 @@ mod tests {
     fn policies_key_vault_refuses_are_refused() -> Result<()> {
         assert!(rotate_after("P30D", Some("P27D")).is_err(), "expiryTime under 28 days");
         assert!(rotate_after("P0D", None).is_err(), "a zero trigger");
+        assert!(rotate_after("PT1S", None).is_err(), "one version a second");
+        assert!(rotate_after("P6DT23H", None).is_err(), "under Key Vault's 7 days");
+        assert!(rotate_after("P7D", None).is_ok());
+        assert!(rotate_after("P30D", Some("P36D")).is_err(), "no 7 days left before the expiry");
+        assert!(rotate_after("P29D", Some("P36D")).is_ok());
+        let notice_too_late =
+            vec![LifetimeAction { trigger: Trigger::BeforeExpiry(duration("PT1H")?), action: ActionType::Notify }];
+        assert!(RotationPolicy::new(notice_too_late, None).is_err());
         let twice = vec![
             LifetimeAction { trigger: Trigger::AfterCreate(duration("P30D")?), action: ActionType::Rotate },
             LifetimeAction { trigger: Trigger::BeforeExpiry(duration("P7D")?), action: ActionType::Rotate },
@@ -264,5 +285,20 @@ mod tests {
         assert_eq!(ActionType::parse("rOtAtE")?, ActionType::Rotate);
         assert!(ActionType::parse("Renew").is_err());
         Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn rotation_policies_of_any_shape_never_panic(
+            after in proptest::prelude::any::<String>(),
+            expiry in proptest::prelude::any::<String>(),
+            digits in proptest::prelude::any::<u64>(),
+        ) {
+            let _ = duration(&after);
+            let _ = rotate_after(&after, Some(&expiry));
+            let _ = rotate_after(&format!("P{digits}D"), Some(&format!("PT{digits}S")));
+        }
     }
 }

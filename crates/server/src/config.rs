@@ -73,6 +73,8 @@ pub struct ServerSettings {
     /// Private, loopback and link-local hosts that attestation authorities and federated-credential issuers
     /// may be fetched from (everything else on such addresses is refused).
     pub allowed_private_authorities: AllowedAuthorities,
+    /// The tenants whose vaults may have certificates issued by a CA of their own, and for which names.
+    pub certificate_authorities: Vec<TenantCertificateAuthority>,
 }
 
 /// Limits every listener holds its connections to, against clients that open connections and never finish.
@@ -124,6 +126,17 @@ pub struct AllowedAuthorities {
     pub hosts: Vec<String>,
     /// Addresses and ranges allowed.
     pub networks: Vec<IpNet>,
+}
+
+/// A tenant's certificate authority (`[tenant.certificate_authority]`): vault issuers of provider `Strongroom`
+/// in this tenant sign with a CA of the tenant's own — never the CA of Strongroom's TLS — whose X.509 name
+/// constraints permit only these DNS domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantCertificateAuthority {
+    /// The tenant, by name.
+    pub tenant: String,
+    /// The DNS domains certificates may name (each with its subdomains), lower-case.
+    pub domains: Vec<String>,
 }
 
 /// The database.
@@ -198,6 +211,7 @@ impl ServerSettings {
             imds_listen: None,
             connections: ConnectionLimits::default(),
             allowed_private_authorities: AllowedAuthorities::default(),
+            certificate_authorities: Vec::new(),
         }
     }
 }
@@ -347,6 +361,32 @@ struct TenantSection {
     role_definition: Vec<RoleDefinitionSection>,
     #[serde(default)]
     role_assignment: Vec<RoleAssignmentSection>,
+    certificate_authority: Option<CertificateAuthoritySection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateAuthoritySection {
+    domains: Spanned<Vec<Spanned<String>>>,
+}
+
+impl CertificateAuthoritySection {
+    /// The domains, checked: DNS names, at least one, none of them a wildcard.
+    fn validate(self, tenant: &str) -> Result<TenantCertificateAuthority, Located> {
+        if self.domains.get_ref().is_empty() {
+            return Err(at(&self.domains, "`domains` names at least one DNS domain the tenant's CA may issue for"));
+        }
+        let domains = self
+            .domains
+            .into_inner()
+            .into_iter()
+            .map(|domain| match is_host_name(domain.get_ref()) {
+                true => Ok(domain.into_inner().to_ascii_lowercase()),
+                false => Err(at(&domain, "a certificate authority's domain is a DNS name such as `contoso.com`")),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TenantCertificateAuthority { tenant: tenant.to_owned(), domains })
+    }
 }
 
 #[derive(Deserialize)]
@@ -509,8 +549,13 @@ impl ConfigFile {
     fn validate(self, base: &Path) -> Result<Config, Located> {
         let mut server = self.server.validate()?;
         server.subnets = subnets(self.network)?;
-        let tenants: Vec<DesiredTenant> =
-            self.tenant.into_iter().map(|tenant| tenant.validate(&server.subnets, base)).collect::<Result<_, _>>()?;
+        let mut tenants = Vec::new();
+        for mut tenant in self.tenant {
+            if let Some(authority) = tenant.certificate_authority.take() {
+                server.certificate_authorities.push(authority.validate(tenant.name.get_ref())?);
+            }
+            tenants.push(tenant.validate(&server.subnets, base)?);
+        }
         server.private_endpoints = self
             .private_endpoint
             .into_iter()
@@ -689,6 +734,7 @@ impl ServerSection {
             subnets: Vec::new(),
             private_endpoints: Vec::new(),
             imds_listen,
+            certificate_authorities: Vec::new(),
             data_dir: self.data_dir,
             login_host,
             vault_domain,

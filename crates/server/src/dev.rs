@@ -14,6 +14,7 @@ use strongroom_core::provision::{
 use strongroom_core::rbac::Scope;
 use uuid::Uuid;
 
+use crate::config::TenantCertificateAuthority;
 use crate::error::{Error, ErrorKind, Result};
 use crate::installation::{Installation, RunningServer};
 use crate::tls::write_private;
@@ -83,6 +84,16 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
         }],
     };
     Ok((desired, secret))
+}
+
+/// The dev tenant's certificate authority: vault issuers of provider `Strongroom` sign for `dev.localhost` and
+/// its subdomains (which resolve to this machine, and are none of the server's own names) and for `example.com`
+/// (reserved for examples).
+pub fn certificate_authorities() -> Vec<TenantCertificateAuthority> {
+    vec![TenantCertificateAuthority {
+        tenant: TENANT.to_owned(),
+        domains: vec!["dev.localhost".to_owned(), "example.com".to_owned()],
+    }]
 }
 
 /// What a developer needs to use the running dev server, except the client secret: that is in the env file

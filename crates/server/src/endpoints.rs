@@ -80,6 +80,11 @@ impl Endpoints {
     pub fn login_host(&self) -> &str {
         &self.login_host
     }
+
+    /// The vault domain: every `{vault}.{vault_domain}` is a vault of this server.
+    pub fn vault_domain(&self) -> &str {
+        &self.vault_domain
+    }
 }
 
 /// `https://{host}`, with the port unless it is 443.

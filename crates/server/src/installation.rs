@@ -180,6 +180,7 @@ impl Installation {
             workload_key: Arc::clone(&self.workload_key),
             parsed_keys: Default::default(),
             data_dir: self.settings.data_dir.clone(),
+            certificate_authorities: self.settings.certificate_authorities.clone(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));

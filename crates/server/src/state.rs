@@ -50,6 +50,8 @@ pub struct AppState {
     pub workload_key: Arc<WorkloadSecretKey>,
     /// The data directory (the local CA lives there).
     pub data_dir: std::path::PathBuf,
+    /// The tenants whose vaults may have certificates issued by a CA of their own, and for which domains.
+    pub certificate_authorities: Vec<crate::config::TenantCertificateAuthority>,
     /// Key versions' material, parsed once, so that warm cryptographic operations skip the parse.
     pub parsed_keys: crate::vault::keys::ParsedKeys,
 }

@@ -109,8 +109,9 @@ fn local_ca_key(data_dir: &Path) -> Result<KeyPair> {
     Ok(key)
 }
 
-/// The installation's local CA, as an issuer of certificates, with its certificate (DER); created on first use.
-pub fn local_ca(data_dir: &Path) -> Result<(Issuer<'static, KeyPair>, Vec<u8>)> {
+/// The installation's local CA, as an issuer of the server's certificate, with its certificate (DER); created on
+/// first use. It signs nothing else: vault certificates come from their tenant's own CA.
+fn local_ca(data_dir: &Path) -> Result<(Issuer<'static, KeyPair>, Vec<u8>)> {
     let ca_key = local_ca_key(data_dir)?;
     let ca_pem = std::fs::read(data_dir.join(CA_FILE)).map_err(|e| Error::io("reading the CA certificate", e))?;
     let ca_der = CertificateDer::from_pem_slice(&ca_pem).map_err(|e| Error::tls("reading the CA certificate", e))?;

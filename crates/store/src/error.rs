@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Conflict,
     /// The object is soft-deleted: it can be recovered or purged, and its name cannot be reused meanwhile.
     Deleted,
+    /// The secret or key is a certificate's (the certificate of the same name holds it): only the certificate's
+    /// own operations change it.
+    Managed,
     /// The database rolled a transaction back for contention (a deadlock, a serialization failure) more
     /// times than it was retried; the same request may succeed a moment later.
     Contention,

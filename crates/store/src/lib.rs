@@ -89,6 +89,34 @@ impl Place {
     }
 }
 
+/// An installation setting that belongs to one vault: named `{kind}/{vault id}`, or `{kind}/{vault id}/{item}`
+/// for one of several. Every one goes with its vault when the vault is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultSetting {
+    /// The vault's certificate contacts.
+    CertificateContacts,
+    /// The vault's certificate issuers (with their sealed passwords).
+    CertificateIssuers,
+    /// Certificate requests waiting for a CA's signature, one item per certificate (with its private key).
+    PendingCertificate,
+}
+
+impl VaultSetting {
+    /// Every kind.
+    pub const ALL: [VaultSetting; 3] =
+        [VaultSetting::CertificateContacts, VaultSetting::CertificateIssuers, VaultSetting::PendingCertificate];
+
+    /// The name of the vault's setting of this kind (and, with `/`, the prefix of its items).
+    pub fn name(self, vault_id: Uuid) -> String {
+        let kind = match self {
+            VaultSetting::CertificateContacts => "certificate-contacts",
+            VaultSetting::CertificateIssuers => "certificate-issuers",
+            VaultSetting::PendingCertificate => "pending-certificate",
+        };
+        format!("{kind}/{vault_id}")
+    }
+}
+
 /// What another process changed, so that caches drop it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeNotice {

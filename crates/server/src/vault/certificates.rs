@@ -5,7 +5,9 @@
 //! Self-signed issuance (`issuer.name = "Self"`) is done by the time create answers 202; the first poll of
 //! `/pending` finds it completed, so the SDK pollers do not wait. `issuer.name = "Unknown"` answers with a real
 //! CSR and keeps the key sealed until the CA-signed chain is merged. An issuer of the vault whose provider is
-//! `Strongroom` signs with this installation's local CA. Backups carry the certificate with its key and secret.
+//! `Strongroom` signs with the CA of the vault's tenant (see `certificate_authority`), never with the CA behind
+//! Strongroom's own TLS. A certificate never takes the name of a plain secret or key, and its own key and secret
+//! change only through it. Backups carry the certificate with the versions of its key and secret it made.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -28,13 +30,13 @@ use strongroom_proto::keyvault::{
     DeletedCertificateItem, Deletion, IssuerAttributes, IssuerBundle, IssuerParameters, Page, SecretAttributes,
     SubjectAlternativeNames, Tags, X509Properties,
 };
-use strongroom_store::{Collection, Place, Store, VersionSelector};
+use strongroom_store::{Collection, Place, Store, VaultSetting, VersionSelector};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::secrets::{Context, open_backup, parse_body, refuse_if_purge_protected, seal_backup};
-use super::{keys, scheduled};
+use super::{certificate_authority, keys, scheduled};
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
@@ -209,7 +211,7 @@ struct Pending {
 }
 
 fn pending_prefix(cx: &Context<'_>) -> String {
-    format!("pending-certificate/{}/", cx.vault.id)
+    format!("{}/", VaultSetting::PendingCertificate.name(cx.vault.id))
 }
 
 fn pending_setting(cx: &Context<'_>, name: &str) -> String {
@@ -363,7 +365,7 @@ async fn store_version(
     store
         .put_linked_versions(versions, Some((Place::certificates(vault_id), name.to_owned(), kept)))
         .await
-        .map_err(|e| VaultError::from_secret_store(name, e))?;
+        .map_err(|e| VaultError::from_certificate_store(name, e))?;
     Ok(certificate_version)
 }
 
@@ -767,7 +769,7 @@ async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, no
 }
 
 fn contacts_setting(cx: &Context<'_>) -> String {
-    format!("certificate-contacts/{}", cx.vault.id)
+    VaultSetting::CertificateContacts.name(cx.vault.id)
 }
 
 async fn contacts(cx: &Context<'_>) -> Result<Option<Contacts>, VaultError> {
@@ -810,11 +812,11 @@ pub async fn delete_contacts(cx: &Context<'_>) -> Result<Response, VaultError> {
     Ok(Json(contacts_with_id(cx, contacts)).into_response())
 }
 
-/// The provider of issuers backed by this installation's local CA.
-const LOCAL_CA_PROVIDER: &str = "Strongroom";
+/// The provider of issuers backed by the CA of the vault's tenant.
+const TENANT_CA_PROVIDER: &str = "Strongroom";
 
 fn issuers_setting(vault_id: Uuid) -> String {
-    format!("certificate-issuers/{vault_id}")
+    VaultSetting::CertificateIssuers.name(vault_id)
 }
 
 /// The vault's issuers by name key (kept sealed: they may hold a provider password).
@@ -921,8 +923,8 @@ pub async fn delete_issuer(cx: &Context<'_>, name: &str) -> Result<Response, Vau
     Ok(Json(issuer_answer(cx, &name, issuer)).into_response())
 }
 
-/// The certificate `subject` for `key`, signed by the vault's issuer `name`: only issuers backed by this
-/// installation's local CA can sign here. Returns the chain, leaf first.
+/// The certificate `subject` for `key`, signed by the vault's issuer `name`: only issuers backed by the CA of the
+/// vault's tenant can sign here. Returns the chain, leaf first.
 async fn issue_with(
     state: &AppState,
     vault_id: Uuid,
@@ -940,17 +942,15 @@ async fn issue_with(
     if issuer.attributes.as_ref().and_then(|a| a.enabled) == Some(false) {
         return Err(VaultError::bad_parameter(format!("The issuer '{issuer_name}' is disabled.")));
     }
-    if !issuer.provider.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(LOCAL_CA_PROVIDER)) {
+    if !issuer.provider.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(TENANT_CA_PROVIDER)) {
         return Err(VaultError::bad_parameter(format!(
-            "The issuer '{issuer_name}' is a provider Strongroom cannot reach; only '{LOCAL_CA_PROVIDER}' issuers \
-             (this installation's local CA) sign here. Use issuer 'Unknown' to get a CSR for any other CA."
+            "The issuer '{issuer_name}' is a provider Strongroom cannot reach; only '{TENANT_CA_PROVIDER}' issuers \
+             (the tenant's certificate authority) sign here. Use issuer 'Unknown' to get a CSR for any other CA."
         )));
     }
-    let (ca, ca_der) = crate::tls::local_ca(&state.data_dir).map_err(|e| {
-        tracing::error!("the local CA is not usable: {e}");
-        VaultError::internal()
-    })?;
-    Ok(vec![subject.signed_by(key, &ca, now)?, ca_der])
+    let tenant_id = state.directory().vaults().iter().find(|v| v.id == vault_id).map(|v| v.tenant_id);
+    let tenant_id = tenant_id.ok_or_else(VaultError::internal)?;
+    certificate_authority::issue(state, tenant_id, subject, key, now).await
 }
 
 /// A certificate's backup: the histories of the certificate, its key and its secret, and its policy.
@@ -963,13 +963,19 @@ struct CertificateBackup {
     kept: Option<String>,
 }
 
-/// `POST /certificates/{name}/backup`: every version of the certificate, its key and its secret, in one blob
-/// sealed under the installation's backup key.
+/// `POST /certificates/{name}/backup`: every version of the certificate, and of its key and its secret the
+/// versions it made (under its version ids), in one blob sealed under the installation's backup key.
 pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let store = cx.state.store.as_ref();
     let mut parts = Vec::new();
+    let mut certificate_versions = Vec::new();
     for place in linked_places(cx) {
-        let history = store.history(place, name).await?.ok_or_else(|| VaultError::certificate_not_found(name))?;
+        let mut history = store.history(place, name).await?.ok_or_else(|| VaultError::certificate_not_found(name))?;
+        if place.collection == Collection::Certificates {
+            certificate_versions = history.iter().map(|(v, _)| v.version.clone()).collect();
+        } else {
+            history.retain(|(v, _)| certificate_versions.contains(&v.version));
+        }
         let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
         let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
         parts.push(SecretBackup::new(place.collection, &canonical, versions)?);

@@ -166,6 +166,34 @@ impl VaultError {
         )
     }
 
+    /// 403: the secret or key (`kind`) is a certificate's, whose lifetime Key Vault manages; only the
+    /// certificate's own operations change it.
+    pub fn managed_by_certificate(kind: &str, name: &str) -> Self {
+        let inner = match kind {
+            "key" => "KeyManagedByKeyVault",
+            _ => "SecretManagedByKeyVault",
+        };
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "Operation is not allowed as this object's lifetime is managed by Key Vault: the {kind} {name} belongs to the certificate {name}. Change it through the certificate."
+            ),
+        )
+        .with_inner(inner)
+    }
+
+    /// 409: a certificate may not take the name of a plain secret or key (its own secret and key take its name).
+    pub fn certificate_name_taken(name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Certificate {name} cannot be created: a secret or key named {name} already exists in this vault, and a certificate's secret and key take the certificate's name."
+            ),
+        )
+    }
+
     /// 404 for a host that names no vault.
     pub fn vault_not_found(name: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "VaultNotFound", format!("The vault '{name}' does not exist on this server."))
@@ -217,6 +245,7 @@ impl VaultError {
     pub fn from_key_store(name: &str, e: strongroom_store::Error) -> Self {
         match e.kind() {
             strongroom_store::ErrorKind::Deleted => VaultError::key_is_deleted(name),
+            strongroom_store::ErrorKind::Managed => VaultError::managed_by_certificate("key", name),
             strongroom_store::ErrorKind::Conflict => Self::new(
                 StatusCode::CONFLICT,
                 "Conflict",
@@ -232,7 +261,17 @@ impl VaultError {
         match e.kind() {
             strongroom_store::ErrorKind::Deleted => VaultError::secret_is_deleted(name),
             strongroom_store::ErrorKind::Conflict => VaultError::secret_exists(name),
+            strongroom_store::ErrorKind::Managed => VaultError::managed_by_certificate("secret", name),
             _ => e.into(),
+        }
+    }
+
+    /// The error for a storage failure while writing the certificate `name` with its key and secret: a name a
+    /// plain secret or key holds is the client's conflict, as is a soft-deleted one.
+    pub fn from_certificate_store(name: &str, e: strongroom_store::Error) -> Self {
+        match e.kind() {
+            strongroom_store::ErrorKind::Conflict => VaultError::certificate_name_taken(name),
+            _ => VaultError::from_secret_store(name, e),
         }
     }
 }

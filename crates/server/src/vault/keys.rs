@@ -438,7 +438,8 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
         .state
         .store
         .update_version(place(cx), name, selector, &update, now_seconds())
-        .await?
+        .await
+        .map_err(|e| VaultError::from_key_store(name, e))?
         .ok_or_else(|| VaultError::key_not_found(name))?;
     Ok(Json(bundle(cx, &updated, Some(&key))?).into_response())
 }
@@ -493,7 +494,8 @@ pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
         .state
         .store
         .delete_object(&[place(cx)], name, now, purge_at)
-        .await?
+        .await
+        .map_err(|e| VaultError::from_key_store(name, e))?
         .ok_or_else(|| VaultError::key_not_found(name))?;
     Ok(Json(deleted_bundle(cx, &deleted)?).into_response())
 }
@@ -518,14 +520,21 @@ pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
 
 /// `POST /deletedkeys/{name}/recover`.
 pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    cx.state.store.recover_object(&[place(cx)], name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
+    cx.state
+        .store
+        .recover_object(&[place(cx)], name)
+        .await
+        .map_err(|e| VaultError::from_key_store(name, e))?
+        .ok_or_else(|| VaultError::deleted_key_not_found(name))?;
     get(cx, name, None).await
 }
 
 /// `DELETE /deletedkeys/{name}`: gone for good, unless purge protection forbids it.
 pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     refuse_if_purge_protected(cx)?;
-    if !cx.state.store.purge_object(&[place(cx)], name).await? {
+    let purged =
+        cx.state.store.purge_object(&[place(cx)], name).await.map_err(|e| VaultError::from_key_store(name, e))?;
+    if !purged {
         return Err(VaultError::deleted_key_not_found(name));
     }
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())

@@ -9,6 +9,7 @@
 
 pub mod authenticate;
 pub mod authorize;
+mod certificate_authority;
 pub mod certificates;
 pub mod challenge;
 pub mod error;

@@ -129,7 +129,8 @@ pub async fn set_policy(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Res
     let created = previous.as_ref().and_then(|p| p.policy.attributes.as_ref()).and_then(|a| a.created).unwrap_or(now);
     let kept = StoredPolicy { policy: wire(&policy, Some(created), Some(now)), noticed_version: None };
     let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
-    if !store.put_object_policy(keys::place(cx), name, &json).await? {
+    let written = store.put_object_policy(keys::place(cx), name, &json).await;
+    if !written.map_err(|e| VaultError::from_key_store(name, e))? {
         return Err(VaultError::key_not_found(name));
     }
     Ok(answer(cx, &latest.name, kept.policy))

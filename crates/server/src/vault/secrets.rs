@@ -211,7 +211,8 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
         .state
         .store
         .update_version(cx.place(), name, selector, &update, now_seconds())
-        .await?
+        .await
+        .map_err(|e| VaultError::from_secret_store(name, e))?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     Ok(Json(cx.bundle(&updated, None)).into_response())
 }
@@ -224,7 +225,8 @@ pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
         .state
         .store
         .delete_object(&[cx.place()], name, now, purge_at)
-        .await?
+        .await
+        .map_err(|e| VaultError::from_secret_store(name, e))?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     Ok(Json(cx.deleted_bundle(&deleted)).into_response())
 }
@@ -257,7 +259,8 @@ pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultErro
         .state
         .store
         .recover_object(&[cx.place()], name)
-        .await?
+        .await
+        .map_err(|e| VaultError::from_secret_store(name, e))?
         .ok_or_else(|| VaultError::deleted_secret_not_found(name))?;
     Ok(Json(cx.bundle(&recovered, None)).into_response())
 }
@@ -276,7 +279,9 @@ pub(super) fn refuse_if_purge_protected(cx: &Context<'_>) -> Result<(), VaultErr
 /// `DELETE /deletedsecrets/{name}`: gone for good, unless purge protection forbids it.
 pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     refuse_if_purge_protected(cx)?;
-    if !cx.state.store.purge_object(&[cx.place()], name).await? {
+    let purged =
+        cx.state.store.purge_object(&[cx.place()], name).await.map_err(|e| VaultError::from_secret_store(name, e))?;
+    if !purged {
         return Err(VaultError::deleted_secret_not_found(name));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -303,11 +308,12 @@ pub(super) async fn backup_blob(
 /// `backup` as a blob sealed under the installation's backup key.
 pub(super) fn seal_backup(cx: &Context<'_>, backup: &impl serde::Serialize) -> Result<BackupBlob, VaultError> {
     let payload = Zeroizing::new(serde_json::to_vec(backup).map_err(|_| VaultError::internal())?);
-    let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(&payload)?;
+    let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(cx.vault.tenant_id, &payload)?;
     Ok(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) })
 }
 
-/// The payload of the backup blob a restore request's `body` carries, opened with a trusted backup key.
+/// The payload of the backup blob a restore request's `body` carries, opened with a trusted backup key — only
+/// when it was made in this vault's tenant (Key Vault restores only within the subscription that backed up).
 pub(super) fn open_backup(cx: &Context<'_>, body: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let params: BackupBlob = parse_body(body, "RestoreParameters")?;
     let encoded =
@@ -316,7 +322,7 @@ pub(super) fn open_backup(cx: &Context<'_>, body: &[u8]) -> Result<Zeroizing<Vec
         .decode(encoded.trim_end_matches('='))
         .or_else(|_| URL_SAFE.decode(&encoded))
         .map_err(|_| VaultError::bad_parameter("The backup blob is not valid base64url."))?;
-    Ok(Zeroizing::new(backup::open(&cx.state.backup_keys, &blob)?))
+    Ok(Zeroizing::new(backup::open(&cx.state.backup_keys, &blob, cx.vault.tenant_id)?))
 }
 
 /// `POST /secrets/restore`: the secret of a backup blob, with every version, under its own name.

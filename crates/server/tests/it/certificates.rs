@@ -17,7 +17,14 @@ async fn versions(server: &TestServer, token: &str, name: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
-    let mut server = TestServer::start(STANDARD_TENANTS).await;
+    // Contoso's operator gives it a certificate authority for its domain: the `team-ca` issuer signs with it.
+    let contoso = "name = \"contoso\"\n";
+    let config = STANDARD_TENANTS.replacen(
+        contoso,
+        &format!("{contoso}certificate_authority = {{ domains = [\"contoso.com\"] }}\n"),
+        1,
+    );
+    let mut server = TestServer::start(&config).await;
     let token = server.token("contoso", "admin").await;
     let policy = |name: &str, action: &str, trigger: Value, reuse_key: bool| {
         json!({"policy": {
@@ -33,6 +40,7 @@ async fn certificates_renew_and_notify_when_the_scheduler_clock_says_so() {
     assert_eq!(status, 200);
     let mut by_team_ca = policy("ca-issued", "AutoRenew", json!({"lifetime_percentage": 80}), false);
     by_team_ca["policy"]["issuer"]["name"] = json!("team-ca");
+    by_team_ca["policy"]["x509_props"]["sans"] = json!({"dns_names": ["ca-issued.contoso.com"]});
     for (name, body) in [
         ("renewed", policy("renewed", "AutoRenew", json!({"lifetime_percentage": 80}), false)),
         ("ca-issued", by_team_ca),

@@ -225,7 +225,15 @@ async fn backups_restore_every_version_and_refuse_what_they_should() {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(own_backup_key(&admin.server).await)
     };
-    let trusting = Admin::new(&format!("trusted_backup_keys = [\"{key}\"]\n{STANDARD_TENANTS}")).await;
+    // Trust opens the blob, but only into the tenant that made it: there, a tenant of the same id.
+    let other_tenant = Admin::new(&format!("trusted_backup_keys = [\"{key}\"]\n{STANDARD_TENANTS}")).await;
+    let (status, body) = other_tenant.call(Method::POST, "/secrets/restore", Some(json!({"value": blob}))).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().contains("another tenant"));
+    let contoso = "name = \"contoso\"\n";
+    let same_tenant =
+        STANDARD_TENANTS.replacen(contoso, &format!("{contoso}id = \"{}\"\n", admin.server.tenant_id("contoso")), 1);
+    let trusting = Admin::new(&format!("trusted_backup_keys = [\"{key}\"]\n{same_tenant}")).await;
     let (status, _) = trusting.call(Method::POST, "/secrets/restore", Some(json!({"value": blob}))).await;
     assert_eq!(status, 200);
 }

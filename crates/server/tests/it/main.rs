@@ -7,6 +7,7 @@ mod attack_directory;
 mod attack_escalation;
 mod attack_flows;
 mod attack_lockout;
+mod attack_objects;
 mod attack_review;
 mod attack_transport;
 mod authorization;

@@ -195,6 +195,12 @@ fn linked<T>(places: &[Place], mut change: impl FnMut(Place) -> Result<Option<T>
     Ok(Some(answer))
 }
 
+/// Refuses a delete, recover or purge of a certificate's key or secret on its own: only the certificate's (whose
+/// place comes first) takes them along.
+fn refuse_if_first_managed(db: &mut dyn Database, places: &[Place], name: &str) -> Result<()> {
+    places.first().map_or(Ok(()), |first| objects::refuse_if_managed(db, *first, name))
+}
+
 /// Tells other processes that the object `name` changed at each of `places`.
 fn notify_objects(db: &mut dyn Database, places: &[Place], name: &str) -> Result<()> {
     places.iter().try_for_each(|place| db.notify(&ChangeNotice::Object { place: *place, name_key: name_key(name) }))
@@ -296,7 +302,11 @@ impl<B: Backend> Store for SqlStore<B> {
         let version = version.clone();
         let value = Zeroizing::new(value.to_owned());
         self.write(move |db, root_key| {
+            objects::refuse_if_managed(db, place, &version.name)?;
             let stored = objects::insert_version(db, root_key, place, &version, &value)?;
+            // Again once the object's row is held: a certificate of the name may have been committed while this
+            // write waited for it (it then holds the row), and the first check could not see it yet.
+            objects::refuse_if_managed(db, place, &version.name)?;
             notify_objects(db, &[place], &version.name)?;
             Ok(stored)
         })
@@ -309,8 +319,8 @@ impl<B: Backend> Store for SqlStore<B> {
         policy: Option<(Place, String, String)>,
     ) -> Result<()> {
         self.write(move |db, root_key| {
-            for (place, version, value) in &versions {
-                objects::insert_version(db, root_key, *place, version, value)?;
+            objects::insert_linked(db, root_key, &versions)?;
+            for (place, version, _) in &versions {
                 notify_objects(db, &[*place], &version.name)?;
             }
             put_policy_or_fail(db, &policy)
@@ -353,6 +363,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<SecretVersion>> {
         let (name, version, update) = (name.to_owned(), owned_selector(selector), update.clone());
         self.write(move |db, _| {
+            objects::refuse_if_managed(db, place, &name)?;
             let updated = objects::update(db, place, &name, version.as_deref(), &update, now)?;
             notify_objects(db, &[place], &name)?;
             Ok(updated)
@@ -369,6 +380,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Option<DeletedSecret>> {
         let (places, name) = (places.to_vec(), name.to_owned());
         self.write(move |db, _| {
+            refuse_if_first_managed(db, &places, &name)?;
             let deleted = linked(&places, |place| objects::soft_delete(db, place, &name, deleted_at, purge_at))?;
             notify_objects(db, &places, &name)?;
             Ok(deleted)
@@ -389,6 +401,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
         let (places, name) = (places.to_vec(), name.to_owned());
         self.write(move |db, _| {
+            refuse_if_first_managed(db, &places, &name)?;
             let recovered = linked(&places, |place| objects::recover(db, place, &name))?;
             notify_objects(db, &places, &name)?;
             Ok(recovered)
@@ -399,6 +412,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn purge_object(&self, places: &[Place], name: &str) -> Result<bool> {
         let (places, name) = (places.to_vec(), name.to_owned());
         self.write(move |db, _| {
+            refuse_if_first_managed(db, &places, &name)?;
             let purged = linked(&places, |place| objects::purge(db, place, &name).map(|purged| purged.then_some(())))?;
             notify_objects(db, &places, &name)?;
             Ok(purged.is_some())
@@ -463,6 +477,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn put_object_policy(&self, place: Place, name: &str, policy: &str) -> Result<bool> {
         let (name, policy) = (name.to_owned(), policy.to_owned());
         self.write(move |db, _| {
+            objects::refuse_if_managed(db, place, &name)?;
             let kept = objects::put_policy(db, place, &name, &policy)?;
             notify_objects(db, &[place], &name)?;
             Ok(kept)
@@ -480,6 +495,12 @@ impl<B: Backend> Store for SqlStore<B> {
         policy: Option<(Place, String, String)>,
     ) -> Result<SecretVersion> {
         self.write(move |db, root_key| {
+            // A secret or key restored alone never takes the name a certificate holds.
+            if let Some((first, versions)) = objects.first()
+                && let Some((version, _)) = versions.first()
+            {
+                objects::refuse_if_managed(db, *first, &version.name)?;
+            }
             let mut newest = None;
             for (place, versions) in &objects {
                 let restored = objects::restore(db, root_key, *place, versions)?;

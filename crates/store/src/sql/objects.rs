@@ -108,6 +108,68 @@ fn state(db: &mut dyn Database, place: Place, key: &str) -> Result<Option<bool>>
     db.query_row(&sql, values![place.scope(), key]).context("reading an object's state")?.map(|r| r.get(0)).transpose()
 }
 
+/// Refuses a change to the secret or key `name` at `place` when it is a certificate's: a certificate of the same
+/// name (live or deleted) holds it, and only the certificate's own operations change it.
+pub(super) fn refuse_if_managed(db: &mut dyn Database, place: Place, name: &str) -> Result<()> {
+    if place.collection == Collection::Certificates {
+        return Ok(());
+    }
+    let certificates = Place { collection: Collection::Certificates, ..place };
+    match state(db, certificates, &name_key(name))? {
+        Some(_) => Err(Error::new(
+            ErrorKind::Managed,
+            "changing an object",
+            format_args!("the {} is the certificate's of the same name", place.collection.as_str()),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Adds a certificate's version with its key's and secret's (`versions`, the certificate's first). A key or secret
+/// of the name that the certificate does not hold already — a plain one — is never written into: the whole
+/// change fails with [`ErrorKind::Conflict`], as Key Vault refuses a certificate over a secret's or key's name.
+pub(super) fn insert_linked(
+    db: &mut dyn Database,
+    root_key: &RootKey,
+    versions: &[(Place, SecretVersion, Zeroizing<String>)],
+) -> Result<()> {
+    let Some((certificate, first, _)) = versions.first() else { return Ok(()) };
+    let key = name_key(&first.name);
+    if certificate.collection != Collection::Certificates {
+        return Err(Error::new(ErrorKind::Corrupt, "adding a certificate", "the first version is no certificate's"));
+    }
+    if state(db, *certificate, &key)?.is_none() {
+        // A new certificate creates its key's and secret's rows itself. A row already there, or created
+        // meanwhile by a transaction this insert waits for, is a plain object's: nothing is written.
+        for (place, version, _) in &versions[1..] {
+            if !create_row(db, *place, &key, &version.name)? {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "adding a certificate",
+                    format_args!("a plain {} holds the name", place.collection.as_str()),
+                ));
+            }
+        }
+    }
+    for (place, version, value) in versions {
+        insert_version(db, root_key, *place, version, value)?;
+    }
+    Ok(())
+}
+
+/// Creates the object's row unless there is one; `true` when this call created it. An insert of the same name
+/// by a transaction still running makes this one wait for its end.
+fn create_row(db: &mut dyn Database, place: Place, key: &str, name: &str) -> Result<bool> {
+    let created = db
+        .execute(
+            "INSERT INTO objects (scope, vault_id, name_key, name) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (scope, name_key) DO NOTHING",
+            values![place.scope(), place.vault_id, key, name],
+        )
+        .context("creating an object")?;
+    Ok(created == 1)
+}
+
 pub(super) fn insert_version(
     db: &mut dyn Database,
     root_key: &RootKey,
@@ -117,12 +179,7 @@ pub(super) fn insert_version(
 ) -> Result<SecretVersion> {
     let key = name_key(&version.name);
     // Creating the row first (when missing) gives concurrent writers of a new name one row to queue on.
-    db.execute(
-        "INSERT INTO objects (scope, vault_id, name_key, name) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (scope, name_key) DO NOTHING",
-        values![place.scope(), place.vault_id, &key, &version.name],
-    )
-    .context("creating an object")?;
+    create_row(db, place, &key, &version.name)?;
     if state(db, place, &key)? == Some(true) {
         return Err(Error::new(ErrorKind::Deleted, "adding a version", "the object is deleted"));
     }

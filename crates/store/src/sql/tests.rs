@@ -228,6 +228,82 @@ async fn concurrent_writers_of_one_object_each_add_a_version() -> Result<()> {
     Ok(())
 }
 
+/// A certificate's version with its key's and secret's, under one version id.
+fn certificate(vault: Uuid, name: &str) -> Vec<(Place, SecretVersion, zeroize::Zeroizing<String>)> {
+    let first = version(name);
+    [Place::certificates(vault), Place::keys(vault), Place::secrets(vault)]
+        .into_iter()
+        .map(|place| (place, first.clone(), zeroize::Zeroizing::new(String::from("v"))))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_certificate_and_a_plain_secret_or_key_never_share_a_name() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let (secrets, keys) = (Place::secrets(vault), Place::keys(vault));
+        store.put_version(secrets, &version("plain"), "mine").await?;
+        let taken = store.put_linked_versions(certificate(vault, "plain"), None).await;
+        assert!(taken.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+        assert!(store.read_version(keys, "plain", VersionSelector::Latest).await?.is_none(), "nothing written");
+
+        store.put_linked_versions(certificate(vault, "cert"), None).await?;
+        store.put_linked_versions(certificate(vault, "cert"), None).await?;
+        let managed = |e: Error| e.kind() == ErrorKind::Managed;
+        assert!(store.put_version(secrets, &version("cert"), "x").await.is_err_and(managed));
+        assert!(store.put_version(keys, &version("cert"), "x").await.is_err_and(managed));
+        let update = SecretUpdate { enabled: Some(false), ..SecretUpdate::default() };
+        assert!(store.update_version(secrets, "cert", VersionSelector::Latest, &update, 2).await.is_err_and(managed));
+        assert!(store.delete_object(&[secrets], "cert", 1, 2).await.is_err_and(managed));
+        let linked = [Place::certificates(vault), keys, secrets];
+        assert!(store.delete_object(&linked, "cert", 1, 2).await?.is_some(), "the certificate takes them along");
+        assert!(store.purge_object(&[keys], "cert").await.is_err_and(managed));
+        assert!(store.purge_object(&linked, "cert").await?);
+        assert!(store.history(secrets, "cert").await?.is_none());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_plain_secret_and_a_certificate_racing_for_a_name_do_not_both_win() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        for round in 0..10 {
+            let name = format!("raced-{round}");
+            let (one, two) = (Arc::clone(&store), Arc::clone(&store));
+            let (plain_name, certificate_name) = (name.clone(), name.clone());
+            let plain = tokio::spawn(async move {
+                one.put_version(Place::secrets(vault), &version(&plain_name), "plain").await.is_ok()
+            });
+            let certifying =
+                tokio::spawn(async move { two.put_linked_versions(certificate(vault, &certificate_name), None).await });
+            let plain_won = plain.await.map_err(|e| Error::new(ErrorKind::Database, "test", e))?;
+            let certificate_won = certifying.await.map_err(|e| Error::new(ErrorKind::Database, "test", e))?.is_ok();
+            assert!(plain_won != certificate_won, "round {round}: exactly one takes the name");
+            let history = store.history(Place::secrets(vault), &name).await?.ok_or_else(|| corrupt("gone"))?;
+            assert_eq!(history.len(), 1, "round {round}: the secret holds one writer's version only");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deleted_vault_takes_its_settings_along() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        for setting in crate::VaultSetting::ALL {
+            store.put_sealed_setting(&setting.name(vault), b"x").await?;
+            store.put_sealed_setting(&format!("{}/item", setting.name(vault)), b"x").await?;
+        }
+        let other = format!("{}/item", crate::VaultSetting::CertificateIssuers.name(Uuid::new_v4()));
+        store.put_sealed_setting(&other, b"x").await?;
+        store.apply(vec![Change::DeleteVault { vault_id: vault }]).await?;
+        for setting in crate::VaultSetting::ALL {
+            assert!(store.sealed_setting(&setting.name(vault)).await?.is_none());
+            assert!(store.sealed_settings(&setting.name(vault)).await?.is_empty());
+        }
+        assert!(store.sealed_setting(&other).await?.is_some(), "another vault's settings stay");
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_setting_is_created_once() -> Result<()> {
     for (store, _, _dir) in stores().await? {
