@@ -181,7 +181,14 @@ async fn a_slow_management_body_does_not_hold_up_another_tenants_write() {
 /// An HTTPS server on 127.0.0.1 with a certificate of the installation's CA that answers the discovery
 /// document with `jwks` (pointing at itself) and the key set with `jwks`.
 async fn authority(data_dir: &Path, jwks: Vec<u8>) -> String {
-    let (issuer, ca_der) = strongroom_server::tls::local_ca(data_dir).unwrap();
+    // The installation's CA, from its files, as any local tool could use it to sign a test authority.
+    let ca_pem = std::fs::read_to_string(data_dir.join("ca.pem")).unwrap();
+    let ca_key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(data_dir.join("ca-key.pem")).unwrap()).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    let ca_der = {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap().to_vec()
+    };
     let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let key = rcgen::KeyPair::generate().unwrap();
