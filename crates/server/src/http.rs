@@ -81,15 +81,28 @@ impl ConnectionGate {
     fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
         let permit = Arc::clone(&self.open).try_acquire_owned().ok()?;
         let counted = !self.exempt.iter().any(|net| net.contains(&peer));
+        let source = source_of(peer);
         if counted {
             let mut per_address = self.per_address.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let open = per_address.entry(peer).or_insert(0);
+            let open = per_address.entry(source).or_insert(0);
             if *open >= self.limits.max_connections_per_address {
                 return None;
             }
             *open += 1;
         }
-        Some(Admission { gate: Arc::clone(self), peer: counted.then_some(peer), _permit: permit })
+        Some(Admission { gate: Arc::clone(self), peer: counted.then_some(source), _permit: permit })
+    }
+}
+
+/// What the per-address cap counts a peer as: an IPv4 address, or the /64 an IPv6 address is in — one host is
+/// usually given a whole /64, and would otherwise open as many connections as it has addresses.
+fn source_of(peer: IpAddr) -> IpAddr {
+    match strongroom_core::network::canonical(peer) {
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        v4 => v4,
     }
 }
 
@@ -417,7 +430,18 @@ pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 
 #[cfg(test)]
 mod tests {
-    use super::host_name;
+    use super::{host_name, source_of};
+
+    #[test]
+    fn one_ipv6_host_counts_once_however_many_addresses_of_its_64_it_uses() {
+        let a: std::net::IpAddr = "2001:db8:1:2::1".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        let b: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        let other: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        assert_eq!(source_of(a), source_of(b));
+        assert_ne!(source_of(a), source_of(other));
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.2".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        assert_eq!(source_of(mapped), std::net::IpAddr::from([127, 0, 0, 2]));
+    }
 
     #[test]
     fn host_names_drop_the_port() {

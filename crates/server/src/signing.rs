@@ -114,10 +114,13 @@ pub async fn load(store: &dyn Store, now: i64) -> Result<KeySet> {
     key_set(&stored)
 }
 
-/// Adds a new signing key and drops the keys no token can need any more.
+/// Adds a new signing key and drops the keys no token can need any more. The new key is made before the
+/// stored ones are read, so that the read and the write are as close as they can be: a revocation stored in
+/// between would be undone by the write.
 pub async fn rotate(store: &dyn Store, lifetime: u64, now: i64) -> Result<KeySet> {
+    let new_key = generate(now)?;
     let mut stored = read(store).await?;
-    stored.insert(0, generate(now)?);
+    stored.insert(0, new_key);
     retain_live(&mut stored, lifetime, now);
     write(store, &stored).await?;
     tracing::info!(keys = stored.len(), "rotated the token signing key");
@@ -134,8 +137,9 @@ pub async fn revoke_previous(store: &dyn Store, now: i64) -> Result<KeySet> {
 }
 
 /// What the maintenance loop does each minute: rotate when the newest key is older than `rotation_days` (on
-/// the node that `leads` maintenance), and take up a rotation another process (the CLI, another node)
-/// stored.
+/// the node that `leads` maintenance). Keys another process stored (a rotation, an emergency revocation) are
+/// taken up by [`watch`] and the change feed alone: taking up here what was read before them could put a
+/// revoked key back in memory.
 pub async fn maintain(
     store: &dyn Store,
     keys: &SigningKeys,
@@ -146,12 +150,9 @@ pub async fn maintain(
 ) -> Result<()> {
     let stored = read(store).await?;
     let newest = stored.first().map_or(i64::MIN, |k| k.created);
-    let fresh = if leads && newest.saturating_add(i64::from(rotation_days) * 86_400) <= now {
-        rotate(store, lifetime, now).await?
-    } else {
-        key_set(&stored)?
-    };
-    keys.take_up(fresh);
+    if leads && newest.saturating_add(i64::from(rotation_days) * 86_400) <= now {
+        keys.take_up(rotate(store, lifetime, now).await?);
+    }
     Ok(())
 }
 

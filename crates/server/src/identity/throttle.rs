@@ -129,9 +129,18 @@ impl Records {
         if self.counters.len() >= COUNTERS && !self.counters.contains_key(key) {
             self.counters.retain(|_, counter| !counter.is_idle(now));
             if self.counters.len() >= COUNTERS {
-                // Under a flood of fresh names and addresses, memory stays bounded: what is neither locked nor
-                // under way is forgotten before what is.
-                self.counters.retain(|_, counter| counter.in_flight > 0 || counter.locked_until > now);
+                // Under a flood of fresh names and addresses, memory stays bounded: the counters with fewest
+                // failures go first — a flood's names have one each — so that a user's count close to the limit
+                // is not wiped by fresh names; what is locked or under way is kept whatever happens.
+                let keep = |counter: &Counter| counter.in_flight > 0 || counter.locked_until > now;
+                let mut fewest = 1;
+                while self.counters.len() >= COUNTERS && fewest < MAX_FAILURES {
+                    self.counters.retain(|_, counter| keep(counter) || counter.failures > fewest);
+                    fewest += 1;
+                }
+                if self.counters.len() >= COUNTERS {
+                    self.counters.retain(|_, counter| keep(counter));
+                }
             }
         }
         let counter =

@@ -152,9 +152,15 @@ pub async fn check_password<'a>(
     if !credential::is_valid_sign_in_name(username) {
         return Err(OAuthFailure::invalid_username());
     }
-    let principal_key = format!("{}/{}", tenant.id, username.to_ascii_lowercase());
+    // Failures count against the user, whichever of its names was typed (`alice`, `alice@contoso`), so that
+    // two spellings are not two guessing budgets; a name that is nobody's counts under itself.
+    let found = directory.user_by_sign_in_name(tenant.id, username);
+    let principal_key = match found {
+        Some((user, _)) => user.object_id.to_string(),
+        None => format!("{}/{}", tenant.id, username.to_ascii_lowercase()),
+    };
     let attempt = state.sign_in_throttle.begin(Presented::Password, &principal_key, address)?;
-    let Some((user, details)) = directory.user_by_sign_in_name(tenant.id, username) else {
+    let Some((user, details)) = found else {
         attempt.failed(state).await;
         return Err(OAuthFailure::user_not_found(username, &tenant.name));
     };

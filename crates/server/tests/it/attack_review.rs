@@ -128,3 +128,36 @@ async fn a_workload_secret_is_found_without_an_argon2_check_per_workload() {
     // With one Argon2id hash per workload, eight requests over 48 workloads took several seconds.
     assert!(elapsed < Duration::from_secs(2), "8 managed-identity token requests took {elapsed:?}");
 }
+
+/// A user answers to two names (`alice`, `alice@contoso`); each spelling had a guessing budget of its own, so
+/// an attacker had twice the guesses before the lock-out.
+#[tokio::test]
+async fn two_spellings_of_a_user_share_one_guessing_budget() {
+    let config = "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n\
+        [[tenant.user]]\nname = \"alice\"\npassword = \"Correct-Horse-7\"\n";
+    let server = TestServer::start(config).await;
+    let client_id = server.client_id("cli");
+    let scope = format!("{}/.default", server.resource());
+    let sign_in = |from: &str, username: &'static str, password: &'static str| {
+        let client = server.http_from(from.parse().unwrap());
+        let url = format!("{}/contoso/oauth2/v2.0/token", server.authority_host());
+        let form = [
+            ("grant_type", "password".to_owned()),
+            ("client_id", client_id.clone()),
+            ("username", username.to_owned()),
+            ("password", password.to_owned()),
+            ("scope", scope.clone()),
+        ];
+        async move {
+            let response = client.post(url).form(&form).send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // Five guesses under each name, each from an address of its own (so no address reaches its limit).
+    for _ in 0..5 {
+        sign_in("127.0.0.2", "alice", "guess").await;
+        sign_in("127.0.0.3", "alice@contoso", "guess").await;
+    }
+    let (_, body) = sign_in("127.0.0.5", "alice", "Correct-Horse-7").await;
+    assert_eq!(error_code(&body), 50053, "ten failures against one user, whatever it was called: {body}");
+}
