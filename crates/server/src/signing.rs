@@ -30,29 +30,41 @@ struct StoredKey {
 
 /// The keys in use, replaced whole when they rotate.
 #[derive(Debug)]
-pub struct SigningKeys(RwLock<Arc<KeySet>>);
+pub struct SigningKeys(RwLock<InUse>);
+
+/// A key set and when its newest key was made: key sets only move forward (a rotation and a revocation
+/// each add a newer key), so a set read before the one in use is never taken up over it.
+#[derive(Debug)]
+struct InUse {
+    keys: Arc<KeySet>,
+    newest: i64,
+}
 
 impl SigningKeys {
     /// Keys starting with `keys`.
     pub fn new(keys: KeySet) -> Self {
-        Self(RwLock::new(Arc::new(keys)))
+        Self(RwLock::new(InUse { keys: Arc::new(keys), newest: i64::MIN }))
     }
 
     /// The current key set.
     pub fn get(&self) -> Arc<KeySet> {
         match self.0.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+            Ok(guard) => Arc::clone(&guard.keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner().keys),
         }
     }
 
-    /// Replaces the keys with `fresh` when they differ.
-    fn take_up(&self, fresh: KeySet) {
+    /// Replaces the keys with `stored` when they differ — unless `stored` is older than the keys in use (read
+    /// before a revocation another task has taken up meanwhile, which must not come back).
+    fn take_up(&self, stored: &[StoredKey]) -> Result<()> {
+        let newest = stored.first().map_or(i64::MIN, |key| key.created);
+        let fresh = key_set(stored)?;
         let kids = |set: &KeySet| set.keys().iter().map(|k| k.kid().to_owned()).collect::<Vec<_>>();
-        if kids(&fresh) != kids(&self.get()) {
-            let mut guard = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            *guard = Arc::new(fresh);
+        let mut guard = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if newest >= guard.newest && kids(&fresh) != kids(&guard.keys) {
+            *guard = InUse { keys: Arc::new(fresh), newest };
         }
+        Ok(())
     }
 }
 
@@ -118,13 +130,18 @@ pub async fn load(store: &dyn Store, now: i64) -> Result<KeySet> {
 /// stored ones are read, so that the read and the write are as close as they can be: a revocation stored in
 /// between would be undone by the write.
 pub async fn rotate(store: &dyn Store, lifetime: u64, now: i64) -> Result<KeySet> {
+    key_set(&rotate_stored(store, lifetime, now).await?)
+}
+
+/// [`rotate`], answering the keys as stored.
+async fn rotate_stored(store: &dyn Store, lifetime: u64, now: i64) -> Result<Vec<StoredKey>> {
     let new_key = generate(now)?;
     let mut stored = read(store).await?;
     stored.insert(0, new_key);
     retain_live(&mut stored, lifetime, now);
     write(store, &stored).await?;
     tracing::info!(keys = stored.len(), "rotated the token signing key");
-    key_set(&stored)
+    Ok(stored)
 }
 
 /// Replaces every key with a new one: tokens signed before are refused from now on. For a key that may have
@@ -137,9 +154,8 @@ pub async fn revoke_previous(store: &dyn Store, now: i64) -> Result<KeySet> {
 }
 
 /// What the maintenance loop does each minute: rotate when the newest key is older than `rotation_days` (on
-/// the node that `leads` maintenance). Keys another process stored (a rotation, an emergency revocation) are
-/// taken up by [`watch`] and the change feed alone: taking up here what was read before them could put a
-/// revoked key back in memory.
+/// the node that `leads` maintenance), and take up a rotation another process (the CLI, another node)
+/// stored. What it read never replaces newer keys [`watch`] took up meanwhile (a revocation).
 pub async fn maintain(
     store: &dyn Store,
     keys: &SigningKeys,
@@ -151,15 +167,15 @@ pub async fn maintain(
     let stored = read(store).await?;
     let newest = stored.first().map_or(i64::MIN, |k| k.created);
     if leads && newest.saturating_add(i64::from(rotation_days) * 86_400) <= now {
-        keys.take_up(rotate(store, lifetime, now).await?);
+        keys.take_up(&rotate_stored(store, lifetime, now).await?)
+    } else {
+        keys.take_up(&stored)
     }
-    Ok(())
 }
 
 /// Takes up the stored keys now (another node rotated them).
 pub async fn reload(store: &dyn Store, keys: &SigningKeys) -> Result<()> {
-    keys.take_up(key_set(&read(store).await?)?);
-    Ok(())
+    keys.take_up(&read(store).await?)
 }
 
 /// Takes up keys another process stored, every [`CHECK_INTERVAL`] until `shutdown` turns true; the keys are
@@ -183,14 +199,11 @@ pub async fn watch(state: Arc<crate::state::AppState>, mut shutdown: tokio::sync
         if seen.as_ref().is_some_and(|seen| seen.as_ref() == digest.as_ref()) {
             continue;
         }
-        let parsed = serde_json::from_slice::<Vec<StoredKey>>(&stored)
+        let taken_up = serde_json::from_slice::<Vec<StoredKey>>(&stored)
             .map_err(|e| Error::new(ErrorKind::Store, "reading the signing keys", e))
-            .and_then(|stored| key_set(&stored));
-        match parsed {
-            Ok(fresh) => {
-                state.keys.take_up(fresh);
-                seen = Some(digest);
-            }
+            .and_then(|stored| state.keys.take_up(&stored));
+        match taken_up {
+            Ok(()) => seen = Some(digest),
             Err(e) => tracing::warn!("cannot take up the stored signing keys: {e}"),
         }
     }
@@ -213,5 +226,20 @@ mod tests {
         assert_eq!(keys.iter().map(|k| k.created).collect::<Vec<_>>(), [10_000, 5_000]);
         retain_live(&mut keys, lifetime, 10_000 + grace);
         assert_eq!(keys.iter().map(|k| k.created).collect::<Vec<_>>(), [10_000]);
+    }
+
+    /// A set read before a revocation (another task took the revocation up meanwhile) never comes back.
+    #[test]
+    fn keys_read_before_newer_ones_are_not_taken_up_over_them() -> Result<()> {
+        let (old, revoked) = (generate(1_000)?, generate(2_000)?);
+        let before = vec![revoked.clone(), old];
+        let revocation = vec![generate(3_000)?];
+        let keys = SigningKeys::new(key_set(&before)?);
+        keys.take_up(&before)?;
+        keys.take_up(&revocation)?;
+        keys.take_up(&before)?;
+        let kids: Vec<String> = keys.get().keys().iter().map(|k| k.kid().to_owned()).collect();
+        assert_eq!(kids, [key_set(&revocation)?.keys()[0].kid().to_owned()]);
+        Ok(())
     }
 }
