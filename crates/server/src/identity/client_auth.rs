@@ -89,7 +89,8 @@ pub async fn authenticate(
 }
 
 /// Checks a client secret: throttled by the caller's address (never by failures elsewhere), remembered once
-/// verified so that warm requests skip Argon2id, which otherwise runs through the verification gate.
+/// verified so that warm requests skip Argon2id, which otherwise runs through the verification gate. A secret
+/// remembered as right checks no guess, so it takes no slot in the throttle; a locked address still refuses it.
 async fn check_secret(
     state: &AppState,
     directory: &Directory,
@@ -97,29 +98,31 @@ async fn check_secret(
     secret: String,
 ) -> Result<ClientAuthentication, OAuthFailure> {
     let principal_key = claimant.application.object_id.to_string();
-    let attempt = state.sign_in_throttle.begin(Presented::ClientSecret, &principal_key, claimant.address)?;
+    let throttle = &state.sign_in_throttle;
     let owner = directory.credential_owner(claimant.application.object_id);
     let stored = directory.client_secrets(owner);
     let fingerprint = state.verified_secrets.fingerprint(owner, &secret);
     let matched = match state.verified_secrets.recall(&fingerprint, stored) {
-        Some(known) => Some(known),
+        Some(known) => {
+            throttle.check(Presented::ClientSecret, &principal_key, claimant.address)?;
+            known
+        }
         None => {
+            let attempt = throttle.begin(Presented::ClientSecret, &principal_key, claimant.address).await?;
             let candidates = stored.to_vec();
             let matched = state
                 .verification_gate
                 .run(move || candidates.into_iter().find(|s| credential::verify_secret(&secret, &s.hash)))
                 .await?;
-            if let Some(matched) = &matched {
-                state.verified_secrets.remember(fingerprint, &matched.hash);
-            }
+            let Some(matched) = matched else {
+                attempt.failed(state).await;
+                return Err(OAuthFailure::invalid_client_secret(claimant.client_id));
+            };
+            state.verified_secrets.remember(fingerprint, &matched.hash);
+            attempt.succeeded(state, Presented::ClientSecret).await;
             matched
         }
     };
-    let Some(matched) = matched else {
-        attempt.failed(state).await;
-        return Err(OAuthFailure::invalid_client_secret(claimant.client_id));
-    };
-    attempt.succeeded(state, Presented::ClientSecret).await;
     if matched.expires.is_some_and(|expires| expires <= now_seconds()) {
         return Err(OAuthFailure::expired_client_secret(claimant.client_id));
     }

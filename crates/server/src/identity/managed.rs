@@ -224,7 +224,8 @@ async fn workload_with_secret(
     from: ClientAddress,
 ) -> Result<Uuid, ManagedIdentityFailure> {
     let refused = |failure: OAuthFailure| ManagedIdentityFailure::from_token_service(&failure);
-    let attempt = state.sign_in_throttle.begin(Presented::ClientSecret, WORKLOAD_SECRETS, from).map_err(refused)?;
+    let attempt =
+        state.sign_in_throttle.begin(Presented::ClientSecret, WORKLOAD_SECRETS, from).await.map_err(refused)?;
     let mac = state.workload_key.mac(&secret);
     let workload = directory
         .managed_identities

@@ -11,7 +11,9 @@
 //!   lock-out protects user accounts and not application credentials.
 //! - Counting is atomic: an attempt takes its slot (counted as a failure) under the lock before any password
 //!   hash is computed, and gives it back when it turns out right, so concurrent guesses cannot all pass the
-//!   check before one of them is counted.
+//!   check before one of them is counted. When every slot left under the limit is taken by attempts still
+//!   being checked, a further attempt waits for one of them to be decided rather than being refused: many
+//!   concurrent first sign-ins of a healthy application are not a brute-force attack.
 //! - Argon2id checks (about 19 MiB each) run through [`VerificationGate`]: a few at a time, a bounded queue,
 //!   and AADSTS90055 at once when the queue is full.
 //!
@@ -21,10 +23,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use strongroom_core::network::ClientAddress;
 use strongroom_store::ChangeNotice;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::error::OAuthFailure;
 use super::mint::now_seconds;
@@ -46,6 +49,8 @@ const FAMILIAR_PRINCIPALS: usize = 65_536;
 const COUNTERS: usize = 65_536;
 /// A familiar address is announced again to the other nodes at most this often, seconds.
 const REANNOUNCE_SECONDS: i64 = 86_400;
+/// How long an attempt waits for a slot held by attempts still being checked before it is refused as busy.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
 
 /// What an attempt presents, which decides what its failures are counted against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +81,13 @@ impl Counter {
     }
 
     fn is_locked(&self, now: i64) -> bool {
-        self.locked_until > now || self.failures + self.in_flight >= MAX_FAILURES
+        self.locked_until > now || self.failures >= MAX_FAILURES
+    }
+
+    /// Whether the attempts under way, were they all wrong, would reach the limit: a further attempt must wait
+    /// until one of them is decided.
+    fn is_full(&self) -> bool {
+        self.failures + self.in_flight >= MAX_FAILURES
     }
 
     fn fail(&mut self, now: i64) {
@@ -180,6 +191,22 @@ impl Records {
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     records: Mutex<Records>,
+    /// Told whenever an attempt is decided, so that attempts waiting for a slot look again.
+    decided: Notify,
+}
+
+/// Whether an attempt checks a guess, and so must hold a slot while it runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Needed,
+    NotNeeded,
+}
+
+/// Whether an attempt may go ahead now.
+enum Admission {
+    Refused,
+    Wait,
+    Admitted(Vec<String>),
 }
 
 /// An attempt that holds its slot in the counters until it is known to be right or wrong. Dropped undecided
@@ -211,33 +238,81 @@ impl SignInThrottle {
     }
 
     /// Takes a slot for an attempt of `presented` by `principal` from `client`, or refuses it (AADSTS50053)
-    /// when its address or its bucket of the principal is locked. Check and count happen under one lock.
-    pub fn begin(
+    /// when its address or its bucket of the principal is locked. Check and count happen under one lock. While
+    /// the attempts under way fill what is left below the limit, it waits for one of them to be decided, and
+    /// after [`SLOT_WAIT`] is refused as busy (AADSTS90055).
+    pub async fn begin(
         &self,
         presented: Presented,
         principal: &str,
         client: ClientAddress,
     ) -> Result<Attempt<'_>, OAuthFailure> {
-        let now = now_seconds();
         let address = address_key(client);
+        let deadline = tokio::time::Instant::now() + SLOT_WAIT;
+        loop {
+            // Registered before the check, so that a decision between the check and the wait is not missed.
+            let decided = self.decided.notified();
+            tokio::pin!(decided);
+            decided.as_mut().enable();
+            match self.admit(presented, principal, &address, Slot::Needed) {
+                Admission::Refused => return Err(OAuthFailure::locked_out()),
+                Admission::Admitted(keys) => {
+                    return Ok(Attempt {
+                        throttle: self,
+                        principal: principal.to_owned(),
+                        address,
+                        keys,
+                        decided: false,
+                    });
+                }
+                Admission::Wait => {
+                    if tokio::time::timeout_at(deadline, decided).await.is_err() {
+                        return Err(OAuthFailure::busy());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refuses an attempt whose address or bucket is locked, without taking a slot: for a credential already
+    /// known to be right (no guess is checked), which the address's lock-out still refuses.
+    pub fn check(&self, presented: Presented, principal: &str, client: ClientAddress) -> Result<(), OAuthFailure> {
+        match self.admit(presented, principal, &address_key(client), Slot::NotNeeded) {
+            Admission::Refused => Err(OAuthFailure::locked_out()),
+            Admission::Wait | Admission::Admitted(_) => Ok(()),
+        }
+    }
+
+    fn admit(&self, presented: Presented, principal: &str, address: &str, slot: Slot) -> Admission {
+        let now = now_seconds();
         let mut records = self.lock();
-        let keys = records.keys(presented, principal, &address, now);
+        let keys = records.keys(presented, principal, address, now);
         if keys.iter().any(|key| records.counter(key, now).is_locked(now)) {
-            return Err(OAuthFailure::locked_out());
+            return Admission::Refused;
+        }
+        if slot == Slot::NotNeeded {
+            return Admission::Admitted(Vec::new());
+        }
+        if keys.iter().any(|key| records.counter(key, now).is_full()) {
+            return Admission::Wait;
         }
         for key in &keys {
             records.counter(key, now).in_flight += 1;
         }
-        Ok(Attempt { throttle: self, principal: principal.to_owned(), address, keys, decided: false })
+        Admission::Admitted(keys)
     }
 
     /// Counts a failure another node announced.
     pub fn record_failure(&self, principal: &str, address: &str) {
         let now = now_seconds();
-        let mut records = self.lock();
-        for key in records.keys(Presented::Password, principal, address, now) {
-            records.counter(&key, now).fail(now);
+        {
+            let mut records = self.lock();
+            for key in records.keys(Presented::Password, principal, address, now) {
+                records.counter(&key, now).fail(now);
+            }
         }
+        // Attempts waiting for a slot may now be refused.
+        self.decided.notify_waiters();
     }
 
     /// Takes up a familiar address another node announced.
@@ -247,14 +322,17 @@ impl SignInThrottle {
 
     fn settle(&self, keys: &[String], failed: bool) {
         let now = now_seconds();
-        let mut records = self.lock();
-        for key in keys {
-            let counter = records.counter(key, now);
-            counter.in_flight = counter.in_flight.saturating_sub(1);
-            if failed {
-                counter.fail(now);
+        {
+            let mut records = self.lock();
+            for key in keys {
+                let counter = records.counter(key, now);
+                counter.in_flight = counter.in_flight.saturating_sub(1);
+                if failed {
+                    counter.fail(now);
+                }
             }
         }
+        self.decided.notify_waiters();
     }
 }
 
@@ -335,63 +413,90 @@ mod tests {
     const THERE: ClientAddress = ClientAddress::Known(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2)));
     const ELSEWHERE: ClientAddress = ClientAddress::Known(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3)));
 
-    fn fail(throttle: &SignInThrottle, presented: Presented, principal: &str, client: ClientAddress) {
-        if let Ok(mut attempt) = throttle.begin(presented, principal, client) {
+    async fn fail(throttle: &SignInThrottle, presented: Presented, principal: &str, client: ClientAddress) {
+        if let Ok(mut attempt) = throttle.begin(presented, principal, client).await {
             throttle.settle(&attempt.keys, true);
             attempt.decided = true;
         }
     }
 
-    #[test]
-    fn failures_lock_the_address_and_the_unfamiliar_bucket_but_not_the_familiar_one() {
+    #[tokio::test]
+    async fn failures_lock_the_address_and_the_unfamiliar_bucket_but_not_the_familiar_one() {
         let throttle = SignInThrottle::default();
         throttle.lock().remember("alice", &address_key(HERE), now_seconds(), false);
         for _ in 0..MAX_FAILURES {
-            fail(&throttle, Presented::Password, "alice", THERE);
+            fail(&throttle, Presented::Password, "alice", THERE).await;
         }
-        assert!(throttle.begin(Presented::Password, "alice", THERE).is_err(), "the attacker's address");
-        assert!(throttle.begin(Presented::Password, "bob", THERE).is_err(), "the address, for everyone");
-        assert!(throttle.begin(Presented::Password, "alice", ELSEWHERE).is_err(), "alice from anywhere unfamiliar");
-        assert!(throttle.begin(Presented::Password, "alice", HERE).is_ok(), "alice where she signs in");
-        assert!(throttle.begin(Presented::Password, "bob", ELSEWHERE).is_ok());
+        assert!(throttle.begin(Presented::Password, "alice", THERE).await.is_err(), "the attacker's address");
+        assert!(throttle.begin(Presented::Password, "bob", THERE).await.is_err(), "the address, for everyone");
+        assert!(
+            throttle.begin(Presented::Password, "alice", ELSEWHERE).await.is_err(),
+            "alice from anywhere unfamiliar"
+        );
+        assert!(throttle.begin(Presented::Password, "alice", HERE).await.is_ok(), "alice where she signs in");
+        assert!(throttle.begin(Presented::Password, "bob", ELSEWHERE).await.is_ok());
     }
 
-    #[test]
-    fn client_secrets_are_throttled_by_address_only() {
+    #[tokio::test]
+    async fn client_secrets_are_throttled_by_address_only() {
         let throttle = SignInThrottle::default();
         for _ in 0..MAX_FAILURES {
-            fail(&throttle, Presented::ClientSecret, "app", THERE);
+            fail(&throttle, Presented::ClientSecret, "app", THERE).await;
         }
-        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).is_err());
-        assert!(throttle.begin(Presented::ClientSecret, "app", HERE).is_ok());
+        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).await.is_err());
+        assert!(throttle.begin(Presented::ClientSecret, "app", HERE).await.is_ok());
     }
 
-    #[test]
-    fn slots_are_taken_before_the_check_and_given_back_when_right() {
+    #[tokio::test]
+    async fn slots_are_taken_before_the_check_and_given_back_when_right() {
         let throttle = SignInThrottle::default();
-        let attempts: Vec<_> = (0..MAX_FAILURES)
-            .map(|_| throttle.begin(Presented::ClientSecret, "app", THERE))
-            .collect::<Result<_, _>>()
-            .unwrap_or_default();
+        let mut attempts = Vec::new();
+        for _ in 0..MAX_FAILURES {
+            attempts.extend(throttle.begin(Presented::ClientSecret, "app", THERE).await.ok());
+        }
         assert_eq!(attempts.len(), MAX_FAILURES as usize);
-        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).is_err(), "no slot while ten are under way");
+        let waiting = throttle.begin(Presented::ClientSecret, "app", THERE);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), waiting.as_mut()).await.is_err(),
+            "no slot while ten are under way: the eleventh waits"
+        );
         drop(attempts);
-        assert!(throttle.begin(Presented::ClientSecret, "app", THERE).is_ok(), "slots given back");
+        assert!(waiting.await.is_ok(), "slots given back: the waiting attempt goes ahead");
     }
 
-    #[test]
-    fn announced_failures_and_familiar_addresses_count_on_every_node() {
+    #[tokio::test]
+    async fn an_attempt_waiting_for_a_slot_is_refused_when_the_attempts_under_way_fail() {
+        let throttle = SignInThrottle::default();
+        let mut attempts = Vec::new();
+        for _ in 0..MAX_FAILURES {
+            attempts.extend(throttle.begin(Presented::ClientSecret, "app", THERE).await.ok());
+        }
+        let waiting = throttle.begin(Presented::ClientSecret, "app", THERE);
+        tokio::pin!(waiting);
+        assert!(tokio::time::timeout(Duration::from_millis(50), waiting.as_mut()).await.is_err());
+        for mut attempt in attempts {
+            throttle.settle(&attempt.keys, true);
+            attempt.decided = true;
+        }
+        assert!(waiting.await.is_err(), "ten failures lock the address, waiting attempts included");
+        assert!(throttle.check(Presented::ClientSecret, "app", THERE).is_err(), "a known secret too");
+        assert!(throttle.check(Presented::ClientSecret, "app", HERE).is_ok());
+    }
+
+    #[tokio::test]
+    async fn announced_failures_and_familiar_addresses_count_on_every_node() {
         let throttle = SignInThrottle::default();
         throttle.record_success("alice", &address_key(HERE));
         for _ in 0..MAX_FAILURES {
             throttle.record_failure("alice", &address_key(THERE));
         }
-        assert!(throttle.begin(Presented::Password, "alice", THERE).is_err());
-        assert!(throttle.begin(Presented::Password, "alice", HERE).is_ok());
+        assert!(throttle.begin(Presented::Password, "alice", THERE).await.is_err());
+        assert!(throttle.begin(Presented::Password, "alice", HERE).await.is_ok());
     }
 
-    #[test]
-    fn ipv6_clients_count_by_their_64() {
+    #[tokio::test]
+    async fn ipv6_clients_count_by_their_64() {
         let a = ClientAddress::Known("2001:db8:1:2::1".parse().unwrap_or(IpAddr::V4(0.into())));
         let b = ClientAddress::Known("2001:db8:1:2:ffff::9".parse().unwrap_or(IpAddr::V4(0.into())));
         assert_eq!(address_key(a), address_key(b));

@@ -159,7 +159,7 @@ pub async fn check_password<'a>(
         Some((user, _)) => user.object_id.to_string(),
         None => format!("{}/{}", tenant.id, username.to_ascii_lowercase()),
     };
-    let attempt = state.sign_in_throttle.begin(Presented::Password, &principal_key, address)?;
+    let attempt = state.sign_in_throttle.begin(Presented::Password, &principal_key, address).await?;
     let Some((user, details)) = found else {
         attempt.failed(state).await;
         return Err(OAuthFailure::user_not_found(username, &tenant.name));

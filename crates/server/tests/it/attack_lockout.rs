@@ -143,6 +143,36 @@ async fn wrong_secrets_from_elsewhere_never_refuse_the_correct_one() {
     assert_eq!(code(&body), 50053, "the attacker's address stays locked, whatever it presents: {body}");
 }
 
+/// The last full run: more than ten first token requests of one healthy application in flight at once from
+/// one address were refused with AADSTS50053, because an attempt still being checked counted as a failure.
+/// They now wait for a slot; wrong guesses still lock the address.
+#[tokio::test]
+async fn many_concurrent_first_sign_ins_of_one_application_all_succeed() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let scope = format!("{}/.default", server.resource());
+    let url = format!("{}/contoso/oauth2/v2.0/token", server.authority_host());
+    let at_once = |client: &reqwest::Client, form: [(&str, &str); 4]| {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..30 {
+            let request = client.post(&url).form(&form).send();
+            requests.spawn(async move {
+                let response = request.await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            });
+        }
+        requests.join_all()
+    };
+    let reader = server.client_id("reader");
+    for (status, body) in at_once(&server.http, secret_form(&reader, "reader-secret-0123456789", &scope)).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let attacker = server.http_from(ip("127.0.0.2"));
+    let admin = server.client_id("admin");
+    let answers = at_once(&attacker, secret_form(&admin, "wrong-guess", &scope)).await;
+    let locked = answers.iter().filter(|(_, body)| code(body) == 50053).count();
+    assert!(locked >= 20, "at most ten guesses are checked, the rest refused: {locked} locked");
+}
+
 /// `cli` is a public client, as the Azure CLI is: a confidential one would have to prove itself too.
 const USERS: &str = "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n\
     [[tenant.user]]\nname = \"alice\"\npassword = \"alice-password-1\"\n";
