@@ -298,7 +298,8 @@ fn print_dev_banner(info: &dev::DevInfo) {
     println!(
         "Strongroom dev instance ready.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
-         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n\
+         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n  \
+         Java          -Djavax.net.ssl.trustStore={trust_store} -Djavax.net.ssl.trustStorePassword=changeit\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
          Make the vault host resolve (once):  echo '127.0.0.1 {host}' | sudo tee -a /etc/hosts\n\
          \nTry it (pip install azure-identity azure-keyvault-secrets):\n\
@@ -310,6 +311,7 @@ fn print_dev_banner(info: &dev::DevInfo) {
         authority = info.authority_host,
         vault = info.vault_url,
         ca = info.ca_file.display(),
+        trust_store = info.trust_store.display(),
         env = info.env_file.display(),
         host = info.vault_host,
     );

@@ -110,6 +110,8 @@ pub struct DevInfo {
     pub vault_url: String,
     /// The CA file to trust.
     pub ca_file: PathBuf,
+    /// The same CA as a PKCS#12 trust store, for the JVM.
+    pub trust_store: PathBuf,
     /// The vault's host name, for the hosts file.
     pub vault_host: String,
     /// Where the env file was written.
@@ -136,6 +138,7 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
         authority_host: endpoints.authority_host().to_owned(),
         vault_url: endpoints.vault_url(VAULT),
         vault_host: format!("{VAULT}.{}", vault_domain_of(&endpoints.vault_url(VAULT))),
+        trust_store: ca_file.with_file_name(crate::tls::TRUST_STORE_FILE),
         ca_file,
         env_file: data_dir.join("dev.env"),
     };
@@ -151,6 +154,9 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
         ("CURL_CA_BUNDLE", ca.to_string()),
         ("NODE_EXTRA_CA_CERTS", ca.to_string()),
         ("SSL_CERT_FILE", ca.to_string()),
+        // Java: `-Djavax.net.ssl.trustStore=$STRONGROOM_TRUST_STORE -Djavax.net.ssl.trustStorePassword=changeit`.
+        ("STRONGROOM_TRUST_STORE", info.trust_store.display().to_string()),
+        ("STRONGROOM_TRUST_STORE_PASSWORD", crate::tls::TRUST_STORE_PASSWORD.to_owned()),
     ] {
         let _ = writeln!(text, "export {name}='{value}'");
     }

@@ -4,6 +4,11 @@
 //! authority in the data directory (`ca.pem`, the file users trust, and `ca-key.pem`), created once, and
 //! issues itself a fresh server certificate at every start covering localhost, 127.0.0.1, the login host,
 //! the vault domain and every vault under it — so a change of host names needs no new trust.
+//!
+//! Each installation's CA has a subject of its own (a random suffix), and every certificate it issues names
+//! it by its key identifier (Subject and Authority Key Identifiers), so a client that trusts the CAs of two
+//! installations picks the right one. Beside `ca.pem` it keeps `ca-truststore.p12`, the same certificate as a
+//! PKCS#12 trust store, which is what a Java developer hands the JVM (`javax.net.ssl.trustStore`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +27,11 @@ use crate::error::{Error, Result};
 
 /// The file name of the local CA certificate in the data directory.
 pub const CA_FILE: &str = "ca.pem";
+/// The file name of the local CA certificate as a PKCS#12 trust store, beside [`CA_FILE`].
+pub const TRUST_STORE_FILE: &str = "ca-truststore.p12";
+/// The trust store's integrity password: the JDK's own default (a trust store holds nothing secret; the data
+/// directory's permissions keep others from changing it).
+pub const TRUST_STORE_PASSWORD: &str = "changeit";
 const CA_KEY_FILE: &str = "ca-key.pem";
 const CA_NAME: &str = "Strongroom local CA";
 
@@ -77,10 +87,12 @@ fn read_files(files: &TlsFiles) -> Result<(Vec<CertificateDer<'static>>, Private
     Ok((chain, key))
 }
 
+/// A new CA's parameters: its common name ends in a random suffix, unique to the installation.
 fn ca_params() -> Result<CertificateParams> {
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| Error::tls("building the CA", e))?;
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, CA_NAME);
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    name.push(DnType::CommonName, format!("{CA_NAME} {}", &suffix[..12]));
     name.push(DnType::OrganizationName, "Strongroom");
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -115,8 +127,21 @@ fn local_ca(data_dir: &Path) -> Result<(Issuer<'static, KeyPair>, Vec<u8>)> {
     let ca_key = local_ca_key(data_dir)?;
     let ca_pem = std::fs::read(data_dir.join(CA_FILE)).map_err(|e| Error::io("reading the CA certificate", e))?;
     let ca_der = CertificateDer::from_pem_slice(&ca_pem).map_err(|e| Error::tls("reading the CA certificate", e))?;
-    // Signing needs only the CA's name and key, which are rebuilt exactly as they were created.
-    Ok((Issuer::new(ca_params()?, ca_key), ca_der.to_vec()))
+    // The issuer's name and key identifier come from the stored certificate, whatever its age.
+    let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key).map_err(|e| Error::tls("reading the CA certificate", e))?;
+    write_trust_store(&data_dir.join(TRUST_STORE_FILE), &ca_der)?;
+    Ok((issuer, ca_der.to_vec()))
+}
+
+/// Writes the CA certificate as a PKCS#12 trust store: one certificate entry marked trusted for any purpose
+/// (the attribute the JDK reads), written afresh at every start so that it always matches `ca.pem`.
+fn write_trust_store(path: &Path, ca_der: &[u8]) -> Result<()> {
+    let certificate =
+        p12_keystore::Certificate::from_der(ca_der).map_err(|e| Error::tls("reading the CA certificate", e))?;
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("strongroom-local-ca", p12_keystore::KeyStoreEntry::Certificate(certificate));
+    let bytes = store.writer(TRUST_STORE_PASSWORD).write().map_err(|e| Error::tls("writing the CA trust store", e))?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(format_args!("writing {}", path.display()), e))
 }
 
 fn issue_from_local_ca(
@@ -138,6 +163,9 @@ fn issue_from_local_ca(
         .map_err(|e| Error::tls("naming the server certificate", e))?;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // Not a CA, said explicitly: rcgen then writes the Subject Key Identifier too.
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
     let now = OffsetDateTime::now_utc();
     params.not_before = now - Duration::days(1);
     params.not_after = now + Duration::days(397);

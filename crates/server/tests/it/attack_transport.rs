@@ -422,3 +422,48 @@ async fn an_emergency_revocation_reaches_another_node_on_postgresql_at_once() {
     assert_eq!(read_on_b(before).await, 401);
     node_b.stop().await;
 }
+
+/// Issue 20 item 6: two installations' local CAs had the same subject and the server certificate named its CA
+/// by subject only, so a client trusting both could pick the wrong one and fail. Issue 21: the JVM is handed
+/// the CA as the PKCS#12 trust store the installation writes.
+#[tokio::test]
+async fn each_local_ca_is_its_own_and_its_certificates_name_it_by_key() {
+    use x509_parser::extensions::ParsedExtension;
+    let first = TestServer::start(STANDARD_TENANTS).await;
+    let second = TestServer::start(STANDARD_TENANTS).await;
+    let ca_der = |server: &TestServer| {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_file(server.dir.path().join("ca.pem")).unwrap().to_vec()
+    };
+    let (first_ca, second_ca) = (ca_der(&first), ca_der(&second));
+    let subject = |der: &[u8]| x509_parser::parse_x509_certificate(der).unwrap().1.subject().to_string();
+    assert_ne!(subject(&first_ca), subject(&second_ca), "two installations, two CA names");
+
+    let key_id = |der: &[u8], authority: bool| {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+        cert.extensions().iter().find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) if !authority => Some(id.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(aki) if authority => {
+                aki.key_identifier.as_ref().map(|id| id.0.to_vec())
+            }
+            _ => None,
+        })
+    };
+    let stream = tls_connect(&first, IpAddr::V4(Ipv4Addr::LOCALHOST), b"http/1.1").await;
+    let served = stream.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let ca_key_id = key_id(&first_ca, false).expect("the CA has a Subject Key Identifier");
+    assert_eq!(key_id(&served, true), Some(ca_key_id), "the server certificate names its CA's key");
+    assert!(key_id(&served, false).is_some(), "and has a Subject Key Identifier of its own");
+
+    let trust_store = std::fs::read(first.dir.path().join("ca-truststore.p12")).unwrap();
+    let store = p12_keystore::KeyStore::from_pkcs12(&trust_store, "changeit", p12_keystore::Pkcs12ImportPolicy::Strict)
+        .unwrap();
+    let trusted: Vec<Vec<u8>> = store
+        .entries()
+        .filter_map(|(_, entry)| match entry {
+            p12_keystore::KeyStoreEntry::Certificate(cert) => Some(cert.as_der().to_vec()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trusted, vec![first_ca], "the trust store holds the CA, marked trusted, and nothing else");
+}

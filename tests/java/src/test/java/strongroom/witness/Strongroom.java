@@ -4,10 +4,8 @@ import com.azure.core.credential.TokenCredential;
 import com.azure.core.exception.HttpResponseException;
 import com.azure.identity.ClientSecretCredentialBuilder;
 import java.io.BufferedReader;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +16,6 @@ import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.Signature;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
@@ -238,7 +235,7 @@ public final class Strongroom implements BeforeAllCallback {
             stop();
             throw new IllegalStateException("strongroom did not start; see " + folder.resolve("server.log"), e);
         }
-        trust(folder.resolve("ca.pem"), folder.resolve("truststore.p12"));
+        trust(folder.resolve("ca-truststore.p12"));
         return new Installation(folder, listening[0], listening[1], pemFile, pfxFile, issuerKey);
     }
 
@@ -264,16 +261,11 @@ public final class Strongroom implements BeforeAllCallback {
         }
     }
 
-    /** A PKCS#12 trust store with the installation's CA, made the JDK's for this process. */
-    private static void trust(Path caPem, Path trustStore) throws Exception {
-        X509Certificate ca = (X509Certificate) CertificateFactory.getInstance("X.509")
-            .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(caPem)));
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        store.load(null, null);
-        store.setCertificateEntry("strongroom", ca);
-        try (OutputStream out = Files.newOutputStream(trustStore)) {
-            store.store(out, "changeit".toCharArray());
-        }
+    /**
+     * The PKCS#12 trust store Strongroom writes beside its CA (`strongroom dev` names it in dev.env as
+     * STRONGROOM_TRUST_STORE), made the JDK's for this process as a Java developer would pass it.
+     */
+    private static void trust(Path trustStore) {
         System.setProperty("javax.net.ssl.trustStore", trustStore.toString());
         System.setProperty("javax.net.ssl.trustStorePassword", "changeit");
         System.setProperty("javax.net.ssl.trustStoreType", "PKCS12");
