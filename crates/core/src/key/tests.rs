@@ -1,3 +1,5 @@
+use aws_lc_rs::digest;
+
 use super::*;
 
 fn key(kty: KeyType, size: Option<u32>, curve: Option<Curve>) -> Result<PrivateKey> {
