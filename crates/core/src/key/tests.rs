@@ -72,8 +72,7 @@ fn aes_keys_encrypt_in_every_mode_and_wrap_at_every_size() -> Result<()> {
         assert_eq!(aes.size_bits()?, bits as usize);
         assert_eq!(aes.public_jwk()?, PublicJwk::default(), "nothing of an AES key is public");
         let gcm = EncryptionAlgorithm::parse(&format!("A{bits}GCM"))?;
-        let sealed =
-            aes.encrypt(gcm, b"plaintext", &CipherInput { aad: Some(b"context"), ..Default::default() })?;
+        let sealed = aes.encrypt(gcm, b"plaintext", &CipherInput { aad: Some(b"context"), ..Default::default() })?;
         let (iv, tag) = (sealed.iv.clone().unwrap_or_default(), sealed.tag.clone().unwrap_or_default());
         assert_eq!((iv.len(), tag.len()), (12, 16));
         let opened = CipherInput { iv: Some(&iv), aad: Some(b"context"), tag: Some(&tag) };
@@ -165,8 +164,7 @@ fn bad_specifications_are_refused() {
 
 #[test]
 fn an_exponent_of_zero_is_the_default() -> Result<()> {
-    let key =
-        PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: None, public_exponent: Some(0), curve: None })?;
+    let key = PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: None, public_exponent: Some(0), curve: None })?;
     assert_eq!(key.public_jwk()?.e.as_deref(), Some("AQAB"));
     Ok(())
 }

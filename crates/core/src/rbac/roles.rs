@@ -549,9 +549,9 @@ mod tests {
             assert_eq!(served(&ours.not_actions), served(&theirs.not_actions), "{name}: notActions");
             assert_eq!(ours.data_actions, theirs.data_actions, "{name}: dataActions");
             assert_eq!(ours.not_data_actions, theirs.not_data_actions, "{name}: notDataActions");
-            let mut assignable = role.assignable_roles.clone();
-            let mut condition = expected.condition_role_definition_ids.clone();
-            (assignable.sort(), condition.sort());
+            let sorted = |ids: &[Uuid]| std::collections::BTreeSet::from_iter(ids.iter().copied());
+            let (assignable, condition) =
+                (sorted(&role.assignable_roles), sorted(&expected.condition_role_definition_ids));
             assert_eq!(assignable, condition, "{name}: the roles its condition lets it assign");
         }
         // Every other Azure role of ours is in the file too, but one whose definition the reference lacks.

@@ -103,7 +103,13 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let put = loop {
         let put = server
-            .vault_call(Method::PUT, "billing", "/secrets/kept?api-version=7.6", Some(&token), Some(json!({"value": "v2"})))
+            .vault_call(
+                Method::PUT,
+                "billing",
+                "/secrets/kept?api-version=7.6",
+                Some(&token),
+                Some(json!({"value": "v2"})),
+            )
             .await;
         if put.status() != 200 {
             break put;
