@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -181,6 +182,33 @@ def app_secret(app):
     return f"{app}-secret-0123456789"
 
 
+# Configuration the Rust integration tests start from too (tests/fixtures), so that both suites test one setup.
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def server_section(data_dir, listen):
+    """The shared `[server]` section (tests/fixtures/server.toml) for `data_dir` and `listen` (a TOML value)."""
+    text = (FIXTURES / "server.toml").read_text()
+    return text.replace("{data_dir}", str(data_dir)).replace("{listen}", listen)
+
+
+def standard_tenants():
+    """The shared tenants (tests/fixtures/standard-tenants.toml) with the ids the SDK clients are given ahead: the
+    fixture names tenants and applications only, so `id` and `client_id` go in after each name."""
+    tenant_ids = {"contoso": CONTOSO, "fabrikam": FABRIKAM}
+    lines, table = [], None
+    for line in (FIXTURES / "standard-tenants.toml").read_text().splitlines():
+        lines.append(line)
+        if line.startswith("["):
+            table = line
+        named = re.fullmatch(r'name = "(.+)"', line)
+        if named and table == "[[tenant]]":
+            lines.append(f'id = "{tenant_ids[named[1]]}"')
+        elif named and table == "[[tenant.app]]":
+            lines.append(f'client_id = "{APPS[named[1]]}"')
+    return "\n".join(lines) + "\n"
+
+
 CERT_APP = "5b7a1c2d-0000-4000-8000-00000000a006"
 WORKLOAD_APP = "5b7a1c2d-0000-4000-8000-00000000a007"
 FEDERATED_ISSUER = "https://issuer.strongroom.test"
@@ -254,23 +282,55 @@ def configured_server():
         material = Material(data_dir)
         apps = "\n".join(
             f'[[tenant.app]]\nname = "{app}"\nclient_id = "{APPS[app]}"\nsecrets = ["{app_secret(app)}"]\n'
-            for app in ["admin", "secrets-user", "reader", "nobody", "scoped", "crypto-only"]
+            for app in ["scoped", "crypto-only"]
         )
-        config = textwrap.dedent(
-            f"""
-            [server]
-            data_dir = "{data_dir}"
-            login_host = "localhost"
-            vault_domain = "vault.localhost"
+        # The shared setup, then what the SDK tests add: to [server], to contoso (the fixture's last tenant) and
+        # to its vault billing (the last vault), then contoso's other vaults.
+        config = server_section(data_dir, LISTEN) + textwrap.dedent(
+            """
             imds_listen = "127.0.0.1:0"
-            listen = {LISTEN}
             # The attestation authority of the key-release tests runs on this machine.
             allowed_private_authorities = ["127.0.0.1", "localhost"]
+            """
+        ) + standard_tenants() + textwrap.dedent(
+            f"""
+            [[tenant.vault.role_assignment]]
+            principal = "web-01"
+            role = "Key Vault Secrets User"
 
-            [[tenant]]
-            name = "contoso"
-            id = "{CONTOSO}"
-            certificate_authority = {{ domains = ["contoso.com"] }}
+            [[tenant.vault.role_assignment]]
+            principal = "cert-app"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "staff"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "workload"
+            role = "Key Vault Secrets User"
+
+            [[tenant.vault.role_assignment]]
+            principal = "scoped"
+            role = "Key Vault Secrets User"
+            scope = "secrets/db-password"
+
+            # May use keys but not read them: CryptographyClient then does every operation on the server.
+            [[tenant.vault.role_assignment]]
+            principal = "crypto-only"
+            role = "Remote Crypto"
+
+            [[tenant.vault.secret]]
+            name = "db-password"
+            value = "seeded-value-42"
+
+            [[tenant.vault.secret]]
+            name = "neighbour"
+            value = "not-for-scoped"
+
+            [tenant.certificate_authority]
+            domains = ["contoso.com"]
+
             """
         ) + apps + textwrap.dedent(
             f"""
@@ -350,55 +410,6 @@ def configured_server():
             value = "user-assigned-value"
 
             [[tenant.vault]]
-            name = "billing"
-
-            [[tenant.vault.role_assignment]]
-            principal = "web-01"
-            role = "Key Vault Secrets User"
-
-            [[tenant.vault.role_assignment]]
-            principal = "cert-app"
-            role = "Key Vault Secrets User"
-
-            [[tenant.vault.role_assignment]]
-            principal = "staff"
-            role = "Key Vault Secrets User"
-
-            [[tenant.vault.role_assignment]]
-            principal = "workload"
-            role = "Key Vault Secrets User"
-
-            [[tenant.vault.role_assignment]]
-            principal = "admin"
-            role = "Key Vault Administrator"
-
-            [[tenant.vault.role_assignment]]
-            principal = "secrets-user"
-            role = "Key Vault Secrets User"
-
-            [[tenant.vault.role_assignment]]
-            principal = "{APPS['reader']}"
-            role = "21090545-7ca7-4776-b22c-e363652d74d2"
-
-            [[tenant.vault.role_assignment]]
-            principal = "scoped"
-            role = "Key Vault Secrets User"
-            scope = "secrets/db-password"
-
-            # May use keys but not read them: CryptographyClient then does every operation on the server.
-            [[tenant.vault.role_assignment]]
-            principal = "crypto-only"
-            role = "Remote Crypto"
-
-            [[tenant.vault.secret]]
-            name = "db-password"
-            value = "seeded-value-42"
-
-            [[tenant.vault.secret]]
-            name = "neighbour"
-            value = "not-for-scoped"
-
-            [[tenant.vault]]
             name = "private"
             public_network_access = "disabled"
 
@@ -409,15 +420,6 @@ def configured_server():
             [[tenant.vault.secret]]
             name = "inside"
             value = "reached-privately"
-
-            [[tenant]]
-            name = "fabrikam"
-            id = "{FABRIKAM}"
-
-            [[tenant.app]]
-            name = "outsider"
-            client_id = "{APPS['outsider']}"
-            secrets = ["{app_secret('outsider')}"]
 
             [[private_endpoint]]
             name = "private-pe"
@@ -480,16 +482,7 @@ def free_port(*addresses):
 
 
 def node_config(data_dir, listen, storage, body):
-    return textwrap.dedent(
-        f"""
-        [server]
-        data_dir = "{data_dir}"
-        login_host = "localhost"
-        vault_domain = "vault.localhost"
-        listen = "{listen}"
-        storage = "{storage}"
-        """
-    ) + body
+    return server_section(data_dir, f'"{listen}"') + f'storage = "{storage}"\n' + body
 
 
 def start_node(data_dir, listen, storage, body, seed_from=None):

@@ -1,4 +1,8 @@
 //! Key Vault data-plane JSON (api-versions 7.0 to 2026-04-01), as the official SDKs send and parse it.
+//!
+//! Long on purpose (about 870 lines): one plain serde struct per JSON shape of the Key Vault REST API, no logic,
+//! named as the SDKs' models are, so a reader looks a shape up by that name; split by collection, the shapes
+//! the collections share (errors, pages, deletion, backups) would have no home.
 
 use std::collections::BTreeMap;
 

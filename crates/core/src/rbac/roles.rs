@@ -501,6 +501,69 @@ mod tests {
         }
     }
 
+    /// A role as Azure defines it (tests/fixtures/azure-roles.json).
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AzureRole {
+        id: Uuid,
+        role_name: String,
+        #[serde(flatten)]
+        permissions: RolePermissions,
+        #[serde(default)]
+        condition_role_definition_ids: Vec<Uuid>,
+    }
+
+    /// `patterns` sorted, less those of providers Strongroom does not serve (support tickets, deployments,
+    /// alert rules, Event Grid …): only the Key Vault and Authorization providers' actions exist here.
+    fn served(patterns: &[String]) -> Vec<String> {
+        let mut served: Vec<String> = patterns
+            .iter()
+            .filter(|pattern| {
+                let provider = pattern.split('/').next().unwrap_or_default();
+                provider == "*"
+                    || provider.eq_ignore_ascii_case("Microsoft.KeyVault")
+                    || provider.eq_ignore_ascii_case("Microsoft.Authorization")
+            })
+            .cloned()
+            .collect();
+        served.sort();
+        served
+    }
+
+    #[test]
+    fn built_in_roles_are_azures_definitions() -> std::result::Result<(), serde_json::Error> {
+        let text = include_str!("../../../../tests/fixtures/azure-roles.json");
+        #[derive(Deserialize)]
+        struct Fixture {
+            roles: Vec<AzureRole>,
+        }
+        let azure: Fixture = serde_json::from_str(text)?;
+        for expected in &azure.roles {
+            let name = &expected.role_name;
+            let role = built_in_role(&expected.id.to_string());
+            assert!(role.is_some(), "{name} is not a built-in role");
+            let Some(role) = role else { continue };
+            assert_eq!((&role.name, role.kind), (name, RoleKind::BuiltIn), "{}", expected.id);
+            let (ours, theirs) = (&role.permissions, &expected.permissions);
+            assert_eq!(served(&ours.actions), served(&theirs.actions), "{name}: actions");
+            assert_eq!(served(&ours.not_actions), served(&theirs.not_actions), "{name}: notActions");
+            assert_eq!(ours.data_actions, theirs.data_actions, "{name}: dataActions");
+            assert_eq!(ours.not_data_actions, theirs.not_data_actions, "{name}: notDataActions");
+            let sorted = |ids: &[Uuid]| std::collections::BTreeSet::from_iter(ids.iter().copied());
+            let (assignable, condition) =
+                (sorted(&role.assignable_roles), sorted(&expected.condition_role_definition_ids));
+            assert_eq!(assignable, condition, "{name}: the roles its condition lets it assign");
+        }
+        // Every other Azure role of ours is in the file too, but one whose definition the reference lacks.
+        let unlisted: Vec<&str> = built_in_roles()
+            .iter()
+            .filter(|role| role.kind == RoleKind::BuiltIn && !azure.roles.iter().any(|r| r.id == role.id))
+            .map(|role| role.name.as_str())
+            .collect();
+        assert_eq!(unlisted, ["Key Vault Purge Operator"]);
+        Ok(())
+    }
+
     #[test]
     fn the_data_access_administrator_assigns_only_key_vault_data_roles() {
         let admin = role("Key Vault Data Access Administrator");

@@ -267,7 +267,8 @@ async fn a_user_name_cannot_forge_notices_to_other_nodes() {
     assert_eq!((status, code(&body)), (400, 90100), "refused at the door: {body}");
     assert!(!body.to_string().contains("failure 127"), "the name is not echoed: {body}");
 
-    // Were it to reach the notice, JSON would carry it as one string: the victim signs in on node B.
+    // Were it to reach the notice, JSON would carry it as one string: the victim signs in on node B. What is
+    // awaited is a notice that must not come, which no poll can see arrive; the pause gives it time to.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let client_id = b.client_id("admin");
     let (status, body) =

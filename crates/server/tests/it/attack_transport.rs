@@ -158,6 +158,8 @@ async fn a_slow_management_body_does_not_hold_up_another_tenants_write() {
         }
         writer
     });
+    // Nothing outside the server shows it holds the slow request; it does from the end of the handshake above to
+    // the body-read timeout (3 s), so a short pause puts the next write well inside that window.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Meanwhile woodgrove's owner changes its vault: answered at once.
@@ -233,17 +235,19 @@ async fn authority(data_dir: &Path, jwks: Vec<u8>) -> String {
     url
 }
 
-/// An authority that accepts connections and never answers.
-async fn silent_authority() -> (String, tokio::task::JoinHandle<()>) {
+/// An authority that accepts connections and never answers; and how many connections it has accepted.
+async fn silent_authority() -> (String, tokio::sync::watch::Receiver<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let task = tokio::spawn(async move {
+    let (accepted, count) = tokio::sync::watch::channel(0);
+    tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((stream, _)) = listener.accept().await {
             held.push(stream);
+            accepted.send_replace(held.len());
         }
     });
-    (url, task)
+    (url, count)
 }
 
 const LOOPBACK_AUTHORITIES: &str = "allowed_private_authorities = [\"127.0.0.1\", \"localhost\"]\n";
@@ -252,12 +256,16 @@ const LOOPBACK_AUTHORITIES: &str = "allowed_private_authorities = [\"127.0.0.1\"
 async fn a_slow_authority_does_not_stall_another_issuers_lookup() {
     let server = TestServer::start(&format!("{LOOPBACK_AUTHORITIES}{STANDARD_TENANTS}")).await;
     let state = Arc::clone(server.running().state());
-    let (silent, _task) = silent_authority().await;
+    let (silent, mut connections) = silent_authority().await;
     let slow = tokio::spawn({
         let (state, silent) = (Arc::clone(&state), silent.clone());
         async move { state.issuer_keys.keys(&silent, None).await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The slow lookup is under way once it has reached the silent authority.
+    let reached = tokio::time::timeout(Duration::from_secs(10), connections.wait_for(|count| *count > 0))
+        .await
+        .is_ok_and(|waited| waited.is_ok());
+    assert!(reached, "the lookup never reached the silent authority");
 
     // Another tenant's issuer (here this server's own contoso) is looked up while the silent one hangs.
     let started = Instant::now();

@@ -1,11 +1,12 @@
 //! Generated matrices: every built-in role (and a custom one) × every data-plane operation on secrets and keys
 //! × scope × how the role reaches the caller (directly, through a group, through a nested group), and every
-//! access-policy permission × every secret operation. Each cell's expectation is computed here from the role's data actions and the spec's
-//! permission table, independently of the server's code; a wrong cell is printed.
+//! access-policy permission × every secret operation. Each cell's expectation is computed here from Azure's role
+//! definitions (tests/fixtures/azure-roles.json, data written from Azure's documentation) with the test's own
+//! wildcard matcher, and from the spec's permission table, independently of the server's code; a wrong cell is
+//! printed.
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use strongroom_core::rbac::{RoleKind, RolePermissions, built_in_roles};
 use strongroom_server::identity::mint;
 
 use crate::harness::TestServer;
@@ -244,6 +245,25 @@ fn certificate_operations() -> Vec<Op> {
     ]
 }
 
+/// A role's data-plane patterns: its `dataActions` and `notDataActions`.
+struct DataPatterns {
+    data_actions: Vec<String>,
+    not_data_actions: Vec<String>,
+}
+
+/// Azure's built-in roles as Azure defines them (the fixture file), by name.
+fn azure_roles() -> Vec<(String, DataPatterns)> {
+    let file: Value = serde_json::from_str(include_str!("../../../../tests/fixtures/azure-roles.json")).unwrap();
+    let roles = file["roles"].as_array().unwrap().iter().map(|role| {
+        let patterns = |list: &str| -> Vec<String> {
+            role[list].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect()
+        };
+        let data = DataPatterns { data_actions: patterns("dataActions"), not_data_actions: patterns("notDataActions") };
+        (role["roleName"].as_str().unwrap().to_owned(), data)
+    });
+    roles.collect()
+}
+
 /// Azure's action wildcard, written independently: `*` stands for any run of characters, case is ignored.
 fn grants(pattern: &str, action: &str) -> bool {
     let (pattern, action) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
@@ -291,21 +311,16 @@ async fn every_role_operation_scope_and_membership_decides_as_the_role_says() {
     ];
     let memberships = ["direct", "group", "nested group"];
     // A custom role beside the built-in ones: every secret action but purge.
-    let custom = RolePermissions {
+    let custom = DataPatterns {
         data_actions: vec!["Microsoft.KeyVault/vaults/secrets/*".into()],
         not_data_actions: vec!["Microsoft.KeyVault/vaults/secrets/purge/action".into()],
-        ..RolePermissions::default()
     };
     let mut config = String::from(
         "[[tenant]]\nname = \"contoso\"\n[[tenant.app]]\nname = \"cli\"\n[[tenant.role_definition]]\n\
          name = \"Secret Keeper\"\ndata_actions = [\"Microsoft.KeyVault/vaults/secrets/*\"]\n\
          not_data_actions = [\"Microsoft.KeyVault/vaults/secrets/purge/action\"]\n",
     );
-    let mut roles: Vec<(String, RolePermissions)> = built_in_roles()
-        .iter()
-        .filter(|r| r.kind != RoleKind::Directory)
-        .map(|r| (r.name.clone(), r.permissions.clone()))
-        .collect();
+    let mut roles = azure_roles();
     roles.push(("Secret Keeper".into(), custom));
     let mut assignments = String::new();
     let mut cells = vec![];

@@ -7,60 +7,13 @@ use strongroom_server::config::Config;
 use strongroom_server::installation::{Installation, RunningServer};
 use tempfile::TempDir;
 
-/// Tenants, applications and vaults most tests use. Every client secret is `{app}-secret-0123456789`.
-pub const STANDARD_TENANTS: &str = r#"
-[[tenant]]
-name = "contoso"
+/// Tenants, applications and vaults most tests use (tests/fixtures/standard-tenants.toml, which the Python suite
+/// starts from too). Every client secret is `{app}-secret-0123456789`.
+pub const STANDARD_TENANTS: &str = include_str!("../../../../tests/fixtures/standard-tenants.toml");
 
-[[tenant.app]]
-name = "admin"
-secrets = ["admin-secret-0123456789"]
-
-[[tenant.app]]
-name = "secrets-user"
-secrets = ["secrets-user-secret-0123456789"]
-
-[[tenant.app]]
-name = "reader"
-secrets = ["reader-secret-0123456789"]
-
-[[tenant.app]]
-name = "nobody"
-secrets = ["nobody-secret-0123456789"]
-
-[[tenant.vault]]
-name = "billing"
-
-[[tenant.vault.role_assignment]]
-principal = "admin"
-role = "Key Vault Administrator"
-
-[[tenant.vault.role_assignment]]
-principal = "secrets-user"
-role = "Key Vault Secrets User"
-
-[[tenant.vault.role_assignment]]
-principal = "reader"
-role = "Key Vault Reader"
-
-[[tenant.vault.secret]]
-name = "seeded"
-value = "seeded-value-42"
-
-[[tenant]]
-name = "fabrikam"
-
-[[tenant.app]]
-name = "outsider"
-secrets = ["outsider-secret-0123456789"]
-
-[[tenant.vault]]
-name = "fabrikam-vault"
-
-[[tenant.vault.role_assignment]]
-principal = "outsider"
-role = "Key Vault Administrator"
-"#;
+/// The `[server]` section every test server starts with (tests/fixtures/server.toml, shared with the Python
+/// suite), its placeholders `{data_dir}` and `{listen}` still to fill in.
+const SERVER_SECTION: &str = include_str!("../../../../tests/fixtures/server.toml");
 
 pub struct TestServer {
     pub server: Option<RunningServer>,
@@ -186,10 +139,9 @@ impl TestServer {
 }
 
 async fn boot(dir: &Path, tail: &str) -> RunningServer {
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nlogin_host = \"localhost\"\n{tail}",
-        dir.display()
-    );
+    let server =
+        SERVER_SECTION.replace("{data_dir}", &dir.display().to_string()).replace("{listen}", "\"127.0.0.1:0\"");
+    let text = format!("{server}{tail}");
     let config = Config::parse(&text, Path::new("test.toml")).unwrap();
     let installation = Installation::open(config.server).await.unwrap();
     installation.provision(&config.desired).await.unwrap();
