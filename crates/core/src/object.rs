@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-pub use crate::rbac::Collection;
 use crate::error::{Error, Result};
+pub use crate::rbac::Collection;
 
 /// Longest content type, in characters.
 pub const MAX_CONTENT_TYPE_CHARS: usize = 255;

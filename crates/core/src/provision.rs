@@ -18,9 +18,9 @@ use crate::directory::{
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
+use crate::object::{self, ObjectVersion, VersionProperties};
 use crate::policy::{AccessPolicy, MAX_ENTRIES};
 use crate::rbac::{Role, RoleAssignment, RoleDefinition, RolePermissions, Scope, find_role};
-use crate::object::{self, ObjectVersion, VersionProperties};
 use crate::secret;
 
 /// Everything that should exist.

@@ -15,13 +15,13 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
-use strongroom_core::provision::Change;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
+use strongroom_core::provision::Change;
 use zeroize::Zeroizing;
 
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Result,
-    VersionWithValue, Store, VersionSelector,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Result, Store,
+    VersionSelector, VersionWithValue,
 };
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).

@@ -18,9 +18,9 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strongroom_core::directory::Directory;
+use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate};
 use strongroom_core::provision::Change;
 pub use strongroom_core::rbac::Collection;
-use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 

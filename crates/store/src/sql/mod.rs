@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use strongroom_core::directory::Directory;
-use strongroom_core::provision::Change;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
+use strongroom_core::provision::Change;
 use zeroize::Zeroizing;
 
 mod directory;
@@ -30,8 +30,8 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place,
-    VersionWithValue, Store, VersionSelector,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Store,
+    VersionSelector, VersionWithValue,
 };
 
 /// Which SQL a database speaks, where the two differ.

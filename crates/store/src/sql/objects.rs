@@ -3,8 +3,8 @@
 //! metadata in clear, each value sealed and bound to vault, collection, name and version. Both are found by
 //! `scope`, `{vault id}/{collection}`.
 
-use strongroom_core::rbac::Collection;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionProperties, VersionUpdate, name_key};
+use strongroom_core::rbac::Collection;
 use zeroize::Zeroizing;
 
 use super::{Database, Row, Value, corrupt, values};

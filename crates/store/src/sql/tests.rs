@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
 use strongroom_core::network::NetworkRules;
-use strongroom_core::provision::Change;
 use strongroom_core::object::{ObjectVersion, VersionProperties, VersionUpdate};
+use strongroom_core::provision::Change;
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -514,7 +514,10 @@ async fn keys_and_certificates_of_the_schema_before_metadata_upgrade_with_it() -
             (Some(OLD_CERTIFICATE_FACTS), None)
         );
         let (managed_key, _) = read(Place::keys(vault), "c").await?.ok_or_else(|| corrupt("certificate's key"))?;
-        assert!(managed_key.metadata.is_some_and(|m| m.contains("managed")) && managed_key.properties.content_type.is_none());
+        assert!(
+            managed_key.metadata.is_some_and(|m| m.contains("managed"))
+                && managed_key.properties.content_type.is_none()
+        );
         for (name, content_type) in [("c", "application/x-pkcs12"), ("s", "text/plain")] {
             let (secret, _) = read(Place::secrets(vault), name).await?.ok_or_else(|| corrupt("secret"))?;
             assert_eq!((secret.properties.content_type.as_deref(), secret.metadata), (Some(content_type), None));
