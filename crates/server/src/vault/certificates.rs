@@ -26,7 +26,7 @@ use strongroom_proto::keyvault::{
     CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateIssuerItem,
     CertificateItem, CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType,
     CertificateLifetimeTrigger, CertificateMergeParameters, CertificateOperation, CertificatePolicy,
-    CertificateUpdateParameters, CertificateSecretProperties, Contacts, DeletedCertificateBundle,
+    CertificateSecretProperties, CertificateUpdateParameters, Contacts, DeletedCertificateBundle,
     DeletedCertificateItem, Deletion, IssuerAttributes, IssuerBundle, IssuerParameters, Page, SecretAttributes,
     SubjectAlternativeNames, Tags, X509Properties,
 };

@@ -135,3 +135,55 @@ pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -
     db.notify(&ChangeNotice::Everything)?;
     Ok(restored)
 }
+
+#[cfg(test)]
+mod tests {
+    use strongroom_core::object::{ObjectVersion, VersionProperties};
+
+    use super::*;
+    use crate::sql::tests::add_vault;
+    use crate::sqlite::SqliteStore;
+    use crate::{Place, Store, VersionSelector};
+
+    fn test_error(e: impl std::fmt::Display) -> Error {
+        Error::new(ErrorKind::Corrupt, "test", e)
+    }
+
+    /// A copy made before versions had their `metadata` column (format 1: a key's metadata in `content_type`)
+    /// imports with the metadata where it belongs now.
+    #[tokio::test]
+    async fn a_copy_of_the_first_format_imports_with_metadata_in_its_column() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(test_error)?;
+        let root = || RootKey::load_or_create(&dir.path().join("root.key"));
+        let source = SqliteStore::open(&dir.path().join("source.db"), root()?)?;
+        let vault = add_vault(&source).await?;
+        let facts = r#"{"kty":"EC","crv":"P-256","key_ops":["sign"]}"#;
+        let key = ObjectVersion::new("k", VersionProperties::default(), Some(facts.to_owned()), 1);
+        source.put_version(Place::keys(vault), &key, "material").await?;
+
+        // Rewrite the copy as format 1 wrote it.
+        let opened = root()?.open(&source.export_copy().await?, CONTEXT)?;
+        let mut copy: serde_json::Value = serde_json::from_slice(&opened).map_err(test_error)?;
+        copy["format"] = 1.into();
+        let columns = TABLES.iter().find(|(t, _)| *t == "object_versions").map(|(_, c)| *c).unwrap_or_default();
+        let at = |name: &str| columns.iter().position(|c| *c == name).unwrap_or_default();
+        for row in copy["tables"]["object_versions"].as_array_mut().into_iter().flatten() {
+            let cells = row.as_array_mut().ok_or_else(|| test_error("a row"))?;
+            let metadata = cells.remove(at("metadata"));
+            cells[at("content_type")] = metadata;
+        }
+        let format_1 = root()?.seal(&serde_json::to_vec(&copy).map_err(test_error)?, CONTEXT)?;
+
+        let target = SqliteStore::open(&dir.path().join("target.db"), root()?)?;
+        target.import_copy(format_1).await?;
+        let (read, value) = target
+            .read_version(Place::keys(vault), "k", VersionSelector::Latest)
+            .await?
+            .ok_or_else(|| test_error("the key is gone"))?;
+        assert_eq!(
+            (read.metadata.as_deref(), read.properties.content_type, value.as_str()),
+            (Some(facts), None, "material")
+        );
+        Ok(())
+    }
+}
