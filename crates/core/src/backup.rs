@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::rbac::Collection;
-use crate::secret::{SecretProperties, SecretVersion};
+use crate::object::{self, Collection, ObjectVersion, VersionProperties};
 
 const MAGIC: &[u8; 4] = b"SRB2";
 /// The first format's magic: blobs that name no tenant.
@@ -116,7 +115,7 @@ pub fn open(keys: &[BackupKey], blob: &[u8], tenant: Uuid) -> Result<Vec<u8>> {
 /// What a backup carries: every version of one object with its value — a secret, or a key (whose value is its
 /// sealed material), told apart by `kind` so that neither restores as the other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretBackup {
+pub struct ObjectBackup {
     /// The object's name.
     pub name: String,
     /// `keys` for a key; absent for a secret (the format of the first secret backups).
@@ -133,8 +132,12 @@ pub struct BackedUpVersion {
     pub version: String,
     /// The value.
     pub value: String,
-    /// Content type.
+    /// Content type. Backups made before versions had [`ObjectVersion::metadata`] carry a key's or a
+    /// certificate's metadata here.
     pub content_type: Option<String>,
+    /// The server's record of a key's or a certificate's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
     /// Tags.
     pub tags: std::collections::BTreeMap<String, String>,
     /// Enabled.
@@ -149,9 +152,9 @@ pub struct BackedUpVersion {
     pub updated: i64,
 }
 
-impl SecretBackup {
+impl ObjectBackup {
     /// A backup of `versions` (oldest first) of the object `name` of `collection`.
-    pub fn new(collection: Collection, name: &str, versions: Vec<(SecretVersion, String)>) -> Result<Self> {
+    pub fn new(collection: Collection, name: &str, versions: Vec<(ObjectVersion, String)>) -> Result<Self> {
         if versions.len() > MAX_VERSIONS {
             return Err(Error::invalid_input(format_args!(
                 "The object has {} versions; a backup can carry at most {MAX_VERSIONS}.",
@@ -164,6 +167,7 @@ impl SecretBackup {
                 version: v.version,
                 value,
                 content_type: v.properties.content_type,
+                metadata: v.metadata,
                 tags: v.properties.tags,
                 enabled: v.properties.enabled,
                 not_before: v.properties.not_before,
@@ -177,7 +181,7 @@ impl SecretBackup {
 
     /// The versions to restore into `collection`, oldest first, after checking they are well formed and of
     /// that kind.
-    pub fn into_versions(self, collection: Collection) -> Result<Vec<(SecretVersion, String)>> {
+    pub fn into_versions(self, collection: Collection) -> Result<Vec<(ObjectVersion, String)>> {
         if self.kind != kind_of(collection) {
             return Err(Error::invalid_input(format_args!(
                 "The backup blob is invalid: it does not hold {}.",
@@ -188,32 +192,36 @@ impl SecretBackup {
                 }
             )));
         }
-        crate::secret::validate_name(&self.name)?;
+        object::validate_name(&self.name)?;
         if self.versions.is_empty() || self.versions.len() > MAX_VERSIONS {
             return Err(Error::invalid_input("The backup blob is invalid: it carries no or too many versions."));
         }
         self.versions
             .into_iter()
             .map(|v| {
-                if !crate::secret::is_version(&v.version) {
+                if !object::is_version(&v.version) {
                     return Err(Error::invalid_input("The backup blob is invalid: a version id is malformed."));
                 }
-                let properties = SecretProperties {
-                    content_type: v.content_type,
+                // A key's or a certificate's metadata rode in the content type of backups made before it had
+                // a place of its own; a secret's content type is the client's.
+                let (content_type, metadata) = match (collection, v.metadata) {
+                    (Collection::Secrets, _) => (v.content_type, None),
+                    (_, None) => (None, v.content_type),
+                    (_, metadata) => (v.content_type, metadata),
+                };
+                let properties = VersionProperties {
+                    content_type,
                     tags: v.tags,
                     enabled: v.enabled,
                     not_before: v.not_before,
                     expires: v.expires,
                 };
-                // A secret's content type is the client's; a key's or a certificate's is the server's own record.
-                match collection {
-                    Collection::Secrets => properties.validate()?,
-                    _ => properties.validate_tags()?,
-                }
-                let version = SecretVersion {
+                properties.validate()?;
+                let version = ObjectVersion {
                     name: self.name.clone(),
                     version: v.version,
                     properties,
+                    metadata,
                     created: v.created,
                     updated: v.updated,
                 };
@@ -271,18 +279,43 @@ mod tests {
 
     #[test]
     fn backups_round_trip_and_respect_the_version_limit() -> Result<()> {
-        let version = SecretVersion {
+        let version = ObjectVersion {
             name: "db".into(),
-            version: crate::secret::new_version(),
-            properties: SecretProperties::default(),
+            version: object::new_version(),
+            properties: VersionProperties::default(),
+            metadata: None,
             created: 1,
             updated: 2,
         };
-        let backup = SecretBackup::new(Collection::Secrets, "db", vec![(version.clone(), "v".into())])?;
+        let backup = ObjectBackup::new(Collection::Secrets, "db", vec![(version.clone(), "v".into())])?;
         assert!(backup.clone().into_versions(Collection::Keys).is_err(), "a secret's backup is no key");
         assert_eq!(backup.into_versions(Collection::Secrets)?, vec![(version.clone(), "v".to_owned())]);
         let too_many = (0..=MAX_VERSIONS).map(|_| (version.clone(), String::new())).collect();
-        assert!(SecretBackup::new(Collection::Secrets, "db", too_many).is_err());
+        assert!(ObjectBackup::new(Collection::Secrets, "db", too_many).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_backup_of_the_time_before_metadata_restores_its_metadata() -> Result<()> {
+        let facts = r#"{"kty":"EC","crv":"P-256","key_ops":["sign","verify"]}"#;
+        let key = ObjectVersion {
+            name: "k".into(),
+            version: object::new_version(),
+            properties: VersionProperties::default(),
+            metadata: Some(facts.into()),
+            created: 1,
+            updated: 1,
+        };
+        let backup = ObjectBackup::new(Collection::Keys, "k", vec![(key.clone(), "material".into())])?;
+        assert_eq!(backup.clone().into_versions(Collection::Keys)?, vec![(key.clone(), "material".to_owned())]);
+        // What earlier versions wrote: the metadata in the content type, no metadata member.
+        let mut old = serde_json::to_value(&backup).map_err(|e| Error::invalid_input(e.to_string()))?;
+        old["versions"][0]["content_type"] = facts.into();
+        if let Some(version) = old["versions"][0].as_object_mut() {
+            version.remove("metadata");
+        }
+        let old: ObjectBackup = serde_json::from_value(old).map_err(|e| Error::invalid_input(e.to_string()))?;
+        assert_eq!(old.into_versions(Collection::Keys)?, vec![(key, "material".to_owned())]);
         Ok(())
     }
 
@@ -315,13 +348,14 @@ mod tests {
             content_type in proptest::prelude::any::<Option<String>>(),
             not_before in proptest::prelude::any::<Option<i64>>(),
         ) {
-            if let Ok(backup) = serde_json::from_str::<SecretBackup>(&text) {
+            if let Ok(backup) = serde_json::from_str::<ObjectBackup>(&text) {
                 let _ = backup.into_versions(Collection::Secrets);
             }
             let version = BackedUpVersion {
                 version,
                 value: String::new(),
                 content_type,
+                metadata: None,
                 tags: std::collections::BTreeMap::new(),
                 enabled: true,
                 not_before,
@@ -329,7 +363,7 @@ mod tests {
                 created: 0,
                 updated: 0,
             };
-            let backup = SecretBackup { name, kind: None, versions: vec![version] };
+            let backup = ObjectBackup { name, kind: None, versions: vec![version] };
             for collection in [Collection::Secrets, Collection::Keys, Collection::Certificates] {
                 let _ = backup.clone().into_versions(collection);
             }

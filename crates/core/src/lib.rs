@@ -13,6 +13,7 @@ pub mod error;
 pub mod graph_query;
 pub mod key;
 pub mod network;
+pub mod object;
 pub mod policy;
 pub mod provision;
 pub mod rbac;

@@ -18,9 +18,10 @@ use crate::directory::{
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
+use crate::object::{self, ObjectVersion, VersionProperties};
 use crate::policy::{AccessPolicy, MAX_ENTRIES};
 use crate::rbac::{Role, RoleAssignment, RoleDefinition, RolePermissions, Scope, find_role};
-use crate::secret::{self, SecretProperties, SecretVersion};
+use crate::secret;
 
 /// Everything that should exist.
 #[derive(Debug, Clone, Default)]
@@ -284,7 +285,7 @@ pub enum Change {
         /// The vault.
         vault_id: Uuid,
         /// The first version.
-        version: SecretVersion,
+        version: ObjectVersion,
         /// Its value.
         value: String,
     },
@@ -712,15 +713,9 @@ fn plan_vault(cx: &AssignmentContext<'_>, desired: &DesiredVault, now: i64, chan
     plan_role_assignments(cx, Some(&vault), &desired.role_assignments, changes)?;
 
     for seed in &desired.secrets {
-        secret::validate_name(&seed.name)?;
+        object::validate_name(&seed.name)?;
         secret::validate_value(&seed.value)?;
-        let version = SecretVersion {
-            name: seed.name.clone(),
-            version: secret::new_version(),
-            properties: SecretProperties::default(),
-            created: now,
-            updated: now,
-        };
+        let version = ObjectVersion::new(&seed.name, VersionProperties::default(), None, now);
         changes.push(Change::SeedSecret { vault_id: vault.id, version, value: seed.value.clone() });
     }
     Ok(())

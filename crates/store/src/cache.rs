@@ -15,13 +15,13 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use strongroom_core::directory::Directory;
+use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
 use strongroom_core::provision::Change;
-use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
 use zeroize::Zeroizing;
 
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Result,
-    SecretWithValue, Store, VersionSelector,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Result, Store,
+    VersionSelector, VersionWithValue,
 };
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
@@ -35,7 +35,7 @@ struct Key {
     version: Option<String>,
 }
 
-type Entry = Arc<(SecretVersion, Zeroizing<String>)>;
+type Entry = Arc<(ObjectVersion, Zeroizing<String>)>;
 
 /// The store with a cache of object reads: versions with their values, and objects' policies.
 pub struct CachedStore {
@@ -199,13 +199,13 @@ impl Store for CachedStore {
         self.inner.create_sealed_setting(name, value).await
     }
 
-    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
+    async fn put_version(&self, place: Place, version: &ObjectVersion, value: &str) -> Result<ObjectVersion> {
         self.writing(Touched::object(place, &version.name), self.inner.put_version(place, version, value)).await
     }
 
     async fn put_linked_versions(
         &self,
-        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        versions: Vec<(Place, ObjectVersion, Zeroizing<String>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<()> {
         let touched = Touched::Objects(versions.iter().map(|(place, v, _)| (*place, v.name.clone())).collect());
@@ -217,7 +217,7 @@ impl Store for CachedStore {
         place: Place,
         name: &str,
         selector: VersionSelector<'_>,
-    ) -> Result<Option<SecretWithValue>> {
+    ) -> Result<Option<VersionWithValue>> {
         let version = match selector {
             VersionSelector::Latest => None,
             VersionSelector::Exact(version) => Some(version.to_ascii_lowercase()),
@@ -244,7 +244,7 @@ impl Store for CachedStore {
         Ok(found)
     }
 
-    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<ObjectVersion>> {
         self.inner.list_objects(place, page).await
     }
 
@@ -253,7 +253,7 @@ impl Store for CachedStore {
         place: Place,
         name: &str,
         page: PageRequest<'_>,
-    ) -> Result<PageResult<SecretVersion>> {
+    ) -> Result<PageResult<ObjectVersion>> {
         self.inner.list_versions(place, name, page).await
     }
 
@@ -262,9 +262,9 @@ impl Store for CachedStore {
         place: Place,
         name: &str,
         selector: VersionSelector<'_>,
-        update: &SecretUpdate,
+        update: &VersionUpdate,
         now: i64,
-    ) -> Result<Option<SecretVersion>> {
+    ) -> Result<Option<ObjectVersion>> {
         self.writing(Touched::object(place, name), self.inner.update_version(place, name, selector, update, now)).await
     }
 
@@ -274,19 +274,19 @@ impl Store for CachedStore {
         name: &str,
         deleted_at: i64,
         purge_at: i64,
-    ) -> Result<Option<DeletedSecret>> {
+    ) -> Result<Option<DeletedObject>> {
         self.writing(Touched::each(places, name), self.inner.delete_object(places, name, deleted_at, purge_at)).await
     }
 
-    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedObject>> {
         self.inner.deleted_object(place, name).await
     }
 
-    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedObject>> {
         self.inner.list_deleted(place, page).await
     }
 
-    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<ObjectVersion>> {
         self.writing(Touched::each(places, name), self.inner.recover_object(places, name)).await
     }
 
@@ -298,7 +298,7 @@ impl Store for CachedStore {
         self.writing(Touched::Everything, self.inner.purge_expired(now)).await
     }
 
-    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<VersionWithValue>>> {
         self.inner.history(place, name).await
     }
 
@@ -341,9 +341,9 @@ impl Store for CachedStore {
 
     async fn restore_object(
         &self,
-        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        objects: Vec<(Place, Vec<VersionWithValue>)>,
         policy: Option<(Place, String, String)>,
-    ) -> Result<SecretVersion> {
+    ) -> Result<ObjectVersion> {
         let named: Option<Vec<(Place, String)>> =
             objects.iter().map(|(place, versions)| versions.first().map(|(v, _)| (*place, v.name.clone()))).collect();
         let touched = named.map_or(Touched::Everything, Touched::Objects);
@@ -421,7 +421,7 @@ mod tests {
         assert!(store.is_empty());
         assert_eq!(latest(&store, vault, "s").await?.as_deref(), Some("two"));
 
-        let disable = SecretUpdate { enabled: Some(false), ..Default::default() };
+        let disable = VersionUpdate { enabled: Some(false), ..Default::default() };
         store.update_version(Place::secrets(vault), "s", VersionSelector::Latest, &disable, 5).await?;
         let (properties, _) = store
             .read_version(Place::secrets(vault), "s", VersionSelector::Latest)

@@ -18,16 +18,16 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strongroom_core::directory::Directory;
+use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate};
 use strongroom_core::provision::Change;
 pub use strongroom_core::rbac::Collection;
-use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use error::{Error, ErrorKind, Result};
 
 /// An object version with its value, unsealed.
-pub type SecretWithValue = (SecretVersion, Zeroizing<String>);
+pub type VersionWithValue = (ObjectVersion, Zeroizing<String>);
 
 /// A piece of short-lived state for [`Store::put_ephemeral`]. (No `Debug`: the value may be a pending grant.)
 #[derive(Clone, Copy)]
@@ -258,7 +258,7 @@ pub struct Integrity {
     pub problems: Vec<String>,
 }
 
-/// Which versions of a secret a read wants.
+/// Which version of an object a read wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionSelector<'a> {
     /// The newest version.
@@ -310,13 +310,13 @@ pub trait Store: Send + Sync {
     /// Adds a version to the object `version.name` at `place`, creating the object if needed, and returns it
     /// as stored (a new version keeps the name's first spelling). The write is durable when this returns. A
     /// soft-deleted object refuses new versions with [`ErrorKind::Deleted`].
-    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion>;
+    async fn put_version(&self, place: Place, version: &ObjectVersion, value: &str) -> Result<ObjectVersion>;
 
     /// Several new versions, each at its own place (a certificate's version with its key's and its secret's),
     /// and then `policy` kept with the object it names — all in one transaction, durable when this returns.
     async fn put_linked_versions(
         &self,
-        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        versions: Vec<(Place, ObjectVersion, Zeroizing<String>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<()>;
 
@@ -326,14 +326,14 @@ pub trait Store: Send + Sync {
         place: Place,
         name: &str,
         selector: VersionSelector<'_>,
-    ) -> Result<Option<SecretWithValue>>;
+    ) -> Result<Option<VersionWithValue>>;
 
     /// The newest version of each live object at `place`, by name.
-    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>>;
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<ObjectVersion>>;
 
     /// Every version of one object, oldest first.
     async fn list_versions(&self, place: Place, name: &str, page: PageRequest<'_>)
-    -> Result<PageResult<SecretVersion>>;
+    -> Result<PageResult<ObjectVersion>>;
 
     /// Changes a version's properties at time `now`; `None` when there is no such live version.
     async fn update_version(
@@ -341,9 +341,9 @@ pub trait Store: Send + Sync {
         place: Place,
         name: &str,
         selector: VersionSelector<'_>,
-        update: &SecretUpdate,
+        update: &VersionUpdate,
         now: i64,
-    ) -> Result<Option<SecretVersion>>;
+    ) -> Result<Option<ObjectVersion>>;
 
     /// Soft-deletes a live object with all its versions — and in the same transaction the objects of the same
     /// name at the other `places` (a certificate's key and secret); the answer is the first place's, `None`
@@ -354,17 +354,17 @@ pub trait Store: Send + Sync {
         name: &str,
         deleted_at: i64,
         purge_at: i64,
-    ) -> Result<Option<DeletedSecret>>;
+    ) -> Result<Option<DeletedObject>>;
 
     /// A soft-deleted object.
-    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>>;
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedObject>>;
 
     /// The soft-deleted objects at `place`, by name.
-    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>>;
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedObject>>;
 
     /// Brings a soft-deleted object back, with those of the same name at the other `places`; returns the first
     /// place's newest version, `None` (and nothing changed) when it is not deleted.
-    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>>;
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<ObjectVersion>>;
 
     /// Removes a soft-deleted object for good, with those of the same name at the other `places`; `false` (and
     /// nothing changed) when the first is not deleted.
@@ -375,7 +375,7 @@ pub trait Store: Send + Sync {
     async fn purge_expired(&self, now: i64) -> Result<usize>;
 
     /// Every version of a live object with its value, oldest first; `None` when there is no such object.
-    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>>;
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<VersionWithValue>>>;
 
     /// Keeps a refresh token's grant (opaque to the store, sealed at rest) under the token's hash until
     /// `expires`.
@@ -401,9 +401,9 @@ pub trait Store: Send + Sync {
     /// in use and [`ErrorKind::Deleted`] when it is soft-deleted, and then nothing is written.
     async fn restore_object(
         &self,
-        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        objects: Vec<(Place, Vec<VersionWithValue>)>,
         policy: Option<(Place, String, String)>,
-    ) -> Result<SecretVersion>;
+    ) -> Result<ObjectVersion>;
 
     /// Keeps short-lived state every node must see (pending sign-ins, used assertion ids), sealed, under
     /// `(kind, key)` until it expires; entries expired by `now` go. With [`IfLive::Keep`], a live entry already

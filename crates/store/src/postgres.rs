@@ -56,6 +56,14 @@ impl PostgresStore {
     }
 }
 
+/// A backend on the database `url` names, its schema left as it is (for tests that write an older schema).
+#[cfg(test)]
+pub(crate) fn backend_without_schema(url: &str) -> Result<PostgresBackend> {
+    let config: Config = url.parse().map_err(|e| Error::new(ErrorKind::Database, "reading the storage URL", e))?;
+    let connector = Connector::for_config(&config, None)?;
+    PostgresBackend::new(config, connector)
+}
+
 /// Creates an empty database beside the one `url` names and returns its URL (for tests and tools that need
 /// a store of their own on a shared server). Blocking.
 pub fn create_database(url: &str) -> Result<String> {

@@ -138,7 +138,7 @@ fn sqlite_error(context: &str, e: rusqlite::Error) -> Error {
 #[cfg(test)]
 pub(crate) mod tests {
     use rusqlite::params;
-    use strongroom_core::secret::new_version;
+    use strongroom_core::object::new_version;
     use uuid::Uuid;
 
     use super::*;

@@ -18,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use strongroom_core::backup::SecretBackup;
+use strongroom_core::backup::ObjectBackup;
 use strongroom_core::certificate::{self, Subject};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
-use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
+use strongroom_core::object::{self, Collection, DeletedObject, ObjectVersion, VersionProperties, VersionUpdate};
 use strongroom_proto::keyvault::{
     CertificateBundle, CertificateCreateParameters, CertificateImportParameters, CertificateIssuerItem,
     CertificateItem, CertificateKeyProperties, CertificateLifetimeAction, CertificateLifetimeActionType,
@@ -30,12 +30,13 @@ use strongroom_proto::keyvault::{
     DeletedCertificateItem, Deletion, IssuerAttributes, IssuerBundle, IssuerParameters, Page, SecretAttributes,
     SubjectAlternativeNames, Tags, X509Properties,
 };
-use strongroom_store::{Collection, Place, Store, VaultSetting, VersionSelector};
+use strongroom_store::{Place, Store, VaultSetting, VersionSelector};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::context::{Context, parse_body, tags_of};
 use super::error::VaultError;
-use super::secrets::{Context, open_backup, parse_body, refuse_if_purge_protected, seal_backup};
+use super::lifecycle::{self, Kind, Restoring, backup_of, versions_to_restore};
 use super::{certificate_authority, keys, scheduled};
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;
@@ -68,7 +69,7 @@ struct Kept {
 }
 
 fn place(cx: &Context<'_>) -> Place {
-    Place::certificates(cx.vault.id)
+    lifecycle::place::<Certificates>(cx)
 }
 
 /// Key Vault's default policy, filled in where a request's policy leaves members out.
@@ -151,7 +152,7 @@ fn key_spec(policy: &CertificatePolicy) -> Result<KeySpec, VaultError> {
 
 /// `POST /certificates/{name}/create`: issue a new version as the policy says.
 pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
-    secret::validate_name(name)?;
+    object::validate_name(name)?;
     let params: CertificateCreateParameters = parse_body(body, "CertificateCreateParameters")?;
     let policy = completed_policy(params.policy.unwrap_or_default());
     let issuer = policy.issuer.as_ref().and_then(|i| i.name.clone()).unwrap_or_default();
@@ -215,7 +216,7 @@ fn pending_prefix(cx: &Context<'_>) -> String {
 }
 
 fn pending_setting(cx: &Context<'_>, name: &str) -> String {
-    format!("{}{}", pending_prefix(cx), secret::name_key(name))
+    format!("{}{}", pending_prefix(cx), object::name_key(name))
 }
 
 async fn pending(cx: &Context<'_>, name: &str) -> Result<Option<Pending>, VaultError> {
@@ -312,7 +313,7 @@ async fn store_version(
     attributes: Option<SecretAttributes>,
     tags: Option<Tags>,
     now: i64,
-) -> Result<SecretVersion, VaultError> {
+) -> Result<ObjectVersion, VaultError> {
     let Issued { chain, key, policy, operation } = issued;
     let leaf = chain.first().ok_or_else(|| VaultError::bad_parameter("The certificate chain is empty."))?;
     let validity = certificate::validity(leaf)?;
@@ -335,7 +336,7 @@ async fn store_version(
     };
 
     let attributes = attributes.unwrap_or_default();
-    let properties = |content_type: Option<String>| SecretProperties {
+    let properties = |content_type: Option<String>| VersionProperties {
         content_type,
         tags: tags.clone().unwrap_or_default(),
         enabled: attributes.enabled.unwrap_or(true),
@@ -343,11 +344,12 @@ async fn store_version(
         expires: Some(validity.1),
     };
     properties(None).validate_tags()?;
-    let version_id = secret::new_version();
-    let version = |properties: SecretProperties| SecretVersion {
+    let version_id = object::new_version();
+    let version = |properties: VersionProperties, metadata: Option<String>| ObjectVersion {
         name: name.to_owned(),
         version: version_id.clone(),
         properties,
+        metadata,
         created: now,
         updated: now,
     };
@@ -356,11 +358,11 @@ async fn store_version(
     let (key_version, sealed_key) = keys::certificate_key_version(&key, name, &version_id, properties(None), now)?;
     let kept = serde_json::to_string(&Kept { policy, operation, noticed_version: None })
         .map_err(|_| VaultError::internal())?;
-    let certificate_version = version(properties(Some(facts)));
+    let certificate_version = version(properties(None), Some(facts));
     let versions = vec![
         (Place::certificates(vault_id), certificate_version.clone(), Zeroizing::new(String::new())),
         (Place::keys(vault_id), key_version, sealed_key),
-        (Place::secrets(vault_id), version(properties(Some(secret_content_type))), Zeroizing::new(secret_value)),
+        (Place::secrets(vault_id), version(properties(Some(secret_content_type)), None), Zeroizing::new(secret_value)),
     ];
     store
         .put_linked_versions(versions, Some((Place::certificates(vault_id), name.to_owned(), kept)))
@@ -372,7 +374,7 @@ async fn store_version(
 /// `POST /certificates/{name}/import`: a certificate with its private key, from a PKCS#12 file (with or without
 /// a password) or PEM (the key, then the chain), base64 or as text.
 pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
-    secret::validate_name(name)?;
+    object::validate_name(name)?;
     let params: CertificateImportParameters = parse_body(body, "CertificateImportParameters")?;
     let value =
         params.value.ok_or_else(|| VaultError::bad_parameter("'value', the certificate to import, is required."))?;
@@ -447,31 +449,9 @@ pub async fn get_policy(cx: &Context<'_>, name: &str) -> Result<Response, VaultE
     Ok(Json(policy_with_id(cx, name, kept.policy)).into_response())
 }
 
-/// `GET /certificates/{name}[/{version}]`.
-pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<Response, VaultError> {
-    let version = read(cx, name, version).await?;
-    let policy = kept(cx, name).await?.map(|k| k.policy);
-    Ok(Json(bundle(cx, &version, policy)?).into_response())
-}
-
-async fn read(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<SecretVersion, VaultError> {
-    let selector = match version {
-        None => VersionSelector::Latest,
-        Some(v) if secret::is_version(v) => VersionSelector::Exact(v),
-        Some(_) => return Err(VaultError::certificate_not_found(name)),
-    };
-    let (version, _) = cx
-        .state
-        .store
-        .read_version(place(cx), name, selector)
-        .await?
-        .ok_or_else(|| VaultError::certificate_not_found(name))?;
-    Ok(version)
-}
-
 fn bundle(
     cx: &Context<'_>,
-    version: &SecretVersion,
+    version: &ObjectVersion,
     policy: Option<CertificatePolicy>,
 ) -> Result<CertificateBundle, VaultError> {
     let facts = facts(version)?;
@@ -490,102 +470,27 @@ fn bundle(
     })
 }
 
-/// A certificate, its key and its secret: they are deleted, recovered and purged together.
-fn linked_places(cx: &Context<'_>) -> [Place; 3] {
-    [place(cx), Place::keys(cx.vault.id), Place::secrets(cx.vault.id)]
-}
-
-fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
-    Deletion {
-        recovery_id: format!("{}/deletedcertificates/{}", cx.base_url, deleted.latest.name),
-        deleted_date: deleted.deleted_date,
-        scheduled_purge_date: deleted.scheduled_purge_date,
-    }
-}
-
-/// `DELETE /certificates/{name}`: soft delete of the certificate with its key and its secret.
-pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let policy = kept(cx, name).await?.map(|k| k.policy);
-    let now = now_seconds();
-    let purge_at = now + i64::from(cx.vault.soft_delete_retention_days) * 86_400;
-    let deleted = cx
-        .state
-        .store
-        .delete_object(&linked_places(cx), name, now, purge_at)
-        .await?
-        .ok_or_else(|| VaultError::certificate_not_found(name))?;
-    let bundle = bundle(cx, &deleted.latest, policy)?;
-    Ok(Json(DeletedCertificateBundle { bundle, deletion: deletion(cx, &deleted) }).into_response())
-}
-
-/// `GET /deletedcertificates/{name}`.
-pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let deleted = cx
-        .state
-        .store
-        .deleted_object(place(cx), name)
-        .await?
-        .ok_or_else(|| VaultError::deleted_certificate_not_found(name))?;
-    let bundle = bundle(cx, &deleted.latest, None)?;
-    Ok(Json(DeletedCertificateBundle { bundle, deletion: deletion(cx, &deleted) }).into_response())
-}
-
-/// `GET /deletedcertificates`.
-pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_deleted(place(cx), cx.page_request()).await?;
-    let value: Vec<DeletedCertificateItem> = page
-        .items
-        .iter()
-        .map(|d| DeletedCertificateItem { item: item(cx, &d.latest, false), deletion: deletion(cx, d) })
-        .collect();
-    Ok(Json(Page { value, next_link: cx.next_link("/deletedcertificates", page.next) }).into_response())
-}
-
-/// `POST /deletedcertificates/{name}/recover`: the certificate, its key and its secret back.
-pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    cx.state
-        .store
-        .recover_object(&linked_places(cx), name)
-        .await?
-        .ok_or_else(|| VaultError::deleted_certificate_not_found(name))?;
-    get(cx, name, None).await
-}
-
-/// `DELETE /deletedcertificates/{name}`: the certificate, its key and its secret gone for good, unless purge
-/// protection forbids it.
-pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    refuse_if_purge_protected(cx)?;
-    if !cx.state.store.purge_object(&linked_places(cx), name).await? {
-        return Err(VaultError::deleted_certificate_not_found(name));
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
 /// `PATCH /certificates/{name}[/{version}]`: the version's attributes and tags, and the policy of the versions
 /// to come.
 pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &[u8]) -> Result<Response, VaultError> {
     let params: CertificateUpdateParameters = parse_body(body, "CertificateUpdateParameters")?;
-    let current = read(cx, name, version).await?;
+    let (current, _) = lifecycle::read_version::<Certificates>(cx, name, version).await?;
     let attributes = params.attributes.unwrap_or_default();
-    let update = SecretUpdate {
+    let update = VersionUpdate {
         content_type: None,
+        metadata: None,
         tags: params.tags,
         enabled: attributes.enabled,
         not_before: None,
         expires: None,
     };
-    SecretProperties { tags: update.tags.clone().unwrap_or_default(), ..SecretProperties::default() }
-        .validate_tags()?;
+    update.validate()?;
     let mut policy = kept(cx, name).await?.map(|k| k.policy);
     if let Some(requested) = params.policy {
         policy = Some(set_policy_in_store(cx, &current.name, requested).await?);
     }
-    let updated = cx
-        .state
-        .store
-        .update_version(place(cx), name, VersionSelector::Exact(&current.version), &update, now_seconds())
-        .await?
-        .ok_or_else(|| VaultError::certificate_not_found(name))?;
+    let updated =
+        lifecycle::update_version::<Certificates>(cx, name, VersionSelector::Exact(&current.version), &update).await?;
     Ok(Json(bundle(cx, &updated, policy)?).into_response())
 }
 
@@ -624,33 +529,14 @@ async fn set_policy_in_store(
     Ok(merged)
 }
 
-fn facts(version: &SecretVersion) -> Result<CertificateFacts, VaultError> {
-    version
-        .properties
-        .content_type
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or_else(VaultError::internal)
-}
-
-fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> CertificateItem {
-    let id = match with_version {
-        true => format!("{}/certificates/{}/{}", cx.base_url, version.name, version.version),
-        false => format!("{}/certificates/{}", cx.base_url, version.name),
-    };
-    CertificateItem {
-        id,
-        x5t: facts(version).map(|f| f.x5t()).unwrap_or_default(),
-        attributes: cx.attributes(version),
-        tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
-    }
+fn facts(version: &ObjectVersion) -> Result<CertificateFacts, VaultError> {
+    version.metadata.as_deref().and_then(|j| serde_json::from_str(j).ok()).ok_or_else(VaultError::internal)
 }
 
 /// `GET /certificates[?includePending=true]`: the newest version of each certificate, and with
 /// `includePending` the certificates whose CSR waits for a merge (on the first page).
 pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_objects(place(cx), cx.page_request()).await?;
-    let mut value: Vec<CertificateItem> = page.items.iter().map(|v| item(cx, v, false)).collect();
+    let (mut value, next) = lifecycle::items::<Certificates>(cx).await?;
     if cx.query.include_pending && cx.query.skip_token.is_none() {
         for (_, bytes) in cx.state.store.sealed_settings(&pending_prefix(cx)).await? {
             let Ok(pending) = serde_json::from_slice::<Pending>(&bytes) else { continue };
@@ -666,18 +552,7 @@ pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
             });
         }
     }
-    Ok(Json(Page { value, next_link: cx.next_link("/certificates", page.next) }).into_response())
-}
-
-/// `GET /certificates/{name}/versions`.
-pub async fn list_versions(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_versions(place(cx), name, cx.page_request()).await?;
-    if page.items.is_empty() && cx.query.skip_token.is_none() {
-        return Err(VaultError::certificate_not_found(name));
-    }
-    let value: Vec<CertificateItem> = page.items.iter().map(|v| item(cx, v, true)).collect();
-    Ok(Json(Page { value, next_link: cx.next_link(&format!("/certificates/{name}/versions"), page.next) })
-        .into_response())
+    Ok(Json(Page { value, next_link: cx.next_link("/certificates", next) }).into_response())
 }
 
 /// When a lifetime action of the policy is due for a version valid from `not_before` to `expires`, if it has one
@@ -864,16 +739,16 @@ pub async fn list_issuers(cx: &Context<'_>) -> Result<Response, VaultError> {
 
 /// `GET /certificates/issuers/{issuer}`.
 pub async fn get_issuer(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let (name, issuer) = issuers(cx).await?.remove(&secret::name_key(name)).ok_or_else(|| issuer_not_found(name))?;
+    let (name, issuer) = issuers(cx).await?.remove(&object::name_key(name)).ok_or_else(|| issuer_not_found(name))?;
     Ok(Json(issuer_answer(cx, &name, issuer)).into_response())
 }
 
 /// `PUT /certificates/issuers/{issuer}` (a new issuer, or a replacement) and `PATCH` (the members given).
 pub async fn set_issuer(cx: &Context<'_>, name: &str, body: &[u8], replace: bool) -> Result<Response, VaultError> {
-    secret::validate_name(name)?;
+    object::validate_name(name)?;
     let requested: IssuerBundle = parse_body(body, "CertificateIssuerSetParameters")?;
     let mut all = issuers(cx).await?;
-    let key = secret::name_key(name);
+    let key = object::name_key(name);
     let now = now_seconds();
     let current = all.remove(&key);
     let issuer = match (replace, current) {
@@ -918,7 +793,7 @@ pub async fn set_issuer(cx: &Context<'_>, name: &str, body: &[u8], replace: bool
 /// `DELETE /certificates/issuers/{issuer}`.
 pub async fn delete_issuer(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let mut all = issuers(cx).await?;
-    let (name, issuer) = all.remove(&secret::name_key(name)).ok_or_else(|| issuer_not_found(name))?;
+    let (name, issuer) = all.remove(&object::name_key(name)).ok_or_else(|| issuer_not_found(name))?;
     put_issuers(cx, &all).await?;
     Ok(Json(issuer_answer(cx, &name, issuer)).into_response())
 }
@@ -934,7 +809,7 @@ async fn issue_with(
     now: i64,
 ) -> Result<Vec<Vec<u8>>, VaultError> {
     let (_, issuer) =
-        issuers_of(state.store.as_ref(), vault_id).await?.remove(&secret::name_key(issuer_name)).ok_or_else(|| {
+        issuers_of(state.store.as_ref(), vault_id).await?.remove(&object::name_key(issuer_name)).ok_or_else(|| {
             VaultError::bad_parameter(format!(
                 "The issuer '{issuer_name}' is not one of this vault's: use 'Self', 'Unknown' or a configured issuer."
             ))
@@ -955,55 +830,121 @@ async fn issue_with(
 
 /// A certificate's backup: the histories of the certificate, its key and its secret, and its policy.
 #[derive(Serialize, Deserialize)]
-struct CertificateBackup {
-    certificate: SecretBackup,
-    key: SecretBackup,
-    secret: SecretBackup,
+pub struct CertificateBackup {
+    certificate: ObjectBackup,
+    key: ObjectBackup,
+    secret: ObjectBackup,
     #[serde(default)]
     kept: Option<String>,
 }
 
-/// `POST /certificates/{name}/backup`: every version of the certificate, and of its key and its secret the
-/// versions it made (under its version ids), in one blob sealed under the installation's backup key.
-pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let store = cx.state.store.as_ref();
-    let mut parts = Vec::new();
-    let mut certificate_versions = Vec::new();
-    for place in linked_places(cx) {
-        let mut history = store.history(place, name).await?.ok_or_else(|| VaultError::certificate_not_found(name))?;
-        if place.collection == Collection::Certificates {
-            certificate_versions = history.iter().map(|(v, _)| v.version.clone()).collect();
-        } else {
-            history.retain(|(v, _)| certificate_versions.contains(&v.version));
-        }
-        let canonical = history.first().map_or(name, |(v, _)| v.name.as_str()).to_owned();
-        let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
-        parts.push(SecretBackup::new(place.collection, &canonical, versions)?);
+/// The kind of the vault's certificates. A certificate's key and secret are deleted, recovered and purged with
+/// it; its backup carries the versions of its key and secret it made (under its version ids), and its policy.
+pub struct Certificates;
+
+impl Kind for Certificates {
+    const COLLECTION: Collection = Collection::Certificates;
+    const LINKED: &'static [Collection] = &[Collection::Certificates, Collection::Keys, Collection::Secrets];
+    const NO_VERSIONS_IS_NOT_FOUND: bool = true;
+    type Bundle = CertificateBundle;
+    type Item = CertificateItem;
+    type DeletedBundle = DeletedCertificateBundle;
+    type DeletedItem = DeletedCertificateItem;
+    type KeptPolicy = Option<CertificatePolicy>;
+    type Backup = CertificateBackup;
+
+    fn not_found(name: &str) -> VaultError {
+        VaultError::certificate_not_found(name)
     }
-    let [certificate, key, secret]: [SecretBackup; 3] = parts.try_into().map_err(|_| VaultError::internal())?;
-    let kept = store.object_policy(place(cx), name).await?;
-    Ok(Json(seal_backup(cx, &CertificateBackup { certificate, key, secret, kept })?).into_response())
+
+    fn deleted_not_found(name: &str) -> VaultError {
+        VaultError::deleted_certificate_not_found(name)
+    }
+
+    fn refused(name: &str, error: strongroom_store::Error) -> VaultError {
+        VaultError::from_secret_store(name, error)
+    }
+
+    async fn kept_policy(cx: &Context<'_>, name: &str) -> Result<Option<CertificatePolicy>, VaultError> {
+        Ok(kept(cx, name).await?.map(|k| k.policy))
+    }
+
+    /// The certificate (public: nothing is unsealed) with its policy.
+    async fn read(
+        cx: &Context<'_>,
+        name: &str,
+        version: ObjectVersion,
+        _value: Zeroizing<String>,
+    ) -> Result<CertificateBundle, VaultError> {
+        let policy = Self::kept_policy(cx, name).await?;
+        bundle(cx, &version, policy)
+    }
+
+    async fn recovered(cx: &Context<'_>, version: ObjectVersion) -> Result<Response, VaultError> {
+        let policy = Self::kept_policy(cx, &version.name).await?;
+        Ok(Json(bundle(cx, &version, policy)?).into_response())
+    }
+
+    fn deleted_bundle(
+        cx: &Context<'_>,
+        deleted: &DeletedObject,
+        policy: Option<CertificatePolicy>,
+        deletion: Deletion,
+    ) -> Result<DeletedCertificateBundle, VaultError> {
+        Ok(DeletedCertificateBundle { bundle: bundle(cx, &deleted.latest, policy)?, deletion })
+    }
+
+    fn item(cx: &Context<'_>, version: &ObjectVersion, with_version: bool) -> CertificateItem {
+        let id = match with_version {
+            true => format!("{}/certificates/{}/{}", cx.base_url, version.name, version.version),
+            false => format!("{}/certificates/{}", cx.base_url, version.name),
+        };
+        CertificateItem {
+            id,
+            x5t: facts(version).map(|f| f.x5t()).unwrap_or_default(),
+            attributes: cx.attributes(version),
+            tags: tags_of(version),
+        }
+    }
+
+    fn deleted_item(item: CertificateItem, deletion: Deletion) -> DeletedCertificateItem {
+        DeletedCertificateItem { item, deletion }
+    }
+
+    async fn back_up(cx: &Context<'_>, name: &str) -> Result<CertificateBackup, VaultError> {
+        let store = cx.state.store.as_ref();
+        let mut parts = Vec::new();
+        let mut certificate_versions = Vec::new();
+        for place in linked_places(cx) {
+            let mut history = store.history(place, name).await?.ok_or_else(|| Self::not_found(name))?;
+            if place.collection == Collection::Certificates {
+                certificate_versions = history.iter().map(|(v, _)| v.version.clone()).collect();
+            } else {
+                history.retain(|(v, _)| certificate_versions.contains(&v.version));
+            }
+            parts.push(backup_of(place.collection, name, history)?);
+        }
+        let [certificate, key, secret]: [ObjectBackup; 3] = parts.try_into().map_err(|_| VaultError::internal())?;
+        let kept = store.object_policy(place(cx), name).await?;
+        Ok(CertificateBackup { certificate, key, secret, kept })
+    }
+
+    fn restoring(cx: &Context<'_>, payload: &[u8]) -> Result<Restoring, VaultError> {
+        let backup: CertificateBackup = serde_json::from_slice(payload)
+            .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a certificate."))?;
+        let name = backup.certificate.name.clone();
+        let [certificates, keys, secrets] = linked_places(cx);
+        let objects = vec![
+            (certificates, versions_to_restore(backup.certificate, certificates)?),
+            (keys, versions_to_restore(backup.key, keys)?),
+            (secrets, versions_to_restore(backup.secret, secrets)?),
+        ];
+        let policy = backup.kept.map(|kept| (certificates, name.clone(), kept));
+        Ok(Restoring { name, objects, policy })
+    }
 }
 
-/// `POST /certificates/restore`: the certificate of a backup blob with its key and secret, every version, under
-/// its own name — all or nothing.
-pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
-    let payload = open_backup(cx, body)?;
-    let backup: CertificateBackup = serde_json::from_slice(&payload)
-        .map_err(|_| VaultError::bad_parameter("The backup blob is invalid: it does not hold a certificate."))?;
-    let name = backup.certificate.name.clone();
-    let zeroized = |versions: Vec<(SecretVersion, String)>| -> Vec<_> {
-        versions.into_iter().map(|(v, value)| (v, Zeroizing::new(value))).collect()
-    };
-    let [certificates, keys, secrets] = linked_places(cx);
-    let objects = vec![
-        (certificates, zeroized(backup.certificate.into_versions(certificates.collection)?)),
-        (keys, zeroized(backup.key.into_versions(keys.collection)?)),
-        (secrets, zeroized(backup.secret.into_versions(secrets.collection)?)),
-    ];
-    let policy = backup.kept.map(|kept| (certificates, name.clone(), kept));
-    let restored =
-        cx.state.store.restore_object(objects, policy).await.map_err(|e| VaultError::from_secret_store(&name, e))?;
-    let policy = kept(cx, &restored.name).await?.map(|k| k.policy);
-    Ok(Json(bundle(cx, &restored, policy)?).into_response())
+/// A certificate, its key and its secret.
+fn linked_places(cx: &Context<'_>) -> [Place; 3] {
+    [place(cx), Place::keys(cx.vault.id), Place::secrets(cx.vault.id)]
 }

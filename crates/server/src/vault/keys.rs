@@ -1,7 +1,7 @@
-//! Stage 5's back half for keys: create, read, list, update, delete, recover, purge, and the cryptographic
-//! operations, with Key Vault's JSON. Key material is sealed in the object store like a secret value; the
-//! version's properties carry, in clear, what lists and deleted keys show without unsealing: the key's type,
-//! curve and permitted operations.
+//! Keys: create, import, rotate, update and the cryptographic operations, with Key Vault's JSON; the rest of
+//! their lifecycle is [`lifecycle`](super::lifecycle)'s, over [`Keys`]. Key material is sealed in the object
+//! store like a secret value; the version's metadata records, in clear, what lists and deleted keys show
+//! without unsealing: the key's type, curve and permitted operations.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -14,24 +14,103 @@ use serde::{Deserialize, Serialize};
 use strongroom_core::key::{
     CipherInput, Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateJwk, PrivateKey, SignatureAlgorithm,
 };
+use strongroom_core::object::{self, Collection, DeletedObject, ObjectVersion, VersionProperties, VersionUpdate};
 use strongroom_core::release::ReleasePolicy;
-use strongroom_core::secret::{self, DeletedSecret, SecretProperties, SecretUpdate, SecretVersion};
 use strongroom_proto::keyvault::{
     DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyAttributes, KeyBundle, KeyCreateParameters,
     KeyImportParameters, KeyItem, KeyOperationParameters, KeyOperationResult, KeyReleasePolicy, KeyUpdateParameters,
-    KeyVerifyResult, Page, RandomBytes, RandomBytesRequest, Tags,
+    KeyVerifyResult, RandomBytes, RandomBytesRequest, Tags,
 };
 use strongroom_store::{Place, Store, VersionSelector};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::context::{Context, parse_body, tags_of};
 use super::error::VaultError;
+use super::lifecycle::{self, Kind, Restoring};
 use super::operation::CryptoOperation;
 use super::rotation;
-use super::secrets::{Context, backup_blob, parse_body, refuse_if_purge_protected, restore_blob};
 use crate::identity::mint::now_seconds;
 
-/// What a key version's properties say about it (kept in the version's metadata field, in clear).
+/// The kind of the vault's keys.
+pub struct Keys;
+
+impl Kind for Keys {
+    const COLLECTION: Collection = Collection::Keys;
+    const LINKED: &'static [Collection] = &[Collection::Keys];
+    const NO_VERSIONS_IS_NOT_FOUND: bool = true;
+    type Bundle = KeyBundle;
+    type Item = KeyItem;
+    type DeletedBundle = DeletedKeyBundle;
+    type DeletedItem = DeletedKeyItem;
+    type KeptPolicy = ();
+    type Backup = strongroom_core::backup::ObjectBackup;
+
+    fn not_found(name: &str) -> VaultError {
+        VaultError::key_not_found(name)
+    }
+
+    fn deleted_not_found(name: &str) -> VaultError {
+        VaultError::deleted_key_not_found(name)
+    }
+
+    fn refused(name: &str, error: strongroom_store::Error) -> VaultError {
+        VaultError::from_key_store(name, error)
+    }
+
+    /// The public key and its attributes.
+    async fn read(
+        cx: &Context<'_>,
+        _name: &str,
+        version: ObjectVersion,
+        sealed: Zeroizing<String>,
+    ) -> Result<KeyBundle, VaultError> {
+        let key = parsed(cx, &version, &sealed)?;
+        bundle(cx, &version, Some(&key))
+    }
+
+    async fn recovered(cx: &Context<'_>, version: ObjectVersion) -> Result<Response, VaultError> {
+        lifecycle::get::<Self>(cx, &version.name, Some(&version.version)).await
+    }
+
+    /// Its newest version's public facts (the material stays sealed).
+    fn deleted_bundle(
+        cx: &Context<'_>,
+        deleted: &DeletedObject,
+        (): (),
+        deletion: Deletion,
+    ) -> Result<DeletedKeyBundle, VaultError> {
+        Ok(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion })
+    }
+
+    fn item(cx: &Context<'_>, version: &ObjectVersion, with_version: bool) -> KeyItem {
+        let kid = match with_version {
+            true => kid(cx, version),
+            false => format!("{}/keys/{}", cx.base_url, version.name),
+        };
+        let exportable = facts(version).is_ok_and(|f| f.exportable);
+        KeyItem {
+            kid,
+            attributes: KeyAttributes { common: cx.attributes(version), exportable: Some(exportable) },
+            tags: tags_of(version),
+        }
+    }
+
+    fn deleted_item(item: KeyItem, deletion: Deletion) -> DeletedKeyItem {
+        DeletedKeyItem { item, deletion }
+    }
+
+    /// Every version, private material included.
+    async fn back_up(cx: &Context<'_>, name: &str) -> Result<Self::Backup, VaultError> {
+        lifecycle::history_backup::<Self>(cx, place(cx), name).await
+    }
+
+    fn restoring(cx: &Context<'_>, payload: &[u8]) -> Result<Restoring, VaultError> {
+        lifecycle::restoring_one(place(cx), payload)
+    }
+}
+
+/// What the server records about a key version (its metadata, in clear).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct KeyFacts {
     kty: KeyType,
@@ -68,13 +147,14 @@ pub(super) fn certificate_key_version(
     key: &PrivateKey,
     name: &str,
     version: &str,
-    properties: SecretProperties,
+    properties: VersionProperties,
     now: i64,
-) -> Result<(SecretVersion, Zeroizing<String>), VaultError> {
+) -> Result<(ObjectVersion, Zeroizing<String>), VaultError> {
     let facts = KeyFacts { managed: true, ..KeyFacts::new(key, None, Release::default())? };
-    let properties = SecretProperties { content_type: Some(metadata(&facts)?), ..properties };
-    let version =
-        SecretVersion { name: name.to_owned(), version: version.to_owned(), properties, created: now, updated: now };
+    let version = ObjectVersion {
+        version: version.to_owned(),
+        ..ObjectVersion::new(name, properties, Some(metadata(&facts)?), now)
+    };
     Ok((version, sealed(key)?))
 }
 
@@ -129,26 +209,21 @@ struct SealedKey {
     material: String,
 }
 
-pub(super) fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
-    version
-        .properties
-        .content_type
-        .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok())
-        .ok_or_else(VaultError::internal)
+pub(super) fn facts(version: &ObjectVersion) -> Result<KeyFacts, VaultError> {
+    version.metadata.as_deref().and_then(|json| serde_json::from_str(json).ok()).ok_or_else(VaultError::internal)
 }
 
 pub(super) fn place(cx: &Context<'_>) -> Place {
-    Place::keys(cx.vault.id)
+    lifecycle::place::<Keys>(cx)
 }
 
-pub(super) fn kid(cx: &Context<'_>, version: &SecretVersion) -> String {
+pub(super) fn kid(cx: &Context<'_>, version: &ObjectVersion) -> String {
     format!("{}/keys/{}/{}", cx.base_url, version.name, version.version)
 }
 
 pub(super) fn jwk(
     cx: &Context<'_>,
-    version: &SecretVersion,
+    version: &ObjectVersion,
     key: Option<&PrivateKey>,
 ) -> Result<JsonWebKey, VaultError> {
     let facts = facts(version)?;
@@ -167,47 +242,17 @@ pub(super) fn jwk(
 
 pub(super) fn bundle(
     cx: &Context<'_>,
-    version: &SecretVersion,
+    version: &ObjectVersion,
     key: Option<&PrivateKey>,
 ) -> Result<KeyBundle, VaultError> {
     let facts = facts(version)?;
     Ok(KeyBundle {
         key: jwk(cx, version, key)?,
-        attributes: attributes(cx, version, &facts),
-        tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
+        attributes: KeyAttributes { common: cx.attributes(version), exportable: Some(facts.exportable) },
+        tags: tags_of(version),
         managed: facts.managed.then_some(true),
         release_policy: facts.release_policy,
     })
-}
-
-fn attributes(cx: &Context<'_>, version: &SecretVersion, facts: &KeyFacts) -> KeyAttributes {
-    KeyAttributes { common: cx.attributes(version), exportable: Some(facts.exportable) }
-}
-
-fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> KeyItem {
-    let kid = match with_version {
-        true => kid(cx, version),
-        false => format!("{}/keys/{}", cx.base_url, version.name),
-    };
-    let exportable = facts(version).is_ok_and(|f| f.exportable);
-    KeyItem {
-        kid,
-        attributes: KeyAttributes { common: cx.attributes(version), exportable: Some(exportable) },
-        tags: (!version.properties.tags.is_empty()).then(|| version.properties.tags.clone()),
-    }
-}
-
-/// A deleted key: its newest version's public facts (the material stays sealed) and the deletion.
-fn deleted_bundle(cx: &Context<'_>, deleted: &DeletedSecret) -> Result<DeletedKeyBundle, VaultError> {
-    Ok(DeletedKeyBundle { bundle: bundle(cx, &deleted.latest, None)?, deletion: deletion(cx, deleted) })
-}
-
-fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
-    Deletion {
-        recovery_id: format!("{}/deletedkeys/{}", cx.base_url, deleted.latest.name),
-        deleted_date: deleted.deleted_date,
-        scheduled_purge_date: deleted.scheduled_purge_date,
-    }
 }
 
 fn key_ops(kty: KeyType, requested: Option<Vec<String>>) -> Result<Vec<String>, VaultError> {
@@ -238,15 +283,15 @@ pub struct ParsedKeys {
 }
 
 impl ParsedKeys {
-    fn entry(vault: Uuid, version: &SecretVersion) -> (Uuid, String, String) {
-        (vault, secret::name_key(&version.name), version.version.clone())
+    fn entry(vault: Uuid, version: &ObjectVersion) -> (Uuid, String, String) {
+        (vault, object::name_key(&version.name), version.version.clone())
     }
 
-    fn get(&self, vault: Uuid, version: &SecretVersion) -> Option<PrivateKey> {
+    fn get(&self, vault: Uuid, version: &ObjectVersion) -> Option<PrivateKey> {
         self.keys.read().ok()?.get(&Self::entry(vault, version)).cloned()
     }
 
-    fn put(&self, vault: Uuid, version: &SecretVersion, key: &PrivateKey) {
+    fn put(&self, vault: Uuid, version: &ObjectVersion, key: &PrivateKey) {
         let mut keys = self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if keys.len() >= PARSED_KEYS {
             keys.clear();
@@ -260,20 +305,20 @@ pub(super) async fn load(
     cx: &Context<'_>,
     name: &str,
     version: Option<&str>,
-) -> Result<(SecretVersion, PrivateKey), VaultError> {
-    let selector = match version {
-        None => VersionSelector::Latest,
-        Some(version) if secret::is_version(version) => VersionSelector::Exact(version),
-        Some(_) => return Err(VaultError::key_not_found(name)),
-    };
-    let (version, sealed) =
-        cx.state.store.read_version(place(cx), name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
-    if let Some(key) = cx.state.parsed_keys.get(cx.vault.id, &version) {
-        return Ok((version, key));
-    }
-    let key = unseal(&version, &sealed)?;
-    cx.state.parsed_keys.put(cx.vault.id, &version, &key);
+) -> Result<(ObjectVersion, PrivateKey), VaultError> {
+    let (version, sealed) = lifecycle::read_version::<Keys>(cx, name, version).await?;
+    let key = parsed(cx, &version, &sealed)?;
     Ok((version, key))
+}
+
+/// The private key a version's sealed value holds, parsed once per version.
+fn parsed(cx: &Context<'_>, version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
+    if let Some(key) = cx.state.parsed_keys.get(cx.vault.id, version) {
+        return Ok(key);
+    }
+    let key = unseal(version, sealed)?;
+    cx.state.parsed_keys.put(cx.vault.id, version, &key);
+    Ok(key)
 }
 
 /// The version of `name` at `place` that `selector` picks, with its private key.
@@ -282,7 +327,7 @@ async fn load_from(
     place: Place,
     name: &str,
     selector: VersionSelector<'_>,
-) -> Result<(SecretVersion, PrivateKey), VaultError> {
+) -> Result<(ObjectVersion, PrivateKey), VaultError> {
     let (version, sealed) =
         store.read_version(place, name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
     let key = unseal(&version, &sealed)?;
@@ -290,7 +335,7 @@ async fn load_from(
 }
 
 /// The key a version's sealed value holds.
-fn unseal(version: &SecretVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
+fn unseal(version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
     let facts = facts(version)?;
     let stored: SealedKey = serde_json::from_str(sealed).map_err(|_| VaultError::internal())?;
     let material = Zeroizing::new(STANDARD.decode(&stored.material).map_err(|_| VaultError::internal())?);
@@ -299,7 +344,7 @@ fn unseal(version: &SecretVersion, sealed: &str) -> Result<PrivateKey, VaultErro
 
 /// `POST /keys/{name}/create`: a new key, or a new version of one.
 pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
-    secret::validate_name(name)?;
+    object::validate_name(name)?;
     let params: KeyCreateParameters = parse_body(body, "KeyCreateParameters")?;
     let kty = params.kty.as_deref().ok_or_else(|| VaultError::bad_parameter("The key type 'kty' is required."))?;
     let kty = KeyType::parse(kty)?;
@@ -308,13 +353,13 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let key = PrivateKey::generate(&spec)?;
     let release = Release::requested(params.attributes.as_ref(), params.release_policy)?;
     let facts = KeyFacts::new(&key, params.key_ops, release)?;
-    let properties = new_properties(&facts, params.attributes, params.tags)?;
-    store_new_version(cx, name, properties, &key).await
+    let properties = new_properties(params.attributes, params.tags);
+    store_new_version(cx, name, properties, &facts, &key).await
 }
 
 /// `PUT /keys/{name}`: a new version from an imported JWK with its private members.
 pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
-    secret::validate_name(name)?;
+    object::validate_name(name)?;
     let params: KeyImportParameters = parse_body(body, "KeyImportParameters")?;
     let jwk =
         params.key.ok_or_else(|| VaultError::bad_parameter("The key to import is required: 'key' is missing."))?;
@@ -323,8 +368,8 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let key = PrivateKey::import(&jwk, params.hsm.unwrap_or(false))?;
     let release = Release::requested(params.attributes.as_ref(), params.release_policy)?;
     let facts = KeyFacts::new(&key, jwk.key_ops.clone(), release)?;
-    let properties = new_properties(&facts, params.attributes, params.tags)?;
-    store_new_version(cx, name, properties, &key).await
+    let properties = new_properties(params.attributes, params.tags);
+    store_new_version(cx, name, properties, &facts, &key).await
 }
 
 /// `POST /keys/{name}/rotate`: a new version now.
@@ -341,7 +386,7 @@ pub(super) async fn rotate_in(
     place: Place,
     name: &str,
     now: i64,
-) -> Result<(SecretVersion, PrivateKey), VaultError> {
+) -> Result<(ObjectVersion, PrivateKey), VaultError> {
     let (current, old) = load_from(store, place, name, VersionSelector::Latest).await?;
     let kty = facts(&current)?.kty;
     // RSA and AES keys keep their size, EC keys their curve.
@@ -352,58 +397,47 @@ pub(super) async fn rotate_in(
     let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
     let policy = rotation::policy_of(store, place, name).await?;
     let expires = policy.and_then(|p| p.new_version_expiry(now));
-    let properties = SecretProperties { enabled: true, not_before: None, expires, ..current.properties };
-    let version = seal_version(store, place, &current.name, properties, &key, now).await?;
+    let properties = VersionProperties { enabled: true, not_before: None, expires, ..current.properties };
+    let version = ObjectVersion::new(&current.name, properties, current.metadata, now);
+    let version = seal_version(store, place, version, &key).await?;
     Ok((version, key))
 }
 
-/// The properties of a new version: the key's facts, and the attributes and tags the request gave.
-fn new_properties(
-    facts: &KeyFacts,
-    attributes: Option<KeyAttributes>,
-    tags: Option<Tags>,
-) -> Result<SecretProperties, VaultError> {
+/// The properties of a new version: the attributes and tags the request gave.
+fn new_properties(attributes: Option<KeyAttributes>, tags: Option<Tags>) -> VersionProperties {
     let attributes = attributes.unwrap_or_default().common;
-    Ok(SecretProperties {
-        content_type: Some(metadata(facts)?),
+    VersionProperties {
+        content_type: None,
         tags: tags.unwrap_or_default(),
         enabled: attributes.enabled.unwrap_or(true),
         not_before: attributes.nbf,
         expires: attributes.exp,
-    })
+    }
 }
 
-/// Seals `key` as a new version of `name` with `properties`, and answers with its bundle.
+/// Seals `key` as a new version of `name` with `properties` and `facts`, and answers with its bundle.
 async fn store_new_version(
     cx: &Context<'_>,
     name: &str,
-    properties: SecretProperties,
+    properties: VersionProperties,
+    facts: &KeyFacts,
     key: &PrivateKey,
 ) -> Result<Response, VaultError> {
-    let stored = seal_version(cx.state.store.as_ref(), place(cx), name, properties, key, now_seconds()).await?;
+    let version = ObjectVersion::new(name, properties, Some(metadata(facts)?), now_seconds());
+    let stored = seal_version(cx.state.store.as_ref(), place(cx), version, key).await?;
     Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
 
-/// Seals `key` as a new version of `name` at `place` with `properties`, made at `now`.
+/// Seals `key` as `version` at `place`.
 async fn seal_version(
     store: &dyn Store,
     place: Place,
-    name: &str,
-    properties: SecretProperties,
+    version: ObjectVersion,
     key: &PrivateKey,
-    now: i64,
-) -> Result<SecretVersion, VaultError> {
-    properties.validate_tags()?;
-    let version =
-        SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
+) -> Result<ObjectVersion, VaultError> {
+    version.properties.validate()?;
     let sealed = sealed(key)?;
-    store.put_version(place, &version, &sealed).await.map_err(|e| VaultError::from_key_store(name, e))
-}
-
-/// `GET /keys/{name}[/{version}]`: the public key and its attributes.
-pub async fn get(cx: &Context<'_>, name: &str, version: Option<&str>) -> Result<Response, VaultError> {
-    let (version, key) = load(cx, name, version).await?;
-    Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
+    store.put_version(place, &version, &sealed).await.map_err(|e| VaultError::from_key_store(&version.name, e))
 }
 
 /// `PATCH /keys/{name}[/{version}]`: attributes, tags and permitted operations; the key material never changes.
@@ -424,23 +458,17 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
         facts.release_policy = Some(checked_release_policy(policy)?);
     }
     let attributes = params.attributes.unwrap_or_default().common;
-    let update = SecretUpdate {
-        content_type: Some(metadata(&facts)?),
+    let update = VersionUpdate {
+        content_type: None,
+        metadata: Some(metadata(&facts)?),
         tags: params.tags,
         enabled: attributes.enabled,
         not_before: attributes.nbf,
         expires: attributes.exp,
     };
-    SecretProperties { tags: update.tags.clone().unwrap_or_default(), ..SecretProperties::default() }
-        .validate_tags()?;
-    let selector = VersionSelector::Exact(&current.version);
-    let updated = cx
-        .state
-        .store
-        .update_version(place(cx), name, selector, &update, now_seconds())
-        .await
-        .map_err(|e| VaultError::from_key_store(name, e))?
-        .ok_or_else(|| VaultError::key_not_found(name))?;
+    update.validate()?;
+    let updated =
+        lifecycle::update_version::<Keys>(cx, name, VersionSelector::Exact(&current.version), &update).await?;
     Ok(Json(bundle(cx, &updated, Some(&key))?).into_response())
 }
 
@@ -455,89 +483,6 @@ pub fn random_bytes(body: &[u8]) -> Result<Response, VaultError> {
     let mut bytes = vec![0u8; count];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| VaultError::internal())?;
     Ok(Json(RandomBytes { value: URL_SAFE_NO_PAD.encode(bytes) }).into_response())
-}
-
-/// `POST /keys/{name}/backup`: every version, private material included, in one blob sealed under the
-/// installation's backup key.
-pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    Ok(Json(backup_blob(cx, place(cx), name, VaultError::key_not_found).await?).into_response())
-}
-
-/// `POST /keys/restore`: the key of a backup blob, with every version, under its own name.
-pub async fn restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
-    let restored = restore_blob(cx, place(cx), body, VaultError::from_key_store).await?;
-    get(cx, &restored.name, Some(&restored.version)).await
-}
-
-/// `GET /keys`: the newest version of each key.
-pub async fn list(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_objects(place(cx), cx.page_request()).await?;
-    let value: Vec<KeyItem> = page.items.iter().map(|v| item(cx, v, false)).collect();
-    Ok(Json(Page { value, next_link: cx.next_link("/keys", page.next) }).into_response())
-}
-
-/// `GET /keys/{name}/versions`.
-pub async fn list_versions(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_versions(place(cx), name, cx.page_request()).await?;
-    if page.items.is_empty() && cx.query.skip_token.is_none() {
-        return Err(VaultError::key_not_found(name));
-    }
-    let value: Vec<KeyItem> = page.items.iter().map(|v| item(cx, v, true)).collect();
-    Ok(Json(Page { value, next_link: cx.next_link(&format!("/keys/{name}/versions"), page.next) }).into_response())
-}
-
-/// `DELETE /keys/{name}`: soft delete.
-pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let now = now_seconds();
-    let purge_at = now + i64::from(cx.vault.soft_delete_retention_days) * 86_400;
-    let deleted = cx
-        .state
-        .store
-        .delete_object(&[place(cx)], name, now, purge_at)
-        .await
-        .map_err(|e| VaultError::from_key_store(name, e))?
-        .ok_or_else(|| VaultError::key_not_found(name))?;
-    Ok(Json(deleted_bundle(cx, &deleted)?).into_response())
-}
-
-/// `GET /deletedkeys/{name}`.
-pub async fn get_deleted(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let deleted =
-        cx.state.store.deleted_object(place(cx), name).await?.ok_or_else(|| VaultError::deleted_key_not_found(name))?;
-    Ok(Json(deleted_bundle(cx, &deleted)?).into_response())
-}
-
-/// `GET /deletedkeys`.
-pub async fn list_deleted(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let page = cx.state.store.list_deleted(place(cx), cx.page_request()).await?;
-    let value: Vec<DeletedKeyItem> = page
-        .items
-        .iter()
-        .map(|deleted| DeletedKeyItem { item: item(cx, &deleted.latest, false), deletion: deletion(cx, deleted) })
-        .collect();
-    Ok(Json(Page { value, next_link: cx.next_link("/deletedkeys", page.next) }).into_response())
-}
-
-/// `POST /deletedkeys/{name}/recover`.
-pub async fn recover(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    cx.state
-        .store
-        .recover_object(&[place(cx)], name)
-        .await
-        .map_err(|e| VaultError::from_key_store(name, e))?
-        .ok_or_else(|| VaultError::deleted_key_not_found(name))?;
-    get(cx, name, None).await
-}
-
-/// `DELETE /deletedkeys/{name}`: gone for good, unless purge protection forbids it.
-pub async fn purge(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    refuse_if_purge_protected(cx)?;
-    let purged =
-        cx.state.store.purge_object(&[place(cx)], name).await.map_err(|e| VaultError::from_key_store(name, e))?;
-    if !purged {
-        return Err(VaultError::deleted_key_not_found(name));
-    }
-    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 pub(super) fn decode(value: Option<&str>, what: &str) -> Result<Vec<u8>, VaultError> {
@@ -556,7 +501,7 @@ fn decode_optional(value: Option<&str>, what: &str) -> Result<Option<Vec<u8>>, V
 }
 
 /// Refuses `operation` on a version that is disabled or outside its validity period.
-pub(super) fn usable(version: &SecretVersion, operation: &str) -> Result<(), VaultError> {
+pub(super) fn usable(version: &ObjectVersion, operation: &str) -> Result<(), VaultError> {
     let properties = &version.properties;
     let now = now_seconds();
     if !properties.enabled {

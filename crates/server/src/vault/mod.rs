@@ -4,7 +4,8 @@
 //! 2. [`firewall`] — the vault's network rules on the caller's address;
 //! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
 //! 4. [`authorize`] — the RBAC data action the operation needs;
-//! 5. [`operation`], [`secrets`] and [`keys`] — the operation itself;
+//! 5. [`operation`] — the operation itself, in [`lifecycle`] (what every kind of object shares) or in its kind's
+//!    module ([`secrets`], [`keys`], [`certificates`]), with the request's [`context`];
 //! 6. audit — one record, whatever the outcome ([`crate::audit`]).
 
 pub mod authenticate;
@@ -12,9 +13,11 @@ pub mod authorize;
 mod certificate_authority;
 pub mod certificates;
 pub mod challenge;
+pub mod context;
 pub mod error;
 pub mod firewall;
 pub mod keys;
+pub mod lifecycle;
 pub mod operation;
 pub mod release;
 pub mod rotation;
@@ -38,8 +41,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use self::certificates::Certificates;
 use self::error::VaultError;
+use self::keys::Keys;
 use self::operation::{CertificateOp, KeyOperation, Operation, Query};
+use self::secrets::Secrets;
 use crate::audit::RequestFacts;
 use crate::state::AppState;
 
@@ -217,47 +223,49 @@ async fn run_stages(
         }
     })?;
     let base_url = ["https://", host].concat();
-    let cx = secrets::Context { state, vault, base_url: &base_url, query: &query };
+    let cx = context::Context { state, vault, base_url: &base_url, query: &query };
     perform(&cx, &operation, &body).await
 }
 
 /// Stage 5: the operation. Each operation's future is boxed on its own, so that a request's future is as
 /// large as the operation it runs rather than the largest of all (moving a future of several kilobytes into
 /// the connection's task cost every request a copy of that size).
-fn perform<'a>(cx: &'a secrets::Context<'a>, operation: &'a Operation, body: &'a [u8]) -> OperationFuture<'a> {
+fn perform<'a>(cx: &'a context::Context<'a>, operation: &'a Operation, body: &'a [u8]) -> OperationFuture<'a> {
     match operation {
         Operation::SetSecret { name } => Box::pin(secrets::set(cx, name, body)),
-        Operation::GetSecret { name, version } => Box::pin(secrets::get(cx, name, version.as_deref())),
+        Operation::GetSecret { name, version } => Box::pin(lifecycle::get::<Secrets>(cx, name, version.as_deref())),
         Operation::UpdateSecret { name, version } => Box::pin(secrets::update(cx, name, version.as_deref(), body)),
-        Operation::DeleteSecret { name } => Box::pin(secrets::delete(cx, name)),
-        Operation::ListSecrets => Box::pin(secrets::list(cx)),
-        Operation::ListSecretVersions { name } => Box::pin(secrets::list_versions(cx, name)),
-        Operation::BackupSecret { name } => Box::pin(secrets::backup(cx, name)),
-        Operation::RestoreSecret => Box::pin(secrets::restore(cx, body)),
-        Operation::ListDeletedSecrets => Box::pin(secrets::list_deleted(cx)),
-        Operation::GetDeletedSecret { name } => Box::pin(secrets::get_deleted(cx, name)),
-        Operation::RecoverDeletedSecret { name } => Box::pin(secrets::recover(cx, name)),
-        Operation::PurgeDeletedSecret { name } => Box::pin(secrets::purge(cx, name)),
+        Operation::DeleteSecret { name } => Box::pin(lifecycle::delete::<Secrets>(cx, name)),
+        Operation::ListSecrets => Box::pin(lifecycle::list::<Secrets>(cx)),
+        Operation::ListSecretVersions { name } => Box::pin(lifecycle::list_versions::<Secrets>(cx, name)),
+        Operation::BackupSecret { name } => Box::pin(lifecycle::backup::<Secrets>(cx, name)),
+        Operation::RestoreSecret => Box::pin(lifecycle::restore::<Secrets>(cx, body)),
+        Operation::ListDeletedSecrets => Box::pin(lifecycle::list_deleted::<Secrets>(cx)),
+        Operation::GetDeletedSecret { name } => Box::pin(lifecycle::get_deleted::<Secrets>(cx, name)),
+        Operation::RecoverDeletedSecret { name } => Box::pin(lifecycle::recover::<Secrets>(cx, name)),
+        Operation::PurgeDeletedSecret { name } => Box::pin(lifecycle::purge::<Secrets>(cx, name)),
         Operation::Key(key) => match key {
             KeyOperation::Create { name } => Box::pin(keys::create(cx, name, body)),
-            KeyOperation::Get { name, version } => Box::pin(keys::get(cx, name, version.as_deref())),
+            KeyOperation::Get { name, version } => Box::pin(lifecycle::get::<Keys>(cx, name, version.as_deref())),
             KeyOperation::Update { name, version } => Box::pin(keys::update(cx, name, version.as_deref(), body)),
-            KeyOperation::Delete { name } => Box::pin(keys::delete(cx, name)),
+            KeyOperation::Delete { name } => Box::pin(lifecycle::delete::<Keys>(cx, name)),
             KeyOperation::Import { name } => Box::pin(keys::import(cx, name, body)),
             KeyOperation::Rotate { name } => Box::pin(keys::rotate(cx, name)),
             KeyOperation::GetRotationPolicy { name } => Box::pin(rotation::get_policy(cx, name)),
             KeyOperation::SetRotationPolicy { name } => Box::pin(rotation::set_policy(cx, name, body)),
-            KeyOperation::GetAttestation { name, version } => Box::pin(keys::get(cx, name, version.as_deref())),
+            KeyOperation::GetAttestation { name, version } => {
+                Box::pin(lifecycle::get::<Keys>(cx, name, version.as_deref()))
+            }
             KeyOperation::RandomBytes => Box::pin(std::future::ready(keys::random_bytes(body))),
             KeyOperation::Release { name, version } => Box::pin(release::release(cx, name, version.as_deref(), body)),
-            KeyOperation::Backup { name } => Box::pin(keys::backup(cx, name)),
-            KeyOperation::Restore => Box::pin(keys::restore(cx, body)),
-            KeyOperation::List => Box::pin(keys::list(cx)),
-            KeyOperation::ListVersions { name } => Box::pin(keys::list_versions(cx, name)),
-            KeyOperation::ListDeleted => Box::pin(keys::list_deleted(cx)),
-            KeyOperation::GetDeleted { name } => Box::pin(keys::get_deleted(cx, name)),
-            KeyOperation::Recover { name } => Box::pin(keys::recover(cx, name)),
-            KeyOperation::Purge { name } => Box::pin(keys::purge(cx, name)),
+            KeyOperation::Backup { name } => Box::pin(lifecycle::backup::<Keys>(cx, name)),
+            KeyOperation::Restore => Box::pin(lifecycle::restore::<Keys>(cx, body)),
+            KeyOperation::List => Box::pin(lifecycle::list::<Keys>(cx)),
+            KeyOperation::ListVersions { name } => Box::pin(lifecycle::list_versions::<Keys>(cx, name)),
+            KeyOperation::ListDeleted => Box::pin(lifecycle::list_deleted::<Keys>(cx)),
+            KeyOperation::GetDeleted { name } => Box::pin(lifecycle::get_deleted::<Keys>(cx, name)),
+            KeyOperation::Recover { name } => Box::pin(lifecycle::recover::<Keys>(cx, name)),
+            KeyOperation::Purge { name } => Box::pin(lifecycle::purge::<Keys>(cx, name)),
             KeyOperation::Crypto { name, version, operation } => {
                 Box::pin(keys::crypto(cx, name, version.as_deref(), *operation, body))
             }
@@ -265,15 +273,17 @@ fn perform<'a>(cx: &'a secrets::Context<'a>, operation: &'a Operation, body: &'a
         Operation::Certificate(certificate) => match certificate {
             CertificateOp::Create { name } => Box::pin(certificates::create(cx, name, body)),
             CertificateOp::Import { name } => Box::pin(certificates::import(cx, name, body)),
-            CertificateOp::Get { name, version } => Box::pin(certificates::get(cx, name, version.as_deref())),
+            CertificateOp::Get { name, version } => {
+                Box::pin(lifecycle::get::<Certificates>(cx, name, version.as_deref()))
+            }
             CertificateOp::GetOperation { name } => Box::pin(certificates::get_operation(cx, name)),
             CertificateOp::Merge { name } => Box::pin(certificates::merge(cx, name, body)),
             CertificateOp::CancelOperation { name } => Box::pin(certificates::cancel_operation(cx, name, body)),
             CertificateOp::DeleteOperation { name } => Box::pin(certificates::delete_operation(cx, name)),
             CertificateOp::GetPolicy { name } => Box::pin(certificates::get_policy(cx, name)),
             CertificateOp::List => Box::pin(certificates::list(cx)),
-            CertificateOp::Backup { name } => Box::pin(certificates::backup(cx, name)),
-            CertificateOp::Restore => Box::pin(certificates::restore(cx, body)),
+            CertificateOp::Backup { name } => Box::pin(lifecycle::backup::<Certificates>(cx, name)),
+            CertificateOp::Restore => Box::pin(lifecycle::restore::<Certificates>(cx, body)),
             CertificateOp::ListIssuers => Box::pin(certificates::list_issuers(cx)),
             CertificateOp::GetIssuer { name } => Box::pin(certificates::get_issuer(cx, name)),
             CertificateOp::SetIssuer { name, replace } => Box::pin(certificates::set_issuer(cx, name, body, *replace)),
@@ -281,16 +291,16 @@ fn perform<'a>(cx: &'a secrets::Context<'a>, operation: &'a Operation, body: &'a
             CertificateOp::GetContacts => Box::pin(certificates::get_contacts(cx)),
             CertificateOp::SetContacts => Box::pin(certificates::set_contacts(cx, body)),
             CertificateOp::DeleteContacts => Box::pin(certificates::delete_contacts(cx)),
-            CertificateOp::ListVersions { name } => Box::pin(certificates::list_versions(cx, name)),
+            CertificateOp::ListVersions { name } => Box::pin(lifecycle::list_versions::<Certificates>(cx, name)),
             CertificateOp::Update { name, version } => {
                 Box::pin(certificates::update(cx, name, version.as_deref(), body))
             }
             CertificateOp::UpdatePolicy { name } => Box::pin(certificates::update_policy(cx, name, body)),
-            CertificateOp::Delete { name } => Box::pin(certificates::delete(cx, name)),
-            CertificateOp::ListDeleted => Box::pin(certificates::list_deleted(cx)),
-            CertificateOp::GetDeleted { name } => Box::pin(certificates::get_deleted(cx, name)),
-            CertificateOp::Recover { name } => Box::pin(certificates::recover(cx, name)),
-            CertificateOp::Purge { name } => Box::pin(certificates::purge(cx, name)),
+            CertificateOp::Delete { name } => Box::pin(lifecycle::delete::<Certificates>(cx, name)),
+            CertificateOp::ListDeleted => Box::pin(lifecycle::list_deleted::<Certificates>(cx)),
+            CertificateOp::GetDeleted { name } => Box::pin(lifecycle::get_deleted::<Certificates>(cx, name)),
+            CertificateOp::Recover { name } => Box::pin(lifecycle::recover::<Certificates>(cx, name)),
+            CertificateOp::Purge { name } => Box::pin(lifecycle::purge::<Certificates>(cx, name)),
         },
     }
 }

@@ -13,9 +13,9 @@ use strongroom_core::assertion;
 use strongroom_core::release::{ReleasePolicy, ReleaseWrapping, verify_attestation};
 use strongroom_proto::keyvault::{KeyReleaseParameters, KeyReleaseResult};
 
+use super::context::{Context, parse_body};
 use super::error::VaultError;
 use super::keys;
-use super::secrets::{Context, parse_body};
 
 fn refused(message: &str) -> VaultError {
     VaultError::forbidden(message.to_owned())

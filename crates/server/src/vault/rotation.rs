@@ -11,8 +11,8 @@ use strongroom_proto::keyvault::{
 };
 use strongroom_store::{Collection, Place, Store, VersionSelector};
 
+use super::context::{Context, parse_body};
 use super::error::VaultError;
-use super::secrets::{Context, parse_body};
 use super::{keys, scheduled};
 use crate::identity::mint::now_seconds;
 use crate::state::AppState;

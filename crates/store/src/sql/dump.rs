@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::schema::TABLES;
+use super::schema::{METADATA_OUT_OF_CONTENT_TYPE, TABLES};
 use super::{Database, Value};
 use crate::ChangeNotice;
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
@@ -20,6 +20,16 @@ use crate::seal::RootKey;
 
 /// The associated data of a sealed copy.
 const CONTEXT: &[u8] = b"strongroom-store-copy/1";
+
+/// The format this version writes. Format 1 copies, made before versions had a `metadata` column, carry a
+/// key's or a certificate's metadata in `content_type`; they are read too.
+const FORMAT: u32 = 2;
+
+/// The columns of `table` in a copy of `format`.
+fn columns_in(format: u32, table: &str, columns: &[&'static str]) -> Vec<&'static str> {
+    let added_in_format_2 = |column: &str| table == "object_versions" && column == "metadata";
+    columns.iter().copied().filter(|column| format >= 2 || !added_in_format_2(column)).collect()
+}
 
 /// A copy as written.
 #[derive(Serialize, Deserialize)]
@@ -82,7 +92,7 @@ pub(super) fn export(db: &mut dyn Database, root_key: &RootKey) -> Result<Vec<u8
         );
     }
     let json = Zeroizing::new(
-        serde_json::to_vec(&Copy { format: 1, tables })
+        serde_json::to_vec(&Copy { format: FORMAT, tables })
             .map_err(|e| Error::new(ErrorKind::Corrupt, "writing a store copy", e))?,
     );
     root_key.seal(&json, CONTEXT)
@@ -93,7 +103,7 @@ pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -
     let json =
         root_key.open(sealed, CONTEXT).map_err(|_| broken("it does not open with this installation's root key"))?;
     let copy: Copy = serde_json::from_slice(&json).map_err(broken)?;
-    if copy.format != 1 {
+    if !(1..=FORMAT).contains(&copy.format) {
         return Err(broken(format_args!("format {} is not one this version reads", copy.format)));
     }
     for table in ["tenants", "objects"] {
@@ -106,6 +116,7 @@ pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -
     db.execute("DELETE FROM settings", &[]).context("clearing settings")?;
     let mut restored = 0;
     for (table, columns) in TABLES {
+        let columns = columns_in(copy.format, table, columns);
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), placeholders.join(", "));
         let rows = copy.tables.get(*table).map(Vec::as_slice).unwrap_or_default();
@@ -118,6 +129,61 @@ pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -
             restored += 1;
         }
     }
+    if copy.format == 1 {
+        db.execute(METADATA_OUT_OF_CONTENT_TYPE, &[]).context("moving metadata out of content types")?;
+    }
     db.notify(&ChangeNotice::Everything)?;
     Ok(restored)
+}
+
+#[cfg(test)]
+mod tests {
+    use strongroom_core::object::{ObjectVersion, VersionProperties};
+
+    use super::*;
+    use crate::sql::tests::add_vault;
+    use crate::sqlite::SqliteStore;
+    use crate::{Place, Store, VersionSelector};
+
+    fn test_error(e: impl std::fmt::Display) -> Error {
+        Error::new(ErrorKind::Corrupt, "test", e)
+    }
+
+    /// A copy made before versions had their `metadata` column (format 1: a key's metadata in `content_type`)
+    /// imports with the metadata where it belongs now.
+    #[tokio::test]
+    async fn a_copy_of_the_first_format_imports_with_metadata_in_its_column() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(test_error)?;
+        let root = || RootKey::load_or_create(&dir.path().join("root.key"));
+        let source = SqliteStore::open(&dir.path().join("source.db"), root()?)?;
+        let vault = add_vault(&source).await?;
+        let facts = r#"{"kty":"EC","crv":"P-256","key_ops":["sign"]}"#;
+        let key = ObjectVersion::new("k", VersionProperties::default(), Some(facts.to_owned()), 1);
+        source.put_version(Place::keys(vault), &key, "material").await?;
+
+        // Rewrite the copy as format 1 wrote it.
+        let opened = root()?.open(&source.export_copy().await?, CONTEXT)?;
+        let mut copy: serde_json::Value = serde_json::from_slice(&opened).map_err(test_error)?;
+        copy["format"] = 1.into();
+        let columns = TABLES.iter().find(|(t, _)| *t == "object_versions").map(|(_, c)| *c).unwrap_or_default();
+        let at = |name: &str| columns.iter().position(|c| *c == name).unwrap_or_default();
+        for row in copy["tables"]["object_versions"].as_array_mut().into_iter().flatten() {
+            let cells = row.as_array_mut().ok_or_else(|| test_error("a row"))?;
+            let metadata = cells.remove(at("metadata"));
+            cells[at("content_type")] = metadata;
+        }
+        let format_1 = root()?.seal(&serde_json::to_vec(&copy).map_err(test_error)?, CONTEXT)?;
+
+        let target = SqliteStore::open(&dir.path().join("target.db"), root()?)?;
+        target.import_copy(format_1).await?;
+        let (read, value) = target
+            .read_version(Place::keys(vault), "k", VersionSelector::Latest)
+            .await?
+            .ok_or_else(|| test_error("the key is gone"))?;
+        assert_eq!(
+            (read.metadata.as_deref(), read.properties.content_type, value.as_str()),
+            (Some(facts), None, "material")
+        );
+        Ok(())
+    }
 }

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use strongroom_core::directory::Directory;
+use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
 use strongroom_core::provision::Change;
-use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
 use zeroize::Zeroizing;
 
 mod directory;
@@ -30,8 +30,8 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place,
-    SecretWithValue, Store, VersionSelector,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Store,
+    VersionSelector, VersionWithValue,
 };
 
 /// Which SQL a database speaks, where the two differ.
@@ -298,7 +298,7 @@ impl<B: Backend> Store for SqlStore<B> {
         .await
     }
 
-    async fn put_version(&self, place: Place, version: &SecretVersion, value: &str) -> Result<SecretVersion> {
+    async fn put_version(&self, place: Place, version: &ObjectVersion, value: &str) -> Result<ObjectVersion> {
         let version = version.clone();
         let value = Zeroizing::new(value.to_owned());
         self.write(move |db, root_key| {
@@ -315,7 +315,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn put_linked_versions(
         &self,
-        versions: Vec<(Place, SecretVersion, Zeroizing<String>)>,
+        versions: Vec<(Place, ObjectVersion, Zeroizing<String>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<()> {
         self.write(move |db, root_key| {
@@ -333,12 +333,12 @@ impl<B: Backend> Store for SqlStore<B> {
         place: Place,
         name: &str,
         selector: VersionSelector<'_>,
-    ) -> Result<Option<SecretWithValue>> {
+    ) -> Result<Option<VersionWithValue>> {
         let (name, version) = (name.to_owned(), owned_selector(selector));
         self.read(move |db, root_key| objects::read_version(db, root_key, place, &name, version.as_deref())).await
     }
 
-    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<SecretVersion>> {
+    async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<ObjectVersion>> {
         let (after, limit) = (page.after.map(str::to_owned), page.limit);
         self.read(move |db, _| objects::list(db, place, after.as_deref(), limit)).await
     }
@@ -348,7 +348,7 @@ impl<B: Backend> Store for SqlStore<B> {
         place: Place,
         name: &str,
         page: PageRequest<'_>,
-    ) -> Result<PageResult<SecretVersion>> {
+    ) -> Result<PageResult<ObjectVersion>> {
         let (name, after, limit) = (name.to_owned(), page.after.map(str::to_owned), page.limit);
         self.read(move |db, _| objects::list_versions(db, place, &name, after.as_deref(), limit)).await
     }
@@ -358,9 +358,9 @@ impl<B: Backend> Store for SqlStore<B> {
         place: Place,
         name: &str,
         selector: VersionSelector<'_>,
-        update: &SecretUpdate,
+        update: &VersionUpdate,
         now: i64,
-    ) -> Result<Option<SecretVersion>> {
+    ) -> Result<Option<ObjectVersion>> {
         let (name, version, update) = (name.to_owned(), owned_selector(selector), update.clone());
         self.write(move |db, _| {
             objects::refuse_if_managed(db, place, &name)?;
@@ -377,7 +377,7 @@ impl<B: Backend> Store for SqlStore<B> {
         name: &str,
         deleted_at: i64,
         purge_at: i64,
-    ) -> Result<Option<DeletedSecret>> {
+    ) -> Result<Option<DeletedObject>> {
         let (places, name) = (places.to_vec(), name.to_owned());
         self.write(move |db, _| {
             refuse_if_first_managed(db, &places, &name)?;
@@ -388,17 +388,17 @@ impl<B: Backend> Store for SqlStore<B> {
         .await
     }
 
-    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
+    async fn deleted_object(&self, place: Place, name: &str) -> Result<Option<DeletedObject>> {
         let name = name.to_owned();
         self.read(move |db, _| objects::read_deleted(db, place, &name)).await
     }
 
-    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedSecret>> {
+    async fn list_deleted(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<DeletedObject>> {
         let (after, limit) = (page.after.map(str::to_owned), page.limit);
         self.read(move |db, _| objects::list_deleted(db, place, after.as_deref(), limit)).await
     }
 
-    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<SecretVersion>> {
+    async fn recover_object(&self, places: &[Place], name: &str) -> Result<Option<ObjectVersion>> {
         let (places, name) = (places.to_vec(), name.to_owned());
         self.write(move |db, _| {
             refuse_if_first_managed(db, &places, &name)?;
@@ -431,7 +431,7 @@ impl<B: Backend> Store for SqlStore<B> {
         .await
     }
 
-    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<SecretWithValue>>> {
+    async fn history(&self, place: Place, name: &str) -> Result<Option<Vec<VersionWithValue>>> {
         let name = name.to_owned();
         self.read(move |db, root_key| objects::history(db, root_key, place, &name)).await
     }
@@ -491,9 +491,9 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn restore_object(
         &self,
-        objects: Vec<(Place, Vec<SecretWithValue>)>,
+        objects: Vec<(Place, Vec<VersionWithValue>)>,
         policy: Option<(Place, String, String)>,
-    ) -> Result<SecretVersion> {
+    ) -> Result<ObjectVersion> {
         self.write(move |db, root_key| {
             // A secret or key restored alone never takes the name a certificate holds.
             if let Some((first, versions)) = objects.first()

@@ -1,28 +1,29 @@
 //! Vault objects — secrets, keys and certificates alike. An `objects` row is the object (its
-//! name's first spelling and its deletion state); `object_versions` rows hold the versions, each value sealed
-//! and bound to vault, collection, name and version. Both are found by `scope`, `{vault id}/{collection}`.
+//! name's first spelling and its deletion state); `object_versions` rows hold the versions: properties and
+//! metadata in clear, each value sealed and bound to vault, collection, name and version. Both are found by
+//! `scope`, `{vault id}/{collection}`.
 
+use strongroom_core::object::{DeletedObject, ObjectVersion, VersionProperties, VersionUpdate, name_key};
 use strongroom_core::rbac::Collection;
-use strongroom_core::secret::{DeletedSecret, SecretProperties, SecretUpdate, SecretVersion, name_key};
 use zeroize::Zeroizing;
 
 use super::{Database, Row, Value, corrupt, values};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
-use crate::{PageResult, Place, SecretWithValue};
+use crate::{PageResult, Place, VersionWithValue};
 
 /// The columns [`Columns::read`] reads, from `objects s` joined with `object_versions v`.
 const SELECT: &str = "SELECT s.name, v.version, v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, \
-     v.seq, s.deleted_at, s.scheduled_purge, s.name_key, v.sealed_value \
+     v.seq, s.deleted_at, s.scheduled_purge, s.name_key, v.sealed_value, v.metadata \
      FROM objects s JOIN object_versions v ON v.scope = s.scope AND v.name_key = s.name_key";
 
-/// Keeps only each secret's newest version.
+/// Keeps only each object's newest version.
 const NEWEST: &str =
     "v.seq = (SELECT MAX(m.seq) FROM object_versions m WHERE m.scope = s.scope AND m.name_key = s.name_key)";
 
 /// One row of [`SELECT`].
 struct Columns {
-    version: SecretVersion,
+    version: ObjectVersion,
     seq: i64,
     deleted_at: Option<i64>,
     scheduled_purge: Option<i64>,
@@ -33,16 +34,17 @@ struct Columns {
 impl Columns {
     fn read(row: &Row) -> Result<Columns> {
         Ok(Columns {
-            version: SecretVersion {
+            version: ObjectVersion {
                 name: row.get(0)?,
                 version: row.get(1)?,
-                properties: SecretProperties {
+                properties: VersionProperties {
                     content_type: row.get(2)?,
                     tags: serde_json::from_str(&row.get::<String>(3)?).map_err(corrupt)?,
                     enabled: row.get(4)?,
                     not_before: row.get(5)?,
                     expires: row.get(6)?,
                 },
+                metadata: row.get(14)?,
                 created: row.get(7)?,
                 updated: row.get(8)?,
             },
@@ -54,18 +56,18 @@ impl Columns {
         })
     }
 
-    fn deleted(self) -> Result<DeletedSecret> {
+    fn deleted(self) -> Result<DeletedObject> {
         match (self.deleted_at, self.scheduled_purge) {
             (Some(deleted_date), Some(scheduled_purge_date)) => {
-                Ok(DeletedSecret { latest: self.version, deleted_date, scheduled_purge_date })
+                Ok(DeletedObject { latest: self.version, deleted_date, scheduled_purge_date })
             }
-            _ => Err(corrupt("a deleted secret has no deletion dates")),
+            _ => Err(corrupt("a deleted object has no deletion dates")),
         }
     }
 
     fn value(&self, root_key: &RootKey, place: Place) -> Result<Zeroizing<String>> {
         let plaintext = root_key.open(&self.sealed_value, &context(place, &self.name_key, &self.version.version))?;
-        String::from_utf8(plaintext.to_vec()).map(Zeroizing::new).map_err(|_| corrupt("a secret value is not UTF-8"))
+        String::from_utf8(plaintext.to_vec()).map(Zeroizing::new).map_err(|_| corrupt("a stored value is not UTF-8"))
     }
 }
 
@@ -131,7 +133,7 @@ pub(super) fn refuse_if_managed(db: &mut dyn Database, place: Place, name: &str)
 pub(super) fn insert_linked(
     db: &mut dyn Database,
     root_key: &RootKey,
-    versions: &[(Place, SecretVersion, Zeroizing<String>)],
+    versions: &[(Place, ObjectVersion, Zeroizing<String>)],
 ) -> Result<()> {
     let Some((certificate, first, _)) = versions.first() else { return Ok(()) };
     let key = name_key(&first.name);
@@ -174,9 +176,9 @@ pub(super) fn insert_version(
     db: &mut dyn Database,
     root_key: &RootKey,
     place: Place,
-    version: &SecretVersion,
+    version: &ObjectVersion,
     value: &str,
-) -> Result<SecretVersion> {
+) -> Result<ObjectVersion> {
     let key = name_key(&version.name);
     // Creating the row first (when missing) gives concurrent writers of a new name one row to queue on.
     create_row(db, place, &key, &version.name)?;
@@ -193,10 +195,10 @@ pub(super) fn insert_version(
         .map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
     db.execute(
         "INSERT INTO object_versions (scope, vault_id, name_key, name, version, seq, sealed_value, content_type, \
-         tags, enabled, nbf, exp, created, updated) \
+         tags, enabled, nbf, exp, created, updated, metadata) \
          VALUES (?1, ?13, ?2, ?3, ?4, \
                  (SELECT COALESCE(MAX(seq), 0) + 1 FROM object_versions WHERE scope = ?1 AND name_key = ?2), \
-                 ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14)",
         values![
             place.scope(),
             &key,
@@ -210,11 +212,12 @@ pub(super) fn insert_version(
             version.properties.expires,
             version.created,
             version.updated,
-            place.vault_id
+            place.vault_id,
+            &version.metadata
         ],
     )
     .context("storing a version")?;
-    Ok(SecretVersion { name, ..version.clone() })
+    Ok(ObjectVersion { name, ..version.clone() })
 }
 
 /// Creates a seed secret unless the name is taken, live or deleted.
@@ -222,7 +225,7 @@ pub(super) fn seed(
     db: &mut dyn Database,
     root_key: &RootKey,
     place: Place,
-    version: &SecretVersion,
+    version: &ObjectVersion,
     value: &str,
 ) -> Result<()> {
     if state(db, place, &name_key(&version.name))?.is_none() {
@@ -248,7 +251,7 @@ pub(super) fn read_version(
     place: Place,
     name: &str,
     version: Option<&str>,
-) -> Result<Option<SecretWithValue>> {
+) -> Result<Option<VersionWithValue>> {
     live_version(db, place, name, version)?
         .map(|row| {
             let value = row.value(root_key, place)?;
@@ -262,7 +265,7 @@ pub(super) fn list(
     place: Place,
     after: Option<&str>,
     limit: usize,
-) -> Result<PageResult<SecretVersion>> {
+) -> Result<PageResult<ObjectVersion>> {
     let rows = query(
         db,
         &format!("s.scope = ?1 AND s.deleted_at IS NULL AND s.name_key > ?2 AND {NEWEST} ORDER BY s.name_key LIMIT ?3"),
@@ -277,7 +280,7 @@ pub(super) fn list_versions(
     name: &str,
     after: Option<&str>,
     limit: usize,
-) -> Result<PageResult<SecretVersion>> {
+) -> Result<PageResult<ObjectVersion>> {
     let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
     let rows = query(
         db,
@@ -292,33 +295,35 @@ pub(super) fn update(
     place: Place,
     name: &str,
     version: Option<&str>,
-    update: &SecretUpdate,
+    update: &VersionUpdate,
     now: i64,
-) -> Result<Option<SecretVersion>> {
+) -> Result<Option<ObjectVersion>> {
     if state(db, place, &name_key(name))? != Some(false) {
         return Ok(None);
     }
     let Some(row) = live_version(db, place, name, version)? else { return Ok(None) };
-    let properties = update.apply_to(&row.version.properties);
+    let updated = update.apply_to(&row.version, now);
+    let properties = &updated.properties;
     let tags =
         serde_json::to_string(&properties.tags).map_err(|e| Error::new(ErrorKind::Corrupt, "encoding tags", e))?;
     db.execute(
-        "UPDATE object_versions SET content_type = ?4, tags = ?5, enabled = ?6, nbf = ?7, exp = ?8, updated = ?9 \
-         WHERE scope = ?1 AND name_key = ?2 AND version = ?3",
+        "UPDATE object_versions SET content_type = ?4, tags = ?5, enabled = ?6, nbf = ?7, exp = ?8, updated = ?9, \
+         metadata = ?10 WHERE scope = ?1 AND name_key = ?2 AND version = ?3",
         values![
             place.scope(),
             &row.name_key,
-            &row.version.version,
+            &updated.version,
             &properties.content_type,
             tags,
             properties.enabled,
             properties.not_before,
             properties.expires,
-            now
+            now,
+            &updated.metadata
         ],
     )
     .context("updating a version")?;
-    Ok(Some(SecretVersion { properties, updated: now, ..row.version }))
+    Ok(Some(updated))
 }
 
 pub(super) fn soft_delete(
@@ -327,7 +332,7 @@ pub(super) fn soft_delete(
     name: &str,
     deleted_at: i64,
     purge_at: i64,
-) -> Result<Option<DeletedSecret>> {
+) -> Result<Option<DeletedObject>> {
     let changed = db
         .execute(
             "UPDATE objects SET deleted_at = ?3, scheduled_purge = ?4 \
@@ -341,7 +346,7 @@ pub(super) fn soft_delete(
     read_deleted(db, place, name)
 }
 
-pub(super) fn read_deleted(db: &mut dyn Database, place: Place, name: &str) -> Result<Option<DeletedSecret>> {
+pub(super) fn read_deleted(db: &mut dyn Database, place: Place, name: &str) -> Result<Option<DeletedObject>> {
     let rows = query(
         db,
         &format!("s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NOT NULL AND {NEWEST}"),
@@ -355,7 +360,7 @@ pub(super) fn list_deleted(
     place: Place,
     after: Option<&str>,
     limit: usize,
-) -> Result<PageResult<DeletedSecret>> {
+) -> Result<PageResult<DeletedObject>> {
     let rows = query(
         db,
         &format!(
@@ -366,7 +371,7 @@ pub(super) fn list_deleted(
     page_of(rows, limit, |r| r.name_key.clone(), Columns::deleted)
 }
 
-pub(super) fn recover(db: &mut dyn Database, place: Place, name: &str) -> Result<Option<SecretVersion>> {
+pub(super) fn recover(db: &mut dyn Database, place: Place, name: &str) -> Result<Option<ObjectVersion>> {
     let changed = db
         .execute(
             "UPDATE objects SET deleted_at = NULL, scheduled_purge = NULL \
@@ -446,7 +451,7 @@ pub(super) fn history(
     root_key: &RootKey,
     place: Place,
     name: &str,
-) -> Result<Option<Vec<SecretWithValue>>> {
+) -> Result<Option<Vec<VersionWithValue>>> {
     let rows = query(
         db,
         "s.scope = ?1 AND s.name_key = ?2 AND s.deleted_at IS NULL ORDER BY v.seq",
@@ -468,8 +473,8 @@ pub(super) fn restore(
     db: &mut dyn Database,
     root_key: &RootKey,
     place: Place,
-    versions: &[SecretWithValue],
-) -> Result<SecretVersion> {
+    versions: &[VersionWithValue],
+) -> Result<ObjectVersion> {
     let Some((first, _)) = versions.first() else {
         return Err(Error::new(ErrorKind::Corrupt, "restoring an object", "the backup has no versions"));
     };

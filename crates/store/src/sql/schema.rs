@@ -6,6 +6,23 @@
 use super::{Database, Dialect, values};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 
+/// The statement that moves a key's or a certificate's metadata out of `content_type`, where schemas before
+/// the `metadata` column kept it, and clears the content type it occupied (keys and certificates have none of
+/// their own). A macro so that both dialects' migrations and the import of an older store copy say it once.
+macro_rules! metadata_out_of_content_type {
+    () => {
+        "UPDATE object_versions SET metadata = content_type, content_type = NULL \
+         WHERE metadata IS NULL AND (scope LIKE '%/keys' OR scope LIKE '%/certificates')"
+    };
+}
+
+/// [`metadata_out_of_content_type!`] as a statement.
+pub(crate) const METADATA_OUT_OF_CONTENT_TYPE: &str = metadata_out_of_content_type!();
+
+/// The migration that gives versions their `metadata` column, the same in both dialects.
+const METADATA_COLUMN: &str =
+    concat!("ALTER TABLE object_versions ADD COLUMN metadata TEXT;\n", metadata_out_of_content_type!(), ";");
+
 /// SQLite's migrations, applied in order; the database records how many have run.
 pub(crate) const SQLITE: &[&str] = &[
     r#"
@@ -191,6 +208,8 @@ CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT 
     // Short-lived state every node sees: pending sign-ins, used assertion ids.
     "CREATE TABLE ephemera (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires INTEGER NOT NULL, \
      PRIMARY KEY (kind, key));",
+    // 13: a key's or a certificate's metadata in a column of its own, no longer in `content_type`.
+    METADATA_COLUMN,
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
@@ -308,6 +327,8 @@ CREATE TABLE object_versions (
 "#,
     "CREATE TABLE ephemera (kind TEXT NOT NULL, key TEXT NOT NULL, value BYTEA NOT NULL, expires BIGINT NOT NULL, \
      PRIMARY KEY (kind, key));",
+    // 3: a key's or a certificate's metadata in a column of its own, no longer in `content_type`.
+    METADATA_COLUMN,
 ];
 
 /// Every table with the columns a whole-store copy carries, parents before children (the order it writes
@@ -360,6 +381,7 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "exp",
             "created",
             "updated",
+            "metadata",
         ],
     ),
 ];

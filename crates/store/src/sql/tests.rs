@@ -5,15 +5,17 @@ use std::sync::Arc;
 
 use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
 use strongroom_core::network::NetworkRules;
+use strongroom_core::object::{ObjectVersion, VersionProperties, VersionUpdate};
 use strongroom_core::provision::Change;
-use strongroom_core::secret::{SecretProperties, SecretUpdate, SecretVersion, new_version};
 use tempfile::TempDir;
 use uuid::Uuid;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::postgres::{PostgresStore, create_database};
 use crate::seal::RootKey;
-use crate::sqlite::SqliteStore;
+use crate::sql::schema::{POSTGRES, SQLITE};
+use crate::sql::{Backend, SqlStore, values};
+use crate::sqlite::{SqliteBackend, SqliteStore};
 use crate::{Ephemeral, IfLive, PageRequest, Place, Store, VersionSelector};
 
 /// The variable naming a PostgreSQL server for the tests.
@@ -28,14 +30,8 @@ fn corrupt(what: &str) -> Error {
 }
 
 /// A first version of the object `name`.
-pub(crate) fn version(name: &str) -> SecretVersion {
-    SecretVersion {
-        name: name.into(),
-        version: new_version(),
-        properties: SecretProperties::default(),
-        created: 1,
-        updated: 1,
-    }
+pub(crate) fn version(name: &str) -> ObjectVersion {
+    ObjectVersion::new(name, VersionProperties::default(), None, 1)
 }
 
 /// Adds a tenant and a vault; returns the vault's id.
@@ -190,7 +186,7 @@ async fn restore_recreates_every_version_and_refuses_taken_names() -> Result<()>
 async fn updates_change_properties_not_values() -> Result<()> {
     for (store, vault, _dir) in stores().await? {
         store.put_version(Place::secrets(vault), &version("u"), "value").await?;
-        let update = SecretUpdate { enabled: Some(false), ..Default::default() };
+        let update = VersionUpdate { enabled: Some(false), ..Default::default() };
         let updated = store.update_version(Place::secrets(vault), "u", VersionSelector::Latest, &update, 99).await?;
         assert_eq!(updated.map(|v| (v.properties.enabled, v.updated)), Some((false, 99)));
         let (stored, value) = store
@@ -229,7 +225,7 @@ async fn concurrent_writers_of_one_object_each_add_a_version() -> Result<()> {
 }
 
 /// A certificate's version with its key's and secret's, under one version id.
-fn certificate(vault: Uuid, name: &str) -> Vec<(Place, SecretVersion, zeroize::Zeroizing<String>)> {
+fn certificate(vault: Uuid, name: &str) -> Vec<(Place, ObjectVersion, zeroize::Zeroizing<String>)> {
     let first = version(name);
     [Place::certificates(vault), Place::keys(vault), Place::secrets(vault)]
         .into_iter()
@@ -251,7 +247,7 @@ async fn a_certificate_and_a_plain_secret_or_key_never_share_a_name() -> Result<
         let managed = |e: Error| e.kind() == ErrorKind::Managed;
         assert!(store.put_version(secrets, &version("cert"), "x").await.is_err_and(managed));
         assert!(store.put_version(keys, &version("cert"), "x").await.is_err_and(managed));
-        let update = SecretUpdate { enabled: Some(false), ..SecretUpdate::default() };
+        let update = VersionUpdate { enabled: Some(false), ..VersionUpdate::default() };
         assert!(store.update_version(secrets, "cert", VersionSelector::Latest, &update, 2).await.is_err_and(managed));
         assert!(store.delete_object(&[secrets], "cert", 1, 2).await.is_err_and(managed));
         let linked = [Place::certificates(vault), keys, secrets];
@@ -426,6 +422,128 @@ async fn an_upsert_never_moves_or_rewrites_another_tenants_row() -> Result<()> {
             ("Reader of one", strongroom_core::rbac::RoleKind::Custom { tenant_id: victim.tenant_id })
         );
         assert_eq!(after.vaults().iter().find(|v| v.id == vault_id), Some(&victim));
+    }
+    Ok(())
+}
+
+/// What a database of the schema before the `metadata` column holds: a key, a certificate (with its key and its
+/// secret) and a plain secret, written as the code of that time wrote them — a key's and a certificate's
+/// metadata in `content_type`.
+fn write_before_metadata(db: &mut dyn crate::sql::Database, old: &[&str], root: &RootKey, vault: Uuid) -> Result<()> {
+    for (index, migration) in old.iter().enumerate() {
+        db.execute_batch(migration)?;
+        if index == 0 {
+            db.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)", &[])?;
+        }
+        db.execute("INSERT INTO schema_version (version) VALUES (?1)", values![index + 1])?;
+    }
+    let tenant = Uuid::new_v4();
+    db.execute("INSERT INTO tenants (id, name, name_key) VALUES (?1, 't', 't')", values![tenant])?;
+    db.execute(
+        "INSERT INTO vaults (id, tenant_id, name, name_key, \"authorization\", retention_days, purge_protection, \
+         network) VALUES (?1, ?2, 'v', 'v', 'rbac', 90, 0, '{\"default_action\":\"allow\",\"ip_rules\":[]}')",
+        values![vault, tenant],
+    )?;
+    for (place, name, content_type, value) in old_objects(vault) {
+        let scope = place.scope();
+        let version = old_version(name);
+        let sealed = root.seal(value.as_bytes(), &super::objects::context(place, name, &version))?;
+        db.execute(
+            "INSERT INTO objects (scope, vault_id, name_key, name) VALUES (?1, ?2, ?3, ?3)",
+            values![&scope, vault, name],
+        )?;
+        db.execute(
+            "INSERT INTO object_versions (scope, vault_id, name_key, name, version, seq, sealed_value, content_type, \
+             tags, enabled, nbf, exp, created, updated) VALUES (?1, ?2, ?3, ?3, ?4, 1, ?5, ?6, '{}', 1, NULL, NULL, 1, 1)",
+            values![&scope, vault, name, version, sealed, content_type],
+        )?;
+    }
+    Ok(())
+}
+
+const OLD_KEY_FACTS: &str = r#"{"kty":"EC","crv":"P-256","key_ops":["sign","verify"]}"#;
+const OLD_CERTIFICATE_FACTS: &str = r#"{"cer":"MIIB","secret_content_type":"application/x-pkcs12"}"#;
+
+/// The objects [`write_before_metadata`] writes: place, name, content type as stored then, value.
+fn old_objects(vault: Uuid) -> [(Place, &'static str, &'static str, &'static str); 5] {
+    [
+        (Place::keys(vault), "k", OLD_KEY_FACTS, "key material"),
+        (Place::certificates(vault), "c", OLD_CERTIFICATE_FACTS, ""),
+        (Place::keys(vault), "c", r#"{"kty":"RSA","key_ops":["sign"],"managed":true}"#, "certificate key"),
+        (Place::secrets(vault), "c", "application/x-pkcs12", "certificate secret"),
+        (Place::secrets(vault), "s", "text/plain", "plain secret"),
+    ]
+}
+
+/// The version id an old object's one version has.
+fn old_version(name: &str) -> String {
+    format!("{:0>32}", name.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[tokio::test]
+async fn keys_and_certificates_of_the_schema_before_metadata_upgrade_with_it() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(io)?;
+    let vault = Uuid::new_v4();
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
+    let sqlite = SqliteBackend::open(&dir.path().join("old.db"))?;
+    sqlite.run(true, &mut |db| write_before_metadata(db, &SQLITE[..SQLITE.len() - 1], &root, vault))?;
+    stores.push(Arc::new(SqlStore::new(sqlite, root)?));
+    if let Some(url) = postgres_database().await? {
+        let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
+        let store = tokio::task::spawn_blocking(move || {
+            let postgres = crate::postgres::backend_without_schema(&url)?;
+            postgres.run(true, &mut |db| write_before_metadata(db, &POSTGRES[..POSTGRES.len() - 1], &root, vault))?;
+            SqlStore::new(postgres, root)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Database, "test", e))??;
+        stores.push(Arc::new(store));
+    }
+    for store in stores {
+        let read = |place, name| store.read_version(place, name, VersionSelector::Latest);
+        for (place, name, _, value) in old_objects(vault) {
+            let (version, stored) = read(place, name).await?.ok_or_else(|| corrupt("an old object is gone"))?;
+            assert_eq!((version.version, stored.as_str()), (old_version(name), value));
+        }
+        let (key, _) = read(Place::keys(vault), "k").await?.ok_or_else(|| corrupt("key"))?;
+        assert_eq!((key.metadata.as_deref(), key.properties.content_type), (Some(OLD_KEY_FACTS), None));
+        let (certificate, _) = read(Place::certificates(vault), "c").await?.ok_or_else(|| corrupt("certificate"))?;
+        assert_eq!(
+            (certificate.metadata.as_deref(), certificate.properties.content_type),
+            (Some(OLD_CERTIFICATE_FACTS), None)
+        );
+        let (managed_key, _) = read(Place::keys(vault), "c").await?.ok_or_else(|| corrupt("certificate's key"))?;
+        assert!(
+            managed_key.metadata.is_some_and(|m| m.contains("managed"))
+                && managed_key.properties.content_type.is_none()
+        );
+        for (name, content_type) in [("c", "application/x-pkcs12"), ("s", "text/plain")] {
+            let (secret, _) = read(Place::secrets(vault), name).await?.ok_or_else(|| corrupt("secret"))?;
+            assert_eq!((secret.properties.content_type.as_deref(), secret.metadata), (Some(content_type), None));
+        }
+        let listed = store.list_objects(Place::keys(vault), PageRequest { after: None, limit: 25 }).await?;
+        assert!(listed.items.iter().all(|v| v.metadata.is_some() && v.properties.content_type.is_none()));
+        assert!(store.check_integrity().await?.problems.is_empty());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn metadata_is_kept_apart_from_the_content_type_and_updated_with_it() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let key = ObjectVersion::new("k", VersionProperties::default(), Some("{\"kty\":\"EC\"}".into()), 5);
+        store.put_version(Place::keys(vault), &key, "material").await?;
+        let update = VersionUpdate { metadata: Some("{\"kty\":\"RSA\"}".into()), ..VersionUpdate::default() };
+        let updated = store.update_version(Place::keys(vault), "k", VersionSelector::Latest, &update, 9).await?;
+        assert_eq!(updated.map(|v| (v.metadata, v.updated)), Some((Some("{\"kty\":\"RSA\"}".to_owned()), 9)));
+        let (read, _) = store
+            .read_version(Place::keys(vault), "k", VersionSelector::Latest)
+            .await?
+            .ok_or_else(|| corrupt("gone"))?;
+        assert_eq!((read.metadata.as_deref(), read.properties.content_type), (Some("{\"kty\":\"RSA\"}"), None));
+        let history = store.history(Place::keys(vault), "k").await?.ok_or_else(|| corrupt("no history"))?;
+        assert_eq!(history[0].0.metadata, read.metadata);
     }
     Ok(())
 }
