@@ -123,7 +123,8 @@ pub(super) fn record<T: DeserializeOwned>(
     row.map(|row| opened(root_key, &row.get::<Vec<u8>>(0)?, &context(table, vault_id, &key))).transpose()
 }
 
-/// Keeps `record` as `name` of the vault in `named`, replacing what was there (whose first spelling stays).
+/// Keeps `record` as `name` of the vault in `named`, replacing what was there under the name in any case (the
+/// name takes this spelling, as the record does).
 pub(super) fn put_record<T: Serialize>(
     db: &mut dyn Database,
     root_key: &RootKey,
@@ -137,7 +138,7 @@ pub(super) fn put_record<T: Serialize>(
     db.execute(
         &format!(
             "INSERT INTO {table} (vault_id, name_key, name, sealed_value) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (vault_id, name_key) DO UPDATE SET sealed_value = ?4"
+             ON CONFLICT (vault_id, name_key) DO UPDATE SET name = ?3, sealed_value = ?4"
         ),
         values![vault_id, &key, name, sealed],
     )
