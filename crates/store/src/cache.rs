@@ -14,9 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use strongroom_core::certificate::issuance::PendingCertificate;
+use strongroom_core::certificate::issuer::{Contact, Issuer};
 use strongroom_core::directory::Directory;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
 use strongroom_core::provision::Change;
+use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -197,6 +200,50 @@ impl Store for CachedStore {
 
     async fn create_sealed_setting(&self, name: &str, value: &[u8]) -> Result<bool> {
         self.inner.create_sealed_setting(name, value).await
+    }
+
+    async fn certificate_contacts(&self, vault_id: Uuid) -> Result<Option<Vec<Contact>>> {
+        self.inner.certificate_contacts(vault_id).await
+    }
+
+    async fn set_certificate_contacts(&self, vault_id: Uuid, contacts: &[Contact]) -> Result<()> {
+        self.inner.set_certificate_contacts(vault_id, contacts).await
+    }
+
+    async fn delete_certificate_contacts(&self, vault_id: Uuid) -> Result<bool> {
+        self.inner.delete_certificate_contacts(vault_id).await
+    }
+
+    async fn certificate_issuers(&self, vault_id: Uuid) -> Result<Vec<Issuer>> {
+        self.inner.certificate_issuers(vault_id).await
+    }
+
+    async fn certificate_issuer(&self, vault_id: Uuid, name: &str) -> Result<Option<Issuer>> {
+        self.inner.certificate_issuer(vault_id, name).await
+    }
+
+    async fn put_certificate_issuer(&self, vault_id: Uuid, issuer: &Issuer) -> Result<()> {
+        self.inner.put_certificate_issuer(vault_id, issuer).await
+    }
+
+    async fn delete_certificate_issuer(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        self.inner.delete_certificate_issuer(vault_id, name).await
+    }
+
+    async fn pending_certificate(&self, vault_id: Uuid, name: &str) -> Result<Option<PendingCertificate>> {
+        self.inner.pending_certificate(vault_id, name).await
+    }
+
+    async fn pending_certificates(&self, vault_id: Uuid) -> Result<Vec<PendingCertificate>> {
+        self.inner.pending_certificates(vault_id).await
+    }
+
+    async fn put_pending_certificate(&self, vault_id: Uuid, pending: &PendingCertificate) -> Result<()> {
+        self.inner.put_pending_certificate(vault_id, pending).await
+    }
+
+    async fn delete_pending_certificate(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        self.inner.delete_pending_certificate(vault_id, name).await
     }
 
     async fn put_version(&self, place: Place, version: &ObjectVersion, value: &str) -> Result<ObjectVersion> {

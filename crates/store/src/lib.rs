@@ -17,6 +17,8 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use strongroom_core::certificate::issuance::PendingCertificate;
+use strongroom_core::certificate::issuer::{Contact, Issuer};
 use strongroom_core::directory::Directory;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate};
 use strongroom_core::provision::Change;
@@ -86,34 +88,6 @@ impl Place {
     pub fn parse_scope(scope: &str) -> Option<Self> {
         let (vault_id, collection) = scope.split_once('/')?;
         Some(Place { vault_id: vault_id.parse().ok()?, collection: Collection::parse(collection)? })
-    }
-}
-
-/// An installation setting that belongs to one vault: named `{kind}/{vault id}`, or `{kind}/{vault id}/{item}`
-/// for one of several. Every one goes with its vault when the vault is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VaultSetting {
-    /// The vault's certificate contacts.
-    CertificateContacts,
-    /// The vault's certificate issuers (with their sealed passwords).
-    CertificateIssuers,
-    /// Certificate requests waiting for a CA's signature, one item per certificate (with its private key).
-    PendingCertificate,
-}
-
-impl VaultSetting {
-    /// Every kind.
-    pub const ALL: [VaultSetting; 3] =
-        [VaultSetting::CertificateContacts, VaultSetting::CertificateIssuers, VaultSetting::PendingCertificate];
-
-    /// The name of the vault's setting of this kind (and, with `/`, the prefix of its items).
-    pub fn name(self, vault_id: Uuid) -> String {
-        let kind = match self {
-            VaultSetting::CertificateContacts => "certificate-contacts",
-            VaultSetting::CertificateIssuers => "certificate-issuers",
-            VaultSetting::PendingCertificate => "pending-certificate",
-        };
-        format!("{kind}/{vault_id}")
     }
 }
 
@@ -306,6 +280,39 @@ pub trait Store: Send + Sync {
     /// Stores `value` sealed under `name` unless something is there; `false` when it was (another process
     /// was first).
     async fn create_sealed_setting(&self, name: &str, value: &[u8]) -> Result<bool>;
+
+    /// The vault's certificate contacts; `None` when they were never set (or were deleted).
+    async fn certificate_contacts(&self, vault_id: Uuid) -> Result<Option<Vec<Contact>>>;
+
+    /// Sets the vault's certificate contacts, replacing them.
+    async fn set_certificate_contacts(&self, vault_id: Uuid, contacts: &[Contact]) -> Result<()>;
+
+    /// Forgets the vault's certificate contacts; `false` when there were none.
+    async fn delete_certificate_contacts(&self, vault_id: Uuid) -> Result<bool>;
+
+    /// The vault's certificate issuers, by name.
+    async fn certificate_issuers(&self, vault_id: Uuid) -> Result<Vec<Issuer>>;
+
+    /// The vault's certificate issuer `name` (in any case).
+    async fn certificate_issuer(&self, vault_id: Uuid, name: &str) -> Result<Option<Issuer>>;
+
+    /// Keeps `issuer` under its name, replacing an issuer of the same name.
+    async fn put_certificate_issuer(&self, vault_id: Uuid, issuer: &Issuer) -> Result<()>;
+
+    /// Removes the vault's certificate issuer `name`; `false` when there was none.
+    async fn delete_certificate_issuer(&self, vault_id: Uuid, name: &str) -> Result<bool>;
+
+    /// The request of the certificate `name` waiting for a CA's signature.
+    async fn pending_certificate(&self, vault_id: Uuid, name: &str) -> Result<Option<PendingCertificate>>;
+
+    /// Every request of the vault waiting for a CA's signature, by name.
+    async fn pending_certificates(&self, vault_id: Uuid) -> Result<Vec<PendingCertificate>>;
+
+    /// Keeps `pending` under its certificate's name, replacing a request of the same name.
+    async fn put_pending_certificate(&self, vault_id: Uuid, pending: &PendingCertificate) -> Result<()>;
+
+    /// Removes the request of the certificate `name`; `false` when there was none.
+    async fn delete_pending_certificate(&self, vault_id: Uuid, name: &str) -> Result<bool>;
 
     /// Adds a version to the object `version.name` at `place`, creating the object if needed, and returns it
     /// as stored (a new version keeps the name's first spelling). The write is durable when this returns. A

@@ -711,6 +711,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn certificate_data_kept_as_settings_moves_into_its_tables() -> Result<()> {
+        use crate::sql::certificate_data::tests::{
+            check_moved_certificate_data, step_of_the_tables, write_old_certificate_settings,
+        };
+        use crate::sql::schema::POSTGRES;
+        let Some(url) = postgres_database().await? else { return Ok(()) };
+        let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "test", e))?;
+        let root = || RootKey::load_or_create(&dir.path().join("root.key"));
+        let pkcs8 = crate::sqlite::tests::certificate_key()?;
+        let (old_url, old_root) = (url.clone(), root()?);
+        let vault = tokio::task::spawn_blocking(move || -> Result<Uuid> {
+            let config: Config = old_url.parse().map_err(|e| Error::new(ErrorKind::Database, "test", e))?;
+            let backend = PostgresBackend::new(config.clone(), Connector::for_config(&config, None)?)?;
+            backend.run(true, &mut |db| {
+                // The schema before the certificate tables, with the data an earlier version kept as settings.
+                db.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)", &[])?;
+                for (index, migration) in POSTGRES.iter().enumerate().take(step_of_the_tables(POSTGRES)) {
+                    db.execute_batch(migration)?;
+                    db.execute("INSERT INTO schema_version (version) VALUES (?1)", &[Value::from(index + 1)])?;
+                }
+                write_old_certificate_settings(db, &old_root, &pkcs8)
+            })
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Database, "test", e))??;
+        let store = PostgresStore::connect(&url, None, root()?).await?;
+        check_moved_certificate_data(&store, vault).await
+    }
+
+    #[tokio::test]
     async fn with_sslmode_require_the_connections_use_tls_to_a_verified_server() -> Result<()> {
         let Some(url) = postgres_database().await? else { return Ok(()) };
         let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Io, "test", e))?;

@@ -245,6 +245,43 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn certificate_data_kept_as_settings_moves_into_its_tables() -> Result<()> {
+        use crate::sql::certificate_data::tests::{
+            check_moved_certificate_data, step_of_the_tables, write_old_certificate_settings,
+        };
+        let dir = tempfile::tempdir().map_err(io)?;
+        let path = dir.path().join("old.db");
+        let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
+        let pkcs8 = certificate_key()?;
+        let backend = SqliteBackend::open(&path)?;
+        let vault = backend.run(true, &mut |db| {
+            // The schema before the certificate tables, with the data an earlier version kept as settings.
+            db.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)", &[])?;
+            for (index, migration) in SQLITE.iter().enumerate().take(step_of_the_tables(SQLITE)) {
+                db.execute_batch(migration)?;
+                db.execute("INSERT INTO schema_version (version) VALUES (?1)", &[Value::from(index + 1)])?;
+            }
+            write_old_certificate_settings(db, &root, &pkcs8)
+        })?;
+        drop(backend);
+        let store = SqliteStore::open(&path, RootKey::load_or_create(&dir.path().join("root.key"))?)?;
+        check_moved_certificate_data(&store, vault).await?;
+        drop(store);
+        let reopened = SqliteStore::open(&path, RootKey::load_or_create(&dir.path().join("root.key"))?)?;
+        assert_eq!(reopened.certificate_issuers(vault).await?.len(), 2, "opening again moves nothing twice");
+        Ok(())
+    }
+
+    /// A new EC key's PKCS#8 DER, base64.
+    pub(crate) fn certificate_key() -> Result<String> {
+        use base64::Engine;
+        use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
+        let spec = KeySpec { kty: KeyType::Ec, size: None, public_exponent: None, curve: Some(Curve::P256) };
+        let key = PrivateKey::generate(&spec).map_err(|e| corrupt(e.message()))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(key.material()))
+    }
+
+    #[tokio::test]
     async fn settings_are_sealed_and_survive_reopening() -> Result<()> {
         let dir = tempfile::tempdir().map_err(io)?;
         let (store, _) = store_with_vault(dir.path()).await?;

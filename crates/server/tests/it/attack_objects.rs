@@ -349,10 +349,11 @@ async fn a_deleted_vault_takes_its_certificate_contacts_issuers_and_pending_requ
     let store = &server.running().state().store;
     let left = || async {
         let mut names = Vec::new();
-        for prefix in ["certificate-contacts/", "certificate-issuers/", "pending-certificate/"] {
-            let settings = store.sealed_settings(&format!("{prefix}{vault_id}")).await.unwrap();
-            names.extend(settings.into_iter().filter(|(_, value)| !value.is_empty()).map(|(name, _)| name));
+        if store.certificate_contacts(vault_id).await.unwrap().is_some() {
+            names.push("contacts".to_owned());
         }
+        names.extend(store.certificate_issuers(vault_id).await.unwrap().into_iter().map(|i| i.name));
+        names.extend(store.pending_certificates(vault_id).await.unwrap().into_iter().map(|p| p.name));
         names
     };
     assert_eq!(left().await.len(), 3, "contacts, issuers and the pending request are kept");

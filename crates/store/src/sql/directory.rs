@@ -377,18 +377,10 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
                     "the vault still holds objects (live or soft-deleted); delete and purge them first",
                 ));
             }
+            // Its certificate contacts, issuers (sealed passwords) and pending requests (private keys) go too.
+            super::certificate_data::delete_vault_data(db, *vault_id)?;
             for sql in ["DELETE FROM role_assignments WHERE vault_id = ?1", "DELETE FROM vaults WHERE id = ?1"] {
                 db.execute(sql, values![*vault_id]).context("deleting a vault")?;
-            }
-            // Its certificate contacts, issuers (sealed passwords) and pending requests (private keys) go too.
-            for setting in crate::VaultSetting::ALL {
-                let name = setting.name(*vault_id);
-                let items = format!("{name}/");
-                db.execute(
-                    "DELETE FROM settings WHERE name = ?1 OR substr(name, 1, ?3) = ?2",
-                    values![&name, &items, items.chars().count()],
-                )
-                .context("deleting a vault's settings")?;
             }
             Ok(())
         }

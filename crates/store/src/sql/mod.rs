@@ -10,11 +10,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use strongroom_core::certificate::issuance::PendingCertificate;
+use strongroom_core::certificate::issuer::{Contact, Issuer};
 use strongroom_core::directory::Directory;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
 use strongroom_core::provision::Change;
+use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use self::certificate_data::Named;
+
+pub(crate) mod certificate_data;
 mod directory;
 mod dump;
 mod integrity;
@@ -112,6 +118,7 @@ impl<B: Backend> SqlStore<B> {
         let store = Self { backend: Arc::new(backend), root_key: Arc::new(root_key) };
         store.backend.run(true, &mut |db| schema::migrate(db))?;
         store.backend.run(true, &mut |db| check_root_key(db, &store.root_key))?;
+        store.backend.run(true, &mut |db| certificate_data::move_from_settings(db, &store.root_key))?;
         Ok(store)
     }
 
@@ -296,6 +303,63 @@ impl<B: Backend> Store for SqlStore<B> {
             Ok(created == 1)
         })
         .await
+    }
+
+    async fn certificate_contacts(&self, vault_id: Uuid) -> Result<Option<Vec<Contact>>> {
+        self.read(move |db, root_key| certificate_data::contacts(db, root_key, vault_id)).await
+    }
+
+    async fn set_certificate_contacts(&self, vault_id: Uuid, contacts: &[Contact]) -> Result<()> {
+        let contacts = contacts.to_vec();
+        self.write(move |db, root_key| certificate_data::put_contacts(db, root_key, vault_id, &contacts)).await
+    }
+
+    async fn delete_certificate_contacts(&self, vault_id: Uuid) -> Result<bool> {
+        self.write(move |db, _| certificate_data::delete_contacts(db, vault_id)).await
+    }
+
+    async fn certificate_issuers(&self, vault_id: Uuid) -> Result<Vec<Issuer>> {
+        self.read(move |db, root_key| certificate_data::records(db, root_key, Named::Issuers, vault_id)).await
+    }
+
+    async fn certificate_issuer(&self, vault_id: Uuid, name: &str) -> Result<Option<Issuer>> {
+        let name = name.to_owned();
+        self.read(move |db, root_key| certificate_data::record(db, root_key, Named::Issuers, vault_id, &name)).await
+    }
+
+    async fn put_certificate_issuer(&self, vault_id: Uuid, issuer: &Issuer) -> Result<()> {
+        let issuer = issuer.clone();
+        self.write(move |db, root_key| {
+            certificate_data::put_record(db, root_key, Named::Issuers, vault_id, &issuer.name, &issuer)
+        })
+        .await
+    }
+
+    async fn delete_certificate_issuer(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |db, _| certificate_data::delete_record(db, Named::Issuers, vault_id, &name)).await
+    }
+
+    async fn pending_certificate(&self, vault_id: Uuid, name: &str) -> Result<Option<PendingCertificate>> {
+        let name = name.to_owned();
+        self.read(move |db, root_key| certificate_data::record(db, root_key, Named::Pending, vault_id, &name)).await
+    }
+
+    async fn pending_certificates(&self, vault_id: Uuid) -> Result<Vec<PendingCertificate>> {
+        self.read(move |db, root_key| certificate_data::records(db, root_key, Named::Pending, vault_id)).await
+    }
+
+    async fn put_pending_certificate(&self, vault_id: Uuid, pending: &PendingCertificate) -> Result<()> {
+        let pending = pending.clone();
+        self.write(move |db, root_key| {
+            certificate_data::put_record(db, root_key, Named::Pending, vault_id, &pending.name, &pending)
+        })
+        .await
+    }
+
+    async fn delete_pending_certificate(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |db, _| certificate_data::delete_record(db, Named::Pending, vault_id, &name)).await
     }
 
     async fn put_version(&self, place: Place, version: &ObjectVersion, value: &str) -> Result<ObjectVersion> {

@@ -210,6 +210,28 @@ CREATE INDEX objects_purge ON objects (scheduled_purge) WHERE deleted_at IS NOT 
      PRIMARY KEY (kind, key));",
     // 13: a key's or a certificate's metadata in a column of its own, no longer in `content_type`.
     METADATA_COLUMN,
+    // 14 (SQLite) / 4 (PostgreSQL): a vault's certificate data in tables of their own (before: sealed settings named by vault); the records
+    // are moved by `certificate_data::move_from_settings`, which needs the root key.
+    r#"
+CREATE TABLE certificate_contacts (
+    vault_id     TEXT PRIMARY KEY REFERENCES vaults(id),
+    sealed_value BLOB NOT NULL
+);
+CREATE TABLE certificate_issuers (
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    sealed_value BLOB NOT NULL,
+    PRIMARY KEY (vault_id, name_key)
+);
+CREATE TABLE pending_certificates (
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    sealed_value BLOB NOT NULL,
+    PRIMARY KEY (vault_id, name_key)
+);
+"#,
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
@@ -329,6 +351,28 @@ CREATE TABLE object_versions (
      PRIMARY KEY (kind, key));",
     // 3: a key's or a certificate's metadata in a column of its own, no longer in `content_type`.
     METADATA_COLUMN,
+    // 14 (SQLite) / 4 (PostgreSQL): a vault's certificate data in tables of their own (before: sealed settings named by vault); the records
+    // are moved by `certificate_data::move_from_settings`, which needs the root key.
+    r#"
+CREATE TABLE certificate_contacts (
+    vault_id     TEXT PRIMARY KEY REFERENCES vaults(id),
+    sealed_value BYTEA NOT NULL
+);
+CREATE TABLE certificate_issuers (
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    sealed_value BYTEA NOT NULL,
+    PRIMARY KEY (vault_id, name_key)
+);
+CREATE TABLE pending_certificates (
+    vault_id     TEXT NOT NULL REFERENCES vaults(id),
+    name_key     TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    sealed_value BYTEA NOT NULL,
+    PRIMARY KEY (vault_id, name_key)
+);
+"#,
 ];
 
 /// Every table with the columns a whole-store copy carries, parents before children (the order it writes
@@ -361,6 +405,9 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "access_policies",
         ],
     ),
+    ("certificate_contacts", &["vault_id", "sealed_value"]),
+    ("certificate_issuers", &["vault_id", "name_key", "name", "sealed_value"]),
+    ("pending_certificates", &["vault_id", "name_key", "name", "sealed_value"]),
     ("role_definitions", &["id", "tenant_id", "name_key", "definition"]),
     ("role_assignments", &["id", "tenant_id", "vault_id", "principal_id", "role_id", "scope", "provisioned"]),
     ("objects", &["scope", "vault_id", "name_key", "name", "deleted_at", "scheduled_purge", "policy"]),

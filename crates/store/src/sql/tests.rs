@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
+use strongroom_core::certificate::issuance::{Operation, PendingCertificate};
+use strongroom_core::certificate::issuer::{Contact, Issuer, IssuerAttributes, IssuerCredentials};
+use strongroom_core::certificate::policy::Policy;
 use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
+use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::object::{ObjectVersion, VersionProperties, VersionUpdate};
 use strongroom_core::provision::Change;
@@ -281,21 +285,79 @@ async fn a_plain_secret_and_a_certificate_racing_for_a_name_do_not_both_win() ->
     Ok(())
 }
 
+/// A pending request of the certificate `name` for a new key.
+fn pending(name: &str) -> Result<PendingCertificate> {
+    let policy: Policy = serde_json::from_str(r#"{"x509_props":{"subject":"CN=p"},"issuer":{"name":"Unknown"}}"#)
+        .map_err(|e| corrupt(&e.to_string()))?;
+    let spec = KeySpec { kty: KeyType::Ec, size: None, public_exponent: None, curve: Some(Curve::P256) };
+    let key = PrivateKey::generate(&spec).map_err(|e| corrupt(e.message()))?;
+    let operation = Operation::requested(policy.issuer.clone(), b"csr");
+    Ok(PendingCertificate { name: name.to_owned(), policy, operation, key, enabled: None, tags: None })
+}
+
+fn issuer(name: &str, password: &str) -> Issuer {
+    Issuer {
+        name: name.to_owned(),
+        provider: "DigiCert".to_owned(),
+        credentials: Some(IssuerCredentials { account_id: None, pwd: Some(password.to_owned()) }),
+        org_details: None,
+        attributes: IssuerAttributes::default(),
+    }
+}
+
 #[tokio::test]
-async fn a_deleted_vault_takes_its_settings_along() -> Result<()> {
+async fn certificate_contacts_issuers_and_pending_requests_are_kept_per_vault_by_name() -> Result<()> {
     for (store, vault, _dir) in stores().await? {
-        for setting in crate::VaultSetting::ALL {
-            store.put_sealed_setting(&setting.name(vault), b"x").await?;
-            store.put_sealed_setting(&format!("{}/item", setting.name(vault)), b"x").await?;
+        assert_eq!(store.certificate_contacts(vault).await?, None);
+        store.set_certificate_contacts(vault, &[]).await?;
+        assert_eq!(store.certificate_contacts(vault).await?, Some(Vec::new()), "an empty list is a list");
+        let contact = Contact { email: "pki@contoso.com".into(), name: Some("PKI".into()), phone: None };
+        store.set_certificate_contacts(vault, std::slice::from_ref(&contact)).await?;
+        assert_eq!(store.certificate_contacts(vault).await?, Some(vec![contact]));
+        assert!(store.delete_certificate_contacts(vault).await?);
+        assert!(!store.delete_certificate_contacts(vault).await?);
+
+        store.put_certificate_issuer(vault, &issuer("Zeta", "one")).await?;
+        store.put_certificate_issuer(vault, &issuer("alpha", "two")).await?;
+        store.put_certificate_issuer(vault, &issuer("ZETA", "three")).await?;
+        let names: Vec<_> = store.certificate_issuers(vault).await?.into_iter().map(|i| i.name).collect();
+        assert_eq!(names, ["alpha", "ZETA"], "by name, one per name in any case");
+        let zeta = store.certificate_issuer(vault, "zeta").await?.and_then(|i| i.credentials).and_then(|c| c.pwd);
+        assert_eq!(zeta.as_deref(), Some("three"));
+        assert!(store.delete_certificate_issuer(vault, "Alpha").await?);
+        assert!(store.certificate_issuer(vault, "alpha").await?.is_none());
+
+        store.put_pending_certificate(vault, &pending("Waiting")?).await?;
+        let read = store.pending_certificate(vault, "WAITING").await?.ok_or_else(|| corrupt("no request"))?;
+        assert_eq!(read.name, "Waiting");
+        assert_eq!(store.pending_certificates(vault).await?.len(), 1);
+        assert!(store.delete_pending_certificate(vault, "waiting").await?);
+        assert!(!store.delete_pending_certificate(vault, "waiting").await?);
+        assert!(store.pending_certificates(vault).await?.is_empty());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deleted_vault_takes_its_certificate_data_along() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let directory = store.load_directory().await?;
+        let first = directory.vaults().first().cloned().ok_or_else(|| corrupt("no vault"))?;
+        let other = Uuid::new_v4();
+        store.apply(vec![Change::PutVault(Vault { id: other, name: "w".into(), ..first })]).await?;
+        for vault in [vault, other] {
+            let contact = Contact { email: "pki@contoso.com".into(), name: None, phone: None };
+            store.set_certificate_contacts(vault, &[contact]).await?;
+            store.put_certificate_issuer(vault, &issuer("corp", "issuer-password")).await?;
+            store.put_pending_certificate(vault, &pending("waiting")?).await?;
         }
-        let other = format!("{}/item", crate::VaultSetting::CertificateIssuers.name(Uuid::new_v4()));
-        store.put_sealed_setting(&other, b"x").await?;
         store.apply(vec![Change::DeleteVault { vault_id: vault }]).await?;
-        for setting in crate::VaultSetting::ALL {
-            assert!(store.sealed_setting(&setting.name(vault)).await?.is_none());
-            assert!(store.sealed_settings(&setting.name(vault)).await?.is_empty());
-        }
-        assert!(store.sealed_setting(&other).await?.is_some(), "another vault's settings stay");
+        assert!(store.certificate_contacts(vault).await?.is_none());
+        assert!(store.certificate_issuers(vault).await?.is_empty());
+        assert!(store.pending_certificates(vault).await?.is_empty());
+        assert!(store.certificate_contacts(other).await?.is_some(), "another vault's data stays");
+        assert_eq!(store.certificate_issuers(other).await?.len(), 1);
+        assert_eq!(store.pending_certificates(other).await?.len(), 1);
     }
     Ok(())
 }
@@ -325,6 +387,7 @@ async fn a_copy_of_a_whole_store_restores_into_an_empty_one_of_either_kind() -> 
     source.put_version(Place::keys(vault), &version("key"), "material").await?;
     source.delete_object(&[Place::keys(vault)], "key", 10, 20).await?;
     source.put_sealed_setting("token-signing-keys", b"keys").await?;
+    source.put_certificate_issuer(vault, &issuer("corp", "issuer-password")).await?;
     let copy = source.export_copy().await?;
     assert!(!copy.windows(7).any(|w| w == b"value-1"), "the copy is sealed");
 
@@ -343,6 +406,7 @@ async fn a_copy_of_a_whole_store_restores_into_an_empty_one_of_either_kind() -> 
         assert_eq!(read.map(|(_, v)| v.to_string()).as_deref(), Some("value-1"));
         assert!(target.deleted_object(Place::keys(vault), "key").await?.is_some());
         assert_eq!(target.sealed_setting("token-signing-keys").await?.map(|v| v.to_vec()), Some(b"keys".to_vec()));
+        assert_eq!(target.certificate_issuers(vault).await?.len(), 1, "certificate data is copied too");
         assert_eq!(target.load_directory().await?.vaults().len(), 1);
         let integrity = target.check_integrity().await?;
         assert_eq!((integrity.objects, integrity.versions, integrity.problems), (2, 2, Vec::<String>::new()));

@@ -1,6 +1,13 @@
 //! Certificates: what a certificate policy asks an issued certificate to say, the self-signed issuance that
 //! honours it (rcgen, signing with the certificate's own key), and the forms its secret takes — PKCS#12
-//! (p12-keystore) or PEM.
+//! (p12-keystore) or PEM. The rules of Key Vault's certificate objects live in the submodules: the policy
+//! ([`policy`]), its lifetime actions ([`lifetime`]), issuance and pending requests ([`issuance`]), and the
+//! vault's issuers and contacts ([`issuer`]).
+
+pub mod issuance;
+pub mod issuer;
+pub mod lifetime;
+pub mod policy;
 
 use std::net::IpAddr;
 
