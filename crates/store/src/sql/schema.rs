@@ -20,7 +20,7 @@ macro_rules! metadata_out_of_content_type {
 pub(crate) const METADATA_OUT_OF_CONTENT_TYPE: &str = metadata_out_of_content_type!();
 
 /// The migration that gives versions their `metadata` column, the same in both dialects.
-const METADATA_COLUMN: &str =
+pub(super) const METADATA_COLUMN: &str =
     concat!("ALTER TABLE object_versions ADD COLUMN metadata TEXT;\n", metadata_out_of_content_type!(), ";");
 
 /// SQLite's migrations, applied in order; the database records how many have run.

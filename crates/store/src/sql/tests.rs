@@ -539,6 +539,12 @@ fn old_objects(vault: Uuid) -> [(Place, &'static str, &'static str, &'static str
     ]
 }
 
+/// The migrations up to the one that added the metadata column.
+fn before_metadata(migrations: &'static [&'static str]) -> &'static [&'static str] {
+    let step = migrations.iter().position(|m| *m == super::schema::METADATA_COLUMN).unwrap_or(migrations.len());
+    &migrations[..step]
+}
+
 /// The version id an old object's one version has.
 fn old_version(name: &str) -> String {
     format!("{:0>32}", name.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>())
@@ -551,13 +557,13 @@ async fn keys_and_certificates_of_the_schema_before_metadata_upgrade_with_it() -
     let mut stores: Vec<Arc<dyn Store>> = Vec::new();
     let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
     let sqlite = SqliteBackend::open(&dir.path().join("old.db"))?;
-    sqlite.run(true, &mut |db| write_before_metadata(db, &SQLITE[..SQLITE.len() - 1], &root, vault))?;
+    sqlite.run(true, &mut |db| write_before_metadata(db, before_metadata(SQLITE), &root, vault))?;
     stores.push(Arc::new(SqlStore::new(sqlite, root)?));
     if let Some(url) = postgres_database().await? {
         let root = RootKey::load_or_create(&dir.path().join("root.key"))?;
         let store = tokio::task::spawn_blocking(move || {
             let postgres = crate::postgres::backend_without_schema(&url)?;
-            postgres.run(true, &mut |db| write_before_metadata(db, &POSTGRES[..POSTGRES.len() - 1], &root, vault))?;
+            postgres.run(true, &mut |db| write_before_metadata(db, before_metadata(POSTGRES), &root, vault))?;
             SqlStore::new(postgres, root)
         })
         .await
