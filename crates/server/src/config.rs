@@ -56,8 +56,9 @@ pub struct ServerSettings {
     pub token_lifetime_seconds: u64,
     /// How often the token signing key rotates.
     pub signing_key_rotation_days: u32,
-    /// For tests: how far ahead of the system clock the scheduler's clock runs (key rotation policies).
-    pub scheduler_clock_offset_seconds: i64,
+    /// How far ahead of the system clock the server's clock starts, from the deprecated key
+    /// `scheduler_clock_offset_seconds` (tests now set the clock itself: [`crate::clock::Clock`]).
+    pub clock_offset_seconds: i64,
     /// Backup keys of other installations whose backups this one may restore (32 bytes each).
     pub trusted_backup_keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -203,7 +204,7 @@ impl ServerSettings {
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
             signing_key_rotation_days: DEFAULT_ROTATION_DAYS,
-            scheduler_clock_offset_seconds: 0,
+            clock_offset_seconds: 0,
             trusted_backup_keys: Vec::new(),
             trusted_proxies: Vec::new(),
             subnets: Vec::new(),
@@ -704,7 +705,7 @@ impl ServerSection {
             Some(v) if (1..=365).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`signing_key_rotation_days` must be between 1 and 365")),
         };
-        let scheduler_clock_offset_seconds = match self.scheduler_clock_offset_seconds {
+        let clock_offset_seconds = match self.scheduler_clock_offset_seconds {
             None => 0,
             Some(v) if (0..=10 * 365 * 86_400).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`scheduler_clock_offset_seconds` must be between 0 and ten years")),
@@ -741,7 +742,7 @@ impl ServerSection {
             tls,
             token_lifetime_seconds,
             signing_key_rotation_days,
-            scheduler_clock_offset_seconds,
+            clock_offset_seconds,
             storage,
         })
     }

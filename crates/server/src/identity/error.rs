@@ -5,9 +5,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::assertion::Refusal;
 use strongroom_proto::oauth::OAuthError;
-use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
+
+use crate::clock::Clock;
 
 /// A token-service failure with its AADSTS code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,7 +360,7 @@ impl From<strongroom_store::Error> for OAuthFailure {
 
 impl IntoResponse for OAuthFailure {
     fn into_response(self) -> Response {
-        let now = OffsetDateTime::now_utc();
+        let now = Clock::unmoved_now();
         let timestamp =
             now.format(format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z")).unwrap_or_default();
         let trace_id = Uuid::new_v4().to_string();

@@ -27,7 +27,7 @@ use strongroom_store::ChangeNotice;
 use tokio::sync::Semaphore;
 
 use super::error::OAuthFailure;
-use super::mint::now_seconds;
+use crate::clock::Clock;
 use crate::state::AppState;
 
 /// Failures that trigger a lock-out.
@@ -180,6 +180,7 @@ impl Records {
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     records: Mutex<Records>,
+    clock: Clock,
 }
 
 /// An attempt that holds its slot in the counters until it is known to be right or wrong. Dropped undecided
@@ -206,6 +207,11 @@ pub fn address_key(client: ClientAddress) -> String {
 }
 
 impl SignInThrottle {
+    /// A throttle with no records, judging lockouts by `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self { records: Mutex::default(), clock }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -218,7 +224,7 @@ impl SignInThrottle {
         principal: &str,
         client: ClientAddress,
     ) -> Result<Attempt<'_>, OAuthFailure> {
-        let now = now_seconds();
+        let now = self.clock.now_seconds();
         let address = address_key(client);
         let mut records = self.lock();
         let keys = records.keys(presented, principal, &address, now);
@@ -233,7 +239,7 @@ impl SignInThrottle {
 
     /// Counts a failure another node announced.
     pub fn record_failure(&self, principal: &str, address: &str) {
-        let now = now_seconds();
+        let now = self.clock.now_seconds();
         let mut records = self.lock();
         for key in records.keys(Presented::Password, principal, address, now) {
             records.counter(&key, now).fail(now);
@@ -242,11 +248,11 @@ impl SignInThrottle {
 
     /// Takes up a familiar address another node announced.
     pub fn record_success(&self, principal: &str, address: &str) {
-        self.lock().remember(principal, address, now_seconds(), false);
+        self.lock().remember(principal, address, self.clock.now_seconds(), false);
     }
 
     fn settle(&self, keys: &[String], failed: bool) {
-        let now = now_seconds();
+        let now = self.clock.now_seconds();
         let mut records = self.lock();
         for key in keys {
             let counter = records.counter(key, now);
@@ -277,7 +283,8 @@ impl Attempt<'_> {
         if presented != Presented::Password {
             return;
         }
-        let announce = self.throttle.lock().remember(&self.principal, &self.address, now_seconds(), true);
+        let announce =
+            self.throttle.lock().remember(&self.principal, &self.address, self.throttle.clock.now_seconds(), true);
         if announce {
             let notice =
                 ChangeNotice::SignInSuccess { address: self.address.clone(), principal: self.principal.clone() };
@@ -345,7 +352,7 @@ mod tests {
     #[test]
     fn failures_lock_the_address_and_the_unfamiliar_bucket_but_not_the_familiar_one() {
         let throttle = SignInThrottle::default();
-        throttle.lock().remember("alice", &address_key(HERE), now_seconds(), false);
+        throttle.lock().remember("alice", &address_key(HERE), throttle.clock.now_seconds(), false);
         for _ in 0..MAX_FAILURES {
             fail(&throttle, Presented::Password, "alice", THERE);
         }

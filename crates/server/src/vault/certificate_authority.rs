@@ -16,7 +16,6 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use crate::config::{AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN};
-use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// Host names of Azure's that the server can answer as (besides its own): no vault certificate may name them.
@@ -77,7 +76,7 @@ async fn authority(state: &AppState, tenant_id: Uuid, domains: &[String]) -> Res
     if let Some(authority) = kept.as_deref().map(|bytes| opened(tenant_id, domains, bytes)).transpose()?.flatten() {
         return Ok(authority);
     }
-    let authority = TenantAuthority::generate(tenant_id, domains, now_seconds())?;
+    let authority = TenantAuthority::generate(tenant_id, domains, state.clock.now_seconds())?;
     let record = KeptAuthority {
         domains: domains.to_vec(),
         certificate: STANDARD.encode(&authority.certificate),

@@ -37,7 +37,6 @@ use zeroize::Zeroizing;
 use super::error::VaultError;
 use super::secrets::{Context, open_backup, parse_body, refuse_if_purge_protected, seal_backup};
 use super::{certificate_authority, keys, scheduled};
-use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// What a certificate version's properties say about it, in clear: a certificate is public, so lists, deleted
@@ -158,7 +157,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let subject = subject_of(&policy)?;
     check_lifetime_actions(&policy)?;
     let key = PrivateKey::generate(&key_spec(&policy)?)?;
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let mut operation = CertificateOperation {
         id: None,
         issuer: policy.issuer.clone(),
@@ -267,7 +266,7 @@ pub async fn merge(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response
         issued,
         attributes,
         params.tags.or(pending.tags),
-        now_seconds(),
+        cx.state.clock.now_seconds(),
     )
     .await?;
     put_pending(cx, name, None).await?;
@@ -409,7 +408,7 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         issued,
         params.attributes,
         params.tags,
-        now_seconds(),
+        cx.state.clock.now_seconds(),
     )
     .await?;
     Ok(Json(bundle(cx, &version, Some(policy))?).into_response())
@@ -506,7 +505,7 @@ fn deletion(cx: &Context<'_>, deleted: &DeletedSecret) -> Deletion {
 /// `DELETE /certificates/{name}`: soft delete of the certificate with its key and its secret.
 pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let policy = kept(cx, name).await?.map(|k| k.policy);
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let purge_at = now + i64::from(cx.vault.soft_delete_retention_days) * 86_400;
     let deleted = cx
         .state
@@ -583,7 +582,13 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
     let updated = cx
         .state
         .store
-        .update_version(place(cx), name, VersionSelector::Exact(&current.version), &update, now_seconds())
+        .update_version(
+            place(cx),
+            name,
+            VersionSelector::Exact(&current.version),
+            &update,
+            cx.state.clock.now_seconds(),
+        )
         .await?
         .ok_or_else(|| VaultError::certificate_not_found(name))?;
     Ok(Json(bundle(cx, &updated, policy)?).into_response())
@@ -874,7 +879,7 @@ pub async fn set_issuer(cx: &Context<'_>, name: &str, body: &[u8], replace: bool
     let requested: IssuerBundle = parse_body(body, "CertificateIssuerSetParameters")?;
     let mut all = issuers(cx).await?;
     let key = secret::name_key(name);
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let current = all.remove(&key);
     let issuer = match (replace, current) {
         (false, None) => return Err(issuer_not_found(name)),

@@ -29,7 +29,6 @@ use super::error::VaultError;
 use super::operation::CryptoOperation;
 use super::rotation;
 use super::secrets::{Context, backup_blob, parse_body, refuse_if_purge_protected, restore_blob};
-use crate::identity::mint::now_seconds;
 
 /// What a key version's properties say about it (kept in the version's metadata field, in clear).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -329,7 +328,7 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
 
 /// `POST /keys/{name}/rotate`: a new version now.
 pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, now_seconds()).await?;
+    let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, cx.state.clock.now_seconds()).await?;
     Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
 }
 
@@ -380,7 +379,8 @@ async fn store_new_version(
     properties: SecretProperties,
     key: &PrivateKey,
 ) -> Result<Response, VaultError> {
-    let stored = seal_version(cx.state.store.as_ref(), place(cx), name, properties, key, now_seconds()).await?;
+    let stored =
+        seal_version(cx.state.store.as_ref(), place(cx), name, properties, key, cx.state.clock.now_seconds()).await?;
     Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
 
@@ -437,7 +437,7 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
     let updated = cx
         .state
         .store
-        .update_version(place(cx), name, selector, &update, now_seconds())
+        .update_version(place(cx), name, selector, &update, cx.state.clock.now_seconds())
         .await
         .map_err(|e| VaultError::from_key_store(name, e))?
         .ok_or_else(|| VaultError::key_not_found(name))?;
@@ -488,7 +488,7 @@ pub async fn list_versions(cx: &Context<'_>, name: &str) -> Result<Response, Vau
 
 /// `DELETE /keys/{name}`: soft delete.
 pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let purge_at = now + i64::from(cx.vault.soft_delete_retention_days) * 86_400;
     let deleted = cx
         .state
@@ -555,10 +555,9 @@ fn decode_optional(value: Option<&str>, what: &str) -> Result<Option<Vec<u8>>, V
         .transpose()
 }
 
-/// Refuses `operation` on a version that is disabled or outside its validity period.
-pub(super) fn usable(version: &SecretVersion, operation: &str) -> Result<(), VaultError> {
+/// Refuses `operation` on a version that is disabled or outside its validity period at `now`.
+pub(super) fn usable(version: &SecretVersion, operation: &str, now: i64) -> Result<(), VaultError> {
     let properties = &version.properties;
-    let now = now_seconds();
     if !properties.enabled {
         return Err(VaultError::forbidden(format!("Operation {operation} is not allowed on a disabled key.")));
     }
@@ -582,7 +581,7 @@ pub async fn crypto(
     let params: KeyOperationParameters = parse_body(body, "KeyOperationsParameters")?;
     let (version, key) = load(cx, name, version).await?;
     let op = operation.as_str();
-    usable(&version, op)?;
+    usable(&version, op, cx.state.clock.now_seconds())?;
     if !facts(&version)?.key_ops.iter().any(|permitted| permitted == op) {
         return Err(VaultError::bad_parameter(format!("Operation {op} is not permitted on this key.")));
     }

@@ -39,7 +39,7 @@ pub async fn release(cx: &Context<'_>, name: &str, version: Option<&str>, body: 
     })?;
     let wrapping = ReleaseWrapping::parse(params.enc.as_deref())?;
     let (version, key) = keys::load(cx, name, version).await?;
-    keys::usable(&version, "release")?;
+    keys::usable(&version, "release", cx.state.clock.now_seconds())?;
     let facts = keys::facts(&version)?;
     let stated = facts.release_policy.as_ref().filter(|_| facts.exportable).ok_or_else(|| {
         VaultError::bad_parameter(

@@ -14,7 +14,6 @@ use strongroom_store::{Collection, Place, Store, VersionSelector};
 use super::error::VaultError;
 use super::secrets::{Context, parse_body};
 use super::{keys, scheduled};
-use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// A policy as kept: the wire form with its dates, and the version whose coming expiry was last noted.
@@ -125,7 +124,7 @@ pub async fn set_policy(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Res
     let (latest, _) = keys::load(cx, name, None).await?;
     let store = cx.state.store.as_ref();
     let previous = stored(store, keys::place(cx), name).await?;
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let created = previous.as_ref().and_then(|p| p.policy.attributes.as_ref()).and_then(|a| a.created).unwrap_or(now);
     let kept = StoredPolicy { policy: wire(&policy, Some(created), Some(now)), noticed_version: None };
     let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;

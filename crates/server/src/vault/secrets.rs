@@ -18,7 +18,6 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::operation::{MAX_RESULTS, Query};
-use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// What a secrets or keys operation works with.
@@ -150,7 +149,7 @@ pub async fn set(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, 
         expires: attributes.exp,
     };
     properties.validate()?;
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let version =
         SecretVersion { name: name.to_owned(), version: secret::new_version(), properties, created: now, updated: now };
     let stored = cx
@@ -210,7 +209,7 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
     let updated = cx
         .state
         .store
-        .update_version(cx.place(), name, selector, &update, now_seconds())
+        .update_version(cx.place(), name, selector, &update, cx.state.clock.now_seconds())
         .await
         .map_err(|e| VaultError::from_secret_store(name, e))?
         .ok_or_else(|| VaultError::secret_not_found(name))?;
@@ -219,7 +218,7 @@ pub async fn update(cx: &Context<'_>, name: &str, version: Option<&str>, body: &
 
 /// `DELETE /secrets/{name}`: soft delete, with every version.
 pub async fn delete(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let purge_at = secret::scheduled_purge_date(now, cx.vault.soft_delete_retention_days);
     let deleted = cx
         .state
