@@ -20,6 +20,7 @@ use super::mint;
 use super::pages;
 use super::token::{read_form, requested_resource};
 use super::users::{self, SignedIn};
+use crate::error::InternalFailure;
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
 
@@ -57,7 +58,8 @@ pub async fn device_code(
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
     mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
 
-    let device_code = credential::generate_client_secret().map_err(|_| OAuthFailure::internal())?;
+    let device_code =
+        credential::generate_client_secret().map_err(OAuthFailure::internal_while("drawing a device code"))?;
     let user_code = user_code().ok_or_else(OAuthFailure::internal)?;
     // From the configured login host, never the request's Host: the page a user is sent to is this server's.
     let verification_uri = format!("{}/devicelogin", state.endpoints.authority_host());

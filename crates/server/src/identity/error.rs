@@ -9,6 +9,7 @@ use time::macros::format_description;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::error::{InternalFailure, StoreFault};
 
 /// A token-service failure with its AADSTS code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,17 +344,21 @@ impl OAuthFailure {
 
 impl From<strongroom_store::Error> for OAuthFailure {
     fn from(e: strongroom_store::Error) -> Self {
-        if e.is_transient() {
-            tracing::warn!("storage is unavailable: {e}");
+        match StoreFault::of(&e) {
             // AADSTS90033 is Entra's "a transient error has occurred".
-            return Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            fault if fault.retryable() => Self::new(
+                fault.status(),
                 "temporarily_unavailable",
                 90033,
                 "A transient error has occurred. Please try again.",
-            );
+            ),
+            _ => Self::internal(),
         }
-        tracing::error!("storage failed: {e}");
+    }
+}
+
+impl InternalFailure for OAuthFailure {
+    fn generic_internal() -> Self {
         Self::internal()
     }
 }

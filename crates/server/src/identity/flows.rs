@@ -10,6 +10,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::OAuthFailure;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// A device code waiting for its user to sign in on the verification page.
@@ -61,7 +62,7 @@ const USER_CODE: &str = "user-code";
 const CODE: &str = "authorization-code";
 
 fn encode(grant: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, OAuthFailure> {
-    serde_json::to_vec(grant).map(Zeroizing::new).map_err(|_| OAuthFailure::internal())
+    serde_json::to_vec(grant).map(Zeroizing::new).map_err(OAuthFailure::internal_while("encoding a pending sign-in"))
 }
 
 fn decode<T: DeserializeOwned>(bytes: Option<Zeroizing<Vec<u8>>>) -> Option<T> {

@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 
 use super::error::OAuthFailure;
 use crate::clock::Clock;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// Failures that trigger a lock-out.
@@ -324,7 +325,7 @@ impl VerificationGate {
     pub async fn run<T: Send + 'static>(&self, check: impl FnOnce() -> T + Send + 'static) -> Result<T, OAuthFailure> {
         let Ok(_admitted) = self.admitted.try_acquire() else { return Err(OAuthFailure::busy()) };
         let _running = self.running.acquire().await.map_err(|_| OAuthFailure::busy())?;
-        tokio::task::spawn_blocking(check).await.map_err(|_| OAuthFailure::internal())
+        tokio::task::spawn_blocking(check).await.map_err(OAuthFailure::internal_while("a credential check"))
     }
 }
 

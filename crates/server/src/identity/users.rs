@@ -22,6 +22,7 @@ use super::error::OAuthFailure;
 use super::mint;
 use super::throttle::Presented;
 use super::token::requested_resource;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// How long a refresh token lives (Entra's default for most clients).
@@ -81,7 +82,7 @@ pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<
         .ok_or_else(OAuthFailure::internal)?;
 
     let mut secret = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut secret).map_err(|_| OAuthFailure::internal())?;
+    aws_lc_rs::rand::fill(&mut secret).map_err(OAuthFailure::internal_while("drawing a refresh token"))?;
     let refresh_token = URL_SAFE_NO_PAD.encode(secret);
     let grant = RefreshGrant {
         tenant_id: signed_in.tenant.id,
@@ -90,7 +91,7 @@ pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<
         scope: signed_in.scope.clone(),
         signed_in_at_ms: signed_in.signed_in_at_ms,
     };
-    let grant = serde_json::to_vec(&grant).map_err(|_| OAuthFailure::internal())?;
+    let grant = serde_json::to_vec(&grant).map_err(OAuthFailure::internal_while("encoding a refresh grant"))?;
     state
         .store
         .put_refresh_token(&token_hash(&refresh_token), &grant, state.clock.now_seconds() + REFRESH_TOKEN_DAYS * 86_400)

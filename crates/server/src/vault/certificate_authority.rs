@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use crate::config::{AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN};
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// Host names of Azure's that the server can answer as (besides its own): no vault certificate may name them.
@@ -82,7 +83,8 @@ async fn authority(state: &AppState, tenant_id: Uuid, domains: &[String]) -> Res
         certificate: STANDARD.encode(&authority.certificate),
         key: STANDARD.encode(authority.key().material()),
     };
-    let bytes = Zeroizing::new(serde_json::to_vec(&record).map_err(|_| VaultError::internal())?);
+    let bytes =
+        Zeroizing::new(serde_json::to_vec(&record).map_err(VaultError::internal_while("encoding a tenant's CA"))?);
     if kept.is_some() {
         store.put_sealed_setting(&name, &bytes).await?;
         return Ok(authority);
@@ -97,12 +99,17 @@ async fn authority(state: &AppState, tenant_id: Uuid, domains: &[String]) -> Res
 
 /// The CA a kept record holds, when it was made for `domains`.
 fn opened(tenant_id: Uuid, domains: &[String], bytes: &[u8]) -> Result<Option<TenantAuthority>, VaultError> {
-    let kept: KeptAuthority = serde_json::from_slice(bytes).map_err(|_| VaultError::internal())?;
+    let kept: KeptAuthority =
+        serde_json::from_slice(bytes).map_err(VaultError::internal_because("a tenant's stored CA is unreadable"))?;
     if kept.domains != domains {
         return Ok(None);
     }
-    let certificate = STANDARD.decode(&kept.certificate).map_err(|_| VaultError::internal())?;
-    let key = Zeroizing::new(STANDARD.decode(&kept.key).map_err(|_| VaultError::internal())?);
+    let certificate = STANDARD
+        .decode(&kept.certificate)
+        .map_err(VaultError::internal_because("a tenant's stored CA certificate is not base64"))?;
+    let key = Zeroizing::new(
+        STANDARD.decode(&kept.key).map_err(VaultError::internal_because("a tenant's stored CA key is not base64"))?,
+    );
     let key = PrivateKey::from_pkcs8(&key)?;
     Ok(Some(TenantAuthority::from_parts(tenant_id, domains, certificate, key)))
 }

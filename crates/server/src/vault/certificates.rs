@@ -37,6 +37,7 @@ use zeroize::Zeroizing;
 use super::error::VaultError;
 use super::secrets::{Context, open_backup, parse_body, refuse_if_purge_protected, seal_backup};
 use super::{certificate_authority, keys, scheduled};
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// What a certificate version's properties say about it, in clear: a certificate is public, so lists, deleted
@@ -219,9 +220,9 @@ fn pending_setting(cx: &Context<'_>, name: &str) -> String {
 
 async fn pending(cx: &Context<'_>, name: &str) -> Result<Option<Pending>, VaultError> {
     match cx.state.store.sealed_setting(&pending_setting(cx, name)).await? {
-        Some(bytes) if !bytes.is_empty() => {
-            serde_json::from_slice(&bytes).map(Some).map_err(|_| VaultError::internal())
-        }
+        Some(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(VaultError::internal_because("a pending certificate request is unreadable")),
         _ => Ok(None),
     }
 }
@@ -229,7 +230,9 @@ async fn pending(cx: &Context<'_>, name: &str) -> Result<Option<Pending>, VaultE
 /// Keeps `pending`, or forgets it (an empty setting) when `None`.
 async fn put_pending(cx: &Context<'_>, name: &str, pending: Option<&Pending>) -> Result<(), VaultError> {
     let bytes = match pending {
-        Some(p) => Zeroizing::new(serde_json::to_vec(p).map_err(|_| VaultError::internal())?),
+        Some(p) => Zeroizing::new(
+            serde_json::to_vec(p).map_err(VaultError::internal_while("encoding a pending certificate request"))?,
+        ),
         None => Zeroizing::new(Vec::new()),
     };
     Ok(cx.state.store.put_sealed_setting(&pending_setting(cx, name), &bytes).await?)
@@ -246,8 +249,11 @@ pub async fn merge(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response
         .map(|c| STANDARD.decode(c).map_err(|_| VaultError::bad_parameter("Each x5c entry is base64 DER.")))
         .collect::<Result<Vec<_>, _>>()?;
     let leaf = chain.first().ok_or_else(|| VaultError::bad_parameter("'x5c', the signed chain, is required."))?;
-    let key =
-        PrivateKey::from_pkcs8(&Zeroizing::new(STANDARD.decode(&pending.pkcs8).map_err(|_| VaultError::internal())?))?;
+    let key = PrivateKey::from_pkcs8(&Zeroizing::new(
+        STANDARD
+            .decode(&pending.pkcs8)
+            .map_err(VaultError::internal_because("a pending certificate request's key is not base64"))?,
+    ))?;
     if !certificate::certifies(leaf, &key)? {
         return Err(VaultError::bad_parameter("The merged certificate is not for the pending request's key."));
     }
@@ -351,10 +357,10 @@ async fn store_version(
         updated: now,
     };
     let facts = CertificateFacts { cer: STANDARD.encode(leaf), secret_content_type: secret_content_type.clone() };
-    let facts = serde_json::to_string(&facts).map_err(|_| VaultError::internal())?;
+    let facts = serde_json::to_string(&facts).map_err(VaultError::internal_while("encoding a certificate's facts"))?;
     let (key_version, sealed_key) = keys::certificate_key_version(&key, name, &version_id, properties(None), now)?;
     let kept = serde_json::to_string(&Kept { policy, operation, noticed_version: None })
-        .map_err(|_| VaultError::internal())?;
+        .map_err(VaultError::internal_while("encoding a certificate's policy"))?;
     let certificate_version = version(properties(Some(facts)));
     let versions = vec![
         (Place::certificates(vault_id), certificate_version.clone(), Zeroizing::new(String::new())),
@@ -388,7 +394,10 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     key_props.kty = Some(key.kty().as_str().to_owned());
     match key.curve() {
         Some(curve) => key_props.crv = Some(curve.as_str().to_owned()),
-        None => key_props.key_size = Some(u32::try_from(key.size_bits()?).map_err(|_| VaultError::internal())?),
+        None => {
+            key_props.key_size =
+                Some(u32::try_from(key.size_bits()?).map_err(VaultError::internal_while("reading a key's size"))?)
+        }
     }
     let x509 = policy.x509_props.get_or_insert_with(X509Properties::default);
     x509.subject.get_or_insert(certificate::subject_of(leaf)?);
@@ -422,7 +431,9 @@ fn with_id(cx: &Context<'_>, name: &str, mut operation: CertificateOperation) ->
 async fn kept(cx: &Context<'_>, name: &str) -> Result<Option<Kept>, VaultError> {
     match cx.state.store.object_policy(place(cx), name).await? {
         None => Ok(None),
-        Some(json) => serde_json::from_str(&json).map(Some).map_err(|_| VaultError::internal()),
+        Some(json) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(VaultError::internal_because("a certificate's stored policy is unreadable")),
     }
 }
 
@@ -622,7 +633,7 @@ async fn set_policy_in_store(
     key_spec(&merged)?;
     check_lifetime_actions(&merged)?;
     kept.policy = merged.clone();
-    let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+    let json = serde_json::to_string(&kept).map_err(VaultError::internal_while("encoding a certificate's policy"))?;
     if !cx.state.store.put_object_policy(place(cx), name, &json).await? {
         return Err(VaultError::certificate_not_found(name));
     }
@@ -733,7 +744,8 @@ pub async fn run_schedule(state: &AppState, now: i64) -> usize {
 
 async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, now: i64) -> Result<bool, VaultError> {
     let store = state.store.as_ref();
-    let mut kept: Kept = serde_json::from_str(json).map_err(|_| VaultError::internal())?;
+    let mut kept: Kept = serde_json::from_str(json)
+        .map_err(VaultError::internal_because("a certificate's stored policy is unreadable"))?;
     let Some((latest, _)) = store.read_version(place, name, VersionSelector::Latest).await? else {
         return Ok(false);
     };
@@ -767,7 +779,8 @@ async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, no
         tracing::warn!(certificate = %name, version = %latest.version, expires, "the certificate expires soon");
         scheduled::record(state, place, name, "CertificateNearExpiryEmailContacts").await;
         kept.noticed_version = Some(latest.version);
-        let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+        let json =
+            serde_json::to_string(&kept).map_err(VaultError::internal_while("encoding a certificate's policy"))?;
         store.put_object_policy(place, name, &json).await?;
     }
     Ok(false)
@@ -779,9 +792,9 @@ fn contacts_setting(cx: &Context<'_>) -> String {
 
 async fn contacts(cx: &Context<'_>) -> Result<Option<Contacts>, VaultError> {
     match cx.state.store.sealed_setting(&contacts_setting(cx)).await? {
-        Some(bytes) if !bytes.is_empty() => {
-            serde_json::from_slice(&bytes).map(Some).map_err(|_| VaultError::internal())
-        }
+        Some(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(VaultError::internal_because("a vault's certificate contacts are unreadable")),
         _ => Ok(None),
     }
 }
@@ -805,7 +818,9 @@ pub async fn set_contacts(cx: &Context<'_>, body: &[u8]) -> Result<Response, Vau
         return Err(VaultError::bad_parameter("Each certificate contact has an e-mail address."));
     }
     let contacts = Contacts { id: None, contacts: Some(list) };
-    let bytes = Zeroizing::new(serde_json::to_vec(&contacts).map_err(|_| VaultError::internal())?);
+    let bytes = Zeroizing::new(
+        serde_json::to_vec(&contacts).map_err(VaultError::internal_while("encoding certificate contacts"))?,
+    );
     cx.state.store.put_sealed_setting(&contacts_setting(cx), &bytes).await?;
     Ok(Json(contacts_with_id(cx, contacts)).into_response())
 }
@@ -831,13 +846,16 @@ async fn issuers(cx: &Context<'_>) -> Result<BTreeMap<String, (String, IssuerBun
 
 async fn issuers_of(store: &dyn Store, vault_id: Uuid) -> Result<BTreeMap<String, (String, IssuerBundle)>, VaultError> {
     match store.sealed_setting(&issuers_setting(vault_id)).await? {
-        Some(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes).map_err(|_| VaultError::internal()),
+        Some(bytes) if !bytes.is_empty() => serde_json::from_slice(&bytes)
+            .map_err(VaultError::internal_because("a vault's certificate issuers are unreadable")),
         _ => Ok(BTreeMap::new()),
     }
 }
 
 async fn put_issuers(cx: &Context<'_>, issuers: &BTreeMap<String, (String, IssuerBundle)>) -> Result<(), VaultError> {
-    let bytes = Zeroizing::new(serde_json::to_vec(issuers).map_err(|_| VaultError::internal())?);
+    let bytes = Zeroizing::new(
+        serde_json::to_vec(issuers).map_err(VaultError::internal_while("encoding certificate issuers"))?,
+    );
     Ok(cx.state.store.put_sealed_setting(&issuers_setting(cx.vault.id), &bytes).await?)
 }
 
@@ -985,7 +1003,8 @@ pub async fn backup(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
         let versions = history.into_iter().map(|(version, value)| (version, value.to_string())).collect();
         parts.push(SecretBackup::new(place.collection, &canonical, versions)?);
     }
-    let [certificate, key, secret]: [SecretBackup; 3] = parts.try_into().map_err(|_| VaultError::internal())?;
+    let [certificate, key, secret]: [SecretBackup; 3] =
+        parts.try_into().map_err(VaultError::internal_because("a certificate backup did not have its three parts"))?;
     let kept = store.object_policy(place(cx), name).await?;
     Ok(Json(seal_backup(cx, &CertificateBackup { certificate, key, secret, kept })?).into_response())
 }

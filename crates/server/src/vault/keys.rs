@@ -29,6 +29,7 @@ use super::error::VaultError;
 use super::operation::CryptoOperation;
 use super::rotation;
 use super::secrets::{Context, backup_blob, parse_body, refuse_if_purge_protected, restore_blob};
+use crate::error::InternalFailure;
 
 /// What a key version's properties say about it (kept in the version's metadata field, in clear).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,7 +92,7 @@ pub(super) async fn certificate_key(
 fn sealed(key: &PrivateKey) -> Result<Zeroizing<String>, VaultError> {
     serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
         .map(Zeroizing::new)
-        .map_err(|_| VaultError::internal())
+        .map_err(VaultError::internal_while("encoding a key's sealed material"))
 }
 
 /// What a create or import says about release: exportable with a policy, or neither.
@@ -221,7 +222,7 @@ fn key_ops(kty: KeyType, requested: Option<Vec<String>>) -> Result<Vec<String>, 
 }
 
 fn metadata(facts: &KeyFacts) -> Result<String, VaultError> {
-    serde_json::to_string(facts).map_err(|_| VaultError::internal())
+    serde_json::to_string(facts).map_err(VaultError::internal_while("encoding a key's metadata"))
 }
 
 /// Most parsed keys kept; past it the cache starts over.
@@ -291,8 +292,13 @@ async fn load_from(
 /// The key a version's sealed value holds.
 fn unseal(version: &SecretVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
     let facts = facts(version)?;
-    let stored: SealedKey = serde_json::from_str(sealed).map_err(|_| VaultError::internal())?;
-    let material = Zeroizing::new(STANDARD.decode(&stored.material).map_err(|_| VaultError::internal())?);
+    let stored: SealedKey =
+        serde_json::from_str(sealed).map_err(VaultError::internal_because("a key's sealed material is unreadable"))?;
+    let material = Zeroizing::new(
+        STANDARD
+            .decode(&stored.material)
+            .map_err(VaultError::internal_because("a key's sealed material is not base64"))?,
+    );
     Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
 }
 
@@ -345,7 +351,7 @@ pub(super) async fn rotate_in(
     let kty = facts(&current)?.kty;
     // RSA and AES keys keep their size, EC keys their curve.
     let size = match old.curve() {
-        None => Some(u32::try_from(old.size_bits()?).map_err(|_| VaultError::internal())?),
+        None => Some(u32::try_from(old.size_bits()?).map_err(VaultError::internal_while("reading a key's size"))?),
         Some(_) => None,
     };
     let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
@@ -453,7 +459,7 @@ pub fn random_bytes(body: &[u8]) -> Result<Response, VaultError> {
         .filter(|n| (1..=128).contains(n))
         .ok_or_else(|| VaultError::bad_parameter("'count' is required: a number of bytes from 1 to 128."))?;
     let mut bytes = vec![0u8; count];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| VaultError::internal())?;
+    aws_lc_rs::rand::fill(&mut bytes).map_err(VaultError::internal_while("drawing random bytes"))?;
     Ok(Json(RandomBytes { value: URL_SAFE_NO_PAD.encode(bytes) }).into_response())
 }
 

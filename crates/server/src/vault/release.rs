@@ -16,6 +16,7 @@ use strongroom_proto::keyvault::{KeyReleaseParameters, KeyReleaseResult};
 use super::error::VaultError;
 use super::keys;
 use super::secrets::{Context, parse_body};
+use crate::error::InternalFailure;
 
 fn refused(message: &str) -> VaultError {
     VaultError::forbidden(message.to_owned())
@@ -75,7 +76,7 @@ pub async fn release(cx: &Context<'_>, name: &str, version: Option<&str>, body: 
         "generator": "Strongroom",
     });
     let bundle = keys::bundle(cx, &version, Some(&key))?;
-    let mut released = serde_json::to_value(&bundle).map_err(|_| VaultError::internal())?;
+    let mut released = serde_json::to_value(&bundle).map_err(VaultError::internal_while("encoding a released key"))?;
     released["key"]["key_hsm"] = Value::String(URL_SAFE_NO_PAD.encode(key_hsm.to_string()));
     let payload = json!({
         "request": {
@@ -87,6 +88,9 @@ pub async fn release(cx: &Context<'_>, name: &str, version: Option<&str>, body: 
         "response": {"key": released},
     });
     let signing = cx.state.keys.get();
-    let value = signing.current().and_then(|k| k.sign(&payload)).map_err(|_| VaultError::internal())?;
+    let value = signing
+        .current()
+        .and_then(|k| k.sign(&payload))
+        .map_err(VaultError::internal_while("signing a key release"))?;
     Ok(Json(KeyReleaseResult { value }).into_response())
 }

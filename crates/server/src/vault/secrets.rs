@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use super::operation::{MAX_RESULTS, Query};
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// What a secrets or keys operation works with.
@@ -306,7 +307,7 @@ pub(super) async fn backup_blob(
 
 /// `backup` as a blob sealed under the installation's backup key.
 pub(super) fn seal_backup(cx: &Context<'_>, backup: &impl serde::Serialize) -> Result<BackupBlob, VaultError> {
-    let payload = Zeroizing::new(serde_json::to_vec(backup).map_err(|_| VaultError::internal())?);
+    let payload = Zeroizing::new(serde_json::to_vec(backup).map_err(VaultError::internal_while("encoding a backup"))?);
     let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(cx.vault.tenant_id, &payload)?;
     Ok(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) })
 }
