@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::Directory;
-use strongroom_core::provision::Change;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
 use zeroize::Zeroizing;
 

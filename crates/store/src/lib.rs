@@ -17,8 +17,8 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use strongroom_core::directory::Change;
 use strongroom_core::directory::Directory;
-use strongroom_core::provision::Change;
 pub use strongroom_core::rbac::Collection;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion};
 use uuid::Uuid;

@@ -13,9 +13,9 @@ use base64::Engine;
 use serde::Serialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential};
 use strongroom_core::credential::{self, StoredSecret};
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User, may_manage_user};
 use strongroom_core::graph_query::{Filterable, GraphQuery};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::Action;
 use strongroom_core::redirect;
 use strongroom_proto::graph::{

@@ -4,12 +4,12 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{AuthorizationModel, Vault, validate_vault_name};
 use strongroom_core::network::{
     Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, parse_ip_rule,
 };
 use strongroom_core::policy::{self, AccessPolicy, MAX_ENTRIES, PolicyEdit};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::{Action, Scope, built_in_role};
 use strongroom_proto::arm::{
     AccessPolicyEntry, AccessPolicyPermissions, IpRule, ListResult, NetworkAcls, VaultProperties, VaultResource,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::Directory;
-use strongroom_core::provision::Change;
 use strongroom_core::secret::{DeletedSecret, SecretUpdate, SecretVersion, name_key};
 use zeroize::Zeroizing;
 

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
 use strongroom_core::network::NetworkRules;
-use strongroom_core::provision::Change;
 use strongroom_core::secret::{SecretProperties, SecretUpdate, SecretVersion, new_version};
 use tempfile::TempDir;
 use uuid::Uuid;
