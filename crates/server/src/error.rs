@@ -136,4 +136,12 @@ pub trait InternalFailure: Sized {
             Self::generic_internal()
         }
     }
+
+    /// For `ok_or_else`: logs that `what` is missing where the server needs it, and answers the generic 500.
+    fn internal_missing(what: &'static str) -> impl FnOnce() -> Self {
+        move || {
+            tracing::error!("{what} is missing");
+            Self::generic_internal()
+        }
+    }
 }

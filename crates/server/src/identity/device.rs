@@ -60,7 +60,7 @@ pub async fn device_code(
 
     let device_code =
         credential::generate_client_secret().map_err(OAuthFailure::internal_while("drawing a device code"))?;
-    let user_code = user_code().ok_or_else(OAuthFailure::internal)?;
+    let user_code = user_code().ok_or_else(OAuthFailure::internal_missing("a drawn user code"))?;
     // From the configured login host, never the request's Host: the page a user is sent to is this server's.
     let verification_uri = format!("{}/devicelogin", state.endpoints.authority_host());
     let grant = DeviceGrant {

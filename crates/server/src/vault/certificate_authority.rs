@@ -44,7 +44,9 @@ pub(super) async fn issue(
     now: i64,
 ) -> Result<Vec<Vec<u8>>, VaultError> {
     let directory = state.directory();
-    let tenant = directory.tenant(&tenant_id.to_string()).ok_or_else(VaultError::internal)?;
+    let tenant = directory
+        .tenant(&tenant_id.to_string())
+        .ok_or_else(VaultError::internal_missing("the tenant of a certificate authority"))?;
     let domains = state
         .certificate_authorities
         .iter()
@@ -93,8 +95,11 @@ async fn authority(state: &AppState, tenant_id: Uuid, domains: &[String]) -> Res
     if store.create_sealed_setting(&name, &bytes).await? {
         return Ok(authority);
     }
-    let first = store.sealed_setting(&name).await?.ok_or_else(VaultError::internal)?;
-    opened(tenant_id, domains, &first)?.ok_or_else(VaultError::internal)
+    let first = store
+        .sealed_setting(&name)
+        .await?
+        .ok_or_else(VaultError::internal_missing("the tenant CA another request stored"))?;
+    opened(tenant_id, domains, &first)?.ok_or_else(VaultError::internal_missing("a tenant CA for these domains"))
 }
 
 /// The CA a kept record holds, when it was made for `domains`.

@@ -646,7 +646,7 @@ fn facts(version: &SecretVersion) -> Result<CertificateFacts, VaultError> {
         .content_type
         .as_deref()
         .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or_else(VaultError::internal)
+        .ok_or_else(VaultError::internal_missing("a certificate's readable facts"))
 }
 
 fn item(cx: &Context<'_>, version: &SecretVersion, with_version: bool) -> CertificateItem {
@@ -972,7 +972,7 @@ async fn issue_with(
         )));
     }
     let tenant_id = state.directory().vaults().iter().find(|v| v.id == vault_id).map(|v| v.tenant_id);
-    let tenant_id = tenant_id.ok_or_else(VaultError::internal)?;
+    let tenant_id = tenant_id.ok_or_else(VaultError::internal_missing("the tenant of a vault being restored into"))?;
     certificate_authority::issue(state, tenant_id, subject, key, now).await
 }
 

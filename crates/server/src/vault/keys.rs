@@ -135,7 +135,7 @@ pub(super) fn facts(version: &SecretVersion) -> Result<KeyFacts, VaultError> {
         .content_type
         .as_deref()
         .and_then(|json| serde_json::from_str(json).ok())
-        .ok_or_else(VaultError::internal)
+        .ok_or_else(VaultError::internal_missing("a key's readable metadata"))
 }
 
 pub(super) fn place(cx: &Context<'_>) -> Place {

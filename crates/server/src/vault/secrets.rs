@@ -308,7 +308,12 @@ pub(super) async fn backup_blob(
 /// `backup` as a blob sealed under the installation's backup key.
 pub(super) fn seal_backup(cx: &Context<'_>, backup: &impl serde::Serialize) -> Result<BackupBlob, VaultError> {
     let payload = Zeroizing::new(serde_json::to_vec(backup).map_err(VaultError::internal_while("encoding a backup"))?);
-    let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(cx.vault.tenant_id, &payload)?;
+    let blob = cx
+        .state
+        .backup_keys
+        .first()
+        .ok_or_else(VaultError::internal_missing("this installation's backup key"))?
+        .seal(cx.vault.tenant_id, &payload)?;
     Ok(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) })
 }
 
