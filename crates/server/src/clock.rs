@@ -2,7 +2,8 @@
 //! renewal, purges, audit times) is read from the one [`Clock`] the installation is opened with, so that a test
 //! can move the whole server forward in time by setting its offset.
 //!
-//! The only reading of the system's time outside this module is of `Instant`s measuring durations.
+//! Outside this module the system's time is read only as `Instant`s measuring durations (and through
+//! [`Clock::unmoved_now`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -50,7 +51,8 @@ impl Clock {
     }
 
     /// Now as the system has it, whatever the offset: for what another party judges by its own clock — the
-    /// listener's TLS certificate is checked by every client against the client's time.
+    /// listener's TLS certificate is checked by every client against the client's time — and for the
+    /// informative timestamp of a token-service error body, rendered where no server state reaches.
     pub fn unmoved_now() -> OffsetDateTime {
         Self::system().now()
     }
