@@ -9,6 +9,10 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod change;
+
+pub use change::Change;
+
 use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::credential::StoredSecret;
 use crate::network::NetworkRules;

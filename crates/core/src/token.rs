@@ -292,7 +292,7 @@ impl ValidatedTokens {
         if let Some(checked) = cached.filter(|checked| checked.still_valid(keys, expected, now)) {
             return Ok(checked);
         }
-        let (claims, key) = keys.verify(token, expected)?;
+        let (claims, key) = keys.verify(token, expected, now)?;
         let checked = Checked { kid: Arc::from(key.kid.as_str()), claims: Arc::new(claims) };
         let mut entries = match self.entries.write() {
             Ok(entries) => entries,
@@ -378,14 +378,14 @@ impl KeySet {
         &self.keys
     }
 
-    /// Validates `token` against `expected`, returning its claims. The error message says why a token was
-    /// refused (never the token itself).
-    pub fn validate(&self, token: &str, expected: &Expected<'_>) -> Result<AccessClaims> {
-        self.verify(token, expected).map(|(claims, _)| claims)
+    /// Validates `token` against `expected` at `now` (Unix seconds), returning its claims. The error message
+    /// says why a token was refused (never the token itself).
+    pub fn validate(&self, token: &str, expected: &Expected<'_>, now: i64) -> Result<AccessClaims> {
+        self.verify(token, expected, now).map(|(claims, _)| claims)
     }
 
     /// [`KeySet::validate`], also telling which key's signature was checked.
-    fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<(AccessClaims, &SigningKey)> {
+    fn verify(&self, token: &str, expected: &Expected<'_>, now: i64) -> Result<(AccessClaims, &SigningKey)> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::invalid_credential("The access token is malformed."))?;
         if header.alg != Algorithm::RS256 {
@@ -397,15 +397,30 @@ impl KeySet {
             .and_then(|kid| self.keys.iter().find(|k| k.kid == kid))
             .ok_or_else(|| Error::invalid_credential("The access token is signed by an unknown key."))?;
 
+        // jsonwebtoken checks the signature and that the claims are there; the claims are judged here, in
+        // jsonwebtoken's order, against the caller's `now` (jsonwebtoken would read the system clock).
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = CLOCK_SKEW_SECONDS;
-        validation.validate_nbf = true;
+        validation.validate_exp = false;
+        validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
-        validation.set_audience(expected.audiences);
-        validation.set_issuer(&[expected.issuer]);
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|e| refusal(&e, expected))?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| refusal(&e))?.claims;
+        let skew = i64::try_from(CLOCK_SKEW_SECONDS).unwrap_or(60);
+        if claims.exp < now - skew {
+            return Err(Error::invalid_credential("The access token has expired."));
+        }
+        if claims.nbf > now + skew {
+            return Err(Error::invalid_credential("The access token is not valid yet."));
+        }
+        if claims.iss != expected.issuer {
+            return Err(Error::invalid_credential(format!("AKV10032: Invalid issuer. Expected {}.", expected.issuer)));
+        }
+        if !expected.audiences.contains(&claims.aud.as_str()) {
+            return Err(Error::invalid_credential(format!(
+                "AKV10022: Invalid audience. Expected {}.",
+                expected.audiences.join(" or ")
+            )));
+        }
         if Uuid::parse_str(&claims.tid).ok() != Some(expected.tenant_id) {
             return Err(Error::invalid_credential("The access token is for another tenant."));
         }
@@ -413,13 +428,9 @@ impl KeySet {
     }
 }
 
-fn refusal(error: &jsonwebtoken::errors::Error, expected: &Expected<'_>) -> Error {
+fn refusal(error: &jsonwebtoken::errors::Error) -> Error {
     use jsonwebtoken::errors::ErrorKind as Jwt;
     let message = match error.kind() {
-        Jwt::InvalidAudience => format!("AKV10022: Invalid audience. Expected {}.", expected.audiences.join(" or ")),
-        Jwt::InvalidIssuer => format!("AKV10032: Invalid issuer. Expected {}.", expected.issuer),
-        Jwt::ExpiredSignature => "The access token has expired.".to_owned(),
-        Jwt::ImmatureSignature => "The access token is not valid yet.".to_owned(),
         Jwt::InvalidSignature => "The access token's signature is invalid.".to_owned(),
         Jwt::MissingRequiredClaim(claim) => format!("The access token has no '{claim}' claim."),
         _ => "The access token is malformed.".to_owned(),
@@ -553,7 +564,7 @@ mod tests {
     }
 
     fn refused(keys: &KeySet, token: &str) -> String {
-        match keys.validate(token, &expected(tenant())) {
+        match keys.validate(token, &expected(tenant()), now()) {
             Ok(_) => "accepted".into(),
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::InvalidCredential);
@@ -567,9 +578,24 @@ mod tests {
         let key = SigningKey::generate()?;
         let token = key.sign(&claims())?;
         let keys = KeySet::new(vec![key]);
-        let validated = keys.validate(&token, &expected(tenant()))?;
+        let validated = keys.validate(&token, &expected(tenant()), now())?;
         assert_eq!(validated.aud, AUDIENCE);
         assert_eq!(validated.idtyp, "app");
+        Ok(())
+    }
+
+    #[test]
+    fn validity_is_judged_at_the_time_given_not_by_the_system_clock() -> Result<()> {
+        let key = SigningKey::generate()?;
+        let later = now() + 40 * 86_400;
+        let minted_later = AccessClaims { iat: later, nbf: later, exp: later + 3600, ..claims() };
+        let token = key.sign(&minted_later)?;
+        let keys = KeySet::new(vec![key]);
+        assert!(keys.validate(&token, &expected(tenant()), later).is_ok(), "valid at the time it was minted for");
+        let refused = keys.validate(&token, &expected(tenant()), now()).map(drop).map_err(|e| e.message().to_owned());
+        assert_eq!(refused, Err("The access token is not valid yet.".to_owned()));
+        let refused = keys.validate(&token, &expected(tenant()), later + 7200).map(drop).map_err(|e| e.kind());
+        assert_eq!(refused, Err(ErrorKind::InvalidCredential), "expired an hour after its exp");
         Ok(())
     }
 
@@ -579,7 +605,7 @@ mod tests {
         let restored = SigningKey::from_pkcs8(&key.to_pkcs8()?)?;
         assert_eq!(key.kid(), restored.kid());
         let token = restored.sign(&claims())?;
-        assert!(KeySet::new(vec![key]).validate(&token, &expected(tenant())).is_ok());
+        assert!(KeySet::new(vec![key]).validate(&token, &expected(tenant()), now()).is_ok());
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use strongroom_proto::audit::AuditRecord;
 use tokio::sync::mpsc;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 
 const QUEUE: usize = 16_384;
@@ -77,8 +78,8 @@ pub fn request_id() -> String {
 
 /// The record of something the server did by itself (a scheduled rotation, an expiry notice): no caller, no
 /// request, the resource it acted on.
-pub fn system_event(operation: &str, resource_id: String) -> AuditRecord {
-    let time = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339);
+pub fn system_event(clock: &Clock, operation: &str, resource_id: String) -> AuditRecord {
+    let time = clock.now().format(&time::format_description::well_known::Rfc3339);
     let request_id = request_id();
     AuditRecord {
         time: time.unwrap_or_default(),

@@ -22,12 +22,13 @@ use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditSink;
+use crate::clock::Clock;
 use crate::config::{ServerSettings, Storage};
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
-use crate::identity::mint::now_seconds;
+use crate::identity::throttle::SignInThrottle;
 use crate::signing::{self, SigningKeys};
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
 use crate::{cluster, http, identity, sweeper, tls};
@@ -79,31 +80,46 @@ pub struct Installation {
     keys: KeySet,
     backup_key: Zeroizing<Vec<u8>>,
     workload_key: Arc<WorkloadSecretKey>,
+    clock: Clock,
 }
 
 impl Installation {
-    /// Opens (creating on first use) the installation in `settings.data_dir`.
+    /// Opens (creating on first use) the installation in `settings.data_dir`, on the system clock.
     pub async fn open(settings: ServerSettings) -> Result<Self> {
+        Self::open_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Installation::open`], on `clock`: every time the server reads is read from it (tests move it).
+    pub async fn open_with_clock(settings: ServerSettings, clock: Clock) -> Result<Self> {
+        if settings.clock_offset_seconds != 0 {
+            tracing::warn!(
+                "`scheduler_clock_offset_seconds` is deprecated: it moves the whole server's clock {} seconds ahead",
+                settings.clock_offset_seconds
+            );
+            clock.set_offset_seconds(settings.clock_offset_seconds);
+        }
         let database = open_store(&settings).await?;
         // Warm secret reads are answered from memory; writes go through to the database first.
         let store: Arc<dyn Store> = Arc::new(CachedStore::new(database));
-        let keys = signing::load(store.as_ref(), now_seconds()).await?;
+        let keys = signing::load(store.as_ref(), clock.now_seconds()).await?;
         let backup_key = load_installation_key(store.as_ref(), BACKUP_KEY_SETTING).await?;
         let workload_key = load_installation_key(store.as_ref(), WORKLOAD_KEY_SETTING).await?;
         let workload_key = Arc::new(WorkloadSecretKey::from_bytes(&workload_key));
-        Ok(Self { settings, store, keys, backup_key, workload_key })
+        Ok(Self { settings, store, keys, backup_key, workload_key, clock })
     }
 
     /// Rotates the token signing key now; a running server takes the new key up within seconds.
     pub async fn rotate_signing_key(&self) -> Result<()> {
-        signing::rotate(self.store.as_ref(), self.settings.token_lifetime_seconds, now_seconds()).await.map(drop)
+        signing::rotate(self.store.as_ref(), self.settings.token_lifetime_seconds, self.clock.now_seconds())
+            .await
+            .map(drop)
     }
 
     /// Replaces every token signing key with a new one, so that every token signed before is refused — at
     /// once on nodes of a PostgreSQL installation, and within [`signing::CHECK_INTERVAL`] on a server running
     /// on this SQLite database.
     pub async fn revoke_previous_signing_keys(&self) -> Result<()> {
-        signing::revoke_previous(self.store.as_ref(), now_seconds()).await.map(drop)
+        signing::revoke_previous(self.store.as_ref(), self.clock.now_seconds()).await.map(drop)
     }
 
     /// This installation's backup key, base64: give it to another installation's `trusted_backup_keys` so
@@ -125,7 +141,7 @@ impl Installation {
         loop {
             attempts += 1;
             let current = self.store.load_directory().await?;
-            let changes = provision::plan(&current, desired, now_seconds(), &self.workload_key)
+            let changes = provision::plan(&current, desired, self.clock.now_seconds(), &self.workload_key)
                 .map_err(|e| Error::new(ErrorKind::Config, "applying the configuration", e))?;
             if changes.is_empty() {
                 return Ok(());
@@ -169,7 +185,7 @@ impl Installation {
                 subnets: self.settings.subnets.clone(),
             },
             directory: DirectorySnapshot::new(directory),
-            sign_in_throttle: Default::default(),
+            sign_in_throttle: SignInThrottle::new(self.clock.clone()),
             verification_gate: Default::default(),
             issuer_keys: IssuerKeys::new(
                 std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref(),
@@ -181,6 +197,7 @@ impl Installation {
             parsed_keys: Default::default(),
             data_dir: self.settings.data_dir.clone(),
             certificate_authorities: self.settings.certificate_authorities.clone(),
+            clock: self.clock,
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));

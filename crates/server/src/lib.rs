@@ -6,6 +6,7 @@
 //! Vault requests run the seed's request flow in [`vault`]; the token service lives in [`identity`].
 
 pub mod audit;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod dev;

@@ -12,6 +12,7 @@ use strongroom_core::token::ValidatedTokens;
 use strongroom_store::Store;
 
 use crate::audit::AuditSink;
+use crate::clock::Clock;
 use crate::endpoints::Endpoints;
 use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub certificate_authorities: Vec<crate::config::TenantCertificateAuthority>,
     /// Key versions' material, parsed once, so that warm cryptographic operations skip the parse.
     pub parsed_keys: crate::vault::keys::ParsedKeys,
+    /// The clock every date given or judged is read from.
+    pub clock: Clock,
 }
 
 /// The network around the server, as the firewall sees it.

@@ -8,7 +8,6 @@ use std::time::Duration;
 use strongroom_store::Store;
 use tokio::sync::watch;
 
-use crate::identity::mint::now_seconds;
 use crate::signing;
 use crate::state::AppState;
 use crate::vault;
@@ -25,17 +24,17 @@ pub async fn sweep_once(store: &dyn Store, now: i64) -> strongroom_store::Result
     Ok(purged)
 }
 
-/// Purges, rotations and renewals that are due.
-async fn maintain(state: &AppState, schedule: Schedule) {
-    if let Err(e) = sweep_once(state.store.as_ref(), now_seconds()).await {
+/// Purges, rotations and renewals that are due by the server's clock.
+async fn maintain(state: &AppState) {
+    let now = state.clock.now_seconds();
+    if let Err(e) = sweep_once(state.store.as_ref(), now).await {
         tracing::error!("the retention sweep failed: {e}");
     }
-    let scheduler_now = now_seconds() + schedule.clock_offset_seconds;
-    let rotated = vault::rotation::run_schedule(state, scheduler_now).await;
+    let rotated = vault::rotation::run_schedule(state, now).await;
     if rotated > 0 {
         tracing::info!(rotated, "keys rotated by their rotation policies");
     }
-    let renewed = vault::certificates::run_schedule(state, scheduler_now).await;
+    let renewed = vault::certificates::run_schedule(state, now).await;
     if renewed > 0 {
         tracing::info!(renewed, "certificates renewed by their policies");
     }
@@ -46,17 +45,12 @@ async fn maintain(state: &AppState, schedule: Schedule) {
 pub struct Schedule {
     /// Days between two token signing keys.
     pub signing_key_rotation_days: u32,
-    /// How far ahead of the system clock key rotation policies are judged (tests move time this way).
-    pub clock_offset_seconds: i64,
 }
 
 impl Schedule {
     /// The schedule `settings` give.
     pub fn of(settings: &crate::config::ServerSettings) -> Self {
-        Self {
-            signing_key_rotation_days: settings.signing_key_rotation_days,
-            clock_offset_seconds: settings.scheduler_clock_offset_seconds,
-        }
+        Self { signing_key_rotation_days: settings.signing_key_rotation_days }
     }
 }
 
@@ -69,11 +63,12 @@ pub async fn run(state: Arc<AppState>, schedule: Schedule, mut shutdown: watch::
             false
         });
         if leads {
-            maintain(&state, schedule).await;
+            maintain(&state).await;
         }
         let lifetime = state.token_lifetime_seconds;
         let days = schedule.signing_key_rotation_days;
-        if let Err(e) = signing::maintain(state.store.as_ref(), &state.keys, lifetime, days, now_seconds(), leads).await
+        if let Err(e) =
+            signing::maintain(state.store.as_ref(), &state.keys, lifetime, days, state.clock.now_seconds(), leads).await
         {
             tracing::error!("maintaining the signing keys failed: {e}");
         }

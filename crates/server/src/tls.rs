@@ -20,8 +20,9 @@ use rcgen::{
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
+use crate::clock::Clock;
 use crate::config::{ServerSettings, TlsFiles};
 use crate::error::{Error, Result};
 
@@ -111,7 +112,7 @@ fn local_ca_key(data_dir: &Path) -> Result<KeyPair> {
     }
     let key = KeyPair::generate().map_err(|e| Error::tls("generating the CA key", e))?;
     let mut params = ca_params()?;
-    let now = OffsetDateTime::now_utc();
+    let now = Clock::unmoved_now();
     params.not_before = now - Duration::days(1);
     params.not_after = now + Duration::days(3650);
     let cert = params.self_signed(&key).map_err(|e| Error::tls("creating the CA certificate", e))?;
@@ -166,7 +167,7 @@ fn issue_from_local_ca(
     // Not a CA, said explicitly: rcgen then writes the Subject Key Identifier too.
     params.is_ca = IsCa::ExplicitNoCa;
     params.use_authority_key_identifier_extension = true;
-    let now = OffsetDateTime::now_utc();
+    let now = Clock::unmoved_now();
     params.not_before = now - Duration::days(1);
     params.not_after = now + Duration::days(397);
     let key = KeyPair::generate().map_err(|e| Error::tls("generating the server key", e))?;

@@ -16,9 +16,8 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use strongroom_core::certificate::issuance::PendingCertificate;
 use strongroom_core::certificate::issuer::{Contact, Issuer};
-use strongroom_core::directory::Directory;
+use strongroom_core::directory::{Change, Directory};
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
-use strongroom_core::provision::Change;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::flows::{self, CodeGrant};
-use super::mint::{self, now_millis, now_seconds};
+use super::mint;
 use super::pages;
 use super::token::{read_form, requested_resource};
 use super::users::{self, SignedIn};
@@ -186,10 +186,10 @@ pub async fn sign_in(
         nonce: params.get("nonce").cloned(),
         code_challenge: request.code_challenge.map(|challenge| (challenge, "S256".to_owned())),
         user_id: user.object_id,
-        expires: now_seconds() + CODE_LIFETIME,
-        signed_in_at_ms: now_millis(),
+        expires: state.clock.now_seconds() + CODE_LIFETIME,
+        signed_in_at_ms: state.clock.now_millis(),
     };
-    if let Err(failure) = flows::add_code(state.store.as_ref(), &code, &grant).await {
+    if let Err(failure) = flows::add_code(&state, &code, &grant).await {
         return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(failure.message()));
     }
     let state_param = field("state");
@@ -218,7 +218,7 @@ pub async fn redeem(
 ) -> Result<Response, OAuthFailure> {
     let code = form.get("code").ok_or_else(|| OAuthFailure::missing_parameter("code"))?;
     let redirect_uri = form.get("redirect_uri").ok_or_else(|| OAuthFailure::missing_parameter("redirect_uri"))?;
-    let grant = flows::take_code(state.store.as_ref(), code).await?.ok_or_else(OAuthFailure::expired_grant)?;
+    let grant = flows::take_code(state, code).await?.ok_or_else(OAuthFailure::expired_grant)?;
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the code was issued to another client or tenant"));
     }

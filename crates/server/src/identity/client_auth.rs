@@ -16,7 +16,7 @@ use strongroom_store::{Ephemeral, IfLive};
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
-use super::mint::{ClientAuthentication, now_seconds};
+use super::mint::ClientAuthentication;
 use super::throttle::Presented;
 use crate::state::AppState;
 
@@ -58,7 +58,7 @@ pub async fn authenticate(
             &credentials.certificates,
             claimant.client_id,
             &token_endpoints(state, claimant),
-            now_seconds(),
+            state.clock.now_seconds(),
         )
     } else {
         let federated = with_discovered_keys(state, credentials.federated, assertion).await;
@@ -78,7 +78,7 @@ pub async fn authenticate(
                     // Kept as long as the assertion is accepted: its expiry plus the clock skew allowed.
                     expires: verified.expires.saturating_add(CLOCK_SKEW_SECONDS as i64 + 1),
                 },
-                now_seconds(),
+                state.clock.now_seconds(),
                 IfLive::Keep,
             )
             .await?
@@ -123,7 +123,7 @@ async fn check_secret(
             matched
         }
     };
-    if matched.expires.is_some_and(|expires| expires <= now_seconds()) {
+    if matched.expires.is_some_and(|expires| expires <= state.clock.now_seconds()) {
         return Err(OAuthFailure::expired_client_secret(claimant.client_id));
     }
     Ok(ClientAuthentication::Secret)

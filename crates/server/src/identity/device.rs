@@ -16,10 +16,11 @@ use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::flows::{self, DeviceGrant};
-use super::mint::{self, now_seconds};
+use super::mint;
 use super::pages;
 use super::token::{read_form, requested_resource};
 use super::users::{self, SignedIn};
+use crate::error::InternalFailure;
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
 
@@ -57,8 +58,9 @@ pub async fn device_code(
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
     mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
 
-    let device_code = credential::generate_client_secret().map_err(|_| OAuthFailure::internal())?;
-    let user_code = user_code().ok_or_else(OAuthFailure::internal)?;
+    let device_code =
+        credential::generate_client_secret().map_err(OAuthFailure::internal_while("drawing a device code"))?;
+    let user_code = user_code().ok_or_else(OAuthFailure::internal_missing("a drawn user code"))?;
     // From the configured login host, never the request's Host: the page a user is sent to is this server's.
     let verification_uri = format!("{}/devicelogin", state.endpoints.authority_host());
     let grant = DeviceGrant {
@@ -66,11 +68,11 @@ pub async fn device_code(
         client_id: application.client_id.unwrap_or_default(),
         scope: scope.clone(),
         user_code: user_code.clone(),
-        expires: now_seconds() + LIFETIME,
+        expires: state.clock.now_seconds() + LIFETIME,
         approved_by: None,
         approved_at_ms: 0,
     };
-    flows::add_device(state.store.as_ref(), &device_code, &grant).await?;
+    flows::add_device(&state, &device_code, &grant).await?;
     Ok(Json(DeviceCodeResponse {
         message: format!(
             "To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate."
@@ -120,7 +122,7 @@ pub async fn verify(
     }
     let directory = state.directory();
     let user_code = field("user_code");
-    let tenant_id = match flows::device_tenant(state.store.as_ref(), user_code.trim()).await {
+    let tenant_id = match flows::device_tenant(&state, user_code.trim()).await {
         Ok(tenant_id) => tenant_id,
         Err(failure) => return retry(failure.message()),
     };
@@ -131,7 +133,7 @@ pub async fn verify(
         users::check_password(&state, &directory, tenant, &field("username"), field("password"), connection.client)
             .await;
     let approved = match signed_in {
-        Ok(user) => flows::approve_device(state.store.as_ref(), user_code.trim(), tenant.id, user.object_id).await,
+        Ok(user) => flows::approve_device(&state, user_code.trim(), tenant.id, user.object_id).await,
         Err(failure) => Err(failure),
     };
     match approved {
@@ -157,8 +159,7 @@ pub async fn poll(
         .get("device_code")
         .or_else(|| form.get("code"))
         .ok_or_else(|| OAuthFailure::missing_parameter("device_code"))?;
-    let grant =
-        flows::poll_device(state.store.as_ref(), device_code).await?.ok_or_else(OAuthFailure::expired_device_code)?;
+    let grant = flows::poll_device(state, device_code).await?.ok_or_else(OAuthFailure::expired_device_code)?;
     if grant.client_id != client_id || grant.tenant_id != tenant.id {
         return Err(OAuthFailure::grant_mismatch("the device code was issued to another client or tenant"));
     }

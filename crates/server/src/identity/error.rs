@@ -5,9 +5,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::assertion::Refusal;
 use strongroom_proto::oauth::OAuthError;
-use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::{InternalFailure, StoreFault};
 
 /// A token-service failure with its AADSTS code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,24 +344,28 @@ impl OAuthFailure {
 
 impl From<strongroom_store::Error> for OAuthFailure {
     fn from(e: strongroom_store::Error) -> Self {
-        if e.is_transient() {
-            tracing::warn!("storage is unavailable: {e}");
+        match StoreFault::of(&e) {
             // AADSTS90033 is Entra's "a transient error has occurred".
-            return Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            fault if fault.retryable() => Self::new(
+                fault.status(),
                 "temporarily_unavailable",
                 90033,
                 "A transient error has occurred. Please try again.",
-            );
+            ),
+            _ => Self::internal(),
         }
-        tracing::error!("storage failed: {e}");
+    }
+}
+
+impl InternalFailure for OAuthFailure {
+    fn generic_internal() -> Self {
         Self::internal()
     }
 }
 
 impl IntoResponse for OAuthFailure {
     fn into_response(self) -> Response {
-        let now = OffsetDateTime::now_utc();
+        let now = Clock::unmoved_now();
         let timestamp =
             now.format(format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z")).unwrap_or_default();
         let trace_id = Uuid::new_v4().to_string();

@@ -5,12 +5,13 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use strongroom_store::{Ephemeral, IfLive, Store};
+use strongroom_store::{Ephemeral, IfLive};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::error::OAuthFailure;
-use super::mint::{now_millis, now_seconds};
+use crate::error::InternalFailure;
+use crate::state::AppState;
 
 /// A device code waiting for its user to sign in on the verification page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +62,7 @@ const USER_CODE: &str = "user-code";
 const CODE: &str = "authorization-code";
 
 fn encode(grant: &impl Serialize) -> Result<Zeroizing<Vec<u8>>, OAuthFailure> {
-    serde_json::to_vec(grant).map(Zeroizing::new).map_err(|_| OAuthFailure::internal())
+    serde_json::to_vec(grant).map(Zeroizing::new).map_err(OAuthFailure::internal_while("encoding a pending sign-in"))
 }
 
 fn decode<T: DeserializeOwned>(bytes: Option<Zeroizing<Vec<u8>>>) -> Option<T> {
@@ -69,8 +70,9 @@ fn decode<T: DeserializeOwned>(bytes: Option<Zeroizing<Vec<u8>>>) -> Option<T> {
 }
 
 /// Keeps a new device code (and its user code, to find it by).
-pub async fn add_device(store: &dyn Store, device_code: &str, grant: &DeviceGrant) -> Result<(), OAuthFailure> {
-    store
+pub async fn add_device(state: &AppState, device_code: &str, grant: &DeviceGrant) -> Result<(), OAuthFailure> {
+    state
+        .store
         .put_ephemeral(
             Ephemeral {
                 kind: USER_CODE,
@@ -78,43 +80,40 @@ pub async fn add_device(store: &dyn Store, device_code: &str, grant: &DeviceGran
                 value: device_code.as_bytes(),
                 expires: grant.expires,
             },
-            now_seconds(),
+            state.clock.now_seconds(),
             IfLive::Replace,
         )
         .await?;
     let entry = Ephemeral { kind: DEVICE, key: device_code, value: &encode(grant)?, expires: grant.expires };
-    store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
+    state.store.put_ephemeral(entry, state.clock.now_seconds(), IfLive::Replace).await?;
     Ok(())
 }
 
 /// The live device code whose user code is `user_code`, and its grant.
-async fn device_by_user_code(
-    store: &dyn Store,
-    user_code: &str,
-) -> Result<Option<(String, DeviceGrant)>, OAuthFailure> {
-    let now = now_seconds();
-    let Some(device_code) = store.ephemeral(USER_CODE, &user_code.to_ascii_uppercase(), now).await? else {
+async fn device_by_user_code(state: &AppState, user_code: &str) -> Result<Option<(String, DeviceGrant)>, OAuthFailure> {
+    let now = state.clock.now_seconds();
+    let Some(device_code) = state.store.ephemeral(USER_CODE, &user_code.to_ascii_uppercase(), now).await? else {
         return Ok(None);
     };
     let device_code = String::from_utf8_lossy(&device_code).into_owned();
-    let grant = decode(store.ephemeral(DEVICE, &device_code, now).await?);
+    let grant = decode(state.store.ephemeral(DEVICE, &device_code, now).await?);
     Ok(grant.map(|grant| (device_code, grant)))
 }
 
 /// Marks the live device code whose user code is `user_code` as signed in by `user`, if it is for `tenant`;
 /// returns whether one was.
 pub async fn approve_device(
-    store: &dyn Store,
+    state: &AppState,
     user_code: &str,
     tenant_id: Uuid,
     user: Uuid,
 ) -> Result<bool, OAuthFailure> {
-    match device_by_user_code(store, user_code).await? {
+    match device_by_user_code(state, user_code).await? {
         Some((device_code, mut grant)) if grant.tenant_id == tenant_id => {
             grant.approved_by = Some(user);
-            grant.approved_at_ms = now_millis();
+            grant.approved_at_ms = state.clock.now_millis();
             let entry = Ephemeral { kind: DEVICE, key: &device_code, value: &encode(&grant)?, expires: grant.expires };
-            store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
+            state.store.put_ephemeral(entry, state.clock.now_seconds(), IfLive::Replace).await?;
             Ok(true)
         }
         _ => Ok(false),
@@ -122,29 +121,31 @@ pub async fn approve_device(
 }
 
 /// The tenant of the live device code whose user code is `user_code`.
-pub async fn device_tenant(store: &dyn Store, user_code: &str) -> Result<Option<Uuid>, OAuthFailure> {
-    Ok(device_by_user_code(store, user_code).await?.map(|(_, grant)| grant.tenant_id))
+pub async fn device_tenant(state: &AppState, user_code: &str) -> Result<Option<Uuid>, OAuthFailure> {
+    Ok(device_by_user_code(state, user_code).await?.map(|(_, grant)| grant.tenant_id))
 }
 
 /// The device grant for `device_code`: taken once approved (a device code yields tokens once).
-pub async fn poll_device(store: &dyn Store, device_code: &str) -> Result<Option<DeviceGrant>, OAuthFailure> {
-    let now = now_seconds();
-    let Some(grant) = decode::<DeviceGrant>(store.ephemeral(DEVICE, device_code, now).await?) else { return Ok(None) };
+pub async fn poll_device(state: &AppState, device_code: &str) -> Result<Option<DeviceGrant>, OAuthFailure> {
+    let now = state.clock.now_seconds();
+    let Some(grant) = decode::<DeviceGrant>(state.store.ephemeral(DEVICE, device_code, now).await?) else {
+        return Ok(None);
+    };
     if grant.approved_by.is_none() {
         return Ok(Some(grant));
     }
     // Of two polls that both saw it approved, only the one that takes it gets tokens.
-    Ok(decode(store.take_ephemeral(DEVICE, device_code, now).await?))
+    Ok(decode(state.store.take_ephemeral(DEVICE, device_code, now).await?))
 }
 
 /// Keeps a new authorization code.
-pub async fn add_code(store: &dyn Store, code: &str, grant: &CodeGrant) -> Result<(), OAuthFailure> {
+pub async fn add_code(state: &AppState, code: &str, grant: &CodeGrant) -> Result<(), OAuthFailure> {
     let entry = Ephemeral { kind: CODE, key: code, value: &encode(grant)?, expires: grant.expires };
-    store.put_ephemeral(entry, now_seconds(), IfLive::Replace).await?;
+    state.store.put_ephemeral(entry, state.clock.now_seconds(), IfLive::Replace).await?;
     Ok(())
 }
 
 /// Takes an authorization code: it can be redeemed once.
-pub async fn take_code(store: &dyn Store, code: &str) -> Result<Option<CodeGrant>, OAuthFailure> {
-    Ok(decode(store.take_ephemeral(CODE, code, now_seconds()).await?))
+pub async fn take_code(state: &AppState, code: &str) -> Result<Option<CodeGrant>, OAuthFailure> {
+    Ok(decode(state.store.take_ephemeral(CODE, code, state.clock.now_seconds()).await?))
 }

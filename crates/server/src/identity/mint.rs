@@ -52,7 +52,7 @@ pub struct Minted {
 
 /// Signs `request`; `None` when signing failed (logged).
 pub fn app_token(state: &AppState, request: AppToken<'_>) -> Option<Minted> {
-    let now = now_seconds();
+    let now = state.clock.now_seconds();
     let lifetime = state.token_lifetime_seconds;
     let object_id = request.principal.object_id.to_string();
     let client_id = request.client_id.to_string();
@@ -89,7 +89,7 @@ pub fn user_access_token(
     client_id: Uuid,
     audience: &str,
 ) -> Option<Minted> {
-    let now = now_seconds();
+    let now = state.clock.now_seconds();
     let lifetime = state.token_lifetime_seconds;
     let groups: Vec<String> = directory.groups_of(user.object_id).iter().map(Uuid::to_string).collect();
     // Past Entra's limit the ids are left out; the vault reads membership from the directory anyway.
@@ -127,7 +127,7 @@ pub fn id_token(
     client_id: Uuid,
     nonce: Option<String>,
 ) -> Option<String> {
-    let now = now_seconds();
+    let now = state.clock.now_seconds();
     let lifetime = state.token_lifetime_seconds;
     let claims = IdClaims {
         aud: client_id.to_string(),
@@ -166,18 +166,4 @@ pub fn audience_for(state: &AppState, resource: &str) -> Option<String> {
         return Some(vault.to_owned());
     }
     MANAGEMENT_RESOURCES.iter().find(|m| m.eq_ignore_ascii_case(requested)).map(|m| (*m).to_owned())
-}
-
-/// The time, Unix seconds.
-pub fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Now, Unix milliseconds: when a grant is made, to compare with a user's revocation instant.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -30,7 +30,8 @@ use strongroom_store::ChangeNotice;
 use tokio::sync::{Notify, Semaphore};
 
 use super::error::OAuthFailure;
-use super::mint::now_seconds;
+use crate::clock::Clock;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// Failures that trigger a lock-out.
@@ -191,6 +192,7 @@ impl Records {
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     records: Mutex<Records>,
+    clock: Clock,
     /// Told whenever an attempt is decided, so that attempts waiting for a slot look again.
     decided: Notify,
 }
@@ -233,6 +235,11 @@ pub fn address_key(client: ClientAddress) -> String {
 }
 
 impl SignInThrottle {
+    /// A throttle with no records, judging lockouts by `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self { records: Mutex::default(), decided: Notify::new(), clock }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -284,7 +291,7 @@ impl SignInThrottle {
     }
 
     fn admit(&self, presented: Presented, principal: &str, address: &str, slot: Slot) -> Admission {
-        let now = now_seconds();
+        let now = self.clock.now_seconds();
         let mut records = self.lock();
         let keys = records.keys(presented, principal, address, now);
         if keys.iter().any(|key| records.counter(key, now).is_locked(now)) {
@@ -304,7 +311,7 @@ impl SignInThrottle {
 
     /// Counts a failure another node announced.
     pub fn record_failure(&self, principal: &str, address: &str) {
-        let now = now_seconds();
+        let now = self.clock.now_seconds();
         {
             let mut records = self.lock();
             for key in records.keys(Presented::Password, principal, address, now) {
@@ -317,11 +324,11 @@ impl SignInThrottle {
 
     /// Takes up a familiar address another node announced.
     pub fn record_success(&self, principal: &str, address: &str) {
-        self.lock().remember(principal, address, now_seconds(), false);
+        self.lock().remember(principal, address, self.clock.now_seconds(), false);
     }
 
     fn settle(&self, keys: &[String], failed: bool) {
-        let now = now_seconds();
+        let now = self.clock.now_seconds();
         {
             let mut records = self.lock();
             for key in keys {
@@ -355,7 +362,8 @@ impl Attempt<'_> {
         if presented != Presented::Password {
             return;
         }
-        let announce = self.throttle.lock().remember(&self.principal, &self.address, now_seconds(), true);
+        let announce =
+            self.throttle.lock().remember(&self.principal, &self.address, self.throttle.clock.now_seconds(), true);
         if announce {
             let notice =
                 ChangeNotice::SignInSuccess { address: self.address.clone(), principal: self.principal.clone() };
@@ -395,7 +403,7 @@ impl VerificationGate {
     pub async fn run<T: Send + 'static>(&self, check: impl FnOnce() -> T + Send + 'static) -> Result<T, OAuthFailure> {
         let Ok(_admitted) = self.admitted.try_acquire() else { return Err(OAuthFailure::busy()) };
         let _running = self.running.acquire().await.map_err(|_| OAuthFailure::busy())?;
-        tokio::task::spawn_blocking(check).await.map_err(|_| OAuthFailure::internal())
+        tokio::task::spawn_blocking(check).await.map_err(OAuthFailure::internal_while("a credential check"))
     }
 }
 
@@ -423,7 +431,7 @@ mod tests {
     #[tokio::test]
     async fn failures_lock_the_address_and_the_unfamiliar_bucket_but_not_the_familiar_one() {
         let throttle = SignInThrottle::default();
-        throttle.lock().remember("alice", &address_key(HERE), now_seconds(), false);
+        throttle.lock().remember("alice", &address_key(HERE), throttle.clock.now_seconds(), false);
         for _ in 0..MAX_FAILURES {
             fail(&throttle, Presented::Password, "alice", THERE).await;
         }

@@ -113,9 +113,7 @@ impl SignInAudit {
         let field = |name: &str| form.get(name).cloned().unwrap_or_default();
         Self {
             started: std::time::Instant::now(),
-            time: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            time: state.clock.now().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             tenant: state.directory().tenant(tenant).map_or_else(|| tenant.to_owned(), |t| t.id.to_string()),
             client_id: field("client_id"),
             grant_type: field("grant_type"),

@@ -19,9 +19,10 @@ use strongroom_core::network::ClientAddress;
 use uuid::Uuid;
 
 use super::error::OAuthFailure;
-use super::mint::{self, now_millis, now_seconds};
+use super::mint;
 use super::throttle::Presented;
 use super::token::requested_resource;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// How long a refresh token lives (Entra's default for most clients).
@@ -81,7 +82,7 @@ pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<
         .ok_or_else(OAuthFailure::internal)?;
 
     let mut secret = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut secret).map_err(|_| OAuthFailure::internal())?;
+    aws_lc_rs::rand::fill(&mut secret).map_err(OAuthFailure::internal_while("drawing a refresh token"))?;
     let refresh_token = URL_SAFE_NO_PAD.encode(secret);
     let grant = RefreshGrant {
         tenant_id: signed_in.tenant.id,
@@ -90,10 +91,10 @@ pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<
         scope: signed_in.scope.clone(),
         signed_in_at_ms: signed_in.signed_in_at_ms,
     };
-    let grant = serde_json::to_vec(&grant).map_err(|_| OAuthFailure::internal())?;
+    let grant = serde_json::to_vec(&grant).map_err(OAuthFailure::internal_while("encoding a refresh grant"))?;
     state
         .store
-        .put_refresh_token(&token_hash(&refresh_token), &grant, now_seconds() + REFRESH_TOKEN_DAYS * 86_400)
+        .put_refresh_token(&token_hash(&refresh_token), &grant, state.clock.now_seconds() + REFRESH_TOKEN_DAYS * 86_400)
         .await
         .map_err(|e| {
             tracing::error!("storing a refresh token failed: {e}");
@@ -134,8 +135,12 @@ pub async fn password(
     let password = form.get("password").ok_or_else(|| OAuthFailure::missing_parameter("password"))?.clone();
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?.clone();
     let user = check_password(state, directory, tenant, username, password, address).await?;
-    issue(state, directory, SignedIn { tenant, user, client_id, scope, nonce: None, signed_in_at_ms: now_millis() })
-        .await
+    issue(
+        state,
+        directory,
+        SignedIn { tenant, user, client_id, scope, nonce: None, signed_in_at_ms: state.clock.now_millis() },
+    )
+    .await
 }
 
 /// Checks a user's password, counting failures against brute force; used by every flow that signs a user in.
@@ -201,7 +206,7 @@ pub async fn refresh(
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthFailure> {
     let token = form.get("refresh_token").ok_or_else(|| OAuthFailure::missing_parameter("refresh_token"))?;
-    let grant = state.store.take_refresh_token(&token_hash(token), now_seconds()).await.map_err(|e| {
+    let grant = state.store.take_refresh_token(&token_hash(token), state.clock.now_seconds()).await.map_err(|e| {
         tracing::error!("reading a refresh token failed: {e}");
         OAuthFailure::internal()
     })?;

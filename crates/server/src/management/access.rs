@@ -4,8 +4,8 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{PrincipalKind, Vault};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::{
     Action, Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope, built_in_roles,
 };

@@ -13,9 +13,9 @@ use base64::Engine;
 use serde::Serialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential};
 use strongroom_core::credential::{self, StoredSecret};
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User, may_manage_user};
 use strongroom_core::graph_query::{Filterable, GraphQuery};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::Action;
 use strongroom_core::redirect;
 use strongroom_proto::graph::{
@@ -452,7 +452,7 @@ async fn add_password(cx: &mut Context<'_>, id: &str) -> Result<Response, Manage
     cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
     let app = find_application(cx, id)?;
     let body: AddPassword = if cx.body.is_empty() { AddPassword::default() } else { cx.json()? };
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = cx.state.clock.now_seconds();
     let expires = match &body.password_credential.end_date_time {
         Some(end) => OffsetDateTime::parse(end, &Rfc3339)
             .map_err(|_| ManagementError::bad_request("Request_BadRequest", "endDateTime is an RFC 3339 time."))?
@@ -565,7 +565,7 @@ async fn update_user(cx: &mut Context<'_>, id: &str) -> Result<Response, Managem
         new_hash = password_hash(password)?;
     }
     // A reset or a disabling revokes the user's refresh tokens and pending codes, on every node.
-    let details = stored.changed_to(new_hash, enabled, crate::identity::mint::now_millis());
+    let details = stored.changed_to(new_hash, enabled, cx.state.clock.now_millis());
     cx.apply(vec![Change::PutUser { object_id: principal.object_id, user: details }]).await?;
     Ok(no_content())
 }

@@ -1,6 +1,7 @@
 //! The management API's one error envelope, `{"error":{"code","message"}}` — the shape Azure Resource Manager
 //! and Microsoft Graph share — decided in this one place.
 
+use crate::error::{InternalFailure, StoreFault};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -104,15 +105,17 @@ impl From<strongroom_store::Error> for ManagementError {
     fn from(e: strongroom_store::Error) -> Self {
         match e.kind() {
             strongroom_store::ErrorKind::Conflict => ManagementError::conflict("Conflict", e.to_string()),
-            _ if e.is_transient() => {
-                tracing::warn!("storage is unavailable: {e}");
-                ManagementError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", UNAVAILABLE)
-            }
-            _ => {
-                tracing::error!("storage failed: {e}");
-                ManagementError::internal()
-            }
+            _ => match StoreFault::of(&e) {
+                fault if fault.retryable() => ManagementError::new(fault.status(), "ServiceUnavailable", UNAVAILABLE),
+                _ => ManagementError::internal(),
+            },
         }
+    }
+}
+
+impl InternalFailure for ManagementError {
+    fn generic_internal() -> Self {
+        ManagementError::internal()
     }
 }
 

@@ -4,8 +4,8 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::{Action, Scope};
 use strongroom_proto::arm::{ListResult, UserAssignedIdentity, UserAssignedIdentityProperties};
 use uuid::Uuid;

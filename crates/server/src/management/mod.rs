@@ -29,13 +29,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{Directory, Tenant, Vault};
 use strongroom_core::network::ClientAddress;
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
@@ -166,7 +165,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 /// Runs a management request through every stage.
 pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+    let time = state.clock.now().format(&Rfc3339).unwrap_or_default();
     let request_id = crate::audit::request_id();
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
@@ -310,7 +309,7 @@ fn authenticate(
     let expected = Expected { issuer: &issuer, audiences: MANAGEMENT_RESOURCES, tenant_id: tenant.id };
     let claims = state
         .validated_tokens
-        .validate(&state.keys.get(), token, &expected, crate::identity::mint::now_seconds())
+        .validate(&state.keys.get(), token, &expected, state.clock.now_seconds())
         .map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
     let groups = directory.groups_of(object_id);

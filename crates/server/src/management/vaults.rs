@@ -4,12 +4,12 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{AuthorizationModel, Vault, validate_vault_name};
 use strongroom_core::network::{
     Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, parse_ip_rule,
 };
 use strongroom_core::policy::{self, AccessPolicy, MAX_ENTRIES, PolicyEdit};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::{Action, Scope, built_in_role};
 use strongroom_proto::arm::{
     AccessPolicyEntry, AccessPolicyPermissions, IpRule, ListResult, NetworkAcls, VaultProperties, VaultResource,
@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::error::ManagementError;
 use super::resource::{ArmPath, Tail, vault_id};
 use super::{Context, json_response};
+use crate::error::InternalFailure;
 
 /// Serves a vault path.
 pub async fn handle(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, ManagementError> {
@@ -135,7 +136,8 @@ fn authorize_permission_changes(
     let scope = if before.is_some() { Scope::Vault } else { Scope::Tenant };
     if before.is_some_and(|b| b.authorization != after.authorization) {
         // A role that may hand out Owner may hand out any role: its roleAssignments/write is unrestricted.
-        let any_role = built_in_role("Owner").ok_or_else(ManagementError::internal)?;
+        let any_role =
+            built_in_role("Owner").ok_or_else(ManagementError::internal_missing("the built-in Owner role"))?;
         cx.authorize(Action::RoleAssignmentsWrite, before, &scope, Some(any_role))?;
     }
     if before.map_or(!after.access_policies.is_empty(), |b| b.access_policies != after.access_policies) {

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::error::VaultError;
 use super::{ConnectionInfo, challenge};
 use crate::endpoints::KEY_VAULT_APP_ID;
-use crate::identity::mint::now_seconds;
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -36,7 +35,7 @@ pub fn validate(
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
     let claims = connection
         .last_token
-        .validate(&state.validated_tokens, &state.keys.get(), token, &expected, now_seconds())
+        .validate(&state.validated_tokens, &state.keys.get(), token, &expected, state.clock.now_seconds())
         .map_err(|e| refuse(e.message()))?;
     let object_id = Uuid::parse_str(&claims.oid).map_err(|_| refuse("The access token's oid is not a GUID."))?;
     Ok(Caller { object_id, claims })

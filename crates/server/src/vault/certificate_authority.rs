@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::error::VaultError;
 use crate::config::{AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN};
-use crate::identity::mint::now_seconds;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// Host names of Azure's that the server can answer as (besides its own): no vault certificate may name them.
@@ -44,7 +44,9 @@ pub(super) async fn issue(
     now: i64,
 ) -> Result<Vec<Vec<u8>>, VaultError> {
     let directory = state.directory();
-    let tenant = directory.tenant(&tenant_id.to_string()).ok_or_else(VaultError::internal)?;
+    let tenant = directory
+        .tenant(&tenant_id.to_string())
+        .ok_or_else(VaultError::internal_missing("the tenant of a certificate authority"))?;
     let domains = state
         .certificate_authorities
         .iter()
@@ -77,13 +79,14 @@ async fn authority(state: &AppState, tenant_id: Uuid, domains: &[String]) -> Res
     if let Some(authority) = kept.as_deref().map(|bytes| opened(tenant_id, domains, bytes)).transpose()?.flatten() {
         return Ok(authority);
     }
-    let authority = TenantAuthority::generate(tenant_id, domains, now_seconds())?;
+    let authority = TenantAuthority::generate(tenant_id, domains, state.clock.now_seconds())?;
     let record = KeptAuthority {
         domains: domains.to_vec(),
         certificate: STANDARD.encode(&authority.certificate),
         key: STANDARD.encode(authority.key().material()),
     };
-    let bytes = Zeroizing::new(serde_json::to_vec(&record).map_err(|_| VaultError::internal())?);
+    let bytes =
+        Zeroizing::new(serde_json::to_vec(&record).map_err(VaultError::internal_while("encoding a tenant's CA"))?);
     if kept.is_some() {
         store.put_sealed_setting(&name, &bytes).await?;
         return Ok(authority);
@@ -92,18 +95,26 @@ async fn authority(state: &AppState, tenant_id: Uuid, domains: &[String]) -> Res
     if store.create_sealed_setting(&name, &bytes).await? {
         return Ok(authority);
     }
-    let first = store.sealed_setting(&name).await?.ok_or_else(VaultError::internal)?;
-    opened(tenant_id, domains, &first)?.ok_or_else(VaultError::internal)
+    let first = store
+        .sealed_setting(&name)
+        .await?
+        .ok_or_else(VaultError::internal_missing("the tenant CA another request stored"))?;
+    opened(tenant_id, domains, &first)?.ok_or_else(VaultError::internal_missing("a tenant CA for these domains"))
 }
 
 /// The CA a kept record holds, when it was made for `domains`.
 fn opened(tenant_id: Uuid, domains: &[String], bytes: &[u8]) -> Result<Option<TenantAuthority>, VaultError> {
-    let kept: KeptAuthority = serde_json::from_slice(bytes).map_err(|_| VaultError::internal())?;
+    let kept: KeptAuthority =
+        serde_json::from_slice(bytes).map_err(VaultError::internal_because("a tenant's stored CA is unreadable"))?;
     if kept.domains != domains {
         return Ok(None);
     }
-    let certificate = STANDARD.decode(&kept.certificate).map_err(|_| VaultError::internal())?;
-    let key = Zeroizing::new(STANDARD.decode(&kept.key).map_err(|_| VaultError::internal())?);
+    let certificate = STANDARD
+        .decode(&kept.certificate)
+        .map_err(VaultError::internal_because("a tenant's stored CA certificate is not base64"))?;
+    let key = Zeroizing::new(
+        STANDARD.decode(&kept.key).map_err(VaultError::internal_because("a tenant's stored CA key is not base64"))?,
+    );
     let key = PrivateKey::from_pkcs8(&key)?;
     Ok(Some(TenantAuthority::from_parts(tenant_id, domains, certificate, key)))
 }

@@ -35,7 +35,7 @@ use super::context::{Context, parse_body, tags_of};
 use super::error::VaultError;
 use super::lifecycle::{self, Kind, Restoring, backup_of, versions_to_restore};
 use super::{certificate_authority, keys, scheduled};
-use crate::identity::mint::now_seconds;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 mod wire;
@@ -77,7 +77,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         cx.state.store.put_pending_certificate(cx.vault.id, &pending).await?;
         return Ok((StatusCode::ACCEPTED, Json(operation_answer(cx, name, pending.operation))).into_response());
     }
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let chain = sign(cx.state, cx.vault.id, &policy, &subject, &key, now).await?;
     let operation = operation.completed();
     let first_answer = operation.as_first_answer();
@@ -127,7 +127,9 @@ pub async fn merge(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response
     let enabled = params.attributes.map_or(enabled, |a| a.enabled);
     let issued = Issued { chain, key, policy: policy.clone(), operation: operation.completed() };
     let store = cx.state.store.as_ref();
-    let version = store_version(store, cx.vault.id, name, issued, enabled, params.tags.or(tags), now_seconds()).await?;
+    let version =
+        store_version(store, cx.vault.id, name, issued, enabled, params.tags.or(tags), cx.state.clock.now_seconds())
+            .await?;
     store.delete_pending_certificate(cx.vault.id, name).await?;
     Ok((StatusCode::CREATED, Json(bundle(cx, &version, Some(policy))?)).into_response())
 }
@@ -193,10 +195,10 @@ async fn store_version(
         updated: now,
     };
     let facts = CertificateFacts { cer: STANDARD.encode(leaf), secret_content_type: secret_content_type.clone() };
-    let facts = serde_json::to_string(&facts).map_err(|_| VaultError::internal())?;
+    let facts = serde_json::to_string(&facts).map_err(VaultError::internal_while("encoding a certificate's facts"))?;
     let (key_version, sealed_key) = keys::certificate_key_version(&key, name, &version_id, properties(None), now)?;
     let kept = serde_json::to_string(&KeptPolicy { policy, operation, noticed_version: None })
-        .map_err(|_| VaultError::internal())?;
+        .map_err(VaultError::internal_while("encoding a certificate's policy"))?;
     let certificate_version = version(properties(None), Some(facts));
     let versions = vec![
         (Place::certificates(vault_id), certificate_version.clone(), Zeroizing::new(String::new())),
@@ -229,7 +231,8 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let issued = Issued { chain, key, policy: policy.clone(), operation };
     let enabled = params.attributes.and_then(|a| a.enabled);
     let store = cx.state.store.as_ref();
-    let version = store_version(store, cx.vault.id, name, issued, enabled, params.tags, now_seconds()).await?;
+    let version =
+        store_version(store, cx.vault.id, name, issued, enabled, params.tags, cx.state.clock.now_seconds()).await?;
     Ok(Json(bundle(cx, &version, Some(policy))?).into_response())
 }
 
@@ -249,7 +252,9 @@ fn operation_answer(
 async fn kept(cx: &Context<'_>, name: &str) -> Result<Option<KeptPolicy>, VaultError> {
     match cx.state.store.object_policy(place(cx), name).await? {
         None => Ok(None),
-        Some(json) => serde_json::from_str(&json).map(Some).map_err(|_| VaultError::internal()),
+        Some(json) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(VaultError::internal_because("a certificate's stored policy is unreadable")),
     }
 }
 
@@ -324,7 +329,7 @@ pub async fn update_policy(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<
 async fn set_policy_in_store(cx: &Context<'_>, name: &str, requested: CertificatePolicy) -> Result<Policy, VaultError> {
     let mut kept = kept(cx, name).await?.ok_or_else(|| VaultError::certificate_not_found(name))?;
     kept.policy = wire::policy_request(requested).over(kept.policy)?;
-    let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+    let json = serde_json::to_string(&kept).map_err(VaultError::internal_while("encoding a certificate's policy"))?;
     if !cx.state.store.put_object_policy(place(cx), name, &json).await? {
         return Err(VaultError::certificate_not_found(name));
     }
@@ -332,7 +337,11 @@ async fn set_policy_in_store(cx: &Context<'_>, name: &str, requested: Certificat
 }
 
 fn facts(version: &ObjectVersion) -> Result<CertificateFacts, VaultError> {
-    version.metadata.as_deref().and_then(|j| serde_json::from_str(j).ok()).ok_or_else(VaultError::internal)
+    version
+        .metadata
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or_else(VaultError::internal_missing("a certificate's readable metadata"))
 }
 
 /// `GET /certificates[?includePending=true]`: the newest version of each certificate, and with
@@ -368,7 +377,8 @@ pub async fn run_schedule(state: &AppState, now: i64) -> usize {
 
 async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, now: i64) -> Result<bool, VaultError> {
     let store = state.store.as_ref();
-    let mut kept: KeptPolicy = serde_json::from_str(json).map_err(|_| VaultError::internal())?;
+    let mut kept: KeptPolicy = serde_json::from_str(json)
+        .map_err(VaultError::internal_because("a certificate's stored policy is unreadable"))?;
     let Some((latest, _)) = store.read_version(place, name, VersionSelector::Latest).await? else {
         return Ok(false);
     };
@@ -395,7 +405,8 @@ async fn renew_if_due(state: &AppState, place: Place, name: &str, json: &str, no
             tracing::warn!(certificate = %name, version = %latest.version, expires, "the certificate expires soon");
             scheduled::record(state, place, name, "CertificateNearExpiryEmailContacts").await;
             kept.noticed_version = Some(latest.version);
-            let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+            let json =
+                serde_json::to_string(&kept).map_err(VaultError::internal_while("encoding a certificate's policy"))?;
             store.put_object_policy(place, name, &json).await?;
             Ok(false)
         }
@@ -466,7 +477,7 @@ pub async fn set_issuer(cx: &Context<'_>, name: &str, body: &[u8], replace: bool
     object::validate_name(name)?;
     let requested: IssuerBundle = parse_body(body, "CertificateIssuerSetParameters")?;
     let change = wire::issuer_change(requested);
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let issuer = match replace {
         true => Issuer::set(name, change, cx.state.store.certificate_issuer(cx.vault.id, name).await?.as_ref(), now)?,
         // Kept, and answered, under the spelling of this request.
@@ -497,7 +508,7 @@ async fn issue_with(
     let issuer = issuer.ok_or_else(|| issuer::not_an_issuer_of_the_vault(issuer_name))?;
     issuer.check_can_sign()?;
     let tenant_id = state.directory().vaults().iter().find(|v| v.id == vault_id).map(|v| v.tenant_id);
-    let tenant_id = tenant_id.ok_or_else(VaultError::internal)?;
+    let tenant_id = tenant_id.ok_or_else(VaultError::internal_missing("the tenant of a vault being restored into"))?;
     certificate_authority::issue(state, tenant_id, subject, key, now).await
 }
 
@@ -597,7 +608,8 @@ impl Kind for Certificates {
             }
             parts.push(backup_of(place.collection, name, history)?);
         }
-        let [certificate, key, secret]: [ObjectBackup; 3] = parts.try_into().map_err(|_| VaultError::internal())?;
+        let [certificate, key, secret]: [ObjectBackup; 3] =
+            parts.try_into().map_err(VaultError::internal_because("a certificate's backup lacks its key or secret"))?;
         let kept = store.object_policy(place(cx), name).await?;
         Ok(CertificateBackup { certificate, key, secret, kept })
     }

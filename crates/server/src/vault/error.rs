@@ -1,6 +1,7 @@
 //! Key Vault's error envelope, decided in this one place: `{"error":{"code","message","innererror"}}`, with
 //! the authentication challenge added to every 401.
 
+use crate::error::{InternalFailure, StoreFault};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -278,11 +279,15 @@ impl VaultError {
 
 impl From<strongroom_store::Error> for VaultError {
     fn from(e: strongroom_store::Error) -> Self {
-        if e.is_transient() {
-            tracing::warn!("storage is unavailable: {e}");
-            return VaultError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", UNAVAILABLE);
+        match StoreFault::of(&e) {
+            fault if fault.retryable() => VaultError::new(fault.status(), "ServiceUnavailable", UNAVAILABLE),
+            _ => VaultError::internal(),
         }
-        tracing::error!("storage failed: {e}");
+    }
+}
+
+impl InternalFailure for VaultError {
+    fn generic_internal() -> Self {
         VaultError::internal()
     }
 }
@@ -316,5 +321,86 @@ impl IntoResponse for VaultError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A subscriber that keeps every event's fields as text, for tests to read what was logged.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<String>>);
+
+    impl tracing::field::Visit for Log {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if let Ok(mut text) = self.0.lock() {
+                text.push_str(&format!("{}={value:?}\n", field.name()));
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Log {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            event.record(&mut self.clone());
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    impl Log {
+        fn text(&self) -> String {
+            self.0.lock().map(|text| text.clone()).unwrap_or_default()
+        }
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_logs_its_cause_and_answers_key_vaults_generic_body() {
+        let log = Log::default();
+        let error = tracing::subscriber::with_default(log.clone(), || {
+            VaultError::internal_while("encoding a backup")("the disk is full")
+        });
+        let logged = log.text();
+        assert!(logged.contains("encoding a backup failed: the disk is full"), "{logged}");
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body(response).await;
+        assert_eq!(
+            body,
+            r#"{"error":{"code":"InternalError","message":"The server could not complete the request."}}"#
+        );
+        assert!(!body.contains("disk") && !body.contains("backup"), "the cause stays in the log");
+    }
+
+    #[test]
+    fn a_decoding_failure_logs_what_failed_without_the_decoders_words() {
+        let log = Log::default();
+        let quoted = serde_json::from_str::<u32>(r#""hunter2""#).map(drop).err();
+        assert!(
+            quoted.as_ref().is_some_and(|e| e.to_string().contains("hunter2")),
+            "serde_json quotes what it refuses"
+        );
+        let error = tracing::subscriber::with_default(log.clone(), || {
+            VaultError::internal_because("a key's sealed material is unreadable")(quoted)
+        });
+        let logged = log.text();
+        assert!(logged.contains("a key's sealed material is unreadable"), "{logged}");
+        assert!(!logged.contains("hunter2"), "{logged}");
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -30,7 +30,7 @@ use super::error::VaultError;
 use super::lifecycle::{self, Kind, Restoring};
 use super::operation::CryptoOperation;
 use super::rotation;
-use crate::identity::mint::now_seconds;
+use crate::error::InternalFailure;
 
 /// The kind of the vault's keys.
 pub struct Keys;
@@ -172,7 +172,7 @@ pub(super) async fn certificate_key(
 fn sealed(key: &PrivateKey) -> Result<Zeroizing<String>, VaultError> {
     serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
         .map(Zeroizing::new)
-        .map_err(|_| VaultError::internal())
+        .map_err(VaultError::internal_while("encoding a key's sealed material"))
 }
 
 /// What a create or import says about release: exportable with a policy, or neither.
@@ -210,7 +210,11 @@ struct SealedKey {
 }
 
 pub(super) fn facts(version: &ObjectVersion) -> Result<KeyFacts, VaultError> {
-    version.metadata.as_deref().and_then(|json| serde_json::from_str(json).ok()).ok_or_else(VaultError::internal)
+    version
+        .metadata
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(VaultError::internal_missing("a key's readable metadata"))
 }
 
 pub(super) fn place(cx: &Context<'_>) -> Place {
@@ -267,7 +271,7 @@ fn key_ops(kty: KeyType, requested: Option<Vec<String>>) -> Result<Vec<String>, 
 }
 
 fn metadata(facts: &KeyFacts) -> Result<String, VaultError> {
-    serde_json::to_string(facts).map_err(|_| VaultError::internal())
+    serde_json::to_string(facts).map_err(VaultError::internal_while("encoding a key's metadata"))
 }
 
 /// Most parsed keys kept; past it the cache starts over.
@@ -337,8 +341,13 @@ async fn load_from(
 /// The key a version's sealed value holds.
 fn unseal(version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
     let facts = facts(version)?;
-    let stored: SealedKey = serde_json::from_str(sealed).map_err(|_| VaultError::internal())?;
-    let material = Zeroizing::new(STANDARD.decode(&stored.material).map_err(|_| VaultError::internal())?);
+    let stored: SealedKey =
+        serde_json::from_str(sealed).map_err(VaultError::internal_because("a key's sealed material is unreadable"))?;
+    let material = Zeroizing::new(
+        STANDARD
+            .decode(&stored.material)
+            .map_err(VaultError::internal_because("a key's sealed material is not base64"))?,
+    );
     Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
 }
 
@@ -374,7 +383,7 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
 
 /// `POST /keys/{name}/rotate`: a new version now.
 pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, now_seconds()).await?;
+    let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, cx.state.clock.now_seconds()).await?;
     Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
 }
 
@@ -391,7 +400,7 @@ pub(super) async fn rotate_in(
     let kty = facts(&current)?.kty;
     // RSA and AES keys keep their size, EC keys their curve.
     let size = match old.curve() {
-        None => Some(u32::try_from(old.size_bits()?).map_err(|_| VaultError::internal())?),
+        None => Some(u32::try_from(old.size_bits()?).map_err(VaultError::internal_while("reading a key's size"))?),
         Some(_) => None,
     };
     let key = PrivateKey::generate(&KeySpec { kty, size, public_exponent: None, curve: old.curve() })?;
@@ -423,7 +432,7 @@ async fn store_new_version(
     facts: &KeyFacts,
     key: &PrivateKey,
 ) -> Result<Response, VaultError> {
-    let version = ObjectVersion::new(name, properties, Some(metadata(facts)?), now_seconds());
+    let version = ObjectVersion::new(name, properties, Some(metadata(facts)?), cx.state.clock.now_seconds());
     let stored = seal_version(cx.state.store.as_ref(), place(cx), version, key).await?;
     Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
@@ -481,7 +490,7 @@ pub fn random_bytes(body: &[u8]) -> Result<Response, VaultError> {
         .filter(|n| (1..=128).contains(n))
         .ok_or_else(|| VaultError::bad_parameter("'count' is required: a number of bytes from 1 to 128."))?;
     let mut bytes = vec![0u8; count];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| VaultError::internal())?;
+    aws_lc_rs::rand::fill(&mut bytes).map_err(VaultError::internal_while("drawing random bytes"))?;
     Ok(Json(RandomBytes { value: URL_SAFE_NO_PAD.encode(bytes) }).into_response())
 }
 
@@ -501,9 +510,8 @@ fn decode_optional(value: Option<&str>, what: &str) -> Result<Option<Vec<u8>>, V
 }
 
 /// Refuses `operation` on a version that is disabled or outside its validity period.
-pub(super) fn usable(version: &ObjectVersion, operation: &str) -> Result<(), VaultError> {
+pub(super) fn usable(version: &ObjectVersion, operation: &str, now: i64) -> Result<(), VaultError> {
     let properties = &version.properties;
-    let now = now_seconds();
     if !properties.enabled {
         return Err(VaultError::forbidden(format!("Operation {operation} is not allowed on a disabled key.")));
     }
@@ -527,7 +535,7 @@ pub async fn crypto(
     let params: KeyOperationParameters = parse_body(body, "KeyOperationsParameters")?;
     let (version, key) = load(cx, name, version).await?;
     let op = operation.as_str();
-    usable(&version, op)?;
+    usable(&version, op, cx.state.clock.now_seconds())?;
     if !facts(&version)?.key_ops.iter().any(|permitted| permitted == op) {
         return Err(VaultError::bad_parameter(format!("Operation {op} is not permitted on this key.")));
     }

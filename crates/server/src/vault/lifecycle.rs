@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::context::{Context, parse_body};
 use super::error::VaultError;
-use crate::identity::mint::now_seconds;
+use crate::error::InternalFailure;
 
 /// What one kind of vault object (secrets, keys, certificates) brings to the shared lifecycle.
 pub trait Kind {
@@ -140,7 +140,7 @@ pub(super) async fn update_version<K: Kind>(
 ) -> Result<ObjectVersion, VaultError> {
     cx.state
         .store
-        .update_version(place::<K>(cx), name, selector, update, now_seconds())
+        .update_version(place::<K>(cx), name, selector, update, cx.state.clock.now_seconds())
         .await
         .map_err(|e| K::refused(name, e))?
         .ok_or_else(|| K::not_found(name))
@@ -186,7 +186,7 @@ fn deletion<K: Kind>(cx: &Context<'_>, deleted: &DeletedObject) -> Deletion {
 /// `DELETE /{collection}/{name}`: soft delete, with every version and the objects that go with it.
 pub async fn delete<K: Kind>(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let policy = K::kept_policy(cx, name).await?;
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let purge_at = object::scheduled_purge_date(now, cx.vault.soft_delete_retention_days);
     let deleted = cx
         .state
@@ -255,8 +255,13 @@ pub async fn purge<K: Kind>(cx: &Context<'_>, name: &str) -> Result<Response, Va
 /// bound to the vault's tenant.
 pub async fn backup<K: Kind>(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let backup = K::back_up(cx, name).await?;
-    let payload = Zeroizing::new(serde_json::to_vec(&backup).map_err(|_| VaultError::internal())?);
-    let blob = cx.state.backup_keys.first().ok_or_else(VaultError::internal)?.seal(cx.vault.tenant_id, &payload)?;
+    let payload = Zeroizing::new(serde_json::to_vec(&backup).map_err(VaultError::internal_while("encoding a backup"))?);
+    let blob = cx
+        .state
+        .backup_keys
+        .first()
+        .ok_or_else(VaultError::internal_missing("the installation's backup key"))?
+        .seal(cx.vault.tenant_id, &payload)?;
     Ok(Json(BackupBlob { value: Some(URL_SAFE_NO_PAD.encode(blob)) }).into_response())
 }
 

@@ -37,7 +37,6 @@ use axum::response::{IntoResponse, Response};
 use strongroom_core::network::ClientAddress;
 use strongroom_core::token::LastToken;
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
@@ -135,7 +134,7 @@ pub async fn handle(
     request: Request<Body>,
 ) -> Response {
     let started = Instant::now();
-    let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+    let time = state.clock.now().format(&Rfc3339).unwrap_or_default();
     let request_id = crate::audit::request_id();
     let (parts, body) = request.into_parts();
     let client = connection.client;

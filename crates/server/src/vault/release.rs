@@ -16,6 +16,7 @@ use strongroom_proto::keyvault::{KeyReleaseParameters, KeyReleaseResult};
 use super::context::{Context, parse_body};
 use super::error::VaultError;
 use super::keys;
+use crate::error::InternalFailure;
 
 fn refused(message: &str) -> VaultError {
     VaultError::forbidden(message.to_owned())
@@ -39,7 +40,7 @@ pub async fn release(cx: &Context<'_>, name: &str, version: Option<&str>, body: 
     })?;
     let wrapping = ReleaseWrapping::parse(params.enc.as_deref())?;
     let (version, key) = keys::load(cx, name, version).await?;
-    keys::usable(&version, "release")?;
+    keys::usable(&version, "release", cx.state.clock.now_seconds())?;
     let facts = keys::facts(&version)?;
     let stated = facts.release_policy.as_ref().filter(|_| facts.exportable).ok_or_else(|| {
         VaultError::bad_parameter(
@@ -75,7 +76,7 @@ pub async fn release(cx: &Context<'_>, name: &str, version: Option<&str>, body: 
         "generator": "Strongroom",
     });
     let bundle = keys::bundle(cx, &version, Some(&key))?;
-    let mut released = serde_json::to_value(&bundle).map_err(|_| VaultError::internal())?;
+    let mut released = serde_json::to_value(&bundle).map_err(VaultError::internal_while("encoding a released key"))?;
     released["key"]["key_hsm"] = Value::String(URL_SAFE_NO_PAD.encode(key_hsm.to_string()));
     let payload = json!({
         "request": {
@@ -87,6 +88,9 @@ pub async fn release(cx: &Context<'_>, name: &str, version: Option<&str>, body: 
         "response": {"key": released},
     });
     let signing = cx.state.keys.get();
-    let value = signing.current().and_then(|k| k.sign(&payload)).map_err(|_| VaultError::internal())?;
+    let value = signing
+        .current()
+        .and_then(|k| k.sign(&payload))
+        .map_err(VaultError::internal_while("signing a key release"))?;
     Ok(Json(KeyReleaseResult { value }).into_response())
 }

@@ -14,7 +14,7 @@ use strongroom_store::{Collection, Place, Store, VersionSelector};
 use super::context::{Context, parse_body};
 use super::error::VaultError;
 use super::{keys, scheduled};
-use crate::identity::mint::now_seconds;
+use crate::error::InternalFailure;
 use crate::state::AppState;
 
 /// A policy as kept: the wire form with its dates, and the version whose coming expiry was last noted.
@@ -90,7 +90,9 @@ fn wire(policy: &RotationPolicy, created: Option<i64>, updated: Option<i64>) -> 
 async fn stored(store: &dyn Store, place: Place, name: &str) -> Result<Option<StoredPolicy>, VaultError> {
     match store.object_policy(place, name).await? {
         None => Ok(None),
-        Some(json) => serde_json::from_str(&json).map(Some).map_err(|_| VaultError::internal()),
+        Some(json) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(VaultError::internal_because("a key's stored rotation policy is unreadable")),
     }
 }
 
@@ -125,10 +127,10 @@ pub async fn set_policy(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Res
     let (latest, _) = keys::load(cx, name, None).await?;
     let store = cx.state.store.as_ref();
     let previous = stored(store, keys::place(cx), name).await?;
-    let now = now_seconds();
+    let now = cx.state.clock.now_seconds();
     let created = previous.as_ref().and_then(|p| p.policy.attributes.as_ref()).and_then(|a| a.created).unwrap_or(now);
     let kept = StoredPolicy { policy: wire(&policy, Some(created), Some(now)), noticed_version: None };
-    let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+    let json = serde_json::to_string(&kept).map_err(VaultError::internal_while("encoding a rotation policy"))?;
     let written = store.put_object_policy(keys::place(cx), name, &json).await;
     if !written.map_err(|e| VaultError::from_key_store(name, e))? {
         return Err(VaultError::key_not_found(name));
@@ -148,7 +150,8 @@ pub async fn run_schedule(state: &AppState, now: i64) -> usize {
 
 async fn act_on(state: &AppState, place: Place, name: &str, json: &str, now: i64) -> Result<bool, VaultError> {
     let store = state.store.as_ref();
-    let mut kept: StoredPolicy = serde_json::from_str(json).map_err(|_| VaultError::internal())?;
+    let mut kept: StoredPolicy = serde_json::from_str(json)
+        .map_err(VaultError::internal_because("a key's stored rotation policy is unreadable"))?;
     let policy = checked(&kept.policy)?;
     let Some((latest, _)) = store.read_version(place, name, VersionSelector::Latest).await? else {
         return Ok(false);
@@ -164,7 +167,7 @@ async fn act_on(state: &AppState, place: Place, name: &str, json: &str, now: i64
         tracing::warn!(key = %name, version = %latest.version, expires, "the key expires soon");
         scheduled::record(state, place, name, "KeyNearExpiry").await;
         kept.noticed_version = Some(latest.version);
-        let json = serde_json::to_string(&kept).map_err(|_| VaultError::internal())?;
+        let json = serde_json::to_string(&kept).map_err(VaultError::internal_while("encoding a rotation policy"))?;
         store.put_object_policy(place, name, &json).await?;
     }
     Ok(false)

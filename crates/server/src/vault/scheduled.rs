@@ -44,5 +44,5 @@ pub(super) async fn record(state: &AppState, place: Place, name: &str, operation
     };
     let collection = place.collection.as_str();
     let resource = format!("/tenants/{}/vaults/{}/{collection}/{name}", vault.tenant_id, vault.name);
-    state.audit.record(system_event(operation, resource)).await;
+    state.audit.record(system_event(&state.clock, operation, resource)).await;
 }

@@ -16,7 +16,6 @@ use zeroize::Zeroizing;
 use super::context::{Context, parse_body, tags_of};
 use super::error::VaultError;
 use super::lifecycle::{self, Kind, Restoring};
-use crate::identity::mint::now_seconds;
 
 /// The kind of the vault's secrets.
 pub struct Secrets;
@@ -159,7 +158,7 @@ pub async fn set(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, 
         expires: attributes.exp,
     };
     properties.validate()?;
-    let version = ObjectVersion::new(name, properties, None, now_seconds());
+    let version = ObjectVersion::new(name, properties, None, cx.state.clock.now_seconds());
     let stored = cx
         .state
         .store

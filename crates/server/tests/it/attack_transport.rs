@@ -420,7 +420,7 @@ async fn an_emergency_revocation_reaches_another_node_on_postgresql_at_once() {
     assert_eq!(read_on_b(before.clone()).await, 200, "cached on node B");
 
     // Revoked through node A's store, as the command does on PostgreSQL: node B is told by the change notice.
-    let now = strongroom_server::identity::mint::now_seconds();
+    let now = node_a.running().state().clock.now_seconds();
     strongroom_server::signing::revoke_previous(node_a.running().state().store.as_ref(), now).await.unwrap();
     let started = Instant::now();
     while read_on_b(before.clone()).await == 200 {

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde_json::Value;
+use strongroom_server::clock::Clock;
 use strongroom_server::config::Config;
 use strongroom_server::installation::{Installation, RunningServer};
 use tempfile::TempDir;
@@ -19,6 +20,8 @@ pub struct TestServer {
     pub server: Option<RunningServer>,
     pub dir: TempDir,
     pub http: reqwest::Client,
+    /// The server's clock, kept across restarts: a test moves it to see what the server does later.
+    pub clock: Clock,
     config_tail: String,
 }
 
@@ -26,9 +29,10 @@ impl TestServer {
     /// A server whose configuration is `[server]` defaults plus `tail`.
     pub async fn start(tail: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = boot(dir.path(), tail).await;
+        let clock = Clock::system();
+        let server = boot(dir.path(), tail, &clock).await;
         let http = client(&server, dir.path());
-        Self { server: Some(server), dir, http, config_tail: tail.to_owned() }
+        Self { server: Some(server), dir, http, clock, config_tail: tail.to_owned() }
     }
 
     /// Stops the server and starts it again on the same data directory (on a new port).
@@ -36,16 +40,9 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        let server = boot(self.dir.path(), &self.config_tail).await;
+        let server = boot(self.dir.path(), &self.config_tail, &self.clock).await;
         self.http = client(&server, self.dir.path());
         self.server = Some(server);
-    }
-
-    /// Stops the server and starts it again on the same data directory with `server_keys` added to its
-    /// `[server]` section (and kept for later restarts).
-    pub async fn restart_with(&mut self, server_keys: &str) {
-        self.config_tail = format!("{server_keys}\n{}", self.config_tail);
-        self.restart().await;
     }
 
     /// A client whose connections come from `local` (a loopback address such as 127.0.0.2).
@@ -138,12 +135,12 @@ impl TestServer {
     }
 }
 
-async fn boot(dir: &Path, tail: &str) -> RunningServer {
+async fn boot(dir: &Path, tail: &str, clock: &Clock) -> RunningServer {
     let server =
         SERVER_SECTION.replace("{data_dir}", &dir.display().to_string()).replace("{listen}", "\"127.0.0.1:0\"");
     let text = format!("{server}{tail}");
     let config = Config::parse(&text, Path::new("test.toml")).unwrap();
-    let installation = Installation::open(config.server).await.unwrap();
+    let installation = Installation::open_with_clock(config.server, clock.clone()).await.unwrap();
     installation.provision(&config.desired).await.unwrap();
     installation.start().await.unwrap()
 }
@@ -234,8 +231,9 @@ impl TestServer {
     pub async fn start_beside(first: &TestServer, tail: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(first.dir.path().join("root.key"), dir.path().join("root.key")).unwrap();
-        let server = boot(dir.path(), tail).await;
+        let clock = Clock::system();
+        let server = boot(dir.path(), tail, &clock).await;
         let http = client(&server, dir.path());
-        Self { server: Some(server), dir, http, config_tail: tail.to_owned() }
+        Self { server: Some(server), dir, http, clock, config_tail: tail.to_owned() }
     }
 }

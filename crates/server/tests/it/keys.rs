@@ -42,9 +42,10 @@ async fn rotation_policies_rotate_keys_and_note_expiry_when_the_scheduler_clock_
     let notify = json!({"lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P10D"}, "action": {"type": "Notify"}}]});
     assert_eq!(call(&server, &token, Method::PUT, "/keys/expiring/rotationpolicy", Some(notify)).await.0, 200);
 
-    // Forty days on, as the scheduler sees it: `due` is past its 30 days, `later` not past its 60, and
+    // Forty days on by the server's clock (a restart runs the scheduler): `due` is past its 30 days, `later` not past its 60, and
     // `expiring` is inside its last 10 days.
-    server.restart_with(&format!("scheduler_clock_offset_seconds = {}", 40 * DAY)).await;
+    server.clock.set_offset_seconds(40 * DAY);
+    server.restart().await;
     // A new port is a new issuer.
     let token = server.token("contoso", "admin").await;
     let mut rotated = Vec::new();

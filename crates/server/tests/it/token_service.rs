@@ -140,7 +140,7 @@ async fn signing_keys_rotate_and_old_tokens_stay_valid() {
     };
 
     // A rotation stored by another process (the CLI) is taken up by the maintenance loop's next pass.
-    let now = strongroom_server::identity::mint::now_seconds();
+    let now = state.clock.now_seconds();
     strongroom_server::signing::rotate(state.store.as_ref(), 3600, now).await.unwrap();
     strongroom_server::signing::maintain(state.store.as_ref(), &state.keys, 3600, 30, now, true).await.unwrap();
 

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use strongroom_core::credential::StoredSecret;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
-use strongroom_core::provision::Change;
 use strongroom_core::rbac::{Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope};
 use uuid::Uuid;
 

@@ -12,9 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use strongroom_core::certificate::issuance::PendingCertificate;
 use strongroom_core::certificate::issuer::{Contact, Issuer};
-use strongroom_core::directory::Directory;
+use strongroom_core::directory::{Change, Directory};
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
-use strongroom_core::provision::Change;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use strongroom_core::certificate::issuance::{Operation, PendingCertificate};
 use strongroom_core::certificate::issuer::{Contact, Issuer, IssuerAttributes, IssuerCredentials};
 use strongroom_core::certificate::policy::Policy;
+use strongroom_core::directory::Change;
 use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::object::{ObjectVersion, VersionProperties, VersionUpdate};
-use strongroom_core::provision::Change;
 use tempfile::TempDir;
 use uuid::Uuid;
 

@@ -1,0 +1,129 @@
+//! The configuration parser's tests.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, String> {
+    Config::parse(text, Path::new("test.toml")).map_err(|e| e.to_string())
+}
+
+const MINIMAL: &str = "[server]\nlisten = \"127.0.0.1:8443\"\ndata_dir = \"d\"\n";
+
+#[test]
+fn a_full_supported_config_parses() -> Result<(), String> {
+    let text = format!(
+        "{MINIMAL}token_lifetime_seconds = 1200\ntrusted_proxies = []\n\n[[tenant]]\nname = \"contoso\"\n\
+         id = \"0b1f6c0e-6c3b-4a55-9a57-2f8a1d2b7e10\"\n\n[[tenant.app]]\nname = \"billing-api\"\n\
+         secrets = [\"billing-secret-1234\"]\n\n[[tenant.vault]]\nname = \"billing\"\nauthorization = \"rbac\"\n\
+         [tenant.vault.network]\ndefault_action = \"deny\"\nip_rules = [\"127.0.0.2/32\", \"127.0.0.3\"]\n\n\
+         [[tenant.vault.role_assignment]]\nprincipal = \"billing-api\"\nrole = \"Key Vault Secrets User\"\n\
+         scope = \"secrets/db-password\"\n\n[[tenant.vault.secret]]\nname = \"db-password\"\nvalue = \"s3cret\"\n"
+    );
+    let config = parse(&text)?;
+    assert_eq!(config.server.token_lifetime_seconds, 1200);
+    let vault = &config.desired.tenants[0].vaults[0];
+    assert_eq!(vault.network.ip_rules.len(), 2);
+    assert_eq!(vault.role_assignments[0].role, "Key Vault Secrets User");
+    Ok(())
+}
+
+#[test]
+fn unknown_keys_name_file_line_and_key() {
+    let err = parse(&format!("{MINIMAL}colour = \"blue\"\n")).err().unwrap_or_default();
+    assert!(err.starts_with("test.toml:4:"), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn storage_is_a_postgres_url_and_other_values_are_refused_with_their_line() {
+    let config = parse(&format!("{MINIMAL}storage = \"postgres://strongroom@db/strongroom\"\n"));
+    assert_eq!(
+        config.map(|c| c.server.storage).ok(),
+        Some(Storage::Postgres { url: "postgres://strongroom@db/strongroom".into(), ca: None })
+    );
+    let err = parse(&format!("{MINIMAL}storage = \"mysql://db\"\n")).err().unwrap_or_default();
+    assert!(err.starts_with("test.toml:4:") && err.contains("postgres://"), "{err}");
+    let err = parse(&format!("{MINIMAL}[[network]]\nname = \"corp\"\n[[private_endpoint]]\nname = \"pe\"\nvault = \"nowhere\"\nlisten = \"127.0.0.9:0\"\n"))
+        .err()
+        .unwrap_or_default();
+    assert!(err.contains("unknown vault"), "{err}");
+}
+
+#[test]
+fn networks_and_private_endpoints_are_checked() -> Result<(), String> {
+    let network = "[[network]]\nname = \"corp\"\n[[network.subnet]]\nname = \"apps\"\nprefix = \"127.0.10.0/24\"\nservice_endpoints = [\"Microsoft.KeyVault\"]\n";
+    let vault = "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"billing\"\npublic_network_access = \"disabled\"\n[tenant.vault.network]\ndefault_action = \"deny\"\nbypass = \"None\"\nvirtual_network_rules = [\"corp/apps\"]\n";
+    let endpoint =
+        "[[private_endpoint]]\nname = \"pe\"\nvault = \"billing\"\nlisten = \"127.0.0.9:0\"\nsubnet = \"corp/apps\"\n";
+    let config = parse(&format!("{MINIMAL}trusted_proxies = [\"127.0.0.4\"]\n{network}{vault}{endpoint}"))?;
+    let rules = &config.desired.tenants[0].vaults[0].network;
+    assert!(!rules.public_network_access && rules.bypass == Bypass::None);
+    assert_eq!(rules.virtual_network_rules, ["corp/apps"]);
+    assert!(config.server.subnets[0].key_vault_endpoint);
+    assert_eq!(config.server.private_endpoints[0].vault, "billing");
+    assert_eq!(config.server.trusted_proxies.len(), 1);
+
+    let unknown = parse(&format!("{MINIMAL}{}", vault.replace("corp/apps", "corp/nope"))).err().unwrap_or_default();
+    assert!(unknown.contains("unknown subnet 'corp/nope'"), "{unknown}");
+    let orphan =
+        parse(&format!("{MINIMAL}{network}{}", endpoint.replace("billing", "nowhere"))).err().unwrap_or_default();
+    assert!(orphan.contains("unknown vault"), "{orphan}");
+    let rules: Vec<String> = (0..1001).map(|i| format!("\"10.0.{}.{}\"", i / 256, i % 256)).collect();
+    let too_many = format!(
+        "{MINIMAL}[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"billing\"\n[tenant.vault.network]\nip_rules = [{}]\n",
+        rules.join(",")
+    );
+    assert!(parse(&too_many).err().unwrap_or_default().contains("at most 1000"));
+    let bad_cidr = format!("{MINIMAL}trusted_proxies = [\"10.0.0.0/99\"]\n");
+    assert!(parse(&bad_cidr).err().unwrap_or_default().contains("not an IP address or CIDR"));
+    Ok(())
+}
+
+#[test]
+fn connection_limits_and_private_authorities_are_read_with_their_defaults() -> Result<(), String> {
+    let defaults = parse(MINIMAL)?.server;
+    assert_eq!(defaults.connections, ConnectionLimits::default());
+    assert_eq!(defaults.allowed_private_authorities, AllowedAuthorities::default());
+    let text = format!(
+        "{MINIMAL}header_read_timeout_seconds = 5\nmax_connections_per_address = 8\n\
+         allowed_private_authorities = [\"attest.internal\", \"10.1.0.0/16\"]\n"
+    );
+    let server = parse(&text)?.server;
+    assert_eq!(server.connections.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(server.connections.max_connections_per_address, 8);
+    assert_eq!(server.allowed_private_authorities.hosts, ["attest.internal"]);
+    assert_eq!(server.allowed_private_authorities.networks.len(), 1);
+    let err = parse(&format!("{MINIMAL}idle_timeout_seconds = 0\n")).err().unwrap_or_default();
+    assert!(err.starts_with("test.toml:4:") && err.contains("between 1 and 3600"), "{err}");
+    let err = parse(&format!("{MINIMAL}allowed_private_authorities = [\"http://x/\"]\n")).err().unwrap_or_default();
+    assert!(err.contains("host name, an IP address or a CIDR range"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn bad_values_are_explained() {
+    for (extra, expected) in [
+        ("[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"x\"\n", "vault name"),
+        (
+            "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\nsoft_delete_retention_days = 3\n",
+            "between 7 and 90",
+        ),
+        ("[[tenant]]\nname = \"t\"\nid = \"nope\"\n", "GUID"),
+        (
+            "[[tenant]]\nname = \"t\"\n[[tenant.vault]]\nname = \"good\"\n[[tenant.vault.role_assignment]]\nprincipal = \"a\"\nrole = \"Emperor\"\n",
+            "unknown role",
+        ),
+    ] {
+        let err = parse(&format!("{MINIMAL}{extra}")).err().unwrap_or_default();
+        assert!(err.contains(expected), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn the_deprecated_scheduler_clock_offset_still_loads_and_moves_the_clock() -> Result<(), String> {
+    assert_eq!(parse(MINIMAL)?.server.clock_offset_seconds, 0);
+    let config = parse(&format!("{MINIMAL}scheduler_clock_offset_seconds = 3456000\n"))?;
+    assert_eq!(config.server.clock_offset_seconds, 3_456_000);
+    let refused = parse(&format!("{MINIMAL}scheduler_clock_offset_seconds = -1\n")).err().unwrap_or_default();
+    assert!(refused.contains("between 0 and ten years"), "{refused}");
+    Ok(())
+}
