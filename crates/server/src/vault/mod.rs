@@ -4,9 +4,11 @@
 //! 2. [`firewall`] — the vault's network rules on the caller's address;
 //! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
 //! 4. [`authorize`] — the RBAC data action the operation needs;
-//! 5. [`operation`], [`secrets`] and [`keys`] — the operation itself;
-//! 6. audit — one record, whatever the outcome ([`crate::audit`]).
+//! 5. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler (in
+//!    [`secrets`], [`keys`], [`certificates`], …) runs it;
+//! 6. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
 
+mod audit;
 pub mod authenticate;
 pub mod authorize;
 mod certificate_authority;
@@ -21,11 +23,8 @@ pub mod rotation;
 mod scheduled;
 pub mod secrets;
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -33,14 +32,11 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::network::ClientAddress;
 use strongroom_core::token::LastToken;
-use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
+use strongroom_proto::audit::{AuditClaims, AuditIdentity};
 
+use self::audit::VaultAudit;
 use self::error::VaultError;
-use self::operation::{CertificateOp, KeyOperation, Operation, Query};
-use crate::audit::RequestFacts;
+use self::operation::{Query, Routed};
 use crate::state::AppState;
 
 /// Largest request body read, in bytes: a 25 KiB secret value fits even fully JSON-escaped.
@@ -109,17 +105,6 @@ impl AddressText {
     }
 }
 
-/// What the audit record learns as the stages run.
-struct AuditDraft {
-    operation_name: &'static str,
-    identity: Option<AuditIdentity>,
-    address_authorized: bool,
-    rbac_authorized: bool,
-}
-
-/// What an operation answers, once it has run.
-type OperationFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, VaultError>> + Send + 'a>>;
-
 /// Runs a request for the vault `vault_name`, addressed as `host`, through every stage.
 pub async fn handle(
     state: Arc<AppState>,
@@ -128,47 +113,18 @@ pub async fn handle(
     vault_name: &str,
     request: Request<Body>,
 ) -> Response {
-    let started = Instant::now();
-    let time = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
-    let request_id = crate::audit::request_id();
+    let mut audit = VaultAudit::begin(host, vault_name);
     let (parts, body) = request.into_parts();
     let client = connection.client;
-    let mut draft =
-        AuditDraft { operation_name: "Unknown", identity: None, address_authorized: false, rbac_authorized: false };
-
-    let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut draft).await;
+    let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut audit).await;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.specific_code())),
     };
     let client_text = connection.address_text(client);
-    decorate(&mut response, &request_id, &client_text);
-
-    // Stage 6: the audit record. The query carries no secrets; bodies and tokens are never recorded.
-    let facts = RequestFacts {
-        time,
-        started,
-        request_id,
-        headers: &parts.headers,
-        client: &client_text.address,
-        status: response.status(),
-        failure,
-    };
-    let record = AuditRecord {
-        // Strings on the warm path are joined, not formatted: `format!`'s machinery cost more than the copying.
-        resource_id: state.directory().vault(vault_name).map(|v| {
-            ["/tenants/", v.tenant_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), "/vaults/", &v.name]
-                .concat()
-        }),
-        operation_name: draft.operation_name.to_owned(),
-        operation_version: Query::raw_api_version(parts.uri.query()),
-        identity: draft.identity,
-        request_uri: ["https://", host, parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())].concat(),
-        is_address_authorized: Some(draft.address_authorized),
-        is_rbac_authorized: Some(draft.rbac_authorized),
-        ..facts.record()
-    };
-    state.audit.record(record).await;
+    decorate(&mut response, audit.request_id(), &client_text);
+    // Stage 6, after everything else: the record of what the request asked and what it was answered.
+    audit.record(&state, &parts, &client_text.address, response.status(), failure).await;
     response
 }
 
@@ -181,22 +137,23 @@ async fn run_stages(
     vault_name: &str,
     parts: &Parts,
     body: Body,
-    draft: &mut AuditDraft,
+    audit: &mut VaultAudit<'_>,
 ) -> Result<Response, VaultError> {
     let directory = state.directory();
     let vault = directory.vault(vault_name).ok_or_else(|| VaultError::vault_not_found(vault_name))?;
     // Routing reads only the request line; its verdict waits until the caller is known.
-    let route = Operation::route(&effective_method(parts), parts.uri.path());
-    draft.operation_name = route.as_ref().map_or("Unknown", Operation::audit_name);
+    let method = effective_method(parts);
+    let route = Routed::route(&method, parts.uri.path());
+    audit.operation_name = route.as_ref().map_or("Unknown", |routed| routed.operation.audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
     let trusted_service = firewall::check(state, &directory, vault, connection, client, token)?;
-    draft.address_authorized = true;
+    audit.address_authorized = true;
     let caller = match trusted_service {
         Some(caller) => caller,
         None => authenticate::validate(state, connection, vault, token)?,
     };
-    draft.identity = Some(AuditIdentity {
+    audit.identity = Some(AuditIdentity {
         claim: AuditClaims {
             oid: caller.claims.oid.clone(),
             appid: caller.claims.appid.clone(),
@@ -206,8 +163,8 @@ async fn run_stages(
 
     let operation = route?;
     let query = Query::parse(parts.uri.query())?;
-    authorize::check(&directory, vault, &caller, (operation.action(), operation.permission()), operation.target())?;
-    draft.rbac_authorized = true;
+    authorize::check(&directory, vault, &caller, &operation)?;
+    audit.rbac_authorized = true;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
         if crate::http::timed_out(&e) {
@@ -218,81 +175,7 @@ async fn run_stages(
     })?;
     let base_url = ["https://", host].concat();
     let cx = secrets::Context { state, vault, base_url: &base_url, query: &query };
-    perform(&cx, &operation, &body).await
-}
-
-/// Stage 5: the operation. Each operation's future is boxed on its own, so that a request's future is as
-/// large as the operation it runs rather than the largest of all (moving a future of several kilobytes into
-/// the connection's task cost every request a copy of that size).
-fn perform<'a>(cx: &'a secrets::Context<'a>, operation: &'a Operation, body: &'a [u8]) -> OperationFuture<'a> {
-    match operation {
-        Operation::SetSecret { name } => Box::pin(secrets::set(cx, name, body)),
-        Operation::GetSecret { name, version } => Box::pin(secrets::get(cx, name, version.as_deref())),
-        Operation::UpdateSecret { name, version } => Box::pin(secrets::update(cx, name, version.as_deref(), body)),
-        Operation::DeleteSecret { name } => Box::pin(secrets::delete(cx, name)),
-        Operation::ListSecrets => Box::pin(secrets::list(cx)),
-        Operation::ListSecretVersions { name } => Box::pin(secrets::list_versions(cx, name)),
-        Operation::BackupSecret { name } => Box::pin(secrets::backup(cx, name)),
-        Operation::RestoreSecret => Box::pin(secrets::restore(cx, body)),
-        Operation::ListDeletedSecrets => Box::pin(secrets::list_deleted(cx)),
-        Operation::GetDeletedSecret { name } => Box::pin(secrets::get_deleted(cx, name)),
-        Operation::RecoverDeletedSecret { name } => Box::pin(secrets::recover(cx, name)),
-        Operation::PurgeDeletedSecret { name } => Box::pin(secrets::purge(cx, name)),
-        Operation::Key(key) => match key {
-            KeyOperation::Create { name } => Box::pin(keys::create(cx, name, body)),
-            KeyOperation::Get { name, version } => Box::pin(keys::get(cx, name, version.as_deref())),
-            KeyOperation::Update { name, version } => Box::pin(keys::update(cx, name, version.as_deref(), body)),
-            KeyOperation::Delete { name } => Box::pin(keys::delete(cx, name)),
-            KeyOperation::Import { name } => Box::pin(keys::import(cx, name, body)),
-            KeyOperation::Rotate { name } => Box::pin(keys::rotate(cx, name)),
-            KeyOperation::GetRotationPolicy { name } => Box::pin(rotation::get_policy(cx, name)),
-            KeyOperation::SetRotationPolicy { name } => Box::pin(rotation::set_policy(cx, name, body)),
-            KeyOperation::GetAttestation { name, version } => Box::pin(keys::get(cx, name, version.as_deref())),
-            KeyOperation::RandomBytes => Box::pin(std::future::ready(keys::random_bytes(body))),
-            KeyOperation::Release { name, version } => Box::pin(release::release(cx, name, version.as_deref(), body)),
-            KeyOperation::Backup { name } => Box::pin(keys::backup(cx, name)),
-            KeyOperation::Restore => Box::pin(keys::restore(cx, body)),
-            KeyOperation::List => Box::pin(keys::list(cx)),
-            KeyOperation::ListVersions { name } => Box::pin(keys::list_versions(cx, name)),
-            KeyOperation::ListDeleted => Box::pin(keys::list_deleted(cx)),
-            KeyOperation::GetDeleted { name } => Box::pin(keys::get_deleted(cx, name)),
-            KeyOperation::Recover { name } => Box::pin(keys::recover(cx, name)),
-            KeyOperation::Purge { name } => Box::pin(keys::purge(cx, name)),
-            KeyOperation::Crypto { name, version, operation } => {
-                Box::pin(keys::crypto(cx, name, version.as_deref(), *operation, body))
-            }
-        },
-        Operation::Certificate(certificate) => match certificate {
-            CertificateOp::Create { name } => Box::pin(certificates::create(cx, name, body)),
-            CertificateOp::Import { name } => Box::pin(certificates::import(cx, name, body)),
-            CertificateOp::Get { name, version } => Box::pin(certificates::get(cx, name, version.as_deref())),
-            CertificateOp::GetOperation { name } => Box::pin(certificates::get_operation(cx, name)),
-            CertificateOp::Merge { name } => Box::pin(certificates::merge(cx, name, body)),
-            CertificateOp::CancelOperation { name } => Box::pin(certificates::cancel_operation(cx, name, body)),
-            CertificateOp::DeleteOperation { name } => Box::pin(certificates::delete_operation(cx, name)),
-            CertificateOp::GetPolicy { name } => Box::pin(certificates::get_policy(cx, name)),
-            CertificateOp::List => Box::pin(certificates::list(cx)),
-            CertificateOp::Backup { name } => Box::pin(certificates::backup(cx, name)),
-            CertificateOp::Restore => Box::pin(certificates::restore(cx, body)),
-            CertificateOp::ListIssuers => Box::pin(certificates::list_issuers(cx)),
-            CertificateOp::GetIssuer { name } => Box::pin(certificates::get_issuer(cx, name)),
-            CertificateOp::SetIssuer { name, replace } => Box::pin(certificates::set_issuer(cx, name, body, *replace)),
-            CertificateOp::DeleteIssuer { name } => Box::pin(certificates::delete_issuer(cx, name)),
-            CertificateOp::GetContacts => Box::pin(certificates::get_contacts(cx)),
-            CertificateOp::SetContacts => Box::pin(certificates::set_contacts(cx, body)),
-            CertificateOp::DeleteContacts => Box::pin(certificates::delete_contacts(cx)),
-            CertificateOp::ListVersions { name } => Box::pin(certificates::list_versions(cx, name)),
-            CertificateOp::Update { name, version } => {
-                Box::pin(certificates::update(cx, name, version.as_deref(), body))
-            }
-            CertificateOp::UpdatePolicy { name } => Box::pin(certificates::update_policy(cx, name, body)),
-            CertificateOp::Delete { name } => Box::pin(certificates::delete(cx, name)),
-            CertificateOp::ListDeleted => Box::pin(certificates::list_deleted(cx)),
-            CertificateOp::GetDeleted { name } => Box::pin(certificates::get_deleted(cx, name)),
-            CertificateOp::Recover { name } => Box::pin(certificates::recover(cx, name)),
-            CertificateOp::Purge { name } => Box::pin(certificates::purge(cx, name)),
-        },
-    }
+    operation.run(&cx, &body).await
 }
 
 /// The method a request means: clients that cannot send PATCH or DELETE POST with `X-HTTP-METHOD`.

@@ -1,0 +1,413 @@
+//! The table of data-plane operations: one row per operation, in the order routing tries them (a literal
+//! segment before a parameter in the same place: `/secrets/{name}/versions` before
+//! `/secrets/{name}[/{version}]`). Routing, the permission check, the audit record and the tables of
+//! `docs/authorization.md` all come from here. To add an operation, add its row and write its handler.
+//!
+//! A row reads: method, path pattern ([`super::pattern`]), Key Vault's operation name in audit logs, the RBAC
+//! data action, the access-policy permission, and the handler, which gets the vault's context, the path's
+//! parameters and the request body and returns the operation's boxed future.
+
+use axum::http::Method;
+use strongroom_core::rbac::{Action as A, Collection};
+
+use super::pattern::Pattern;
+use super::{CryptoOperation as Crypto, Handler, Operation};
+use crate::vault::{certificates, keys, release, rotation, secrets};
+
+/// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
+pub static OPERATIONS: &[Operation] = &[
+    secret(Method::GET, "/secrets[/]", "SecretList", A::SecretsReadMetadata, "list", |cx, _, _| {
+        Box::pin(secrets::list(cx))
+    }),
+    secret(Method::POST, "/secrets/restore", "SecretRestore", A::SecretsRestore, "restore", |cx, _, body| {
+        Box::pin(secrets::restore(cx, body))
+    }),
+    secret(Method::PUT, "/secrets/{name}", "SecretSet", A::SecretsSet, "set", |cx, p, body| {
+        Box::pin(secrets::set(cx, p.name(), body))
+    }),
+    secret(
+        Method::GET,
+        "/secrets/{name}/versions",
+        "SecretListVersions",
+        A::SecretsReadMetadata,
+        "list",
+        |cx, p, _| Box::pin(secrets::list_versions(cx, p.name())),
+    ),
+    secret(Method::GET, "/secrets/{name}[/{version}]", "SecretGet", A::SecretsGet, "get", |cx, p, _| {
+        Box::pin(secrets::get(cx, p.name(), p.version()))
+    }),
+    secret(Method::PATCH, "/secrets/{name}[/{version}]", "SecretUpdate", A::SecretsUpdate, "set", |cx, p, body| {
+        Box::pin(secrets::update(cx, p.name(), p.version(), body))
+    }),
+    secret(Method::DELETE, "/secrets/{name}", "SecretDelete", A::SecretsDelete, "delete", |cx, p, _| {
+        Box::pin(secrets::delete(cx, p.name()))
+    }),
+    secret(Method::POST, "/secrets/{name}/backup", "SecretBackup", A::SecretsBackup, "backup", |cx, p, _| {
+        Box::pin(secrets::backup(cx, p.name()))
+    }),
+    secret(Method::GET, "/deletedsecrets[/]", "SecretListDeleted", A::SecretsReadMetadata, "list", |cx, _, _| {
+        Box::pin(secrets::list_deleted(cx))
+    }),
+    secret(Method::GET, "/deletedsecrets/{name}", "SecretGetDeleted", A::SecretsReadMetadata, "get", |cx, p, _| {
+        Box::pin(secrets::get_deleted(cx, p.name()))
+    }),
+    secret(
+        Method::POST,
+        "/deletedsecrets/{name}/recover",
+        "SecretRecover",
+        A::SecretsRecover,
+        "recover",
+        |cx, p, _| Box::pin(secrets::recover(cx, p.name())),
+    ),
+    secret(Method::DELETE, "/deletedsecrets/{name}", "SecretPurge", A::SecretsPurge, "purge", |cx, p, _| {
+        Box::pin(secrets::purge(cx, p.name()))
+    }),
+    // Keys.
+    key(Method::GET, "/keys[/]", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(keys::list(cx))),
+    key(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
+        Box::pin(keys::create(cx, p.name(), body))
+    }),
+    key(Method::POST, "/keys/restore", "KeyRestore", A::KeysRestore, "restore", |cx, _, body| {
+        Box::pin(keys::restore(cx, body))
+    }),
+    key(Method::PUT, "/keys/{name}", "KeyImport", A::KeysImport, "import", |cx, p, body| {
+        Box::pin(keys::import(cx, p.name(), body))
+    }),
+    key(Method::POST, "/keys/{name}/rotate", "KeyRotate", A::KeysRotate, "rotate", |cx, p, _| {
+        Box::pin(keys::rotate(cx, p.name()))
+    }),
+    // Access policies name these two `getrotationpolicy` and `setrotationpolicy`.
+    key(
+        Method::GET,
+        "/keys/{name}/rotationpolicy",
+        "KeyGetRotationPolicy",
+        A::KeyRotationPoliciesRead,
+        "getrotationpolicy",
+        |cx, p, _| Box::pin(rotation::get_policy(cx, p.name())),
+    ),
+    key(
+        Method::PUT,
+        "/keys/{name}/rotationpolicy",
+        "KeySetRotationPolicy",
+        A::KeyRotationPoliciesWrite,
+        "setrotationpolicy",
+        |cx, p, body| Box::pin(rotation::set_policy(cx, p.name(), body)),
+    ),
+    key(Method::GET, "/keys/{name}/{version}/attestation", "KeyGetAttestation", A::KeysRead, "get", |cx, p, _| {
+        Box::pin(keys::get(cx, p.name(), p.version()))
+    }),
+    // No access-policy permission exists for it; whoever may read keys may draw random bytes.
+    key(Method::POST, "/rng", "RandomBytes", A::KeysRandomBytes, "get", |_, _, body| {
+        Box::pin(std::future::ready(keys::random_bytes(body)))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/release", "KeyRelease", A::KeysRelease, "release", |cx, p, body| {
+        Box::pin(release::release(cx, p.name(), p.version(), body))
+    }),
+    key(Method::POST, "/keys/{name}/backup", "KeyBackup", A::KeysBackup, "backup", |cx, p, _| {
+        Box::pin(keys::backup(cx, p.name()))
+    }),
+    key(Method::GET, "/keys/{name}/versions", "KeyListVersions", A::KeysRead, "list", |cx, p, _| {
+        Box::pin(keys::list_versions(cx, p.name()))
+    }),
+    key(Method::GET, "/keys/{name}[/{version}]", "KeyGet", A::KeysRead, "get", |cx, p, _| {
+        Box::pin(keys::get(cx, p.name(), p.version()))
+    }),
+    key(Method::PATCH, "/keys/{name}[/{version}]", "KeyUpdate", A::KeysUpdate, "update", |cx, p, body| {
+        Box::pin(keys::update(cx, p.name(), p.version(), body))
+    }),
+    key(Method::DELETE, "/keys/{name}", "KeyDelete", A::KeysDelete, "delete", |cx, p, _| {
+        Box::pin(keys::delete(cx, p.name()))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/~sign", "KeySign", A::KeysSign, "sign", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Sign, body))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/~verify", "KeyVerify", A::KeysVerify, "verify", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Verify, body))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/~encrypt", "KeyEncrypt", A::KeysEncrypt, "encrypt", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Encrypt, body))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/~decrypt", "KeyDecrypt", A::KeysDecrypt, "decrypt", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Decrypt, body))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/~wrapkey", "KeyWrap", A::KeysWrap, "wrapkey", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::WrapKey, body))
+    }),
+    key(Method::POST, "/keys/{name}[/{version}]/~unwrapkey", "KeyUnwrap", A::KeysUnwrap, "unwrapkey", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::UnwrapKey, body))
+    }),
+    key(Method::GET, "/deletedkeys[/]", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
+        Box::pin(keys::list_deleted(cx))
+    }),
+    key(Method::GET, "/deletedkeys/{name}", "KeyGetDeleted", A::KeysRead, "get", |cx, p, _| {
+        Box::pin(keys::get_deleted(cx, p.name()))
+    }),
+    key(Method::POST, "/deletedkeys/{name}/recover", "KeyRecover", A::KeysRecover, "recover", |cx, p, _| {
+        Box::pin(keys::recover(cx, p.name()))
+    }),
+    key(Method::DELETE, "/deletedkeys/{name}", "KeyPurge", A::KeysPurge, "purge", |cx, p, _| {
+        Box::pin(keys::purge(cx, p.name()))
+    }),
+    // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
+    certificate(Method::GET, "/certificates[/]", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
+        Box::pin(certificates::list(cx))
+    }),
+    certificate(
+        Method::GET,
+        "/certificates/issuers[/]",
+        "CertificateIssuerList",
+        A::CertificateIssuersRead,
+        "listissuers",
+        |cx, _, _| Box::pin(certificates::list_issuers(cx)),
+    ),
+    certificate(
+        Method::GET,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerGet",
+        A::CertificateIssuersRead,
+        "getissuers",
+        |cx, p, _| Box::pin(certificates::get_issuer(cx, p.issuer())),
+    ),
+    certificate(
+        Method::PUT,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerSet",
+        A::CertificateIssuersWrite,
+        "setissuers",
+        |cx, p, body| Box::pin(certificates::set_issuer(cx, p.issuer(), body, true)),
+    ),
+    certificate(
+        Method::PATCH,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerSet",
+        A::CertificateIssuersWrite,
+        "setissuers",
+        |cx, p, body| Box::pin(certificates::set_issuer(cx, p.issuer(), body, false)),
+    ),
+    certificate(
+        Method::DELETE,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerDelete",
+        A::CertificateIssuersDelete,
+        "deleteissuers",
+        |cx, p, _| Box::pin(certificates::delete_issuer(cx, p.issuer())),
+    ),
+    // Key Vault documents no read action for contacts; reading them is reading certificates.
+    certificate(
+        Method::GET,
+        "/certificates/contacts",
+        "CertificateContactsGet",
+        A::CertificatesRead,
+        "managecontacts",
+        |cx, _, _| Box::pin(certificates::get_contacts(cx)),
+    ),
+    certificate(
+        Method::PUT,
+        "/certificates/contacts",
+        "CertificateContactsSet",
+        A::CertificateContactsWrite,
+        "managecontacts",
+        |cx, _, body| Box::pin(certificates::set_contacts(cx, body)),
+    ),
+    certificate(
+        Method::DELETE,
+        "/certificates/contacts",
+        "CertificateContactsDelete",
+        A::CertificateContactsWrite,
+        "managecontacts",
+        |cx, _, _| Box::pin(certificates::delete_contacts(cx)),
+    ),
+    certificate(
+        Method::POST,
+        "/certificates/restore",
+        "CertificateRestore",
+        A::CertificatesRestore,
+        "restore",
+        |cx, _, body| Box::pin(certificates::restore(cx, body)),
+    ),
+    certificate(
+        Method::POST,
+        "/certificates/{name}/backup",
+        "CertificateBackup",
+        A::CertificatesBackup,
+        "backup",
+        |cx, p, _| Box::pin(certificates::backup(cx, p.name())),
+    ),
+    certificate(
+        Method::POST,
+        "/certificates/{name}/create",
+        "CertificateCreate",
+        A::CertificatesCreate,
+        "create",
+        |cx, p, body| Box::pin(certificates::create(cx, p.name(), body)),
+    ),
+    certificate(
+        Method::POST,
+        "/certificates/{name}/import",
+        "CertificateImport",
+        A::CertificatesImport,
+        "import",
+        |cx, p, body| Box::pin(certificates::import(cx, p.name(), body)),
+    ),
+    certificate(
+        Method::GET,
+        "/certificates/{name}/pending",
+        "CertificatePendingGet",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(certificates::get_operation(cx, p.name())),
+    ),
+    certificate(
+        Method::PATCH,
+        "/certificates/{name}/pending",
+        "CertificatePendingUpdate",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, body| Box::pin(certificates::cancel_operation(cx, p.name(), body)),
+    ),
+    certificate(
+        Method::DELETE,
+        "/certificates/{name}/pending",
+        "CertificatePendingDelete",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, _| Box::pin(certificates::delete_operation(cx, p.name())),
+    ),
+    certificate(
+        Method::POST,
+        "/certificates/{name}/pending/merge",
+        "CertificatePendingMerge",
+        A::CertificatesCreate,
+        "create",
+        |cx, p, body| Box::pin(certificates::merge(cx, p.name(), body)),
+    ),
+    certificate(
+        Method::GET,
+        "/certificates/{name}/policy",
+        "CertificatePolicyGet",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(certificates::get_policy(cx, p.name())),
+    ),
+    certificate(
+        Method::GET,
+        "/certificates/{name}/versions",
+        "CertificateListVersions",
+        A::CertificatesRead,
+        "list",
+        |cx, p, _| Box::pin(certificates::list_versions(cx, p.name())),
+    ),
+    certificate(
+        Method::GET,
+        "/certificates/{name}[/{version}]",
+        "CertificateGet",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(certificates::get(cx, p.name(), p.version())),
+    ),
+    certificate(
+        Method::PATCH,
+        "/certificates/{name}/policy",
+        "CertificatePolicyUpdate",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, body| Box::pin(certificates::update_policy(cx, p.name(), body)),
+    ),
+    certificate(
+        Method::PATCH,
+        "/certificates/{name}[/{version}]",
+        "CertificateUpdate",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, body| Box::pin(certificates::update(cx, p.name(), p.version(), body)),
+    ),
+    certificate(
+        Method::DELETE,
+        "/certificates/{name}",
+        "CertificateDelete",
+        A::CertificatesDelete,
+        "delete",
+        |cx, p, _| Box::pin(certificates::delete(cx, p.name())),
+    ),
+    certificate(
+        Method::GET,
+        "/deletedcertificates[/]",
+        "CertificateListDeleted",
+        A::CertificatesRead,
+        "list",
+        |cx, _, _| Box::pin(certificates::list_deleted(cx)),
+    ),
+    certificate(
+        Method::GET,
+        "/deletedcertificates/{name}",
+        "CertificateGetDeleted",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(certificates::get_deleted(cx, p.name())),
+    ),
+    certificate(
+        Method::POST,
+        "/deletedcertificates/{name}/recover",
+        "CertificateRecover",
+        A::CertificatesRecover,
+        "recover",
+        |cx, p, _| Box::pin(certificates::recover(cx, p.name())),
+    ),
+    certificate(
+        Method::DELETE,
+        "/deletedcertificates/{name}",
+        "CertificatePurge",
+        A::CertificatesPurge,
+        "purge",
+        |cx, p, _| Box::pin(certificates::purge(cx, p.name())),
+    ),
+];
+
+/// A row of the secrets' table.
+const fn secret(
+    method: Method,
+    path: &'static str,
+    audit_name: &'static str,
+    action: A,
+    permission: &'static str,
+    handler: Handler,
+) -> Operation {
+    row(Collection::Secrets, method, path, audit_name, action, permission, handler)
+}
+
+/// A row of the keys' table.
+const fn key(
+    method: Method,
+    path: &'static str,
+    audit_name: &'static str,
+    action: A,
+    permission: &'static str,
+    handler: Handler,
+) -> Operation {
+    row(Collection::Keys, method, path, audit_name, action, permission, handler)
+}
+
+/// A row of the certificates' table.
+const fn certificate(
+    method: Method,
+    path: &'static str,
+    audit_name: &'static str,
+    action: A,
+    permission: &'static str,
+    handler: Handler,
+) -> Operation {
+    row(Collection::Certificates, method, path, audit_name, action, permission, handler)
+}
+
+#[allow(clippy::too_many_arguments)] // a row of the table, column by column
+const fn row(
+    collection: Collection,
+    method: Method,
+    path: &'static str,
+    audit_name: &'static str,
+    action: A,
+    permission: &'static str,
+    handler: Handler,
+) -> Operation {
+    Operation { method, path: Pattern::new(path), audit_name, action, permission, collection, handler }
+}
