@@ -16,16 +16,16 @@ use crate::vault::{certificates, keys, release, rotation, secrets};
 
 /// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
 pub static OPERATIONS: &[Operation] = &[
-    secret(Method::GET, "/secrets[/]", "SecretList", A::SecretsReadMetadata, "list", |cx, _, _| {
+    SECRETS.row(Method::GET, "/secrets[/]", "SecretList", A::SecretsReadMetadata, "list", |cx, _, _| {
         Box::pin(secrets::list(cx))
     }),
-    secret(Method::POST, "/secrets/restore", "SecretRestore", A::SecretsRestore, "restore", |cx, _, body| {
+    SECRETS.row(Method::POST, "/secrets/restore", "SecretRestore", A::SecretsRestore, "restore", |cx, _, body| {
         Box::pin(secrets::restore(cx, body))
     }),
-    secret(Method::PUT, "/secrets/{name}", "SecretSet", A::SecretsSet, "set", |cx, p, body| {
+    SECRETS.row(Method::PUT, "/secrets/{name}", "SecretSet", A::SecretsSet, "set", |cx, p, body| {
         Box::pin(secrets::set(cx, p.name(), body))
     }),
-    secret(
+    SECRETS.row(
         Method::GET,
         "/secrets/{name}/versions",
         "SecretListVersions",
@@ -33,25 +33,35 @@ pub static OPERATIONS: &[Operation] = &[
         "list",
         |cx, p, _| Box::pin(secrets::list_versions(cx, p.name())),
     ),
-    secret(Method::GET, "/secrets/{name}[/{version}]", "SecretGet", A::SecretsGet, "get", |cx, p, _| {
+    SECRETS.row(Method::GET, "/secrets/{name}[/{version}]", "SecretGet", A::SecretsGet, "get", |cx, p, _| {
         Box::pin(secrets::get(cx, p.name(), p.version()))
     }),
-    secret(Method::PATCH, "/secrets/{name}[/{version}]", "SecretUpdate", A::SecretsUpdate, "set", |cx, p, body| {
-        Box::pin(secrets::update(cx, p.name(), p.version(), body))
-    }),
-    secret(Method::DELETE, "/secrets/{name}", "SecretDelete", A::SecretsDelete, "delete", |cx, p, _| {
+    SECRETS.row(
+        Method::PATCH,
+        "/secrets/{name}[/{version}]",
+        "SecretUpdate",
+        A::SecretsUpdate,
+        "set",
+        |cx, p, body| Box::pin(secrets::update(cx, p.name(), p.version(), body)),
+    ),
+    SECRETS.row(Method::DELETE, "/secrets/{name}", "SecretDelete", A::SecretsDelete, "delete", |cx, p, _| {
         Box::pin(secrets::delete(cx, p.name()))
     }),
-    secret(Method::POST, "/secrets/{name}/backup", "SecretBackup", A::SecretsBackup, "backup", |cx, p, _| {
+    SECRETS.row(Method::POST, "/secrets/{name}/backup", "SecretBackup", A::SecretsBackup, "backup", |cx, p, _| {
         Box::pin(secrets::backup(cx, p.name()))
     }),
-    secret(Method::GET, "/deletedsecrets[/]", "SecretListDeleted", A::SecretsReadMetadata, "list", |cx, _, _| {
+    SECRETS.row(Method::GET, "/deletedsecrets[/]", "SecretListDeleted", A::SecretsReadMetadata, "list", |cx, _, _| {
         Box::pin(secrets::list_deleted(cx))
     }),
-    secret(Method::GET, "/deletedsecrets/{name}", "SecretGetDeleted", A::SecretsReadMetadata, "get", |cx, p, _| {
-        Box::pin(secrets::get_deleted(cx, p.name()))
-    }),
-    secret(
+    SECRETS.row(
+        Method::GET,
+        "/deletedsecrets/{name}",
+        "SecretGetDeleted",
+        A::SecretsReadMetadata,
+        "get",
+        |cx, p, _| Box::pin(secrets::get_deleted(cx, p.name())),
+    ),
+    SECRETS.row(
         Method::POST,
         "/deletedsecrets/{name}/recover",
         "SecretRecover",
@@ -59,25 +69,25 @@ pub static OPERATIONS: &[Operation] = &[
         "recover",
         |cx, p, _| Box::pin(secrets::recover(cx, p.name())),
     ),
-    secret(Method::DELETE, "/deletedsecrets/{name}", "SecretPurge", A::SecretsPurge, "purge", |cx, p, _| {
+    SECRETS.row(Method::DELETE, "/deletedsecrets/{name}", "SecretPurge", A::SecretsPurge, "purge", |cx, p, _| {
         Box::pin(secrets::purge(cx, p.name()))
     }),
     // Keys.
-    key(Method::GET, "/keys[/]", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(keys::list(cx))),
-    key(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
+    KEYS.row(Method::GET, "/keys[/]", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(keys::list(cx))),
+    KEYS.row(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
         Box::pin(keys::create(cx, p.name(), body))
     }),
-    key(Method::POST, "/keys/restore", "KeyRestore", A::KeysRestore, "restore", |cx, _, body| {
+    KEYS.row(Method::POST, "/keys/restore", "KeyRestore", A::KeysRestore, "restore", |cx, _, body| {
         Box::pin(keys::restore(cx, body))
     }),
-    key(Method::PUT, "/keys/{name}", "KeyImport", A::KeysImport, "import", |cx, p, body| {
+    KEYS.row(Method::PUT, "/keys/{name}", "KeyImport", A::KeysImport, "import", |cx, p, body| {
         Box::pin(keys::import(cx, p.name(), body))
     }),
-    key(Method::POST, "/keys/{name}/rotate", "KeyRotate", A::KeysRotate, "rotate", |cx, p, _| {
+    KEYS.row(Method::POST, "/keys/{name}/rotate", "KeyRotate", A::KeysRotate, "rotate", |cx, p, _| {
         Box::pin(keys::rotate(cx, p.name()))
     }),
     // Access policies name these two `getrotationpolicy` and `setrotationpolicy`.
-    key(
+    KEYS.row(
         Method::GET,
         "/keys/{name}/rotationpolicy",
         "KeyGetRotationPolicy",
@@ -85,7 +95,7 @@ pub static OPERATIONS: &[Operation] = &[
         "getrotationpolicy",
         |cx, p, _| Box::pin(rotation::get_policy(cx, p.name())),
     ),
-    key(
+    KEYS.row(
         Method::PUT,
         "/keys/{name}/rotationpolicy",
         "KeySetRotationPolicy",
@@ -93,66 +103,86 @@ pub static OPERATIONS: &[Operation] = &[
         "setrotationpolicy",
         |cx, p, body| Box::pin(rotation::set_policy(cx, p.name(), body)),
     ),
-    key(Method::GET, "/keys/{name}/{version}/attestation", "KeyGetAttestation", A::KeysRead, "get", |cx, p, _| {
+    KEYS.row(Method::GET, "/keys/{name}/{version}/attestation", "KeyGetAttestation", A::KeysRead, "get", |cx, p, _| {
         Box::pin(keys::get(cx, p.name(), p.version()))
     }),
     // No access-policy permission exists for it; whoever may read keys may draw random bytes.
-    key(Method::POST, "/rng", "RandomBytes", A::KeysRandomBytes, "get", |_, _, body| {
+    KEYS.row(Method::POST, "/rng", "RandomBytes", A::KeysRandomBytes, "get", |_, _, body| {
         Box::pin(std::future::ready(keys::random_bytes(body)))
     }),
-    key(Method::POST, "/keys/{name}[/{version}]/release", "KeyRelease", A::KeysRelease, "release", |cx, p, body| {
-        Box::pin(release::release(cx, p.name(), p.version(), body))
-    }),
-    key(Method::POST, "/keys/{name}/backup", "KeyBackup", A::KeysBackup, "backup", |cx, p, _| {
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/release",
+        "KeyRelease",
+        A::KeysRelease,
+        "release",
+        |cx, p, body| Box::pin(release::release(cx, p.name(), p.version(), body)),
+    ),
+    KEYS.row(Method::POST, "/keys/{name}/backup", "KeyBackup", A::KeysBackup, "backup", |cx, p, _| {
         Box::pin(keys::backup(cx, p.name()))
     }),
-    key(Method::GET, "/keys/{name}/versions", "KeyListVersions", A::KeysRead, "list", |cx, p, _| {
+    KEYS.row(Method::GET, "/keys/{name}/versions", "KeyListVersions", A::KeysRead, "list", |cx, p, _| {
         Box::pin(keys::list_versions(cx, p.name()))
     }),
-    key(Method::GET, "/keys/{name}[/{version}]", "KeyGet", A::KeysRead, "get", |cx, p, _| {
+    KEYS.row(Method::GET, "/keys/{name}[/{version}]", "KeyGet", A::KeysRead, "get", |cx, p, _| {
         Box::pin(keys::get(cx, p.name(), p.version()))
     }),
-    key(Method::PATCH, "/keys/{name}[/{version}]", "KeyUpdate", A::KeysUpdate, "update", |cx, p, body| {
+    KEYS.row(Method::PATCH, "/keys/{name}[/{version}]", "KeyUpdate", A::KeysUpdate, "update", |cx, p, body| {
         Box::pin(keys::update(cx, p.name(), p.version(), body))
     }),
-    key(Method::DELETE, "/keys/{name}", "KeyDelete", A::KeysDelete, "delete", |cx, p, _| {
+    KEYS.row(Method::DELETE, "/keys/{name}", "KeyDelete", A::KeysDelete, "delete", |cx, p, _| {
         Box::pin(keys::delete(cx, p.name()))
     }),
-    key(Method::POST, "/keys/{name}[/{version}]/~sign", "KeySign", A::KeysSign, "sign", |cx, p, body| {
+    KEYS.row(Method::POST, "/keys/{name}[/{version}]/~sign", "KeySign", A::KeysSign, "sign", |cx, p, body| {
         Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Sign, body))
     }),
-    key(Method::POST, "/keys/{name}[/{version}]/~verify", "KeyVerify", A::KeysVerify, "verify", |cx, p, body| {
+    KEYS.row(Method::POST, "/keys/{name}[/{version}]/~verify", "KeyVerify", A::KeysVerify, "verify", |cx, p, body| {
         Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Verify, body))
     }),
-    key(Method::POST, "/keys/{name}[/{version}]/~encrypt", "KeyEncrypt", A::KeysEncrypt, "encrypt", |cx, p, body| {
-        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Encrypt, body))
-    }),
-    key(Method::POST, "/keys/{name}[/{version}]/~decrypt", "KeyDecrypt", A::KeysDecrypt, "decrypt", |cx, p, body| {
-        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Decrypt, body))
-    }),
-    key(Method::POST, "/keys/{name}[/{version}]/~wrapkey", "KeyWrap", A::KeysWrap, "wrapkey", |cx, p, body| {
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/~encrypt",
+        "KeyEncrypt",
+        A::KeysEncrypt,
+        "encrypt",
+        |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Encrypt, body)),
+    ),
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/~decrypt",
+        "KeyDecrypt",
+        A::KeysDecrypt,
+        "decrypt",
+        |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Decrypt, body)),
+    ),
+    KEYS.row(Method::POST, "/keys/{name}[/{version}]/~wrapkey", "KeyWrap", A::KeysWrap, "wrapkey", |cx, p, body| {
         Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::WrapKey, body))
     }),
-    key(Method::POST, "/keys/{name}[/{version}]/~unwrapkey", "KeyUnwrap", A::KeysUnwrap, "unwrapkey", |cx, p, body| {
-        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::UnwrapKey, body))
-    }),
-    key(Method::GET, "/deletedkeys[/]", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/~unwrapkey",
+        "KeyUnwrap",
+        A::KeysUnwrap,
+        "unwrapkey",
+        |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::UnwrapKey, body)),
+    ),
+    KEYS.row(Method::GET, "/deletedkeys[/]", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
         Box::pin(keys::list_deleted(cx))
     }),
-    key(Method::GET, "/deletedkeys/{name}", "KeyGetDeleted", A::KeysRead, "get", |cx, p, _| {
+    KEYS.row(Method::GET, "/deletedkeys/{name}", "KeyGetDeleted", A::KeysRead, "get", |cx, p, _| {
         Box::pin(keys::get_deleted(cx, p.name()))
     }),
-    key(Method::POST, "/deletedkeys/{name}/recover", "KeyRecover", A::KeysRecover, "recover", |cx, p, _| {
+    KEYS.row(Method::POST, "/deletedkeys/{name}/recover", "KeyRecover", A::KeysRecover, "recover", |cx, p, _| {
         Box::pin(keys::recover(cx, p.name()))
     }),
-    key(Method::DELETE, "/deletedkeys/{name}", "KeyPurge", A::KeysPurge, "purge", |cx, p, _| {
+    KEYS.row(Method::DELETE, "/deletedkeys/{name}", "KeyPurge", A::KeysPurge, "purge", |cx, p, _| {
         Box::pin(keys::purge(cx, p.name()))
     }),
     // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
-    certificate(Method::GET, "/certificates[/]", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
+    CERTIFICATES.row(Method::GET, "/certificates[/]", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
         Box::pin(certificates::list(cx))
     }),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/issuers[/]",
         "CertificateIssuerList",
@@ -160,7 +190,7 @@ pub static OPERATIONS: &[Operation] = &[
         "listissuers",
         |cx, _, _| Box::pin(certificates::list_issuers(cx)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/issuers/{issuer}",
         "CertificateIssuerGet",
@@ -168,7 +198,7 @@ pub static OPERATIONS: &[Operation] = &[
         "getissuers",
         |cx, p, _| Box::pin(certificates::get_issuer(cx, p.issuer())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::PUT,
         "/certificates/issuers/{issuer}",
         "CertificateIssuerSet",
@@ -176,7 +206,7 @@ pub static OPERATIONS: &[Operation] = &[
         "setissuers",
         |cx, p, body| Box::pin(certificates::set_issuer(cx, p.issuer(), body, true)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::PATCH,
         "/certificates/issuers/{issuer}",
         "CertificateIssuerSet",
@@ -184,7 +214,7 @@ pub static OPERATIONS: &[Operation] = &[
         "setissuers",
         |cx, p, body| Box::pin(certificates::set_issuer(cx, p.issuer(), body, false)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::DELETE,
         "/certificates/issuers/{issuer}",
         "CertificateIssuerDelete",
@@ -193,7 +223,7 @@ pub static OPERATIONS: &[Operation] = &[
         |cx, p, _| Box::pin(certificates::delete_issuer(cx, p.issuer())),
     ),
     // Key Vault documents no read action for contacts; reading them is reading certificates.
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/contacts",
         "CertificateContactsGet",
@@ -201,7 +231,7 @@ pub static OPERATIONS: &[Operation] = &[
         "managecontacts",
         |cx, _, _| Box::pin(certificates::get_contacts(cx)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::PUT,
         "/certificates/contacts",
         "CertificateContactsSet",
@@ -209,7 +239,7 @@ pub static OPERATIONS: &[Operation] = &[
         "managecontacts",
         |cx, _, body| Box::pin(certificates::set_contacts(cx, body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::DELETE,
         "/certificates/contacts",
         "CertificateContactsDelete",
@@ -217,7 +247,7 @@ pub static OPERATIONS: &[Operation] = &[
         "managecontacts",
         |cx, _, _| Box::pin(certificates::delete_contacts(cx)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::POST,
         "/certificates/restore",
         "CertificateRestore",
@@ -225,7 +255,7 @@ pub static OPERATIONS: &[Operation] = &[
         "restore",
         |cx, _, body| Box::pin(certificates::restore(cx, body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::POST,
         "/certificates/{name}/backup",
         "CertificateBackup",
@@ -233,7 +263,7 @@ pub static OPERATIONS: &[Operation] = &[
         "backup",
         |cx, p, _| Box::pin(certificates::backup(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::POST,
         "/certificates/{name}/create",
         "CertificateCreate",
@@ -241,7 +271,7 @@ pub static OPERATIONS: &[Operation] = &[
         "create",
         |cx, p, body| Box::pin(certificates::create(cx, p.name(), body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::POST,
         "/certificates/{name}/import",
         "CertificateImport",
@@ -249,7 +279,7 @@ pub static OPERATIONS: &[Operation] = &[
         "import",
         |cx, p, body| Box::pin(certificates::import(cx, p.name(), body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/{name}/pending",
         "CertificatePendingGet",
@@ -257,7 +287,7 @@ pub static OPERATIONS: &[Operation] = &[
         "get",
         |cx, p, _| Box::pin(certificates::get_operation(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::PATCH,
         "/certificates/{name}/pending",
         "CertificatePendingUpdate",
@@ -265,7 +295,7 @@ pub static OPERATIONS: &[Operation] = &[
         "update",
         |cx, p, body| Box::pin(certificates::cancel_operation(cx, p.name(), body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::DELETE,
         "/certificates/{name}/pending",
         "CertificatePendingDelete",
@@ -273,7 +303,7 @@ pub static OPERATIONS: &[Operation] = &[
         "update",
         |cx, p, _| Box::pin(certificates::delete_operation(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::POST,
         "/certificates/{name}/pending/merge",
         "CertificatePendingMerge",
@@ -281,7 +311,7 @@ pub static OPERATIONS: &[Operation] = &[
         "create",
         |cx, p, body| Box::pin(certificates::merge(cx, p.name(), body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/{name}/policy",
         "CertificatePolicyGet",
@@ -289,7 +319,7 @@ pub static OPERATIONS: &[Operation] = &[
         "get",
         |cx, p, _| Box::pin(certificates::get_policy(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/{name}/versions",
         "CertificateListVersions",
@@ -297,7 +327,7 @@ pub static OPERATIONS: &[Operation] = &[
         "list",
         |cx, p, _| Box::pin(certificates::list_versions(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/certificates/{name}[/{version}]",
         "CertificateGet",
@@ -305,7 +335,7 @@ pub static OPERATIONS: &[Operation] = &[
         "get",
         |cx, p, _| Box::pin(certificates::get(cx, p.name(), p.version())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::PATCH,
         "/certificates/{name}/policy",
         "CertificatePolicyUpdate",
@@ -313,7 +343,7 @@ pub static OPERATIONS: &[Operation] = &[
         "update",
         |cx, p, body| Box::pin(certificates::update_policy(cx, p.name(), body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::PATCH,
         "/certificates/{name}[/{version}]",
         "CertificateUpdate",
@@ -321,7 +351,7 @@ pub static OPERATIONS: &[Operation] = &[
         "update",
         |cx, p, body| Box::pin(certificates::update(cx, p.name(), p.version(), body)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::DELETE,
         "/certificates/{name}",
         "CertificateDelete",
@@ -329,7 +359,7 @@ pub static OPERATIONS: &[Operation] = &[
         "delete",
         |cx, p, _| Box::pin(certificates::delete(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/deletedcertificates[/]",
         "CertificateListDeleted",
@@ -337,7 +367,7 @@ pub static OPERATIONS: &[Operation] = &[
         "list",
         |cx, _, _| Box::pin(certificates::list_deleted(cx)),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::GET,
         "/deletedcertificates/{name}",
         "CertificateGetDeleted",
@@ -345,7 +375,7 @@ pub static OPERATIONS: &[Operation] = &[
         "get",
         |cx, p, _| Box::pin(certificates::get_deleted(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::POST,
         "/deletedcertificates/{name}/recover",
         "CertificateRecover",
@@ -353,7 +383,7 @@ pub static OPERATIONS: &[Operation] = &[
         "recover",
         |cx, p, _| Box::pin(certificates::recover(cx, p.name())),
     ),
-    certificate(
+    CERTIFICATES.row(
         Method::DELETE,
         "/deletedcertificates/{name}",
         "CertificatePurge",
@@ -363,51 +393,25 @@ pub static OPERATIONS: &[Operation] = &[
     ),
 ];
 
-/// A row of the secrets' table.
-const fn secret(
-    method: Method,
-    path: &'static str,
-    audit_name: &'static str,
-    action: A,
-    permission: &'static str,
-    handler: Handler,
-) -> Operation {
-    row(Collection::Secrets, method, path, audit_name, action, permission, handler)
-}
+/// The rows of one collection's operations.
+#[derive(Clone, Copy)]
+struct Rows(Collection);
 
-/// A row of the keys' table.
-const fn key(
-    method: Method,
-    path: &'static str,
-    audit_name: &'static str,
-    action: A,
-    permission: &'static str,
-    handler: Handler,
-) -> Operation {
-    row(Collection::Keys, method, path, audit_name, action, permission, handler)
-}
+const SECRETS: Rows = Rows(Collection::Secrets);
+const KEYS: Rows = Rows(Collection::Keys);
+const CERTIFICATES: Rows = Rows(Collection::Certificates);
 
-/// A row of the certificates' table.
-const fn certificate(
-    method: Method,
-    path: &'static str,
-    audit_name: &'static str,
-    action: A,
-    permission: &'static str,
-    handler: Handler,
-) -> Operation {
-    row(Collection::Certificates, method, path, audit_name, action, permission, handler)
-}
-
-#[allow(clippy::too_many_arguments)] // a row of the table, column by column
-const fn row(
-    collection: Collection,
-    method: Method,
-    path: &'static str,
-    audit_name: &'static str,
-    action: A,
-    permission: &'static str,
-    handler: Handler,
-) -> Operation {
-    Operation { method, path: Pattern::new(path), audit_name, action, permission, collection, handler }
+impl Rows {
+    /// A row, column by column.
+    const fn row(
+        self,
+        method: Method,
+        path: &'static str,
+        audit_name: &'static str,
+        action: A,
+        permission: &'static str,
+        handler: Handler,
+    ) -> Operation {
+        Operation { method, path: Pattern::new(path), audit_name, action, permission, collection: self.0, handler }
+    }
 }
