@@ -16,15 +16,31 @@ use crate::error::{Error, Result};
 
 const QUEUE: usize = 16_384;
 
-/// What every request's record says, whatever served it: when, how long, from where, the outcome and the
-/// ids that tie it to the client's logs.
-pub struct RequestFacts<'a> {
+/// When a request arrived, and the id its response and its record carry: taken first, so that the record's
+/// time and duration cover the whole request.
+pub struct Arrival {
     /// When the request arrived (RFC 3339).
     pub time: String,
     /// When the request arrived, for the duration.
     pub started: Instant,
     /// The id the response carries in `x-ms-request-id`.
     pub request_id: String,
+}
+
+impl Arrival {
+    /// A request arriving now, by `clock`.
+    pub fn at(clock: &Clock) -> Self {
+        let started = Instant::now();
+        let time = clock.now().format(&time::format_description::well_known::Rfc3339);
+        Arrival { time: time.unwrap_or_default(), started, request_id: request_id() }
+    }
+}
+
+/// What every request's record says, whatever served it: when, how long, from where, the outcome and the
+/// ids that tie it to the client's logs.
+pub struct RequestFacts<'a> {
+    /// When it arrived, and its id.
+    pub arrival: Arrival,
     /// The request's headers (for the client's correlation id).
     pub headers: &'a HeaderMap,
     /// The caller's address.
@@ -39,16 +55,16 @@ impl RequestFacts<'_> {
     /// A record with these facts; the pipeline that served the request fills in what it learnt (operation,
     /// resource, identity, authorization).
     pub fn record(self) -> AuditRecord {
-        let status = self.status;
+        let (status, Arrival { time, started, request_id }) = (self.status, self.arrival);
         AuditRecord {
-            time: self.time,
+            time,
             resource_id: None,
             operation_name: "Unknown".to_owned(),
             operation_version: String::new(),
             result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
             result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
             result_description: self.failure.map(str::to_owned),
-            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             caller_ip_address: self.client.to_owned(),
             identity: None,
             request_uri: String::new(),
@@ -60,8 +76,8 @@ impl RequestFacts<'_> {
                 .get("x-ms-client-request-id")
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| v.len() <= 128)
-                .map_or_else(|| self.request_id.clone(), str::to_owned),
-            request_id: self.request_id,
+                .map_or_else(|| request_id.clone(), str::to_owned),
+            request_id,
         }
     }
 }

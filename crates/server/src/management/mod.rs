@@ -19,7 +19,6 @@ pub mod resource;
 pub mod vaults;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -35,11 +34,10 @@ use strongroom_core::network::ClientAddress;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use self::error::ManagementError;
-use crate::audit::RequestFacts;
+use crate::audit::{Arrival, RequestFacts};
 use crate::endpoints::MANAGEMENT_RESOURCES;
 use crate::state::AppState;
 
@@ -164,9 +162,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 
 /// Runs a management request through every stage.
 pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Request<Body>) -> Response {
-    let started = Instant::now();
-    let time = state.clock.now().format(&Rfc3339).unwrap_or_default();
-    let request_id = crate::audit::request_id();
+    let arrival = Arrival::at(&state.clock);
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let mut identity = None;
@@ -177,13 +173,11 @@ pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Reques
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.code())),
     };
-    if let Ok(value) = request_id.parse() {
+    if let Ok(value) = arrival.request_id.parse() {
         response.headers_mut().insert("x-ms-request-id", value);
     }
     let facts = RequestFacts {
-        time,
-        started,
-        request_id,
+        arrival,
         headers: &parts.headers,
         client: &client.to_string(),
         status: response.status(),

@@ -3,20 +3,16 @@
 
 use strongroom_core::directory::{AuthorizationModel, Directory, Vault};
 use strongroom_core::policy::{self, PolicyDecision};
-use strongroom_core::rbac::{self, Action, Target};
+use strongroom_core::rbac::{self, Target};
 
 use super::authenticate::Caller;
 use super::error::VaultError;
+use super::operation::Routed;
 
-/// Grants the operation to `caller` — by the data `action` under RBAC, by the `permission` under access
-/// policies — or refuses with `ForbiddenByRbac` / `AccessDenied`.
-pub fn check(
-    directory: &Directory,
-    vault: &Vault,
-    caller: &Caller,
-    (action, permission): (Action, &str),
-    target: Target<'_>,
-) -> Result<(), VaultError> {
+/// Grants the operation to `caller` — by its row's data action under RBAC, by its row's access-policy
+/// permission under access policies — or refuses with `ForbiddenByRbac` / `AccessDenied`.
+pub fn check(directory: &Directory, vault: &Vault, caller: &Caller, operation: &Routed<'_>) -> Result<(), VaultError> {
+    let (action, permission, target) = (operation.operation.action, operation.operation.permission, operation.target());
     // Group membership comes from the directory, not the token: it is current, and never overflows.
     let groups = directory.groups_of(caller.object_id);
     if vault.authorization == AuthorizationModel::AccessPolicies {

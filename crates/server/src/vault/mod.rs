@@ -4,10 +4,12 @@
 //! 2. [`firewall`] — the vault's network rules on the caller's address;
 //! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
 //! 4. [`authorize`] — the RBAC data action the operation needs;
-//! 5. [`operation`] — the operation itself, in [`lifecycle`] (what every kind of object shares) or in its kind's
-//!    module ([`secrets`], [`keys`], [`certificates`]), with the request's [`context`];
-//! 6. audit — one record, whatever the outcome ([`crate::audit`]).
+//! 5. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler runs it — in
+//!    [`lifecycle`] (what every kind of object shares) or in its kind's module ([`secrets`], [`keys`],
+//!    [`certificates`], …) — with the request's [`context`];
+//! 6. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
 
+mod audit;
 pub mod authenticate;
 pub mod authorize;
 mod certificate_authority;
@@ -24,11 +26,8 @@ pub mod rotation;
 mod scheduled;
 pub mod secrets;
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -36,16 +35,11 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::network::ClientAddress;
 use strongroom_core::token::LastToken;
-use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
-use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
+use strongroom_proto::audit::{AuditClaims, AuditIdentity};
 
-use self::certificates::Certificates;
+use self::audit::VaultAudit;
 use self::error::VaultError;
-use self::keys::Keys;
-use self::operation::{CertificateOp, KeyOperation, Operation, Query};
-use self::secrets::Secrets;
-use crate::audit::RequestFacts;
+use self::operation::{Query, Routed};
 use crate::state::AppState;
 
 /// Largest request body read, in bytes: a 25 KiB secret value fits even fully JSON-escaped.
@@ -114,17 +108,6 @@ impl AddressText {
     }
 }
 
-/// What the audit record learns as the stages run.
-struct AuditDraft {
-    operation_name: &'static str,
-    identity: Option<AuditIdentity>,
-    address_authorized: bool,
-    rbac_authorized: bool,
-}
-
-/// What an operation answers, once it has run.
-type OperationFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, VaultError>> + Send + 'a>>;
-
 /// Runs a request for the vault `vault_name`, addressed as `host`, through every stage.
 pub async fn handle(
     state: Arc<AppState>,
@@ -133,47 +116,18 @@ pub async fn handle(
     vault_name: &str,
     request: Request<Body>,
 ) -> Response {
-    let started = Instant::now();
-    let time = state.clock.now().format(&Rfc3339).unwrap_or_default();
-    let request_id = crate::audit::request_id();
+    let mut audit = VaultAudit::begin(&state.clock, host, vault_name);
     let (parts, body) = request.into_parts();
     let client = connection.client;
-    let mut draft =
-        AuditDraft { operation_name: "Unknown", identity: None, address_authorized: false, rbac_authorized: false };
-
-    let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut draft).await;
+    let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut audit).await;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.specific_code())),
     };
     let client_text = connection.address_text(client);
-    decorate(&mut response, &request_id, &client_text);
-
-    // Stage 6: the audit record. The query carries no secrets; bodies and tokens are never recorded.
-    let facts = RequestFacts {
-        time,
-        started,
-        request_id,
-        headers: &parts.headers,
-        client: &client_text.address,
-        status: response.status(),
-        failure,
-    };
-    let record = AuditRecord {
-        // Strings on the warm path are joined, not formatted: `format!`'s machinery cost more than the copying.
-        resource_id: state.directory().vault(vault_name).map(|v| {
-            ["/tenants/", v.tenant_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), "/vaults/", &v.name]
-                .concat()
-        }),
-        operation_name: draft.operation_name.to_owned(),
-        operation_version: Query::raw_api_version(parts.uri.query()),
-        identity: draft.identity,
-        request_uri: ["https://", host, parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str())].concat(),
-        is_address_authorized: Some(draft.address_authorized),
-        is_rbac_authorized: Some(draft.rbac_authorized),
-        ..facts.record()
-    };
-    state.audit.record(record).await;
+    decorate(&mut response, audit.request_id(), &client_text);
+    // Stage 6, after everything else: the record of what the request asked and what it was answered.
+    audit.record(&state, &parts, &client_text.address, response.status(), failure).await;
     response
 }
 
@@ -186,22 +140,23 @@ async fn run_stages(
     vault_name: &str,
     parts: &Parts,
     body: Body,
-    draft: &mut AuditDraft,
+    audit: &mut VaultAudit<'_>,
 ) -> Result<Response, VaultError> {
     let directory = state.directory();
     let vault = directory.vault(vault_name).ok_or_else(|| VaultError::vault_not_found(vault_name))?;
     // Routing reads only the request line; its verdict waits until the caller is known.
-    let route = Operation::route(&effective_method(parts), parts.uri.path());
-    draft.operation_name = route.as_ref().map_or("Unknown", Operation::audit_name);
+    let method = effective_method(parts);
+    let route = Routed::route(&method, parts.uri.path());
+    audit.operation_name = route.as_ref().map_or("Unknown", |routed| routed.operation.audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
     let trusted_service = firewall::check(state, &directory, vault, connection, client, token)?;
-    draft.address_authorized = true;
+    audit.address_authorized = true;
     let caller = match trusted_service {
         Some(caller) => caller,
         None => authenticate::validate(state, connection, vault, token)?,
     };
-    draft.identity = Some(AuditIdentity {
+    audit.identity = Some(AuditIdentity {
         claim: AuditClaims {
             oid: caller.claims.oid.clone(),
             appid: caller.claims.appid.clone(),
@@ -211,8 +166,8 @@ async fn run_stages(
 
     let operation = route?;
     let query = Query::parse(parts.uri.query())?;
-    authorize::check(&directory, vault, &caller, (operation.action(), operation.permission()), operation.target())?;
-    draft.rbac_authorized = true;
+    authorize::check(&directory, vault, &caller, &operation)?;
+    audit.rbac_authorized = true;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
         if crate::http::timed_out(&e) {
@@ -223,85 +178,7 @@ async fn run_stages(
     })?;
     let base_url = ["https://", host].concat();
     let cx = context::Context { state, vault, base_url: &base_url, query: &query };
-    perform(&cx, &operation, &body).await
-}
-
-/// Stage 5: the operation. Each operation's future is boxed on its own, so that a request's future is as
-/// large as the operation it runs rather than the largest of all (moving a future of several kilobytes into
-/// the connection's task cost every request a copy of that size).
-fn perform<'a>(cx: &'a context::Context<'a>, operation: &'a Operation, body: &'a [u8]) -> OperationFuture<'a> {
-    match operation {
-        Operation::SetSecret { name } => Box::pin(secrets::set(cx, name, body)),
-        Operation::GetSecret { name, version } => Box::pin(lifecycle::get::<Secrets>(cx, name, version.as_deref())),
-        Operation::UpdateSecret { name, version } => Box::pin(secrets::update(cx, name, version.as_deref(), body)),
-        Operation::DeleteSecret { name } => Box::pin(lifecycle::delete::<Secrets>(cx, name)),
-        Operation::ListSecrets => Box::pin(lifecycle::list::<Secrets>(cx)),
-        Operation::ListSecretVersions { name } => Box::pin(lifecycle::list_versions::<Secrets>(cx, name)),
-        Operation::BackupSecret { name } => Box::pin(lifecycle::backup::<Secrets>(cx, name)),
-        Operation::RestoreSecret => Box::pin(lifecycle::restore::<Secrets>(cx, body)),
-        Operation::ListDeletedSecrets => Box::pin(lifecycle::list_deleted::<Secrets>(cx)),
-        Operation::GetDeletedSecret { name } => Box::pin(lifecycle::get_deleted::<Secrets>(cx, name)),
-        Operation::RecoverDeletedSecret { name } => Box::pin(lifecycle::recover::<Secrets>(cx, name)),
-        Operation::PurgeDeletedSecret { name } => Box::pin(lifecycle::purge::<Secrets>(cx, name)),
-        Operation::Key(key) => match key {
-            KeyOperation::Create { name } => Box::pin(keys::create(cx, name, body)),
-            KeyOperation::Get { name, version } => Box::pin(lifecycle::get::<Keys>(cx, name, version.as_deref())),
-            KeyOperation::Update { name, version } => Box::pin(keys::update(cx, name, version.as_deref(), body)),
-            KeyOperation::Delete { name } => Box::pin(lifecycle::delete::<Keys>(cx, name)),
-            KeyOperation::Import { name } => Box::pin(keys::import(cx, name, body)),
-            KeyOperation::Rotate { name } => Box::pin(keys::rotate(cx, name)),
-            KeyOperation::GetRotationPolicy { name } => Box::pin(rotation::get_policy(cx, name)),
-            KeyOperation::SetRotationPolicy { name } => Box::pin(rotation::set_policy(cx, name, body)),
-            KeyOperation::GetAttestation { name, version } => {
-                Box::pin(lifecycle::get::<Keys>(cx, name, version.as_deref()))
-            }
-            KeyOperation::RandomBytes => Box::pin(std::future::ready(keys::random_bytes(body))),
-            KeyOperation::Release { name, version } => Box::pin(release::release(cx, name, version.as_deref(), body)),
-            KeyOperation::Backup { name } => Box::pin(lifecycle::backup::<Keys>(cx, name)),
-            KeyOperation::Restore => Box::pin(lifecycle::restore::<Keys>(cx, body)),
-            KeyOperation::List => Box::pin(lifecycle::list::<Keys>(cx)),
-            KeyOperation::ListVersions { name } => Box::pin(lifecycle::list_versions::<Keys>(cx, name)),
-            KeyOperation::ListDeleted => Box::pin(lifecycle::list_deleted::<Keys>(cx)),
-            KeyOperation::GetDeleted { name } => Box::pin(lifecycle::get_deleted::<Keys>(cx, name)),
-            KeyOperation::Recover { name } => Box::pin(lifecycle::recover::<Keys>(cx, name)),
-            KeyOperation::Purge { name } => Box::pin(lifecycle::purge::<Keys>(cx, name)),
-            KeyOperation::Crypto { name, version, operation } => {
-                Box::pin(keys::crypto(cx, name, version.as_deref(), *operation, body))
-            }
-        },
-        Operation::Certificate(certificate) => match certificate {
-            CertificateOp::Create { name } => Box::pin(certificates::create(cx, name, body)),
-            CertificateOp::Import { name } => Box::pin(certificates::import(cx, name, body)),
-            CertificateOp::Get { name, version } => {
-                Box::pin(lifecycle::get::<Certificates>(cx, name, version.as_deref()))
-            }
-            CertificateOp::GetOperation { name } => Box::pin(certificates::get_operation(cx, name)),
-            CertificateOp::Merge { name } => Box::pin(certificates::merge(cx, name, body)),
-            CertificateOp::CancelOperation { name } => Box::pin(certificates::cancel_operation(cx, name, body)),
-            CertificateOp::DeleteOperation { name } => Box::pin(certificates::delete_operation(cx, name)),
-            CertificateOp::GetPolicy { name } => Box::pin(certificates::get_policy(cx, name)),
-            CertificateOp::List => Box::pin(certificates::list(cx)),
-            CertificateOp::Backup { name } => Box::pin(lifecycle::backup::<Certificates>(cx, name)),
-            CertificateOp::Restore => Box::pin(lifecycle::restore::<Certificates>(cx, body)),
-            CertificateOp::ListIssuers => Box::pin(certificates::list_issuers(cx)),
-            CertificateOp::GetIssuer { name } => Box::pin(certificates::get_issuer(cx, name)),
-            CertificateOp::SetIssuer { name, replace } => Box::pin(certificates::set_issuer(cx, name, body, *replace)),
-            CertificateOp::DeleteIssuer { name } => Box::pin(certificates::delete_issuer(cx, name)),
-            CertificateOp::GetContacts => Box::pin(certificates::get_contacts(cx)),
-            CertificateOp::SetContacts => Box::pin(certificates::set_contacts(cx, body)),
-            CertificateOp::DeleteContacts => Box::pin(certificates::delete_contacts(cx)),
-            CertificateOp::ListVersions { name } => Box::pin(lifecycle::list_versions::<Certificates>(cx, name)),
-            CertificateOp::Update { name, version } => {
-                Box::pin(certificates::update(cx, name, version.as_deref(), body))
-            }
-            CertificateOp::UpdatePolicy { name } => Box::pin(certificates::update_policy(cx, name, body)),
-            CertificateOp::Delete { name } => Box::pin(lifecycle::delete::<Certificates>(cx, name)),
-            CertificateOp::ListDeleted => Box::pin(lifecycle::list_deleted::<Certificates>(cx)),
-            CertificateOp::GetDeleted { name } => Box::pin(lifecycle::get_deleted::<Certificates>(cx, name)),
-            CertificateOp::Recover { name } => Box::pin(lifecycle::recover::<Certificates>(cx, name)),
-            CertificateOp::Purge { name } => Box::pin(lifecycle::purge::<Certificates>(cx, name)),
-        },
-    }
+    operation.run(&cx, &body).await
 }
 
 /// The method a request means: clients that cannot send PATCH or DELETE POST with `X-HTTP-METHOD`.

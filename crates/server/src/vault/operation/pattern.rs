@@ -1,0 +1,182 @@
+//! Path patterns of the operation table, and matching a request's path against them without allocating.
+//!
+//! A pattern is written as the docs show it: `/keys/{name}[/{version}]/~sign`. Each `/`-separated token is
+//! one path segment:
+//! - a literal (`versions`) matches itself exactly; `~sign` matches `sign` in any case (crypto operation
+//!   names: the SDKs spell `wrapKey` in more than one way);
+//! - `{name}` is the object the operation acts on (its RBAC scope), `{issuer}` a certificate issuer's name;
+//! - `{version}` is a version, where an empty segment means the latest (`/keys/k//sign`);
+//! - one token may be optional, written `[/…]`: `[/{version}]`, or `[/]` for a trailing slash.
+
+/// The most segments a pattern has; longer paths match no operation.
+pub const MAX_SEGMENTS: usize = 4;
+
+/// A request path cut into segments: the first [`MAX_SEGMENTS`] kept, all of them counted.
+pub struct Segments<'p> {
+    first: [&'p str; MAX_SEGMENTS],
+    /// How many segments the path has.
+    pub len: usize,
+}
+
+impl<'p> Segments<'p> {
+    /// The segments of `path`, leading slashes ignored.
+    pub fn of(path: &'p str) -> Self {
+        let mut segments = Segments { first: [""; MAX_SEGMENTS], len: 0 };
+        for segment in path.trim_start_matches('/').split('/') {
+            if let Some(slot) = segments.first.get_mut(segments.len) {
+                *slot = segment;
+            }
+            segments.len += 1;
+        }
+        segments
+    }
+
+    /// The first segment: the collection.
+    pub fn first(&self) -> &'p str {
+        self.first[0]
+    }
+}
+
+/// What a matched path gave the operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Params<'p> {
+    name: Option<&'p str>,
+    version: Option<&'p str>,
+    issuer: Option<&'p str>,
+}
+
+impl<'p> Params<'p> {
+    /// `{name}`: the object the operation acts on ("" when the path names none).
+    pub fn name(&self) -> &'p str {
+        self.name.unwrap_or_default()
+    }
+
+    /// `{name}`, or `None` for an operation on the whole collection.
+    pub fn object(&self) -> Option<&'p str> {
+        self.name
+    }
+
+    /// `{version}`: `None` for the latest (the segment absent or empty).
+    pub fn version(&self) -> Option<&'p str> {
+        self.version
+    }
+
+    /// `{issuer}`: a certificate issuer's name ("" when the path names none).
+    pub fn issuer(&self) -> &'p str {
+        self.issuer.unwrap_or_default()
+    }
+}
+
+/// One segment of a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token {
+    /// Matches itself exactly.
+    Literal(&'static str),
+    /// `~…`: matches itself in any case.
+    AnyCase(&'static str),
+    /// `{name}`.
+    Name,
+    /// `{version}`.
+    Version,
+    /// `{issuer}`.
+    Issuer,
+}
+
+/// A pattern, cut into its tokens when the table is built (at compile time): matching a path compares
+/// segments, it never parses the pattern.
+#[derive(Debug, Clone, Copy)]
+pub struct Pattern {
+    text: &'static str,
+    tokens: [Token; MAX_SEGMENTS],
+    /// How many of `tokens` the pattern has.
+    len: usize,
+    /// Which token is optional, if one is.
+    optional: Option<usize>,
+}
+
+impl Pattern {
+    /// The pattern `text` (see the module's documentation for the notation). Tokens past [`MAX_SEGMENTS`]
+    /// are dropped; a unit test checks that every pattern of the table reads back as written.
+    pub const fn new(text: &'static str) -> Self {
+        let bytes = text.as_bytes();
+        let mut pattern = Pattern { text, tokens: [Token::Literal(""); MAX_SEGMENTS], len: 0, optional: None };
+        let mut i = 0;
+        while i < bytes.len() && pattern.len < MAX_SEGMENTS {
+            if bytes[i] == b'[' {
+                pattern.optional = Some(pattern.len);
+                i += 1;
+            }
+            i += 1; // the token's `/`
+            let start = i;
+            while i < bytes.len() && !matches!(bytes[i], b'/' | b'[' | b']') {
+                i += 1;
+            }
+            pattern.tokens[pattern.len] = Token::parse(text, start, i);
+            pattern.len += 1;
+            if i < bytes.len() && bytes[i] == b']' {
+                i += 1;
+            }
+        }
+        pattern
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &'static str {
+        self.text
+    }
+
+    /// The tokens, each with whether it is the optional one.
+    pub fn tokens(&self) -> impl Iterator<Item = (Token, bool)> + '_ {
+        self.tokens.iter().take(self.len).enumerate().map(|(i, token)| (*token, self.optional == Some(i)))
+    }
+
+    /// The parameters, if `segments` match the pattern.
+    pub fn matches<'p>(&self, segments: &Segments<'p>) -> Option<Params<'p>> {
+        let required = self.len - usize::from(self.optional.is_some());
+        let with_optional = match segments.len {
+            n if n == required => false,
+            n if self.optional.is_some() && n == required + 1 => true,
+            _ => return None,
+        };
+        let mut params = Params::default();
+        let mut next = segments.first.iter().copied();
+        for (token, optional) in self.tokens() {
+            if optional && !with_optional {
+                continue;
+            }
+            let segment = next.next()?;
+            match token {
+                Token::Literal(literal) if literal == segment => {}
+                Token::AnyCase(literal) if literal.eq_ignore_ascii_case(segment) => {}
+                Token::Literal(_) | Token::AnyCase(_) => return None,
+                Token::Name => params.name = Some(segment),
+                Token::Issuer => params.issuer = Some(segment),
+                Token::Version => params.version = Some(segment).filter(|v| !v.is_empty()),
+            }
+        }
+        Some(params)
+    }
+}
+
+impl Token {
+    /// The token `text[start..end]`.
+    const fn parse(text: &'static str, start: usize, end: usize) -> Self {
+        let (head, _) = text.as_bytes().split_at(end);
+        let (_, token) = head.split_at(start);
+        match token {
+            b"{name}" => Token::Name,
+            b"{version}" => Token::Version,
+            b"{issuer}" => Token::Issuer,
+            [b'~', rest @ ..] => Token::AnyCase(utf8(rest)),
+            _ => Token::Literal(utf8(token)),
+        }
+    }
+}
+
+/// `bytes` cut from a pattern at ASCII delimiters, which are whole characters.
+const fn utf8(bytes: &'static [u8]) -> &'static str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => "",
+    }
+}

@@ -1,0 +1,420 @@
+//! The table of data-plane operations: one row per operation, in the order routing tries them (a literal
+//! segment before a parameter in the same place: `/secrets/{name}/versions` before
+//! `/secrets/{name}[/{version}]`). Routing, the permission check, the audit record and the tables of
+//! `docs/authorization.md` all come from here. To add an operation, add its row and write its handler.
+//!
+//! A row reads: method, path pattern ([`super::pattern`]), Key Vault's operation name in audit logs, the RBAC
+//! data action, the access-policy permission, and the handler, which gets the vault's context, the path's
+//! parameters and the request body and returns the operation's boxed future.
+
+use axum::http::Method;
+use strongroom_core::rbac::{Action as A, Collection};
+
+use super::pattern::Pattern;
+use super::{CryptoOperation as Crypto, Handler, Operation};
+use crate::vault::certificates::{self, Certificates};
+use crate::vault::keys::{self, Keys};
+use crate::vault::secrets::{self, Secrets};
+use crate::vault::{lifecycle, release, rotation};
+
+/// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
+pub static OPERATIONS: &[Operation] = &[
+    SECRETS.row(Method::GET, "/secrets[/]", "SecretList", A::SecretsReadMetadata, "list", |cx, _, _| {
+        Box::pin(lifecycle::list::<Secrets>(cx))
+    }),
+    SECRETS.row(Method::POST, "/secrets/restore", "SecretRestore", A::SecretsRestore, "restore", |cx, _, body| {
+        Box::pin(lifecycle::restore::<Secrets>(cx, body))
+    }),
+    SECRETS.row(Method::PUT, "/secrets/{name}", "SecretSet", A::SecretsSet, "set", |cx, p, body| {
+        Box::pin(secrets::set(cx, p.name(), body))
+    }),
+    SECRETS.row(
+        Method::GET,
+        "/secrets/{name}/versions",
+        "SecretListVersions",
+        A::SecretsReadMetadata,
+        "list",
+        |cx, p, _| Box::pin(lifecycle::list_versions::<Secrets>(cx, p.name())),
+    ),
+    SECRETS.row(Method::GET, "/secrets/{name}[/{version}]", "SecretGet", A::SecretsGet, "get", |cx, p, _| {
+        Box::pin(lifecycle::get::<Secrets>(cx, p.name(), p.version()))
+    }),
+    SECRETS.row(
+        Method::PATCH,
+        "/secrets/{name}[/{version}]",
+        "SecretUpdate",
+        A::SecretsUpdate,
+        "set",
+        |cx, p, body| Box::pin(secrets::update(cx, p.name(), p.version(), body)),
+    ),
+    SECRETS.row(Method::DELETE, "/secrets/{name}", "SecretDelete", A::SecretsDelete, "delete", |cx, p, _| {
+        Box::pin(lifecycle::delete::<Secrets>(cx, p.name()))
+    }),
+    SECRETS.row(Method::POST, "/secrets/{name}/backup", "SecretBackup", A::SecretsBackup, "backup", |cx, p, _| {
+        Box::pin(lifecycle::backup::<Secrets>(cx, p.name()))
+    }),
+    SECRETS.row(Method::GET, "/deletedsecrets[/]", "SecretListDeleted", A::SecretsReadMetadata, "list", |cx, _, _| {
+        Box::pin(lifecycle::list_deleted::<Secrets>(cx))
+    }),
+    SECRETS.row(
+        Method::GET,
+        "/deletedsecrets/{name}",
+        "SecretGetDeleted",
+        A::SecretsReadMetadata,
+        "get",
+        |cx, p, _| Box::pin(lifecycle::get_deleted::<Secrets>(cx, p.name())),
+    ),
+    SECRETS.row(
+        Method::POST,
+        "/deletedsecrets/{name}/recover",
+        "SecretRecover",
+        A::SecretsRecover,
+        "recover",
+        |cx, p, _| Box::pin(lifecycle::recover::<Secrets>(cx, p.name())),
+    ),
+    SECRETS.row(Method::DELETE, "/deletedsecrets/{name}", "SecretPurge", A::SecretsPurge, "purge", |cx, p, _| {
+        Box::pin(lifecycle::purge::<Secrets>(cx, p.name()))
+    }),
+    // Keys.
+    KEYS.row(Method::GET, "/keys[/]", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(lifecycle::list::<Keys>(cx))),
+    KEYS.row(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
+        Box::pin(keys::create(cx, p.name(), body))
+    }),
+    KEYS.row(Method::POST, "/keys/restore", "KeyRestore", A::KeysRestore, "restore", |cx, _, body| {
+        Box::pin(lifecycle::restore::<Keys>(cx, body))
+    }),
+    KEYS.row(Method::PUT, "/keys/{name}", "KeyImport", A::KeysImport, "import", |cx, p, body| {
+        Box::pin(keys::import(cx, p.name(), body))
+    }),
+    KEYS.row(Method::POST, "/keys/{name}/rotate", "KeyRotate", A::KeysRotate, "rotate", |cx, p, _| {
+        Box::pin(keys::rotate(cx, p.name()))
+    }),
+    // Access policies name these two `getrotationpolicy` and `setrotationpolicy`.
+    KEYS.row(
+        Method::GET,
+        "/keys/{name}/rotationpolicy",
+        "KeyGetRotationPolicy",
+        A::KeyRotationPoliciesRead,
+        "getrotationpolicy",
+        |cx, p, _| Box::pin(rotation::get_policy(cx, p.name())),
+    ),
+    KEYS.row(
+        Method::PUT,
+        "/keys/{name}/rotationpolicy",
+        "KeySetRotationPolicy",
+        A::KeyRotationPoliciesWrite,
+        "setrotationpolicy",
+        |cx, p, body| Box::pin(rotation::set_policy(cx, p.name(), body)),
+    ),
+    KEYS.row(Method::GET, "/keys/{name}/{version}/attestation", "KeyGetAttestation", A::KeysRead, "get", |cx, p, _| {
+        Box::pin(lifecycle::get::<Keys>(cx, p.name(), p.version()))
+    }),
+    // No access-policy permission exists for it; whoever may read keys may draw random bytes.
+    KEYS.row(Method::POST, "/rng", "RandomBytes", A::KeysRandomBytes, "get", |_, _, body| {
+        Box::pin(std::future::ready(keys::random_bytes(body)))
+    }),
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/release",
+        "KeyRelease",
+        A::KeysRelease,
+        "release",
+        |cx, p, body| Box::pin(release::release(cx, p.name(), p.version(), body)),
+    ),
+    KEYS.row(Method::POST, "/keys/{name}/backup", "KeyBackup", A::KeysBackup, "backup", |cx, p, _| {
+        Box::pin(lifecycle::backup::<Keys>(cx, p.name()))
+    }),
+    KEYS.row(Method::GET, "/keys/{name}/versions", "KeyListVersions", A::KeysRead, "list", |cx, p, _| {
+        Box::pin(lifecycle::list_versions::<Keys>(cx, p.name()))
+    }),
+    KEYS.row(Method::GET, "/keys/{name}[/{version}]", "KeyGet", A::KeysRead, "get", |cx, p, _| {
+        Box::pin(lifecycle::get::<Keys>(cx, p.name(), p.version()))
+    }),
+    KEYS.row(Method::PATCH, "/keys/{name}[/{version}]", "KeyUpdate", A::KeysUpdate, "update", |cx, p, body| {
+        Box::pin(keys::update(cx, p.name(), p.version(), body))
+    }),
+    KEYS.row(Method::DELETE, "/keys/{name}", "KeyDelete", A::KeysDelete, "delete", |cx, p, _| {
+        Box::pin(lifecycle::delete::<Keys>(cx, p.name()))
+    }),
+    KEYS.row(Method::POST, "/keys/{name}[/{version}]/~sign", "KeySign", A::KeysSign, "sign", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Sign, body))
+    }),
+    KEYS.row(Method::POST, "/keys/{name}[/{version}]/~verify", "KeyVerify", A::KeysVerify, "verify", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Verify, body))
+    }),
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/~encrypt",
+        "KeyEncrypt",
+        A::KeysEncrypt,
+        "encrypt",
+        |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Encrypt, body)),
+    ),
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/~decrypt",
+        "KeyDecrypt",
+        A::KeysDecrypt,
+        "decrypt",
+        |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Decrypt, body)),
+    ),
+    KEYS.row(Method::POST, "/keys/{name}[/{version}]/~wrapkey", "KeyWrap", A::KeysWrap, "wrapkey", |cx, p, body| {
+        Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::WrapKey, body))
+    }),
+    KEYS.row(
+        Method::POST,
+        "/keys/{name}[/{version}]/~unwrapkey",
+        "KeyUnwrap",
+        A::KeysUnwrap,
+        "unwrapkey",
+        |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::UnwrapKey, body)),
+    ),
+    KEYS.row(Method::GET, "/deletedkeys[/]", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
+        Box::pin(lifecycle::list_deleted::<Keys>(cx))
+    }),
+    KEYS.row(Method::GET, "/deletedkeys/{name}", "KeyGetDeleted", A::KeysRead, "get", |cx, p, _| {
+        Box::pin(lifecycle::get_deleted::<Keys>(cx, p.name()))
+    }),
+    KEYS.row(Method::POST, "/deletedkeys/{name}/recover", "KeyRecover", A::KeysRecover, "recover", |cx, p, _| {
+        Box::pin(lifecycle::recover::<Keys>(cx, p.name()))
+    }),
+    KEYS.row(Method::DELETE, "/deletedkeys/{name}", "KeyPurge", A::KeysPurge, "purge", |cx, p, _| {
+        Box::pin(lifecycle::purge::<Keys>(cx, p.name()))
+    }),
+    // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
+    CERTIFICATES.row(Method::GET, "/certificates[/]", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
+        Box::pin(certificates::list(cx))
+    }),
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/issuers[/]",
+        "CertificateIssuerList",
+        A::CertificateIssuersRead,
+        "listissuers",
+        |cx, _, _| Box::pin(certificates::list_issuers(cx)),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerGet",
+        A::CertificateIssuersRead,
+        "getissuers",
+        |cx, p, _| Box::pin(certificates::get_issuer(cx, p.issuer())),
+    ),
+    CERTIFICATES.row(
+        Method::PUT,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerSet",
+        A::CertificateIssuersWrite,
+        "setissuers",
+        |cx, p, body| Box::pin(certificates::set_issuer(cx, p.issuer(), body, true)),
+    ),
+    CERTIFICATES.row(
+        Method::PATCH,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerSet",
+        A::CertificateIssuersWrite,
+        "setissuers",
+        |cx, p, body| Box::pin(certificates::set_issuer(cx, p.issuer(), body, false)),
+    ),
+    CERTIFICATES.row(
+        Method::DELETE,
+        "/certificates/issuers/{issuer}",
+        "CertificateIssuerDelete",
+        A::CertificateIssuersDelete,
+        "deleteissuers",
+        |cx, p, _| Box::pin(certificates::delete_issuer(cx, p.issuer())),
+    ),
+    // Key Vault documents no read action for contacts; reading them is reading certificates.
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/contacts",
+        "CertificateContactsGet",
+        A::CertificatesRead,
+        "managecontacts",
+        |cx, _, _| Box::pin(certificates::get_contacts(cx)),
+    ),
+    CERTIFICATES.row(
+        Method::PUT,
+        "/certificates/contacts",
+        "CertificateContactsSet",
+        A::CertificateContactsWrite,
+        "managecontacts",
+        |cx, _, body| Box::pin(certificates::set_contacts(cx, body)),
+    ),
+    CERTIFICATES.row(
+        Method::DELETE,
+        "/certificates/contacts",
+        "CertificateContactsDelete",
+        A::CertificateContactsWrite,
+        "managecontacts",
+        |cx, _, _| Box::pin(certificates::delete_contacts(cx)),
+    ),
+    CERTIFICATES.row(
+        Method::POST,
+        "/certificates/restore",
+        "CertificateRestore",
+        A::CertificatesRestore,
+        "restore",
+        |cx, _, body| Box::pin(lifecycle::restore::<Certificates>(cx, body)),
+    ),
+    CERTIFICATES.row(
+        Method::POST,
+        "/certificates/{name}/backup",
+        "CertificateBackup",
+        A::CertificatesBackup,
+        "backup",
+        |cx, p, _| Box::pin(lifecycle::backup::<Certificates>(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::POST,
+        "/certificates/{name}/create",
+        "CertificateCreate",
+        A::CertificatesCreate,
+        "create",
+        |cx, p, body| Box::pin(certificates::create(cx, p.name(), body)),
+    ),
+    CERTIFICATES.row(
+        Method::POST,
+        "/certificates/{name}/import",
+        "CertificateImport",
+        A::CertificatesImport,
+        "import",
+        |cx, p, body| Box::pin(certificates::import(cx, p.name(), body)),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/{name}/pending",
+        "CertificatePendingGet",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(certificates::get_operation(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::PATCH,
+        "/certificates/{name}/pending",
+        "CertificatePendingUpdate",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, body| Box::pin(certificates::cancel_operation(cx, p.name(), body)),
+    ),
+    CERTIFICATES.row(
+        Method::DELETE,
+        "/certificates/{name}/pending",
+        "CertificatePendingDelete",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, _| Box::pin(certificates::delete_operation(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::POST,
+        "/certificates/{name}/pending/merge",
+        "CertificatePendingMerge",
+        A::CertificatesCreate,
+        "create",
+        |cx, p, body| Box::pin(certificates::merge(cx, p.name(), body)),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/{name}/policy",
+        "CertificatePolicyGet",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(certificates::get_policy(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/{name}/versions",
+        "CertificateListVersions",
+        A::CertificatesRead,
+        "list",
+        |cx, p, _| Box::pin(lifecycle::list_versions::<Certificates>(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/certificates/{name}[/{version}]",
+        "CertificateGet",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(lifecycle::get::<Certificates>(cx, p.name(), p.version())),
+    ),
+    CERTIFICATES.row(
+        Method::PATCH,
+        "/certificates/{name}/policy",
+        "CertificatePolicyUpdate",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, body| Box::pin(certificates::update_policy(cx, p.name(), body)),
+    ),
+    CERTIFICATES.row(
+        Method::PATCH,
+        "/certificates/{name}[/{version}]",
+        "CertificateUpdate",
+        A::CertificatesUpdate,
+        "update",
+        |cx, p, body| Box::pin(certificates::update(cx, p.name(), p.version(), body)),
+    ),
+    CERTIFICATES.row(
+        Method::DELETE,
+        "/certificates/{name}",
+        "CertificateDelete",
+        A::CertificatesDelete,
+        "delete",
+        |cx, p, _| Box::pin(lifecycle::delete::<Certificates>(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/deletedcertificates[/]",
+        "CertificateListDeleted",
+        A::CertificatesRead,
+        "list",
+        |cx, _, _| Box::pin(lifecycle::list_deleted::<Certificates>(cx)),
+    ),
+    CERTIFICATES.row(
+        Method::GET,
+        "/deletedcertificates/{name}",
+        "CertificateGetDeleted",
+        A::CertificatesRead,
+        "get",
+        |cx, p, _| Box::pin(lifecycle::get_deleted::<Certificates>(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::POST,
+        "/deletedcertificates/{name}/recover",
+        "CertificateRecover",
+        A::CertificatesRecover,
+        "recover",
+        |cx, p, _| Box::pin(lifecycle::recover::<Certificates>(cx, p.name())),
+    ),
+    CERTIFICATES.row(
+        Method::DELETE,
+        "/deletedcertificates/{name}",
+        "CertificatePurge",
+        A::CertificatesPurge,
+        "purge",
+        |cx, p, _| Box::pin(lifecycle::purge::<Certificates>(cx, p.name())),
+    ),
+];
+
+/// The rows of one collection's operations.
+#[derive(Clone, Copy)]
+struct Rows(Collection);
+
+const SECRETS: Rows = Rows(Collection::Secrets);
+const KEYS: Rows = Rows(Collection::Keys);
+const CERTIFICATES: Rows = Rows(Collection::Certificates);
+
+impl Rows {
+    /// A row, column by column.
+    const fn row(
+        self,
+        method: Method,
+        path: &'static str,
+        audit_name: &'static str,
+        action: A,
+        permission: &'static str,
+        handler: Handler,
+    ) -> Operation {
+        Operation { method, path: Pattern::new(path), audit_name, action, permission, collection: self.0, handler }
+    }
+}
