@@ -231,7 +231,10 @@ impl Witness {
 /// Writes into the folder, before the server starts, strongroom.toml (listening on `STRONGROOM_WITNESS_PORT`
 /// when set), cert-app.crt and issuer-jwks.json; returns cert-app's PKCS#12 and the issuer's key.
 fn prepare(folder: &Path) -> Result<(Vec<u8>, PKey<Private>), Failure> {
-    let config = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../witness/strongroom.toml"))?;
+    // The project's folder as cargo names it when it runs the tests, not as it was when they were built: a build
+    // cached from another checkout would otherwise look for the configuration where that checkout was.
+    let project = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let config = std::fs::read_to_string(Path::new(&project).join("../witness/strongroom.toml"))?;
     let config = match std::env::var("STRONGROOM_WITNESS_PORT") {
         Ok(port) if port.parse::<u16>().is_ok() => {
             config.replace("\nlisten = \"127.0.0.1:0\"", &format!("\nlisten = \"127.0.0.1:{port}\""))
