@@ -5,21 +5,21 @@
 //! opens the data directory and store and applies the desired state, then starts the listener ([`http`]).
 //! Vault requests run the seed's request flow in [`vault`]; the token service lives in [`identity`].
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod clock;
-pub mod cluster;
+pub(crate) mod cluster;
 pub mod config;
 pub mod dev;
-pub mod endpoints;
+pub(crate) mod endpoints;
 pub mod error;
-pub mod http;
+pub(crate) mod http;
 pub mod identity;
 pub mod installation;
-pub mod management;
+pub(crate) mod management;
 pub mod signing;
 pub mod state;
 pub mod sweeper;
-pub mod tls;
-pub mod vault;
+pub(crate) mod tls;
+pub(crate) mod vault;
 
 pub use error::{Error, ErrorKind, Result};

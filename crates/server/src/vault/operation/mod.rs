@@ -22,7 +22,7 @@ use strongroom_core::rbac::{Action, Collection, Target};
 
 pub use self::pattern::Params;
 use self::pattern::{Pattern, Segments};
-pub use self::query::{API_VERSIONS, MAX_RESULTS, Query};
+pub use self::query::{MAX_RESULTS, Query};
 use super::context::Context;
 use super::error::VaultError;
 
