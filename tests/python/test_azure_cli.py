@@ -1,0 +1,537 @@
+"""The real Azure CLI (`azure-cli` from PyPI, unmodified; scripts/azcli-env installs it and STRONGROOM_AZ names its
+`az`) against the real `strongroom` binary, each command typed as a user types it.
+
+Every `az` process gets a fresh `AZURE_CONFIG_DIR`, trusts the installation's CA through `REQUESTS_CA_BUNDLE`,
+sends no telemetry and reads no stdin. Host names resolve the way a hosts line makes them: the folder
+`azure_cli/` is on the process's PYTHONPATH, and its `sitecustomize.py` resolves `localhost` and `*.localhost` to
+the loopback address this module's server has to itself (see that file for why not /etc/hosts). The server
+listens there on its port and, when the tests run as root, on 443 too (MSAL's user-realm lookup of the password
+flow always goes to port 443), and on 127.0.0.1 with the same port, where this process and the `strongroom` admin
+command reach it to check what the CLI did.
+"""
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import APPS, CONTOSO, Server, app_secret, free_port, server_section, strongroom_cli
+from fake_browser import hidden_fields
+
+AZ = os.environ.get("STRONGROOM_AZ")
+if not AZ:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("STRONGROOM_AZ is not set under CI (scripts/azcli-env makes it)")
+    pytest.skip("STRONGROOM_AZ names no Azure CLI (scripts/test sets it)", allow_module_level=True)
+
+# The loopback address the CLI's host names resolve to; no other test listens there, so port 443 is free even
+# while the session's other servers hold 127.0.0.1:443.
+LOOPBACK = "127.0.0.30"
+AS_ROOT = os.geteuid() == 0
+RESOLVER = pathlib.Path(__file__).resolve().with_name("azure_cli")
+
+DEPLOYER = "5b7a1c2d-0000-4000-8000-00000000c001"
+WEB_API = "5b7a1c2d-0000-4000-8000-00000000c002"
+PASSWORD = "Correct-Horse-7"
+
+
+def config(data_dir, port):
+    """One tenant: the `deployer` application the CLI signs in as (it owns the subscription, runs the directory
+    and administers every vault), the user alice with the same rights, a `web-api` application and the group
+    `ops` for role assignments to land on, and the vault `billing` with one secret. The admin application is the
+    one the `strongroom` command signs in as (conftest.strongroom_cli)."""
+    listen = [f"127.0.0.1:{port}", f"{LOOPBACK}:{port}"] + ([f"{LOOPBACK}:443"] if AS_ROOT else [])
+    roles = ["Owner", "Global Administrator", "Key Vault Administrator"]
+    assignments = "".join(
+        f'\n[[tenant.role_assignment]]\nprincipal = "{principal}"\nrole = "{role}"\n'
+        for principal in ["admin", "deployer", "alice"]
+        for role in roles
+    )
+    return server_section(data_dir, json.dumps(listen)) + textwrap.dedent(
+        f"""
+        [[tenant]]
+        name = "contoso"
+        id = "{CONTOSO}"
+
+        [[tenant.app]]
+        name = "admin"
+        client_id = "{APPS['admin']}"
+        secrets = ["{app_secret('admin')}"]
+
+        [[tenant.app]]
+        name = "deployer"
+        client_id = "{DEPLOYER}"
+        secrets = ["{app_secret('deployer')}"]
+
+        [[tenant.app]]
+        name = "web-api"
+        client_id = "{WEB_API}"
+        secrets = ["{app_secret('web-api')}"]
+
+        [[tenant.user]]
+        name = "alice"
+        password = "{PASSWORD}"
+
+        [[tenant.group]]
+        name = "ops"
+        """
+    ) + assignments + textwrap.dedent(
+        """
+        [[tenant.vault]]
+        name = "billing"
+
+        [[tenant.vault.secret]]
+        name = "seeded"
+        value = "seeded-value-42"
+        """
+    )
+
+
+@pytest.fixture(scope="module")
+def server():
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = free_port("127.0.0.1", LOOPBACK)
+        path = pathlib.Path(data_dir) / "strongroom.toml"
+        path.write_text(config(data_dir, port))
+        server = Server(["serve", "--config", str(path)], data_dir).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+class AzError(AssertionError):
+    """An `az` command that failed: its arguments, exit code and error output."""
+
+
+class Az:
+    """The Azure CLI of one user: one configuration directory."""
+
+    def __init__(self, server, config_dir):
+        self.server = server
+        self.config_dir = pathlib.Path(config_dir)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+
+    def env(self):
+        path = os.environ.get("PYTHONPATH")
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))},
+            "AZURE_CONFIG_DIR": str(self.config_dir),
+            "AZURE_CORE_COLLECT_TELEMETRY": "false",
+            "AZURE_CORE_NO_COLOR": "true",
+            "REQUESTS_CA_BUNDLE": self.server.ca,
+            "PYTHONPATH": f"{RESOLVER}{os.pathsep}{path}" if path else str(RESOLVER),
+            "STRONGROOM_AZ_LOOPBACK": LOOPBACK,
+        }
+
+    def run(self, *args, timeout=120):
+        return subprocess.run(
+            [AZ, *args], env=self.env(), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
+        )
+
+    def __call__(self, *args, timeout=120):
+        """Runs `az args…` and returns its JSON answer (None for no output); a failure raises with its stderr."""
+        done = self.run(*args, timeout=timeout)
+        if done.returncode != 0:
+            raise AzError(f"az {' '.join(args)} → exit {done.returncode}\n{done.stderr.strip()}")
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def fails(self, *args):
+        """Runs a command that must fail; its error output."""
+        done = self.run(*args)
+        assert done.returncode != 0, f"az {' '.join(args)} succeeded: {done.stdout}"
+        return done.stderr
+
+    def copy(self, config_dir):
+        """Another configuration directory, starting from this one's (a user's second machine)."""
+        shutil.copytree(self.config_dir, config_dir)
+        return Az(self.server, config_dir)
+
+
+def resource_manager(server):
+    return f"https://localhost:{server.port}/"
+
+
+@pytest.fixture(scope="module")
+def registered(server, tmp_path_factory):
+    """A configuration with Strongroom registered as a cloud from its Resource Manager URL alone, and chosen."""
+    az = Az(server, tmp_path_factory.mktemp("az") / "registered")
+    az("cloud", "register", "-n", "Strongroom", "--endpoint-resource-manager", resource_manager(server))
+    az("cloud", "set", "-n", "Strongroom")
+    return az
+
+
+@pytest.fixture(scope="module")
+def az(registered, tmp_path_factory):
+    """The CLI signed in as the deployer application, plainly."""
+    az = registered.copy(tmp_path_factory.mktemp("az") / "deployer")
+    az("login", "--service-principal", "-u", DEPLOYER, "-p", app_secret("deployer"), "--tenant", CONTOSO)
+    return az
+
+
+@pytest.fixture(scope="module")
+def subscription(az):
+    return az("account", "show")["id"]
+
+
+def vault_url(server, name):
+    return f"https://{name}.vault.localhost:{server.port}"
+
+
+def test_cloud_register_and_service_principal_sign_in(server, registered, az):
+    cloud = registered("cloud", "show")
+    assert cloud["name"] == "Strongroom" and cloud["isActive"]
+    assert cloud["endpoints"]["resourceManager"] == resource_manager(server)
+    assert cloud["endpoints"]["activeDirectory"].rstrip("/") == f"https://localhost:{server.port}"
+    assert cloud["suffixes"]["keyvaultDns"] == f".vault.localhost:{server.port}"
+
+    account = az("account", "show")
+    assert account["tenantId"] == CONTOSO and account["user"] == {"name": DEPLOYER, "type": "servicePrincipal"}
+    assert account["environmentName"] == "Strongroom" and account["state"] == "Enabled"
+    assert [a["id"] for a in az("account", "list")] == [account["id"]]
+    assert az("account", "get-access-token")["tenant"] == CONTOSO
+
+
+def test_secrets(server, az, tmp_path):
+    v = ["--vault-name", "billing"]
+    assert az("keyvault", "secret", "show", *v, "-n", "seeded")["value"] == "seeded-value-42"
+    first = az("keyvault", "secret", "set", *v, "-n", "db-password", "--value", "one", "--tags", "team=billing")
+    second = az("keyvault", "secret", "set", *v, "-n", "db-password", "--value", "two", "--content-type", "text/plain")
+    assert first["id"] != second["id"] and second["value"] == "two"
+    assert az("keyvault", "secret", "show", "--id", first["id"])["value"] == "one"
+    assert {s["name"] for s in az("keyvault", "secret", "list", *v)} >= {"seeded", "db-password"}
+    assert len(az("keyvault", "secret", "list-versions", *v, "-n", "db-password")) == 2
+    updated = az("keyvault", "secret", "set-attributes", *v, "-n", "db-password", "--tags", "rotated=yes")
+    assert updated["tags"] == {"rotated": "yes"}
+    az("keyvault", "secret", "set-attributes", "--id", first["id"], "--enabled", "false")
+    assert "Forbidden" in az.fails("keyvault", "secret", "show", "--id", first["id"])
+
+    download = tmp_path / "secret.txt"
+    az("keyvault", "secret", "download", *v, "-n", "db-password", "--file", str(download))
+    assert download.read_text() == "two"
+    backup = tmp_path / "secret.backup"
+    az("keyvault", "secret", "backup", *v, "-n", "db-password", "--file", str(backup))
+
+    deleted = az("keyvault", "secret", "delete", *v, "-n", "db-password")
+    assert deleted["recoveryId"].endswith("/deletedsecrets/db-password")
+    assert az("keyvault", "secret", "show-deleted", *v, "-n", "db-password")["name"] == "db-password"
+    assert "db-password" in {s["name"] for s in az("keyvault", "secret", "list-deleted", *v)}
+    az("keyvault", "secret", "recover", *v, "-n", "db-password")
+    assert az("keyvault", "secret", "show", *v, "-n", "db-password")["value"] == "two"
+
+    az("keyvault", "secret", "delete", *v, "-n", "db-password")
+    az("keyvault", "secret", "purge", *v, "-n", "db-password")
+    assert "SecretNotFound" in az.fails("keyvault", "secret", "show", *v, "-n", "db-password")
+    restored = az("keyvault", "secret", "restore", *v, "--file", str(backup))
+    assert restored["name"] == "db-password"
+    assert az("keyvault", "secret", "show", *v, "-n", "db-password")["value"] == "two"
+
+
+def pem_rsa_key(path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return key
+
+
+def test_keys(server, az, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    v = ["--vault-name", "billing"]
+    rsa_key = az("keyvault", "key", "create", *v, "-n", "signer", "--kty", "RSA", "--size", "2048")
+    assert rsa_key["key"]["kty"] == "RSA"
+    ec_key = az("keyvault", "key", "create", *v, "-n", "ec", "--kty", "EC", "--curve", "P-256", "--ops", "sign", "verify")
+    assert ec_key["key"]["crv"] == "P-256"
+    pem = tmp_path / "imported.pem"
+    private = pem_rsa_key(pem)
+    imported = az("keyvault", "key", "import", *v, "-n", "imported", "--pem-file", str(pem))
+    assert imported["key"]["n"] and "d" not in imported["key"]
+
+    assert az("keyvault", "key", "show", *v, "-n", "signer")["key"]["kid"] == rsa_key["key"]["kid"]
+    assert {k["name"] for k in az("keyvault", "key", "list", *v)} >= {"signer", "ec", "imported"}
+    rotated = az("keyvault", "key", "rotate", *v, "-n", "signer")
+    assert rotated["key"]["kid"] != rsa_key["key"]["kid"]
+    assert len(az("keyvault", "key", "list-versions", *v, "-n", "signer")) == 2
+    updated = az("keyvault", "key", "set-attributes", *v, "-n", "signer", "--tags", "team=billing")
+    assert updated["tags"] == {"team": "billing"}
+
+    # Cryptography on the server, checked with the `cryptography` package.
+    plaintext = base64.b64encode(b"attack at dawn").decode()
+    encrypted = az("keyvault", "key", "encrypt", *v, "-n", "imported", "-a", "RSA-OAEP-256", "--value", plaintext)
+    ciphertext = base64.b64decode(encrypted["result"])
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    assert private.decrypt(ciphertext, oaep) == b"attack at dawn"
+    decrypted = az("keyvault", "key", "decrypt", *v, "-n", "imported", "-a", "RSA-OAEP-256", "--value", encrypted["result"])
+    assert base64.b64decode(decrypted["result"]) == b"attack at dawn"
+    digest = base64.b64encode(hashlib.sha256(b"invoice 42").digest()).decode()
+    signed = az("keyvault", "key", "sign", *v, "-n", "imported", "-a", "RS256", "--digest", digest)
+    private.public_key().verify(base64.b64decode(signed["signature"]), b"invoice 42", padding.PKCS1v15(), hashes.SHA256())
+    verified = az("keyvault", "key", "verify", *v, "-n", "imported", "-a", "RS256", "--digest", digest, "--signature", signed["signature"])
+    assert verified["isValid"] is True
+    ec_signed = az("keyvault", "key", "sign", *v, "-n", "ec", "-a", "ES256", "--digest", digest)
+    assert az("keyvault", "key", "verify", *v, "-n", "ec", "-a", "ES256", "--digest", digest, "--signature", ec_signed["signature"])["isValid"]
+
+    public = tmp_path / "public.pem"
+    az("keyvault", "key", "download", *v, "-n", "imported", "--file", str(public))
+    downloaded = serialization.load_pem_public_key(public.read_bytes())
+    assert downloaded.public_numbers() == private.public_key().public_numbers()
+
+    policy = {
+        "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Rotate"}}],
+        "attributes": {"expiryTime": "P90D"},
+    }
+    set_policy = az("keyvault", "key", "rotation-policy", "update", *v, "-n", "signer", "--value", json.dumps(policy))
+    assert set_policy["expiresIn"] == "P90D"
+    assert az("keyvault", "key", "rotation-policy", "show", *v, "-n", "signer")["expiresIn"] == "P90D"
+    assert len(az("keyvault", "key", "random", "--count", "16", "--id", vault_url(server, "billing"))["value"]) > 0
+    attestation = az("keyvault", "key", "get-attestation", "--id", rsa_key["key"]["kid"].rsplit("/", 1)[0])
+    assert attestation["key"]["kid"]
+    assert "rules" in json.dumps(az("keyvault", "key", "get-policy-template"))
+
+    backup = tmp_path / "key.backup"
+    az("keyvault", "key", "backup", *v, "-n", "signer", "--file", str(backup))
+    assert az("keyvault", "key", "delete", *v, "-n", "signer")["recoveryId"].endswith("/deletedkeys/signer")
+    assert az("keyvault", "key", "show-deleted", *v, "-n", "signer")["key"]["kid"]
+    assert "signer" in {k["name"] for k in az("keyvault", "key", "list-deleted", *v)}
+    az("keyvault", "key", "recover", *v, "-n", "signer")
+    az("keyvault", "key", "delete", *v, "-n", "signer")
+    az("keyvault", "key", "purge", *v, "-n", "signer")
+    assert "KeyNotFound" in az.fails("keyvault", "key", "show", *v, "-n", "signer")
+    assert az("keyvault", "key", "restore", *v, "--file", str(backup))["key"]["kid"]
+    assert len(az("keyvault", "key", "list-versions", *v, "-n", "signer")) == 2
+
+
+def test_certificates(server, az, tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    v = ["--vault-name", "billing"]
+    policy = tmp_path / "policy.json"
+    default_policy = az("keyvault", "certificate", "get-default-policy")
+    default_policy["x509CertificateProperties"]["subject"] = "CN=billing.contoso.com"
+    policy.write_text(json.dumps(default_policy))
+    created = az("keyvault", "certificate", "create", *v, "-n", "web", "--policy", f"@{policy}")
+    assert created["status"] == "completed"
+    shown = az("keyvault", "certificate", "show", *v, "-n", "web")
+    assert shown["policy"]["x509CertificateProperties"]["subject"] == "CN=billing.contoso.com"
+
+    pem = tmp_path / "web.pem"
+    az("keyvault", "certificate", "download", *v, "-n", "web", "--file", str(pem))
+    assert x509.load_pem_x509_certificate(pem.read_bytes()).subject.rfc4514_string() == "CN=billing.contoso.com"
+    pfx = tmp_path / "web.pfx"
+    az("keyvault", "secret", "download", *v, "-n", "web", "--file", str(pfx), "--encoding", "base64")
+    key, certificate, _ = pkcs12.load_key_and_certificates(pfx.read_bytes(), None)
+    assert key is not None and certificate.subject.rfc4514_string() == "CN=billing.contoso.com"
+
+    imported = az("keyvault", "certificate", "import", *v, "-n", "imported", "--file", str(pfx))
+    assert imported["x509ThumbprintHex"] == shown["x509ThumbprintHex"]
+    az("keyvault", "certificate", "create", *v, "-n", "web", "--policy", f"@{policy}")
+    assert len(az("keyvault", "certificate", "list-versions", *v, "-n", "web")) == 2
+    assert {c["name"] for c in az("keyvault", "certificate", "list", *v)} >= {"web", "imported"}
+    updated = az("keyvault", "certificate", "set-attributes", *v, "-n", "web", "--tags", "team=billing")
+    assert updated["tags"] == {"team": "billing"}
+
+    # A CSR left pending, then dropped; the contacts and issuers of the vault.
+    unknown = json.loads(policy.read_text())
+    unknown["issuerParameters"]["name"] = "Unknown"
+    policy.write_text(json.dumps(unknown))
+    az("keyvault", "certificate", "create", *v, "-n", "pending", "--policy", f"@{policy}")
+    assert az("keyvault", "certificate", "pending", "show", *v, "-n", "pending")["status"] == "inProgress"
+    assert az("keyvault", "certificate", "pending", "delete", *v, "-n", "pending")["status"] in ("inProgress", "cancelled")
+    az("keyvault", "certificate", "contact", "add", *v, "--email", "ops@contoso.com", "--name", "Ops")
+    assert [c["emailAddress"] for c in az("keyvault", "certificate", "contact", "list", *v)["contactList"]] == [
+        "ops@contoso.com"
+    ]
+    az("keyvault", "certificate", "contact", "delete", *v, "--email", "ops@contoso.com")
+    az("keyvault", "certificate", "issuer", "create", *v, "--issuer-name", "corp", "--provider-name", "Strongroom")
+    assert az("keyvault", "certificate", "issuer", "show", *v, "--issuer-name", "corp")["provider"] == "Strongroom"
+    az("keyvault", "certificate", "issuer", "update", *v, "--issuer-name", "corp", "--account-id", "billing")
+    az("keyvault", "certificate", "issuer", "admin", "add", *v, "--issuer-name", "corp", "--email", "pki@contoso.com")
+    assert az("keyvault", "certificate", "issuer", "admin", "list", *v, "--issuer-name", "corp")[0]["emailAddress"] == "pki@contoso.com"
+    az("keyvault", "certificate", "issuer", "admin", "delete", *v, "--issuer-name", "corp", "--email", "pki@contoso.com")
+    assert "corp" in {i["id"].rsplit("/", 1)[1] for i in az("keyvault", "certificate", "issuer", "list", *v)}
+    az("keyvault", "certificate", "issuer", "delete", *v, "--issuer-name", "corp")
+
+    backup = tmp_path / "certificate.backup"
+    az("keyvault", "certificate", "backup", *v, "-n", "imported", "--file", str(backup))
+    assert az("keyvault", "certificate", "delete", *v, "-n", "imported")["recoveryId"].endswith("/deletedcertificates/imported")
+    assert az("keyvault", "certificate", "show-deleted", *v, "-n", "imported")["name"] == "imported"
+    assert "imported" in {c["name"] for c in az("keyvault", "certificate", "list-deleted", *v)}
+    az("keyvault", "certificate", "recover", *v, "-n", "imported")
+    az("keyvault", "certificate", "delete", *v, "-n", "imported")
+    az("keyvault", "certificate", "purge", *v, "-n", "imported")
+    assert az("keyvault", "certificate", "restore", *v, "--file", str(backup))["name"] == "imported"
+
+
+def test_resource_groups_and_vaults(server, az, subscription):
+    location = az("account", "list-locations")[0]["name"]
+    group = az("group", "create", "-n", "team-rg", "-l", location, "--tags", "team=payments")
+    assert group["id"] == f"/subscriptions/{subscription}/resourceGroups/team-rg" and group["location"] == location
+    assert az("group", "exists", "-n", "team-rg") is True
+    assert az("group", "exists", "-n", "no-such-rg") is False
+    assert "team-rg" in {g["name"] for g in az("group", "list")}
+    assert az("group", "show", "-n", "team-rg")["tags"] == {"team": "payments"}
+
+    name = f"payments-{uuid.uuid4().hex[:8]}"
+    assert az("keyvault", "check-name", "-n", name)["nameAvailable"] is True
+    vault = az("keyvault", "create", "-n", name, "-g", "team-rg", "--sku", "premium", "--retention-days", "7")
+    assert vault["name"] == name and vault["properties"]["sku"]["name"] == "premium"
+    assert vault["properties"]["vaultUri"].rstrip("/") == vault_url(server, name)
+    assert az("keyvault", "check-name", "-n", name)["nameAvailable"] is False
+    # Without -g, as a user who does not remember the group types it.
+    assert name in {v["name"] for v in az("keyvault", "list")}
+    assert az("keyvault", "show", "-n", name)["id"] == vault["id"]
+    updated = az("keyvault", "update", "-n", name, "--enable-purge-protection", "false", "--public-network-access", "Enabled")
+    assert updated["properties"]["publicNetworkAccess"] == "Enabled"
+
+    az("keyvault", "network-rule", "add", "-n", name, "--ip-address", "203.0.113.0/24")
+    rules = az("keyvault", "network-rule", "list", "-n", name)
+    assert [r["value"] for r in rules["ipRules"]] == ["203.0.113.0/24"]
+    az("keyvault", "network-rule", "remove", "-n", name, "--ip-address", "203.0.113.0/24")
+    assert az("keyvault", "network-rule", "list", "-n", name)["ipRules"] == []
+
+    az("keyvault", "delete", "-n", name)
+    assert name not in {v["name"] for v in az("keyvault", "list")}
+    assert name in {v["name"] for v in az("keyvault", "list-deleted")}
+    assert az("keyvault", "show-deleted", "-n", name)["name"] == name
+    az("keyvault", "recover", "-n", name)
+    assert az("keyvault", "show", "-n", name)["name"] == name
+    az("keyvault", "delete", "-n", name)
+    az("keyvault", "purge", "-n", name)
+    assert name not in {v["name"] for v in az("keyvault", "list-deleted")}
+
+    az("group", "delete", "-n", "team-rg", "--yes")
+    assert az("group", "exists", "-n", "team-rg") is False
+
+
+def server_assignments(server, scope):
+    """The role assignments at `scope` as the server sees them, through its own admin command."""
+    return json.loads(strongroom_cli(server, "role", "assignment", "list", "--scope", scope))
+
+
+def test_role_assignments(server, az, subscription):
+    scope = f"/subscriptions/{subscription}/resourceGroups/strongroom/providers/Microsoft.KeyVault/vaults/billing"
+    scope = az("keyvault", "show", "-n", "billing")["id"]
+    web_api = az("ad", "sp", "show", "--id", WEB_API)
+    alice = az("ad", "user", "show", "--id", "alice@contoso")
+    ops = az("ad", "group", "show", "--group", "ops")
+    created = [
+        az("role", "assignment", "create", "--assignee", WEB_API, "--role", "Key Vault Secrets User", "--scope", scope),
+        az("role", "assignment", "create", "--assignee", "alice@contoso", "--role", "Key Vault Reader", "--scope", scope),
+        az("role", "assignment", "create", "--assignee-object-id", ops["id"], "--assignee-principal-type", "Group",
+           "--role", "Key Vault Secrets Officer", "--scope", scope),
+    ]
+    assert [a["principalId"] for a in created] == [web_api["id"], alice["id"], ops["id"]]
+
+    listed = az("role", "assignment", "list", "--scope", scope)
+    mine = {(a["principalId"], a["roleDefinitionName"]) for a in listed}
+    assert {(web_api["id"], "Key Vault Secrets User"), (alice["id"], "Key Vault Reader"),
+            (ops["id"], "Key Vault Secrets Officer")} <= mine
+    by_assignee = az("role", "assignment", "list", "--assignee", WEB_API, "--scope", scope)
+    assert [a["principalId"] for a in by_assignee] == [web_api["id"]]
+
+    # The server's own view: each assignment landed on exactly that principal.
+    seen = {(a["properties"]["principalId"], a["properties"]["roleDefinitionId"].rsplit("/", 1)[1])
+            for a in server_assignments(server, "vaults/billing")}
+    for assignment in created:
+        role = assignment["roleDefinitionId"].rsplit("/", 1)[1]
+        assert (assignment["principalId"], role) in seen
+
+    az("role", "assignment", "delete", "--assignee", WEB_API, "--role", "Key Vault Secrets User", "--scope", scope)
+    az("role", "assignment", "delete", "--ids", created[1]["id"], created[2]["id"])
+    remaining = {a["properties"]["principalId"] for a in server_assignments(server, "vaults/billing")}
+    assert not remaining & {web_api["id"], alice["id"], ops["id"]}
+
+
+def test_directory(server, az):
+    app = az("ad", "app", "create", "--display-name", "invoicing")
+    assert app["appId"] and app["displayName"] == "invoicing"
+    assert az("ad", "app", "show", "--id", app["appId"])["id"] == app["id"]
+    assert [a["appId"] for a in az("ad", "app", "list", "--display-name", "invoicing")] == [app["appId"]]
+    sp = az("ad", "sp", "create", "--id", app["appId"])
+    assert sp["appId"] == app["appId"]
+    assert az("ad", "sp", "show", "--id", app["appId"])["id"] == sp["id"]
+    assert az("ad", "sp", "show", "--id", sp["id"])["appId"] == app["appId"]
+    assert [s["id"] for s in az("ad", "sp", "list", "--display-name", "invoicing")] == [sp["id"]]
+    az("ad", "sp", "delete", "--id", sp["id"])
+    az("ad", "app", "delete", "--id", app["appId"])
+    assert az("ad", "app", "list", "--display-name", "invoicing") == []
+
+    user = az("ad", "user", "create", "--display-name", "Dave", "--user-principal-name", "dave@contoso",
+              "--password", "Another-Horse-8")
+    assert az("ad", "user", "show", "--id", "dave@contoso")["id"] == user["id"]
+    assert "dave@contoso" in {u["userPrincipalName"] for u in az("ad", "user", "list")}
+    group = az("ad", "group", "create", "--display-name", "payments", "--mail-nickname", "payments")
+    assert az("ad", "group", "show", "--group", group["id"])["displayName"] == "payments"
+    assert "payments" in {g["displayName"] for g in az("ad", "group", "list")}
+    az("ad", "group", "member", "add", "--group", "payments", "--member-id", user["id"])
+    assert az("ad", "group", "member", "check", "--group", "payments", "--member-id", user["id"])["value"] is True
+    assert [m["id"] for m in az("ad", "group", "member", "list", "--group", "payments")] == [user["id"]]
+    az("ad", "group", "member", "remove", "--group", "payments", "--member-id", user["id"])
+    az("ad", "group", "delete", "--group", group["id"])
+    az("ad", "user", "delete", "--id", user["id"])
+    assert "dave@contoso" not in {u["userPrincipalName"] for u in az("ad", "user", "list")}
+
+
+def test_user_sign_in_with_password_and_logout(server, registered, tmp_path):
+    if not AS_ROOT:
+        pytest.skip("MSAL's password flow asks port 443 of the authority host, which only root may bind here")
+    az = registered.copy(tmp_path / "alice")
+    az("login", "-u", "alice@contoso", "-p", PASSWORD)
+    account = az("account", "show")
+    assert account["tenantId"] == CONTOSO and account["user"] == {"name": "alice@contoso", "type": "user"}
+    assert az("keyvault", "secret", "show", "--vault-name", "billing", "-n", "seeded")["value"] == "seeded-value-42"
+    az("logout")
+    assert az("account", "list") == []
+    assert "az login" in az.fails("account", "show")
+
+
+def test_user_sign_in_with_device_code(server, registered, tmp_path):
+    az = registered.copy(tmp_path / "alice-device")
+    login = subprocess.Popen(
+        [AZ, "login", "--use-device-code"], env=az.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # What a user does with the message: open the page, type the code and their credentials.
+        message = ""
+        for line in login.stderr:
+            message += line
+            found = re.search(r"open the page (\S+) and enter the code (\S+)", line)
+            if found:
+                break
+        assert found, message
+        page_url, code = found[1], found[2]
+        browser = requests.Session()
+        browser.verify = server.ca
+        # The page is named by the login host, which this process reaches on 127.0.0.1.
+        page = browser.get(page_url, timeout=10)
+        form = {**hidden_fields(page.text), "user_code": code, "username": "alice@contoso", "password": PASSWORD}
+        assert browser.post(page_url, data=form, timeout=10).status_code == 200
+        out, err = login.communicate(timeout=120)
+        assert login.returncode == 0, message + err
+    finally:
+        login.kill()
+        login.wait()
+    assert json.loads(out)[0]["tenantId"] == CONTOSO
+    assert az("account", "show")["user"] == {"name": "alice@contoso", "type": "user"}
+    az("logout")
+    assert az("account", "list") == []
