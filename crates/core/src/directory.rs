@@ -15,6 +15,7 @@ pub use change::Change;
 
 use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::credential::StoredSecret;
+use crate::first_party::{FirstPartyClient, first_party_client};
 use crate::network::NetworkRules;
 use crate::policy::AccessPolicy;
 use crate::rbac::roles::{
@@ -191,6 +192,35 @@ pub struct Directory {
     pub service_principals: HashMap<Uuid, Uuid>,
 }
 
+/// The client a token request names by `client_id`: an application registered in the tenant, or one of
+/// Microsoft's first-party public clients, which every tenant knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientApplication<'a> {
+    /// An application of the tenant (or its service principal of another tenant's application).
+    Registered(&'a Principal),
+    /// A first-party public client.
+    FirstParty(&'static FirstPartyClient),
+}
+
+impl ClientApplication<'_> {
+    /// The client id.
+    pub fn client_id(&self) -> Uuid {
+        match self {
+            ClientApplication::Registered(principal) => principal.client_id.unwrap_or_default(),
+            ClientApplication::FirstParty(client) => client.client_id,
+        }
+    }
+
+    /// The registered application, which may hold credentials and roles of its own; `None` for a
+    /// first-party client, which signs users in and nothing else.
+    pub fn registered(&self) -> Option<&Principal> {
+        match self {
+            ClientApplication::Registered(principal) => Some(principal),
+            ClientApplication::FirstParty(_) => None,
+        }
+    }
+}
+
 /// What a user has beyond being a principal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -257,6 +287,30 @@ impl Directory {
         self.principals.iter().find(|p| {
             p.tenant_id == tenant_id && p.kind == PrincipalKind::Application && p.client_id == Some(client_id)
         })
+    }
+
+    /// The client `client_id` of `tenant_id`: its registered application, else a first-party public client
+    /// of that id. A registered application comes first, so a tenant's own registration is never shadowed.
+    pub fn client_application(&self, tenant_id: Uuid, client_id: Uuid) -> Option<ClientApplication<'_>> {
+        self.application(tenant_id, client_id)
+            .map(ClientApplication::Registered)
+            .or_else(|| first_party_client(client_id).map(ClientApplication::FirstParty))
+    }
+
+    /// Whether `client` must prove itself when it redeems a grant or signs a user in: a registered
+    /// application holding credentials (see [`Directory::is_confidential_client`]). First-party clients are
+    /// public.
+    pub fn is_confidential(&self, client: ClientApplication<'_>) -> bool {
+        client.registered().is_some_and(|p| self.is_confidential_client(p.object_id))
+    }
+
+    /// The redirect URIs registered for `client`; none for a first-party client, whose sign-ins return to
+    /// its loopback listener.
+    pub fn redirect_uris(&self, client: ClientApplication<'_>) -> &[String] {
+        client
+            .registered()
+            .and_then(|p| self.application_credentials(self.credential_owner(p.object_id)))
+            .map_or(&[][..], |c| c.redirect_uris.as_slice())
     }
 
     /// Every principal.
@@ -482,6 +536,37 @@ mod tests {
         }
         assert!(!may_manage_user(&[GROUPS_ADMINISTRATOR], &[DIRECTORY_READERS]));
         assert!(!may_manage_user(&[PRIVILEGED_ROLE_ADMINISTRATOR], &[GLOBAL_ADMINISTRATOR]));
+    }
+
+    #[test]
+    fn first_party_clients_are_public_clients_of_every_tenant_and_never_shadow_a_registration() {
+        let tenant = Tenant { id: Uuid::new_v4(), name: "contoso".into() };
+        let cli = Uuid::from_u128(0x04b07795_8ddb_461a_bbee_02f9e1bf7b46);
+        let directory = Directory { tenants: vec![tenant.clone()], ..Directory::default() };
+        let found = directory.client_application(tenant.id, cli);
+        assert!(matches!(found, Some(ClientApplication::FirstParty(c)) if c.client_id == cli));
+        assert!(found.is_some_and(|c| !directory.is_confidential(c) && directory.redirect_uris(c).is_empty()));
+        assert_eq!(directory.client_application(tenant.id, Uuid::new_v4()), None);
+
+        let registered = Principal {
+            object_id: Uuid::new_v4(),
+            tenant_id: tenant.id,
+            kind: PrincipalKind::Application,
+            name: "own".into(),
+            client_id: Some(cli),
+            trusted_service: false,
+            multi_tenant: false,
+        };
+        let secrets = HashMap::from([(registered.object_id, vec![StoredSecret { hash: "h".into(), expires: None }])]);
+        let directory = Directory {
+            tenants: vec![tenant.clone()],
+            principals: vec![registered.clone()],
+            client_secrets: secrets,
+            ..Directory::default()
+        };
+        let found = directory.client_application(tenant.id, cli);
+        assert_eq!(found, Some(ClientApplication::Registered(&registered)));
+        assert!(found.is_some_and(|c| directory.is_confidential(c)));
     }
 
     #[test]

@@ -14,11 +14,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use strongroom_core::directory::{Directory, Tenant};
+use strongroom_core::directory::Directory;
 use strongroom_core::{credential, redirect};
 use url::Url;
 use uuid::Uuid;
 
+use super::authority::Authority;
 use super::error::OAuthFailure;
 use super::flows::{self, CodeGrant};
 use super::mint;
@@ -80,21 +81,21 @@ fn code_challenge(params: &HashMap<String, String>, public_client: bool) -> Resu
 fn check(
     state: &AppState,
     directory: &Directory,
-    tenant: &Tenant,
+    authority: Authority<'_>,
     params: &HashMap<String, String>,
 ) -> Result<Request, String> {
     let refuse = Err;
     let client_id = params.get("client_id").cloned().unwrap_or_default();
-    let Some(application) = Uuid::parse_str(&client_id).ok().and_then(|id| directory.application(tenant.id, id)) else {
-        return refuse(OAuthFailure::unknown_client(&client_id, &tenant.name).message().to_owned());
+    let client = match authority.client(directory, &client_id) {
+        Ok(client) => client,
+        Err(failure) => return refuse(failure.message().to_owned()),
     };
     if params.get("response_type").map(String::as_str) != Some("code") {
         return refuse("Only response_type=code is supported.".to_owned());
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
-    let owner = directory.credential_owner(application.object_id);
-    let registered = directory.application_credentials(owner).map_or(&[][..], |c| c.redirect_uris.as_slice());
-    let public_client = !directory.is_confidential_client(application.object_id);
+    let registered = directory.redirect_uris(client);
+    let public_client = !directory.is_confidential(client);
     let Some(destination) = redirect::resolve(registered, &redirect_uri, public_client) else {
         return refuse(format!(
             "AADSTS50011: The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
@@ -106,7 +107,7 @@ fn check(
     if !resource_known {
         return refuse(OAuthFailure::invalid_scope(&scope).message().to_owned());
     }
-    Ok(Request { client_id: application.client_id.unwrap_or_default(), redirect_uri, destination, code_challenge })
+    Ok(Request { client_id: client.client_id(), redirect_uri, destination, code_challenge })
 }
 
 fn refusal_page(message: &str) -> Response {
@@ -124,14 +125,11 @@ pub async fn sign_in_page(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let directory = state.directory();
-    let Some(tenant) = directory.tenant(&tenant) else {
-        return pages::message(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            OAuthFailure::tenant_not_found(&tenant).message(),
-        );
+    let authority = match Authority::parse(&directory, &tenant) {
+        Ok(authority) => authority,
+        Err(failure) => return pages::message(StatusCode::BAD_REQUEST, "Sign-in failed", failure.message()),
     };
-    if let Err(message) = check(&state, &directory, tenant, &params) {
+    if let Err(message) = check(&state, &directory, authority, &params) {
         return refusal_page(&message);
     }
     pages::sign_in_form("Sign in", "", &carried(&params), "", None)
@@ -150,18 +148,20 @@ pub async fn sign_in(
         return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(pages::NOT_GENUINE));
     }
     let directory = state.directory();
-    let Some(tenant) = directory.tenant(&tenant) else {
-        return pages::message(
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            OAuthFailure::tenant_not_found(&tenant).message(),
-        );
+    let authority = match Authority::parse(&directory, &tenant) {
+        Ok(authority) => authority,
+        Err(failure) => return pages::message(StatusCode::BAD_REQUEST, "Sign-in failed", failure.message()),
     };
-    let request = match check(&state, &directory, tenant, &params) {
+    let request = match check(&state, &directory, authority, &params) {
         Ok(request) => request,
         Err(message) => return refusal_page(&message),
     };
     let field = |name: &str| params.get(name).cloned().unwrap_or_default();
+    // At a multi-tenant authority the user's own tenant, from the user name's domain.
+    let tenant = match authority.tenant_of_user(&directory, &field("username")) {
+        Ok(tenant) => tenant,
+        Err(failure) => return pages::sign_in_form("Sign in", "", &carried(&params), "", Some(failure.message())),
+    };
     let user = match users::check_password(
         &state,
         &directory,
@@ -211,17 +211,20 @@ pub async fn sign_in(
 pub async fn redeem(
     state: &AppState,
     directory: &Directory,
-    tenant: &Tenant,
+    authority: Authority<'_>,
     client_id: Uuid,
-    public_client: bool,
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthFailure> {
     let code = form.get("code").ok_or_else(|| OAuthFailure::missing_parameter("code"))?;
     let redirect_uri = form.get("redirect_uri").ok_or_else(|| OAuthFailure::missing_parameter("redirect_uri"))?;
     let grant = flows::take_code(state, code).await?.ok_or_else(OAuthFailure::expired_grant)?;
-    if grant.client_id != client_id || grant.tenant_id != tenant.id {
+    if grant.client_id != client_id {
         return Err(OAuthFailure::grant_mismatch("the code was issued to another client or tenant"));
     }
+    let tenant = authority.admit_grant(directory, grant.tenant_id, client_id)?;
+    // A client that is gone counts as public: its code must carry the PKCE challenge.
+    let public_client =
+        !directory.client_application(tenant.id, client_id).is_some_and(|c| directory.is_confidential(c));
     if redirect_uri != &grant.redirect_uri {
         return Err(OAuthFailure::grant_mismatch("the redirect URI differs from the sign-in request's"));
     }

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 use strongroom_core::credential;
-use strongroom_core::directory::{Directory, Tenant};
+use strongroom_core::directory::Directory;
 use uuid::Uuid;
 
+use super::authority::Authority;
 use super::error::OAuthFailure;
 use super::flows::{self, DeviceGrant};
 use super::mint;
@@ -48,15 +49,12 @@ pub async fn device_code(
 ) -> Result<Json<DeviceCodeResponse>, OAuthFailure> {
     let form = read_form(&body)?;
     let directory = state.directory();
-    let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
+    let authority = Authority::parse(&directory, &tenant)?;
     let client_id = form.get("client_id").ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
-    let application = Uuid::parse_str(client_id)
-        .ok()
-        .and_then(|id| directory.application(tenant.id, id))
-        .ok_or_else(|| OAuthFailure::unknown_client(client_id, &tenant.name))?;
+    let client = authority.client(&directory, client_id)?;
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
     let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
-    mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant.name))?;
+    mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant))?;
 
     let device_code =
         credential::generate_client_secret().map_err(OAuthFailure::internal_while("drawing a device code"))?;
@@ -64,8 +62,12 @@ pub async fn device_code(
     // From the configured login host, never the request's Host: the page a user is sent to is this server's.
     let verification_uri = format!("{}/devicelogin", state.endpoints.authority_host());
     let grant = DeviceGrant {
-        tenant_id: tenant.id,
-        client_id: application.client_id.unwrap_or_default(),
+        // At a multi-tenant authority the user who approves the code decides the tenant.
+        tenant_id: match authority {
+            Authority::Tenant(tenant) => Some(tenant.id),
+            Authority::AnyOrganization | Authority::Consumers => None,
+        },
+        client_id: client.client_id(),
         scope: scope.clone(),
         user_code: user_code.clone(),
         expires: state.clock.now_seconds() + LIFETIME,
@@ -122,11 +124,20 @@ pub async fn verify(
     }
     let directory = state.directory();
     let user_code = field("user_code");
-    let tenant_id = match flows::device_tenant(&state, user_code.trim()).await {
-        Ok(tenant_id) => tenant_id,
+    let pending = match flows::device_tenant(&state, user_code.trim()).await {
+        Ok(pending) => pending,
         Err(failure) => return retry(failure.message()),
     };
-    let Some(tenant) = tenant_id.and_then(|id| directory.tenant(&id.to_string())) else {
+    let tenant = match pending {
+        Some(Some(tenant_id)) => directory.tenants().iter().find(|t| t.id == tenant_id),
+        // Asked for at `organizations`: the user's own tenant, from the user name's domain.
+        Some(None) => match Authority::AnyOrganization.tenant_of_user(&directory, &field("username")) {
+            Ok(tenant) => Some(tenant),
+            Err(failure) => return retry(failure.message()),
+        },
+        None => None,
+    };
+    let Some(tenant) = tenant else {
         return retry("That code is not valid or has expired.");
     };
     let signed_in =
@@ -147,11 +158,12 @@ pub async fn verify(
     }
 }
 
-/// `grant_type=urn:ietf:params:oauth:grant-type:device_code`: tokens once the user has signed in.
+/// `grant_type=urn:ietf:params:oauth:grant-type:device_code`: tokens once the user has signed in, in the
+/// user's tenant.
 pub async fn poll(
     state: &AppState,
     directory: &Directory,
-    tenant: &Tenant,
+    authority: Authority<'_>,
     client_id: Uuid,
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthFailure> {
@@ -160,10 +172,13 @@ pub async fn poll(
         .or_else(|| form.get("code"))
         .ok_or_else(|| OAuthFailure::missing_parameter("device_code"))?;
     let grant = flows::poll_device(state, device_code).await?.ok_or_else(OAuthFailure::expired_device_code)?;
-    if grant.client_id != client_id || grant.tenant_id != tenant.id {
+    if grant.client_id != client_id {
         return Err(OAuthFailure::grant_mismatch("the device code was issued to another client or tenant"));
     }
+    let tenant = grant.tenant_id.map(|id| authority.admit_grant(directory, id, client_id)).transpose()?;
     let user_id = grant.approved_by.ok_or_else(OAuthFailure::authorization_pending)?;
+    // An approved code always has its tenant: the approving user's.
+    let tenant = tenant.ok_or_else(OAuthFailure::expired_device_code)?;
     let user = users::granted_user(directory, user_id, grant.approved_at_ms)?;
     let signed_in =
         SignedIn { tenant, user, client_id, scope: grant.scope, nonce: None, signed_in_at_ms: grant.approved_at_ms };

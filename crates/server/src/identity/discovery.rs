@@ -1,4 +1,5 @@
-//! `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/discovery/v2.0/keys`.
+//! `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/discovery/v2.0/keys`, for a tenant and
+//! for the multi-tenant authorities (`organizations`, `common`, `consumers`).
 
 use std::sync::Arc;
 
@@ -6,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use strongroom_proto::oauth::{JsonWebKey, JsonWebKeySet, OpenIdConfiguration};
 
+use super::authority::{Authority, CONSUMERS_TENANT_ID};
 use super::error::OAuthFailure;
 use crate::state::AppState;
 
@@ -33,11 +35,19 @@ async fn document(
     version: &str,
 ) -> Result<Json<OpenIdConfiguration>, OAuthFailure> {
     let directory = state.directory();
-    let tenant = directory.tenant(&tenant).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant))?;
-    let base = state.endpoints.authority(tenant.id);
+    let host = state.endpoints.authority_host();
+    // A multi-tenant authority's document names its endpoints under its own name and its issuer as Entra's
+    // template, `{tenantid}` standing for the tenant of the user who signs in.
+    let (base, issuer) = match Authority::parse(&directory, &tenant)? {
+        Authority::Tenant(tenant) => (state.endpoints.authority(tenant.id), state.endpoints.issuer(tenant.id)),
+        Authority::AnyOrganization => {
+            (format!("{host}/{}", tenant.to_ascii_lowercase()), format!("{host}/{{tenantid}}/v2.0"))
+        }
+        Authority::Consumers => (format!("{host}/consumers"), state.endpoints.issuer(CONSUMERS_TENANT_ID)),
+    };
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     Ok(Json(OpenIdConfiguration {
-        issuer: state.endpoints.issuer(tenant.id),
+        issuer,
         authorization_endpoint: format!("{base}/oauth2{version}/authorize"),
         token_endpoint: format!("{base}/oauth2{version}/token"),
         device_authorization_endpoint: format!("{base}/oauth2{version}/devicecode"),
@@ -60,10 +70,7 @@ pub async fn keys(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
 ) -> Result<Json<JsonWebKeySet>, OAuthFailure> {
-    let known = matches!(tenant.as_str(), "common" | "organizations") || state.directory().tenant(&tenant).is_some();
-    if !known {
-        return Err(OAuthFailure::tenant_not_found(&tenant));
-    }
+    Authority::parse(&state.directory(), &tenant)?;
     let issuer = format!("{}/{{tenantid}}/v2.0", state.endpoints.authority_host());
     let key_set = state.keys.get();
     let keys = key_set

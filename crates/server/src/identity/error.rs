@@ -121,6 +121,41 @@ impl OAuthFailure {
         )
     }
 
+    /// AADSTS700025: a public client presented a credential, or asked for a grant only a confidential client
+    /// may use (Microsoft's first-party public clients never get app-only tokens).
+    pub fn public_client_credential(client_id: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            700025,
+            format!(
+                "Client '{client_id}' is public so neither 'client_assertion' nor 'client_secret' should be presented, and it cannot use the client credentials grant."
+            ),
+        )
+    }
+
+    /// AADSTS90019: a multi-tenant authority (`organizations`, `common`) and nothing that names the tenant:
+    /// no user name with a tenant's domain, or a grant (client credentials) that has no user.
+    pub fn no_tenant_information() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90019,
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        )
+    }
+
+    /// AADSTS50020: `consumers` is for personal Microsoft accounts; every account here is a work or school
+    /// account of a tenant.
+    pub fn work_account_at_consumers() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50020,
+            "User account from this identity provider does not exist in tenant 'Microsoft Services' and cannot access the application in that tenant: work and school accounts sign in through 'organizations', 'common' or their tenant.",
+        )
+    }
+
     /// AADSTS50027-style: `client_assertion_type` is not the JWT-bearer type.
     pub fn invalid_assertion_type() -> Self {
         Self::new(

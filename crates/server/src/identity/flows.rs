@@ -16,8 +16,9 @@ use crate::state::AppState;
 /// A device code waiting for its user to sign in on the verification page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceGrant {
-    /// The tenant.
-    pub tenant_id: Uuid,
+    /// The tenant: the path's, or — for a code asked for at a multi-tenant authority — `None` until the
+    /// user who approves it decides.
+    pub tenant_id: Option<Uuid>,
     /// The public client that asked.
     pub client_id: Uuid,
     /// The scopes it asked for.
@@ -100,8 +101,8 @@ async fn device_by_user_code(state: &AppState, user_code: &str) -> Result<Option
     Ok(grant.map(|grant| (device_code, grant)))
 }
 
-/// Marks the live device code whose user code is `user_code` as signed in by `user`, if it is for `tenant`;
-/// returns whether one was.
+/// Marks the live device code whose user code is `user_code` as signed in by `user` of `tenant_id`, if it is
+/// for that tenant (or for any organization's user); returns whether one was.
 pub async fn approve_device(
     state: &AppState,
     user_code: &str,
@@ -109,7 +110,8 @@ pub async fn approve_device(
     user: Uuid,
 ) -> Result<bool, OAuthFailure> {
     match device_by_user_code(state, user_code).await? {
-        Some((device_code, mut grant)) if grant.tenant_id == tenant_id => {
+        Some((device_code, mut grant)) if grant.tenant_id.is_none_or(|t| t == tenant_id) => {
+            grant.tenant_id = Some(tenant_id);
             grant.approved_by = Some(user);
             grant.approved_at_ms = state.clock.now_millis();
             let entry = Ephemeral { kind: DEVICE, key: &device_code, value: &encode(&grant)?, expires: grant.expires };
@@ -120,8 +122,8 @@ pub async fn approve_device(
     }
 }
 
-/// The tenant of the live device code whose user code is `user_code`.
-pub async fn device_tenant(state: &AppState, user_code: &str) -> Result<Option<Uuid>, OAuthFailure> {
+/// The tenant of the live device code whose user code is `user_code` (`Some(None)`: any organization's).
+pub async fn device_tenant(state: &AppState, user_code: &str) -> Result<Option<Option<Uuid>>, OAuthFailure> {
     Ok(device_by_user_code(state, user_code).await?.map(|(_, grant)| grant.tenant_id))
 }
 

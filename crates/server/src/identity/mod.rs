@@ -3,6 +3,7 @@
 //! The tenant in the path is an id or a name. Every failure answers in Entra's error shape
 //! ([`error::OAuthFailure`]), with the AADSTS code SDKs and people recognise.
 
+pub mod authority;
 pub mod browser;
 pub mod client_auth;
 pub mod device;

@@ -13,11 +13,13 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use strongroom_core::directory::Directory;
+use strongroom_core::directory::{ClientApplication, Directory, Tenant};
+use strongroom_core::network::ClientAddress;
 use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
 
+use super::authority::{Authority, client_of};
 use super::client_auth::{self, Claimant};
 use super::error::OAuthFailure;
 use super::mint::{self, AppToken};
@@ -159,63 +161,88 @@ async fn issue(
     endpoint: Endpoint,
 ) -> Result<Response, OAuthFailure> {
     let directory = state.directory();
-    let tenant =
-        directory.tenant(&tenant_in_path).ok_or_else(|| OAuthFailure::tenant_not_found(&tenant_in_path))?.clone();
+    let authority = Authority::parse(&directory, &tenant_in_path)?;
     let grant_type = form.get("grant_type").ok_or_else(|| OAuthFailure::missing_parameter("grant_type"))?;
-
     let client_id = form
         .get("client_id")
         .cloned()
         .or_else(|| client_auth::basic_credentials(&headers).map(|(id, _)| id))
         .ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
-    let application = Uuid::parse_str(&client_id)
-        .ok()
-        .and_then(|id| directory.application(tenant.id, id))
-        .ok_or_else(|| OAuthFailure::unknown_client(&client_id, &tenant.name))?
-        .clone();
-    let app_id = application.client_id.unwrap_or_default();
     let address = connection.client;
-    let claimant = Claimant { tenant: &tenant, application: &application, client_id: &client_id, address };
+    let caller =
+        Caller { state: &state, directory: &directory, client_id: &client_id, address, form: &form, headers: &headers };
 
     match grant_type.as_str() {
-        "client_credentials" => client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await,
+        "client_credentials" => {
+            // An app-only token is always for one tenant's application: a multi-tenant authority names none.
+            let Authority::Tenant(tenant) = authority else { return Err(OAuthFailure::no_tenant_information()) };
+            let ClientApplication::Registered(application) = client_of(&directory, tenant, &client_id)? else {
+                // Microsoft's first-party clients are public: they sign users in, never themselves.
+                return Err(OAuthFailure::public_client_credential(&client_id));
+            };
+            let claimant = Claimant { tenant, application, client_id: &client_id, address };
+            client_credentials(&state, &directory, &claimant, &form, &headers, endpoint).await
+        }
         "password" => {
-            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
-            users::password(&state, &directory, &tenant, app_id, &form, address).await
+            let username = form.get("username").ok_or_else(|| OAuthFailure::missing_parameter("username"))?;
+            let tenant = authority.tenant_of_user(&directory, username)?;
+            let client = client_of(&directory, tenant, &client_id)?;
+            caller.authenticate_confidential(tenant, client).await?;
+            users::password(&state, &directory, tenant, client.client_id(), &form, address).await
         }
-        "refresh_token" => {
-            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
-            users::refresh(&state, &directory, &tenant, app_id, &form).await
-        }
-        "urn:ietf:params:oauth:grant-type:device_code" => {
-            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
-            device::poll(&state, &directory, &tenant, app_id, &form).await
-        }
-        "authorization_code" => {
-            authenticate_confidential(&state, &directory, &claimant, &form, &headers).await?;
-            let public = !directory.is_confidential_client(application.object_id);
-            browser::redeem(&state, &directory, &tenant, app_id, public, &form).await
+        grant @ ("refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" | "authorization_code") => {
+            // At a tenant's authority the client proves itself before its grant is touched; at a multi-tenant
+            // one the grant names the tenant, and only a public client may redeem it there
+            // (`Authority::admit_grant`).
+            let client_uuid = match authority {
+                Authority::Tenant(tenant) => {
+                    let client = client_of(&directory, tenant, &client_id)?;
+                    caller.authenticate_confidential(tenant, client).await?;
+                    client.client_id()
+                }
+                Authority::AnyOrganization | Authority::Consumers => Uuid::parse_str(&client_id)
+                    .map_err(|_| OAuthFailure::unknown_client(&client_id, &tenant_in_path))?,
+            };
+            match grant {
+                "refresh_token" => users::refresh(&state, &directory, authority, client_uuid, &form).await,
+                "authorization_code" => browser::redeem(&state, &directory, authority, client_uuid, &form).await,
+                _ => device::poll(&state, &directory, authority, client_uuid, &form).await,
+            }
         }
         other => Err(OAuthFailure::unsupported_grant_type(other)),
     }
 }
 
-/// A confidential client redeeming a grant (a code, a refresh token) or signing a user in (password, device
-/// code) proves itself first, as Entra requires (AADSTS7000218 without a credential): a stolen code or refresh
-/// token is worth nothing without the application's secret, certificate or federated identity, and nobody
-/// signs users in under a confidential application's name without it. Public clients have none to present;
-/// their codes are bound to the PKCE verifier instead.
-async fn authenticate_confidential(
-    state: &AppState,
-    directory: &Directory,
-    claimant: &Claimant<'_>,
-    form: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<(), OAuthFailure> {
-    if directory.is_confidential_client(claimant.application.object_id) {
-        client_auth::authenticate(state, directory, claimant, form, headers).await?;
+/// What a user grant's client presents.
+struct Caller<'a> {
+    state: &'a AppState,
+    directory: &'a Directory,
+    client_id: &'a str,
+    address: ClientAddress,
+    form: &'a HashMap<String, String>,
+    headers: &'a HeaderMap,
+}
+
+impl Caller<'_> {
+    /// A confidential client redeeming a grant (a code, a refresh token) or signing a user in (password,
+    /// device code) proves itself first, as Entra requires (AADSTS7000218 without a credential): a stolen
+    /// code or refresh token is worth nothing without the application's secret, certificate or federated
+    /// identity, and nobody signs users in under a confidential application's name without it. Public
+    /// clients — Microsoft's first-party ones among them — have none to present; their codes are bound to
+    /// the PKCE verifier instead.
+    async fn authenticate_confidential(
+        &self,
+        tenant: &Tenant,
+        client: ClientApplication<'_>,
+    ) -> Result<(), OAuthFailure> {
+        if let ClientApplication::Registered(application) = client
+            && self.directory.is_confidential(client)
+        {
+            let claimant = Claimant { tenant, application, client_id: self.client_id, address: self.address };
+            client_auth::authenticate(self.state, self.directory, &claimant, self.form, self.headers).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Reads the form body every token-service endpoint takes. A parameter sent twice is refused (RFC 6749

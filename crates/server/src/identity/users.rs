@@ -18,6 +18,7 @@ use strongroom_core::directory::{Directory, Principal, Tenant};
 use strongroom_core::network::ClientAddress;
 use uuid::Uuid;
 
+use super::authority::Authority;
 use super::error::OAuthFailure;
 use super::mint;
 use super::throttle::Presented;
@@ -197,11 +198,12 @@ pub fn granted_user(directory: &Directory, user_id: Uuid, signed_in_at_ms: i64) 
     Ok(user)
 }
 
-/// `grant_type=refresh_token`: the old token is used up and a new one issued (rotation).
+/// `grant_type=refresh_token`: the old token is used up and a new one issued (rotation), in the tenant it
+/// was issued in (which a multi-tenant authority learns from it).
 pub async fn refresh(
     state: &AppState,
     directory: &Directory,
-    tenant: &Tenant,
+    authority: Authority<'_>,
     client_id: Uuid,
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthFailure> {
@@ -212,9 +214,10 @@ pub async fn refresh(
     })?;
     let grant: RefreshGrant =
         grant.and_then(|g| serde_json::from_slice(&g).ok()).ok_or_else(OAuthFailure::expired_grant)?;
-    if grant.client_id != client_id || grant.tenant_id != tenant.id {
+    if grant.client_id != client_id {
         return Err(OAuthFailure::grant_mismatch("the refresh token was issued to another client or tenant"));
     }
+    let tenant = authority.admit_grant(directory, grant.tenant_id, client_id)?;
     let user = granted_user(directory, grant.user_id, grant.signed_in_at_ms)?;
     let scope = form.get("scope").cloned().unwrap_or(grant.scope);
     let signed_in_at_ms = grant.signed_in_at_ms;
@@ -231,15 +234,18 @@ pub struct UserRealm {
     cloud_audience_urn: &'static str,
 }
 
-/// `GET /{tenant}/userrealm/{user}`: every account here is managed (no federation to follow).
+/// `GET /{tenant}/userrealm/{user}` (MSAL asks it at `common`): an account whose domain is a tenant's name
+/// is managed (there is no federation to follow); any other domain is unknown here, as Entra says of a
+/// domain it does not hold.
 pub async fn user_realm(
     State(state): State<Arc<AppState>>,
     Path((_tenant, user)): Path<(String, String)>,
 ) -> Json<UserRealm> {
     let domain_name = user.rsplit_once('@').map_or(String::new(), |(_, domain)| domain.to_owned());
+    let managed = !domain_name.is_empty() && state.directory().tenant(&domain_name).is_some();
     Json(UserRealm {
         ver: "1.0",
-        account_type: "Managed",
+        account_type: if managed { "Managed" } else { "Unknown" },
         domain_name,
         cloud_instance_name: state.endpoints.login_host().to_owned(),
         cloud_audience_urn: "urn:federation:MicrosoftOnline",
