@@ -1,5 +1,6 @@
 //! Microsoft Graph query options on a directory collection: the `$filter` expressions real clients send
-//! (the Azure CLI, the Graph SDKs), `$top` and `$select`. Anything else is refused rather than ignored: a
+//! (the Azure CLI, the Graph SDKs), `$top` (the page size, the next page named by `$skiptoken`) and
+//! `$select`. Anything else is refused rather than ignored: a
 //! client that asked for one object and received the whole collection would act on the wrong one.
 //!
 //! Filters: `{property} eq '{text}'`, `startswith({property},'{text}')`,
@@ -95,6 +96,17 @@ pub struct GraphQuery {
     pub top: Option<usize>,
     /// `$select`, as the properties' canonical names.
     pub select: Option<Vec<String>>,
+    /// `$skiptoken`: how many matching items earlier pages held.
+    pub skip: usize,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The page's items.
+    pub items: Vec<Value>,
+    /// The `$skiptoken` of the next page, when more items match.
+    pub next: Option<String>,
 }
 
 /// Graph's system query options, which may be written with or without `$`.
@@ -120,7 +132,8 @@ impl GraphQuery {
                 "filter" if query.filter.is_none() => query.filter = Some(parse_filter(value, filterable)?),
                 "top" if query.top.is_none() => query.top = Some(parse_top(value)?),
                 "select" if query.select.is_none() => query.select = Some(parse_select(value, filterable)?),
-                "filter" | "top" | "select" => return Err(repeated()),
+                "skiptoken" if query.skip == 0 => query.skip = parse_skiptoken(value)?,
+                "filter" | "top" | "select" | "skiptoken" => return Err(repeated()),
                 _ => {
                     return Err(QueryError::Unsupported(format!(
                         "Query option '{name}' is not supported on this collection."
@@ -131,20 +144,41 @@ impl GraphQuery {
         Ok(query)
     }
 
-    /// The items that pass the filter, at most `$top` of them, each cut down to `$select`.
-    pub fn apply(&self, items: Vec<Value>) -> Vec<Value> {
-        items
-            .into_iter()
-            .filter(|item| self.filter.as_ref().is_none_or(|f| f.matches(item)))
-            .take(self.top.unwrap_or(usize::MAX))
+    /// The page of items that pass the filter: after the `$skiptoken`'s, at most `$top` of them (all without
+    /// `$top`), each cut down to `$select`.
+    pub fn apply(&self, items: Vec<Value>) -> Page {
+        let mut matching = items.into_iter().filter(|item| self.filter.as_ref().is_none_or(|f| f.matches(item)));
+        let page_size = self.top.unwrap_or(usize::MAX);
+        let items: Vec<Value> = matching
+            .by_ref()
+            .skip(self.skip)
+            .take(page_size)
             .map(|item| match (&self.select, item) {
                 (Some(properties), Value::Object(object)) => Value::Object(
-                    object.into_iter().filter(|(k, _)| properties.iter().any(|p| p.eq_ignore_ascii_case(k))).collect(),
+                    // Annotations (`@odata.type`) are kept: they say what an object is, whatever was selected.
+                    object
+                        .into_iter()
+                        .filter(|(k, _)| {
+                            k.starts_with("@odata.") || properties.iter().any(|p| p.eq_ignore_ascii_case(k))
+                        })
+                        .collect(),
                 ),
                 (_, item) => item,
             })
-            .collect()
+            .collect();
+        let more = matching.next().is_some();
+        let next = more.then(|| (self.skip + items.len()).to_string());
+        Page { items, next }
     }
+}
+
+/// A `$skiptoken` this server wrote: the count of items earlier pages held.
+fn parse_skiptoken(value: &str) -> Result<usize, QueryError> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|skip| *skip > 0)
+        .ok_or_else(|| QueryError::Invalid(format!("The $skiptoken '{value}' is not valid.")))
 }
 
 fn parse_top(value: &str) -> Result<usize, QueryError> {
@@ -425,6 +459,7 @@ mod tests {
             &[("$top", "1000")],
             &[("$select", "password")],
             &[("$filter", "appId eq 'a'"), ("$FILTER", "appId eq 'b'")],
+            &[("$skiptoken", "1"), ("$skiptoken", "2")],
         ] {
             assert!(parse(refused).is_err(), "{refused:?}");
         }
@@ -444,6 +479,7 @@ mod tests {
             };
             query
                 .apply(items.clone())
+                .items
                 .iter()
                 .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
                 .collect::<Vec<_>>()
@@ -455,7 +491,31 @@ mod tests {
         assert_eq!(ids("appId eq 'aaa' or displayName eq 'billing'"), ["1", "3"]);
         assert_eq!(ids("startswith(displayName,'pay') and appId eq 'bbb'"), ["2"]);
         let selected = GraphQuery { top: Some(1), select: Some(vec!["appId".into()]), ..GraphQuery::default() };
-        assert_eq!(selected.apply(items), [json!({"appId": "AAA"})]);
+        assert_eq!(selected.apply(items), Page { items: vec![json!({"appId": "AAA"})], next: Some("1".into()) });
+    }
+
+    #[test]
+    fn pages_follow_one_another_to_the_end() {
+        let items: Vec<Value> = (0..5).map(|i| json!({"id": i.to_string(), "displayName": "x"})).collect();
+        let mut seen = Vec::new();
+        let mut skiptoken: Option<String> = None;
+        loop {
+            let mut options = vec![("$top", "2".to_owned()), ("$filter", "displayName eq 'x'".to_owned())];
+            options.extend(skiptoken.iter().map(|t| ("$skiptoken", t.clone())));
+            let query = GraphQuery::parse(options.iter().map(|(k, v)| (*k, v.as_str())), APPS);
+            let page = query.map(|q| q.apply(items.clone())).unwrap_or(Page { items: vec![], next: None });
+            seen.extend(page.items.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()));
+            match page.next {
+                Some(next) => skiptoken = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["0", "1", "2", "3", "4"]);
+        let all = GraphQuery::default().apply(items);
+        assert_eq!((all.items.len(), all.next), (5, None), "without $top everything is one page");
+        for bad in ["", "0", "-1", "x"] {
+            assert!(GraphQuery::parse([("$skiptoken", bad)], APPS).is_err(), "{bad}");
+        }
     }
 }
 

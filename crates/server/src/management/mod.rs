@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -77,6 +77,8 @@ pub struct Context<'a> {
     pub query: Option<String>,
     /// The request body.
     pub body: Bytes,
+    /// `https://{host}[:port]` as the client addressed this server, for Graph's links.
+    pub origin: String,
     /// What the audit record learns as the request runs.
     draft: AuditDraft,
 }
@@ -112,13 +114,18 @@ impl Context<'_> {
     /// Grants the directory `action` in the caller's tenant, or refuses with `Authorization_RequestDenied`.
     pub fn authorize_directory(&mut self, action: Action) -> Result<(), ManagementError> {
         self.draft.action = Some(action);
-        let caller = rbac::Caller { object_id: self.caller.object_id, groups: &self.caller.groups };
-        let assignments = self.directory.tenant_role_assignments(self.tenant.id);
-        if rbac::is_permitted_on(assignments, caller, action, &Scope::Tenant, None) {
+        if self.permits_directory(action) {
             self.draft.authorized = true;
             return Ok(());
         }
         Err(ManagementError::insufficient_privileges())
+    }
+
+    /// Whether the caller's directory roles grant `action` in its tenant (asked, not yet decided).
+    pub fn permits_directory(&self, action: Action) -> bool {
+        let caller = rbac::Caller { object_id: self.caller.object_id, groups: &self.caller.groups };
+        let assignments = self.directory.tenant_role_assignments(self.tenant.id);
+        rbac::is_permitted_on(assignments, caller, action, &Scope::Tenant, None)
     }
 
     /// Applies `changes` in one transaction and takes the new directory up. The request holds the write
@@ -167,8 +174,7 @@ pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Reques
     let path = parts.uri.path().to_owned();
     let mut identity = None;
     let mut draft = AuditDraft::default();
-    let outcome =
-        run(&state, &parts.method, &path, parts.uri.query(), &parts.headers, body, &mut identity, &mut draft).await;
+    let outcome = run(&state, &parts.method, &parts.uri, &parts.headers, body, &mut identity, &mut draft).await;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.code())),
@@ -200,13 +206,16 @@ pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Reques
 async fn run(
     state: &AppState,
     method: &Method,
-    path: &str,
-    query: Option<&str>,
+    uri: &Uri,
     headers: &HeaderMap,
     body: Body,
     identity: &mut Option<AuditIdentity>,
     draft: &mut AuditDraft,
 ) -> Result<Response, ManagementError> {
+    let (path, query) = (uri.path(), uri.query());
+    let addressed = uri.authority().map(|a| a.as_str()).or_else(|| headers.get(header::HOST)?.to_str().ok());
+    let origin =
+        addressed.map_or_else(|| state.endpoints.authority_host().to_owned(), |host| format!("https://{host}"));
     // Who asks, and what they send, are settled before the write lock: a caller that is slow to send its
     // body (or sends a bad token) never holds up another tenant's write.
     let (tenant, caller) = authenticate(state, &state.directory(), headers)?;
@@ -238,6 +247,7 @@ async fn run(
         method: method.clone(),
         query: query.map(str::to_owned),
         body,
+        origin,
         draft: AuditDraft::default(),
     };
     let lower = path.to_ascii_lowercase();

@@ -104,7 +104,7 @@ fn authorize_url(server: &TestServer, params: &[(String, String)]) -> String {
 
 /// A sign-in page's anti-forgery pair: the cookie (`name=value`, as the browser sends it back) and the
 /// form's hidden token.
-async fn page_tokens(response: reqwest::Response) -> (String, String) {
+pub async fn page_tokens(response: reqwest::Response) -> (String, String) {
     let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let page = response.text().await.unwrap();
@@ -115,7 +115,7 @@ async fn page_tokens(response: reqwest::Response) -> (String, String) {
 }
 
 /// Posts the sign-in form at `url` with `fields`, the cookie and extra headers.
-async fn post_form(
+pub async fn post_form(
     client: &reqwest::Client,
     url: &str,
     cookie: &str,
