@@ -308,7 +308,7 @@ def test_keys(server, az, tmp_path):
     # The key's bundle comes back without an attestation blob (there is no HSM to attest it), which the CLI
     # prints as nothing.
     assert az("keyvault", "key", "get-attestation", "--id", rsa_key["key"]["kid"].rsplit("/", 1)[0]) is None
-    assert "rules" in json.dumps(az("keyvault", "key", "get-policy-template"))
+    assert az("keyvault", "key", "get-policy-template")["version"] == "1.0.0"
 
     backup = tmp_path / "key.backup"
     az("keyvault", "key", "backup", *v, "-n", "signer", "--file", str(backup))
@@ -403,8 +403,10 @@ def test_resource_groups_and_vaults(server, az, subscription):
     # Without -g, as a user who does not remember the group types it.
     assert name in {v["name"] for v in az("keyvault", "list")}
     assert az("keyvault", "show", "-n", name)["id"] == vault["id"]
-    updated = az("keyvault", "update", "-n", name, "--enable-purge-protection", "false", "--public-network-access", "Enabled")
-    assert updated["properties"]["publicNetworkAccess"] == "Enabled"
+    assert vault["properties"]["softDeleteRetentionInDays"] == 7
+    updated = az("keyvault", "update", "-n", name, "--public-network-access", "Disabled")
+    assert updated["properties"]["publicNetworkAccess"] == "Disabled"
+    assert az("keyvault", "update", "-n", name, "--public-network-access", "Enabled")["properties"]["publicNetworkAccess"] == "Enabled"
 
     az("keyvault", "network-rule", "add", "-n", name, "--ip-address", "203.0.113.0/24")
     rules = az("keyvault", "network-rule", "list", "-n", name)
