@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::Vault;
 use crate::error::{Error, Result};
+use crate::key::KeyType;
 
 /// The resource group every subscription has, and the one vaults are filed in unless they name another.
 pub const DEFAULT_RESOURCE_GROUP: &str = "strongroom";
@@ -67,6 +68,11 @@ impl Sku {
             Sku::Standard => "standard",
             Sku::Premium => "premium",
         }
+    }
+
+    /// Whether a vault of this SKU may hold keys of type `kty`: `-HSM` keys need premium, as in Azure.
+    pub fn holds(self, kty: KeyType) -> bool {
+        self == Sku::Premium || !kty.is_hsm()
     }
 
     /// The SKU named `text` (any case).
@@ -161,6 +167,8 @@ mod tests {
         assert_eq!(Sku::parse("Premium").ok(), Some(Sku::Premium));
         assert_eq!(Sku::parse("standard").ok(), Some(Sku::Standard));
         assert!(Sku::parse("gold").is_err());
+        assert!(Sku::Premium.holds(KeyType::RsaHsm) && Sku::Premium.holds(KeyType::Ec));
+        assert!(!Sku::Standard.holds(KeyType::EcHsm) && Sku::Standard.holds(KeyType::Rsa));
         assert!(validate_location("westeurope").is_ok());
         assert!(validate_location("west europe").is_err());
         assert!(validate_location("").is_err());
