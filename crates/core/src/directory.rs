@@ -10,8 +10,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod change;
+mod resources;
 
 pub use change::Change;
+pub use resources::{
+    DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_NAME, DeletedVault, MAX_TAGS, ResourceGroup, Sku,
+    Subscription, Tags, validate_location, validate_resource_group_name, validate_tags,
+};
 
 use crate::assertion::{CertificateCredential, FederatedCredential};
 use crate::credential::StoredSecret;
@@ -112,6 +117,16 @@ pub struct Vault {
     pub network: NetworkRules,
     /// Access-policy entries, used when `authorization` is [`AuthorizationModel::AccessPolicies`].
     pub access_policies: Vec<AccessPolicy>,
+    /// The subscription it is filed in (one of its tenant's).
+    pub subscription_id: Uuid,
+    /// The resource group it is filed in, as the group spells its name.
+    pub resource_group: String,
+    /// Its location.
+    pub location: String,
+    /// Its pricing tier.
+    pub sku: Sku,
+    /// Its resource tags.
+    pub tags: Tags,
 }
 
 /// Checks a vault name as Key Vault does: 3 to 24 letters, digits and single hyphens, starting with a letter
@@ -167,8 +182,14 @@ pub struct Directory {
     pub tenants: Vec<Tenant>,
     /// Principals of every tenant.
     pub principals: Vec<Principal>,
-    /// Vaults of every tenant.
+    /// Live vaults of every tenant.
     pub vaults: Vec<Vault>,
+    /// Soft-deleted vaults of every tenant: recoverable, and holding their names, until purged.
+    pub deleted_vaults: Vec<DeletedVault>,
+    /// Subscriptions of every tenant.
+    pub subscriptions: Vec<Subscription>,
+    /// Resource groups of every subscription.
+    pub resource_groups: Vec<ResourceGroup>,
     /// Role assignments at a vault or one of its objects, by vault id.
     pub role_assignments: HashMap<Uuid, Vec<RoleAssignment>>,
     /// Role assignments at a tenant's scope (Azure's subscription; directory roles), by tenant id.
@@ -328,9 +349,54 @@ impl Directory {
         self.vaults.iter().find(|v| v.name.eq_ignore_ascii_case(name))
     }
 
-    /// Every vault.
+    /// Every live vault.
     pub fn vaults(&self) -> &[Vault] {
         &self.vaults
+    }
+
+    /// The soft-deleted vault called `name` (any case).
+    pub fn deleted_vault(&self, name: &str) -> Option<&DeletedVault> {
+        self.deleted_vaults.iter().find(|d| d.vault.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The subscription with the id `id`.
+    pub fn subscription(&self, id: Uuid) -> Option<&Subscription> {
+        self.subscriptions.iter().find(|s| s.id == id)
+    }
+
+    /// The subscriptions of `tenant_id`, the default first.
+    pub fn subscriptions_of(&self, tenant_id: Uuid) -> Vec<&Subscription> {
+        let mut found: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.tenant_id == tenant_id).collect();
+        found.sort_by_key(|s| !s.is_default);
+        found
+    }
+
+    /// The default subscription of `tenant_id` (the first, if none is marked).
+    pub fn default_subscription(&self, tenant_id: Uuid) -> Option<&Subscription> {
+        self.subscriptions_of(tenant_id).into_iter().next()
+    }
+
+    /// The resource group of `subscription_id` called `name` (any case).
+    pub fn resource_group(&self, subscription_id: Uuid, name: &str) -> Option<&ResourceGroup> {
+        self.resource_groups.iter().find(|g| g.subscription_id == subscription_id && g.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The live vaults filed in the resource group `name` of `subscription_id`.
+    pub fn vaults_in_group<'a>(&'a self, subscription_id: Uuid, name: &'a str) -> impl Iterator<Item = &'a Vault> {
+        self.vaults
+            .iter()
+            .filter(move |v| v.subscription_id == subscription_id && v.resource_group.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `object_id` (directly or through its groups) holds any Azure role in `tenant_id`, at any
+    /// scope: what makes the tenant's subscriptions visible to it.
+    pub fn holds_azure_role(&self, tenant_id: Uuid, object_id: Uuid) -> bool {
+        let holders: Vec<Uuid> = std::iter::once(object_id).chain(self.groups_of(object_id)).collect();
+        let in_vaults = self.vaults.iter().filter(|v| v.tenant_id == tenant_id).flat_map(|v| self.role_assignments(v.id));
+        self.tenant_role_assignments(tenant_id)
+            .iter()
+            .chain(in_vaults)
+            .any(|a| a.role.kind != RoleKind::Directory && holders.contains(&a.principal_id))
     }
 
     /// The role assignments made on the vault `vault_id` or its objects.

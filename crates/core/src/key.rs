@@ -73,6 +73,11 @@ impl KeyType {
         })
     }
 
+    /// Whether the type is one of the `-HSM` types, which only a premium vault may hold.
+    pub fn is_hsm(self) -> bool {
+        matches!(self, KeyType::RsaHsm | KeyType::EcHsm | KeyType::OctHsm)
+    }
+
     /// The same type, "in an HSM".
     pub fn hsm(self) -> Self {
         match self {

@@ -13,8 +13,9 @@ use crate::credential::{self, DeclaredSecret, StoredSecret, WorkloadSecretKey};
 use std::net::IpAddr;
 
 use crate::directory::{
-    ApplicationCredentials, AuthorizationModel, Change, Directory, ManagedIdentity, ManagedIdentityKind, Principal,
-    PrincipalKind, Tenant, User, Vault,
+    ApplicationCredentials, AuthorizationModel, Change, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP,
+    DEFAULT_SUBSCRIPTION_NAME, Directory, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind,
+    ResourceGroup, Sku, Subscription, Tenant, User, Vault, validate_resource_group_name,
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
@@ -53,6 +54,17 @@ pub struct DesiredTenant {
     pub role_assignments: Vec<DesiredRoleAssignment>,
     /// Vaults.
     pub vaults: Vec<DesiredVault>,
+    /// Subscriptions, the default first; none declared gives the tenant one of its own, made once.
+    pub subscriptions: Vec<DesiredSubscription>,
+}
+
+/// A subscription of a tenant.
+#[derive(Debug, Clone)]
+pub struct DesiredSubscription {
+    /// Its display name, unique in the tenant.
+    pub name: String,
+    /// Its id, if fixed; otherwise one is generated once and kept.
+    pub id: Option<Uuid>,
 }
 
 /// A custom role definition.
@@ -141,6 +153,12 @@ pub struct DesiredVault {
     pub access_policies: Vec<DesiredAccessPolicy>,
     /// Secrets created if absent.
     pub secrets: Vec<DesiredSecret>,
+    /// The subscription it is filed in, by name or id; the tenant's default when absent.
+    pub subscription: Option<String>,
+    /// The resource group it is filed in (created if absent).
+    pub resource_group: String,
+    /// Its pricing tier.
+    pub sku: Sku,
 }
 
 /// A role assignment naming its principal as the configuration does.
@@ -193,6 +211,7 @@ pub fn plan(
     let mut tenants = Vec::new();
     for tenant in &desired.tenants {
         let tenant_id = plan_tenant(current, tenant, &mut changes)?;
+        let subscriptions = plan_subscriptions(current, tenant_id, &tenant.subscriptions, &mut changes)?;
         let mut principals: Vec<Principal> =
             current.principals().iter().filter(|p| p.tenant_id == tenant_id).cloned().collect();
         for app in &tenant.applications {
@@ -201,11 +220,16 @@ pub fn plan(
         let identities = &tenant.managed_identities;
         plan_managed_identities(current, tenant_id, identities, workload_key, &mut principals, &mut changes)?;
         plan_users_and_groups(current, tenant_id, tenant, now, &mut principals, &mut changes)?;
-        tenants.push((tenant, tenant_id, principals));
+        tenants.push((tenant, tenant_id, principals, subscriptions));
     }
-    let homes: Vec<Principal> = tenants.iter().flat_map(|(_, _, principals)| principals.clone()).collect();
+    let homes: Vec<Principal> = tenants.iter().flat_map(|(_, _, principals, _)| principals.clone()).collect();
     let mut vault_names = HashSet::new();
-    for (tenant, tenant_id, principals) in &mut tenants {
+    let mut groups: Vec<ResourceGroup> = current.resource_groups.clone();
+    for (tenant, tenant_id, principals, subscriptions) in &mut tenants {
+        // Every subscription has the default group, where vaults go unless they name another.
+        for subscription in subscriptions.iter() {
+            plan_resource_group(&mut groups, subscription, DEFAULT_RESOURCE_GROUP, &mut changes)?;
+        }
         for client_id in &tenant.service_principals {
             plan_service_principal(current, *tenant_id, *client_id, &homes, principals, &mut changes)?;
         }
@@ -216,10 +240,103 @@ pub fn plan(
             if !vault_names.insert(vault.name.to_ascii_lowercase()) {
                 return Err(Error::invalid_input(format_args!("vault '{}' is declared twice", vault.name)));
             }
-            plan_vault(&cx, vault, now, &mut changes)?;
+            let subscription = vault_subscription(subscriptions, vault)?;
+            let group = plan_resource_group(&mut groups, subscription, &vault.resource_group, &mut changes)?;
+            plan_vault(&cx, vault, &group, now, &mut changes)?;
         }
     }
     Ok(changes)
+}
+
+/// The tenant's subscriptions as they will be: the declared ones (the first the default), each found by id or
+/// name, or, when none is declared, those it has — a new one of its own if it has none.
+fn plan_subscriptions(
+    current: &Directory,
+    tenant_id: Uuid,
+    desired: &[DesiredSubscription],
+    changes: &mut Vec<Change>,
+) -> Result<Vec<Subscription>> {
+    let existing: Vec<Subscription> = current.subscriptions_of(tenant_id).into_iter().cloned().collect();
+    let mut wanted: Vec<Subscription> = Vec::new();
+    if desired.is_empty() {
+        if existing.is_empty() {
+            let id = Uuid::new_v4();
+            wanted.push(Subscription { id, tenant_id, name: DEFAULT_SUBSCRIPTION_NAME.to_owned(), is_default: true });
+        }
+    } else {
+        for (index, declared) in desired.iter().enumerate() {
+            if declared.name.trim().is_empty() {
+                return Err(Error::invalid_input("a subscription has a name"));
+            }
+            if let Some(id) = declared.id
+                && current.subscription(id).is_some_and(|s| s.tenant_id != tenant_id)
+            {
+                return Err(Error::invalid_input(format_args!("subscription id {id} belongs to another tenant")));
+            }
+            let found = existing.iter().find(|s| match declared.id {
+                Some(id) => s.id == id,
+                None => s.name.eq_ignore_ascii_case(&declared.name),
+            });
+            let id = found.map(|s| s.id).or(declared.id).unwrap_or_else(Uuid::new_v4);
+            if wanted.iter().any(|w| w.id == id || w.name.eq_ignore_ascii_case(&declared.name)) {
+                return Err(Error::invalid_input(format_args!("subscription '{}' is declared twice", declared.name)));
+            }
+            wanted.push(Subscription { id, tenant_id, name: declared.name.clone(), is_default: index == 0 });
+        }
+        // Subscriptions no longer declared stay (with what is filed in them), no longer the default.
+        let kept = existing.iter().filter(|s| !wanted.iter().any(|w| w.id == s.id));
+        let kept: Vec<Subscription> = kept.map(|s| Subscription { is_default: false, ..s.clone() }).collect();
+        wanted.extend(kept);
+    }
+    for subscription in &wanted {
+        if current.subscription(subscription.id) != Some(subscription) {
+            changes.push(Change::PutSubscription(subscription.clone()));
+        }
+    }
+    let mut all = existing.into_iter().filter(|s| !wanted.iter().any(|w| w.id == s.id)).collect::<Vec<_>>();
+    all.splice(0..0, wanted);
+    all.sort_by_key(|s| !s.is_default);
+    Ok(all)
+}
+
+/// The subscription a declared vault is filed in: the one it names (by name or id), else the default.
+fn vault_subscription<'a>(subscriptions: &'a [Subscription], vault: &DesiredVault) -> Result<&'a Subscription> {
+    let found = match &vault.subscription {
+        Some(reference) => subscriptions
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(reference) || s.id.to_string().eq_ignore_ascii_case(reference)),
+        None => subscriptions.first(),
+    };
+    found.ok_or_else(|| {
+        Error::invalid_input(format_args!(
+            "vault '{}': no subscription '{}' in its tenant",
+            vault.name,
+            vault.subscription.as_deref().unwrap_or_default()
+        ))
+    })
+}
+
+/// The resource group `name` of `subscription`, created (in `groups` and as a change) if it does not exist.
+fn plan_resource_group(
+    groups: &mut Vec<ResourceGroup>,
+    subscription: &Subscription,
+    name: &str,
+    changes: &mut Vec<Change>,
+) -> Result<ResourceGroup> {
+    validate_resource_group_name(name)?;
+    let found = groups.iter().find(|g| g.subscription_id == subscription.id && g.name.eq_ignore_ascii_case(name));
+    if let Some(group) = found {
+        return Ok(group.clone());
+    }
+    let group = ResourceGroup {
+        subscription_id: subscription.id,
+        name: name.to_owned(),
+        location: DEFAULT_LOCATION.to_owned(),
+        tags: Default::default(),
+    };
+    changes.push(Change::PutResourceGroup(group.clone()));
+    groups.push(group.clone());
+    Ok(group)
 }
 
 /// A service principal in `tenant_id` for the multi-tenant application `client_id` of another tenant: same
@@ -553,8 +670,24 @@ fn plan_managed_identities(
     Ok(())
 }
 
-fn plan_vault(cx: &AssignmentContext<'_>, desired: &DesiredVault, now: i64, changes: &mut Vec<Change>) -> Result<()> {
+fn plan_vault(
+    cx: &AssignmentContext<'_>,
+    desired: &DesiredVault,
+    group: &ResourceGroup,
+    now: i64,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
     let (current, tenant_id, principals) = (cx.current, cx.tenant_id, cx.principals);
+    if let Some(deleted) = current.deleted_vault(&desired.name) {
+        if deleted.vault.tenant_id != tenant_id {
+            return Err(Error::invalid_input(format_args!(
+                "vault '{}' already belongs to another tenant; vault names are unique across tenants",
+                desired.name
+            )));
+        }
+        // A soft-deleted vault stays deleted until it is recovered or purged through the management API.
+        return Ok(());
+    }
     if !(7..=90).contains(&desired.soft_delete_retention_days) {
         return Err(Error::invalid_input(format_args!(
             "vault '{}': soft_delete_retention_days must be between 7 and 90",
@@ -594,6 +727,11 @@ fn plan_vault(cx: &AssignmentContext<'_>, desired: &DesiredVault, now: i64, chan
         purge_protection: desired.purge_protection,
         network: desired.network.clone(),
         access_policies,
+        subscription_id: group.subscription_id,
+        resource_group: group.name.clone(),
+        location: existing.map_or_else(|| group.location.clone(), |v| v.location.clone()),
+        sku: desired.sku,
+        tags: existing.map(|v| v.tags.clone()).unwrap_or_default(),
     };
     if existing != Some(&vault) {
         changes.push(Change::PutVault(vault.clone()));

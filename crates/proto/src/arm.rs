@@ -1,5 +1,6 @@
-//! Azure Resource Manager shapes of the management API: `Microsoft.KeyVault/vaults`,
-//! `Microsoft.Authorization/roleAssignments` and `roleDefinitions`, and ARM's error envelope.
+//! Azure Resource Manager shapes of the management API: subscriptions, tenants, locations, providers,
+//! resource groups, `Microsoft.KeyVault/vaults` and `deletedVaults`, `Microsoft.Authorization/roleAssignments`
+//! and `roleDefinitions`, the cloud's metadata endpoints, and ARM's error envelope.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -63,9 +64,9 @@ pub struct VaultProperties {
     /// The tenant whose tokens the vault accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
-    /// The SKU (accepted and reported; it changes nothing).
+    /// The SKU: `{"family": "A", "name": "standard" | "premium"}`; a premium vault may hold `-HSM` keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sku: Option<Value>,
+    pub sku: Option<VaultSku>,
     /// The data-plane URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_uri: Option<String>,
@@ -93,6 +94,257 @@ pub struct VaultProperties {
     /// `Succeeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
+    /// `default` or `recover` (bring a soft-deleted vault back); only in requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_mode: Option<String>,
+}
+
+/// A vault's SKU.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VaultSku {
+    /// Always `A`.
+    #[serde(default)]
+    pub family: String,
+    /// `standard` or `premium`.
+    pub name: String,
+}
+
+/// A `Microsoft.KeyVault/deletedVaults` resource.
+pub type DeletedVaultResource = Resource<DeletedVaultProperties>;
+
+/// What is known of a soft-deleted vault.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedVaultProperties {
+    /// The vault's resource id.
+    pub vault_id: String,
+    /// Its location.
+    pub location: String,
+    /// When it was deleted (RFC 3339).
+    pub deletion_date: String,
+    /// When it will be purged (RFC 3339).
+    pub scheduled_purge_date: String,
+    /// Its tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
+    /// Whether purge protection was on.
+    pub purge_protection_enabled: bool,
+}
+
+/// The body of `Microsoft.KeyVault/checkNameAvailability`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckNameAvailabilityRequest {
+    /// The vault name asked about.
+    pub name: String,
+    /// `Microsoft.KeyVault/vaults`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+/// The answer of `checkNameAvailability`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckNameAvailabilityResult {
+    /// Whether a vault could be created with the name.
+    pub name_available: bool,
+    /// `AccountNameInvalid` or `AlreadyExists` when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why not, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A `Microsoft.Resources/resourceGroups` resource.
+pub type ResourceGroupResource = Resource<ResourceGroupProperties>;
+
+/// A resource group's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupProperties {
+    /// `Succeeded`; only in responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+}
+
+/// An item of the generic resources query (`GET /subscriptions/{id}/resources`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenericResource {
+    /// The resource id.
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// The resource type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where it runs.
+    pub location: String,
+    /// Its tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
+}
+
+/// A subscription, as `GET /subscriptions` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionResource {
+    /// `/subscriptions/{id}`.
+    pub id: String,
+    /// The subscription id.
+    pub subscription_id: String,
+    /// The tenant that owns it.
+    pub tenant_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// `Enabled`.
+    pub state: String,
+    /// Its policies (fixed values).
+    pub subscription_policies: SubscriptionPolicies,
+    /// `RoleBased`.
+    pub authorization_source: String,
+    /// Tenants that manage it besides its own: none.
+    pub managed_by_tenants: Vec<Value>,
+}
+
+/// A subscription's policies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionPolicies {
+    /// The placement of its locations.
+    pub location_placement_id: String,
+    /// Its quota.
+    pub quota_id: String,
+    /// `Off`.
+    pub spending_limit: String,
+}
+
+/// A tenant, as `GET /tenants` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantResource {
+    /// `/tenants/{id}`.
+    pub id: String,
+    /// The tenant id.
+    pub tenant_id: String,
+    /// `Home`.
+    pub tenant_category: String,
+    /// Its name.
+    pub display_name: String,
+    /// Its domain (its name).
+    pub default_domain: String,
+    /// Its domains.
+    pub domains: Vec<String>,
+    /// `AAD`.
+    pub tenant_type: String,
+}
+
+/// A location, as `GET /subscriptions/{id}/locations` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationResource {
+    /// `/subscriptions/{id}/locations/{name}`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its name for people.
+    pub display_name: String,
+    /// The same, with its geography.
+    pub regional_display_name: String,
+    /// `Region`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What kind of region it is.
+    pub metadata: LocationMetadata,
+}
+
+/// What kind of region a location is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationMetadata {
+    /// `Physical`.
+    pub region_type: String,
+    /// `Recommended`.
+    pub region_category: String,
+}
+
+/// A resource provider and its resource types.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderResource {
+    /// `/subscriptions/{id}/providers/{namespace}` (or `/providers/{namespace}`).
+    pub id: String,
+    /// Its namespace, e.g. `Microsoft.KeyVault`.
+    pub namespace: String,
+    /// `Registered`.
+    pub registration_state: String,
+    /// `RegistrationRequired`.
+    pub registration_policy: String,
+    /// The resource types it serves.
+    pub resource_types: Vec<ProviderResourceType>,
+}
+
+/// A resource type of a provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderResourceType {
+    /// The type's name below the namespace, e.g. `vaults`.
+    pub resource_type: String,
+    /// Where it is served.
+    pub locations: Vec<String>,
+    /// The API versions it answers to.
+    pub api_versions: Vec<String>,
+}
+
+/// One cloud's endpoints, as Resource Manager's `/metadata/endpoints` describes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudMetadata {
+    /// The cloud's name.
+    pub name: String,
+    /// The Resource Manager URL.
+    pub resource_manager: String,
+    /// Microsoft Graph's URL.
+    pub microsoft_graph_resource_id: String,
+    /// Microsoft Graph's URL (the older name).
+    pub graph: String,
+    /// The legacy Azure AD Graph's audience (Strongroom's Graph).
+    pub graph_audience: String,
+    /// The portal (none: the server's own URL).
+    pub portal: String,
+    /// Token issuance.
+    pub authentication: CloudAuthentication,
+    /// The DNS suffixes of the cloud's services.
+    pub suffixes: CloudSuffixes,
+    /// The legacy gallery endpoint (the Resource Manager URL).
+    pub gallery: String,
+    /// The legacy gallery endpoint, under its first name.
+    pub gallery_endpoint: String,
+    /// Graph under its first name.
+    pub graph_endpoint: String,
+    /// The portal under its first name.
+    pub portal_endpoint: String,
+}
+
+/// Where a cloud's tokens come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudAuthentication {
+    /// The authority host.
+    pub login_endpoint: String,
+    /// The resources Resource Manager tokens may be for, the cloud's own first.
+    pub audiences: Vec<String>,
+    /// The default tenant.
+    pub tenant: String,
+    /// `AAD`.
+    pub identity_provider: String,
+}
+
+/// A cloud's DNS suffixes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudSuffixes {
+    /// Vaults' domain (with the port, when it is not 443): vaults are `{name}.{keyVaultDns}`.
+    pub key_vault_dns: String,
 }
 
 /// A vault's firewall rules.

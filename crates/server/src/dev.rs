@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use strongroom_core::credential::{self, DeclaredSecret};
-use strongroom_core::directory::{AuthorizationModel, PrincipalKind};
+use strongroom_core::directory::{AuthorizationModel, DEFAULT_RESOURCE_GROUP, PrincipalKind, Sku};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::provision::{
     DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredVault,
@@ -80,7 +80,11 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                     scope: Scope::Vault,
                 }],
                 secrets: vec![],
+                subscription: None,
+                resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
+                sku: Sku::Standard,
             }],
+            subscriptions: vec![],
         }],
     };
     Ok((desired, secret))

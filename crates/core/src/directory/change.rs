@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{ApplicationCredentials, ManagedIdentity, Principal, Tenant, User, Vault};
+use super::{ApplicationCredentials, DeletedVault, ManagedIdentity, Principal, ResourceGroup, Subscription, Tenant, User, Vault};
 use crate::credential::StoredSecret;
 use crate::object::ObjectVersion;
 use crate::rbac::{Role, RoleAssignment};
@@ -13,6 +13,18 @@ use crate::rbac::{Role, RoleAssignment};
 pub enum Change {
     /// Create a tenant.
     CreateTenant(Tenant),
+    /// Create a subscription or change its name and whether it is its tenant's default (its tenant never
+    /// changes).
+    PutSubscription(Subscription),
+    /// Create a resource group or change its tags.
+    PutResourceGroup(ResourceGroup),
+    /// Remove a resource group; its vaults must have been deleted first.
+    DeleteResourceGroup {
+        /// Its subscription.
+        subscription_id: Uuid,
+        /// Its name (any case).
+        name: String,
+    },
     /// Create a principal.
     CreatePrincipal(Principal),
     /// Change a principal's settings (its ids never change).
@@ -98,8 +110,16 @@ pub enum Change {
         /// Its id.
         id: Uuid,
     },
-    /// Remove a vault that holds no objects, with its role assignments.
-    DeleteVault {
+    /// Soft-delete a vault: it stops serving, keeps its objects and name, and can be recovered until it is
+    /// purged.
+    SoftDeleteVault(DeletedVault),
+    /// Bring a soft-deleted vault back as it was.
+    RecoverVault {
+        /// The vault.
+        vault_id: Uuid,
+    },
+    /// Remove a vault for good, with its objects, certificate data and role assignments.
+    PurgeVault {
         /// The vault.
         vault_id: Uuid,
     },

@@ -66,7 +66,11 @@ fn desired() -> DesiredState {
                     scope: Scope::Vault,
                 }],
                 secrets: vec![],
+                subscription: None,
+                resource_group: DEFAULT_RESOURCE_GROUP.into(),
+                sku: Sku::Standard,
             }],
+            subscriptions: vec![],
         }],
     }
 }
@@ -75,6 +79,7 @@ fn desired() -> DesiredState {
 fn apply(changes: &[Change]) -> Directory {
     let (mut tenants, mut principals, mut vaults) = (vec![], vec![], vec![]);
     let (mut assignments, mut tenant_assignments) = (HashMap::new(), HashMap::new());
+    let (mut subscriptions, mut resource_groups) = (vec![], vec![]);
     let mut hashes: HashMap<Uuid, Vec<StoredSecret>> = HashMap::new();
     let mut managed_identities = HashMap::new();
     let mut application_credentials = HashMap::new();
@@ -107,6 +112,11 @@ fn apply(changes: &[Change]) -> Directory {
                 service_principals.insert(*object_id, *application);
             }
             Change::PutVault(v) => vaults.push(v.clone()),
+            Change::PutSubscription(subscription) => {
+                subscriptions.retain(|s: &Subscription| s.id != subscription.id);
+                subscriptions.push(subscription.clone());
+            }
+            Change::PutResourceGroup(group) => resource_groups.push(group.clone()),
             Change::ReplaceRoleAssignments { vault_id: Some(vault_id), assignments: a, .. } => {
                 assignments.insert(*vault_id, a.clone());
             }
@@ -117,7 +127,10 @@ fn apply(changes: &[Change]) -> Directory {
             | Change::DeleteRoleAssignment { .. }
             | Change::PutRoleDefinition(_)
             | Change::DeleteRoleDefinition { .. }
-            | Change::DeleteVault { .. }
+            | Change::DeleteResourceGroup { .. }
+            | Change::SoftDeleteVault(_)
+            | Change::RecoverVault { .. }
+            | Change::PurgeVault { .. }
             | Change::DeletePrincipal { .. } => {}
         }
     }
@@ -133,6 +146,8 @@ fn apply(changes: &[Change]) -> Directory {
         memberships,
         service_principals,
         tenant_role_assignments: tenant_assignments,
+        subscriptions,
+        resource_groups,
         ..Directory::default()
     }
 }
@@ -140,7 +155,7 @@ fn apply(changes: &[Change]) -> Directory {
 #[test]
 fn applying_twice_plans_nothing_the_second_time() -> Result<()> {
     let first = plan(&Directory::default(), &desired(), 0, &workload_key())?;
-    assert_eq!(first.len(), 15, "{first:?}");
+    assert_eq!(first.len(), 17, "{first:?}");
     let directory = apply(&first);
     let second = plan(&directory, &desired(), 0, &workload_key())?;
     assert!(second.is_empty(), "{second:?}");
@@ -291,5 +306,51 @@ fn a_fixed_tenant_id_cannot_change() -> Result<()> {
     let mut changed = desired();
     changed.tenants[0].id = Some(Uuid::new_v4());
     assert!(plan(&directory, &changed, 0, &workload_key()).is_err());
+    Ok(())
+}
+
+#[test]
+fn every_tenant_has_a_subscription_made_once_and_declared_ones_keep_their_ids() -> Result<()> {
+    let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
+    let tenant = directory.tenants()[0].id;
+    let made = directory.default_subscription(tenant).cloned();
+    assert!(made.as_ref().is_some_and(|s| s.is_default && s.name == DEFAULT_SUBSCRIPTION_NAME), "{made:?}");
+    let group = made.as_ref().and_then(|s| directory.resource_group(s.id, DEFAULT_RESOURCE_GROUP));
+    assert!(group.is_some(), "the default group exists");
+    assert_eq!(directory.vaults()[0].subscription_id, made.as_ref().map_or(Uuid::nil(), |s| s.id));
+    assert!(plan(&directory, &desired(), 0, &workload_key())?.is_empty(), "kept, not made again");
+
+    let fixed = Uuid::new_v4();
+    let mut declared = desired();
+    declared.tenants[0].subscriptions = vec![
+        DesiredSubscription { name: "Production".into(), id: Some(fixed) },
+        DesiredSubscription { name: "Test".into(), id: None },
+    ];
+    declared.tenants[0].vaults[0].subscription = Some("test".into());
+    declared.tenants[0].vaults[0].resource_group = "billing-rg".into();
+    let directory = apply(&plan(&Directory::default(), &declared, 0, &workload_key())?);
+    let tenant = directory.tenants()[0].id;
+    assert_eq!(directory.default_subscription(tenant).map(|s| s.id), Some(fixed));
+    let test = directory.subscriptions_of(tenant).into_iter().find(|s| s.name == "Test").cloned();
+    let vault = &directory.vaults()[0];
+    assert_eq!((Some(vault.subscription_id), vault.resource_group.as_str()), (test.map(|s| s.id), "billing-rg"));
+    assert!(plan(&directory, &declared, 0, &workload_key())?.is_empty());
+
+    let mut twice = declared.clone();
+    twice.tenants[0].subscriptions.push(DesiredSubscription { name: "production".into(), id: None });
+    assert!(plan(&Directory::default(), &twice, 0, &workload_key()).is_err(), "a name declared twice");
+    Ok(())
+}
+
+#[test]
+fn another_tenants_subscription_id_is_refused() -> Result<()> {
+    let directory = apply(&plan(&Directory::default(), &desired(), 0, &workload_key())?);
+    let taken = directory.subscriptions[0].id;
+    let mut other = desired();
+    other.tenants[0].name = "fabrikam".into();
+    other.tenants[0].vaults.clear();
+    other.tenants[0].subscriptions = vec![DesiredSubscription { name: "Stolen".into(), id: Some(taken) }];
+    let refused = plan(&directory, &other, 0, &workload_key());
+    assert!(refused.is_err_and(|e| e.message().contains("another tenant")));
     Ok(())
 }

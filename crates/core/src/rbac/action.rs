@@ -140,6 +140,15 @@ actions! {
     DeletedVaultsRead = (Control, "Microsoft.KeyVault/locations/deletedVaults/read"),
     /// Purge a deleted vault.
     DeletedVaultsPurge = (Control, "Microsoft.KeyVault/locations/deletedVaults/purge/action"),
+    /// Read a subscription. Strongroom shows a subscription to anyone holding an Azure role in its tenant; the
+    /// action names the request in the audit.
+    SubscriptionsRead = (Control, "Microsoft.Resources/subscriptions/read"),
+    /// Read resource groups, and the resources query.
+    ResourceGroupsRead = (Control, "Microsoft.Resources/subscriptions/resourceGroups/read"),
+    /// Create a resource group or change its tags.
+    ResourceGroupsWrite = (Control, "Microsoft.Resources/subscriptions/resourceGroups/write"),
+    /// Delete a resource group, with the vaults in it.
+    ResourceGroupsDelete = (Control, "Microsoft.Resources/subscriptions/resourceGroups/delete"),
     /// Read role assignments.
     RoleAssignmentsRead = (Control, "Microsoft.Authorization/roleAssignments/read"),
     /// Create role assignments.

@@ -1,6 +1,8 @@
 //! The `[[tenant]]` sections of the configuration file and their checks: what becomes the desired state.
 
 use super::*;
+use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Sku, validate_resource_group_name};
+use strongroom_core::provision::DesiredSubscription;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,15 @@ pub(super) struct TenantSection {
     #[serde(default)]
     role_assignment: Vec<RoleAssignmentSection>,
     pub(super) certificate_authority: Option<CertificateAuthoritySection>,
+    #[serde(default)]
+    subscription: Vec<SubscriptionSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscriptionSection {
+    name: Spanned<String>,
+    id: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +176,9 @@ struct VaultSection {
     access_policy: Vec<AccessPolicySection>,
     #[serde(default)]
     secret: Vec<SecretSection>,
+    subscription: Option<String>,
+    resource_group: Option<Spanned<String>>,
+    sku: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +276,17 @@ impl TenantSection {
         let groups = self.group.into_iter().map(|g| DesiredGroup { name: g.name, member_of: g.member_of }).collect();
         let service_principals =
             self.service_principal.iter().map(|sp| parse_uuid(&sp.app, "app")).collect::<Result<_, _>>()?;
+        let subscriptions = self
+            .subscription
+            .into_iter()
+            .map(|s| {
+                if s.name.get_ref().trim().is_empty() {
+                    return Err(at(&s.name, "a subscription has a name"));
+                }
+                let id = s.id.as_ref().map(|id| parse_uuid(id, "id")).transpose()?;
+                Ok(DesiredSubscription { name: s.name.into_inner(), id })
+            })
+            .collect::<Result<_, Located>>()?;
         Ok(DesiredTenant {
             name: self.name.into_inner(),
             id,
@@ -273,6 +298,7 @@ impl TenantSection {
             role_definitions,
             role_assignments,
             vaults,
+            subscriptions,
         })
     }
 }
@@ -438,6 +464,17 @@ impl VaultSection {
         let role_assignments =
             self.role_assignment.into_iter().map(|a| a.validate(custom_roles)).collect::<Result<_, Located>>()?;
         let secrets = self.secret.into_iter().map(|s| DesiredSecret { name: s.name, value: s.value }).collect();
+        let resource_group = match self.resource_group {
+            None => DEFAULT_RESOURCE_GROUP.to_owned(),
+            Some(group) => {
+                validate_resource_group_name(group.get_ref()).map_err(|e| at(&group, e.message()))?;
+                group.into_inner()
+            }
+        };
+        let sku = match &self.sku {
+            None => Sku::Standard,
+            Some(sku) => Sku::parse(sku.get_ref()).map_err(|e| at(sku, e.message()))?,
+        };
         Ok(DesiredVault {
             name: self.name.into_inner(),
             authorization,
@@ -447,6 +484,9 @@ impl VaultSection {
             role_assignments,
             access_policies,
             secrets,
+            subscription: self.subscription,
+            resource_group,
+            sku,
         })
     }
 }

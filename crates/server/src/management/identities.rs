@@ -5,13 +5,12 @@
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind};
+use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind};
 use strongroom_core::rbac::{Action, Scope};
 use strongroom_proto::arm::{ListResult, UserAssignedIdentity, UserAssignedIdentityProperties};
 use uuid::Uuid;
 
 use super::error::ManagementError;
-use super::resource::RESOURCE_GROUP;
 use super::{Context, json_response};
 
 /// Serves `…/providers/Microsoft.ManagedIdentity/userAssignedIdentities[/{name}]`.
@@ -58,7 +57,7 @@ fn find(cx: &Context<'_>, name: &str) -> Result<Principal, ManagementError> {
         ManagementError::not_found(
             "ResourceNotFound",
             format!(
-                "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{name}' under resource group '{RESOURCE_GROUP}' was not found."
+                "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{name}' under resource group '{DEFAULT_RESOURCE_GROUP}' was not found."
             ),
         )
     })

@@ -1,6 +1,7 @@
-//! The management API: Azure-Resource-Manager-shaped vaults, access control and user-assigned managed
-//! identities ([`vaults`], [`access`], [`identities`]) and a Microsoft-Graph-shaped directory ([`directory`]),
-//! served on the login host. Every request runs:
+//! The management API: Azure-Resource-Manager-shaped subscriptions, resource groups, vaults, access control
+//! and user-assigned managed identities ([`subscriptions`], [`groups`], [`vaults`], [`access`], [`identities`])
+//! and a Microsoft-Graph-shaped directory ([`directory`]), served on every host but the vaults'. Every request
+//! runs (the cloud's metadata, [`subscriptions::metadata_endpoints`], is public and skips them):
 //!
 //! 1. authenticate — a bearer token this service issued for a management resource (`https://management.azure.com`
 //!    or `https://graph.microsoft.com`), in the tenant the path names;
@@ -14,8 +15,10 @@
 pub mod access;
 pub mod directory;
 pub mod error;
+pub mod groups;
 pub mod identities;
 pub mod resource;
+pub mod subscriptions;
 pub mod vaults;
 
 use std::sync::Arc;
@@ -29,7 +32,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{Directory, Tenant, Vault};
+use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Directory, Subscription, Tenant, Vault};
 use strongroom_core::network::ClientAddress;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
@@ -46,8 +49,9 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Whether `path` belongs to the management API rather than the token service.
 pub fn serves(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.starts_with("/subscriptions/") || lower.starts_with("/v1.0/")
+    let lower = path.trim_end_matches('/').to_ascii_lowercase();
+    ["/subscriptions", "/tenants", "/providers", subscriptions::METADATA_ENDPOINTS].contains(&lower.as_str())
+        || ["/subscriptions/", "/providers/", "/v1.0/"].iter().any(|prefix| lower.starts_with(prefix))
 }
 
 /// The authenticated caller of a management request.
@@ -69,6 +73,10 @@ pub struct Context<'a> {
     pub directory: Arc<Directory>,
     /// The caller's tenant.
     pub tenant: Tenant,
+    /// The subscription a Resource Manager path names (checked to be the caller's tenant's).
+    pub subscription: Option<Subscription>,
+    /// The resource group a Resource Manager path names, as the path spells it.
+    pub resource_group: Option<String>,
     /// The caller.
     pub caller: Caller,
     /// The method.
@@ -107,7 +115,7 @@ impl Context<'_> {
             self.draft.authorized = true;
             return Ok(());
         }
-        let scope_id = resource::scope_id(self.tenant.id, vault.map(|v| v.name.as_str()), scope);
+        let scope_id = resource::scope_id(self.subscription_id(), vault, scope);
         Err(ManagementError::authorization_failed(&self.caller.claims.oid, action.as_str(), &scope_id))
     }
 
@@ -148,17 +156,37 @@ impl Context<'_> {
         })
     }
 
-    /// The vault of the caller's tenant called `name`.
+    /// The subscription the path names, or the tenant's default one (paths outside a subscription).
+    pub fn subscription_id(&self) -> Uuid {
+        self.subscription
+            .as_ref()
+            .or_else(|| self.directory.default_subscription(self.tenant.id))
+            .map_or(self.tenant.id, |s| s.id)
+    }
+
+    /// The vault of the caller's tenant called `name`, filed in the subscription and resource group the path
+    /// names.
     pub fn vault(&self, name: &str) -> Result<Vault, ManagementError> {
-        self.directory.vault(name).filter(|v| v.tenant_id == self.tenant.id).cloned().ok_or_else(|| {
-            ManagementError::not_found(
-                "ResourceNotFound",
-                format!(
-                    "The Resource 'Microsoft.KeyVault/vaults/{name}' under resource group '{}' was not found.",
-                    resource::RESOURCE_GROUP
-                ),
-            )
-        })
+        let group = self.resource_group.as_deref().unwrap_or(DEFAULT_RESOURCE_GROUP);
+        self.directory
+            .vault(name)
+            .filter(|v| v.tenant_id == self.tenant.id && v.subscription_id == self.subscription_id())
+            .filter(|v| v.resource_group.eq_ignore_ascii_case(group))
+            .cloned()
+            .ok_or_else(|| {
+                ManagementError::not_found(
+                    "ResourceNotFound",
+                    format!(
+                        "The Resource 'Microsoft.KeyVault/vaults/{name}' under resource group '{group}' was not found."
+                    ),
+                )
+            })
+    }
+
+    /// Audits a listing as allowed: it shows what the caller may see rather than refusing.
+    pub fn allow_listing(&mut self, action: Action) {
+        self.draft.action = Some(action);
+        self.draft.authorized = true;
     }
 }
 
@@ -216,6 +244,10 @@ async fn run(
     let addressed = uri.authority().map(|a| a.as_str()).or_else(|| headers.get(header::HOST)?.to_str().ok());
     let origin =
         addressed.map_or_else(|| state.endpoints.authority_host().to_owned(), |host| format!("https://{host}"));
+    if path.trim_end_matches('/').eq_ignore_ascii_case(subscriptions::METADATA_ENDPOINTS) {
+        // Clouds are discovered before anyone signs in.
+        return Ok(subscriptions::metadata_endpoints(state, query));
+    }
     // Who asks, and what they send, are settled before the write lock: a caller that is slow to send its
     // body (or sends a bad token) never holds up another tenant's write.
     let (tenant, caller) = authenticate(state, &state.directory(), headers)?;
@@ -243,6 +275,8 @@ async fn run(
         state,
         directory,
         tenant,
+        subscription: None,
+        resource_group: None,
         caller,
         method: method.clone(),
         query: query.map(str::to_owned),
@@ -250,26 +284,71 @@ async fn run(
         origin,
         draft: AuditDraft::default(),
     };
-    let lower = path.to_ascii_lowercase();
+    let lower = path.trim_end_matches('/').to_ascii_lowercase();
     let result = if let Some(rest) = lower.strip_prefix("/v1.0/") {
         let rest_original = &path[path.len() - rest.len()..];
         directory::handle(&mut cx, rest_original).await
+    } else if lower == "/subscriptions" {
+        subscriptions::list(&mut cx)
+    } else if lower == "/tenants" {
+        subscriptions::tenants(&mut cx)
+    } else if lower == "/providers" || lower.starts_with("/providers/") {
+        let namespace = path.trim_end_matches('/').split('/').nth(2);
+        subscriptions::providers(&mut cx, namespace)
     } else {
         let arm = resource::ArmPath::parse(path)?;
-        if arm.tenant_id != cx.tenant.id {
-            return Err(ManagementError::wrong_tenant(challenge(state)));
-        }
-        match &arm.tail {
-            resource::Tail::Resource | resource::Tail::Vaults | resource::Tail::AccessPolicies(_) => {
-                vaults::handle(&mut cx, &arm).await
-            }
-            resource::Tail::RoleAssignments(_) => access::assignments(&mut cx, &arm).await,
-            resource::Tail::RoleDefinitions(_) => access::definitions(&mut cx, &arm).await,
-            resource::Tail::ManagedIdentities(name) => identities::handle(&mut cx, name.as_deref()).await,
-        }
+        arm_request(&mut cx, &arm).await
     };
     *draft = std::mem::take(&mut cx.draft);
     result
+}
+
+/// A Resource Manager path below `/subscriptions/{id}`: the subscription (and resource group) it names must be
+/// the caller's tenant's, then the operation module serves it.
+async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Response, ManagementError> {
+    use resource::Tail;
+    let subscription = subscriptions::resolve(cx, arm.subscription)?;
+    cx.subscription = Some(subscription);
+    cx.resource_group = arm.resource_group.clone();
+    let names_group = arm.resource_group.is_some() && !matches!(arm.tail, Tail::ResourceGroup);
+    if names_group {
+        groups::existing(cx)?;
+    }
+    match &arm.tail {
+        Tail::Subscription => subscriptions::get(cx),
+        Tail::Locations => subscriptions::locations(cx),
+        Tail::Providers(namespace) => subscriptions::providers(cx, namespace.as_deref()),
+        Tail::Resources => subscriptions::resources(cx),
+        Tail::ResourceGroups | Tail::ResourceGroup => groups::handle(cx, &arm.tail).await,
+        Tail::Resource | Tail::Vaults | Tail::AccessPolicies(_) => vaults::handle(cx, arm).await,
+        Tail::CheckNameAvailability | Tail::DeletedVaults | Tail::DeletedVault { .. } => {
+            vaults::subscription_wide(cx, &arm.tail).await
+        }
+        Tail::RoleAssignments(_) | Tail::RoleDefinitions(_) => {
+            // A resource group is not a scope of its own: an assignment there would reach the whole tenant.
+            let writes = !matches!(cx.method, Method::GET | Method::HEAD);
+            if writes && arm.resource_group.is_some() && arm.vault.is_none() {
+                return Err(ManagementError::bad_request(
+                    "InvalidScope",
+                    "Strongroom does not assign roles at a resource group's scope; assign at the subscription, a \
+                     vault or an object.",
+                ));
+            }
+            match arm.tail {
+                Tail::RoleAssignments(_) => access::assignments(cx, arm).await,
+                _ => access::definitions(cx, arm).await,
+            }
+        }
+        Tail::ManagedIdentities(name) => {
+            // User-assigned identities live in the default group of the default subscription.
+            let default = cx.directory.default_subscription(cx.tenant.id).map(|s| s.id);
+            let in_default = arm.resource_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(DEFAULT_RESOURCE_GROUP));
+            if !in_default || default != Some(cx.subscription_id()) {
+                return Err(groups::not_found(arm.resource_group.as_deref().unwrap_or_default()));
+            }
+            identities::handle(cx, name.as_deref()).await
+        }
+    }
 }
 
 /// The request body, at most [`MAX_BODY_BYTES`]; the listener bounds the time it may take to arrive.

@@ -1,20 +1,30 @@
 //! Resource Manager paths: which tenant (subscription), vault and object a path addresses, and what it asks
 //! for there. Segment names compare case-insensitively, as ARM does.
 
+use strongroom_core::directory::Vault;
 use strongroom_core::rbac::{Collection, Scope};
 use uuid::Uuid;
 
 use super::error::ManagementError;
 
-/// The one resource group of a Strongroom tenant.
-pub const RESOURCE_GROUP: &str = "strongroom";
-
 /// What a path asks for at its scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tail {
+    /// The subscription itself.
+    Subscription,
+    /// The subscription's locations.
+    Locations,
+    /// The generic resources query of the subscription or resource group.
+    Resources,
+    /// The resource providers, or one by namespace.
+    Providers(Option<String>),
+    /// The subscription's resource groups.
+    ResourceGroups,
+    /// The resource group itself.
+    ResourceGroup,
     /// The resource itself (a vault).
     Resource,
-    /// The vaults of the resource group.
+    /// The vaults of the resource group, or of the subscription.
     Vaults,
     /// A vault's access policies, with the edit the path names (`add`, `replace`, `remove`).
     AccessPolicies(String),
@@ -24,13 +34,29 @@ pub enum Tail {
     RoleDefinitions(Option<String>),
     /// User-assigned managed identities, or one by name.
     ManagedIdentities(Option<String>),
+    /// `Microsoft.KeyVault/checkNameAvailability`.
+    CheckNameAvailability,
+    /// The subscription's soft-deleted vaults.
+    DeletedVaults,
+    /// One soft-deleted vault at a location, or its purge (`purge` true).
+    DeletedVault {
+        /// The location the path names.
+        location: String,
+        /// The vault's name.
+        name: String,
+        /// Whether the path is the vault's `purge` action.
+        purge: bool,
+    },
 }
 
 /// A parsed Resource Manager path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArmPath {
-    /// The subscription, which is the tenant.
-    pub tenant_id: Uuid,
+    /// The subscription as the path gives it: a subscription's id, or (for older clients) its tenant's id,
+    /// which stands for the tenant's default subscription.
+    pub subscription: Uuid,
+    /// The resource group, if the path goes down to one.
+    pub resource_group: Option<String>,
     /// The vault, if the path goes down to one.
     pub vault: Option<String>,
     /// An object of the vault, if the path goes down to one.
@@ -40,8 +66,10 @@ pub struct ArmPath {
 }
 
 impl ArmPath {
-    /// Parses `/subscriptions/{tenant}[/resourceGroups/strongroom[/providers/Microsoft.KeyVault/vaults[/{vault}
-    /// [/{secrets|keys|certificates}/{name}]]]][/providers/Microsoft.Authorization/{roleAssignments|roleDefinitions}[/{id}]]`.
+    /// Parses `/subscriptions/{subscription}[/resourceGroups/{group}[/providers/Microsoft.KeyVault/vaults[/{vault}
+    /// [/{secrets|keys|certificates}/{name}]]]][/providers/Microsoft.Authorization/{roleAssignments|roleDefinitions}[/{id}]]`
+    /// and the subscription's own paths (locations, resources, providers, resource groups, Key Vault's
+    /// subscription-wide operations).
     pub fn parse(path: &str) -> Result<Self, ManagementError> {
         let not_found = || {
             ManagementError::not_found(
@@ -54,25 +82,55 @@ impl ArmPath {
         if !is(0, "subscriptions") {
             return Err(not_found());
         }
-        let tenant_id = segments.get(1).and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| {
-            ManagementError::bad_request("InvalidSubscriptionId", "The subscription id is a tenant's GUID.")
+        let subscription = segments.get(1).and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| {
+            ManagementError::bad_request("InvalidSubscriptionId", "The provided subscription identifier is malformed.")
         })?;
-        let mut i = 2;
-        let mut in_group = false;
-        if is(i, "resourceGroups") {
-            let group = segments.get(i + 1).copied().unwrap_or_default();
-            if !group.eq_ignore_ascii_case(RESOURCE_GROUP) {
-                return Err(ManagementError::not_found(
-                    "ResourceGroupNotFound",
-                    format!("Resource group '{group}' could not be found; every tenant has one, '{RESOURCE_GROUP}'."),
-                ));
+        let at = |resource_group: Option<String>, tail: Tail| Self {
+            subscription,
+            resource_group,
+            vault: None,
+            object: None,
+            tail,
+        };
+        let owned = |i: usize| segments.get(i).map(|s| (*s).to_owned());
+        let rest = &segments[2..];
+        let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();
+        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+        match lower.as_slice() {
+            [] => return Ok(at(None, Tail::Subscription)),
+            ["locations"] => return Ok(at(None, Tail::Locations)),
+            ["resources"] => return Ok(at(None, Tail::Resources)),
+            ["providers"] => return Ok(at(None, Tail::Providers(None))),
+            ["providers", namespace] if *namespace != "microsoft.authorization" => {
+                return Ok(at(None, Tail::Providers(owned(3))));
             }
-            in_group = true;
+            ["resourcegroups"] => return Ok(at(None, Tail::ResourceGroups)),
+            ["resourcegroups", _] => return Ok(at(owned(3), Tail::ResourceGroup)),
+            ["resourcegroups", _, "resources"] => return Ok(at(owned(3), Tail::Resources)),
+            ["providers", "microsoft.keyvault", "vaults"] => return Ok(at(None, Tail::Vaults)),
+            ["providers", "microsoft.keyvault", "checknameavailability"] => {
+                return Ok(at(None, Tail::CheckNameAvailability));
+            }
+            ["providers", "microsoft.keyvault", "deletedvaults"] => return Ok(at(None, Tail::DeletedVaults)),
+            ["providers", "microsoft.keyvault", "locations", _, "deletedvaults", _] => {
+                let (location, name) = (rest[3].to_owned(), rest[5].to_owned());
+                return Ok(at(None, Tail::DeletedVault { location, name, purge: false }));
+            }
+            ["providers", "microsoft.keyvault", "locations", _, "deletedvaults", _, "purge"] => {
+                let (location, name) = (rest[3].to_owned(), rest[5].to_owned());
+                return Ok(at(None, Tail::DeletedVault { location, name, purge: true }));
+            }
+            _ => {}
+        }
+        let mut i = 2;
+        let mut resource_group = None;
+        if is(i, "resourceGroups") {
+            resource_group = owned(i + 1);
             i += 2;
         }
         let mut vault = None;
         let mut object = None;
-        if in_group
+        if resource_group.is_some()
             && is(i, "providers")
             && is(i + 1, "Microsoft.ManagedIdentity")
             && is(i + 2, "userAssignedIdentities")
@@ -82,17 +140,17 @@ impl ArmPath {
                 [name] => Tail::ManagedIdentities(Some((*name).to_owned())),
                 _ => return Err(not_found()),
             };
-            return Ok(Self { tenant_id, vault, object, tail });
+            return Ok(at(resource_group, tail));
         }
-        if in_group && is(i, "providers") && is(i + 1, "Microsoft.KeyVault") && is(i + 2, "vaults") {
+        if resource_group.is_some() && is(i, "providers") && is(i + 1, "Microsoft.KeyVault") && is(i + 2, "vaults") {
             match segments.get(i + 3) {
-                None => return Ok(Self { tenant_id, vault, object, tail: Tail::Vaults }),
+                None => return Ok(at(resource_group, Tail::Vaults)),
                 Some(name) => vault = Some((*name).to_owned()),
             }
             i += 4;
             if is(i, "accessPolicies") && segments.len() == i + 2 {
                 let kind = segments[i + 1].to_owned();
-                return Ok(Self { tenant_id, vault, object, tail: Tail::AccessPolicies(kind) });
+                return Ok(Self { vault, ..at(resource_group, Tail::AccessPolicies(kind)) });
             }
             if let Some(collection) = segments.get(i).and_then(|s| Collection::parse(&s.to_ascii_lowercase())) {
                 let name = segments.get(i + 1).filter(|n| !n.is_empty()).ok_or_else(not_found)?;
@@ -117,10 +175,10 @@ impl ArmPath {
         } else {
             return Err(not_found());
         };
-        Ok(Self { tenant_id, vault, object, tail })
+        Ok(Self { subscription, resource_group, vault, object, tail })
     }
 
-    /// The RBAC scope the path addresses (a resource group is its tenant's scope).
+    /// The RBAC scope the path addresses (a subscription or resource group is its tenant's scope).
     pub fn scope(&self) -> Scope {
         match (&self.vault, &self.object) {
             (None, _) => Scope::Tenant,
@@ -130,21 +188,35 @@ impl ArmPath {
     }
 }
 
-/// The canonical resource id of a scope of `tenant_id` (with the vault's name for vault and object scopes).
-pub fn scope_id(tenant_id: Uuid, vault: Option<&str>, scope: &Scope) -> String {
-    let subscription = format!("/subscriptions/{tenant_id}");
+/// The canonical resource id of a scope: the subscription `subscription_id` for the tenant's scope, else under
+/// the vault.
+pub fn scope_id(subscription_id: Uuid, vault: Option<&Vault>, scope: &Scope) -> String {
     match (vault, scope) {
-        (Some(vault), Scope::Vault) => vault_id(tenant_id, vault),
+        (Some(vault), Scope::Vault) => vault_id(vault),
         (Some(vault), Scope::Object { collection, name }) => {
-            format!("{}/{}/{name}", vault_id(tenant_id, vault), collection.as_str())
+            format!("{}/{}/{name}", vault_id(vault), collection.as_str())
         }
-        _ => subscription,
+        _ => subscription_id_path(subscription_id),
     }
 }
 
+/// `/subscriptions/{id}`.
+pub fn subscription_id_path(subscription_id: Uuid) -> String {
+    format!("/subscriptions/{subscription_id}")
+}
+
+/// The resource id of a resource group.
+pub fn resource_group_id(subscription_id: Uuid, group: &str) -> String {
+    format!("/subscriptions/{subscription_id}/resourceGroups/{group}")
+}
+
 /// The resource id of a vault.
-pub fn vault_id(tenant_id: Uuid, vault: &str) -> String {
-    format!("/subscriptions/{tenant_id}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/{vault}")
+pub fn vault_id(vault: &Vault) -> String {
+    format!(
+        "{}/providers/Microsoft.KeyVault/vaults/{}",
+        resource_group_id(vault.subscription_id, &vault.resource_group),
+        vault.name
+    )
 }
 
 #[cfg(test)]
@@ -172,12 +244,21 @@ mod tests {
         let tenant =
             ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.Authorization/roleDefinitions")).ok();
         assert_eq!(tenant.map(|p| (p.scope(), p.tail)), Some((Scope::Tenant, Tail::RoleDefinitions(None))));
-        assert!(
-            ArmPath::parse(&format!("/subscriptions/{t}/resourceGroups/other/providers/Microsoft.KeyVault/vaults"))
-                .is_err()
-        );
+        let other = ArmPath::parse(&format!("/subscriptions/{t}/resourceGroups/other/providers/Microsoft.KeyVault/vaults"));
+        assert_eq!(other.ok().map(|p| (p.resource_group, p.tail)), Some((Some("other".into()), Tail::Vaults)));
         assert!(ArmPath::parse("/subscriptions/not-a-guid").is_err());
-        assert!(ArmPath::parse(&format!("/subscriptions/{t}")).is_err());
+        assert_eq!(ArmPath::parse(&format!("/subscriptions/{t}")).ok().map(|p| p.tail), Some(Tail::Subscription));
+        let group = ArmPath::parse(&format!("/subscriptions/{t}/resourcegroups/Billing")).ok();
+        assert_eq!(group.map(|p| (p.resource_group, p.tail)), Some((Some("Billing".into()), Tail::ResourceGroup)));
+        let purge = format!("/subscriptions/{t}/providers/Microsoft.KeyVault/locations/local/deletedVaults/old/purge");
+        assert_eq!(
+            ArmPath::parse(&purge).ok().map(|p| p.tail),
+            Some(Tail::DeletedVault { location: "local".into(), name: "old".into(), purge: true })
+        );
+        let by_subscription = ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.KeyVault/vaults")).ok();
+        assert_eq!(by_subscription.map(|p| (p.resource_group, p.tail)), Some((None, Tail::Vaults)));
+        let provider = ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.KeyVault")).ok();
+        assert_eq!(provider.map(|p| p.tail), Some(Tail::Providers(Some("Microsoft.KeyVault".into()))));
         assert!(ArmPath::parse(&format!("{vaults}/billing/widgets/x")).is_err());
         let policies = ArmPath::parse(&format!("{vaults}/billing/accessPolicies/add")).ok();
         assert_eq!(policies.map(|p| (p.scope(), p.tail)), Some((Scope::Vault, Tail::AccessPolicies("add".into()))));

@@ -1,24 +1,31 @@
 //! `Microsoft.KeyVault/vaults`: list, get, create or replace (PUT), update (PATCH) and delete vaults, with
-//! their permission model, soft-delete settings, firewall and access policies, shaped as Resource Manager
-//! shapes them. Changes take effect on the next data-plane request.
+//! their permission model, soft-delete settings, firewall, access policies, SKU and tags, shaped as Resource
+//! Manager shapes them; and what Key Vault serves across a subscription: the name check and soft-deleted vaults
+//! (list, get, purge; recovery is a PUT with `createMode: recover`). Changes take effect on the next data-plane
+//! request. Every operation completes before its response, which the SDKs' pollers take as done.
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use strongroom_core::directory::Change;
-use strongroom_core::directory::{AuthorizationModel, Vault, validate_vault_name};
+use strongroom_core::directory::{
+    AuthorizationModel, Change, DeletedVault, Sku, Vault, validate_location, validate_vault_name,
+};
 use strongroom_core::network::{
     Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, parse_ip_rule,
 };
 use strongroom_core::policy::{self, AccessPolicy, MAX_ENTRIES, PolicyEdit};
 use strongroom_core::rbac::{Action, Scope, built_in_role};
 use strongroom_proto::arm::{
-    AccessPolicyEntry, AccessPolicyPermissions, IpRule, ListResult, NetworkAcls, VaultProperties, VaultResource,
-    VirtualNetworkRule,
+    AccessPolicyEntry, AccessPolicyPermissions, CheckNameAvailabilityRequest, CheckNameAvailabilityResult,
+    DeletedVaultProperties, DeletedVaultResource, IpRule, ListResult, NetworkAcls, VaultProperties, VaultResource,
+    VaultSku, VirtualNetworkRule,
 };
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::error::ManagementError;
-use super::resource::{ArmPath, Tail, vault_id};
+use super::groups::{self, tags_from, tags_value};
+use super::resource::{ArmPath, Tail, subscription_id_path, vault_id};
 use super::{Context, json_response};
 use crate::error::InternalFailure;
 
@@ -40,12 +47,14 @@ pub async fn handle(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, Ma
     }
 }
 
-/// The vaults of the tenant the caller may read.
+/// The vaults of the resource group (or of the subscription) the caller may read.
 fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     let directory = std::sync::Arc::clone(&cx.directory);
-    let tenant = cx.tenant.id;
+    let (tenant, subscription) = (cx.tenant.id, cx.subscription_id());
+    let group = cx.resource_group.clone();
     let mut value = Vec::new();
-    for vault in directory.vaults().iter().filter(|v| v.tenant_id == tenant) {
+    let listed = directory.vaults().iter().filter(|v| v.tenant_id == tenant && v.subscription_id == subscription);
+    for vault in listed.filter(|v| group.as_deref().is_none_or(|g| v.resource_group.eq_ignore_ascii_case(g))) {
         if cx.authorize(Action::VaultsRead, Some(vault), &Scope::Vault, None).is_ok() {
             value.push(to_resource(cx, vault));
         }
@@ -58,18 +67,55 @@ fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
 
 async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
     let body: VaultResource = cx.json()?;
-    let existing = cx.directory.vault(name).cloned();
-    if let Some(existing) = &existing
-        && existing.tenant_id != cx.tenant.id
-    {
-        return Err(ManagementError::conflict(
+    if body.properties.create_mode.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("recover")) {
+        return recover(cx, name).await;
+    }
+    let taken = || {
+        ManagementError::conflict(
             "VaultAlreadyExists",
             format!("The vault name '{name}' is already in use. Vault names are unique across tenants."),
-        ));
+        )
+    };
+    if let Some(deleted) = cx.directory.deleted_vault(name) {
+        return Err(match deleted.vault.tenant_id == cx.tenant.id {
+            true => ManagementError::conflict(
+                "ConflictError",
+                format!(
+                    "A vault with the same name already exists in deleted state. You need to either recover or purge \
+                     the existing key vault '{name}'."
+                ),
+            ),
+            false => taken(),
+        });
+    }
+    let existing = cx.directory.vault(name).cloned();
+    if existing.is_some() && cx.vault(name).is_err() {
+        // Another tenant's, or this tenant's filed elsewhere: the name is taken either way.
+        return Err(taken());
     }
     let scope = if existing.is_some() { Scope::Vault } else { Scope::Tenant };
     cx.authorize(Action::VaultsWrite, existing.as_ref(), &scope, None)?;
     validate_vault_name(name)?;
+    let group = groups::existing(cx)?;
+    let location = match (&existing, body.location.as_deref()) {
+        (Some(vault), Some(location)) if !location.eq_ignore_ascii_case(&vault.location) => {
+            return Err(ManagementError::bad_request(
+                "LocationNotAvailableForResourceType",
+                format!("The vault '{name}' is in location '{}'; a vault cannot move.", vault.location),
+            ));
+        }
+        (Some(vault), _) => vault.location.clone(),
+        (None, Some(location)) => {
+            validate_location(location)?;
+            location.to_owned()
+        }
+        (None, None) => {
+            return Err(ManagementError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            ));
+        }
+    };
     let base = existing.clone().unwrap_or_else(|| Vault {
         id: Uuid::new_v4(),
         tenant_id: cx.tenant.id,
@@ -79,13 +125,20 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
         purge_protection: false,
         network: NetworkRules::default(),
         access_policies: Vec::new(),
+        subscription_id: group.subscription_id,
+        resource_group: group.name.clone(),
+        location: location.clone(),
+        sku: Sku::Standard,
+        tags: Default::default(),
     });
-    // PUT replaces: what the body leaves out takes its default, except what can never be undone.
+    // PUT replaces: what the body leaves out takes its default, except what can never be undone (and the
+    // SKU, which only changes when asked).
     let defaults = Vault {
         authorization: AuthorizationModel::Rbac,
         soft_delete_retention_days: 90,
         network: NetworkRules::default(),
         access_policies: Vec::new(),
+        tags: tags_from(body.tags.as_ref())?.unwrap_or_default(),
         ..base
     };
     let vault = merge(cx, defaults, &body.properties)?;
@@ -95,11 +148,27 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
     Ok(json_response(status, &to_resource(cx, &vault)))
 }
 
+/// `PUT` with `createMode: recover`: brings this tenant's soft-deleted vault back, as it was, where it was.
+async fn recover(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
+    cx.authorize(Action::VaultsWrite, None, &Scope::Tenant, None)?;
+    let group = groups::existing(cx)?;
+    let deleted = cx
+        .directory
+        .deleted_vault(name)
+        .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == group.subscription_id)
+        .filter(|d| d.vault.resource_group.eq_ignore_ascii_case(&group.name))
+        .cloned()
+        .ok_or_else(|| deleted_not_found(name))?;
+    cx.apply(vec![Change::RecoverVault { vault_id: deleted.vault.id }]).await?;
+    Ok(json_response(StatusCode::OK, &to_resource(cx, &deleted.vault)))
+}
+
 async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
     let vault = cx.vault(name)?;
     cx.authorize(Action::VaultsWrite, Some(&vault), &Scope::Vault, None)?;
     let body: VaultResource = cx.json()?;
-    let updated = merge(cx, vault.clone(), &body.properties)?;
+    let tags = tags_from(body.tags.as_ref())?.unwrap_or_else(|| vault.tags.clone());
+    let updated = merge(cx, Vault { tags, ..vault.clone() }, &body.properties)?;
     authorize_permission_changes(cx, Some(&vault), &updated)?;
     if updated != vault {
         cx.apply(vec![Change::PutVault(updated.clone())]).await?;
@@ -107,18 +176,120 @@ async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementE
     Ok(json_response(StatusCode::OK, &to_resource(cx, &updated)))
 }
 
+/// Soft-deletes the vault: it stops serving at once and keeps its objects, recoverable until its retention
+/// ends (or purged before, unless purge protection is on).
 async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
     let Ok(vault) = cx.vault(name) else {
         cx.authorize(Action::VaultsDelete, None, &Scope::Tenant, None)?;
         return Ok(json_response(StatusCode::NO_CONTENT, &serde_json::json!({})));
     };
     cx.authorize(Action::VaultsDelete, Some(&vault), &Scope::Vault, None)?;
-    match cx.apply(vec![Change::DeleteVault { vault_id: vault.id }]).await {
-        Err(e) if e.code() == "Conflict" => Err(ManagementError::conflict(
-            "VaultNotEmpty",
-            format!("The vault '{name}' still holds secrets (live or soft-deleted); delete and purge them first."),
-        )),
-        other => other.map(|()| json_response(StatusCode::OK, &serde_json::json!({}))),
+    let now = cx.state.clock.now_seconds();
+    cx.apply(vec![Change::SoftDeleteVault(DeletedVault::of(vault, now))]).await?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+}
+
+/// Serves Key Vault's subscription-wide paths: `checkNameAvailability`, `deletedVaults`, and one deleted vault
+/// (`GET`, or `POST …/purge`).
+pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, ManagementError> {
+    match (tail, cx.method.clone()) {
+        (Tail::CheckNameAvailability, Method::POST) => check_name(cx),
+        (Tail::DeletedVaults, Method::GET) => {
+            cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
+            let subscription = cx.subscription_id();
+            let value = cx
+                .directory
+                .deleted_vaults
+                .iter()
+                .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == subscription)
+                .map(deleted_resource)
+                .collect();
+            Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
+        }
+        (Tail::DeletedVault { location, name, purge: false }, Method::GET) => {
+            cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
+            Ok(json_response(StatusCode::OK, &deleted_resource(&find_deleted(cx, location, name)?)))
+        }
+        (Tail::DeletedVault { location, name, purge: true }, Method::POST) => {
+            cx.authorize(Action::DeletedVaultsPurge, None, &Scope::Tenant, None)?;
+            let deleted = find_deleted(cx, location, name)?;
+            if deleted.vault.purge_protection {
+                return Err(ManagementError::conflict(
+                    "PurgeProtectionEnabled",
+                    format!(
+                        "The vault '{name}' has purge protection on: it is purged when its retention ends, not before."
+                    ),
+                ));
+            }
+            cx.apply(vec![Change::PurgeVault { vault_id: deleted.vault.id }]).await?;
+            Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+        }
+        (_, method) => Err(ManagementError::method_not_allowed(method.as_str(), "Microsoft.KeyVault")),
+    }
+}
+
+/// `checkNameAvailability`: whether a vault could be made with the name — valid, and used by no vault of any
+/// tenant, live or soft-deleted (which is all a caller learns of other tenants: that the name is taken).
+fn check_name(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+    cx.authorize(Action::VaultsRead, None, &Scope::Tenant, None)?;
+    let body: CheckNameAvailabilityRequest = cx.json()?;
+    let name = body.name;
+    let answer = if let Err(e) = validate_vault_name(&name) {
+        CheckNameAvailabilityResult {
+            name_available: false,
+            reason: Some("AccountNameInvalid".to_owned()),
+            message: Some(format!("Vault name '{name}' is invalid: {}.", e.message())),
+        }
+    } else if cx.directory.vault(&name).is_some() || cx.directory.deleted_vault(&name).is_some() {
+        CheckNameAvailabilityResult {
+            name_available: false,
+            reason: Some("AlreadyExists".to_owned()),
+            message: Some(format!("The vault name '{name}' is already in use.")),
+        }
+    } else {
+        CheckNameAvailabilityResult { name_available: true, reason: None, message: None }
+    };
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// This tenant's soft-deleted vault `name` in the path's subscription, at `location`.
+fn find_deleted(cx: &Context<'_>, location: &str, name: &str) -> Result<DeletedVault, ManagementError> {
+    cx.directory
+        .deleted_vault(name)
+        .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == cx.subscription_id())
+        .filter(|d| d.vault.location.eq_ignore_ascii_case(location))
+        .cloned()
+        .ok_or_else(|| deleted_not_found(name))
+}
+
+fn deleted_not_found(name: &str) -> ManagementError {
+    ManagementError::not_found("DeletedVaultNotFound", format!("No deleted vault named '{name}' was found."))
+}
+
+fn deleted_resource(deleted: &DeletedVault) -> DeletedVaultResource {
+    let vault = &deleted.vault;
+    let date = |seconds: i64| {
+        OffsetDateTime::from_unix_timestamp(seconds).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
+    };
+    DeletedVaultResource {
+        id: format!(
+            "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
+            subscription_id_path(vault.subscription_id),
+            vault.location,
+            vault.name
+        ),
+        name: vault.name.clone(),
+        kind: "Microsoft.KeyVault/deletedVaults".to_owned(),
+        location: None,
+        tags: None,
+        properties: DeletedVaultProperties {
+            vault_id: vault_id(vault),
+            location: vault.location.clone(),
+            deletion_date: date(deleted.deleted_at),
+            scheduled_purge_date: date(deleted.scheduled_purge),
+            tags: Some(tags_value(&vault.tags)),
+            purge_protection_enabled: vault.purge_protection,
+        },
     }
 }
 
@@ -193,6 +364,9 @@ fn merge(cx: &Context<'_>, mut vault: Vault, properties: &VaultProperties) -> Re
         && Uuid::parse_str(tenant).ok() != Some(cx.tenant.id)
     {
         return Err(bad(format!("tenantId must be the subscription's tenant, {}.", cx.tenant.id)));
+    }
+    if let Some(sku) = &properties.sku {
+        vault.sku = Sku::parse(&sku.name)?;
     }
     if let Some(rbac) = properties.enable_rbac_authorization {
         vault.authorization = if rbac { AuthorizationModel::Rbac } else { AuthorizationModel::AccessPolicies };
@@ -309,14 +483,14 @@ fn access_policy(cx: &Context<'_>, entry: &AccessPolicyEntry) -> Result<AccessPo
 pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
     let network = &vault.network;
     VaultResource {
-        id: vault_id(vault.tenant_id, &vault.name),
+        id: vault_id(vault),
         name: vault.name.clone(),
         kind: "Microsoft.KeyVault/vaults".to_owned(),
-        location: Some("local".to_owned()),
-        tags: None,
+        location: Some(vault.location.clone()),
+        tags: Some(tags_value(&vault.tags)),
         properties: VaultProperties {
             tenant_id: Some(vault.tenant_id.to_string()),
-            sku: Some(serde_json::json!({"family": "A", "name": "standard"})),
+            sku: Some(VaultSku { family: "A".to_owned(), name: vault.sku.as_str().to_owned() }),
             vault_uri: Some(format!("{}/", cx.state.endpoints.vault_url(&vault.name))),
             enable_rbac_authorization: Some(vault.authorization == AuthorizationModel::Rbac),
             enable_soft_delete: Some(true),
@@ -354,6 +528,7 @@ pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
                     .collect(),
             ),
             provisioning_state: Some("Succeeded".to_owned()),
+            create_mode: None,
         },
     }
 }

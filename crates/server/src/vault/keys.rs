@@ -351,12 +351,21 @@ fn unseal(version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultErro
     Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
 }
 
+/// Refuses a key type the vault's SKU does not hold: `-HSM` keys need a premium vault, as in Azure.
+fn vault_holds(cx: &Context<'_>, kty: KeyType) -> Result<(), VaultError> {
+    match cx.vault.sku.holds(kty) {
+        true => Ok(()),
+        false => Err(VaultError::forbidden("Hardware key operation not allowed on standard vault.".to_owned())),
+    }
+}
+
 /// `POST /keys/{name}/create`: a new key, or a new version of one.
 pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
     object::validate_name(name)?;
     let params: KeyCreateParameters = parse_body(body, "KeyCreateParameters")?;
     let kty = params.kty.as_deref().ok_or_else(|| VaultError::bad_parameter("The key type 'kty' is required."))?;
     let kty = KeyType::parse(kty)?;
+    vault_holds(cx, kty)?;
     let crv = params.crv.as_deref().map(Curve::parse).transpose()?;
     let spec = KeySpec { kty, size: params.key_size, public_exponent: params.public_exponent, curve: crv };
     let key = PrivateKey::generate(&spec)?;
@@ -375,6 +384,7 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     let jwk: PrivateJwk = serde_json::from_value(jwk)
         .map_err(|e| VaultError::bad_parameter(format!("The key to import is not a JSON Web Key: {e}")))?;
     let key = PrivateKey::import(&jwk, params.hsm.unwrap_or(false))?;
+    vault_holds(cx, key.kty())?;
     let release = Release::requested(params.attributes.as_ref(), params.release_policy)?;
     let facts = KeyFacts::new(&key, jwk.key_ops.clone(), release)?;
     let properties = new_properties(params.attributes, params.tags);

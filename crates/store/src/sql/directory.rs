@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use strongroom_core::credential::StoredSecret;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{AuthorizationModel, Directory, Principal, PrincipalKind, Tenant, Vault};
+use strongroom_core::directory::{
+    AuthorizationModel, DeletedVault, Directory, Principal, PrincipalKind, ResourceGroup, Sku, Subscription, Tenant,
+    Vault,
+};
 use strongroom_core::rbac::{Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope};
 use uuid::Uuid;
 
@@ -51,16 +54,42 @@ pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
         client_secrets.entry(r.get(0)?).or_default().push(StoredSecret { hash: r.get(1)?, expires: r.get(2)? });
     }
 
-    let vaults = rows(
+    let subscriptions = rows(
         db,
-        "SELECT id, tenant_id, name, \"authorization\", retention_days, purge_protection, network, access_policies \
-         FROM vaults ORDER BY name_key",
-        "reading vaults",
+        "SELECT id, tenant_id, name, is_default FROM subscriptions ORDER BY tenant_id, is_default DESC, name",
+        "reading subscriptions",
+    )?
+    .iter()
+    .map(|r| Ok(Subscription { id: r.get(0)?, tenant_id: r.get(1)?, name: r.get(2)?, is_default: r.get(3)? }))
+    .collect::<Result<Vec<_>>>()?;
+
+    let resource_groups = rows(
+        db,
+        "SELECT subscription_id, name, location, tags FROM resource_groups ORDER BY subscription_id, name_key",
+        "reading resource groups",
     )?
     .iter()
     .map(|r| {
+        Ok(ResourceGroup {
+            subscription_id: r.get(0)?,
+            name: r.get(1)?,
+            location: r.get(2)?,
+            tags: serde_json::from_str(&r.get::<String>(3)?).map_err(corrupt)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+
+    let mut vaults = Vec::new();
+    let mut deleted_vaults = Vec::new();
+    for r in rows(
+        db,
+        "SELECT id, tenant_id, name, \"authorization\", retention_days, purge_protection, network, access_policies, \
+         subscription_id, resource_group, location, sku, tags, deleted_at, scheduled_purge FROM vaults ORDER BY name_key",
+        "reading vaults",
+    )? {
         let authorization: String = r.get(3)?;
-        Ok(Vault {
+        let sku: String = r.get(11)?;
+        let vault = Vault {
             id: r.get(0)?,
             tenant_id: r.get(1)?,
             name: r.get(2)?,
@@ -73,9 +102,19 @@ pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
             purge_protection: r.get(5)?,
             network: serde_json::from_str(&r.get::<String>(6)?).map_err(corrupt)?,
             access_policies: serde_json::from_str(&r.get::<String>(7)?).map_err(corrupt)?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+            subscription_id: r.get(8)?,
+            resource_group: r.get(9)?,
+            location: r.get(10)?,
+            sku: Sku::parse(&sku).map_err(corrupt)?,
+            tags: serde_json::from_str(&r.get::<String>(12)?).map_err(corrupt)?,
+        };
+        match (r.get::<Option<i64>>(13)?, r.get::<Option<i64>>(14)?) {
+            (Some(deleted_at), Some(scheduled_purge)) => {
+                deleted_vaults.push(DeletedVault { vault, deleted_at, scheduled_purge })
+            }
+            _ => vaults.push(vault),
+        }
+    }
 
     let role_definitions = rows(
         db,
@@ -135,6 +174,9 @@ pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
         tenants,
         principals,
         vaults,
+        deleted_vaults,
+        subscriptions,
+        resource_groups,
         client_secrets,
         ..directory
     })
@@ -231,8 +273,20 @@ fn delete_principal(db: &mut dyn Database, object_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an upsert that wrote no row: its `WHERE` found the id taken by another tenant.
-fn same_tenant_row(written: u64, context: &str, reason: &'static str) -> Result<()> {
+/// Removes a vault for good: its objects and their versions, its certificate contacts, issuers (sealed
+/// passwords) and pending requests (private keys), its role assignments, and its row.
+fn purge_vault(db: &mut dyn Database, vault_id: Uuid) -> Result<()> {
+    super::certificate_data::delete_vault_data(db, vault_id)?;
+    for table in ["object_versions", "objects", "role_assignments"] {
+        db.execute(&format!("DELETE FROM {table} WHERE vault_id = ?1"), values![vault_id])
+            .context(&format!("purging a vault's {table}"))?;
+    }
+    db.execute("DELETE FROM vaults WHERE id = ?1", values![vault_id]).context("purging a vault").map(drop)
+}
+
+/// Refuses a write that changed no row: its `WHERE` found the id taken by another tenant, or the row not in
+/// the state the change expects.
+fn one_row_written(written: u64, context: &str, reason: &'static str) -> Result<()> {
     match written {
         1 => Ok(()),
         _ => Err(Error::new(ErrorKind::Conflict, context, reason)),
@@ -248,6 +302,51 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
             )
             .context("creating a tenant")
             .map(drop),
+        Change::PutSubscription(subscription) => {
+            let written = db
+                .execute(
+                    "INSERT INTO subscriptions (id, tenant_id, name, is_default) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (id) DO UPDATE SET name = ?3, is_default = ?4 \
+                     WHERE subscriptions.tenant_id = excluded.tenant_id",
+                    values![subscription.id, subscription.tenant_id, &subscription.name, subscription.is_default],
+                )
+                .context("storing a subscription")?;
+            one_row_written(written, "storing a subscription", "the subscription id belongs to another tenant")
+        }
+        Change::PutResourceGroup(group) => db
+            .execute(
+                "INSERT INTO resource_groups (subscription_id, name_key, name, location, tags) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (subscription_id, name_key) DO UPDATE SET tags = ?5",
+                values![
+                    group.subscription_id,
+                    group.name.to_ascii_lowercase(),
+                    &group.name,
+                    &group.location,
+                    json("resource group tags", &group.tags)?
+                ],
+            )
+            .context("storing a resource group")
+            .map(drop),
+        Change::DeleteResourceGroup { subscription_id, name } => {
+            let key = name.to_ascii_lowercase();
+            let live: i64 = db
+                .query_row(
+                    "SELECT COUNT(*) FROM vaults WHERE subscription_id = ?1 AND lower(resource_group) = ?2 \
+                     AND deleted_at IS NULL",
+                    values![*subscription_id, &key],
+                )
+                .context("counting a resource group's vaults")?
+                .map_or(Ok(0), |r| r.get(0))?;
+            if live > 0 {
+                return Err(Error::new(ErrorKind::Conflict, "deleting a resource group", "it still holds vaults"));
+            }
+            db.execute(
+                "DELETE FROM resource_groups WHERE subscription_id = ?1 AND name_key = ?2",
+                values![*subscription_id, key],
+            )
+            .context("deleting a resource group")
+            .map(drop)
+        }
         Change::CreatePrincipal(p) => db
             .execute(
                 "INSERT INTO principals (object_id, tenant_id, kind, name, name_key, client_id, trusted_service, \
@@ -304,10 +403,12 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
             let written = db
                 .execute(
                     "INSERT INTO vaults (id, tenant_id, name, name_key, \"authorization\", retention_days, \
-                 purge_protection, network, access_policies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 purge_protection, network, access_policies, subscription_id, resource_group, location, sku, tags) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
                  ON CONFLICT (id) DO UPDATE SET \"authorization\" = ?5, retention_days = ?6, \
-                 purge_protection = ?7, network = ?8, access_policies = ?9 \
-                 WHERE vaults.tenant_id = excluded.tenant_id",
+                 purge_protection = ?7, network = ?8, access_policies = ?9, subscription_id = ?10, \
+                 resource_group = ?11, location = ?12, sku = ?13, tags = ?14 \
+                 WHERE vaults.tenant_id = excluded.tenant_id AND vaults.deleted_at IS NULL",
                     values![
                         vault.id,
                         vault.tenant_id,
@@ -317,11 +418,16 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
                         vault.soft_delete_retention_days,
                         vault.purge_protection,
                         json("network rules", &vault.network)?,
-                        json("access policies", &vault.access_policies)?
+                        json("access policies", &vault.access_policies)?,
+                        vault.subscription_id,
+                        &vault.resource_group,
+                        &vault.location,
+                        vault.sku.as_str(),
+                        json("vault tags", &vault.tags)?
                     ],
                 )
                 .context("storing a vault")?;
-            same_tenant_row(written, "storing a vault", "the vault id belongs to another tenant")
+            one_row_written(written, "storing a vault", "the vault id belongs to another tenant or is deleted")
         }
         Change::ReplaceRoleAssignments { tenant_id, vault_id, assignments } => {
             db.execute(
@@ -358,32 +464,33 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
                     values![role.id, tenant_id, role.name.to_ascii_lowercase(), json("a role definition", &stored)?],
                 )
                 .context("storing a role definition")?;
-            same_tenant_row(written, "storing a role definition", "the role definition id belongs to another tenant")
+            one_row_written(written, "storing a role definition", "the role definition id belongs to another tenant")
         }
         Change::DeleteRoleDefinition { id } => db
             .execute("DELETE FROM role_definitions WHERE id = ?1", values![*id])
             .context("removing a role definition")
             .map(drop),
         Change::DeletePrincipal { object_id } => delete_principal(db, *object_id),
-        Change::DeleteVault { vault_id } => {
-            let objects: i64 = db
-                .query_row("SELECT COUNT(*) FROM objects WHERE vault_id = ?1", values![*vault_id])
-                .context("counting a vault's objects")?
-                .map_or(Ok(0), |r| r.get(0))?;
-            if objects > 0 {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    "deleting a vault",
-                    "the vault still holds objects (live or soft-deleted); delete and purge them first",
-                ));
-            }
-            // Its certificate contacts, issuers (sealed passwords) and pending requests (private keys) go too.
-            super::certificate_data::delete_vault_data(db, *vault_id)?;
-            for sql in ["DELETE FROM role_assignments WHERE vault_id = ?1", "DELETE FROM vaults WHERE id = ?1"] {
-                db.execute(sql, values![*vault_id]).context("deleting a vault")?;
-            }
-            Ok(())
+        Change::SoftDeleteVault(deleted) => {
+            let written = db
+                .execute(
+                    "UPDATE vaults SET deleted_at = ?2, scheduled_purge = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+                    values![deleted.vault.id, deleted.deleted_at, deleted.scheduled_purge],
+                )
+                .context("deleting a vault")?;
+            one_row_written(written, "deleting a vault", "the vault is not live")
         }
+        Change::RecoverVault { vault_id } => {
+            let written = db
+                .execute(
+                    "UPDATE vaults SET deleted_at = NULL, scheduled_purge = NULL WHERE id = ?1 \
+                     AND deleted_at IS NOT NULL",
+                    values![*vault_id],
+                )
+                .context("recovering a vault")?;
+            one_row_written(written, "recovering a vault", "the vault is not deleted")
+        }
+        Change::PurgeVault { vault_id } => purge_vault(db, *vault_id),
         Change::SeedSecret { vault_id, version, value } => {
             objects::seed(db, root_key, Place::secrets(*vault_id), version, value)
         }

@@ -12,8 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::schema::{METADATA_OUT_OF_CONTENT_TYPE, TABLES};
-use super::{Database, Value};
+use super::schema::{
+    METADATA_OUT_OF_CONTENT_TYPE, POSTGRES_FILE_VAULTS_IN_SUBSCRIPTIONS, SQLITE_FILE_VAULTS_IN_SUBSCRIPTIONS, TABLES,
+};
+use super::{Database, Dialect, Value};
 use crate::ChangeNotice;
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
@@ -22,13 +24,24 @@ use crate::seal::RootKey;
 const CONTEXT: &[u8] = b"strongroom-store-copy/1";
 
 /// The format this version writes. Format 1 copies, made before versions had a `metadata` column, carry a
-/// key's or a certificate's metadata in `content_type`; they are read too.
-const FORMAT: u32 = 2;
+/// key's or a certificate's metadata in `content_type`; format 2 copies, made before subscriptions and
+/// resource groups, have vaults filed nowhere. Both are read too.
+const FORMAT: u32 = 3;
+
+/// The columns of vaults that format 3 added.
+const VAULT_COLUMNS_OF_FORMAT_3: &[&str] =
+    &["subscription_id", "resource_group", "location", "sku", "tags", "deleted_at", "scheduled_purge"];
 
 /// The columns of `table` in a copy of `format`.
 fn columns_in(format: u32, table: &str, columns: &[&'static str]) -> Vec<&'static str> {
     let added_in_format_2 = |column: &str| table == "object_versions" && column == "metadata";
-    columns.iter().copied().filter(|column| format >= 2 || !added_in_format_2(column)).collect()
+    let added_in_format_3 = |column: &str| table == "vaults" && VAULT_COLUMNS_OF_FORMAT_3.contains(&column);
+    columns
+        .iter()
+        .copied()
+        .filter(|column| format >= 2 || !added_in_format_2(column))
+        .filter(|column| format >= 3 || !added_in_format_3(column))
+        .collect()
 }
 
 /// A copy as written.
@@ -132,6 +145,13 @@ pub(super) fn import(db: &mut dyn Database, root_key: &RootKey, sealed: &[u8]) -
     if copy.format == 1 {
         db.execute(METADATA_OUT_OF_CONTENT_TYPE, &[]).context("moving metadata out of content types")?;
     }
+    if copy.format < 3 {
+        let file = match db.dialect() {
+            Dialect::Sqlite => SQLITE_FILE_VAULTS_IN_SUBSCRIPTIONS,
+            Dialect::Postgres => POSTGRES_FILE_VAULTS_IN_SUBSCRIPTIONS,
+        };
+        db.execute_batch(file).context("filing vaults in subscriptions")?;
+    }
     db.notify(&ChangeNotice::Everything)?;
     Ok(restored)
 }
@@ -150,7 +170,8 @@ mod tests {
     }
 
     /// A copy made before versions had their `metadata` column (format 1: a key's metadata in `content_type`)
-    /// imports with the metadata where it belongs now.
+    /// and before subscriptions imports with the metadata where it belongs now and its vaults filed in a
+    /// subscription.
     #[tokio::test]
     async fn a_copy_of_the_first_format_imports_with_metadata_in_its_column() -> Result<()> {
         let dir = tempfile::tempdir().map_err(test_error)?;
@@ -172,6 +193,13 @@ mod tests {
             let metadata = cells.remove(at("metadata"));
             cells[at("content_type")] = metadata;
         }
+        // … and its vaults as they were before subscriptions.
+        let vault_columns = TABLES.iter().find(|(t, _)| *t == "vaults").map(|(_, c)| *c).unwrap_or_default();
+        for row in copy["tables"]["vaults"].as_array_mut().into_iter().flatten() {
+            let cells = row.as_array_mut().ok_or_else(|| test_error("a row"))?;
+            let kept = vault_columns.iter().zip(cells.drain(..)).filter(|(c, _)| !VAULT_COLUMNS_OF_FORMAT_3.contains(c));
+            *cells = kept.map(|(_, cell)| cell).collect();
+        }
         let format_1 = root()?.seal(&serde_json::to_vec(&copy).map_err(test_error)?, CONTEXT)?;
 
         let target = SqliteStore::open(&dir.path().join("target.db"), root()?)?;
@@ -184,6 +212,12 @@ mod tests {
             (read.metadata.as_deref(), read.properties.content_type, value.as_str()),
             (Some(facts), None, "material")
         );
+        // The vault is filed in its tenant's new default subscription, in the default group.
+        let directory = target.load_directory().await?;
+        let restored = directory.vaults().iter().find(|v| v.id == vault).ok_or_else(|| test_error("no vault"))?;
+        let subscription = directory.default_subscription(restored.tenant_id).map(|s| s.id);
+        assert_eq!((Some(restored.subscription_id), restored.resource_group.as_str()), (subscription, "strongroom"));
+        assert!(directory.resource_group(restored.subscription_id, "strongroom").is_some());
         Ok(())
     }
 }

@@ -23,6 +23,73 @@ pub(crate) const METADATA_OUT_OF_CONTENT_TYPE: &str = metadata_out_of_content_ty
 pub(super) const METADATA_COLUMN: &str =
     concat!("ALTER TABLE object_versions ADD COLUMN metadata TEXT;\n", metadata_out_of_content_type!(), ";");
 
+/// The dialect's expression for a new random GUID: SQLite makes a version-4 one from random bytes.
+macro_rules! new_guid {
+    (sqlite) => {
+        "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || \
+         substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+    };
+    (postgres) => {
+        "gen_random_uuid()::text"
+    };
+}
+
+/// Gives every tenant without a subscription one of its own (`Strongroom`, its default, with an id made here),
+/// every subscription its `strongroom` resource group, and files every vault without a subscription in its
+/// tenant's default one: what the step that brought subscriptions does to an older store, and what importing
+/// a copy made before them does.
+macro_rules! file_vaults_in_subscriptions {
+    ($dialect:ident) => {
+        concat!(
+            "INSERT INTO subscriptions (id, tenant_id, name, is_default) SELECT ",
+            new_guid!($dialect),
+            ", t.id, 'Strongroom', 1 FROM tenants t \
+             WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id);\n",
+            "INSERT INTO resource_groups (subscription_id, name_key, name, location, tags) \
+             SELECT s.id, 'strongroom', 'strongroom', 'local', '{}' FROM subscriptions s \
+             WHERE NOT EXISTS (SELECT 1 FROM resource_groups g WHERE g.subscription_id = s.id AND g.name_key = 'strongroom');\n",
+            "UPDATE vaults SET subscription_id = (SELECT s.id FROM subscriptions s WHERE s.tenant_id = vaults.tenant_id \
+             ORDER BY s.is_default DESC LIMIT 1) WHERE subscription_id IS NULL;\n"
+        )
+    };
+}
+
+/// [`file_vaults_in_subscriptions!`] for SQLite.
+pub(crate) const SQLITE_FILE_VAULTS_IN_SUBSCRIPTIONS: &str = file_vaults_in_subscriptions!(sqlite);
+
+/// [`file_vaults_in_subscriptions!`] for PostgreSQL.
+pub(crate) const POSTGRES_FILE_VAULTS_IN_SUBSCRIPTIONS: &str = file_vaults_in_subscriptions!(postgres);
+
+/// The tables of subscriptions and resource groups, and what vaults learn with them (where they are filed,
+/// location, SKU, tags, soft deletion); `$integer` is the dialect's integer type.
+macro_rules! subscriptions_and_resource_groups {
+    ($integer:literal) => {
+        concat!(
+            "CREATE TABLE subscriptions (\n",
+            "    id         TEXT PRIMARY KEY,\n",
+            "    tenant_id  TEXT NOT NULL REFERENCES tenants(id),\n",
+            "    name       TEXT NOT NULL,\n",
+            "    is_default ", $integer, " NOT NULL\n",
+            ");\n",
+            "CREATE TABLE resource_groups (\n",
+            "    subscription_id TEXT NOT NULL REFERENCES subscriptions(id),\n",
+            "    name_key        TEXT NOT NULL,\n",
+            "    name            TEXT NOT NULL,\n",
+            "    location        TEXT NOT NULL,\n",
+            "    tags            TEXT NOT NULL,\n",
+            "    PRIMARY KEY (subscription_id, name_key)\n",
+            ");\n",
+            "ALTER TABLE vaults ADD COLUMN subscription_id TEXT REFERENCES subscriptions(id);\n",
+            "ALTER TABLE vaults ADD COLUMN resource_group TEXT NOT NULL DEFAULT 'strongroom';\n",
+            "ALTER TABLE vaults ADD COLUMN location TEXT NOT NULL DEFAULT 'local';\n",
+            "ALTER TABLE vaults ADD COLUMN sku TEXT NOT NULL DEFAULT 'standard';\n",
+            "ALTER TABLE vaults ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';\n",
+            "ALTER TABLE vaults ADD COLUMN deleted_at ", $integer, ";\n",
+            "ALTER TABLE vaults ADD COLUMN scheduled_purge ", $integer, ";\n",
+        )
+    };
+}
+
 /// SQLite's migrations, applied in order; the database records how many have run.
 pub(crate) const SQLITE: &[&str] = &[
     r#"
@@ -232,6 +299,12 @@ CREATE TABLE pending_certificates (
     PRIMARY KEY (vault_id, name_key)
 );
 "#,
+    // 15 (SQLite) / 5 (PostgreSQL): subscriptions and resource groups; vaults filed in them, with a location,
+    // a SKU, tags and soft deletion.
+    concat!(
+        subscriptions_and_resource_groups!("INTEGER"),
+        file_vaults_in_subscriptions!(sqlite)
+    ),
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
@@ -373,6 +446,8 @@ CREATE TABLE pending_certificates (
     PRIMARY KEY (vault_id, name_key)
 );
 "#,
+    // 15 (SQLite) / 5 (PostgreSQL): subscriptions and resource groups; vaults filed in them.
+    concat!(subscriptions_and_resource_groups!("BIGINT"), file_vaults_in_subscriptions!(postgres)),
 ];
 
 /// Every table with the columns a whole-store copy carries, parents before children (the order it writes
@@ -391,6 +466,8 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("memberships", &["member_id", "groups"]),
     ("service_principals", &["object_id", "application_id"]),
     ("refresh_tokens", &["token_hash", "grant_data", "expires"]),
+    ("subscriptions", &["id", "tenant_id", "name", "is_default"]),
+    ("resource_groups", &["subscription_id", "name_key", "name", "location", "tags"]),
     (
         "vaults",
         &[
@@ -403,6 +480,13 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "purge_protection",
             "network",
             "access_policies",
+            "subscription_id",
+            "resource_group",
+            "location",
+            "sku",
+            "tags",
+            "deleted_at",
+            "scheduled_purge",
         ],
     ),
     ("certificate_contacts", &["vault_id", "sealed_value"]),

@@ -7,7 +7,9 @@ use strongroom_core::certificate::issuance::{Operation, PendingCertificate};
 use strongroom_core::certificate::issuer::{Contact, Issuer, IssuerAttributes, IssuerCredentials};
 use strongroom_core::certificate::policy::Policy;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{AuthorizationModel, Tenant, Vault};
+use strongroom_core::directory::{
+    AuthorizationModel, DeletedVault, ResourceGroup, Sku, Subscription, Tags, Tenant, Vault,
+};
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::object::{ObjectVersion, VersionProperties, VersionUpdate};
@@ -38,9 +40,16 @@ pub(crate) fn version(name: &str) -> ObjectVersion {
     ObjectVersion::new(name, VersionProperties::default(), None, 1)
 }
 
-/// Adds a tenant and a vault; returns the vault's id.
+/// Adds a tenant with a subscription and its default resource group, and a vault in it; returns the vault's id.
 pub(crate) async fn add_vault(store: &dyn Store) -> Result<Uuid> {
     let tenant = Tenant { id: Uuid::new_v4(), name: "t".into() };
+    let subscription = Subscription { id: Uuid::new_v4(), tenant_id: tenant.id, name: "s".into(), is_default: true };
+    let group = ResourceGroup {
+        subscription_id: subscription.id,
+        name: "strongroom".into(),
+        location: "local".into(),
+        tags: Tags::new(),
+    };
     let vault = Vault {
         id: Uuid::new_v4(),
         tenant_id: tenant.id,
@@ -50,9 +59,20 @@ pub(crate) async fn add_vault(store: &dyn Store) -> Result<Uuid> {
         purge_protection: false,
         network: NetworkRules::default(),
         access_policies: Vec::new(),
+        subscription_id: subscription.id,
+        resource_group: group.name.clone(),
+        location: group.location.clone(),
+        sku: Sku::Premium,
+        tags: Tags::from([("env".into(), "test".into())]),
     };
     let vault_id = vault.id;
-    store.apply(vec![Change::CreateTenant(tenant), Change::PutVault(vault)]).await?;
+    let changes = vec![
+        Change::CreateTenant(tenant),
+        Change::PutSubscription(subscription),
+        Change::PutResourceGroup(group),
+        Change::PutVault(vault),
+    ];
+    store.apply(changes).await?;
     Ok(vault_id)
 }
 
@@ -339,7 +359,7 @@ async fn certificate_contacts_issuers_and_pending_requests_are_kept_per_vault_by
 }
 
 #[tokio::test]
-async fn a_deleted_vault_takes_its_certificate_data_along() -> Result<()> {
+async fn a_purged_vault_takes_its_certificate_data_along() -> Result<()> {
     for (store, vault, _dir) in stores().await? {
         let directory = store.load_directory().await?;
         let first = directory.vaults().first().cloned().ok_or_else(|| corrupt("no vault"))?;
@@ -351,13 +371,46 @@ async fn a_deleted_vault_takes_its_certificate_data_along() -> Result<()> {
             store.put_certificate_issuer(vault, &issuer("corp", "issuer-password")).await?;
             store.put_pending_certificate(vault, &pending("waiting")?).await?;
         }
-        store.apply(vec![Change::DeleteVault { vault_id: vault }]).await?;
+        store.apply(vec![Change::PurgeVault { vault_id: vault }]).await?;
         assert!(store.certificate_contacts(vault).await?.is_none());
         assert!(store.certificate_issuers(vault).await?.is_empty());
         assert!(store.pending_certificates(vault).await?.is_empty());
         assert!(store.certificate_contacts(other).await?.is_some(), "another vault's data stays");
         assert_eq!(store.certificate_issuers(other).await?.len(), 1);
         assert_eq!(store.pending_certificates(other).await?.len(), 1);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_soft_deleted_vault_keeps_its_objects_until_it_is_recovered_or_purged() -> Result<()> {
+    for (store, vault_id, _dir) in stores().await? {
+        store.put_version(Place::secrets(vault_id), &version("kept"), "value").await?;
+        let directory = store.load_directory().await?;
+        let vault = directory.vaults().iter().find(|v| v.id == vault_id).cloned().ok_or_else(|| corrupt("vault"))?;
+        assert_eq!((vault.sku, vault.tags.get("env").map(String::as_str)), (Sku::Premium, Some("test")));
+        store.apply(vec![Change::SoftDeleteVault(DeletedVault::of(vault.clone(), 1_000))]).await?;
+        let directory = store.load_directory().await?;
+        assert!(directory.vault("v").is_none(), "a deleted vault does not serve");
+        let deleted = directory.deleted_vault("V").ok_or_else(|| corrupt("deleted vault"))?;
+        assert_eq!((deleted.deleted_at, deleted.scheduled_purge), (1_000, 1_000 + 90 * 86_400));
+        let rewritten = store.apply(vec![Change::PutVault(Vault { purge_protection: true, ..vault.clone() })]).await;
+        assert!(rewritten.is_err_and(|e| e.kind() == ErrorKind::Conflict), "a deleted vault is not rewritten");
+        let group = Change::DeleteResourceGroup { subscription_id: vault.subscription_id, name: "STRONGROOM".into() };
+        store.apply(vec![Change::RecoverVault { vault_id }]).await?;
+        assert!(store.apply(vec![group.clone()]).await.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+        let recovered = store.load_directory().await?;
+        assert_eq!(recovered.vault("v"), Some(&vault));
+        let read = store.read_version(Place::secrets(vault_id), "kept", VersionSelector::Latest).await?;
+        assert_eq!(read.map(|(_, value)| value.to_string()).as_deref(), Some("value"));
+
+        store.apply(vec![Change::SoftDeleteVault(DeletedVault::of(vault, 2_000))]).await?;
+        store.apply(vec![Change::PurgeVault { vault_id }, group]).await?;
+        let purged = store.load_directory().await?;
+        assert!(purged.vault("v").is_none() && purged.deleted_vault("v").is_none());
+        assert!(purged.resource_groups.is_empty(), "the emptied group was deleted");
+        assert!(store.read_version(Place::secrets(vault_id), "kept", VersionSelector::Latest).await?.is_none());
+        assert!(store.check_integrity().await?.problems.is_empty());
     }
     Ok(())
 }
@@ -595,6 +648,13 @@ async fn keys_and_certificates_of_the_schema_before_metadata_upgrade_with_it() -
         let listed = store.list_objects(Place::keys(vault), PageRequest { after: None, limit: 25 }).await?;
         assert!(listed.items.iter().all(|v| v.metadata.is_some() && v.properties.content_type.is_none()));
         assert!(store.check_integrity().await?.problems.is_empty());
+        // The vault is filed in the subscription its tenant was given, in the default group.
+        let directory = store.load_directory().await?;
+        let old = directory.vaults().iter().find(|v| v.id == vault).ok_or_else(|| corrupt("the old vault"))?;
+        let subscription = directory.default_subscription(old.tenant_id).map(|s| s.id);
+        assert_eq!((Some(old.subscription_id), old.resource_group.as_str()), (subscription, "strongroom"));
+        assert!(directory.resource_group(old.subscription_id, "strongroom").is_some());
+        assert_eq!((old.sku, old.location.as_str()), (Sku::Standard, "local"));
     }
     Ok(())
 }
