@@ -138,7 +138,8 @@ async fn lists_page_with_top_and_next_links_and_select_trims() {
         let page: Value = response.json().await.unwrap();
         let items = page["value"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{page}");
-        let keys: Vec<&String> = items[0].as_object().unwrap().keys().collect();
+        let mut keys: Vec<&String> = items[0].as_object().unwrap().keys().collect();
+        keys.sort();
         assert_eq!(keys, ["appId", "id"], "{page}");
         seen.extend(ids(&page));
         match page["@odata.nextLink"].as_str() {
