@@ -101,6 +101,12 @@ def tools_server():
             server.stop()
 
 
+@pytest.fixture(autouse=True)
+def trust_the_server(tools_server, monkeypatch):
+    """The machine trusts the installation's CA (a `requests` session otherwise takes the system bundle)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tools_server.ca)
+
+
 def claims(token):
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
