@@ -444,6 +444,8 @@ async fn graph_filters_select_what_they_name_and_other_options_are_refused() {
             vec!["alpha", "beta"],
         ),
         (format!("/v1.0/applications?$filter={}", query("appId eq 'it''s not there'")), vec![]),
+        // Applications have no identifier URIs here: the filter the CLI resolves a name by matches none.
+        (format!("/v1.0/applications?$filter={}", query("identifierUris/any(c:c eq 'api://x')")), vec![]),
         (format!("/v1.0/users?$filter={}", query("userPrincipalName eq 'plain@woodgrove'")), vec!["plain"]),
         (format!("/v1.0/users?$filter={}", query("mail eq 'plain@woodgrove'")), vec![]),
         (format!("/v1.0/groups?$filter={}", query("displayName eq 'staff'")), vec!["staff"]),
@@ -468,7 +470,7 @@ async fn graph_filters_select_what_they_name_and_other_options_are_refused() {
         "/v1.0/applications?$count=true".to_owned(),
         "/v1.0/applications?$expand=owners".to_owned(),
         format!("/v1.0/applications?$filter={}", query("appId ne 'x'")),
-        format!("/v1.0/applications?$filter={}", query("identifierUris/any(c:c eq 'api://x')")),
+        format!("/v1.0/applications?$filter={}", query("tags/all(c:c eq 'x')")),
         format!("/v1.0/users?filter={}", query("otherMails/any(c:c eq 'x')")),
         format!("/v1.0/applications/{}?$filter={}", object_id(&server, "beta"), query("appId eq 'x'")),
     ] {
