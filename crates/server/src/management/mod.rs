@@ -50,8 +50,15 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Whether `path` belongs to the management API rather than the token service.
 pub fn serves(path: &str) -> bool {
     let lower = path.trim_end_matches('/').to_ascii_lowercase();
-    ["/subscriptions", "/tenants", "/providers", subscriptions::METADATA_ENDPOINTS].contains(&lower.as_str())
+    ["/subscriptions", "/tenants", "/providers"].contains(&lower.as_str())
+        || is_metadata_endpoints(path)
         || ["/subscriptions/", "/providers/", "/v1.0/"].iter().any(|prefix| lower.starts_with(prefix))
+}
+
+/// Whether `path` asks for the cloud's metadata. Clients append it to the Resource Manager URL as the user typed
+/// it, so `az cloud register --endpoint-resource-manager https://…/` asks for `//metadata/endpoints`.
+fn is_metadata_endpoints(path: &str) -> bool {
+    path.trim_matches('/').eq_ignore_ascii_case(subscriptions::METADATA_ENDPOINTS.trim_start_matches('/'))
 }
 
 /// The authenticated caller of a management request.
@@ -244,7 +251,7 @@ async fn run(
     let addressed = uri.authority().map(|a| a.as_str()).or_else(|| headers.get(header::HOST)?.to_str().ok());
     let origin =
         addressed.map_or_else(|| state.endpoints.authority_host().to_owned(), |host| format!("https://{host}"));
-    if path.trim_end_matches('/').eq_ignore_ascii_case(subscriptions::METADATA_ENDPOINTS) {
+    if is_metadata_endpoints(path) {
         // Clouds are discovered before anyone signs in.
         return Ok(subscriptions::metadata_endpoints(state, query));
     }
@@ -408,4 +415,17 @@ fn unverified_tenant(token: &str) -> Option<Uuid> {
 /// The value of `name` in a query string.
 pub fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query?.as_bytes()).find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_endpoint_is_found_after_a_resource_manager_url_ending_in_a_slash() {
+        for path in ["/metadata/endpoints", "//metadata/endpoints", "/Metadata/Endpoints/"] {
+            assert!(serves(path) && is_metadata_endpoints(path), "{path}");
+        }
+        assert!(!serves("/metadata/identity/oauth2/token") && !is_metadata_endpoints("/metadata/endpoints/x"));
+    }
 }

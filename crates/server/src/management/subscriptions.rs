@@ -293,17 +293,28 @@ pub fn metadata_endpoints(state: &AppState, query: Option<&str>) -> Response {
         graph_endpoint: graph,
         portal_endpoint: management,
     };
-    let version = query_value(query, "api-version").unwrap_or_default();
-    // Dated versions compare as text; the list form began with 2019-05-01.
-    match version.as_str() >= "2019-05-01" {
+    match answers_a_list(&query_value(query, "api-version").unwrap_or_default()) {
         true => json_response(StatusCode::OK, &[cloud]),
         false => json_response(StatusCode::OK, &cloud),
     }
 }
 
+/// Whether the metadata endpoints answer `version` with a list of clouds rather than the one cloud: the list form
+/// belongs to 2019-05-01 up to 2022-09-01, which went back to the object (the Azure CLI asks 2022-09-01 and reads an
+/// object). Dated versions compare as text.
+fn answers_a_list(version: &str) -> bool {
+    ("2019-05-01".."2022-09-01").contains(&version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_comes_as_a_list_only_in_the_versions_that_had_one() {
+        assert!(answers_a_list("2019-05-01") && answers_a_list("2020-06-01"));
+        assert!(!answers_a_list("2015-01-01") && !answers_a_list("2022-09-01") && !answers_a_list(""));
+    }
 
     #[test]
     fn resource_filters_name_a_type_a_name_or_a_group() {
