@@ -323,6 +323,38 @@ def test_keys(server, az, tmp_path):
     assert len(az("keyvault", "key", "list-versions", *v, "-n", "signer")) == 2
 
 
+def sign_request(csr_base64):
+    """The PEM chain (leaf, then CA) a CA of the test's own makes for a base64 DER certificate request."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    request = x509.load_der_x509_csr(base64.b64decode(csr_base64))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def issue(subject, public_key, is_ca):
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+
+    leaf = issue(request.subject, request.public_key(), False)
+    ca = issue(ca_name, ca_key.public_key(), True)
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [leaf, ca])
+
+
 def test_certificates(server, az, tmp_path):
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import pkcs12
@@ -360,6 +392,12 @@ def test_certificates(server, az, tmp_path):
     az("keyvault", "certificate", "create", *v, "-n", "pending", "--policy", f"@{policy}")
     assert az("keyvault", "certificate", "pending", "show", *v, "-n", "pending")["status"] == "inProgress"
     assert az("keyvault", "certificate", "pending", "delete", *v, "-n", "pending")["status"] in ("inProgress", "cancelled")
+    # Another request, signed by a CA of the test's own and merged.
+    csr = az("keyvault", "certificate", "create", *v, "-n", "merged", "--policy", f"@{policy}")["csr"]
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(sign_request(csr))
+    merged = az("keyvault", "certificate", "pending", "merge", *v, "-n", "merged", "--file", str(chain))
+    assert merged["name"] == "merged" and merged["x509ThumbprintHex"]
     az("keyvault", "certificate", "contact", "add", *v, "--email", "ops@contoso.com", "--name", "Ops")
     assert [c["emailAddress"] for c in az("keyvault", "certificate", "contact", "list", *v)["contactList"]] == [
         "ops@contoso.com"
@@ -414,18 +452,20 @@ def test_resource_groups_and_vaults(server, az, subscription):
 
     az("keyvault", "delete", "-n", name)
     assert name not in {v["name"] for v in az("keyvault", "list")}
-    assert name in {v["name"] for v in az("keyvault", "list-deleted")}
+    assert name in {v["name"] for v in az("keyvault", "list-deleted", "--resource-type", "vault")}
     assert az("keyvault", "show-deleted", "-n", name)["name"] == name
     az("keyvault", "recover", "-n", name)
     assert az("keyvault", "show", "-n", name)["name"] == name
     az("keyvault", "delete", "-n", name)
     az("keyvault", "purge", "-n", name)
-    assert name not in {v["name"] for v in az("keyvault", "list-deleted")}
+    assert name not in {v["name"] for v in az("keyvault", "list-deleted", "--resource-type", "vault")}
 
     az("group", "delete", "-n", "team-rg", "--yes")
     assert az("group", "exists", "-n", "team-rg") is False
 
-    # The CLI's check-name asks about Managed HSM names (checkMhsmNameAvailability), a namespace of its own.
+    # Without --resource-type the CLI lists deleted Managed HSMs too; its check-name asks about Managed HSM names
+    # (checkMhsmNameAvailability), a namespace of their own. Strongroom has no Managed HSM.
+    assert az("keyvault", "list-deleted") == []
     assert az("keyvault", "check-name", "-n", name)["nameAvailable"] is True
 
 

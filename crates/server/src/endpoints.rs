@@ -55,6 +55,13 @@ impl Endpoints {
         [&self.login_origin, "/", tenant_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), "/v2.0"].concat()
     }
 
+    /// The audiences of management tokens: Azure's names for Resource Manager and Graph, and the login origin,
+    /// where this server serves both — a private cloud's metadata names it as the Graph resource, so the Azure
+    /// CLI asks for tokens for it.
+    pub fn management_audiences(&self) -> Vec<&str> {
+        MANAGEMENT_RESOURCES.iter().copied().chain([self.login_origin.as_str()]).collect()
+    }
+
     /// The vault resource: the audience of vault tokens and the challenge's `resource`.
     pub fn vault_resource(&self) -> &str {
         &self.vault_origin
@@ -109,6 +116,14 @@ mod tests {
         assert_eq!(e.vault_url("dev"), "https://dev.vault.localhost:8443");
         let e = Endpoints::new("login.localhost", "vault.localhost", 443);
         assert_eq!(e.vault_resource(), "https://vault.localhost");
+    }
+
+    #[test]
+    fn management_tokens_may_name_the_login_origin_but_never_the_vaults() {
+        let e = Endpoints::new("localhost", "vault.localhost", 8443);
+        let audiences = e.management_audiences();
+        assert!(audiences.contains(&"https://localhost:8443") && audiences.contains(&"https://graph.microsoft.com"));
+        assert!(!audiences.contains(&e.vault_resource()));
     }
 
     #[test]

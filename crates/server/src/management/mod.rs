@@ -41,7 +41,6 @@ use uuid::Uuid;
 
 use self::error::ManagementError;
 use crate::audit::{Arrival, RequestFacts};
-use crate::endpoints::MANAGEMENT_RESOURCES;
 use crate::state::AppState;
 
 /// Largest request body read.
@@ -396,7 +395,8 @@ fn authenticate(
         .and_then(|id| directory.tenants().iter().find(|t| t.id == id).cloned())
         .ok_or_else(|| refuse("The access token is not from a tenant of this server."))?;
     let issuer = state.endpoints.issuer(tenant.id);
-    let expected = Expected { issuer: &issuer, audiences: MANAGEMENT_RESOURCES, tenant_id: tenant.id };
+    let audiences = state.endpoints.management_audiences();
+    let expected = Expected { issuer: &issuer, audiences: &audiences, tenant_id: tenant.id };
     let claims = state
         .validated_tokens
         .validate(&state.keys.get(), token, &expected, state.clock.now_seconds())
