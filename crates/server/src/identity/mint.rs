@@ -158,7 +158,7 @@ fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u6
 
 /// The audience for a requested resource, if it is one this server issues tokens for: the vault resource,
 /// named as such (a trailing slash is tolerated) or by Key Vault's application id; or the management API,
-/// under any of the names Azure's management and Graph resources go by, or the login origin it is served on.
+/// by this server's Resource Manager or Graph URL or any of the names Azure's go by.
 pub fn audience_for(state: &AppState, resource: &str) -> Option<String> {
     let vault = state.endpoints.vault_resource();
     let requested = resource.trim_end_matches('/');

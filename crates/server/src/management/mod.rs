@@ -3,8 +3,8 @@
 //! and a Microsoft-Graph-shaped directory ([`directory`]), served on every host but the vaults'. Every request
 //! runs (the cloud's metadata, [`subscriptions::metadata_endpoints`], is public and skips them):
 //!
-//! 1. authenticate — a bearer token this service issued for a management resource (`https://management.azure.com`
-//!    or `https://graph.microsoft.com`), in the tenant the path names;
+//! 1. authenticate — a bearer token this service issued for a management resource (this server's Resource
+//!    Manager or Graph URL, or Azure's names for them), in the tenant the path names;
 //! 2. authorize — the control-plane action at the resource's scope (Azure RBAC: Owner, Contributor, Key Vault
 //!    Contributor, Data Access Administrator, custom roles), or the directory action (Entra directory roles),
 //!    decided from the directory snapshot;
