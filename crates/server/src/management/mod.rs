@@ -77,6 +77,9 @@ pub struct Context<'a> {
     pub subscription: Option<Subscription>,
     /// The resource group a Resource Manager path names, as the path spells it.
     pub resource_group: Option<String>,
+    /// The path's subscription segment when it is the tenant's id (older clients): ids are shown with it, so
+    /// that what such a client reads matches what it addresses.
+    pub addressed_as: Option<Uuid>,
     /// The caller.
     pub caller: Caller,
     /// The method.
@@ -113,7 +116,7 @@ impl Context<'_> {
             self.draft.authorized = true;
             return Ok(());
         }
-        let scope_id = resource::scope_id(self.subscription_id(), vault, scope);
+        let scope_id = resource::scope_id(self.shown_subscription(), vault, scope);
         Err(ManagementError::authorization_failed(&self.caller.claims.oid, action.as_str(), &scope_id))
     }
 
@@ -155,6 +158,11 @@ impl Context<'_> {
             .as_ref()
             .or_else(|| self.directory.default_subscription(self.tenant.id))
             .map_or(self.tenant.id, |s| s.id)
+    }
+
+    /// The subscription id resource ids show: the path's segment (a subscription's id, or its tenant's).
+    pub fn shown_subscription(&self) -> Uuid {
+        self.addressed_as.unwrap_or_else(|| self.subscription_id())
     }
 
     /// The vault of the caller's tenant called `name`, filed in the subscription and resource group the path
@@ -268,6 +276,7 @@ async fn run(
         tenant,
         subscription: None,
         resource_group: None,
+        addressed_as: None,
         caller,
         method: method.clone(),
         query: query.map(str::to_owned),
@@ -298,6 +307,7 @@ async fn run(
 async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Response, ManagementError> {
     use resource::Tail;
     let subscription = subscriptions::resolve(cx, arm.subscription)?;
+    cx.addressed_as = (arm.subscription == subscription.tenant_id).then_some(arm.subscription);
     cx.subscription = Some(subscription);
     cx.resource_group = arm.resource_group.clone();
     let names_group = arm.resource_group.is_some() && !matches!(arm.tail, Tail::ResourceGroup);
