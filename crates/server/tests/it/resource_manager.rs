@@ -365,6 +365,14 @@ async fn a_deleted_vault_keeps_its_objects_until_it_is_recovered_or_purged() {
     let (status, _) = call(&server, Method::PUT, &guarded, Some(&owner), Some(body)).await;
     assert_eq!(status, 201);
     call(&server, Method::DELETE, &guarded, Some(&owner), None).await;
-    let (status, body) = call(&server, Method::POST, &format!("{}/purge", deleted.replace("ts-ledger", "ts-guarded")), Some(&owner), None).await;
+    let guarded_deleted = deleted.replace("ts-ledger", "ts-guarded");
+    let (status, body) = call(&server, Method::POST, &format!("{guarded_deleted}/purge"), Some(&owner), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("PurgeProtectionEnabled")), "{body}");
+    let state = server.running().state();
+    let now = server.clock.now_seconds();
+    assert_eq!(strongroom_server::sweeper::purge_expired_vaults(state, now).await.unwrap(), 0, "not yet");
+    let later = now + 90 * 86_400 + 1;
+    assert_eq!(strongroom_server::sweeper::purge_expired_vaults(state, later).await.unwrap(), 1, "its retention ended");
+    let (status, _) = call(&server, Method::GET, &guarded_deleted, Some(&owner), None).await;
+    assert_eq!(status, 404);
 }
