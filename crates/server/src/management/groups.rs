@@ -81,7 +81,10 @@ async fn put(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
         None if cx.method == Method::PATCH => return Err(not_found(&name)),
         None => {
             let location = body.location.clone().ok_or_else(|| {
-                ManagementError::bad_request("LocationRequired", "The location property is required for this definition.")
+                ManagementError::bad_request(
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                )
             })?;
             validate_location(&location)?;
             ResourceGroup { subscription_id: cx.subscription_id(), name, location, tags: tags.unwrap_or_default() }
@@ -104,7 +107,10 @@ async fn delete(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
         && cx.directory.default_subscription(cx.tenant.id).is_some_and(|s| s.id == group.subscription_id)
         && cx.directory.principals().iter().any(|p| {
             p.tenant_id == cx.tenant.id
-                && cx.directory.managed_identity(p.object_id).is_some_and(|(_, mi)| mi.kind == ManagedIdentityKind::User)
+                && cx
+                    .directory
+                    .managed_identity(p.object_id)
+                    .is_some_and(|(_, mi)| mi.kind == ManagedIdentityKind::User)
         });
     if holds_identities {
         return Err(ManagementError::conflict(

@@ -342,7 +342,8 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
         Tail::ManagedIdentities(name) => {
             // User-assigned identities live in the default group of the default subscription.
             let default = cx.directory.default_subscription(cx.tenant.id).map(|s| s.id);
-            let in_default = arm.resource_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(DEFAULT_RESOURCE_GROUP));
+            let in_default =
+                arm.resource_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(DEFAULT_RESOURCE_GROUP));
             if !in_default || default != Some(cx.subscription_id()) {
                 return Err(groups::not_found(arm.resource_group.as_deref().unwrap_or_default()));
             }

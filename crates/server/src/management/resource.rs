@@ -244,7 +244,8 @@ mod tests {
         let tenant =
             ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.Authorization/roleDefinitions")).ok();
         assert_eq!(tenant.map(|p| (p.scope(), p.tail)), Some((Scope::Tenant, Tail::RoleDefinitions(None))));
-        let other = ArmPath::parse(&format!("/subscriptions/{t}/resourceGroups/other/providers/Microsoft.KeyVault/vaults"));
+        let other =
+            ArmPath::parse(&format!("/subscriptions/{t}/resourceGroups/other/providers/Microsoft.KeyVault/vaults"));
         assert_eq!(other.ok().map(|p| (p.resource_group, p.tail)), Some((Some("other".into()), Tail::Vaults)));
         assert!(ArmPath::parse("/subscriptions/not-a-guid").is_err());
         assert_eq!(ArmPath::parse(&format!("/subscriptions/{t}")).ok().map(|p| p.tail), Some(Tail::Subscription));

@@ -99,7 +99,13 @@ async fn arm_token(server: &TestServer, tenant: &str, app: &str) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn call(server: &TestServer, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let separator = if path.contains('?') { '&' } else { '?' };
     let url = format!("{}{path}{separator}{API}", server.authority_host());
     let mut request = server.http.request(method, url);
@@ -150,7 +156,8 @@ async fn subscriptions_are_shown_to_role_holders_of_their_tenant_only() {
     let nobody = arm_token(&server, "tailspin", "ts-nobody").await;
     let (status, list) = call(&server, Method::GET, "/subscriptions", Some(&nobody), None).await;
     assert_eq!((status, list["value"].as_array().map(Vec::len)), (200, Some(0)), "{list}");
-    let (status, body) = call(&server, Method::GET, &format!("/subscriptions/{subscription}"), Some(&nobody), None).await;
+    let (status, body) =
+        call(&server, Method::GET, &format!("/subscriptions/{subscription}"), Some(&nobody), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("AuthorizationFailed")), "{body}");
     let (status, _) = call(&server, Method::GET, "/subscriptions", None, None).await;
     assert_eq!(status, 401, "no token, no list");
@@ -163,7 +170,8 @@ async fn subscriptions_are_shown_to_role_holders_of_their_tenant_only() {
 
     // Another tenant's subscription is refused as Azure refuses a token of the wrong tenant; an unknown one
     // is not found; the tenant's own id still stands for its default subscription.
-    let (status, body) = call(&server, Method::GET, &format!("/subscriptions/{subscription}"), Some(&northwind), None).await;
+    let (status, body) =
+        call(&server, Method::GET, &format!("/subscriptions/{subscription}"), Some(&northwind), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("InvalidAuthenticationTokenTenant")), "{body}");
     let groups = format!("/subscriptions/{subscription}/resourcegroups");
     let (status, _) = call(&server, Method::GET, &groups, Some(&northwind), None).await;
@@ -178,7 +186,8 @@ async fn subscriptions_are_shown_to_role_holders_of_their_tenant_only() {
     let (status, tenants) = call(&server, Method::GET, "/tenants", Some(&owner), None).await;
     assert_eq!((status, tenants["value"][0]["tenantId"].as_str()), (200, Some(server.tenant_id("tailspin").as_str())));
     assert_eq!(tenants["value"].as_array().unwrap().len(), 1, "only its own tenant");
-    let (_, locations) = call(&server, Method::GET, &format!("/subscriptions/{subscription}/locations"), Some(&owner), None).await;
+    let (_, locations) =
+        call(&server, Method::GET, &format!("/subscriptions/{subscription}/locations"), Some(&owner), None).await;
     assert_eq!(locations["value"][0]["name"], "local", "{locations}");
     let provider = format!("/subscriptions/{subscription}/providers/Microsoft.KeyVault");
     let (status, provider) = call(&server, Method::GET, &provider, Some(&owner), None).await;
@@ -227,7 +236,8 @@ async fn resource_groups_file_vaults_and_take_them_along_when_deleted() {
     assert_eq!(created["id"], format!("/subscriptions/{subscription}/resourceGroups/apps").as_str());
     let (status, _) = call(&server, Method::HEAD, &group("Apps"), Some(&owner), None).await;
     assert_eq!(status, 204);
-    let (_, list) = call(&server, Method::GET, &format!("/subscriptions/{subscription}/resourcegroups"), Some(&reader), None).await;
+    let (_, list) =
+        call(&server, Method::GET, &format!("/subscriptions/{subscription}/resourcegroups"), Some(&reader), None).await;
     assert_eq!(names(&list), ["apps", "crypto", "strongroom"]);
 
     // A vault in the group, premium and tagged; its id names the real subscription and group, and it is
@@ -239,18 +249,23 @@ async fn resource_groups_file_vaults_and_take_them_along_when_deleted() {
     let (status, made) = call(&server, Method::PUT, &vault("apps", "ts-apps"), Some(&owner), Some(create)).await;
     assert_eq!(status, 201, "{made}");
     assert_eq!(made["id"], vault("apps", "ts-apps").as_str());
-    assert_eq!((made["properties"]["sku"]["name"].as_str(), made["tags"]["env"].as_str()), (Some("premium"), Some("dev")));
+    assert_eq!(
+        (made["properties"]["sku"]["name"].as_str(), made["tags"]["env"].as_str()),
+        (Some("premium"), Some("dev"))
+    );
     let (status, _) = call(&server, Method::GET, &vault("strongroom", "ts-apps"), Some(&owner), None).await;
     assert_eq!(status, 404, "filed in its own group only");
-    let (status, body) = call(&server, Method::PUT, &vault("nowhere", "ts-other"), Some(&owner), Some(json!({"location": "local"}))).await;
+    let (status, body) =
+        call(&server, Method::PUT, &vault("nowhere", "ts-other"), Some(&owner), Some(json!({"location": "local"})))
+            .await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("ResourceGroupNotFound")));
-    let (status, patched) = call(&server, Method::PATCH, &vault("apps", "ts-apps"), Some(&owner), Some(json!({"tags": {"env": "prod"}}))).await;
+    let (status, patched) =
+        call(&server, Method::PATCH, &vault("apps", "ts-apps"), Some(&owner), Some(json!({"tags": {"env": "prod"}})))
+            .await;
     assert_eq!((status, patched["tags"]["env"].as_str()), (200, Some("prod")), "{patched}");
 
     // The generic resources query (az keyvault list / show without -g) and the subscription's vaults.
-    let query = format!(
-        "/subscriptions/{subscription}/resources?$filter=resourceType eq 'Microsoft.KeyVault/vaults'"
-    );
+    let query = format!("/subscriptions/{subscription}/resources?$filter=resourceType eq 'Microsoft.KeyVault/vaults'");
     let (status, resources) = call(&server, Method::GET, &query, Some(&reader), None).await;
     assert_eq!(status, 200, "{resources}");
     assert_eq!(names(&resources), ["ts-apps", "ts-hsm", "ts-ledger"]);
@@ -272,7 +287,8 @@ async fn resource_groups_file_vaults_and_take_them_along_when_deleted() {
     }
     let own = default_subscription(&server, "northwind");
     let in_own = format!("/subscriptions/{own}/resourceGroups/strongroom/providers/Microsoft.KeyVault/vaults/ts-apps");
-    let (status, body) = call(&server, Method::PUT, &in_own, Some(&northwind), Some(json!({"location": "local"}))).await;
+    let (status, body) =
+        call(&server, Method::PUT, &in_own, Some(&northwind), Some(json!({"location": "local"}))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("VaultAlreadyExists")), "{body}");
 
     // Deleting the group soft-deletes its vault; the Reader may do neither.
@@ -287,7 +303,8 @@ async fn resource_groups_file_vaults_and_take_them_along_when_deleted() {
     assert_eq!(names(&deleted), ["ts-apps"]);
 
     // Role assignments are not made at a resource group's scope (it would reach the whole tenant).
-    let at_group = format!("{}/providers/Microsoft.Authorization/roleAssignments/{}", group("crypto"), uuid::Uuid::new_v4());
+    let at_group =
+        format!("{}/providers/Microsoft.Authorization/roleAssignments/{}", group("crypto"), uuid::Uuid::new_v4());
     let grant = json!({"properties": {"roleDefinitionId": "Reader", "principalId": principal(&server, "ts-nobody")}});
     let (status, body) = call(&server, Method::PUT, &at_group, Some(&owner), Some(grant)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("InvalidScope")), "{body}");
@@ -319,9 +336,12 @@ async fn a_deleted_vault_keeps_its_objects_until_it_is_recovered_or_purged() {
     let server = TestServer::start(&config()).await;
     let owner = arm_token(&server, "tailspin", "ts-owner").await;
     let subscription = default_subscription(&server, "tailspin");
-    let ledger = format!("/subscriptions/{subscription}/resourceGroups/strongroom/providers/Microsoft.KeyVault/vaults/ts-ledger");
+    let ledger = format!(
+        "/subscriptions/{subscription}/resourceGroups/strongroom/providers/Microsoft.KeyVault/vaults/ts-ledger"
+    );
     let reader_token = server.token("tailspin", "ts-vault-user").await;
-    let read = || server.vault_call(Method::GET, "ts-ledger", "/secrets/kept?api-version=7.6", Some(&reader_token), None);
+    let read =
+        || server.vault_call(Method::GET, "ts-ledger", "/secrets/kept?api-version=7.6", Some(&reader_token), None);
     assert_eq!(read().await.status().as_u16(), 200);
 
     let (status, _) = call(&server, Method::DELETE, &ledger, Some(&owner), None).await;
@@ -333,7 +353,8 @@ async fn a_deleted_vault_keeps_its_objects_until_it_is_recovered_or_purged() {
     let ask = json!({"name": "ts-ledger", "type": "Microsoft.KeyVault/vaults"});
     let (_, answer) = call(&server, Method::POST, &check, Some(&owner), Some(ask.clone())).await;
     assert_eq!((answer["nameAvailable"].as_bool(), answer["reason"].as_str()), (Some(false), Some("AlreadyExists")));
-    let deleted = format!("/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/local/deletedVaults/ts-ledger");
+    let deleted =
+        format!("/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/local/deletedVaults/ts-ledger");
     let (status, shown) = call(&server, Method::GET, &deleted, Some(&owner), None).await;
     assert_eq!((status, shown["properties"]["vaultId"].as_str()), (200, Some(ledger.as_str())), "{shown}");
 
