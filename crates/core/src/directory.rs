@@ -392,7 +392,8 @@ impl Directory {
     /// scope: what makes the tenant's subscriptions visible to it.
     pub fn holds_azure_role(&self, tenant_id: Uuid, object_id: Uuid) -> bool {
         let holders: Vec<Uuid> = std::iter::once(object_id).chain(self.groups_of(object_id)).collect();
-        let in_vaults = self.vaults.iter().filter(|v| v.tenant_id == tenant_id).flat_map(|v| self.role_assignments(v.id));
+        let in_vaults =
+            self.vaults.iter().filter(|v| v.tenant_id == tenant_id).flat_map(|v| self.role_assignments(v.id));
         self.tenant_role_assignments(tenant_id)
             .iter()
             .chain(in_vaults)

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use strongroom_core::directory::Change;
 use strongroom_store::Store;
 use tokio::sync::watch;
 
@@ -25,10 +26,34 @@ pub async fn sweep_once(store: &dyn Store, now: i64) -> strongroom_store::Result
 }
 
 /// Purges, rotations and renewals that are due by the server's clock.
+/// Purges the soft-deleted vaults whose retention has ended at `now` (purge protection keeps a vault only until
+/// then), with their objects, and takes the new directory up; returns how many.
+pub async fn purge_expired_vaults(state: &AppState, now: i64) -> strongroom_store::Result<usize> {
+    // Under the management API's write lock: no vault change races this one.
+    let _writing = state.directory.lock_writes().await;
+    let expired: Vec<Change> = state
+        .directory()
+        .deleted_vaults
+        .iter()
+        .filter(|d| d.scheduled_purge <= now)
+        .map(|d| Change::PurgeVault { vault_id: d.vault.id })
+        .collect();
+    let purged = expired.len();
+    if purged > 0 {
+        state.store.apply(expired).await?;
+        state.directory.set(state.store.load_directory().await?);
+        tracing::info!(purged, "purged deleted vaults past their retention");
+    }
+    Ok(purged)
+}
+
 async fn maintain(state: &AppState) {
     let now = state.clock.now_seconds();
     if let Err(e) = sweep_once(state.store.as_ref(), now).await {
         tracing::error!("the retention sweep failed: {e}");
+    }
+    if let Err(e) = purge_expired_vaults(state, now).await {
+        tracing::error!("the deleted vaults' retention sweep failed: {e}");
     }
     let rotated = vault::rotation::run_schedule(state, now).await;
     if rotated > 0 {

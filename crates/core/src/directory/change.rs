@@ -3,7 +3,9 @@
 
 use uuid::Uuid;
 
-use super::{ApplicationCredentials, DeletedVault, ManagedIdentity, Principal, ResourceGroup, Subscription, Tenant, User, Vault};
+use super::{
+    ApplicationCredentials, DeletedVault, ManagedIdentity, Principal, ResourceGroup, Subscription, Tenant, User, Vault,
+};
 use crate::credential::StoredSecret;
 use crate::object::ObjectVersion;
 use crate::rbac::{Role, RoleAssignment};

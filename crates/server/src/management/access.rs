@@ -211,7 +211,7 @@ async fn delete_assignment(
 
 fn assignment_resource(cx: &Context<'_>, placed: &Placed<'_>) -> RoleAssignmentResource {
     let a = placed.assignment;
-    let scope = scope_id(cx.subscription_id(), placed.vault, &a.scope);
+    let scope = scope_id(cx.shown_subscription(), placed.vault, &a.scope);
     let principal_type = cx.directory.principal(a.principal_id).map(|p| match p.kind {
         PrincipalKind::User => "User",
         PrincipalKind::Group => "Group",
@@ -233,7 +233,7 @@ fn assignment_resource(cx: &Context<'_>, placed: &Placed<'_>) -> RoleAssignmentR
 }
 
 fn definition_id(cx: &Context<'_>, role: &RoleDefinition) -> String {
-    format!("/subscriptions/{}{}", cx.subscription_id(), role.definition_id())
+    format!("/subscriptions/{}{}", cx.shown_subscription(), role.definition_id())
 }
 
 /// Serves `…/providers/Microsoft.Authorization/roleDefinitions[/{id}]`.
@@ -359,7 +359,7 @@ fn definition_resource(cx: &Context<'_>, role: &RoleDefinition) -> RoleDefinitio
                 data_actions: p.data_actions.clone(),
                 not_data_actions: p.not_data_actions.clone(),
             }],
-            assignable_scopes: vec![format!("/subscriptions/{}", cx.subscription_id())],
+            assignable_scopes: vec![format!("/subscriptions/{}", cx.shown_subscription())],
         },
     }
 }

@@ -27,13 +27,13 @@ pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, Manag
                 .resource_groups
                 .iter()
                 .filter(|g| g.subscription_id == subscription)
-                .map(to_resource)
+                .map(|g| to_resource(cx, g))
                 .collect();
             Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
         }
         (Tail::ResourceGroup, Method::GET) => {
             cx.authorize(Action::ResourceGroupsRead, None, &Scope::Tenant, None)?;
-            Ok(json_response(StatusCode::OK, &to_resource(&existing(cx)?)))
+            Ok(json_response(StatusCode::OK, &to_resource(cx, &existing(cx)?)))
         }
         (Tail::ResourceGroup, Method::HEAD) => {
             cx.authorize(Action::ResourceGroupsRead, None, &Scope::Tenant, None)?;
@@ -81,7 +81,10 @@ async fn put(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
         None if cx.method == Method::PATCH => return Err(not_found(&name)),
         None => {
             let location = body.location.clone().ok_or_else(|| {
-                ManagementError::bad_request("LocationRequired", "The location property is required for this definition.")
+                ManagementError::bad_request(
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                )
             })?;
             validate_location(&location)?;
             ResourceGroup { subscription_id: cx.subscription_id(), name, location, tags: tags.unwrap_or_default() }
@@ -91,7 +94,7 @@ async fn put(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
         cx.apply(vec![Change::PutResourceGroup(group.clone())]).await?;
     }
     let status = if found.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok(json_response(status, &to_resource(&group)))
+    Ok(json_response(status, &to_resource(cx, &group)))
 }
 
 /// Deletes the group and soft-deletes its vaults (each needs `vaults/delete` too), in one transaction. The
@@ -104,7 +107,10 @@ async fn delete(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
         && cx.directory.default_subscription(cx.tenant.id).is_some_and(|s| s.id == group.subscription_id)
         && cx.directory.principals().iter().any(|p| {
             p.tenant_id == cx.tenant.id
-                && cx.directory.managed_identity(p.object_id).is_some_and(|(_, mi)| mi.kind == ManagedIdentityKind::User)
+                && cx
+                    .directory
+                    .managed_identity(p.object_id)
+                    .is_some_and(|(_, mi)| mi.kind == ManagedIdentityKind::User)
         });
     if holds_identities {
         return Err(ManagementError::conflict(
@@ -145,9 +151,9 @@ pub fn tags_value(tags: &Tags) -> Value {
     Value::Object(tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }
 
-fn to_resource(group: &ResourceGroup) -> ResourceGroupResource {
+fn to_resource(cx: &Context<'_>, group: &ResourceGroup) -> ResourceGroupResource {
     ResourceGroupResource {
-        id: resource_group_id(group.subscription_id, &group.name),
+        id: resource_group_id(cx.shown_subscription(), &group.name),
         name: group.name.clone(),
         kind: "Microsoft.Resources/resourceGroups".to_owned(),
         location: Some(group.location.clone()),

@@ -5,7 +5,9 @@
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind};
+use strongroom_core::directory::{
+    DEFAULT_RESOURCE_GROUP, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind,
+};
 use strongroom_core::rbac::{Action, Scope};
 use strongroom_proto::arm::{ListResult, UserAssignedIdentity, UserAssignedIdentityProperties};
 use uuid::Uuid;

@@ -83,6 +83,9 @@ pub struct Context<'a> {
     pub subscription: Option<Subscription>,
     /// The resource group a Resource Manager path names, as the path spells it.
     pub resource_group: Option<String>,
+    /// The path's subscription segment when it is the tenant's id (older clients): ids are shown with it, so
+    /// that what such a client reads matches what it addresses.
+    pub addressed_as: Option<Uuid>,
     /// The caller.
     pub caller: Caller,
     /// The method.
@@ -121,7 +124,7 @@ impl Context<'_> {
             self.draft.authorized = true;
             return Ok(());
         }
-        let scope_id = resource::scope_id(self.subscription_id(), vault, scope);
+        let scope_id = resource::scope_id(self.shown_subscription(), vault, scope);
         Err(ManagementError::authorization_failed(&self.caller.claims.oid, action.as_str(), &scope_id))
     }
 
@@ -168,6 +171,11 @@ impl Context<'_> {
             .as_ref()
             .or_else(|| self.directory.default_subscription(self.tenant.id))
             .map_or(self.tenant.id, |s| s.id)
+    }
+
+    /// The subscription id resource ids show: the path's segment (a subscription's id, or its tenant's).
+    pub fn shown_subscription(&self) -> Uuid {
+        self.addressed_as.unwrap_or_else(|| self.subscription_id())
     }
 
     /// The vault of the caller's tenant called `name`, filed in the subscription and resource group the path
@@ -283,6 +291,7 @@ async fn run(
         tenant,
         subscription: None,
         resource_group: None,
+        addressed_as: None,
         caller,
         method: method.clone(),
         query: query.map(str::to_owned),
@@ -314,6 +323,7 @@ async fn run(
 async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Response, ManagementError> {
     use resource::Tail;
     let subscription = subscriptions::resolve(cx, arm.subscription)?;
+    cx.addressed_as = (arm.subscription == subscription.tenant_id).then_some(arm.subscription);
     cx.subscription = Some(subscription);
     cx.resource_group = arm.resource_group.clone();
     let names_group = arm.resource_group.is_some() && !matches!(arm.tail, Tail::ResourceGroup);
@@ -348,7 +358,8 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
         Tail::ManagedIdentities(name) => {
             // User-assigned identities live in the default group of the default subscription.
             let default = cx.directory.default_subscription(cx.tenant.id).map(|s| s.id);
-            let in_default = arm.resource_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(DEFAULT_RESOURCE_GROUP));
+            let in_default =
+                arm.resource_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(DEFAULT_RESOURCE_GROUP));
             if !in_default || default != Some(cx.subscription_id()) {
                 return Err(groups::not_found(arm.resource_group.as_deref().unwrap_or_default()));
             }

@@ -188,13 +188,13 @@ impl ArmPath {
     }
 }
 
-/// The canonical resource id of a scope: the subscription `subscription_id` for the tenant's scope, else under
-/// the vault.
+/// The canonical resource id of a scope in the subscription shown as `subscription_id`: the subscription for
+/// the tenant's scope, else under the vault.
 pub fn scope_id(subscription_id: Uuid, vault: Option<&Vault>, scope: &Scope) -> String {
     match (vault, scope) {
-        (Some(vault), Scope::Vault) => vault_id(vault),
+        (Some(vault), Scope::Vault) => vault_id(subscription_id, vault),
         (Some(vault), Scope::Object { collection, name }) => {
-            format!("{}/{}/{name}", vault_id(vault), collection.as_str())
+            format!("{}/{}/{name}", vault_id(subscription_id, vault), collection.as_str())
         }
         _ => subscription_id_path(subscription_id),
     }
@@ -210,11 +210,11 @@ pub fn resource_group_id(subscription_id: Uuid, group: &str) -> String {
     format!("/subscriptions/{subscription_id}/resourceGroups/{group}")
 }
 
-/// The resource id of a vault.
-pub fn vault_id(vault: &Vault) -> String {
+/// The resource id of a vault, in the subscription shown as `subscription_id`.
+pub fn vault_id(subscription_id: Uuid, vault: &Vault) -> String {
     format!(
         "{}/providers/Microsoft.KeyVault/vaults/{}",
-        resource_group_id(vault.subscription_id, &vault.resource_group),
+        resource_group_id(subscription_id, &vault.resource_group),
         vault.name
     )
 }
@@ -244,7 +244,8 @@ mod tests {
         let tenant =
             ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.Authorization/roleDefinitions")).ok();
         assert_eq!(tenant.map(|p| (p.scope(), p.tail)), Some((Scope::Tenant, Tail::RoleDefinitions(None))));
-        let other = ArmPath::parse(&format!("/subscriptions/{t}/resourceGroups/other/providers/Microsoft.KeyVault/vaults"));
+        let other =
+            ArmPath::parse(&format!("/subscriptions/{t}/resourceGroups/other/providers/Microsoft.KeyVault/vaults"));
         assert_eq!(other.ok().map(|p| (p.resource_group, p.tail)), Some((Some("other".into()), Tail::Vaults)));
         assert!(ArmPath::parse("/subscriptions/not-a-guid").is_err());
         assert_eq!(ArmPath::parse(&format!("/subscriptions/{t}")).ok().map(|p| p.tail), Some(Tail::Subscription));

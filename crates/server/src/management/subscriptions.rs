@@ -8,9 +8,8 @@ use axum::response::Response;
 use strongroom_core::directory::{DEFAULT_LOCATION, Subscription};
 use strongroom_core::rbac::{Action, Scope};
 use strongroom_proto::arm::{
-    CloudAuthentication, CloudMetadata, CloudSuffixes, GenericResource, ListResult, LocationMetadata,
-    LocationResource, ProviderResource, ProviderResourceType, SubscriptionPolicies, SubscriptionResource,
-    TenantResource,
+    CloudAuthentication, CloudMetadata, CloudSuffixes, GenericResource, ListResult, LocationMetadata, LocationResource,
+    ProviderResource, ProviderResourceType, SubscriptionPolicies, SubscriptionResource, TenantResource,
 };
 use uuid::Uuid;
 
@@ -52,8 +51,14 @@ const KEY_VAULT_API_VERSIONS: &[&str] = &[
 ];
 
 /// The resource types of `Microsoft.KeyVault` Strongroom serves.
-const KEY_VAULT_RESOURCE_TYPES: &[&str] =
-    &["vaults", "vaults/accessPolicies", "deletedVaults", "locations", "locations/deletedVaults", "checkNameAvailability"];
+const KEY_VAULT_RESOURCE_TYPES: &[&str] = &[
+    "vaults",
+    "vaults/accessPolicies",
+    "deletedVaults",
+    "locations",
+    "locations/deletedVaults",
+    "checkNameAvailability",
+];
 
 /// The subscription a path names: a subscription of the caller's tenant, or the tenant's own id, which older
 /// clients use and which stands for its default subscription. Another tenant's is refused as Azure refuses a
@@ -62,7 +67,9 @@ pub fn resolve(cx: &Context<'_>, given: Uuid) -> Result<Subscription, Management
     let found = cx
         .directory
         .subscription(given)
-        .or_else(|| cx.directory.tenants().iter().find(|t| t.id == given).and_then(|t| cx.directory.default_subscription(t.id)))
+        .or_else(|| {
+            cx.directory.tenants().iter().find(|t| t.id == given).and_then(|t| cx.directory.default_subscription(t.id))
+        })
         .cloned();
     match found {
         Some(subscription) if subscription.tenant_id == cx.tenant.id => Ok(subscription),
@@ -83,7 +90,7 @@ fn sees_subscriptions(cx: &Context<'_>) -> bool {
 pub fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     cx.allow_listing(Action::SubscriptionsRead);
     let value = match sees_subscriptions(cx) {
-        true => cx.directory.subscriptions_of(cx.tenant.id).into_iter().map(|s| to_resource(s)).collect(),
+        true => cx.directory.subscriptions_of(cx.tenant.id).into_iter().map(to_resource).collect(),
         false => Vec::new(),
     };
     Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
@@ -218,7 +225,9 @@ impl Filter {
         let unsupported = || {
             ManagementError::bad_request(
                 "InvalidFilterInQueryString",
-                format!("The $filter '{text}' is not supported: use resourceType, name or resourceGroup eq 'value', joined by and."),
+                format!(
+                    "The $filter '{text}' is not supported: use resourceType, name or resourceGroup eq 'value', joined by and."
+                ),
             )
         };
         for clause in split_and(text) {

@@ -109,12 +109,8 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
             validate_location(location)?;
             location.to_owned()
         }
-        (None, None) => {
-            return Err(ManagementError::bad_request(
-                "LocationRequired",
-                "The location property is required for this definition.",
-            ));
-        }
+        // Older clients leave it out: the vault takes its group's.
+        (None, None) => group.location.clone(),
     };
     let base = existing.clone().unwrap_or_else(|| Vault {
         id: Uuid::new_v4(),
@@ -202,13 +198,13 @@ pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Resp
                 .deleted_vaults
                 .iter()
                 .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == subscription)
-                .map(deleted_resource)
+                .map(|d| deleted_resource(cx, d))
                 .collect();
             Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
         }
         (Tail::DeletedVault { location, name, purge: false }, Method::GET) => {
             cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
-            Ok(json_response(StatusCode::OK, &deleted_resource(&find_deleted(cx, location, name)?)))
+            Ok(json_response(StatusCode::OK, &deleted_resource(cx, &find_deleted(cx, location, name)?)))
         }
         (Tail::DeletedVault { location, name, purge: true }, Method::POST) => {
             cx.authorize(Action::DeletedVaultsPurge, None, &Scope::Tenant, None)?;
@@ -266,15 +262,15 @@ fn deleted_not_found(name: &str) -> ManagementError {
     ManagementError::not_found("DeletedVaultNotFound", format!("No deleted vault named '{name}' was found."))
 }
 
-fn deleted_resource(deleted: &DeletedVault) -> DeletedVaultResource {
-    let vault = &deleted.vault;
+fn deleted_resource(cx: &Context<'_>, deleted: &DeletedVault) -> DeletedVaultResource {
+    let (vault, subscription) = (&deleted.vault, cx.shown_subscription());
     let date = |seconds: i64| {
         OffsetDateTime::from_unix_timestamp(seconds).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
     };
     DeletedVaultResource {
         id: format!(
             "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
-            subscription_id_path(vault.subscription_id),
+            subscription_id_path(subscription),
             vault.location,
             vault.name
         ),
@@ -283,7 +279,7 @@ fn deleted_resource(deleted: &DeletedVault) -> DeletedVaultResource {
         location: None,
         tags: None,
         properties: DeletedVaultProperties {
-            vault_id: vault_id(vault),
+            vault_id: vault_id(subscription, vault),
             location: vault.location.clone(),
             deletion_date: date(deleted.deleted_at),
             scheduled_purge_date: date(deleted.scheduled_purge),
@@ -483,7 +479,7 @@ fn access_policy(cx: &Context<'_>, entry: &AccessPolicyEntry) -> Result<AccessPo
 pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
     let network = &vault.network;
     VaultResource {
-        id: vault_id(vault),
+        id: vault_id(cx.shown_subscription(), vault),
         name: vault.name.clone(),
         kind: "Microsoft.KeyVault/vaults".to_owned(),
         location: Some(vault.location.clone()),

@@ -19,6 +19,7 @@ mod keys;
 mod lifecycle;
 mod management;
 mod provisioning;
+mod resource_manager;
 mod security;
 mod storage;
 mod token_service;

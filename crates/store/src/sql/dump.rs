@@ -197,7 +197,8 @@ mod tests {
         let vault_columns = TABLES.iter().find(|(t, _)| *t == "vaults").map(|(_, c)| *c).unwrap_or_default();
         for row in copy["tables"]["vaults"].as_array_mut().into_iter().flatten() {
             let cells = row.as_array_mut().ok_or_else(|| test_error("a row"))?;
-            let kept = vault_columns.iter().zip(cells.drain(..)).filter(|(c, _)| !VAULT_COLUMNS_OF_FORMAT_3.contains(c));
+            let kept =
+                vault_columns.iter().zip(cells.drain(..)).filter(|(c, _)| !VAULT_COLUMNS_OF_FORMAT_3.contains(c));
             *cells = kept.map(|(_, cell)| cell).collect();
         }
         let format_1 = root()?.seal(&serde_json::to_vec(&copy).map_err(test_error)?, CONTEXT)?;

@@ -69,7 +69,9 @@ macro_rules! subscriptions_and_resource_groups {
             "    id         TEXT PRIMARY KEY,\n",
             "    tenant_id  TEXT NOT NULL REFERENCES tenants(id),\n",
             "    name       TEXT NOT NULL,\n",
-            "    is_default ", $integer, " NOT NULL\n",
+            "    is_default ",
+            $integer,
+            " NOT NULL\n",
             ");\n",
             "CREATE TABLE resource_groups (\n",
             "    subscription_id TEXT NOT NULL REFERENCES subscriptions(id),\n",
@@ -84,8 +86,12 @@ macro_rules! subscriptions_and_resource_groups {
             "ALTER TABLE vaults ADD COLUMN location TEXT NOT NULL DEFAULT 'local';\n",
             "ALTER TABLE vaults ADD COLUMN sku TEXT NOT NULL DEFAULT 'standard';\n",
             "ALTER TABLE vaults ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';\n",
-            "ALTER TABLE vaults ADD COLUMN deleted_at ", $integer, ";\n",
-            "ALTER TABLE vaults ADD COLUMN scheduled_purge ", $integer, ";\n",
+            "ALTER TABLE vaults ADD COLUMN deleted_at ",
+            $integer,
+            ";\n",
+            "ALTER TABLE vaults ADD COLUMN scheduled_purge ",
+            $integer,
+            ";\n",
         )
     };
 }
@@ -301,10 +307,7 @@ CREATE TABLE pending_certificates (
 "#,
     // 15 (SQLite) / 5 (PostgreSQL): subscriptions and resource groups; vaults filed in them, with a location,
     // a SKU, tags and soft deletion.
-    concat!(
-        subscriptions_and_resource_groups!("INTEGER"),
-        file_vaults_in_subscriptions!(sqlite)
-    ),
+    concat!(subscriptions_and_resource_groups!("INTEGER"), file_vaults_in_subscriptions!(sqlite)),
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
