@@ -27,6 +27,7 @@ AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 ADDRESS = "127.0.0.21"
 LOGIN_HOST = "login-tools.localhost"
 VAULT_DOMAIN = "vault-tools.localhost"
+GRAPH_HOST = "graph-tools.localhost"
 CONTOSO = "3c0a7f52-1b2e-4d6a-9e8f-0a1b2c3d4e51"
 FABRIKAM = "3c0a7f52-1b2e-4d6a-9e8f-0a1b2c3d4e52"
 PARTNER_APP = "3c0a7f52-1b2e-4d6a-9e8f-0a1b2c3d4e60"
@@ -85,15 +86,19 @@ sign_in_audience = "multiple_tenants"
 def tools_server():
     HOST_OVERRIDES[LOGIN_HOST] = ADDRESS
     HOST_OVERRIDES[f"tools.{VAULT_DOMAIN}"] = ADDRESS
+    HOST_OVERRIDES[GRAPH_HOST] = ADDRESS
     with tempfile.TemporaryDirectory() as data_dir:
         section = server_section(data_dir, f'["{ADDRESS}:0", "{ADDRESS}:443"]')
         section = section.replace('login_host = "localhost"', f'login_host = "{LOGIN_HOST}"')
-        section = section.replace('vault_domain = "vault.localhost"', f'vault_domain = "{VAULT_DOMAIN}"')
+        section = section.replace(
+            'vault_domain = "vault.localhost"', f'vault_domain = "{VAULT_DOMAIN}"\ngraph_host = "{GRAPH_HOST}"'
+        )
         path = f"{data_dir}/strongroom.toml"
         with open(path, "w") as file:
             file.write(section + textwrap.dedent(CONFIG))
         server = Server(["serve", "--config", path], data_dir).start()
         server.authority = f"https://{LOGIN_HOST}:{server.port}"
+        server.graph = f"https://{GRAPH_HOST}:{server.port}"
         try:
             yield server
         finally:
@@ -207,7 +212,7 @@ def test_accounts_are_kept_and_removed_as_az_logout_does(tools_server):
 def graph(server, token, method, path, body=None):
     response = requests.request(
         method,
-        f"{server.authority}/v1.0{path}",
+        f"{server.graph}/v1.0{path}",
         headers={"Authorization": f"Bearer {token}"},
         json=body,
         verify=server.ca,
@@ -221,8 +226,11 @@ def filtered(path, expression):
 
 
 def test_graph_as_the_cli_calls_it(tools_server):
-    carol = cli_credential(tools_server, "carol@contoso").get_token(GRAPH).token
-    alice = cli_credential(tools_server, "alice@contoso").get_token(GRAPH).token
+    # The CLI asks for `{graph}/.default` of the Graph URL its cloud names (`{graph}/`, hence the double slash).
+    scope = f"{tools_server.graph}//.default"
+    carol = cli_credential(tools_server, "carol@contoso").get_token(scope).token
+    alice = cli_credential(tools_server, "alice@contoso").get_token(scope).token
+    assert claims(carol)["aud"] == tools_server.graph
 
     status, me = graph(tools_server, alice, "GET", "/me")
     assert status == 200 and me["userPrincipalName"] == "alice@contoso"
@@ -246,11 +254,12 @@ def test_graph_as_the_cli_calls_it(tools_server):
     assert status == 200 and same["id"] == sp["id"]
 
     # Paging as `az ad sp list --all` follows it.
-    url, seen = f"{tools_server.authority}/v1.0/servicePrincipals?$top=1", []
+    url, seen = f"{tools_server.graph}/v1.0/servicePrincipals?$top=1", []
     while url:
         page = requests.get(url, headers={"Authorization": f"Bearer {carol}"}, verify=tools_server.ca, timeout=10).json()
         seen += [s["id"] for s in page["value"]]
         url = page.get("@odata.nextLink")
+        assert url is None or url.startswith(f"{tools_server.graph}/v1.0/servicePrincipals?")
     assert sp["id"] in seen and len(seen) == len(set(seen)) >= 2
 
     # alice holds no directory role: she can neither create nor delete service principals.
@@ -265,6 +274,6 @@ def test_graph_as_the_cli_calls_it(tools_server):
     assert status == 404
 
     # fabrikam's user sees none of contoso's objects.
-    bob = cli_credential(tools_server, "bob@fabrikam").get_token(GRAPH).token
+    bob = cli_credential(tools_server, "bob@fabrikam").get_token(scope).token
     status, _ = graph(tools_server, bob, "GET", f"/users/{me['id']}")
     assert status in (403, 404)

@@ -228,6 +228,43 @@ async fn service_principals_are_created_patched_and_deleted_as_entra_allows() {
     assert!(secret["secretText"].as_str().is_some());
 }
 
+/// What `az ad sp list --all` does after `az login -u`: a user token of the Azure CLI for the Graph URL the
+/// cloud's metadata gives (`{graph}/`, so the scope `{graph}//.default`), every page followed at that URL.
+#[tokio::test]
+async fn graph_answers_at_its_own_url_to_the_tokens_the_cli_asks_for() {
+    let server = TestServer::start(CONFIG).await;
+    let graph = server.running().endpoints().graph_resource().to_owned();
+    for scope in [format!("{graph}//.default"), format!("{graph}/.default")] {
+        let scope = format!("{scope} offline_access openid profile");
+        let (status, body) =
+            password(&server, "organizations", AZURE_CLI, "carol@contoso", "carol-password-1", &scope).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let mut url = format!("{graph}/v1.0/servicePrincipals?$top=1");
+        let mut pages = 0;
+        loop {
+            let response = server.http.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{url}");
+            let page: Value = response.json().await.unwrap();
+            assert!(page["@odata.context"].as_str().unwrap().starts_with(&graph), "{page}");
+            pages += 1;
+            match page["@odata.nextLink"].as_str() {
+                Some(next) => {
+                    assert!(next.starts_with(&format!("{graph}/v1.0/servicePrincipals?")), "{next}");
+                    url = next.to_owned();
+                }
+                None => break,
+            }
+        }
+        assert!(pages >= 2);
+        let (status, me) = {
+            let response = server.http.get(format!("{graph}/v1.0/me")).bearer_auth(&token).send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        };
+        assert_eq!((status, me["userPrincipalName"].as_str()), (200, Some("carol@contoso")), "{me}");
+    }
+}
+
 /// Attacks: a Graph token of one tenant against another tenant's objects, and users and applications
 /// without a directory role trying to create or delete service principals.
 #[tokio::test]

@@ -5,8 +5,11 @@
 //! Credentials: client secrets (returned once, by `addPassword`, and stored only as Argon2id hashes),
 //! certificates (`keyCredentials`, replaced by `PATCH`) and federated credentials
 //! (`federatedIdentityCredentials`).
+//!
+//! This module routes `/v1.0/…`, reads Graph's query options and serves applications, users and groups;
+//! [`service_principals`] serves service principals and `directoryObjects/getByIds`, and [`views`] is how
+//! each principal reads as a Graph object.
 
-use aws_lc_rs::digest;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,21 +18,31 @@ use serde_json::Value;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential};
 use strongroom_core::credential::{self, StoredSecret};
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{ApplicationCredentials, Principal, PrincipalKind, User, may_manage_user};
+use strongroom_core::directory::{Principal, PrincipalKind, User, may_manage_user};
 use strongroom_core::graph_query::{Filterable, GraphQuery};
 use strongroom_core::rbac::Action;
 use strongroom_core::redirect;
 use strongroom_proto::graph::{
-    AddPassword, Application, ApplicationUpdate, Collection, FederatedIdentityCredential, GetByIds, Group,
-    KeyCredential, NewServicePrincipal, ObjectReference, PasswordCredential, RedirectUris, RemovePassword,
-    ServicePrincipal, User as GraphUser,
+    AddPassword, Application, ApplicationUpdate, Collection, FederatedIdentityCredential, Group, ObjectReference,
+    PasswordCredential, RemovePassword, User as GraphUser,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use self::service_principals::{
+    create_service_principal, delete_service_principal, find_service_principal, get_by_ids, own_application,
+    service_principals_of, update_service_principal,
+};
+use self::views::{
+    GraphType, application, credentials_of, derived_id, directory_object, federated_view, group, key_id, rfc3339,
+    service_principal, user,
+};
 use super::error::ManagementError;
 use super::{Context, json_response};
+
+mod service_principals;
+mod views;
 
 /// How long a client secret lives when `addPassword` names no end (Graph's default).
 const DEFAULT_SECRET_DAYS: i64 = 730;
@@ -414,33 +427,6 @@ async fn create_application(cx: &mut Context<'_>) -> Result<Response, Management
     Ok(json_response(StatusCode::CREATED, &application(cx, &principal)))
 }
 
-/// A stable id for a credential, derived from what identifies it (a secret's stored hash, a certificate's
-/// thumbprint, a federated credential's name), so that nothing more needs storing.
-fn derived_id(identity: &str) -> Uuid {
-    let digest = digest::digest(&digest::SHA256, identity.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest.as_ref()[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-fn key_id(secret: &StoredSecret) -> Uuid {
-    derived_id(&secret.hash)
-}
-
-fn credentials_of(cx: &Context<'_>, app: &Principal) -> ApplicationCredentials {
-    cx.directory.application_credentials(app.object_id).cloned().unwrap_or_default()
-}
-
-fn federated_view(credential: &FederatedCredential) -> FederatedIdentityCredential {
-    FederatedIdentityCredential {
-        id: derived_id(&credential.name).to_string(),
-        name: credential.name.clone(),
-        issuer: credential.issuer.clone(),
-        subject: credential.subject.clone(),
-        audiences: vec![credential.audience.clone()],
-    }
-}
-
 async fn add_federated(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
     cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
     let app = find_application(cx, id)?;
@@ -518,340 +504,6 @@ async fn update_application(cx: &mut Context<'_>, id: &str) -> Result<Response, 
     Ok(no_content())
 }
 
-fn rfc3339(seconds: i64) -> Option<String> {
-    OffsetDateTime::from_unix_timestamp(seconds).ok()?.format(&Rfc3339).ok()
-}
-
-fn sign_in_audience(app: &Principal) -> String {
-    if app.multi_tenant { "AzureADMultipleOrgs" } else { "AzureADMyOrg" }.to_owned()
-}
-
-/// An application's client secrets, without their values.
-fn password_credentials(cx: &Context<'_>, app: &Principal) -> Vec<PasswordCredential> {
-    cx.directory
-        .client_secrets(app.object_id)
-        .iter()
-        .map(|s| PasswordCredential {
-            key_id: Some(key_id(s).to_string()),
-            end_date_time: s.expires.and_then(rfc3339),
-            ..PasswordCredential::default()
-        })
-        .collect()
-}
-
-/// An application's certificates.
-fn key_credentials(cx: &Context<'_>, app: &Principal) -> Vec<KeyCredential> {
-    credentials_of(cx, app)
-        .certificates
-        .iter()
-        .map(|c| KeyCredential {
-            key_id: Some(derived_id(&c.sha256).to_string()),
-            kind: "AsymmetricX509Cert".to_owned(),
-            usage: "Verify".to_owned(),
-            key: None,
-            custom_key_identifier: Some(c.sha1.clone()),
-            end_date_time: rfc3339(c.not_after),
-        })
-        .collect()
-}
-
-fn application(cx: &Context<'_>, app: &Principal) -> Application {
-    Application {
-        id: app.object_id.to_string(),
-        app_id: app.client_id.map(|c| c.to_string()).unwrap_or_default(),
-        display_name: app.name.clone(),
-        sign_in_audience: Some(sign_in_audience(app)),
-        password_credentials: password_credentials(cx, app),
-        public_client: Some(RedirectUris { redirect_uris: credentials_of(cx, app).redirect_uris }),
-        key_credentials: key_credentials(cx, app),
-        publisher_domain: Some(cx.tenant.name.clone()),
-        ..Application::default()
-    }
-}
-
-/// The tenant's service principals: its applications (each its own service principal here), the service
-/// principals of other tenants' applications, and managed identities.
-fn service_principals_of<'a>(cx: &'a Context<'_>) -> impl Iterator<Item = &'a Principal> {
-    tenant_principals(cx).filter(|p| matches!(p.kind, PrincipalKind::Application | PrincipalKind::ManagedIdentity))
-}
-
-/// A service principal by object id, or by `(appId='…')`.
-fn find_service_principal(cx: &Context<'_>, id: &str) -> Result<Principal, ManagementError> {
-    let app_id = id.strip_prefix("(appId=").and_then(|r| r.strip_suffix(')'));
-    let key = app_id.map(|k| k.replace("%27", "'")).unwrap_or_else(|| id.to_owned());
-    let wanted = Uuid::parse_str(key.trim_matches('\'')).map_err(|_| not_found(id))?;
-    service_principals_of(cx)
-        .find(|p| match app_id {
-            Some(_) => p.client_id == Some(wanted),
-            None => p.object_id == wanted,
-        })
-        .cloned()
-        .ok_or_else(|| not_found(id))
-}
-
-/// The application a service principal of the tenant's own application is (one object here), or a refusal
-/// for a service principal whose credentials live elsewhere.
-fn own_application(cx: &Context<'_>, sp: &Principal) -> Result<Principal, ManagementError> {
-    let own = sp.kind == PrincipalKind::Application && !cx.directory.service_principals.contains_key(&sp.object_id);
-    if own {
-        return Ok(sp.clone());
-    }
-    Err(ManagementError::bad_request(
-        "Request_BadRequest",
-        match sp.kind {
-            PrincipalKind::ManagedIdentity => {
-                "A managed identity's credentials are managed by Azure, not through Graph."
-            }
-            _ => "This service principal's credentials are its application's, in the application's own tenant.",
-        },
-    ))
-}
-
-fn service_principal(cx: &Context<'_>, sp: &Principal) -> ServicePrincipal {
-    let app_id = sp.client_id.map(|c| c.to_string()).unwrap_or_default();
-    let home = cx.directory.service_principals.get(&sp.object_id).and_then(|home| cx.directory.principal(*home));
-    let mut view = ServicePrincipal {
-        id: sp.object_id.to_string(),
-        account_enabled: Some(true),
-        app_id: app_id.clone(),
-        app_display_name: Some(home.unwrap_or(sp).name.clone()),
-        app_owner_organization_id: Some(home.unwrap_or(sp).tenant_id.to_string()),
-        display_name: sp.name.clone(),
-        service_principal_type: "Application".to_owned(),
-        service_principal_names: vec![app_id],
-        sign_in_audience: Some(sign_in_audience(home.unwrap_or(sp))),
-        ..ServicePrincipal::default()
-    };
-    match sp.kind {
-        PrincipalKind::ManagedIdentity => {
-            view.service_principal_type = "ManagedIdentity".to_owned();
-            view.app_display_name = None;
-            view.app_owner_organization_id = None;
-            view.sign_in_audience = Some("AzureADMyOrg".to_owned());
-            let resource_id = cx.directory.managed_identity_resource_id(sp.object_id);
-            view.alternative_names.extend(resource_id.clone());
-            view.service_principal_names.extend(resource_id);
-        }
-        _ if home.is_none() => {
-            view.password_credentials = password_credentials(cx, sp);
-            view.key_credentials = key_credentials(cx, sp);
-            view.reply_urls = credentials_of(cx, sp).redirect_uris;
-        }
-        _ => {}
-    }
-    view
-}
-
-/// `POST /servicePrincipals {"appId"}`. The tenant's own application is its own service principal here
-/// (created with it), so for it the answer is that service principal, as if just created — what
-/// `az ad sp create-for-rbac` and `az ad sp create` need. For another tenant's multi-tenant application, a
-/// service principal of it is created in this tenant (it signs in with the application's credentials).
-async fn create_service_principal(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
-    cx.authorize_directory(Action::ApplicationsCreate)?;
-    let body: NewServicePrincipal = cx.json()?;
-    if body.account_enabled == Some(false) {
-        return Err(ManagementError::bad_request(
-            "Request_BadRequest",
-            "Service principals here are enabled: accountEnabled false is not supported.",
-        ));
-    }
-    let no_application = || {
-        ManagementError::bad_request(
-            "Request_BadRequest",
-            format!(
-                "The appId '{}' of the service principal does not reference a valid application object.",
-                body.app_id
-            ),
-        )
-    };
-    let app_id = Uuid::parse_str(&body.app_id).map_err(|_| no_application())?;
-    if let Some(existing) = service_principals_of(cx).find(|p| p.client_id == Some(app_id)).cloned() {
-        if own_application(cx, &existing).is_ok() {
-            return Ok(json_response(StatusCode::CREATED, &service_principal(cx, &existing)));
-        }
-        return Err(ManagementError::conflict(
-            "Request_MultipleObjectsWithSameKeyValue",
-            format!("The service principal name {app_id} is already in use."),
-        ));
-    }
-    let home = cx
-        .directory
-        .principals()
-        .iter()
-        .find(|p| {
-            p.kind == PrincipalKind::Application
-                && p.client_id == Some(app_id)
-                && !cx.directory.service_principals.contains_key(&p.object_id)
-        })
-        .filter(|home| home.multi_tenant)
-        .cloned()
-        .ok_or_else(no_application)?;
-    if tenant_principals(cx).any(|p| p.kind == PrincipalKind::Application && p.name.eq_ignore_ascii_case(&home.name)) {
-        return Err(ManagementError::conflict(
-            "Request_MultipleObjectsWithSameKeyValue",
-            format!("Another application of this tenant is already called '{}'.", home.name),
-        ));
-    }
-    let principal = new_principal(cx, PrincipalKind::Application, &home.name, Some(app_id));
-    cx.apply(vec![
-        Change::CreatePrincipal(principal.clone()),
-        Change::PutServicePrincipal { object_id: principal.object_id, application: home.object_id },
-    ])
-    .await?;
-    Ok(json_response(StatusCode::CREATED, &service_principal(cx, &principal)))
-}
-
-/// `PATCH /servicePrincipals/{id}`. What a service principal holds here is its application's: certificates
-/// (`keyCredentials`) of the tenant's own application are replaced as the application's are; any other
-/// property must keep its value, since nothing else of it can change.
-async fn update_service_principal(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
-    cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
-    let sp = find_service_principal(cx, id)?;
-    let body: serde_json::Map<String, Value> = cx.json()?;
-    if body.keys().any(|k| k == "keyCredentials") {
-        if body.len() > 1 {
-            return Err(ManagementError::bad_request(
-                "Request_BadRequest",
-                "keyCredentials is changed on its own, without other properties.",
-            ));
-        }
-        let app = own_application(cx, &sp)?;
-        return update_application(cx, &app.object_id.to_string()).await;
-    }
-    let current = serde_json::to_value(service_principal(cx, &sp)).unwrap_or_default();
-    if let Some((name, _)) = body.iter().find(|(name, value)| current.get(name.as_str()) != Some(value)) {
-        return Err(ManagementError::bad_request(
-            "Request_BadRequest",
-            format!("The property '{name}' of a service principal cannot be changed on this server."),
-        ));
-    }
-    Ok(no_content())
-}
-
-/// `DELETE /servicePrincipals/{id}`: a service principal of another tenant's application goes, and with it
-/// its role assignments (a deleted principal's assignments grant nothing in Entra either, and a new service
-/// principal never inherits them). The tenant's own application and its service principal are one object
-/// here, so that one is deleted as the application; a managed identity's goes with the identity.
-async fn delete_service_principal(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
-    cx.authorize_directory(Action::ApplicationsDelete)?;
-    let sp = find_service_principal(cx, id)?;
-    if !cx.directory.service_principals.contains_key(&sp.object_id) {
-        return Err(ManagementError::bad_request(
-            "Request_BadRequest",
-            match sp.kind {
-                PrincipalKind::ManagedIdentity => {
-                    "A managed identity's service principal is deleted with the identity, through Resource Manager."
-                        .to_owned()
-                }
-                _ => format!(
-                    "This application and its service principal are one object on this server: delete the application (DELETE /v1.0/applications/{}).",
-                    sp.object_id
-                ),
-            },
-        ));
-    }
-    cx.apply(vec![Change::DeletePrincipal { object_id: sp.object_id }]).await?;
-    Ok(no_content())
-}
-
-/// What a directory object is, as Graph's `@odata.type` and getByIds' `types` name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GraphType {
-    User,
-    Group,
-    ServicePrincipal,
-    Application,
-}
-
-impl GraphType {
-    /// The type a principal is shown as among directory objects: an application as its service principal.
-    fn of(principal: &Principal) -> Self {
-        match principal.kind {
-            PrincipalKind::User => GraphType::User,
-            PrincipalKind::Group => GraphType::Group,
-            PrincipalKind::Application | PrincipalKind::ManagedIdentity => GraphType::ServicePrincipal,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            GraphType::User => "user",
-            GraphType::Group => "group",
-            GraphType::ServicePrincipal => "servicePrincipal",
-            GraphType::Application => "application",
-        }
-    }
-
-    /// The directory action that reads objects of this type.
-    fn read_action(self) -> Action {
-        match self {
-            GraphType::User => Action::UsersRead,
-            GraphType::Group => Action::GroupsRead,
-            GraphType::ServicePrincipal | GraphType::Application => Action::ApplicationsRead,
-        }
-    }
-}
-
-/// `principal` shown as `kind`, with its `@odata.type`.
-fn directory_object(cx: &Context<'_>, principal: &Principal, kind: GraphType) -> Value {
-    let view = match kind {
-        GraphType::User => serde_json::to_value(user(cx, principal)),
-        GraphType::Group => serde_json::to_value(group(cx, principal)),
-        GraphType::ServicePrincipal => serde_json::to_value(service_principal(cx, principal)),
-        GraphType::Application => serde_json::to_value(application(cx, principal)),
-    };
-    let mut view = view.unwrap_or_default();
-    if let Some(object) = view.as_object_mut() {
-        object.insert("@odata.type".to_owned(), Value::String(format!("#microsoft.graph.{}", kind.name())));
-    }
-    view
-}
-
-/// The largest number of ids getByIds takes.
-const MAX_IDS: usize = 1000;
-
-/// `POST /directoryObjects/getByIds`: the tenant's objects among `ids`, in their order, of the `types` asked
-/// for (every type when none are named) and the caller may read; ids of nothing readable are left out, as
-/// Graph does for ids it does not find. An application here is also its service principal: it is shown as
-/// the service principal when that type is wanted (role assignments name service principals), else as the
-/// application.
-fn get_by_ids(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
-    let body: GetByIds = cx.json()?;
-    if body.ids.len() > MAX_IDS {
-        return Err(ManagementError::bad_request("Request_BadRequest", format!("At most {MAX_IDS} ids are accepted.")));
-    }
-    let all = [GraphType::User, GraphType::Group, GraphType::ServicePrincipal, GraphType::Application];
-    let wanted: Vec<GraphType> = match &body.types {
-        None => all.to_vec(),
-        Some(types) => {
-            all.into_iter().filter(|t| types.iter().any(|name| name.eq_ignore_ascii_case(t.name()))).collect()
-        }
-    };
-    let readable: Vec<GraphType> = wanted.iter().copied().filter(|t| cx.permits_directory(t.read_action())).collect();
-    // The audit names the read that decided; with nothing readable, the refusal.
-    match (readable.first(), wanted.first()) {
-        (Some(first), _) => cx.authorize_directory(first.read_action())?,
-        (None, Some(first)) => cx.authorize_directory(first.read_action())?,
-        (None, None) => {}
-    }
-    let value: Vec<Value> = body
-        .ids
-        .iter()
-        .filter_map(|id| Uuid::parse_str(id).ok())
-        .filter_map(|id| tenant_principals(cx).find(|p| p.object_id == id))
-        .filter_map(|p| {
-            let is_own_application = own_application(cx, p).is_ok();
-            let shown = [GraphType::of(p), GraphType::Application]
-                .into_iter()
-                .filter(|t| *t == GraphType::of(p) || is_own_application)
-                .find(|t| readable.contains(t))?;
-            Some(directory_object(cx, p, shown))
-        })
-        .collect();
-    let collection = Collection { context: Some(context_url(cx, "directoryObjects")), next_link: None, value };
-    Ok(json_response(StatusCode::OK, &collection))
-}
-
 async fn add_password(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
     cx.authorize_directory(Action::ApplicationCredentialsUpdate)?;
     let app = find_application(cx, id)?;
@@ -891,30 +543,6 @@ async fn remove_password(cx: &mut Context<'_>, id: &str) -> Result<Response, Man
         .ok_or_else(|| not_found(&body.key_id))?;
     cx.apply(vec![Change::RemoveClientSecret { object_id: app.object_id, hash: stored.hash }]).await?;
     Ok(no_content())
-}
-
-fn user(cx: &Context<'_>, principal: &Principal) -> GraphUser {
-    GraphUser {
-        id: principal.object_id.to_string(),
-        display_name: principal.name.clone(),
-        user_principal_name: format!("{}@{}", principal.name, cx.tenant.name),
-        account_enabled: cx.directory.users.get(&principal.object_id).map(|u| u.enabled),
-        ..GraphUser::default()
-    }
-}
-
-fn group(cx: &Context<'_>, principal: &Principal) -> Group {
-    let role_assignable =
-        principal.kind == PrincipalKind::Group && cx.directory.is_role_assignable(cx.tenant.id, principal.object_id);
-    Group {
-        id: principal.object_id.to_string(),
-        display_name: principal.name.clone(),
-        mail_nickname: Some(principal.name.clone()),
-        security_enabled: Some(true),
-        mail_enabled: Some(false),
-        is_assignable_to_role: (principal.kind == PrincipalKind::Group).then_some(role_assignable),
-        ..Group::default()
-    }
 }
 
 fn password_hash(password: &str) -> Result<String, ManagementError> {
