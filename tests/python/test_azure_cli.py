@@ -162,7 +162,7 @@ class Az:
 
 
 def resource_manager(server):
-    return f"https://localhost:{server.port}/"
+    return f"https://management.localhost:{server.port}/"
 
 
 @pytest.fixture(scope="module")

@@ -275,13 +275,14 @@ fn to_resource(subscription: &Subscription) -> SubscriptionResource {
     }
 }
 
-/// `GET /metadata/endpoints?api-version=…`: this server as a cloud. From `2019-05-01` Resource Manager answers a
-/// list of clouds (what the Azure CLI's `ARM_CLOUD_METADATA_URL` and the management SDKs' discovery read);
-/// before it, one object with the endpoints `az cloud register --endpoint-resource-manager` reads.
+/// `GET /metadata/endpoints?api-version=…`: this server as a cloud, at its Resource Manager and Graph URLs. From
+/// `2019-05-01` up to `2022-09-01` Resource Manager answers a list of clouds (what the Azure CLI's
+/// `ARM_CLOUD_METADATA_URL` and the management SDKs' discovery read); otherwise one object, which is what
+/// `az cloud register --endpoint-resource-manager` reads (it asks `2022-09-01`).
 pub fn metadata_endpoints(state: &AppState, query: Option<&str>) -> Response {
     let endpoints = &state.endpoints;
-    let management = endpoints.authority_host().to_owned();
-    let graph = endpoints.authority_host().to_owned();
+    let management = endpoints.management_resource().to_owned();
+    let graph = endpoints.graph_resource().to_owned();
     let vault_dns = endpoints.vault_resource().trim_start_matches("https://").to_owned();
     let cloud = CloudMetadata {
         name: CLOUD_NAME.to_owned(),
