@@ -204,7 +204,7 @@ fn names_of(list: &Value, field: &str) -> Vec<String> {
 async fn the_cloud_metadata_is_public_in_both_shapes() {
     let server = TestServer::start(&config()).await;
     let url = |version: &str| format!("{}/metadata/endpoints?api-version={version}", server.authority_host());
-    let list: Value = server.http.get(url("2022-09-01")).send().await.unwrap().json().await.unwrap();
+    let list: Value = server.http.get(url("2019-05-01")).send().await.unwrap().json().await.unwrap();
     let cloud = &list[0];
     assert_eq!(cloud["authentication"]["loginEndpoint"], server.authority_host().as_str(), "{list}");
     assert!(cloud["authentication"]["audiences"].as_array().is_some_and(|a| !a.is_empty()));
@@ -213,6 +213,11 @@ async fn the_cloud_metadata_is_public_in_both_shapes() {
     let object: Value = server.http.get(url("2015-01-01")).send().await.unwrap().json().await.unwrap();
     assert_eq!(object["authentication"]["loginEndpoint"], server.authority_host().as_str(), "{object}");
     assert!(object["graphEndpoint"].is_string());
+    // What `az cloud register --endpoint-resource-manager https://…/` asks: the URL as typed, slash included,
+    // and 2022-09-01, answered with the one cloud.
+    let typed = format!("{}//metadata/endpoints?api-version=2022-09-01", server.authority_host());
+    let object: Value = server.http.get(typed).send().await.unwrap().json().await.unwrap();
+    assert_eq!(object["suffixes"]["keyVaultDns"], vault_dns.as_str(), "{object}");
 }
 
 #[tokio::test]
