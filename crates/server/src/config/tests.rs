@@ -147,3 +147,29 @@ fn resource_manager_and_graph_hosts_sit_beside_the_login_host_unless_named() -> 
     assert!(err.contains("leave out"), "{err}");
     Ok(())
 }
+
+#[test]
+fn subscriptions_groups_and_skus_are_declared_and_checked_with_their_line() -> Result<(), String> {
+    let tenant = "[[tenant]]\nname = \"contoso\"\n\n[[tenant.subscription]]\nname = \"Production\"\n\
+                  id = \"5b0c3a4e-8f4a-4d3e-9a51-0c6f2b7d9e10\"\n\n[[tenant.subscription]]\nname = \"Test\"\n\n";
+    let vault = "[[tenant.vault]]\nname = \"billing\"\nsubscription = \"Test\"\nresource_group = \"apps\"\n";
+    let config = parse(&format!("{MINIMAL}{tenant}{vault}sku = \"premium\"\n"))?;
+    let desired = &config.desired.tenants[0];
+    assert_eq!(desired.subscriptions.len(), 2);
+    assert_eq!(
+        desired.subscriptions[0].id.map(|id| id.to_string()).as_deref(),
+        Some("5b0c3a4e-8f4a-4d3e-9a51-0c6f2b7d9e10")
+    );
+    let declared = &desired.vaults[0];
+    assert_eq!(
+        (declared.subscription.as_deref(), declared.resource_group.as_str(), declared.sku),
+        (Some("Test"), "apps", strongroom_core::directory::Sku::Premium)
+    );
+    let err = parse(&format!("{MINIMAL}{tenant}{vault}sku = \"gold\"\n")).err().unwrap_or_default();
+    assert!(err.starts_with("test.toml:18:") && err.contains("standard or premium"), "{err}");
+    let bad_group = parse(&format!(
+        "{MINIMAL}[[tenant]]\nname = \"c\"\n[[tenant.vault]]\nname = \"vv1\"\nresource_group = \"a b\"\n"
+    ));
+    assert!(bad_group.is_err_and(|e| e.contains("resource group")));
+    Ok(())
+}

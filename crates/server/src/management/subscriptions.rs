@@ -21,9 +21,9 @@ use crate::state::AppState;
 /// The path of the cloud's metadata.
 pub const METADATA_ENDPOINTS: &str = "/metadata/endpoints";
 
-/// The resources a Resource Manager token may be for, as the metadata names them (the first is what the Azure
-/// CLI asks tokens for).
-const MANAGEMENT_AUDIENCES: &[&str] = &["https://management.core.windows.net/", "https://management.azure.com/"];
+/// Azure's names of the Resource Manager resource, which the metadata lists after this server's own (the first
+/// audience is what the Azure CLI asks tokens for).
+const AZURE_MANAGEMENT_AUDIENCES: &[&str] = &["https://management.core.windows.net/", "https://management.azure.com/"];
 
 /// The name of the cloud the metadata describes.
 const CLOUD_NAME: &str = "Strongroom";
@@ -293,7 +293,9 @@ pub fn metadata_endpoints(state: &AppState, query: Option<&str>) -> Response {
         portal: management.clone(),
         authentication: CloudAuthentication {
             login_endpoint: endpoints.authority_host().to_owned(),
-            audiences: MANAGEMENT_AUDIENCES.iter().map(|a| (*a).to_owned()).collect(),
+            audiences: std::iter::once(management.clone())
+                .chain(AZURE_MANAGEMENT_AUDIENCES.iter().map(|a| (*a).to_owned()))
+                .collect(),
             tenant: "common".to_owned(),
             identity_provider: "AAD".to_owned(),
         },

@@ -207,7 +207,10 @@ async fn the_cloud_metadata_is_public_in_both_shapes() {
     let list: Value = server.http.get(url("2019-05-01")).send().await.unwrap().json().await.unwrap();
     let cloud = &list[0];
     assert_eq!(cloud["authentication"]["loginEndpoint"], server.authority_host().as_str(), "{list}");
-    assert!(cloud["authentication"]["audiences"].as_array().is_some_and(|a| !a.is_empty()));
+    let endpoints = server.running().endpoints();
+    assert_eq!(cloud["resourceManager"], endpoints.management_resource(), "{list}");
+    assert_eq!(cloud["authentication"]["audiences"][0], endpoints.management_resource());
+    assert_eq!(cloud["microsoftGraphResourceId"], endpoints.graph_resource());
     let vault_dns = server.resource().trim_start_matches("https://").to_owned();
     assert_eq!(cloud["suffixes"]["keyVaultDns"], vault_dns.as_str());
     let object: Value = server.http.get(url("2015-01-01")).send().await.unwrap().json().await.unwrap();
