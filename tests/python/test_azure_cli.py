@@ -600,3 +600,18 @@ def test_user_sign_in_with_device_code(server, registered, tmp_path):
     assert az("account", "show")["user"] == {"name": "alice@contoso", "type": "user"}
     az("logout")
     assert az("account", "list") == []
+
+
+def test_azure_cli_credential_after_az_login(server, az, monkeypatch):
+    """Code that says AzureCliCredential() (the credential DefaultAzureCredential falls back to on a developer's
+    machine) reads a secret with the CLI's sign-in: the SDK runs `az account get-access-token` from the PATH."""
+    from azure.identity import AzureCliCredential
+    from azure.keyvault.secrets import SecretClient
+
+    env = az.env()
+    for name in ["AZURE_CONFIG_DIR", "AZURE_CORE_COLLECT_TELEMETRY", "REQUESTS_CA_BUNDLE", "PYTHONPATH",
+                 "STRONGROOM_AZ_LOOPBACK"]:
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.setenv("PATH", f"{pathlib.Path(AZ).parent}{os.pathsep}{os.environ['PATH']}")
+    client = SecretClient(vault_url(server, "billing"), AzureCliCredential(process_timeout=60))
+    assert client.get_secret("seeded").value == "seeded-value-42"
