@@ -196,6 +196,12 @@ def test_code_written_for_azure_runs_unchanged_against_dev(azure_named_dev, monk
     client.set_secret("greeting", "hello from code written for Azure")
     assert client.get_secret("greeting").value == "hello from code written for Azure"
 
+    # The admin commands, as the banner says, reach the server on its usual listener.
+    usual = next(line for line in azure_named_dev.output if line.startswith("strongroom also listening on https://"))
+    port = usual.strip().rsplit(":", 1)[1]
+    listed = strongroom("--authority-host", f"https://localhost:{port}", "keyvault", "list").stdout
+    assert "dev" in listed
+
     if not (JS_DIR / "node_modules" / "@azure" / "identity").exists():
         if os.environ.get("CI") == "true":
             pytest.fail("tests/js/node_modules is missing: scripts/node-env installs it (scripts/test does first)")

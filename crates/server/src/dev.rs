@@ -216,3 +216,18 @@ pub fn write_env_file(server: &RunningServer, naming: Naming, data_dir: &Path, c
     write_private(&info.env_file, text.as_bytes())?;
     Ok(info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_naming_lists_the_names_a_hosts_file_needs() {
+        let vaults = ["dev".to_owned(), "Team".to_owned()];
+        assert_eq!(Naming::Local.host_names(&vaults), ["dev.vault.localhost", "team.vault.localhost"]);
+        assert_eq!(
+            Naming::Azure.host_names(&vaults),
+            ["login.microsoftonline.com", "dev.vault.azure.net", "team.vault.azure.net"]
+        );
+    }
+}
