@@ -79,6 +79,8 @@ def test_trust_install_is_idempotent_and_uninstall_removes_exactly_it(dev_server
     assert added.count("\n") == 1
     assert f"added the CA to the system trust store: {installed[0]}" in first
     assert f"added to {system.hosts}: {AZURE_ADDRESS} login.microsoftonline.com" in first
+    if "graph.microsoft.com" in added:
+        assert f"note: line 3 of {system.hosts} maps graph.microsoft.com elsewhere" in first, "the user's own line wins"
     printed = strongroom("trust", "hosts", *names).stdout
     assert printed == added, "`trust hosts` prints exactly what `install` writes"
 

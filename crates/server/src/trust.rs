@@ -127,6 +127,12 @@ pub fn install(ca: &LocalCa, paths: &SystemPaths, hosts: Option<&HostsEntry>) ->
     if let (Some(entry), Some(text)) = (hosts, hosts_text) {
         let (changed, added) = with_names(&text, &ca.hosts_mark(), entry);
         let file = paths.hosts_file.display();
+        for (line, name) in shadowing(&text, &ca.hosts_mark(), entry) {
+            report.push(format!(
+                "note: line {line} of {file} maps {name} elsewhere, and the first mapping wins: the name does not \
+                 reach this server until that line goes"
+            ));
+        }
         if added.is_empty() {
             report.push(format!("{file} already maps {} to {}", entry.names.join(" "), entry.address));
         } else {
@@ -268,6 +274,25 @@ fn with_names(text: &str, mark: &str, entry: &HostsEntry) -> (String, Vec<String
     (lines.join("\n") + "\n", missing)
 }
 
+/// The lines (numbered from 1) not bearing `mark` that map a name of `entry` to another address: resolvers take
+/// the first mapping, so these hide ours.
+fn shadowing(text: &str, mark: &str, entry: &HostsEntry) -> Vec<(usize, String)> {
+    let address = entry.address.to_string();
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if marked_line(line, mark).is_some() {
+            continue;
+        }
+        let mapping = line.split('#').next().unwrap_or_default();
+        let mut words = mapping.split_whitespace();
+        if words.next().is_some_and(|other| other != address) {
+            let wanted = |name: &&str| entry.names.iter().any(|n| n.eq_ignore_ascii_case(name));
+            found.extend(words.filter(wanted).map(|name| (number + 1, name.to_owned())));
+        }
+    }
+    found
+}
+
 /// `text` without the lines bearing `mark`; returns the new text and the lines taken out.
 fn without_mark(text: &str, mark: &str) -> (String, Vec<String>) {
     let (removed, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|line| marked_line(line, mark).is_some());
@@ -315,6 +340,13 @@ mod tests {
         assert_eq!(back, original, "the user's own lines stay, the other mapping of the same name included");
         assert_eq!(removed.len(), 2);
         assert_eq!(without_mark(original, MARK), (original.to_owned(), vec![]));
+    }
+
+    #[test]
+    fn a_users_own_earlier_mapping_of_a_name_is_pointed_out() {
+        let text = "127.0.0.1 localhost\n10.1.2.3 graph.microsoft.com # mine\n# 10.9.9.9 dev.vault.azure.net\n";
+        let azure = entry("127.0.0.1", &["graph.microsoft.com", "dev.vault.azure.net", "localhost"]);
+        assert_eq!(shadowing(text, MARK, &azure), [(2, "graph.microsoft.com".to_owned())]);
     }
 
     #[test]
