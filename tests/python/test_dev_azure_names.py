@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 
 import pytest
+import requests
 from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
 
@@ -75,12 +76,11 @@ def test_trust_install_is_idempotent_and_uninstall_removes_exactly_it(dev_server
     added = system.hosts.read_text().removeprefix(original)
     assert added.startswith(
         f"{AZURE_ADDRESS} login.microsoftonline.com management.azure.com graph.microsoft.com dev.vault.azure.net {MARK}"
-    ) or added.startswith(f"{AZURE_ADDRESS} login.microsoftonline.com dev.vault.azure.net {MARK}"), added
+    ), added
     assert added.count("\n") == 1
     assert f"added the CA to the system trust store: {installed[0]}" in first
     assert f"added to {system.hosts}: {AZURE_ADDRESS} login.microsoftonline.com" in first
-    if "graph.microsoft.com" in added:
-        assert f"note: line 3 of {system.hosts} maps graph.microsoft.com elsewhere" in first, "the user's own line wins"
+    assert f"note: line 3 of {system.hosts} maps graph.microsoft.com elsewhere" in first, "the user's own line wins"
     printed = strongroom("trust", "hosts", *names).stdout
     assert printed == added, "`trust hosts` prints exactly what `install` writes"
 
@@ -93,7 +93,10 @@ def test_trust_install_is_idempotent_and_uninstall_removes_exactly_it(dev_server
 
     # The dev server's own names go on a line of their own.
     local = strongroom("trust", "install", *data, "--vault", "dev", "--vault", "team", *system.args()).stdout
-    assert f"added to {system.hosts}: 127.0.0.1 dev.vault.localhost team.vault.localhost" in local
+    assert (
+        f"added to {system.hosts}: 127.0.0.1 management.localhost graph.localhost dev.vault.localhost "
+        "team.vault.localhost" in local
+    )
 
     removed = strongroom("trust", "uninstall", *data, *system.args()).stdout
     assert system.hosts.read_text() == original, "every line of ours goes, and nothing else"
@@ -182,6 +185,7 @@ def test_code_written_for_azure_runs_unchanged_against_dev(azure_named_dev, monk
     assert "AZURE_AUTHORITY_HOST" not in env, "code written for Azure is never told the authority"
     assert env["VAULT_URL"] == "https://dev.vault.azure.net"
     banner = "".join(azure_named_dev.output)
+    assert "management    https://management.azure.com" in banner and "graph         https://graph.microsoft.com" in banner
     assert "answering as Azure" in banner and "strongroom trust install --azure-hostnames" in banner
     assert "dev.env sets no AZURE_AUTHORITY_HOST" in banner
     assert any(line.startswith("strongroom also listening on https://127.0.0.1:") for line in azure_named_dev.output)
@@ -197,6 +201,22 @@ def test_code_written_for_azure_runs_unchanged_against_dev(azure_named_dev, monk
     client = SecretClient("https://dev.vault.azure.net", DefaultAzureCredential())
     client.set_secret("greeting", "hello from code written for Azure")
     assert client.get_secret("greeting").value == "hello from code written for Azure"
+
+    # Resource Manager and Graph answer at Azure's URLs too, to tokens asked for by those URLs.
+    credential = DefaultAzureCredential()
+    arm = credential.get_token("https://management.azure.com/.default").token
+    vaults = requests.get(
+        f"https://management.azure.com/subscriptions/{env['AZURE_TENANT_ID']}/resourceGroups/strongroom/providers/"
+        "Microsoft.KeyVault/vaults",
+        params={"api-version": "2023-07-01"}, headers={"Authorization": f"Bearer {arm}"}, timeout=30,
+    )
+    assert vaults.status_code == 200, vaults.text
+    assert "dev" in [vault["name"] for vault in vaults.json()["value"]]
+    graph = credential.get_token("https://graph.microsoft.com/.default").token
+    apps = requests.get(
+        "https://graph.microsoft.com/v1.0/applications", headers={"Authorization": f"Bearer {graph}"}, timeout=30
+    )
+    assert apps.status_code == 200 and "dev-app" in apps.text, apps.text
 
     # The admin commands, as the banner says, reach the server on its usual listener.
     usual = next(line for line in azure_named_dev.output if line.startswith("strongroom also listening on https://"))

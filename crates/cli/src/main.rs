@@ -372,7 +372,8 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
     println!(
         "Strongroom dev instance ready{mode}.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
-         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n  \
+         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  \
+         management    {management} (Resource Manager)\n  graph         {graph}\n  CA to trust   {ca}\n  \
          Java          -Djavax.net.ssl.trustStore={trust_store} -Djavax.net.ssl.trustStorePassword=changeit\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
          {setup}\n\
@@ -382,6 +383,8 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
         tenant = info.tenant_id,
         client = info.client_id,
         vault = info.vault_url,
+        management = info.management_url,
+        graph = info.graph_url,
         ca = info.ca_file.display(),
         trust_store = info.trust_store.display(),
         env = info.env_file.display(),

@@ -54,6 +54,10 @@ pub struct ServerSettings {
     pub login_host: String,
     /// Vaults are `{vault}.{vault_domain}`; the vault resource is `https://{vault_domain}[:port]`.
     pub vault_domain: String,
+    /// Resource Manager's host name: `https://{management_host}[:port]` is the management resource.
+    pub management_host: String,
+    /// Microsoft Graph's host name: `https://{graph_host}[:port]` is the Graph resource.
+    pub graph_host: String,
     /// A certificate and key to serve instead of the generated local CA's.
     pub tls: Option<TlsFiles>,
     /// Lifetime of issued access tokens.
@@ -205,6 +209,8 @@ impl ServerSettings {
             storage: Storage::default(),
             login_host: "login.localhost".into(),
             vault_domain: "vault.localhost".into(),
+            management_host: "management.localhost".into(),
+            graph_host: "graph.localhost".into(),
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
             signing_key_rotation_days: DEFAULT_ROTATION_DAYS,
@@ -243,6 +249,10 @@ const DEFAULT_ROTATION_DAYS: u32 = 30;
 pub const AZURE_LOGIN_HOST: &str = "login.microsoftonline.com";
 /// The vault domain of Azure's public cloud.
 pub const AZURE_VAULT_DOMAIN: &str = "vault.azure.net";
+/// Resource Manager's host in Azure's public cloud.
+pub const AZURE_MANAGEMENT_HOST: &str = "management.azure.com";
+/// Microsoft Graph's host in Azure's public cloud.
+pub const AZURE_GRAPH_HOST: &str = "graph.microsoft.com";
 
 /// A configuration error, already phrased for the user with file and line.
 #[derive(Debug, thiserror::Error)]
@@ -338,6 +348,8 @@ struct ServerSection {
     data_dir: PathBuf,
     login_host: Option<Spanned<String>>,
     vault_domain: Option<Spanned<String>>,
+    management_host: Option<Spanned<String>>,
+    graph_host: Option<Spanned<String>>,
     azure_hostnames: Option<Spanned<bool>>,
     tls_cert: Option<Spanned<PathBuf>>,
     tls_key: Option<Spanned<PathBuf>>,
@@ -484,24 +496,39 @@ impl ServerSection {
             Some(v) if is_host_name(v.get_ref()) => Ok(v.into_inner().to_ascii_lowercase()),
             Some(v) => Err(at(&v, format!("`{key}` must be a DNS host name"))),
         };
-        let (login_host, vault_domain) = match &self.azure_hostnames {
+        let (login_host, vault_domain, management_host, graph_host) = match &self.azure_hostnames {
             Some(azure) if *azure.get_ref() => {
                 // Code written for Azure addresses these names on 443; MSAL trusts the authority by its name.
-                if self.login_host.is_some() || self.vault_domain.is_some() {
+                let named = [&self.login_host, &self.vault_domain, &self.management_host, &self.graph_host];
+                if named.iter().any(|name| name.is_some()) {
                     return Err(at(
                         azure,
-                        "`azure_hostnames = true` sets the host names: leave out `login_host` and `vault_domain`",
+                        "`azure_hostnames = true` sets the host names: leave out `login_host`, `vault_domain`, \
+                         `management_host` and `graph_host`",
                     ));
                 }
                 if listen.port() != 443 {
                     return Err(at(azure, "`azure_hostnames = true` needs the main `listen` address on port 443"));
                 }
-                (AZURE_LOGIN_HOST.to_owned(), AZURE_VAULT_DOMAIN.to_owned())
+                let [login, vault, management, graph] =
+                    [AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN, AZURE_MANAGEMENT_HOST, AZURE_GRAPH_HOST].map(str::to_owned);
+                (login, vault, management, graph)
             }
-            _ => (
-                host(self.login_host, "login.localhost", "login_host")?,
-                host(self.vault_domain, "vault.localhost", "vault_domain")?,
-            ),
+            _ => {
+                let login_host = host(self.login_host, "login.localhost", "login_host")?;
+                // Beside the login host by default: `login.localhost` → `management.localhost`, `graph.localhost`.
+                let sibling = |label: &str| match login_host.split_once('.') {
+                    Some((_, parent)) => format!("{label}.{parent}"),
+                    None => format!("{label}.{login_host}"),
+                };
+                let (management, graph) = (sibling("management"), sibling("graph"));
+                (
+                    login_host.clone(),
+                    host(self.vault_domain, "vault.localhost", "vault_domain")?,
+                    host(self.management_host, &management, "management_host")?,
+                    host(self.graph_host, &graph, "graph_host")?,
+                )
+            }
         };
         let tls = match (self.tls_cert, self.tls_key) {
             (None, None) => None,
@@ -554,6 +581,8 @@ impl ServerSection {
             data_dir: self.data_dir,
             login_host,
             vault_domain,
+            management_host,
+            graph_host,
             tls,
             token_lifetime_seconds,
             signing_key_rotation_days,

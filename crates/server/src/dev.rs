@@ -19,7 +19,11 @@ use strongroom_core::provision::{
 use strongroom_core::rbac::Scope;
 use uuid::Uuid;
 
-use crate::config::{AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN, ServerSettings, TenantCertificateAuthority};
+use crate::config::{
+    AZURE_GRAPH_HOST, AZURE_LOGIN_HOST, AZURE_MANAGEMENT_HOST, AZURE_VAULT_DOMAIN, ServerSettings,
+    TenantCertificateAuthority,
+};
+use crate::endpoints::HostNames;
 use crate::error::{Error, ErrorKind, Result};
 use crate::installation::{Installation, RunningServer};
 use crate::tls::write_private;
@@ -104,36 +108,54 @@ pub fn certificate_authorities() -> Vec<TenantCertificateAuthority> {
 /// The host names `strongroom dev` answers as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Naming {
-    /// Its own: sign-in at `localhost` (which resolves everywhere), vaults at `{vault}.vault.localhost`, on the
-    /// port of the first `--listen`; SDKs are told the authority (`AZURE_AUTHORITY_HOST`).
+    /// Its own: sign-in at `localhost` (which resolves everywhere), vaults at `{vault}.vault.localhost`, Resource
+    /// Manager and Graph at `management.localhost` and `graph.localhost`, on the port of the first `--listen`;
+    /// SDKs are told the authority (`AZURE_AUTHORITY_HOST`).
     Local,
-    /// Azure's, on port 443: `login.microsoftonline.com`, `{vault}.vault.azure.net`, so that code written for
-    /// Azure runs unchanged (the hosts file maps the names here and the system trusts the local CA).
+    /// Azure's, on port 443: `login.microsoftonline.com`, `{vault}.vault.azure.net`, `management.azure.com`,
+    /// `graph.microsoft.com`, so that code written for Azure runs unchanged (the hosts file maps the names here
+    /// and the system trusts the local CA).
     Azure,
 }
 
 impl Naming {
-    /// The login host and the vault domain.
-    fn hosts(self) -> (&'static str, &'static str) {
+    fn hosts(self) -> HostNames<'static> {
         match self {
-            Naming::Local => ("localhost", "vault.localhost"),
-            Naming::Azure => (AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN),
+            Naming::Local => HostNames {
+                login: "localhost",
+                vault_domain: "vault.localhost",
+                management: "management.localhost",
+                graph: "graph.localhost",
+            },
+            Naming::Azure => HostNames {
+                login: AZURE_LOGIN_HOST,
+                vault_domain: AZURE_VAULT_DOMAIN,
+                management: AZURE_MANAGEMENT_HOST,
+                graph: AZURE_GRAPH_HOST,
+            },
         }
     }
 
     /// Sets the host names of `settings` to this naming's.
     pub fn apply(self, settings: &mut ServerSettings) {
-        let (login_host, vault_domain) = self.hosts();
-        login_host.clone_into(&mut settings.login_host);
-        vault_domain.clone_into(&mut settings.vault_domain);
+        let hosts = self.hosts();
+        hosts.login.clone_into(&mut settings.login_host);
+        hosts.vault_domain.clone_into(&mut settings.vault_domain);
+        hosts.management.clone_into(&mut settings.management_host);
+        hosts.graph.clone_into(&mut settings.graph_host);
     }
 
     /// The host names a hosts file must map to this machine for clients to reach the dev server and `vaults`
     /// (a hosts file has no wildcards, so each vault is named); `localhost` needs no line.
     pub fn host_names(self, vaults: &[String]) -> Vec<String> {
-        let (login_host, vault_domain) = self.hosts();
-        let vaults = vaults.iter().map(|vault| format!("{}.{vault_domain}", vault.to_ascii_lowercase()));
-        std::iter::once(login_host.to_owned()).chain(vaults).filter(|name| name != "localhost").collect()
+        let hosts = self.hosts();
+        let vaults = vaults.iter().map(|vault| format!("{}.{}", vault.to_ascii_lowercase(), hosts.vault_domain));
+        [hosts.login, hosts.management, hosts.graph]
+            .into_iter()
+            .filter(|name| *name != "localhost")
+            .map(str::to_owned)
+            .chain(vaults)
+            .collect()
     }
 }
 
@@ -152,6 +174,10 @@ pub struct DevInfo {
     pub authority_host: String,
     /// The vault URL.
     pub vault_url: String,
+    /// Resource Manager's URL (the management API).
+    pub management_url: String,
+    /// Microsoft Graph's URL.
+    pub graph_url: String,
     /// The CA file to trust.
     pub ca_file: PathBuf,
     /// The same CA as a PKCS#12 trust store, for the JVM.
@@ -182,6 +208,8 @@ pub fn write_env_file(server: &RunningServer, naming: Naming, data_dir: &Path, c
         naming,
         authority_host: endpoints.authority_host().to_owned(),
         vault_url: endpoints.vault_url(VAULT),
+        management_url: endpoints.management_resource().to_owned(),
+        graph_url: endpoints.graph_resource().to_owned(),
         vault_host: format!("{VAULT}.{}", endpoints.vault_domain()),
         trust_store: ca_file.with_file_name(crate::tls::TRUST_STORE_FILE),
         ca_file,
@@ -224,10 +252,19 @@ mod tests {
     #[test]
     fn each_naming_lists_the_names_a_hosts_file_needs() {
         let vaults = ["dev".to_owned(), "Team".to_owned()];
-        assert_eq!(Naming::Local.host_names(&vaults), ["dev.vault.localhost", "team.vault.localhost"]);
+        assert_eq!(
+            Naming::Local.host_names(&vaults),
+            ["management.localhost", "graph.localhost", "dev.vault.localhost", "team.vault.localhost"]
+        );
         assert_eq!(
             Naming::Azure.host_names(&vaults),
-            ["login.microsoftonline.com", "dev.vault.azure.net", "team.vault.azure.net"]
+            [
+                "login.microsoftonline.com",
+                "management.azure.com",
+                "graph.microsoft.com",
+                "dev.vault.azure.net",
+                "team.vault.azure.net"
+            ]
         );
     }
 }

@@ -7,31 +7,72 @@ pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
 
 /// The resources whose tokens the management API accepts: Azure Resource Manager's two names and Microsoft
 /// Graph's, so that code written for Azure asks for the scope it always asks for.
-pub const MANAGEMENT_RESOURCES: &[&str] =
-    &["https://management.azure.com", "https://management.core.windows.net", "https://graph.microsoft.com"];
+pub const MANAGEMENT_RESOURCES: [&str; 3] =
+    ["https://management.azure.com", "https://management.core.windows.net", "https://graph.microsoft.com"];
+
+/// The host names a server answers as.
+#[derive(Debug, Clone, Copy)]
+pub struct HostNames<'a> {
+    /// The identity authority.
+    pub login: &'a str,
+    /// Every `{vault}.{vault_domain}` is a vault.
+    pub vault_domain: &'a str,
+    /// Resource Manager's host: its origin is the management resource.
+    pub management: &'a str,
+    /// Microsoft Graph's host: its origin is the Graph resource.
+    pub graph: &'a str,
+}
 
 /// Host names and port, and the URLs built from them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     login_host: String,
     vault_domain: String,
+    management_host: String,
+    graph_host: String,
     port: u16,
     /// `https://{login_host}[:port]`, built once: every vault request compares a token's issuer with it.
     login_origin: String,
     /// `https://{vault_domain}[:port]`, built once: every vault request checks a token's audience against it.
     vault_origin: String,
+    /// `https://{management_host}[:port]`: Resource Manager's URL and token audience.
+    management_origin: String,
+    /// `https://{graph_host}[:port]`: Graph's URL and token audience.
+    graph_origin: String,
 }
 
 impl Endpoints {
-    /// The endpoints of a server answering as `login_host` and `*.{vault_domain}` on `port`.
-    pub fn new(login_host: &str, vault_domain: &str, port: u16) -> Self {
+    /// The endpoints of a server answering as `hosts` on `port`.
+    pub fn new(hosts: HostNames<'_>, port: u16) -> Self {
         Self {
-            login_host: login_host.to_owned(),
-            vault_domain: vault_domain.to_owned(),
+            login_host: hosts.login.to_owned(),
+            vault_domain: hosts.vault_domain.to_owned(),
+            management_host: hosts.management.to_owned(),
+            graph_host: hosts.graph.to_owned(),
             port,
-            login_origin: origin(login_host, port),
-            vault_origin: origin(vault_domain, port),
+            login_origin: origin(hosts.login, port),
+            vault_origin: origin(hosts.vault_domain, port),
+            management_origin: origin(hosts.management, port),
+            graph_origin: origin(hosts.graph, port),
         }
+    }
+
+    /// Resource Manager's URL here, which is also a name of the management resource tokens are asked for.
+    pub fn management_resource(&self) -> &str {
+        &self.management_origin
+    }
+
+    /// Microsoft Graph's URL here, which is also a name of the Graph resource tokens are asked for.
+    pub fn graph_resource(&self) -> &str {
+        &self.graph_origin
+    }
+
+    /// Every name the management API's tokens may carry as their audience: this server's Resource Manager
+    /// and Graph URLs, and Azure's own names for them, so that code written for Azure asks for the scope it
+    /// always asks for.
+    pub fn management_audiences(&self) -> [&str; 5] {
+        let [arm, arm_classic, graph] = MANAGEMENT_RESOURCES;
+        [&self.management_origin, &self.graph_origin, arm, arm_classic, graph]
     }
 
     /// `https://{host}`, with the port unless it is 443.
@@ -81,6 +122,11 @@ impl Endpoints {
         &self.login_host
     }
 
+    /// The host names this server answers as besides the vaults': login, Resource Manager, Graph.
+    pub fn service_hosts(&self) -> [&str; 3] {
+        [&self.login_host, &self.management_host, &self.graph_host]
+    }
+
     /// The vault domain: every `{vault}.{vault_domain}` is a vault of this server.
     pub fn vault_domain(&self) -> &str {
         &self.vault_domain
@@ -99,21 +145,45 @@ fn origin(host: &str, port: u16) -> String {
 mod tests {
     use super::*;
 
+    fn local(port: u16) -> Endpoints {
+        let hosts = HostNames {
+            login: "login.localhost",
+            vault_domain: "vault.localhost",
+            management: "management.localhost",
+            graph: "graph.localhost",
+        };
+        Endpoints::new(hosts, port)
+    }
+
+    #[test]
+    fn management_and_graph_answer_to_their_own_urls_and_to_azures_names() {
+        let e = local(8443);
+        assert_eq!(e.management_resource(), "https://management.localhost:8443");
+        assert_eq!(e.graph_resource(), "https://graph.localhost:8443");
+        let audiences = e.management_audiences();
+        for name in
+            ["https://management.localhost:8443", "https://graph.localhost:8443", "https://management.azure.com"]
+        {
+            assert!(audiences.contains(&name), "{name}");
+        }
+        assert!(!audiences.contains(&e.vault_resource()));
+    }
+
     #[test]
     fn urls_carry_the_port_unless_it_is_443() {
         let tenant = Uuid::nil();
-        let e = Endpoints::new("login.localhost", "vault.localhost", 8443);
+        let e = local(8443);
         assert_eq!(e.vault_resource(), "https://vault.localhost:8443");
         assert_eq!(e.authority(tenant), format!("https://login.localhost:8443/{tenant}"));
         assert_eq!(e.issuer(tenant), format!("https://login.localhost:8443/{tenant}/v2.0"));
         assert_eq!(e.vault_url("dev"), "https://dev.vault.localhost:8443");
-        let e = Endpoints::new("login.localhost", "vault.localhost", 443);
+        let e = local(443);
         assert_eq!(e.vault_resource(), "https://vault.localhost");
     }
 
     #[test]
     fn vault_hosts_are_one_label_under_the_domain() {
-        let e = Endpoints::new("login.localhost", "vault.localhost", 8443);
+        let e = local(8443);
         assert_eq!(e.vault_name("dev.vault.localhost"), Some("dev"));
         assert_eq!(e.vault_name("vault.localhost"), None);
         assert_eq!(e.vault_name("a.b.vault.localhost"), None);

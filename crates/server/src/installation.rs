@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::audit::AuditSink;
 use crate::clock::Clock;
 use crate::config::{ServerSettings, Storage};
-use crate::endpoints::Endpoints;
+use crate::endpoints::{Endpoints, HostNames};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
@@ -163,7 +163,13 @@ impl Installation {
             .map_err(|e| Error::io(format_args!("listening on {}", self.settings.listen), e))?;
         let address = listener.local_addr().map_err(|e| Error::io("reading the listener's address", e))?;
         let endpoint_port = address.port();
-        let endpoints = Endpoints::new(&self.settings.login_host, &self.settings.vault_domain, endpoint_port);
+        let hosts = HostNames {
+            login: &self.settings.login_host,
+            vault_domain: &self.settings.vault_domain,
+            management: &self.settings.management_host,
+            graph: &self.settings.graph_host,
+        };
+        let endpoints = Endpoints::new(hosts, endpoint_port);
         let tls = tls::load(&self.settings)?;
         let audit_file = self.settings.data_dir.join(AUDIT_FILE);
         files::create_private_file(&audit_file)?;

@@ -72,6 +72,8 @@ fn host_names(settings: &ServerSettings) -> Vec<String> {
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
         settings.login_host.clone(),
+        settings.management_host.clone(),
+        settings.graph_host.clone(),
         settings.vault_domain.clone(),
         format!("*.{}", settings.vault_domain),
     ];

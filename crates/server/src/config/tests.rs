@@ -144,3 +144,23 @@ fn listeners_given_on_the_command_line_replace_the_files_and_keep_azure_names_on
     assert_eq!(azure.extra_listen, [addresses[0]]);
     Ok(())
 }
+
+#[test]
+fn resource_manager_and_graph_hosts_sit_beside_the_login_host_unless_named() -> Result<(), String> {
+    let server = parse(&format!("{MINIMAL}login_host = \"login.corp.example\"\n"))?.server;
+    assert_eq!(
+        (server.management_host.as_str(), server.graph_host.as_str()),
+        ("management.corp.example", "graph.corp.example")
+    );
+    let server = parse(&format!("{MINIMAL}login_host = \"sr\"\nmanagement_host = \"arm.corp.example\"\n"))?.server;
+    assert_eq!((server.management_host.as_str(), server.graph_host.as_str()), ("arm.corp.example", "graph.sr"));
+    let azure = "[server]\nlisten = \"127.0.0.1:443\"\ndata_dir = \"d\"\nazure_hostnames = true\n";
+    let server = parse(azure)?.server;
+    assert_eq!(
+        (server.management_host.as_str(), server.graph_host.as_str()),
+        ("management.azure.com", "graph.microsoft.com")
+    );
+    let err = parse(&format!("{azure}graph_host = \"graph.localhost\"\n")).err().unwrap_or_default();
+    assert!(err.contains("leave out"), "{err}");
+    Ok(())
+}

@@ -4,7 +4,7 @@ use strongroom_core::directory::{Directory, Principal};
 use strongroom_core::token::{AccessClaims, IdClaims, group_claims};
 use uuid::Uuid;
 
-use crate::endpoints::{KEY_VAULT_APP_ID, MANAGEMENT_RESOURCES};
+use crate::endpoints::KEY_VAULT_APP_ID;
 use crate::state::AppState;
 
 /// How the client proved itself, as Entra's `appidacr`/`azpacr` say it.
@@ -158,12 +158,12 @@ fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u6
 
 /// The audience for a requested resource, if it is one this server issues tokens for: the vault resource,
 /// named as such (a trailing slash is tolerated) or by Key Vault's application id; or the management API,
-/// under any of the names Azure's management and Graph resources go by.
+/// by this server's Resource Manager or Graph URL or any of the names Azure's go by.
 pub fn audience_for(state: &AppState, resource: &str) -> Option<String> {
     let vault = state.endpoints.vault_resource();
     let requested = resource.trim_end_matches('/');
     if requested.eq_ignore_ascii_case(vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID) {
         return Some(vault.to_owned());
     }
-    MANAGEMENT_RESOURCES.iter().find(|m| m.eq_ignore_ascii_case(requested)).map(|m| (*m).to_owned())
+    state.endpoints.management_audiences().into_iter().find(|m| m.eq_ignore_ascii_case(requested)).map(str::to_owned)
 }

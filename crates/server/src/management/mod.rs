@@ -2,8 +2,8 @@
 //! identities ([`vaults`], [`access`], [`identities`]) and a Microsoft-Graph-shaped directory ([`directory`]),
 //! served on the login host. Every request runs:
 //!
-//! 1. authenticate — a bearer token this service issued for a management resource (`https://management.azure.com`
-//!    or `https://graph.microsoft.com`), in the tenant the path names;
+//! 1. authenticate — a bearer token this service issued for a management resource (this server's Resource
+//!    Manager or Graph URL, or Azure's names for them), in the tenant the path names;
 //! 2. authorize — the control-plane action at the resource's scope (Azure RBAC: Owner, Contributor, Key Vault
 //!    Contributor, Data Access Administrator, custom roles), or the directory action (Entra directory roles),
 //!    decided from the directory snapshot;
@@ -38,7 +38,6 @@ use uuid::Uuid;
 
 use self::error::ManagementError;
 use crate::audit::{Arrival, RequestFacts};
-use crate::endpoints::MANAGEMENT_RESOURCES;
 use crate::state::AppState;
 
 /// Largest request body read.
@@ -300,7 +299,8 @@ fn authenticate(
         .and_then(|id| directory.tenants().iter().find(|t| t.id == id).cloned())
         .ok_or_else(|| refuse("The access token is not from a tenant of this server."))?;
     let issuer = state.endpoints.issuer(tenant.id);
-    let expected = Expected { issuer: &issuer, audiences: MANAGEMENT_RESOURCES, tenant_id: tenant.id };
+    let audiences = state.endpoints.management_audiences();
+    let expected = Expected { issuer: &issuer, audiences: &audiences, tenant_id: tenant.id };
     let claims = state
         .validated_tokens
         .validate(&state.keys.get(), token, &expected, state.clock.now_seconds())

@@ -62,7 +62,12 @@ pub(super) async fn issue(
     let endpoints = &state.endpoints;
     let rules = IssuingRules {
         domains: domains.clone(),
-        server_hosts: ["localhost", endpoints.login_host()].into_iter().chain(AZURE_HOSTS).map(str::to_owned).collect(),
+        server_hosts: ["localhost"]
+            .into_iter()
+            .chain(endpoints.service_hosts())
+            .chain(AZURE_HOSTS)
+            .map(str::to_owned)
+            .collect(),
         server_domains: vec![endpoints.vault_domain().to_owned(), AZURE_VAULT_DOMAIN.to_owned()],
     };
     rules.check(subject)?;

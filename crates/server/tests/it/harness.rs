@@ -157,7 +157,10 @@ fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAdd
     for vault in server.state().directory().vaults() {
         builder = builder.resolve(&format!("{}.vault.localhost", vault.name), address);
     }
-    builder.resolve("nowhere.vault.localhost", address).resolve("localhost", address).build().unwrap()
+    for host in ["nowhere.vault.localhost", "localhost", "management.localhost", "graph.localhost"] {
+        builder = builder.resolve(host, address);
+    }
+    builder.build().unwrap()
 }
 
 /// A call to the vault `billing` at api-version 7.6 with `token`: status and JSON body (`null` when none).

@@ -135,6 +135,30 @@ async fn read_secret(server: &TestServer, app: &str) -> u16 {
 }
 
 #[tokio::test]
+async fn resource_manager_and_graph_answer_at_their_own_urls_to_tokens_asked_for_by_those_urls() {
+    let server = TestServer::start(&config()).await;
+    let endpoints = server.running().endpoints().clone();
+    // What a client told these URLs by the cloud's metadata asks for: `{url}/.default`, with or without a slash.
+    let arm_scope = format!("{}/.default", endpoints.management_resource());
+    let graph_scope = format!("{}//.default", endpoints.graph_resource());
+    for (app, scope, url) in [
+        ("owner", arm_scope, format!("{}{}?{API}", endpoints.management_resource(), vault_path(&server, "ledger"))),
+        ("directory-admin", graph_scope, format!("{}/v1.0/users", endpoints.graph_resource())),
+    ] {
+        let secret = format!("{app}-secret-0123456789");
+        let (status, body) = token_with(&server, &server.client_id(app), &secret, &scope).await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        let token = body["access_token"].as_str().unwrap();
+        let response = server.http.get(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+    }
+    // A vault token is still no management token at either URL.
+    let vault = vault_token(&server, "owner").await;
+    let url = format!("{}{}?{API}", endpoints.management_resource(), vault_path(&server, "ledger"));
+    assert_eq!(server.http.get(&url).bearer_auth(&vault).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
 async fn a_caller_without_control_plane_rights_is_refused_and_the_attempt_is_audited() {
     let mut server = TestServer::start(&config()).await;
     let (status, body) = server
