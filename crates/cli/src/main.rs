@@ -74,7 +74,7 @@ enum Command {
         #[arg(long)]
         azure_hostnames: bool,
         /// Where --azure-hostnames serves the Azure host names: port 443, the one their URLs imply.
-        #[arg(long, default_value = "127.0.0.1:443")]
+        #[arg(long, default_value = "127.0.0.1:443", requires = "azure_hostnames")]
         azure_listen: SocketAddr,
         /// Where to keep the data.
         #[arg(long, default_value = "strongroom-data")]
