@@ -68,6 +68,7 @@ class Server:
         self.process = None
         self.port = None
         self.imds_port = None
+        self.output = []  # what it printed up to the line that says it listens (the dev banner)
 
     def start(self, timeout=60):
         log = open(self.data_dir / "server.log", "ab")
@@ -87,6 +88,7 @@ class Server:
                 continue
             if line is None:
                 break
+            self.output.append(line)
             if line.startswith(IMDS_READY):
                 self.imds_port = int(line.strip().rsplit(":", 1)[1])
             if line.startswith(READY):

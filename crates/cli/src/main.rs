@@ -1,8 +1,10 @@
 //! The `strongroom` binary: `serve --config FILE` runs a configured installation; `dev` runs a ready-made
-//! development one; `role`, `keyvault`, `ad` and `identity` change a running one through its management API.
+//! development one; `trust` makes this machine trust and reach it; `role`, `keyvault`, `ad` and `identity` change
+//! a running one through its management API.
 
 mod admin;
 mod client;
+mod trust;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,12 +57,25 @@ enum Command {
         /// configuration file's `storage`).
         #[arg(long)]
         storage: Option<String>,
+        /// Listen here instead of the configuration's `listen`; repeat it for more listeners (the first is the
+        /// main one, whose port is in every public URL).
+        #[arg(long)]
+        listen: Vec<SocketAddr>,
     },
     /// Run a development instance: tenant `dev`, app `dev-app`, vault `dev`, created once and kept.
     Dev {
-        /// Address and port to listen on.
+        /// Address and port to listen on; repeat it for more listeners (the first one's port is in every public
+        /// URL, unless --azure-hostnames).
         #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: SocketAddr,
+        listen: Vec<SocketAddr>,
+        /// Answer as Azure does — login.microsoftonline.com, *.vault.azure.net — on --azure-listen (port
+        /// 443) as well as on --listen, so that code written for Azure runs unchanged once `strongroom trust
+        /// install --azure-hostnames` has pointed the names here and trusted the CA.
+        #[arg(long)]
+        azure_hostnames: bool,
+        /// Where --azure-hostnames serves the Azure host names: port 443, the one their URLs imply.
+        #[arg(long, default_value = "127.0.0.1:443", requires = "azure_hostnames")]
+        azure_listen: SocketAddr,
         /// Where to keep the data.
         #[arg(long, default_value = "strongroom-data")]
         data_dir: PathBuf,
@@ -115,6 +130,9 @@ enum Command {
         #[arg(long = "in")]
         input: PathBuf,
     },
+    /// Make this machine trust the installation's CA and reach the dev server by name (like mkcert -install).
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
     /// Role assignments and role definitions of a running server (like `az role`).
     #[command(subcommand)]
     Role(admin::RoleCommand),
@@ -166,6 +184,7 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
         Command::Keyvault(command) => return admin::keyvault(connection, command).await,
         Command::Ad(command) => return admin::directory(connection, command).await,
         Command::Identity(command) => return admin::identity(connection, command).await,
+        Command::Trust(command) => return trust::run(command),
         command => serve(command).await.map_err(|e| e.to_string())?,
     };
     if let Some(server) = server {
@@ -178,10 +197,13 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
 /// Runs a server command; `Ok(None)` when the command ran and there is nothing to serve.
 async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServer>> {
     let server = match command {
-        Command::Serve { config, storage } => {
+        Command::Serve { config, storage, listen } => {
             let mut config = Config::load(&config)?;
             if let Some(storage) = storage {
                 config.server.storage = parse_storage(&storage)?;
+            }
+            if !listen.is_empty() {
+                config.server.listen_on(&listen)?;
             }
             let installation = Installation::open(config.server).await?;
             installation.provision(&config.desired).await?;
@@ -189,21 +211,26 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             if let Some(imds) = server.imds_address() {
                 println!("strongroom managed-identity endpoint on http://{imds}");
             }
-            println!("strongroom listening on https://{}", server.address());
+            print_listening(&server);
             server
         }
-        Command::Dev { listen, data_dir, storage } => {
-            let mut settings = settings(listen, data_dir.clone(), storage, None)?;
-            // The authority is plain `localhost`, which resolves everywhere; only the vault needs a hosts line.
-            settings.login_host = "localhost".to_owned();
+        Command::Dev { listen, azure_hostnames, azure_listen, data_dir, storage } => {
+            let (naming, listeners) = if azure_hostnames {
+                (dev::Naming::Azure, [&[azure_listen], listen.as_slice()].concat())
+            } else {
+                (dev::Naming::Local, listen)
+            };
+            let mut settings = settings(UNUSED, data_dir.clone(), storage, None)?;
+            naming.apply(&mut settings);
+            settings.listen_on(&listeners)?;
             settings.certificate_authorities = dev::certificate_authorities();
             let installation = Installation::open(settings).await?;
             let (desired, secret) = dev::desired_state(&installation).await?;
             installation.provision(&desired).await?;
             let server = installation.start().await?;
-            let info = dev::write_env_file(&server, &data_dir, &secret)?;
-            print_dev_banner(&info);
-            println!("strongroom listening on https://{}", server.address());
+            let info = dev::write_env_file(&server, naming, &data_dir, &secret)?;
+            print_dev_banner(&info, &server, &data_dir);
+            print_listening(&server);
             server
         }
         Command::RotateSigningKey { data_dir, storage, revoke_previous } => {
@@ -250,7 +277,9 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             return Ok(None);
         }
         // Admin commands are clients of a server, run by `run`.
-        Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) | Command::Identity(_) => return Ok(None),
+        Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) | Command::Identity(_) | Command::Trust(_) => {
+            return Ok(None);
+        }
     };
     Ok(Some(server))
 }
@@ -292,28 +321,73 @@ fn settings(
     Ok(settings)
 }
 
+/// The lines that say where a server listens; the main listener's comes last, as the line scripts wait for.
+fn print_listening(server: &RunningServer) {
+    for address in server.extra_addresses() {
+        println!("strongroom also listening on https://{address}");
+    }
+    println!("strongroom listening on https://{}", server.address());
+}
+
 /// The dev instance's banner. It never prints the client secret (terminals are logged and scrolled back;
 /// `dev.env` is the credential file).
-fn print_dev_banner(info: &dev::DevInfo) {
+fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std::path::Path) {
+    let data_dir = data_dir.display();
+    // The address the hosts lines should name: the one the names are served on, loopback for "every address".
+    let ip = Some(server.address().ip()).filter(|ip| !ip.is_unspecified()).unwrap_or(UNUSED.ip());
+    let (authority, setup, code) = match info.naming {
+        dev::Naming::Local => (
+            info.authority_host.clone(),
+            format!(
+                "Make the vault host resolve and trust the CA (once, as root; `strongroom trust uninstall --data-dir\n\
+                 {data_dir}` takes out exactly what this added):\n  \
+                 sudo strongroom trust install --address {ip} --data-dir {data_dir}\n  \
+                 (or only the name: echo '{ip} {host}' | sudo tee -a /etc/hosts)",
+                host = info.vault_host
+            ),
+            "from azure.identity import ClientSecretCredential\n  \
+             cred = ClientSecretCredential(os.environ[\"AZURE_TENANT_ID\"], os.environ[\"AZURE_CLIENT_ID\"], \
+             os.environ[\"AZURE_CLIENT_SECRET\"], disable_instance_discovery=True)\n  \
+             print(SecretClient(os.environ[\"VAULT_URL\"], cred).set_secret(\"hello\", \"world\").value)"
+                .to_owned(),
+        ),
+        dev::Naming::Azure => (
+            format!("{} (the SDKs' default: dev.env sets no AZURE_AUTHORITY_HOST)", info.authority_host),
+            format!(
+                "Point Azure's names at this server and trust its CA (once, as root; while the lines are in\n\
+                 /etc/hosts this machine reaches these names here, not in Azure — `strongroom trust uninstall\n\
+                 --data-dir {data_dir}` takes out exactly what this added):\n  \
+                 sudo strongroom trust install --azure-hostnames --address {ip} --data-dir {data_dir}\n\
+                 The admin commands reach the server on its other listener, e.g.\n  \
+                 strongroom --authority-host https://localhost:{port} keyvault list",
+                port = server.extra_addresses().first().map_or(server.address().port(), |a| a.port()),
+            ),
+            format!(
+                "from azure.identity import DefaultAzureCredential\n  \
+                 print(SecretClient(\"{vault}\", DefaultAzureCredential()).set_secret(\"hello\", \"world\").value)",
+                vault = info.vault_url
+            ),
+        ),
+    };
     println!(
-        "Strongroom dev instance ready.\n\
+        "Strongroom dev instance ready{mode}.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
-         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  CA to trust   {ca}\n  \
+         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  \
+         management    {management} (Resource Manager)\n  graph         {graph}\n  CA to trust   {ca}\n  \
          Java          -Djavax.net.ssl.trustStore={trust_store} -Djavax.net.ssl.trustStorePassword=changeit\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
-         Make the vault host resolve (once):  echo '127.0.0.1 {host}' | sudo tee -a /etc/hosts\n\
+         {setup}\n\
          \nTry it (pip install azure-identity azure-keyvault-secrets):\n\
-         \n  import os\n  from azure.identity import ClientSecretCredential\n  from azure.keyvault.secrets import SecretClient\n  \
-         cred = ClientSecretCredential(os.environ[\"AZURE_TENANT_ID\"], os.environ[\"AZURE_CLIENT_ID\"], os.environ[\"AZURE_CLIENT_SECRET\"], disable_instance_discovery=True)\n  \
-         print(SecretClient(os.environ[\"VAULT_URL\"], cred).set_secret(\"hello\", \"world\").value)\n",
+         \n  import os\n  from azure.keyvault.secrets import SecretClient\n  {code}\n",
+        mode = if info.naming == dev::Naming::Azure { ", answering as Azure (--azure-hostnames)" } else { "" },
         tenant = info.tenant_id,
         client = info.client_id,
-        authority = info.authority_host,
         vault = info.vault_url,
+        management = info.management_url,
+        graph = info.graph_url,
         ca = info.ca_file.display(),
         trust_store = info.trust_store.display(),
         env = info.env_file.display(),
-        host = info.vault_host,
     );
 }
 

@@ -227,6 +227,22 @@ impl ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// Listens on `addresses` instead of the configured ones (`--listen`): the first is the main listener.
+    pub fn listen_on(&mut self, addresses: &[SocketAddr]) -> Result<(), ConfigError> {
+        let (main, extra) = addresses.split_first().ok_or_else(|| ConfigError("--listen names no address".into()))?;
+        if self.login_host == AZURE_LOGIN_HOST && main.port() != 443 {
+            return Err(ConfigError(format!(
+                "{main}: Azure's host names are reached on port 443, so the main listener must be on it \
+                 (`serve`: the first --listen; `dev --azure-hostnames`: --azure-listen)"
+            )));
+        }
+        self.listen = *main;
+        self.extra_listen = extra.to_vec();
+        Ok(())
+    }
+}
+
 const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
 const DEFAULT_ROTATION_DAYS: u32 = 30;
 /// The authority host of Azure's public cloud.

@@ -1,6 +1,11 @@
 //! `strongroom dev`: a ready-made installation for development — tenant `dev`, application `dev-app` with a
 //! client secret, and vault `dev` where `dev-app` is Key Vault Administrator — plus the `dev.env` file that
 //! points the Azure SDKs at it. Everything is created once and kept across restarts.
+//!
+//! It answers under one of two sets of host names ([`Naming`]): its own (`localhost`, `*.vault.localhost`), which
+//! SDKs reach when told the authority, or Azure's (`login.microsoftonline.com`, `*.vault.azure.net`, …) on port
+//! 443, which code written for Azure reaches unchanged once the hosts file and the system trust store say so
+//! (`strongroom trust install`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +19,11 @@ use strongroom_core::provision::{
 use strongroom_core::rbac::Scope;
 use uuid::Uuid;
 
-use crate::config::TenantCertificateAuthority;
+use crate::config::{
+    AZURE_GRAPH_HOST, AZURE_LOGIN_HOST, AZURE_MANAGEMENT_HOST, AZURE_VAULT_DOMAIN, ServerSettings,
+    TenantCertificateAuthority,
+};
+use crate::endpoints::HostNames;
 use crate::error::{Error, ErrorKind, Result};
 use crate::installation::{Installation, RunningServer};
 use crate::tls::write_private;
@@ -101,6 +110,60 @@ pub fn certificate_authorities() -> Vec<TenantCertificateAuthority> {
     }]
 }
 
+/// The host names `strongroom dev` answers as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// Its own: sign-in at `localhost` (which resolves everywhere), vaults at `{vault}.vault.localhost`, Resource
+    /// Manager and Graph at `management.localhost` and `graph.localhost`, on the port of the first `--listen`;
+    /// SDKs are told the authority (`AZURE_AUTHORITY_HOST`).
+    Local,
+    /// Azure's, on port 443: `login.microsoftonline.com`, `{vault}.vault.azure.net`, `management.azure.com`,
+    /// `graph.microsoft.com`, so that code written for Azure runs unchanged (the hosts file maps the names here
+    /// and the system trusts the local CA).
+    Azure,
+}
+
+impl Naming {
+    fn hosts(self) -> HostNames<'static> {
+        match self {
+            Naming::Local => HostNames {
+                login: "localhost",
+                vault_domain: "vault.localhost",
+                management: "management.localhost",
+                graph: "graph.localhost",
+            },
+            Naming::Azure => HostNames {
+                login: AZURE_LOGIN_HOST,
+                vault_domain: AZURE_VAULT_DOMAIN,
+                management: AZURE_MANAGEMENT_HOST,
+                graph: AZURE_GRAPH_HOST,
+            },
+        }
+    }
+
+    /// Sets the host names of `settings` to this naming's.
+    pub fn apply(self, settings: &mut ServerSettings) {
+        let hosts = self.hosts();
+        hosts.login.clone_into(&mut settings.login_host);
+        hosts.vault_domain.clone_into(&mut settings.vault_domain);
+        hosts.management.clone_into(&mut settings.management_host);
+        hosts.graph.clone_into(&mut settings.graph_host);
+    }
+
+    /// The host names a hosts file must map to this machine for clients to reach the dev server and `vaults`
+    /// (a hosts file has no wildcards, so each vault is named); `localhost` needs no line.
+    pub fn host_names(self, vaults: &[String]) -> Vec<String> {
+        let hosts = self.hosts();
+        let vaults = vaults.iter().map(|vault| format!("{}.{}", vault.to_ascii_lowercase(), hosts.vault_domain));
+        [hosts.login, hosts.management, hosts.graph]
+            .into_iter()
+            .filter(|name| *name != "localhost")
+            .map(str::to_owned)
+            .chain(vaults)
+            .collect()
+    }
+}
+
 /// What a developer needs to use the running dev server, except the client secret: that is in the env file
 /// only, so that it stays out of terminal scrollback and CI logs.
 #[derive(Debug, Clone)]
@@ -109,10 +172,17 @@ pub struct DevInfo {
     pub tenant_id: Uuid,
     /// The application's client id.
     pub client_id: Uuid,
-    /// `AZURE_AUTHORITY_HOST`.
+    /// The host names it answers as.
+    pub naming: Naming,
+    /// The authority: `AZURE_AUTHORITY_HOST` in [`Naming::Local`]; Azure's, which the SDKs assume, in
+    /// [`Naming::Azure`] (where `dev.env` leaves the variable out, as Azure's own environments do).
     pub authority_host: String,
     /// The vault URL.
     pub vault_url: String,
+    /// Resource Manager's URL (the management API).
+    pub management_url: String,
+    /// Microsoft Graph's URL.
+    pub graph_url: String,
     /// The CA file to trust.
     pub ca_file: PathBuf,
     /// The same CA as a PKCS#12 trust store, for the JVM.
@@ -124,7 +194,7 @@ pub struct DevInfo {
 }
 
 /// Writes `{data_dir}/dev.env` (mode 0600) for `server` and returns what it says, but the client secret.
-pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &str) -> Result<DevInfo> {
+pub fn write_env_file(server: &RunningServer, naming: Naming, data_dir: &Path, client_secret: &str) -> Result<DevInfo> {
     let directory = server.state().directory();
     let missing = |what: &str| Error::new(ErrorKind::Store, "dev", format_args!("the dev {what} is missing"));
     let tenant = directory.tenant(TENANT).ok_or_else(|| missing("tenant"))?;
@@ -140,20 +210,31 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
     let info = DevInfo {
         tenant_id: tenant.id,
         client_id,
+        naming,
         authority_host: endpoints.authority_host().to_owned(),
         vault_url: endpoints.vault_url(VAULT),
-        vault_host: format!("{VAULT}.{}", vault_domain_of(&endpoints.vault_url(VAULT))),
+        management_url: endpoints.management_resource().to_owned(),
+        graph_url: endpoints.graph_resource().to_owned(),
+        vault_host: format!("{VAULT}.{}", endpoints.vault_domain()),
         trust_store: ca_file.with_file_name(crate::tls::TRUST_STORE_FILE),
         ca_file,
         env_file: data_dir.join("dev.env"),
     };
     let ca = info.ca_file.display();
+    // Code written for Azure is never told the authority: in Azure naming the SDKs' default is this server.
+    let authority_host = match naming {
+        Naming::Local => Some(("AZURE_AUTHORITY_HOST", info.authority_host.clone())),
+        Naming::Azure => None,
+    };
     let mut text = String::new();
     for (name, value) in [
         ("AZURE_TENANT_ID", info.tenant_id.to_string()),
         ("AZURE_CLIENT_ID", info.client_id.to_string()),
         ("AZURE_CLIENT_SECRET", client_secret.to_owned()),
-        ("AZURE_AUTHORITY_HOST", info.authority_host.clone()),
+    ]
+    .into_iter()
+    .chain(authority_host)
+    .chain([
         ("VAULT_URL", info.vault_url.clone()),
         ("REQUESTS_CA_BUNDLE", ca.to_string()),
         ("CURL_CA_BUNDLE", ca.to_string()),
@@ -162,16 +243,33 @@ pub fn write_env_file(server: &RunningServer, data_dir: &Path, client_secret: &s
         // Java: `-Djavax.net.ssl.trustStore=$STRONGROOM_TRUST_STORE -Djavax.net.ssl.trustStorePassword=changeit`.
         ("STRONGROOM_TRUST_STORE", info.trust_store.display().to_string()),
         ("STRONGROOM_TRUST_STORE_PASSWORD", crate::tls::TRUST_STORE_PASSWORD.to_owned()),
-    ] {
+    ]) {
         let _ = writeln!(text, "export {name}='{value}'");
     }
     write_private(&info.env_file, text.as_bytes())?;
     Ok(info)
 }
 
-/// `https://dev.vault.localhost:8443` → `vault.localhost`.
-fn vault_domain_of(vault_url: &str) -> String {
-    let host = vault_url.trim_start_matches("https://");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    host.split_once('.').map_or(host, |(_, domain)| domain).to_owned()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_naming_lists_the_names_a_hosts_file_needs() {
+        let vaults = ["dev".to_owned(), "Team".to_owned()];
+        assert_eq!(
+            Naming::Local.host_names(&vaults),
+            ["management.localhost", "graph.localhost", "dev.vault.localhost", "team.vault.localhost"]
+        );
+        assert_eq!(
+            Naming::Azure.host_names(&vaults),
+            [
+                "login.microsoftonline.com",
+                "management.azure.com",
+                "graph.microsoft.com",
+                "dev.vault.azure.net",
+                "team.vault.azure.net"
+            ]
+        );
+    }
 }

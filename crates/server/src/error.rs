@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Store,
     /// A domain operation failed (keys, hashing).
     Domain,
+    /// A change to the machine (`strongroom trust`: trust store, hosts file) is not permitted or not supported.
+    System,
 }
 
 /// A server error: kind, context and cause.

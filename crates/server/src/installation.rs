@@ -216,9 +216,11 @@ impl Installation {
         let identity = identity::router(Arc::clone(&state));
         let acceptor = TlsAcceptor::from(tls.config);
         let mut listeners = vec![(listener, None)];
+        let mut extra_addresses = Vec::new();
         for address in &self.settings.extra_listen {
             let listener =
                 http::bind(*address).await.map_err(|e| Error::io(format_args!("listening on {address}"), e))?;
+            extra_addresses.push(listener.local_addr().map_err(|e| Error::io("reading the listener's address", e))?);
             listeners.push((listener, None));
         }
         for endpoint in &self.settings.private_endpoints {
@@ -261,6 +263,7 @@ impl Installation {
         }));
         Ok(RunningServer {
             address,
+            extra_addresses,
             imds_address,
             endpoints,
             ca_file: tls.ca_file,
@@ -291,6 +294,7 @@ async fn load_installation_key(store: &dyn Store, name: &str) -> Result<Zeroizin
 /// A server that is listening.
 pub struct RunningServer {
     address: SocketAddr,
+    extra_addresses: Vec<SocketAddr>,
     imds_address: Option<SocketAddr>,
     endpoints: Endpoints,
     ca_file: Option<PathBuf>,
@@ -304,6 +308,11 @@ impl RunningServer {
     /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The addresses of the other listeners that serve the same (`listen` as a list), as bound.
+    pub fn extra_addresses(&self) -> &[SocketAddr] {
+        &self.extra_addresses
     }
 
     /// The address of the plain-HTTP managed-identity listener, if it has one.

@@ -20,6 +20,7 @@ pub mod signing;
 pub mod state;
 pub mod sweeper;
 pub(crate) mod tls;
+pub mod trust;
 pub(crate) mod vault;
 
 pub use error::{Error, ErrorKind, Result};

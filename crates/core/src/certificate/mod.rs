@@ -117,6 +117,17 @@ fn ia5(text: &str) -> Result<rcgen::string::Ia5String> {
     rcgen::string::Ia5String::try_from(text).map_err(|_| invalid(format_args!("'{text}' is not ASCII.")))
 }
 
+/// `start` plus `months` calendar months, at the same time of day: a 12-month certificate lasts a year. A day
+/// the later month lacks is clamped to its last day (January 31 plus one month is February 28, or 29 in a
+/// leap year), as .NET's `AddMonths` does, which is how Key Vault counts `validity_months`.
+fn add_calendar_months(start: OffsetDateTime, months: u32) -> Option<OffsetDateTime> {
+    let index = u32::from(u8::from(start.month())) - 1 + months;
+    let year = start.year().checked_add(i32::try_from(index / 12).ok()?)?;
+    let month = time::Month::try_from(u8::try_from(index % 12 + 1).ok()?).ok()?;
+    let day = start.day().min(month.length(year));
+    Some(start.replace_date(time::Date::from_calendar_date(year, month, day).ok()?))
+}
+
 impl Subject {
     /// Checks what can be checked without issuing.
     pub fn validate(&self) -> Result<()> {
@@ -167,7 +178,8 @@ impl Subject {
         }
         let start = OffsetDateTime::from_unix_timestamp(now).map_err(|_| invalid("the clock is out of range"))?;
         params.not_before = start;
-        params.not_after = start + time::Duration::days(i64::from(self.validity_months) * 30);
+        params.not_after =
+            add_calendar_months(start, self.validity_months).ok_or_else(|| invalid("the validity is out of range"))?;
         let mut serial = [0u8; 16];
         aws_lc_rs::rand::fill(&mut serial).map_err(|_| invalid("no randomness for a serial number"))?;
         serial[0] &= 0x7f;
@@ -545,7 +557,8 @@ mod tests {
             assert_eq!(parsed.subject().to_string(), "CN=app.contoso.com, O=Contoso, Ltd, C=US");
             assert_eq!(parsed.issuer(), parsed.subject(), "self-signed");
             assert_eq!(parsed.validity().not_before.timestamp(), 1_700_000_000);
-            assert_eq!(parsed.validity().not_after.timestamp() - 1_700_000_000, 360 * 86_400);
+            // 2023-11-14 plus 12 months is 2024-11-14: a year, with February 29 in it.
+            assert_eq!(parsed.validity().not_after.timestamp() - 1_700_000_000, 366 * 86_400);
             let sans = parsed.subject_alternative_name().map_err(invalid)?.map(|e| e.value.general_names.len());
             assert_eq!(sans, Some(6));
             let usage = parsed.key_usage().map_err(invalid)?.map(|e| e.value);
@@ -578,6 +591,21 @@ mod tests {
         assert!(with(&|s| s.validity_months = 0).is_err());
         assert!(with(&|s| s.dns_names = vec!["ünicode.example".into()]).is_err());
         assert!(subject().validate().is_ok());
+    }
+
+    #[test]
+    fn validity_is_counted_in_calendar_months_clamped_to_the_month_end() {
+        use ::time::macros::datetime;
+        let plus = |start: OffsetDateTime, months| add_calendar_months(start, months);
+        assert_eq!(plus(datetime!(2025-01-31 10:30 UTC), 1), Some(datetime!(2025-02-28 10:30 UTC)));
+        assert_eq!(plus(datetime!(2024-01-31 10:30 UTC), 1), Some(datetime!(2024-02-29 10:30 UTC)), "leap year");
+        assert_eq!(plus(datetime!(2024-02-29 00:00 UTC), 12), Some(datetime!(2025-02-28 00:00 UTC)));
+        assert_eq!(plus(datetime!(2024-02-29 00:00 UTC), 48), Some(datetime!(2028-02-29 00:00 UTC)));
+        assert_eq!(plus(datetime!(2025-03-31 00:00 UTC), 1), Some(datetime!(2025-04-30 00:00 UTC)));
+        assert_eq!(plus(datetime!(2025-12-15 23:59:59 UTC), 1), Some(datetime!(2026-01-15 23:59:59 UTC)));
+        assert_eq!(plus(datetime!(2025-08-31 00:00 UTC), 6), Some(datetime!(2026-02-28 00:00 UTC)));
+        assert_eq!(plus(datetime!(2025-06-01 00:00 UTC), 12), Some(datetime!(2026-06-01 00:00 UTC)));
+        assert_eq!(plus(datetime!(2025-06-01 00:00 UTC), 1200), Some(datetime!(2125-06-01 00:00 UTC)));
     }
 
     fn rules() -> IssuingRules {

@@ -129,6 +129,23 @@ fn the_deprecated_scheduler_clock_offset_still_loads_and_moves_the_clock() -> Re
 }
 
 #[test]
+fn listeners_given_on_the_command_line_replace_the_files_and_keep_azure_names_on_443() -> Result<(), String> {
+    let mut settings = parse(MINIMAL)?.server;
+    let addresses: Vec<SocketAddr> = vec![([127, 0, 0, 1], 9443).into(), ([127, 0, 0, 2], 9444).into()];
+    settings.listen_on(&addresses).map_err(|e| e.to_string())?;
+    assert_eq!((settings.listen, settings.extra_listen.as_slice()), (addresses[0], &addresses[1..]));
+    assert!(settings.listen_on(&[]).is_err());
+
+    let mut azure = parse("[server]\nlisten = \"127.0.0.1:443\"\ndata_dir = \"d\"\nazure_hostnames = true\n")?.server;
+    let refused = azure.listen_on(&addresses).map_err(|e| e.to_string());
+    assert!(refused.is_err_and(|e| e.contains("port 443")));
+    assert_eq!(azure.listen.port(), 443, "a refused change changes nothing");
+    azure.listen_on(&[([127, 0, 0, 6], 443).into(), addresses[0]]).map_err(|e| e.to_string())?;
+    assert_eq!(azure.extra_listen, [addresses[0]]);
+    Ok(())
+}
+
+#[test]
 fn resource_manager_and_graph_hosts_sit_beside_the_login_host_unless_named() -> Result<(), String> {
     let server = parse(&format!("{MINIMAL}login_host = \"login.corp.example\"\n"))?.server;
     assert_eq!(
