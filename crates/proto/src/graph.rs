@@ -207,6 +207,14 @@ pub struct GetByIds {
     pub types: Option<Vec<String>>,
 }
 
+/// The body of `POST /{directoryObjects|users|groups|servicePrincipals}/{id}/checkMemberGroups`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckMemberGroups {
+    /// Group object ids, at most 20.
+    pub group_ids: Vec<String>,
+}
+
 /// A client secret. `secretText` is present once, in the answer to `addPassword`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

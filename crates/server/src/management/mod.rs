@@ -337,9 +337,10 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
         Tail::Resources => subscriptions::resources(cx),
         Tail::ResourceGroups | Tail::ResourceGroup => groups::handle(cx, &arm.tail).await,
         Tail::Resource | Tail::Vaults | Tail::AccessPolicies(_) => vaults::handle(cx, arm).await,
-        Tail::CheckNameAvailability | Tail::DeletedVaults | Tail::DeletedVault { .. } => {
-            vaults::subscription_wide(cx, &arm.tail).await
-        }
+        Tail::CheckNameAvailability { .. }
+        | Tail::DeletedVaults
+        | Tail::DeletedManagedHsms
+        | Tail::DeletedVault { .. } => vaults::subscription_wide(cx, &arm.tail).await,
         Tail::RoleAssignments(_) | Tail::RoleDefinitions(_) => {
             // A resource group is not a scope of its own: an assignment there would reach the whole tenant.
             let writes = !matches!(cx.method, Method::GET | Method::HEAD);

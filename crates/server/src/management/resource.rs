@@ -34,10 +34,15 @@ pub enum Tail {
     RoleDefinitions(Option<String>),
     /// User-assigned managed identities, or one by name.
     ManagedIdentities(Option<String>),
-    /// `Microsoft.KeyVault/checkNameAvailability`.
-    CheckNameAvailability,
+    /// `Microsoft.KeyVault/checkNameAvailability`, or with `managed_hsm` `checkMhsmNameAvailability`.
+    CheckNameAvailability {
+        /// Whether the name asked about is a Managed HSM's.
+        managed_hsm: bool,
+    },
     /// The subscription's soft-deleted vaults.
     DeletedVaults,
+    /// The subscription's soft-deleted Managed HSMs.
+    DeletedManagedHsms,
     /// One soft-deleted vault at a location, or its purge (`purge` true).
     DeletedVault {
         /// The location the path names.
@@ -109,9 +114,15 @@ impl ArmPath {
             ["resourcegroups", _, "resources"] => return Ok(at(owned(3), Tail::Resources)),
             ["providers", "microsoft.keyvault", "vaults"] => return Ok(at(None, Tail::Vaults)),
             ["providers", "microsoft.keyvault", "checknameavailability"] => {
-                return Ok(at(None, Tail::CheckNameAvailability));
+                return Ok(at(None, Tail::CheckNameAvailability { managed_hsm: false }));
+            }
+            ["providers", "microsoft.keyvault", "checkmhsmnameavailability"] => {
+                return Ok(at(None, Tail::CheckNameAvailability { managed_hsm: true }));
             }
             ["providers", "microsoft.keyvault", "deletedvaults"] => return Ok(at(None, Tail::DeletedVaults)),
+            ["providers", "microsoft.keyvault", "deletedmanagedhsms"] => {
+                return Ok(at(None, Tail::DeletedManagedHsms));
+            }
             ["providers", "microsoft.keyvault", "locations", _, "deletedvaults", _] => {
                 let (location, name) = (rest[3].to_owned(), rest[5].to_owned());
                 return Ok(at(None, Tail::DeletedVault { location, name, purge: false }));

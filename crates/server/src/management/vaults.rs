@@ -185,11 +185,19 @@ async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, Management
     Ok(json_response(StatusCode::OK, &serde_json::json!({})))
 }
 
-/// Serves Key Vault's subscription-wide paths: `checkNameAvailability`, `deletedVaults`, and one deleted vault
-/// (`GET`, or `POST …/purge`).
+/// Serves Key Vault's subscription-wide paths: `checkNameAvailability` (of vaults and of Managed HSMs),
+/// `deletedVaults`, `deletedManagedHSMs`, and one deleted vault (`GET`, or `POST …/purge`).
 pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, ManagementError> {
     match (tail, cx.method.clone()) {
-        (Tail::CheckNameAvailability, Method::POST) => check_name(cx),
+        (Tail::CheckNameAvailability { managed_hsm }, Method::POST) => check_name(cx, *managed_hsm),
+        // This server has no Managed HSMs yet, so none is ever deleted; `az keyvault list-deleted` asks anyway.
+        (Tail::DeletedManagedHsms, Method::GET) => {
+            cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &ListResult::<DeletedVaultResource> { value: Vec::new(), next_link: None },
+            ))
+        }
         (Tail::DeletedVaults, Method::GET) => {
             cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
             let subscription = cx.subscription_id();
@@ -225,8 +233,9 @@ pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Resp
 }
 
 /// `checkNameAvailability`: whether a vault could be made with the name — valid, and used by no vault of any
-/// tenant, live or soft-deleted (which is all a caller learns of other tenants: that the name is taken).
-fn check_name(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+/// tenant, live or soft-deleted (which is all a caller learns of other tenants: that the name is taken). A
+/// Managed HSM's name follows the same rules in a namespace of its own, where this server has none yet.
+fn check_name(cx: &mut Context<'_>, managed_hsm: bool) -> Result<Response, ManagementError> {
     cx.authorize(Action::VaultsRead, None, &Scope::Tenant, None)?;
     let body: CheckNameAvailabilityRequest = cx.json()?;
     let name = body.name;
@@ -236,7 +245,7 @@ fn check_name(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
             reason: Some("AccountNameInvalid".to_owned()),
             message: Some(format!("Vault name '{name}' is invalid: {}.", e.message())),
         }
-    } else if cx.directory.vault(&name).is_some() || cx.directory.deleted_vault(&name).is_some() {
+    } else if !managed_hsm && (cx.directory.vault(&name).is_some() || cx.directory.deleted_vault(&name).is_some()) {
         CheckNameAvailabilityResult {
             name_available: false,
             reason: Some("AlreadyExists".to_owned()),

@@ -23,8 +23,8 @@ use strongroom_core::graph_query::{Filterable, GraphQuery};
 use strongroom_core::rbac::Action;
 use strongroom_core::redirect;
 use strongroom_proto::graph::{
-    AddPassword, Application, ApplicationUpdate, Collection, FederatedIdentityCredential, Group, ObjectReference,
-    PasswordCredential, RemovePassword, User as GraphUser,
+    AddPassword, Application, ApplicationUpdate, CheckMemberGroups, Collection, FederatedIdentityCredential, Group,
+    ObjectReference, PasswordCredential, RemovePassword, User as GraphUser,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -127,6 +127,9 @@ pub async fn handle(cx: &mut Context<'_>, rest: &str) -> Result<Response, Manage
             }
         }
         (["directoryObjects", "getByIds"], &Method::POST) => get_by_ids(cx),
+        (["directoryObjects" | "users" | "groups" | "servicePrincipals", id, "checkMemberGroups"], &Method::POST) => {
+            check_member_groups(cx, id)
+        }
         (["me"], &Method::GET) => {
             // The signed-in user reads itself without a directory role (Graph's `User.Read`).
             let me = tenant_principals(cx)
@@ -361,6 +364,33 @@ fn find_application(cx: &Context<'_>, id: &str) -> Result<Principal, ManagementE
         .into_iter()
         .find(|p| p.object_id == wanted || p.client_id == Some(wanted))
         .ok_or_else(|| not_found(id))
+}
+
+/// The most group ids `checkMemberGroups` takes, as in Graph.
+const MAX_CHECKED_GROUPS: usize = 20;
+
+/// `checkMemberGroups`: which of the groups named the object `id` belongs to, directly or through other groups.
+fn check_member_groups(cx: &mut Context<'_>, id: &str) -> Result<Response, ManagementError> {
+    cx.authorize_directory(Action::GroupsRead)?;
+    let body: CheckMemberGroups = cx.json()?;
+    if body.group_ids.len() > MAX_CHECKED_GROUPS {
+        return Err(ManagementError::bad_request(
+            "Request_BadRequest",
+            format!("At most {MAX_CHECKED_GROUPS} group ids are accepted."),
+        ));
+    }
+    let object_id = Uuid::parse_str(id)
+        .ok()
+        .filter(|object_id| tenant_principals(cx).any(|p| p.object_id == *object_id))
+        .ok_or_else(|| not_found(id))?;
+    let member_of = cx.directory.groups_of(object_id);
+    let value: Vec<Value> = body
+        .group_ids
+        .iter()
+        .filter(|group| Uuid::parse_str(group).is_ok_and(|group| member_of.contains(&group)))
+        .map(|group| Value::String(group.clone()))
+        .collect();
+    Ok(json_response(StatusCode::OK, &Collection::of(value)))
 }
 
 /// A principal of `kind` by object id (or, for users, by sign-in name).
