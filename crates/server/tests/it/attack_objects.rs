@@ -329,7 +329,7 @@ role = "Key Vault Administrator"
 "#;
 
 #[tokio::test]
-async fn a_deleted_vault_takes_its_certificate_contacts_issuers_and_pending_requests_along() {
+async fn a_purged_vault_takes_its_certificate_contacts_issuers_and_pending_requests_along() {
     let server = TestServer::start(DOOMED).await;
     let token = server.token("woodgrove", "owner").await;
     let vault_call = |method: Method, path: &str, body: Option<Value>| {
@@ -375,9 +375,17 @@ async fn a_deleted_vault_takes_its_certificate_contacts_issuers_and_pending_requ
         server.authority_host(),
         server.tenant_id("woodgrove")
     );
-    let deleted =
-        server.http.delete(url).bearer_auth(management["access_token"].as_str().unwrap()).send().await.unwrap();
+    let bearer = management["access_token"].as_str().unwrap();
+    let deleted = server.http.delete(url).bearer_auth(bearer).send().await.unwrap();
     assert_eq!(deleted.status(), 200);
+    // As in Azure, a deleted vault is recoverable with everything it held until it is purged.
+    assert_eq!(left().await.len(), 3, "a soft-deleted vault keeps its certificate data for a recovery");
+    let purge = format!(
+        "{}/subscriptions/{}/providers/Microsoft.KeyVault/locations/local/deletedVaults/doomed/purge?api-version=2022-07-01",
+        server.authority_host(),
+        server.tenant_id("woodgrove")
+    );
+    assert_eq!(server.http.post(purge).bearer_auth(bearer).send().await.unwrap().status(), 200);
     assert_eq!(left().await, Vec::<String>::new(), "nothing of the vault is left, sealed passwords and keys included");
 }
 
