@@ -335,3 +335,37 @@ async fn no_tenant_reaches_another_and_no_role_means_no_change() {
 fn urlencoding(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn member_groups_are_checked_only_in_the_callers_tenant_and_only_with_a_directory_role() {
+    let server = TestServer::start(CONFIG).await;
+    let admin = app_token(&server, "contoso", "directory-admin", GRAPH).await;
+    let alice = object_id(&server, "contoso", "alice");
+    let (status, group) =
+        call(&server, Method::POST, "/v1.0/groups", &admin, Some(json!({"displayName": "auditors"}))).await;
+    assert_eq!(status, 201, "{group}");
+    let group = group["id"].as_str().unwrap().to_owned();
+    let member = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{alice}")});
+    let (status, _) =
+        call(&server, Method::POST, &format!("/v1.0/groups/{group}/members/$ref"), &admin, Some(member)).await;
+    assert_eq!(status, 204);
+
+    let check = format!("/v1.0/directoryObjects/{alice}/checkMemberGroups");
+    let elsewhere = uuid::Uuid::new_v4().to_string();
+    let asked = json!({"groupIds": [group, elsewhere]});
+    let (status, body) = call(&server, Method::POST, &check, &admin, Some(asked.clone())).await;
+    assert_eq!((status, body["value"].clone()), (200, json!([group])), "{body}");
+
+    // An application without a directory role learns nothing of memberships.
+    let payroll = app_token(&server, "contoso", "payroll", GRAPH).await;
+    let (status, body) = call(&server, Method::POST, &check, &payroll, Some(asked.clone())).await;
+    assert_eq!(status, 403, "{body}");
+    // Another tenant's administrator cannot ask about contoso's user: it is no object of theirs.
+    let fabrikam = app_token(&server, "fabrikam", "fabrikam-admin", GRAPH).await;
+    let (status, body) = call(&server, Method::POST, &check, &fabrikam, Some(asked)).await;
+    assert_eq!(status, 404, "{body}");
+    // Graph's bound on the question.
+    let many: Vec<String> = (0..21).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let (status, body) = call(&server, Method::POST, &check, &admin, Some(json!({"groupIds": many}))).await;
+    assert_eq!(status, 400, "{body}");
+}
