@@ -225,10 +225,10 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             settings.listen_on(&listeners)?;
             settings.certificate_authorities = dev::certificate_authorities();
             let installation = Installation::open(settings).await?;
-            let (desired, secret) = dev::desired_state(&installation).await?;
+            let (desired, credentials) = dev::desired_state(&installation).await?;
             installation.provision(&desired).await?;
             let server = installation.start().await?;
-            let info = dev::write_env_file(&server, naming, &data_dir, &secret)?;
+            let info = dev::write_env_file(&server, naming, &data_dir, &credentials)?;
             print_dev_banner(&info, &server, &data_dir);
             print_listening(&server);
             server
@@ -372,7 +372,8 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
     println!(
         "Strongroom dev instance ready{mode}.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
-         client secret in {env} (AZURE_CLIENT_SECRET)\n  authority     {authority}\n  vault         {vault}\n  \
+         client secret in {env} (AZURE_CLIENT_SECRET)\n  portal        {portal} (sign in as {user}; password in {env}, AZURE_PASSWORD)\n  \
+         authority     {authority}\n  vault         {vault}\n  \
          management    {management} (Resource Manager)\n  graph         {graph}\n  CA to trust   {ca}\n  \
          Java          -Djavax.net.ssl.trustStore={trust_store} -Djavax.net.ssl.trustStorePassword=changeit\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
@@ -385,6 +386,8 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
         vault = info.vault_url,
         management = info.management_url,
         graph = info.graph_url,
+        portal = info.portal_url,
+        user = info.user_name,
         ca = info.ca_file.display(),
         trust_store = info.trust_store.display(),
         env = info.env_file.display(),

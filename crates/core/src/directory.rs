@@ -400,6 +400,21 @@ impl Directory {
             .any(|a| a.role.kind != RoleKind::Directory && holders.contains(&a.principal_id))
     }
 
+    /// The vaults `object_id` (directly or through its groups) holds any role in: an Azure role at its tenant's
+    /// scope, or on the vault or one of its objects, or an access-policy entry. What the portal lists; access
+    /// itself is decided per request.
+    pub fn vaults_visible_to(&self, object_id: Uuid) -> Vec<&Vault> {
+        let holders: Vec<Uuid> = std::iter::once(object_id).chain(self.groups_of(object_id)).collect();
+        let holds = |a: &RoleAssignment| a.role.kind != RoleKind::Directory && holders.contains(&a.principal_id);
+        self.vaults
+            .iter()
+            .filter(|v| {
+                self.assignments_for_vault(v).any(holds)
+                    || v.access_policies.iter().any(|p| holders.contains(&p.object_id))
+            })
+            .collect()
+    }
+
     /// The role assignments made on the vault `vault_id` or its objects.
     pub fn role_assignments(&self, vault_id: Uuid) -> &[RoleAssignment] {
         self.role_assignments.get(&vault_id).map_or(&[], Vec::as_slice)
@@ -634,6 +649,55 @@ mod tests {
         let found = directory.client_application(tenant.id, cli);
         assert_eq!(found, Some(ClientApplication::Registered(&registered)));
         assert!(found.is_some_and(|c| directory.is_confidential(c)));
+    }
+
+    #[test]
+    fn a_principal_sees_the_vaults_it_or_its_groups_hold_a_role_or_policy_in() {
+        use crate::rbac::{Collection, Scope};
+        let tenant = Uuid::new_v4();
+        let vault = |name: &str| Vault {
+            id: Uuid::new_v4(),
+            tenant_id: tenant,
+            name: name.into(),
+            authorization: AuthorizationModel::Rbac,
+            soft_delete_retention_days: 90,
+            purge_protection: false,
+            network: NetworkRules::default(),
+            access_policies: vec![],
+            subscription_id: tenant,
+            resource_group: DEFAULT_RESOURCE_GROUP.into(),
+            location: "local".into(),
+            sku: Sku::Standard,
+            tags: Tags::default(),
+        };
+        let (user, group, stranger) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (by_role, by_group, by_policy, by_object, none) =
+            (vault("role"), vault("group"), vault("policy"), vault("object"), vault("none"));
+        let role = |name: &str| crate::rbac::roles::built_in_role(name).cloned();
+        let assign = |principal_id, role: Option<Role>, scope| {
+            role.map(|role| RoleAssignment { id: Uuid::new_v4(), principal_id, role, scope, provisioned: false })
+        };
+        let object = Scope::Object { collection: Collection::Secrets, name: "s".into() };
+        let mut policy = by_policy.clone();
+        policy.access_policies =
+            vec![AccessPolicy { object_id: user, secrets: vec!["get".into()], keys: vec![], certificates: vec![] }];
+        let directory = Directory {
+            vaults: vec![by_role.clone(), by_group.clone(), policy, by_object.clone(), none],
+            role_assignments: HashMap::from([
+                (by_role.id, assign(user, role("Key Vault Reader"), Scope::Vault).into_iter().collect()),
+                (by_group.id, assign(group, role("Owner"), Scope::Vault).into_iter().collect()),
+                (by_object.id, assign(user, role("Key Vault Secrets User"), object).into_iter().collect()),
+            ]),
+            tenant_role_assignments: HashMap::from([(
+                tenant,
+                assign(user, role("Global Administrator"), Scope::Tenant).into_iter().collect(),
+            )]),
+            memberships: HashMap::from([(user, vec![group])]),
+            ..Directory::default()
+        };
+        let names = |id| directory.vaults_visible_to(id).into_iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(user), ["role", "group", "policy", "object"], "a directory role shows no vault");
+        assert!(names(stranger).is_empty());
     }
 
     #[test]

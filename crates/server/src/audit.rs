@@ -3,6 +3,8 @@
 //! request never waits on the disk and the runtime's threads never block; the channel is bounded, so a
 //! stalled disk slows requests instead of losing records.
 
+pub mod query;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;

@@ -1,6 +1,7 @@
 //! `strongroom dev`: a ready-made installation for development — tenant `dev`, application `dev-app` with a
-//! client secret, and vault `dev` where `dev-app` is Key Vault Administrator — plus the `dev.env` file that
-//! points the Azure SDKs at it. Everything is created once and kept across restarts.
+//! client secret, user `dev-user` with a password (for the portal), and vault `dev` where both are Key Vault
+//! Administrators — plus the `dev.env` file that points the Azure SDKs at it. Everything is created once and
+//! kept across restarts.
 //!
 //! It answers under one of two sets of host names ([`Naming`]): its own (`localhost`, `*.vault.localhost`), which
 //! SDKs reach when told the authority, or Azure's (`login.microsoftonline.com`, `*.vault.azure.net`, …) on port
@@ -14,7 +15,7 @@ use strongroom_core::credential::{self, DeclaredSecret};
 use strongroom_core::directory::{AuthorizationModel, DEFAULT_RESOURCE_GROUP, PrincipalKind, Sku};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::provision::{
-    DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredVault,
+    DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredUser, DesiredVault,
 };
 use strongroom_core::rbac::Scope;
 use uuid::Uuid;
@@ -34,19 +35,42 @@ pub const TENANT: &str = "dev";
 pub const APPLICATION: &str = "dev-app";
 /// The development vault.
 pub const VAULT: &str = "dev";
+/// The development user, who signs in to the portal.
+pub const USER: &str = "dev-user";
 const SECRET_SETTING: &str = "dev-client-secret";
+const PASSWORD_SETTING: &str = "dev-user-password";
 
-/// The development desired state, with the client secret it uses (generated once, kept sealed).
-pub async fn desired_state(installation: &Installation) -> Result<(DesiredState, String)> {
+/// The generated credentials of the dev instance.
+pub struct DevCredentials {
+    /// `dev-app`'s client secret.
+    pub client_secret: String,
+    /// `dev-user`'s password.
+    pub user_password: String,
+}
+
+/// The random credential kept sealed under `setting`, made the first time it is asked for.
+async fn generated(installation: &Installation, setting: &str) -> Result<String> {
     let store = installation.store();
-    let secret = match store.sealed_setting(SECRET_SETTING).await? {
+    match store.sealed_setting(setting).await? {
         Some(stored) => String::from_utf8(stored.to_vec())
-            .map_err(|_| Error::new(ErrorKind::Store, "reading the dev client secret", "not UTF-8"))?,
+            .map_err(|_| Error::new(ErrorKind::Store, format_args!("reading {setting}"), "not UTF-8")),
         None => {
             let secret = credential::generate_client_secret()?;
-            store.put_sealed_setting(SECRET_SETTING, secret.as_bytes()).await?;
-            secret
+            store.put_sealed_setting(setting, secret.as_bytes()).await?;
+            Ok(secret)
         }
+    }
+}
+
+/// The development desired state, with the credentials it uses (generated once, kept sealed).
+pub async fn desired_state(installation: &Installation) -> Result<(DesiredState, DevCredentials)> {
+    let secret = generated(installation, SECRET_SETTING).await?;
+    let user_password = generated(installation, PASSWORD_SETTING).await?;
+    let vault_role = |principal: &str, kind, role: &str| DesiredRoleAssignment {
+        principal: principal.to_owned(),
+        principal_type: Some(kind),
+        role: role.to_owned(),
+        scope: Scope::Vault,
     };
     let desired = DesiredState {
         tenants: vec![DesiredTenant {
@@ -62,7 +86,12 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
             }],
             managed_identities: vec![],
             groups: vec![],
-            users: vec![],
+            users: vec![DesiredUser {
+                name: USER.to_owned(),
+                password: user_password.clone(),
+                groups: vec![],
+                enabled: true,
+            }],
             service_principals: vec![],
             role_definitions: vec![],
             // The dev application also runs the instance: it manages vaults, access and the directory.
@@ -82,12 +111,12 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 purge_protection: false,
                 network: NetworkRules::default(),
                 access_policies: vec![],
-                role_assignments: vec![DesiredRoleAssignment {
-                    principal: APPLICATION.to_owned(),
-                    principal_type: Some(PrincipalKind::Application),
-                    role: "Key Vault Administrator".to_owned(),
-                    scope: Scope::Vault,
-                }],
+                // The user also owns the vault, so that the portal's access-control pages can be used.
+                role_assignments: vec![
+                    vault_role(APPLICATION, PrincipalKind::Application, "Key Vault Administrator"),
+                    vault_role(USER, PrincipalKind::User, "Key Vault Administrator"),
+                    vault_role(USER, PrincipalKind::User, "Owner"),
+                ],
                 secrets: vec![],
                 subscription: None,
                 resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
@@ -97,7 +126,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
             subscriptions: vec![],
         }],
     };
-    Ok((desired, secret))
+    Ok((desired, DevCredentials { client_secret: secret, user_password }))
 }
 
 /// The dev tenant's certificate authority: vault issuers of provider `Strongroom` sign for `dev.localhost` and
@@ -183,6 +212,10 @@ pub struct DevInfo {
     pub management_url: String,
     /// Microsoft Graph's URL.
     pub graph_url: String,
+    /// The portal's URL.
+    pub portal_url: String,
+    /// The dev user's sign-in name.
+    pub user_name: String,
     /// The CA file to trust.
     pub ca_file: PathBuf,
     /// The same CA as a PKCS#12 trust store, for the JVM.
@@ -193,8 +226,13 @@ pub struct DevInfo {
     pub env_file: PathBuf,
 }
 
-/// Writes `{data_dir}/dev.env` (mode 0600) for `server` and returns what it says, but the client secret.
-pub fn write_env_file(server: &RunningServer, naming: Naming, data_dir: &Path, client_secret: &str) -> Result<DevInfo> {
+/// Writes `{data_dir}/dev.env` (mode 0600) for `server` and returns what it says, but the credentials.
+pub fn write_env_file(
+    server: &RunningServer,
+    naming: Naming,
+    data_dir: &Path,
+    credentials: &DevCredentials,
+) -> Result<DevInfo> {
     let directory = server.state().directory();
     let missing = |what: &str| Error::new(ErrorKind::Store, "dev", format_args!("the dev {what} is missing"));
     let tenant = directory.tenant(TENANT).ok_or_else(|| missing("tenant"))?;
@@ -215,6 +253,8 @@ pub fn write_env_file(server: &RunningServer, naming: Naming, data_dir: &Path, c
         vault_url: endpoints.vault_url(VAULT),
         management_url: endpoints.management_resource().to_owned(),
         graph_url: endpoints.graph_resource().to_owned(),
+        portal_url: format!("{}/portal/", endpoints.authority_host()),
+        user_name: format!("{USER}@{TENANT}"),
         vault_host: format!("{VAULT}.{}", endpoints.vault_domain()),
         trust_store: ca_file.with_file_name(crate::tls::TRUST_STORE_FILE),
         ca_file,
@@ -230,7 +270,9 @@ pub fn write_env_file(server: &RunningServer, naming: Naming, data_dir: &Path, c
     for (name, value) in [
         ("AZURE_TENANT_ID", info.tenant_id.to_string()),
         ("AZURE_CLIENT_ID", info.client_id.to_string()),
-        ("AZURE_CLIENT_SECRET", client_secret.to_owned()),
+        ("AZURE_CLIENT_SECRET", credentials.client_secret.clone()),
+        ("AZURE_USERNAME", info.user_name.clone()),
+        ("AZURE_PASSWORD", credentials.user_password.clone()),
     ]
     .into_iter()
     .chain(authority_host)

@@ -27,6 +27,7 @@ use tower::ServiceExt;
 
 use crate::config::ConnectionLimits;
 use crate::management;
+use crate::portal;
 use crate::state::AppState;
 use crate::vault::{self, ConnectionInfo};
 
@@ -354,6 +355,10 @@ async fn dispatch(
     let host_name = host_name(&host).to_ascii_lowercase();
     match state.endpoints.vault_name(&host_name).map(str::to_owned) {
         Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
+        None if portal::serves(request.uri().path()) => {
+            // Boxed, as the management API's: a portal page's future is large.
+            Box::pin(portal::handle(state, connection, identity, request)).await
+        }
         None if management::serves(request.uri().path()) => {
             let client = connection.client;
             // Boxed: the management API's future is several kilobytes, and unboxed it would make every

@@ -43,7 +43,7 @@ const DATABASE_FILE: &str = "strongroom.db";
 /// The root key in the data directory.
 const ROOT_KEY_FILE: &str = "root.key";
 /// The audit log in the data directory.
-const AUDIT_FILE: &str = "audit.log";
+pub(crate) const AUDIT_FILE: &str = "audit.log";
 
 /// Opens (creating on first use) the store `settings` name, with the installation's root key (from
 /// [`ROOT_KEY_ENV`] or `root.key` in the data directory) — without the cache, signing keys or anything a
@@ -203,6 +203,7 @@ impl Installation {
             parsed_keys: Default::default(),
             data_dir: self.settings.data_dir.clone(),
             certificate_authorities: self.settings.certificate_authorities.clone(),
+            portal: Default::default(),
             clock: self.clock,
         });
         let (shutdown, shutdown_signal) = watch::channel(false);

@@ -16,6 +16,7 @@ pub(crate) mod http;
 pub mod identity;
 pub mod installation;
 pub(crate) mod management;
+pub(crate) mod portal;
 pub mod signing;
 pub mod state;
 pub mod sweeper;

@@ -42,6 +42,8 @@ macro_rules! actions {
 }
 
 actions! {
+    /// Read a vault's audit log (Azure Monitor's resource-context access to `AZKVAuditLogs`).
+    AuditLogsRead = (Control, "Microsoft.Insights/logs/AZKVAuditLogs/read"),
     /// Delete a certificate issuer.
     CertificateIssuersDelete = (Data, "Microsoft.KeyVault/vaults/certificatecas/delete"),
     /// Read certificate issuers.

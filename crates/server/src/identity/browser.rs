@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use strongroom_core::directory::Directory;
+use strongroom_core::directory::{ClientApplication, Directory};
+use strongroom_core::first_party::FirstPartyClient;
 use strongroom_core::{credential, redirect};
 use url::Url;
 use uuid::Uuid;
@@ -94,7 +95,15 @@ fn check(
         return refuse("Only response_type=code is supported.".to_owned());
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
-    let registered = directory.redirect_uris(client);
+    // A first-party client served by this server (the portal) has one redirect URI: its path on the login origin.
+    let own_redirect;
+    let registered = match client {
+        ClientApplication::FirstParty(FirstPartyClient { redirect_path: Some(path), .. }) => {
+            own_redirect = [format!("{}{path}", state.endpoints.authority_host())];
+            &own_redirect[..]
+        }
+        _ => directory.redirect_uris(client),
+    };
     let public_client = !directory.is_confidential(client);
     let Some(destination) = redirect::resolve(registered, &redirect_uri, public_client) else {
         return refuse(format!(

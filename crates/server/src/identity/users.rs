@@ -123,6 +123,13 @@ fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
+/// Uses `token` up, as a refresh would, so that it can never be redeemed again (a portal session's sign-out).
+pub async fn revoke_refresh_token(state: &AppState, token: &str) {
+    if let Err(e) = state.store.take_refresh_token(&token_hash(token), state.clock.now_seconds()).await {
+        tracing::error!("revoking a refresh token failed: {e}");
+    }
+}
+
 /// `grant_type=password`.
 pub async fn password(
     state: &AppState,

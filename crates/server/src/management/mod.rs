@@ -17,6 +17,7 @@ pub mod directory;
 pub mod error;
 pub mod groups;
 pub mod identities;
+pub mod logs;
 pub mod resource;
 pub mod subscriptions;
 pub mod vaults;
@@ -356,6 +357,7 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
                 _ => access::definitions(cx, arm).await,
             }
         }
+        Tail::AuditLogs => logs::query(cx, arm).await,
         Tail::ManagedIdentities(name) => {
             // User-assigned identities live in the default group of the default subscription.
             let default = cx.directory.default_subscription(cx.tenant.id).map(|s| s.id);

@@ -32,6 +32,8 @@ pub enum Tail {
     RoleAssignments(Option<String>),
     /// Role definitions, or one by id.
     RoleDefinitions(Option<String>),
+    /// A vault's audit log (`providers/Microsoft.Insights/logs` at the vault's scope).
+    AuditLogs,
     /// User-assigned managed identities, or one by name.
     ManagedIdentities(Option<String>),
     /// `Microsoft.KeyVault/checkNameAvailability`, or with `managed_hsm` `checkMhsmNameAvailability`.
@@ -174,6 +176,14 @@ impl ArmPath {
                 return Err(not_found());
             }
             Tail::Resource
+        } else if vault.is_some()
+            && object.is_none()
+            && is(i, "providers")
+            && is(i + 1, "Microsoft.Insights")
+            && is(i + 2, "logs")
+            && segments.len() == i + 3
+        {
+            Tail::AuditLogs
         } else if is(i, "providers") && is(i + 1, "Microsoft.Authorization") && segments.len() <= i + 4 {
             let id = segments.get(i + 3).map(|s| (*s).to_owned());
             if is(i + 2, "roleAssignments") {

@@ -1,0 +1,41 @@
+//! `GET …/vaults/{vault}/providers/Microsoft.Insights/logs`: a vault's audit records, newest first, filtered by
+//! time, caller, operation, outcome and address. Reading them is Azure Monitor's resource-context permission
+//! on the vault (`Microsoft.Insights/logs/AZKVAuditLogs/read`, which Owner, Contributor and Reader hold).
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use strongroom_core::rbac::{Action, Scope};
+
+use super::error::ManagementError;
+use super::resource::ArmPath;
+use super::{Context, json_response, query_value};
+use crate::audit::query::{self, AuditFilter};
+
+/// Serves the audit-log query.
+pub async fn query(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, ManagementError> {
+    if cx.method != Method::GET {
+        return Err(ManagementError::method_not_allowed(cx.method.as_str(), "providers/Microsoft.Insights/logs"));
+    }
+    let vault = cx.vault(path.vault.as_deref().unwrap_or_default())?;
+    cx.authorize(Action::AuditLogsRead, Some(&vault), &Scope::Vault, None)?;
+    let field = |name: &str| query_value(cx.query.as_deref(), name).unwrap_or_default();
+    let filter = AuditFilter {
+        resource_id: format!("/tenants/{}/vaults/{}", vault.tenant_id, vault.name),
+        from: field("from"),
+        to: field("to"),
+        caller: field("caller"),
+        operation: field("operation"),
+        outcome: field("outcome"),
+        address: field("address"),
+    };
+    let limit = field("top").parse::<usize>().unwrap_or(100).clamp(1, query::MAX_RECORDS);
+    let log = cx.state.data_dir.join(crate::installation::AUDIT_FILE);
+    let records = tokio::task::spawn_blocking(move || query::newest(&log, &filter, limit))
+        .await
+        .map_err(|_| ManagementError::internal())?
+        .map_err(|e| {
+            tracing::error!("reading the audit log failed: {e}");
+            ManagementError::internal()
+        })?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({ "value": records })))
+}
