@@ -33,13 +33,13 @@ fn redirect_uri(state: &AppState) -> String {
     format!("{}{}", state.endpoints.authority_host(), PORTAL.redirect_path.unwrap_or_default())
 }
 
-/// The page of a browser with no session.
-pub fn landing() -> Response {
+/// The page of a browser with no session, answered with `status`.
+pub fn landing(status: StatusCode) -> Response {
     let body = maud::html! {
         p { "Sign in with your work account to see the vaults you hold a role in." }
         p { a.button href="/portal/signin" { "Sign in" } }
     };
-    html::respond(StatusCode::OK, html::page("Strongroom portal", None, None, body))
+    html::respond(status, html::page("Strongroom portal", None, None, body))
 }
 
 /// `GET /portal/signin`: to the authorize page, with a PKCE challenge, a state and a nonce kept for the return.

@@ -54,7 +54,7 @@ fn challenge() -> String {
 
 /// A browser-like client: it does not follow redirects (the code is read from `Location`) and speaks
 /// HTTP/1.1, where the `Host` header is the client's to write.
-fn browser(server: &TestServer) -> reqwest::Client {
+pub fn browser(server: &TestServer) -> reqwest::Client {
     let ca = std::fs::read(server.dir.path().join("ca.pem")).unwrap();
     reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])

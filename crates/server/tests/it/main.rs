@@ -18,6 +18,7 @@ mod harness;
 mod keys;
 mod lifecycle;
 mod management;
+mod portal;
 mod provisioning;
 mod resource_manager;
 mod security;
