@@ -159,17 +159,23 @@ async fn people_sign_in_through_the_authorize_page_and_the_session_ends_with_its
         )
         .await;
     assert_eq!(created.status(), 303);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let alice_id =
-        server.running().state().directory().principals().iter().find(|p| p.name == "alice").unwrap().object_id;
-    let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
-    let set = audit
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|r| {
+    let directory = server.running().state().directory();
+    let alice_id = directory.principals().iter().find(|p| p.name == "alice").unwrap().object_id;
+    // The audit writer gathers records for a few milliseconds before writing: wait for the record.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let set = loop {
+        let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
+        let found = audit.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).find(|r| {
             r["operationName"] == "SecretSet" && r["requestUri"].as_str().unwrap().contains("/secrets/from-portal")
-        })
-        .expect("the portal's write is audited");
+        });
+        match found {
+            Some(record) => break record,
+            None if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            None => panic!("the portal's write was not audited"),
+        }
+    };
     assert_eq!(set["identity"]["claim"]["oid"], alice_id.to_string().as_str(), "as alice, not as the portal");
 
     let cookie = alice.cookies["__Host-strongroom-portal"].clone();
