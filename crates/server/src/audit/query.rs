@@ -62,6 +62,9 @@ pub fn newest(path: &Path, filter: &AuditFilter, limit: usize) -> std::io::Resul
     let length = file.metadata()?.len();
     let stop = length.saturating_sub(MAX_SCANNED_BYTES);
     let mut found = Vec::new();
+    // Lines of other resources are skipped before they are parsed: the writer spells the id exactly so.
+    let needle = format!("\"resourceId\":{}", serde_json::Value::String(filter.resource_id.clone()));
+    let needle = needle.as_bytes();
     // The bytes after the last line break read so far: the start of a line whose beginning is in an earlier block.
     let mut carried: Vec<u8> = Vec::new();
     let mut end = length;
@@ -74,7 +77,7 @@ pub fn newest(path: &Path, filter: &AuditFilter, limit: usize) -> std::io::Resul
         let mut lines: Vec<&[u8]> = block.split(|b| *b == b'\n').collect();
         // The first piece may be cut (unless the file starts here): it waits for the block before.
         carried = if start > stop { lines.remove(0).to_vec() } else { Vec::new() };
-        for line in lines.into_iter().rev().filter(|l| !l.is_empty()) {
+        for line in lines.into_iter().rev().filter(|l| l.windows(needle.len()).any(|w| w == needle)) {
             if let Ok(record) = serde_json::from_slice::<AuditRecord>(line)
                 && filter.matches(&record)
             {
