@@ -1,0 +1,454 @@
+// The portal's proof (issue 22), in Debian's Chromium driven by Playwright: start `strongroom dev`, sign in as
+// dev-user with the password, and do what a person does — see vault dev, create a secret and reveal it (and find
+// the SecretGet in the audit log), create a key and a certificate, add and remove a role assignment for a second
+// user, be refused in words as that user, be refused by the firewall, sign out and find the session gone — then
+// the refusals: a wrong password, a CSRF-less post, a locked account. Each scenario prints its name and time, and
+// every page visited is kept as a screenshot (see harness.mjs). Exits with the test's status.
+//
+//   STRONGROOM_BIN=target/release/strongroom node tests/browser/run.mjs
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { DevServer, launchChromium, Screenshots } from "./harness.mjs";
+
+const SESSION_COOKIE = "__Host-strongroom-portal";
+const binary = process.env.STRONGROOM_BIN ?? "strongroom";
+
+let server;
+let browser;
+/** The page the scenario is on: shown and photographed when a step fails. */
+let page;
+const shots = new Screenshots();
+const browserErrors = [];
+const state = {
+  secret: { name: "database-password", value: `s3cret-${randomBytes(6).toString("hex")}` },
+  key: "signing-key",
+  certificate: "web-certificate",
+  second: { upn: "second@dev", displayName: "Second User", password: `Second-${randomBytes(9).toString("base64url")}` },
+  third: { upn: "third@dev", displayName: "Third User", password: `Third-${randomBytes(9).toString("base64url")}` },
+};
+
+// ---- helpers a person's actions are written with ----
+
+const portal = (path = "") => `${server.portal}${path}`;
+const devUser = () => ({ upn: server.env.AZURE_USERNAME, password: server.env.AZURE_PASSWORD });
+
+async function newPage() {
+  const context = await browser.newContext({ ignoreHTTPSErrors: false, viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(20_000);
+  const opened = await context.newPage();
+  opened.on("dialog", (dialog) => dialog.accept());
+  opened.on("console", (message) => {
+    if (message.type() === "error") browserErrors.push(`${opened.url()}: ${message.text()}`);
+  });
+  opened.on("pageerror", (error) => browserErrors.push(`${opened.url()}: ${error.message}`));
+  page = opened;
+  return opened;
+}
+
+/** Retries `check` (which asserts) until it passes or `seconds` run out; then throws its last failure. */
+async function eventually(check, seconds = 10) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+async function waitForPath(path) {
+  await page.waitForURL((url) => url.pathname === path);
+}
+
+async function h1() {
+  return (await page.locator("h1").first().innerText()).trim();
+}
+
+/** Follows a link in the vault's navigation (`nav[aria-label="Vault"]`). */
+async function vaultNav(name) {
+  await page.locator('nav[aria-label="Vault"]').getByRole("link", { name, exact: true }).click();
+  await page.waitForLoadState();
+}
+
+/** Goes to vault dev's overview and from there, through the vault navigation, to `name`'s page. */
+async function openVaultPage(name, path) {
+  await page.goto(portal("vaults/dev"));
+  await vaultNav(name);
+  if (path) await waitForPath(path);
+}
+
+async function alertText() {
+  return (await page.locator('[role="alert"]').allInnerTexts()).join(" | ");
+}
+
+async function sessionCookie(context = page.context()) {
+  return (await context.cookies()).find((cookie) => cookie.name === SESSION_COOKIE);
+}
+
+/** From the signed-out portal: "Sign in" → the authority's sign-in page → submit. Does not wait for the result. */
+async function submitSignIn({ upn, password }, what) {
+  await page.goto(portal());
+  await page.getByRole("link", { name: "Sign in", exact: true }).click();
+  await page.getByLabel("User name", { exact: true }).waitFor();
+  if (what) await shots.take(page, what);
+  await page.getByLabel("User name", { exact: true }).fill(upn);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForLoadState();
+}
+
+async function signIn(user) {
+  await newPage();
+  await submitSignIn(user);
+  await waitForPath("/portal/");
+}
+
+async function signOut() {
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.waitForLoadState();
+}
+
+/** What the page showed, for a failure's report. */
+async function describePage() {
+  if (!page || page.isClosed()) return "(no page)";
+  const text = await page
+    .locator("body")
+    .innerText({ timeout: 2000 })
+    .catch(() => "(no body)");
+  const heading = await page
+    .locator("h1")
+    .first()
+    .innerText({ timeout: 1000 })
+    .catch(() => "(none)");
+  const alerts = await alertText().catch(() => "");
+  return [
+    `url:    ${page.url()}`,
+    `h1:     ${heading}`,
+    `alerts: ${alerts || "(none)"}`,
+    `text:   ${text.replace(/\s+/g, " ").slice(0, 600)}`,
+  ].join("\n");
+}
+
+/** A request from outside the browser carrying a session cookie (a replayed or stolen one). */
+function withCookie(cookie, path, options = {}) {
+  return server.request(portal(path), {
+    ...options,
+    headers: { cookie: `${SESSION_COOKIE}=${cookie.value}`, ...options.headers },
+  });
+}
+
+// ---- the scenario, in order ----
+
+const scenarios = [
+  {
+    name: "1. dev-user signs in with user name and password (authorization code + PKCE through /authorize)",
+    essential: true,
+    async run() {
+      const user = devUser();
+      assert.ok(user.upn && user.password, "dev.env has AZURE_USERNAME and AZURE_PASSWORD");
+      await newPage();
+      await page.goto(portal());
+      await shots.take(page, "signed-out");
+      await page.getByRole("link", { name: "Sign in", exact: true }).click();
+      const username = page.getByLabel("User name", { exact: true });
+      await username.waitFor();
+      assert.equal(await username.getAttribute("autocomplete"), "username");
+      assert.equal(await page.getByLabel("Password", { exact: true }).getAttribute("autocomplete"), "current-password");
+      await shots.take(page, "sign-in");
+      await username.fill(user.upn);
+      await page.getByLabel("Password", { exact: true }).fill(user.password);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await waitForPath("/portal/");
+      const cookie = await sessionCookie();
+      assert.ok(cookie, `the portal set its session cookie ${SESSION_COOKIE}`);
+      assert.equal(cookie.httpOnly, true, "the session cookie is HttpOnly");
+      assert.equal(cookie.secure, true, "the session cookie is Secure");
+      assert.ok(["Strict", "Lax"].includes(cookie.sameSite), `the session cookie is SameSite (${cookie.sameSite})`);
+    },
+  },
+  {
+    name: "2. the home page lists vault dev",
+    essential: true,
+    async run() {
+      await page.goto(portal());
+      assert.equal(await h1(), "Vaults");
+      await shots.take(page, "vaults");
+      const dev = page.getByRole("link", { name: "dev", exact: true });
+      assert.match(await dev.getAttribute("href"), /\/portal\/vaults\/dev$/);
+      await dev.click();
+      await waitForPath("/portal/vaults/dev");
+      await shots.take(page, "vault-overview");
+    },
+  },
+  {
+    name: "3. a secret is created and its value shown only on request",
+    async run() {
+      const { name, value } = state.secret;
+      await openVaultPage("Secrets", "/portal/vaults/dev/secrets");
+      const form = page.getByRole("group", { name: "New secret" });
+      await form.getByLabel("Name", { exact: true }).fill(name);
+      await form.getByLabel("Value", { exact: true }).fill(value);
+      await shots.take(page, "secrets-new");
+      await form.getByRole("button", { name: "Create secret", exact: true }).click();
+      await page.waitForURL((url) => url.pathname.startsWith(`/portal/vaults/dev/secrets/${name}`));
+      assert.equal(await h1(), name);
+      assert.ok(!(await page.content()).includes(value), "the value is not in the page before Show value");
+      await shots.take(page, "secret");
+      await page.getByRole("button", { name: "Show value", exact: true }).click();
+      await eventually(async () => assert.equal((await page.locator("#secret-value").innerText()).trim(), value));
+      assert.ok(await page.getByRole("button", { name: "Copy", exact: true }).isVisible(), 'a "Copy" button');
+      await shots.take(page, "secret-shown");
+      await vaultNav("Secrets");
+      await page.getByRole("link", { name, exact: true }).waitFor();
+      await shots.takeReadmeImage(page, "secrets");
+    },
+  },
+  {
+    name: "4. the audit log, filtered by operation, shows the SecretGet",
+    async run() {
+      await openVaultPage("Audit log", "/portal/vaults/dev/audit");
+      await shots.take(page, "audit");
+      await page.getByLabel("Operation", { exact: true }).fill("SecretGet");
+      await page.getByRole("button", { name: "Filter", exact: true }).click();
+      await page.waitForLoadState();
+      const rows = page.locator("table#audit tbody tr").filter({ has: page.locator("td") });
+      await eventually(async () => {
+        const texts = await rows.allInnerTexts();
+        assert.ok(texts.length > 0, "the filtered audit log has rows");
+        for (const text of texts) assert.match(text, /SecretGet/, "every row of the filtered log is a SecretGet");
+      });
+      await shots.take(page, "audit-secretget");
+    },
+  },
+  {
+    name: "5. a key is created",
+    async run() {
+      await openVaultPage("Keys", "/portal/vaults/dev/keys");
+      const form = page.getByRole("group", { name: "New key" });
+      await form.getByLabel("Name", { exact: true }).fill(state.key);
+      const keyType = form.getByLabel("Key type", { exact: true });
+      const options = (await keyType.locator("option").allInnerTexts()).map((text) => text.trim());
+      for (const kty of ["RSA", "EC", "RSA-HSM", "EC-HSM"]) assert.ok(options.includes(kty), `key type ${kty} offered`);
+      await keyType.selectOption({ label: "EC" });
+      await shots.take(page, "keys-new");
+      await form.getByRole("button", { name: "Create key", exact: true }).click();
+      await page.waitForURL((url) => url.pathname.startsWith(`/portal/vaults/dev/keys/${state.key}`));
+      assert.equal(await h1(), state.key);
+      await shots.take(page, "key");
+    },
+  },
+  {
+    name: "6. a self-signed certificate is created and completes",
+    async run() {
+      const name = state.certificate;
+      await openVaultPage("Certificates", "/portal/vaults/dev/certificates");
+      const form = page.getByRole("group", { name: "New certificate" });
+      await form.getByLabel("Name", { exact: true }).fill(name);
+      assert.equal(await form.getByLabel("Subject", { exact: true }).inputValue(), "CN=example.com");
+      await form.getByLabel("Validity (months)", { exact: true }).waitFor();
+      await shots.take(page, "certificates-new");
+      await form.getByRole("button", { name: "Create certificate", exact: true }).click();
+      await page.waitForURL((url) => url.pathname.startsWith(`/portal/vaults/dev/certificates/${name}`));
+      assert.equal(await h1(), name);
+      await eventually(async () => {
+        const text = await page.locator("body").innerText();
+        if (!/completed|x5t/i.test(text)) {
+          await page.reload();
+          assert.fail(`the certificate's page shows neither "Completed" nor an x5t: ${text.slice(0, 300)}`);
+        }
+      }, 20);
+      await shots.take(page, "certificate");
+    },
+  },
+  {
+    name: "7. a role assignment for a second user is added and removed",
+    async run() {
+      const { upn, displayName, password } = state.second;
+      await server.createUser(upn, displayName, password);
+      await openVaultPage("Access control", "/portal/vaults/dev/access");
+      const form = page.getByRole("group", { name: "Add role assignment" });
+      await form.getByLabel("Role", { exact: true }).selectOption({ label: "Key Vault Secrets User" });
+      await form.getByLabel("Principal", { exact: true }).fill(upn);
+      assert.equal(await form.getByLabel("Scope", { exact: true }).inputValue(), "", "the scope is empty: the whole vault");
+      await shots.take(page, "access-new");
+      await form.getByRole("button", { name: "Add role assignment", exact: true }).click();
+      await page.waitForLoadState();
+      const row = page
+        .locator("table#role-assignments tr")
+        .filter({ hasText: new RegExp(`${upn}|${displayName}`) })
+        .filter({ hasText: "Key Vault Secrets User" });
+      await eventually(async () => assert.equal(await row.count(), 1, "the new assignment is listed once"));
+      await shots.take(page, "access-added");
+      await row.getByRole("button", { name: "Remove", exact: true }).click();
+      await page.waitForLoadState();
+      await eventually(async () => assert.equal(await row.count(), 0, "the assignment is gone"));
+      await shots.take(page, "access-removed");
+    },
+  },
+  {
+    name: "8. signed in as the second user (no role now), the vault refuses in words",
+    async run() {
+      await signOut();
+      await shots.take(page, "signed-out-dev-user");
+      await page.context().close();
+      await signIn(state.second);
+      await shots.take(page, "second-user-home");
+      await page.goto(portal("vaults/dev/secrets"));
+      await eventually(async () => assert.match(await alertText(), /not allowed by RBAC/));
+      await shots.take(page, "second-user-refused");
+      await page.context().close();
+    },
+  },
+  {
+    name: "9. a firewall rule that excludes the browser: the vault says the client address is not authorized",
+    async run() {
+      await signIn(devUser());
+      await openVaultPage("Networking");
+      await page.getByLabel("Default action", { exact: true }).selectOption({ label: "Deny" });
+      await page.getByLabel("IP rules", { exact: true }).fill("10.9.8.0/24");
+      await page.getByRole("button", { name: "Save networking", exact: true }).click();
+      await page.waitForLoadState();
+      await shots.take(page, "networking-deny");
+      await vaultNav("Secrets");
+      await eventually(async () => assert.match(await alertText(), /Client address is not authorized/));
+      await shots.take(page, "secrets-firewalled");
+      // The networking page is the control plane's, which the vault firewall does not guard: it opens the vault again.
+      await openVaultPage("Networking");
+      await page.getByLabel("Default action", { exact: true }).selectOption({ label: "Allow" });
+      await page.getByLabel("IP rules", { exact: true }).fill("");
+      await page.getByRole("button", { name: "Save networking", exact: true }).click();
+      await page.waitForLoadState();
+      await vaultNav("Secrets");
+      await page.getByRole("link", { name: state.secret.name, exact: true }).waitFor();
+      assert.equal(await alertText(), "", "no alert once the firewall allows again");
+    },
+  },
+  {
+    name: "10. after sign-out the session is gone: its cookie, replayed, does not open the vault",
+    async run() {
+      const cookie = await sessionCookie();
+      assert.ok(cookie, "signed in, the browser holds the session cookie");
+      const before = await withCookie(cookie, "vaults/dev/secrets");
+      assert.equal(before.status, 200, "the cookie works from outside the browser while the session lives");
+      assert.ok(before.body.includes(state.secret.name), "and shows the vault's secrets");
+      await signOut();
+      await shots.take(page, "signed-out-again");
+      assert.equal(await sessionCookie(), undefined, "sign-out removes the cookie from the browser");
+      const after = await withCookie(cookie, "vaults/dev/secrets");
+      assert.ok(
+        !(after.status === 200 && after.body.includes(state.secret.name)),
+        `the replayed cookie is refused (got ${after.status})`,
+      );
+      await page.goto(portal("vaults/dev/secrets"));
+      assert.ok(!(await page.locator("body").innerText()).includes(state.secret.name), "the browser sees no secrets");
+      await shots.take(page, "signed-out-vault");
+      await page.context().close();
+    },
+  },
+  {
+    name: "11a. a wrong password is refused, with no session",
+    async run() {
+      await newPage();
+      await submitSignIn({ upn: devUser().upn, password: "not-the-password" });
+      await eventually(async () => assert.notEqual(await alertText(), "", "the sign-in page shows an error"));
+      await page.getByLabel("Password", { exact: true }).waitFor();
+      assert.equal(await sessionCookie(), undefined, "no session");
+      await shots.take(page, "wrong-password");
+      await page.context().close();
+    },
+  },
+  {
+    name: "11b. a post without the CSRF token is refused (403) and changes nothing",
+    async run() {
+      await signIn(devUser());
+      await openVaultPage("Secrets", "/portal/vaults/dev/secrets");
+      const cookie = await sessionCookie();
+      const csrf = await page.getByRole("group", { name: "New secret" }).locator('input[name="csrf"]').inputValue();
+      assert.ok(csrf, "the form carries a CSRF token");
+      const post = (fields) =>
+        withCookie(cookie, "vaults/dev/secrets", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", origin: `https://localhost:${server.port}` },
+          body: new URLSearchParams(fields).toString(),
+        });
+      const refused = await post({ name: "csrf-less", value: "y" });
+      assert.equal(refused.status, 403, "the CSRF-less post is refused");
+      assert.equal(await server.secretStatus("csrf-less"), 404, "and no secret was written");
+      // The control: the same post with the token does write, so the refusal above is the CSRF check's.
+      const accepted = await post({ name: "csrf-control", value: "y", csrf });
+      assert.ok(accepted.status < 400, `the same post with the token is accepted (got ${accepted.status})`);
+      assert.equal(await server.secretStatus("csrf-control"), 200, "and writes the secret");
+      await signOut();
+      await page.context().close();
+    },
+  },
+  {
+    // Last: ten failures lock this address for a minute, every sign-in with it.
+    name: "11c. ten wrong passwords lock the account: the right one is then refused",
+    async run() {
+      const { upn, displayName, password } = state.third;
+      await server.createUser(upn, displayName, password);
+      await newPage();
+      await submitSignIn({ upn, password: "wrong-password-0" });
+      for (let attempt = 1; attempt <= 10; attempt++) {
+        await page.getByLabel("User name", { exact: true }).fill(upn);
+        await page.getByLabel("Password", { exact: true }).fill(`wrong-password-${attempt}`);
+        await page.getByRole("button", { name: "Sign in", exact: true }).click();
+        await page.waitForLoadState();
+      }
+      await page.getByLabel("User name", { exact: true }).fill(upn);
+      await page.getByLabel("Password", { exact: true }).fill(password);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await page.waitForLoadState();
+      await eventually(async () => assert.match(await alertText(), /AADSTS50053|locked/i));
+      assert.equal(await sessionCookie(), undefined, "no session");
+      await shots.take(page, "locked-out");
+      await page.context().close();
+    },
+  },
+];
+
+// ---- the run ----
+
+const seconds = (since) => ((performance.now() - since) / 1000).toFixed(1);
+const indent = (text) => String(text).replace(/^/gm, "      ");
+let failures = 0;
+const started = performance.now();
+try {
+  server = await DevServer.start(binary);
+  browser = await launchChromium(server.caFile);
+  console.log(`portal ${server.portal}, Chromium ${browser.version()}, screenshots in ${shots.dir}`);
+  for (const scenario of scenarios) {
+    const since = performance.now();
+    try {
+      await scenario.run();
+      console.log(`ok    ${scenario.name} (${seconds(since)} s)`);
+    } catch (error) {
+      failures += 1;
+      console.log(`FAIL  ${scenario.name} (${seconds(since)} s)`);
+      console.log(indent(error.stack ?? error));
+      console.log(indent(await describePage()));
+      if (page && !page.isClosed()) {
+        const file = await shots.take(page, "failed").catch(() => "(no screenshot)");
+        console.log(indent(`screenshot: ${file}`));
+      }
+      if (scenario.essential) {
+        console.log("      (the scenarios after it need it: stopping)");
+        break;
+      }
+    }
+  }
+} catch (error) {
+  failures += 1;
+  console.log(`FAIL  setting up: ${error.stack ?? error}`);
+} finally {
+  if (failures > 0 && server) console.log(`server log (last lines):\n${indent(server.logTail())}`);
+  if (browserErrors.length > 0) console.log(`browser console errors:\n${indent(browserErrors.join("\n"))}`);
+  await browser?.close();
+  await server?.stop();
+}
+console.log(`${failures === 0 ? "passed" : `${failures} failed`} in ${seconds(started)} s`);
+process.exit(failures === 0 ? 0 : 1);
