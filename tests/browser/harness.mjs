@@ -164,7 +164,8 @@ export async function launchChromium(caFile) {
   ]) {
     const certutil = spawnSync("certutil", args, { encoding: "utf8" });
     if (certutil.status !== 0) {
-      throw new Error(`certutil ${args.join(" ")}: ${certutil.error?.message ?? certutil.stderr} (scripts/browser-env installs it)`);
+      const why = certutil.error?.message ?? certutil.stderr;
+      throw new Error(`certutil ${args.join(" ")}: ${why} (scripts/browser-env installs it)`);
     }
   }
   const browser = await chromium.launch({

@@ -272,7 +272,8 @@ const scenarios = [
       const form = page.getByRole("group", { name: "Add role assignment" });
       await form.getByLabel("Role", { exact: true }).selectOption({ label: "Key Vault Secrets User" });
       await form.getByLabel("Principal", { exact: true }).fill(upn);
-      assert.equal(await form.getByLabel("Scope", { exact: true }).inputValue(), "", "the scope is empty: the whole vault");
+      const scope = await form.getByLabel("Scope", { exact: true }).inputValue();
+      assert.equal(scope, "", "the scope is left empty: the whole vault");
       await shots.take(page, "access-new");
       await form.getByRole("button", { name: "Add role assignment", exact: true }).click();
       await page.waitForLoadState();
