@@ -29,6 +29,8 @@ const state = {
 
 // ---- helpers a person's actions are written with ----
 
+/** `text` as a regular expression that matches it literally. */
+const literal = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const portal = (path = "") => `${server.portal}${path}`;
 const devUser = () => ({ upn: server.env.AZURE_USERNAME, password: server.env.AZURE_PASSWORD });
 
@@ -267,7 +269,7 @@ const scenarios = [
     name: "7. a role assignment for a second user is added and removed",
     async run() {
       const { upn, displayName, password } = state.second;
-      await server.createUser(upn, displayName, password);
+      const created = await server.createUser(upn, displayName, password);
       await openVaultPage("Access control", "/portal/vaults/dev/access");
       const form = page.getByRole("group", { name: "Add role assignment" });
       await form.getByLabel("Role", { exact: true }).selectOption({ label: "Key Vault Secrets User" });
@@ -279,7 +281,8 @@ const scenarios = [
       await page.waitForLoadState();
       const row = page
         .locator("table#role-assignments tr")
-        .filter({ hasText: new RegExp(`${upn}|${displayName}`) })
+        // The user by name, display name (as Graph stored it) or object id.
+        .filter({ hasText: new RegExp([upn, created.displayName, created.id].map(literal).join("|")) })
         .filter({ hasText: "Key Vault Secrets User" });
       await eventually(async () => assert.equal(await row.count(), 1, "the new assignment is listed once"));
       await shots.take(page, "access-added");
