@@ -178,7 +178,8 @@ const scenarios = [
       await page.goto(portal());
       assert.equal(await h1(), "Vaults");
       await shots.take(page, "vaults");
-      const dev = page.getByRole("link", { name: "dev", exact: true });
+      const dev = page.getByRole("main").getByRole("link", { name: "dev", exact: true });
+      assert.equal(await dev.count(), 1, 'one link "dev" in the page\'s main content');
       assert.match(await dev.getAttribute("href"), /\/portal\/vaults\/dev$/);
       await dev.click();
       await waitForPath("/portal/vaults/dev");
