@@ -383,7 +383,7 @@ const scenarios = [
       assert.equal(refused.status, 403, "the CSRF-less post is refused");
       assert.equal(await server.secretStatus("csrf-less"), 404, "and no secret was written");
       // The control: the same post with the token does write, so the refusal above is the CSRF check's.
-      const accepted = await post({ name: "csrf-control", value: "y", csrf });
+      const accepted = await post({ name: "csrf-control", value: "y", enabled: "true", csrf });
       assert.ok(accepted.status < 400, `the same post with the token is accepted (got ${accepted.status})`);
       assert.equal(await server.secretStatus("csrf-control"), 200, "and writes the secret");
       await signOut();
