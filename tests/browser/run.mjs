@@ -71,10 +71,18 @@ async function h1() {
   return (await page.locator("h1").first().innerText()).trim();
 }
 
+/** Clicks `target` and waits for the page it leads to (a link followed, a form posted) to load. */
+async function clickThrough(target) {
+  const navigated = page.waitForEvent("framenavigated", (frame) => frame === page.mainFrame());
+  navigated.catch(() => {}); // awaited below, unless the click fails first
+  await target.click();
+  await navigated;
+  await page.waitForLoadState();
+}
+
 /** Follows a link in the vault's navigation (`nav[aria-label="Vault"]`). */
 async function vaultNav(name) {
-  await page.locator('nav[aria-label="Vault"]').getByRole("link", { name, exact: true }).click();
-  await page.waitForLoadState();
+  await clickThrough(page.locator('nav[aria-label="Vault"]').getByRole("link", { name, exact: true }));
 }
 
 /** Goes to vault dev's overview and from there, through the vault navigation, to `name`'s page. */
@@ -95,13 +103,12 @@ async function sessionCookie(context = page.context()) {
 /** From the signed-out portal: "Sign in" → the authority's sign-in page → submit. Does not wait for the result. */
 async function submitSignIn({ upn, password }, what) {
   await page.goto(portal());
-  await page.getByRole("link", { name: "Sign in", exact: true }).click();
+  await clickThrough(page.getByRole("link", { name: "Sign in", exact: true }));
   await field(page, "User name").waitFor();
   if (what) await shots.take(page, what);
   await field(page, "User name").fill(upn);
   await field(page, "Password").fill(password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.waitForLoadState();
+  await clickThrough(page.getByRole("button", { name: "Sign in", exact: true }));
 }
 
 async function signIn(user) {
@@ -111,8 +118,7 @@ async function signIn(user) {
 }
 
 async function signOut() {
-  await page.getByRole("button", { name: "Sign out", exact: true }).click();
-  await page.waitForLoadState();
+  await clickThrough(page.getByRole("button", { name: "Sign out", exact: true }));
 }
 
 /** What the page showed, for a failure's report. */
@@ -156,7 +162,7 @@ const scenarios = [
       await newPage();
       await page.goto(portal());
       await shots.take(page, "signed-out");
-      await page.getByRole("link", { name: "Sign in", exact: true }).click();
+      await clickThrough(page.getByRole("link", { name: "Sign in", exact: true }));
       const username = field(page, "User name");
       await username.waitFor();
       assert.equal(await username.getAttribute("autocomplete"), "username");
@@ -164,7 +170,7 @@ const scenarios = [
       await shots.take(page, "sign-in");
       await username.fill(user.upn);
       await field(page, "Password").fill(user.password);
-      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await clickThrough(page.getByRole("button", { name: "Sign in", exact: true }));
       await waitForPath("/portal/");
       const cookie = await sessionCookie();
       assert.ok(cookie, `the portal set its session cookie ${SESSION_COOKIE}`);
@@ -183,7 +189,7 @@ const scenarios = [
       const dev = page.getByRole("main").getByRole("link", { name: "dev", exact: true });
       assert.equal(await dev.count(), 1, 'one link "dev" in the page\'s main content');
       assert.match(await dev.getAttribute("href"), /\/portal\/vaults\/dev$/);
-      await dev.click();
+      await clickThrough(dev);
       await waitForPath("/portal/vaults/dev");
       await shots.take(page, "vault-overview");
     },
@@ -197,7 +203,7 @@ const scenarios = [
       await field(form, "Name").fill(name);
       await field(form, "Value").fill(value);
       await shots.take(page, "secrets-new");
-      await form.getByRole("button", { name: "Create secret", exact: true }).click();
+      await clickThrough(form.getByRole("button", { name: "Create secret", exact: true }));
       await page.waitForURL((url) => url.pathname.startsWith(`/portal/vaults/dev/secrets/${name}`));
       assert.equal(await h1(), name);
       assert.ok(!(await page.content()).includes(value), "the value is not in the page before Show value");
@@ -217,8 +223,7 @@ const scenarios = [
       await openVaultPage("Audit log", "/portal/vaults/dev/audit");
       await shots.take(page, "audit");
       await field(page, "Operation").fill("SecretGet");
-      await page.getByRole("button", { name: "Filter", exact: true }).click();
-      await page.waitForLoadState();
+      await clickThrough(page.getByRole("button", { name: "Filter", exact: true }));
       const rows = page.locator("table#audit tbody tr").filter({ has: page.locator("td") });
       await eventually(async () => {
         const texts = await rows.allInnerTexts();
@@ -239,7 +244,7 @@ const scenarios = [
       for (const kty of ["RSA", "EC", "RSA-HSM", "EC-HSM"]) assert.ok(options.includes(kty), `key type ${kty} offered`);
       await keyType.selectOption({ label: "EC" });
       await shots.take(page, "keys-new");
-      await form.getByRole("button", { name: "Create key", exact: true }).click();
+      await clickThrough(form.getByRole("button", { name: "Create key", exact: true }));
       await page.waitForURL((url) => url.pathname.startsWith(`/portal/vaults/dev/keys/${state.key}`));
       assert.equal(await h1(), state.key);
       await shots.take(page, "key");
@@ -255,7 +260,7 @@ const scenarios = [
       assert.equal(await field(form, "Subject").inputValue(), "CN=example.com");
       await field(form, "Validity (months)").waitFor();
       await shots.take(page, "certificates-new");
-      await form.getByRole("button", { name: "Create certificate", exact: true }).click();
+      await clickThrough(form.getByRole("button", { name: "Create certificate", exact: true }));
       await page.waitForURL((url) => url.pathname.startsWith(`/portal/vaults/dev/certificates/${name}`));
       assert.equal(await h1(), name);
       // Issued at once or pending for a moment: the page is reloaded until it shows the status "completed" or
@@ -283,8 +288,7 @@ const scenarios = [
       const scope = await field(form, "Scope").inputValue();
       assert.equal(scope, "", "the scope is left empty: the whole vault");
       await shots.take(page, "access-new");
-      await form.getByRole("button", { name: "Add role assignment", exact: true }).click();
-      await page.waitForLoadState();
+      await clickThrough(form.getByRole("button", { name: "Add role assignment", exact: true }));
       const row = page
         .locator("table#role-assignments tr")
         // The user by name, display name (as Graph stored it) or object id.
@@ -292,8 +296,7 @@ const scenarios = [
         .filter({ hasText: "Key Vault Secrets User" });
       await eventually(async () => assert.equal(await row.count(), 1, "the new assignment is listed once"));
       await shots.take(page, "access-added");
-      await row.getByRole("button", { name: "Remove", exact: true }).click();
-      await page.waitForLoadState();
+      await clickThrough(row.getByRole("button", { name: "Remove", exact: true }));
       await eventually(async () => assert.equal(await row.count(), 0, "the assignment is gone"));
       await shots.take(page, "access-removed");
     },
@@ -319,8 +322,7 @@ const scenarios = [
       await openVaultPage("Networking");
       await field(page, "Default action").selectOption({ label: "Deny" });
       await field(page, "IP rules").fill("10.9.8.0/24");
-      await page.getByRole("button", { name: "Save networking", exact: true }).click();
-      await page.waitForLoadState();
+      await clickThrough(page.getByRole("button", { name: "Save networking", exact: true }));
       await shots.take(page, "networking-deny");
       await vaultNav("Secrets");
       await eventually(async () => assert.match(await alertText(), /Client address is not authorized/));
@@ -329,8 +331,7 @@ const scenarios = [
       await openVaultPage("Networking");
       await field(page, "Default action").selectOption({ label: "Allow" });
       await field(page, "IP rules").fill("");
-      await page.getByRole("button", { name: "Save networking", exact: true }).click();
-      await page.waitForLoadState();
+      await clickThrough(page.getByRole("button", { name: "Save networking", exact: true }));
       await vaultNav("Secrets");
       await page.getByRole("link", { name: state.secret.name, exact: true }).waitFor();
       assert.equal(await alertText(), "", "no alert once the firewall allows again");
@@ -406,13 +407,11 @@ const scenarios = [
       for (let attempt = 1; attempt <= 10; attempt++) {
         await field(page, "User name").fill(upn);
         await field(page, "Password").fill(`wrong-password-${attempt}`);
-        await page.getByRole("button", { name: "Sign in", exact: true }).click();
-        await page.waitForLoadState();
+        await clickThrough(page.getByRole("button", { name: "Sign in", exact: true }));
       }
       await field(page, "User name").fill(upn);
       await field(page, "Password").fill(password);
-      await page.getByRole("button", { name: "Sign in", exact: true }).click();
-      await page.waitForLoadState();
+      await clickThrough(page.getByRole("button", { name: "Sign in", exact: true }));
       await eventually(async () => assert.match(await alertText(), /AADSTS50053|locked/i));
       assert.equal(await sessionCookie(), undefined, "no session");
       await shots.take(page, "locked-out");
