@@ -32,7 +32,8 @@ const state = {
 /** `text` as a regular expression that matches it literally. */
 const literal = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** The form field labelled `label`, alone or followed by a hint in parentheses ("IP rules (one … per line)"). */
-const field = (scope, label) => scope.getByLabel(new RegExp(`^${literal(label)}(\\s*\\(.*\\))?$`));
+// (Playwright matches a pattern against the label's raw text, spaces around it included.)
+const field = (scope, label) => scope.getByLabel(new RegExp(`^\\s*${literal(label)}(\\s*\\(.*\\))?\\s*$`, "s"));
 const portal = (path = "") => `${server.portal}${path}`;
 const devUser = () => ({ upn: server.env.AZURE_USERNAME, password: server.env.AZURE_PASSWORD });
 
@@ -43,7 +44,9 @@ async function newPage() {
   const opened = await context.newPage();
   opened.on("dialog", (dialog) => dialog.accept());
   opened.on("console", (message) => {
-    if (message.type() === "error") browserErrors.push(`${opened.url()}: ${message.text()}`);
+    if (message.type() === "error") {
+      browserErrors.push(`${opened.url()}: ${message.text()} (${message.location().url || "no source"})`);
+    }
   });
   opened.on("pageerror", (error) => browserErrors.push(`${opened.url()}: ${error.message}`));
   page = opened;
