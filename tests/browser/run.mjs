@@ -185,11 +185,16 @@ const scenarios = [
     },
   },
   {
-    name: "2. the home page lists vault dev",
+    name: "2. the home page lists vault dev (under a strict CSP, with no token or readable cookie in the page)",
     essential: true,
     async run() {
-      await page.goto(portal());
+      const response = await page.goto(portal());
       assert.equal(await h1(), "Vaults");
+      const policy = response.headers()["content-security-policy"] ?? "";
+      assert.match(policy, /default-src 'none'/, `a strict Content-Security-Policy (${policy})`);
+      assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval/, "no inline script or style allowed");
+      assert.doesNotMatch(await page.content(), /eyJ[\w-]+\.eyJ/, "no token in the page");
+      assert.equal(await page.evaluate(() => document.cookie), "", "no cookie a script can read");
       await shots.take(page, "vaults");
       const dev = page.getByRole("main").getByRole("link", { name: "dev", exact: true });
       assert.equal(await dev.count(), 1, 'one link "dev" in the page\'s main content');
@@ -234,6 +239,7 @@ const scenarios = [
         const texts = await rows.allInnerTexts();
         assert.ok(texts.length > 0, "the filtered audit log has rows");
         for (const text of texts) assert.match(text, /SecretGet/, "every row of the filtered log is a SecretGet");
+        assert.ok(texts.some((text) => text.includes("dev-user")), "a SecretGet names dev-user as its caller");
       });
       await shots.take(page, "audit-secretget");
     },
