@@ -27,7 +27,8 @@ export class DevServer {
     try {
       server.port = await new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error("strongroom did not start within 60 s")), 60_000);
-        child.on("exit", (code) => reject(new Error(`strongroom exited with ${code}; see ${dataDir}/server.log`)));
+        child.on("error", (error) => reject(new Error(`strongroom (${binary}) could not be started: ${error.message}`)));
+        child.on("exit", (code) => reject(new Error(`strongroom exited with ${code}`)));
         createInterface({ input: child.stdout }).on("line", (line) => {
           const listening = /^strongroom listening on https:\/\/[^ ]*:(\d+)/.exec(line);
           if (listening) {
@@ -37,6 +38,7 @@ export class DevServer {
         });
       });
     } catch (error) {
+      error.message += `; its log ends:\n${server.logTail()}`;
       await server.stop();
       throw error;
     }
