@@ -375,7 +375,8 @@ const scenarios = [
     async run() {
       await newPage();
       await submitSignIn({ upn: devUser().upn, password: "not-the-password" });
-      await eventually(async () => assert.notEqual(await alertText(), "", "the sign-in page shows an error"));
+      // Entra's AADSTS50126 words, not just any error (a form refused as forged would show one too).
+      await eventually(async () => assert.match(await alertText(), /invalid username or password/i));
       await field(page, "Password").waitFor();
       assert.equal(await sessionCookie(), undefined, "no session");
       await shots.take(page, "wrong-password");
