@@ -140,6 +140,24 @@ export class DevServer {
     return JSON.parse(response.body);
   }
 
+  /** Writes `count` secrets `bulk-0000`… to vault dev as dev-app, a few requests at a time. */
+  async seedSecrets(count) {
+    const vault = this.env.VAULT_URL;
+    const token = await this.appToken(`https://vault.localhost:${this.port}`);
+    const names = Array.from({ length: count }, (_, i) => `bulk-${String(i).padStart(4, "0")}`);
+    for (let start = 0; start < names.length; start += 16) {
+      const batch = names.slice(start, start + 16).map(async (name) => {
+        const response = await this.request(`${vault}/secrets/${name}?api-version=7.5`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ value: `value of ${name}` }),
+        });
+        if (response.status !== 200) throw new Error(`seeding ${name}: ${response.status} ${response.body}`);
+      });
+      await Promise.all(batch);
+    }
+  }
+
   /** The vault's own answer to GET /secrets/{name}, as dev-app sees it: 200 or 404. */
   async secretStatus(name) {
     const vault = this.env.VAULT_URL;

@@ -267,6 +267,9 @@ pub struct KeyItem {
     /// The tags, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    /// Whether the key backs a certificate (and lives and dies with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
 }
 
 /// A deleted key (`DeletedKeyBundle`).

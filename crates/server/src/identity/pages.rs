@@ -6,7 +6,7 @@
 //! page can set or send it), and a posted form counts only when both are there and equal (compared in
 //! constant time); a browser's `Origin` must be the login origin and its `Sec-Fetch-Site`, when sent,
 //! `same-origin`. No page may be framed (`frame-ancestors 'none'`, `X-Frame-Options: DENY`), so none can be
-//! overlaid to steal a click, and none is cached or leaks its URL as a referrer.
+//! overlaid to steal a click, and none is cached or leaks its URL as a referrer to another site.
 
 use std::collections::HashMap;
 
@@ -61,7 +61,8 @@ pub fn escape(text: &str) -> String {
 
 fn page(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <link rel=\"icon\" href=\"/portal/static/icon.svg\" type=\"image/svg+xml\"></head>\
          <body><h1>{title}</h1>{body}</body></html>",
         title = escape(title)
     )
@@ -111,7 +112,9 @@ fn html(status: StatusCode, page: String) -> Response {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser posts the page's forms with `Origin: null`,
+    // which the anti-forgery check must refuse. The URL still reaches no other site.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 

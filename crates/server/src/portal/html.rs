@@ -108,6 +108,7 @@ pub fn page(title: &str, session: Option<&Session>, place: Option<VaultPlace<'_>
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Strongroom" }
+                link rel="icon" href="/portal/static/icon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/portal/static/portal.css";
                 script src="/portal/static/portal.js" defer {}
             }

@@ -88,11 +88,15 @@ impl Kind for Keys {
             true => kid(cx, version),
             false => format!("{}/keys/{}", cx.base_url, version.name),
         };
-        let exportable = facts(version).is_ok_and(|f| f.exportable);
+        let facts = facts(version).ok();
         KeyItem {
             kid,
-            attributes: KeyAttributes { common: cx.attributes(version), exportable: Some(exportable) },
+            attributes: KeyAttributes {
+                common: cx.attributes(version),
+                exportable: Some(facts.as_ref().is_some_and(|f| f.exportable)),
+            },
             tags: tags_of(version),
+            managed: facts.is_some_and(|f| f.managed).then_some(true),
         }
     }
 

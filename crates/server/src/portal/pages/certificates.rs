@@ -26,7 +26,7 @@ pub async fn list(page: &VaultPage<'_>) -> Response {
         match create(page).await {
             Ok(name) => {
                 let location = format!("{}/{}", page.url(Tab::Certificates), html::encode(&name));
-                return page.done(&location, format!("Certificate {name} is being created."));
+                return page.done(&location, format!("Certificate {name} was requested."));
             }
             Err(failed) => refusal = Some(failed),
         }

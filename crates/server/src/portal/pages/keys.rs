@@ -66,6 +66,7 @@ fn table(page: &VaultPage<'_>, items: &[Value], next: Option<&str>) -> Markup {
                 thead { tr { th scope="col" { "Name" } th scope="col" { "Enabled" } th scope="col" { "Updated" }
                     th scope="col" { "Expires" } } }
                 tbody {
+                    // A certificate's key is managed through its certificate.
                     @for item in items.iter().filter(|i| i.get("managed").is_none()) {
                         @let name = last_segment(item.get("kid").and_then(Value::as_str).unwrap_or_default());
                         tr {

@@ -63,7 +63,7 @@ fn table(page: &VaultPage<'_>, items: &[Value], next: Option<&str>) -> Markup {
                 thead { tr { th scope="col" { "Name" } th scope="col" { "Enabled" } th scope="col" { "Content type" }
                     th scope="col" { "Updated" } th scope="col" { "Expires" } } }
                 tbody {
-                    @for item in items.iter().filter(|i| i.get("managed").is_none()) {
+                    @for item in items {
                         @let name = last_segment(item.get("id").and_then(Value::as_str).unwrap_or_default());
                         tr {
                             td { a href={ (page.url(Tab::Secrets)) "/" (html::encode(name)) } { (name) } }
