@@ -78,10 +78,11 @@ impl Visit<'_> {
         self.form.as_ref().unwrap_or(&self.query).get(name).map_or("", String::as_str)
     }
 
-    /// The vault called `name`, as the directory knows it (for its Resource Manager id and permission model;
-    /// what the person may do there is decided by each call).
+    /// The vault called `name` in the person's tenant, as the directory knows it (for its Resource Manager id
+    /// and permission model; what the person may do there is decided by each call). Another tenant's vault is
+    /// not found, as one that does not exist.
     pub fn vault(&self, name: &str) -> Option<Vault> {
-        self.state.directory().vault(name).cloned()
+        self.state.directory().vault(name).filter(|v| v.tenant_id == self.session.tenant_id).cloned()
     }
 }
 

@@ -14,7 +14,8 @@ use crate::harness::TestServer;
 
 const PORTAL_CLIENT: &str = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c";
 
-/// alice administers vault billing's data; carol is a Global Administrator, which shows no vault.
+/// alice administers vault billing's data; carol is a Global Administrator, which shows no vault; bob owns
+/// another tenant.
 const CONFIG: &str = r#"
 [[tenant]]
 name = "contoso"
@@ -37,6 +38,17 @@ name = "billing"
 [[tenant.vault.role_assignment]]
 principal = "alice"
 role = "Key Vault Administrator"
+
+[[tenant]]
+name = "fabrikam"
+
+[[tenant.user]]
+name = "bob"
+password = "bob-password-1"
+
+[[tenant.role_assignment]]
+principal = "bob"
+role = "Owner"
 "#;
 
 /// A browser's cookie jar, by name.
@@ -268,6 +280,11 @@ async fn a_person_without_a_role_is_refused_in_the_vaults_words() {
     assert_eq!(secrets.status(), 403);
     let page = secrets.text().await.unwrap();
     assert!(page.contains("The operation is not allowed by RBAC."), "{page}");
+    let overview = carol.get("/portal/vaults/billing").await;
+    assert_eq!(overview.status(), 403);
+    let overview = overview.text().await.unwrap();
+    assert!(overview.contains("does not have authorization to perform action 'Microsoft.KeyVault/vaults/read'"));
+    assert!(!overview.contains("Purge protection") && !overview.contains("Resource id"), "only what may be read");
     let audit = carol.get("/portal/vaults/billing/audit").await;
     assert_eq!(audit.status(), 403, "reading the vault's logs needs a right on the vault");
     assert!(audit.text().await.unwrap().contains("does not have authorization to perform action"));
@@ -358,5 +375,18 @@ async fn the_audit_log_query_answers_only_the_vaults_records_to_those_who_may_re
             assert!(records.iter().all(|r| r["resourceId"].as_str().unwrap().ends_with("/vaults/billing")));
             assert!(records.iter().all(|r| r["operationName"] == "SecretList"));
         }
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_vault_is_not_found() {
+    let server = TestServer::start(CONFIG).await;
+    let mut bob = Visitor::new(&server);
+    assert_eq!(bob.sign_in("bob@fabrikam", "bob-password-1").await.status(), 303);
+    for path in ["/portal/vaults/billing", "/portal/vaults/billing/secrets", "/portal/vaults/billing/access"] {
+        let page = bob.get(path).await;
+        assert_eq!(page.status(), 404, "{path}");
+        let page = page.text().await.unwrap();
+        assert!(page.contains("There is no vault called 'billing'.") && !page.contains("Purge protection"), "{page}");
     }
 }

@@ -5,7 +5,6 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::{Value, json};
-use strongroom_core::directory::AuthorizationModel;
 
 use super::{ARM_API, VaultPage, status_of};
 use crate::portal::backend::Refusal;
@@ -16,30 +15,37 @@ async fn resource(page: &VaultPage<'_>) -> Result<Value, Refusal> {
     page.management(Method::GET, &format!("?api-version={ARM_API}"), None).await
 }
 
-/// `/portal/vaults/{vault}`.
+/// `/portal/vaults/{vault}`: its properties as Resource Manager shows them to the person (who needs the right
+/// to read the vault); without that right, only its URI, which its host name already tells.
 pub async fn show(page: &VaultPage<'_>) -> Response {
     let vault = page.vault;
-    let url = page.visit.state.endpoints.vault_url(&vault.name);
     let answer = resource(page).await;
     let status = answer.as_ref().map_or_else(status_of, |_| StatusCode::OK);
     let property = |p: &str| answer.as_ref().ok().and_then(|a| a.pointer(p)).map(shown).unwrap_or_default();
-    let model = match vault.authorization {
-        AuthorizationModel::Rbac => "Azure role-based access control",
-        AuthorizationModel::AccessPolicies => "Vault access policy",
+    let model = match answer.as_ref().ok().and_then(|a| a.pointer("/properties/enableRbacAuthorization")) {
+        Some(Value::Bool(true)) => "Azure role-based access control",
+        Some(_) => "Vault access policy",
+        None => "",
     };
     let body = html! {
-        @if let Err(failed) = &answer { (html::alert(&failed.message)) }
         dl {
-            dt { "Vault URI" } dd #vault-uri { (url) }
-            dt { "Permission model" } dd { (model) }
-            dt { "Resource id" } dd { (crate::management::resource::vault_id(vault.subscription_id, vault)) }
-            dt { "Location" } dd { (vault.location) }
-            dt { "Pricing tier" } dd { (property("/properties/sku/name")) }
-            dt { "Soft delete, days" } dd { (vault.soft_delete_retention_days) }
-            dt { "Purge protection" } dd { (if vault.purge_protection { "Enabled" } else { "Disabled" }) }
-            dt { "Public network access" } dd { (property("/properties/publicNetworkAccess")) }
-            dt { "Firewall default action" } dd { (property("/properties/networkAcls/defaultAction")) }
-            dt { "Tags" } dd { (property("/tags")) }
+            dt { "Vault URI" } dd #vault-uri { (page.visit.state.endpoints.vault_url(&vault.name)) }
+        }
+        @match &answer {
+            Err(failed) => (html::alert(&failed.message)),
+            Ok(_) => {
+                dl {
+                    dt { "Permission model" } dd { (model) }
+                    dt { "Resource id" } dd { (property("/id")) }
+                    dt { "Location" } dd { (property("/location")) }
+                    dt { "Pricing tier" } dd { (property("/properties/sku/name")) }
+                    dt { "Soft delete, days" } dd { (property("/properties/softDeleteRetentionInDays")) }
+                    dt { "Purge protection" } dd { (property("/properties/enablePurgeProtection")) }
+                    dt { "Public network access" } dd { (property("/properties/publicNetworkAccess")) }
+                    dt { "Firewall default action" } dd { (property("/properties/networkAcls/defaultAction")) }
+                    dt { "Tags" } dd { (property("/tags")) }
+                }
+            }
         }
     };
     page.render(status, Tab::Overview, &vault.name, body)
