@@ -211,6 +211,9 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             if let Some(imds) = server.imds_address() {
                 println!("strongroom managed-identity endpoint on http://{imds}");
             }
+            if let Some(metrics) = server.metrics_address() {
+                println!("strongroom metrics on http://{metrics}/metrics (health: /healthz, /readyz)");
+            }
             print_listening(&server);
             server
         }

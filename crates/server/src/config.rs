@@ -77,6 +77,8 @@ pub struct ServerSettings {
     pub private_endpoints: Vec<PrivateEndpoint>,
     /// The plain-HTTP managed-identity listener (IMDS style), if any.
     pub imds_listen: Option<SocketAddr>,
+    /// The plain-HTTP listener of `/metrics` (Prometheus), `/healthz` and `/readyz`, if any.
+    pub metrics_listen: Option<SocketAddr>,
     /// How long and how many connections every listener holds.
     pub connections: ConnectionLimits,
     /// Private, loopback and link-local hosts that attestation authorities and federated-credential issuers
@@ -220,6 +222,7 @@ impl ServerSettings {
             subnets: Vec::new(),
             private_endpoints: Vec::new(),
             imds_listen: None,
+            metrics_listen: None,
             connections: ConnectionLimits::default(),
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
@@ -345,6 +348,7 @@ struct PrivateEndpointSection {
 struct ServerSection {
     listen: Spanned<Addresses>,
     imds_listen: Option<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
     data_dir: PathBuf,
     login_host: Option<Spanned<String>>,
     vault_domain: Option<Spanned<String>>,
@@ -458,6 +462,11 @@ impl ServerSection {
             .imds_listen
             .as_ref()
             .map(|v| v.get_ref().parse().map_err(|_| at(v, "`imds_listen` must be an address and port")))
+            .transpose()?;
+        let metrics_listen = self
+            .metrics_listen
+            .as_ref()
+            .map(|v| v.get_ref().parse().map_err(|_| at(v, "`metrics_listen` must be an address and port")))
             .transpose()?;
         let storage = self
             .storage
@@ -577,6 +586,7 @@ impl ServerSection {
             subnets: Vec::new(),
             private_endpoints: Vec::new(),
             imds_listen,
+            metrics_listen,
             certificate_authorities: Vec::new(),
             data_dir: self.data_dir,
             login_host,

@@ -78,6 +78,12 @@ impl ConnectionGate {
         })
     }
 
+    /// Connections open now, and the cap.
+    pub fn usage(&self) -> (usize, usize) {
+        let max = self.limits.max_connections;
+        (max.saturating_sub(self.open.available_permits()), max)
+    }
+
     /// A place for a connection from `peer`, or `None` when a cap is reached.
     fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
         let permit = Arc::clone(&self.open).try_acquire_owned().ok()?;

@@ -31,7 +31,7 @@ use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::throttle::SignInThrottle;
 use crate::signing::{self, SigningKeys};
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
-use crate::{cluster, http, identity, sweeper, tls};
+use crate::{cluster, http, identity, metrics, sweeper, tls};
 
 /// The environment variable that can carry the root key (base64 of 32 bytes) instead of `root.key`.
 pub const ROOT_KEY_ENV: &str = "STRONGROOM_ROOT_KEY";
@@ -203,6 +203,7 @@ impl Installation {
             parsed_keys: Default::default(),
             data_dir: self.settings.data_dir.clone(),
             certificate_authorities: self.settings.certificate_authorities.clone(),
+            metrics: Default::default(),
             portal: Default::default(),
             clock: self.clock,
         });
@@ -251,6 +252,20 @@ impl Installation {
                 shutdown_signal.clone(),
             )));
         }
+        let mut metrics_address = None;
+        if let Some(address) = self.settings.metrics_listen {
+            let listener = http::bind(address)
+                .await
+                .map_err(|e| Error::io(format_args!("listening on {address} for metrics"), e))?;
+            metrics_address = listener.local_addr().ok();
+            let router = metrics::router(metrics::Scrape { state: Arc::clone(&state), gate: Arc::clone(&gate) });
+            accept.push(tokio::spawn(http::plain_accept_loop(
+                listener,
+                Arc::clone(&gate),
+                router,
+                shutdown_signal.clone(),
+            )));
+        }
         accept.extend(listeners.into_iter().map(|(listener, private_endpoint)| {
             tokio::spawn(http::accept_loop(
                 listener,
@@ -266,6 +281,7 @@ impl Installation {
             address,
             extra_addresses,
             imds_address,
+            metrics_address,
             endpoints,
             ca_file: tls.ca_file,
             state,
@@ -297,6 +313,7 @@ pub struct RunningServer {
     address: SocketAddr,
     extra_addresses: Vec<SocketAddr>,
     imds_address: Option<SocketAddr>,
+    metrics_address: Option<SocketAddr>,
     endpoints: Endpoints,
     ca_file: Option<PathBuf>,
     state: Arc<AppState>,
@@ -319,6 +336,11 @@ impl RunningServer {
     /// The address of the plain-HTTP managed-identity listener, if it has one.
     pub fn imds_address(&self) -> Option<SocketAddr> {
         self.imds_address
+    }
+
+    /// The address of the plain-HTTP metrics and health listener, if it has one.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
     }
 
     /// Its public URLs.

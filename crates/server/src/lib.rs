@@ -16,6 +16,7 @@ pub(crate) mod http;
 pub mod identity;
 pub mod installation;
 pub(crate) mod management;
+pub(crate) mod metrics;
 pub(crate) mod portal;
 pub mod signing;
 pub mod state;

@@ -46,6 +46,11 @@ impl SigningKeys {
         Self(RwLock::new(InUse { keys: Arc::new(keys), newest: i64::MIN }))
     }
 
+    /// Whether a key to sign with is loaded.
+    pub fn has_current(&self) -> bool {
+        self.get().current().is_ok()
+    }
+
     /// The current key set.
     pub fn get(&self) -> Arc<KeySet> {
         match self.0.read() {

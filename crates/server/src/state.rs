@@ -55,6 +55,8 @@ pub struct AppState {
     pub certificate_authorities: Vec<crate::config::TenantCertificateAuthority>,
     /// Key versions' material, parsed once, so that warm cryptographic operations skip the parse.
     pub parsed_keys: crate::vault::keys::ParsedKeys,
+    /// Key Vault's metrics and the token service's, for `metrics_listen`.
+    pub metrics: crate::metrics::Metrics,
     /// The portal's sessions on this node.
     pub portal: crate::portal::Sessions,
     /// The clock every date given or judged is read from.

@@ -195,6 +195,8 @@ pub struct SignInThrottle {
     clock: Clock,
     /// Told whenever an attempt is decided, so that attempts waiting for a slot look again.
     decided: Notify,
+    /// Attempts refused by the lock-out since start, for the metrics.
+    refused: std::sync::atomic::AtomicU64,
 }
 
 /// Whether an attempt checks a guess, and so must hold a slot while it runs.
@@ -237,7 +239,12 @@ pub fn address_key(client: ClientAddress) -> String {
 impl SignInThrottle {
     /// A throttle with no records, judging lockouts by `clock`.
     pub fn new(clock: Clock) -> Self {
-        Self { records: Mutex::default(), decided: Notify::new(), clock }
+        Self { records: Mutex::default(), decided: Notify::new(), clock, refused: Default::default() }
+    }
+
+    /// Attempts refused by the lock-out since start.
+    pub fn lockouts(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, Records> {
@@ -295,6 +302,7 @@ impl SignInThrottle {
         let mut records = self.lock();
         let keys = records.keys(presented, principal, address, now);
         if keys.iter().any(|key| records.counter(key, now).is_locked(now)) {
+            self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Admission::Refused;
         }
         if slot == Slot::NotNeeded {

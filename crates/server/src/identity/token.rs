@@ -125,6 +125,7 @@ impl SignInAudit {
     }
 
     async fn finish(self, state: &AppState, (status, failure): (StatusCode, Option<String>)) {
+        state.metrics.grant(&self.grant_type, status.is_success());
         let request_id = crate::audit::request_id();
         state
             .audit

@@ -58,11 +58,18 @@ impl<'r> VaultAudit<'r> {
         status: StatusCode,
         failure: Option<&'static str>,
     ) {
+        let directory = state.directory();
+        let vault = directory.vault(self.vault_name);
+        // Counted for vaults that exist only: a name in a request's host must not grow the metrics.
+        if let Some(vault) = vault {
+            let elapsed = self.arrival.started.elapsed();
+            state.metrics.vault_call(&vault.name, self.operation_name, status.as_u16(), elapsed);
+        }
         let facts = RequestFacts { arrival: self.arrival, headers: &request.headers, client, status, failure };
         let uri = &request.uri;
         let record = AuditRecord {
             // Strings on the warm path are joined, not formatted: `format!`'s machinery cost more than the copying.
-            resource_id: state.directory().vault(self.vault_name).map(|v| {
+            resource_id: vault.map(|v| {
                 ["/tenants/", v.tenant_id.hyphenated().encode_lower(&mut Uuid::encode_buffer()), "/vaults/", &v.name]
                     .concat()
             }),

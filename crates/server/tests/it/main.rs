@@ -18,6 +18,7 @@ mod harness;
 mod keys;
 mod lifecycle;
 mod management;
+mod metrics;
 mod portal;
 mod provisioning;
 mod resource_manager;
