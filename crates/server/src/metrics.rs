@@ -40,11 +40,14 @@ struct Calls {
     latency_ms: f64,
 }
 
+/// One vault's calls, by activity and status.
+type VaultCalls = HashMap<(&'static str, u16), Calls>;
+
 /// What is counted.
 #[derive(Debug)]
 pub struct Metrics {
-    /// Per vault: per (activity, status), the calls.
-    vaults: RwLock<HashMap<String, Arc<Mutex<HashMap<(&'static str, u16), Calls>>>>>,
+    /// Per vault, its calls.
+    vaults: RwLock<HashMap<String, Arc<Mutex<VaultCalls>>>>,
     /// Per (grant type, succeeded), the token requests.
     grants: Mutex<HashMap<(&'static str, bool), u64>>,
     started: Instant,
@@ -96,13 +99,13 @@ impl Metrics {
     /// The counters and `gauges` in Prometheus's text format.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut text = String::with_capacity(4096);
-        let vaults: Vec<(String, HashMap<(&'static str, u16), Calls>)> = {
+        let vaults: Vec<(String, VaultCalls)> = {
             let vaults = self.vaults.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut copied: Vec<_> = vaults.iter().map(|(name, calls)| (name.clone(), lock(calls).clone())).collect();
             copied.sort_by(|a, b| a.0.cmp(&b.0));
             copied
         };
-        let activities = |calls: &HashMap<(&'static str, u16), Calls>| {
+        let activities = |calls: &VaultCalls| {
             let mut by_activity: Vec<(&'static str, Calls)> = Vec::new();
             for ((activity, _), c) in calls {
                 match by_activity.iter_mut().find(|(a, _)| a == activity) {

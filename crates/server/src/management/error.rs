@@ -86,6 +86,15 @@ impl ManagementError {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("{method} is not allowed on {path}."))
     }
 
+    /// 429: too many requests of this kind are running; the client retries.
+    pub fn too_many_requests() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many audit-log queries are running. Retry in a few seconds.",
+        )
+    }
+
     /// 500, details only in the log.
     pub fn internal() -> Self {
         Self::new(

@@ -105,7 +105,7 @@ impl Backend<'_> {
             .extend_pairs(form)
             .finish();
         let uri = format!("{}/{tenant}/oauth2/v2.0/token", self.state.endpoints.authority_host());
-        let mut request = request(Method::POST, &uri, None, Body::from(body));
+        let mut request = request(Method::POST, &uri, None, Body::from(body))?;
         request
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
@@ -149,7 +149,7 @@ impl Backend<'_> {
         let token = self.access_token(session, resource).await?;
         let uri = format!("{base}{path}");
         let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-        let mut request = request(method, &uri, Some(&token), body);
+        let mut request = request(method, &uri, Some(&token), body)?;
         request.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let state = Arc::clone(self.state);
         let response = match service {
@@ -172,13 +172,29 @@ impl Backend<'_> {
     async fn access_token(&self, session: &Session, resource: &str) -> Result<String, Refusal> {
         let now = self.state.clock.now_seconds();
         let mut tokens = session.tokens.lock().await;
+        if session.has_ended() {
+            return Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "SessionEnded",
+                "Your session has ended. Sign in again.",
+            ));
+        }
         if let Some((token, _)) = tokens.access.get(resource).filter(|(_, until)| *until > now) {
             return Ok(token.clone());
         }
         let scope = format!("{resource}/.default offline_access");
         let refresh_token = tokens.refresh_token.clone();
         let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str()), ("scope", &scope)];
-        let answer = self.token(&session.tenant_id.to_string(), &form).await?;
+        let answer = match self.token(&session.tenant_id.to_string(), &form).await {
+            Ok(answer) => answer,
+            Err(refusal) => {
+                // A grant no longer honoured ends the session: its next request signs in again.
+                if refusal.status == StatusCode::UNAUTHORIZED {
+                    session.end();
+                }
+                return Err(refusal);
+            }
+        };
         tokens.refresh_token = answer.refresh_token;
         let until = now + answer.expires_in - RENEW_BEFORE_SECONDS;
         tokens.access.insert(resource.to_owned(), (answer.access_token.clone(), until));
@@ -186,12 +202,12 @@ impl Backend<'_> {
     }
 }
 
-fn request(method: Method, uri: &str, token: Option<&str>, body: Body) -> Request<Body> {
+fn request(method: Method, uri: &str, token: Option<&str>, body: Body) -> Result<Request<Body>, Refusal> {
     let mut request = Request::new(body);
     *request.method_mut() = method;
-    if let Ok(uri) = uri.parse() {
-        *request.uri_mut() = uri;
-    }
+    *request.uri_mut() = uri
+        .parse()
+        .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "BadParameter", "The request's address is not valid."))?;
     let host = request.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
     let headers = request.headers_mut();
     if let Some(host) = host {
@@ -201,7 +217,7 @@ fn request(method: Method, uri: &str, token: Option<&str>, body: Body) -> Reques
     if let Some(value) = token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
         headers.insert(header::AUTHORIZATION, value);
     }
-    request
+    Ok(request)
 }
 
 async fn read(response: axum::response::Response) -> Result<(StatusCode, Value), Refusal> {

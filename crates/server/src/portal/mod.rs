@@ -124,7 +124,14 @@ async fn serve(state: Arc<AppState>, connection: ConnectionInfo, identity: Route
         _ => {}
     }
     let now = state.clock.now_seconds();
-    let session = session::cookie(&parts.headers, SESSION_COOKIE).and_then(|c| state.portal.find(c, now));
+    let cookie = session::cookie(&parts.headers, SESSION_COOKIE);
+    let mut session = cookie.and_then(|c| state.portal.find(c, now));
+    // A person disabled, or whose password was changed or reset, since signing in: the session ends at once,
+    // not when its access tokens expire.
+    if let Some(found) = session.take_if(|s| !still_honoured(&state, s)) {
+        state.portal.close(cookie.unwrap_or_default());
+        signin::end(&state, &found).await;
+    }
     let Some(session) = session else {
         return match parts.method {
             // A page that needs a session says so; the portal's front page just offers to sign in.
@@ -146,6 +153,15 @@ async fn serve(state: Arc<AppState>, connection: ConnectionInfo, identity: Route
     }
     let visit = Visit { state: &state, session, query, form, backend };
     pages::route(&visit, &segments).await
+}
+
+/// Whether the person of `session` may still sign in, and has had no grants revoked since signing in.
+fn still_honoured(state: &AppState, session: &Session) -> bool {
+    state
+        .directory()
+        .users
+        .get(&session.user_id)
+        .is_some_and(|user| user.enabled && user.honours_grant_from(session.signed_in_at_ms))
 }
 
 fn on_login_host(state: &AppState, parts: &Parts) -> bool {

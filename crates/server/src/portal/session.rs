@@ -1,11 +1,17 @@
 //! Portal sessions, held by this node: a signed-in person's tokens stay on the server, and the browser holds
 //! only a random session id in a `__Host-` cookie (`Secure; HttpOnly; SameSite=Strict`), which no script, no
-//! other site and no sibling host can read, send or plant. Sessions and sign-ins in progress are found by
-//! the SHA-256 of their cookie, so that a memory dump names no usable cookie.
+//! other site and no sibling host can read, send or plant. Sessions are found by the SHA-256 of their cookie,
+//! so that a memory dump names no usable cookie.
+//!
+//! A sign-in in progress keeps nothing on the server: its state, PKCE verifier and nonce travel in a cookie
+//! sealed (AES-256-GCM) under a key drawn when the process starts, so that no flood of started sign-ins can
+//! push a person's out. Sessions are capped per person, so that no one account can push others' out either.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -23,8 +29,10 @@ const IDLE_SECONDS: i64 = 60 * 60;
 const LIFETIME_SECONDS: i64 = 12 * 60 * 60;
 /// A sign-in must come back from the authorize page within this, seconds.
 const SIGN_IN_SECONDS: i64 = 10 * 60;
-/// Most sessions (and, separately, sign-ins in progress) held at once; past it the oldest goes first.
+/// Most sessions held at once; past it the oldest goes first.
 const MAX_HELD: usize = 10_000;
+/// Most sessions one person holds at once (browsers, devices); past it their oldest goes first.
+const MAX_PER_PERSON: usize = 8;
 
 /// A signed-in person.
 pub struct Session {
@@ -34,6 +42,8 @@ pub struct Session {
     pub user_id: Uuid,
     /// The person's sign-in name, as the ID token gave it.
     pub user_name: String,
+    /// When the person signed in (Unix milliseconds): a password reset or a disabling after it ends the session.
+    pub signed_in_at_ms: i64,
     /// The anti-forgery token every form of the session carries.
     pub csrf: String,
     signed_in_at: i64,
@@ -43,6 +53,9 @@ pub struct Session {
     pub tokens: tokio::sync::Mutex<Tokens>,
     /// A message for the next page (after a form's redirect).
     notice: Mutex<Option<String>>,
+    /// Set when the session ends (sign-out, a grant no longer honoured): it is not found again, and refreshes
+    /// nothing more.
+    closed: AtomicBool,
 }
 
 /// A session's tokens.
@@ -64,6 +77,16 @@ impl Session {
         lock(&self.notice).take()
     }
 
+    /// Ends the session wherever it is held: it is not found again, and refreshes nothing more.
+    pub fn end(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the session has ended.
+    pub fn has_ended(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
     /// Whether `field` is the session's anti-forgery token (compared in constant time).
     pub fn is_own_form(&self, field: Option<&str>) -> bool {
         field.is_some_and(|f| verify_slices_are_equal(f.as_bytes(), self.csrf.as_bytes()).is_ok())
@@ -71,7 +94,7 @@ impl Session {
 }
 
 /// A sign-in in progress: what the return from the authorize page must match, and the PKCE verifier.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PendingSignIn {
     /// The `state` sent to the authorize page.
     pub state: String,
@@ -96,11 +119,22 @@ pub struct SignedIn {
     pub access: (String, String, i64),
 }
 
-/// Every session and sign-in in progress of this node.
-#[derive(Default)]
+/// Every session of this node, and the key sign-ins in progress are sealed with.
 pub struct Sessions {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
-    pending: Mutex<HashMap<String, PendingSignIn>>,
+    /// `None` if no random key could be drawn: then no sign-in starts.
+    sign_in_key: Option<LessSafeKey>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        let mut key = [0u8; 32];
+        let sign_in_key = aws_lc_rs::rand::fill(&mut key)
+            .ok()
+            .and_then(|()| UnboundKey::new(&AES_256_GCM, &key).ok())
+            .map(LessSafeKey::new);
+        Self { sessions: Mutex::default(), sign_in_key }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,31 +173,49 @@ pub fn set_cookie(name: &str, value: Option<&str>) -> Option<HeaderValue> {
 }
 
 impl Sessions {
-    /// Starts a sign-in: returns its cookie value and what the authorize request needs.
+    /// Starts a sign-in: returns its (sealed) cookie value and what the authorize request needs.
     pub fn begin_sign_in(&self, now: i64) -> Option<(String, PendingSignIn)> {
-        let cookie = random_token()?;
+        let key = self.sign_in_key.as_ref()?;
         let pending =
             PendingSignIn { state: random_token()?, verifier: random_token()?, nonce: random_token()?, started: now };
-        let mut held = lock(&self.pending);
-        held.retain(|_, p| now - p.started < SIGN_IN_SECONDS);
-        evict_oldest(&mut held, |p| p.started);
-        held.insert(key(&cookie), pending.clone());
-        Some((cookie, pending))
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).ok()?;
+        let mut sealed = [pending.state.as_str(), pending.verifier.as_str(), pending.nonce.as_str(), &now.to_string()]
+            .join(".")
+            .into_bytes();
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(SIGN_IN_COOKIE), &mut sealed)
+            .ok()?;
+        let cookie = [nonce.as_slice(), &sealed].concat();
+        Some((URL_SAFE_NO_PAD.encode(cookie), pending))
     }
 
-    /// Ends the sign-in of `cookie`, if it is still in progress: it is used once.
+    /// The sign-in `cookie` seals, if it was sealed here and is still in time. (It is used once: the portal
+    /// clears it at the return, and the code it came back with is redeemed once.)
     pub fn finish_sign_in(&self, cookie: &str, now: i64) -> Option<PendingSignIn> {
-        lock(&self.pending).remove(&key(cookie)).filter(|p| now - p.started < SIGN_IN_SECONDS)
+        let key = self.sign_in_key.as_ref()?;
+        let bytes = URL_SAFE_NO_PAD.decode(cookie).ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(NONCE_LEN)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let opened = key.open_in_place(nonce, Aad::from(SIGN_IN_COOKIE), &mut sealed).ok()?;
+        let text = std::str::from_utf8(opened).ok()?;
+        let mut parts = text.split('.');
+        let (state, verifier, nonce, started) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let started: i64 = started.parse().ok()?;
+        let pending =
+            PendingSignIn { state: state.to_owned(), verifier: verifier.to_owned(), nonce: nonce.to_owned(), started };
+        (now - started < SIGN_IN_SECONDS && now >= started).then_some(pending)
     }
 
     /// Opens a session; returns its cookie value.
-    pub fn open(&self, signed_in: SignedIn, now: i64) -> Option<String> {
+    pub fn open(&self, signed_in: SignedIn, now: i64, now_ms: i64) -> Option<String> {
         let cookie = random_token()?;
         let (resource, token, until) = signed_in.access;
         let session = Session {
             tenant_id: signed_in.tenant_id,
             user_id: signed_in.user_id,
             user_name: signed_in.user_name,
+            signed_in_at_ms: now_ms,
             csrf: random_token()?,
             signed_in_at: now,
             last_seen: Mutex::new(now),
@@ -172,9 +224,17 @@ impl Sessions {
                 access: HashMap::from([(resource, (token, until))]),
             }),
             notice: Mutex::new(None),
+            closed: AtomicBool::new(false),
         };
         let mut held = lock(&self.sessions);
         held.retain(|_, s| is_live(s, now));
+        let person = session.user_id;
+        let theirs: Vec<(String, i64)> =
+            held.iter().filter(|(_, s)| s.user_id == person).map(|(k, s)| (k.clone(), s.signed_in_at)).collect();
+        let oldest = theirs.iter().min_by_key(|(_, at)| *at).filter(|_| theirs.len() >= MAX_PER_PERSON);
+        if let Some(dropped) = oldest.and_then(|(oldest, _)| held.remove(oldest)) {
+            dropped.end();
+        }
         evict_oldest(&mut held, |s| s.signed_in_at);
         held.insert(key(&cookie), Arc::new(session));
         Some(cookie)
@@ -185,7 +245,7 @@ impl Sessions {
         let mut held = lock(&self.sessions);
         let cookie_key = key(cookie);
         let session = held.get(&cookie_key)?;
-        if !is_live(session, now) {
+        if !is_live(session, now) || session.has_ended() {
             held.remove(&cookie_key);
             return None;
         }
@@ -195,7 +255,9 @@ impl Sessions {
 
     /// Ends the session of `cookie`; returns it, so that its refresh token can be revoked.
     pub fn close(&self, cookie: &str) -> Option<Arc<Session>> {
-        lock(&self.sessions).remove(&key(cookie))
+        let session = lock(&self.sessions).remove(&key(cookie))?;
+        session.end();
+        Some(session)
     }
 }
 
@@ -230,15 +292,15 @@ mod tests {
     #[test]
     fn a_session_is_found_by_its_cookie_until_it_is_closed_idle_or_too_old() {
         let sessions = Sessions::default();
-        let cookie = sessions.open(signed_in(), 0).unwrap_or_default();
+        let cookie = sessions.open(signed_in(), 0, 0).unwrap_or_default();
         assert!(sessions.find(&cookie, 10).is_some());
         assert!(sessions.find("another", 10).is_none());
         assert!(sessions.close(&cookie).is_some());
         assert!(sessions.find(&cookie, 11).is_none(), "closed: a replayed cookie finds nothing");
 
-        let idle = sessions.open(signed_in(), 0).unwrap_or_default();
+        let idle = sessions.open(signed_in(), 0, 0).unwrap_or_default();
         assert!(sessions.find(&idle, IDLE_SECONDS).is_none());
-        let busy = sessions.open(signed_in(), 0).unwrap_or_default();
+        let busy = sessions.open(signed_in(), 0, 0).unwrap_or_default();
         let mut now = 0;
         while now < LIFETIME_SECONDS - 60 {
             now += IDLE_SECONDS - 1;
@@ -248,19 +310,38 @@ mod tests {
     }
 
     #[test]
-    fn a_sign_in_completes_once_and_only_in_time() {
+    fn a_sign_in_comes_back_only_sealed_here_unchanged_and_in_time() {
         let sessions = Sessions::default();
-        let (cookie, pending) = sessions.begin_sign_in(0).unwrap_or_default();
-        assert_eq!(sessions.finish_sign_in(&cookie, 5).map(|p| p.state), Some(pending.state));
-        assert!(sessions.finish_sign_in(&cookie, 6).is_none(), "used once");
-        let late = sessions.begin_sign_in(0).map(|(cookie, _)| cookie).unwrap_or_default();
-        assert!(sessions.finish_sign_in(&late, SIGN_IN_SECONDS).is_none());
+        let (cookie, pending) = sessions.begin_sign_in(100).unwrap_or_default();
+        assert_eq!(sessions.finish_sign_in(&cookie, 105), Some(pending));
+        assert_eq!(sessions.finish_sign_in(&cookie, 100 + SIGN_IN_SECONDS), None, "too late");
+        let mut tampered = URL_SAFE_NO_PAD.decode(&cookie).unwrap_or_default();
+        if let Some(last) = tampered.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(sessions.finish_sign_in(&URL_SAFE_NO_PAD.encode(tampered), 105), None, "tampered");
+        assert_eq!(Sessions::default().finish_sign_in(&cookie, 105), None, "sealed by another process");
+        assert_eq!(sessions.finish_sign_in("garbage", 105), None);
+    }
+
+    #[test]
+    fn a_person_holds_a_few_sessions_and_their_oldest_goes_first() {
+        let sessions = Sessions::default();
+        let person = signed_in();
+        let same = || SignedIn { user_id: person.user_id, ..signed_in() };
+        let first = sessions.open(same(), 0, 0).unwrap_or_default();
+        let later: Vec<String> =
+            (1..=MAX_PER_PERSON as i64).map(|at| sessions.open(same(), at, 0).unwrap_or_default()).collect();
+        assert!(sessions.find(&first, 20).is_none(), "the person's oldest session was ended");
+        assert!(later.iter().all(|cookie| sessions.find(cookie, 20).is_some()));
+        let other = sessions.open(signed_in(), 30, 0).unwrap_or_default();
+        assert!(sessions.find(&other, 31).is_some(), "another person is not affected");
     }
 
     #[test]
     fn only_the_sessions_own_token_passes_as_its_form() {
         let sessions = Sessions::default();
-        let cookie = sessions.open(signed_in(), 0).unwrap_or_default();
+        let cookie = sessions.open(signed_in(), 0, 0).unwrap_or_default();
         let session = sessions.find(&cookie, 1);
         let csrf = session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default();
         assert!(session.as_ref().is_some_and(|s| s.is_own_form(Some(&csrf))));

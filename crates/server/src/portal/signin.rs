@@ -13,7 +13,7 @@ use strongroom_core::first_party::PORTAL;
 use uuid::Uuid;
 
 use super::backend::Backend;
-use super::session::{self, SESSION_COOKIE, SIGN_IN_COOKIE, SignedIn};
+use super::session::{self, SESSION_COOKIE, SIGN_IN_COOKIE, Session, SignedIn};
 use super::{Form, failure, html};
 use crate::identity::users;
 use crate::state::AppState;
@@ -111,7 +111,11 @@ pub async fn finish(backend: &Backend<'_>, headers: &HeaderMap, query: &Form) ->
         refresh_token: answer.refresh_token,
         access: (state.endpoints.management_resource().to_owned(), answer.access_token, now + answer.expires_in - 120),
     };
-    let Some(cookie) = state.portal.open(signed_in, now) else {
+    // A session the browser already had ends: a new sign-in replaces it.
+    if let Some(old) = session::cookie(headers, SESSION_COOKIE).and_then(|c| state.portal.close(c)) {
+        end(state, &old).await;
+    }
+    let Some(cookie) = state.portal.open(signed_in, now, state.clock.now_millis()) else {
         return failure(StatusCode::INTERNAL_SERVER_ERROR, "The session could not be opened.");
     };
     let mut response = html::redirect("/portal/");
@@ -122,11 +126,18 @@ pub async fn finish(backend: &Backend<'_>, headers: &HeaderMap, query: &Form) ->
     response
 }
 
+/// Ends `session` (already out of the store) and uses its refresh token up. The tokens' lock is held
+/// throughout, so that no refresh under way can leave a newer refresh token behind.
+pub async fn end(state: &AppState, session: &Session) {
+    let tokens = session.tokens.lock().await;
+    session.end();
+    users::revoke_refresh_token(state, &tokens.refresh_token).await;
+}
+
 /// `POST /portal/signout`: the session ends here and its refresh token can never be redeemed again.
 pub async fn sign_out(state: &AppState, headers: &HeaderMap) -> Response {
     if let Some(session) = session::cookie(headers, SESSION_COOKIE).and_then(|c| state.portal.close(c)) {
-        let refresh_token = session.tokens.lock().await.refresh_token.clone();
-        users::revoke_refresh_token(state, &refresh_token).await;
+        end(state, &session).await;
     }
     let body = maud::html! {
         p { "Your session has ended, and its tokens can no longer be used." }

@@ -28,8 +28,16 @@ password = "alice-password-1"
 name = "carol"
 password = "carol-password-1"
 
+[[tenant.app]]
+name = "directory-admin"
+secrets = ["directory-admin-secret-0123456789"]
+
 [[tenant.role_assignment]]
 principal = "carol"
+role = "Global Administrator"
+
+[[tenant.role_assignment]]
+principal = "directory-admin"
 role = "Global Administrator"
 
 [[tenant.vault]]
@@ -389,4 +397,109 @@ async fn another_tenants_vault_is_not_found() {
         let page = page.text().await.unwrap();
         assert!(page.contains("There is no vault called 'billing'.") && !page.contains("Purge protection"), "{page}");
     }
+}
+
+#[tokio::test]
+async fn a_person_disabled_mid_session_is_signed_out_at_once_and_a_new_sign_in_ends_the_old_session() {
+    let server = TestServer::start(CONFIG).await;
+    let mut alice = Visitor::new(&server);
+    assert_eq!(alice.sign_in("alice@contoso", "alice-password-1").await.status(), 303);
+    let first = alice.cookies["__Host-strongroom-portal"].clone();
+    assert_eq!(alice.sign_in("alice@contoso", "alice-password-1").await.status(), 303);
+    let replay = |cookie: String| {
+        let client = alice.client.clone();
+        let url = format!("{}/portal/vaults/billing/secrets", server.authority_host());
+        async move {
+            client
+                .get(url)
+                .header("cookie", format!("__Host-strongroom-portal={cookie}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(replay(first).await, 401, "signing in again ended the session the browser had");
+    let second = alice.cookies["__Host-strongroom-portal"].clone();
+    assert_eq!(replay(second.clone()).await, 200);
+
+    // A directory administrator disables alice: her session ends with her next request, though its access
+    // tokens have not expired.
+    let client_id = server.client_id("directory-admin");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", "directory-admin-secret-0123456789"),
+        ("scope", "https://graph.microsoft.com/.default"),
+    ];
+    let (status, token) = server.token_request("contoso", &form).await;
+    assert_eq!(status, 200, "{token}");
+    let alice_id =
+        server.running().state().directory().principals().iter().find(|p| p.name == "alice").unwrap().object_id;
+    let disabled = server
+        .http
+        .patch(format!("{}/v1.0/users/{alice_id}", server.authority_host()))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({ "accountEnabled": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 204);
+    assert_eq!(replay(second.clone()).await, 401);
+    assert_eq!(replay(second).await, 401, "and stays ended");
+}
+
+#[tokio::test]
+async fn a_person_without_a_role_learns_nothing_of_the_directory_from_the_access_form() {
+    let server = TestServer::start(CONFIG).await;
+    let mut carol = Visitor::new(&server);
+    assert_eq!(carol.sign_in("carol@contoso", "carol-password-1").await.status(), 303);
+    let csrf = carol.csrf("/portal/").await;
+    let own = server.authority_host();
+    let mut answers = Vec::new();
+    for principal in ["nobody@contoso", "alice@contoso"] {
+        let fields =
+            [("csrf", csrf.as_str()), ("action", "add"), ("role", "x"), ("principal", principal), ("scope", "")];
+        let answer = carol.post("/portal/vaults/billing/access", &fields, Some(&own)).await;
+        assert_eq!(answer.status(), 403);
+        let page = answer.text().await.unwrap();
+        assert!(!page.contains("was found in your tenant"), "{page}");
+        answers.push(
+            page.split("role=\"alert\"")
+                .nth(1)
+                .unwrap_or_default()
+                .split("</div>")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(answers[0], answers[1], "the same refusal whether or not the name exists");
+}
+
+#[tokio::test]
+async fn a_flood_of_started_sign_ins_does_not_push_out_a_persons_own() {
+    let server = TestServer::start(CONFIG).await;
+    let mut alice = Visitor::new(&server);
+    let start = alice.get("/portal/signin").await;
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let flood = browser(&server);
+    for _ in 0..200 {
+        let _ = flood.get(format!("{}/portal/signin", server.authority_host())).send().await.unwrap();
+    }
+    // alice goes on with the sign-in she started: the authorize page, her credentials, the callback.
+    let page = alice.client.get(&authorize).send().await.unwrap();
+    let (form_cookie, token) = page_tokens(page).await;
+    let mut fields = url::Url::parse(&authorize).unwrap().query_pairs().into_owned().collect::<Vec<_>>();
+    fields.extend([
+        ("strongroom_form".to_owned(), token),
+        ("username".to_owned(), "alice@contoso".to_owned()),
+        ("password".to_owned(), "alice-password-1".to_owned()),
+    ]);
+    let mut headers = HeaderMap::new();
+    headers.insert("origin", HeaderValue::from_str(&server.authority_host()).unwrap());
+    let answer = post_form(&alice.client, &authorize, &form_cookie, headers, &fields).await;
+    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(alice.get(&callback).await.status(), 303, "her sign-in completes");
+    assert!(alice.cookies.contains_key("__Host-strongroom-portal"));
 }

@@ -22,8 +22,7 @@ pub async fn show(page: &VaultPage<'_>) -> Response {
             Err(failed) => refusal = Some(failed),
         }
     }
-    let listing = format!("/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHORIZATION_API}");
-    let assignments = page.management(Method::GET, &listing, None).await;
+    let assignments = page.management(Method::GET, &assignments_path(), None).await;
     let definitions = format!("/providers/Microsoft.Authorization/roleDefinitions?api-version={AUTHORIZATION_API}");
     let roles = page.management(Method::GET, &definitions, None).await;
     let roles: Vec<Value> =
@@ -114,6 +113,11 @@ pub async fn show(page: &VaultPage<'_>) -> Response {
     page.render(status, Tab::Access, "Access control", body)
 }
 
+/// The role assignments reaching the vault, under its Resource Manager id.
+fn assignments_path() -> String {
+    format!("/providers/Microsoft.Authorization/roleAssignments?api-version={AUTHORIZATION_API}")
+}
+
 /// An assignment's scope, relative to the vault where it is in it.
 fn shown_scope(scope: &str, vault_id: &str) -> String {
     match scope.strip_prefix(vault_id) {
@@ -131,6 +135,8 @@ async fn act(page: &VaultPage<'_>) -> Result<String, Refusal> {
     let visit = page.visit;
     match visit.field("action") {
         "add" => {
+            // Who may not read the vault's assignments learns nothing of the directory from the name they typed.
+            page.management(Method::GET, &assignments_path(), None).await?;
             let principal = principal_id(page, visit.field("principal").trim())?;
             let scope = match visit.field("scope").trim().trim_matches('/') {
                 "" => String::new(),
@@ -155,7 +161,11 @@ async fn act(page: &VaultPage<'_>) -> Result<String, Refusal> {
         "remove" => {
             let id = visit.field("id");
             let well_formed = id.starts_with("/subscriptions/")
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._".contains(&b));
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-.".contains(&b))
+                && !id.split('/').any(|segment| segment == "." || segment == "..")
+                && id
+                    .rsplit_once("/providers/Microsoft.Authorization/roleAssignments/")
+                    .is_some_and(|(_, name)| Uuid::parse_str(name).is_ok());
             if !well_formed {
                 return Err(invalid("That is not a role assignment.".to_owned()));
             }

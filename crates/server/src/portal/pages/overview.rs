@@ -212,6 +212,8 @@ pub async fn policies(page: &VaultPage<'_>) -> Response {
 
 async fn save_policy(page: &VaultPage<'_>) -> Result<String, Refusal> {
     let visit = page.visit;
+    // Who may not read the vault learns nothing of the directory from the name they typed.
+    resource(page).await?;
     let principal = super::access::principal_id(page, visit.field("principal").trim())?;
     let permissions = |kind: &str| -> Vec<String> {
         visit.field(kind).split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_ascii_lowercase).collect()
