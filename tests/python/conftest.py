@@ -26,6 +26,7 @@ import pytest
 BINARY = os.environ.get("STRONGROOM_BIN", "strongroom")
 READY = "strongroom listening on https://"
 IMDS_READY = "strongroom managed-identity endpoint on http://"
+METRICS_READY = "strongroom metrics on http://"
 
 # glibc does not resolve *.localhost; users add a hosts-file line (strongroom dev prints it). The test process
 # maps those names itself. The SDKs are not touched: TLS still verifies the real host names.
@@ -68,6 +69,7 @@ class Server:
         self.process = None
         self.port = None
         self.imds_port = None
+        self.metrics_url = None
         self.output = []  # what it printed up to the line that says it listens (the dev banner)
 
     def start(self, timeout=60):
@@ -91,6 +93,8 @@ class Server:
             self.output.append(line)
             if line.startswith(IMDS_READY):
                 self.imds_port = int(line.strip().rsplit(":", 1)[1])
+            if line.startswith(METRICS_READY):
+                self.metrics_url = line.split()[3]
             if line.startswith(READY):
                 self.port = int(line.strip().rsplit(":", 1)[1])
                 return self
@@ -291,6 +295,7 @@ def configured_server():
         config = server_section(data_dir, LISTEN) + textwrap.dedent(
             """
             imds_listen = "127.0.0.1:0"
+            metrics_listen = "127.0.0.1:0"
             # The attestation authority of the key-release tests runs on this machine.
             allowed_private_authorities = ["127.0.0.1", "localhost"]
             """

@@ -239,6 +239,16 @@ impl Metrics {
             header(&mut text, name, kind, help);
             let _ = writeln!(text, "{name} {value}");
         }
+        if let Some((hits, misses)) = gauges.cache_reads {
+            let name = "strongroom_store_cache_reads_total";
+            header(
+                &mut text,
+                name,
+                "counter",
+                "Object version reads answered from the cache (hit) or the database (miss).",
+            );
+            let _ = writeln!(text, "{name}{{result=\"hit\"}} {hits}\n{name}{{result=\"miss\"}} {misses}");
+        }
         text
     }
 }
@@ -252,6 +262,8 @@ pub struct Gauges {
     pub connections_open: usize,
     /// The connection cap.
     pub connections_max: usize,
+    /// The store cache's hits and misses, when it has a cache.
+    pub cache_reads: Option<(u64, u64)>,
 }
 
 impl Gauges {
@@ -302,7 +314,12 @@ pub fn router(scrape: Scrape) -> Router {
 
 async fn metrics(State(scrape): State<Scrape>) -> Response {
     let (connections_open, connections_max) = scrape.gate.usage();
-    let gauges = Gauges { lockouts: scrape.state.sign_in_throttle.lockouts(), connections_open, connections_max };
+    let gauges = Gauges {
+        lockouts: scrape.state.sign_in_throttle.lockouts(),
+        connections_open,
+        connections_max,
+        cache_reads: scrape.state.store.cache_reads(),
+    };
     let text = scrape.state.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
@@ -331,7 +348,12 @@ mod tests {
         metrics.vault_call("dev", "KeyCreate", 503, Duration::from_millis(1));
         metrics.grant("client_credentials", true);
         metrics.grant("made-up", false);
-        let text = metrics.render(&Gauges { lockouts: 2, connections_open: 5, connections_max: 100 });
+        let text = metrics.render(&Gauges {
+            lockouts: 2,
+            connections_open: 5,
+            connections_max: 100,
+            cache_reads: Some((7, 3)),
+        });
         for line in [
             r#"strongroom_keyvault_service_api_hit_total{vault="dev",activity_type="secret",activity_name="SecretGet"} 3"#,
             r#"strongroom_keyvault_service_api_result_total{vault="dev",activity_type="secret",activity_name="SecretGet",status_code="403",status_code_class="4xx"} 1"#,
@@ -341,6 +363,7 @@ mod tests {
             r#"strongroom_token_grants_total{grant_type="other",outcome="failure"} 1"#,
             "strongroom_sign_in_lockouts_total 2",
             "strongroom_keyvault_saturation_percent 5",
+            r#"strongroom_store_cache_reads_total{result="hit"} 7"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\nnot in\n{text}");
         }

@@ -53,6 +53,9 @@ struct Cache {
     generation: AtomicU64,
     /// Writes between their start and their end; while there is one, reads keep nothing.
     writes_in_flight: AtomicU64,
+    /// Version reads answered from the cache, and from the store, for the metrics.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// What a write may change.
@@ -92,6 +95,8 @@ impl CachedStore {
             policies: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             writes_in_flight: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         });
         let feed = inner.changes();
         if let Some(feed) = &feed {
@@ -274,8 +279,10 @@ impl Store for CachedStore {
         let key = Key { place, name_key: name_key(name), version };
         let cached = self.cache.entries.read().ok().and_then(|entries| entries.get(&key).cloned());
         if let Some(entry) = cached {
+            self.cache.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some((entry.0.clone(), entry.1.clone())));
         }
+        self.cache.misses.fetch_add(1, Ordering::Relaxed);
         let generation = self.cache.generation.load(Ordering::SeqCst);
         let found = self.inner.read_version(place, name, selector).await?;
         if let Some((version, value)) = &found {
@@ -292,6 +299,10 @@ impl Store for CachedStore {
 
     async fn list_objects(&self, place: Place, page: PageRequest<'_>) -> Result<PageResult<ObjectVersion>> {
         self.inner.list_objects(place, page).await
+    }
+
+    fn cache_reads(&self) -> Option<(u64, u64)> {
+        Some((self.cache.hits.load(Ordering::Relaxed), self.cache.misses.load(Ordering::Relaxed)))
     }
 
     async fn list_versions(

@@ -441,6 +441,11 @@ pub trait Store: Send + Sync {
         None
     }
 
+    /// Version reads answered from a cache and from the database since start, when there is a cache.
+    fn cache_reads(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Whether this process may run the installation's maintenance (purges, rotations, renewals) now: one
     /// process at a time does, whichever holds the lead.
     async fn lead(&self) -> Result<bool> {

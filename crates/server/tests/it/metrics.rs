@@ -47,6 +47,8 @@ async fn vault_and_token_requests_move_the_counters_and_health_answers() {
     assert_eq!(sample(&after, latency), sample(&after, hits));
     assert_eq!(sample(&after, r#"strongroom_keyvault_availability_percent{vault="billing"}"#), 100.0);
     assert!(sample(&after, "strongroom_http_connections_open") >= 1.0);
+    let cached = r#"strongroom_store_cache_reads_total{result="hit"}"#;
+    assert!(sample(&after, cached) > sample(&before, cached), "the second read of a value came from the cache");
     assert!(!after.contains("nowhere"), "a host that names no vault adds no series");
     for line in after.lines().filter(|l| l.starts_with("# TYPE ")) {
         let kind = line.rsplit(' ').next().unwrap();
