@@ -47,7 +47,7 @@ type VaultCalls = HashMap<(&'static str, u16), Calls>;
 #[derive(Debug)]
 pub struct Metrics {
     /// Per vault, its calls.
-    vaults: RwLock<HashMap<String, Arc<Mutex<VaultCalls>>>>,
+    vaults: RwLock<HashMap<String, Mutex<VaultCalls>>>,
     /// Per (grant type, succeeded), the token requests.
     grants: Mutex<HashMap<(&'static str, bool), u64>>,
     started: Instant,
@@ -76,18 +76,18 @@ fn activity_type(operation: &str) -> &'static str {
 impl Metrics {
     /// Counts a request to the existing vault `vault` for `activity`, answered with `status` after `elapsed`.
     pub fn vault_call(&self, vault: &str, activity: &'static str, status: u16, elapsed: Duration) {
-        let known = self.vaults.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(vault).cloned();
-        let calls = match known {
-            Some(calls) => calls,
-            None => {
-                let mut vaults = self.vaults.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                Arc::clone(vaults.entry(vault.to_owned()).or_default())
-            }
+        let count = |calls: &Mutex<VaultCalls>| {
+            let mut calls = lock(calls);
+            let entry = calls.entry((activity, status)).or_default();
+            entry.count += 1;
+            entry.latency_ms += elapsed.as_secs_f64() * 1000.0;
         };
-        let mut calls = lock(&calls);
-        let entry = calls.entry((activity, status)).or_default();
-        entry.count += 1;
-        entry.latency_ms += elapsed.as_secs_f64() * 1000.0;
+        // The warm path: the vault is known, and is counted under the shared read lock.
+        if let Some(calls) = self.vaults.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(vault) {
+            return count(calls);
+        }
+        let mut vaults = self.vaults.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        count(vaults.entry(vault.to_owned()).or_default());
     }
 
     /// Counts a token request of `grant_type`.
