@@ -6,7 +6,8 @@
 //! (connections, saturation, lock-outs) are read when scraped. Labels come only from names the server knows
 //! (vaults that exist, its own operation names, the grant types it serves), so no caller can grow the set.
 //!
-//! `/healthz` answers while the process serves; `/readyz` when the store answers and signing keys are loaded.
+//! `/healthz` answers while the process serves; `/readyz` when the store answers, signing keys are loaded and,
+//! on a shared database, the other nodes' changes are heard.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -324,15 +325,21 @@ async fn metrics(State(scrape): State<Scrape>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// Ready when the store answers (a read of one setting) and a signing key is loaded.
+/// Ready when the store answers (a read of one setting), a signing key is loaded, and, on a database shared
+/// with other nodes, their changes are being heard (while not, this node cannot know what they changed).
 async fn ready(State(scrape): State<Scrape>) -> Response {
-    let store = scrape.state.store.sealed_setting("readiness-probe").await;
-    let keys = scrape.state.keys.has_current();
-    match (store, keys) {
-        (Ok(_), true) => (StatusCode::OK, "ready\n").into_response(),
-        (Err(e), _) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store does not answer: {e}\n")).into_response(),
-        (Ok(_), false) => (StatusCode::SERVICE_UNAVAILABLE, "no signing key is loaded\n").into_response(),
+    let state = &scrape.state;
+    let unready = |why: String| (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    if let Err(e) = state.store.sealed_setting("readiness-probe").await {
+        return unready(format!("the store does not answer: {e}\n"));
     }
+    if !state.keys.has_current() {
+        return unready("no signing key is loaded\n".to_owned());
+    }
+    if state.store.changes().is_some_and(|feed| !feed.is_connected()) {
+        return unready("the other nodes' changes are not being heard\n".to_owned());
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 #[cfg(test)]

@@ -93,10 +93,15 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
     let (_, target) = through(&url, 0);
     let relay = Relay::to(target).await;
     let (storage, _) = through(&url, relay.port);
-    let server = TestServer::start(&format!("storage = \"{storage}\"\n{STANDARD_TENANTS}")).await;
+    let server =
+        TestServer::start(&format!("storage = \"{storage}\"\nmetrics_listen = \"127.0.0.1:0\"\n{STANDARD_TENANTS}"))
+            .await;
+    let ready = format!("http://{}/readyz", server.running().metrics_address().unwrap());
+    let readiness = || async { reqwest::get(&ready).await.unwrap().status().as_u16() };
     let token = server.token("contoso", "admin").await;
     let (status, _) = billing_call(&server, &token, Method::PUT, "/secrets/kept", Some(json!({"value": "v1"}))).await;
     assert_eq!(status, 200);
+    assert_eq!(readiness().await, 200);
 
     relay.open.send(false).unwrap();
     // The relay drops its connections as its tasks take the cut up: a write may still land until they have.
@@ -124,6 +129,7 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
     // Without the database, the cache cannot know what other nodes changed: reads are refused too.
     let (status, _) = billing_call(&server, &token, Method::GET, "/secrets/kept", None).await;
     assert_eq!(status, 503);
+    assert_eq!(readiness().await, 503, "not ready while the database is out of reach");
 
     relay.open.send(true).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -139,6 +145,12 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
     }
     let (status, body) = billing_call(&server, &token, Method::GET, "/secrets/kept", None).await;
     assert_eq!((status, body["value"].as_str()), (200, Some("v2")));
+    // Ready again once the other nodes' changes are heard again, which the feed's own reconnection decides.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readiness().await != 200 {
+        assert!(Instant::now() < deadline, "not ready 20 s after the database came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
