@@ -9,9 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::{
-    VaultPage, action_button, date, enabled, last_segment, list_page, list_path, next_link, object_name, status_of,
-};
+use super::{VaultPage, action_button, date, enabled, last_segment, list_page, next_link, object_name, status_of};
 use crate::portal::backend::Refusal;
 use crate::portal::html::{self, Tab};
 
@@ -23,21 +21,12 @@ pub async fn list(page: &VaultPage<'_>) -> Response {
     let visit = page.visit;
     let mut refusal = None;
     if visit.form.is_some() {
-        match create(page).await {
-            Ok(name) => {
-                let location = format!("{}/{}", page.url(Tab::Certificates), html::encode(&name));
-                return page.done(&location, format!("Certificate {name} was requested."));
-            }
+        match page.after_create(Tab::Certificates, "Requested certificate", create(page).await) {
+            Ok(done) => return done,
             Err(failed) => refusal = Some(failed),
         }
     }
-    let (status, table) = match page.data(Method::GET, &list_path(visit, "certificates"), None).await {
-        Ok(answer) => {
-            let (items, next) = list_page(&answer);
-            (StatusCode::OK, table(page, &items, next.as_deref()))
-        }
-        Err(failed) => (status_of(&failed), html::alert(&failed.message)),
-    };
+    let (status, table) = page.listing("certificates", |items, next| table(page, items, next)).await;
     let status = refusal.as_ref().map_or(status, status_of);
     let subject = match visit.field("subject") {
         "" => "CN=example.com",

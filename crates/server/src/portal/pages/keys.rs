@@ -5,9 +5,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::{
-    VaultPage, action_button, date, enabled, last_segment, list_page, list_path, next_link, object_name, status_of,
-};
+use super::{VaultPage, action_button, date, enabled, last_segment, list_page, next_link, object_name, status_of};
 use crate::portal::backend::Refusal;
 use crate::portal::html::{self, Tab};
 
@@ -20,21 +18,12 @@ pub async fn list(page: &VaultPage<'_>) -> Response {
     let visit = page.visit;
     let mut refusal = None;
     if visit.form.is_some() {
-        match create(page).await {
-            Ok(name) => {
-                let location = format!("{}/{}", page.url(Tab::Keys), html::encode(&name));
-                return page.done(&location, format!("Key {name} created."));
-            }
+        match page.after_create(Tab::Keys, "Created key", create(page).await) {
+            Ok(done) => return done,
             Err(failed) => refusal = Some(failed),
         }
     }
-    let (status, table) = match page.data(Method::GET, &list_path(visit, "keys"), None).await {
-        Ok(answer) => {
-            let (items, next) = list_page(&answer);
-            (StatusCode::OK, table(page, &items, next.as_deref()))
-        }
-        Err(failed) => (status_of(&failed), html::alert(&failed.message)),
-    };
+    let (status, table) = page.listing("keys", |items, next| table(page, items, next)).await;
     let status = refusal.as_ref().map_or(status, status_of);
     let body = html! {
         @if let Some(refusal) = &refusal { (html::alert(&refusal.message)) }

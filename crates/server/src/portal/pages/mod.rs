@@ -102,6 +102,29 @@ impl VaultPage<'_> {
         html::vault_url(&self.vault.name, tab)
     }
 
+    /// After a posted create form: to the new object's page under `tab`, saying so, or the refusal to show.
+    fn after_create(&self, tab: Tab, said: &str, created: Result<String, Refusal>) -> Result<Response, Refusal> {
+        let name = created?;
+        let location = format!("{}/{}", self.url(tab), html::encode(&name));
+        Ok(self.done(&location, format!("{said} {name}.")))
+    }
+
+    /// The page of `collection`'s list the visit asks for, drawn by `table` (items and the next page's token),
+    /// with the status to answer; a refusal is shown in its words.
+    async fn listing(
+        &self,
+        collection: &str,
+        table: impl Fn(&[Value], Option<&str>) -> Markup,
+    ) -> (StatusCode, Markup) {
+        match self.data(Method::GET, &list_path(self.visit, collection), None).await {
+            Ok(answer) => {
+                let (items, next) = list_page(&answer);
+                (StatusCode::OK, table(&items, next.as_deref()))
+            }
+            Err(failed) => (status_of(&failed), html::alert(&failed.message)),
+        }
+    }
+
     /// After a form: to `location`, with `notice` on the next page.
     fn done(&self, location: &str, notice: String) -> Response {
         self.visit.session.leave_notice(notice);

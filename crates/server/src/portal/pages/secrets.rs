@@ -7,8 +7,8 @@ use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::{
-    VaultPage, action_button, date, enabled, last_segment, list_page, list_path, next_link, object_name, status_of,
-    tags_text, typed_date, typed_tags,
+    VaultPage, action_button, date, enabled, last_segment, list_page, next_link, object_name, status_of, tags_text,
+    typed_date, typed_tags,
 };
 use crate::portal::backend::Refusal;
 use crate::portal::html::{self, Tab};
@@ -18,22 +18,12 @@ pub async fn list(page: &VaultPage<'_>) -> Response {
     let visit = page.visit;
     let mut refusal = None;
     if visit.form.is_some() {
-        match create(page, visit.field("name")).await {
-            Ok(name) => {
-                let location = format!("{}/{}", page.url(Tab::Secrets), html::encode(&name));
-                return page.done(&location, format!("Secret {name} created."));
-            }
+        match page.after_create(Tab::Secrets, "Created secret", create(page, visit.field("name")).await) {
+            Ok(done) => return done,
             Err(failed) => refusal = Some(failed),
         }
     }
-    let listed = page.data(Method::GET, &list_path(visit, "secrets"), None).await;
-    let (status, table) = match listed {
-        Ok(answer) => {
-            let (items, next) = list_page(&answer);
-            (StatusCode::OK, table(page, &items, next.as_deref()))
-        }
-        Err(failed) => (status_of(&failed), html::alert(&failed.message)),
-    };
+    let (status, table) = page.listing("secrets", |items, next| table(page, items, next)).await;
     let status = refusal.as_ref().map_or(status, status_of);
     let body = html! {
         @if let Some(refusal) = &refusal { (html::alert(&refusal.message)) }
