@@ -71,6 +71,7 @@ class Server:
         self.imds_port = None
         self.metrics_url = None
         self.output = []  # what it printed up to the line that says it listens (the dev banner)
+        self.later_output = None  # a queue of the lines it prints after that, then None when it exits
 
     def start(self, timeout=60):
         log = open(self.data_dir / "server.log", "ab")
@@ -97,6 +98,7 @@ class Server:
                 self.metrics_url = line.split()[3]
             if line.startswith(READY):
                 self.port = int(line.strip().rsplit(":", 1)[1])
+                self.later_output = lines
                 return self
         self.stop()
         raise RuntimeError(f"strongroom did not start; see {self.data_dir / 'server.log'}")

@@ -121,6 +121,65 @@ pub enum VaultCommand {
     NetworkRule(NetworkRuleCommand),
 }
 
+/// `strongroom audit`: a vault's audit log (its `AZKVAuditLogs` rows), newest first, one JSON row per line.
+#[derive(Args, Debug)]
+pub struct AuditQuery {
+    /// The vault's name.
+    #[arg(long)]
+    vault: String,
+    /// Rows at or after this time (RFC 3339, or a prefix of it such as `2026-12-04T10`).
+    #[arg(long)]
+    from: Option<String>,
+    /// Rows before this time (the same form).
+    #[arg(long)]
+    to: Option<String>,
+    /// The caller's object id or application id.
+    #[arg(long)]
+    caller: Option<String>,
+    /// The operation, e.g. `SecretGet`.
+    #[arg(long)]
+    operation: Option<String>,
+    /// `Success` or `Failure`.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// The caller's address.
+    #[arg(long)]
+    address: Option<String>,
+    /// Most rows printed (at most 500).
+    #[arg(long, default_value_t = 100)]
+    top: u32,
+}
+
+/// Runs `audit`.
+pub async fn audit(connection: &Connection, query: AuditQuery) -> Result<(), String> {
+    let client = Client::sign_in(connection).await?;
+    let mut filters = form_urlencoded::Serializer::new(String::new());
+    filters.append_pair("top", &query.top.to_string());
+    let optional = [
+        ("from", &query.from),
+        ("to", &query.to),
+        ("caller", &query.caller),
+        ("operation", &query.operation),
+        ("outcome", &query.outcome),
+        ("address", &query.address),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            filters.append_pair(name, value);
+        }
+    }
+    let path = format!(
+        "{}/providers/Microsoft.Insights/logs?{}",
+        scope_id(&client, &format!("vaults/{}", query.vault)),
+        filters.finish()
+    );
+    let answer = client.call(Method::GET, &path, None).await?;
+    for row in answer["value"].as_array().into_iter().flatten() {
+        println!("{row}");
+    }
+    Ok(())
+}
+
 /// Vault settings, as `az keyvault create|update` names them.
 #[derive(Args, Debug)]
 pub struct VaultSettings {

@@ -145,6 +145,8 @@ enum Command {
     /// User-assigned managed identities of a running server (like `az identity`).
     #[command(subcommand)]
     Identity(admin::IdentityCommand),
+    /// A vault's audit log on a running server, newest first, one `AZKVAuditLogs` row per line.
+    Audit(admin::AuditQuery),
 }
 
 /// mimalloc instead of the C library's allocator: a request allocates a few dozen small buffers (headers, JSON,
@@ -184,6 +186,7 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
         Command::Keyvault(command) => return admin::keyvault(connection, command).await,
         Command::Ad(command) => return admin::directory(connection, command).await,
         Command::Identity(command) => return admin::identity(connection, command).await,
+        Command::Audit(query) => return admin::audit(connection, query).await,
         Command::Trust(command) => return trust::run(command),
         command => serve(command).await.map_err(|e| e.to_string())?,
     };
@@ -280,7 +283,12 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             return Ok(None);
         }
         // Admin commands are clients of a server, run by `run`.
-        Command::Role(_) | Command::Keyvault(_) | Command::Ad(_) | Command::Identity(_) | Command::Trust(_) => {
+        Command::Role(_)
+        | Command::Keyvault(_)
+        | Command::Ad(_)
+        | Command::Identity(_)
+        | Command::Audit(_)
+        | Command::Trust(_) => {
             return Ok(None);
         }
     };

@@ -1,8 +1,10 @@
-//! The audit sink: one JSON line per request, appended to `audit.log` in the data directory (and, at debug
-//! level, emitted on the `audit` log target). Records are written by one writer thread of their own so that a
+//! The audit sink: one JSON line per request (a row of an Azure Monitor table: [`strongroom_proto::audit`]),
+//! appended to `audit.log` in the data directory and rotated there ([`file`]), or written to standard output,
+//! or both (and, at debug level, emitted on the `audit` log target). Records are written by one writer thread of their own so that a
 //! request never waits on the disk and the runtime's threads never block; the channel is bounded, so a
 //! stalled disk slows requests instead of losing records.
 
+pub mod file;
 pub mod query;
 
 use std::io::Write;
@@ -13,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use strongroom_proto::audit::AuditRecord;
 use tokio::sync::mpsc;
 
+use self::file::{AuditSettings, RotatingFile};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -45,43 +48,51 @@ pub struct RequestFacts<'a> {
     pub arrival: Arrival,
     /// The request's headers (for the client's correlation id).
     pub headers: &'a HeaderMap,
-    /// The caller's address.
-    pub client: &'a str,
     /// The response status.
     pub status: StatusCode,
-    /// The specific error code of a failure.
-    pub failure: Option<&'static str>,
+}
+
+/// [`RequestFacts`] once the request is answered, in the terms every audit table uses.
+pub struct Settled {
+    /// When the request arrived (RFC 3339).
+    pub time: String,
+    /// Milliseconds from arrival to now.
+    pub duration_ms: u64,
+    /// The server's `x-ms-request-id`.
+    pub request_id: String,
+    /// The client's own request id, if it sent one (bounded: it is the client's text).
+    pub client_request_id: Option<String>,
+    /// `Success` or `Failure`.
+    pub result_type: &'static str,
+    /// The HTTP reason, e.g. `OK`, `Forbidden`.
+    pub reason: &'static str,
+}
+
+impl Settled {
+    /// The client's request id, or else the server's: what ties the record to the client's own logs.
+    pub fn correlation_id(&self) -> String {
+        self.client_request_id.clone().unwrap_or_else(|| self.request_id.clone())
+    }
 }
 
 impl RequestFacts<'_> {
-    /// A record with these facts; the pipeline that served the request fills in what it learnt (operation,
-    /// resource, identity, authorization).
-    pub fn record(self) -> AuditRecord {
+    /// The facts, settled now.
+    pub fn settle(self) -> Settled {
         let (status, Arrival { time, started, request_id }) = (self.status, self.arrival);
-        AuditRecord {
+        Settled {
             time,
-            resource_id: None,
-            operation_name: "Unknown".to_owned(),
-            operation_version: String::new(),
-            result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
-            result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
-            result_description: self.failure.map(str::to_owned),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            caller_ip_address: self.client.to_owned(),
-            identity: None,
-            request_uri: String::new(),
-            http_status_code: status.as_u16(),
-            is_address_authorized: None,
-            is_rbac_authorized: None,
-            correlation_id: self
-                .headers
-                .get("x-ms-client-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 128)
-                .map_or_else(|| request_id.clone(), str::to_owned),
             request_id,
+            client_request_id: header_text(self.headers, "x-ms-client-request-id"),
+            result_type: if status.is_success() { "Success" } else { "Failure" },
+            reason: status.canonical_reason().unwrap_or("Unknown"),
         }
     }
+}
+
+/// A header's text, if it is short enough to record: headers are the client's to fill.
+pub fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| v.len() <= 256).map(str::to_owned)
 }
 
 /// A new request id, GUID-shaped as Azure's `x-ms-request-id`: a random prefix drawn once per process and a
@@ -94,31 +105,6 @@ pub fn request_id() -> String {
     uuid::Uuid::from_u64_pair(prefix, count).to_string()
 }
 
-/// The record of something the server did by itself (a scheduled rotation, an expiry notice): no caller, no
-/// request, the resource it acted on.
-pub fn system_event(clock: &Clock, operation: &str, resource_id: String) -> AuditRecord {
-    let time = clock.now().format(&time::format_description::well_known::Rfc3339);
-    let request_id = request_id();
-    AuditRecord {
-        time: time.unwrap_or_default(),
-        resource_id: Some(resource_id),
-        operation_name: operation.to_owned(),
-        operation_version: String::new(),
-        result_type: "Success".to_owned(),
-        result_signature: "OK".to_owned(),
-        result_description: None,
-        duration_ms: 0,
-        caller_ip_address: "system".to_owned(),
-        identity: None,
-        request_uri: String::new(),
-        http_status_code: 200,
-        is_address_authorized: None,
-        is_rbac_authorized: None,
-        correlation_id: request_id.clone(),
-        request_id,
-    }
-}
-
 /// Where audit records go.
 #[derive(Clone)]
 pub struct AuditSink {
@@ -127,15 +113,18 @@ pub struct AuditSink {
 }
 
 impl AuditSink {
-    /// A sink appending to `path`, with its writer task.
-    pub fn open(path: &Path) -> Result<(Self, tokio::task::JoinHandle<()>)> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::io(format_args!("opening {}", path.display()), e))?;
+    /// A sink writing to `audit.log` in `dir` and to standard output, as `settings` say, with its writer task.
+    pub fn open(dir: &Path, settings: AuditSettings) -> Result<(Self, tokio::task::JoinHandle<()>)> {
+        let stdout = settings.stdout;
+        let file = if settings.file {
+            let file = RotatingFile::open(dir, settings)
+                .map_err(|e| Error::io(format_args!("opening the audit log in {}", dir.display()), e))?;
+            Some(file)
+        } else {
+            None
+        };
         let (queue, records) = mpsc::channel(QUEUE);
-        let writer = tokio::task::spawn_blocking(move || write_records(records, std::io::BufWriter::new(file)));
+        let writer = tokio::task::spawn_blocking(move || write_records(records, file, stdout));
         Ok((Self { queue }, writer))
     }
 
@@ -154,27 +143,38 @@ impl AuditSink {
 /// thread per request) carries many records.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Writes records in batches, flushing after each; ends when every sender is gone and the queue is empty.
-fn write_records(mut records: mpsc::Receiver<Box<AuditRecord>>, mut file: std::io::BufWriter<std::fs::File>) {
+/// Writes records in batches, flushing (and rotating the file) after each; ends when every sender is gone and
+/// the queue is empty.
+fn write_records(mut records: mpsc::Receiver<Box<AuditRecord>>, mut file: Option<RotatingFile>, stdout: bool) {
     let mut batch = Vec::new();
     // One line's buffer, kept across records so that encoding one allocates nothing once it has grown.
     let mut line = Vec::with_capacity(1024);
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     while records.blocking_recv_many(&mut batch, QUEUE) > 0 {
         for record in batch.drain(..) {
             line.clear();
-            match serde_json::to_writer(&mut line, &record) {
-                Ok(()) => {
-                    tracing::debug!(target: "audit", "{}", String::from_utf8_lossy(&line));
-                    line.push(b'\n');
-                    if let Err(e) = file.write_all(&line) {
-                        tracing::error!("writing the audit log failed: {e}");
-                    }
-                }
-                Err(e) => tracing::error!("encoding an audit record failed: {e}"),
+            if let Err(e) = serde_json::to_writer(&mut line, &record) {
+                tracing::error!("encoding an audit record failed: {e}");
+                continue;
+            }
+            tracing::debug!(target: "audit", "{}", String::from_utf8_lossy(&line));
+            line.push(b'\n');
+            if let Some(file) = &mut file
+                && let Err(e) = file.write(&line)
+            {
+                tracing::error!("writing the audit log failed: {e}");
+            }
+            if stdout && let Err(e) = out.write_all(&line) {
+                tracing::error!("writing the audit log to standard output failed: {e}");
             }
         }
-        if let Err(e) = file.flush() {
-            tracing::error!("flushing the audit log failed: {e}");
+        if let Some(file) = &mut file
+            && let Err(e) = file.flush_and_rotate()
+        {
+            tracing::error!("flushing or rotating the audit log failed: {e}");
+        }
+        if stdout && let Err(e) = out.flush() {
+            tracing::error!("flushing the audit log to standard output failed: {e}");
         }
         std::thread::sleep(GATHER);
     }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::audit::file::AuditSettings;
 use ipnet::IpNet;
 use serde::Deserialize;
 use strongroom_core::assertion::{CertificateCredential, FederatedCredential, IssuerKey};
@@ -81,6 +82,8 @@ pub struct ServerSettings {
     pub metrics_listen: Option<SocketAddr>,
     /// How long and how many connections every listener holds.
     pub connections: ConnectionLimits,
+    /// Where the audit log goes, and how its files rotate (`[audit]`).
+    pub audit: AuditSettings,
     /// Private, loopback and link-local hosts that attestation authorities and federated-credential issuers
     /// may be fetched from (everything else on such addresses is refused).
     pub allowed_private_authorities: AllowedAuthorities,
@@ -224,6 +227,7 @@ impl ServerSettings {
             imds_listen: None,
             metrics_listen: None,
             connections: ConnectionLimits::default(),
+            audit: AuditSettings::default(),
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
         }
@@ -307,6 +311,40 @@ struct ConfigFile {
     network: Vec<NetworkDeclaration>,
     #[serde(default)]
     private_endpoint: Vec<PrivateEndpointSection>,
+    audit: Option<AuditSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    file: Option<bool>,
+    stdout: Option<bool>,
+    max_file_size_mb: Option<Spanned<u64>>,
+    max_file_age_hours: Option<Spanned<u64>>,
+    keep_days: Option<Spanned<u64>>,
+    keep_files: Option<Spanned<u64>>,
+}
+
+impl AuditSection {
+    fn validate(self) -> Result<AuditSettings, Located> {
+        let default = AuditSettings::default();
+        const HOUR: u64 = 60 * 60;
+        let hours = |d: Duration| d.as_secs() / HOUR;
+        Ok(AuditSettings {
+            file: self.file.unwrap_or(default.file),
+            stdout: self.stdout.unwrap_or(default.stdout),
+            max_file_bytes: bounded(&self.max_file_size_mb, "max_file_size_mb", default.max_file_bytes >> 20, 1 << 20)?
+                << 20,
+            max_file_age: Duration::from_secs(
+                bounded(&self.max_file_age_hours, "max_file_age_hours", hours(default.max_file_age), 24 * 366)? * HOUR,
+            ),
+            keep_for: Duration::from_secs(
+                bounded(&self.keep_days, "keep_days", hours(default.keep_for) / 24, 3660)? * 24 * HOUR,
+            ),
+            keep_files: usize::try_from(bounded(&self.keep_files, "keep_files", default.keep_files as u64, 100_000)?)
+                .unwrap_or(default.keep_files),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -381,6 +419,9 @@ impl ConfigFile {
     fn validate(self, base: &Path) -> Result<Config, Located> {
         let mut server = self.server.validate()?;
         server.subnets = subnets(self.network)?;
+        if let Some(audit) = self.audit {
+            server.audit = audit.validate()?;
+        }
         let mut tenants = Vec::new();
         for mut tenant in self.tenant {
             if let Some(authority) = tenant.certificate_authority.take() {
@@ -578,6 +619,7 @@ impl ServerSection {
             .collect::<Result<_, _>>()?;
         Ok(ServerSettings {
             connections,
+            audit: AuditSettings::default(),
             allowed_private_authorities,
             listen,
             extra_listen,

@@ -172,7 +172,7 @@ pub async fn accept_loop(
 
 async fn serve_tls(
     stream: TcpStream,
-    connection: ConnectionInfo,
+    mut connection: ConnectionInfo,
     acceptor: TlsAcceptor,
     limits: &ConnectionLimits,
     state: Arc<AppState>,
@@ -188,6 +188,11 @@ async fn serve_tls(
     };
     // The protocol is the one agreed by ALPN, so that no time is spent waiting for a preface to tell.
     let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    connection.tls_version = match tls.get_ref().1.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => Some("TLS1_3"),
+        Some(rustls::ProtocolVersion::TLSv1_2) => Some("TLS1_2"),
+        _ => None,
+    };
     let peer = connection.peer;
     let body_timeout = limits.body_read_timeout;
     let service = move |request: Request<Incoming>| {

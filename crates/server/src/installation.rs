@@ -171,9 +171,7 @@ impl Installation {
         };
         let endpoints = Endpoints::new(hosts, endpoint_port);
         let tls = tls::load(&self.settings)?;
-        let audit_file = self.settings.data_dir.join(AUDIT_FILE);
-        files::create_private_file(&audit_file)?;
-        let (audit, audit_writer) = AuditSink::open(&audit_file)?;
+        let (audit, audit_writer) = AuditSink::open(&self.settings.data_dir, self.settings.audit.clone())?;
         let directory = self.store.load_directory().await?;
         let mut backup_keys = vec![BackupKey::from_bytes(&self.backup_key)?];
         for trusted in &self.settings.trusted_backup_keys {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use strongroom_proto::audit::AuditRecord;
+use strongroom_proto::audit::{AuditRecord, KeyVaultAudit};
 
 /// How much of the log's end one query reads at most: a query never scans an unbounded file.
 const MAX_SCANNED_BYTES: u64 = 64 * 1024 * 1024;
@@ -17,7 +17,7 @@ pub const MAX_RECORDS: usize = 500;
 /// What a query of the audit log asks for. Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
-    /// The resource (`/tenants/{id}/vaults/{name}`) whose records are read.
+    /// The vault (its `_ResourceId`, [`crate::vault::audit::resource_id`]) whose records are read.
     pub resource_id: String,
     /// Records at or after this time (an RFC 3339 prefix such as `2026-12-03T10:00`).
     pub from: String,
@@ -34,36 +34,65 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    /// Whether `record` is one the filter asks for.
+    /// Whether `record` is one the filter asks for: a vault's row (`AZKVAuditLogs`) that matches every field.
     pub fn matches(&self, record: &AuditRecord) -> bool {
+        match record {
+            AuditRecord::KeyVault(row) => self.matches_row(row),
+            _ => false,
+        }
+    }
+
+    fn matches_row(&self, row: &KeyVaultAudit) -> bool {
         let matches = |wanted: &str, actual: &str| wanted.is_empty() || wanted.eq_ignore_ascii_case(actual);
         let by_caller = self.caller.is_empty()
-            || record.identity.as_ref().is_some_and(|i| {
+            || row.identity.as_ref().is_some_and(|i| {
                 i.claim.oid.eq_ignore_ascii_case(&self.caller) || i.claim.appid.eq_ignore_ascii_case(&self.caller)
             });
         // Times of one format compare as text; the filter's are prefixes of the records'.
-        record.resource_id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(&self.resource_id))
-            && (self.from.is_empty() || record.time.as_str() >= self.from.as_str())
-            && (self.to.is_empty() || record.time.as_str() < self.to.as_str())
+        let time = row.time_generated.as_str();
+        row.resource_id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(&self.resource_id))
+            && (self.from.is_empty() || time >= self.from.as_str())
+            && (self.to.is_empty() || time < self.to.as_str())
             && by_caller
-            && matches(&self.operation, &record.operation_name)
-            && matches(&self.outcome, &record.result_type)
-            && matches(&self.address, &record.caller_ip_address)
+            && matches(&self.operation, &row.operation_name)
+            && matches(&self.outcome, &row.result_type)
+            && matches(&self.address, &row.caller_ip_address)
     }
 }
 
-/// The newest records of the log at `path` that `filter` matches, newest first, at most `limit`.
-pub fn newest(path: &Path, filter: &AuditFilter, limit: usize) -> std::io::Result<Vec<AuditRecord>> {
+/// The newest records in the audit log's files in `dir` ([`super::file::log_files`]) that `filter` matches,
+/// newest first, at most `limit`.
+pub fn newest(dir: &Path, filter: &AuditFilter, limit: usize) -> std::io::Result<Vec<AuditRecord>> {
+    let mut found = Vec::new();
+    let mut budget = MAX_SCANNED_BYTES;
+    for path in super::file::log_files(dir) {
+        if found.len() >= limit || budget == 0 {
+            break;
+        }
+        budget -= scan(&path, filter, limit, budget, &mut found)?;
+    }
+    Ok(found)
+}
+
+/// Adds to `found` the newest matching records of the file at `path`, reading at most `budget` bytes from its
+/// end, until `found` holds `limit`; returns the bytes read.
+fn scan(
+    path: &Path,
+    filter: &AuditFilter,
+    limit: usize,
+    budget: u64,
+    found: &mut Vec<AuditRecord>,
+) -> std::io::Result<u64> {
     let mut file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        // A file rotated away (or never written) between listing and opening holds nothing to find.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
     let length = file.metadata()?.len();
-    let stop = length.saturating_sub(MAX_SCANNED_BYTES);
-    let mut found = Vec::new();
+    let stop = length.saturating_sub(budget);
     // Lines of other resources are skipped before they are parsed: the writer spells the id exactly so.
-    let needle = format!("\"resourceId\":{}", serde_json::Value::String(filter.resource_id.clone()));
+    let needle = format!("\"_ResourceId\":{}", serde_json::Value::String(filter.resource_id.clone()));
     let needle = needle.as_bytes();
     // The bytes after the last line break read so far: the start of a line whose beginning is in an earlier block.
     let mut carried: Vec<u8> = Vec::new();
@@ -89,7 +118,7 @@ pub fn newest(path: &Path, filter: &AuditFilter, limit: usize) -> std::io::Resul
         }
         end = start;
     }
-    Ok(found)
+    Ok(length - end)
 }
 
 #[cfg(test)]
@@ -99,9 +128,10 @@ mod tests {
     use super::*;
 
     fn record(time: &str, vault: &str, operation: &str, oid: &str, ok: bool) -> AuditRecord {
-        AuditRecord {
-            time: time.into(),
-            resource_id: Some(format!("/tenants/t/vaults/{vault}")),
+        AuditRecord::KeyVault(Box::new(KeyVaultAudit {
+            time_generated: time.into(),
+            tenant_id: "t".into(),
+            resource_id: Some(format!("/subscriptions/s/resourcegroups/g/providers/microsoft.keyvault/vaults/{vault}")),
             operation_name: operation.into(),
             operation_version: "7.5".into(),
             result_type: if ok { "Success" } else { "Failure" }.into(),
@@ -109,25 +139,35 @@ mod tests {
             result_description: None,
             duration_ms: 1,
             caller_ip_address: "127.0.0.1".into(),
+            correlation_id: String::new(),
             identity: Some(AuditIdentity {
-                claim: AuditClaims { oid: oid.into(), appid: "app".into(), tid: "t".into() },
+                claim: AuditClaims { oid: oid.into(), appid: "app".into(), tid: "t".into(), idtyp: String::new() },
             }),
+            id: String::new(),
             request_uri: String::new(),
             http_status_code: if ok { 200 } else { 403 },
-            is_address_authorized: Some(true),
-            is_rbac_authorized: Some(ok),
-            correlation_id: String::new(),
-            request_id: String::new(),
-        }
+            client_info: None,
+            is_address_authorized: true,
+            address_authorization_type: Some("PublicIp".into()),
+            is_rbac_authorized: ok,
+            is_access_policy_match: false,
+            tls_version: None,
+        }))
     }
 
     #[test]
     fn the_newest_matching_records_of_the_vault_come_first_across_blocks() {
         let dir = tempfile::tempdir().ok();
-        let path = dir.as_ref().map(|d| d.path().join("audit.log")).unwrap_or_default();
+        let path = dir.as_ref().map(|d| d.path().to_owned()).unwrap_or_default();
         let mut text = String::new();
-        // Enough records to span several blocks, so lines cut at block edges are joined again.
+        // Enough records to span several blocks, so lines cut at block edges are joined again; the older half
+        // in a rotated file.
         for i in 0..3_000 {
+            if i == 1_500 {
+                assert!(
+                    std::fs::write(path.join("audit-20261203T102500Z-000000.log"), std::mem::take(&mut text)).is_ok()
+                );
+            }
             let vault = if i % 3 == 0 { "other" } else { "dev" };
             let operation = if i % 2 == 0 { "SecretGet" } else { "SecretSet" };
             let line = serde_json::to_string(&record(
@@ -140,9 +180,9 @@ mod tests {
             text.push_str(&line.unwrap_or_default());
             text.push('\n');
         }
-        assert!(std::fs::write(&path, text).is_ok());
+        assert!(std::fs::write(path.join("audit.log"), text).is_ok());
         let filter = AuditFilter {
-            resource_id: "/tenants/t/vaults/dev".into(),
+            resource_id: "/subscriptions/s/resourcegroups/g/providers/microsoft.keyvault/vaults/dev".into(),
             operation: "secretget".into(),
             outcome: "success".into(),
             ..AuditFilter::default()
@@ -150,14 +190,14 @@ mod tests {
         let found = newest(&path, &filter, 1_000).unwrap_or_default();
         let expected = (0..3_000).filter(|i| i % 3 != 0 && i % 2 == 0 && i % 5 != 0).count();
         assert_eq!(found.len(), expected);
-        assert!(found.windows(2).all(|w| w[0].time >= w[1].time), "newest first");
+        assert!(found.windows(2).all(|w| w[0].time() >= w[1].time()), "newest first");
         assert!(found.iter().all(|r| filter.matches(r)));
         assert_eq!(newest(&path, &filter, 3).map(|r| r.len()).unwrap_or_default(), 3);
         let nobody = AuditFilter { caller: "mallory".into(), ..filter.clone() };
         assert!(newest(&path, &nobody, 10).unwrap_or_default().is_empty());
         let window = AuditFilter { from: "2026-12-03T10:01".into(), to: "2026-12-03T10:02".into(), ..filter };
         assert!(
-            newest(&path, &window, 1_000).unwrap_or_default().iter().all(|r| r.time.starts_with("2026-12-03T10:01"))
+            newest(&path, &window, 1_000).unwrap_or_default().iter().all(|r| r.time().starts_with("2026-12-03T10:01"))
         );
     }
 }

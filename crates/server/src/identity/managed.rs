@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::error::OAuthFailure;
 use super::mint::{self, AppToken, ClientAuthentication};
+use super::sign_in_log::SignInLog;
 use super::throttle::Presented;
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
@@ -137,11 +138,14 @@ pub async fn imds(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ManagedIdentityFailure> {
+    let mut log = SignInLog::managed_identity_request(&state, connection.peer_address().to_string(), &headers);
     let metadata = headers.get("metadata").and_then(|v| v.to_str().ok());
-    if !metadata.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        return Err(ManagedIdentityFailure::missing_metadata_header());
-    }
-    issue(&state, Proof::Address(connection.peer_address()), &query).await
+    let result = if metadata.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        issue(&state, Proof::Address(connection.peer_address()), &query, &mut log).await
+    } else {
+        Err(ManagedIdentityFailure::missing_metadata_header())
+    };
+    logged(&state, log, result).await
 }
 
 /// `/msi/token`: App Service and Azure ML (`GET`, secret header) or Cloud Shell (`POST`, source address).
@@ -154,29 +158,50 @@ pub async fn msi(
     body: Bytes,
 ) -> Result<Response, ManagedIdentityFailure> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut log = SignInLog::managed_identity_request(&state, connection.client.to_string(), &headers);
     let proof = if method == Method::POST {
         // Cloud Shell posts a form and proves nothing but where it calls from.
-        if !header("metadata").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            return Err(ManagedIdentityFailure::missing_metadata_header());
-        }
         query.extend(form_urlencoded::parse(&body).into_owned());
-        Proof::Address(connection.peer_address())
+        match header("metadata") {
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Proof::Address(connection.peer_address())),
+            _ => Err(ManagedIdentityFailure::missing_metadata_header()),
+        }
     } else {
         match header("x-identity-header").or_else(|| header("secret")) {
-            Some(secret) => Proof::Secret { secret, from: connection.client },
-            None => return Err(ManagedIdentityFailure::bad_secret()),
+            Some(secret) => Ok(Proof::Secret { secret, from: connection.client }),
+            None => Err(ManagedIdentityFailure::bad_secret()),
         }
     };
-    issue(&state, proof, &query).await
+    let result = match proof {
+        Ok(proof) => issue(&state, proof, &query, &mut log).await,
+        Err(refusal) => Err(refusal),
+    };
+    logged(&state, log, result).await
+}
+
+/// Writes the sign-in row of a managed identity's token request, then gives its result back.
+async fn logged(
+    state: &AppState,
+    log: SignInLog,
+    result: Result<Response, ManagedIdentityFailure>,
+) -> Result<Response, ManagedIdentityFailure> {
+    let (status, failure) = match &result {
+        Ok(response) => (response.status(), None),
+        Err(failure) => (failure.status, Some((failure.error.to_owned(), failure.description.clone()))),
+    };
+    log.finish(state, status, failure).await;
+    result
 }
 
 async fn issue(
     state: &AppState,
     proof: Proof,
     query: &HashMap<String, String>,
+    log: &mut SignInLog,
 ) -> Result<Response, ManagedIdentityFailure> {
     let resource =
         query.get("resource").filter(|r| !r.is_empty()).ok_or_else(ManagedIdentityFailure::missing_resource)?;
+    log.resource = Some(resource.chars().take(512).collect());
     let audience =
         mint::audience_for(state, resource).ok_or_else(|| ManagedIdentityFailure::unknown_resource(resource))?;
     let directory = state.directory();
@@ -189,6 +214,7 @@ async fn issue(
     };
     let identity = select(&directory, workload, query)?;
     let client_id = identity.client_id.ok_or_else(ManagedIdentityFailure::internal)?;
+    (log.tenant, log.app_id) = (identity.tenant_id.to_string(), client_id.to_string());
     let minted = mint::app_token(
         state,
         AppToken {

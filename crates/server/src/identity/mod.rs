@@ -14,6 +14,7 @@ pub mod issuer_keys;
 pub mod managed;
 pub mod mint;
 pub mod pages;
+pub mod sign_in_log;
 pub mod throttle;
 pub mod token;
 pub mod users;

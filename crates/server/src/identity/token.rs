@@ -11,11 +11,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::directory::{ClientApplication, Directory, Tenant};
 use strongroom_core::network::ClientAddress;
-use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
 use strongroom_proto::oauth::TokenResponse;
 use uuid::Uuid;
 
@@ -23,6 +22,7 @@ use super::authority::{Authority, client_of};
 use super::client_auth::{self, Claimant};
 use super::error::OAuthFailure;
 use super::mint::{self, AppToken};
+use super::sign_in_log::SignInLog;
 use super::{browser, device, users};
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
@@ -44,18 +44,24 @@ pub async fn token(
     state: State<Arc<AppState>>,
     tenant: Path<String>,
     connection: Extension<ConnectionInfo>,
-    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
     let form = read_form(&body);
-    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, form.as_ref().unwrap_or(&HashMap::new()));
+    let audit = SignInLog::token_request(
+        &state,
+        &tenant,
+        connection.client.to_string(),
+        &headers,
+        form.as_ref().unwrap_or(&HashMap::new()),
+    );
     let result = match form {
         Err(failure) => Err(failure),
         Ok(form) if form.contains_key("resource") => Err(OAuthFailure::resource_on_v2()),
         Ok(form) => issue(state.clone(), tenant, connection, headers, form, Endpoint::V2).await,
     };
-    audit.finish(&state, outcome(&result)).await;
+    let (status, failure) = outcome(&result);
+    audit.finish(&state, status, failure).await;
     result
 }
 
@@ -64,7 +70,6 @@ pub async fn token_v1(
     state: State<Arc<AppState>>,
     tenant: Path<String>,
     connection: Extension<ConnectionInfo>,
-    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
@@ -75,81 +80,31 @@ pub async fn token_v1(
     {
         form.insert("scope".to_owned(), format!("{}/.default", resource.trim_end_matches('/')));
     }
-    let audit = SignInAudit::start(&state, &tenant, &connection, &uri, form.as_ref().unwrap_or(&HashMap::new()));
+    let audit = SignInLog::token_request(
+        &state,
+        &tenant,
+        connection.client.to_string(),
+        &headers,
+        form.as_ref().unwrap_or(&HashMap::new()),
+    );
     let result = match form {
         Err(failure) => Err(failure),
         Ok(form) => issue(state.clone(), tenant, connection, headers, form, Endpoint::V1).await,
     };
-    audit.finish(&state, outcome(&result)).await;
+    let (status, failure) = outcome(&result);
+    audit.finish(&state, status, failure).await;
     result
 }
 
-/// The status and AADSTS code of a token request's result (taken before any await: a response is not `Sync`).
-fn outcome(result: &Result<Response, OAuthFailure>) -> (StatusCode, Option<String>) {
+/// The status, AADSTS number and description of a token request's result (taken before any await: a
+/// response is not `Sync`).
+fn outcome(result: &Result<Response, OAuthFailure>) -> (StatusCode, Option<(String, String)>) {
     match result {
         Ok(response) => (response.status(), None),
-        Err(failure) => (failure.status(), Some(format!("AADSTS{}", failure.code()))),
-    }
-}
-
-/// The sign-in log: one audit record per token request — who asked (the claimed client, the tenant), from
-/// where, for which grant, and the outcome with its AADSTS code. Never a credential or a token.
-struct SignInAudit {
-    started: std::time::Instant,
-    time: String,
-    tenant: String,
-    client_id: String,
-    grant_type: String,
-    caller: String,
-    request_uri: String,
-}
-
-impl SignInAudit {
-    fn start(
-        state: &AppState,
-        tenant: &str,
-        connection: &ConnectionInfo,
-        uri: &Uri,
-        form: &HashMap<String, String>,
-    ) -> Self {
-        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
-        Self {
-            started: std::time::Instant::now(),
-            time: state.clock.now().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            tenant: state.directory().tenant(tenant).map_or_else(|| tenant.to_owned(), |t| t.id.to_string()),
-            client_id: field("client_id"),
-            grant_type: field("grant_type"),
-            caller: connection.client.to_string(),
-            request_uri: uri.path().to_owned(),
+        Err(failure) => {
+            let description = format!("AADSTS{}: {}", failure.code(), failure.message());
+            (failure.status(), Some((failure.code().to_string(), description)))
         }
-    }
-
-    async fn finish(self, state: &AppState, (status, failure): (StatusCode, Option<String>)) {
-        state.metrics.grant(&self.grant_type, status.is_success());
-        let request_id = crate::audit::request_id();
-        state
-            .audit
-            .record(AuditRecord {
-                time: self.time,
-                resource_id: Some(format!("/tenants/{}", self.tenant)),
-                operation_name: "TokenIssue".to_owned(),
-                operation_version: self.grant_type,
-                result_type: if status.is_success() { "Success" } else { "Failure" }.to_owned(),
-                result_signature: status.canonical_reason().unwrap_or("Unknown").to_owned(),
-                result_description: failure,
-                duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                caller_ip_address: self.caller,
-                identity: Some(AuditIdentity {
-                    claim: AuditClaims { oid: String::new(), appid: self.client_id, tid: self.tenant },
-                }),
-                request_uri: self.request_uri,
-                http_status_code: status.as_u16(),
-                is_address_authorized: None,
-                is_rbac_authorized: None,
-                correlation_id: request_id.clone(),
-                request_id,
-            })
-            .await;
     }
 }
 

@@ -47,7 +47,7 @@ pub async fn query(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, Man
     cx.authorize(Action::AuditLogsRead, Some(&vault), &Scope::Vault, None)?;
     let field = |name: &str| query_value(cx.query.as_deref(), name).unwrap_or_default();
     let filter = AuditFilter {
-        resource_id: format!("/tenants/{}/vaults/{}", vault.tenant_id, vault.name),
+        resource_id: crate::vault::audit::resource_id(&vault),
         from: field("from"),
         to: field("to"),
         caller: field("caller"),
@@ -57,9 +57,9 @@ pub async fn query(cx: &mut Context<'_>, path: &ArmPath) -> Result<Response, Man
     };
     let running = Running::take().ok_or_else(ManagementError::too_many_requests)?;
     let limit = field("top").parse::<usize>().unwrap_or(100).clamp(1, query::MAX_RECORDS);
-    let log = cx.state.data_dir.join(crate::installation::AUDIT_FILE);
+    let dir = cx.state.data_dir.clone();
     let records = tokio::task::spawn_blocking(move || {
-        let records = query::newest(&log, &filter, limit);
+        let records = query::newest(&dir, &filter, limit);
         drop(running);
         records
     })

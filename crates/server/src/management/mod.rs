@@ -37,7 +37,9 @@ use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Directory, Subscription
 use strongroom_core::network::ClientAddress;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
-use strongroom_proto::audit::{AuditClaims, AuditIdentity, AuditRecord};
+use strongroom_proto::audit::{
+    Activity, ActivityAuthorization, ActivityProperties, ActivityRequest, AuditClaims, AuditIdentity, AuditRecord,
+};
 use uuid::Uuid;
 
 use self::error::ManagementError;
@@ -225,22 +227,38 @@ pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Reques
     if let Ok(value) = arrival.request_id.parse() {
         response.headers_mut().insert("x-ms-request-id", value);
     }
-    let facts = RequestFacts {
-        arrival,
-        headers: &parts.headers,
-        client: &client.to_string(),
-        status: response.status(),
-        failure,
-    };
-    let record = AuditRecord {
-        resource_id: Some(path.clone()),
-        operation_name: draft.action.map_or("Unknown", Action::as_str).to_owned(),
-        operation_version: query_value(parts.uri.query(), "api-version").unwrap_or_default(),
-        identity,
-        request_uri: path,
-        is_rbac_authorized: Some(draft.authorized),
-        ..facts.record()
-    };
+    let status = response.status();
+    let settled = RequestFacts { arrival, headers: &parts.headers, status }.settle();
+    let action = draft.action.map_or("Unknown", Action::as_str);
+    let client = client.to_string();
+    let (caller, tenant_id) = identity.map(|i| (i.claim.oid, i.claim.tid)).unwrap_or_default();
+    let record = AuditRecord::Activity(Box::new(Activity {
+        category_value: "Administrative".to_owned(),
+        operation_name_value: action.to_owned(),
+        activity_status_value: settled.result_type.to_owned(),
+        activity_substatus_value: settled.reason.to_owned(),
+        level: if status.is_success() { "Informational" } else { "Error" }.to_owned(),
+        caller,
+        caller_ip_address: client.clone(),
+        correlation_id: settled.correlation_id(),
+        resource_id: path.clone(),
+        tenant_id,
+        authorization: ActivityAuthorization { action: action.to_owned(), scope: path, granted: draft.authorized },
+        http_request: ActivityRequest {
+            client_request_id: settled.client_request_id,
+            client_ip_address: client,
+            method: parts.method.to_string(),
+            api_version: query_value(parts.uri.query(), "api-version").unwrap_or_default(),
+        },
+        properties: ActivityProperties {
+            status_code: settled.reason.to_owned(),
+            http_status_code: status.as_u16(),
+            status_message: failure.map(str::to_owned),
+            duration_ms: settled.duration_ms,
+        },
+        event_data_id: settled.request_id,
+        time_generated: settled.time,
+    }));
     state.audit.record(record).await;
     response
 }
@@ -271,6 +289,7 @@ async fn run(
             oid: caller.claims.oid.clone(),
             appid: caller.claims.appid.clone(),
             tid: caller.claims.tid.clone(),
+            idtyp: caller.claims.idtyp.clone(),
         },
     });
     let body = read_body(body).await?;

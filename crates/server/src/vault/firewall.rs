@@ -23,8 +23,17 @@ pub fn client_address(state: &AppState, connection: &ConnectionInfo, headers: &H
     network::client_address(connection.peer.ip(), forwarded, &state.network.trusted_proxies)
 }
 
-/// Lets the call through or refuses it with `ForbiddenByFirewall`. When the verdict needed the caller's
-/// identity, the caller validated on the way is returned so that stage 3 does not validate twice.
+/// A call the firewall let through.
+pub struct Admission {
+    /// When the verdict needed the caller's identity, the caller validated on the way, so that stage 3 does
+    /// not validate twice.
+    pub trusted_service: Option<Caller>,
+    /// How the address was let through, as Key Vault's audit log names it: `PublicIp`, `Subnet` or
+    /// `PrivateConnection`.
+    pub address_type: &'static str,
+}
+
+/// Lets the call through or refuses it with `ForbiddenByFirewall`.
 pub fn check(
     state: &AppState,
     directory: &Directory,
@@ -32,7 +41,7 @@ pub fn check(
     connection: &ConnectionInfo,
     client: ClientAddress,
     token: &str,
-) -> Result<Option<Caller>, VaultError> {
+) -> Result<Admission, VaultError> {
     // A proxy forwarded what cannot be read: no rule can be checked against an unknown caller.
     let ClientAddress::Known(client) = client else { return Err(refusal(vault, client)) };
     let origin = Origin {
@@ -43,17 +52,17 @@ pub fn check(
             .as_deref()
             .map(|name| directory.vault(name).map_or(Uuid::nil(), |v| v.id)),
     };
+    let admitted = |address_type| Ok(Admission { trusted_service: None, address_type });
     match vault.network.evaluate(vault.id, &origin) {
         FirewallDecision::TrustedServiceOnly => authenticate::validate(state, connection, vault, token)
             .ok()
             .filter(|caller| directory.principal(caller.object_id).is_some_and(|p| p.trusted_service))
-            .map(Some)
+            .map(|caller| Admission { trusted_service: Some(caller), address_type: "PublicIp" })
             .ok_or_else(|| refusal(vault, client)),
         FirewallDecision::Denied => Err(refusal(vault, client)),
-        FirewallDecision::AllowedByPrivateEndpoint
-        | FirewallDecision::AllowedByDefault
-        | FirewallDecision::AllowedByVirtualNetworkRule
-        | FirewallDecision::AllowedByIpRule => Ok(None),
+        FirewallDecision::AllowedByPrivateEndpoint => admitted("PrivateConnection"),
+        FirewallDecision::AllowedByVirtualNetworkRule => admitted("Subnet"),
+        FirewallDecision::AllowedByDefault | FirewallDecision::AllowedByIpRule => admitted("PublicIp"),
     }
 }
 

@@ -9,7 +9,7 @@
 //!    [`certificates`], …) — with the request's [`context`];
 //! 6. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
 
-mod audit;
+pub(crate) mod audit;
 pub mod authenticate;
 pub mod authorize;
 mod certificate_authority;
@@ -62,6 +62,8 @@ pub struct ConnectionInfo {
     peer_text: Arc<AddressText>,
     /// The bearer token the connection presented last, recognised again without hashing it.
     last_token: Arc<LastToken>,
+    /// The TLS version agreed, as Key Vault's audit log spells it (`TLS1_3`); `None` on plain HTTP.
+    pub tls_version: Option<&'static str>,
 }
 
 impl ConnectionInfo {
@@ -74,6 +76,7 @@ impl ConnectionInfo {
             client: ClientAddress::Known(strongroom_core::network::canonical(peer.ip())),
             peer_text: Arc::new(AddressText::new(peer.ip())),
             last_token: Arc::default(),
+            tls_version: None,
         }
     }
 
@@ -116,7 +119,7 @@ pub async fn handle(
     vault_name: &str,
     request: Request<Body>,
 ) -> Response {
-    let mut audit = VaultAudit::begin(&state.clock, host, vault_name);
+    let mut audit = VaultAudit::begin(&state.clock, host, vault_name, connection.tls_version);
     let (parts, body) = request.into_parts();
     let client = connection.client;
     let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut audit).await;
@@ -150,9 +153,9 @@ async fn run_stages(
     audit.operation_name = route.as_ref().map_or("Unknown", |routed| routed.operation.audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
-    let trusted_service = firewall::check(state, &directory, vault, connection, client, token)?;
-    audit.address_authorized = true;
-    let caller = match trusted_service {
+    let admission = firewall::check(state, &directory, vault, connection, client, token)?;
+    audit.address_authorization = Some(admission.address_type);
+    let caller = match admission.trusted_service {
         Some(caller) => caller,
         None => authenticate::validate(state, connection, vault, token)?,
     };
@@ -161,13 +164,14 @@ async fn run_stages(
             oid: caller.claims.oid.clone(),
             appid: caller.claims.appid.clone(),
             tid: caller.claims.tid.clone(),
+            idtyp: caller.claims.idtyp.clone(),
         },
     });
 
     let operation = route?;
     let query = Query::parse(parts.uri.query())?;
     authorize::check(&directory, vault, &caller, &operation)?;
-    audit.rbac_authorized = true;
+    audit.authorized = true;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
         if crate::http::timed_out(&e) {

@@ -6,7 +6,6 @@ use std::future::Future;
 use strongroom_store::{Collection, Place};
 
 use super::error::VaultError;
-use crate::audit::system_event;
 use crate::state::AppState;
 
 /// Calls `act` for every live object of `collection` that has a policy (its place, name and policy) and returns
@@ -42,7 +41,6 @@ pub(super) async fn record(state: &AppState, place: Place, name: &str, operation
     let Some(vault) = directory.vaults().iter().find(|v| v.id == place.vault_id) else {
         return;
     };
-    let collection = place.collection.as_str();
-    let resource = format!("/tenants/{}/vaults/{}/{collection}/{name}", vault.tenant_id, vault.name);
-    state.audit.record(system_event(&state.clock, operation, resource)).await;
+    let record = super::audit::system_event(state, vault, place.collection.as_str(), name, operation);
+    state.audit.record(record).await;
 }

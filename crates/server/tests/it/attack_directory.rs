@@ -164,11 +164,6 @@ fn client_id(server: &TestServer, app: &str) -> String {
     server.client_id(app)
 }
 
-pub fn object_id(server: &TestServer, name: &str) -> String {
-    let directory = server.running().state().directory();
-    directory.principals().iter().find(|p| p.name == name).unwrap().object_id.to_string()
-}
-
 /// A token of the application `app` of `tenant` for `scope` (its secret is `{app}-secret-0123456789`).
 pub async fn app_token(server: &TestServer, tenant: &str, app: &str, scope: &str) -> String {
     let secret = format!("{app}-secret-0123456789");
@@ -259,7 +254,7 @@ async fn another_tenants_role_definition_and_assignment_ids_cannot_be_taken_over
     let (status, body) = call(&server, Method::PUT, &path, &owner, Some(everything)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("ResourceIdInUse")), "{body}");
 
-    let grant = json!({"properties": {"roleDefinitionId": "Owner", "principalId": object_id(&server, "contributor")}});
+    let grant = json!({"properties": {"roleDefinitionId": "Owner", "principalId": server.object_id("contributor")}});
     let path = format!(
         "/subscriptions/{woodgrove}/providers/Microsoft.Authorization/roleAssignments/{}",
         victim_assignment.id
@@ -285,7 +280,7 @@ async fn contributors_cannot_switch_the_permission_model_or_write_policies_they_
     let path = vault_path(&server, "woodgrove", "ledger");
     for attacker in ["contributor", "kv-contributor"] {
         let token = app_token(&server, "woodgrove", attacker, ARM).await;
-        let me = object_id(&server, attacker);
+        let me = server.object_id(attacker);
         let everything = json!({"objectId": me, "tenantId": server.tenant_id("woodgrove"),
             "permissions": {"secrets": ["all"], "keys": [], "certificates": []}});
         for body in [
@@ -313,7 +308,7 @@ async fn contributors_cannot_switch_the_permission_model_or_write_policies_they_
 
     // vaults/write alone writes no access policy, by PATCH or through the accessPolicies endpoint.
     let writer = app_token(&server, "woodgrove", "vault-writer", ARM).await;
-    let entry = json!({"objectId": object_id(&server, "vault-writer"), "permissions": {"secrets": ["get"]}});
+    let entry = json!({"objectId": server.object_id("vault-writer"), "permissions": {"secrets": ["get"]}});
     let (status, body) =
         call(&server, Method::PATCH, &path, &writer, Some(json!({"properties": {"accessPolicies": [entry.clone()]}})))
             .await;
@@ -341,7 +336,7 @@ async fn contributors_cannot_switch_the_permission_model_or_write_policies_they_
 async fn user_and_groups_administrators_cannot_become_global_administrators() {
     let server = TestServer::start(&config()).await;
     let user_admin = user_token(&server, "user-admin", GRAPH).await;
-    let global_admin = object_id(&server, "global-admin");
+    let global_admin = server.object_id("global-admin");
     let reset = json!({"passwordProfile": {"password": "taken-over-password-1"}});
     for (method, body) in [
         (Method::PATCH, Some(reset.clone())),
@@ -357,8 +352,8 @@ async fn user_and_groups_administrators_cannot_become_global_administrators() {
     let (status, _) = user_sign_in(&server, "woodgrove", "cli", "global-admin", "global-admin-password-1", GRAPH).await;
     assert_eq!(status, 200);
     // Members of a role-assignable group are as privileged as the role.
-    let plain = object_id(&server, "plain");
-    let admins = object_id(&server, "admins");
+    let plain = server.object_id("plain");
+    let admins = server.object_id("admins");
     let join =
         |member: &str| json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")});
     let members = format!("/v1.0/groups/{admins}/members/$ref");
@@ -369,7 +364,7 @@ async fn user_and_groups_administrators_cannot_become_global_administrators() {
 
     for attacker in ["groups-admin", "user-admin"] {
         let token = user_token(&server, attacker, GRAPH).await;
-        let me = object_id(&server, attacker);
+        let me = server.object_id(attacker);
         let (status, refused) = call(&server, Method::POST, &members, &token, Some(join(&me))).await;
         assert_eq!(
             (status, refused["error"]["code"].as_str()),
@@ -377,7 +372,7 @@ async fn user_and_groups_administrators_cannot_become_global_administrators() {
             "{attacker}"
         );
         // Nor through a group nested in it.
-        let staff = object_id(&server, "staff");
+        let staff = server.object_id("staff");
         let (status, _) = call(&server, Method::POST, &members, &token, Some(join(&staff))).await;
         assert_eq!(status, 403, "{attacker}");
         let role_assignable = json!({"displayName": format!("{attacker}-admins"), "isAssignableToRole": true});
@@ -394,7 +389,7 @@ async fn user_and_groups_administrators_cannot_become_global_administrators() {
     let directory = server.running().state().directory();
     let tenant = directory.tenant("woodgrove").unwrap().id;
     for attacker in ["groups-admin", "user-admin"] {
-        let roles = directory.directory_roles_of(tenant, object_id(&server, attacker).parse().unwrap());
+        let roles = directory.directory_roles_of(tenant, server.object_id(attacker).parse().unwrap());
         assert_eq!(roles.len(), 1, "{attacker} gained a directory role");
     }
     let (_, groups) = call(&server, Method::GET, &format!("/v1.0/groups/{admins}"), &user_admin, None).await;
@@ -450,7 +445,7 @@ async fn graph_filters_select_what_they_name_and_other_options_are_refused() {
         (format!("/v1.0/users?$filter={}", query("mail eq 'plain@woodgrove'")), vec![]),
         (format!("/v1.0/groups?$filter={}", query("displayName eq 'staff'")), vec!["staff"]),
         (
-            format!("/v1.0/groups?$filter={}&$top=1", query(&format!("id eq '{}'", object_id(&server, "admins")))),
+            format!("/v1.0/groups?$filter={}&$top=1", query(&format!("id eq '{}'", server.object_id("admins")))),
             vec!["admins"],
         ),
     ] {
@@ -462,7 +457,7 @@ async fn graph_filters_select_what_they_name_and_other_options_are_refused() {
     let path =
         format!("/v1.0/servicePrincipals?$filter={}", query(&format!("servicePrincipalNames/any(c:c eq '{beta}')")));
     let (_, found) = call(&server, Method::GET, &path, &admin, None).await;
-    assert_eq!(found["value"][0]["id"], object_id(&server, "beta"));
+    assert_eq!(found["value"][0]["id"], server.object_id("beta"));
 
     for refused in [
         "/v1.0/applications?$search=%22displayName:beta%22".to_owned(),
@@ -472,7 +467,7 @@ async fn graph_filters_select_what_they_name_and_other_options_are_refused() {
         format!("/v1.0/applications?$filter={}", query("appId ne 'x'")),
         format!("/v1.0/applications?$filter={}", query("tags/all(c:c eq 'x')")),
         format!("/v1.0/users?filter={}", query("otherMails/any(c:c eq 'x')")),
-        format!("/v1.0/applications/{}?$filter={}", object_id(&server, "beta"), query("appId eq 'x'")),
+        format!("/v1.0/applications/{}?$filter={}", server.object_id("beta"), query("appId eq 'x'")),
     ] {
         let (status, body) = call(&server, Method::GET, &refused, &admin, None).await;
         assert_eq!(

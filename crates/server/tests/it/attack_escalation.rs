@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::attack_directory::{ARM, GRAPH, app_token, call, object_id};
+use crate::attack_directory::{ARM, GRAPH, app_token, call};
 use crate::harness::TestServer;
 
 /// Where a row's role is assigned.
@@ -185,7 +185,7 @@ role = "Key Vault Secrets User"
 /// order whether or not it is allowed; returns the client secret `addPassword` gave, if it did.
 async fn attack(server: &TestServer, i: usize) -> Option<String> {
     let tenant = server.tenant_id("woodgrove");
-    let me = object_id(server, &format!("attacker-{i}"));
+    let me = server.object_id(&format!("attacker-{i}"));
     let arm = app_token(server, "woodgrove", &format!("attacker-{i}"), ARM).await;
     let graph = app_token(server, "woodgrove", &format!("attacker-{i}"), GRAPH).await;
     let subscription = format!("/subscriptions/{tenant}");
@@ -219,18 +219,18 @@ async fn attack(server: &TestServer, i: usize) -> Option<String> {
     call(
         server,
         Method::PATCH,
-        &format!("/v1.0/users/{}", object_id(server, &format!("victim-{i}"))),
+        &format!("/v1.0/users/{}", server.object_id(&format!("victim-{i}"))),
         &graph,
         Some(reset),
     )
     .await;
-    let victim_app = object_id(server, &format!("victim-app-{i}"));
+    let victim_app = server.object_id(&format!("victim-app-{i}"));
     let (_, secret) =
         call(server, Method::POST, &format!("/v1.0/applications/{victim_app}/addPassword"), &graph, Some(json!({})))
             .await;
     let join = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{me}")});
     for group in [format!("readers-{i}"), format!("admins-{i}")] {
-        let path = format!("/v1.0/groups/{}/members/$ref", object_id(server, &group));
+        let path = format!("/v1.0/groups/{}/members/$ref", server.object_id(&group));
         call(server, Method::POST, &path, &graph, Some(join.clone())).await;
     }
     secret["secretText"].as_str().map(str::to_owned)
@@ -256,13 +256,13 @@ async fn no_built_in_role_gains_more_than_azure_and_entra_give_it() {
         let added_secret = attack(&server, i).await;
         let directory = server.running().state().directory();
         let mut roles: Vec<String> = directory
-            .directory_roles_of(tenant, object_id(&server, &format!("attacker-{i}")).parse().unwrap())
+            .directory_roles_of(tenant, server.object_id(&format!("attacker-{i}")).parse().unwrap())
             .iter()
             .filter_map(|id| strongroom_core::rbac::built_in_role(&id.to_string()).map(|r| r.name.clone()))
             .collect();
         roles.sort();
         // Read from the store rather than tried by signing in: failed sign-ins would lock the test's address.
-        let victim: Uuid = object_id(&server, &format!("victim-{i}")).parse().unwrap();
+        let victim: Uuid = server.object_id(&format!("victim-{i}")).parse().unwrap();
         let administrator_password = directory.users.get(&victim).is_some_and(|user| {
             strongroom_core::credential::verify_secret(&format!("pwned-{i}-password"), &user.password_hash)
         });

@@ -111,16 +111,16 @@ async fn one_attacker_behind_the_proxy_locks_out_only_itself_and_the_sign_in_log
         let sign_ins: Vec<Value> = audit
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|record| record["operationName"] == "TokenIssue")
+            .filter(|record| record["Type"] == "SigninLogs")
             .collect();
-        if sign_ins.iter().any(|r| r["callerIpAddress"] == "127.0.0.77") || std::time::Instant::now() > deadline {
+        if sign_ins.iter().any(|r| r["IPAddress"] == "127.0.0.77") || std::time::Instant::now() > deadline {
             break sign_ins;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert!(sign_ins.iter().any(|r| r["callerIpAddress"] == "127.0.0.66"), "the attacker, not the proxy");
-    assert!(sign_ins.iter().any(|r| r["callerIpAddress"] == "127.0.0.77"));
-    assert!(!sign_ins.iter().any(|r| r["callerIpAddress"] == PROXY));
+    assert!(sign_ins.iter().any(|r| r["IPAddress"] == "127.0.0.66"), "the attacker, not the proxy");
+    assert!(sign_ins.iter().any(|r| r["IPAddress"] == "127.0.0.77"));
+    assert!(!sign_ins.iter().any(|r| r["IPAddress"] == PROXY));
 }
 
 // --- Smart lock-out ---------------------------------------------------------------------------------------

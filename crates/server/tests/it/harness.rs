@@ -70,6 +70,12 @@ impl TestServer {
         self.running().state().directory().tenant(name).unwrap().id.to_string()
     }
 
+    /// The object id of the principal called `name`.
+    pub fn object_id(&self, name: &str) -> String {
+        let directory = self.running().state().directory();
+        directory.principals().iter().find(|p| p.name == name).unwrap().object_id.to_string()
+    }
+
     pub fn client_id(&self, app: &str) -> String {
         let directory = self.running().state().directory();
         directory.principals().iter().find(|p| p.name == app).unwrap().client_id.unwrap().to_string()
@@ -186,14 +192,14 @@ pub async fn billing_versions(server: &TestServer, token: &str, collection: &str
     body["value"].as_array().cloned().unwrap_or_default()
 }
 
-/// Whether the audit log holds a record of `operation` on the object `{collection}/{name}`.
+/// Whether the audit log holds a record of `operation` on the object `{collection}/{name}` itself.
 pub fn audited(server: &TestServer, operation: &str, collection: &str, name: &str) -> bool {
     let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
     let resource = format!("/{collection}/{name}");
     audit
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .any(|e| e["operationName"] == operation && e["resourceId"].as_str().is_some_and(|r| r.ends_with(&resource)))
+        .any(|e| e["OperationName"] == operation && e["Id"].as_str().is_some_and(|r| r.ends_with(&resource)))
 }
 
 /// The `error` object of a Key Vault error response, with its status.

@@ -10,6 +10,7 @@ mod attack_lockout;
 mod attack_objects;
 mod attack_review;
 mod attack_transport;
+mod audit_log;
 mod authorization;
 mod certificates;
 mod firewall;

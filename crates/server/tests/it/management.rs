@@ -120,11 +120,6 @@ fn vault_path(server: &TestServer, vault: &str) -> String {
     )
 }
 
-fn object_id(server: &TestServer, name: &str) -> String {
-    let directory = server.running().state().directory();
-    directory.principals().iter().find(|p| p.name == name).unwrap().object_id.to_string()
-}
-
 async fn read_secret(server: &TestServer, app: &str) -> u16 {
     let token = vault_token(server, app).await;
     server
@@ -180,7 +175,7 @@ async fn a_caller_without_control_plane_rights_is_refused_and_the_attempt_is_aud
     let vault = vault_path(&server, "ledger");
     let grant = json!({"properties": {
         "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/00482a5a-887f-4fb3-b363-3b7fe8e74483",
-        "principalId": object_id(&server, "mallory"),
+        "principalId": server.object_id("mallory"),
     }});
     let assignment = format!("{vault}/providers/Microsoft.Authorization/roleAssignments/{}", uuid::Uuid::new_v4());
     let (status, body) = call(&server, Method::PUT, &assignment, &mallory, Some(grant)).await;
@@ -211,18 +206,19 @@ async fn a_caller_without_control_plane_rights_is_refused_and_the_attempt_is_aud
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("InvalidAuthenticationTokenTenant")), "{body}");
     assert_eq!(read_secret(&server, "worker").await, 200, "nothing changed");
 
-    let mallory_id = object_id(&server, "mallory");
+    let mallory_id = server.object_id("mallory");
     server.server.take().unwrap().stop().await;
     let log = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
     let refusals: Vec<Value> = log
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|r| r["identity"]["claim"]["oid"] == mallory_id.as_str() && r["resultType"] == "Failure")
+        .filter(|r| r["Caller"] == mallory_id.as_str() && r["ActivityStatusValue"] == "Failure")
         .collect();
-    let operations: Vec<&str> = refusals.iter().map(|r| r["operationName"].as_str().unwrap()).collect();
+    let operations: Vec<&str> = refusals.iter().map(|r| r["OperationNameValue"].as_str().unwrap()).collect();
     assert!(operations.contains(&"Microsoft.Authorization/roleAssignments/write"), "{log}");
     assert!(operations.contains(&"Microsoft.KeyVault/vaults/write"), "{log}");
-    assert!(refusals.iter().all(|r| r["httpStatusCode"] == 403 && r["isRbacAuthorized"] == false));
+    assert!(refusals.iter().all(|r| r["Type"] == "AzureActivity" && r["Properties"]["httpStatusCode"] == 403));
+    assert!(refusals.iter().all(|r| r["Authorization"]["granted"] == false));
     assert!(!log.contains(&mallory) && !log.contains("mallory-password-1"));
 }
 
@@ -236,7 +232,7 @@ async fn role_assignments_changed_at_runtime_decide_the_next_request() {
 
     let (status, list) = call(&server, Method::GET, &assignments, &admin, None).await;
     assert_eq!(status, 200, "{list}");
-    let worker = object_id(&server, "worker");
+    let worker = server.object_id("worker");
     let granted = list["value"].as_array().unwrap().iter().find(|a| a["properties"]["principalId"] == worker).unwrap();
     assert_eq!(granted["properties"]["scope"], vault);
     let (status, _) = call(&server, Method::DELETE, granted["id"].as_str().unwrap(), &admin, None).await;
@@ -323,7 +319,7 @@ async fn vaults_are_created_changed_and_deleted_in_the_resource_manager_shape() 
         json!({"properties": {"softDeleteRetentionInDays": 3}}),
         json!({"properties": {"networkAcls": {"ipRules": [{"value": "not-an-address"}]}}}),
         json!({"properties": {"publicNetworkAccess": "Sometimes"}}),
-        json!({"properties": {"accessPolicies": [{"objectId": object_id(&server, "worker"), "permissions": {"secrets": ["levitate"]}}]}}),
+        json!({"properties": {"accessPolicies": [{"objectId": server.object_id("worker"), "permissions": {"secrets": ["levitate"]}}]}}),
     ] {
         let (status, body) = call(&server, Method::PATCH, &path, &contributor, Some(bad)).await;
         assert_eq!(status, 400, "{body}");
@@ -360,7 +356,7 @@ async fn vaults_are_created_changed_and_deleted_in_the_resource_manager_shape() 
     let (status, _) = call(&server, Method::GET, &path, &contributor, None).await;
     assert_eq!(status, 404);
     // The Contributor role cannot hand out access.
-    let grant = json!({"properties": {"roleDefinitionId": "Key Vault Administrator", "principalId": object_id(&server, "kv-contributor")}});
+    let grant = json!({"properties": {"roleDefinitionId": "Key Vault Administrator", "principalId": server.object_id("kv-contributor")}});
     let at = format!(
         "{}/providers/Microsoft.Authorization/roleAssignments/{}",
         vault_path(&server, "ledger"),
@@ -388,7 +384,7 @@ async fn custom_roles_defined_at_runtime_grant_what_they_say() {
     let (_, listed) = call(&server, Method::GET, &format!("/subscriptions/{tenant}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleName eq 'Secret Peeker'"), &owner, None).await;
     assert_eq!(listed["value"].as_array().unwrap().len(), 1, "{listed}");
 
-    let nobody = object_id(&server, "reader-app");
+    let nobody = server.object_id("reader-app");
     let assignment = format!(
         "{}/providers/Microsoft.Authorization/roleAssignments/{}",
         vault_path(&server, "ledger"),

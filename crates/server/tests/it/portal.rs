@@ -186,7 +186,7 @@ async fn people_sign_in_through_the_authorize_page_and_the_session_ends_with_its
     let set = loop {
         let audit = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
         let found = audit.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).find(|r| {
-            r["operationName"] == "SecretSet" && r["requestUri"].as_str().unwrap().contains("/secrets/from-portal")
+            r["OperationName"] == "SecretSet" && r["RequestUri"].as_str().unwrap().contains("/secrets/from-portal")
         });
         match found {
             Some(record) => break record,
@@ -196,7 +196,11 @@ async fn people_sign_in_through_the_authorize_page_and_the_session_ends_with_its
             None => panic!("the portal's write was not audited"),
         }
     };
-    assert_eq!(set["identity"]["claim"]["oid"], alice_id.to_string().as_str(), "as alice, not as the portal");
+    assert_eq!(
+        set["Identity"]["claim"]["http://schemas.microsoft.com/identity/claims/objectidentifier"],
+        alice_id.to_string().as_str(),
+        "as alice, not as the portal"
+    );
 
     let cookie = alice.cookies["__Host-strongroom-portal"].clone();
     let out = alice.post("/portal/signout", &[("csrf", &csrf)], Some(&server.authority_host())).await;
@@ -380,8 +384,8 @@ async fn the_audit_log_query_answers_only_the_vaults_records_to_those_who_may_re
         if status == 200 {
             let records = body["value"].as_array().unwrap();
             assert!(!records.is_empty());
-            assert!(records.iter().all(|r| r["resourceId"].as_str().unwrap().ends_with("/vaults/billing")));
-            assert!(records.iter().all(|r| r["operationName"] == "SecretList"));
+            assert!(records.iter().all(|r| r["_ResourceId"].as_str().unwrap().ends_with("/vaults/billing")));
+            assert!(records.iter().all(|r| r["OperationName"] == "SecretList"));
         }
     }
 }

@@ -91,10 +91,11 @@ async fn token_errors_carry_entra_codes() {
     server.server.take().unwrap().stop().await;
     let log = std::fs::read_to_string(server.dir.path().join("audit.log")).unwrap();
     let records: Vec<Value> = log.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-    let sign_ins: Vec<&Value> = records.iter().filter(|r| r["operationName"] == "TokenIssue").collect();
+    let sign_ins: Vec<&Value> = records.iter().filter(|r| r["OperationName"] == "Sign-in activity").collect();
     assert_eq!(sign_ins.len(), 9, "{log}");
-    assert!(sign_ins.iter().any(|r| r["resultDescription"] == "AADSTS7000215" && r["httpStatusCode"] == 401));
-    assert!(sign_ins.iter().any(|r| r["resultType"] == "Success" && r["identity"]["claim"]["appid"] == client_id));
+    assert!(sign_ins.iter().any(|r| r["ResultType"] == "7000215" && r["ResultSignature"] == "FAILURE"));
+    assert!(sign_ins.iter().any(|r| r["ResultType"] == "0" && r["AppId"] == client_id));
+    assert!(sign_ins.iter().any(|r| r["Category"] == "ServicePrincipalSignInLogs"));
     assert!(!log.contains("admin-secret-0123456789") && !log.contains("wrong-secret"));
 }
 

@@ -102,11 +102,6 @@ pub async fn password(
     server.token_request(authority, &form).await
 }
 
-fn object_id(server: &TestServer, name: &str) -> String {
-    let directory = server.running().state().directory();
-    directory.principals().iter().find(|p| p.name == name).unwrap().object_id.to_string()
-}
-
 #[tokio::test]
 async fn first_party_clients_sign_users_in_and_tokens_carry_the_users_own_tenant() {
     let server = TestServer::start(CONFIG).await;
@@ -117,7 +112,7 @@ async fn first_party_clients_sign_users_in_and_tokens_carry_the_users_own_tenant
             assert_eq!(status, 200, "{client} at {authority}: {body}");
             let access = claims(body["access_token"].as_str().unwrap());
             assert_eq!(access["tid"], contoso.as_str(), "{client} at {authority}");
-            assert_eq!(access["oid"], object_id(&server, "alice").as_str());
+            assert_eq!(access["oid"], server.object_id("alice").as_str());
             assert_eq!(access["appid"], client);
             assert_eq!(access["iss"].as_str().unwrap(), format!("{}/{contoso}/v2.0", server.authority_host()));
             assert_eq!(claims(body["id_token"].as_str().unwrap())["tid"], contoso.as_str());
@@ -129,7 +124,7 @@ async fn first_party_clients_sign_users_in_and_tokens_carry_the_users_own_tenant
     let access = claims(body["access_token"].as_str().unwrap());
     assert_eq!(
         (access["tid"].as_str(), access["oid"].as_str()),
-        (Some(fabrikam.as_str()), Some(object_id(&server, "bob").as_str()))
+        (Some(fabrikam.as_str()), Some(server.object_id("bob").as_str()))
     );
 
     // A tenant's authority signs in only its own users, whatever domain the name carries.
@@ -285,7 +280,7 @@ async fn device_codes_asked_at_organizations_are_decided_by_the_approving_user()
     assert_eq!(status, 200, "{body}");
     let access = claims(body["access_token"].as_str().unwrap());
     assert_eq!(access["tid"], server.tenant_id("fabrikam").as_str());
-    assert_eq!(access["oid"], object_id(&server, "bob").as_str());
+    assert_eq!(access["oid"], server.object_id("bob").as_str());
     // Once only.
     let (status, _) = poll().await;
     assert_eq!(status, 400);

@@ -177,10 +177,12 @@ async fn secrets_survive_a_restart_sealed_and_every_request_is_audited() {
             let records: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
             assert!(records.len() >= 3);
             assert!(!text.contains(&token), "the audit log holds a token");
-            let set = records.iter().find(|r| r["operationName"] == "SecretSet").unwrap();
-            assert_eq!(set["httpStatusCode"], 200);
-            assert_eq!(set["isRbacAuthorized"], true);
-            assert!(set["identity"]["claim"]["oid"].is_string());
+            let set = records.iter().find(|r| r["OperationName"] == "SecretSet").unwrap();
+            assert_eq!(set["HttpStatusCode"], 200);
+            assert_eq!(set["IsRbacAuthorized"], true);
+            assert!(
+                set["Identity"]["claim"]["http://schemas.microsoft.com/identity/claims/objectidentifier"].is_string()
+            );
         }
     }
 }

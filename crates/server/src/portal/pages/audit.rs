@@ -5,6 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use maud::html;
 use serde_json::Value;
+use strongroom_proto::audit::{AuditRecord, KeyVaultAudit};
 
 use super::{ARM_API, VaultPage, status_of};
 use crate::portal::html::{self, Tab};
@@ -49,15 +50,15 @@ pub async fn show(page: &VaultPage<'_>) -> Response {
                     thead { tr { th scope="col" { "Time" } th scope="col" { "Operation" } th scope="col" { "Caller" }
                         th scope="col" { "Address" } th scope="col" { "Status" } th scope="col" { "Result" } } }
                     tbody {
-                        @for record in answer.get("value").and_then(Value::as_array).into_iter().flatten() {
-                            @let text = |p: &str| record.pointer(p).and_then(Value::as_str).unwrap_or_default();
+                        @for row in rows(answer) {
+                            @let (oid, appid) = row.identity.as_ref().map_or(("", ""), |i| (&i.claim.oid, &i.claim.appid));
                             tr {
-                                td { (text("/time")) }
-                                td { (text("/operationName")) }
-                                td { (caller(visit, text("/identity/claim/oid"), text("/identity/claim/appid"))) }
-                                td { (text("/callerIpAddress")) }
-                                td { (record.get("httpStatusCode").and_then(Value::as_u64).unwrap_or_default()) }
-                                td { (text("/resultType")) " " (text("/resultDescription")) }
+                                td { (row.time_generated) }
+                                td { (row.operation_name) }
+                                td { (caller(visit, oid, appid)) }
+                                td { (row.caller_ip_address) }
+                                td { (row.http_status_code) }
+                                td { (row.result_type) " " (row.result_description.as_deref().unwrap_or_default()) }
                             }
                         }
                     }
@@ -66,6 +67,16 @@ pub async fn show(page: &VaultPage<'_>) -> Response {
         }
     };
     page.render(status, Tab::Audit, "Audit log", body)
+}
+
+/// The vault's rows in the log query's answer.
+fn rows(answer: &Value) -> Vec<KeyVaultAudit> {
+    let records = answer.get("value").cloned().and_then(|v| serde_json::from_value::<Vec<AuditRecord>>(v).ok());
+    let vault_rows = records.into_iter().flatten().filter_map(|record| match record {
+        AuditRecord::KeyVault(row) => Some(*row),
+        _ => None,
+    });
+    vault_rows.collect()
 }
 
 /// The log query's path for the filters the visit's query gives.
