@@ -49,8 +49,6 @@ impl AuditRecord {
 pub struct KeyVaultAudit {
     /// RFC 3339 UTC time the request arrived.
     pub time_generated: String,
-    /// The vault's tenant.
-    pub tenant_id: String,
     /// The vault's Resource Manager id; absent when the host named no known vault.
     #[serde(rename = "_ResourceId", skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
@@ -97,7 +95,8 @@ pub struct KeyVaultAudit {
     pub tls_version: Option<String>,
 }
 
-/// The caller's identity, as Key Vault logs it: the claims that name it, under their claim-type names.
+/// The caller's identity, as Key Vault logs it: the claims that name it, under their claim-type names. The
+/// tenant is the vault's (a token of another tenant is refused), which `_ResourceId` names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditIdentity {
     /// The claims that name the caller.
@@ -112,9 +111,6 @@ pub struct AuditClaims {
     pub oid: String,
     /// Client id of the application that obtained the token.
     pub appid: String,
-    /// Tenant id.
-    #[serde(rename = "http://schemas.microsoft.com/identity/claims/tenantid")]
-    pub tid: String,
     /// `app` or `user`.
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub idtyp: String,

@@ -130,7 +130,6 @@ mod tests {
     fn record(time: &str, vault: &str, operation: &str, oid: &str, ok: bool) -> AuditRecord {
         AuditRecord::KeyVault(Box::new(KeyVaultAudit {
             time_generated: time.into(),
-            tenant_id: "t".into(),
             resource_id: Some(format!("/subscriptions/s/resourcegroups/g/providers/microsoft.keyvault/vaults/{vault}")),
             operation_name: operation.into(),
             operation_version: "7.5".into(),
@@ -141,7 +140,7 @@ mod tests {
             caller_ip_address: "127.0.0.1".into(),
             correlation_id: String::new(),
             identity: Some(AuditIdentity {
-                claim: AuditClaims { oid: oid.into(), appid: "app".into(), tid: "t".into(), idtyp: String::new() },
+                claim: AuditClaims { oid: oid.into(), appid: "app".into(), idtyp: String::new() },
             }),
             id: String::new(),
             request_uri: String::new(),

@@ -37,9 +37,7 @@ use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Directory, Subscription
 use strongroom_core::network::ClientAddress;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
-use strongroom_proto::audit::{
-    Activity, ActivityAuthorization, ActivityProperties, ActivityRequest, AuditClaims, AuditIdentity, AuditRecord,
-};
+use strongroom_proto::audit::{Activity, ActivityAuthorization, ActivityProperties, ActivityRequest, AuditRecord};
 use uuid::Uuid;
 
 use self::error::ManagementError;
@@ -217,9 +215,9 @@ pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Reques
     let arrival = Arrival::at(&state.clock);
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let mut identity = None;
+    let mut caller_ids = None;
     let mut draft = AuditDraft::default();
-    let outcome = run(&state, &parts.method, &parts.uri, &parts.headers, body, &mut identity, &mut draft).await;
+    let outcome = run(&state, &parts.method, &parts.uri, &parts.headers, body, &mut caller_ids, &mut draft).await;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.code())),
@@ -231,7 +229,7 @@ pub async fn handle(state: Arc<AppState>, client: ClientAddress, request: Reques
     let settled = RequestFacts { arrival, headers: &parts.headers, status }.settle();
     let action = draft.action.map_or("Unknown", Action::as_str);
     let client = client.to_string();
-    let (caller, tenant_id) = identity.map(|i| (i.claim.oid, i.claim.tid)).unwrap_or_default();
+    let (caller, tenant_id) = caller_ids.unwrap_or_default();
     let record = AuditRecord::Activity(Box::new(Activity {
         category_value: "Administrative".to_owned(),
         operation_name_value: action.to_owned(),
@@ -270,7 +268,7 @@ async fn run(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-    identity: &mut Option<AuditIdentity>,
+    caller_ids: &mut Option<(String, String)>,
     draft: &mut AuditDraft,
 ) -> Result<Response, ManagementError> {
     let (path, query) = (uri.path(), uri.query());
@@ -284,14 +282,7 @@ async fn run(
     // Who asks, and what they send, are settled before the write lock: a caller that is slow to send its
     // body (or sends a bad token) never holds up another tenant's write.
     let (tenant, caller) = authenticate(state, &state.directory(), headers)?;
-    *identity = Some(AuditIdentity {
-        claim: AuditClaims {
-            oid: caller.claims.oid.clone(),
-            appid: caller.claims.appid.clone(),
-            tid: caller.claims.tid.clone(),
-            idtyp: caller.claims.idtyp.clone(),
-        },
-    });
+    *caller_ids = Some((caller.claims.oid.clone(), caller.claims.tid.clone()));
     let body = read_body(body).await?;
     // Changes are planned and applied one at a time, each against the directory the last one left.
     let _writing = match *method {

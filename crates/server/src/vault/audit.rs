@@ -79,7 +79,6 @@ impl<'r> VaultAudit<'r> {
         };
         let policies = vault.is_some_and(|v| v.authorization == AuthorizationModel::AccessPolicies);
         let row = KeyVaultAudit {
-            tenant_id: vault.map(|v| hyphenated(v.tenant_id)).unwrap_or_default(),
             resource_id: vault.map(resource_id),
             operation_name: self.operation_name.to_owned(),
             operation_version: Query::raw_api_version(uri.query()),
@@ -112,7 +111,6 @@ pub fn system_event(state: &AppState, vault: &Vault, collection: &str, name: &st
     let id = [state.endpoints.vault_url(&vault.name).trim_end_matches('/'), "/", collection, "/", name].concat();
     AuditRecord::KeyVault(Box::new(KeyVaultAudit {
         time_generated: time.unwrap_or_default(),
-        tenant_id: hyphenated(vault.tenant_id),
         resource_id: Some(resource_id(vault)),
         operation_name: operation.to_owned(),
         operation_version: String::new(),

@@ -163,7 +163,6 @@ async fn run_stages(
         claim: AuditClaims {
             oid: caller.claims.oid.clone(),
             appid: caller.claims.appid.clone(),
-            tid: caller.claims.tid.clone(),
             idtyp: caller.claims.idtyp.clone(),
         },
     });
