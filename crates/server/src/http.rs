@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -44,6 +45,8 @@ const RESERVED_DESCRIPTORS: u64 = 256;
 /// accepted.
 pub struct ConnectionGate {
     limits: ConnectionLimits,
+    /// What the limits ended, for metrics.
+    hits: Arc<LimitHits>,
     open: Arc<Semaphore>,
     per_address: Mutex<HashMap<IpAddr, usize>>,
     exempt: Vec<IpNet>,
@@ -75,7 +78,13 @@ impl ConnectionGate {
             limits,
             per_address: Mutex::default(),
             exempt: trusted_proxies.to_vec(),
+            hits: Arc::default(),
         })
+    }
+
+    /// What the limits ended since start.
+    pub fn hits(&self) -> &LimitHits {
+        &self.hits
     }
 
     /// Connections open now, and the cap.
@@ -86,6 +95,14 @@ impl ConnectionGate {
 
     /// A place for a connection from `peer`, or `None` when a cap is reached.
     fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
+        let admission = self.try_admit(peer);
+        if admission.is_none() {
+            self.hits.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        admission
+    }
+
+    fn try_admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admission> {
         let permit = Arc::clone(&self.open).try_acquire_owned().ok()?;
         let counted = !self.exempt.iter().any(|net| net.contains(&peer));
         let source = source_of(peer);
@@ -156,7 +173,7 @@ pub async fn accept_loop(
                     let connection = ConnectionInfo::new(peer, local, private_endpoint.clone());
                     let (acceptor, state, identity) = (acceptor.clone(), Arc::clone(&state), identity.clone());
                     tokio::spawn(async move {
-                        serve_tls(stream, connection, acceptor, &admission.gate.limits, state, identity).await;
+                        serve_tls(stream, connection, acceptor, &admission.gate, state, identity).await;
                         drop(admission);
                     });
                 }
@@ -174,17 +191,20 @@ async fn serve_tls(
     stream: TcpStream,
     mut connection: ConnectionInfo,
     acceptor: TlsAcceptor,
-    limits: &ConnectionLimits,
+    gate: &ConnectionGate,
     state: Arc<AppState>,
     identity: Router,
 ) {
-    let tls = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout(gate.limits.header_read_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!(peer = %connection.peer, "TLS handshake failed: {e}");
             return;
         }
-        Err(_) => return,
+        Err(_) => {
+            gate.hits.handshake.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
     };
     // The protocol is the one agreed by ALPN, so that no time is spent waiting for a preface to tell.
     let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
@@ -194,26 +214,27 @@ async fn serve_tls(
         _ => None,
     };
     let peer = connection.peer;
-    let body_timeout = limits.body_read_timeout;
+    let (body_timeout, hits) = (gate.limits.body_read_timeout, Arc::clone(&gate.hits));
     let service = move |request: Request<Incoming>| {
         let state = Arc::clone(&state);
         let identity = identity.clone();
         let connection = connection.clone();
-        let request = request.map(|body| Body::new(TimeoutBody::new(body, body_timeout)));
+        let request = request.map(|body| Body::new(TimeoutBody::new(body, body_timeout, Arc::clone(&hits))));
         async move { Ok::<_, Infallible>(dispatch(state, connection, identity, request).await) }
     };
-    serve(tls, http2, limits, service, peer).await;
+    serve(tls, http2, gate, service, peer).await;
 }
 
 /// Serves one connection under `limits`: the header-read timeout (hyper's, which also bounds the wait for the
 /// next request on HTTP/1.1), the HTTP/2 limits, and the idle timeout — a connection with no request in
 /// progress for that long is shut down, whatever its protocol.
-async fn serve<I, S, F>(io: I, http2: bool, limits: &ConnectionLimits, service: S, peer: SocketAddr)
+async fn serve<I, S, F>(io: I, http2: bool, gate: &ConnectionGate, service: S, peer: SocketAddr)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Result<Response, Infallible>> + Send + 'static,
 {
+    let limits = &gate.limits;
     let activity = Arc::new(Activity::new());
     let counted = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -241,12 +262,16 @@ where
     let ended = tokio::select! {
         ended = connection.as_mut() => ended,
         () = activity.idle_for(limits.idle_timeout) => {
+            gate.hits.idle.fetch_add(1, Ordering::Relaxed);
             connection.as_mut().graceful_shutdown();
             // Nothing is in progress: the shutdown is quick, unless the client stops reading.
             tokio::time::timeout(limits.header_read_timeout, connection.as_mut()).await.unwrap_or(Ok(()))
         }
     };
     if let Err(e) = ended {
+        if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout) {
+            gate.hits.header.fetch_add(1, Ordering::Relaxed);
+        }
         tracing::debug!(%peer, "connection ended: {e}");
     }
 }
@@ -298,11 +323,40 @@ struct TimeoutBody {
     inner: Incoming,
     timeout: Duration,
     deadline: Option<Pin<Box<Sleep>>>,
+    hits: Arc<LimitHits>,
 }
 
 impl TimeoutBody {
-    fn new(inner: Incoming, timeout: Duration) -> Self {
-        Self { inner, timeout, deadline: None }
+    fn new(inner: Incoming, timeout: Duration, hits: Arc<LimitHits>) -> Self {
+        Self { inner, timeout, deadline: None, hits }
+    }
+}
+
+/// Connections and requests the limits ended since start, for metrics.
+#[derive(Debug, Default)]
+pub struct LimitHits {
+    refused: AtomicU64,
+    handshake: AtomicU64,
+    header: AtomicU64,
+    idle: AtomicU64,
+    body: AtomicU64,
+}
+
+impl LimitHits {
+    /// Connections refused at a cap.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Timeouts by what timed out: `handshake`, `header`, `idle`, `body`.
+    pub fn timeouts(&self) -> [(&'static str, u64); 4] {
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        [
+            ("handshake", count(&self.handshake)),
+            ("header", count(&self.header)),
+            ("idle", count(&self.idle)),
+            ("body", count(&self.body)),
+        ]
     }
 }
 
@@ -334,6 +388,7 @@ impl hyper::body::Body for TimeoutBody {
         let timeout = self.timeout;
         let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         if deadline.as_mut().poll(cx).is_ready() {
+            self.hits.body.fetch_add(1, Ordering::Relaxed);
             return Poll::Ready(Some(Err(Box::new(BodyTimedOut))));
         }
         Pin::new(&mut self.inner).poll_frame(cx).map_err(Into::into)
@@ -410,15 +465,16 @@ pub async fn plain_accept_loop(
                     let local = stream.local_addr().unwrap_or(peer);
                     let connection = ConnectionInfo::new(peer, local, None);
                     let router = router.clone();
-                    let body_timeout = admission.gate.limits.body_read_timeout;
+                    let (body_timeout, hits) = (admission.gate.limits.body_read_timeout, Arc::clone(&admission.gate.hits));
                     tokio::spawn(async move {
                         let service = move |request: Request<Incoming>| {
-                            let mut request = request.map(|body| Body::new(TimeoutBody::new(body, body_timeout)));
+                            let mut request =
+                                request.map(|body| Body::new(TimeoutBody::new(body, body_timeout, Arc::clone(&hits))));
                             request.extensions_mut().insert(connection.clone());
                             let router = router.clone();
                             async move { Ok::<_, Infallible>(serve_router(router, request).await) }
                         };
-                        serve(stream, false, &admission.gate.limits, service, peer).await;
+                        serve(stream, false, &admission.gate, service, peer).await;
                         drop(admission);
                     });
                 }

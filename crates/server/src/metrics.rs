@@ -20,6 +20,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use strongroom_store::StoreUsage;
+
 use crate::http::ConnectionGate;
 use crate::state::AppState;
 
@@ -250,12 +252,14 @@ impl Metrics {
             );
             let _ = writeln!(text, "{name}{{result=\"hit\"}} {hits}\n{name}{{result=\"miss\"}} {misses}");
         }
+        render_http(&mut text, gauges);
+        render_store(&mut text, &gauges.store);
         text
     }
 }
 
 /// Values read when metrics are scraped.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Gauges {
     /// Attempts refused by the lock-out since start.
     pub lockouts: u64,
@@ -265,6 +269,12 @@ pub struct Gauges {
     pub connections_max: usize,
     /// The store cache's hits and misses, when it has a cache.
     pub cache_reads: Option<(u64, u64)>,
+    /// The store's database work, pool and cluster.
+    pub store: StoreUsage,
+    /// Connections refused at a cap.
+    pub connections_refused: u64,
+    /// Timeouts of the HTTP layer, by what timed out.
+    pub http_timeouts: [(&'static str, u64); 4],
 }
 
 impl Gauges {
@@ -274,6 +284,74 @@ impl Gauges {
             0 => 0.0,
             max => 100.0 * self.connections_open as f64 / max as f64,
         }
+    }
+}
+
+/// The HTTP layer's refusals and timeouts.
+fn render_http(text: &mut String, gauges: &Gauges) {
+    let refused = "strongroom_http_connections_refused_total";
+    header(text, refused, "counter", "Connections closed at once because a connection cap was reached.");
+    let _ = writeln!(text, "{refused} {}", gauges.connections_refused);
+    let name = "strongroom_http_timeouts_total";
+    header(
+        text,
+        name,
+        "counter",
+        "Connections and requests ended by a time limit: the TLS handshake, a request's header, an idle connection, a request body.",
+    );
+    for (stage, count) in gauges.http_timeouts {
+        let _ = writeln!(text, "{name}{{stage=\"{stage}\"}} {count}");
+    }
+}
+
+/// The store's work on its database, its connection pool and, on a shared database, the other nodes.
+fn render_store(text: &mut String, store: &StoreUsage) {
+    let duration = "strongroom_store_operation_duration_seconds";
+    header(text, duration, "summary", "Database work, from asking for a connection to the answer, by kind.");
+    for (kind, timed) in [("read", store.reads), ("write", store.writes)] {
+        let _ = writeln!(text, "{duration}_sum{{kind=\"{kind}\"}} {:.6}", timed.seconds);
+        let _ = writeln!(text, "{duration}_count{{kind=\"{kind}\"}} {}", timed.count);
+    }
+    let failures = "strongroom_store_failures_total";
+    header(text, failures, "counter", "Database work that failed, by kind of failure.");
+    for (kind, count) in &store.failures {
+        let _ = writeln!(text, "{failures}{{kind=\"{kind}\"}} {count}");
+    }
+    if let Some(pool) = store.pool {
+        let name = "strongroom_store_pool_connections";
+        header(text, name, "gauge", "The database connection pool: connections open, idle, and the most it opens.");
+        for (state, count) in [("open", pool.open), ("idle", pool.idle), ("max", pool.max)] {
+            let _ = writeln!(text, "{name}{{state=\"{state}\"}} {count}");
+        }
+    }
+    if let Some(cluster) = store.cluster {
+        for (name, kind, help, value) in [
+            ("strongroom_cluster_peers", "gauge", "Other nodes heard from in the last seconds.", cluster.peers as f64),
+            (
+                "strongroom_cluster_notices_heard_total",
+                "counter",
+                "Change notices heard from the other nodes.",
+                cluster.notices_heard as f64,
+            ),
+            (
+                "strongroom_cluster_unacknowledged_writes_total",
+                "counter",
+                "Writes whose change not every other node acknowledged in time.",
+                cluster.unacknowledged as f64,
+            ),
+        ] {
+            header(text, name, kind, help);
+            let _ = writeln!(text, "{name} {value}");
+        }
+        let lag = "strongroom_cluster_acknowledgement_seconds";
+        header(
+            text,
+            lag,
+            "summary",
+            "The cluster's lag as writes see it: the wait for the other nodes to take a change up.",
+        );
+        let _ =
+            writeln!(text, "{lag}_sum {:.6}\n{lag}_count {}", cluster.acknowledged.seconds, cluster.acknowledged.count);
     }
 }
 
@@ -320,6 +398,9 @@ async fn metrics(State(scrape): State<Scrape>) -> Response {
         connections_open,
         connections_max,
         cache_reads: scrape.state.store.cache_reads(),
+        store: scrape.state.store.usage(),
+        connections_refused: scrape.gate.hits().refused(),
+        http_timeouts: scrape.gate.hits().timeouts(),
     };
     let text = scrape.state.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -360,6 +441,20 @@ mod tests {
             connections_open: 5,
             connections_max: 100,
             cache_reads: Some((7, 3)),
+            store: StoreUsage {
+                reads: strongroom_store::Timed { count: 4, seconds: 0.25 },
+                failures: vec![("unavailable", 1)],
+                pool: Some(strongroom_store::PoolUsage { open: 3, idle: 2, max: 16 }),
+                cluster: Some(strongroom_store::ClusterUsage {
+                    peers: 2,
+                    notices_heard: 9,
+                    acknowledged: strongroom_store::Timed { count: 5, seconds: 0.5 },
+                    unacknowledged: 1,
+                }),
+                ..StoreUsage::default()
+            },
+            connections_refused: 6,
+            http_timeouts: [("handshake", 1), ("header", 2), ("idle", 3), ("body", 4)],
         });
         for line in [
             r#"strongroom_keyvault_service_api_hit_total{vault="dev",activity_type="secret",activity_name="SecretGet"} 3"#,
@@ -371,6 +466,16 @@ mod tests {
             "strongroom_sign_in_lockouts_total 2",
             "strongroom_keyvault_saturation_percent 5",
             r#"strongroom_store_cache_reads_total{result="hit"} 7"#,
+            r#"strongroom_store_operation_duration_seconds_sum{kind="read"} 0.250000"#,
+            r#"strongroom_store_operation_duration_seconds_count{kind="write"} 0"#,
+            r#"strongroom_store_failures_total{kind="unavailable"} 1"#,
+            r#"strongroom_store_pool_connections{state="idle"} 2"#,
+            "strongroom_cluster_peers 2",
+            "strongroom_cluster_notices_heard_total 9",
+            "strongroom_cluster_unacknowledged_writes_total 1",
+            "strongroom_cluster_acknowledgement_seconds_count 5",
+            "strongroom_http_connections_refused_total 6",
+            r#"strongroom_http_timeouts_total{stage="body"} 4"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\nnot in\n{text}");
         }

@@ -301,6 +301,10 @@ impl Store for CachedStore {
         self.inner.list_objects(place, page).await
     }
 
+    fn usage(&self) -> crate::StoreUsage {
+        self.inner.usage()
+    }
+
     fn cache_reads(&self) -> Option<(u64, u64)> {
         Some((self.cache.hits.load(Ordering::Relaxed), self.cache.misses.load(Ordering::Relaxed)))
     }

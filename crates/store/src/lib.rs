@@ -220,6 +220,56 @@ impl Default for ChangeFeed {
     }
 }
 
+/// What a store has done since start, for metrics: counters only grow, except the pool's and the peers'.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreUsage {
+    /// Reads run on the database, and the time they took, from asking for a connection to the answer.
+    pub reads: Timed,
+    /// Writes (transactions), likewise, including the wait for the other nodes' acknowledgement.
+    pub writes: Timed,
+    /// Failures by kind (`unavailable`, `contention`, `database`, `seal`, `corrupt`, `io`); an outcome such
+    /// as a name already taken is not one.
+    pub failures: Vec<(&'static str, u64)>,
+    /// The connection pool, when the store keeps one.
+    pub pool: Option<PoolUsage>,
+    /// The other nodes on the database, when it is shared.
+    pub cluster: Option<ClusterUsage>,
+}
+
+/// A count of things done, and the time they took in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timed {
+    /// How many.
+    pub count: u64,
+    /// Seconds, in all.
+    pub seconds: f64,
+}
+
+/// A connection pool now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open (idle or in use).
+    pub open: usize,
+    /// Connections idle.
+    pub idle: usize,
+    /// The most it opens.
+    pub max: usize,
+}
+
+/// How this node hears the others on a shared database.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClusterUsage {
+    /// Other nodes heard from in the last seconds.
+    pub peers: usize,
+    /// Change notices heard from other nodes since start.
+    pub notices_heard: u64,
+    /// This node's writes that waited for the other nodes to take them up, and the time waited in all: the
+    /// cluster's lag, as a write sees it.
+    pub acknowledged: Timed,
+    /// Writes whose acknowledgements did not all come in time.
+    pub unacknowledged: u64,
+}
+
 /// What an integrity check found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Integrity {
@@ -444,6 +494,11 @@ pub trait Store: Send + Sync {
     /// Version reads answered from a cache and from the database since start, when there is a cache.
     fn cache_reads(&self) -> Option<(u64, u64)> {
         None
+    }
+
+    /// What the store has done since start, for metrics.
+    fn usage(&self) -> StoreUsage {
+        StoreUsage::default()
     }
 
     /// Whether this process may run the installation's maintenance (purges, rotations, renewals) now: one

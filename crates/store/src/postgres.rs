@@ -38,7 +38,7 @@ use uuid::Uuid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::sql::{Backend, Database, Dialect, Row, SqlStore, Value};
-use crate::{ChangeFeed, ChangeNotice};
+use crate::{ChangeFeed, ChangeNotice, ClusterUsage, PoolUsage, Timed};
 
 /// The PostgreSQL store.
 pub type PostgresStore = SqlStore<PostgresBackend>;
@@ -305,6 +305,23 @@ impl Backend for PostgresBackend {
         Some(self.feed.clone())
     }
 
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        let pool = self.pool.lock();
+        Some(PoolUsage { open: pool.open, idle: pool.idle.len(), max: POOL_SIZE })
+    }
+
+    fn cluster_usage(&self) -> Option<ClusterUsage> {
+        let peers = &self.peers;
+        #[allow(clippy::cast_precision_loss)] // microseconds summed stay far below 2^52 for centuries
+        let seconds = peers.waited_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        Some(ClusterUsage {
+            peers: peers.live(self.node).len(),
+            notices_heard: peers.heard.load(Ordering::Relaxed),
+            acknowledged: Timed { count: peers.waits.load(Ordering::Relaxed), seconds },
+            unacknowledged: peers.unacknowledged.load(Ordering::Relaxed),
+        })
+    }
+
     fn lead(&self) -> Result<bool> {
         let mut lead = self.lead.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = lead.as_mut() {
@@ -529,6 +546,12 @@ struct Peers {
     seen: Mutex<HashMap<Uuid, Instant>>,
     acks: Mutex<HashMap<u64, HashSet<Uuid>>>,
     acked: Condvar,
+    /// For metrics: change notices heard, writes that waited for acknowledgements (and microseconds waited),
+    /// and writes whose acknowledgements did not all come.
+    heard: AtomicU64,
+    waits: AtomicU64,
+    waited_micros: AtomicU64,
+    unacknowledged: AtomicU64,
 }
 
 impl Peers {
@@ -555,13 +578,20 @@ impl Peers {
 
     /// Waits until every one of `peers` acknowledged `transaction`, or [`ACK_TIMEOUT`].
     fn wait_for_acks(&self, transaction: u64, peers: &[Uuid]) {
-        let deadline = Instant::now() + ACK_TIMEOUT;
+        let started = Instant::now();
+        let deadline = started + ACK_TIMEOUT;
         let mut acks = self.acks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         loop {
             let done = acks.get(&transaction).is_some_and(|from| peers.iter().all(|p| from.contains(p)));
             let now = Instant::now();
             if done || peers.is_empty() || now >= deadline {
+                if !peers.is_empty() {
+                    self.waits.fetch_add(1, Ordering::Relaxed);
+                    let waited = u64::try_from((now - started).as_micros()).unwrap_or(u64::MAX);
+                    self.waited_micros.fetch_add(waited, Ordering::Relaxed);
+                }
                 if !done && !peers.is_empty() {
+                    self.unacknowledged.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(transaction, "not every node acknowledged a change in time");
                 }
                 acks.remove(&transaction);
@@ -651,7 +681,10 @@ impl Listener {
                 let Some(transaction) = words.next() else { return Ok(()) };
                 for line in words.next().unwrap_or_default().lines() {
                     match ChangeNotice::decode(line) {
-                        Some(change) => self.feed.publish(&change),
+                        Some(change) => {
+                            self.peers.heard.fetch_add(1, Ordering::Relaxed);
+                            self.feed.publish(&change);
+                        }
                         // Never from a node of this version: dropped, and logged without its content, which
                         // could carry what a client typed.
                         None => {

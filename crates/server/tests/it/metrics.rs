@@ -5,15 +5,24 @@
 use crate::harness::{STANDARD_TENANTS, TestServer};
 
 /// The value of the sample `series` (name and labels, as written) in a scrape, 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
+pub fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
         .map_or(0.0, |value| value.parse().unwrap())
 }
 
+/// A scrape of `server`'s `/metrics`.
+pub async fn scrape(server: &TestServer) -> String {
+    let address = server.running().metrics_address().unwrap();
+    reqwest::get(format!("http://{address}/metrics")).await.unwrap().text().await.unwrap()
+}
+
 #[tokio::test]
 async fn vault_and_token_requests_move_the_counters_and_health_answers() {
-    let server = TestServer::start(&format!("metrics_listen = \"127.0.0.1:0\"\n{STANDARD_TENANTS}")).await;
+    let server = TestServer::start(&format!(
+        "metrics_listen = \"127.0.0.1:0\"\nheader_read_timeout_seconds = 1\n{STANDARD_TENANTS}"
+    ))
+    .await;
     let address = server.running().metrics_address().unwrap();
     let plain = reqwest::Client::new();
     let scrape = || async {
@@ -49,11 +58,26 @@ async fn vault_and_token_requests_move_the_counters_and_health_answers() {
     assert!(sample(&after, "strongroom_http_connections_open") >= 1.0);
     let cached = r#"strongroom_store_cache_reads_total{result="hit"}"#;
     assert!(sample(&after, cached) > sample(&before, cached), "the second read of a value came from the cache");
+    let reads = r#"strongroom_store_operation_duration_seconds_count{kind="read"}"#;
+    assert!(sample(&after, reads) > sample(&before, reads), "the first read of a value went to the database");
+    assert!(sample(&after, r#"strongroom_store_operation_duration_seconds_sum{kind="read"}"#) > 0.0);
+    assert!(after.contains("strongroom_store_failures_total{kind=\"unavailable\"} 0"), "{after}");
+    assert!(!after.contains("strongroom_store_pool_connections"), "SQLite keeps no pool");
     assert!(!after.contains("nowhere"), "a host that names no vault adds no series");
     for line in after.lines().filter(|l| l.starts_with("# TYPE ")) {
         let kind = line.rsplit(' ').next().unwrap();
         assert!(["counter", "gauge", "summary"].contains(&kind), "{line}");
     }
+
+    // A client that connects and never says hello is shut out when the handshake's time is up, and counted.
+    let handshakes = r#"strongroom_http_timeouts_total{stage="handshake"}"#;
+    let silent = tokio::net::TcpStream::connect(server.running().address()).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sample(&scrape().await, handshakes) == sample(&after, handshakes) {
+        assert!(std::time::Instant::now() < deadline, "the silent connection was not timed out");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(silent);
 
     for (path, body) in [("/healthz", "ok\n"), ("/readyz", "ready\n")] {
         let response = plain.get(format!("http://{address}{path}")).send().await.unwrap();

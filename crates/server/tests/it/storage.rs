@@ -17,6 +17,7 @@ use strongroom_server::config::Config;
 use strongroom_server::installation::Installation;
 
 use crate::harness::{STANDARD_TENANTS, TestServer, billing_call};
+use crate::metrics::{sample, scrape};
 
 /// A TCP relay to the database that the test can cut (every connection dropped, new ones refused) and mend.
 struct Relay {
@@ -145,12 +146,44 @@ async fn a_node_that_loses_its_database_answers_503_and_recovers_by_itself() {
     }
     let (status, body) = billing_call(&server, &token, Method::GET, "/secrets/kept", None).await;
     assert_eq!((status, body["value"].as_str()), (200, Some("v2")));
+    let metrics = scrape(&server).await;
+    assert!(sample(&metrics, r#"strongroom_store_failures_total{kind="unavailable"}"#) >= 1.0, "{metrics}");
+    assert_eq!(sample(&metrics, r#"strongroom_store_pool_connections{state="max"}"#), 16.0);
     // Ready again once the other nodes' changes are heard again, which the feed's own reconnection decides.
     let deadline = Instant::now() + Duration::from_secs(20);
     while readiness().await != 200 {
         assert!(Instant::now() < deadline, "not ready 20 s after the database came back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The cluster's metrics: a write on one node waits for the other to take it up, and both count it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_count_the_notices_they_hear_and_the_acknowledgements_they_wait_for() {
+    let Some(admin) = postgres_server("cluster metrics") else { return };
+    let url = tokio::task::spawn_blocking(move || create_database(&admin)).await.unwrap().unwrap();
+    let tail = format!("storage = \"{url}\"\nmetrics_listen = \"127.0.0.1:0\"\n{STANDARD_TENANTS}");
+    let a = TestServer::start(&tail).await;
+    let b = TestServer::start_beside(&a, &tail).await;
+    // Nodes learn of each other from their heartbeats, once a second.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sample(&scrape(&a).await, "strongroom_cluster_peers") < 1.0 {
+        assert!(Instant::now() < deadline, "node A never heard of node B");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let heard_before = sample(&scrape(&b).await, "strongroom_cluster_notices_heard_total");
+    let token = a.token("contoso", "admin").await;
+    let (status, _) = billing_call(&a, &token, Method::PUT, "/secrets/shared", Some(json!({"value": "v1"}))).await;
+    assert_eq!(status, 200);
+
+    let on_a = scrape(&a).await;
+    assert!(sample(&on_a, "strongroom_cluster_acknowledgement_seconds_count") >= 1.0, "{on_a}");
+    assert!(sample(&on_a, "strongroom_cluster_acknowledgement_seconds_sum") > 0.0);
+    assert_eq!(sample(&on_a, "strongroom_cluster_unacknowledged_writes_total"), 0.0);
+    assert!(sample(&on_a, r#"strongroom_store_operation_duration_seconds_count{kind="write"}"#) >= 1.0);
+    assert!(sample(&on_a, r#"strongroom_store_pool_connections{state="open"}"#) >= 1.0);
+    // The write is acknowledged once B has taken it up: B has counted the notice by then.
+    assert!(sample(&scrape(&b).await, "strongroom_cluster_notices_heard_total") > heard_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 //! Both drivers are synchronous, so every call runs on tokio's blocking pool.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -35,8 +36,8 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Store,
-    VersionSelector, VersionWithValue,
+    ChangeFeed, ChangeNotice, ClusterUsage, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place,
+    PoolUsage, Store, StoreUsage, Timed, VersionSelector, VersionWithValue,
 };
 
 /// Which SQL a database speaks, where the two differ.
@@ -97,24 +98,79 @@ pub trait Backend: Send + Sync + 'static {
     fn lead(&self) -> Result<bool> {
         Ok(true)
     }
+
+    /// The connection pool now, when the backend keeps one.
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
+    }
+
+    /// How this process hears the others, when other processes share the database.
+    fn cluster_usage(&self) -> Option<ClusterUsage> {
+        None
+    }
+}
+
+/// The kinds of failure counted for metrics, by name: faults of the database or of stored data, never an
+/// outcome such as a name already taken.
+const COUNTED_FAILURES: [(ErrorKind, &str); 6] = [
+    (ErrorKind::Unavailable, "unavailable"),
+    (ErrorKind::Contention, "contention"),
+    (ErrorKind::Database, "database"),
+    (ErrorKind::Seal, "seal"),
+    (ErrorKind::Corrupt, "corrupt"),
+    (ErrorKind::Io, "io"),
+];
+
+/// Counters of the store's database work since start.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Reads, then writes: how many, and microseconds in all.
+    runs: [(AtomicU64, AtomicU64); 2],
+    /// By [`COUNTED_FAILURES`].
+    failures: [AtomicU64; COUNTED_FAILURES.len()],
+}
+
+impl Counters {
+    fn record<T>(&self, write: bool, elapsed: std::time::Duration, result: &Result<T>) {
+        let (count, micros) = &self.runs[usize::from(write)];
+        count.fetch_add(1, Ordering::Relaxed);
+        micros.fetch_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        if let Err(e) = result
+            && let Some(index) = COUNTED_FAILURES.iter().position(|(kind, _)| *kind == e.kind())
+        {
+            self.failures[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn timed(&self, write: bool) -> Timed {
+        let (count, micros) = &self.runs[usize::from(write)];
+        #[allow(clippy::cast_precision_loss)] // microseconds summed stay far below 2^52 for centuries
+        let seconds = micros.load(Ordering::Relaxed) as f64 / 1e6;
+        Timed { count: count.load(Ordering::Relaxed), seconds }
+    }
 }
 
 /// The store on a SQL database.
 pub struct SqlStore<B> {
     backend: Arc<B>,
     root_key: Arc<RootKey>,
+    counters: Arc<Counters>,
 }
 
 impl<B> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
-        Self { backend: Arc::clone(&self.backend), root_key: Arc::clone(&self.root_key) }
+        Self {
+            backend: Arc::clone(&self.backend),
+            root_key: Arc::clone(&self.root_key),
+            counters: Arc::clone(&self.counters),
+        }
     }
 }
 
 impl<B: Backend> SqlStore<B> {
     /// A store on `backend`, migrated to the current schema, sealing with `root_key`.
     pub fn new(backend: B, root_key: RootKey) -> Result<Self> {
-        let store = Self { backend: Arc::new(backend), root_key: Arc::new(root_key) };
+        let store = Self { backend: Arc::new(backend), root_key: Arc::new(root_key), counters: Arc::default() };
         store.backend.run(true, &mut |db| schema::migrate(db))?;
         store.backend.run(true, &mut |db| check_root_key(db, &store.root_key))?;
         store.backend.run(true, &mut |db| certificate_data::move_from_settings(db, &store.root_key))?;
@@ -133,9 +189,13 @@ impl<B: Backend> SqlStore<B> {
         F: FnMut(&mut dyn Database, &RootKey) -> Result<T> + Send + 'static,
     {
         let (backend, root_key) = (Arc::clone(&self.backend), Arc::clone(&self.root_key));
-        tokio::task::spawn_blocking(move || backend.run(write, &mut |db| work(db, &root_key)))
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || backend.run(write, &mut |db| work(db, &root_key)))
             .await
-            .map_err(|e| Error::new(ErrorKind::Database, "running a database task", e))?
+            .map_err(|e| Error::new(ErrorKind::Database, "running a database task", e))
+            .and_then(|result| result);
+        self.counters.record(write, started.elapsed(), &result);
+        result
     }
 
     async fn read<T, F>(&self, work: F) -> Result<T>
@@ -643,6 +703,17 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn changes(&self) -> Option<ChangeFeed> {
         self.backend.changes()
+    }
+
+    fn usage(&self) -> StoreUsage {
+        let failures = COUNTED_FAILURES.iter().zip(&self.counters.failures);
+        StoreUsage {
+            reads: self.counters.timed(false),
+            writes: self.counters.timed(true),
+            failures: failures.map(|((_, name), count)| (*name, count.load(Ordering::Relaxed))).collect(),
+            pool: self.backend.pool_usage(),
+            cluster: self.backend.cluster_usage(),
+        }
     }
 
     async fn lead(&self) -> Result<bool> {
