@@ -111,7 +111,7 @@ async fn one_attacker_behind_the_proxy_locks_out_only_itself_and_the_sign_in_log
         let sign_ins: Vec<Value> = audit
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|record| record["Type"] == "SigninLogs")
+            .filter(|record| record["OperationName"] == "Sign-in activity")
             .collect();
         if sign_ins.iter().any(|r| r["IPAddress"] == "127.0.0.77") || std::time::Instant::now() > deadline {
             break sign_ins;
