@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use strongroom_server::config::{Config, ServerSettings, Storage};
+use strongroom_server::config::{Config, ServerSettings, ServiceLimitSettings, Storage};
 use strongroom_server::dev;
 use strongroom_server::installation::{Installation, RunningServer, open_store};
 
@@ -83,6 +83,10 @@ enum Command {
         /// configuration file's `storage`).
         #[arg(long)]
         storage: Option<String>,
+        /// Key Vault's service limits per vault: `keyvault` enforces the published ones (429 with
+        /// Retry-After past them), `off` none.
+        #[arg(long, value_enum, default_value_t = ServiceLimitsPreset::Off)]
+        service_limits: ServiceLimitsPreset,
     },
     /// Rotate the token signing key now; a running server takes the new key up within seconds.
     RotateSigningKey {
@@ -145,6 +149,15 @@ enum Command {
     /// User-assigned managed identities of a running server (like `az identity`).
     #[command(subcommand)]
     Identity(admin::IdentityCommand),
+}
+
+/// The service limits `dev` enforces.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ServiceLimitsPreset {
+    /// None.
+    Off,
+    /// Key Vault's published limits.
+    Keyvault,
 }
 
 /// mimalloc instead of the C library's allocator: a request allocates a few dozen small buffers (headers, JSON,
@@ -217,7 +230,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             print_listening(&server);
             server
         }
-        Command::Dev { listen, azure_hostnames, azure_listen, data_dir, storage } => {
+        Command::Dev { listen, azure_hostnames, azure_listen, data_dir, storage, service_limits } => {
             let (naming, listeners) = if azure_hostnames {
                 (dev::Naming::Azure, [&[azure_listen], listen.as_slice()].concat())
             } else {
@@ -227,6 +240,10 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             naming.apply(&mut settings);
             settings.listen_on(&listeners)?;
             settings.certificate_authorities = dev::certificate_authorities();
+            settings.service_limits = match service_limits {
+                ServiceLimitsPreset::Off => None,
+                ServiceLimitsPreset::Keyvault => Some(ServiceLimitSettings::KEY_VAULT),
+            };
             let installation = Installation::open(settings).await?;
             let (desired, credentials) = dev::desired_state(&installation).await?;
             installation.provision(&desired).await?;

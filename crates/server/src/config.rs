@@ -25,8 +25,11 @@ use strongroom_core::rbac::{RoleDefinition, RolePermissions, Scope, built_in_rol
 use toml::Spanned;
 use uuid::Uuid;
 
+mod service_limits;
 mod tenants;
 
+pub use service_limits::ServiceLimitSettings;
+use service_limits::ServiceLimitsSection;
 use tenants::TenantSection;
 
 /// Validated configuration.
@@ -86,6 +89,9 @@ pub struct ServerSettings {
     pub allowed_private_authorities: AllowedAuthorities,
     /// The tenants whose vaults may have certificates issued by a CA of their own, and for which names.
     pub certificate_authorities: Vec<TenantCertificateAuthority>,
+    /// Key Vault's transaction limits per vault, or `None` when they are off (`dev`'s default; `serve`
+    /// enforces Key Vault's unless `[service_limits]` says otherwise).
+    pub service_limits: Option<ServiceLimitSettings>,
 }
 
 /// Limits every listener holds its connections to, against clients that open connections and never finish.
@@ -226,6 +232,7 @@ impl ServerSettings {
             connections: ConnectionLimits::default(),
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
+            service_limits: None,
         }
     }
 }
@@ -307,6 +314,8 @@ struct ConfigFile {
     network: Vec<NetworkDeclaration>,
     #[serde(default)]
     private_endpoint: Vec<PrivateEndpointSection>,
+    #[serde(default)]
+    service_limits: ServiceLimitsSection,
 }
 
 #[derive(Deserialize)]
@@ -381,6 +390,7 @@ impl ConfigFile {
     fn validate(self, base: &Path) -> Result<Config, Located> {
         let mut server = self.server.validate()?;
         server.subnets = subnets(self.network)?;
+        server.service_limits = self.service_limits.validate()?;
         let mut tenants = Vec::new();
         for mut tenant in self.tenant {
             if let Some(authority) = tenant.certificate_authority.take() {
@@ -588,6 +598,7 @@ impl ServerSection {
             imds_listen,
             metrics_listen,
             certificate_authorities: Vec::new(),
+            service_limits: None,
             data_dir: self.data_dir,
             login_host,
             vault_domain,
