@@ -36,7 +36,21 @@ fn count_in(word: u64, slot: u64) -> u64 {
     if word >> 32 == slot & 0xFFFF_FFFF { word & MAX_COUNT } else { 0 }
 }
 
+/// The count `word` holds if its slot is in the window ending with `slot`: one pass over a ring reads the
+/// window without working out each slot's place.
+fn in_window(word: u64, slot: u64) -> u64 {
+    // Truncated to the 32 bits a word keeps of its slot number.
+    let age = (slot as u32).wrapping_sub((word >> 32) as u32);
+    if (age as usize) < SLOTS { word & MAX_COUNT } else { 0 }
+}
+
 impl Ring {
+    /// The counts of the window ending with `slot`, but the place `except`'s.
+    fn sum(&self, slot: u64, except: Option<usize>) -> u64 {
+        let places = self.0.iter().enumerate().filter(|(place, _)| Some(*place) != except);
+        places.map(|(_, word)| in_window(word.load(Ordering::Relaxed), slot)).sum()
+    }
+
     fn count(&self, slot: u64) -> u64 {
         count_in(self.0[place_of(slot)].load(Ordering::Relaxed), slot)
     }
@@ -75,7 +89,7 @@ pub struct Window {
 impl Window {
     /// Everything admitted in the window that ends with `slot`, on every node.
     pub fn used(&self, slot: u64) -> u64 {
-        (0..SLOTS as u64).map(|back| self.both(slot.wrapping_sub(back))).sum()
+        self.local.sum(slot, None) + self.remote.sum(slot, None)
     }
 
     fn both(&self, slot: u64) -> u64 {
@@ -86,9 +100,9 @@ impl Window {
     /// nothing (a refused request does not count, as in Key Vault) and says how many slot boundaries must pass
     /// before `cost` fits.
     pub fn admit(&self, slot: u64, cost: u64, limit: u64) -> Result<(), u64> {
-        // The earlier slots and the other nodes' count of this one do not change under this node's requests.
-        let others: u64 =
-            (1..SLOTS as u64).map(|back| self.both(slot.wrapping_sub(back))).sum::<u64>() + self.remote.count(slot);
+        // The earlier slots and the other nodes' count of this one do not change under this node's requests;
+        // this node's count of this slot is read and replaced in one step.
+        let others = self.local.sum(slot, Some(place_of(slot))) + self.remote.sum(slot, None);
         let admitted = self.local.update(slot, |mine| (others + mine + cost <= limit).then_some(mine + cost));
         if admitted { Ok(()) } else { Err(self.wait(slot, cost, limit)) }
     }
