@@ -200,6 +200,11 @@ def server_section(data_dir, listen):
     return text.replace("{data_dir}", str(data_dir)).replace("{listen}", listen)
 
 
+# Servers of the tests of everything else run without Key Vault's service limits, as `strongroom dev` does: a
+# configuration ends with this unless it tests the limits (test_limits_sdk.py).
+LIMITS_OFF = '\n[service_limits]\npreset = "off"\n'
+
+
 def standard_tenants():
     """The shared tenants (tests/fixtures/standard-tenants.toml) with the ids the SDK clients are given ahead: the
     fixture names tenants and applications only, so `id` and `client_id` go in after each name."""
@@ -435,7 +440,7 @@ def configured_server():
             vault = "private"
             listen = "{PRIVATE_ENDPOINT}:0"
             """
-        )
+        ) + LIMITS_OFF
         path = pathlib.Path(data_dir) / "strongroom.toml"
         path.write_text(config)
         server = Server(["serve", "--config", str(path)], data_dir).start()
@@ -491,7 +496,7 @@ def free_port(*addresses):
 
 
 def node_config(data_dir, listen, storage, body):
-    return server_section(data_dir, f'"{listen}"') + f'storage = "{storage}"\n' + body
+    return server_section(data_dir, f'"{listen}"') + f'storage = "{storage}"\n' + body + LIMITS_OFF
 
 
 def start_node(data_dir, listen, storage, body, seed_from=None):

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use strongroom_server::config::{Config, ServerSettings, Storage};
+use strongroom_server::config::{Config, ServerSettings, ServiceLimitSettings, Storage};
 use strongroom_server::dev;
 use strongroom_server::installation::{Installation, RunningServer, open_store};
 
@@ -83,6 +83,10 @@ enum Command {
         /// configuration file's `storage`).
         #[arg(long)]
         storage: Option<String>,
+        /// Key Vault's service limits per vault: `keyvault` enforces the published ones (429 with
+        /// Retry-After past them), `off` none.
+        #[arg(long, value_enum, default_value_t = ServiceLimitsPreset::Off)]
+        service_limits: ServiceLimitsPreset,
     },
     /// Rotate the token signing key now; a running server takes the new key up within seconds.
     RotateSigningKey {
@@ -147,6 +151,15 @@ enum Command {
     Identity(admin::IdentityCommand),
     /// A vault's audit log on a running server, newest first, one `AZKVAuditLogs` row per line.
     Audit(admin::AuditQuery),
+}
+
+/// The service limits `dev` enforces.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ServiceLimitsPreset {
+    /// None.
+    Off,
+    /// Key Vault's published limits.
+    Keyvault,
 }
 
 /// mimalloc instead of the C library's allocator: a request allocates a few dozen small buffers (headers, JSON,
@@ -220,7 +233,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             print_listening(&server);
             server
         }
-        Command::Dev { listen, azure_hostnames, azure_listen, data_dir, storage } => {
+        Command::Dev { listen, azure_hostnames, azure_listen, data_dir, storage, service_limits } => {
             let (naming, listeners) = if azure_hostnames {
                 (dev::Naming::Azure, [&[azure_listen], listen.as_slice()].concat())
             } else {
@@ -230,6 +243,10 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
             naming.apply(&mut settings);
             settings.listen_on(&listeners)?;
             settings.certificate_authorities = dev::certificate_authorities();
+            settings.service_limits = match service_limits {
+                ServiceLimitsPreset::Off => None,
+                ServiceLimitsPreset::Keyvault => Some(ServiceLimitSettings::KEY_VAULT),
+            };
             let installation = Installation::open(settings).await?;
             let (desired, credentials) = dev::desired_state(&installation).await?;
             installation.provision(&desired).await?;

@@ -50,6 +50,12 @@ impl Clock {
         OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
+    /// Now as the system has it, Unix milliseconds, whatever the offset: for rates counted alike on every node
+    /// (the service limits' windows), which no node's offset may shift.
+    pub fn unmoved_millis() -> i64 {
+        system_millis()
+    }
+
     /// Now as the system has it, whatever the offset: for what another party judges by its own clock — the
     /// listener's TLS certificate is checked by every client against the client's time — and for the
     /// informative timestamp of a token-service error body, rendered where no server state reaches.

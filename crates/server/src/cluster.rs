@@ -1,6 +1,6 @@
 //! What a node does to stay in step with the other nodes on one database: it takes up their directory
 //! changes and their signing keys before their writes are acknowledged (object caches follow by themselves,
-//! in the store's cache).
+//! in the store's cache), their failed and successful sign-ins, and their service-limit counts.
 
 use std::sync::{Arc, Weak};
 
@@ -25,6 +25,10 @@ pub fn follow(state: &Arc<AppState>) {
             }
             ChangeNotice::SignInSuccess { address, principal } => {
                 state.sign_in_throttle.record_success(principal, address);
+                return;
+            }
+            ChangeNotice::Usage(usage) => {
+                state.limits.take_up(usage);
                 return;
             }
             ChangeNotice::Directory => (true, false),

@@ -26,8 +26,11 @@ use strongroom_core::rbac::{RoleDefinition, RolePermissions, Scope, built_in_rol
 use toml::Spanned;
 use uuid::Uuid;
 
+mod service_limits;
 mod tenants;
 
+pub use service_limits::ServiceLimitSettings;
+use service_limits::ServiceLimitsSection;
 use tenants::TenantSection;
 
 /// Validated configuration.
@@ -89,6 +92,9 @@ pub struct ServerSettings {
     pub allowed_private_authorities: AllowedAuthorities,
     /// The tenants whose vaults may have certificates issued by a CA of their own, and for which names.
     pub certificate_authorities: Vec<TenantCertificateAuthority>,
+    /// Key Vault's transaction limits per vault, or `None` when they are off (`dev`'s default; `serve`
+    /// enforces Key Vault's unless `[service_limits]` says otherwise).
+    pub service_limits: Option<ServiceLimitSettings>,
 }
 
 /// Limits every listener holds its connections to, against clients that open connections and never finish.
@@ -230,6 +236,7 @@ impl ServerSettings {
             audit: AuditSettings::default(),
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
+            service_limits: None,
         }
     }
 }
@@ -312,6 +319,8 @@ struct ConfigFile {
     #[serde(default)]
     private_endpoint: Vec<PrivateEndpointSection>,
     audit: Option<AuditSection>,
+    #[serde(default)]
+    service_limits: ServiceLimitsSection,
 }
 
 #[derive(Deserialize)]
@@ -422,6 +431,7 @@ impl ConfigFile {
         if let Some(audit) = self.audit {
             server.audit = audit.validate()?;
         }
+        server.service_limits = self.service_limits.validate()?;
         let mut tenants = Vec::new();
         for mut tenant in self.tenant {
             if let Some(authority) = tenant.certificate_authority.take() {
@@ -630,6 +640,7 @@ impl ServerSection {
             imds_listen,
             metrics_listen,
             certificate_authorities: Vec::new(),
+            service_limits: None,
             data_dir: self.data_dir,
             login_host,
             vault_domain,

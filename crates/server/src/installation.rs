@@ -29,6 +29,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::identity::client_auth::VerifiedSecrets;
 use crate::identity::issuer_keys::IssuerKeys;
 use crate::identity::throttle::SignInThrottle;
+use crate::limits::{self, ServiceLimits};
 use crate::signing::{self, SigningKeys};
 use crate::state::{AppState, DirectorySnapshot, NetworkView};
 use crate::{cluster, http, identity, metrics, sweeper, tls};
@@ -202,6 +203,7 @@ impl Installation {
             data_dir: self.settings.data_dir.clone(),
             certificate_authorities: self.settings.certificate_authorities.clone(),
             metrics: Default::default(),
+            limits: ServiceLimits::new(self.settings.service_limits),
             portal: Default::default(),
             clock: self.clock,
         });
@@ -209,6 +211,9 @@ impl Installation {
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
         tokio::spawn(signing::watch(Arc::clone(&state), shutdown_signal.clone()));
         cluster::follow(&state);
+        if state.limits.enabled() && state.store.changes().is_some() {
+            tokio::spawn(limits::share(Arc::clone(&state), shutdown_signal.clone()));
+        }
         if state.store.changes().is_some() {
             // Another node may have changed the directory between the first read and the follower's start.
             state.directory.set(state.store.load_directory().await?);

@@ -15,6 +15,7 @@ pub mod error;
 pub(crate) mod http;
 pub mod identity;
 pub mod installation;
+pub mod limits;
 pub(crate) mod management;
 pub(crate) mod metrics;
 pub(crate) mod portal;

@@ -3,8 +3,9 @@
 //! Key Vault's own metrics, per vault — `ServiceApiHit`, `ServiceApiResult` and `ServiceApiLatency` by activity
 //! (and status), `Availability` — are counted where each vault request's audit record is written, so that the
 //! two always agree; the token service's grants by type and outcome where each sign-in is audited. Gauges
-//! (connections, saturation, lock-outs) are read when scraped. Labels come only from names the server knows
-//! (vaults that exist, its own operation names, the grant types it serves), so no caller can grow the set.
+//! (connections, saturation, lock-outs, each vault's use of its service limits) are read when scraped. Labels
+//! come only from names the server knows (vaults that exist, its own operation names, the grant types it
+//! serves), so no caller can grow the set.
 //!
 //! `/healthz` answers while the process serves; `/readyz` when the store answers, signing keys are loaded and,
 //! on a shared database, the other nodes' changes are heard.
@@ -242,6 +243,18 @@ impl Metrics {
             header(&mut text, name, kind, help);
             let _ = writeln!(text, "{name} {value}");
         }
+        if !gauges.vault_saturation.is_empty() {
+            let name = "strongroom_keyvault_vault_saturation_percent";
+            header(
+                &mut text,
+                name,
+                "gauge",
+                "Key Vault's vault saturation: the share of each service limit a vault uses in the window now, over every node.",
+            );
+            for (vault, limit, percent) in &gauges.vault_saturation {
+                let _ = writeln!(text, "{name}{{vault=\"{}\",limit=\"{limit}\"}} {percent:.3}", escape(vault));
+            }
+        }
         if let Some((hits, misses)) = gauges.cache_reads {
             let name = "strongroom_store_cache_reads_total";
             header(
@@ -275,6 +288,8 @@ pub struct Gauges {
     pub connections_refused: u64,
     /// Timeouts of the HTTP layer, by what timed out.
     pub http_timeouts: [(&'static str, u64); 4],
+    /// Per vault and service limit, the share of the limit in use now, in percent (none when limits are off).
+    pub vault_saturation: Vec<(String, &'static str, f64)>,
 }
 
 impl Gauges {
@@ -401,6 +416,7 @@ async fn metrics(State(scrape): State<Scrape>) -> Response {
         store: scrape.state.store.usage(),
         connections_refused: scrape.gate.hits().refused(),
         http_timeouts: scrape.gate.hits().timeouts(),
+        vault_saturation: scrape.state.limits.saturation(&scrape.state.directory()),
     };
     let text = scrape.state.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -455,6 +471,7 @@ mod tests {
             },
             connections_refused: 6,
             http_timeouts: [("handshake", 1), ("header", 2), ("idle", 3), ("body", 4)],
+            vault_saturation: vec![("dev".to_owned(), "transactions", 12.5)],
         });
         for line in [
             r#"strongroom_keyvault_service_api_hit_total{vault="dev",activity_type="secret",activity_name="SecretGet"} 3"#,
@@ -476,6 +493,7 @@ mod tests {
             "strongroom_cluster_acknowledgement_seconds_count 5",
             "strongroom_http_connections_refused_total 6",
             r#"strongroom_http_timeouts_total{stage="body"} 4"#,
+            r#"strongroom_keyvault_vault_saturation_percent{vault="dev",limit="transactions"} 12.500"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\nnot in\n{text}");
         }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub parsed_keys: crate::vault::keys::ParsedKeys,
     /// Key Vault's metrics and the token service's, for `metrics_listen`.
     pub metrics: crate::metrics::Metrics,
+    /// Key Vault's service limits, and what each vault used of them.
+    pub limits: crate::limits::ServiceLimits,
     /// The portal's sessions on this node.
     pub portal: crate::portal::Sessions,
     /// The clock every date given or judged is read from.

@@ -174,7 +174,10 @@ impl Cache {
     fn take_up(&self, change: &ChangeNotice) {
         match change {
             ChangeNotice::Object { place, name_key } => self.invalidate(*place, name_key),
-            ChangeNotice::Setting(_) | ChangeNotice::SignInFailure { .. } | ChangeNotice::SignInSuccess { .. } => {}
+            ChangeNotice::Setting(_)
+            | ChangeNotice::SignInFailure { .. }
+            | ChangeNotice::SignInSuccess { .. }
+            | ChangeNotice::Usage(_) => {}
             ChangeNotice::Directory | ChangeNotice::Everything => self.invalidate_all(),
         }
     }
@@ -425,6 +428,10 @@ impl Store for CachedStore {
 
     async fn announce(&self, notice: ChangeNotice) -> Result<()> {
         self.inner.announce(notice).await
+    }
+
+    async fn broadcast(&self, notices: Vec<ChangeNotice>) -> Result<()> {
+        self.inner.broadcast(notices).await
     }
 
     async fn check_integrity(&self) -> Result<Integrity> {

@@ -120,6 +120,33 @@ pub enum ChangeNotice {
         /// The principal's throttle key.
         principal: String,
     },
+    /// How much of the service limits a node used lately, sent with [`Store::broadcast`].
+    Usage(Usage),
+}
+
+/// A node's own counts against the service limits, each the total so far of one time slot: a later count of
+/// the same slot replaces an earlier one, so a lost or repeated notice does no lasting harm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// The counting node's id (its own, new at every start).
+    pub node: Uuid,
+    /// The length of a slot in milliseconds: counts are comparable between nodes with the same length only.
+    pub slot_millis: u64,
+    /// The counts.
+    pub counts: Vec<UsageCount>,
+}
+
+/// What a node counted in one time slot against one budget of one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    /// What is limited (a vault, a subscription), as the server names it.
+    pub scope: String,
+    /// Which of the scope's budgets, as the server numbers them.
+    pub budget: u8,
+    /// The slot: milliseconds since the Unix epoch divided by the slot length.
+    pub slot: u64,
+    /// The node's count in that slot so far.
+    pub count: u64,
 }
 
 /// [`ChangeNotice`] as it travels: one JSON object per notice. JSON escapes every control character inside a
@@ -128,12 +155,29 @@ pub enum ChangeNotice {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum WireNotice {
-    Object { scope: String, name_key: String },
+    Object {
+        scope: String,
+        name_key: String,
+    },
     Directory,
-    Setting { name: String },
+    Setting {
+        name: String,
+    },
     Everything,
-    SignInFailure { address: String, principal: String },
-    SignInSuccess { address: String, principal: String },
+    SignInFailure {
+        address: String,
+        principal: String,
+    },
+    SignInSuccess {
+        address: String,
+        principal: String,
+    },
+    /// Counts as `[scope, budget, slot, count]`, since there can be many in one notification.
+    Usage {
+        node: Uuid,
+        slot_millis: u64,
+        counts: Vec<(String, u8, u64, u64)>,
+    },
 }
 
 impl ChangeNotice {
@@ -146,6 +190,11 @@ impl ChangeNotice {
             ChangeNotice::Everything => WireNotice::Everything,
             ChangeNotice::SignInFailure { address, principal } => WireNotice::SignInFailure { address, principal },
             ChangeNotice::SignInSuccess { address, principal } => WireNotice::SignInSuccess { address, principal },
+            ChangeNotice::Usage(Usage { node, slot_millis, counts }) => WireNotice::Usage {
+                node,
+                slot_millis,
+                counts: counts.into_iter().map(|c| (c.scope, c.budget, c.slot, c.count)).collect(),
+            },
         };
         // Serialising strings into JSON cannot fail; were it to, "everything" is the safe thing to say.
         serde_json::to_string(&wire).unwrap_or_else(|_| r#"{"kind":"everything"}"#.to_owned())
@@ -162,6 +211,14 @@ impl ChangeNotice {
             WireNotice::Everything => ChangeNotice::Everything,
             WireNotice::SignInFailure { address, principal } => ChangeNotice::SignInFailure { address, principal },
             WireNotice::SignInSuccess { address, principal } => ChangeNotice::SignInSuccess { address, principal },
+            WireNotice::Usage { node, slot_millis, counts } => ChangeNotice::Usage(Usage {
+                node,
+                slot_millis,
+                counts: counts
+                    .into_iter()
+                    .map(|(scope, budget, slot, count)| UsageCount { scope, budget, slot, count })
+                    .collect(),
+            }),
         })
     }
 }
@@ -476,6 +533,12 @@ pub trait Store: Send + Sync {
     /// returns once they have taken it up.
     async fn announce(&self, notice: ChangeNotice) -> Result<()>;
 
+    /// Tells the other processes on the same database what they may take up whenever it arrives (usage
+    /// counts): no transaction, no wait for them. Nothing to do when no other process can share the database.
+    async fn broadcast(&self, _notices: Vec<ChangeNotice>) -> Result<()> {
+        Ok(())
+    }
+
     /// Checks the whole store (see `sql::integrity`); slow, for operators and crash tests.
     async fn check_integrity(&self) -> Result<Integrity>;
 
@@ -540,6 +603,19 @@ mod tests {
             Just(ChangeNotice::Everything),
             (text(), text()).prop_map(|(address, principal)| ChangeNotice::SignInFailure { address, principal }),
             (text(), text()).prop_map(|(address, principal)| ChangeNotice::SignInSuccess { address, principal }),
+            (
+                any::<u128>(),
+                any::<u64>(),
+                proptest::collection::vec((text(), any::<u8>(), any::<u64>(), any::<u64>()), 0..4)
+            )
+                .prop_map(|(node, slot_millis, counts)| ChangeNotice::Usage(Usage {
+                    node: Uuid::from_u128(node),
+                    slot_millis,
+                    counts: counts
+                        .into_iter()
+                        .map(|(scope, budget, slot, count)| UsageCount { scope, budget, slot, count })
+                        .collect(),
+                })),
         ]
     }
 

@@ -322,6 +322,18 @@ impl Backend for PostgresBackend {
         })
     }
 
+    fn broadcast(&self, notices: &[ChangeNotice]) -> Result<()> {
+        let messages = note_messages(self.node, notices);
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.run(false, &mut |db| {
+            messages.iter().try_for_each(|m| {
+                db.execute("SELECT pg_notify(?1, ?2)", &[Value::from(CHANNEL), Value::from(m.as_str())]).map(drop)
+            })
+        })
+    }
+
     fn lead(&self) -> Result<bool> {
         let mut lead = self.lead.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(client) = lead.as_mut() {
@@ -540,6 +552,31 @@ fn change_message(node: Uuid, transaction: u64, changes: &[ChangeNotice]) -> Str
     message
 }
 
+/// Notices that need no acknowledgement as few notifications as fit: `note {node} ` and one notice per line. A
+/// notice too large for one notification on its own is left out (the sender keeps its notices small).
+fn note_messages(node: Uuid, notices: &[ChangeNotice]) -> Vec<String> {
+    let head = format!("note {node} ");
+    let mut messages = Vec::new();
+    let mut message = head.clone();
+    for line in notices.iter().map(ChangeNotice::encode) {
+        if head.len() + line.len() > LARGEST_PAYLOAD {
+            tracing::warn!(bytes = line.len(), "a notice too large for one notification was not sent");
+            continue;
+        }
+        if message.len() > head.len() && message.len() + 1 + line.len() > LARGEST_PAYLOAD {
+            messages.push(std::mem::replace(&mut message, head.clone()));
+        }
+        if message.len() > head.len() {
+            message.push('\n');
+        }
+        message.push_str(&line);
+    }
+    if message.len() > head.len() {
+        messages.push(message);
+    }
+    messages
+}
+
 /// What a node knows of the others: when each last spoke, and which of its own transactions they acknowledged.
 #[derive(Default)]
 struct Peers {
@@ -659,8 +696,19 @@ impl Listener {
         client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &message]).map(drop)
     }
 
-    /// One message: `alive {node}`, `ack {from} {to} {transaction}` or `change {node} {transaction} {changes}`.
+    /// One message: `alive {node}`, `ack {from} {to} {transaction}`, `change {node} {transaction} {changes}`
+    /// or `note {node} {notices}` (taken up like changes, but not acknowledged).
     fn hear(&self, client: &mut Client, message: &str) -> std::result::Result<(), postgres::Error> {
+        if let Some((node, notices)) = message.strip_prefix("note ").and_then(|rest| rest.split_once(' ')) {
+            match node.parse::<Uuid>() {
+                Ok(node) if node != self.node => {
+                    self.peers.saw(node);
+                    self.take_up(node, notices);
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
         let mut words = message.splitn(4, ' ');
         let (kind, node) = (words.next(), words.next().and_then(|n| n.parse::<Uuid>().ok()));
         let Some(node) = node else { return Ok(()) };
@@ -679,30 +727,59 @@ impl Listener {
             }
             Some("change") => {
                 let Some(transaction) = words.next() else { return Ok(()) };
-                for line in words.next().unwrap_or_default().lines() {
-                    match ChangeNotice::decode(line) {
-                        Some(change) => {
-                            self.peers.heard.fetch_add(1, Ordering::Relaxed);
-                            self.feed.publish(&change);
-                        }
-                        // Never from a node of this version: dropped, and logged without its content, which
-                        // could carry what a client typed.
-                        None => {
-                            tracing::warn!(from = %node, bytes = line.len(), "dropped a change notice that does not decode")
-                        }
-                    }
-                }
+                self.take_up(node, words.next().unwrap_or_default());
                 self.send(client, &format!("ack {} {node} {transaction}", self.node))?;
             }
             _ => {}
         }
         Ok(())
     }
+
+    /// Passes each of `node`'s notices, one per line, to the feed's followers.
+    fn take_up(&self, node: Uuid, lines: &str) {
+        for line in lines.lines() {
+            match ChangeNotice::decode(line) {
+                Some(change) => {
+                    self.peers.heard.fetch_add(1, Ordering::Relaxed);
+                    self.feed.publish(&change);
+                }
+                // Never from a node of this version: dropped, and logged without its content, which could carry
+                // what a client typed.
+                None => {
+                    tracing::warn!(from = %node, bytes = line.len(), "dropped a change notice that does not decode")
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_fill_notifications_up_to_the_payload_limit_and_leave_out_a_notice_too_large() {
+        let node = Uuid::from_u128(7);
+        let usage = |entries: usize| {
+            ChangeNotice::Usage(crate::Usage {
+                node,
+                slot_millis: 1000,
+                counts: (0..entries)
+                    .map(|n| crate::UsageCount { scope: format!("vault/{n:036}"), budget: 0, slot: 1, count: 9 })
+                    .collect(),
+            })
+        };
+        assert!(note_messages(node, &[]).is_empty());
+        let notices: Vec<_> = (0..40).map(|_| usage(10)).collect();
+        let messages = note_messages(node, &notices);
+        assert!(messages.len() > 1, "split over several notifications");
+        assert!(messages.iter().all(|m| m.len() <= LARGEST_PAYLOAD && m.starts_with(&format!("note {node} "))));
+        let lines: usize = messages.iter().map(|m| m.lines().count()).sum();
+        assert_eq!(lines, 40, "every notice, each on a line of its own");
+        let messages = note_messages(node, &[usage(1000), usage(1)]);
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].lines().count(), 1, "the one too large is left out");
+    }
     use crate::Store;
     use crate::sql::corrupt;
     use crate::sql::tests::postgres_database;

@@ -190,3 +190,35 @@ fn subscriptions_groups_and_skus_are_declared_and_checked_with_their_line() -> R
     assert!(bad_group.is_err_and(|e| e.contains("resource group")));
     Ok(())
 }
+
+#[test]
+fn service_limits_are_key_vaults_unless_configured_and_their_keys_are_checked() -> Result<(), String> {
+    assert_eq!(parse(MINIMAL)?.server.service_limits, Some(ServiceLimitSettings::KEY_VAULT), "serve's default");
+    assert_eq!(ServerSettings::new("127.0.0.1:0".parse().map_err(|_| "address")?, "d".into()).service_limits, None);
+    assert_eq!(parse(&format!("{MINIMAL}[service_limits]\npreset = \"off\"\n"))?.server.service_limits, None);
+    let tuned = parse(&format!(
+        "{MINIMAL}[service_limits]\nwindow_seconds = 2\ntransactions = 20\nkey_creates = 3\nsubscription_multiple = 0\n"
+    ))?;
+    assert_eq!(
+        tuned.server.service_limits,
+        Some(ServiceLimitSettings {
+            window: Duration::from_secs(2),
+            transactions: 20,
+            key_creates: 3,
+            subscription_multiple: 0,
+            ..ServiceLimitSettings::KEY_VAULT
+        })
+    );
+    for (section, line, says) in [
+        ("preset = \"off\"\ntransactions = 5\n", 6, "no effect"),
+        ("preset = \"azure\"\n", 5, "\"keyvault\""),
+        ("transactions = 0\n", 5, "between 1 and"),
+        ("window_seconds = 7200\n", 5, "between 1 and 3600"),
+        ("subscription_multiple = 5000\n", 5, "between 0"),
+        ("secret_writes = 3\n", 5, "secret_writes"),
+    ] {
+        let err = parse(&format!("{MINIMAL}[service_limits]\n{section}")).err().unwrap_or_default();
+        assert!(err.starts_with(&format!("test.toml:{line}:")) && err.contains(says), "{section}: {err}");
+    }
+    Ok(())
+}

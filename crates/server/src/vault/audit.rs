@@ -1,4 +1,4 @@
-//! Stage 6, the audit: one `AZKVAuditLogs` row per vault request, whatever the outcome. It begins before the
+//! Stage 7, the audit: one `AZKVAuditLogs` row per vault request, whatever the outcome. It begins before the
 //! other stages, learns what they establish (the operation, the caller, which checks passed) and is written
 //! last, through [`crate::audit`]. The query carries no secrets; bodies and tokens are never recorded.
 

@@ -1,13 +1,15 @@
-//! What every operation of stage 5 works with: the request's [`Context`] — state, vault, the address the
+//! What every operation of stage 6 works with: the request's [`Context`] — state, vault, the address the
 //! client used, the query — and the pieces of Key Vault's JSON that every kind of object answers alike.
 
 use strongroom_core::directory::Vault;
+use strongroom_core::key::PrivateKey;
 use strongroom_core::object::{self, ObjectVersion};
 use strongroom_proto::keyvault::SecretAttributes;
 use strongroom_store::PageRequest;
 
 use super::error::VaultError;
 use super::operation::{MAX_RESULTS, Query};
+use crate::limits::Admission;
 use crate::state::AppState;
 
 /// What an operation works with.
@@ -20,6 +22,8 @@ pub struct Context<'a> {
     pub base_url: &'a str,
     /// Query parameters.
     pub query: &'a Query,
+    /// How the request was counted against the vault's service limits.
+    pub admission: &'a Admission,
 }
 
 impl Context<'_> {
@@ -35,6 +39,12 @@ impl Context<'_> {
             recoverable_days: Some(days),
             recovery_level: Some(level.to_owned()),
         }
+    }
+
+    /// Counts what the operation weighs against the service limits now that it knows the key it uses: Key
+    /// Vault counts operations with larger keys and HSM keys for more.
+    pub(super) fn weigh_key(&self, key: &PrivateKey) {
+        self.state.limits.weigh(self.admission, key);
     }
 
     /// The page the query asks for.

@@ -20,11 +20,13 @@ pub struct VaultError {
     inner: Option<&'static str>,
     message: String,
     challenge: Option<String>,
+    /// Seconds a throttled client should wait, for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl VaultError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, inner: None, message: message.into(), challenge: None }
+        Self { status, code, inner: None, message: message.into(), challenge: None, retry_after: None }
     }
 
     fn with_inner(mut self, inner: &'static str) -> Self {
@@ -219,6 +221,18 @@ impl VaultError {
         Self::new(StatusCode::BAD_REQUEST, "BadParameter", message)
     }
 
+    /// 429: a service limit was reached (`reason` names which); come back after `retry_after` seconds.
+    pub fn throttled(reason: &str, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Throttled",
+                format!("Request was not processed because too many requests were received. Reason: {reason}"),
+            )
+        }
+    }
+
     /// 500, details only in the log.
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "The server could not complete the request.")
@@ -318,7 +332,10 @@ impl IntoResponse for VaultError {
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        // Only with 429 and 503: the SDKs retry any error that carries `Retry-After`.
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response
@@ -386,6 +403,19 @@ mod tests {
             r#"{"error":{"code":"InternalError","message":"The server could not complete the request."}}"#
         );
         assert!(!body.contains("disk") && !body.contains("backup"), "the cause stays in the log");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_request_is_answered_with_key_vaults_body_and_retry_after() {
+        let response = VaultError::throttled("VaultRequestTypeLimitReached", 7).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("7"));
+        assert_eq!(
+            body(response).await,
+            r#"{"error":{"code":"Throttled","message":"Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"}}"#
+        );
+        let other = VaultError::bad_parameter("no").into_response();
+        assert!(other.headers().get(header::RETRY_AFTER).is_none(), "the SDKs would retry it");
     }
 
     #[test]

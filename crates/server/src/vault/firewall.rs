@@ -24,7 +24,7 @@ pub fn client_address(state: &AppState, connection: &ConnectionInfo, headers: &H
 }
 
 /// A call the firewall let through.
-pub struct Admission {
+pub struct Allowed {
     /// When the verdict needed the caller's identity, the caller validated on the way, so that stage 3 does
     /// not validate twice.
     pub trusted_service: Option<Caller>,
@@ -41,7 +41,7 @@ pub fn check(
     connection: &ConnectionInfo,
     client: ClientAddress,
     token: &str,
-) -> Result<Admission, VaultError> {
+) -> Result<Allowed, VaultError> {
     // A proxy forwarded what cannot be read: no rule can be checked against an unknown caller.
     let ClientAddress::Known(client) = client else { return Err(refusal(vault, client)) };
     let origin = Origin {
@@ -52,12 +52,12 @@ pub fn check(
             .as_deref()
             .map(|name| directory.vault(name).map_or(Uuid::nil(), |v| v.id)),
     };
-    let admitted = |address_type| Ok(Admission { trusted_service: None, address_type });
+    let admitted = |address_type| Ok(Allowed { trusted_service: None, address_type });
     match vault.network.evaluate(vault.id, &origin) {
         FirewallDecision::TrustedServiceOnly => authenticate::validate(state, connection, vault, token)
             .ok()
             .filter(|caller| directory.principal(caller.object_id).is_some_and(|p| p.trusted_service))
-            .map(|caller| Admission { trusted_service: Some(caller), address_type: "PublicIp" })
+            .map(|caller| Allowed { trusted_service: Some(caller), address_type: "PublicIp" })
             .ok_or_else(|| refusal(vault, client)),
         FirewallDecision::Denied => Err(refusal(vault, client)),
         FirewallDecision::AllowedByPrivateEndpoint => admitted("PrivateConnection"),

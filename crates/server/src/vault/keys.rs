@@ -319,13 +319,18 @@ pub(super) async fn load(
     Ok((version, key))
 }
 
-/// The private key a version's sealed value holds, parsed once per version.
+/// The private key a version's sealed value holds, parsed once per version; the request using it is weighed
+/// by it against the service limits.
 fn parsed(cx: &Context<'_>, version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
-    if let Some(key) = cx.state.parsed_keys.get(cx.vault.id, version) {
-        return Ok(key);
-    }
-    let key = unseal(version, sealed)?;
-    cx.state.parsed_keys.put(cx.vault.id, version, &key);
+    let key = match cx.state.parsed_keys.get(cx.vault.id, version) {
+        Some(key) => key,
+        None => {
+            let key = unseal(version, sealed)?;
+            cx.state.parsed_keys.put(cx.vault.id, version, &key);
+            key
+        }
+    };
+    cx.weigh_key(&key);
     Ok(key)
 }
 
@@ -398,6 +403,7 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
 /// `POST /keys/{name}/rotate`: a new version now.
 pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
     let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, cx.state.clock.now_seconds()).await?;
+    cx.weigh_key(&key);
     Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
 }
 
@@ -448,6 +454,7 @@ async fn store_new_version(
 ) -> Result<Response, VaultError> {
     let version = ObjectVersion::new(name, properties, Some(metadata(facts)?), cx.state.clock.now_seconds());
     let stored = seal_version(cx.state.store.as_ref(), place(cx), version, key).await?;
+    cx.weigh_key(key);
     Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
 

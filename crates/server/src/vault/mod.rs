@@ -4,10 +4,11 @@
 //! 2. [`firewall`] — the vault's network rules on the caller's address;
 //! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
 //! 4. [`authorize`] — the RBAC data action the operation needs;
-//! 5. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler runs it — in
+//! 5. [`throttle`] — the vault's service limits for the operation's kind: `429` with `Retry-After` past them;
+//! 6. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler runs it — in
 //!    [`lifecycle`] (what every kind of object shares) or in its kind's module ([`secrets`], [`keys`],
 //!    [`certificates`], …) — with the request's [`context`];
-//! 6. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
+//! 7. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
 
 pub(crate) mod audit;
 pub mod authenticate;
@@ -25,6 +26,7 @@ pub mod release;
 pub mod rotation;
 mod scheduled;
 pub mod secrets;
+pub mod throttle;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -129,7 +131,7 @@ pub async fn handle(
     };
     let client_text = connection.address_text(client);
     decorate(&mut response, audit.request_id(), &client_text);
-    // Stage 6, after everything else: the record of what the request asked and what it was answered.
+    // Stage 7, after everything else: the record of what the request asked and what it was answered.
     audit.record(&state, &parts, &client_text.address, response.status(), failure).await;
     response
 }
@@ -153,9 +155,9 @@ async fn run_stages(
     audit.operation_name = route.as_ref().map_or("Unknown", |routed| routed.operation.audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;
-    let admission = firewall::check(state, &directory, vault, connection, client, token)?;
-    audit.address_authorization = Some(admission.address_type);
-    let caller = match admission.trusted_service {
+    let allowed = firewall::check(state, &directory, vault, connection, client, token)?;
+    audit.address_authorization = Some(allowed.address_type);
+    let caller = match allowed.trusted_service {
         Some(caller) => caller,
         None => authenticate::validate(state, connection, vault, token)?,
     };
@@ -171,6 +173,7 @@ async fn run_stages(
     let query = Query::parse(parts.uri.query())?;
     authorize::check(&directory, vault, &caller, &operation)?;
     audit.authorized = true;
+    let admission = throttle::check(state, vault, operation.operation)?;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
         if crate::http::timed_out(&e) {
@@ -180,7 +183,7 @@ async fn run_stages(
         }
     })?;
     let base_url = ["https://", host].concat();
-    let cx = context::Context { state, vault, base_url: &base_url, query: &query };
+    let cx = context::Context { state, vault, base_url: &base_url, query: &query, admission: &admission };
     operation.run(&cx, &body).await
 }
 

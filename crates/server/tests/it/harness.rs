@@ -144,7 +144,10 @@ impl TestServer {
 async fn boot(dir: &Path, tail: &str, clock: &Clock) -> RunningServer {
     let server =
         SERVER_SECTION.replace("{data_dir}", &dir.display().to_string()).replace("{listen}", "\"127.0.0.1:0\"");
-    let text = format!("{server}{tail}");
+    // Tests of everything else run without Key Vault's service limits, as `strongroom dev` does (some write
+    // hundreds of versions in a second); a test of the limits configures its own.
+    let limits = if tail.contains("[service_limits]") { "" } else { "\n[service_limits]\npreset = \"off\"\n" };
+    let text = format!("{server}{tail}{limits}");
     let config = Config::parse(&text, Path::new("test.toml")).unwrap();
     let installation = Installation::open_with_clock(config.server, clock.clone()).await.unwrap();
     installation.provision(&config.desired).await.unwrap();

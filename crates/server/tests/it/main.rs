@@ -18,6 +18,7 @@ mod graph_tools;
 mod harness;
 mod keys;
 mod lifecycle;
+mod limits;
 mod management;
 mod metrics;
 mod portal;

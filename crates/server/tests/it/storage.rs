@@ -68,7 +68,7 @@ impl Relay {
 /// `url` with its host and port replaced by the relay's; and the address it named.
 /// The test PostgreSQL server's URL, or `None` when none is configured (the test then skips, saying so); under
 /// CI (`CI=true`) a missing server fails the test instead.
-fn postgres_server(test: &str) -> Option<String> {
+pub fn postgres_server(test: &str) -> Option<String> {
     let url = std::env::var("STRONGROOM_TEST_POSTGRES").ok();
     if url.is_none() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "STRONGROOM_TEST_POSTGRES is not set under CI");

@@ -108,6 +108,11 @@ pub trait Backend: Send + Sync + 'static {
     fn cluster_usage(&self) -> Option<ClusterUsage> {
         None
     }
+
+    /// Sends `notices` to the other processes at once, outside any transaction (see [`Store::broadcast`]).
+    fn broadcast(&self, _notices: &[ChangeNotice]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The kinds of failure counted for metrics, by name: faults of the database or of stored data, never an
@@ -687,6 +692,16 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn announce(&self, notice: ChangeNotice) -> Result<()> {
         self.write(move |db, _| db.notify(&notice)).await
+    }
+
+    async fn broadcast(&self, notices: Vec<ChangeNotice>) -> Result<()> {
+        if self.backend.changes().is_none() {
+            return Ok(());
+        }
+        let backend = Arc::clone(&self.backend);
+        tokio::task::spawn_blocking(move || backend.broadcast(&notices))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Database, "running a database task", e))?
     }
 
     async fn check_integrity(&self) -> Result<Integrity> {

@@ -1,11 +1,11 @@
-//! Stage 5's front half: which operation a request asks for (method and path), with which query parameters.
+//! Stage 6's front half: which operation a request asks for (method and path), with which query parameters.
 //! Routing reads only the request line, so it can name the operation for the permission check and the audit
 //! record before any body is read.
 //!
 //! Every operation is one row of [`table::OPERATIONS`]: method and path, Key Vault's audit name, the RBAC
-//! data action, the access-policy permission, the collection, and the handler that runs it. Routing, the
-//! permission check, the audit record, dispatch and the tables of `docs/authorization.md` all read that
-//! table.
+//! data action, the access-policy permission, the collection, the service limit it counts against, and the
+//! handler that runs it. Routing, the permission check, the service limits, the audit record, dispatch and the
+//! tables of `docs/authorization.md` all read that table.
 
 pub mod pattern;
 mod query;
@@ -25,6 +25,7 @@ use self::pattern::{Pattern, Segments};
 pub use self::query::{MAX_RESULTS, Query};
 use super::context::Context;
 use super::error::VaultError;
+use crate::limits::Budget;
 
 /// What an operation answers, once it has run.
 pub type OperationFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, VaultError>> + Send + 'a>>;
@@ -49,6 +50,8 @@ pub struct Operation {
     pub permission: &'static str,
     /// The collection it acts on.
     pub collection: Collection,
+    /// The service limit it counts against.
+    pub budget: Budget,
     /// What runs it.
     pub handler: Handler,
 }

@@ -5,13 +5,15 @@
 //!
 //! A row reads: method, path pattern ([`super::pattern`]), Key Vault's operation name in audit logs, the RBAC
 //! data action, the access-policy permission, and the handler, which gets the vault's context, the path's
-//! parameters and the request body and returns the operation's boxed future.
+//! parameters and the request body and returns the operation's boxed future. A row counts against the vault's
+//! other transactions unless `.counted_as` names another service limit, as Key Vault counts creates apart.
 
 use axum::http::Method;
 use strongroom_core::rbac::{Action as A, Collection};
 
 use super::pattern::Pattern;
 use super::{CryptoOperation as Crypto, Handler, Operation};
+use crate::limits::Budget;
 use crate::vault::certificates::{self, Certificates};
 use crate::vault::keys::{self, Keys};
 use crate::vault::secrets::{self, Secrets};
@@ -25,9 +27,11 @@ pub static OPERATIONS: &[Operation] = &[
     SECRETS.row(Method::POST, "/secrets/restore", "SecretRestore", A::SecretsRestore, "restore", |cx, _, body| {
         Box::pin(lifecycle::restore::<Secrets>(cx, body))
     }),
-    SECRETS.row(Method::PUT, "/secrets/{name}", "SecretSet", A::SecretsSet, "set", |cx, p, body| {
-        Box::pin(secrets::set(cx, p.name(), body))
-    }),
+    SECRETS
+        .row(Method::PUT, "/secrets/{name}", "SecretSet", A::SecretsSet, "set", |cx, p, body| {
+            Box::pin(secrets::set(cx, p.name(), body))
+        })
+        .counted_as(Budget::SecretCreates),
     SECRETS.row(
         Method::GET,
         "/secrets/{name}/versions",
@@ -79,16 +83,19 @@ pub static OPERATIONS: &[Operation] = &[
     KEYS.row(Method::GET, "/keys[/]", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(lifecycle::list::<Keys>(cx))),
     KEYS.row(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
         Box::pin(keys::create(cx, p.name(), body))
-    }),
+    })
+    .counted_as(Budget::KeyCreates),
     KEYS.row(Method::POST, "/keys/restore", "KeyRestore", A::KeysRestore, "restore", |cx, _, body| {
         Box::pin(lifecycle::restore::<Keys>(cx, body))
     }),
     KEYS.row(Method::PUT, "/keys/{name}", "KeyImport", A::KeysImport, "import", |cx, p, body| {
         Box::pin(keys::import(cx, p.name(), body))
-    }),
+    })
+    .counted_as(Budget::SecretCreates),
     KEYS.row(Method::POST, "/keys/{name}/rotate", "KeyRotate", A::KeysRotate, "rotate", |cx, p, _| {
         Box::pin(keys::rotate(cx, p.name()))
-    }),
+    })
+    .counted_as(Budget::KeyCreates),
     // Access policies name these two `getrotationpolicy` and `setrotationpolicy`.
     KEYS.row(
         Method::GET,
@@ -266,22 +273,26 @@ pub static OPERATIONS: &[Operation] = &[
         "backup",
         |cx, p, _| Box::pin(lifecycle::backup::<Certificates>(cx, p.name())),
     ),
-    CERTIFICATES.row(
-        Method::POST,
-        "/certificates/{name}/create",
-        "CertificateCreate",
-        A::CertificatesCreate,
-        "create",
-        |cx, p, body| Box::pin(certificates::create(cx, p.name(), body)),
-    ),
-    CERTIFICATES.row(
-        Method::POST,
-        "/certificates/{name}/import",
-        "CertificateImport",
-        A::CertificatesImport,
-        "import",
-        |cx, p, body| Box::pin(certificates::import(cx, p.name(), body)),
-    ),
+    CERTIFICATES
+        .row(
+            Method::POST,
+            "/certificates/{name}/create",
+            "CertificateCreate",
+            A::CertificatesCreate,
+            "create",
+            |cx, p, body| Box::pin(certificates::create(cx, p.name(), body)),
+        )
+        .counted_as(Budget::KeyCreates),
+    CERTIFICATES
+        .row(
+            Method::POST,
+            "/certificates/{name}/import",
+            "CertificateImport",
+            A::CertificatesImport,
+            "import",
+            |cx, p, body| Box::pin(certificates::import(cx, p.name(), body)),
+        )
+        .counted_as(Budget::SecretCreates),
     CERTIFICATES.row(
         Method::GET,
         "/certificates/{name}/pending",
@@ -415,6 +426,23 @@ impl Rows {
         permission: &'static str,
         handler: Handler,
     ) -> Operation {
-        Operation { method, path: Pattern::new(path), audit_name, action, permission, collection: self.0, handler }
+        Operation {
+            method,
+            path: Pattern::new(path),
+            audit_name,
+            action,
+            permission,
+            collection: self.0,
+            budget: Budget::Transactions,
+            handler,
+        }
+    }
+}
+
+impl Operation {
+    /// The row counted against `budget` instead of the vault's other transactions.
+    const fn counted_as(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
     }
 }
