@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from conftest import LISTEN, Server, server_section, standard_tenants, strongroom_cli
+from conftest import LIMITS_OFF, LISTEN, Server, server_section, standard_tenants, strongroom_cli
 from test_secrets_sdk import client_for
 
 SECRET_VALUE = "shipped-nowhere-7f3a"
@@ -32,7 +32,7 @@ def logging_server():
             stdout = true
             max_file_size_mb = 1
             """
-        )
+        ) + LIMITS_OFF
         path = pathlib.Path(data_dir) / "strongroom.toml"
         path.write_text(config)
         server = Server(["serve", "--config", str(path)], data_dir).start()

@@ -180,6 +180,107 @@ pub async fn audit(connection: &Connection, query: AuditQuery) -> Result<(), Str
     Ok(())
 }
 
+/// `strongroom test …`: the test controls of an installation that enabled them (`test_controls`).
+#[derive(Subcommand, Debug)]
+pub enum TestCommand {
+    /// Make a vault answer 429, 500 or 503, or answer late: for the next N requests, or a share of them.
+    Fault {
+        /// The vault's name.
+        #[arg(long)]
+        vault: String,
+        /// The status forced: 429, 500 or 503 (leave out to add latency only).
+        #[arg(long)]
+        status: Option<u16>,
+        /// For this many requests, then the vault answers normally again.
+        #[arg(long)]
+        count: Option<u32>,
+        /// For this share of requests, spread evenly (e.g. 0.25: one in four).
+        #[arg(long)]
+        fraction: Option<f64>,
+        /// Milliseconds added before every request is served.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// `Retry-After` of a forced 429 or 503, in seconds (default 1).
+        #[arg(long)]
+        retry_after: Option<u32>,
+        /// Show the vault's fault plan instead.
+        #[arg(long, conflicts_with_all = ["status", "count", "fraction", "clear"])]
+        show: bool,
+        /// Clear the vault's fault plan instead.
+        #[arg(long, conflicts_with_all = ["status", "count", "fraction"])]
+        clear: bool,
+    },
+    /// Show the server's clock, or move it: expiry, near-expiry, rotation and renewal run by it.
+    Clock {
+        /// Move it this far ahead of now: seconds, or with a unit (`90m`, `12h`, `30d`).
+        #[arg(long, conflicts_with = "reset")]
+        advance: Option<String>,
+        /// Set it back to the system's time.
+        #[arg(long)]
+        reset: bool,
+    },
+}
+
+/// Runs a `test` command.
+pub async fn test(connection: &Connection, command: TestCommand) -> Result<(), String> {
+    let client = Client::sign_in(connection).await?;
+    match command {
+        TestCommand::Fault { vault, status, count, fraction, latency_ms, retry_after, show, clear } => {
+            let path = format!(
+                "{}/providers/Strongroom.Testing/faults/default",
+                scope_id(&client, &format!("vaults/{vault}"))
+            );
+            if show {
+                print(&client.call(Method::GET, &path, None).await?);
+            } else if clear {
+                client.call(Method::DELETE, &path, None).await?;
+                println!("cleared the faults of vault {vault}");
+            } else {
+                let properties = json!({
+                    "statusCode": status,
+                    "count": count,
+                    "fraction": fraction,
+                    "latencyMs": latency_ms,
+                    "retryAfterSeconds": retry_after,
+                });
+                print(&client.call(Method::PUT, &path, Some(&json!({ "properties": properties }))).await?);
+            }
+        }
+        TestCommand::Clock { advance, reset } => {
+            let path = format!("{}/providers/Strongroom.Testing/clock", client.subscription());
+            let body = match (advance, reset) {
+                (Some(advance), _) => Some(json!({"properties": {"advanceSeconds": seconds(&advance)?}})),
+                (None, true) => Some(json!({"properties": {"offsetSeconds": 0}})),
+                (None, false) => None,
+            };
+            let method = if body.is_some() { Method::PUT } else { Method::GET };
+            print(&client.call(method, &path, body.as_ref()).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Seconds in `text`: a number of seconds, or one with a unit `s`, `m`, `h` or `d`.
+fn seconds(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => (&text[..at], unit),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(format!("{text}: the unit is s, m, h or d")),
+    };
+    number
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text}: not a number of seconds, minutes, hours or days"))
+}
+
 /// Vault settings, as `az keyvault create|update` names them.
 #[derive(Args, Debug)]
 pub struct VaultSettings {

@@ -151,6 +151,9 @@ enum Command {
     Identity(admin::IdentityCommand),
     /// A vault's audit log on a running server, newest first, one `AZKVAuditLogs` row per line.
     Audit(admin::AuditQuery),
+    /// Test controls of a running server that enabled them: injected faults, its clock.
+    #[command(subcommand)]
+    Test(admin::TestCommand),
 }
 
 /// The service limits `dev` enforces.
@@ -200,6 +203,7 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
         Command::Ad(command) => return admin::directory(connection, command).await,
         Command::Identity(command) => return admin::identity(connection, command).await,
         Command::Audit(query) => return admin::audit(connection, query).await,
+        Command::Test(command) => return admin::test(connection, command).await,
         Command::Trust(command) => return trust::run(command),
         command => serve(command).await.map_err(|e| e.to_string())?,
     };
@@ -247,6 +251,8 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
                 ServiceLimitsPreset::Off => None,
                 ServiceLimitsPreset::Keyvault => Some(ServiceLimitSettings::KEY_VAULT),
             };
+            // A developer's own instance: faults and the clock are theirs to set.
+            settings.test_controls = true;
             let installation = Installation::open(settings).await?;
             let (desired, credentials) = dev::desired_state(&installation).await?;
             installation.provision(&desired).await?;
@@ -305,6 +311,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
         | Command::Ad(_)
         | Command::Identity(_)
         | Command::Audit(_)
+        | Command::Test(_)
         | Command::Trust(_) => {
             return Ok(None);
         }

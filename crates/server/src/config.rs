@@ -87,6 +87,8 @@ pub struct ServerSettings {
     pub connections: ConnectionLimits,
     /// Where the audit log goes, and how its files rotate (`[audit]`).
     pub audit: AuditSettings,
+    /// Whether the test controls (injected faults, moving the clock at runtime) may be used.
+    pub test_controls: bool,
     /// Private, loopback and link-local hosts that attestation authorities and federated-credential issuers
     /// may be fetched from (everything else on such addresses is refused).
     pub allowed_private_authorities: AllowedAuthorities,
@@ -234,6 +236,7 @@ impl ServerSettings {
             metrics_listen: None,
             connections: ConnectionLimits::default(),
             audit: AuditSettings::default(),
+            test_controls: false,
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
             service_limits: None,
@@ -396,6 +399,7 @@ struct ServerSection {
     listen: Spanned<Addresses>,
     imds_listen: Option<Spanned<String>>,
     metrics_listen: Option<Spanned<String>>,
+    test_controls: Option<bool>,
     data_dir: PathBuf,
     login_host: Option<Spanned<String>>,
     vault_domain: Option<Spanned<String>>,
@@ -630,6 +634,7 @@ impl ServerSection {
         Ok(ServerSettings {
             connections,
             audit: AuditSettings::default(),
+            test_controls: self.test_controls.unwrap_or(false),
             allowed_private_authorities,
             listen,
             extra_listen,

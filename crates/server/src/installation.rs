@@ -206,6 +206,9 @@ impl Installation {
             limits: ServiceLimits::new(self.settings.service_limits),
             portal: Default::default(),
             clock: self.clock,
+            test_controls_enabled: self.settings.test_controls,
+            test_faults: Default::default(),
+            maintenance_now: Default::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));

@@ -22,6 +22,7 @@ pub(crate) mod portal;
 pub mod signing;
 pub mod state;
 pub mod sweeper;
+pub(crate) mod test_controls;
 pub(crate) mod tls;
 pub mod trust;
 pub(crate) mod vault;

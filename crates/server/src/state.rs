@@ -63,6 +63,12 @@ pub struct AppState {
     pub portal: crate::portal::Sessions,
     /// The clock every date given or judged is read from.
     pub clock: Clock,
+    /// Whether the test controls (faults, the clock) may be used: `test_controls` in the configuration.
+    pub test_controls_enabled: bool,
+    /// The faults vaults inject on this node (test controls).
+    pub(crate) test_faults: crate::test_controls::Faults,
+    /// Wakes the maintenance loop before its next turn (the clock was moved).
+    pub maintenance_now: tokio::sync::Notify,
 }
 
 /// The network around the server, as the firewall sees it.

@@ -100,6 +100,7 @@ pub async fn run(state: Arc<AppState>, schedule: Schedule, mut shutdown: watch::
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = tokio::time::sleep(INTERVAL) => {}
+            () = state.maintenance_now.notified() => {}
         }
     }
 }

@@ -170,6 +170,10 @@ actions! {
     ManagedIdentitiesWrite = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/write"),
     /// Delete user-assigned managed identities.
     ManagedIdentitiesDelete = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/delete"),
+    /// Test controls: set or clear the faults a vault injects (installations with `test_controls` only).
+    TestFaultsWrite = (Control, "Strongroom.Testing/faults/write"),
+    /// Test controls: move the server's clock (installations with `test_controls` only).
+    TestClockWrite = (Control, "Strongroom.Testing/clock/write"),
 
     /// Read users.
     UsersRead = (Directory, "microsoft.directory/users/read"),

@@ -20,6 +20,7 @@ pub mod identities;
 pub mod logs;
 pub mod resource;
 pub mod subscriptions;
+pub mod test_controls;
 pub mod vaults;
 
 use std::sync::Arc;
@@ -368,6 +369,8 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
             }
         }
         Tail::AuditLogs => logs::query(cx, arm).await,
+        Tail::Faults => test_controls::faults(cx, arm).await,
+        Tail::Clock => test_controls::clock(cx).await,
         Tail::ManagedIdentities(name) => {
             // User-assigned identities live in the default group of the default subscription.
             let default = cx.directory.default_subscription(cx.tenant.id).map(|s| s.id);

@@ -34,6 +34,10 @@ pub enum Tail {
     RoleDefinitions(Option<String>),
     /// A vault's audit log (`providers/Microsoft.Insights/logs` at the vault's scope).
     AuditLogs,
+    /// A vault's injected faults (`providers/Strongroom.Testing/faults/default`, test controls).
+    Faults,
+    /// The server's clock (`providers/Strongroom.Testing/clock` at the subscription, test controls).
+    Clock,
     /// User-assigned managed identities, or one by name.
     ManagedIdentities(Option<String>),
     /// `Microsoft.KeyVault/checkNameAvailability`, or with `managed_hsm` `checkMhsmNameAvailability`.
@@ -115,6 +119,7 @@ impl ArmPath {
             ["resourcegroups", _] => return Ok(at(owned(3), Tail::ResourceGroup)),
             ["resourcegroups", _, "resources"] => return Ok(at(owned(3), Tail::Resources)),
             ["providers", "microsoft.keyvault", "vaults"] => return Ok(at(None, Tail::Vaults)),
+            ["providers", "strongroom.testing", "clock"] => return Ok(at(None, Tail::Clock)),
             ["providers", "microsoft.keyvault", "checknameavailability"] => {
                 return Ok(at(None, Tail::CheckNameAvailability { managed_hsm: false }));
             }
@@ -184,6 +189,15 @@ impl ArmPath {
             && segments.len() == i + 3
         {
             Tail::AuditLogs
+        } else if vault.is_some()
+            && object.is_none()
+            && is(i, "providers")
+            && is(i + 1, "Strongroom.Testing")
+            && is(i + 2, "faults")
+            && is(i + 3, "default")
+            && segments.len() == i + 4
+        {
+            Tail::Faults
         } else if is(i, "providers") && is(i + 1, "Microsoft.Authorization") && segments.len() <= i + 4 {
             let id = segments.get(i + 3).map(|s| (*s).to_owned());
             if is(i + 2, "roleAssignments") {

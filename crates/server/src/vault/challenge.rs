@@ -17,6 +17,15 @@ pub fn header_value(endpoints: &Endpoints, vault: &Vault) -> String {
     )
 }
 
+/// The challenge that asks for a token issued after `now` (Unix seconds): Continuous Access Evaluation's
+/// `insufficient_claims`, which the SDKs answer by getting a new token past their cache.
+pub fn claims_challenge(endpoints: &Endpoints, vault: &Vault, now: i64) -> String {
+    use base64::Engine;
+    let claims = format!(r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{now}"}}}}}}"#);
+    let claims = base64::engine::general_purpose::STANDARD.encode(claims);
+    format!("{}, error=\"insufficient_claims\", claims=\"{claims}\"", header_value(endpoints, vault))
+}
+
 /// The bearer token of the request, or the challenge.
 pub fn bearer_token<'a>(headers: &'a HeaderMap, endpoints: &Endpoints, vault: &Vault) -> Result<&'a str, VaultError> {
     headers

@@ -233,6 +233,21 @@ impl VaultError {
         }
     }
 
+    /// The fault a vault's test controls inject: Key Vault's throttling (429), an internal error (500) or the
+    /// service unavailable (503), marked `InjectedFault` in `innererror` (and so in the audit log); 429 and 503
+    /// carry `Retry-After`.
+    pub fn injected(status: u16, retry_after: u32) -> Self {
+        let error = match status {
+            429 => Self::throttled("InjectedFault", u64::from(retry_after)),
+            503 => Self {
+                retry_after: Some(u64::from(retry_after)),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", UNAVAILABLE)
+            },
+            _ => Self::internal(),
+        };
+        error.with_inner("InjectedFault")
+    }
+
     /// 500, details only in the log.
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "The server could not complete the request.")

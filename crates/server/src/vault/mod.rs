@@ -4,7 +4,8 @@
 //! 2. [`firewall`] — the vault's network rules on the caller's address;
 //! 3. [`authenticate`] — the token's signature, issuer, audience, lifetime and tenant;
 //! 4. [`authorize`] — the RBAC data action the operation needs;
-//! 5. [`throttle`] — the vault's service limits for the operation's kind: `429` with `Retry-After` past them;
+//! 5. [`throttle`] — the vault's service limits for the operation's kind: `429` with `Retry-After` past them
+//!    (and, where test controls are on, the faults the vault was told to inject);
 //! 6. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler runs it — in
 //!    [`lifecycle`] (what every kind of object shares) or in its kind's module ([`secrets`], [`keys`],
 //!    [`certificates`], …) — with the request's [`context`];
@@ -173,6 +174,7 @@ async fn run_stages(
     let query = Query::parse(parts.uri.query())?;
     authorize::check(&directory, vault, &caller, &operation)?;
     audit.authorized = true;
+    throttle::injected_fault(state, vault).await?;
     let admission = throttle::check(state, vault, operation.operation)?;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {

@@ -26,6 +26,7 @@ mod provisioning;
 mod resource_manager;
 mod security;
 mod storage;
+mod test_controls;
 mod token_service;
 mod tools_signin;
 mod vault;
