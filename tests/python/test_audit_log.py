@@ -11,8 +11,11 @@ import textwrap
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from conftest import LIMITS_OFF, LISTEN, Server, server_section, standard_tenants, strongroom_cli
+from conftest import LIMITS_OFF, Server, server_section, standard_tenants, strongroom_cli
 from test_secrets_sdk import client_for
+
+# One port of its own: the suite's shared server may hold port 443, which LISTEN adds when it is free.
+ONE_PORT = '"127.0.0.1:0"'
 
 SECRET_VALUE = "shipped-nowhere-7f3a"
 
@@ -22,7 +25,7 @@ def logging_server():
     """A server that writes its audit rows to standard output as well as to its files."""
     with tempfile.TemporaryDirectory() as data_dir:
         # Reader on billing (the fixture's last vault) lets the admin application read its logs.
-        config = server_section(data_dir, LISTEN) + standard_tenants() + textwrap.dedent(
+        config = server_section(data_dir, ONE_PORT) + standard_tenants() + textwrap.dedent(
             """
             [[tenant.vault.role_assignment]]
             principal = "admin"

@@ -14,15 +14,18 @@ from azure.core.exceptions import HttpResponseError
 from azure.keyvault.keys import KeyClient, KeyRotationLifetimeAction, KeyRotationPolicyAction
 from azure.keyvault.secrets import SecretClient
 
-from conftest import LIMITS_OFF, LISTEN, Server, server_section, standard_tenants, strongroom_cli
+from conftest import LIMITS_OFF, Server, server_section, standard_tenants, strongroom_cli
 from test_secrets_sdk import client_for, credential_for
+
+# One port of its own: the suite's shared server may hold port 443, which LISTEN adds when it is free.
+ONE_PORT = '"127.0.0.1:0"'
 
 
 @pytest.fixture(scope="module")
 def controlled_server():
     """A server with test controls on, of its own: moving its clock must not move another test's."""
     with tempfile.TemporaryDirectory() as data_dir:
-        config = server_section(data_dir, LISTEN) + "test_controls = true\n" + standard_tenants() + textwrap.dedent(
+        config = server_section(data_dir, ONE_PORT) + "test_controls = true\n" + standard_tenants() + textwrap.dedent(
             """
             # The admin application runs the tenant (Owner), as a team's own automation would.
             [[tenant.role_assignment]]
