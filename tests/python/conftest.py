@@ -172,6 +172,8 @@ APPS = {
 # server also listens there when the tests may bind it.
 USER_REALM_PORT_AVAILABLE = os.geteuid() == 0
 LISTEN = '["127.0.0.1:0", "127.0.0.1:443"]' if USER_REALM_PORT_AVAILABLE else '"127.0.0.1:0"'
+# One free port only: for a test's own server beside the shared one, which may hold 443.
+ONE_PORT = '"127.0.0.1:0"'
 CLI_APP = "5b7a1c2d-0000-4000-8000-00000000a008"
 USER_PASSWORD = "Correct-Horse-7"
 
@@ -441,14 +443,21 @@ def configured_server():
             listen = "{PRIVATE_ENDPOINT}:0"
             """
         ) + LIMITS_OFF
-        path = pathlib.Path(data_dir) / "strongroom.toml"
-        path.write_text(config)
-        server = Server(["serve", "--config", str(path)], data_dir).start()
-        server.material = material
-        try:
+        with serving(data_dir, config) as server:
+            server.material = material
             yield server
-        finally:
-            server.stop()
+
+
+@contextlib.contextmanager
+def serving(data_dir, config):
+    """`strongroom serve` on `config`, written to `strongroom.toml` in `data_dir`; stopped when the block ends."""
+    path = pathlib.Path(data_dir) / "strongroom.toml"
+    path.write_text(config)
+    server = Server(["serve", "--config", str(path)], data_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def strongroom_cli(server, *args):

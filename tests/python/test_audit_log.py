@@ -3,19 +3,14 @@ container's log collector, in rotated files in the data directory, and through `
 official SDK's traffic in them — its correlation ids, its user agent, never a secret value."""
 
 import json
-import pathlib
-import queue
 import tempfile
 import textwrap
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from conftest import LIMITS_OFF, Server, server_section, standard_tenants, strongroom_cli
+from conftest import LIMITS_OFF, ONE_PORT, server_section, serving, standard_tenants, strongroom_cli
 from test_secrets_sdk import client_for
-
-# One port of its own: the suite's shared server may hold port 443, which LISTEN adds when it is free.
-ONE_PORT = '"127.0.0.1:0"'
 
 SECRET_VALUE = "shipped-nowhere-7f3a"
 
@@ -36,13 +31,8 @@ def logging_server():
             max_file_size_mb = 1
             """
         ) + LIMITS_OFF
-        path = pathlib.Path(data_dir) / "strongroom.toml"
-        path.write_text(config)
-        server = Server(["serve", "--config", str(path)], data_dir).start()
-        try:
+        with serving(data_dir, config) as server:
             yield server
-        finally:
-            server.stop()
 
 
 def printed_rows(server, wanted, timeout=10):

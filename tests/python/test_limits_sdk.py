@@ -2,13 +2,12 @@
 Past a limit the server answers 429 with Retry-After, as Key Vault does; the SDK's own retry policy waits and
 tries again, and every call succeeds. The 429s are counted on /metrics, as Key Vault's ServiceApiResult."""
 
-import pathlib
 import tempfile
 import time
 
 import pytest
 
-from conftest import CONTOSO, Server, server_section, standard_tenants
+from conftest import CONTOSO, ONE_PORT, server_section, serving, standard_tenants
 from test_metrics import scrape, value
 from test_secrets_sdk import client_for
 
@@ -22,18 +21,13 @@ SETS = 4
 def limited_server():
     with tempfile.TemporaryDirectory() as data_dir:
         config = (
-            server_section(data_dir, '"127.0.0.1:0"')
+            server_section(data_dir, ONE_PORT)
             + 'metrics_listen = "127.0.0.1:0"\n'
             + standard_tenants()
             + f"\n[service_limits]\nwindow_seconds = {WINDOW_SECONDS}\ntransactions = {READS}\nsecret_creates = {SETS}\n"
         )
-        path = pathlib.Path(data_dir) / "strongroom.toml"
-        path.write_text(config)
-        server = Server(["serve", "--config", str(path)], data_dir).start()
-        try:
+        with serving(data_dir, config) as server:
             yield server
-        finally:
-            server.stop()
 
 
 def throttled(samples, activity):

@@ -4,7 +4,6 @@ with retries off, show the error as Azure would; `strongroom test clock` moves t
 rotation policy comes due at once. Every change is in the audit log."""
 
 import json
-import pathlib
 import tempfile
 import textwrap
 import time
@@ -14,11 +13,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.keyvault.keys import KeyClient, KeyRotationLifetimeAction, KeyRotationPolicyAction
 from azure.keyvault.secrets import SecretClient
 
-from conftest import LIMITS_OFF, Server, server_section, standard_tenants, strongroom_cli
+from conftest import LIMITS_OFF, ONE_PORT, server_section, serving, standard_tenants, strongroom_cli
 from test_secrets_sdk import client_for, credential_for
-
-# One port of its own: the suite's shared server may hold port 443, which LISTEN adds when it is free.
-ONE_PORT = '"127.0.0.1:0"'
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +29,8 @@ def controlled_server():
             role = "Owner"
             """
         ) + LIMITS_OFF
-        path = pathlib.Path(data_dir) / "strongroom.toml"
-        path.write_text(config)
-        server = Server(["serve", "--config", str(path)], data_dir).start()
-        try:
+        with serving(data_dir, config) as server:
             yield server
-        finally:
-            server.stop()
 
 
 def audit_rows(server):

@@ -47,22 +47,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthFailure> {
-    let form = read_form(&body);
-    let audit = SignInLog::token_request(
-        &state,
-        &tenant,
-        connection.client.to_string(),
-        &headers,
-        form.as_ref().unwrap_or(&HashMap::new()),
-    );
-    let result = match form {
-        Err(failure) => Err(failure),
-        Ok(form) if form.contains_key("resource") => Err(OAuthFailure::resource_on_v2()),
-        Ok(form) => issue(state.clone(), tenant, connection, headers, form, Endpoint::V2).await,
-    };
-    let (status, failure) = outcome(&result);
-    audit.finish(&state, status, failure).await;
-    result
+    answer(state, tenant, connection, headers, read_form(&body), Endpoint::V2).await
 }
 
 /// `POST /{tenant}/oauth2/token`: the v1 endpoint names its resource instead of a scope.
@@ -80,19 +65,27 @@ pub async fn token_v1(
     {
         form.insert("scope".to_owned(), format!("{}/.default", resource.trim_end_matches('/')));
     }
-    let audit = SignInLog::token_request(
-        &state,
-        &tenant,
-        connection.client.to_string(),
-        &headers,
-        form.as_ref().unwrap_or(&HashMap::new()),
-    );
+    answer(state, tenant, connection, headers, form, Endpoint::V1).await
+}
+
+/// Answers a token request whose form was read as `form`, and writes its sign-in row.
+async fn answer(
+    state: State<Arc<AppState>>,
+    tenant: Path<String>,
+    connection: Extension<ConnectionInfo>,
+    headers: HeaderMap,
+    form: Result<HashMap<String, String>, OAuthFailure>,
+    endpoint: Endpoint,
+) -> Result<Response, OAuthFailure> {
+    let caller = connection.client.to_string();
+    let log = SignInLog::token_request(&state, &tenant, caller, &headers, form.as_ref().unwrap_or(&HashMap::new()));
     let result = match form {
         Err(failure) => Err(failure),
-        Ok(form) => issue(state.clone(), tenant, connection, headers, form, Endpoint::V1).await,
+        Ok(form) if endpoint == Endpoint::V2 && form.contains_key("resource") => Err(OAuthFailure::resource_on_v2()),
+        Ok(form) => issue(state.clone(), tenant, connection, headers, form, endpoint).await,
     };
     let (status, failure) = outcome(&result);
-    audit.finish(&state, status, failure).await;
+    log.finish(&state, status, failure).await;
     result
 }
 
