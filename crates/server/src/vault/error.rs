@@ -83,7 +83,9 @@ impl VaultError {
         Self::new(
             StatusCode::NOT_FOUND,
             "CertificateNotFound",
-            format!("A certificate with (name/id) {name} was not found in this key vault."),
+            format!(
+                "A certificate with (name/id) {name} was not found in this key vault. If you recently deleted this certificate you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+            ),
         )
     }
 
