@@ -11,10 +11,11 @@
 //! Every spelling of a path that the SDKs send is normalised here, for every row alike, rather than by
 //! rows of their own (docs/compatibility.md, "Route spellings", says which SDK sends which):
 //! - leading slashes are ignored (`//secrets/db`);
-//! - one trailing slash is ignored (`/secrets/db/`, `/keys/`, `/certificates/issuers/`), as Key Vault's
-//!   routing ignores it;
-//! - a version written `[/{version}]` may be absent (`/keys/k/sign`, `/keys/k/attestation`), empty
-//!   (`/keys/k//sign`, as the Python, Go and Java SDKs spell "the latest"), or given.
+//! - one trailing slash is ignored on every route (`/secrets/db/`, `/keys/`, `/certificates/issuers/`): the
+//!   SDKs send it for a latest version, and no spelling of a known route should be `404`;
+//! - a version written `[/{version}]` may be absent (`/keys/k/attestation`, as JavaScript's
+//!   `getKeyAttestation(name)` sends it), empty (`/keys/k//attestation` from Python, `/keys/k//sign` from
+//!   JavaScript's `CryptographyClient` on a versionless key id: "the latest"), or given.
 
 /// The most segments a pattern has; longer paths match no operation.
 pub const MAX_SEGMENTS: usize = 4;
