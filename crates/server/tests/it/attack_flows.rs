@@ -664,6 +664,24 @@ async fn a_sign_in_asking_only_for_openid_scopes_gets_a_graph_token_that_opens_n
         assert_eq!(status, 200, "{scope}: {body}");
         let access = graph_tokens(&body, scope);
         assert_eq!(secrets(access).await, 401, "{scope}: a Graph token is not the vault's");
+
+        // The token requests that sign a user in without a browser: a refresh, and the password grant.
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let form =
+            [("grant_type", "refresh_token"), ("client_id", &desktop), ("refresh_token", &refresh), ("scope", scope)];
+        let (status, body) = server.token_request("contoso", &form).await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        assert_eq!(secrets(graph_tokens(&body, scope)).await, 401, "{scope}");
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", &desktop),
+            ("username", "alice@contoso"),
+            ("password", "alice-password-1"),
+            ("scope", scope),
+        ];
+        let (status, body) = server.token_request("contoso", &form).await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        assert_eq!(secrets(graph_tokens(&body, scope)).await, 401, "{scope}");
     }
     // An app-only token still names its one resource, as Entra requires of client credentials.
     let form = [
