@@ -106,3 +106,13 @@ test("cryptography on the server checks out with Node's crypto", async () => {
 
   await assert.rejects(ec.sign("ES384", digest), (e) => e.statusCode === 400 && e.code === "BadParameter");
 });
+
+test("an HSM key's attestation, asked without a version as Microsoft's hsmOperations.js sample does", async () => {
+  const key = await keys.createRsaKey("js-attested", { keySize: 2048, hsm: true });
+  // getKeyAttestation(name) sends GET /keys/{name}/attestation: no version segment at all.
+  const attested = await keys.getKeyAttestation("js-attested");
+  assert.equal(attested.id, key.id);
+  assert.equal(attested.keyType, "RSA-HSM");
+  const named = await keys.getKeyAttestation("js-attested", { version: key.properties.version });
+  assert.equal(named.id, key.id);
+});

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
+from conftest import FABRIKAM
 from test_secrets_sdk import credential_for
 
 
@@ -167,7 +168,7 @@ def test_ec_signatures_are_raw_and_verify_with_the_cryptography_package(configur
     only_verify = client.create_ec_key("sdk-ec-verify-only", curve="P-256", key_operations=["verify"])
     with pytest.raises(HttpResponseError) as refused:
         crypto_client(configured_server, only_verify.id).sign(SignatureAlgorithm.es256, hashlib.sha256(b"m").digest())
-    assert refused.value.status_code == 400
+    assert refused.value.status_code == 403 and refused.value.error.innererror["code"] == "KeyOperationForbidden"
 
 
 def test_a_key_backup_restores_the_same_material_and_only_as_a_key(configured_server):
@@ -340,7 +341,8 @@ def test_bad_operations_are_refused_with_key_vault_codes_and_change_nothing(conf
     digest = hashlib.sha256(b"m").digest()
     assert refused(lambda: crypto.sign(SignatureAlgorithm.rs384, digest)).error.code == "BadParameter", "digest length"
     assert refused(lambda: crypto.sign(SignatureAlgorithm.es256, digest)).error.code == "BadParameter", "EC alg, RSA key"
-    assert refused(lambda: crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, b"k" * 32)).error.code == "BadParameter", "not in key_ops"
+    not_listed = refused(lambda: crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep, b"k" * 32), status=403)
+    assert (not_listed.error.code, not_listed.error.innererror["code"]) == ("Forbidden", "KeyOperationForbidden")
     assert refused(lambda: crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"x" * 300)).error.code == "BadParameter", "oversized"
     assert refused(lambda: crypto.encrypt(EncryptionAlgorithm.a256_gcm, b"x")).error.code == "BadParameter", "AES alg, RSA key"
     client.update_key_properties("sdk-refusals", enabled=False)
@@ -355,3 +357,41 @@ def test_bad_operations_are_refused_with_key_vault_codes_and_change_nothing(conf
     after = client.get_key("sdk-refusals")
     assert after.properties.version == key.properties.version and after.key.n == key.key.n, "nothing changed"
     assert [p.version for p in client.list_properties_of_key_versions("sdk-refusals")] == [key.properties.version]
+
+
+def test_an_operation_the_key_does_not_list_is_forbidden_as_key_vault_says_it(configured_server):
+    client = key_client(configured_server)
+    key = client.create_rsa_key("sdk-signs-only", size=2048, key_operations=["sign", "verify"])
+    # The SDK encrypts locally only with a key whose key_ops list encrypt; this one goes to the vault.
+    crypto = crypto_client(configured_server, key)
+    with pytest.raises(HttpResponseError) as refused:
+        crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"plain")
+    error = refused.value
+    assert error.status_code == 403
+    assert (error.error.code, error.error.innererror["code"]) == ("Forbidden", "KeyOperationForbidden")
+    assert error.error.message == "Operation encrypt is not permitted on this key."
+    signed = crypto.sign(SignatureAlgorithm.rs256, hashlib.sha256(b"m").digest())
+    assert signed.key_id == key.id, "what key_ops lists still runs"
+
+
+def test_hsm_keys_need_a_premium_vault(configured_server):
+    standard = KeyClient(
+        f"https://fabrikam-vault.vault.localhost:{configured_server.port}",
+        credential_for(configured_server, "outsider", FABRIKAM),
+        connection_verify=configured_server.ca,
+    )
+    for create in (
+        lambda: standard.create_rsa_key("sdk-hsm", size=2048, hardware_protected=True),
+        lambda: standard.create_ec_key("sdk-hsm", curve="P-256", hardware_protected=True),
+    ):
+        with pytest.raises(HttpResponseError) as refused:
+            create()
+        assert refused.value.status_code == 403 and refused.value.error.code == "Forbidden"
+        assert refused.value.error.message == "Hardware key operation not allowed on standard vault."
+    with pytest.raises(ResourceNotFoundError):
+        standard.get_key("sdk-hsm")
+    assert standard.create_rsa_key("sdk-hsm", size=2048).key_type == "RSA", "software keys are the standard SKU's"
+
+    premium = key_client(configured_server)  # billing is premium
+    assert premium.create_rsa_key("sdk-hsm", size=2048, hardware_protected=True).key_type == "RSA-HSM"
+    assert premium.create_ec_key("sdk-hsm-ec", curve="P-256", hardware_protected=True).key_type == "EC-HSM"

@@ -5,10 +5,13 @@ use uuid::Uuid;
 /// Key Vault's own application id, which Entra also accepts as the audience of vault tokens.
 pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
 
+/// Microsoft Graph's resource name in Azure.
+pub const AZURE_GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+
 /// The resources whose tokens the management API accepts: Azure Resource Manager's two names and Microsoft
 /// Graph's, so that code written for Azure asks for the scope it always asks for.
 pub const MANAGEMENT_RESOURCES: [&str; 3] =
-    ["https://management.azure.com", "https://management.core.windows.net", "https://graph.microsoft.com"];
+    ["https://management.azure.com", "https://management.core.windows.net", AZURE_GRAPH_RESOURCE];
 
 /// The host names a server answers as.
 #[derive(Debug, Clone, Copy)]

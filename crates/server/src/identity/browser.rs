@@ -25,7 +25,7 @@ use super::error::OAuthFailure;
 use super::flows::{self, CodeGrant};
 use super::mint;
 use super::pages;
-use super::token::{read_form, requested_resource};
+use super::token::{read_form, user_resource};
 use super::users::{self, SignedIn};
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
@@ -112,7 +112,7 @@ fn check(
     };
     let code_challenge = code_challenge(params, public_client)?;
     let scope = params.get("scope").cloned().unwrap_or_default();
-    let resource_known = requested_resource(&scope).and_then(|resource| mint::audience_for(state, &resource)).is_some();
+    let resource_known = user_resource(&scope).and_then(|resource| mint::audience_for(state, &resource)).is_some();
     if !resource_known {
         return refuse(OAuthFailure::invalid_scope(&scope).message().to_owned());
     }

@@ -19,7 +19,7 @@ use super::error::OAuthFailure;
 use super::flows::{self, DeviceGrant};
 use super::mint;
 use super::pages;
-use super::token::{read_form, requested_resource};
+use super::token::{read_form, user_resource};
 use super::users::{self, SignedIn};
 use crate::error::InternalFailure;
 use crate::state::AppState;
@@ -53,7 +53,7 @@ pub async fn device_code(
     let client_id = form.get("client_id").ok_or_else(|| OAuthFailure::missing_parameter("client_id"))?;
     let client = authority.client(&directory, client_id)?;
     let scope = form.get("scope").ok_or_else(|| OAuthFailure::missing_parameter("scope"))?;
-    let resource = requested_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
+    let resource = user_resource(scope).ok_or_else(|| OAuthFailure::invalid_scope(scope))?;
     mint::audience_for(&state, &resource).ok_or_else(|| OAuthFailure::unknown_resource(&resource, &tenant))?;
 
     let device_code =

@@ -24,6 +24,7 @@ use super::error::OAuthFailure;
 use super::mint::{self, AppToken};
 use super::sign_in_log::SignInLog;
 use super::{browser, device, users};
+use crate::endpoints::AZURE_GRAPH_RESOURCE;
 use crate::state::AppState;
 use crate::vault::ConnectionInfo;
 
@@ -260,6 +261,17 @@ async fn client_credentials(
     Ok(response)
 }
 
+/// The resource a user's sign-in asks for: the one resource of `scope` ([`requested_resource`]), or Microsoft
+/// Graph when `scope` holds nothing but OpenID scopes (`openid`, `openid profile offline_access`): Entra then
+/// issues the ID token and, with it, an access token for Graph, which opens no vault.
+pub fn user_resource(scope: &str) -> Option<String> {
+    let mut scopes = scope.split_whitespace().peekable();
+    if scopes.peek().is_some() && scopes.all(|s| OIDC_SCOPES.contains(&s)) {
+        return Some(AZURE_GRAPH_RESOURCE.to_owned());
+    }
+    requested_resource(scope)
+}
+
 /// The one resource of a scope list such as `https://vault.localhost:8443/.default`; OpenID scopes may come
 /// along. `None` when there is not exactly one `/.default` scope.
 pub fn requested_resource(scope: &str) -> Option<String> {
@@ -289,6 +301,20 @@ mod tests {
         assert_eq!(requested_resource("https://a/.default https://b/.default"), None);
         assert_eq!(requested_resource("openid"), None);
         assert_eq!(requested_resource("/.default"), None);
+    }
+
+    #[test]
+    fn a_user_sign_in_with_only_openid_scopes_is_for_microsoft_graph() {
+        for scope in ["openid", "openid profile offline_access", " profile  openid email "] {
+            assert_eq!(user_resource(scope).as_deref(), Some("https://graph.microsoft.com"), "{scope}");
+        }
+        assert_eq!(
+            user_resource("https://vault.localhost:8443/.default openid profile").as_deref(),
+            Some("https://vault.localhost:8443")
+        );
+        assert_eq!(user_resource(""), None);
+        assert_eq!(user_resource("openid User.Read"), None);
+        assert_eq!(user_resource("openid https://a/.default https://b/.default"), None);
     }
 
     #[test]

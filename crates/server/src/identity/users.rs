@@ -22,7 +22,7 @@ use super::authority::Authority;
 use super::error::OAuthFailure;
 use super::mint;
 use super::throttle::Presented;
-use super::token::requested_resource;
+use super::token::user_resource;
 use crate::error::InternalFailure;
 use crate::state::AppState;
 
@@ -55,7 +55,7 @@ struct UserTokenResponse {
     client_info: String,
 }
 
-/// A user signed in through `client_id`, asking for `scope` (which names one resource).
+/// A user signed in through `client_id`, asking for `scope` (one resource, or only OpenID scopes).
 pub struct SignedIn<'a> {
     /// The tenant.
     pub tenant: &'a Tenant,
@@ -74,7 +74,7 @@ pub struct SignedIn<'a> {
 
 /// Issues the tokens of a successful user sign-in.
 pub async fn issue(state: &AppState, directory: &Directory, signed_in: SignedIn<'_>) -> Result<Response, OAuthFailure> {
-    let resource = requested_resource(&signed_in.scope).ok_or_else(|| OAuthFailure::invalid_scope(&signed_in.scope))?;
+    let resource = user_resource(&signed_in.scope).ok_or_else(|| OAuthFailure::invalid_scope(&signed_in.scope))?;
     let audience = mint::audience_for(state, &resource)
         .ok_or_else(|| OAuthFailure::unknown_resource(&resource, &signed_in.tenant.name))?;
     let access = mint::user_access_token(state, directory, signed_in.user, signed_in.client_id, &audience)

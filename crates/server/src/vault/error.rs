@@ -67,6 +67,13 @@ impl VaultError {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }
 
+    /// 403 KeyOperationForbidden: the key's `key_ops` do not list `operation`. Key Vault's words, as the
+    /// Key Vault SDKs' troubleshooting guides quote them.
+    pub fn key_operation_forbidden(operation: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", format!("Operation {operation} is not permitted on this key."))
+            .with_inner("KeyOperationForbidden")
+    }
+
     /// 404 for a secret that does not exist (or not in that version).
     pub fn secret_not_found(name: &str) -> Self {
         Self::new(

@@ -558,7 +558,7 @@ pub async fn crypto(
     let op = operation.as_str();
     usable(&version, op, cx.state.clock.now_seconds())?;
     if !facts(&version)?.key_ops.iter().any(|permitted| permitted == op) {
-        return Err(VaultError::bad_parameter(format!("Operation {op} is not permitted on this key.")));
+        return Err(VaultError::key_operation_forbidden(op));
     }
     let alg = params.alg.as_deref().ok_or_else(|| VaultError::bad_parameter("The algorithm 'alg' is required."))?;
     let value = decode(params.value.as_deref(), "value")?;

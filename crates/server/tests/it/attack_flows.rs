@@ -1,6 +1,7 @@
 //! The interactive sign-in flows tried as an attacker would: redirect URIs that hide another host, codes
 //! redeemed without the client's secret or PKCE verifier, sign-in forms posted from another site or framed,
-//! refresh tokens kept after a password reset, documents built from a forged `Host`, and random form bodies.
+//! refresh tokens kept after a password reset, documents built from a forged `Host`, random form bodies, and
+//! the Graph token of a sign-in that asks only for OpenID scopes, which must open no vault.
 
 use aws_lc_rs::digest;
 use base64::Engine;
@@ -13,6 +14,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use crate::harness::TestServer;
+use crate::tools_signin::claims;
 
 const CONFIG: &str = r#"
 [[tenant]]
@@ -44,6 +46,10 @@ password = "alice-password-1"
 
 [[tenant.vault]]
 name = "billing"
+
+[[tenant.vault.role_assignment]]
+principal = "alice"
+role = "Key Vault Secrets User"
 "#;
 
 const VERIFIER: &str = "flows-verifier-0123456789-0123456789-0123456789";
@@ -570,4 +576,122 @@ async fn random_form_bodies_never_make_the_token_service_fail() {
             .unwrap();
         assert!(response.status().as_u16() < 500, "{url} {:?}: {}", String::from_utf8_lossy(&body), response.status());
     }
+}
+
+/// Approves `user_code` on the device-code page as alice, at a browser.
+async fn approve_device_code(server: &TestServer, user_code: &str) {
+    let client = browser(server);
+    let verification = format!("{}/devicelogin", server.authority_host());
+    let (cookie, token) = page_tokens(client.get(&verification).send().await.unwrap()).await;
+    let mut headers = HeaderMap::new();
+    headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+    headers.insert("origin", HeaderValue::from_str(&server.authority_host()).unwrap());
+    let fields = [
+        ("strongroom_form", token.as_str()),
+        ("user_code", user_code),
+        ("username", "alice@contoso"),
+        ("password", "alice-password-1"),
+    ]
+    .map(|(name, value)| (name.to_owned(), value.to_owned()));
+    let approved = post_form(&client, &verification, &cookie, headers, &fields).await;
+    assert_eq!(approved.status(), 200, "{}", approved.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_sign_in_asking_only_for_openid_scopes_gets_a_graph_token_that_opens_no_vault() {
+    let server = TestServer::start(CONFIG).await;
+    let redirect = "http://localhost:8400/";
+    let desktop = server.client_id("desktop");
+    let secrets = |token: String| {
+        let server = &server;
+        async move {
+            let response =
+                server.vault_call(Method::GET, "billing", "/secrets?api-version=7.6", Some(&token), None).await;
+            response.status().as_u16()
+        }
+    };
+    // Alice's vault token opens the vault: the refusals below are the Graph token's, not hers.
+    let params = authorize_params(&server, "desktop", redirect, &[]);
+    let code = code_of(&sign_in(&server, &params, "alice-password-1").await);
+    let (status, vault) =
+        redeem(&server, "desktop", &code, &[("redirect_uri", redirect), ("code_verifier", VERIFIER)]).await;
+    assert_eq!(status, 200, "{vault}");
+    assert_eq!(secrets(vault["access_token"].as_str().unwrap().to_owned()).await, 200);
+
+    let graph_tokens = |body: &Value, scope: &str| {
+        assert_eq!(body["scope"], scope, "{body}");
+        let id = claims(body["id_token"].as_str().unwrap());
+        assert_eq!(
+            (id["aud"].as_str(), id["oid"].as_str()),
+            (Some(desktop.as_str()), Some(server.object_id("alice").as_str()))
+        );
+        let access = claims(body["access_token"].as_str().unwrap());
+        assert_eq!(access["aud"], "https://graph.microsoft.com", "{access}");
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    for scope in ["openid", "openid profile offline_access"] {
+        // The authorization-code flow.
+        let params = authorize_params(&server, "desktop", redirect, &[("scope", scope)]);
+        let code = code_of(&sign_in(&server, &params, "alice-password-1").await);
+        let (status, body) = redeem(
+            &server,
+            "desktop",
+            &code,
+            &[("redirect_uri", redirect), ("code_verifier", VERIFIER), ("scope", scope)],
+        )
+        .await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        let access = graph_tokens(&body, scope);
+        assert_eq!(secrets(access).await, 401, "{scope}: a Graph token is not the vault's");
+
+        // The device-code flow.
+        let response = server
+            .http
+            .post(format!("{}/contoso/oauth2/v2.0/devicecode", server.authority_host()))
+            .form(&[("client_id", desktop.as_str()), ("scope", scope)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scope}");
+        let device: Value = response.json().await.unwrap();
+        approve_device_code(&server, device["user_code"].as_str().unwrap()).await;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", desktop.as_str()),
+            ("device_code", device["device_code"].as_str().unwrap()),
+        ];
+        let (status, body) = server.token_request("contoso", &form).await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        let access = graph_tokens(&body, scope);
+        assert_eq!(secrets(access).await, 401, "{scope}: a Graph token is not the vault's");
+
+        // The token requests that sign a user in without a browser: a refresh, and the password grant.
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let form =
+            [("grant_type", "refresh_token"), ("client_id", &desktop), ("refresh_token", &refresh), ("scope", scope)];
+        let (status, body) = server.token_request("contoso", &form).await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        assert_eq!(secrets(graph_tokens(&body, scope)).await, 401, "{scope}");
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", &desktop),
+            ("username", "alice@contoso"),
+            ("password", "alice-password-1"),
+            ("scope", scope),
+        ];
+        let (status, body) = server.token_request("contoso", &form).await;
+        assert_eq!(status, 200, "{scope}: {body}");
+        assert_eq!(secrets(graph_tokens(&body, scope)).await, 401, "{scope}");
+    }
+    // An app-only token still names its one resource, as Entra requires of client credentials.
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "directory-admin"),
+        ("client_secret", "directory-admin-secret-0123456789"),
+        ("scope", "openid"),
+    ];
+    let directory_admin = server.client_id("directory-admin");
+    let form = form.map(|(name, value)| (name, if name == "client_id" { directory_admin.as_str() } else { value }));
+    let (status, body) = server.token_request("contoso", &form).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{body}");
 }

@@ -1,4 +1,5 @@
-//! Keys over the wire where the SDK suites cannot go: the rotation scheduler under a moved clock.
+//! Keys over the wire where the SDK suites cannot go: the rotation scheduler under a moved clock, every
+//! spelling of a route the SDKs send, and Key Vault's exact refusals.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -110,4 +111,98 @@ async fn rotation_policies_key_vault_refuses_are_refused_and_change_nothing() {
     let reader = server.token("contoso", "reader").await;
     let (status, _) = call(&server, &reader, Method::POST, "/rng", Some(json!({"count": 8}))).await;
     assert_eq!(status, 403, "the Key Vault Reader may not draw random bytes");
+}
+
+#[tokio::test]
+async fn every_route_spelling_the_sdks_send_answers_as_key_vault_does() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let token = server.token("contoso", "admin").await;
+    let hsm = json!({"kty": "RSA-HSM", "key_size": 2048, "key_ops": ["sign", "verify"]});
+    let (status, created) = call(&server, &token, Method::POST, "/keys/spelt/create", Some(hsm)).await;
+    assert_eq!(status, 200, "{created}");
+    let kid = created["key"]["kid"].as_str().unwrap().to_owned();
+    let version = kid.rsplit('/').next().unwrap().to_owned();
+    let (status, _) = call(&server, &token, Method::PUT, "/secrets/spelt/", Some(json!({"value": "v"}))).await;
+    assert_eq!(status, 200, "a trailing slash on a set names the same secret");
+
+    // Each spelling answers 200 with the latest version, or with the version it names.
+    let kid_of = |body: &Value| body["key"]["kid"].as_str().or(body["kid"].as_str()).map(str::to_owned);
+    for (method, path) in [
+        (Method::GET, "/keys/spelt".to_owned()),
+        (Method::GET, "/keys/spelt/".to_owned()),
+        (Method::GET, format!("/keys/spelt/{version}")),
+        (Method::GET, format!("/keys/spelt/{version}/")),
+        // JavaScript's getKeyAttestation(name) sends no version segment; Python, Go and Java an empty one.
+        (Method::GET, "/keys/spelt/attestation".to_owned()),
+        (Method::GET, "/keys/spelt//attestation".to_owned()),
+        (Method::GET, format!("/keys/spelt/{version}/attestation")),
+        (Method::GET, "/keys/spelt/attestation/".to_owned()),
+        (Method::PATCH, "/keys/spelt/".to_owned()),
+        (Method::PATCH, format!("/keys/spelt/{version}")),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({"tags": {"spelt": "yes"}}));
+        let (status, answer) = call(&server, &token, method.clone(), &path, body).await;
+        assert_eq!((status, kid_of(&answer)), (200, Some(kid.clone())), "{method} {path}: {answer}");
+    }
+    let digest = json!({"alg": "RS256", "value": "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"});
+    for path in ["/keys/spelt/sign".to_owned(), "/keys/spelt//sign".to_owned(), format!("/keys/spelt/{version}/sign")] {
+        let (status, answer) = call(&server, &token, Method::POST, &path, Some(digest.clone())).await;
+        assert_eq!((status, kid_of(&answer)), (200, Some(kid.clone())), "POST {path}: {answer}");
+    }
+    for (path, listed) in [
+        ("/keys", "kid"),
+        ("/keys/", "kid"),
+        ("/keys/spelt/versions", "kid"),
+        ("/keys/spelt/versions/", "kid"),
+        ("/secrets/", "id"),
+        ("/deletedkeys/", "kid"),
+        ("/certificates/issuers/", "id"),
+    ] {
+        let (status, page) = call(&server, &token, Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {page}");
+        let items = page["value"].as_array().unwrap();
+        assert!(items.iter().all(|item| item[listed].is_string()), "GET {path}: {page}");
+    }
+    let (status, secret) = call(&server, &token, Method::GET, "/secrets/spelt/", None).await;
+    assert_eq!((status, secret["value"].as_str()), (200, Some("v")));
+
+    // A version that does not exist is still 404, whichever way the path is spelt.
+    for path in ["/keys/spelt/0123456789abcdef0123456789abcdef/attestation", "/keys/absent/attestation"] {
+        let (status, error) = call(&server, &token, Method::GET, path, None).await;
+        assert_eq!((status, error["error"]["code"].as_str()), (404, Some("KeyNotFound")), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_operation_outside_the_keys_key_ops_is_forbidden_as_key_vault_says_it() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let token = server.token("contoso", "admin").await;
+    let create = json!({"kty": "RSA", "key_size": 2048, "key_ops": ["sign", "verify"]});
+    let (status, _) = call(&server, &token, Method::POST, "/keys/signer/create", Some(create)).await;
+    assert_eq!(status, 200);
+    let value = json!({"alg": "RSA-OAEP", "value": "AAEC"});
+    for operation in ["encrypt", "decrypt", "wrapkey", "unwrapkey"] {
+        let (status, error) =
+            call(&server, &token, Method::POST, &format!("/keys/signer/{operation}"), Some(value.clone())).await;
+        let wire_name = match operation {
+            "wrapkey" => "wrapKey",
+            "unwrapkey" => "unwrapKey",
+            other => other,
+        };
+        assert_eq!(
+            (status, error),
+            (
+                403,
+                json!({"error": {
+                    "code": "Forbidden",
+                    "message": format!("Operation {wire_name} is not permitted on this key."),
+                    "innererror": {"code": "KeyOperationForbidden"}
+                }})
+            ),
+            "{operation}"
+        );
+    }
+    let digest = json!({"alg": "RS256", "value": "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"});
+    let (status, _) = call(&server, &token, Method::POST, "/keys/signer/sign", Some(digest)).await;
+    assert_eq!(status, 200, "what key_ops lists still runs");
 }

@@ -327,16 +327,56 @@ fn principal(server: &TestServer, name: &str) -> String {
 async fn hsm_keys_need_a_premium_vault() {
     let server = TestServer::start(&config()).await;
     let crypto = server.token("tailspin", "ts-crypto").await;
-    let create = |kty: &str| json!({"kty": kty, "key_size": 2048});
-    let path = "/keys/signing/create?api-version=7.6";
-    let response = server.vault_call(Method::POST, "ts-hsm", path, Some(&crypto), Some(create("RSA-HSM"))).await;
-    assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
-    let response = server.vault_call(Method::POST, "ts-ledger", path, Some(&crypto), Some(create("RSA-HSM"))).await;
-    assert_eq!(response.status().as_u16(), 403);
-    let body: Value = response.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("standard vault"), "{body}");
-    let response = server.vault_call(Method::POST, "ts-ledger", path, Some(&crypto), Some(create("RSA"))).await;
-    assert_eq!(response.status().as_u16(), 200);
+    let create = |kty: &str| match kty {
+        "EC-HSM" => json!({"kty": kty, "crv": "P-256"}),
+        _ => json!({"kty": kty, "key_size": 2048}),
+    };
+    let post = |vault: &'static str, path: &'static str, body: Value| {
+        let (server, crypto) = (&server, &crypto);
+        async move {
+            let path = format!("{path}?api-version=7.6");
+            let response = server.vault_call(Method::POST, vault, &path, Some(crypto), Some(body)).await;
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    for kty in ["RSA-HSM", "EC-HSM"] {
+        let (status, body) = post("ts-hsm", "/keys/signing/create", create(kty)).await;
+        assert_eq!((status, body["key"]["kty"].as_str()), (200, Some(kty)), "{body}");
+        // A standard vault refuses it with Key Vault's words, and keeps nothing.
+        let (status, body) = post("ts-ledger", "/keys/signing/create", create(kty)).await;
+        assert_eq!(
+            (status, body),
+            (
+                403,
+                json!({"error": {"code": "Forbidden", "message": "Hardware key operation not allowed on standard vault."}})
+            ),
+            "{kty}"
+        );
+    }
+    // An import asking for an HSM is refused the same way.
+    let (_, software) = post("ts-ledger", "/keys/software/create", create("RSA")).await;
+    assert_eq!(software["key"]["kty"], "RSA", "{software}");
+    let jwk = json!({"kty": "EC", "crv": "P-256", "d": "870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE",
+        "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"});
+    let (status, body) = import_key(&server, &crypto, "ts-ledger", json!({"key": jwk.clone(), "Hsm": true})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("Forbidden")), "{body}");
+    let (status, body) = import_key(&server, &crypto, "ts-hsm", json!({"key": jwk, "Hsm": true})).await;
+    assert_eq!((status, body["key"]["kty"].as_str()), (200, Some("EC-HSM")), "{body}");
+    let (status, body) = post("ts-ledger", "/keys/signing/create", create("RSA")).await;
+    assert_eq!(status, 200, "{body}");
+    // The refused creates wrote no version: only the RSA one is there.
+    let listed = server
+        .vault_call(Method::GET, "ts-ledger", "/keys/signing/versions?api-version=7.6", Some(&crypto), None)
+        .await;
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["value"].as_array().map(Vec::len), Some(1), "{listed}");
+}
+
+/// Imports `body` as the key `imported` of `vault`: status and JSON body.
+async fn import_key(server: &TestServer, token: &str, vault: &str, body: Value) -> (u16, Value) {
+    let response =
+        server.vault_call(Method::PUT, vault, "/keys/imported?api-version=7.6", Some(token), Some(body)).await;
+    (response.status().as_u16(), response.json().await.unwrap())
 }
 
 #[tokio::test]

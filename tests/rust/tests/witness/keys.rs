@@ -412,8 +412,8 @@ pub async fn an_imported_key_works_and_keeps_its_private_half(witness: Arc<Witne
             None,
         )
         .await;
-    let body = expect_refusal(refused, 400, "a sign outside key_ops")?;
-    ensure!(!error_codes(&body).0.is_empty(), "a sign outside key_ops: {body}");
+    let body = expect_refusal(refused, 403, "a sign outside key_ops")?;
+    ensure!(error_codes(&body) == ("Forbidden", "KeyOperationForbidden"), "a sign outside key_ops: {body}");
     Ok(())
 }
 

@@ -6,7 +6,16 @@
 //!   names: the SDKs spell `wrapKey` in more than one way);
 //! - `{name}` is the object the operation acts on (its RBAC scope), `{issuer}` a certificate issuer's name;
 //! - `{version}` is a version, where an empty segment means the latest (`/keys/k//sign`);
-//! - one token may be optional, written `[/…]`: `[/{version}]`, or `[/]` for a trailing slash.
+//! - one token may be optional, written `[/…]`: `[/{version}]`.
+//!
+//! Every spelling of a path that the SDKs send is normalised here, for every row alike, rather than by
+//! rows of their own (docs/compatibility.md, "Route spellings", says which SDK sends which):
+//! - leading slashes are ignored (`//secrets/db`);
+//! - one trailing slash is ignored on every route (`/secrets/db/`, `/keys/`, `/certificates/issuers/`): the
+//!   SDKs send it for a latest version, and no spelling of a known route should be `404`;
+//! - a version written `[/{version}]` may be absent (`/keys/k/attestation`, as JavaScript's
+//!   `getKeyAttestation(name)` sends it), empty (`/keys/k//attestation` from Python, `/keys/k//sign` from
+//!   JavaScript's `CryptographyClient` on a versionless key id: "the latest"), or given.
 
 /// The most segments a pattern has; longer paths match no operation.
 pub const MAX_SEGMENTS: usize = 4;
@@ -19,10 +28,12 @@ pub struct Segments<'p> {
 }
 
 impl<'p> Segments<'p> {
-    /// The segments of `path`, leading slashes ignored.
+    /// The segments of `path`, leading slashes and one trailing slash ignored.
     pub fn of(path: &'p str) -> Self {
+        let path = path.trim_start_matches('/');
+        let path = path.strip_suffix('/').unwrap_or(path);
         let mut segments = Segments { first: [""; MAX_SEGMENTS], len: 0 };
-        for segment in path.trim_start_matches('/').split('/') {
+        for segment in path.split('/') {
             if let Some(slot) = segments.first.get_mut(segments.len) {
                 *slot = segment;
             }

@@ -21,7 +21,7 @@ use crate::vault::{lifecycle, release, rotation};
 
 /// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
 pub static OPERATIONS: &[Operation] = &[
-    SECRETS.row(Method::GET, "/secrets[/]", "SecretList", A::SecretsReadMetadata, "list", |cx, _, _| {
+    SECRETS.row(Method::GET, "/secrets", "SecretList", A::SecretsReadMetadata, "list", |cx, _, _| {
         Box::pin(lifecycle::list::<Secrets>(cx))
     }),
     SECRETS.row(Method::POST, "/secrets/restore", "SecretRestore", A::SecretsRestore, "restore", |cx, _, body| {
@@ -57,7 +57,7 @@ pub static OPERATIONS: &[Operation] = &[
     SECRETS.row(Method::POST, "/secrets/{name}/backup", "SecretBackup", A::SecretsBackup, "backup", |cx, p, _| {
         Box::pin(lifecycle::backup::<Secrets>(cx, p.name()))
     }),
-    SECRETS.row(Method::GET, "/deletedsecrets[/]", "SecretListDeleted", A::SecretsReadMetadata, "list", |cx, _, _| {
+    SECRETS.row(Method::GET, "/deletedsecrets", "SecretListDeleted", A::SecretsReadMetadata, "list", |cx, _, _| {
         Box::pin(lifecycle::list_deleted::<Secrets>(cx))
     }),
     SECRETS.row(
@@ -80,7 +80,7 @@ pub static OPERATIONS: &[Operation] = &[
         Box::pin(lifecycle::purge::<Secrets>(cx, p.name()))
     }),
     // Keys.
-    KEYS.row(Method::GET, "/keys[/]", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(lifecycle::list::<Keys>(cx))),
+    KEYS.row(Method::GET, "/keys", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(lifecycle::list::<Keys>(cx))),
     KEYS.row(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
         Box::pin(keys::create(cx, p.name(), body))
     })
@@ -113,9 +113,14 @@ pub static OPERATIONS: &[Operation] = &[
         "setrotationpolicy",
         |cx, p, body| Box::pin(rotation::set_policy(cx, p.name(), body)),
     ),
-    KEYS.row(Method::GET, "/keys/{name}/{version}/attestation", "KeyGetAttestation", A::KeysRead, "get", |cx, p, _| {
-        Box::pin(lifecycle::get::<Keys>(cx, p.name(), p.version()))
-    }),
+    KEYS.row(
+        Method::GET,
+        "/keys/{name}[/{version}]/attestation",
+        "KeyGetAttestation",
+        A::KeysRead,
+        "get",
+        |cx, p, _| Box::pin(lifecycle::get::<Keys>(cx, p.name(), p.version())),
+    ),
     // No access-policy permission exists for it; whoever may read keys may draw random bytes.
     KEYS.row(Method::POST, "/rng", "RandomBytes", A::KeysRandomBytes, "get", |_, _, body| {
         Box::pin(std::future::ready(keys::random_bytes(body)))
@@ -176,7 +181,7 @@ pub static OPERATIONS: &[Operation] = &[
         "unwrapkey",
         |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::UnwrapKey, body)),
     ),
-    KEYS.row(Method::GET, "/deletedkeys[/]", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
+    KEYS.row(Method::GET, "/deletedkeys", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
         Box::pin(lifecycle::list_deleted::<Keys>(cx))
     }),
     KEYS.row(Method::GET, "/deletedkeys/{name}", "KeyGetDeleted", A::KeysRead, "get", |cx, p, _| {
@@ -189,12 +194,12 @@ pub static OPERATIONS: &[Operation] = &[
         Box::pin(lifecycle::purge::<Keys>(cx, p.name()))
     }),
     // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
-    CERTIFICATES.row(Method::GET, "/certificates[/]", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
+    CERTIFICATES.row(Method::GET, "/certificates", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
         Box::pin(certificates::list(cx))
     }),
     CERTIFICATES.row(
         Method::GET,
-        "/certificates/issuers[/]",
+        "/certificates/issuers",
         "CertificateIssuerList",
         A::CertificateIssuersRead,
         "listissuers",
@@ -375,7 +380,7 @@ pub static OPERATIONS: &[Operation] = &[
     ),
     CERTIFICATES.row(
         Method::GET,
-        "/deletedcertificates[/]",
+        "/deletedcertificates",
         "CertificateListDeleted",
         A::CertificatesRead,
         "list",

@@ -48,7 +48,11 @@ fn key_paths_route_to_key_operations() {
     assert_eq!(route(Method::POST, "/keys/k/v/wrapkey"), Some(("KeyWrap", Some("k"), Some("v"))));
     assert_eq!(route(Method::DELETE, "/deletedkeys/k"), Some(("KeyPurge", Some("k"), None)));
     assert_eq!(route(Method::PUT, "/keys/k/rotationpolicy"), Some(("KeySetRotationPolicy", Some("k"), None)));
-    assert_eq!(route(Method::GET, "/keys/k//attestation"), Some(("KeyGetAttestation", Some("k"), None)));
+    let attestation = |version| Some(("KeyGetAttestation", Some("k"), version));
+    assert_eq!(route(Method::GET, "/keys/k/attestation"), attestation(None));
+    assert_eq!(route(Method::GET, "/keys/k//attestation"), attestation(None));
+    assert_eq!(route(Method::GET, "/keys/k/v/attestation"), attestation(Some("v")));
+    assert_eq!(route(Method::GET, "/keys/k/v/attestation/"), attestation(Some("v")));
     assert_eq!(route(Method::POST, "/rng"), Some(("RandomBytes", None, None)));
     assert_eq!(route(Method::POST, "/keys/k/v/levitate"), None);
     let sign_op = Routed::route(&Method::POST, "/keys/k/sign");
@@ -57,6 +61,22 @@ fn key_paths_route_to_key_operations() {
         Some((Action::KeysSign, "sign"))
     );
     assert_eq!(sign_op.map(|op| op.target()).ok(), Some(Target { collection: Collection::Keys, name: Some("k") }));
+}
+
+#[test]
+fn one_trailing_slash_is_ignored_on_every_route() {
+    for operation in table::OPERATIONS {
+        for with_optional in [false, true] {
+            let path = example_path(&operation.path, with_optional);
+            let slashed = format!("{path}/");
+            let routed = |path| Routed::route(&operation.method, path).map(|r| (r.operation.audit_name, r.params));
+            assert_eq!(routed(&path).ok(), routed(&slashed).ok(), "{} {slashed}", operation.method);
+        }
+    }
+    assert_eq!(route(Method::PUT, "/secrets/db/"), Some(("SecretSet", Some("db"), None)));
+    assert_eq!(route(Method::GET, "/keys/"), Some(("KeyList", None, None)));
+    assert_eq!(route(Method::GET, "/secrets/db//"), Some(("SecretGet", Some("db"), None)));
+    assert_eq!(route(Method::GET, "/"), None);
 }
 
 #[test]
@@ -70,9 +90,9 @@ fn crypto_names_match_in_any_case_and_other_literals_exactly() {
     assert_eq!(status(Method::POST, "/keys/k/levitate"), Some(405));
     assert_eq!(status(Method::POST, "/keys/k/v/levitate"), Some(404));
     assert_eq!(status(Method::GET, "/rng"), Some(404));
-    assert_eq!(status(Method::PUT, "/secrets/db/"), Some(405));
+    assert_eq!(status(Method::PUT, "/secrets/db/v"), Some(405));
     assert_eq!(route(Method::GET, "/certificates/issuers/"), Some(("CertificateIssuerList", None, None)));
-    assert_eq!(route(Method::GET, "/certificates/contacts/"), Some(("CertificateGet", Some("contacts"), None)));
+    assert_eq!(route(Method::GET, "/certificates/contacts/"), Some(("CertificateContactsGet", None, None)));
     assert_eq!(route(Method::GET, "/certificates/c/pending"), Some(("CertificatePendingGet", Some("c"), None)));
     assert_eq!(route(Method::GET, "//secrets/db"), Some(("SecretGet", Some("db"), None)));
 }
