@@ -417,7 +417,7 @@ def test_a_pending_certificate_reads_and_its_operation_is_cancelled_only_while_i
             with pytest.raises(HttpResponseError) as ended:
                 certificates.cancel_certificate_operation("sdk-window")
             assert ended.value.status_code == 403
-            assert ended.value.message.startswith("Pending status must be in progress to allow update.")
+            assert ended.value.error.message == "Pending status must be in progress to allow update."
             assert certificates.delete_certificate_operation("sdk-window").status == "cancelled"
             with pytest.raises(ResourceNotFoundError) as gone:
                 certificates.get_certificate_operation("sdk-window")
