@@ -89,8 +89,9 @@ test("mergeCertificate.js: a CSR signed elsewhere is merged as the sample sends 
   const ca = makeCa();
   const name = `js-merge-${Date.now()}`;
   for (const asSent of [
-    // The sample's way: the PEM body's characters (what `openssl x509 -req` wrote, less its first and last line).
-    (leaf) => [Buffer.from(pem(leaf).split("\n").slice(1, -2).join(""))],
+    // The sample's way: the characters of the PEM file `openssl x509 -req` wrote, less its first line (its
+    // `split("\n").slice(1, -1)` drops the empty string after the last newline, and keeps the END line).
+    (leaf) => [Buffer.from(pem(leaf).split("\n").slice(1, -1).join(""))],
     // The whole PEM text, with the CA after the leaf.
     (leaf) => [Buffer.from(pem(leaf) + pem(ca.der))],
     // DER, as the other SDKs send it.

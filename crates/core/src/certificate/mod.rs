@@ -404,8 +404,9 @@ pub fn validity(der: &[u8]) -> Result<(i64, i64)> {
 }
 
 /// The certificates one `x5c` entry of a merge holds, leaf first, each checked to be X.509: DER; or text — PEM
-/// (`CERTIFICATE` blocks), or the base64 of DER or of PEM, line breaks allowed. The JavaScript SDK's own sample
-/// and tests send the PEM body's characters as the entry's bytes, which Key Vault accepts.
+/// (`CERTIFICATE` blocks), or the base64 of DER or of PEM, line breaks and stray `-----…-----` markers allowed.
+/// The JavaScript SDK's own sample sends the characters of a PEM file less its first line (so with its
+/// `-----END CERTIFICATE-----`) as the entry's bytes, which Key Vault accepts.
 pub fn merged_certificates(entry: &[u8]) -> Result<Vec<Vec<u8>>> {
     let not_x509 = || invalid("The certificate is not X.509 DER.");
     if x509_parser::parse_x509_certificate(entry).is_ok() {
@@ -426,7 +427,9 @@ pub fn merged_certificates(entry: &[u8]) -> Result<Vec<Vec<u8>>> {
             false => Ok(certificates),
         };
     }
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // What lies between two `-----` is a marker; the rest is base64.
+    let unmarked: String = text.split("-----").step_by(2).collect();
+    let compact: String = unmarked.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let decoded = STANDARD.decode(compact).map_err(|_| not_x509())?;
     // Each decoding is shorter than its text, so this ends.
     match decoded.is_empty() {
@@ -625,6 +628,7 @@ mod tests {
             der.clone(),
             pem_text.clone().into_bytes(),
             body.clone().into_bytes(),
+            pem_text.lines().skip(1).collect::<String>().into_bytes(),
             STANDARD.encode(&pem_text).into_bytes(),
         ] {
             assert_eq!(merged_certificates(&entry)?, vec![der.clone()]);

@@ -224,8 +224,9 @@ async fn a_csr_is_merged_from_the_pem_text_the_javascript_sdk_sends() {
     let ca = rcgen::Issuer::new(ca_params, ca_key);
     let request = rcgen::CertificateSigningRequestParams::from_der(&csr.into()).unwrap();
     let leaf = request.signed_by(&ca).unwrap();
-    // The sample's way: the PEM body's characters as the entry's bytes, which the SDK encodes as base64.
-    let body: String = leaf.pem().lines().filter(|l| !l.starts_with("-----")).collect();
+    // The sample's way: the PEM file's characters less its first line as the entry's bytes, which the SDK
+    // encodes as base64.
+    let body: String = leaf.pem().lines().skip(1).collect();
     let x5c = json!([STANDARD.encode(body.as_bytes())]);
     let (status, merged) =
         call(&server, &token, Method::POST, "/certificates/csr/pending/merge", Some(json!({"x5c": x5c}))).await;
