@@ -53,7 +53,14 @@ try {
   server = await startServer();
   const tests = spawn(
     process.execPath,
-    ["--require", join(here, "resolve-localhost.cjs"), "--test", join(here, "secrets.test.mjs"), join(here, "keys.test.mjs")],
+    [
+      "--require",
+      join(here, "resolve-localhost.cjs"),
+      "--test",
+      join(here, "secrets.test.mjs"),
+      join(here, "keys.test.mjs"),
+      join(here, "certificates.test.mjs"),
+    ],
     { cwd: here, env: { ...process.env, ...devEnv() }, stdio: "inherit" },
   );
   status = await new Promise((resolve) => tests.on("exit", (code) => resolve(code ?? 1)));

@@ -196,10 +196,13 @@ def app_secret(app):
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def server_section(data_dir, listen):
-    """The shared `[server]` section (tests/fixtures/server.toml) for `data_dir` and `listen` (a TOML value)."""
+def server_section(data_dir, listen, certificate_issuance_seconds=0):
+    """The shared `[server]` section (tests/fixtures/server.toml) for `data_dir` and `listen` (a TOML value). Its
+    certificates are issued before create answers (`certificate_issuance_seconds`, 0) unless a test of the
+    issuance window gives it time."""
     text = (FIXTURES / "server.toml").read_text()
-    return text.replace("{data_dir}", str(data_dir)).replace("{listen}", listen)
+    text = text.replace("{data_dir}", str(data_dir)).replace("{listen}", listen)
+    return text + f"certificate_issuance_seconds = {certificate_issuance_seconds}\n"
 
 
 # Servers of the tests of everything else run without Key Vault's service limits, as `strongroom dev` does: a

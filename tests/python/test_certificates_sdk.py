@@ -4,6 +4,7 @@ key and secret, and checked with the `cryptography` package."""
 import base64
 import hashlib
 import ipaddress
+import tempfile
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from conftest import LIMITS_OFF, ONE_PORT, server_section, serving, standard_tenants
 from test_keys_sdk import crypto_client, key_client
 from test_secrets_sdk import credential_for
 
@@ -350,12 +352,14 @@ def test_an_issuer_backed_by_the_local_ca_issues_real_internal_certificates(conf
     with pytest.raises(HttpResponseError) as disabled:
         certificates.begin_create_certificate("sdk-cert-internal-2", policy).result()
     assert disabled.value.status_code == 400
+    # A provider only Key Vault reaches: accepted, and its operation fails, as Key Vault reports a failed issuer.
     certificates.create_issuer("outside-ca", "DigiCert")
-    with pytest.raises(HttpResponseError) as unreachable:
-        certificates.begin_create_certificate(
-            "sdk-cert-outside", CertificatePolicy(issuer_name="outside-ca", subject="CN=x")
-        ).result()
-    assert unreachable.value.status_code == 400
+    failed = certificates.begin_create_certificate(
+        "sdk-cert-outside", CertificatePolicy(issuer_name="outside-ca", subject="CN=x")
+    ).result()
+    assert failed.status == "failed" and failed.error.code == "CertificateIssuerProviderUnreachable"
+    assert "'DigiCert'" in failed.status_details and failed.target is None
+    assert certificates.get_certificate("sdk-cert-outside").properties.enabled is False
     assert certificates.delete_issuer("team-ca").provider == "Strongroom"
     with pytest.raises(ResourceNotFoundError):
         certificates.get_issuer("team-ca")
@@ -385,6 +389,40 @@ def test_a_certificate_backup_restores_with_its_key_and_secret(configured_server
     with pytest.raises(HttpResponseError) as not_a_certificate:
         certificates.restore_certificate_backup(secret_blob)
     assert not_a_certificate.value.status_code == 400
+    certificates.begin_delete_certificate("sdk-cert-backup").result()
+    with pytest.raises(HttpResponseError) as deleted:
+        certificates.restore_certificate_backup(blob)
+    assert deleted.value.status_code == 409
+    assert "Certificate sdk-cert-backup is currently in a deleted but recoverable state" in deleted.value.message
+
+
+def test_a_pending_certificate_reads_and_its_operation_is_cancelled_only_while_in_progress():
+    with tempfile.TemporaryDirectory() as data_dir:
+        # Issuers take half a minute here: the operation stays in progress for the test.
+        config = server_section(data_dir, ONE_PORT, certificate_issuance_seconds=30) + standard_tenants() + LIMITS_OFF
+        with serving(data_dir, config) as server:
+            certificates, _ = clients(server)
+            poller = certificates.begin_create_certificate("sdk-window", CertificatePolicy.get_default())
+            pending = certificates.get_certificate("sdk-window")
+            assert pending.properties.enabled is False and pending.cer is None and pending.properties.version
+            assert [v.version for v in certificates.list_properties_of_certificate_versions("sdk-window")] == [
+                pending.properties.version
+            ]
+            with pytest.raises(HttpResponseError) as conflict:
+                certificates.begin_create_certificate("sdk-window", CertificatePolicy.get_default())
+            assert conflict.value.status_code == 409 and conflict.value.error.code == "Conflict"
+
+            assert certificates.cancel_certificate_operation("sdk-window").status == "cancelled"
+            assert poller.result().status == "cancelled"
+            with pytest.raises(HttpResponseError) as ended:
+                certificates.cancel_certificate_operation("sdk-window")
+            assert ended.value.status_code == 403
+            assert ended.value.error.message == "Pending status must be in progress to allow update."
+            assert certificates.delete_certificate_operation("sdk-window").status == "cancelled"
+            with pytest.raises(ResourceNotFoundError) as gone:
+                certificates.get_certificate_operation("sdk-window")
+            assert gone.value.error.code == "PendingCertificateNotFound"
+            assert certificates.get_certificate("sdk-window").properties.enabled is False
 
 
 def test_a_certificate_whose_key_may_not_leave_has_a_secret_without_it(configured_server):

@@ -682,6 +682,9 @@ pub struct CertificateOperation {
     /// The request's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Why it failed, when `status` is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
 }
 
 /// A certificate version (`CertificateBundle`).
@@ -693,10 +696,15 @@ pub struct CertificateBundle {
     pub kid: String,
     /// `{vault}/secrets/{name}/{version}`.
     pub sid: String,
-    /// SHA-1 thumbprint, base64url.
+    /// SHA-1 thumbprint, base64url; absent while the version is pending.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub x5t: String,
-    /// The certificate, standard base64 DER.
+    /// The certificate, standard base64 DER; absent while the version is pending.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cer: String,
+    /// The version's operation, while it is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingReference>,
     /// The secret's content type.
     #[serde(rename = "contentType", skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
@@ -710,12 +718,20 @@ pub struct CertificateBundle {
     pub tags: Option<Tags>,
 }
 
+/// Where a pending certificate version's operation is (`PendingCertificate`'s `pending`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReference {
+    /// `{vault}/certificates/{name}/pending`.
+    pub id: String,
+}
+
 /// A certificate in a list (`CertificateItem`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CertificateItem {
     /// `{vault}/certificates/{name}`, with the version in `GET /certificates/{n}/versions`.
     pub id: String,
     /// SHA-1 thumbprint, base64url.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub x5t: String,
     /// The attributes.
     pub attributes: SecretAttributes,

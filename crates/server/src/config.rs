@@ -68,6 +68,9 @@ pub struct ServerSettings {
     pub token_lifetime_seconds: u64,
     /// How often the token signing key rotates.
     pub signing_key_rotation_days: u32,
+    /// How long a certificate's issuer takes (Self, or the tenant's CA): its operation is in progress, and can
+    /// be cancelled, for that long, as Key Vault's are for a few seconds. 0 issues before create answers.
+    pub certificate_issuance_seconds: u64,
     /// How far ahead of the system clock the server's clock starts, from the deprecated key
     /// `scheduler_clock_offset_seconds` (tests now set the clock itself: [`crate::clock::Clock`]).
     pub clock_offset_seconds: i64,
@@ -227,6 +230,7 @@ impl ServerSettings {
             tls: None,
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME,
             signing_key_rotation_days: DEFAULT_ROTATION_DAYS,
+            certificate_issuance_seconds: DEFAULT_CERTIFICATE_ISSUANCE_SECONDS,
             clock_offset_seconds: 0,
             trusted_backup_keys: Vec::new(),
             trusted_proxies: Vec::new(),
@@ -262,6 +266,10 @@ impl ServerSettings {
 
 const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
 const DEFAULT_ROTATION_DAYS: u32 = 30;
+/// How long a certificate issuer takes by default: Key Vault's take a few seconds.
+const DEFAULT_CERTIFICATE_ISSUANCE_SECONDS: u64 = 2;
+/// The longest issuance time a configuration may ask for: an hour.
+const MAX_CERTIFICATE_ISSUANCE_SECONDS: u64 = 3600;
 /// The authority host of Azure's public cloud.
 pub const AZURE_LOGIN_HOST: &str = "login.microsoftonline.com";
 /// The vault domain of Azure's public cloud.
@@ -414,6 +422,7 @@ struct ServerSection {
     trusted_proxies: Vec<Spanned<String>>,
     token_lifetime_seconds: Option<Spanned<u64>>,
     signing_key_rotation_days: Option<Spanned<u32>>,
+    certificate_issuance_seconds: Option<Spanned<u64>>,
     scheduler_clock_offset_seconds: Option<Spanned<i64>>,
     #[serde(default)]
     trusted_backup_keys: Vec<Spanned<String>>,
@@ -611,6 +620,11 @@ impl ServerSection {
             Some(v) if (1..=365).contains(v.get_ref()) => v.into_inner(),
             Some(v) => return Err(at(&v, "`signing_key_rotation_days` must be between 1 and 365")),
         };
+        let certificate_issuance_seconds = match self.certificate_issuance_seconds {
+            None => DEFAULT_CERTIFICATE_ISSUANCE_SECONDS,
+            Some(v) if *v.get_ref() <= MAX_CERTIFICATE_ISSUANCE_SECONDS => v.into_inner(),
+            Some(v) => return Err(at(&v, "`certificate_issuance_seconds` must be between 0 and 3600")),
+        };
         let clock_offset_seconds = match self.scheduler_clock_offset_seconds {
             None => 0,
             Some(v) if (0..=10 * 365 * 86_400).contains(v.get_ref()) => v.into_inner(),
@@ -654,6 +668,7 @@ impl ServerSection {
             tls,
             token_lifetime_seconds,
             signing_key_rotation_days,
+            certificate_issuance_seconds,
             clock_offset_seconds,
             storage,
         })

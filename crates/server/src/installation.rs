@@ -181,6 +181,7 @@ impl Installation {
         let state = Arc::new(AppState {
             endpoints: endpoints.clone(),
             token_lifetime_seconds: self.settings.token_lifetime_seconds,
+            certificate_issuance_seconds: self.settings.certificate_issuance_seconds,
             keys: SigningKeys::new(self.keys),
             backup_keys,
             store: self.store,

@@ -25,6 +25,8 @@ pub struct AppState {
     pub endpoints: Endpoints,
     /// Lifetime of issued tokens, in seconds.
     pub token_lifetime_seconds: u64,
+    /// How long a certificate's issuer takes (`[server] certificate_issuance_seconds`).
+    pub certificate_issuance_seconds: u64,
     /// Token signing keys.
     pub keys: SigningKeys,
     /// Backup keys: this installation's first (it seals), then the ones of installations it trusts.

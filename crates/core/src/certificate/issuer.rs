@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::issuance::OperationError;
 use crate::error::{Error, Result};
 
 /// The provider of issuers backed by the certificate authority of the vault's tenant: the only one that signs
@@ -114,6 +115,25 @@ impl Issuer {
         self
     }
 
+    /// Whether its provider is one Strongroom reaches: the tenant's CA. Any other (DigiCert, GlobalSign, …) only
+    /// Key Vault reaches; a certificate of such an issuer is accepted and its operation fails ([`Self::unreachable`]).
+    pub fn is_reachable(&self) -> bool {
+        self.provider.eq_ignore_ascii_case(TENANT_CA_PROVIDER)
+    }
+
+    /// Why an issuance by this issuer, whose provider Strongroom cannot reach, failed.
+    pub fn unreachable(&self) -> OperationError {
+        OperationError {
+            code: "CertificateIssuerProviderUnreachable".to_owned(),
+            message: format!(
+                "The issuer '{}' is of the provider '{}', which Strongroom cannot reach: only '{TENANT_CA_PROVIDER}' \
+                 issuers (the tenant's certificate authority) sign here. Use issuer 'Unknown' to get a CSR for any \
+                 other CA.",
+                self.name, self.provider
+            ),
+        }
+    }
+
     /// Checks that it can sign a certificate here: it is enabled, and its provider is the tenant's CA.
     pub fn check_can_sign(&self) -> Result<()> {
         let name = &self.name;
@@ -209,6 +229,8 @@ mod tests {
         let disabled = Issuer::set("Corp", IssuerChange { enabled: Some(false), ..request("Strongroom") }, None, 10)?;
         assert_eq!(message(disabled.check_can_sign()), "The issuer 'Corp' is disabled.");
         let outside = Issuer::set("Digi", request("DigiCert"), None, 10)?;
+        assert!(ours.is_reachable() && !outside.is_reachable());
+        assert!(outside.unreachable().message.contains("the provider 'DigiCert'"));
         assert!(
             message(outside.check_can_sign()).starts_with("The issuer 'Digi' is a provider Strongroom cannot reach")
         );

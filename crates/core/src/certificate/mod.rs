@@ -403,6 +403,41 @@ pub fn validity(der: &[u8]) -> Result<(i64, i64)> {
     Ok((parsed.validity().not_before.timestamp(), parsed.validity().not_after.timestamp()))
 }
 
+/// The certificates one `x5c` entry of a merge holds, leaf first, each checked to be X.509: DER; or text — PEM
+/// (`CERTIFICATE` blocks), or the base64 of DER or of PEM, line breaks and stray `-----…-----` markers allowed.
+/// The JavaScript SDK's own sample sends the characters of a PEM file less its first line (so with its
+/// `-----END CERTIFICATE-----`) as the entry's bytes, which Key Vault accepts.
+pub fn merged_certificates(entry: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let not_x509 = || invalid("The certificate is not X.509 DER.");
+    if x509_parser::parse_x509_certificate(entry).is_ok() {
+        return Ok(vec![entry.to_vec()]);
+    }
+    let text = std::str::from_utf8(entry).map_err(|_| not_x509())?;
+    if text.contains("-----BEGIN ") {
+        let mut certificates = Vec::new();
+        for block in x509_parser::pem::Pem::iter_from_buffer(entry) {
+            let block = block.map_err(|_| not_x509())?;
+            if block.label == "CERTIFICATE" {
+                x509_parser::parse_x509_certificate(&block.contents).map_err(|_| not_x509())?;
+                certificates.push(block.contents);
+            }
+        }
+        return match certificates.is_empty() {
+            true => Err(not_x509()),
+            false => Ok(certificates),
+        };
+    }
+    // What lies between two `-----` is a marker; the rest is base64.
+    let unmarked: String = text.split("-----").step_by(2).collect();
+    let compact: String = unmarked.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let decoded = STANDARD.decode(compact).map_err(|_| not_x509())?;
+    // Each decoding is shorter than its text, so this ends.
+    match decoded.is_empty() {
+        true => Err(not_x509()),
+        false => merged_certificates(&decoded),
+    }
+}
+
 /// A certificate's subject, as text (`CN=…, O=…`).
 pub fn subject_of(der: &[u8]) -> Result<String> {
     let (_, parsed) =
@@ -573,6 +608,40 @@ mod tests {
             assert_eq!(chain.key().as_der(), key.material());
             assert_eq!(chain.certs()[0].as_der(), der.as_slice());
             assert!(pem(std::slice::from_ref(&der), Some(&key)).starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_merged_entry_is_der_pem_or_base64_text_of_either() -> Result<()> {
+        let key = PrivateKey::generate(&KeySpec {
+            kty: KeyType::Ec,
+            size: None,
+            public_exponent: None,
+            curve: Some(Curve::P256),
+        })?;
+        let der = subject().self_signed(&key, 1_700_000_000)?;
+        let pem_text = pem(std::slice::from_ref(&der), None);
+        let body: String = pem_text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let two = pem(&[der.clone(), der.clone()], None);
+        for entry in [
+            der.clone(),
+            pem_text.clone().into_bytes(),
+            body.clone().into_bytes(),
+            pem_text.lines().skip(1).collect::<String>().into_bytes(),
+            STANDARD.encode(&pem_text).into_bytes(),
+        ] {
+            assert_eq!(merged_certificates(&entry)?, vec![der.clone()]);
+        }
+        assert_eq!(merged_certificates(two.as_bytes())?.len(), 2);
+        let message = |r: Result<Vec<Vec<u8>>>| r.err().map(|e| e.message().to_owned()).unwrap_or_default();
+        for bad in [
+            &b""[..],
+            b"not a certificate",
+            b"\xff\xfe",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
+            assert_eq!(message(merged_certificates(bad)), "The certificate is not X.509 DER.");
         }
         Ok(())
     }

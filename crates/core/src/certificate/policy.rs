@@ -189,6 +189,20 @@ pub struct IssuerParameters {
     pub cert_transparency: Option<bool>,
 }
 
+impl IssuerParameters {
+    /// How certificates of this issuer are issued, by its name.
+    pub fn kind(&self) -> IssuerKind<'_> {
+        let name = self.name.as_str();
+        if name.eq_ignore_ascii_case(SELF_ISSUER) {
+            IssuerKind::SelfSigned
+        } else if name.eq_ignore_ascii_case(UNKNOWN_ISSUER) {
+            IssuerKind::External
+        } else {
+            IssuerKind::Vault(name)
+        }
+    }
+}
+
 /// How a policy's certificates are issued, by its issuer's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssuerKind<'a> {
@@ -388,14 +402,7 @@ impl Policy {
 
     /// How its certificates are issued.
     pub fn issuer_kind(&self) -> IssuerKind<'_> {
-        let name = self.issuer.name.as_str();
-        if name.eq_ignore_ascii_case(SELF_ISSUER) {
-            IssuerKind::SelfSigned
-        } else if name.eq_ignore_ascii_case(UNKNOWN_ISSUER) {
-            IssuerKind::External
-        } else {
-            IssuerKind::Vault(name)
-        }
+        self.issuer.kind()
     }
 
     /// When the action `kind` is due for a version valid from `not_before` to `expires`, if the policy has one.

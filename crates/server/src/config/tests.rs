@@ -129,6 +129,15 @@ fn the_deprecated_scheduler_clock_offset_still_loads_and_moves_the_clock() -> Re
 }
 
 #[test]
+fn certificate_issuers_take_two_seconds_unless_configured() -> Result<(), String> {
+    assert_eq!(parse(MINIMAL)?.server.certificate_issuance_seconds, 2);
+    assert_eq!(parse(&format!("{MINIMAL}certificate_issuance_seconds = 0\n"))?.server.certificate_issuance_seconds, 0);
+    let refused = parse(&format!("{MINIMAL}certificate_issuance_seconds = 3601\n")).err().unwrap_or_default();
+    assert!(refused.contains("test.toml:4") && refused.contains("between 0 and 3600"), "{refused}");
+    Ok(())
+}
+
+#[test]
 fn listeners_given_on_the_command_line_replace_the_files_and_keep_azure_names_on_443() -> Result<(), String> {
     let mut settings = parse(MINIMAL)?.server;
     let addresses: Vec<SocketAddr> = vec![([127, 0, 0, 1], 9443).into(), ([127, 0, 0, 2], 9444).into()];

@@ -115,13 +115,37 @@ impl VaultError {
         )
     }
 
-    /// 404 for a certificate with no pending or finished issuance on record.
+    /// 404 for a certificate with no pending or finished issuance on record (or whose operation was deleted).
     pub fn operation_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "PendingCertificateNotFound", format!("Pending certificate not found: {name}"))
+    }
+
+    /// 403: the certificate's operation has ended (completed, cancelled or failed) and cannot change.
+    pub fn operation_not_in_progress() -> Self {
+        Self::forbidden(strongroom_core::certificate::issuance::NOT_IN_PROGRESS.to_owned())
+    }
+
+    /// 409: a create while the certificate's last one is still in progress.
+    pub fn operation_in_progress(name: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
-            "CertificateOperationNotFound",
-            format!("Pending certificate not found: {name}"),
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "There was a conflict while creating certificate '{name}': its pending certificate operation is in progress. Wait for it to complete, or cancel or delete it, then create again."
+            ),
         )
+    }
+
+    /// 409: the name belongs to a soft-deleted certificate.
+    pub fn certificate_is_deleted(name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Certificate {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged."
+            ),
+        )
+        .with_inner("ObjectIsDeletedButRecoverable")
     }
 
     /// 404 for a key that does not exist (or not in that version).
@@ -307,10 +331,26 @@ impl VaultError {
     }
 
     /// The error for a storage failure while writing the certificate `name` with its key and secret: a name a
-    /// plain secret or key holds is the client's conflict, as is a soft-deleted one.
+    /// plain secret or key holds is the client's conflict, as is a soft-deleted certificate's.
     pub fn from_certificate_store(name: &str, e: strongroom_store::Error) -> Self {
         match e.kind() {
             strongroom_store::ErrorKind::Conflict => VaultError::certificate_name_taken(name),
+            _ => VaultError::refused_for_certificate(name, e),
+        }
+    }
+
+    /// The error for a storage failure on the certificate `name` (with its key and secret): a soft-deleted or
+    /// live certificate of that name is the client's conflict, and is named as a certificate.
+    pub fn refused_for_certificate(name: &str, e: strongroom_store::Error) -> Self {
+        match e.kind() {
+            strongroom_store::ErrorKind::Deleted => VaultError::certificate_is_deleted(name),
+            strongroom_store::ErrorKind::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!(
+                    "A certificate named {name} already exists in this vault; restore needs a name that is not in use."
+                ),
+            ),
             _ => VaultError::from_secret_store(name, e),
         }
     }

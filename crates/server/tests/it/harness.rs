@@ -147,7 +147,11 @@ async fn boot(dir: &Path, tail: &str, clock: &Clock) -> RunningServer {
     // Tests of everything else run without Key Vault's service limits, as `strongroom dev` does (some write
     // hundreds of versions in a second); a test of the limits configures its own.
     let limits = if tail.contains("[service_limits]") { "" } else { "\n[service_limits]\npreset = \"off\"\n" };
-    let text = format!("{server}{tail}{limits}");
+    // Certificates are issued before create answers, so that tests read them without polling; a test of the
+    // issuance window sets its own time.
+    let issuance =
+        if tail.contains("certificate_issuance_seconds") { "" } else { "certificate_issuance_seconds = 0\n" };
+    let text = format!("{server}{issuance}{tail}{limits}");
     let config = Config::parse(&text, Path::new("test.toml")).unwrap();
     let installation = Installation::open_with_clock(config.server, clock.clone()).await.unwrap();
     installation.provision(&config.desired).await.unwrap();

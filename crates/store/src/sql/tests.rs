@@ -312,7 +312,7 @@ fn pending(name: &str) -> Result<PendingCertificate> {
     let spec = KeySpec { kty: KeyType::Ec, size: None, public_exponent: None, curve: Some(Curve::P256) };
     let key = PrivateKey::generate(&spec).map_err(|e| corrupt(e.message()))?;
     let operation = Operation::requested(policy.issuer.clone(), b"csr");
-    Ok(PendingCertificate { name: name.to_owned(), policy, operation, key, enabled: None, tags: None })
+    Ok(PendingCertificate::new(name, policy, operation, key, 0))
 }
 
 fn issuer(name: &str, password: &str) -> Issuer {

@@ -101,7 +101,7 @@ pub(super) fn policy_answer(policy: Policy, id: String) -> wire::CertificatePoli
     }
 }
 
-/// An operation as answered, under `id`, naming `target` when it made a certificate.
+/// An operation as answered, under `id`, naming `target` when it made a certificate and its error when it failed.
 pub(super) fn operation_answer(operation: Operation, id: String, target: String) -> wire::CertificateOperation {
     wire::CertificateOperation {
         id: Some(id),
@@ -112,6 +112,7 @@ pub(super) fn operation_answer(operation: Operation, id: String, target: String)
         status: Some(operation.status.as_str().to_owned()),
         status_details: operation.status_details,
         request_id: operation.request_id,
+        error: operation.error.map(|e| wire::ErrorDetail { code: e.code, message: e.message, innererror: None }),
     }
 }
 

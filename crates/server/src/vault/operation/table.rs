@@ -344,7 +344,7 @@ pub static OPERATIONS: &[Operation] = &[
         "CertificateListVersions",
         A::CertificatesRead,
         "list",
-        |cx, p, _| Box::pin(lifecycle::list_versions::<Certificates>(cx, p.name())),
+        |cx, p, _| Box::pin(certificates::list_versions(cx, p.name())),
     ),
     CERTIFICATES.row(
         Method::GET,
@@ -352,7 +352,7 @@ pub static OPERATIONS: &[Operation] = &[
         "CertificateGet",
         A::CertificatesRead,
         "get",
-        |cx, p, _| Box::pin(lifecycle::get::<Certificates>(cx, p.name(), p.version())),
+        |cx, p, _| Box::pin(certificates::get(cx, p.name(), p.version())),
     ),
     CERTIFICATES.row(
         Method::PATCH,
@@ -376,7 +376,7 @@ pub static OPERATIONS: &[Operation] = &[
         "CertificateDelete",
         A::CertificatesDelete,
         "delete",
-        |cx, p, _| Box::pin(lifecycle::delete::<Certificates>(cx, p.name())),
+        |cx, p, _| Box::pin(certificates::delete(cx, p.name())),
     ),
     CERTIFICATES.row(
         Method::GET,
