@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+mod encode;
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "Type")]

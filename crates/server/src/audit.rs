@@ -153,7 +153,11 @@ fn write_records(mut records: mpsc::Receiver<Box<AuditRecord>>, mut file: Option
     while records.blocking_recv_many(&mut batch, QUEUE) > 0 {
         for record in batch.drain(..) {
             line.clear();
-            if let Err(e) = serde_json::to_writer(&mut line, &record) {
+            let encoded = match &*record {
+                AuditRecord::KeyVault(row) => row.write_json(&mut line),
+                other => serde_json::to_writer(&mut line, other),
+            };
+            if let Err(e) = encoded {
                 tracing::error!("encoding an audit record failed: {e}");
                 continue;
             }
