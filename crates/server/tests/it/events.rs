@@ -562,3 +562,34 @@ async fn another_node_delivers_what_a_node_that_went_away_had_claimed() {
     assert_eq!(deliveries[0].events()[0]["id"], deliveries[1].events()[0]["id"], "the same event, at least once");
     assert_eq!(deliveries[1].delivery_count, "1");
 }
+
+/// `[[tenant.vault.event_subscription]]`: a webhook that passes the handshake at start gets the vault's events;
+/// one that fails it is left out, with the server serving anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_subscriptions_are_validated_at_start() {
+    let hook = Webhook::http().await;
+    let refusing = Webhook::http().await;
+    refusing.answer(Answer::RefuseHandshake);
+    let subscriptions = format!(
+        "\n[[tenant.vault.event_subscription]]\nname = \"configured\"\nendpoint = \"{}\"\n\
+         included_event_types = [\"Microsoft.KeyVault.SecretNewVersionCreated\"]\nschema = \"cloud_events\"\n\
+         \n[[tenant.vault.event_subscription]]\nname = \"refused\"\nendpoint = \"{}\"\n",
+        hook.url("/configured"),
+        refusing.url("/refused"),
+    );
+    // The subscriptions belong to the last vault of the fixture, contoso's billing.
+    let server = TestServer::start(&format!("{STANDARD_TENANTS}{subscriptions}{OWNERS}")).await;
+    assert_eq!((hook.handshakes(), refusing.handshakes()), (1, 1));
+    let owner = app_token(&server, "contoso", "admin", ARM).await;
+    let (status, list) =
+        call(&server, Method::GET, subscription_path(&server, "").trim_end_matches('/'), &owner, None).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["value"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["configured"], "the refused one stays inactive");
+    assert_eq!(list["value"][0]["properties"]["eventDeliverySchema"], "CloudEventSchemaV1_0");
+    let token = server.token("contoso", "admin").await;
+    set_secret(&server, &token, "from-config", json!({})).await;
+    let deliveries = hook.wait_for("the configured subscription's event", |d| !d.is_empty()).await;
+    assert_eq!(deliveries[0].body["subject"], "from-config");
+    assert!(deliveries[0].content_type.starts_with("application/cloudevents+json"));
+}
