@@ -119,6 +119,18 @@ fn entry(row: &Row) -> Result<OutboxEntry> {
     })
 }
 
+/// Whether any row is due at `now_millis` and free to claim: a read, so that an idle worker's look every second
+/// takes no write lock.
+pub(super) fn any_due(db: &mut dyn Database, now_millis: i64) -> Result<bool> {
+    Ok(db
+        .query_row(
+            "SELECT 1 FROM event_outbox WHERE dead_at IS NULL AND due <= ?1 AND lease_until <= ?1 LIMIT 1",
+            values![now_millis],
+        )
+        .context("looking for due events")?
+        .is_some())
+}
+
 /// Claims up to `limit` rows due at `now_millis` that no live lease holds, leasing them until
 /// `now_millis + lease_millis` and counting the attempt. On PostgreSQL rows another node is claiming are
 /// skipped rather than waited for.

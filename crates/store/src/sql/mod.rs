@@ -320,6 +320,9 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn claim_events(&self, now_millis: i64, lease_millis: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        if !self.read(move |db, _| events::any_due(db, now_millis)).await? {
+            return Ok(Vec::new());
+        }
         self.write(move |db, _| events::claim(db, now_millis, lease_millis, limit)).await
     }
 
