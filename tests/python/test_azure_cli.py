@@ -626,3 +626,24 @@ def test_azure_cli_credential_after_az_login(server, az, monkeypatch):
     monkeypatch.setenv("PATH", f"{pathlib.Path(AZ).parent}{os.pathsep}{os.environ['PATH']}")
     client = SecretClient(vault_url(server, "billing"), AzureCliCredential(process_timeout=60))
     assert client.get_secret("seeded").value == "seeded-value-42"
+
+
+def test_event_subscription_at_a_vaults_scope(server, az, subscription):
+    from test_events_sdk import Webhook
+
+    webhook = Webhook(server.data_dir)
+    try:
+        vault = f"/subscriptions/{subscription}/resourceGroups/strongroom/providers/Microsoft.KeyVault/vaults/billing"
+        created = az(
+            "eventgrid", "event-subscription", "create", "--source-resource-id", vault, "--name", "cli-hook",
+            "--endpoint", webhook.url("/grid"), "--included-event-types", "Microsoft.KeyVault.SecretNewVersionCreated",
+        )
+        assert created["provisioningState"] == "Succeeded" and created["name"] == "cli-hook"
+        listed = az("eventgrid", "event-subscription", "list", "--source-resource-id", vault)
+        assert [s["name"] for s in listed] == ["cli-hook"]
+        az("keyvault", "secret", "set", "--vault-name", "billing", "-n", "from-cli", "--value", "v")
+        webhook.wait_for("/grid", {"Microsoft.KeyVault.SecretNewVersionCreated"})
+        az("eventgrid", "event-subscription", "delete", "--source-resource-id", vault, "--name", "cli-hook")
+        assert az("eventgrid", "event-subscription", "list", "--source-resource-id", vault) == []
+    finally:
+        webhook.close()

@@ -180,6 +180,31 @@ pub async fn audit(connection: &Connection, query: AuditQuery) -> Result<(), Str
     Ok(())
 }
 
+/// `strongroom events …`: a vault's Event Grid events.
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// The events a vault's subscriptions could not deliver, oldest first, one JSON object per line (with the
+    /// subscription, the attempts, the last error and the event itself).
+    DeadLetters {
+        /// The vault's name.
+        #[arg(long)]
+        vault: String,
+    },
+}
+
+/// Runs `events`.
+pub async fn events(connection: &Connection, command: EventsCommand) -> Result<(), String> {
+    let EventsCommand::DeadLetters { vault } = command;
+    let client = Client::sign_in(connection).await?;
+    let path =
+        format!("{}/providers/Strongroom.Events/deadLetteredEvents", scope_id(&client, &format!("vaults/{vault}")));
+    let answer = client.call(Method::GET, &path, None).await?;
+    for letter in answer["value"].as_array().into_iter().flatten() {
+        println!("{letter}");
+    }
+    Ok(())
+}
+
 /// `strongroom test …`: the test controls of an installation that enabled them (`test_controls`).
 #[derive(Subcommand, Debug)]
 pub enum TestCommand {

@@ -154,6 +154,9 @@ enum Command {
     /// Test controls of a running server that enabled them: injected faults, its clock.
     #[command(subcommand)]
     Test(admin::TestCommand),
+    /// Event Grid events of a running server: a vault's dead-lettered events.
+    #[command(subcommand)]
+    Events(admin::EventsCommand),
 }
 
 /// The service limits `dev` enforces.
@@ -204,6 +207,7 @@ async fn run(command: Command, connection: &client::Connection) -> Result<(), St
         Command::Identity(command) => return admin::identity(connection, command).await,
         Command::Audit(query) => return admin::audit(connection, query).await,
         Command::Test(command) => return admin::test(connection, command).await,
+        Command::Events(command) => return admin::events(connection, command).await,
         Command::Trust(command) => return trust::run(command),
         command => serve(command).await.map_err(|e| e.to_string())?,
     };
@@ -312,6 +316,7 @@ async fn serve(command: Command) -> strongroom_server::Result<Option<RunningServ
         | Command::Identity(_)
         | Command::Audit(_)
         | Command::Test(_)
+        | Command::Events(_)
         | Command::Trust(_) => {
             return Ok(None);
         }

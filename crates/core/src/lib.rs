@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod credential;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod first_party;
 pub mod graph_query;
 pub mod key;

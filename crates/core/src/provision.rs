@@ -161,6 +161,9 @@ pub struct DesiredVault {
     pub resource_group: String,
     /// Its pricing tier.
     pub sku: Sku,
+    /// Its Event Grid event subscriptions (kept apart from the directory: the server stores them after the
+    /// plan is applied, once their webhooks pass the validation handshake).
+    pub event_subscriptions: Vec<crate::events::EventSubscription>,
 }
 
 /// A role assignment naming its principal as the configuration does.

@@ -92,6 +92,9 @@ pub struct ServerSettings {
     pub audit: AuditSettings,
     /// Whether the test controls (injected faults, moving the clock at runtime) may be used.
     pub test_controls: bool,
+    /// Whether event webhooks may be plain `http://` on hosts other than loopback ones
+    /// (`event_webhooks_allow_http`).
+    pub event_webhooks_allow_http: bool,
     /// Private, loopback and link-local hosts that attestation authorities and federated-credential issuers
     /// may be fetched from (everything else on such addresses is refused).
     pub allowed_private_authorities: AllowedAuthorities,
@@ -241,6 +244,7 @@ impl ServerSettings {
             connections: ConnectionLimits::default(),
             audit: AuditSettings::default(),
             test_controls: false,
+            event_webhooks_allow_http: false,
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
             service_limits: None,
@@ -408,6 +412,7 @@ struct ServerSection {
     imds_listen: Option<Spanned<String>>,
     metrics_listen: Option<Spanned<String>>,
     test_controls: Option<bool>,
+    event_webhooks_allow_http: Option<bool>,
     data_dir: PathBuf,
     login_host: Option<Spanned<String>>,
     vault_domain: Option<Spanned<String>>,
@@ -649,6 +654,7 @@ impl ServerSection {
             connections,
             audit: AuditSettings::default(),
             test_controls: self.test_controls.unwrap_or(false),
+            event_webhooks_allow_http: self.event_webhooks_allow_http.unwrap_or(false),
             allowed_private_authorities,
             listen,
             extra_listen,

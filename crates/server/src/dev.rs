@@ -122,6 +122,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                 resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
                 // Premium, so that code written for Azure may make -HSM keys in it.
                 sku: Sku::Premium,
+                event_subscriptions: vec![],
             }],
             subscriptions: vec![],
         }],

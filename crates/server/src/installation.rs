@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use strongroom_core::backup::BackupKey;
 use strongroom_core::credential::WorkloadSecretKey;
+use strongroom_core::events::SubscriptionSource;
 use strongroom_core::provision::{self, DesiredState};
 use strongroom_core::token::KeySet;
 use strongroom_store::Store;
@@ -134,8 +135,57 @@ impl Installation {
         &self.store
     }
 
-    /// Brings the stored state to `desired`, in one transaction.
+    /// Brings the stored state to `desired`, in one transaction, then keeps the vaults' configured event
+    /// subscriptions whose webhooks pass the validation handshake.
     pub async fn provision(&self, desired: &DesiredState) -> Result<()> {
+        self.apply_desired(desired).await?;
+        self.configure_event_subscriptions(desired).await
+    }
+
+    /// The configured event subscriptions, stored: those already stored as configured stay; a new or changed
+    /// one must pass the validation handshake, else it stays out (inactive) with an error in the log until
+    /// the next start; those no longer configured go.
+    async fn configure_event_subscriptions(&self, desired: &DesiredState) -> Result<()> {
+        let directory = self.store.load_directory().await?;
+        let stored = self.store.event_subscriptions(None).await?;
+        let ca = std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok();
+        let webhooks = crate::events::Webhooks::new(ca.as_deref(), self.settings.event_webhooks_allow_http);
+        let mut configured = Vec::new();
+        for desired_vault in desired.tenants.iter().flat_map(|t| &t.vaults) {
+            let Some(vault) = directory.vault(&desired_vault.name) else { continue };
+            for subscription in &desired_vault.event_subscriptions {
+                configured.push((vault.id, subscription.name.to_ascii_lowercase()));
+                if stored.iter().any(|(id, s)| *id == vault.id && s == subscription) {
+                    continue;
+                }
+                webhooks.check(subscription).map_err(|e| {
+                    Error::new(ErrorKind::Config, format_args!("event subscription {}", subscription.name), e.0)
+                })?;
+                let topic = crate::management::resource::vault_id(vault.subscription_id, vault);
+                match webhooks.validate(subscription, &topic, self.clock.now_millis()).await {
+                    Ok(()) => {
+                        self.store.put_event_subscription(vault.id, subscription).await?;
+                    }
+                    Err(reason) => tracing::error!(
+                        vault = %vault.name,
+                        subscription = %subscription.name,
+                        "the event subscription stays inactive until the next start: the webhook validation \
+                         handshake with {} failed: {reason}",
+                        subscription.endpoint
+                    ),
+                }
+            }
+        }
+        for (vault_id, subscription) in &stored {
+            let key = (*vault_id, subscription.name.to_ascii_lowercase());
+            if subscription.source == SubscriptionSource::Config && !configured.contains(&key) {
+                self.store.delete_event_subscription(*vault_id, &subscription.name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_desired(&self, desired: &DesiredState) -> Result<()> {
         // Nodes starting together on one database plan against the same directory; the one that applies
         // second meets a conflict, reads what the first applied and plans again (usually: nothing left).
         let mut attempts = 0;
@@ -209,11 +259,16 @@ impl Installation {
             clock: self.clock,
             test_controls_enabled: self.settings.test_controls,
             test_faults: Default::default(),
+            webhooks: crate::events::Webhooks::new(
+                std::fs::read(self.settings.data_dir.join(tls::CA_FILE)).ok().as_deref(),
+                self.settings.event_webhooks_allow_http,
+            ),
             maintenance_now: Default::default(),
         });
         let (shutdown, shutdown_signal) = watch::channel(false);
         tokio::spawn(sweeper::run(Arc::clone(&state), sweeper::Schedule::of(&self.settings), shutdown_signal.clone()));
         tokio::spawn(signing::watch(Arc::clone(&state), shutdown_signal.clone()));
+        tokio::spawn(crate::events::run(Arc::clone(&state), shutdown_signal.clone()));
         cluster::follow(&state);
         if state.limits.enabled() && state.store.changes().is_some() {
             tokio::spawn(limits::share(Arc::clone(&state), shutdown_signal.clone()));

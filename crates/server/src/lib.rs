@@ -12,6 +12,7 @@ pub mod config;
 pub mod dev;
 pub(crate) mod endpoints;
 pub mod error;
+pub mod events;
 pub(crate) mod http;
 pub mod identity;
 pub mod installation;

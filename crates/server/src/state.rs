@@ -69,6 +69,8 @@ pub struct AppState {
     pub test_controls_enabled: bool,
     /// The faults vaults inject on this node (test controls).
     pub(crate) test_faults: crate::test_controls::Faults,
+    /// The webhooks of the vaults' event subscriptions.
+    pub webhooks: crate::events::Webhooks,
     /// Wakes the maintenance loop before its next turn (the clock was moved).
     pub maintenance_now: tokio::sync::Notify,
 }

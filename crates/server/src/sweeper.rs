@@ -1,6 +1,6 @@
 //! The maintenance loop: deleted objects whose scheduled purge date has passed are purged for good, as Key
 //! Vault does at the end of the retention period, keys rotate and certificates renew as their policies say, and the token
-//! signing keys rotate when due.
+//! signing keys rotate when due, and versions near their expiry or past it get their events (once each).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +62,11 @@ async fn maintain(state: &AppState) {
     let renewed = vault::certificates::run_schedule(state, now).await;
     if renewed > 0 {
         tracing::info!(renewed, "certificates renewed by their policies");
+    }
+    match state.store.enqueue_expiry_events(state.clock.now_millis()).await {
+        Ok(0) => {}
+        Ok(enqueued) => tracing::info!(enqueued, "near-expiry and expiry events enqueued"),
+        Err(e) => tracing::error!("enqueueing near-expiry and expiry events failed: {e}"),
     }
 }
 

@@ -21,9 +21,11 @@ use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use strongroom_core::events::EventSubscription;
+
 use crate::{
-    ChangeFeed, ChangeNotice, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place, Result, Store,
-    VersionSelector, VersionWithValue,
+    ChangeFeed, ChangeNotice, Collection, Ephemeral, EventOutcome, IfLive, Integrity, OutboxEntry, PageRequest,
+    PageResult, Place, Result, Store, VersionSelector, VersionWithValue,
 };
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
@@ -412,6 +414,38 @@ impl Store for CachedStore {
             objects.iter().map(|(place, versions)| versions.first().map(|(v, _)| (*place, v.name.clone()))).collect();
         let touched = named.map_or(Touched::Everything, Touched::Objects);
         self.writing(touched, self.inner.restore_object(objects, policy)).await
+    }
+
+    async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool> {
+        self.inner.put_event_subscription(vault_id, subscription).await
+    }
+
+    async fn event_subscriptions(&self, vault_id: Option<Uuid>) -> Result<Vec<(Uuid, EventSubscription)>> {
+        self.inner.event_subscriptions(vault_id).await
+    }
+
+    async fn delete_event_subscription(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        self.inner.delete_event_subscription(vault_id, name).await
+    }
+
+    async fn claim_events(&self, now_millis: i64, lease_millis: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.inner.claim_events(now_millis, lease_millis, limit).await
+    }
+
+    async fn finish_event(&self, entry: &OutboxEntry, outcome: EventOutcome) -> Result<bool> {
+        self.inner.finish_event(entry, outcome).await
+    }
+
+    async fn dead_lettered_events(&self, vault_id: Uuid) -> Result<Vec<OutboxEntry>> {
+        self.inner.dead_lettered_events(vault_id).await
+    }
+
+    async fn enqueue_expiry_events(&self, now_millis: i64) -> Result<usize> {
+        self.inner.enqueue_expiry_events(now_millis).await
+    }
+
+    fn outbox_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.inner.outbox_signal()
     }
 
     async fn put_ephemeral(&self, entry: Ephemeral<'_>, now: i64, if_live: IfLive) -> Result<bool> {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_core::certificate::issuance::PendingCertificate;
 use strongroom_core::certificate::issuer::{Contact, Issuer};
 use strongroom_core::directory::{Change, Directory};
+use strongroom_core::events::{EventSubscription, VaultEvent};
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate};
 pub use strongroom_core::rbac::Collection;
 use uuid::Uuid;
@@ -365,6 +366,48 @@ pub struct PageResult<T> {
     pub next: Option<String>,
 }
 
+/// An event waiting in the outbox (or dead-lettered) for one subscription of its vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The vault.
+    pub vault_id: Uuid,
+    /// The subscription it is for.
+    pub subscription: EventSubscription,
+    /// The event.
+    pub event: VaultEvent,
+    /// When it was enqueued, Unix milliseconds.
+    pub enqueued_millis: i64,
+    /// Delivery attempts so far (counted when claimed).
+    pub attempts: u32,
+    /// Until when the claim holds, Unix milliseconds (0: unclaimed); it fences what the claimer records.
+    pub lease_until: i64,
+    /// When it was dead-lettered, Unix milliseconds.
+    pub dead_at: Option<i64>,
+    /// The last failed attempt's error.
+    pub last_error: Option<String>,
+}
+
+/// What became of a claimed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// The webhook took it: it leaves the outbox.
+    Delivered,
+    /// It failed; try again at `due_millis`.
+    Retry {
+        /// When, Unix milliseconds.
+        due_millis: i64,
+        /// Why the attempt failed.
+        error: String,
+    },
+    /// It failed for the last time: keep it as dead-lettered.
+    DeadLetter {
+        /// When, Unix milliseconds.
+        at_millis: i64,
+        /// Why the last attempt failed.
+        error: String,
+    },
+}
+
 /// Persistent state of a Strongroom installation.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -517,6 +560,34 @@ pub trait Store: Send + Sync {
         objects: Vec<(Place, Vec<VersionWithValue>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<ObjectVersion>;
+
+    /// Keeps a vault's event subscription, replacing one of the same name (any case); `true` when it is new.
+    async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool>;
+
+    /// The event subscriptions of a vault, or of every vault, with their vaults.
+    async fn event_subscriptions(&self, vault_id: Option<Uuid>) -> Result<Vec<(Uuid, EventSubscription)>>;
+
+    /// Removes a vault's event subscription with the events waiting for it; `false` when there was none.
+    async fn delete_event_subscription(&self, vault_id: Uuid, name: &str) -> Result<bool>;
+
+    /// Claims up to `limit` events due at `now_millis` that no other claim holds, for `lease_millis`: until
+    /// then no other process takes them; after, anyone may (the claimer died).
+    async fn claim_events(&self, now_millis: i64, lease_millis: i64, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// Records what became of a claimed event; `false` when the claim had been lost meanwhile.
+    async fn finish_event(&self, entry: &OutboxEntry, outcome: EventOutcome) -> Result<bool>;
+
+    /// A vault's dead-lettered events, oldest first.
+    async fn dead_lettered_events(&self, vault_id: Uuid) -> Result<Vec<OutboxEntry>>;
+
+    /// Enqueues the near-expiry and expiry events due at `now_millis`, each once per version, in one
+    /// transaction with the markers that say so; returns how many.
+    async fn enqueue_expiry_events(&self, now_millis: i64) -> Result<usize>;
+
+    /// Woken after a write of this process that may have enqueued events, when the store can tell.
+    fn outbox_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
 
     /// Keeps short-lived state every node must see (pending sign-ins, used assertion ids), sealed, under
     /// `(kind, key)` until it expires; entries expired by `now` go. With [`IfLive::Keep`], a live entry already

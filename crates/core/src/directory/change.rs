@@ -130,6 +130,14 @@ pub enum Change {
         /// Its object id.
         object_id: Uuid,
     },
+    /// Enqueue an event of the vault for its event subscriptions, in the same transaction as the change it
+    /// reports (a vault's access policies).
+    RaiseEvent {
+        /// The vault.
+        vault_id: Uuid,
+        /// The event.
+        event: crate::events::VaultEvent,
+    },
     /// Create a secret unless the vault already has one of that name.
     SeedSecret {
         /// The vault.

@@ -69,6 +69,7 @@ fn desired() -> DesiredState {
                 subscription: None,
                 resource_group: DEFAULT_RESOURCE_GROUP.into(),
                 sku: Sku::Standard,
+                event_subscriptions: vec![],
             }],
             subscriptions: vec![],
         }],
@@ -95,7 +96,7 @@ fn apply(changes: &[Change]) -> Directory {
                 principals.push(p.clone());
             }
             Change::AddClientSecret { object_id, secret } => hashes.entry(*object_id).or_default().push(secret.clone()),
-            Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } => {}
+            Change::RemoveClientSecret { .. } | Change::SeedSecret { .. } | Change::RaiseEvent { .. } => {}
             Change::PutManagedIdentity { object_id, details } => {
                 managed_identities.insert(*object_id, details.clone());
             }

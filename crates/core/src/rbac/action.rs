@@ -170,6 +170,12 @@ actions! {
     ManagedIdentitiesWrite = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/write"),
     /// Delete user-assigned managed identities.
     ManagedIdentitiesDelete = (Control, "Microsoft.ManagedIdentity/userAssignedIdentities/delete"),
+    /// Read a resource's Event Grid event subscriptions (and a vault's dead-lettered events).
+    EventSubscriptionsRead = (Control, "Microsoft.EventGrid/eventSubscriptions/read"),
+    /// Create or change an Event Grid event subscription.
+    EventSubscriptionsWrite = (Control, "Microsoft.EventGrid/eventSubscriptions/write"),
+    /// Delete an Event Grid event subscription.
+    EventSubscriptionsDelete = (Control, "Microsoft.EventGrid/eventSubscriptions/delete"),
     /// Test controls: set or clear the faults a vault injects (installations with `test_controls` only).
     TestFaultsWrite = (Control, "Strongroom.Testing/faults/write"),
     /// Test controls: move the server's clock (installations with `test_controls` only).

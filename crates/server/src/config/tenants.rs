@@ -2,6 +2,9 @@
 
 use super::*;
 use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Sku, validate_resource_group_name};
+use strongroom_core::events::{
+    DeliverySchema, EventSubscription, MAX_DELIVERY_ATTEMPTS, MAX_EVENT_TTL_MINUTES, SubscriptionSource,
+};
 use strongroom_core::provision::DesiredSubscription;
 
 #[derive(Deserialize)]
@@ -179,6 +182,46 @@ struct VaultSection {
     subscription: Option<String>,
     resource_group: Option<Spanned<String>>,
     sku: Option<Spanned<String>>,
+    #[serde(default)]
+    event_subscription: Vec<EventSubscriptionSection>,
+}
+
+/// `[[tenant.vault.event_subscription]]`: an Event Grid subscription of the vault, delivered to a webhook.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSubscriptionSection {
+    name: Spanned<String>,
+    endpoint: Spanned<String>,
+    included_event_types: Option<Vec<String>>,
+    subject_begins_with: Option<String>,
+    subject_ends_with: Option<String>,
+    schema: Option<Spanned<String>>,
+    max_delivery_attempts: Option<u32>,
+    event_time_to_live_minutes: Option<u32>,
+}
+
+impl EventSubscriptionSection {
+    fn validate(self) -> Result<EventSubscription, Located> {
+        let schema = match &self.schema {
+            None => DeliverySchema::EventGrid,
+            Some(s) => DeliverySchema::parse(s.get_ref())
+                .ok_or_else(|| at(s, "`schema` is \"event_grid\" or \"cloud_events\""))?,
+        };
+        let subscription = EventSubscription {
+            name: self.name.get_ref().clone(),
+            endpoint: self.endpoint.get_ref().clone(),
+            included_event_types: self.included_event_types.filter(|t| !t.is_empty()),
+            subject_begins_with: self.subject_begins_with.filter(|s| !s.is_empty()),
+            subject_ends_with: self.subject_ends_with.filter(|s| !s.is_empty()),
+            schema,
+            max_delivery_attempts: self.max_delivery_attempts.unwrap_or(MAX_DELIVERY_ATTEMPTS),
+            event_time_to_live_minutes: self.event_time_to_live_minutes.unwrap_or(MAX_EVENT_TTL_MINUTES),
+            source: SubscriptionSource::Config,
+        };
+        // Whether plain HTTP is allowed is the server's to say, at start.
+        subscription.validate(true).map_err(|e| at(&self.name, e.0))?;
+        Ok(subscription)
+    }
 }
 
 #[derive(Deserialize)]
@@ -464,6 +507,15 @@ impl VaultSection {
         let role_assignments =
             self.role_assignment.into_iter().map(|a| a.validate(custom_roles)).collect::<Result<_, Located>>()?;
         let secrets = self.secret.into_iter().map(|s| DesiredSecret { name: s.name, value: s.value }).collect();
+        let mut event_subscriptions: Vec<EventSubscription> = Vec::new();
+        for section in self.event_subscription {
+            let name = section.name.clone();
+            let subscription = section.validate()?;
+            if event_subscriptions.iter().any(|s| s.name.eq_ignore_ascii_case(&subscription.name)) {
+                return Err(at(&name, "a vault's event subscription names are unique"));
+            }
+            event_subscriptions.push(subscription);
+        }
         let resource_group = match self.resource_group {
             None => DEFAULT_RESOURCE_GROUP.to_owned(),
             Some(group) => {
@@ -487,6 +539,7 @@ impl VaultSection {
             subscription: self.subscription,
             resource_group,
             sku,
+            event_subscriptions,
         })
     }
 }

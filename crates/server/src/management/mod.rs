@@ -15,6 +15,7 @@
 pub mod access;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod logs;
@@ -369,6 +370,8 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
             }
         }
         Tail::AuditLogs => logs::query(cx, arm).await,
+        Tail::EventSubscriptions(name) => events::subscriptions(cx, arm, name.as_deref()).await,
+        Tail::DeadLetteredEvents => events::dead_letters(cx, arm).await,
         Tail::Faults => test_controls::faults(cx, arm).await,
         Tail::Clock => test_controls::clock(cx).await,
         Tail::ManagedIdentities(name) => {

@@ -34,6 +34,11 @@ pub enum Tail {
     RoleDefinitions(Option<String>),
     /// A vault's audit log (`providers/Microsoft.Insights/logs` at the vault's scope).
     AuditLogs,
+    /// A vault's Event Grid event subscriptions, or one by name
+    /// (`providers/Microsoft.EventGrid/eventSubscriptions[/{name}]` at the vault's scope).
+    EventSubscriptions(Option<String>),
+    /// A vault's dead-lettered events (`providers/Strongroom.Events/deadLetteredEvents`).
+    DeadLetteredEvents,
     /// A vault's injected faults (`providers/Strongroom.Testing/faults/default`, test controls).
     Faults,
     /// The server's clock (`providers/Strongroom.Testing/clock` at the subscription, test controls).
@@ -192,6 +197,22 @@ impl ArmPath {
         } else if vault.is_some()
             && object.is_none()
             && is(i, "providers")
+            && is(i + 1, "Microsoft.EventGrid")
+            && is(i + 2, "eventSubscriptions")
+            && (segments.len() == i + 3 || segments.len() == i + 4)
+        {
+            Tail::EventSubscriptions(segments.get(i + 3).filter(|n| !n.is_empty()).map(|n| (*n).to_owned()))
+        } else if vault.is_some()
+            && object.is_none()
+            && is(i, "providers")
+            && is(i + 1, "Strongroom.Events")
+            && is(i + 2, "deadLetteredEvents")
+            && segments.len() == i + 3
+        {
+            Tail::DeadLetteredEvents
+        } else if vault.is_some()
+            && object.is_none()
+            && is(i, "providers")
             && is(i + 1, "Strongroom.Testing")
             && is(i + 2, "faults")
             && is(i + 3, "default")
@@ -296,6 +317,12 @@ mod tests {
         let provider = ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.KeyVault")).ok();
         assert_eq!(provider.map(|p| p.tail), Some(Tail::Providers(Some("Microsoft.KeyVault".into()))));
         assert!(ArmPath::parse(&format!("{vaults}/billing/widgets/x")).is_err());
+        let events = ArmPath::parse(&format!("{vaults}/billing/providers/Microsoft.EventGrid/eventSubscriptions/s1"));
+        assert_eq!(events.ok().map(|p| p.tail), Some(Tail::EventSubscriptions(Some("s1".into()))));
+        let all = ArmPath::parse(&format!("{vaults}/billing/providers/microsoft.eventgrid/eventsubscriptions"));
+        assert_eq!(all.ok().map(|p| p.tail), Some(Tail::EventSubscriptions(None)));
+        let dead = ArmPath::parse(&format!("{vaults}/billing/providers/Strongroom.Events/deadLetteredEvents"));
+        assert_eq!(dead.ok().map(|p| p.tail), Some(Tail::DeadLetteredEvents));
         let policies = ArmPath::parse(&format!("{vaults}/billing/accessPolicies/add")).ok();
         assert_eq!(policies.map(|p| (p.scope(), p.tail)), Some((Scope::Vault, Tail::AccessPolicies("add".into()))));
     }

@@ -9,6 +9,7 @@ use axum::response::Response;
 use strongroom_core::directory::{
     AuthorizationModel, Change, DeletedVault, Sku, Vault, validate_location, validate_vault_name,
 };
+use strongroom_core::events::{Happening, VaultEvent};
 use strongroom_core::network::{
     Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, parse_ip_rule,
 };
@@ -139,7 +140,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
     };
     let vault = merge(cx, defaults, &body.properties)?;
     authorize_permission_changes(cx, existing.as_ref(), &vault)?;
-    cx.apply(vec![Change::PutVault(vault.clone())]).await?;
+    cx.apply(vault_changes(cx, existing.as_ref(), &vault)).await?;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok(json_response(status, &to_resource(cx, &vault)))
 }
@@ -167,7 +168,7 @@ async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementE
     let updated = merge(cx, Vault { tags, ..vault.clone() }, &body.properties)?;
     authorize_permission_changes(cx, Some(&vault), &updated)?;
     if updated != vault {
-        cx.apply(vec![Change::PutVault(updated.clone())]).await?;
+        cx.apply(vault_changes(cx, Some(&vault), &updated)).await?;
     }
     Ok(json_response(StatusCode::OK, &to_resource(cx, &updated)))
 }
@@ -322,6 +323,17 @@ fn authorize_permission_changes(
     Ok(())
 }
 
+/// The write of `after`, with a `VaultAccessPolicyChanged` event in the same transaction when an existing
+/// vault's access policies change.
+fn vault_changes(cx: &Context<'_>, before: Option<&Vault>, after: &Vault) -> Vec<Change> {
+    let mut changes = vec![Change::PutVault(after.clone())];
+    if before.is_some_and(|b| b.access_policies != after.access_policies) {
+        let event = VaultEvent::new(cx.state.clock.now_millis(), Happening::AccessPolicyChanged);
+        changes.push(Change::RaiseEvent { vault_id: after.id, event });
+    }
+    changes
+}
+
 /// `PUT …/vaults/{name}/accessPolicies/{add|replace|remove}`: edits the vault's access-policy entries.
 async fn edit_access_policies(cx: &mut Context<'_>, name: &str, kind: &str) -> Result<Response, ManagementError> {
     let vault = cx.vault(name)?;
@@ -343,7 +355,7 @@ async fn edit_access_policies(cx: &mut Context<'_>, name: &str, kind: &str) -> R
     let changes = entries.iter().map(|e| access_policy(cx, e)).collect::<Result<Vec<_>, _>>()?;
     let updated = Vault { access_policies: policy::edit(&vault.access_policies, edit, &changes)?, ..vault.clone() };
     if updated != vault {
-        cx.apply(vec![Change::PutVault(updated.clone())]).await?;
+        cx.apply(vault_changes(cx, Some(&vault), &updated)).await?;
     }
     let resource = to_resource(cx, &updated);
     Ok(json_response(

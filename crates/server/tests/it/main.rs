@@ -13,6 +13,7 @@ mod attack_transport;
 mod audit_log;
 mod authorization;
 mod certificates;
+mod events;
 mod firewall;
 mod graph_tools;
 mod harness;

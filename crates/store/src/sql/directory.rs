@@ -277,6 +277,7 @@ fn delete_principal(db: &mut dyn Database, object_id: Uuid) -> Result<()> {
 /// passwords) and pending requests (private keys), its role assignments, and its row.
 fn purge_vault(db: &mut dyn Database, vault_id: Uuid) -> Result<()> {
     super::certificate_data::delete_vault_data(db, vault_id)?;
+    super::events::purge_vault(db, vault_id)?;
     for table in ["object_versions", "objects", "role_assignments"] {
         db.execute(&format!("DELETE FROM {table} WHERE vault_id = ?1"), values![vault_id])
             .context(&format!("purging a vault's {table}"))?;
@@ -491,6 +492,7 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
             one_row_written(written, "recovering a vault", "the vault is not deleted")
         }
         Change::PurgeVault { vault_id } => purge_vault(db, *vault_id),
+        Change::RaiseEvent { vault_id, event } => super::events::enqueue(db, *vault_id, event).map(drop),
         Change::SeedSecret { vault_id, version, value } => {
             objects::seed(db, root_key, Place::secrets(*vault_id), version, value)
         }

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use strongroom_core::certificate::issuance::PendingCertificate;
 use strongroom_core::certificate::issuer::{Contact, Issuer};
 use strongroom_core::directory::{Change, Directory};
+use strongroom_core::events::EventSubscription;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate, name_key};
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -23,6 +24,7 @@ use self::certificate_data::Named;
 pub(crate) mod certificate_data;
 mod directory;
 mod dump;
+mod events;
 mod integrity;
 mod objects;
 pub(crate) mod schema;
@@ -36,8 +38,8 @@ pub use value::{FromValue, Row, Value};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
-    ChangeFeed, ChangeNotice, ClusterUsage, Collection, Ephemeral, IfLive, Integrity, PageRequest, PageResult, Place,
-    PoolUsage, Store, StoreUsage, Timed, VersionSelector, VersionWithValue,
+    ChangeFeed, ChangeNotice, ClusterUsage, Collection, Ephemeral, EventOutcome, IfLive, Integrity, OutboxEntry,
+    PageRequest, PageResult, Place, PoolUsage, Store, StoreUsage, Timed, VersionSelector, VersionWithValue,
 };
 
 /// Which SQL a database speaks, where the two differ.
@@ -160,6 +162,8 @@ pub struct SqlStore<B> {
     backend: Arc<B>,
     root_key: Arc<RootKey>,
     counters: Arc<Counters>,
+    /// Woken after a write that may have enqueued events.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl<B> Clone for SqlStore<B> {
@@ -168,6 +172,7 @@ impl<B> Clone for SqlStore<B> {
             backend: Arc::clone(&self.backend),
             root_key: Arc::clone(&self.root_key),
             counters: Arc::clone(&self.counters),
+            outbox: Arc::clone(&self.outbox),
         }
     }
 }
@@ -175,7 +180,12 @@ impl<B> Clone for SqlStore<B> {
 impl<B: Backend> SqlStore<B> {
     /// A store on `backend`, migrated to the current schema, sealing with `root_key`.
     pub fn new(backend: B, root_key: RootKey) -> Result<Self> {
-        let store = Self { backend: Arc::new(backend), root_key: Arc::new(root_key), counters: Arc::default() };
+        let store = Self {
+            backend: Arc::new(backend),
+            root_key: Arc::new(root_key),
+            counters: Arc::default(),
+            outbox: Arc::default(),
+        };
         store.backend.run(true, &mut |db| schema::migrate(db))?;
         store.backend.run(true, &mut |db| check_root_key(db, &store.root_key))?;
         store.backend.run(true, &mut |db| certificate_data::move_from_settings(db, &store.root_key))?;
@@ -295,6 +305,48 @@ fn put_policy_or_fail(db: &mut dyn Database, policy: &Option<(Place, String, Str
 
 #[async_trait]
 impl<B: Backend> Store for SqlStore<B> {
+    async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool> {
+        let subscription = subscription.clone();
+        self.write(move |db, _| events::put_subscription(db, vault_id, &subscription)).await
+    }
+
+    async fn event_subscriptions(&self, vault_id: Option<Uuid>) -> Result<Vec<(Uuid, EventSubscription)>> {
+        self.read(move |db, _| events::subscriptions(db, vault_id)).await
+    }
+
+    async fn delete_event_subscription(&self, vault_id: Uuid, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |db, _| events::delete_subscription(db, vault_id, &name)).await
+    }
+
+    async fn claim_events(&self, now_millis: i64, lease_millis: i64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        if !self.read(move |db, _| events::any_due(db, now_millis)).await? {
+            return Ok(Vec::new());
+        }
+        self.write(move |db, _| events::claim(db, now_millis, lease_millis, limit)).await
+    }
+
+    async fn finish_event(&self, entry: &OutboxEntry, outcome: EventOutcome) -> Result<bool> {
+        let entry = entry.clone();
+        self.write(move |db, _| events::finish(db, &entry, &outcome)).await
+    }
+
+    async fn dead_lettered_events(&self, vault_id: Uuid) -> Result<Vec<OutboxEntry>> {
+        self.read(move |db, _| events::dead_letters(db, vault_id)).await
+    }
+
+    async fn enqueue_expiry_events(&self, now_millis: i64) -> Result<usize> {
+        self.write(move |db, _| events::enqueue_expiries(db, now_millis)).await.inspect(|enqueued| {
+            if *enqueued > 0 {
+                self.outbox.notify_one();
+            }
+        })
+    }
+
+    fn outbox_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(Arc::clone(&self.outbox))
+    }
+
     async fn load_directory(&self) -> Result<Directory> {
         self.read(|db, _| directory::read(db)).await
     }
@@ -307,6 +359,7 @@ impl<B: Backend> Store for SqlStore<B> {
             db.notify(&ChangeNotice::Directory)
         })
         .await
+        .inspect(|()| self.outbox.notify_one())
     }
 
     async fn sealed_setting(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
@@ -435,10 +488,12 @@ impl<B: Backend> Store for SqlStore<B> {
             // Again once the object's row is held: a certificate of the name may have been committed while this
             // write waited for it (it then holds the row), and the first check could not see it yet.
             objects::refuse_if_managed(db, place, &version.name)?;
+            events::new_version(db, place, &stored)?;
             notify_objects(db, &[place], &version.name)?;
             Ok(stored)
         })
         .await
+        .inspect(|_| self.outbox.notify_one())
     }
 
     async fn put_linked_versions(
@@ -448,12 +503,17 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<()> {
         self.write(move |db, root_key| {
             objects::insert_linked(db, root_key, &versions)?;
+            // The certificate's version (the first) is the one event: its key's and secret's are its own.
+            if let Some((place, version, _)) = versions.first() {
+                events::new_version(db, *place, version)?;
+            }
             for (place, version, _) in &versions {
                 notify_objects(db, &[*place], &version.name)?;
             }
             put_policy_or_fail(db, &policy)
         })
         .await
+        .inspect(|()| self.outbox.notify_one())
     }
 
     async fn read_version(

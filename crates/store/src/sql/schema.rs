@@ -96,6 +96,52 @@ macro_rules! subscriptions_and_resource_groups {
     };
 }
 
+/// The event outbox's tables (see `events`); `$integer` is the dialect's integer type.
+macro_rules! event_outbox {
+    ($integer:literal) => {
+        concat!(
+            "CREATE TABLE event_subscriptions (\n",
+            "    vault_id   TEXT NOT NULL,\n",
+            "    name_key   TEXT NOT NULL,\n",
+            "    definition TEXT NOT NULL,\n",
+            "    PRIMARY KEY (vault_id, name_key)\n",
+            ");\n",
+            "CREATE TABLE event_outbox (\n",
+            "    vault_id     TEXT NOT NULL,\n",
+            "    subscription TEXT NOT NULL,\n",
+            "    event_id     TEXT NOT NULL,\n",
+            "    event        TEXT NOT NULL,\n",
+            "    enqueued     ",
+            $integer,
+            " NOT NULL,\n",
+            "    due          ",
+            $integer,
+            " NOT NULL,\n",
+            "    lease_until  ",
+            $integer,
+            " NOT NULL DEFAULT 0,\n",
+            "    attempts     ",
+            $integer,
+            " NOT NULL DEFAULT 0,\n",
+            "    dead_at      ",
+            $integer,
+            ",\n",
+            "    last_error   TEXT,\n",
+            "    PRIMARY KEY (vault_id, subscription, event_id)\n",
+            ");\n",
+            "CREATE INDEX event_outbox_due ON event_outbox (due) WHERE dead_at IS NULL;\n",
+            "CREATE TABLE event_marks (\n",
+            "    scope    TEXT NOT NULL,\n",
+            "    vault_id TEXT NOT NULL,\n",
+            "    name_key TEXT NOT NULL,\n",
+            "    version  TEXT NOT NULL,\n",
+            "    change   TEXT NOT NULL,\n",
+            "    PRIMARY KEY (scope, name_key, version, change)\n",
+            ");\n",
+        )
+    };
+}
+
 /// SQLite's migrations, applied in order; the database records how many have run.
 pub(crate) const SQLITE: &[&str] = &[
     r#"
@@ -308,6 +354,8 @@ CREATE TABLE pending_certificates (
     // 15 (SQLite) / 5 (PostgreSQL): subscriptions and resource groups; vaults filed in them, with a location,
     // a SKU, tags and soft deletion.
     concat!(subscriptions_and_resource_groups!("INTEGER"), file_vaults_in_subscriptions!(sqlite)),
+    // 16 (SQLite) / 6 (PostgreSQL): the event outbox, its subscriptions and its per-version markers.
+    event_outbox!("INTEGER"),
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
@@ -451,6 +499,8 @@ CREATE TABLE pending_certificates (
 "#,
     // 15 (SQLite) / 5 (PostgreSQL): subscriptions and resource groups; vaults filed in them.
     concat!(subscriptions_and_resource_groups!("BIGINT"), file_vaults_in_subscriptions!(postgres)),
+    // 16 (SQLite) / 6 (PostgreSQL): the event outbox, its subscriptions and its per-version markers.
+    event_outbox!("BIGINT"),
 ];
 
 /// Every table with the columns a whole-store copy carries, parents before children (the order it writes
@@ -497,6 +547,7 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("pending_certificates", &["vault_id", "name_key", "name", "sealed_value"]),
     ("role_definitions", &["id", "tenant_id", "name_key", "definition"]),
     ("role_assignments", &["id", "tenant_id", "vault_id", "principal_id", "role_id", "scope", "provisioned"]),
+    ("event_subscriptions", &["vault_id", "name_key", "definition"]),
     ("objects", &["scope", "vault_id", "name_key", "name", "deleted_at", "scheduled_purge", "policy"]),
     (
         "object_versions",

@@ -677,3 +677,132 @@ async fn metadata_is_kept_apart_from_the_content_type_and_updated_with_it() -> R
     }
     Ok(())
 }
+
+fn webhook(name: &str) -> strongroom_core::events::EventSubscription {
+    use strongroom_core::events::{DeliverySchema, SubscriptionSource};
+    strongroom_core::events::EventSubscription {
+        name: name.into(),
+        endpoint: "https://hooks.example/kv".into(),
+        included_event_types: None,
+        subject_begins_with: None,
+        subject_ends_with: None,
+        schema: DeliverySchema::EventGrid,
+        max_delivery_attempts: 30,
+        event_time_to_live_minutes: 1440,
+        source: SubscriptionSource::Api,
+    }
+}
+
+fn event_types(entries: &[crate::OutboxEntry]) -> Vec<(String, String)> {
+    let mut types: Vec<_> = entries.iter().map(|e| (e.subscription.name.clone(), e.event.event_type())).collect();
+    types.sort();
+    types
+}
+
+#[tokio::test]
+async fn an_event_commits_with_its_change_or_not_at_all() -> Result<()> {
+    use strongroom_core::events::{Happening, VaultEvent};
+    for (store, vault, _dir) in stores().await? {
+        // No subscription, no event.
+        store.put_version(Place::secrets(vault), &version("before"), "x").await?;
+        assert!(store.claim_events(i64::MAX / 2, 1000, 10).await?.is_empty());
+        assert!(store.put_event_subscription(vault, &webhook("first")).await?);
+        assert!(!store.put_event_subscription(vault, &webhook("First")).await?, "names compare in any case");
+        assert!(store.put_event_subscription(vault, &webhook("second")).await?);
+        let stored = store.put_version(Place::secrets(vault), &version("db"), "x").await?;
+        // A certificate whose policy cannot be kept fails whole: its version and its event are both gone.
+        let orphan_policy = Some((Place::certificates(vault), "nobody".to_owned(), "{}".to_owned()));
+        assert!(store.put_linked_versions(certificate(vault, "tls"), orphan_policy).await.is_err());
+        assert!(store.read_version(Place::certificates(vault), "tls", VersionSelector::Latest).await?.is_none());
+        // So does a directory change that fails after its event.
+        let event = VaultEvent::new(1, Happening::AccessPolicyChanged);
+        let failing = vec![Change::RaiseEvent { vault_id: vault, event }, Change::RecoverVault { vault_id: vault }];
+        assert!(store.apply(failing).await.is_err(), "the vault is not deleted");
+        let claimed = store.claim_events(i64::MAX / 2, 1000, 10).await?;
+        let expected = [
+            ("First".to_owned(), "Microsoft.KeyVault.SecretNewVersionCreated".to_owned()),
+            ("second".to_owned(), "Microsoft.KeyVault.SecretNewVersionCreated".to_owned()),
+        ];
+        assert_eq!(event_types(&claimed), expected);
+        assert_eq!(claimed[0].event.id, claimed[1].event.id, "one event, one id, for every subscription");
+        match &claimed[0].event.happening {
+            Happening::Object { version, .. } => assert_eq!(version, &stored.version),
+            other => return Err(corrupt(&format!("{other:?}"))),
+        }
+        // The certificate's version reports itself alone.
+        store.put_linked_versions(certificate(vault, "tls"), None).await?;
+        let certificates = store.claim_events(i64::MAX / 2, 1000, 10).await?;
+        assert_eq!(certificates.len(), 2);
+        assert!(certificates.iter().all(|e| e.event.event_type() == "Microsoft.KeyVault.CertificateNewVersionCreated"));
+        // Deleting a subscription takes its events along.
+        assert!(store.delete_event_subscription(vault, "SECOND").await?);
+        assert!(!store.delete_event_subscription(vault, "second").await?);
+        assert_eq!(store.event_subscriptions(Some(vault)).await?.len(), 1);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_claim_holds_until_its_lease_ends_and_fences_a_late_claimer() -> Result<()> {
+    use crate::EventOutcome;
+    for (store, vault, _dir) in stores().await? {
+        store.put_event_subscription(vault, &webhook("hook")).await?;
+        let now = store.put_version(Place::keys(vault), &version("k"), "x").await?.created * 1000;
+        let first = store.claim_events(now, 30_000, 10).await?;
+        assert_eq!((first.len(), first[0].attempts), (1, 1));
+        assert!(store.claim_events(now + 29_000, 30_000, 10).await?.is_empty(), "the lease holds");
+        // The first claimer died: after the lease, another takes the event.
+        let second = store.claim_events(now + 30_000, 30_000, 10).await?;
+        assert_eq!((second.len(), second[0].attempts), (1, 2));
+        assert!(!store.finish_event(&first[0], EventOutcome::Delivered).await?, "a lost claim records nothing");
+        let retry = EventOutcome::Retry { due_millis: now + 100_000, error: "503".into() };
+        assert!(store.finish_event(&second[0], retry).await?);
+        assert!(store.claim_events(now + 99_000, 30_000, 10).await?.is_empty(), "not due yet");
+        let third = store.claim_events(now + 100_000, 30_000, 10).await?;
+        assert_eq!(third[0].last_error.as_deref(), Some("503"));
+        let dead = EventOutcome::DeadLetter { at_millis: now + 100_001, error: "gone".into() };
+        assert!(store.finish_event(&third[0], dead).await?);
+        assert!(store.claim_events(i64::MAX / 2, 30_000, 10).await?.is_empty());
+        let letters = store.dead_lettered_events(vault).await?;
+        assert_eq!(letters.len(), 1);
+        assert_eq!((letters[0].attempts, letters[0].last_error.as_deref()), (3, Some("gone")));
+        assert_eq!(letters[0].dead_at, Some(now + 100_001));
+        let delivered = store.put_version(Place::keys(vault), &version("k2"), "x").await?.created * 1000;
+        let claimed = store.claim_events(delivered, 30_000, 10).await?;
+        assert!(store.finish_event(&claimed[0], EventOutcome::Delivered).await?);
+        assert!(store.claim_events(i64::MAX / 2, 30_000, 10).await?.is_empty());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn near_expiry_and_expiry_are_enqueued_once_per_version() -> Result<()> {
+    use strongroom_core::object::VersionProperties;
+    for (store, vault, _dir) in stores().await? {
+        let now: i64 = 1_700_000_000;
+        let expiring = |name: &str, exp: i64| {
+            ObjectVersion::new(name, VersionProperties { expires: Some(exp), ..Default::default() }, None, now)
+        };
+        // Before any subscription nothing is marked: a later subscription still hears of it.
+        store.put_version(Place::secrets(vault), &expiring("soon", now + 10 * 86_400), "x").await?;
+        assert_eq!(store.enqueue_expiry_events(now * 1000).await?, 0);
+        store.put_event_subscription(vault, &webhook("hook")).await?;
+        store.put_version(Place::secrets(vault), &expiring("later", now + 100 * 86_400), "x").await?;
+        store.put_version(Place::keys(vault), &expiring("gone", now - 1), "x").await?;
+        let _ = store.claim_events(i64::MAX / 2, 1, 100).await?;
+        assert_eq!(store.enqueue_expiry_events(now * 1000).await?, 2);
+        assert_eq!(store.enqueue_expiry_events(now * 1000).await?, 0, "once per version");
+        let due = store.claim_events(i64::MAX / 2, 1, 100).await?;
+        let mut types = event_types(&due);
+        types.dedup();
+        let expected = [
+            ("hook".to_owned(), "Microsoft.KeyVault.KeyExpired".to_owned()),
+            ("hook".to_owned(), "Microsoft.KeyVault.SecretNearExpiry".to_owned()),
+        ];
+        assert_eq!(types, expected);
+        assert_eq!(store.enqueue_expiry_events((now + 11 * 86_400) * 1000).await?, 1, "soon expired");
+        assert_eq!(store.enqueue_expiry_events((now + 200 * 86_400) * 1000).await?, 1, "later expired, unwarned");
+        assert_eq!(store.enqueue_expiry_events((now + 300 * 86_400) * 1000).await?, 0);
+    }
+    Ok(())
+}
