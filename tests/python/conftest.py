@@ -210,6 +210,18 @@ def server_section(data_dir, listen, certificate_issuance_seconds=0):
 LIMITS_OFF = '\n[service_limits]\npreset = "off"\n'
 
 
+def controlled_config(data_dir):
+    """A server of a test's own with test controls on (moving its clock must not move another test's clock), the
+    standard tenants, and the admin application as the tenant's Owner, as a team's own automation would run it."""
+    return server_section(data_dir, ONE_PORT) + "test_controls = true\n" + standard_tenants() + textwrap.dedent(
+        """
+        [[tenant.role_assignment]]
+        principal = "admin"
+        role = "Owner"
+        """
+    ) + LIMITS_OFF
+
+
 def standard_tenants():
     """The shared tenants (tests/fixtures/standard-tenants.toml) with the ids the SDK clients are given ahead: the
     fixture names tenants and applications only, so `id` and `client_id` go in after each name."""

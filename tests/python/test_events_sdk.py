@@ -10,7 +10,6 @@ import http.server
 import json
 import ssl
 import tempfile
-import textwrap
 import threading
 import time
 
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import CONTOSO, LIMITS_OFF, ONE_PORT, server_section, serving, standard_tenants, strongroom_cli
+from conftest import CONTOSO, controlled_config, serving, strongroom_cli
 from test_secrets_sdk import client_for, credential_for
 
 KEY_VAULT_EVENT_TYPES = {name.value for name in SystemEventNames if name.value.startswith("Microsoft.KeyVault.")}
@@ -125,13 +124,7 @@ def tls_context(data_dir):
 def events_server():
     """A server of its own with test controls on (its clock moves) and the admin application as Owner."""
     with tempfile.TemporaryDirectory() as data_dir:
-        config = server_section(data_dir, ONE_PORT) + "test_controls = true\n" + standard_tenants() + textwrap.dedent(
-            """
-            [[tenant.role_assignment]]
-            principal = "admin"
-            role = "Owner"
-            """
-        ) + LIMITS_OFF
+        config = controlled_config(data_dir)
         with serving(data_dir, config) as server:
             webhook = Webhook(server.data_dir)
             try:

@@ -23,6 +23,7 @@ import tempfile
 import pytest
 
 from conftest import Server, read_env_file
+from test_certificates_sdk import made_by_the_test
 
 SAMPLES = os.environ.get("STRONGROOM_SAMPLES")
 RUNNER = pathlib.Path(__file__).resolve().parent / "samples" / "run_sample.py"
@@ -55,27 +56,10 @@ def test_the_samples_are_there():
 
 def _certificate_files(folder):
     """A PFX and a PEM file (key and certificate) for import_certificate.py's PFX_CERT_PATH and PEM_CERT_PATH."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import NameOID
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sample.example")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = made_by_the_test("sample.example")
     pfx = folder / "sample.pfx"
     pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"sample", key, cert, None, serialization.NoEncryption()))
     pem = folder / "sample.pem"

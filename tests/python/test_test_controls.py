@@ -5,7 +5,6 @@ rotation policy comes due at once. Every change is in the audit log."""
 
 import json
 import tempfile
-import textwrap
 import time
 
 import pytest
@@ -13,7 +12,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.keyvault.keys import KeyClient, KeyRotationLifetimeAction, KeyRotationPolicyAction
 from azure.keyvault.secrets import SecretClient
 
-from conftest import LIMITS_OFF, ONE_PORT, server_section, serving, standard_tenants, strongroom_cli
+from conftest import controlled_config, serving, strongroom_cli
 from test_secrets_sdk import client_for, credential_for
 
 
@@ -21,14 +20,7 @@ from test_secrets_sdk import client_for, credential_for
 def controlled_server():
     """A server with test controls on, of its own: moving its clock must not move another test's."""
     with tempfile.TemporaryDirectory() as data_dir:
-        config = server_section(data_dir, ONE_PORT) + "test_controls = true\n" + standard_tenants() + textwrap.dedent(
-            """
-            # The admin application runs the tenant (Owner), as a team's own automation would.
-            [[tenant.role_assignment]]
-            principal = "admin"
-            role = "Owner"
-            """
-        ) + LIMITS_OFF
+        config = controlled_config(data_dir)
         with serving(data_dir, config) as server:
             yield server
 

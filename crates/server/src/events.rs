@@ -95,9 +95,9 @@ impl Webhooks {
                     .body(body.to_string())
                     .send()
                     .await
-                    .map_err(|e| format!("the endpoint did not answer: {}", describe(&e)))?;
+                    .map_err(|e| format!("the endpoint did not answer: {}", describe(e)))?;
                 let status = response.status();
-                let answer = response.bytes().await.map_err(|e| describe(&e))?;
+                let answer = response.bytes().await.map_err(describe)?;
                 if status.is_success() && is_validation_response(&answer, &code) {
                     Ok(())
                 } else {
@@ -112,7 +112,7 @@ impl Webhooks {
                     .timeout(VALIDATION_TIMEOUT)
                     .send()
                     .await
-                    .map_err(|e| format!("the endpoint did not answer: {}", describe(&e)))?;
+                    .map_err(|e| format!("the endpoint did not answer: {}", describe(e)))?;
                 let allowed = response.headers().get("WebHook-Allowed-Origin").and_then(|v| v.to_str().ok());
                 if response.status().is_success() && allowed.is_some_and(|a| a == "*" || a.eq_ignore_ascii_case(origin))
                 {
@@ -148,7 +148,7 @@ impl Webhooks {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| Refusal { status: None, message: describe(&e) })?;
+            .map_err(|e| Refusal { status: None, message: describe(e) })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -159,9 +159,12 @@ impl Webhooks {
 }
 
 /// A transport error with its causes, which say what went wrong (refused, certificate, timeout).
-fn describe(error: &reqwest::Error) -> String {
+fn describe(error: reqwest::Error) -> String {
+    // reqwest names the URL, whose query may hold the endpoint's own secret (an Azure Functions `code`): these
+    // words reach the log, the dead letters and the management API's answer.
+    let error = error.without_url();
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());

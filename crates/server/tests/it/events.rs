@@ -395,6 +395,12 @@ async fn a_webhook_must_pass_the_handshake_and_filters_choose_what_it_gets() {
     }
     let (status, _) = call(&server, Method::GET, &subscription_path(&server, "refused"), &owner, None).await;
     assert_eq!(status, 404, "a refused subscription is not kept");
+    // An endpoint's query may hold its own secret (an Azure Functions `code`): a failure never repeats it.
+    let unreachable =
+        subscription_body("https://127.0.0.1:1/hook?code=hunter2", "EventGridSchema", json!({}), json!({}));
+    let (status, body) = subscribe(&server, &owner, "unreachable", unreachable).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.to_string().contains("hunter2"), "the endpoint's query leaked: {body}");
     let plain = subscription_body("http://192.0.2.1/hook", "EventGridSchema", json!({}), json!({}));
     let (status, body) = subscribe(&server, &owner, "plain", plain).await;
     assert_eq!(status, 400, "plain HTTP off loopback: {body}");
