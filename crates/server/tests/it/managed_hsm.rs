@@ -211,7 +211,7 @@ role = "Managed HSM Crypto User"
         call(inside.clone(), Method::POST, "/keys/rotating/create", Some(json!({"kty": "EC-HSM", "crv": "P-384"})))
             .await;
     assert_eq!(status, 200, "{key}");
-    // Rotation policy, rotation, attestation, random bytes, single-key backup and restore, as in a vault.
+    // Rotation policy, rotation, attestation, random bytes and single-key backup, as in a vault.
     let policy = json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}], "attributes": {"expiryTime": "P1Y"}});
     assert_eq!(call(inside.clone(), Method::PUT, "/keys/rotating/rotationpolicy", Some(policy)).await.0, 200);
     let (status, rotated) = call(inside.clone(), Method::POST, "/keys/rotating/rotate", None).await;
