@@ -453,8 +453,8 @@ pub struct RoleDefinitionProperties {
     pub assignable_scopes: Vec<String>,
 }
 
-/// One permission block of a role definition.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// One permission block of a role definition (Managed HSM's role definitions have the same).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Permission {
     /// Control-plane action patterns.

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::arm::Permission;
+
 /// The id prefix of every role definition a Managed HSM shows (no leading slash, whatever the scope).
 pub const ROLE_DEFINITION_ID_PREFIX: &str = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/";
 
@@ -38,24 +40,6 @@ pub struct RoleDefinitionProperties {
     /// Where it may be assigned.
     #[serde(default)]
     pub assignable_scopes: Vec<String>,
-}
-
-/// One permission entry of a role definition.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Permission {
-    /// Control-plane action patterns.
-    #[serde(default)]
-    pub actions: Vec<String>,
-    /// Patterns taken away from `actions`.
-    #[serde(default)]
-    pub not_actions: Vec<String>,
-    /// Data action patterns.
-    #[serde(default)]
-    pub data_actions: Vec<String>,
-    /// Patterns taken away from `data_actions`.
-    #[serde(default)]
-    pub not_data_actions: Vec<String>,
 }
 
 /// The body of a role definition's PUT.

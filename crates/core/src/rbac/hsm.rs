@@ -18,6 +18,8 @@ struct BuiltIn {
     id: Uuid,
     name: &'static str,
     description: &'static str,
+    /// Whether it manages role assignments and definitions ([`ROLE_MANAGEMENT`], listed first).
+    manages_roles: bool,
     data_actions: &'static [&'static str],
 }
 
@@ -38,13 +40,8 @@ const BUILT_IN: &[BuiltIn] = &[
         id: ADMINISTRATOR,
         name: "Managed HSM Administrator",
         description: "Grants permissions to perform all operations related to the security domain, full backup and restore, and role management.",
+        manages_roles: true,
         data_actions: &[
-            ROLE_MANAGEMENT[0],
-            ROLE_MANAGEMENT[1],
-            ROLE_MANAGEMENT[2],
-            ROLE_MANAGEMENT[3],
-            ROLE_MANAGEMENT[4],
-            ROLE_MANAGEMENT[5],
             "securitydomain/download/action",
             "securitydomain/download/read",
             "securitydomain/upload/action",
@@ -62,13 +59,8 @@ const BUILT_IN: &[BuiltIn] = &[
         id: Uuid::from_u128(0x515eb02d_2335_4d2d_92f2_b1cbdf9c3778),
         name: "Managed HSM Crypto Officer",
         description: "Grants permissions to perform all role management, purge or recover deleted keys, and export keys.",
+        manages_roles: true,
         data_actions: &[
-            ROLE_MANAGEMENT[0],
-            ROLE_MANAGEMENT[1],
-            ROLE_MANAGEMENT[2],
-            ROLE_MANAGEMENT[3],
-            ROLE_MANAGEMENT[4],
-            ROLE_MANAGEMENT[5],
             "keys/deletedKeys/read/action",
             "keys/deletedKeys/delete",
             "keys/deletedKeys/recover/action",
@@ -79,6 +71,7 @@ const BUILT_IN: &[BuiltIn] = &[
         id: Uuid::from_u128(0x21dbd100_6940_42c2_9190_5d6cb909625b),
         name: "Managed HSM Crypto User",
         description: "Grants permissions to perform all key management operations except purge or recover deleted keys and export keys.",
+        manages_roles: false,
         data_actions: &[
             "roleDefinitions/read/action",
             "roleAssignments/read/action",
@@ -105,6 +98,7 @@ const BUILT_IN: &[BuiltIn] = &[
         id: Uuid::from_u128(0x4bd23610_cdcf_4971_bdee_bdc562cc28e4),
         name: "Managed HSM Policy Administrator",
         description: "Grants permission to create and delete role assignments.",
+        manages_roles: false,
         data_actions: &[
             "roleDefinitions/read/action",
             "roleDefinitions/write/action",
@@ -118,6 +112,7 @@ const BUILT_IN: &[BuiltIn] = &[
         id: Uuid::from_u128(0x2c18b078_7c48_4d3a_af88_5a3a1b3f82b3),
         name: "Managed HSM Crypto Auditor",
         description: "Grants read permissions to read (but not use) key attributes.",
+        manages_roles: false,
         data_actions: &[
             "roleAssignments/read/action",
             "roleDefinitions/read/action",
@@ -129,35 +124,40 @@ const BUILT_IN: &[BuiltIn] = &[
         id: Uuid::from_u128(0x33413926_3206_4cdd_b39a_83574fe37a17),
         name: "Managed HSM Crypto Service Encryption User",
         description: "Grants permissions to use a key for service encryption.",
+        manages_roles: false,
         data_actions: &["keys/read/action", "keys/wrap/action", "keys/unwrap/action"],
     },
     BuiltIn {
         id: Uuid::from_u128(0x21dbd100_6940_42c2_9190_5d6cb909625c),
         name: "Managed HSM Crypto Service Release User",
         description: "Grants permissions to release a key to a trusted execution environment.",
+        manages_roles: false,
         data_actions: &["keys/release/action"],
     },
     BuiltIn {
         id: Uuid::from_u128(0x7b127d3c_77bd_4e3e_bbe0_dbb8971fa7f8),
         name: "Managed HSM Backup User",
         description: "Grants permissions to perform single-key or whole-HSM backup.",
+        manages_roles: false,
         data_actions: &["backup/start/action", "backup/status/action", "keys/backup/action"],
     },
     BuiltIn {
         id: Uuid::from_u128(0x6efe6056_5259_49d2_8b3d_d3d73544b20b),
         name: "Managed HSM Restore User",
         description: "Grants permission to perform single-key or whole-HSM restore.",
+        manages_roles: false,
         data_actions: &["restore/start/action", "restore/status/action", "keys/restore/action"],
     },
 ];
 
 static BUILT_IN_ROLES: LazyLock<Vec<Role>> = LazyLock::new(|| {
-    let prefixed = |names: &[&str]| names.iter().map(|n| format!("Microsoft.KeyVault/managedHsm/{n}")).collect();
     BUILT_IN
         .iter()
         .map(|role| {
-            let permissions =
-                RolePermissions { data_actions: prefixed(role.data_actions), ..RolePermissions::default() };
+            let managed: &[&str] = if role.manages_roles { &ROLE_MANAGEMENT } else { &[] };
+            let prefixed =
+                managed.iter().chain(role.data_actions).map(|n| format!("Microsoft.KeyVault/managedHsm/{n}"));
+            let permissions = RolePermissions { data_actions: prefixed.collect(), ..RolePermissions::default() };
             Arc::new(RoleDefinition::new(role.id, role.name, role.description, RoleKind::BuiltIn, permissions))
         })
         .collect()
