@@ -178,14 +178,11 @@ pub fn custom_role(
     description: &str,
     permissions: RolePermissions,
 ) -> Result<RoleDefinition> {
-    if name.trim().is_empty() {
-        return Err(Error::invalid_input("a role definition needs a roleName"));
-    }
-    let patterns = permissions.actions.iter().chain(&permissions.data_actions);
-    let patterns = patterns.chain(&permissions.not_actions).chain(&permissions.not_data_actions);
-    if let Some(bad) = patterns.clone().find(|p| p.trim().is_empty() || p.contains(char::is_whitespace)) {
-        return Err(Error::invalid_input(format_args!("role '{name}': '{bad}' is not an action pattern")));
-    }
+    let p = &permissions;
+    super::roles::check_custom(
+        name,
+        p.actions.iter().chain(&p.data_actions).chain(&p.not_actions).chain(&p.not_data_actions),
+    )?;
     if built_in_roles().iter().any(|r| r.name.eq_ignore_ascii_case(name)) {
         return Err(Error::invalid_input(format_args!("'{name}' is the name of a built-in role")));
     }

@@ -94,17 +94,11 @@ impl RoleDefinition {
         description: &str,
         permissions: RolePermissions,
     ) -> Result<Self> {
-        if name.trim().is_empty() {
-            return Err(Error::invalid_input("a role definition needs a roleName"));
-        }
-        let patterns = permissions.actions.iter().chain(&permissions.data_actions);
-        if patterns.clone().next().is_none() {
+        check_custom(name, permissions.actions.iter().chain(&permissions.data_actions))?;
+        if permissions.actions.is_empty() && permissions.data_actions.is_empty() {
             return Err(Error::invalid_input(format_args!(
                 "role '{name}' grants nothing: give actions or dataActions"
             )));
-        }
-        if let Some(bad) = patterns.clone().find(|p| p.trim().is_empty() || p.contains(char::is_whitespace)) {
-            return Err(Error::invalid_input(format_args!("role '{name}': '{bad}' is not an action pattern")));
         }
         if built_in_role(name).is_some() {
             return Err(Error::invalid_input(format_args!("'{name}' is the name of a built-in role")));
@@ -125,6 +119,18 @@ impl RoleDefinition {
     /// The definition id, `/providers/Microsoft.Authorization/roleDefinitions/{guid}`.
     pub fn definition_id(&self) -> String {
         format!("/providers/Microsoft.Authorization/roleDefinitions/{}", self.id)
+    }
+}
+
+/// Checks what every custom role needs, an Azure one or a Managed HSM's: a name, and `patterns` that are
+/// patterns (not blank, no spaces).
+pub(crate) fn check_custom<'a>(name: &str, mut patterns: impl Iterator<Item = &'a String>) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid_input("a role definition needs a roleName"));
+    }
+    match patterns.find(|p| p.trim().is_empty() || p.contains(char::is_whitespace)) {
+        Some(bad) => Err(Error::invalid_input(format_args!("role '{name}': '{bad}' is not an action pattern"))),
+        None => Ok(()),
     }
 }
 
