@@ -13,12 +13,27 @@ use std::future::Future;
 use std::sync::Arc;
 
 use strongroom_core::full_backup::job::{Job, JobError, JobKind};
-use strongroom_core::full_backup::storage::{StorageAccess, StorageTarget};
+use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
 use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup};
 use strongroom_store::{Place, Replacing, WholeObject};
 use uuid::Uuid;
 
+use axum::Json;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strongroom_core::full_backup::job::JobStatus;
+use strongroom_proto::full_backup::{
+    JobOperation, RestoreOperationParameters, SasTokenParameter, SelectiveKeyRestoreParameters,
+};
+use strongroom_proto::keyvault::ErrorDetail;
+
+use super::context::{Context, parse_body};
+use super::error::VaultError;
+use crate::error::InternalFailure;
 use crate::state::AppState;
+
+/// How long clients wait between polls, in seconds: jobs here take moments.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// The Managed HSM a job works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,18 +101,8 @@ pub async fn restore(
     folder: &str,
     only: Option<&str>,
 ) -> Result<(), JobError> {
-    storage.admit(hsm)?;
-    let sealed = folder::read(&storage.target.directory, folder).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => job_error(
-            "BlobNotFound",
-            format!("The backup folder {} does not exist.", storage.target.folder_url(folder)),
-        ),
-        _ => internal("reading the backup folder")(e),
-    })?;
-    let invalid = |e: strongroom_core::error::Error| job_error("InvalidBackup", e.message());
-    let keys = HsmBackup::open(&state.backup_keys, &sealed, hsm.tenant_id).and_then(|b| b.into_keys(only));
+    let keys = read_backup(state, hsm, storage, folder).await?.into_keys(only).map_err(invalid_backup)?;
     let objects = keys
-        .map_err(invalid)?
         .into_iter()
         .map(|key| WholeObject { versions: key.versions, policy: key.policy, deleted: key.deleted })
         .collect();
@@ -151,6 +156,23 @@ where
     Ok(Some(job))
 }
 
+/// The opened backup in the folder `folder` of `storage`, once `hsm` is admitted to it.
+async fn read_backup(state: &AppState, hsm: &Hsm, storage: &Storage, folder: &str) -> Result<HsmBackup, JobError> {
+    storage.admit(hsm)?;
+    let sealed = folder::read(&storage.target.directory, folder).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => job_error(
+            "BlobNotFound",
+            format!("The backup folder {} does not exist.", storage.target.folder_url(folder)),
+        ),
+        _ => internal("reading the backup folder")(e),
+    })?;
+    HsmBackup::open(&state.backup_keys, &sealed, hsm.tenant_id).map_err(invalid_backup)
+}
+
+fn invalid_backup(e: strongroom_core::error::Error) -> JobError {
+    job_error("InvalidBackup", e.message())
+}
+
 fn job_error(code: &str, message: impl Into<String>) -> JobError {
     JobError { code: code.into(), message: message.into() }
 }
@@ -160,5 +182,142 @@ fn internal<E: std::fmt::Display>(context: &'static str) -> impl FnOnce(E) -> Jo
     move |e| {
         tracing::error!("Managed HSM job: {context} failed: {e}");
         job_error("InternalError", "The operation failed because of an internal error; it wrote nothing.")
+    }
+}
+
+/// `POST /backup`: starts a full backup to the container the body names.
+pub async fn begin_backup(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: SasTokenParameter = parse_body(body, "SASTokenParameter")?;
+    let storage = storage_of(cx, Some(params))?;
+    let (state, hsm) = (Arc::clone(cx.state), hsm_of(cx));
+    let work = async move { back_up(&state, &hsm, &storage).await.map(Some) };
+    started(cx, JobKind::Backup, work).await
+}
+
+/// `POST /prebackup`: checks that a full backup to the container the body names would be allowed.
+pub async fn begin_pre_backup(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: SasTokenParameter = parse_body(body, "PreBackupOperationParameters")?;
+    let storage = storage_of(cx, Some(params))?;
+    let hsm = hsm_of(cx);
+    started(cx, JobKind::Backup, async move { storage.admit(&hsm).map(|()| None) }).await
+}
+
+/// `PUT /restore`: starts a full restore of the folder the body names.
+pub async fn begin_restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: RestoreOperationParameters = parse_body(body, "RestoreOperationParameters")?;
+    let (storage, folder) = restore_source(cx, params.sas_token_parameters, params.folder_to_restore)?;
+    let (state, hsm) = (Arc::clone(cx.state), hsm_of(cx));
+    let work = async move { restore(&state, &hsm, &storage, &folder, None).await.map(|()| None) };
+    started(cx, JobKind::Restore, work).await
+}
+
+/// `PUT /prerestore`: checks that the folder the body names could be restored (it is there, opens and is
+/// whole), writing nothing.
+pub async fn begin_pre_restore(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let params: RestoreOperationParameters = parse_body(body, "PreRestoreOperationParameters")?;
+    let (storage, folder) = restore_source(cx, params.sas_token_parameters, params.folder_to_restore)?;
+    let (state, hsm) = (Arc::clone(cx.state), hsm_of(cx));
+    let work = async move { check_restore(&state, &hsm, &storage, &folder).await.map(|()| None) };
+    started(cx, JobKind::Restore, work).await
+}
+
+/// `PUT /keys/{name}/restore`: starts a restore of the one key `name` from the folder the body names.
+pub async fn begin_selective_restore(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Response, VaultError> {
+    strongroom_core::object::validate_name(name)?;
+    let params: SelectiveKeyRestoreParameters = parse_body(body, "SelectiveKeyRestoreOperationParameters")?;
+    let (storage, folder) = restore_source(cx, params.sas_token_parameters, params.folder)?;
+    let (state, hsm, name) = (Arc::clone(cx.state), hsm_of(cx), name.to_owned());
+    let work = async move { restore(&state, &hsm, &storage, &folder, Some(&name)).await.map(|()| None) };
+    started(cx, JobKind::Restore, work).await
+}
+
+/// `GET /backup/{jobId}/pending` and `GET /restore/{jobId}/pending`: the job's state now.
+pub async fn status(cx: &Context<'_>, kind: JobKind, job_id: &str) -> Result<Response, VaultError> {
+    let now = cx.state.clock.now_seconds();
+    let job = jobs::find(cx.state.store.as_ref(), cx.vault.id, job_id, now)
+        .await?
+        .filter(|job| job.kind == kind)
+        .ok_or_else(|| VaultError::job_not_found(job_id))?;
+    Ok(Json(operation_of(&job)).into_response())
+}
+
+/// The HSM of the request.
+fn hsm_of(cx: &Context<'_>) -> Hsm {
+    Hsm { vault_id: cx.vault.id, tenant_id: cx.vault.tenant_id, name: cx.vault.name.clone() }
+}
+
+/// The declared target a request names, with the credential it sent; a request that names no declared target
+/// or no credential is refused at once.
+fn storage_of(cx: &Context<'_>, params: Option<SasTokenParameter>) -> Result<Storage, VaultError> {
+    let params = params.ok_or_else(|| VaultError::bad_parameter("sasTokenParameters is required."))?;
+    let uri = params
+        .storage_resource_uri
+        .filter(|uri| !uri.trim().is_empty())
+        .ok_or_else(|| VaultError::bad_parameter("storageResourceUri is required."))?;
+    let target = storage::find(&cx.state.backup_storage, &uri)?.clone();
+    let sas_token = match (params.use_managed_identity.unwrap_or(false), params.token) {
+        (true, _) => None,
+        (false, Some(token)) if !token.is_empty() => Some(zeroize::Zeroizing::new(token)),
+        (false, _) => {
+            return Err(VaultError::bad_parameter("A SAS token is required unless useManagedIdentity is true."));
+        }
+    };
+    Ok(Storage { target, sas_token })
+}
+
+/// What a restore reads: the target and the folder in it.
+fn restore_source(
+    cx: &Context<'_>,
+    params: Option<SasTokenParameter>,
+    folder: Option<String>,
+) -> Result<(Storage, String), VaultError> {
+    let storage = storage_of(cx, params)?;
+    let folder = folder.ok_or_else(|| VaultError::bad_parameter("The folder to restore is required."))?;
+    full_backup::validate_folder(&folder)?;
+    Ok((storage, folder))
+}
+
+/// What a pre-restore checks: the same as a restore, up to the write.
+async fn check_restore(state: &AppState, hsm: &Hsm, storage: &Storage, folder: &str) -> Result<(), JobError> {
+    read_backup(state, hsm, storage, folder).await?.into_keys(None).map(drop).map_err(invalid_backup)
+}
+
+/// Starts `work` as a job of `kind` and answers `202` with where to poll it.
+async fn started<W>(cx: &Context<'_>, kind: JobKind, work: W) -> Result<Response, VaultError>
+where
+    W: Future<Output = Result<Option<String>, JobError>> + Send + 'static,
+{
+    let job = start(cx.state, &hsm_of(cx), kind, work).await?.ok_or_else(VaultError::job_in_progress)?;
+    let status_url = format!("{}/{}/{}/pending?api-version={}", cx.base_url, kind.path(), job.id, cx.query.api_version);
+    let headers = [
+        (HeaderName::from_static("azure-asyncoperation"), HeaderValue::from_str(&status_url)),
+        (header::RETRY_AFTER, Ok(HeaderValue::from_static(RETRY_AFTER_SECONDS))),
+    ];
+    let mut response = (StatusCode::ACCEPTED, Json(operation_of(&job))).into_response();
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value.map_err(VaultError::internal_because("a status URL is no header"))?);
+    }
+    Ok(response)
+}
+
+/// A job as the wire shows it.
+fn operation_of(job: &Job) -> JobOperation {
+    JobOperation {
+        status: match job.status {
+            JobStatus::InProgress => "InProgress",
+            JobStatus::Succeeded => "Succeeded",
+            JobStatus::Failed => "Failed",
+        }
+        .into(),
+        status_details: job.status_details.clone(),
+        error: job.error.as_ref().map(|e| ErrorDetail {
+            code: e.code.clone(),
+            message: e.message.clone(),
+            innererror: None,
+        }),
+        start_time: job.start,
+        end_time: job.end,
+        job_id: job.id.clone(),
+        azure_storage_blob_container_uri: (job.kind == JobKind::Backup).then(|| job.folder_url.clone()),
     }
 }

@@ -142,7 +142,7 @@ pub async fn handle(
 
 #[allow(clippy::too_many_arguments)] // the stages' inputs, spelled out rather than bundled
 async fn run_stages(
-    state: &AppState,
+    state: &Arc<AppState>,
     connection: &ConnectionInfo,
     client: ClientAddress,
     host: &str,
