@@ -11,4 +11,5 @@ pub mod audit;
 pub mod full_backup;
 pub mod graph;
 pub mod keyvault;
+pub mod managed_hsm;
 pub mod oauth;
