@@ -146,11 +146,12 @@ where
             Ok(folder_url) => started.succeed(now, folder_url),
             Err(error) => started.fail(now, error),
         };
-        if let Err(e) = jobs::record(state.store.as_ref(), vault_id, &ended, now).await {
-            tracing::error!(job = %ended.id, "recording the end of a Managed HSM job failed: {e}");
-        }
+        // Freed before the end is recorded, so that a client that saw the end may start the next job at once.
         if let Err(e) = jobs::release(state.store.as_ref(), vault_id, now).await {
             tracing::error!(job = %ended.id, "freeing the Managed HSM for its next job failed: {e}");
+        }
+        if let Err(e) = jobs::record(state.store.as_ref(), vault_id, &ended, now).await {
+            tracing::error!(job = %ended.id, "recording the end of a Managed HSM job failed: {e}");
         }
     });
     Ok(Some(job))

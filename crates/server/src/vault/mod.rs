@@ -21,8 +21,6 @@ pub mod challenge;
 pub mod context;
 pub mod error;
 pub mod firewall;
-// Step 1 of Managed HSM full backup: its routes come with the Managed HSM resource kind.
-#[allow(dead_code)]
 pub mod full_backup;
 pub mod keys;
 pub mod lifecycle;

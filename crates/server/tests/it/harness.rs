@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde_json::Value;
+use strongroom_core::directory::VaultKind;
 use strongroom_server::clock::Clock;
 use strongroom_server::config::Config;
 use strongroom_server::installation::{Installation, RunningServer};
@@ -102,9 +103,20 @@ impl TestServer {
 
     /// A vault token for `app` of `tenant` by the client-credentials grant.
     pub async fn token(&self, tenant: &str, app: &str) -> String {
+        self.token_for(tenant, app, &self.resource()).await
+    }
+
+    /// A Managed HSM token for `app` of `tenant` by the client-credentials grant.
+    pub async fn hsm_token(&self, tenant: &str, app: &str) -> String {
+        let resource = self.running().endpoints().resource_of(VaultKind::ManagedHsm).to_owned();
+        self.token_for(tenant, app, &resource).await
+    }
+
+    /// A token for `resource` for `app` of `tenant` by the client-credentials grant.
+    async fn token_for(&self, tenant: &str, app: &str, resource: &str) -> String {
         let client_id = self.client_id(app);
         let secret = format!("{app}-secret-0123456789");
-        let scope = format!("{}/.default", self.resource());
+        let scope = format!("{resource}/.default");
         let (status, body) = self
             .token_request(
                 tenant,
@@ -118,6 +130,30 @@ impl TestServer {
             .await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The URL of the Managed HSM `hsm`.
+    pub fn hsm_url(&self, hsm: &str) -> String {
+        let directory = self.running().state().directory();
+        self.running().endpoints().url_of(directory.vault(hsm).unwrap())
+    }
+
+    /// Sends `method path` (with its query) to the Managed HSM `hsm` with a bearer token and an optional JSON
+    /// body; returns the response.
+    pub async fn hsm_call(
+        &self,
+        method: reqwest::Method,
+        hsm: &str,
+        path_and_query: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request =
+            self.http.request(method, format!("{}{path_and_query}", self.hsm_url(hsm))).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
     }
 
     /// Sends `method path` to `vault` with an optional bearer token and JSON body.
@@ -168,7 +204,10 @@ fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAdd
         reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]).local_address(local);
     let address = server.address();
     for vault in server.state().directory().vaults() {
-        builder = builder.resolve(&format!("{}.vault.localhost", vault.name), address);
+        // A vault at the vault domain, a Managed HSM at its own.
+        let url = server.endpoints().url_of(vault);
+        let host = url.trim_start_matches("https://").split(':').next().unwrap_or_default().to_owned();
+        builder = builder.resolve(&host, address);
     }
     for host in ["nowhere.vault.localhost", "localhost", "management.localhost", "graph.localhost"] {
         builder = builder.resolve(host, address);
