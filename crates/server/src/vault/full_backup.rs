@@ -12,20 +12,18 @@ pub mod jobs;
 use std::future::Future;
 use std::sync::Arc;
 
-use strongroom_core::full_backup::job::{Job, JobError, JobKind};
-use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
-use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup};
-use strongroom_store::{Place, Replacing, WholeObject};
-use uuid::Uuid;
-
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use strongroom_core::full_backup::job::JobStatus;
+use strongroom_core::full_backup::job::{Job, JobError, JobKind, JobStatus};
+use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
+use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup};
 use strongroom_proto::full_backup::{
     JobOperation, RestoreOperationParameters, SasTokenParameter, SelectiveKeyRestoreParameters,
 };
 use strongroom_proto::keyvault::ErrorDetail;
+use strongroom_store::{Place, Replacing, WholeObject};
+use uuid::Uuid;
 
 use super::context::{Context, parse_body};
 use super::error::VaultError;

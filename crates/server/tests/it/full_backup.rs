@@ -265,6 +265,14 @@ async fn refused_backups_and_restores_fail_whole_and_write_nothing() {
     let failed = run_job(&server, Method::PUT, "hsmone", "/restore", &token, body).await;
     assert_eq!(failed["error"]["code"], "InvalidBackup", "{failed}");
     assert_eq!(key_names(&server, "hsmone", &token).await, ["kept", "newer"], "nothing was replaced");
+    // The 7.6 checks say the same, writing nothing.
+    let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
+    let checked = run_job(&server, Method::PUT, "hsmone", "/prerestore", &token, body).await;
+    assert_eq!(checked["error"]["code"], "InvalidBackup", "{checked}");
+    let checked = run_job(&server, Method::POST, "hsmone", "/prebackup", &token, sas(SAS)).await;
+    assert_eq!(checked["status"], "Succeeded", "{checked}");
+    let checked = run_job(&server, Method::POST, "hsmone", "/prebackup", &token, sas("sig=forged")).await;
+    assert_eq!(checked["error"]["code"], "AuthenticationFailed", "{checked}");
     let body = json!({"sasTokenParameters": sas("wrong"), "folder": folder});
     let failed = run_job(&server, Method::PUT, "hsmone", "/keys/kept/restore", &token, body).await;
     assert_eq!(failed["error"]["code"], "AuthenticationFailed", "{failed}");
