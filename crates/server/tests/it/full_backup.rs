@@ -49,7 +49,12 @@ async fn call(
     body: Option<Value>,
 ) -> (u16, Value) {
     let separator = if path.contains('?') { '&' } else { '?' };
-    let response = server.hsm_call(method, hsm, &format!("{path}{separator}{API}"), token, body).await;
+    let url = format!("{}{path}{separator}{API}", server.hsm_url(hsm));
+    let mut request = server.http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

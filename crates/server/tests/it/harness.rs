@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use serde_json::Value;
-use strongroom_core::directory::VaultKind;
 use strongroom_server::clock::Clock;
 use strongroom_server::config::Config;
 use strongroom_server::installation::{Installation, RunningServer};
@@ -101,6 +100,11 @@ impl TestServer {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// The URL of the Managed HSM `name`.
+    pub fn hsm_url(&self, name: &str) -> String {
+        self.running().endpoints().origin(&format!("{name}.managedhsm.localhost"))
+    }
+
     /// A vault token for `app` of `tenant` by the client-credentials grant.
     pub async fn token(&self, tenant: &str, app: &str) -> String {
         self.token_for(tenant, app, &self.resource()).await
@@ -108,12 +112,12 @@ impl TestServer {
 
     /// A Managed HSM token for `app` of `tenant` by the client-credentials grant.
     pub async fn hsm_token(&self, tenant: &str, app: &str) -> String {
-        let resource = self.running().endpoints().resource_of(VaultKind::ManagedHsm).to_owned();
-        self.token_for(tenant, app, &resource).await
+        let resource = self.running().endpoints().resource_of(strongroom_core::directory::VaultKind::ManagedHsm);
+        self.token_for(tenant, app, resource).await
     }
 
-    /// A token for `resource` for `app` of `tenant` by the client-credentials grant.
-    async fn token_for(&self, tenant: &str, app: &str, resource: &str) -> String {
+    /// A token for `resource`, for `app` of `tenant` by the client-credentials grant.
+    pub async fn token_for(&self, tenant: &str, app: &str, resource: &str) -> String {
         let client_id = self.client_id(app);
         let secret = format!("{app}-secret-0123456789");
         let scope = format!("{resource}/.default");
@@ -130,30 +134,6 @@ impl TestServer {
             .await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// The URL of the Managed HSM `hsm`.
-    pub fn hsm_url(&self, hsm: &str) -> String {
-        let directory = self.running().state().directory();
-        self.running().endpoints().url_of(directory.vault(hsm).unwrap())
-    }
-
-    /// Sends `method path` (with its query) to the Managed HSM `hsm` with a bearer token and an optional JSON
-    /// body; returns the response.
-    pub async fn hsm_call(
-        &self,
-        method: reqwest::Method,
-        hsm: &str,
-        path_and_query: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> reqwest::Response {
-        let mut request =
-            self.http.request(method, format!("{}{path_and_query}", self.hsm_url(hsm))).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.unwrap()
     }
 
     /// Sends `method path` to `vault` with an optional bearer token and JSON body.
@@ -203,11 +183,10 @@ fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAdd
     let mut builder =
         reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]).local_address(local);
     let address = server.address();
+    // Every name under both domains, so that a test can also knock at the wrong one.
     for vault in server.state().directory().vaults() {
-        // A vault at the vault domain, a Managed HSM at its own.
-        let url = server.endpoints().url_of(vault);
-        let host = url.trim_start_matches("https://").split(':').next().unwrap_or_default().to_owned();
-        builder = builder.resolve(&host, address);
+        builder = builder.resolve(&format!("{}.vault.localhost", vault.name), address);
+        builder = builder.resolve(&format!("{}.managedhsm.localhost", vault.name), address);
     }
     for host in ["nowhere.vault.localhost", "localhost", "management.localhost", "graph.localhost"] {
         builder = builder.resolve(host, address);
