@@ -161,6 +161,11 @@ impl ObjectBackup {
                 versions.len()
             )));
         }
+        Ok(Self::of_any_length(collection, name, versions))
+    }
+
+    /// A backup of `versions` however many there are (a full backup carries every version, as Managed HSM's).
+    pub(crate) fn of_any_length(collection: Collection, name: &str, versions: Vec<(ObjectVersion, String)>) -> Self {
         let versions = versions
             .into_iter()
             .map(|(v, value)| BackedUpVersion {
@@ -176,12 +181,21 @@ impl ObjectBackup {
                 updated: v.updated,
             })
             .collect();
-        Ok(Self { name: name.to_owned(), kind: kind_of(collection), versions })
+        Self { name: name.to_owned(), kind: kind_of(collection), versions }
     }
 
     /// The versions to restore into `collection`, oldest first, after checking they are well formed and of
     /// that kind.
     pub fn into_versions(self, collection: Collection) -> Result<Vec<(ObjectVersion, String)>> {
+        self.into_versions_within(collection, MAX_VERSIONS)
+    }
+
+    /// [`ObjectBackup::into_versions`] with at most `limit` versions.
+    pub(crate) fn into_versions_within(
+        self,
+        collection: Collection,
+        limit: usize,
+    ) -> Result<Vec<(ObjectVersion, String)>> {
         if self.kind != kind_of(collection) {
             return Err(Error::invalid_input(format_args!(
                 "The backup blob is invalid: it does not hold {}.",
@@ -193,7 +207,7 @@ impl ObjectBackup {
             )));
         }
         object::validate_name(&self.name)?;
-        if self.versions.is_empty() || self.versions.len() > MAX_VERSIONS {
+        if self.versions.is_empty() || self.versions.len() > limit {
             return Err(Error::invalid_input("The backup blob is invalid: it carries no or too many versions."));
         }
         self.versions

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod first_party;
+pub mod full_backup;
 pub mod graph_query;
 pub mod key;
 pub mod network;

@@ -8,6 +8,7 @@
 
 pub mod arm;
 pub mod audit;
+pub mod full_backup;
 pub mod graph;
 pub mod keyvault;
 pub mod managed_hsm;

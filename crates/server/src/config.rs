@@ -17,6 +17,7 @@ use strongroom_core::credential::DeclaredSecret;
 use strongroom_core::directory::{
     ApplicationCredentials, AuthorizationModel, ManagedIdentityKind, PrincipalKind, validate_vault_name,
 };
+use strongroom_core::full_backup::storage::StorageTarget;
 use strongroom_core::network::{Bypass, DefaultAction, MAX_IP_RULES, MAX_VIRTUAL_NETWORK_RULES, NetworkRules, Subnet};
 use strongroom_core::provision::{
     DesiredAccessPolicy, DesiredApplication, DesiredGroup, DesiredManagedIdentity, DesiredRoleAssignment,
@@ -26,6 +27,7 @@ use strongroom_core::rbac::{RoleDefinition, RolePermissions, Scope, built_in_rol
 use toml::Spanned;
 use uuid::Uuid;
 
+mod backup_storage;
 mod service_limits;
 mod tenants;
 
@@ -105,6 +107,8 @@ pub struct ServerSettings {
     /// Key Vault's transaction limits per vault, or `None` when they are off (`dev`'s default; `serve`
     /// enforces Key Vault's unless `[service_limits]` says otherwise).
     pub service_limits: Option<ServiceLimitSettings>,
+    /// The blob containers Managed HSM full backups may be written to and restored from (`[[backup_storage]]`).
+    pub backup_storage: Vec<StorageTarget>,
 }
 
 /// Limits every listener holds its connections to, against clients that open connections and never finish.
@@ -251,6 +255,7 @@ impl ServerSettings {
             allowed_private_authorities: AllowedAuthorities::default(),
             certificate_authorities: Vec::new(),
             service_limits: None,
+            backup_storage: Vec::new(),
         }
     }
 }
@@ -341,6 +346,8 @@ struct ConfigFile {
     audit: Option<AuditSection>,
     #[serde(default)]
     service_limits: ServiceLimitsSection,
+    #[serde(default)]
+    backup_storage: Vec<backup_storage::BackupStorageSection>,
 }
 
 #[derive(Deserialize)]
@@ -456,6 +463,7 @@ impl ConfigFile {
             server.audit = audit.validate()?;
         }
         server.service_limits = self.service_limits.validate()?;
+        server.backup_storage = backup_storage::validate(self.backup_storage, base)?;
         let mut tenants = Vec::new();
         for mut tenant in self.tenant {
             if let Some(authority) = tenant.certificate_authority.take() {
@@ -685,6 +693,7 @@ impl ServerSection {
             metrics_listen,
             certificate_authorities: Vec::new(),
             service_limits: None,
+            backup_storage: Vec::new(),
             data_dir: self.data_dir,
             login_host,
             vault_domain,

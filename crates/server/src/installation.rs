@@ -235,6 +235,7 @@ impl Installation {
             certificate_issuance_seconds: self.settings.certificate_issuance_seconds,
             keys: SigningKeys::new(self.keys),
             backup_keys,
+            backup_storage: self.settings.backup_storage.clone(),
             store: self.store,
             audit,
             network: NetworkView {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub keys: SigningKeys,
     /// Backup keys: this installation's first (it seals), then the ones of installations it trusts.
     pub backup_keys: Vec<BackupKey>,
+    /// The blob containers Managed HSM full backups go to (`[[backup_storage]]`).
+    pub backup_storage: Vec<strongroom_core::full_backup::storage::StorageTarget>,
     /// Persistent state.
     pub store: Arc<dyn Store>,
     /// The audit sink.

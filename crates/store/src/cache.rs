@@ -25,7 +25,7 @@ use strongroom_core::events::EventSubscription;
 
 use crate::{
     ChangeFeed, ChangeNotice, Collection, Ephemeral, EventOutcome, IfLive, Integrity, OutboxEntry, PageRequest,
-    PageResult, Place, Result, Store, VersionSelector, VersionWithValue,
+    PageResult, Place, Replacing, Result, Store, VersionSelector, VersionWithValue, WholeObject,
 };
 
 /// Most cached versions; past it the cache starts over (simple, bounded, and rare for real vaults).
@@ -414,6 +414,14 @@ impl Store for CachedStore {
             objects.iter().map(|(place, versions)| versions.first().map(|(v, _)| (*place, v.name.clone()))).collect();
         let touched = named.map_or(Touched::Everything, Touched::Objects);
         self.writing(touched, self.inner.restore_object(objects, policy)).await
+    }
+
+    async fn whole_objects(&self, place: Place) -> Result<Vec<WholeObject>> {
+        self.inner.whole_objects(place).await
+    }
+
+    async fn replace_objects(&self, place: Place, objects: Vec<WholeObject>, replacing: Replacing) -> Result<()> {
+        self.writing(Touched::Everything, self.inner.replace_objects(place, objects, replacing)).await
     }
 
     async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool> {

@@ -21,6 +21,7 @@ use strongroom_core::certificate::issuance::PendingCertificate;
 use strongroom_core::certificate::issuer::{Contact, Issuer};
 use strongroom_core::directory::{Change, Directory};
 use strongroom_core::events::{EventSubscription, VaultEvent};
+pub use strongroom_core::full_backup::Deletion;
 use strongroom_core::object::{DeletedObject, ObjectVersion, VersionUpdate};
 pub use strongroom_core::rbac::Collection;
 use uuid::Uuid;
@@ -30,6 +31,27 @@ pub use error::{Error, ErrorKind, Result};
 
 /// An object version with its value, unsealed.
 pub type VersionWithValue = (ObjectVersion, Zeroizing<String>);
+
+/// An object with everything a full backup keeps of it: every version with its value (oldest first), the
+/// policy kept with it, and its deletion when it is soft-deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WholeObject {
+    /// The versions with their values, oldest first.
+    pub versions: Vec<VersionWithValue>,
+    /// The policy kept with it (a key's rotation policy).
+    pub policy: Option<String>,
+    /// When it was deleted and is to be purged, when it is soft-deleted.
+    pub deleted: Option<Deletion>,
+}
+
+/// Which objects [`Store::replace_objects`] removes before it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacing {
+    /// Every object of the place (a full restore).
+    Everything,
+    /// The objects of the names written, live or deleted (a selective restore).
+    TheirNames,
+}
 
 /// A piece of short-lived state for [`Store::put_ephemeral`]. (No `Debug`: the value may be a pending grant.)
 #[derive(Clone, Copy)]
@@ -560,6 +582,15 @@ pub trait Store: Send + Sync {
         objects: Vec<(Place, Vec<VersionWithValue>)>,
         policy: Option<(Place, String, String)>,
     ) -> Result<ObjectVersion>;
+
+    /// Every object at `place`, live or soft-deleted, whole, by name: what a full backup holds.
+    async fn whole_objects(&self, place: Place) -> Result<Vec<WholeObject>>;
+
+    /// Writes `objects` at `place` exactly as given (version ids, dates, policies and deletions kept), after
+    /// removing for good every object there ([`Replacing::Everything`]) or those of the same names
+    /// ([`Replacing::TheirNames`]) — all in one transaction, so that a restore is whole or not at all. Objects
+    /// a certificate holds are never replaced: [`ErrorKind::Managed`], and nothing is written.
+    async fn replace_objects(&self, place: Place, objects: Vec<WholeObject>, replacing: Replacing) -> Result<()>;
 
     /// Keeps a vault's event subscription, replacing one of the same name (any case); `true` when it is new.
     async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool>;

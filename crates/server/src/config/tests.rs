@@ -231,3 +231,38 @@ fn service_limits_are_key_vaults_unless_configured_and_their_keys_are_checked() 
     }
     Ok(())
 }
+
+#[test]
+fn backup_storage_targets_are_containers_with_hashed_tokens_or_managed_identities() -> Result<(), String> {
+    let hash = "a".repeat(64);
+    let text = format!(
+        "{MINIMAL}\n[[backup_storage]]\nurl = \"https://backups.blob.localhost/hsm\"\ndirectory = \"hsm-backups\"\n\
+         sas_token_sha256 = [\"{hash}\"]\n\n[[backup_storage]]\nurl = \"https://backups.blob.localhost/other\"\n\
+         directory = \"/srv/other\"\nmanaged_identity_hsms = [\"contoso\"]\n"
+    );
+    let config = parse(&text)?;
+    let [first, second] = &config.server.backup_storage[..] else { return Err("two targets".into()) };
+    assert_eq!(
+        (first.url(), first.directory.as_path()),
+        ("https://backups.blob.localhost/hsm", Path::new("hsm-backups"))
+    );
+    assert_eq!(second.directory, Path::new("/srv/other"));
+    let refused = [
+        (
+            "url = \"https://backups.blob.localhost/hsm/deeper\"\ndirectory = \"d\"\nmanaged_identity_hsms = [\"contoso\"]",
+            "container",
+        ),
+        ("url = \"https://b.localhost/c\"\ndirectory = \"d\"", "needs `sas_token_sha256`"),
+        ("url = \"https://b.localhost/c\"\ndirectory = \"d\"\nsas_token_sha256 = [\"abc\"]", "64 hex digits"),
+        ("url = \"https://b.localhost/c\"\ndirectory = \"d\"\nsas_token = \"x\"", "unknown field"),
+    ];
+    for (section, expected) in refused {
+        let err = parse(&format!("{MINIMAL}[[backup_storage]]\n{section}\n")).err().unwrap_or_default();
+        assert!(err.starts_with("test.toml:") && err.contains(expected), "{section}: {err}");
+    }
+    let twice = format!(
+        "{text}\n[[backup_storage]]\nurl = \"https://BACKUPS.blob.localhost/hsm/\"\ndirectory = \"x\"\nsas_token_sha256 = [\"{hash}\"]\n"
+    );
+    assert!(parse(&twice).err().unwrap_or_default().contains("declared twice"));
+    Ok(())
+}

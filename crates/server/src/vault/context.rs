@@ -1,6 +1,8 @@
 //! What every operation of stage 6 works with: the request's [`Context`] — state, vault, the address the
 //! client used, the query — and the pieces of Key Vault's JSON that every kind of object answers alike.
 
+use std::sync::Arc;
+
 use strongroom_core::directory::Vault;
 use strongroom_core::key::PrivateKey;
 use strongroom_core::object::{self, ObjectVersion};
@@ -14,8 +16,8 @@ use crate::state::AppState;
 
 /// What an operation works with.
 pub struct Context<'a> {
-    /// Shared state.
-    pub state: &'a AppState,
+    /// Shared state (shared further by the jobs an operation leaves running).
+    pub state: &'a Arc<AppState>,
     /// The vault.
     pub vault: &'a Vault,
     /// `https://{host}[:port]` as the client addressed the vault, for ids and links.

@@ -251,6 +251,20 @@ impl VaultError {
         Self::new(StatusCode::NOT_FOUND, "NotFound", format!("The requested path {path} does not exist."))
     }
 
+    /// 404 for a backup or restore job the HSM does not have (or no longer keeps).
+    pub fn job_not_found(job_id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("The operation {job_id} does not exist."))
+    }
+
+    /// 409: a backup or restore of the HSM is running already; Managed HSM runs one at a time.
+    pub fn job_in_progress() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "Another backup or restore operation is in progress. Wait for it to end, then try again.",
+        )
+    }
+
     /// 405 for a known path with a method it does not take.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
         Self::new(

@@ -21,6 +21,7 @@ pub mod challenge;
 pub mod context;
 pub mod error;
 pub mod firewall;
+pub mod full_backup;
 pub mod keys;
 pub mod lifecycle;
 pub mod local_rbac;
@@ -145,7 +146,7 @@ pub async fn handle(
 
 #[allow(clippy::too_many_arguments)] // the stages' inputs, spelled out rather than bundled
 async fn run_stages(
-    state: &AppState,
+    state: &Arc<AppState>,
     connection: &ConnectionInfo,
     client: ClientAddress,
     host: &str,

@@ -15,6 +15,7 @@ mod authorization;
 mod certificates;
 mod events;
 mod firewall;
+mod full_backup;
 mod graph_tools;
 mod harness;
 mod keys;

@@ -39,7 +39,8 @@ use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
 use crate::{
     ChangeFeed, ChangeNotice, ClusterUsage, Collection, Ephemeral, EventOutcome, IfLive, Integrity, OutboxEntry,
-    PageRequest, PageResult, Place, PoolUsage, Store, StoreUsage, Timed, VersionSelector, VersionWithValue,
+    PageRequest, PageResult, Place, PoolUsage, Replacing, Store, StoreUsage, Timed, VersionSelector, VersionWithValue,
+    WholeObject,
 };
 
 /// Which SQL a database speaks, where the two differ.
@@ -697,6 +698,19 @@ impl<B: Backend> Store for SqlStore<B> {
             }
             put_policy_or_fail(db, &policy)?;
             newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring", "nothing to restore"))
+        })
+        .await
+    }
+
+    async fn whole_objects(&self, place: Place) -> Result<Vec<WholeObject>> {
+        self.read(move |db, root_key| objects::whole(db, root_key, place)).await
+    }
+
+    async fn replace_objects(&self, place: Place, objects: Vec<WholeObject>, replacing: Replacing) -> Result<()> {
+        self.write(move |db, root_key| {
+            objects::replace(db, root_key, place, &objects, replacing)?;
+            // Many objects may have changed: every cache drops what it holds.
+            db.notify(&ChangeNotice::Everything)
         })
         .await
     }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::{Database, Row, Value, corrupt, values};
 use crate::error::{DatabaseContext, Error, ErrorKind, Result};
 use crate::seal::RootKey;
-use crate::{PageResult, Place, VersionWithValue};
+use crate::{Deletion, PageResult, Place, Replacing, VersionWithValue, WholeObject};
 
 /// The columns [`Columns::read`] reads, from `objects s` joined with `object_versions v`.
 const SELECT: &str = "SELECT s.name, v.version, v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, \
@@ -488,4 +488,88 @@ pub(super) fn restore(
         newest = Some(insert_version(db, root_key, place, version, value)?);
     }
     newest.ok_or_else(|| Error::new(ErrorKind::Corrupt, "restoring an object", "nothing was restored"))
+}
+
+/// Every object at `place`, live or deleted, whole, by name.
+pub(super) fn whole(db: &mut dyn Database, root_key: &RootKey, place: Place) -> Result<Vec<WholeObject>> {
+    let rows = query(db, "s.scope = ?1 ORDER BY s.name_key, v.seq", values![place.scope()])?;
+    let policies = db
+        .query("SELECT name_key, policy FROM objects WHERE scope = ?1 AND policy IS NOT NULL", values![place.scope()])
+        .context("reading object policies")?
+        .iter()
+        .map(|r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))
+        .collect::<Result<std::collections::HashMap<_, _>>>()?;
+    let mut objects: Vec<(String, WholeObject)> = Vec::new();
+    for row in rows {
+        let value = row.value(root_key, place)?;
+        let deleted = match (row.deleted_at, row.scheduled_purge) {
+            (Some(deleted_date), Some(scheduled_purge_date)) => Some(Deletion { deleted_date, scheduled_purge_date }),
+            _ => None,
+        };
+        match objects.last_mut() {
+            Some((key, object)) if *key == row.name_key => object.versions.push((row.version, value)),
+            _ => {
+                let policy = policies.get(&row.name_key).cloned();
+                objects.push((row.name_key, WholeObject { versions: vec![(row.version, value)], policy, deleted }));
+            }
+        }
+    }
+    Ok(objects.into_iter().map(|(_, object)| object).collect())
+}
+
+/// Removes the objects `replacing` says, then writes `objects` at `place` as they are.
+pub(super) fn replace(
+    db: &mut dyn Database,
+    root_key: &RootKey,
+    place: Place,
+    objects: &[WholeObject],
+    replacing: Replacing,
+) -> Result<()> {
+    let scope = place.scope();
+    match replacing {
+        Replacing::Everything => {
+            let certificates = Place { collection: Collection::Certificates, ..place };
+            let held = db
+                .query_row("SELECT 1 FROM objects WHERE scope = ?1 LIMIT 1", values![certificates.scope()])
+                .context("looking for certificates")?;
+            if place.collection != Collection::Certificates && held.is_some() {
+                return Err(Error::new(
+                    ErrorKind::Managed,
+                    "replacing objects",
+                    "the vault has certificates, whose keys and secrets are theirs",
+                ));
+            }
+            db.execute("DELETE FROM object_versions WHERE scope = ?1", values![&scope]).context("removing versions")?;
+            db.execute("DELETE FROM objects WHERE scope = ?1", values![&scope]).context("removing objects")?;
+        }
+        Replacing::TheirNames => {
+            for object in objects {
+                let Some((first, _)) = object.versions.first() else { continue };
+                refuse_if_managed(db, place, &first.name)?;
+                remove(db, &scope, &name_key(&first.name))?;
+            }
+        }
+    }
+    for object in objects {
+        let Some((first, _)) = object.versions.first() else {
+            return Err(Error::new(ErrorKind::Corrupt, "replacing objects", "an object has no versions"));
+        };
+        let key = name_key(&first.name);
+        if state(db, place, &key)?.is_some() {
+            return Err(Error::new(ErrorKind::Conflict, "replacing objects", "a name is given twice"));
+        }
+        for (version, value) in &object.versions {
+            if name_key(&version.name) != key {
+                return Err(Error::new(ErrorKind::Corrupt, "replacing objects", "an object's versions differ in name"));
+            }
+            insert_version(db, root_key, place, version, value)?;
+        }
+        let deleted = object.deleted.map(|d| (d.deleted_date, d.scheduled_purge_date));
+        db.execute(
+            "UPDATE objects SET policy = ?3, deleted_at = ?4, scheduled_purge = ?5 WHERE scope = ?1 AND name_key = ?2",
+            values![&scope, &key, &object.policy, deleted.map(|d| d.0), deleted.map(|d| d.1)],
+        )
+        .context("keeping an object's policy and deletion")?;
+    }
+    Ok(())
 }

@@ -22,7 +22,7 @@ use crate::seal::RootKey;
 use crate::sql::schema::{POSTGRES, SQLITE};
 use crate::sql::{Backend, SqlStore, values};
 use crate::sqlite::{SqliteBackend, SqliteStore};
-use crate::{Ephemeral, IfLive, PageRequest, Place, Store, VersionSelector};
+use crate::{Deletion, Ephemeral, IfLive, PageRequest, Place, Replacing, Store, VersionSelector};
 
 /// The variable naming a PostgreSQL server for the tests.
 pub(crate) const POSTGRES_ENV: &str = "STRONGROOM_TEST_POSTGRES";
@@ -203,6 +203,49 @@ async fn restore_recreates_every_version_and_refuses_taken_names() -> Result<()>
         assert_eq!(newest.version, second.version);
         let old = store.read_version(Place::secrets(vault), "kept", VersionSelector::Exact(&first.version)).await?;
         assert_eq!(old.map(|(_, v)| v.to_string()).as_deref(), Some("one"));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_whole_collection_is_read_and_replaced_in_one_transaction() -> Result<()> {
+    for (store, vault, _dir) in stores().await? {
+        let keys = Place::keys(vault);
+        let (first, second) = (version("Alpha"), version("alpha"));
+        store.put_version(keys, &first, "a1").await?;
+        store.put_version(keys, &second, "a2").await?;
+        assert!(store.put_object_policy(keys, "alpha", r#"{"p":1}"#).await?);
+        store.put_version(keys, &version("gone"), "g").await?;
+        store.delete_object(&[keys], "gone", 10, 20).await?;
+        store.put_version(Place::secrets(vault), &version("alpha"), "a secret").await?;
+
+        let whole = store.whole_objects(keys).await?;
+        assert_eq!(whole.len(), 2);
+        let values: Vec<_> = whole[0].versions.iter().map(|(v, value)| (v.version.as_str(), value.as_str())).collect();
+        assert_eq!(values, [(first.version.as_str(), "a1"), (second.version.as_str(), "a2")]);
+        assert_eq!(whole[0].policy.as_deref(), Some(r#"{"p":1}"#));
+        assert_eq!(whole[1].deleted, Some(Deletion { deleted_date: 10, scheduled_purge_date: 20 }));
+
+        // Everything replaced: a later key goes, the others come back as they were; secrets are untouched.
+        store.put_version(keys, &version("later"), "l").await?;
+        store.replace_objects(keys, whole.clone(), Replacing::Everything).await?;
+        assert_eq!(store.whole_objects(keys).await?, whole);
+        assert!(store.read_version(Place::secrets(vault), "alpha", VersionSelector::Latest).await?.is_some());
+
+        // A bad object anywhere, and nothing is written.
+        store.put_version(keys, &version("later"), "l").await?;
+        let before = store.whole_objects(keys).await?;
+        let twice = vec![whole[1].clone(), whole[0].clone(), whole[0].clone()];
+        let refused = store.replace_objects(keys, twice, Replacing::Everything).await;
+        assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Conflict));
+        assert_eq!(store.whole_objects(keys).await?, before);
+
+        // One name replaced: its later version goes, the other keys stay.
+        store.put_version(keys, &version("alpha"), "a3").await?;
+        store.replace_objects(keys, vec![whole[0].clone()], Replacing::TheirNames).await?;
+        let after = store.whole_objects(keys).await?;
+        assert_eq!((after.len(), &after[0]), (3, &whole[0]));
+        assert_eq!(after[1].deleted, whole[1].deleted);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! other transactions unless `.counted_as` names another service limit, as Key Vault counts creates apart.
 
 use axum::http::Method;
+use strongroom_core::full_backup::job::JobKind;
 use strongroom_core::rbac::{Action as A, Collection};
 
 use super::pattern::Pattern;
@@ -17,7 +18,7 @@ use crate::limits::Budget;
 use crate::vault::certificates::{self, Certificates};
 use crate::vault::keys::{self, Keys};
 use crate::vault::secrets::{self, Secrets};
-use crate::vault::{lifecycle, local_rbac, release, rotation, settings};
+use crate::vault::{full_backup, lifecycle, local_rbac, release, rotation, settings};
 
 /// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
 pub static OPERATIONS: &[Operation] = &[
@@ -282,6 +283,28 @@ pub static OPERATIONS: &[Operation] = &[
     }),
     hsm_only(Method::PATCH, "/settings/{id}", "SettingUpdate", A::HsmSettingsWrite, |cx, p, body| {
         Box::pin(settings::update(cx, p.id(), body))
+    }),
+    // A Managed HSM's full backup and restore: jobs that run in the background and are polled.
+    hsm_only(Method::POST, "/backup", "Backup", A::HsmBackupStart, |cx, _, body| {
+        Box::pin(full_backup::begin_backup(cx, body))
+    }),
+    hsm_only(Method::POST, "/prebackup", "PreBackup", A::HsmBackupStart, |cx, _, body| {
+        Box::pin(full_backup::begin_pre_backup(cx, body))
+    }),
+    hsm_only(Method::GET, "/backup/{id}/pending", "BackupStatus", A::HsmBackupStatus, |cx, p, _| {
+        Box::pin(full_backup::status(cx, JobKind::Backup, p.id()))
+    }),
+    hsm_only(Method::PUT, "/restore", "Restore", A::HsmRestoreStart, |cx, _, body| {
+        Box::pin(full_backup::begin_restore(cx, body))
+    }),
+    hsm_only(Method::PUT, "/prerestore", "PreRestore", A::HsmRestoreStart, |cx, _, body| {
+        Box::pin(full_backup::begin_pre_restore(cx, body))
+    }),
+    hsm_only(Method::GET, "/restore/{id}/pending", "RestoreStatus", A::HsmRestoreStatus, |cx, p, _| {
+        Box::pin(full_backup::status(cx, JobKind::Restore, p.id()))
+    }),
+    hsm_only(Method::PUT, "/keys/{name}/restore", "SelectiveKeyRestore", A::HsmKeysRestore, |cx, p, body| {
+        Box::pin(full_backup::begin_selective_restore(cx, p.name(), body))
     }),
     // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
     CERTIFICATES.row(Method::GET, "/certificates", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {

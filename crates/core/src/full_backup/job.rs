@@ -1,0 +1,128 @@
+//! A full backup's or restore's job: the long-running operation a client polls until it succeeds or fails.
+
+use serde::{Deserialize, Serialize};
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// A full backup (`POST /backup`), polled at `/backup/{jobId}/pending`.
+    Backup,
+    /// A full or selective-key restore, polled at `/restore/{jobId}/pending`.
+    Restore,
+}
+
+impl JobKind {
+    /// The first segment of its status path.
+    pub fn path(self) -> &'static str {
+        match self {
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
+        }
+    }
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    /// Still running.
+    InProgress,
+    /// Done.
+    Succeeded,
+    /// Ended with an error; nothing was written.
+    Failed,
+}
+
+/// Why a job failed, in Key Vault's error terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    /// The error code.
+    pub code: String,
+    /// What went wrong, for the client.
+    pub message: String,
+}
+
+/// A job's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Its id (32 hex digits).
+    pub id: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Where it is.
+    pub status: JobStatus,
+    /// A word on its progress or outcome.
+    pub status_details: Option<String>,
+    /// Why it failed.
+    pub error: Option<JobError>,
+    /// When it started, Unix seconds.
+    pub start: i64,
+    /// When it ended, Unix seconds.
+    pub end: Option<i64>,
+    /// A backup's folder URL, once it succeeded.
+    pub folder_url: Option<String>,
+}
+
+impl Job {
+    /// A new job of `kind` started at `now`.
+    pub fn start(kind: JobKind, now: i64) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            kind,
+            status: JobStatus::InProgress,
+            status_details: None,
+            error: None,
+            start: now,
+            end: None,
+            folder_url: None,
+        }
+    }
+
+    /// The job ended well at `now`; a backup's folder is at `folder_url`.
+    pub fn succeed(self, now: i64, folder_url: Option<String>) -> Self {
+        let details = match self.kind {
+            JobKind::Backup => "The backup operation succeeded.",
+            JobKind::Restore => "The restore operation succeeded.",
+        };
+        Self { status: JobStatus::Succeeded, status_details: Some(details.into()), end: Some(now), folder_url, ..self }
+    }
+
+    /// The job failed at `now` with `error`.
+    pub fn fail(self, now: i64, error: JobError) -> Self {
+        Self {
+            status: JobStatus::Failed,
+            status_details: Some(error.message.clone()),
+            error: Some(error),
+            end: Some(now),
+            ..self
+        }
+    }
+
+    /// Whether `text` has the shape of a job id (anything else cannot name a job).
+    pub fn is_id(text: &str) -> bool {
+        crate::object::is_version(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_ends_once_with_its_outcome() {
+        let job = Job::start(JobKind::Backup, 10);
+        assert!(Job::is_id(&job.id) && job.status == JobStatus::InProgress && job.end.is_none());
+        let done = job.clone().succeed(12, Some("https://b/c/f".into()));
+        assert_eq!(
+            (done.status, done.end, done.folder_url.as_deref()),
+            (JobStatus::Succeeded, Some(12), Some("https://b/c/f"))
+        );
+        let error = JobError { code: "InvalidCredential".into(), message: "no".into() };
+        let failed = job.fail(11, error.clone());
+        assert_eq!(
+            (failed.status, failed.error, failed.status_details),
+            (JobStatus::Failed, Some(error), Some("no".into()))
+        );
+        assert!(!Job::is_id("../x"));
+    }
+}
