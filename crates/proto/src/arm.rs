@@ -173,8 +173,8 @@ pub struct ManagedHsmProperties {
     /// Always on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_soft_delete: Option<bool>,
-    /// 7..90 days.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// 7..90 days. Accepted as a number or a numeric string: the Azure CLI sends `--retention-days` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_numeric_string")]
     pub soft_delete_retention_in_days: Option<u32>,
     /// Once on, it stays on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +197,25 @@ pub struct ManagedHsmProperties {
     /// Whether the HSM is activated (its security domain downloaded, in Azure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_domain_properties: Option<SecurityDomainProperties>,
+}
+
+/// A number given as JSON's number or as a string of digits (`7` or `"7"`), or null.
+fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Given>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Given::Number(n)) => Ok(Some(n)),
+        Some(Given::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a whole number of days"))),
+    }
 }
 
 /// A Managed HSM's security domain state.
@@ -589,4 +608,20 @@ pub struct UserAssignedIdentityProperties {
     /// this is set on each workload resource; Strongroom keeps it on the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_managed_hsm_retention_is_read_from_a_number_or_a_numeric_string() {
+        let days =
+            |body: &str| serde_json::from_str::<ManagedHsmProperties>(body).map(|p| p.soft_delete_retention_in_days);
+        assert_eq!(days(r#"{"softDeleteRetentionInDays": 7}"#).ok(), Some(Some(7)));
+        assert_eq!(days(r#"{"softDeleteRetentionInDays": "7"}"#).ok(), Some(Some(7)));
+        assert_eq!(days(r#"{"softDeleteRetentionInDays": null}"#).ok(), Some(None));
+        assert_eq!(days("{}").ok(), Some(None));
+        assert!(days(r#"{"softDeleteRetentionInDays": "a week"}"#).is_err());
+    }
 }
