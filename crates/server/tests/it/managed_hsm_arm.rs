@@ -248,3 +248,20 @@ async fn azure_roles_manage_managed_hsms_as_azure_grants_and_other_tenants_see_n
     let (_, answer) = call(&server, Method::POST, &check, &owner, Some(json!({"name": "nw-hsm"}))).await;
     assert_eq!(answer["nameAvailable"], true, "{answer}");
 }
+
+#[tokio::test]
+async fn deleting_a_resource_group_soft_deletes_the_managed_hsms_in_it() {
+    let server = TestServer::start(CONFIG).await;
+    let owner = token_for(&server, "northwind", "nw-owner", ARM).await;
+    let sub = subscription(&server, "northwind");
+    let group = format!("/subscriptions/{sub}/resourceGroups/crypto-rg");
+    assert_eq!(call(&server, Method::PUT, &group, &owner, Some(json!({"location": "local"}))).await.0, 201);
+    let admin = server.object_id("nw-hsm-admin");
+    let body = json!({"properties": {"initialAdminObjectIds": [admin]}});
+    let hsm = format!("{group}/providers/Microsoft.KeyVault/managedHSMs/rg-hsm");
+    let (status, made) = call(&server, Method::PUT, &hsm, &owner, Some(body)).await;
+    assert_eq!((status, &made["location"]), (200, &json!("local")), "the group's location: {made}");
+    assert_eq!(call(&server, Method::DELETE, &group, &owner, None).await.0, 200);
+    let deleted = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/deletedManagedHSMs");
+    assert_eq!(names(&call(&server, Method::GET, &deleted, &owner, None).await.1), ["rg-hsm"]);
+}
