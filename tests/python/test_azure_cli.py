@@ -477,9 +477,42 @@ def test_resource_groups_and_vaults(server, az, subscription):
 
 def test_vault_commands_that_reach_managed_hsms(az):
     # Without --resource-type the CLI lists deleted Managed HSMs with the deleted vaults; its check-name asks
-    # about Managed HSM names (checkMhsmNameAvailability), a namespace of their own. Strongroom has no Managed HSM.
+    # about Managed HSM names (checkMhsmNameAvailability), which here share one namespace with the vaults'.
     assert isinstance(az("keyvault", "list-deleted"), list)
     assert az("keyvault", "check-name", "-n", f"hsm-{uuid.uuid4().hex[:8]}")["nameAvailable"] is True
+    assert az("keyvault", "check-name", "-n", "billing")["nameAvailable"] is False
+
+
+def test_managed_hsm_create_show_delete(server, az):
+    name = f"hsm-{uuid.uuid4().hex[:8]}"
+    admin = az("ad", "sp", "show", "--id", DEPLOYER)["id"]
+    location = az("account", "list-locations")[0]["name"]
+    hsm = az(
+        "keyvault", "create", "--hsm-name", name, "-g", "strongroom", "--administrators", admin, "-l", location,
+        "--retention-days", "7",
+    )
+    assert hsm["type"] == "Microsoft.KeyVault/managedHSMs" and hsm["name"] == name
+    assert hsm["properties"]["hsmUri"] == f"https://{name}.managedhsm.localhost:{server.port}/"
+    assert hsm["properties"]["initialAdminObjectIds"] == [admin]
+    assert hsm["properties"]["softDeleteRetentionInDays"] == 7
+    assert az("keyvault", "show", "--hsm-name", name, "-g", "strongroom")["id"] == hsm["id"]
+    assert name in {h["name"] for h in az("keyvault", "list", "--resource-type", "hsm")}
+    assert name not in {v["name"] for v in az("keyvault", "list", "--resource-type", "vault")}
+    assert az("keyvault", "check-name", "-n", name)["nameAvailable"] is False
+
+    # The initial administrator holds Managed HSM Administrator at / on the HSM's own data plane.
+    answer = az(
+        "rest", "--method", "get", "--resource", f"https://managedhsm.localhost:{server.port}",
+        "--url", f"{hsm['properties']['hsmUri']}providers/Microsoft.Authorization/roleAssignments?api-version=7.4",
+    )
+    held = {(a["properties"]["principalId"], a["properties"]["scope"]) for a in answer["value"]}
+    assert held == {(admin, "/")}
+
+    az("keyvault", "delete", "--hsm-name", name, "-g", "strongroom")
+    assert name not in {h["name"] for h in az("keyvault", "list", "--resource-type", "hsm")}
+    assert name in {h["name"] for h in az("keyvault", "list-deleted", "--resource-type", "hsm")}
+    az("keyvault", "purge", "--hsm-name", name, "-l", location)
+    assert name not in {h["name"] for h in az("keyvault", "list-deleted", "--resource-type", "hsm")}
 
 
 def test_managed_hsm_keys_and_local_roles(server, az):

@@ -1,7 +1,8 @@
 """The official management SDKs (azure-mgmt-resource, azure-mgmt-resource-subscriptions, azure-mgmt-keyvault,
 azure-mgmt-authorization), unmodified, against Strongroom's Resource Manager: the subscription found by listing,
 a resource group and a vault made in it, vaults listed by subscription, a role assigned on the vault and used on
-the data plane, and a deleted vault listed, recovered and purged."""
+the data plane, a deleted vault listed, recovered and purged, and a Managed HSM made, administered on its own data
+plane by its initial administrator, deleted, recovered and purged."""
 
 import base64
 import json
@@ -10,10 +11,14 @@ import uuid
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ClientSecretCredential
+from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultRoleScope
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.keyvault.models import (
+    ManagedHsm,
+    ManagedHsmProperties,
+    ManagedHsmSku,
     Sku,
     VaultCreateOrUpdateParameters,
     VaultPatchParameters,
@@ -46,7 +51,9 @@ class Management:
         self.subscription = subscriptions[0]
         subscription_id = self.subscription.subscription_id
         self.resources = ResourceManagementClient(self.credential, subscription_id, **options)
-        self.vaults = KeyVaultManagementClient(self.credential, subscription_id, **options).vaults
+        keyvault = KeyVaultManagementClient(self.credential, subscription_id, **options)
+        self.vaults = keyvault.vaults
+        self.managed_hsms = keyvault.managed_hsms
         self.authorization = AuthorizationManagementClient(self.credential, subscription_id, **options)
 
     def object_id(self):
@@ -131,3 +138,41 @@ def test_a_deleted_vault_is_listed_recovered_and_purged(management):
     with pytest.raises(ResourceNotFoundError):
         vaults.get_deleted("sdk-doomed", "local")
     assert vaults.check_name_availability({"name": "sdk-doomed", "type": "Microsoft.KeyVault/vaults"}).name_available
+
+
+def test_a_managed_hsm_is_made_administered_deleted_recovered_and_purged(management):
+    hsms = management.managed_hsms
+    admin = management.object_id()
+    properties = ManagedHsmProperties(
+        tenant_id=CONTOSO, initial_admin_object_ids=[admin], soft_delete_retention_in_days=7
+    )
+    parameters = ManagedHsm(location="local", sku=ManagedHsmSku(family="B", name="Standard_B1"), properties=properties)
+    hsm = hsms.begin_create_or_update("strongroom", "sdk-hsm", parameters).result()
+    assert hsm.properties.provisioning_state == "Succeeded"
+    assert hsm.properties.hsm_uri.startswith("https://sdk-hsm.managedhsm.localhost")
+    assert hsm.properties.initial_admin_object_ids == [admin]
+    assert hsms.get("strongroom", "sdk-hsm").id == hsm.id
+    assert "sdk-hsm" in [h.name for h in hsms.list_by_subscription()]
+    assert [h.name for h in hsms.list_by_resource_group("strongroom")] == ["sdk-hsm"]
+    assert "sdk-hsm" not in [v.name for v in management.vaults.list_by_subscription()]
+    updated = hsms.begin_update("strongroom", "sdk-hsm", ManagedHsm(tags={"env": "prod"})).result()
+    assert updated.tags == {"env": "prod"}
+    assert not hsms.check_mhsm_name_availability({"name": "sdk-hsm"}).name_available
+
+    # The initial administrator manages the HSM's local RBAC through the data-plane SDK.
+    access = KeyVaultAccessControlClient(hsm.properties.hsm_uri, management.credential, connection_verify=management.server.ca)
+    assignments = access.list_role_assignments(KeyVaultRoleScope.GLOBAL)
+    assert [(a.properties.principal_id, a.properties.scope) for a in assignments] == [(admin, "/")]
+
+    hsms.begin_delete("strongroom", "sdk-hsm").result()
+    assert hsms.get_deleted("sdk-hsm", "local").properties.mhsm_id == hsm.id
+    assert "sdk-hsm" in [h.name for h in hsms.list_deleted()]
+    recovered = hsms.begin_create_or_update(
+        "strongroom", "sdk-hsm", ManagedHsm(location="local", properties=ManagedHsmProperties(create_mode="recover"))
+    ).result()
+    assert recovered.properties.hsm_uri == hsm.properties.hsm_uri
+    hsms.begin_delete("strongroom", "sdk-hsm").result()
+    hsms.begin_purge_deleted("sdk-hsm", "local").result()
+    with pytest.raises(ResourceNotFoundError):
+        hsms.get_deleted("sdk-hsm", "local")
+    assert hsms.check_mhsm_name_availability({"name": "sdk-hsm"}).name_available

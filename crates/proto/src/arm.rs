@@ -131,6 +131,125 @@ pub struct DeletedVaultProperties {
     pub purge_protection_enabled: bool,
 }
 
+/// A `Microsoft.KeyVault/managedHSMs` resource: a resource whose SKU stands beside its properties.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ManagedHsmResource {
+    /// The resource id.
+    #[serde(default)]
+    pub id: String,
+    /// The name.
+    #[serde(default)]
+    pub name: String,
+    /// `Microsoft.KeyVault/managedHSMs`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Where it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// `{"family": "B", "name": "Standard_B1"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<VaultSku>,
+    /// Resource tags (kept as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
+    /// The HSM's settings.
+    #[serde(default)]
+    pub properties: ManagedHsmProperties,
+}
+
+/// A Managed HSM's settings, named as ARM names them. In a PATCH every field is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedHsmProperties {
+    /// The tenant whose tokens the HSM accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The principals given Managed HSM Administrator at `/` when the HSM is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_admin_object_ids: Option<Vec<String>>,
+    /// The data-plane URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsm_uri: Option<String>,
+    /// Always on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_soft_delete: Option<bool>,
+    /// 7..90 days. Accepted as a number or a numeric string: the Azure CLI sends `--retention-days` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_numeric_string")]
+    pub soft_delete_retention_in_days: Option<u32>,
+    /// Once on, it stays on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_purge_protection: Option<bool>,
+    /// `default` or `recover` (bring a soft-deleted HSM back); only in requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_mode: Option<String>,
+    /// What the HSM's state means, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// `Succeeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+    /// The firewall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_acls: Option<NetworkAcls>,
+    /// `Enabled` or `Disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_network_access: Option<String>,
+    /// Whether the HSM is activated (its security domain downloaded, in Azure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_domain_properties: Option<SecurityDomainProperties>,
+}
+
+/// A number given as JSON's number or as a string of digits (`7` or `"7"`), or null.
+fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Given>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Given::Number(n)) => Ok(Some(n)),
+        Some(Given::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a whole number of days"))),
+    }
+}
+
+/// A Managed HSM's security domain state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityDomainProperties {
+    /// `Active`, `NotActivated`, `Failed` or `Unknown`.
+    pub activation_status: String,
+    /// What the status means, for people.
+    pub activation_status_message: String,
+}
+
+/// A `Microsoft.KeyVault/deletedManagedHSMs` resource.
+pub type DeletedManagedHsmResource = Resource<DeletedManagedHsmProperties>;
+
+/// What is known of a soft-deleted Managed HSM.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedManagedHsmProperties {
+    /// The HSM's resource id.
+    pub mhsm_id: String,
+    /// Its location.
+    pub location: String,
+    /// When it was deleted (RFC 3339).
+    pub deletion_date: String,
+    /// When it will be purged (RFC 3339).
+    pub scheduled_purge_date: String,
+    /// Its tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
+    /// Whether purge protection was on.
+    pub purge_protection_enabled: bool,
+}
+
 /// The body of `Microsoft.KeyVault/checkNameAvailability`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckNameAvailabilityRequest {
@@ -491,4 +610,20 @@ pub struct UserAssignedIdentityProperties {
     /// this is set on each workload resource; Strongroom keeps it on the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_managed_hsm_retention_is_read_from_a_number_or_a_numeric_string() {
+        let days =
+            |body: &str| serde_json::from_str::<ManagedHsmProperties>(body).map(|p| p.soft_delete_retention_in_days);
+        assert_eq!(days(r#"{"softDeleteRetentionInDays": 7}"#).ok(), Some(Some(7)));
+        assert_eq!(days(r#"{"softDeleteRetentionInDays": "7"}"#).ok(), Some(Some(7)));
+        assert_eq!(days(r#"{"softDeleteRetentionInDays": null}"#).ok(), Some(None));
+        assert_eq!(days("{}").ok(), Some(None));
+        assert!(days(r#"{"softDeleteRetentionInDays": "a week"}"#).is_err());
+    }
 }

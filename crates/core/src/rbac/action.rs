@@ -223,6 +223,10 @@ actions! {
     DeletedVaultsRead = (Control, "Microsoft.KeyVault/locations/deletedVaults/read"),
     /// Purge a deleted vault.
     DeletedVaultsPurge = (Control, "Microsoft.KeyVault/locations/deletedVaults/purge/action"),
+    /// Read deleted Managed HSMs.
+    DeletedManagedHsmsRead = (Control, "Microsoft.KeyVault/locations/deletedManagedHsms/read"),
+    /// Purge a deleted Managed HSM.
+    DeletedManagedHsmsPurge = (Control, "Microsoft.KeyVault/locations/deletedManagedHsms/purge/action"),
     /// Read a subscription. Strongroom shows a subscription to anyone holding an Azure role in its tenant; the
     /// action names the request in the audit.
     SubscriptionsRead = (Control, "Microsoft.Resources/subscriptions/read"),

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use uuid::Uuid;
 
 use super::roles::{Role, RoleDefinition, RoleKind, RolePermissions};
-use super::{Collection, Scope};
+use super::{Collection, RoleAssignment, Scope};
 use crate::error::{Error, Result};
 
 /// Managed HSM Administrator: security domain, full backup and restore, and role management.
@@ -210,10 +210,46 @@ pub fn scope_text(scope: &Scope) -> String {
     }
 }
 
+/// The local role assignments that make `principals` an HSM's administrators (Managed HSM Administrator at `/`),
+/// as Azure makes the `initialAdminObjectIds` of an HSM it creates; a principal named twice is assigned once.
+/// They are the API's, not the configuration file's (`provisioned: false`).
+pub fn initial_administrators(principals: &[Uuid]) -> Result<Vec<RoleAssignment>> {
+    let administrator = built_in_roles()
+        .iter()
+        .find(|r| r.id == ADMINISTRATOR)
+        .ok_or_else(|| Error::invalid_input("Managed HSM Administrator is missing from the built-in roles"))?;
+    let mut unique = principals.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    Ok(unique
+        .into_iter()
+        .map(|principal_id| RoleAssignment {
+            id: Uuid::new_v4(),
+            principal_id,
+            role: administrator.clone(),
+            scope: Scope::Vault,
+            provisioned: false,
+        })
+        .collect())
+}
+
+/// The principals that hold Managed HSM Administrator at `/` among an HSM's `assignments`, in order: what the
+/// HSM shows as its administrators.
+pub fn administrators(assignments: &[RoleAssignment]) -> Vec<Uuid> {
+    let mut principals: Vec<Uuid> = assignments
+        .iter()
+        .filter(|a| a.role.id == ADMINISTRATOR && a.scope == Scope::Vault)
+        .map(|a| a.principal_id)
+        .collect();
+    principals.sort_unstable();
+    principals.dedup();
+    principals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rbac::{Action, Caller, RoleAssignment, Target, find_role, is_permitted};
+    use crate::rbac::{Action, Caller, Target, find_role, is_permitted};
 
     fn role(name: &str) -> Role {
         find_role(built_in_roles(), name).cloned().unwrap_or_else(|| built_in_roles()[0].clone())
@@ -271,5 +307,23 @@ mod tests {
         let at_keys = [assignment(Scope::Collection(Collection::Keys))];
         assert!(is_permitted(&at_keys, me, Action::HsmKeysSign, key("k2")));
         assert!(is_permitted(&at_keys, me, Action::HsmKeysRead, all_keys));
+    }
+
+    #[test]
+    fn initial_administrators_administer_the_whole_hsm_once_each() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let assignments = initial_administrators(&[a, b, a]).unwrap_or_default();
+        assert_eq!(assignments.len(), 2);
+        let me = Caller { object_id: a, groups: &[] };
+        let hsm = Target { collection: Collection::Keys, name: None };
+        assert!(is_permitted(&assignments, me, Action::HsmRoleAssignmentsWrite, hsm));
+        assert!(!is_permitted(&assignments, me, Action::HsmKeysSign, hsm), "administrators manage, not use, keys");
+        assert!(assignments.iter().all(|x| !x.provisioned && x.scope == Scope::Vault));
+        let mut expected = vec![a, b];
+        expected.sort_unstable();
+        let user = RoleAssignment { role: role("Managed HSM Crypto User"), ..assignments[0].clone() };
+        let at_keys = RoleAssignment { scope: Scope::Collection(Collection::Keys), ..assignments[1].clone() };
+        assert_eq!(administrators(&[assignments[0].clone(), assignments[1].clone(), user]), expected);
+        assert_eq!(administrators(&[at_keys]), Vec::<Uuid>::new());
     }
 }

@@ -468,17 +468,28 @@ mod tests {
                 &[SecretsGet],
             ),
             ("Key Vault Crypto Officer", &[KeysCreate, KeyRotationPoliciesWrite], &[SecretsGet]),
-            ("Owner", &[VaultsWrite, RoleAssignmentsWrite, RoleDefinitionsWrite], &[SecretsGet, UsersCreate]),
+            (
+                "Owner",
+                &[VaultsWrite, RoleAssignmentsWrite, RoleDefinitionsWrite, ManagedHsmsWrite, DeletedManagedHsmsPurge],
+                &[SecretsGet, UsersCreate, HsmKeysCreate],
+            ),
             (
                 "Contributor",
-                &[VaultsWrite, VaultAccessPoliciesWrite, RoleAssignmentsRead],
-                &[RoleAssignmentsWrite, SecretsGet],
+                &[VaultsWrite, VaultAccessPoliciesWrite, RoleAssignmentsRead, ManagedHsmsWrite, ManagedHsmsDelete],
+                &[RoleAssignmentsWrite, SecretsGet, HsmKeysCreate],
             ),
             // Azure: Microsoft.KeyVault/* less purging and HSMs; access policies included, role assignments not.
             (
                 "Key Vault Contributor",
                 &[VaultsWrite, VaultsDelete, VaultAccessPoliciesWrite],
-                &[DeletedVaultsPurge, RoleAssignmentsWrite, SecretsGet],
+                &[
+                    DeletedVaultsPurge,
+                    RoleAssignmentsWrite,
+                    SecretsGet,
+                    ManagedHsmsRead,
+                    ManagedHsmsWrite,
+                    ManagedHsmsDelete,
+                ],
             ),
             ("Key Vault Purge Operator", &[DeletedVaultsPurge], &[VaultsWrite, SecretsPurge]),
             (
@@ -487,7 +498,11 @@ mod tests {
                 &[VaultsWrite, SecretsGet],
             ),
             ("User Access Administrator", &[RoleAssignmentsWrite, RoleDefinitionsWrite, VaultsRead], &[VaultsWrite]),
-            ("Reader", &[VaultsRead, RoleAssignmentsRead], &[VaultsWrite, SecretsReadMetadata]),
+            (
+                "Reader",
+                &[VaultsRead, RoleAssignmentsRead, ManagedHsmsRead, DeletedManagedHsmsRead],
+                &[VaultsWrite, SecretsReadMetadata, ManagedHsmsWrite, ManagedHsmsDelete],
+            ),
             ("Global Administrator", &[UsersCreate, ApplicationCredentialsUpdate], &[VaultsWrite, SecretsGet]),
             ("Application Administrator", &[ApplicationsCreate, ApplicationCredentialsUpdate], &[UsersCreate]),
             ("User Administrator", &[UsersCreate, GroupsUpdate], &[ApplicationsCreate, DirectoryRoleAssignmentsManage]),

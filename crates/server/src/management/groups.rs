@@ -6,8 +6,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use strongroom_core::directory::{
-    Change, DEFAULT_RESOURCE_GROUP, DeletedVault, ManagedIdentityKind, ResourceGroup, Tags, validate_location,
-    validate_resource_group_name, validate_tags,
+    Change, DEFAULT_RESOURCE_GROUP, DeletedVault, ManagedIdentityKind, ResourceGroup, Tags, VaultKind,
+    validate_location, validate_resource_group_name, validate_tags,
 };
 use strongroom_core::rbac::{Action, Scope};
 use strongroom_proto::arm::{ListResult, ResourceGroupProperties, ResourceGroupResource};
@@ -97,7 +97,8 @@ async fn put(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     Ok(json_response(status, &to_resource(cx, &group)))
 }
 
-/// Deletes the group and soft-deletes its vaults (each needs `vaults/delete` too), in one transaction. The
+/// Deletes the group and soft-deletes its vaults and Managed HSMs (each needs `vaults/delete` or
+/// `managedHSMs/delete` too), in one transaction. The
 /// default group of the default subscription also holds the tenant's user-assigned identities, which
 /// Strongroom does not delete with it: while there are any, it stays.
 async fn delete(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
@@ -122,7 +123,11 @@ async fn delete(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     let now = cx.state.clock.now_seconds();
     let mut changes = Vec::new();
     for vault in directory.vaults_in_group(group.subscription_id, &group.name) {
-        cx.authorize(Action::VaultsDelete, Some(vault), &Scope::Vault, None)?;
+        match vault.kind {
+            VaultKind::Vault => cx.authorize(Action::VaultsDelete, Some(vault), &Scope::Vault, None)?,
+            // An HSM's own assignments are its local RBAC's: Azure roles reach it from the subscription only.
+            VaultKind::ManagedHsm => cx.authorize(Action::ManagedHsmsDelete, None, &Scope::Tenant, None)?,
+        }
         changes.push(Change::SoftDeleteVault(DeletedVault::of(vault.clone(), now)));
     }
     cx.draft.action = Some(Action::ResourceGroupsDelete);

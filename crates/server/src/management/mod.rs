@@ -1,5 +1,6 @@
-//! The management API: Azure-Resource-Manager-shaped subscriptions, resource groups, vaults, access control
-//! and user-assigned managed identities ([`subscriptions`], [`groups`], [`vaults`], [`access`], [`identities`])
+//! The management API: Azure-Resource-Manager-shaped subscriptions, resource groups, vaults, Managed HSMs,
+//! access control and user-assigned managed identities ([`subscriptions`], [`groups`], [`vaults`],
+//! [`managed_hsms`], [`access`], [`identities`])
 //! and a Microsoft-Graph-shaped directory ([`directory`]), served on every host but the vaults'. Every request
 //! runs (the cloud's metadata, [`subscriptions::metadata_endpoints`], is public and skips them):
 //!
@@ -19,6 +20,7 @@ pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod logs;
+pub mod managed_hsms;
 pub mod resource;
 pub mod subscriptions;
 pub mod test_controls;
@@ -351,10 +353,13 @@ async fn arm_request(cx: &mut Context<'_>, arm: &resource::ArmPath) -> Result<Re
         Tail::Resources => subscriptions::resources(cx),
         Tail::ResourceGroups | Tail::ResourceGroup => groups::handle(cx, &arm.tail).await,
         Tail::Resource | Tail::Vaults | Tail::AccessPolicies(_) => vaults::handle(cx, arm).await,
-        Tail::CheckNameAvailability { .. }
-        | Tail::DeletedVaults
+        Tail::ManagedHsms
+        | Tail::ManagedHsm(_)
         | Tail::DeletedManagedHsms
-        | Tail::DeletedVault { .. } => vaults::subscription_wide(cx, &arm.tail).await,
+        | Tail::DeletedVault { managed_hsm: true, .. } => managed_hsms::handle(cx, &arm.tail).await,
+        Tail::CheckNameAvailability { .. } | Tail::DeletedVaults | Tail::DeletedVault { .. } => {
+            vaults::subscription_wide(cx, &arm.tail).await
+        }
         Tail::RoleAssignments(_) | Tail::RoleDefinitions(_) => {
             // A resource group is not a scope of its own: an assignment there would reach the whole tenant.
             let writes = !matches!(cx.method, Method::GET | Method::HEAD);

@@ -54,8 +54,14 @@ pub enum Tail {
     DeletedVaults,
     /// The subscription's soft-deleted Managed HSMs.
     DeletedManagedHsms,
-    /// One soft-deleted vault at a location, or its purge (`purge` true).
+    /// The Managed HSMs of the resource group, or of the subscription.
+    ManagedHsms,
+    /// One Managed HSM of the resource group, by name.
+    ManagedHsm(String),
+    /// One soft-deleted vault (or, with `managed_hsm`, Managed HSM) at a location, or its purge (`purge` true).
     DeletedVault {
+        /// Whether the path names a deleted Managed HSM (`deletedManagedHSMs`).
+        managed_hsm: bool,
         /// The location the path names.
         location: String,
         /// The vault's name.
@@ -135,13 +141,19 @@ impl ArmPath {
             ["providers", "microsoft.keyvault", "deletedmanagedhsms"] => {
                 return Ok(at(None, Tail::DeletedManagedHsms));
             }
-            ["providers", "microsoft.keyvault", "locations", _, "deletedvaults", _] => {
+            ["providers", "microsoft.keyvault", "locations", _, deleted, _, tail @ ..]
+                if matches!(*deleted, "deletedvaults" | "deletedmanagedhsms") && matches!(tail, [] | ["purge"]) =>
+            {
                 let (location, name) = (rest[3].to_owned(), rest[5].to_owned());
-                return Ok(at(None, Tail::DeletedVault { location, name, purge: false }));
+                let (managed_hsm, purge) = (*deleted == "deletedmanagedhsms", !tail.is_empty());
+                return Ok(at(None, Tail::DeletedVault { managed_hsm, location, name, purge }));
             }
-            ["providers", "microsoft.keyvault", "locations", _, "deletedvaults", _, "purge"] => {
-                let (location, name) = (rest[3].to_owned(), rest[5].to_owned());
-                return Ok(at(None, Tail::DeletedVault { location, name, purge: true }));
+            ["providers", "microsoft.keyvault", "managedhsms"] => return Ok(at(None, Tail::ManagedHsms)),
+            ["resourcegroups", _, "providers", "microsoft.keyvault", "managedhsms"] => {
+                return Ok(at(owned(3), Tail::ManagedHsms));
+            }
+            ["resourcegroups", _, "providers", "microsoft.keyvault", "managedhsms", _] => {
+                return Ok(at(owned(3), Tail::ManagedHsm(rest[5].to_owned())));
             }
             _ => {}
         }
@@ -310,8 +322,23 @@ mod tests {
         let purge = format!("/subscriptions/{t}/providers/Microsoft.KeyVault/locations/local/deletedVaults/old/purge");
         assert_eq!(
             ArmPath::parse(&purge).ok().map(|p| p.tail),
-            Some(Tail::DeletedVault { location: "local".into(), name: "old".into(), purge: true })
+            Some(Tail::DeletedVault { managed_hsm: false, location: "local".into(), name: "old".into(), purge: true })
         );
+        let hsms = format!("/subscriptions/{t}/resourceGroups/Strongroom/providers/Microsoft.KeyVault/managedHSMs");
+        assert_eq!(ArmPath::parse(&hsms).ok().map(|p| p.tail), Some(Tail::ManagedHsms));
+        let hsm = ArmPath::parse(&format!("{hsms}/Vault9")).ok();
+        assert_eq!(
+            hsm.map(|p| (p.resource_group, p.vault, p.tail)),
+            Some((Some("Strongroom".into()), None, Tail::ManagedHsm("Vault9".into())))
+        );
+        let all = format!("/subscriptions/{t}/providers/Microsoft.KeyVault/managedHSMs");
+        assert_eq!(ArmPath::parse(&all).ok().map(|p| (p.resource_group, p.tail)), Some((None, Tail::ManagedHsms)));
+        let deleted = format!("/subscriptions/{t}/providers/Microsoft.KeyVault/locations/local/deletedManagedHSMs/h1");
+        assert_eq!(
+            ArmPath::parse(&deleted).ok().map(|p| p.tail),
+            Some(Tail::DeletedVault { managed_hsm: true, location: "local".into(), name: "h1".into(), purge: false })
+        );
+        assert!(ArmPath::parse(&format!("{hsms}/h1/keys/k")).is_err());
         let by_subscription = ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.KeyVault/vaults")).ok();
         assert_eq!(by_subscription.map(|p| (p.resource_group, p.tail)), Some((None, Tail::Vaults)));
         let provider = ArmPath::parse(&format!("/subscriptions/{t}/providers/Microsoft.KeyVault")).ok();

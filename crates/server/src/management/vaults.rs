@@ -156,6 +156,7 @@ async fn recover(cx: &mut Context<'_>, name: &str) -> Result<Response, Managemen
     let deleted = cx
         .directory
         .deleted_vault(name)
+        .filter(|d| d.vault.kind == VaultKind::Vault)
         .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == group.subscription_id)
         .filter(|d| d.vault.resource_group.eq_ignore_ascii_case(&group.name))
         .cloned()
@@ -191,18 +192,10 @@ async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, Management
 }
 
 /// Serves Key Vault's subscription-wide paths: `checkNameAvailability` (of vaults and of Managed HSMs),
-/// `deletedVaults`, `deletedManagedHSMs`, and one deleted vault (`GET`, or `POST …/purge`).
+/// `deletedVaults`, and one deleted vault (`GET`, or `POST …/purge`).
 pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, ManagementError> {
     match (tail, cx.method.clone()) {
         (Tail::CheckNameAvailability { managed_hsm }, Method::POST) => check_name(cx, *managed_hsm),
-        // This server has no Managed HSMs yet, so none is ever deleted; `az keyvault list-deleted` asks anyway.
-        (Tail::DeletedManagedHsms, Method::GET) => {
-            cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &ListResult::<DeletedVaultResource> { value: Vec::new(), next_link: None },
-            ))
-        }
         (Tail::DeletedVaults, Method::GET) => {
             cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
             let subscription = cx.subscription_id();
@@ -210,16 +203,17 @@ pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Resp
                 .directory
                 .deleted_vaults
                 .iter()
+                .filter(|d| d.vault.kind == VaultKind::Vault)
                 .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == subscription)
                 .map(|d| deleted_resource(cx, d))
                 .collect();
             Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
         }
-        (Tail::DeletedVault { location, name, purge: false }, Method::GET) => {
+        (Tail::DeletedVault { location, name, purge: false, .. }, Method::GET) => {
             cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
             Ok(json_response(StatusCode::OK, &deleted_resource(cx, &find_deleted(cx, location, name)?)))
         }
-        (Tail::DeletedVault { location, name, purge: true }, Method::POST) => {
+        (Tail::DeletedVault { location, name, purge: true, .. }, Method::POST) => {
             cx.authorize(Action::DeletedVaultsPurge, None, &Scope::Tenant, None)?;
             let deleted = find_deleted(cx, location, name)?;
             if deleted.vault.purge_protection {
@@ -237,9 +231,10 @@ pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Resp
     }
 }
 
-/// `checkNameAvailability`: whether a vault could be made with the name — valid, and used by no vault of any
-/// tenant, live or soft-deleted (which is all a caller learns of other tenants: that the name is taken). A
-/// Managed HSM's name follows the same rules in a namespace of its own, where this server has none yet.
+/// `checkNameAvailability`: whether a vault (or a Managed HSM) could be made with the name — valid, and used by
+/// no vault or Managed HSM of any tenant, live or soft-deleted (which is all a caller learns of other tenants:
+/// that the name is taken). Here vault and Managed HSM names are unique together, since their hosts share the
+/// name's first label in one directory.
 fn check_name(cx: &mut Context<'_>, managed_hsm: bool) -> Result<Response, ManagementError> {
     cx.authorize(Action::VaultsRead, None, &Scope::Tenant, None)?;
     let body: CheckNameAvailabilityRequest = cx.json()?;
@@ -250,11 +245,12 @@ fn check_name(cx: &mut Context<'_>, managed_hsm: bool) -> Result<Response, Manag
             reason: Some("AccountNameInvalid".to_owned()),
             message: Some(format!("Vault name '{name}' is invalid: {}.", e.message())),
         }
-    } else if !managed_hsm && (cx.directory.vault(&name).is_some() || cx.directory.deleted_vault(&name).is_some()) {
+    } else if cx.directory.vault(&name).is_some() || cx.directory.deleted_vault(&name).is_some() {
+        let what = if managed_hsm { "Managed HSM" } else { "vault" };
         CheckNameAvailabilityResult {
             name_available: false,
             reason: Some("AlreadyExists".to_owned()),
-            message: Some(format!("The vault name '{name}' is already in use.")),
+            message: Some(format!("The {what} name '{name}' is already in use.")),
         }
     } else {
         CheckNameAvailabilityResult { name_available: true, reason: None, message: None }
@@ -266,10 +262,16 @@ fn check_name(cx: &mut Context<'_>, managed_hsm: bool) -> Result<Response, Manag
 fn find_deleted(cx: &Context<'_>, location: &str, name: &str) -> Result<DeletedVault, ManagementError> {
     cx.directory
         .deleted_vault(name)
+        .filter(|d| d.vault.kind == VaultKind::Vault)
         .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == cx.subscription_id())
         .filter(|d| d.vault.location.eq_ignore_ascii_case(location))
         .cloned()
         .ok_or_else(|| deleted_not_found(name))
+}
+
+/// Unix `seconds` as an RFC 3339 date.
+pub(super) fn date(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
 fn deleted_not_found(name: &str) -> ManagementError {
@@ -278,9 +280,6 @@ fn deleted_not_found(name: &str) -> ManagementError {
 
 fn deleted_resource(cx: &Context<'_>, deleted: &DeletedVault) -> DeletedVaultResource {
     let (vault, subscription) = (&deleted.vault, cx.shown_subscription());
-    let date = |seconds: i64| {
-        OffsetDateTime::from_unix_timestamp(seconds).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
-    };
     DeletedVaultResource {
         id: format!(
             "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
@@ -409,11 +408,7 @@ fn merge(cx: &Context<'_>, mut vault: Vault, properties: &VaultProperties) -> Re
         None => {}
     }
     if let Some(access) = &properties.public_network_access {
-        vault.network.public_network_access = match access.to_ascii_lowercase().as_str() {
-            "enabled" => true,
-            "disabled" => false,
-            _ => return Err(bad("publicNetworkAccess is Enabled or Disabled.".to_owned())),
-        };
+        vault.network.public_network_access = public_network_access(access)?;
     }
     if let Some(acls) = &properties.network_acls {
         vault.network = network_rules(cx, vault.network.clone(), acls)?;
@@ -427,7 +422,17 @@ fn merge(cx: &Context<'_>, mut vault: Vault, properties: &VaultProperties) -> Re
     Ok(vault)
 }
 
-fn network_rules(
+/// `publicNetworkAccess`: `Enabled` (true) or `Disabled`.
+pub(super) fn public_network_access(text: &str) -> Result<bool, ManagementError> {
+    match text.to_ascii_lowercase().as_str() {
+        "enabled" => Ok(true),
+        "disabled" => Ok(false),
+        _ => Err(ManagementError::bad_request("BadRequest", "publicNetworkAccess is Enabled or Disabled.")),
+    }
+}
+
+/// `rules` with what `acls` gives; what it leaves out stays.
+pub(super) fn network_rules(
     cx: &Context<'_>,
     mut rules: NetworkRules,
     acls: &NetworkAcls,
@@ -517,21 +522,8 @@ pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
             enable_soft_delete: Some(true),
             soft_delete_retention_in_days: Some(vault.soft_delete_retention_days),
             enable_purge_protection: vault.purge_protection.then_some(true),
-            public_network_access: Some(if network.public_network_access { "Enabled" } else { "Disabled" }.to_owned()),
-            network_acls: Some(NetworkAcls {
-                bypass: Some(match network.bypass {
-                    Bypass::AzureServices => "AzureServices".to_owned(),
-                    Bypass::None => "None".to_owned(),
-                }),
-                default_action: Some(match network.default_action {
-                    DefaultAction::Allow => "Allow".to_owned(),
-                    DefaultAction::Deny => "Deny".to_owned(),
-                }),
-                ip_rules: Some(network.ip_rules.iter().map(|r| IpRule { value: r.to_string() }).collect()),
-                virtual_network_rules: Some(
-                    network.virtual_network_rules.iter().map(|id| VirtualNetworkRule { id: id.clone() }).collect(),
-                ),
-            }),
+            public_network_access: Some(public_network_access_value(network)),
+            network_acls: Some(network_acls(network)),
             access_policies: Some(
                 vault
                     .access_policies
@@ -551,6 +543,29 @@ pub fn to_resource(cx: &Context<'_>, vault: &Vault) -> VaultResource {
             provisioning_state: Some("Succeeded".to_owned()),
             create_mode: None,
         },
+    }
+}
+
+/// `publicNetworkAccess` as ARM shows it.
+pub(super) fn public_network_access_value(network: &NetworkRules) -> String {
+    if network.public_network_access { "Enabled" } else { "Disabled" }.to_owned()
+}
+
+/// The firewall as ARM shows it.
+pub(super) fn network_acls(network: &NetworkRules) -> NetworkAcls {
+    NetworkAcls {
+        bypass: Some(match network.bypass {
+            Bypass::AzureServices => "AzureServices".to_owned(),
+            Bypass::None => "None".to_owned(),
+        }),
+        default_action: Some(match network.default_action {
+            DefaultAction::Allow => "Allow".to_owned(),
+            DefaultAction::Deny => "Deny".to_owned(),
+        }),
+        ip_rules: Some(network.ip_rules.iter().map(|r| IpRule { value: r.to_string() }).collect()),
+        virtual_network_rules: Some(
+            network.virtual_network_rules.iter().map(|id| VirtualNetworkRule { id: id.clone() }).collect(),
+        ),
     }
 }
 

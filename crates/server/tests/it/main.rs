@@ -22,6 +22,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod managed_hsm;
+mod managed_hsm_arm;
 mod management;
 mod metrics;
 mod portal;
