@@ -9,7 +9,6 @@ The Rust side is the test-only example `crates/core/examples/security_domain.rs`
 """
 
 import base64
-import datetime
 import json
 import os
 import pathlib
@@ -17,11 +16,10 @@ import subprocess
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from conftest import BINARY
+from wrapping_keys import wrapping_key
 
 AZ = os.environ.get("STRONGROOM_AZ")
 if not AZ:
@@ -45,24 +43,6 @@ def az(*args, config_dir):
     done = subprocess.run([AZ, *map(str, args)], capture_output=True, text=True, timeout=120, env=env,
                           stdin=subprocess.DEVNULL)
     return done.returncode, done.stdout, done.stderr
-
-
-def wrapping_key(folder, name):
-    """An operator's key as the CLI's documentation makes them with openssl: `NAME.pem` (the private key) beside
-    `NAME.cer` (its self-signed certificate, PEM); and the certificate's DER for the Rust side."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256())
-    )
-    (folder / f"{name}.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    (folder / f"{name}.cer").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / f"{name}.der").write_bytes(certificate.public_bytes(serialization.Encoding.DER))
-    return folder / f"{name}.pem"
 
 
 def exchange_key_pem(jwk_text, path):
