@@ -382,8 +382,8 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
                 "Make the vault host resolve and trust the CA (once, as root; `strongroom trust uninstall --data-dir\n\
                  {data_dir}` takes out exactly what this added):\n  \
                  sudo strongroom trust install --address {ip} --data-dir {data_dir}\n  \
-                 (or only the name: echo '{ip} {host}' | sudo tee -a /etc/hosts)",
-                host = info.vault_host
+                 (or only the names: echo '{ip} {hosts}' | sudo tee -a /etc/hosts)",
+                hosts = info.vault_hosts.join(" ")
             ),
             "from azure.identity import ClientSecretCredential\n  \
              cred = ClientSecretCredential(os.environ[\"AZURE_TENANT_ID\"], os.environ[\"AZURE_CLIENT_ID\"], \
@@ -413,7 +413,7 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
         "Strongroom dev instance ready{mode}.\n\
          \n  tenant        {tenant} (dev)\n  client id     {client} (dev-app: Key Vault Administrator on vault dev; Owner and Global Administrator of the tenant)\n  \
          client secret in {env} (AZURE_CLIENT_SECRET)\n  portal        {portal} (sign in as {user}; password in {env}, AZURE_PASSWORD)\n  \
-         authority     {authority}\n  vault         {vault}\n  \
+         authority     {authority}\n  vault         {vault}\n  managed HSM   {hsm}\n  \
          management    {management} (Resource Manager)\n  graph         {graph}\n  CA to trust   {ca}\n  \
          Java          -Djavax.net.ssl.trustStore={trust_store} -Djavax.net.ssl.trustStorePassword=changeit\n\
          \nShell settings for the Azure SDKs:   source {env}\n\
@@ -424,6 +424,7 @@ fn print_dev_banner(info: &dev::DevInfo, server: &RunningServer, data_dir: &std:
         tenant = info.tenant_id,
         client = info.client_id,
         vault = info.vault_url,
+        hsm = info.managed_hsm_url,
         management = info.management_url,
         graph = info.graph_url,
         portal = info.portal_url,

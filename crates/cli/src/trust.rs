@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use strongroom_server::dev::{Naming, VAULT};
+use strongroom_server::dev::{MANAGED_HSM, Naming, VAULT};
 use strongroom_server::trust::{self, HostsEntry, LocalCa, SystemPaths};
 
 /// What `strongroom trust` does.
@@ -50,12 +50,15 @@ pub struct Names {
     /// A vault to name (repeat it; a hosts file has no wildcards).
     #[arg(long = "vault", default_value = VAULT)]
     vaults: Vec<String>,
+    /// A Managed HSM to name (repeat it).
+    #[arg(long = "managed-hsm", default_value = MANAGED_HSM)]
+    managed_hsms: Vec<String>,
 }
 
 impl Names {
     fn entry(&self) -> HostsEntry {
         let naming = if self.azure_hostnames { Naming::Azure } else { Naming::Local };
-        HostsEntry { address: self.address, names: naming.host_names(&self.vaults) }
+        HostsEntry { address: self.address, names: naming.host_names(&self.vaults, &self.managed_hsms) }
     }
 }
 

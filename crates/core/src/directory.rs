@@ -98,11 +98,41 @@ pub enum AuthorizationModel {
     AccessPolicies,
 }
 
-/// A vault and its settings.
+/// Which of Key Vault's two products a vault is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum VaultKind {
+    /// A key vault (`{name}.vault.azure.net`): secrets, keys and certificates, under Azure RBAC or access
+    /// policies.
+    #[default]
+    Vault,
+    /// A Managed HSM (`{name}.managedhsm.azure.net`): keys only, under the HSM's own local RBAC; Azure roles
+    /// grant no data access to it.
+    ManagedHsm,
+}
+
+impl VaultKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VaultKind::Vault => "vault",
+            VaultKind::ManagedHsm => "managed_hsm",
+        }
+    }
+
+    /// The kind with the stored name `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        [VaultKind::Vault, VaultKind::ManagedHsm].into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A vault and its settings. A Managed HSM is a vault of [`VaultKind::ManagedHsm`]: it shares the vault's
+/// firewall, soft delete, key storage and audit, and differs in what it serves and whom it lets in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vault {
     /// The vault's id.
     pub id: Uuid,
+    /// A key vault or a Managed HSM.
+    pub kind: VaultKind,
     /// The tenant it belongs to; only that tenant's tokens are accepted.
     pub tenant_id: Uuid,
     /// The name, the first label of its host; unique across tenants.
@@ -436,6 +466,20 @@ impl Directory {
         find_role(built_in_roles(), reference).or_else(|| find_role(self.custom_roles(tenant_id), reference))
     }
 
+    /// The role a local role assignment of the Managed HSM `hsm_id` can name by `reference` (name, GUID or
+    /// definition id): one of Managed HSM's built-in roles or one of the HSM's custom roles.
+    pub fn hsm_role(&self, hsm_id: Uuid, reference: &str) -> Option<&Role> {
+        find_role(crate::rbac::hsm::built_in_roles(), reference)
+            .or_else(|| find_role(self.hsm_custom_roles(hsm_id), reference))
+    }
+
+    /// The custom roles the Managed HSM `hsm_id` defined.
+    pub fn hsm_custom_roles(&self, hsm_id: Uuid) -> impl Iterator<Item = &Role> {
+        self.role_definitions
+            .iter()
+            .filter(move |r| matches!(r.kind, crate::rbac::RoleKind::HsmCustom { hsm_id: id, .. } if id == hsm_id))
+    }
+
     /// The custom roles of `tenant_id`.
     pub fn custom_roles(&self, tenant_id: Uuid) -> impl Iterator<Item = &Role> {
         self.role_definitions.iter().filter(move |r| r.kind == crate::rbac::RoleKind::Custom { tenant_id })
@@ -656,6 +700,7 @@ mod tests {
         use crate::rbac::{Collection, Scope};
         let tenant = Uuid::new_v4();
         let vault = |name: &str| Vault {
+            kind: VaultKind::Vault,
             id: Uuid::new_v4(),
             tenant_id: tenant,
             name: name.into(),

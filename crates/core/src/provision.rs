@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use crate::directory::{
     ApplicationCredentials, AuthorizationModel, Change, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP,
     DEFAULT_SUBSCRIPTION_NAME, Directory, ManagedIdentity, ManagedIdentityKind, Principal, PrincipalKind,
-    ResourceGroup, Sku, Subscription, Tenant, User, Vault, validate_resource_group_name,
+    ResourceGroup, Sku, Subscription, Tenant, User, Vault, VaultKind, validate_resource_group_name,
 };
 use crate::error::{Error, Result};
 use crate::network::NetworkRules;
@@ -141,6 +141,8 @@ pub struct DesiredManagedIdentity {
 pub struct DesiredVault {
     /// Its name.
     pub name: String,
+    /// A key vault or a Managed HSM.
+    pub kind: VaultKind,
     /// Its permission model.
     pub authorization: AuthorizationModel,
     /// Soft-delete retention, 7..90 days.
@@ -632,8 +634,18 @@ fn plan_vault(
             desired.name
         )));
     }
+    if let Some(existing) = existing
+        && existing.kind != desired.kind
+    {
+        return Err(Error::invalid_input(format_args!(
+            "'{}' already names a {}; vault and Managed HSM names are unique together",
+            desired.name,
+            existing.kind.as_str().replace('_', " ")
+        )));
+    }
     let vault = Vault {
         id: existing.map_or_else(Uuid::new_v4, |v| v.id),
+        kind: desired.kind,
         tenant_id,
         name: existing.map_or_else(|| desired.name.clone(), |v| v.name.clone()),
         authorization: desired.authorization,
@@ -723,9 +735,14 @@ fn plan_role_assignments(
                 wanted.principal_type,
                 &format!("{place}: role assignment"),
             )?;
-            let role = find_role(crate::rbac::built_in_roles(), &wanted.role)
-                .or_else(|| find_role(cx.roles, &wanted.role))
-                .ok_or_else(|| Error::invalid_input(format_args!("{place}: unknown role '{}'", wanted.role)))?;
+            // A Managed HSM's assignments take its own roles; a vault's and the tenant's take Azure's.
+            let role = match vault {
+                Some(hsm) if hsm.kind == VaultKind::ManagedHsm => cx.current.hsm_role(hsm.id, &wanted.role),
+                _ => {
+                    find_role(crate::rbac::built_in_roles(), &wanted.role).or_else(|| find_role(cx.roles, &wanted.role))
+                }
+            }
+            .ok_or_else(|| Error::invalid_input(format_args!("{place}: unknown role '{}'", wanted.role)))?;
             let directory_role = role.kind == crate::rbac::RoleKind::Directory;
             if directory_role && vault.is_some() {
                 return Err(Error::invalid_input(format_args!(

@@ -10,4 +10,5 @@ pub mod arm;
 pub mod audit;
 pub mod graph;
 pub mod keyvault;
+pub mod managed_hsm;
 pub mod oauth;

@@ -58,6 +58,8 @@ pub struct ServerSettings {
     pub login_host: String,
     /// Vaults are `{vault}.{vault_domain}`; the vault resource is `https://{vault_domain}[:port]`.
     pub vault_domain: String,
+    /// Managed HSMs are `{hsm}.{managed_hsm_domain}`; their resource is `https://{managed_hsm_domain}[:port]`.
+    pub managed_hsm_domain: String,
     /// Resource Manager's host name: `https://{management_host}[:port]` is the management resource.
     pub management_host: String,
     /// Microsoft Graph's host name: `https://{graph_host}[:port]` is the Graph resource.
@@ -228,6 +230,7 @@ impl ServerSettings {
             storage: Storage::default(),
             login_host: "login.localhost".into(),
             vault_domain: "vault.localhost".into(),
+            managed_hsm_domain: "managedhsm.localhost".into(),
             management_host: "management.localhost".into(),
             graph_host: "graph.localhost".into(),
             tls: None,
@@ -278,6 +281,8 @@ const MAX_CERTIFICATE_ISSUANCE_SECONDS: u64 = 3600;
 pub const AZURE_LOGIN_HOST: &str = "login.microsoftonline.com";
 /// The vault domain of Azure's public cloud.
 pub const AZURE_VAULT_DOMAIN: &str = "vault.azure.net";
+/// Azure's Managed HSM domain.
+pub const AZURE_MANAGED_HSM_DOMAIN: &str = "managedhsm.azure.net";
 /// Resource Manager's host in Azure's public cloud.
 pub const AZURE_MANAGEMENT_HOST: &str = "management.azure.com";
 /// Microsoft Graph's host in Azure's public cloud.
@@ -416,6 +421,7 @@ struct ServerSection {
     data_dir: PathBuf,
     login_host: Option<Spanned<String>>,
     vault_domain: Option<Spanned<String>>,
+    managed_hsm_domain: Option<Spanned<String>>,
     management_host: Option<Spanned<String>>,
     graph_host: Option<Spanned<String>>,
     azure_hostnames: Option<Spanned<bool>>,
@@ -574,23 +580,35 @@ impl ServerSection {
             Some(v) if is_host_name(v.get_ref()) => Ok(v.into_inner().to_ascii_lowercase()),
             Some(v) => Err(at(&v, format!("`{key}` must be a DNS host name"))),
         };
-        let (login_host, vault_domain, management_host, graph_host) = match &self.azure_hostnames {
+        let (login_host, vault_domain, managed_hsm_domain, management_host, graph_host) = match &self.azure_hostnames {
             Some(azure) if *azure.get_ref() => {
                 // Code written for Azure addresses these names on 443; MSAL trusts the authority by its name.
-                let named = [&self.login_host, &self.vault_domain, &self.management_host, &self.graph_host];
+                let named = [
+                    &self.login_host,
+                    &self.vault_domain,
+                    &self.managed_hsm_domain,
+                    &self.management_host,
+                    &self.graph_host,
+                ];
                 if named.iter().any(|name| name.is_some()) {
                     return Err(at(
                         azure,
                         "`azure_hostnames = true` sets the host names: leave out `login_host`, `vault_domain`, \
-                         `management_host` and `graph_host`",
+                         `managed_hsm_domain`, `management_host` and `graph_host`",
                     ));
                 }
                 if listen.port() != 443 {
                     return Err(at(azure, "`azure_hostnames = true` needs the main `listen` address on port 443"));
                 }
-                let [login, vault, management, graph] =
-                    [AZURE_LOGIN_HOST, AZURE_VAULT_DOMAIN, AZURE_MANAGEMENT_HOST, AZURE_GRAPH_HOST].map(str::to_owned);
-                (login, vault, management, graph)
+                let [login, vault, hsm, management, graph] = [
+                    AZURE_LOGIN_HOST,
+                    AZURE_VAULT_DOMAIN,
+                    AZURE_MANAGED_HSM_DOMAIN,
+                    AZURE_MANAGEMENT_HOST,
+                    AZURE_GRAPH_HOST,
+                ]
+                .map(str::to_owned);
+                (login, vault, hsm, management, graph)
             }
             _ => {
                 let login_host = host(self.login_host, "login.localhost", "login_host")?;
@@ -603,6 +621,7 @@ impl ServerSection {
                 (
                     login_host.clone(),
                     host(self.vault_domain, "vault.localhost", "vault_domain")?,
+                    host(self.managed_hsm_domain, "managedhsm.localhost", "managed_hsm_domain")?,
                     host(self.management_host, &management, "management_host")?,
                     host(self.graph_host, &graph, "graph_host")?,
                 )
@@ -669,6 +688,7 @@ impl ServerSection {
             data_dir: self.data_dir,
             login_host,
             vault_domain,
+            managed_hsm_domain,
             management_host,
             graph_host,
             tls,

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use strongroom_core::credential::{self, DeclaredSecret};
-use strongroom_core::directory::{AuthorizationModel, DEFAULT_RESOURCE_GROUP, PrincipalKind, Sku};
+use strongroom_core::directory::{AuthorizationModel, DEFAULT_RESOURCE_GROUP, PrincipalKind, Sku, VaultKind};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::provision::{
     DesiredApplication, DesiredRoleAssignment, DesiredState, DesiredTenant, DesiredUser, DesiredVault,
@@ -21,8 +21,8 @@ use strongroom_core::rbac::Scope;
 use uuid::Uuid;
 
 use crate::config::{
-    AZURE_GRAPH_HOST, AZURE_LOGIN_HOST, AZURE_MANAGEMENT_HOST, AZURE_VAULT_DOMAIN, ServerSettings,
-    TenantCertificateAuthority,
+    AZURE_GRAPH_HOST, AZURE_LOGIN_HOST, AZURE_MANAGED_HSM_DOMAIN, AZURE_MANAGEMENT_HOST, AZURE_VAULT_DOMAIN,
+    ServerSettings, TenantCertificateAuthority,
 };
 use crate::endpoints::HostNames;
 use crate::error::{Error, ErrorKind, Result};
@@ -35,6 +35,8 @@ pub const TENANT: &str = "dev";
 pub const APPLICATION: &str = "dev-app";
 /// The development vault.
 pub const VAULT: &str = "dev";
+/// The development Managed HSM (vault and HSM names are unique together here).
+pub const MANAGED_HSM: &str = "devhsm";
 /// The development user, who signs in to the portal.
 pub const USER: &str = "dev-user";
 const SECRET_SETTING: &str = "dev-client-secret";
@@ -72,6 +74,13 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
         role: role.to_owned(),
         scope: Scope::Vault,
     };
+    // Managed HSM keeps managing the HSM (administrator) apart from using its keys (crypto user, officer):
+    // the dev principals hold all three, so that every sample runs.
+    let hsm_roles = ["Managed HSM Administrator", "Managed HSM Crypto User", "Managed HSM Crypto Officer"];
+    let hsm_role_assignments = [(APPLICATION, PrincipalKind::Application), (USER, PrincipalKind::User)]
+        .into_iter()
+        .flat_map(|(principal, kind)| hsm_roles.map(|role| vault_role(principal, kind, role)))
+        .collect();
     let desired = DesiredState {
         tenants: vec![DesiredTenant {
             name: TENANT.to_owned(),
@@ -104,26 +113,44 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                     scope: Scope::Tenant,
                 })
                 .collect(),
-            vaults: vec![DesiredVault {
-                name: VAULT.to_owned(),
-                authorization: AuthorizationModel::Rbac,
-                soft_delete_retention_days: 90,
-                purge_protection: false,
-                network: NetworkRules::default(),
-                access_policies: vec![],
-                // The user also owns the vault, so that the portal's access-control pages can be used.
-                role_assignments: vec![
-                    vault_role(APPLICATION, PrincipalKind::Application, "Key Vault Administrator"),
-                    vault_role(USER, PrincipalKind::User, "Key Vault Administrator"),
-                    vault_role(USER, PrincipalKind::User, "Owner"),
-                ],
-                secrets: vec![],
-                subscription: None,
-                resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
-                // Premium, so that code written for Azure may make -HSM keys in it.
-                sku: Sku::Premium,
-                event_subscriptions: vec![],
-            }],
+            vaults: vec![
+                DesiredVault {
+                    name: VAULT.to_owned(),
+                    kind: VaultKind::Vault,
+                    authorization: AuthorizationModel::Rbac,
+                    soft_delete_retention_days: 90,
+                    purge_protection: false,
+                    network: NetworkRules::default(),
+                    access_policies: vec![],
+                    // The user also owns the vault, so that the portal's access-control pages can be used.
+                    role_assignments: vec![
+                        vault_role(APPLICATION, PrincipalKind::Application, "Key Vault Administrator"),
+                        vault_role(USER, PrincipalKind::User, "Key Vault Administrator"),
+                        vault_role(USER, PrincipalKind::User, "Owner"),
+                    ],
+                    secrets: vec![],
+                    subscription: None,
+                    resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
+                    // Premium, so that code written for Azure may make -HSM keys in it.
+                    sku: Sku::Premium,
+                    event_subscriptions: vec![],
+                },
+                DesiredVault {
+                    name: MANAGED_HSM.to_owned(),
+                    kind: VaultKind::ManagedHsm,
+                    authorization: AuthorizationModel::Rbac,
+                    soft_delete_retention_days: 90,
+                    purge_protection: false,
+                    network: NetworkRules::default(),
+                    access_policies: vec![],
+                    role_assignments: hsm_role_assignments,
+                    secrets: vec![],
+                    subscription: None,
+                    resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
+                    sku: Sku::Premium,
+                    event_subscriptions: vec![],
+                },
+            ],
             subscriptions: vec![],
         }],
     };
@@ -159,12 +186,14 @@ impl Naming {
             Naming::Local => HostNames {
                 login: "localhost",
                 vault_domain: "vault.localhost",
+                managed_hsm_domain: "managedhsm.localhost",
                 management: "management.localhost",
                 graph: "graph.localhost",
             },
             Naming::Azure => HostNames {
                 login: AZURE_LOGIN_HOST,
                 vault_domain: AZURE_VAULT_DOMAIN,
+                managed_hsm_domain: AZURE_MANAGED_HSM_DOMAIN,
                 management: AZURE_MANAGEMENT_HOST,
                 graph: AZURE_GRAPH_HOST,
             },
@@ -176,20 +205,22 @@ impl Naming {
         let hosts = self.hosts();
         hosts.login.clone_into(&mut settings.login_host);
         hosts.vault_domain.clone_into(&mut settings.vault_domain);
+        hosts.managed_hsm_domain.clone_into(&mut settings.managed_hsm_domain);
         hosts.management.clone_into(&mut settings.management_host);
         hosts.graph.clone_into(&mut settings.graph_host);
     }
 
-    /// The host names a hosts file must map to this machine for clients to reach the dev server and `vaults`
-    /// (a hosts file has no wildcards, so each vault is named); `localhost` needs no line.
-    pub fn host_names(self, vaults: &[String]) -> Vec<String> {
+    /// The host names a hosts file must map to this machine for clients to reach the dev server, `vaults` and
+    /// the Managed HSMs `hsms` (a hosts file has no wildcards, so each is named); `localhost` needs no line.
+    pub fn host_names(self, vaults: &[String], hsms: &[String]) -> Vec<String> {
         let hosts = self.hosts();
-        let vaults = vaults.iter().map(|vault| format!("{}.{}", vault.to_ascii_lowercase(), hosts.vault_domain));
+        let under = |domain: &'static str| move |name: &String| format!("{}.{domain}", name.to_ascii_lowercase());
         [hosts.login, hosts.management, hosts.graph]
             .into_iter()
             .filter(|name| *name != "localhost")
             .map(str::to_owned)
-            .chain(vaults)
+            .chain(vaults.iter().map(under(hosts.vault_domain)))
+            .chain(hsms.iter().map(under(hosts.managed_hsm_domain)))
             .collect()
     }
 }
@@ -209,6 +240,8 @@ pub struct DevInfo {
     pub authority_host: String,
     /// The vault URL.
     pub vault_url: String,
+    /// The Managed HSM's URL.
+    pub managed_hsm_url: String,
     /// Resource Manager's URL (the management API).
     pub management_url: String,
     /// Microsoft Graph's URL.
@@ -221,8 +254,8 @@ pub struct DevInfo {
     pub ca_file: PathBuf,
     /// The same CA as a PKCS#12 trust store, for the JVM.
     pub trust_store: PathBuf,
-    /// The vault's host name, for the hosts file.
-    pub vault_host: String,
+    /// The vault's and the Managed HSM's host names, for the hosts file.
+    pub vault_hosts: [String; 2],
     /// Where the env file was written.
     pub env_file: PathBuf,
 }
@@ -252,11 +285,15 @@ pub fn write_env_file(
         naming,
         authority_host: endpoints.authority_host().to_owned(),
         vault_url: endpoints.vault_url(VAULT),
+        managed_hsm_url: endpoints.origin(&format!("{MANAGED_HSM}.{}", endpoints.managed_hsm_domain())),
         management_url: endpoints.management_resource().to_owned(),
         graph_url: endpoints.graph_resource().to_owned(),
         portal_url: format!("{}/portal/", endpoints.authority_host()),
         user_name: format!("{USER}@{TENANT}"),
-        vault_host: format!("{VAULT}.{}", endpoints.vault_domain()),
+        vault_hosts: [
+            format!("{VAULT}.{}", endpoints.vault_domain()),
+            format!("{MANAGED_HSM}.{}", endpoints.managed_hsm_domain()),
+        ],
         trust_store: ca_file.with_file_name(crate::tls::TRUST_STORE_FILE),
         ca_file,
         env_file: data_dir.join("dev.env"),
@@ -279,6 +316,9 @@ pub fn write_env_file(
     .chain(authority_host)
     .chain([
         ("VAULT_URL", info.vault_url.clone()),
+        // The first is the name Microsoft's keys samples read, the second the administration samples'.
+        ("AZURE_MANAGEDHSM_URI", info.managed_hsm_url.clone()),
+        ("MANAGED_HSM_URL", info.managed_hsm_url.clone()),
         ("REQUESTS_CA_BUNDLE", ca.to_string()),
         ("CURL_CA_BUNDLE", ca.to_string()),
         ("NODE_EXTRA_CA_CERTS", ca.to_string()),
@@ -300,18 +340,26 @@ mod tests {
     #[test]
     fn each_naming_lists_the_names_a_hosts_file_needs() {
         let vaults = ["dev".to_owned(), "Team".to_owned()];
+        let hsms = ["devhsm".to_owned()];
         assert_eq!(
-            Naming::Local.host_names(&vaults),
-            ["management.localhost", "graph.localhost", "dev.vault.localhost", "team.vault.localhost"]
+            Naming::Local.host_names(&vaults, &hsms),
+            [
+                "management.localhost",
+                "graph.localhost",
+                "dev.vault.localhost",
+                "team.vault.localhost",
+                "devhsm.managedhsm.localhost"
+            ]
         );
         assert_eq!(
-            Naming::Azure.host_names(&vaults),
+            Naming::Azure.host_names(&vaults, &hsms),
             [
                 "login.microsoftonline.com",
                 "management.azure.com",
                 "graph.microsoft.com",
                 "dev.vault.azure.net",
-                "team.vault.azure.net"
+                "team.vault.azure.net",
+                "devhsm.managedhsm.azure.net"
             ]
         );
     }

@@ -1,9 +1,13 @@
 //! The public URLs of a running server, derived from its host names and the port it listens on.
 
+use strongroom_core::directory::{Vault, VaultKind};
 use uuid::Uuid;
 
 /// Key Vault's own application id, which Entra also accepts as the audience of vault tokens.
 pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+
+/// Managed HSM's application id, which Entra also accepts as the audience of Managed HSM tokens.
+pub const MANAGED_HSM_APP_ID: &str = "589d5083-6f11-4d30-a62a-a4b316a14abf";
 
 /// Microsoft Graph's resource name in Azure.
 pub const AZURE_GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
@@ -20,6 +24,8 @@ pub struct HostNames<'a> {
     pub login: &'a str,
     /// Every `{vault}.{vault_domain}` is a vault.
     pub vault_domain: &'a str,
+    /// Every `{hsm}.{managed_hsm_domain}` is a Managed HSM.
+    pub managed_hsm_domain: &'a str,
     /// Resource Manager's host: its origin is the management resource.
     pub management: &'a str,
     /// Microsoft Graph's host: its origin is the Graph resource.
@@ -31,6 +37,7 @@ pub struct HostNames<'a> {
 pub struct Endpoints {
     login_host: String,
     vault_domain: String,
+    managed_hsm_domain: String,
     management_host: String,
     graph_host: String,
     port: u16,
@@ -38,6 +45,8 @@ pub struct Endpoints {
     login_origin: String,
     /// `https://{vault_domain}[:port]`, built once: every vault request checks a token's audience against it.
     vault_origin: String,
+    /// `https://{managed_hsm_domain}[:port]`: the audience of Managed HSM tokens.
+    managed_hsm_origin: String,
     /// `https://{management_host}[:port]`: Resource Manager's URL and token audience.
     management_origin: String,
     /// `https://{graph_host}[:port]`: Graph's URL and token audience.
@@ -50,11 +59,13 @@ impl Endpoints {
         Self {
             login_host: hosts.login.to_owned(),
             vault_domain: hosts.vault_domain.to_owned(),
+            managed_hsm_domain: hosts.managed_hsm_domain.to_owned(),
             management_host: hosts.management.to_owned(),
             graph_host: hosts.graph.to_owned(),
             port,
             login_origin: origin(hosts.login, port),
             vault_origin: origin(hosts.vault_domain, port),
+            managed_hsm_origin: origin(hosts.managed_hsm_domain, port),
             management_origin: origin(hosts.management, port),
             graph_origin: origin(hosts.graph, port),
         }
@@ -104,15 +115,44 @@ impl Endpoints {
         &self.vault_origin
     }
 
+    /// The resource of vaults of `kind`: the audience of their tokens and their challenge's `resource`.
+    pub fn resource_of(&self, kind: VaultKind) -> &str {
+        match kind {
+            VaultKind::Vault => &self.vault_origin,
+            VaultKind::ManagedHsm => &self.managed_hsm_origin,
+        }
+    }
+
     /// The URL of the vault `name`.
     pub fn vault_url(&self, name: &str) -> String {
         self.origin(&format!("{name}.{}", self.vault_domain))
     }
 
+    /// The URL of `vault`, a key vault or a Managed HSM.
+    pub fn url_of(&self, vault: &Vault) -> String {
+        let domain = match vault.kind {
+            VaultKind::Vault => &self.vault_domain,
+            VaultKind::ManagedHsm => &self.managed_hsm_domain,
+        };
+        self.origin(&format!("{}.{domain}", vault.name))
+    }
+
     /// The vault a host name addresses, if it is `{vault}.{vault_domain}` with a one-label vault part.
     pub fn vault_name<'a>(&self, host_name: &'a str) -> Option<&'a str> {
-        let prefix = host_name.strip_suffix(self.vault_domain.as_str())?.strip_suffix('.')?;
-        (!prefix.is_empty() && !prefix.contains('.')).then_some(prefix)
+        one_label_under(host_name, &self.vault_domain)
+    }
+
+    /// The vault or Managed HSM a host name addresses, and which of the two it is.
+    pub fn addressed<'a>(&self, host_name: &'a str) -> Option<(&'a str, VaultKind)> {
+        match one_label_under(host_name, &self.managed_hsm_domain) {
+            Some(name) => Some((name, VaultKind::ManagedHsm)),
+            None => self.vault_name(host_name).map(|name| (name, VaultKind::Vault)),
+        }
+    }
+
+    /// The Managed HSM domain: every `{hsm}.{managed_hsm_domain}` is a Managed HSM of this server.
+    pub fn managed_hsm_domain(&self) -> &str {
+        &self.managed_hsm_domain
     }
 
     /// The port.
@@ -136,6 +176,12 @@ impl Endpoints {
     }
 }
 
+/// The first label of `host_name` when the rest is `domain` and it is one label.
+fn one_label_under<'a>(host_name: &'a str, domain: &str) -> Option<&'a str> {
+    let prefix = host_name.strip_suffix(domain)?.strip_suffix('.')?;
+    (!prefix.is_empty() && !prefix.contains('.')).then_some(prefix)
+}
+
 /// `https://{host}`, with the port unless it is 443.
 fn origin(host: &str, port: u16) -> String {
     match port {
@@ -152,6 +198,7 @@ mod tests {
         let hosts = HostNames {
             login: "login.localhost",
             vault_domain: "vault.localhost",
+            managed_hsm_domain: "managedhsm.localhost",
             management: "management.localhost",
             graph: "graph.localhost",
         };
@@ -192,5 +239,9 @@ mod tests {
         assert_eq!(e.vault_name("a.b.vault.localhost"), None);
         assert_eq!(e.vault_name("devvault.localhost"), None);
         assert_eq!(e.vault_name("localhost"), None);
+        assert_eq!(e.addressed("dev.vault.localhost"), Some(("dev", VaultKind::Vault)));
+        assert_eq!(e.addressed("keys.managedhsm.localhost"), Some(("keys", VaultKind::ManagedHsm)));
+        assert_eq!(e.addressed("managedhsm.localhost"), None);
+        assert_eq!(e.resource_of(VaultKind::ManagedHsm), "https://managedhsm.localhost:8443");
     }
 }

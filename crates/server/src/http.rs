@@ -419,8 +419,8 @@ async fn dispatch(
         .or_else(|| request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
         .unwrap_or_default();
     let host_name = host_name(&host).to_ascii_lowercase();
-    match state.endpoints.vault_name(&host_name).map(str::to_owned) {
-        Some(vault_name) => vault::handle(state, connection, &host, &vault_name, request).await,
+    match state.endpoints.addressed(&host_name).map(|(name, kind)| (name.to_owned(), kind)) {
+        Some((vault_name, kind)) => vault::handle(state, connection, &host, &vault_name, kind, request).await,
         None if portal::serves(request.uri().path()) => {
             // Boxed, as the management API's: a portal page's future is large.
             Box::pin(portal::handle(state, connection, identity, request)).await

@@ -217,6 +217,7 @@ impl Installation {
         let hosts = HostNames {
             login: &self.settings.login_host,
             vault_domain: &self.settings.vault_domain,
+            managed_hsm_domain: &self.settings.managed_hsm_domain,
             management: &self.settings.management_host,
             graph: &self.settings.graph_host,
         };

@@ -76,6 +76,8 @@ fn host_names(settings: &ServerSettings) -> Vec<String> {
         settings.graph_host.clone(),
         settings.vault_domain.clone(),
         format!("*.{}", settings.vault_domain),
+        settings.managed_hsm_domain.clone(),
+        format!("*.{}", settings.managed_hsm_domain),
     ];
     names.dedup();
     names

@@ -53,6 +53,7 @@ fn desired() -> DesiredState {
                 enabled: true,
             }],
             vaults: vec![DesiredVault {
+                kind: VaultKind::Vault,
                 name: "billing".into(),
                 authorization: AuthorizationModel::Rbac,
                 soft_delete_retention_days: 90,

@@ -130,6 +130,81 @@ actions! {
     /// Create a secret or a new version.
     SecretsSet = (Data, "Microsoft.KeyVault/vaults/secrets/setSecret/action"),
 
+    /// Managed HSM: read keys (public parts) and their versions.
+    HsmKeysRead = (Data, "Microsoft.KeyVault/managedHsm/keys/read/action"),
+    /// Managed HSM: change a key's properties or its rotation policy.
+    HsmKeysWrite = (Data, "Microsoft.KeyVault/managedHsm/keys/write/action"),
+    /// Managed HSM: create a key.
+    HsmKeysCreate = (Data, "Microsoft.KeyVault/managedHsm/keys/create"),
+    /// Managed HSM: delete a key.
+    HsmKeysDelete = (Data, "Microsoft.KeyVault/managedHsm/keys/delete"),
+    /// Managed HSM: rotate a key.
+    HsmKeysRotate = (Data, "Microsoft.KeyVault/managedHsm/keys/rotate/action"),
+    /// Managed HSM: import a key.
+    HsmKeysImport = (Data, "Microsoft.KeyVault/managedHsm/keys/import/action"),
+    /// Managed HSM: release an exportable key.
+    HsmKeysRelease = (Data, "Microsoft.KeyVault/managedHsm/keys/release/action"),
+    /// Managed HSM: export a key (set it exportable).
+    HsmKeysExport = (Data, "Microsoft.KeyVault/managedHsm/keys/export/action"),
+    /// Managed HSM: back one key up.
+    HsmKeysBackup = (Data, "Microsoft.KeyVault/managedHsm/keys/backup/action"),
+    /// Managed HSM: restore one key, from its backup or from a full backup.
+    HsmKeysRestore = (Data, "Microsoft.KeyVault/managedHsm/keys/restore/action"),
+    /// Managed HSM: encrypt with a key.
+    HsmKeysEncrypt = (Data, "Microsoft.KeyVault/managedHsm/keys/encrypt/action"),
+    /// Managed HSM: decrypt with a key.
+    HsmKeysDecrypt = (Data, "Microsoft.KeyVault/managedHsm/keys/decrypt/action"),
+    /// Managed HSM: wrap a key.
+    HsmKeysWrap = (Data, "Microsoft.KeyVault/managedHsm/keys/wrap/action"),
+    /// Managed HSM: unwrap a key.
+    HsmKeysUnwrap = (Data, "Microsoft.KeyVault/managedHsm/keys/unwrap/action"),
+    /// Managed HSM: sign with a key.
+    HsmKeysSign = (Data, "Microsoft.KeyVault/managedHsm/keys/sign/action"),
+    /// Managed HSM: verify with a key.
+    HsmKeysVerify = (Data, "Microsoft.KeyVault/managedHsm/keys/verify/action"),
+    /// Managed HSM: read deleted keys.
+    HsmDeletedKeysRead = (Data, "Microsoft.KeyVault/managedHsm/keys/deletedKeys/read/action"),
+    /// Managed HSM: recover a deleted key.
+    HsmDeletedKeysRecover = (Data, "Microsoft.KeyVault/managedHsm/keys/deletedKeys/recover/action"),
+    /// Managed HSM: purge a deleted key.
+    HsmDeletedKeysPurge = (Data, "Microsoft.KeyVault/managedHsm/keys/deletedKeys/delete"),
+    /// Managed HSM: draw random bytes.
+    HsmRandomBytes = (Data, "Microsoft.KeyVault/managedHsm/rng/action"),
+    /// Managed HSM: read local role assignments.
+    HsmRoleAssignmentsRead = (Data, "Microsoft.KeyVault/managedHsm/roleAssignments/read/action"),
+    /// Managed HSM: create local role assignments.
+    HsmRoleAssignmentsWrite = (Data, "Microsoft.KeyVault/managedHsm/roleAssignments/write/action"),
+    /// Managed HSM: delete local role assignments.
+    HsmRoleAssignmentsDelete = (Data, "Microsoft.KeyVault/managedHsm/roleAssignments/delete/action"),
+    /// Managed HSM: read local role definitions.
+    HsmRoleDefinitionsRead = (Data, "Microsoft.KeyVault/managedHsm/roleDefinitions/read/action"),
+    /// Managed HSM: create or change local custom roles.
+    HsmRoleDefinitionsWrite = (Data, "Microsoft.KeyVault/managedHsm/roleDefinitions/write/action"),
+    /// Managed HSM: delete local custom roles.
+    HsmRoleDefinitionsDelete = (Data, "Microsoft.KeyVault/managedHsm/roleDefinitions/delete/action"),
+    /// Managed HSM: start a full backup.
+    HsmBackupStart = (Data, "Microsoft.KeyVault/managedHsm/backup/start/action"),
+    /// Managed HSM: read a full backup's status.
+    HsmBackupStatus = (Data, "Microsoft.KeyVault/managedHsm/backup/status/action"),
+    /// Managed HSM: start a full or selective restore.
+    HsmRestoreStart = (Data, "Microsoft.KeyVault/managedHsm/restore/start/action"),
+    /// Managed HSM: read a restore's status.
+    HsmRestoreStatus = (Data, "Microsoft.KeyVault/managedHsm/restore/status/action"),
+    /// Managed HSM: read its settings.
+    HsmSettingsRead = (Data, "Microsoft.KeyVault/managedHsm/settings/read/action"),
+    /// Managed HSM: change its settings.
+    HsmSettingsWrite = (Data, "Microsoft.KeyVault/managedHsm/settings/write/action"),
+    /// Managed HSM: download the security domain.
+    HsmSecurityDomainDownload = (Data, "Microsoft.KeyVault/managedHsm/securitydomain/download/action"),
+    /// Managed HSM: read the security domain download's status.
+    HsmSecurityDomainDownloadRead = (Data, "Microsoft.KeyVault/managedHsm/securitydomain/download/read"),
+    /// Managed HSM: upload a security domain.
+    HsmSecurityDomainUpload = (Data, "Microsoft.KeyVault/managedHsm/securitydomain/upload/action"),
+    /// Managed HSM: read the security domain upload's status.
+    HsmSecurityDomainUploadRead = (Data, "Microsoft.KeyVault/managedHsm/securitydomain/upload/read"),
+    /// Managed HSM: read the transfer key a security domain is uploaded under.
+    HsmSecurityDomainTransferKeyRead = (Data, "Microsoft.KeyVault/managedHsm/securitydomain/transferkey/read"),
+
     /// Read a vault's properties.
     VaultsRead = (Control, "Microsoft.KeyVault/vaults/read"),
     /// Create a vault or change its properties, network rules included.
@@ -138,6 +213,12 @@ actions! {
     VaultsDelete = (Control, "Microsoft.KeyVault/vaults/delete"),
     /// Change a vault's access policies.
     VaultAccessPoliciesWrite = (Control, "Microsoft.KeyVault/vaults/accessPolicies/write"),
+    /// Read a Managed HSM's properties.
+    ManagedHsmsRead = (Control, "Microsoft.KeyVault/managedHSMs/read"),
+    /// Create a Managed HSM or change its properties.
+    ManagedHsmsWrite = (Control, "Microsoft.KeyVault/managedHSMs/write"),
+    /// Delete a Managed HSM.
+    ManagedHsmsDelete = (Control, "Microsoft.KeyVault/managedHSMs/delete"),
     /// Read deleted vaults.
     DeletedVaultsRead = (Control, "Microsoft.KeyVault/locations/deletedVaults/read"),
     /// Purge a deleted vault.

@@ -8,6 +8,7 @@
 use uuid::Uuid;
 
 pub mod action;
+pub mod hsm;
 pub mod roles;
 
 pub use action::{Action, ActionSet};
@@ -52,6 +53,8 @@ pub enum Scope {
     Tenant,
     /// The whole vault.
     Vault,
+    /// Every object of one collection (Managed HSM's `/keys`).
+    Collection(Collection),
     /// One object.
     Object {
         /// Its collection.
@@ -80,6 +83,7 @@ impl Scope {
     fn covers(&self, target: &Target<'_>) -> bool {
         match self {
             Scope::Tenant | Scope::Vault => true,
+            Scope::Collection(collection) => target.collection == *collection,
             Scope::Object { collection, name } => {
                 target.collection == *collection && target.name.is_some_and(|n| n.eq_ignore_ascii_case(name))
             }
@@ -91,7 +95,10 @@ impl Scope {
     fn covers_resource(&self, resource: &Scope) -> bool {
         match (self, resource) {
             (Scope::Tenant, _) => true,
-            (Scope::Vault, Scope::Vault | Scope::Object { .. }) => true,
+            (Scope::Vault, Scope::Vault | Scope::Collection(_) | Scope::Object { .. }) => true,
+            (Scope::Collection(collection), Scope::Collection(c) | Scope::Object { collection: c, .. }) => {
+                collection == c
+            }
             (Scope::Object { collection, name }, Scope::Object { collection: c, name: n }) => {
                 collection == c && name.eq_ignore_ascii_case(n)
             }
@@ -105,6 +112,7 @@ impl Scope {
         match self {
             Scope::Tenant => "/".to_owned(),
             Scope::Vault => String::new(),
+            Scope::Collection(collection) => collection.as_str().to_owned(),
             Scope::Object { collection, name } => format!("{}/{name}", collection.as_str()),
         }
     }

@@ -40,6 +40,13 @@ pub enum RoleKind {
         /// The tenant that owns it.
         tenant_id: Uuid,
     },
+    /// A role a Managed HSM defined; it can be assigned in that HSM only.
+    HsmCustom {
+        /// The tenant of the HSM.
+        tenant_id: Uuid,
+        /// The HSM that owns it.
+        hsm_id: Uuid,
+    },
 }
 
 /// A role definition with its compiled action set.

@@ -1,11 +1,12 @@
 //! The `[[tenant]]` sections of the configuration file and their checks: what becomes the desired state.
 
 use super::*;
-use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Sku, validate_resource_group_name};
+use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Sku, VaultKind, validate_resource_group_name};
 use strongroom_core::events::{
     DeliverySchema, EventSubscription, MAX_DELIVERY_ATTEMPTS, MAX_EVENT_TTL_MINUTES, SubscriptionSource,
 };
 use strongroom_core::provision::DesiredSubscription;
+use strongroom_core::rbac::{find_role, hsm};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,8 @@ pub(super) struct TenantSection {
     managed_identity: Vec<ManagedIdentitySection>,
     #[serde(default)]
     vault: Vec<VaultSection>,
+    #[serde(default)]
+    managed_hsm: Vec<ManagedHsmSection>,
     #[serde(default)]
     service_principal: Vec<ServicePrincipalSection>,
     #[serde(default)]
@@ -186,6 +189,24 @@ struct VaultSection {
     event_subscription: Vec<EventSubscriptionSection>,
 }
 
+/// `[[tenant.managed_hsm]]`: a Managed HSM, its initial administrators and its local role assignments.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManagedHsmSection {
+    name: Spanned<String>,
+    /// Principals given Managed HSM Administrator at `/` (Azure's `initialAdminObjectIds`).
+    #[serde(default)]
+    administrators: Vec<String>,
+    soft_delete_retention_days: Option<Spanned<u32>>,
+    purge_protection: Option<bool>,
+    public_network_access: Option<Spanned<String>>,
+    network: Option<NetworkSection>,
+    #[serde(default)]
+    role_assignment: Vec<RoleAssignmentSection>,
+    subscription: Option<String>,
+    resource_group: Option<Spanned<String>>,
+}
+
 /// `[[tenant.vault.event_subscription]]`: an Event Grid subscription of the vault, delivered to a webhook.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,7 +321,11 @@ impl TenantSection {
                 a.validate(&custom_roles)
             })
             .collect::<Result<_, _>>()?;
-        let vaults = self.vault.into_iter().map(|v| v.validate(subnets, &custom_roles)).collect::<Result<_, _>>()?;
+        let mut vaults: Vec<DesiredVault> =
+            self.vault.into_iter().map(|v| v.validate(subnets, &custom_roles)).collect::<Result<_, _>>()?;
+        for hsm in self.managed_hsm {
+            vaults.push(hsm.validate(subnets)?);
+        }
         let users = self
             .user
             .into_iter()
@@ -490,20 +515,10 @@ impl VaultSection {
                 })
             })
             .collect::<Result<_, Located>>()?;
-        let public_network_access = match &self.public_network_access {
-            None => true,
-            Some(v) if v.get_ref().eq_ignore_ascii_case("enabled") => true,
-            Some(v) if v.get_ref().eq_ignore_ascii_case("disabled") => false,
-            Some(v) => return Err(at(v, "`public_network_access` is \"enabled\" or \"disabled\"")),
-        };
         validate_vault_name(self.name.get_ref()).map_err(|e| at(&self.name, e.message()))?;
-        let soft_delete_retention_days = match self.soft_delete_retention_days {
-            None => 90,
-            Some(v) if (7..=90).contains(v.get_ref()) => v.into_inner(),
-            Some(v) => return Err(at(&v, "`soft_delete_retention_days` must be between 7 and 90")),
-        };
-        let mut network = self.network.map(|n| n.validate(subnets)).transpose()?.unwrap_or_default();
-        network.public_network_access = public_network_access;
+        let soft_delete_retention_days = retention_days(self.soft_delete_retention_days)?;
+        let network = firewall(self.network, self.public_network_access.as_ref(), subnets)?;
+        let resource_group = resource_group(self.resource_group)?;
         let role_assignments =
             self.role_assignment.into_iter().map(|a| a.validate(custom_roles)).collect::<Result<_, Located>>()?;
         let secrets = self.secret.into_iter().map(|s| DesiredSecret { name: s.name, value: s.value }).collect();
@@ -516,19 +531,13 @@ impl VaultSection {
             }
             event_subscriptions.push(subscription);
         }
-        let resource_group = match self.resource_group {
-            None => DEFAULT_RESOURCE_GROUP.to_owned(),
-            Some(group) => {
-                validate_resource_group_name(group.get_ref()).map_err(|e| at(&group, e.message()))?;
-                group.into_inner()
-            }
-        };
         let sku = match &self.sku {
             None => Sku::Standard,
             Some(sku) => Sku::parse(sku.get_ref()).map_err(|e| at(sku, e.message()))?,
         };
         Ok(DesiredVault {
             name: self.name.into_inner(),
+            kind: VaultKind::Vault,
             authorization,
             soft_delete_retention_days,
             purge_protection: self.purge_protection.unwrap_or(false),
@@ -541,6 +550,89 @@ impl VaultSection {
             sku,
             event_subscriptions,
         })
+    }
+}
+
+impl ManagedHsmSection {
+    fn validate(self, subnets: &[Subnet]) -> Result<DesiredVault, Located> {
+        validate_vault_name(self.name.get_ref()).map_err(|e| at(&self.name, e.message()))?;
+        let administrators = self.administrators.into_iter().map(|principal| DesiredRoleAssignment {
+            principal,
+            principal_type: None,
+            role: "Managed HSM Administrator".to_owned(),
+            scope: Scope::Vault,
+        });
+        let declared = self.role_assignment.into_iter().map(|a| {
+            let role = a.role.get_ref();
+            if find_role(hsm::built_in_roles(), role).is_none() {
+                return Err(at(
+                    &a.role,
+                    format!("unknown role '{role}': use a Managed HSM built-in role's name or id"),
+                ));
+            }
+            let scope = match &a.scope {
+                None => Scope::Vault,
+                Some(s) => {
+                    hsm::parse_scope(s.get_ref()).ok_or_else(|| at(s, "`scope` is `/`, `/keys` or `/keys/{name}`"))?
+                }
+            };
+            let principal_type = principal_kind(a.principal_type.as_ref())?;
+            Ok(DesiredRoleAssignment { principal: a.principal, principal_type, role: a.role.into_inner(), scope })
+        });
+        let role_assignments = administrators.map(Ok).chain(declared).collect::<Result<Vec<_>, Located>>()?;
+        Ok(DesiredVault {
+            name: self.name.into_inner(),
+            kind: VaultKind::ManagedHsm,
+            authorization: AuthorizationModel::Rbac,
+            soft_delete_retention_days: retention_days(self.soft_delete_retention_days)?,
+            purge_protection: self.purge_protection.unwrap_or(false),
+            network: firewall(self.network, self.public_network_access.as_ref(), subnets)?,
+            role_assignments,
+            access_policies: Vec::new(),
+            secrets: Vec::new(),
+            subscription: self.subscription,
+            resource_group: resource_group(self.resource_group)?,
+            // Every key of an HSM is a hardware key; it is billed as Standard_B1, which holds what premium does.
+            sku: Sku::Premium,
+            event_subscriptions: Vec::new(),
+        })
+    }
+}
+
+/// `soft_delete_retention_days`, 90 unless given.
+fn retention_days(days: Option<Spanned<u32>>) -> Result<u32, Located> {
+    match days {
+        None => Ok(90),
+        Some(v) if (7..=90).contains(v.get_ref()) => Ok(v.into_inner()),
+        Some(v) => Err(at(&v, "`soft_delete_retention_days` must be between 7 and 90")),
+    }
+}
+
+/// The firewall of a vault or an HSM: its `network` table and `public_network_access`.
+fn firewall(
+    network: Option<NetworkSection>,
+    public_network_access: Option<&Spanned<String>>,
+    subnets: &[Subnet],
+) -> Result<NetworkRules, Located> {
+    let public_network_access = match public_network_access {
+        None => true,
+        Some(v) if v.get_ref().eq_ignore_ascii_case("enabled") => true,
+        Some(v) if v.get_ref().eq_ignore_ascii_case("disabled") => false,
+        Some(v) => return Err(at(v, "`public_network_access` is \"enabled\" or \"disabled\"")),
+    };
+    let mut network = network.map(|n| n.validate(subnets)).transpose()?.unwrap_or_default();
+    network.public_network_access = public_network_access;
+    Ok(network)
+}
+
+/// The resource group a vault or an HSM is filed in, the default one unless given.
+fn resource_group(group: Option<Spanned<String>>) -> Result<String, Located> {
+    match group {
+        None => Ok(DEFAULT_RESOURCE_GROUP.to_owned()),
+        Some(group) => {
+            validate_resource_group_name(group.get_ref()).map_err(|e| at(&group, e.message()))?;
+            Ok(group.into_inner())
+        }
     }
 }
 

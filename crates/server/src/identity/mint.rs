@@ -1,10 +1,10 @@
 //! Minting access tokens for a principal, shared by every grant and the managed-identity endpoints.
 
-use strongroom_core::directory::{Directory, Principal};
+use strongroom_core::directory::{Directory, Principal, VaultKind};
 use strongroom_core::token::{AccessClaims, IdClaims, group_claims};
 use uuid::Uuid;
 
-use crate::endpoints::KEY_VAULT_APP_ID;
+use crate::endpoints::{KEY_VAULT_APP_ID, MANAGED_HSM_APP_ID};
 use crate::state::AppState;
 
 /// How the client proved itself, as Entra's `appidacr`/`azpacr` say it.
@@ -156,14 +156,17 @@ fn sign(state: &AppState, claims: &impl serde::Serialize, now: i64, lifetime: u6
     }
 }
 
-/// The audience for a requested resource, if it is one this server issues tokens for: the vault resource,
-/// named as such (a trailing slash is tolerated) or by Key Vault's application id; or the management API,
-/// by this server's Resource Manager or Graph URL or any of the names Azure's go by.
+/// The audience for a requested resource, if it is one this server issues tokens for: the vault resource or
+/// the Managed HSM resource, named as such (a trailing slash is tolerated) or by Key Vault's or Managed HSM's
+/// application id; or the management API, by this server's Resource Manager or Graph URL or any of the names
+/// Azure's go by.
 pub fn audience_for(state: &AppState, resource: &str) -> Option<String> {
-    let vault = state.endpoints.vault_resource();
     let requested = resource.trim_end_matches('/');
-    if requested.eq_ignore_ascii_case(vault) || requested.eq_ignore_ascii_case(KEY_VAULT_APP_ID) {
-        return Some(vault.to_owned());
+    for (kind, app_id) in [(VaultKind::Vault, KEY_VAULT_APP_ID), (VaultKind::ManagedHsm, MANAGED_HSM_APP_ID)] {
+        let own = state.endpoints.resource_of(kind);
+        if requested.eq_ignore_ascii_case(own) || requested.eq_ignore_ascii_case(app_id) {
+            return Some(own.to_owned());
+        }
     }
     state.endpoints.management_audiences().into_iter().find(|m| m.eq_ignore_ascii_case(requested)).map(str::to_owned)
 }

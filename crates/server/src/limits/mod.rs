@@ -382,6 +382,7 @@ mod tests {
     fn vault(id: u128, subscription: u128) -> Vault {
         Vault {
             id: Uuid::from_u128(id),
+            kind: Default::default(),
             tenant_id: Uuid::from_u128(subscription),
             name: format!("vault-{id}"),
             authorization: AuthorizationModel::Rbac,

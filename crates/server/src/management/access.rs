@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{PrincipalKind, Vault};
+use strongroom_core::directory::{PrincipalKind, Vault, VaultKind};
 use strongroom_core::rbac::{
     Action, Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope, built_in_roles,
 };
@@ -64,7 +64,8 @@ fn tenant_assignments<'a>(cx: &Context<'_>, directory: &'a strongroom_core::dire
     let tenant = cx.tenant.id;
     let at_tenant = directory.tenant_role_assignments(tenant).iter().map(|a| Placed { vault: None, assignment: a });
     let in_vaults =
-        directory.vaults().iter().filter(|v| v.tenant_id == tenant).flat_map(|v| {
+        // A Managed HSM's assignments are its local RBAC's, managed on its data plane, not here.
+        directory.vaults().iter().filter(|v| v.kind == VaultKind::Vault && v.tenant_id == tenant).flat_map(|v| {
             directory.role_assignments(v.id).iter().map(move |a| Placed { vault: Some(v), assignment: a })
         });
     at_tenant.chain(in_vaults).filter(|p| p.assignment.role.kind != RoleKind::Directory).collect()

@@ -35,7 +35,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strongroom_core::directory::Change;
-use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Directory, Subscription, Tenant, Vault};
+use strongroom_core::directory::{DEFAULT_RESOURCE_GROUP, Directory, Subscription, Tenant, Vault, VaultKind};
 use strongroom_core::network::ClientAddress;
 use strongroom_core::rbac::{self, Action, RoleDefinition, Scope};
 use strongroom_core::token::{AccessClaims, Expected};
@@ -187,6 +187,7 @@ impl Context<'_> {
         let group = self.resource_group.as_deref().unwrap_or(DEFAULT_RESOURCE_GROUP);
         self.directory
             .vault(name)
+            .filter(|v| v.kind == VaultKind::Vault)
             .filter(|v| v.tenant_id == self.tenant.id && v.subscription_id == self.subscription_id())
             .filter(|v| v.resource_group.eq_ignore_ascii_case(group))
             .cloned()

@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use strongroom_core::directory::{DEFAULT_LOCATION, Subscription};
+use strongroom_core::directory::{DEFAULT_LOCATION, Subscription, VaultKind};
 use strongroom_core::rbac::{Action, Scope};
 use strongroom_proto::arm::{
     CloudAuthentication, CloudMetadata, CloudSuffixes, GenericResource, ListResult, LocationMetadata, LocationResource,
@@ -185,7 +185,10 @@ pub fn resources(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     let (tenant, subscription) = (cx.tenant.id, cx.subscription_id());
     let group = cx.resource_group.clone().or(filter.resource_group.clone());
     let mut value = Vec::new();
-    let in_scope = directory.vaults().iter().filter(|v| v.tenant_id == tenant && v.subscription_id == subscription);
+    let in_scope = directory
+        .vaults()
+        .iter()
+        .filter(|v| v.kind == VaultKind::Vault && v.tenant_id == tenant && v.subscription_id == subscription);
     for vault in in_scope {
         if group.as_deref().is_some_and(|g| !g.eq_ignore_ascii_case(&vault.resource_group))
             || filter.name.as_deref().is_some_and(|n| !n.eq_ignore_ascii_case(&vault.name))

@@ -7,7 +7,7 @@
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use strongroom_core::directory::{
-    AuthorizationModel, Change, DeletedVault, Sku, Vault, validate_location, validate_vault_name,
+    AuthorizationModel, Change, DeletedVault, Sku, Vault, VaultKind, validate_location, validate_vault_name,
 };
 use strongroom_core::events::{Happening, VaultEvent};
 use strongroom_core::network::{
@@ -54,7 +54,10 @@ fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     let (tenant, subscription) = (cx.tenant.id, cx.subscription_id());
     let group = cx.resource_group.clone();
     let mut value = Vec::new();
-    let listed = directory.vaults().iter().filter(|v| v.tenant_id == tenant && v.subscription_id == subscription);
+    let listed = directory
+        .vaults()
+        .iter()
+        .filter(|v| v.kind == VaultKind::Vault && v.tenant_id == tenant && v.subscription_id == subscription);
     for vault in listed.filter(|v| group.as_deref().is_none_or(|g| v.resource_group.eq_ignore_ascii_case(g))) {
         if cx.authorize(Action::VaultsRead, Some(vault), &Scope::Vault, None).is_ok() {
             value.push(to_resource(cx, vault));
@@ -115,6 +118,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
     };
     let base = existing.clone().unwrap_or_else(|| Vault {
         id: Uuid::new_v4(),
+        kind: VaultKind::Vault,
         tenant_id: cx.tenant.id,
         name: name.to_owned(),
         authorization: AuthorizationModel::Rbac,

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use serde::Deserialize;
 use serde_json::Value;
+use strongroom_core::directory::VaultKind;
 use strongroom_core::first_party::PORTAL;
 use tower::ServiceExt;
 
@@ -155,7 +156,8 @@ impl Backend<'_> {
         let response = match service {
             Service::Vault(name) => {
                 let host = uri.trim_start_matches("https://").split('/').next().unwrap_or_default().to_owned();
-                vault::handle(state, self.connection.clone(), &host, &name.to_ascii_lowercase(), request).await
+                let (name, kind) = (name.to_ascii_lowercase(), VaultKind::Vault);
+                vault::handle(state, self.connection.clone(), &host, &name, kind, request).await
             }
             Service::Management | Service::Graph => {
                 Box::pin(management::handle(state, self.connection.client, request)).await

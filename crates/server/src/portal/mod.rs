@@ -82,7 +82,9 @@ impl Visit<'_> {
     /// and permission model; what the person may do there is decided by each call). Another tenant's vault is
     /// not found, as one that does not exist.
     pub fn vault(&self, name: &str) -> Option<Vault> {
-        self.state.directory().vault(name).filter(|v| v.tenant_id == self.session.tenant_id).cloned()
+        let directory = self.state.directory();
+        let vault = directory.vault(name).filter(|v| v.kind == strongroom_core::directory::VaultKind::Vault);
+        vault.filter(|v| v.tenant_id == self.session.tenant_id).cloned()
     }
 }
 

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use strongroom_core::directory::Vault;
+use strongroom_core::directory::{Vault, VaultKind};
 use strongroom_core::token::{AccessClaims, Expected};
 use uuid::Uuid;
 
 use super::error::VaultError;
 use super::{ConnectionInfo, challenge};
-use crate::endpoints::KEY_VAULT_APP_ID;
+use crate::endpoints::{KEY_VAULT_APP_ID, MANAGED_HSM_APP_ID};
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -35,8 +35,13 @@ pub fn validate(
     token: &str,
 ) -> Result<Caller, VaultError> {
     let issuer = state.endpoints.issuer(vault.tenant_id);
-    let resource = state.endpoints.vault_resource();
-    let expected = Expected { issuer: &issuer, audiences: &[resource, KEY_VAULT_APP_ID], tenant_id: vault.tenant_id };
+    // A vault's tokens never open a Managed HSM, nor an HSM's a vault: each kind has its own resource.
+    let resource = state.endpoints.resource_of(vault.kind);
+    let app_id = match vault.kind {
+        VaultKind::Vault => KEY_VAULT_APP_ID,
+        VaultKind::ManagedHsm => MANAGED_HSM_APP_ID,
+    };
+    let expected = Expected { issuer: &issuer, audiences: &[resource, app_id], tenant_id: vault.tenant_id };
     let refuse = |reason: &str| VaultError::invalid_token(reason, challenge::header_value(&state.endpoints, vault));
     let keys = state.keys.get();
     let claims = connection

@@ -8,12 +8,13 @@ use strongroom_core::directory::Vault;
 use super::error::VaultError;
 use crate::endpoints::Endpoints;
 
-/// The `WWW-Authenticate` value for `vault`: its tenant's authority and the vault resource.
+/// The `WWW-Authenticate` value for `vault`: its tenant's authority and the resource of its kind (vaults',
+/// or Managed HSMs').
 pub fn header_value(endpoints: &Endpoints, vault: &Vault) -> String {
     format!(
         "Bearer authorization=\"{}\", resource=\"{}\"",
         endpoints.authority(vault.tenant_id),
-        endpoints.vault_resource()
+        endpoints.resource_of(vault.kind)
     )
 }
 

@@ -57,6 +57,16 @@ impl VaultError {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner("ForbiddenByRbac")
     }
 
+    /// 409 with a specific code: what the request would create exists already.
+    pub fn conflict(code: &'static str, message: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 403 AccessDenied, as Managed HSM answers it: no local role assignment grants the operation.
+    pub fn local_rbac_denied(message: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "AccessDenied", message)
+    }
+
     /// 403 AccessDenied: the vault's access policies do not grant the operation.
     pub fn access_denied(message: String) -> Self {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner("AccessDenied")

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
+use strongroom_core::directory::VaultKind;
 use strongroom_core::key::{
     CipherInput, Curve, EncryptionAlgorithm, KeySpec, KeyType, PrivateJwk, PrivateKey, SignatureAlgorithm,
 };
@@ -360,11 +361,16 @@ fn unseal(version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultErro
     Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
 }
 
-/// Refuses a key type the vault's SKU does not hold: `-HSM` keys need a premium vault, as in Azure.
-fn vault_holds(cx: &Context<'_>, kty: KeyType) -> Result<(), VaultError> {
-    match cx.vault.sku.holds(kty) {
-        true => Ok(()),
-        false => Err(VaultError::forbidden("Hardware key operation not allowed on standard vault.".to_owned())),
+/// The key type a request for `kty` gets here: in a Managed HSM every key is a hardware key (`RSA` is made
+/// `RSA-HSM`, as Managed HSM does); a vault refuses a type its SKU does not hold (`-HSM` keys need a premium
+/// vault, as in Azure).
+fn key_type_in(cx: &Context<'_>, kty: KeyType) -> Result<KeyType, VaultError> {
+    match cx.vault.kind {
+        VaultKind::ManagedHsm => Ok(kty.hsm()),
+        VaultKind::Vault if cx.vault.sku.holds(kty) => Ok(kty),
+        VaultKind::Vault => {
+            Err(VaultError::forbidden("Hardware key operation not allowed on standard vault.".to_owned()))
+        }
     }
 }
 
@@ -373,8 +379,7 @@ pub async fn create(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
     object::validate_name(name)?;
     let params: KeyCreateParameters = parse_body(body, "KeyCreateParameters")?;
     let kty = params.kty.as_deref().ok_or_else(|| VaultError::bad_parameter("The key type 'kty' is required."))?;
-    let kty = KeyType::parse(kty)?;
-    vault_holds(cx, kty)?;
+    let kty = key_type_in(cx, KeyType::parse(kty)?)?;
     let crv = params.crv.as_deref().map(Curve::parse).transpose()?;
     let spec = KeySpec { kty, size: params.key_size, public_exponent: params.public_exponent, curve: crv };
     let key = PrivateKey::generate(&spec)?;
@@ -392,8 +397,9 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
         params.key.ok_or_else(|| VaultError::bad_parameter("The key to import is required: 'key' is missing."))?;
     let jwk: PrivateJwk = serde_json::from_value(jwk)
         .map_err(|e| VaultError::bad_parameter(format!("The key to import is not a JSON Web Key: {e}")))?;
-    let key = PrivateKey::import(&jwk, params.hsm.unwrap_or(false))?;
-    vault_holds(cx, key.kty())?;
+    let hsm = cx.vault.kind == VaultKind::ManagedHsm || params.hsm.unwrap_or(false);
+    let key = PrivateKey::import(&jwk, hsm)?;
+    key_type_in(cx, key.kty())?;
     let release = Release::requested(params.attributes.as_ref(), params.release_policy)?;
     let facts = KeyFacts::new(&key, jwk.key_ops.clone(), release)?;
     let properties = new_properties(params.attributes, params.tags);

@@ -8,7 +8,8 @@
 //!    (and, where test controls are on, the faults the vault was told to inject);
 //! 6. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler runs it — in
 //!    [`lifecycle`] (what every kind of object shares) or in its kind's module ([`secrets`], [`keys`],
-//!    [`certificates`], …) — with the request's [`context`];
+//!    [`certificates`], …; a Managed HSM's own in [`local_rbac`] and [`settings`]) — with the request's
+//!    [`context`];
 //! 7. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
 
 pub(crate) mod audit;
@@ -22,11 +23,13 @@ pub mod error;
 pub mod firewall;
 pub mod keys;
 pub mod lifecycle;
+pub mod local_rbac;
 pub mod operation;
 pub mod release;
 pub mod rotation;
 mod scheduled;
 pub mod secrets;
+pub mod settings;
 pub mod throttle;
 
 use std::net::{IpAddr, SocketAddr};
@@ -36,6 +39,7 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
+use strongroom_core::directory::VaultKind;
 use strongroom_core::network::ClientAddress;
 use strongroom_core::token::LastToken;
 use strongroom_proto::audit::{AuditClaims, AuditIdentity};
@@ -114,18 +118,20 @@ impl AddressText {
     }
 }
 
-/// Runs a request for the vault `vault_name`, addressed as `host`, through every stage.
+/// Runs a request for the vault (or Managed HSM, by `kind`) `vault_name`, addressed as `host`, through every
+/// stage.
 pub async fn handle(
     state: Arc<AppState>,
     connection: ConnectionInfo,
     host: &str,
     vault_name: &str,
+    kind: VaultKind,
     request: Request<Body>,
 ) -> Response {
     let mut audit = VaultAudit::begin(&state.clock, host, vault_name, connection.tls_version);
     let (parts, body) = request.into_parts();
     let client = connection.client;
-    let outcome = run_stages(&state, &connection, client, host, vault_name, &parts, body, &mut audit).await;
+    let outcome = run_stages(&state, &connection, client, host, (vault_name, kind), &parts, body, &mut audit).await;
     let (mut response, failure) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.clone().into_response(), Some(error.specific_code())),
@@ -143,16 +149,20 @@ async fn run_stages(
     connection: &ConnectionInfo,
     client: ClientAddress,
     host: &str,
-    vault_name: &str,
+    (vault_name, kind): (&str, VaultKind),
     parts: &Parts,
     body: Body,
     audit: &mut VaultAudit<'_>,
 ) -> Result<Response, VaultError> {
     let directory = state.directory();
-    let vault = directory.vault(vault_name).ok_or_else(|| VaultError::vault_not_found(vault_name))?;
+    // A name is a vault's or an HSM's: a vault's name at the HSM domain (or the reverse) addresses nothing.
+    let vault = directory
+        .vault(vault_name)
+        .filter(|vault| vault.kind == kind)
+        .ok_or_else(|| VaultError::vault_not_found(vault_name))?;
     // Routing reads only the request line; its verdict waits until the caller is known.
     let method = effective_method(parts);
-    let route = Routed::route(&method, parts.uri.path());
+    let route = Routed::route(&method, parts.uri.path(), kind);
     audit.operation_name = route.as_ref().map_or("Unknown", |routed| routed.operation.audit_name);
 
     let token = challenge::bearer_token(&parts.headers, &state.endpoints, vault)?;

@@ -1,15 +1,15 @@
 //! Tenants, principals, vaults, roles and assignments: read whole into a [`Directory`], changed by
 //! provisioning [`Change`]s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use strongroom_core::credential::StoredSecret;
 use strongroom_core::directory::Change;
 use strongroom_core::directory::{
     AuthorizationModel, DeletedVault, Directory, Principal, PrincipalKind, ResourceGroup, Sku, Subscription, Tenant,
-    Vault,
+    Vault, VaultKind,
 };
-use strongroom_core::rbac::{Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope};
+use strongroom_core::rbac::{Role, RoleAssignment, RoleDefinition, RoleKind, RolePermissions, Scope, hsm};
 use uuid::Uuid;
 
 use super::{Database, corrupt, objects, values};
@@ -84,13 +84,16 @@ pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
     for r in rows(
         db,
         "SELECT id, tenant_id, name, \"authorization\", retention_days, purge_protection, network, access_policies, \
-         subscription_id, resource_group, location, sku, tags, deleted_at, scheduled_purge FROM vaults ORDER BY name_key",
+         subscription_id, resource_group, location, sku, tags, deleted_at, scheduled_purge, kind FROM vaults \
+         ORDER BY name_key",
         "reading vaults",
     )? {
         let authorization: String = r.get(3)?;
         let sku: String = r.get(11)?;
+        let kind: String = r.get(15)?;
         let vault = Vault {
             id: r.get(0)?,
+            kind: VaultKind::parse(&kind).ok_or_else(|| corrupt(format_args!("vault kind {kind}")))?,
             tenant_id: r.get(1)?,
             name: r.get(2)?,
             authorization: match authorization.as_str() {
@@ -118,18 +121,27 @@ pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
 
     let role_definitions = rows(
         db,
-        "SELECT id, tenant_id, definition FROM role_definitions ORDER BY name_key",
+        "SELECT id, tenant_id, definition, vault_id FROM role_definitions ORDER BY name_key",
         "reading role definitions",
     )?
     .iter()
     .map(|r| {
         let stored: StoredRoleDefinition = serde_json::from_str(&r.get::<String>(2)?).map_err(corrupt)?;
-        let role = RoleDefinition::custom(r.get(1)?, r.get(0)?, &stored.name, &stored.description, stored.permissions)
-            .map_err(corrupt)?;
-        Ok(Role::new(role))
+        let (id, tenant_id, permissions) = (r.get(0)?, r.get(1)?, stored.permissions);
+        let role = match r.get::<Option<Uuid>>(3)? {
+            None => RoleDefinition::custom(tenant_id, id, &stored.name, &stored.description, permissions),
+            Some(hsm_id) => hsm::custom_role(tenant_id, hsm_id, id, &stored.name, &stored.description, permissions),
+        };
+        Ok(Role::new(role.map_err(corrupt)?))
     })
     .collect::<Result<Vec<_>>>()?;
 
+    let hsms: HashSet<Uuid> = vaults
+        .iter()
+        .chain(deleted_vaults.iter().map(|d| &d.vault))
+        .filter(|v| v.kind == VaultKind::ManagedHsm)
+        .map(|v| v.id)
+        .collect();
     let mut directory = Directory { role_definitions, ..Directory::default() };
     let assignments = rows(
         db,
@@ -140,11 +152,17 @@ pub(super) fn read(db: &mut dyn Database) -> Result<Directory> {
     for r in assignments {
         let (tenant_id, vault_id, role_id, scope): (Uuid, Option<Uuid>, String, String) =
             (r.get(1)?, r.get(2)?, r.get(4)?, r.get(5)?);
-        let role =
-            directory.role(tenant_id, &role_id).cloned().ok_or_else(|| corrupt(format_args!("role {role_id}")))?;
+        // A Managed HSM's assignments name its roles; every other one names Azure's or the tenant's.
+        let role = match vault_id {
+            Some(hsm_id) if hsms.contains(&hsm_id) => directory.hsm_role(hsm_id, &role_id),
+            _ => directory.role(tenant_id, &role_id),
+        };
+        let role = role.cloned().ok_or_else(|| corrupt(format_args!("role {role_id}")))?;
         let scope = match vault_id {
             None => Scope::Tenant,
-            Some(_) => Scope::parse(&scope).ok_or_else(|| corrupt(format_args!("scope {scope}")))?,
+            Some(_) => Scope::parse(&scope)
+                .or_else(|| hsm::parse_scope(&scope))
+                .ok_or_else(|| corrupt(format_args!("scope {scope}")))?,
         };
         let assignment = RoleAssignment { id: r.get(0)?, principal_id: r.get(3)?, role, scope, provisioned: r.get(6)? };
         match vault_id {
@@ -278,7 +296,7 @@ fn delete_principal(db: &mut dyn Database, object_id: Uuid) -> Result<()> {
 fn purge_vault(db: &mut dyn Database, vault_id: Uuid) -> Result<()> {
     super::certificate_data::delete_vault_data(db, vault_id)?;
     super::events::purge_vault(db, vault_id)?;
-    for table in ["object_versions", "objects", "role_assignments"] {
+    for table in ["object_versions", "objects", "role_assignments", "role_definitions"] {
         db.execute(&format!("DELETE FROM {table} WHERE vault_id = ?1"), values![vault_id])
             .context(&format!("purging a vault's {table}"))?;
     }
@@ -404,8 +422,8 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
             let written = db
                 .execute(
                     "INSERT INTO vaults (id, tenant_id, name, name_key, \"authorization\", retention_days, \
-                 purge_protection, network, access_policies, subscription_id, resource_group, location, sku, tags) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                 purge_protection, network, access_policies, subscription_id, resource_group, location, sku, tags, \
+                 kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
                  ON CONFLICT (id) DO UPDATE SET \"authorization\" = ?5, retention_days = ?6, \
                  purge_protection = ?7, network = ?8, access_policies = ?9, subscription_id = ?10, \
                  resource_group = ?11, location = ?12, sku = ?13, tags = ?14 \
@@ -424,7 +442,8 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
                         &vault.resource_group,
                         &vault.location,
                         vault.sku.as_str(),
-                        json("vault tags", &vault.tags)?
+                        json("vault tags", &vault.tags)?,
+                        vault.kind.as_str()
                     ],
                 )
                 .context("storing a vault")?;
@@ -447,8 +466,17 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
             .context("removing a role assignment")
             .map(drop),
         Change::PutRoleDefinition(role) => {
-            let RoleKind::Custom { tenant_id } = role.kind else {
-                return Err(Error::new(ErrorKind::Corrupt, "storing a role", "only custom roles are stored"));
+            let (tenant_id, hsm_id) = match role.kind {
+                RoleKind::Custom { tenant_id } => (tenant_id, None),
+                RoleKind::HsmCustom { tenant_id, hsm_id } => (tenant_id, Some(hsm_id)),
+                RoleKind::BuiltIn | RoleKind::Directory => {
+                    return Err(Error::new(ErrorKind::Corrupt, "storing a role", "only custom roles are stored"));
+                }
+            };
+            // An HSM's role names are its own: the key keeps them apart from the tenant's and other HSMs'.
+            let name_key = match hsm_id {
+                None => role.name.to_ascii_lowercase(),
+                Some(hsm_id) => format!("{hsm_id}/{}", role.name.to_ascii_lowercase()),
             };
             let stored = StoredRoleDefinition {
                 name: role.name.clone(),
@@ -459,10 +487,11 @@ pub(super) fn apply(db: &mut dyn Database, root_key: &RootKey, change: &Change) 
             // nothing and is refused, so no upsert can move or rewrite another tenant's role.
             let written = db
                 .execute(
-                    "INSERT INTO role_definitions (id, tenant_id, name_key, definition) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (id) DO UPDATE SET name_key = ?3, definition = ?4 \
-                     WHERE role_definitions.tenant_id = excluded.tenant_id",
-                    values![role.id, tenant_id, role.name.to_ascii_lowercase(), json("a role definition", &stored)?],
+                    "INSERT INTO role_definitions (id, tenant_id, name_key, definition, vault_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET name_key = ?3, definition = ?4 \
+                     WHERE role_definitions.tenant_id = excluded.tenant_id \
+                     AND role_definitions.vault_id IS NOT DISTINCT FROM excluded.vault_id",
+                    values![role.id, tenant_id, name_key, json("a role definition", &stored)?, hsm_id],
                 )
                 .context("storing a role definition")?;
             one_row_written(written, "storing a role definition", "the role definition id belongs to another tenant")

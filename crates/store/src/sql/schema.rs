@@ -142,6 +142,12 @@ macro_rules! event_outbox {
     };
 }
 
+/// Managed HSMs: the vault's kind, and the HSM a custom role belongs to (the same SQL in both dialects).
+const MANAGED_HSMS: &str = r#"
+ALTER TABLE vaults ADD COLUMN kind TEXT NOT NULL DEFAULT 'vault';
+ALTER TABLE role_definitions ADD COLUMN vault_id TEXT REFERENCES vaults(id);
+"#;
+
 /// SQLite's migrations, applied in order; the database records how many have run.
 pub(crate) const SQLITE: &[&str] = &[
     r#"
@@ -355,7 +361,9 @@ CREATE TABLE pending_certificates (
     // a SKU, tags and soft deletion.
     concat!(subscriptions_and_resource_groups!("INTEGER"), file_vaults_in_subscriptions!(sqlite)),
     // 16 (SQLite) / 6 (PostgreSQL): the event outbox, its subscriptions and its per-version markers.
-    event_outbox!("INTEGER"),
+    event_outbox!("INTEGER"), // 17 (SQLite) / 7 (PostgreSQL): Managed HSMs are vaults of another kind, and define custom roles of their
+    // own (a role definition with a `vault_id` is that HSM's).
+    MANAGED_HSMS,
 ];
 
 /// PostgreSQL's migrations. Integers (and flags) are `BIGINT`, bytes `BYTEA`; `role_assignments.rowid` keeps
@@ -500,7 +508,9 @@ CREATE TABLE pending_certificates (
     // 15 (SQLite) / 5 (PostgreSQL): subscriptions and resource groups; vaults filed in them.
     concat!(subscriptions_and_resource_groups!("BIGINT"), file_vaults_in_subscriptions!(postgres)),
     // 16 (SQLite) / 6 (PostgreSQL): the event outbox, its subscriptions and its per-version markers.
-    event_outbox!("BIGINT"),
+    event_outbox!("BIGINT"), // 17 (SQLite) / 7 (PostgreSQL): Managed HSMs are vaults of another kind, and define custom roles of their
+    // own (a role definition with a `vault_id` is that HSM's).
+    MANAGED_HSMS,
 ];
 
 /// Every table with the columns a whole-store copy carries, parents before children (the order it writes
@@ -540,12 +550,13 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "tags",
             "deleted_at",
             "scheduled_purge",
+            "kind",
         ],
     ),
     ("certificate_contacts", &["vault_id", "sealed_value"]),
     ("certificate_issuers", &["vault_id", "name_key", "name", "sealed_value"]),
     ("pending_certificates", &["vault_id", "name_key", "name", "sealed_value"]),
-    ("role_definitions", &["id", "tenant_id", "name_key", "definition"]),
+    ("role_definitions", &["id", "tenant_id", "name_key", "definition", "vault_id"]),
     ("role_assignments", &["id", "tenant_id", "vault_id", "principal_id", "role_id", "scope", "provisioned"]),
     ("event_subscriptions", &["vault_id", "name_key", "definition"]),
     ("objects", &["scope", "vault_id", "name_key", "name", "deleted_at", "scheduled_purge", "policy"]),

@@ -52,6 +52,7 @@ pub(crate) async fn add_vault(store: &dyn Store) -> Result<Uuid> {
     };
     let vault = Vault {
         id: Uuid::new_v4(),
+        kind: Default::default(),
         tenant_id: tenant.id,
         name: "v".into(),
         authorization: AuthorizationModel::Rbac,

@@ -18,6 +18,7 @@ use std::pin::Pin;
 
 use axum::http::Method;
 use axum::response::Response;
+use strongroom_core::directory::VaultKind;
 use strongroom_core::rbac::{Action, Collection, Target};
 
 pub use self::pattern::Params;
@@ -44,8 +45,10 @@ pub struct Operation {
     pub path: Pattern,
     /// Key Vault's name for the operation in audit logs (`SecretGet`).
     pub audit_name: &'static str,
-    /// The RBAC data action it needs.
-    pub action: Action,
+    /// The RBAC data action it needs in a key vault; `None` when vaults do not serve it.
+    pub action: Option<Action>,
+    /// The local RBAC data action it needs in a Managed HSM; `None` when HSMs do not serve it.
+    pub hsm_action: Option<Action>,
     /// The access-policy permission it needs (Key Vault's legacy model), from the collection's list.
     pub permission: &'static str,
     /// The collection it acts on.
@@ -67,6 +70,8 @@ pub struct Routed<'p> {
     pub operation: &'static Operation,
     /// The path's parameters.
     pub params: Params<'p>,
+    /// The data action it needs in the vault at hand (a key vault's or a Managed HSM's).
+    pub action: Action,
 }
 
 impl std::fmt::Debug for Routed<'_> {
@@ -76,13 +81,15 @@ impl std::fmt::Debug for Routed<'_> {
 }
 
 impl<'p> Routed<'p> {
-    /// The operation a method and path ask for: the first row that matches. A path under a collection with
-    /// no row for the method is `405`; anything else unknown is `404`.
-    pub fn route(method: &Method, path: &'p str) -> Result<Self, VaultError> {
+    /// The operation a method and path ask for in a vault of `kind`: the first row that matches and that
+    /// `kind` serves. A path under a collection with no row for the method is `405`; anything else unknown
+    /// is `404`.
+    pub fn route(method: &Method, path: &'p str, kind: VaultKind) -> Result<Self, VaultError> {
         let segments = Segments::of(path);
         for operation in table::OPERATIONS.iter().filter(|row| row.method == *method) {
+            let Some(action) = operation.action_in(kind) else { continue };
             if let Some(params) = operation.path.matches(&segments) {
-                return Ok(Routed { operation, params });
+                return Ok(Routed { operation, params, action });
             }
         }
         if COLLECTIONS.contains(&segments.first()) && segments.len <= 3 {
@@ -102,6 +109,16 @@ impl<'p> Routed<'p> {
         'p: 'a,
     {
         (self.operation.handler)(cx, self.params, body)
+    }
+}
+
+impl Operation {
+    /// The data action the operation needs in a vault of `kind`, if that kind serves it.
+    pub fn action_in(&self, kind: VaultKind) -> Option<Action> {
+        match kind {
+            VaultKind::Vault => self.action,
+            VaultKind::ManagedHsm => self.hsm_action,
+        }
     }
 }
 

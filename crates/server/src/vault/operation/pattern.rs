@@ -15,16 +15,24 @@
 //!   SDKs send it for a latest version, and no spelling of a known route should be `404`;
 //! - a version written `[/{version}]` may be absent (`/keys/k/attestation`, as JavaScript's
 //!   `getKeyAttestation(name)` sends it), empty (`/keys/k//attestation` from Python, `/keys/k//sign` from
-//!   JavaScript's `CryptographyClient` on a versionless key id: "the latest"), or given.
+//!   JavaScript's `CryptographyClient` on a versionless key id: "the latest"), or given;
+//! - Managed HSM's local RBAC paths start with their scope: `/{scope}/providers/Microsoft.Authorization/…`,
+//!   where the scope is empty (`/`), `keys` or `keys/{name}` (Python sends `/keys/providers/…`, JavaScript
+//!   `///providers/…`). The scope is cut off before matching and handed to the operation as `{scope}`.
 
 /// The most segments a pattern has; longer paths match no operation.
 pub const MAX_SEGMENTS: usize = 4;
+
+/// Where a local RBAC path's own part starts, after its scope.
+const AUTHORIZATION_PROVIDER: &str = "providers/Microsoft.Authorization/";
 
 /// A request path cut into segments: the first [`MAX_SEGMENTS`] kept, all of them counted.
 pub struct Segments<'p> {
     first: [&'p str; MAX_SEGMENTS],
     /// How many segments the path has.
     pub len: usize,
+    /// A local RBAC path's scope (`""`, `keys`, `keys/{name}`), cut off before the segments.
+    scope: Option<&'p str>,
 }
 
 impl<'p> Segments<'p> {
@@ -32,7 +40,14 @@ impl<'p> Segments<'p> {
     pub fn of(path: &'p str) -> Self {
         let path = path.trim_start_matches('/');
         let path = path.strip_suffix('/').unwrap_or(path);
-        let mut segments = Segments { first: [""; MAX_SEGMENTS], len: 0 };
+        let (scope, path) = match path.find(AUTHORIZATION_PROVIDER) {
+            Some(0) => (Some(""), path),
+            Some(at) if path.as_bytes().get(at.wrapping_sub(1)) == Some(&b'/') => {
+                (path.get(..at - 1).map(|scope| scope.trim_end_matches('/')), path.get(at..).unwrap_or(path))
+            }
+            _ => (None, path),
+        };
+        let mut segments = Segments { first: [""; MAX_SEGMENTS], len: 0, scope };
         for segment in path.split('/') {
             if let Some(slot) = segments.first.get_mut(segments.len) {
                 *slot = segment;
@@ -54,6 +69,8 @@ pub struct Params<'p> {
     name: Option<&'p str>,
     version: Option<&'p str>,
     issuer: Option<&'p str>,
+    id: Option<&'p str>,
+    scope: Option<&'p str>,
 }
 
 impl<'p> Params<'p> {
@@ -76,6 +93,17 @@ impl<'p> Params<'p> {
     pub fn issuer(&self) -> &'p str {
         self.issuer.unwrap_or_default()
     }
+
+    /// `{id}`: the name of what the operation acts on when that is no object ("" when the path names none).
+    pub fn id(&self) -> &'p str {
+        self.id.unwrap_or_default()
+    }
+
+    /// A local RBAC path's scope, as the path wrote it without its slashes (`""` for `/`, `keys`,
+    /// `keys/{name}`); `None` on every other path.
+    pub fn scope(&self) -> Option<&'p str> {
+        self.scope
+    }
 }
 
 /// One segment of a pattern.
@@ -91,6 +119,8 @@ pub enum Token {
     Version,
     /// `{issuer}`.
     Issuer,
+    /// `{id}`.
+    Id,
 }
 
 /// A pattern, cut into its tokens when the table is built (at compile time): matching a path compares
@@ -152,7 +182,7 @@ impl Pattern {
             n if self.optional.is_some() && n == required + 1 => true,
             _ => return None,
         };
-        let mut params = Params::default();
+        let mut params = Params { scope: segments.scope, ..Params::default() };
         let mut next = segments.first.iter().copied();
         for (token, optional) in self.tokens() {
             if optional && !with_optional {
@@ -165,6 +195,7 @@ impl Pattern {
                 Token::Literal(_) | Token::AnyCase(_) => return None,
                 Token::Name => params.name = Some(segment),
                 Token::Issuer => params.issuer = Some(segment),
+                Token::Id => params.id = Some(segment),
                 Token::Version => params.version = Some(segment).filter(|v| !v.is_empty()),
             }
         }
@@ -181,6 +212,7 @@ impl Token {
             b"{name}" => Token::Name,
             b"{version}" => Token::Version,
             b"{issuer}" => Token::Issuer,
+            b"{id}" => Token::Id,
             [b'~', rest @ ..] => Token::AnyCase(utf8(rest)),
             _ => Token::Literal(utf8(token)),
         }

@@ -17,7 +17,7 @@ use crate::limits::Budget;
 use crate::vault::certificates::{self, Certificates};
 use crate::vault::keys::{self, Keys};
 use crate::vault::secrets::{self, Secrets};
-use crate::vault::{lifecycle, release, rotation};
+use crate::vault::{lifecycle, local_rbac, release, rotation, settings};
 
 /// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
 pub static OPERATIONS: &[Operation] = &[
@@ -80,22 +80,27 @@ pub static OPERATIONS: &[Operation] = &[
         Box::pin(lifecycle::purge::<Secrets>(cx, p.name()))
     }),
     // Keys.
-    KEYS.row(Method::GET, "/keys", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(lifecycle::list::<Keys>(cx))),
+    KEYS.row(Method::GET, "/keys", "KeyList", A::KeysRead, "list", |cx, _, _| Box::pin(lifecycle::list::<Keys>(cx)))
+        .in_hsm(A::HsmKeysRead),
     KEYS.row(Method::POST, "/keys/{name}/create", "KeyCreate", A::KeysCreate, "create", |cx, p, body| {
         Box::pin(keys::create(cx, p.name(), body))
     })
-    .counted_as(Budget::KeyCreates),
+    .counted_as(Budget::KeyCreates)
+    .in_hsm(A::HsmKeysCreate),
     KEYS.row(Method::POST, "/keys/restore", "KeyRestore", A::KeysRestore, "restore", |cx, _, body| {
         Box::pin(lifecycle::restore::<Keys>(cx, body))
-    }),
+    })
+    .in_hsm(A::HsmKeysRestore),
     KEYS.row(Method::PUT, "/keys/{name}", "KeyImport", A::KeysImport, "import", |cx, p, body| {
         Box::pin(keys::import(cx, p.name(), body))
     })
-    .counted_as(Budget::SecretCreates),
+    .counted_as(Budget::SecretCreates)
+    .in_hsm(A::HsmKeysImport),
     KEYS.row(Method::POST, "/keys/{name}/rotate", "KeyRotate", A::KeysRotate, "rotate", |cx, p, _| {
         Box::pin(keys::rotate(cx, p.name()))
     })
-    .counted_as(Budget::KeyCreates),
+    .counted_as(Budget::KeyCreates)
+    .in_hsm(A::HsmKeysRotate),
     // Access policies name these two `getrotationpolicy` and `setrotationpolicy`.
     KEYS.row(
         Method::GET,
@@ -104,7 +109,8 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeyRotationPoliciesRead,
         "getrotationpolicy",
         |cx, p, _| Box::pin(rotation::get_policy(cx, p.name())),
-    ),
+    )
+    .in_hsm(A::HsmKeysRead),
     KEYS.row(
         Method::PUT,
         "/keys/{name}/rotationpolicy",
@@ -112,7 +118,8 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeyRotationPoliciesWrite,
         "setrotationpolicy",
         |cx, p, body| Box::pin(rotation::set_policy(cx, p.name(), body)),
-    ),
+    )
+    .in_hsm(A::HsmKeysWrite),
     KEYS.row(
         Method::GET,
         "/keys/{name}[/{version}]/attestation",
@@ -120,11 +127,13 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeysRead,
         "get",
         |cx, p, _| Box::pin(lifecycle::get::<Keys>(cx, p.name(), p.version())),
-    ),
+    )
+    .in_hsm(A::HsmKeysRead),
     // No access-policy permission exists for it; whoever may read keys may draw random bytes.
     KEYS.row(Method::POST, "/rng", "RandomBytes", A::KeysRandomBytes, "get", |_, _, body| {
         Box::pin(std::future::ready(keys::random_bytes(body)))
-    }),
+    })
+    .in_hsm(A::HsmRandomBytes),
     KEYS.row(
         Method::POST,
         "/keys/{name}[/{version}]/release",
@@ -132,28 +141,36 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeysRelease,
         "release",
         |cx, p, body| Box::pin(release::release(cx, p.name(), p.version(), body)),
-    ),
+    )
+    .in_hsm(A::HsmKeysRelease),
     KEYS.row(Method::POST, "/keys/{name}/backup", "KeyBackup", A::KeysBackup, "backup", |cx, p, _| {
         Box::pin(lifecycle::backup::<Keys>(cx, p.name()))
-    }),
+    })
+    .in_hsm(A::HsmKeysBackup),
     KEYS.row(Method::GET, "/keys/{name}/versions", "KeyListVersions", A::KeysRead, "list", |cx, p, _| {
         Box::pin(lifecycle::list_versions::<Keys>(cx, p.name()))
-    }),
+    })
+    .in_hsm(A::HsmKeysRead),
     KEYS.row(Method::GET, "/keys/{name}[/{version}]", "KeyGet", A::KeysRead, "get", |cx, p, _| {
         Box::pin(lifecycle::get::<Keys>(cx, p.name(), p.version()))
-    }),
+    })
+    .in_hsm(A::HsmKeysRead),
     KEYS.row(Method::PATCH, "/keys/{name}[/{version}]", "KeyUpdate", A::KeysUpdate, "update", |cx, p, body| {
         Box::pin(keys::update(cx, p.name(), p.version(), body))
-    }),
+    })
+    .in_hsm(A::HsmKeysWrite),
     KEYS.row(Method::DELETE, "/keys/{name}", "KeyDelete", A::KeysDelete, "delete", |cx, p, _| {
         Box::pin(lifecycle::delete::<Keys>(cx, p.name()))
-    }),
+    })
+    .in_hsm(A::HsmKeysDelete),
     KEYS.row(Method::POST, "/keys/{name}[/{version}]/~sign", "KeySign", A::KeysSign, "sign", |cx, p, body| {
         Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Sign, body))
-    }),
+    })
+    .in_hsm(A::HsmKeysSign),
     KEYS.row(Method::POST, "/keys/{name}[/{version}]/~verify", "KeyVerify", A::KeysVerify, "verify", |cx, p, body| {
         Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Verify, body))
-    }),
+    })
+    .in_hsm(A::HsmKeysVerify),
     KEYS.row(
         Method::POST,
         "/keys/{name}[/{version}]/~encrypt",
@@ -161,7 +178,8 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeysEncrypt,
         "encrypt",
         |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Encrypt, body)),
-    ),
+    )
+    .in_hsm(A::HsmKeysEncrypt),
     KEYS.row(
         Method::POST,
         "/keys/{name}[/{version}]/~decrypt",
@@ -169,10 +187,12 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeysDecrypt,
         "decrypt",
         |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::Decrypt, body)),
-    ),
+    )
+    .in_hsm(A::HsmKeysDecrypt),
     KEYS.row(Method::POST, "/keys/{name}[/{version}]/~wrapkey", "KeyWrap", A::KeysWrap, "wrapkey", |cx, p, body| {
         Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::WrapKey, body))
-    }),
+    })
+    .in_hsm(A::HsmKeysWrap),
     KEYS.row(
         Method::POST,
         "/keys/{name}[/{version}]/~unwrapkey",
@@ -180,18 +200,88 @@ pub static OPERATIONS: &[Operation] = &[
         A::KeysUnwrap,
         "unwrapkey",
         |cx, p, body| Box::pin(keys::crypto(cx, p.name(), p.version(), Crypto::UnwrapKey, body)),
-    ),
+    )
+    .in_hsm(A::HsmKeysUnwrap),
     KEYS.row(Method::GET, "/deletedkeys", "KeyListDeleted", A::KeysRead, "list", |cx, _, _| {
         Box::pin(lifecycle::list_deleted::<Keys>(cx))
-    }),
+    })
+    .in_hsm(A::HsmDeletedKeysRead),
     KEYS.row(Method::GET, "/deletedkeys/{name}", "KeyGetDeleted", A::KeysRead, "get", |cx, p, _| {
         Box::pin(lifecycle::get_deleted::<Keys>(cx, p.name()))
-    }),
+    })
+    .in_hsm(A::HsmDeletedKeysRead),
     KEYS.row(Method::POST, "/deletedkeys/{name}/recover", "KeyRecover", A::KeysRecover, "recover", |cx, p, _| {
         Box::pin(lifecycle::recover::<Keys>(cx, p.name()))
-    }),
+    })
+    .in_hsm(A::HsmDeletedKeysRecover),
     KEYS.row(Method::DELETE, "/deletedkeys/{name}", "KeyPurge", A::KeysPurge, "purge", |cx, p, _| {
         Box::pin(lifecycle::purge::<Keys>(cx, p.name()))
+    })
+    .in_hsm(A::HsmDeletedKeysPurge),
+    // A Managed HSM's own: its local RBAC (the scope is cut off the path before matching; pattern.rs says
+    // how) and its settings.
+    hsm_only(
+        Method::GET,
+        "/providers/Microsoft.Authorization/roleAssignments",
+        "RoleAssignmentList",
+        A::HsmRoleAssignmentsRead,
+        |cx, p, _| Box::pin(local_rbac::list_assignments(cx, p.scope())),
+    ),
+    hsm_only(
+        Method::GET,
+        "/providers/Microsoft.Authorization/roleAssignments/{id}",
+        "RoleAssignmentGet",
+        A::HsmRoleAssignmentsRead,
+        |cx, p, _| Box::pin(local_rbac::get_assignment(cx, p.id())),
+    ),
+    hsm_only(
+        Method::PUT,
+        "/providers/Microsoft.Authorization/roleAssignments/{id}",
+        "RoleAssignmentCreate",
+        A::HsmRoleAssignmentsWrite,
+        |cx, p, body| Box::pin(local_rbac::create_assignment(cx, p.scope(), p.id(), body)),
+    ),
+    hsm_only(
+        Method::DELETE,
+        "/providers/Microsoft.Authorization/roleAssignments/{id}",
+        "RoleAssignmentDelete",
+        A::HsmRoleAssignmentsDelete,
+        |cx, p, _| Box::pin(local_rbac::delete_assignment(cx, p.id())),
+    ),
+    hsm_only(
+        Method::GET,
+        "/providers/Microsoft.Authorization/roleDefinitions",
+        "RoleDefinitionList",
+        A::HsmRoleDefinitionsRead,
+        |cx, p, _| Box::pin(local_rbac::list_definitions(cx, p.scope())),
+    ),
+    hsm_only(
+        Method::GET,
+        "/providers/Microsoft.Authorization/roleDefinitions/{id}",
+        "RoleDefinitionGet",
+        A::HsmRoleDefinitionsRead,
+        |cx, p, _| Box::pin(local_rbac::get_definition(cx, p.id())),
+    ),
+    hsm_only(
+        Method::PUT,
+        "/providers/Microsoft.Authorization/roleDefinitions/{id}",
+        "RoleDefinitionSet",
+        A::HsmRoleDefinitionsWrite,
+        |cx, p, body| Box::pin(local_rbac::set_definition(cx, p.scope(), p.id(), body)),
+    ),
+    hsm_only(
+        Method::DELETE,
+        "/providers/Microsoft.Authorization/roleDefinitions/{id}",
+        "RoleDefinitionDelete",
+        A::HsmRoleDefinitionsDelete,
+        |cx, p, _| Box::pin(local_rbac::delete_definition(cx, p.id())),
+    ),
+    hsm_only(Method::GET, "/settings", "SettingList", A::HsmSettingsRead, |cx, _, _| Box::pin(settings::list(cx))),
+    hsm_only(Method::GET, "/settings/{id}", "SettingGet", A::HsmSettingsRead, |cx, p, _| {
+        Box::pin(settings::get(cx, p.id()))
+    }),
+    hsm_only(Method::PATCH, "/settings/{id}", "SettingUpdate", A::HsmSettingsWrite, |cx, p, body| {
+        Box::pin(settings::update(cx, p.id(), body))
     }),
     // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
     CERTIFICATES.row(Method::GET, "/certificates", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
@@ -435,7 +525,8 @@ impl Rows {
             method,
             path: Pattern::new(path),
             audit_name,
-            action,
+            action: Some(action),
+            hsm_action: None,
             permission,
             collection: self.0,
             budget: Budget::Transactions,
@@ -444,7 +535,35 @@ impl Rows {
     }
 }
 
+/// A Managed HSM's own operation (no vault serves it), acting on the HSM as a whole: method, path, audit
+/// name, local RBAC data action, handler.
+const fn hsm_only(
+    method: Method,
+    path: &'static str,
+    audit_name: &'static str,
+    action: A,
+    handler: Handler,
+) -> Operation {
+    Operation {
+        method,
+        path: Pattern::new(path),
+        audit_name,
+        action: None,
+        hsm_action: Some(action),
+        permission: "",
+        collection: Collection::Keys,
+        budget: Budget::Transactions,
+        handler,
+    }
+}
+
 impl Operation {
+    /// The row served by Managed HSMs too, which check `action` of their local RBAC for it.
+    const fn in_hsm(mut self, action: A) -> Self {
+        self.hsm_action = Some(action);
+        self
+    }
+
     /// The row counted against `budget` instead of the vault's other transactions.
     const fn counted_as(mut self, budget: Budget) -> Self {
         self.budget = budget;

@@ -1,5 +1,6 @@
 use std::collections::HashSet;
 
+use strongroom_core::directory::VaultKind;
 use strongroom_core::policy;
 
 use super::pattern::{Pattern, Token};
@@ -7,7 +8,7 @@ use super::*;
 
 /// The operation a request routes to, by its audit name, with the object and version its path gave.
 fn route(method: Method, path: &str) -> Option<(&'static str, Option<&str>, Option<&str>)> {
-    let routed = Routed::route(&method, path).ok()?;
+    let routed = Routed::route(&method, path, VaultKind::Vault).ok()?;
     Some((routed.operation.audit_name, routed.params.object(), routed.params.version()))
 }
 
@@ -30,7 +31,7 @@ fn secret_paths_route_with_and_without_trailing_slash() {
     assert_eq!(route(Method::POST, "/secrets/db/backup"), Some(("SecretBackup", Some("db"), None)));
     assert_eq!(route(Method::DELETE, "/deletedsecrets/db"), Some(("SecretPurge", Some("db"), None)));
     assert_eq!(route(Method::POST, "/deletedsecrets/db/recover"), Some(("SecretRecover", Some("db"), None)));
-    assert!(matches!(Routed::route(&Method::POST, "/secrets/db"), Err(e) if e.status() == 405));
+    assert!(matches!(Routed::route(&Method::POST, "/secrets/db", VaultKind::Vault), Err(e) if e.status() == 405));
     assert_eq!(route(Method::GET, "/widgets"), None);
 }
 
@@ -55,11 +56,10 @@ fn key_paths_route_to_key_operations() {
     assert_eq!(route(Method::GET, "/keys/k/v/attestation/"), attestation(Some("v")));
     assert_eq!(route(Method::POST, "/rng"), Some(("RandomBytes", None, None)));
     assert_eq!(route(Method::POST, "/keys/k/v/levitate"), None);
-    let sign_op = Routed::route(&Method::POST, "/keys/k/sign");
-    assert_eq!(
-        sign_op.as_ref().map(|op| (op.operation.action, op.operation.permission)).ok(),
-        Some((Action::KeysSign, "sign"))
-    );
+    let sign_op = Routed::route(&Method::POST, "/keys/k/sign", VaultKind::Vault);
+    assert_eq!(sign_op.as_ref().map(|op| (op.action, op.operation.permission)).ok(), Some((Action::KeysSign, "sign")));
+    let in_hsm = Routed::route(&Method::POST, "/keys/k/sign", VaultKind::ManagedHsm);
+    assert_eq!(in_hsm.map(|op| op.action).ok(), Some(Action::HsmKeysSign));
     assert_eq!(sign_op.map(|op| op.target()).ok(), Some(Target { collection: Collection::Keys, name: Some("k") }));
 }
 
@@ -69,7 +69,9 @@ fn one_trailing_slash_is_ignored_on_every_route() {
         for with_optional in [false, true] {
             let path = example_path(&operation.path, with_optional);
             let slashed = format!("{path}/");
-            let routed = |path| Routed::route(&operation.method, path).map(|r| (r.operation.audit_name, r.params));
+            let kind = if operation.action.is_some() { VaultKind::Vault } else { VaultKind::ManagedHsm };
+            let routed =
+                |path| Routed::route(&operation.method, path, kind).map(|r| (r.operation.audit_name, r.params));
             assert_eq!(routed(&path).ok(), routed(&slashed).ok(), "{} {slashed}", operation.method);
         }
     }
@@ -86,7 +88,8 @@ fn crypto_names_match_in_any_case_and_other_literals_exactly() {
     assert_eq!(route(Method::GET, "/secrets/db/Versions"), Some(("SecretGet", Some("db"), Some("Versions"))));
     assert_eq!(route(Method::GET, "/Secrets/db"), None);
     // A collection's path with no row for its method is 405; deeper paths, and `/rng`, are 404.
-    let status = |method: Method, path| Routed::route(&method, path).err().map(|e| e.status().as_u16());
+    let status =
+        |method: Method, path| Routed::route(&method, path, VaultKind::Vault).err().map(|e| e.status().as_u16());
     assert_eq!(status(Method::POST, "/keys/k/levitate"), Some(405));
     assert_eq!(status(Method::POST, "/keys/k/v/levitate"), Some(404));
     assert_eq!(status(Method::GET, "/rng"), Some(404));
@@ -110,6 +113,7 @@ fn example_path(pattern: &Pattern, with_optional: bool) -> String {
             Token::Name => "n",
             Token::Version => "0123456789abcdef0123456789abcdef",
             Token::Issuer => "i",
+            Token::Id => "d",
         });
     }
     path
@@ -125,6 +129,7 @@ fn written(pattern: &Pattern) -> String {
             Token::Name => "{name}".to_owned(),
             Token::Version => "{version}".to_owned(),
             Token::Issuer => "{issuer}".to_owned(),
+            Token::Id => "{id}".to_owned(),
         };
         text.push_str(&if optional { format!("[/{token}]") } else { format!("/{token}") });
     }
@@ -148,14 +153,22 @@ fn every_row_is_well_formed_and_reachable() {
             Collection::Keys => policy::KEY_PERMISSIONS,
             Collection::Certificates => policy::CERTIFICATE_PERMISSIONS,
         };
-        assert!(permissions.contains(&operation.permission), "{pattern}: no permission {}", operation.permission);
-        // No earlier row shadows this one.
-        for with_optional in [false, true] {
+        // Access policies are a vault's; an HSM's own operations have none.
+        let in_vaults = operation.action.is_some();
+        assert!(
+            permissions.contains(&operation.permission) || (!in_vaults && operation.permission.is_empty()),
+            "{pattern}: no permission {}",
+            operation.permission
+        );
+        assert!(in_vaults || operation.hsm_action.is_some(), "{pattern}: served by nothing");
+        // No earlier row shadows this one, in any kind of vault that serves it.
+        let kinds = [VaultKind::Vault, VaultKind::ManagedHsm].into_iter().filter(|k| operation.action_in(*k).is_some());
+        for (kind, with_optional) in kinds.flat_map(|kind| [(kind, false), (kind, true)]) {
             let path = example_path(&operation.path, with_optional);
-            let routed = Routed::route(&operation.method, &path);
+            let routed = Routed::route(&operation.method, &path, kind);
             assert!(
                 routed.as_ref().is_ok_and(|r| std::ptr::eq(r.operation, operation)),
-                "{} {path} routes to {routed:?}, not {}",
+                "{} {path} routes to {routed:?}, not {} in a {kind:?}",
                 operation.method,
                 operation.audit_name
             );
@@ -170,6 +183,7 @@ fn authorization_doc_table(collection: Collection) -> String {
         collection = collection.as_str()
     );
     for operation in table::OPERATIONS.iter().filter(|o| o.collection == collection) {
+        let Some(action) = operation.action else { continue };
         let pattern = operation.path.as_str();
         let scope = if pattern.contains("{name}") { "vault or object" } else { "vault" };
         table.push_str(&format!(
@@ -177,8 +191,30 @@ fn authorization_doc_table(collection: Collection) -> String {
             operation.audit_name,
             operation.method,
             pattern.replace('~', ""),
-            operation.action.as_str().trim_start_matches("Microsoft.KeyVault/vaults/"),
+            action.as_str().trim_start_matches("Microsoft.KeyVault/vaults/"),
             operation.permission,
+        ));
+    }
+    table
+}
+
+/// The table of a Managed HSM's operations as `docs/authorization.md` shows it.
+fn managed_hsm_doc_table() -> String {
+    let mut table = "| operation (audit name) | HTTP | local RBAC data action (`Microsoft.KeyVault/managedHsm/…`) | scope that grants it |\n|---|---|---|---|\n".to_owned();
+    for operation in table::OPERATIONS {
+        let Some(action) = operation.hsm_action else { continue };
+        let pattern = operation.path.as_str();
+        let scope = match pattern {
+            p if p.starts_with("/providers/") => "`/`, or the scope the path names",
+            p if p.contains("{name}") => "`/`, `/keys` or `/keys/{name}`",
+            _ => "`/` or `/keys`",
+        };
+        table.push_str(&format!(
+            "| `{}` | `{} {}` | `{}` | {scope} |\n",
+            operation.audit_name,
+            operation.method,
+            pattern.replace('~', ""),
+            action.as_str().trim_start_matches("Microsoft.KeyVault/managedHsm/"),
         ));
     }
     table
@@ -196,6 +232,12 @@ fn authorization_doc_shows_the_operation_table() {
         if shown != Some(expected.as_str()) {
             differences.push_str(&format!("between `{}` and `{end}`:\n\n{expected}\n", begin.trim_end()));
         }
+    }
+    let (begin, end) = ("<!-- operations: managed hsm -->\n", "<!-- end of operations: managed hsm -->");
+    let expected = managed_hsm_doc_table();
+    let shown = doc.split_once(begin).and_then(|(_, rest)| rest.split_once(end)).map(|(table, _)| table);
+    if shown != Some(expected.as_str()) {
+        differences.push_str(&format!("between `{}` and `{end}`:\n\n{expected}\n", begin.trim_end()));
     }
     assert!(differences.is_empty(), "docs/authorization.md must show the operation table as:\n{differences}");
 }
