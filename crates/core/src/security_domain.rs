@@ -363,6 +363,11 @@ pub fn upload(blob: &str, transfer_key: &TransferKey) -> Result<Zeroizing<Vec<u8
         .ok_or(SecurityDomainError::Malformed("it holds no Strongroom HSM root secret"))
 }
 
+/// A new HSM's root secret: 32 random bytes, made when its security domain is first downloaded.
+pub fn new_root_secret() -> Result<Zeroizing<Vec<u8>>> {
+    new_master_key()
+}
+
 fn new_master_key() -> Result<Zeroizing<Vec<u8>>> {
     let mut key = Zeroizing::new(vec![0u8; MASTER_KEY_LEN]);
     random(&mut key)?;
