@@ -49,8 +49,9 @@ PASSWORD = "Correct-Horse-7"
 def config(data_dir, port):
     """One tenant: the `deployer` application the CLI signs in as (it owns the subscription, runs the directory
     and administers every vault), the user alice with the same rights, a `web-api` application and the group
-    `ops` for role assignments to land on, and the vault `billing` with one secret. The admin application is the
-    one the `strongroom` command signs in as (conftest.strongroom_cli)."""
+    `ops` for role assignments to land on, the vault `billing` with one secret, and the Managed HSM `clihsm`, which
+    the deployer administers and uses, and three more it administers, for their security domains. The admin application is the one the `strongroom` command signs in as
+    (conftest.strongroom_cli)."""
     listen = [f"127.0.0.1:{port}", f"{LOOPBACK}:{port}"] + ([f"{LOOPBACK}:443"] if AS_ROOT else [])
     roles = ["Owner", "Global Administrator", "Key Vault Administrator"]
     assignments = "".join(
@@ -94,6 +95,14 @@ def config(data_dir, port):
         [[tenant.vault.secret]]
         name = "seeded"
         value = "seeded-value-42"
+
+        [[tenant.managed_hsm]]
+        name = "clihsm"
+        administrators = ["deployer"]
+
+        [[tenant.managed_hsm.role_assignment]]
+        principal = "deployer"
+        role = "Managed HSM Crypto User"
 
         [[tenant.managed_hsm]]
         name = "contoso-hsm"
@@ -484,6 +493,34 @@ def test_vault_commands_that_reach_managed_hsms(az):
     # about Managed HSM names (checkMhsmNameAvailability), a namespace of their own. Strongroom has no Managed HSM.
     assert isinstance(az("keyvault", "list-deleted"), list)
     assert az("keyvault", "check-name", "-n", f"hsm-{uuid.uuid4().hex[:8]}")["nameAvailable"] is True
+
+
+def test_managed_hsm_keys_and_local_roles(server, az):
+    # The CLI builds the HSM's URL from the cloud's mhsmDns suffix, which the metadata endpoint gave it.
+    hsm = ["--hsm-name", "clihsm"]
+    key = az("keyvault", "key", "create", *hsm, "-n", "cli-rsa")
+    assert key["key"]["kty"] == "RSA-HSM", "every key of a Managed HSM is a hardware key"
+    assert key["key"]["kid"].startswith(f"https://clihsm.managedhsm.localhost:{server.port}/keys/cli-rsa/")
+    aes = az("keyvault", "key", "create", *hsm, "-n", "cli-aes", "--kty", "oct-HSM", "--size", "256")
+    assert aes["key"]["kty"] == "oct-HSM"
+    assert az("keyvault", "key", "show", *hsm, "-n", "cli-rsa")["key"]["kid"] == key["key"]["kid"]
+
+    roles = {r["roleName"] for r in az("keyvault", "role", "definition", "list", *hsm)}
+    assert {"Managed HSM Administrator", "Managed HSM Crypto User", "Managed HSM Crypto Auditor"} <= roles
+    web_api = az("ad", "sp", "show", "--id", WEB_API)["id"]
+    created = az("keyvault", "role", "assignment", "create", *hsm, "--role", "Managed HSM Crypto Auditor",
+                 "--assignee-object-id", web_api, "--scope", "/keys")
+    assert created["roleName"] == "Managed HSM Crypto Auditor" and created["scope"] == "/keys"
+    listed = az("keyvault", "role", "assignment", "list", *hsm, "--scope", "/keys")
+    assert any(a["principalId"] == web_api and a["name"] == created["name"] for a in listed)
+    az("keyvault", "role", "assignment", "delete", *hsm, "--name", created["name"], "--scope", "/keys")
+    listed = az("keyvault", "role", "assignment", "list", *hsm, "--scope", "/keys")
+    assert not any(a["name"] == created["name"] for a in listed)
+
+    setting = "AllowKeyManagementOperationsThroughARM"
+    assert any(s["name"] == setting for s in az("keyvault", "setting", "list", *hsm))
+    az("keyvault", "setting", "update", *hsm, "--name", setting, "--value", "true")
+    assert az("keyvault", "setting", "show", *hsm, "--name", setting)["value"] == "true"
 
 
 def server_assignments(server, vault):

@@ -430,14 +430,15 @@ impl Directory {
             .any(|a| a.role.kind != RoleKind::Directory && holders.contains(&a.principal_id))
     }
 
-    /// The vaults `object_id` (directly or through its groups) holds any role in: an Azure role at its tenant's
-    /// scope, or on the vault or one of its objects, or an access-policy entry. What the portal lists; access
-    /// itself is decided per request.
+    /// The key vaults `object_id` (directly or through its groups) holds any role in: an Azure role at its
+    /// tenant's scope, or on the vault or one of its objects, or an access-policy entry. What the portal lists
+    /// (it shows no Managed HSM); access itself is decided per request.
     pub fn vaults_visible_to(&self, object_id: Uuid) -> Vec<&Vault> {
         let holders: Vec<Uuid> = std::iter::once(object_id).chain(self.groups_of(object_id)).collect();
         let holds = |a: &RoleAssignment| a.role.kind != RoleKind::Directory && holders.contains(&a.principal_id);
         self.vaults
             .iter()
+            .filter(|v| v.kind == VaultKind::Vault)
             .filter(|v| {
                 self.assignments_for_vault(v).any(holds)
                     || v.access_policies.iter().any(|p| holders.contains(&p.object_id))

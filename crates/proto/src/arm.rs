@@ -345,8 +345,7 @@ pub struct CloudAuthentication {
 pub struct CloudSuffixes {
     /// Vaults' domain (with the port, when it is not 443): vaults are `{name}.{keyVaultDns}`.
     pub key_vault_dns: String,
-    /// Managed HSMs' domain (with the port, when it is not 443): HSMs are `{name}.{mhsmDns}`, which the Azure
-    /// CLI's `--hsm-name` reads.
+    /// Managed HSMs' domain (with the port, when it is not 443): HSMs are `{name}.{mhsmDns}`.
     pub mhsm_dns: String,
 }
 

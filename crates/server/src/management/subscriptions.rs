@@ -286,8 +286,7 @@ pub fn metadata_endpoints(state: &AppState, query: Option<&str>) -> Response {
     let endpoints = &state.endpoints;
     let management = endpoints.management_resource().to_owned();
     let graph = endpoints.graph_resource().to_owned();
-    let vault_dns = endpoints.vault_resource().trim_start_matches("https://").to_owned();
-    let mhsm_dns = endpoints.resource_of(VaultKind::ManagedHsm).trim_start_matches("https://").to_owned();
+    let dns = |kind| endpoints.resource_of(kind).trim_start_matches("https://").to_owned();
     let cloud = CloudMetadata {
         name: CLOUD_NAME.to_owned(),
         resource_manager: management.clone(),
@@ -303,7 +302,7 @@ pub fn metadata_endpoints(state: &AppState, query: Option<&str>) -> Response {
             tenant: "common".to_owned(),
             identity_provider: "AAD".to_owned(),
         },
-        suffixes: CloudSuffixes { key_vault_dns: vault_dns, mhsm_dns },
+        suffixes: CloudSuffixes { key_vault_dns: dns(VaultKind::Vault), mhsm_dns: dns(VaultKind::ManagedHsm) },
         gallery: management.clone(),
         gallery_endpoint: management.clone(),
         graph_endpoint: graph,

@@ -100,11 +100,27 @@ impl TestServer {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// The URL of the Managed HSM `name`.
+    pub fn hsm_url(&self, name: &str) -> String {
+        self.running().endpoints().origin(&format!("{name}.managedhsm.localhost"))
+    }
+
     /// A vault token for `app` of `tenant` by the client-credentials grant.
     pub async fn token(&self, tenant: &str, app: &str) -> String {
+        self.token_for(tenant, app, &self.resource()).await
+    }
+
+    /// A Managed HSM token for `app` of `tenant` by the client-credentials grant.
+    pub async fn hsm_token(&self, tenant: &str, app: &str) -> String {
+        let resource = self.running().endpoints().resource_of(strongroom_core::directory::VaultKind::ManagedHsm);
+        self.token_for(tenant, app, resource).await
+    }
+
+    /// A token for `resource`, for `app` of `tenant` by the client-credentials grant.
+    pub async fn token_for(&self, tenant: &str, app: &str, resource: &str) -> String {
         let client_id = self.client_id(app);
         let secret = format!("{app}-secret-0123456789");
-        let scope = format!("{}/.default", self.resource());
+        let scope = format!("{resource}/.default");
         let (status, body) = self
             .token_request(
                 tenant,
@@ -167,8 +183,10 @@ fn client_from(server: &RunningServer, dir: &Path, local: Option<std::net::IpAdd
     let mut builder =
         reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]).local_address(local);
     let address = server.address();
+    // Every name under both domains, so that a test can also knock at the wrong one.
     for vault in server.state().directory().vaults() {
         builder = builder.resolve(&format!("{}.vault.localhost", vault.name), address);
+        builder = builder.resolve(&format!("{}.managedhsm.localhost", vault.name), address);
     }
     for host in ["nowhere.vault.localhost", "localhost", "management.localhost", "graph.localhost"] {
         builder = builder.resolve(host, address);

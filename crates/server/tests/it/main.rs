@@ -20,6 +20,7 @@ mod harness;
 mod keys;
 mod lifecycle;
 mod limits;
+mod managed_hsm;
 mod management;
 mod metrics;
 mod portal;

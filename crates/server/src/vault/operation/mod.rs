@@ -59,9 +59,12 @@ pub struct Operation {
     pub handler: Handler,
 }
 
-/// The collections a path may start with: a known path with another method is `405`, not `404`.
-const COLLECTIONS: [&str; 6] =
-    ["secrets", "deletedsecrets", "keys", "deletedkeys", "certificates", "deletedcertificates"];
+/// The collections a vault's path may start with: a known path with another method is `405`, not `404`.
+const VAULT_COLLECTIONS: &[&str] =
+    &["secrets", "deletedsecrets", "keys", "deletedkeys", "certificates", "deletedcertificates"];
+
+/// The collections a Managed HSM's path may start with.
+const HSM_COLLECTIONS: &[&str] = &["keys", "deletedkeys", "settings"];
 
 /// A request matched to its operation, with what its path gave.
 #[derive(Clone, Copy)]
@@ -92,7 +95,11 @@ impl<'p> Routed<'p> {
                 return Ok(Routed { operation, params, action });
             }
         }
-        if COLLECTIONS.contains(&segments.first()) && segments.len <= 3 {
+        let collections = match kind {
+            VaultKind::Vault => VAULT_COLLECTIONS,
+            VaultKind::ManagedHsm => HSM_COLLECTIONS,
+        };
+        if collections.contains(&segments.first()) && segments.len <= 3 {
             return Err(VaultError::method_not_allowed(method.as_str(), path));
         }
         Err(VaultError::path_not_found(path))
