@@ -26,6 +26,16 @@ func keysClient(t *testing.T) *azkeys.Client {
 	return client
 }
 
+// hsmKeysClient is the admin's client of the witness Managed HSM, which holds the AES keys a vault refuses.
+func hsmKeysClient(t *testing.T) *azkeys.Client {
+	t.Helper()
+	client, err := azkeys.NewClient(managedHSMURL("witness-hsm"), adminCredential(t), &azkeys.ClientOptions{ClientOptions: clientOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 func createKey(t *testing.T, client *azkeys.Client, name string, parameters azkeys.CreateKeyParameters) azkeys.KeyBundle {
 	t.Helper()
 	created, err := client.CreateKey(context.Background(), name, parameters, nil)
@@ -166,14 +176,23 @@ func TestECSignaturesVerifyWithGoCrypto(t *testing.T) {
 	}
 }
 
-// oct (AES): GCM encryption and key wrap round trips; the key itself never leaves the vault.
+// oct (AES): a vault refuses it as Key Vault does; in a Managed HSM, GCM encryption and key wrap round trips,
+// and the key itself never leaves the HSM.
 func TestAESKeyOperations(t *testing.T) {
 	ctx := context.Background()
-	client := keysClient(t)
 	name := uniqueName("go-aes")
+	_, err := keysClient(t).CreateKey(ctx, name, azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeOct), KeySize: to.Ptr[int32](256)}, nil)
+	status, code := statusOf(t, err)
+	if inner := innerCodeOf(t, err); status != 400 || code != "BadParameter" || inner != "KeyTypeNotSupported" {
+		t.Fatalf("an AES key in a vault: expected 400 BadParameter/KeyTypeNotSupported, got %d %s/%s", status, code, inner)
+	}
+	client := hsmKeysClient(t)
 	key := createKey(t, client, name, azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeOct), KeySize: to.Ptr[int32](256)})
 	if len(key.Key.K) != 0 {
 		t.Fatal("the AES key's material was returned")
+	}
+	if kty := *key.Key.Kty; kty != azkeys.KeyTypeOctHSM {
+		t.Fatalf("every key of an HSM is a hardware key: got %s", kty)
 	}
 	plaintext := []byte("sealed with AES-256-GCM")
 	encrypted, err := client.Encrypt(ctx, name, "", azkeys.KeyOperationParameters{

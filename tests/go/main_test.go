@@ -72,6 +72,10 @@ func authority() string { return fmt.Sprintf("https://localhost:%d/", port) }
 
 func vaultURL(name string) string { return fmt.Sprintf("https://%s.vault.localhost:%d/", name, port) }
 
+func managedHSMURL(name string) string {
+	return fmt.Sprintf("https://%s.managedhsm.localhost:%d/", name, port)
+}
+
 // clientOptions is what every SDK client and credential here is given: the HTTP client, the authority, and
 // no retries of refused requests beyond the SDK's defaults for throttling.
 func clientOptions() azcore.ClientOptions {

@@ -452,6 +452,16 @@ def configured_server():
             name = "inside"
             value = "reached-privately"
 
+            # A Managed HSM, for the AES keys a vault refuses.
+            [[tenant.managed_hsm]]
+            name = "billing-hsm"
+            administrators = ["admin"]
+
+            [[tenant.managed_hsm.role_assignment]]
+            principal = "admin"
+            role = "Managed HSM Crypto User"
+            scope = "/"
+
             [[private_endpoint]]
             name = "private-pe"
             vault = "private"

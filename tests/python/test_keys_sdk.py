@@ -3,12 +3,19 @@ the operations, each result checked with the `cryptography` package."""
 
 import base64
 import hashlib
+import json
 import time
 import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.keyvault.administration import (
+    KeyVaultAccessControlClient,
+    KeyVaultDataAction,
+    KeyVaultPermission,
+    KeyVaultRoleScope,
+)
 from azure.keyvault.keys import (
     JsonWebKey,
     KeyClient,
@@ -273,13 +280,67 @@ def remote_crypto(server, key_id):
     return CryptographyClient(key_id, credential_for(server, "crypto-only"), connection_verify=server.ca)
 
 
-@pytest.mark.parametrize("size", [128, 192, 256])
-def test_aes_keys_encrypt_and_wrap_on_the_server_as_the_cryptography_package_does(configured_server, size):
+def test_a_vault_refuses_aes_keys_as_key_vault_does(configured_server):
     client = key_client(configured_server)
-    key = client.create_oct_key(f"sdk-aes-{size}", size=size, hardware_protected=True)
-    assert key.key_type == "oct-HSM" and not key.key.k, "an AES key never leaves the vault"
+    hsm = KeyClient(
+        hsm_url(configured_server), credential_for(configured_server, "admin"), connection_verify=configured_server.ca
+    )
+    hsm.create_oct_key("sdk-aes", size=256)
+    backup = hsm.backup_key("sdk-aes")
+    attempts = [
+        lambda: client.create_oct_key("sdk-aes", size=256),
+        lambda: client.create_oct_key("sdk-aes", size=256, hardware_protected=True),
+        lambda: client.import_key("sdk-aes", JsonWebKey(kty="oct", k=os.urandom(32))),
+        lambda: client.restore_key_backup(backup),
+    ]
+    for attempt in attempts:
+        with pytest.raises(HttpResponseError) as refused:
+            attempt()
+        assert refused.value.status_code == 400 and refused.value.error.code == "BadParameter"
+        assert refused.value.error.innererror == {"code": "KeyTypeNotSupported"}
+    with pytest.raises(ResourceNotFoundError):
+        client.get_key("sdk-aes")
+
+
+def hsm_url(server):
+    return f"https://billing-hsm.managedhsm.localhost:{server.port}"
+
+
+@pytest.fixture(scope="module")
+def aes_user(configured_server):
+    """crypto-only in the HSM billing-hsm, with a role of the test's own that uses keys but may not read them.
+    A CryptographyClient that can read an AES key gets it without its material, and azure-keyvault-keys'
+    local provider then makes up a key of its own for CBC and key wrap; one that cannot sends every operation
+    to the server."""
+    admin = KeyVaultAccessControlClient(
+        hsm_url(configured_server), credential_for(configured_server, "admin"), connection_verify=configured_server.ca
+    )
+    actions = ["ENCRYPT_HSM_KEY", "DECRYPT_HSM_KEY", "WRAP_HSM_KEY", "UNWRAP_HSM_KEY"]
+    role = admin.set_role_definition(
+        KeyVaultRoleScope.GLOBAL,
+        role_name="AES user",
+        permissions=[KeyVaultPermission(data_actions=[getattr(KeyVaultDataAction, a) for a in actions])],
+    )
+    credential = credential_for(configured_server, "crypto-only")
+    token = credential.get_token(f"https://managedhsm.localhost:{configured_server.port}/.default").token
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    admin.create_role_assignment(KeyVaultRoleScope.GLOBAL, role.id, claims["oid"])
+    return credential
+
+
+@pytest.mark.parametrize("size", [128, 192, 256])
+def test_aes_keys_encrypt_and_wrap_on_the_server_as_the_cryptography_package_does(configured_server, aes_user, size):
+    # AES keys are Managed HSM's.
+    client = KeyClient(
+        hsm_url(configured_server), credential_for(configured_server, "admin"), connection_verify=configured_server.ca
+    )
+    key = client.create_oct_key(f"sdk-aes-{size}", size=size)
+    assert key.key_type == "oct-HSM" and not key.key.k, "an AES key never leaves the HSM"
     assert set(key.key_operations) == {"encrypt", "decrypt", "wrapKey", "unwrapKey"}
-    crypto = remote_crypto(configured_server, key.id)
+    with pytest.raises(HttpResponseError) as unread:
+        KeyClient(hsm_url(configured_server), aes_user, connection_verify=configured_server.ca).get_key(key.name)
+    assert unread.value.status_code == 403, "the AES user may not read the key, so the SDK asks the server"
+    crypto = CryptographyClient(key.id, aes_user, connection_verify=configured_server.ca)
     algorithm = lambda mode: getattr(EncryptionAlgorithm, f"a{size}_{mode}")
 
     gcm = crypto.encrypt(algorithm("gcm"), b"gcm plaintext", additional_authenticated_data=b"context")
@@ -309,7 +370,8 @@ def test_aes_keys_encrypt_and_wrap_on_the_server_as_the_cryptography_package_doe
     # The same answers from the cryptography package, with the key imported where the test knows it.
     secret = os.urandom(size // 8)
     imported = client.import_key(f"sdk-aes-imported-{size}", JsonWebKey(kty="oct", k=secret, key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"]))
-    known = remote_crypto(configured_server, imported.id)
+    assert imported.key_type == "oct-HSM", "every key of an HSM is a hardware key"
+    known = CryptographyClient(imported.id, aes_user, connection_verify=configured_server.ca)
     gcm = known.encrypt(algorithm("gcm"), b"cross-checked", additional_authenticated_data=b"aad")
     assert AESGCM(secret).decrypt(gcm.iv, gcm.ciphertext + gcm.tag, b"aad") == b"cross-checked"
     padded = known.encrypt(algorithm("cbcpad"), b"cross-checked", iv=iv)

@@ -1,5 +1,6 @@
 """Runs one of Microsoft's samples unchanged, as `python SAMPLE` would, in a process whose name lookups send Azure's
-names (`login.microsoftonline.com`, `*.vault.azure.net`, `management.azure.com`, `graph.microsoft.com`) to the
+names (`login.microsoftonline.com`, `*.vault.azure.net`, `*.managedhsm.azure.net`, `management.azure.com`,
+`graph.microsoft.com`) to the
 address in STRONGROOM_SAMPLES_ADDRESS: what the hosts-file line `strongroom trust install --azure-hostnames` adds
 does for a user, without changing this machine's /etc/hosts. TLS still checks the real host names.
 
@@ -17,7 +18,7 @@ _system_getaddrinfo = socket.getaddrinfo
 
 
 def _getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, str) and (host in AZURE_NAMES or host.endswith(".vault.azure.net")):
+    if isinstance(host, str) and (host in AZURE_NAMES or host.endswith((".vault.azure.net", ".managedhsm.azure.net"))):
         host = ADDRESS
     return _system_getaddrinfo(host, *args, **kwargs)
 

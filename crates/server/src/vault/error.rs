@@ -5,6 +5,7 @@ use crate::error::{InternalFailure, StoreFault};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use strongroom_core::key::KeyType;
 use strongroom_proto::keyvault::{ErrorDetail, InnerError, KeyVaultError};
 
 /// What a 503 says: the database cannot be reached now, and the node keeps trying to reconnect.
@@ -271,6 +272,12 @@ impl VaultError {
             "MethodNotAllowed",
             format!("The method {method} is not allowed on {path}."),
         )
+    }
+
+    /// 400 BadParameter KeyTypeNotSupported: a vault (not a Managed HSM) holds no symmetric key, in Key Vault's
+    /// words for it.
+    pub fn key_type_not_supported(kty: KeyType) -> Self {
+        Self::bad_parameter(format!("Invalid kty value: {}", kty.as_str())).with_inner("KeyTypeNotSupported")
     }
 
     /// 400 BadParameter, `message` naming the rule.

@@ -110,8 +110,15 @@ impl Kind for Keys {
         lifecycle::history_backup::<Self>(cx, place(cx), name).await
     }
 
+    /// A restore holds to the key types the vault may hold, as a create or an import does.
     fn restoring(cx: &Context<'_>, payload: &[u8]) -> Result<Restoring, VaultError> {
-        lifecycle::restoring_one(place(cx), payload)
+        let restoring = lifecycle::restoring_one(place(cx), payload)?;
+        for (_, versions) in &restoring.objects {
+            for (version, _) in versions {
+                key_type_in(cx, facts(version)?.kty)?;
+            }
+        }
+        Ok(restoring)
     }
 }
 
@@ -367,6 +374,10 @@ fn unseal(version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultErro
 fn key_type_in(cx: &Context<'_>, kty: KeyType) -> Result<KeyType, VaultError> {
     match cx.vault.kind {
         VaultKind::ManagedHsm => Ok(kty.hsm()),
+        // Symmetric keys are Managed HSM's alone: Key Vault refuses them in a vault of either SKU.
+        VaultKind::Vault if matches!(kty, KeyType::Oct | KeyType::OctHsm) => {
+            Err(VaultError::key_type_not_supported(kty))
+        }
         VaultKind::Vault if cx.vault.sku.holds(kty) => Ok(kty),
         VaultKind::Vault => {
             Err(VaultError::forbidden("Hardware key operation not allowed on standard vault.".to_owned()))

@@ -128,8 +128,8 @@ pub async fn get_assignment(cx: &Context<'_>, name: &str) -> Result<Response, Va
     Ok(Json(assignment_view(assignment.ok_or_else(role_assignment_not_found)?)).into_response())
 }
 
-/// `PUT /{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`: assigns a role of this HSM to a
-/// principal of its tenant, at the path's scope; `201` with the assignment.
+/// `PUT /{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`: assigns a role of this HSM to an
+/// object id (never a principal of another tenant), at the path's scope; `201` with the assignment.
 pub async fn create_assignment(
     cx: &Context<'_>,
     scope: Option<&str>,
@@ -148,10 +148,11 @@ pub async fn create_assignment(
             .hsm_role(hsm.id, &request.properties.role_definition_id)
             .cloned()
             .ok_or_else(|| VaultError::bad_parameter("The role definition does not exist in this Managed HSM."))?;
-        // A principal of the HSM's tenant: another tenant's could never sign in to it.
-        if directory.principal(principal_id).is_none_or(|p| p.tenant_id != hsm.tenant_id) {
+        // Managed HSM takes any object id, as it does not look principals up (Microsoft's own sample assigns a
+        // client id); only another tenant's principal, which could never sign in here, is refused.
+        if directory.principal(principal_id).is_some_and(|p| p.tenant_id != hsm.tenant_id) {
             return Err(VaultError::bad_parameter(format!(
-                "Principal {principal_id} does not exist in the directory of this Managed HSM."
+                "Principal {principal_id} belongs to another tenant than this Managed HSM's."
             )));
         }
         let existing = directory.role_assignments(hsm.id);

@@ -24,7 +24,7 @@ async fn rotation_policies_rotate_keys_and_note_expiry_when_the_scheduler_clock_
     for (name, body) in [
         ("due", json!({"kty": "RSA", "key_size": 2048})),
         ("later", json!({"kty": "EC", "crv": "P-256"})),
-        ("expiring", json!({"kty": "oct-HSM", "key_size": 256, "attributes": {"exp": now + 35 * DAY}})),
+        ("expiring", json!({"kty": "EC-HSM", "crv": "P-256", "attributes": {"exp": now + 35 * DAY}})),
     ] {
         let (status, created) = call(&server, &token, Method::POST, &format!("/keys/{name}/create"), Some(body)).await;
         assert_eq!(status, 200, "{created}");
@@ -111,6 +111,29 @@ async fn rotation_policies_key_vault_refuses_are_refused_and_change_nothing() {
     let reader = server.token("contoso", "reader").await;
     let (status, _) = call(&server, &reader, Method::POST, "/rng", Some(json!({"count": 8}))).await;
     assert_eq!(status, 403, "the Key Vault Reader may not draw random bytes");
+}
+
+#[tokio::test]
+async fn a_vault_refuses_symmetric_keys_as_key_vault_does() {
+    let server = TestServer::start(STANDARD_TENANTS).await;
+    let token = server.token("contoso", "admin").await;
+    let refused = |kty: &str| {
+        json!({"error": {
+            "code": "BadParameter",
+            "message": format!("Invalid kty value: {kty}"),
+            "innererror": {"code": "KeyTypeNotSupported"}
+        }})
+    };
+    for kty in ["oct", "oct-HSM"] {
+        let create = json!({"kty": kty, "key_size": 256});
+        let (status, error) = call(&server, &token, Method::POST, "/keys/aes/create", Some(create)).await;
+        assert_eq!((status, error), (400, refused(kty)), "create {kty}");
+    }
+    let jwk = json!({"kty": "oct", "k": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"});
+    let (status, error) = call(&server, &token, Method::PUT, "/keys/aes", Some(json!({"key": jwk}))).await;
+    assert_eq!((status, error), (400, refused("oct")), "import");
+    let (status, _) = call(&server, &token, Method::GET, "/keys/aes", None).await;
+    assert_eq!(status, 404, "nothing was written");
 }
 
 #[tokio::test]

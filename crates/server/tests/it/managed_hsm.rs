@@ -172,3 +172,57 @@ async fn local_role_assignments_grant_and_take_away_and_never_climb_above_their_
     let builtin = "/providers/Microsoft.Authorization/roleDefinitions/21dbd100-6940-42c2-9190-5d6cb909625b";
     assert_eq!(hsm_call(&server, &admin, Method::DELETE, builtin, None).await.0, 400);
 }
+
+#[tokio::test]
+async fn an_hsm_passes_the_same_firewall_and_serves_every_key_feature() {
+    let walled = r#"
+[[tenant.managed_hsm]]
+name = "walled-hsm"
+administrators = ["admin"]
+
+[tenant.managed_hsm.network]
+default_action = "deny"
+bypass = "None"
+ip_rules = ["127.0.0.2/32"]
+
+[[tenant.managed_hsm.role_assignment]]
+principal = "secrets-user"
+role = "Managed HSM Crypto User"
+"#;
+    let server = TestServer::start(&format!("{}{walled}", crate::harness::STANDARD_TENANTS)).await;
+    let user = server.hsm_token("contoso", "secrets-user").await;
+    let url = |path: &str| format!("{}{path}?api-version=7.6", server.hsm_url("walled-hsm"));
+    let call = |client: reqwest::Client, method: Method, path: &str, body: Option<Value>| {
+        let mut request = client.request(method, url(path)).bearer_auth(&user);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // From an address outside the rules the firewall answers, before anything else.
+    let (status, body) = call(server.http.clone(), Method::GET, "/keys", None).await;
+    assert_eq!((status, body["error"]["innererror"]["code"].as_str()), (403, Some("ForbiddenByFirewall")), "{body}");
+    let inside = server.http_from("127.0.0.2".parse().unwrap());
+
+    let (status, key) =
+        call(inside.clone(), Method::POST, "/keys/rotating/create", Some(json!({"kty": "EC-HSM", "crv": "P-384"})))
+            .await;
+    assert_eq!(status, 200, "{key}");
+    // Rotation policy, rotation, attestation, random bytes and single-key backup, as in a vault.
+    let policy = json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}], "attributes": {"expiryTime": "P1Y"}});
+    assert_eq!(call(inside.clone(), Method::PUT, "/keys/rotating/rotationpolicy", Some(policy)).await.0, 200);
+    let (status, rotated) = call(inside.clone(), Method::POST, "/keys/rotating/rotate", None).await;
+    assert_eq!((status, rotated["key"]["kty"].as_str()), (200, Some("EC-HSM")));
+    assert_ne!(rotated["key"]["kid"], key["key"]["kid"]);
+    assert_eq!(call(inside.clone(), Method::GET, "/keys/rotating/attestation", None).await.0, 200);
+    let (status, random) = call(inside.clone(), Method::POST, "/rng", Some(json!({"count": 32}))).await;
+    assert_eq!((status, random["value"].is_string()), (200, true));
+    let (status, backup) = call(inside.clone(), Method::POST, "/keys/rotating/backup", None).await;
+    assert_eq!((status, backup["value"].is_string()), (200, true));
+    assert_eq!(call(inside.clone(), Method::DELETE, "/keys/rotating", None).await.0, 200);
+    // Purging takes the Crypto Officer's role, which the user does not hold.
+    assert_eq!(call(inside.clone(), Method::DELETE, "/deletedkeys/rotating", None).await.0, 403);
+}

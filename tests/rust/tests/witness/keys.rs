@@ -257,11 +257,16 @@ pub async fn ec_signatures_verify_with_openssl(witness: Arc<Witness>) -> Outcome
     Ok(())
 }
 
-/// oct (AES): A256GCM with aad and A256KW round trips on a generated key, whose material never leaves the
-/// vault; and on an imported key, the server's GCM ciphertext and key wrap checked with OpenSSL.
+/// oct (AES): a vault refuses it as Key Vault does; in a Managed HSM, A256GCM with aad and A256KW round trips
+/// on a generated key, whose material never leaves the HSM, and on an imported key, the server's GCM
+/// ciphertext and key wrap checked with OpenSSL.
 pub async fn aes_key_operations(witness: Arc<Witness>) -> Outcome {
-    let client = witness.keys()?;
     let generated = unique_name("rust-aes");
+    let aes = CreateKeyParameters { kty: Some(KeyType::Oct), key_size: Some(256), ..Default::default() };
+    let refused = witness.keys()?.create_key(&generated, aes.try_into()?, None).await;
+    let body = expect_refusal(refused, 400, "an AES key in a vault")?;
+    ensure!(error_codes(&body) == ("BadParameter", "KeyTypeNotSupported"), "an AES key in a vault: {body}");
+    let client = witness.hsm_keys()?;
     let key = create_key(
         &client,
         &generated,
@@ -269,6 +274,7 @@ pub async fn aes_key_operations(witness: Arc<Witness>) -> Outcome {
     )
     .await?;
     ensure!(jwk(&key)?.k.is_none(), "the AES key's material was returned");
+    ensure!(jwk(&key)?.kty == Some(KeyType::OctHsm), "every key of an HSM is a hardware key");
 
     let mut material = [0u8; 32];
     rand_bytes(&mut material)?;

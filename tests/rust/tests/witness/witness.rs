@@ -127,6 +127,7 @@ impl Witness {
             .resolve("localhost", loopback)
             .resolve("witness.vault.localhost", loopback)
             .resolve("walled.vault.localhost", loopback)
+            .resolve("witness-hsm.managedhsm.localhost", loopback)
             // As the SDK's own default client: no redirects followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -144,6 +145,10 @@ impl Witness {
 
     pub fn vault_url(&self, vault: &str) -> String {
         format!("https://{vault}.vault.localhost:{}/", self.server.port)
+    }
+
+    pub fn managed_hsm_url(&self, hsm: &str) -> String {
+        format!("https://{hsm}.managedhsm.localhost:{}/", self.server.port)
     }
 
     /// What every SDK client and credential here is given: the transport and the authority; the SDK's own
@@ -186,6 +191,12 @@ impl Witness {
     pub fn keys(&self) -> Result<KeyClient, Failure> {
         let options = KeyClientOptions { client_options: self.client_options(), ..Default::default() };
         Ok(KeyClient::new(&self.vault_url("witness"), self.admin()?, Some(options))?)
+    }
+
+    /// The admin's client of the witness Managed HSM, which holds the AES keys a vault refuses.
+    pub fn hsm_keys(&self) -> Result<KeyClient, Failure> {
+        let options = KeyClientOptions { client_options: self.client_options(), ..Default::default() };
+        Ok(KeyClient::new(&self.managed_hsm_url("witness-hsm"), self.admin()?, Some(options))?)
     }
 
     pub fn certificates(&self) -> Result<CertificateClient, Failure> {

@@ -55,6 +55,11 @@ class KeysTest {
         return new KeyClientBuilder().vaultUrl(vaultUrl("witness")).credential(admin()).buildClient();
     }
 
+    /** The witness Managed HSM, which holds the AES keys a vault refuses. */
+    private static KeyClient hsmKeys() {
+        return new KeyClientBuilder().vaultUrl(managedHsmUrl("witness-hsm")).credential(admin()).buildClient();
+    }
+
     private static CryptographyClient crypto(KeyVaultKey key) {
         return new CryptographyClientBuilder().keyIdentifier(key.getId()).credential(admin()).buildClient();
     }
@@ -132,7 +137,13 @@ class KeysTest {
 
     @Test
     void aesOperationsRoundTripAndTheKeyStaysInside() {
-        KeyVaultKey key = keys().createOctKey(new CreateOctKeyOptions(uniqueName("java-aes")).setKeySize(256));
+        String name = uniqueName("java-aes");
+        Throwable refusal = assertThrows(RuntimeException.class,
+            () -> keys().createOctKey(new CreateOctKeyOptions(name).setKeySize(256)));
+        assertEquals(400, statusOf(refusal), "a vault refuses an AES key as Key Vault does");
+        assertEquals("KeyTypeNotSupported", innerCodeOf(refusal));
+        KeyVaultKey key = hsmKeys().createOctKey(new CreateOctKeyOptions(name).setKeySize(256));
+        assertEquals("oct-HSM", key.getKeyType().toString(), "every key of an HSM is a hardware key");
         assertNull(key.getKey().getK());
         CryptographyClient crypto = crypto(key);
         byte[] aad = "aad".getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -87,6 +87,10 @@ public final class Strongroom implements BeforeAllCallback {
         return "https://" + vault + ".vault.localhost:" + installation.port() + "/";
     }
 
+    static String managedHsmUrl(String hsm) {
+        return "https://" + hsm + ".managedhsm.localhost:" + installation.port() + "/";
+    }
+
     static TokenCredential secretCredential(String app, String secret) {
         return new ClientSecretCredentialBuilder().tenantId(TENANT).clientId(app).clientSecret(secret)
             .authorityHost(authority()).disableInstanceDiscovery().build();
