@@ -43,7 +43,7 @@ struct Kept {
 }
 
 /// A transfer key: its private key's PKCS#8 and its certificate, base64.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct KeptTransferKey {
     pkcs8: String,
     certificate: String,
@@ -130,9 +130,8 @@ pub async fn transfer_key(cx: &Context<'_>) -> Result<Response, VaultError> {
         pkcs8: STANDARD.encode(transfer.pkcs8()),
         certificate: STANDARD.encode(transfer.certificate().der()),
     };
-    update(cx.state, cx.vault.id, move |kept| {
-        kept.transfer_key =
-            Some(KeptTransferKey { pkcs8: stored.pkcs8.clone(), certificate: stored.certificate.clone() });
+    update(cx.state, cx.vault.id, |kept| {
+        kept.transfer_key = Some(stored.clone());
         Ok(())
     })
     .await?;
