@@ -27,6 +27,7 @@ import requests
 
 from conftest import APPS, CONTOSO, Server, app_secret, free_port, server_section, strongroom_cli
 from fake_browser import hidden_fields
+from wrapping_keys import wrapping_key
 
 AZ = os.environ.get("STRONGROOM_AZ")
 if not AZ:
@@ -49,7 +50,7 @@ def config(data_dir, port):
     """One tenant: the `deployer` application the CLI signs in as (it owns the subscription, runs the directory
     and administers every vault), the user alice with the same rights, a `web-api` application and the group
     `ops` for role assignments to land on, the vault `billing` with one secret, and the Managed HSM `clihsm`, which
-    the deployer administers and uses. The admin application is the one the `strongroom` command signs in as
+    the deployer administers and uses, and three more it administers, for their security domains. The admin application is the one the `strongroom` command signs in as
     (conftest.strongroom_cli)."""
     listen = [f"127.0.0.1:{port}", f"{LOOPBACK}:{port}"] + ([f"{LOOPBACK}:443"] if AS_ROOT else [])
     roles = ["Owner", "Global Administrator", "Key Vault Administrator"]
@@ -102,6 +103,18 @@ def config(data_dir, port):
         [[tenant.managed_hsm.role_assignment]]
         principal = "deployer"
         role = "Managed HSM Crypto User"
+
+        [[tenant.managed_hsm]]
+        name = "contoso-hsm"
+        administrators = ["deployer"]
+
+        [[tenant.managed_hsm]]
+        name = "spare-hsm"
+        administrators = ["deployer"]
+
+        [[tenant.managed_hsm]]
+        name = "other-hsm"
+        administrators = ["deployer"]
         """
     )
 
@@ -717,3 +730,49 @@ def test_event_subscription_at_a_vaults_scope(server, az, subscription):
         assert az("eventgrid", "event-subscription", "list", "--source-resource-id", vault) == []
     finally:
         webhook.close()
+
+
+def test_security_domain_download_activates_and_upload_restores_with_a_quorum(az, tmp_path):
+    """`download` with three wrapping certificates and a quorum of two writes the file the CLI's own restore
+    reads; `init-recovery` fetches the HSM's transfer key; `upload` opens two shares with their private keys and
+    sends the blob. A never-activated HSM takes another's security domain the same way (disaster recovery); an
+    HSM activated with its own refuses another's."""
+    keys = [wrapping_key(tmp_path, f"operator{i}") for i in range(3)]
+    certificates = [str(k.with_suffix(".cer")) for k in keys]
+    sd_file = tmp_path / "sd.json"
+
+    def download(hsm, file):
+        return az("keyvault", "security-domain", "download", "--hsm-name", hsm, "--sd-wrapping-keys", *certificates,
+                  "--sd-quorum", "2", "--security-domain-file", str(file))
+
+    def upload(hsm, *wrapping):
+        return az("keyvault", "security-domain", "upload", "--hsm-name", hsm, "--sd-file", str(sd_file),
+                  "--sd-exchange-key", str(exchange_of(az, tmp_path, hsm)), "--sd-wrapping-keys", *map(str, wrapping))
+
+    assert download("contoso-hsm", sd_file)["status"] == "Success"
+    domain = json.loads(sd_file.read_text())
+    assert domain["SharedKeys"]["required"] == 2 and len(domain["SharedKeys"]["enc_shares"]) == 3
+    assert upload("contoso-hsm", keys[0], keys[2])["status"] == "Success"
+
+    # The spare HSM, never activated, takes the first one's security domain from two other operators.
+    assert upload("spare-hsm", keys[2], keys[1])["status"] == "Success"
+    assert az("keyvault", "security-domain", "wait", "--hsm-name", "spare-hsm")["status"] == "Success"
+
+    # An HSM activated with a security domain of its own refuses another's.
+    assert download("other-hsm", tmp_path / "other.json")["status"] == "Success"
+    assert "another security domain" in az.fails(
+        "keyvault", "security-domain", "upload", "--hsm-name", "other-hsm", "--sd-file", str(sd_file),
+        "--sd-exchange-key", str(exchange_of(az, tmp_path, "other-hsm")),
+        "--sd-wrapping-keys", str(keys[0]), str(keys[1]))
+
+    # One operator is not a quorum: the CLI cannot open the security domain, and sends nothing.
+    assert "should not less than 2" in az.fails(
+        "keyvault", "security-domain", "upload", "--hsm-name", "spare-hsm", "--sd-file", str(sd_file),
+        "--sd-exchange-key", str(exchange_of(az, tmp_path, "spare-hsm")), "--sd-wrapping-keys", str(keys[0]))
+
+
+def exchange_of(az, folder, hsm):
+    """The HSM's transfer key as `init-recovery` saves it."""
+    exchange = folder / f"exchange-{uuid.uuid4()}.pem"
+    az("keyvault", "security-domain", "init-recovery", "--hsm-name", hsm, "--sd-exchange-key", str(exchange))
+    return exchange

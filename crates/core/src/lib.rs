@@ -24,6 +24,7 @@ pub mod redirect;
 pub mod release;
 pub mod rotation;
 pub mod secret;
+pub mod security_domain;
 pub mod token;
 
 pub use error::{Error, ErrorKind};

@@ -890,3 +890,48 @@ pub struct CertificateIssuerItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
 }
+
+/// The body of a Managed HSM's security domain download: the operators' wrapping certificates and the quorum.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CertificateInfo {
+    /// Three to ten RSA public keys, each with its certificate in `x5c`.
+    #[serde(default)]
+    pub certificates: Vec<SecurityDomainJsonWebKey>,
+    /// How many of them bring the security domain back.
+    pub required: Option<usize>,
+}
+
+/// A wrapping certificate's public key as the security domain commands send it; only `x5c` is read, the rest
+/// describes the same key.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecurityDomainJsonWebKey {
+    /// The certificate (standard base64 DER), the chain's leaf first.
+    #[serde(default)]
+    pub x5c: Vec<String>,
+}
+
+/// A security domain (the answer of a download) or a restore blob (the body of an upload): JSON text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecurityDomainObject {
+    /// The JSON text.
+    pub value: String,
+}
+
+/// Where a security domain download or upload stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecurityDomainOperationStatus {
+    /// `Success`, `InProgress` or `Failed`.
+    pub status: String,
+    /// What happened, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+}
+
+/// The key an upload's restore blob is wrapped to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferKey {
+    /// `jwk`.
+    pub key_format: String,
+    /// The public JSON Web Key, as JSON text (the CLI parses it again).
+    pub transfer_key: String,
+}

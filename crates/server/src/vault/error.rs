@@ -112,6 +112,20 @@ impl VaultError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// 409: a Managed HSM's security domain upload that would replace the root secret it is activated with.
+    pub fn security_domain_conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "This HSM is activated with another security domain; a security domain is uploaded to a new HSM.",
+        )
+    }
+
+    /// 404: a Managed HSM's security domain status before any download or upload.
+    pub fn security_domain_operation_not_found(operation: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("No security domain {operation} was made on this HSM."))
+    }
+
     /// 404 for a vault with no certificate contacts.
     pub fn contacts_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "ContactsNotFound", "Contacts not found")
@@ -411,6 +425,12 @@ impl From<strongroom_core::Error> for VaultError {
                 VaultError::internal()
             }
         }
+    }
+}
+
+impl From<strongroom_core::security_domain::SecurityDomainError> for VaultError {
+    fn from(e: strongroom_core::security_domain::SecurityDomainError) -> Self {
+        VaultError::from(strongroom_core::Error::from(e))
     }
 }
 

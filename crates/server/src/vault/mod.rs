@@ -30,6 +30,7 @@ pub mod release;
 pub mod rotation;
 mod scheduled;
 pub mod secrets;
+pub mod security_domain;
 pub mod settings;
 pub mod throttle;
 

@@ -29,6 +29,7 @@ mod portal;
 mod provisioning;
 mod resource_manager;
 mod security;
+mod security_domain;
 mod storage;
 mod test_controls;
 mod token_service;

@@ -18,7 +18,7 @@ use crate::limits::Budget;
 use crate::vault::certificates::{self, Certificates};
 use crate::vault::keys::{self, Keys};
 use crate::vault::secrets::{self, Secrets};
-use crate::vault::{full_backup, lifecycle, local_rbac, release, rotation, settings};
+use crate::vault::{full_backup, lifecycle, local_rbac, release, rotation, security_domain, settings};
 
 /// Every data-plane operation. Secrets come first: a warm secret read is the hot path.
 pub static OPERATIONS: &[Operation] = &[
@@ -306,6 +306,42 @@ pub static OPERATIONS: &[Operation] = &[
     hsm_only(Method::PUT, "/keys/{name}/restore", "SelectiveKeyRestore", A::HsmKeysRestore, |cx, p, body| {
         Box::pin(full_backup::begin_selective_restore(cx, p.name(), body))
     }),
+    // The security domain: `GET /securitydomain/upload` is the transfer key an upload is wrapped to.
+    hsm_only(
+        Method::POST,
+        "/securitydomain/download",
+        "SecurityDomainDownload",
+        A::HsmSecurityDomainDownload,
+        |cx, _, body| Box::pin(security_domain::download(cx, body)),
+    ),
+    hsm_only(
+        Method::GET,
+        "/securitydomain/download/pending",
+        "SecurityDomainDownloadStatus",
+        A::HsmSecurityDomainDownloadRead,
+        |cx, _, _| Box::pin(security_domain::download_status(cx)),
+    ),
+    hsm_only(
+        Method::GET,
+        "/securitydomain/upload",
+        "SecurityDomainTransferKey",
+        A::HsmSecurityDomainTransferKeyRead,
+        |cx, _, _| Box::pin(security_domain::transfer_key(cx)),
+    ),
+    hsm_only(
+        Method::POST,
+        "/securitydomain/upload",
+        "SecurityDomainUpload",
+        A::HsmSecurityDomainUpload,
+        |cx, _, body| Box::pin(security_domain::upload(cx, body)),
+    ),
+    hsm_only(
+        Method::GET,
+        "/securitydomain/upload/pending",
+        "SecurityDomainUploadStatus",
+        A::HsmSecurityDomainUploadRead,
+        |cx, _, _| Box::pin(security_domain::upload_status(cx)),
+    ),
     // Certificates. Issuers and contacts belong to the vault, not to a certificate: their paths name none.
     CERTIFICATES.row(Method::GET, "/certificates", "CertificateList", A::CertificatesRead, "list", |cx, _, _| {
         Box::pin(certificates::list(cx))

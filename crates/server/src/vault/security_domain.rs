@@ -1,0 +1,186 @@
+//! A Managed HSM's security domain over HTTP, as `az keyvault security-domain` and the
+//! `azure-keyvault-securitydomain` SDK drive it: download (which activates a new HSM), the transfer key an
+//! upload is wrapped to, upload, and the status of each. The format is [`strongroom_core::security_domain`]'s.
+//!
+//! Per HSM, one sealed setting keeps the HSM's root secret (none until the first download or upload: the HSM is
+//! not yet activated), the transfer key an upload waits for, and the outcome of the last download and upload.
+//! Both operations finish within the request; their answers point the SDK's poller at the status paths, which
+//! already say `Success`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use strongroom_core::security_domain::{self, TransferKey, WrappingCertificate};
+use strongroom_proto::keyvault::{
+    CertificateInfo, SecurityDomainObject, SecurityDomainOperationStatus, TransferKey as TransferKeyAnswer,
+};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::context::{Context, parse_body};
+use super::error::VaultError;
+use crate::error::InternalFailure;
+use crate::state::AppState;
+
+/// The header that names an operation's status path.
+const ASYNC_OPERATION: &str = "azure-asyncoperation";
+const SUCCESS: &str = "Success";
+
+/// What an HSM keeps of its security domain, sealed.
+#[derive(Default, Serialize, Deserialize)]
+struct Kept {
+    /// The root secret (base64); none while the HSM is not activated.
+    root_secret: Option<String>,
+    /// The transfer key the next upload must be wrapped to.
+    transfer_key: Option<KeptTransferKey>,
+    /// What the last download did.
+    download: Option<String>,
+    /// What the last upload did.
+    upload: Option<String>,
+}
+
+/// A transfer key: its private key's PKCS#8 and its certificate, base64.
+#[derive(Clone, Serialize, Deserialize)]
+struct KeptTransferKey {
+    pkcs8: String,
+    certificate: String,
+}
+
+fn setting(hsm_id: Uuid) -> String {
+    format!("security-domain/{hsm_id}")
+}
+
+/// The HSM's record, and whether one is stored.
+async fn kept(state: &AppState, hsm_id: Uuid) -> Result<(Kept, bool), VaultError> {
+    let Some(bytes) = state.store.sealed_setting(&setting(hsm_id)).await? else { return Ok((Kept::default(), false)) };
+    let kept = serde_json::from_slice(&bytes)
+        .map_err(VaultError::internal_because("an HSM's security domain is unreadable"))?;
+    Ok((kept, true))
+}
+
+/// Changes the HSM's record with `change` and keeps it. The first record is created, not replaced: when two
+/// requests (or nodes) make it at once, the loser changes the winner's record instead, so that an HSM is
+/// activated with one root secret.
+async fn update<T>(
+    state: &AppState,
+    hsm_id: Uuid,
+    change: impl Fn(&mut Kept) -> Result<T, VaultError>,
+) -> Result<T, VaultError> {
+    let name = setting(hsm_id);
+    for _ in 0..2 {
+        let (mut kept, stored) = kept(state, hsm_id).await?;
+        let answer = change(&mut kept)?;
+        let bytes = Zeroizing::new(
+            serde_json::to_vec(&kept).map_err(VaultError::internal_while("encoding an HSM's security domain"))?,
+        );
+        if stored {
+            state.store.put_sealed_setting(&name, &bytes).await?;
+            return Ok(answer);
+        }
+        if state.store.create_sealed_setting(&name, &bytes).await? {
+            return Ok(answer);
+        }
+    }
+    Err(VaultError::internal())
+}
+
+/// `POST /securitydomain/download`: the security domain of the HSM's root secret (made now, the first time,
+/// which activates the HSM), split among the certificates with the quorum asked.
+pub async fn download(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let info: CertificateInfo = parse_body(body, "CertificateInfo")?;
+    let required = info.required.ok_or_else(|| VaultError::bad_parameter("The quorum 'required' is missing."))?;
+    let certificates = info
+        .certificates
+        .iter()
+        .enumerate()
+        .map(|(index, key)| {
+            let der = key.x5c.first().and_then(|c| STANDARD.decode(c).ok()).ok_or_else(|| {
+                VaultError::bad_parameter(format!("Wrapping certificate {index} has no base64 certificate in x5c."))
+            })?;
+            Ok(WrappingCertificate::from_der(&der, index)?)
+        })
+        .collect::<Result<Vec<_>, VaultError>>()?;
+    let value = update(cx.state, cx.vault.id, |kept| {
+        let root_secret = match &kept.root_secret {
+            Some(root) => Zeroizing::new(STANDARD.decode(root).map_err(VaultError::internal_because("a root secret"))?),
+            None => security_domain::new_root_secret()?,
+        };
+        let value = security_domain::download(&root_secret, &certificates, required)?;
+        kept.root_secret = Some(STANDARD.encode(root_secret.as_slice()));
+        kept.download = Some(format!("The security domain was downloaded with a quorum of {required}."));
+        Ok(value)
+    })
+    .await?;
+    Ok(accepted(cx, "download", Json(SecurityDomainObject { value })))
+}
+
+/// `GET /securitydomain/download/pending`.
+pub async fn download_status(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let details = kept(cx.state, cx.vault.id).await?.0.download;
+    status(details.ok_or_else(|| VaultError::security_domain_operation_not_found("download"))?)
+}
+
+/// `GET /securitydomain/upload`: a new transfer key, which the next upload must be wrapped to.
+pub async fn transfer_key(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let transfer = TransferKey::generate(cx.state.clock.now_seconds())?;
+    let stored = KeptTransferKey {
+        pkcs8: STANDARD.encode(transfer.pkcs8()),
+        certificate: STANDARD.encode(transfer.certificate().der()),
+    };
+    update(cx.state, cx.vault.id, |kept| {
+        kept.transfer_key = Some(stored.clone());
+        Ok(())
+    })
+    .await?;
+    Ok(Json(TransferKeyAnswer { key_format: "jwk".into(), transfer_key: transfer.jwk()? }).into_response())
+}
+
+/// `POST /securitydomain/upload`: the root secret a restore blob brings, wrapped to the transfer key. A new HSM
+/// takes it and is activated; an activated HSM accepts only its own.
+pub async fn upload(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
+    let blob: SecurityDomainObject = parse_body(body, "SecurityDomain")?;
+    let details = update(cx.state, cx.vault.id, |kept| {
+        let stored = kept.transfer_key.as_ref().ok_or_else(|| {
+            VaultError::bad_parameter(
+                "No transfer key was issued: get one first (az keyvault security-domain init-recovery).",
+            )
+        })?;
+        let decode = |text: &str| STANDARD.decode(text).map_err(VaultError::internal_because("a stored transfer key"));
+        let transfer = TransferKey::from_parts(&decode(&stored.pkcs8)?, &decode(&stored.certificate)?)?;
+        let root_secret = STANDARD.encode(security_domain::upload(&blob.value, &transfer)?.as_slice());
+        if kept.root_secret.as_ref().is_some_and(|own| *own != root_secret) {
+            return Err(VaultError::security_domain_conflict());
+        }
+        kept.root_secret = Some(root_secret);
+        kept.transfer_key = None;
+        kept.upload = Some("The security domain was restored.".to_owned());
+        Ok(kept.upload.clone())
+    })
+    .await?;
+    let body = SecurityDomainOperationStatus { status: SUCCESS.into(), status_details: details };
+    Ok(accepted(cx, "upload", Json(body)))
+}
+
+/// `GET /securitydomain/upload/pending`.
+pub async fn upload_status(cx: &Context<'_>) -> Result<Response, VaultError> {
+    let details = kept(cx.state, cx.vault.id).await?.0.upload;
+    status(details.ok_or_else(|| VaultError::security_domain_operation_not_found("upload"))?)
+}
+
+fn status(details: String) -> Result<Response, VaultError> {
+    Ok(Json(SecurityDomainOperationStatus { status: SUCCESS.into(), status_details: Some(details) }).into_response())
+}
+
+/// `202 Accepted` with `body`, pointing the poller at the operation's status path, to be read after a second.
+fn accepted(cx: &Context<'_>, operation: &str, body: impl IntoResponse) -> Response {
+    let mut response = (StatusCode::ACCEPTED, body).into_response();
+    let status_url = format!("{}/securitydomain/{operation}/pending?api-version={}", cx.base_url, cx.query.api_version);
+    if let Ok(value) = HeaderValue::from_str(&status_url) {
+        response.headers_mut().insert(ASYNC_OPERATION, value);
+    }
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
