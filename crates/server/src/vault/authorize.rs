@@ -4,7 +4,7 @@
 
 use strongroom_core::directory::{AuthorizationModel, Directory, Vault, VaultKind};
 use strongroom_core::policy::{self, PolicyDecision};
-use strongroom_core::rbac::{self, Target, hsm};
+use strongroom_core::rbac::{self, Scope, Target, hsm};
 
 use super::authenticate::Caller;
 use super::error::VaultError;
@@ -51,7 +51,8 @@ pub fn check(directory: &Directory, vault: &Vault, caller: &Caller, operation: &
 
 /// Managed HSM's local RBAC: the HSM's own assignments, at `/`, `/keys` or the key, grant the operation's
 /// data action. An operation on role assignments or definitions is judged at the scope its path names, so
-/// that a role held at `/keys` manages `/keys` and never `/`.
+/// that a role held at `/keys` manages `/keys` and never `/`; one on the HSM as a whole (its security domain,
+/// full backups, settings, random bytes) needs an assignment at `/`.
 fn check_local_rbac(
     directory: &Directory,
     hsm: &Vault,
@@ -70,9 +71,13 @@ fn check_local_rbac(
             })?;
             (rbac::is_permitted_on(assignments, who, operation.action, &scope, None), hsm::scope_text(&scope))
         }
+        // The HSM's own operations that name no key act on the whole HSM.
+        None if operation.operation.action.is_none() && operation.params.object().is_none() => {
+            (rbac::is_permitted_on(assignments, who, operation.action, &Scope::Vault, None), "/".to_owned())
+        }
         None => {
             let target = operation.target();
-            let scope = target.name.map_or_else(|| "/".to_owned(), |name| format!("/keys/{name}"));
+            let scope = target.name.map_or_else(|| "/keys".to_owned(), |name| format!("/keys/{name}"));
             (rbac::is_permitted(assignments, who, operation.action, target), scope)
         }
     };

@@ -129,6 +129,14 @@ async fn local_role_assignments_grant_and_take_away_and_never_climb_above_their_
     assert_eq!(status, 403, "a role held at /keys never assigns at /: {body}");
     let (status, _) = hsm_call(&server, &nobody, Method::PUT, &assign("/keys", climb), Some(administrator)).await;
     assert_eq!(status, 201, "at its own scope it may");
+    // Administrator at /keys reaches none of the HSM's own operations, which act on the whole HSM.
+    for (method, path) in
+        [(Method::GET, "/settings"), (Method::POST, "/backup"), (Method::GET, "/securitydomain/upload")]
+    {
+        let (status, body) = hsm_call(&server, &nobody, method, path, Some(json!({}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("AccessDenied")), "{path}: {body}");
+    }
+    assert_eq!(hsm_call(&server, &admin, Method::GET, "/settings", None).await.0, 200);
     // Crypto Officer does not sign; the user role, assigned at /, does; deleting it takes it away again.
     let digest = json!({"alg": "ES256", "value": "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"});
     assert_eq!(hsm_call(&server, &nobody, Method::POST, "/keys/k1/sign", Some(digest.clone())).await.0, 403);

@@ -207,6 +207,7 @@ fn managed_hsm_doc_table() -> String {
         let scope = match pattern {
             p if p.starts_with("/providers/") => "`/`, or the scope the path names",
             p if p.contains("{name}") => "`/`, `/keys` or `/keys/{name}`",
+            _ if operation.action.is_none() => "`/`",
             _ => "`/` or `/keys`",
         };
         table.push_str(&format!(
