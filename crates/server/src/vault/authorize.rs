@@ -52,7 +52,7 @@ pub fn check(directory: &Directory, vault: &Vault, caller: &Caller, operation: &
 /// Managed HSM's local RBAC: the HSM's own assignments, at `/`, `/keys` or the key, grant the operation's
 /// data action. An operation on role assignments or definitions is judged at the scope its path names, so
 /// that a role held at `/keys` manages `/keys` and never `/`; one on the HSM as a whole (its security domain,
-/// full backups, settings, random bytes) needs an assignment at `/`.
+/// full backups, settings) needs an assignment at `/`.
 fn check_local_rbac(
     directory: &Directory,
     hsm: &Vault,
