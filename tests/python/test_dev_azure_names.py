@@ -75,7 +75,8 @@ def test_trust_install_is_idempotent_and_uninstall_removes_exactly_it(dev_server
     assert system.update_runs() == 1
     added = system.hosts.read_text().removeprefix(original)
     assert added.startswith(
-        f"{AZURE_ADDRESS} login.microsoftonline.com management.azure.com graph.microsoft.com dev.vault.azure.net {MARK}"
+        f"{AZURE_ADDRESS} login.microsoftonline.com management.azure.com graph.microsoft.com dev.vault.azure.net "
+        f"devhsm.managedhsm.azure.net {MARK}"
     ), added
     assert added.count("\n") == 1
     assert f"added the CA to the system trust store: {installed[0]}" in first
