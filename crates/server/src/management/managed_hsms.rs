@@ -10,8 +10,7 @@
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use strongroom_core::directory::{
-    AuthorizationModel, Change, DEFAULT_RESOURCE_GROUP, DeletedVault, Sku, Vault, VaultKind, validate_location,
-    validate_vault_name,
+    AuthorizationModel, Change, DeletedVault, Sku, Vault, VaultKind, validate_location, validate_vault_name,
 };
 use strongroom_core::network::NetworkRules;
 use strongroom_core::rbac::{Action, Scope, hsm};
@@ -35,7 +34,7 @@ pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, Manag
     match (tail, cx.method.clone()) {
         (Tail::ManagedHsms, Method::GET) => list(cx),
         (Tail::ManagedHsm(name), Method::GET) => {
-            let hsm = find(cx, name)?;
+            let hsm = cx.filed(name, VaultKind::ManagedHsm)?;
             cx.authorize(Action::ManagedHsmsRead, None, &Scope::Tenant, None)?;
             Ok(json_response(StatusCode::OK, &to_resource(cx, &hsm)))
         }
@@ -77,25 +76,6 @@ pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, Manag
         }
         (_, method) => Err(ManagementError::method_not_allowed(method.as_str(), "a Managed HSM")),
     }
-}
-
-/// The caller's tenant's Managed HSM `name`, filed in the subscription and resource group the path names.
-fn find(cx: &Context<'_>, name: &str) -> Result<Vault, ManagementError> {
-    let group = cx.resource_group.as_deref().unwrap_or(DEFAULT_RESOURCE_GROUP);
-    cx.directory
-        .vault(name)
-        .filter(|v| v.kind == VaultKind::ManagedHsm)
-        .filter(|v| v.tenant_id == cx.tenant.id && v.subscription_id == cx.subscription_id())
-        .filter(|v| v.resource_group.eq_ignore_ascii_case(group))
-        .cloned()
-        .ok_or_else(|| {
-            ManagementError::not_found(
-                "ResourceNotFound",
-                format!(
-                    "The Resource 'Microsoft.KeyVault/managedHSMs/{name}' under resource group '{group}' was not found."
-                ),
-            )
-        })
 }
 
 /// The HSMs of the resource group (or of the subscription), or none when the caller may not read HSMs.
@@ -143,7 +123,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
         });
     }
     let existing = cx.directory.vault(name).cloned();
-    if existing.is_some() && find(cx, name).is_err() {
+    if existing.is_some() && cx.filed(name, VaultKind::ManagedHsm).is_err() {
         // A vault, another tenant's HSM, or this tenant's filed elsewhere: the name is taken either way.
         return Err(taken());
     }
@@ -235,7 +215,7 @@ async fn recover(cx: &mut Context<'_>, name: &str) -> Result<Response, Managemen
 }
 
 async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
-    let hsm = find(cx, name)?;
+    let hsm = cx.filed(name, VaultKind::ManagedHsm)?;
     cx.authorize(Action::ManagedHsmsWrite, None, &Scope::Tenant, None)?;
     let body: ManagedHsmResource = cx.json()?;
     let tags = tags_from(body.tags.as_ref())?.unwrap_or_else(|| hsm.tags.clone());
@@ -249,7 +229,7 @@ async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementE
 /// Soft-deletes the HSM: it stops serving at once and keeps its keys and role assignments, recoverable until its
 /// retention ends (or purged before, unless purge protection is on).
 async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
-    let Ok(hsm) = find(cx, name) else {
+    let Ok(hsm) = cx.filed(name, VaultKind::ManagedHsm) else {
         cx.authorize(Action::ManagedHsmsDelete, None, &Scope::Tenant, None)?;
         return Ok(json_response(StatusCode::NO_CONTENT, &serde_json::json!({})));
     };

@@ -186,10 +186,20 @@ impl Context<'_> {
     /// The vault of the caller's tenant called `name`, filed in the subscription and resource group the path
     /// names.
     pub fn vault(&self, name: &str) -> Result<Vault, ManagementError> {
+        self.filed(name, VaultKind::Vault)
+    }
+
+    /// The vault or Managed HSM (by `kind`) of the caller's tenant called `name`, filed in the subscription and
+    /// resource group the path names.
+    pub fn filed(&self, name: &str, kind: VaultKind) -> Result<Vault, ManagementError> {
         let group = self.resource_group.as_deref().unwrap_or(DEFAULT_RESOURCE_GROUP);
+        let resource_type = match kind {
+            VaultKind::Vault => "vaults",
+            VaultKind::ManagedHsm => "managedHSMs",
+        };
         self.directory
             .vault(name)
-            .filter(|v| v.kind == VaultKind::Vault)
+            .filter(|v| v.kind == kind)
             .filter(|v| v.tenant_id == self.tenant.id && v.subscription_id == self.subscription_id())
             .filter(|v| v.resource_group.eq_ignore_ascii_case(group))
             .cloned()
@@ -197,7 +207,7 @@ impl Context<'_> {
                 ManagementError::not_found(
                     "ResourceNotFound",
                     format!(
-                        "The Resource 'Microsoft.KeyVault/vaults/{name}' under resource group '{group}' was not found."
+                        "The Resource 'Microsoft.KeyVault/{resource_type}/{name}' under resource group '{group}' was not found."
                     ),
                 )
             })
