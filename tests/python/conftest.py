@@ -456,6 +456,7 @@ def configured_server():
             [[tenant.managed_hsm]]
             name = "billing-hsm"
             administrators = ["admin"]
+            activated = true
 
             [[tenant.managed_hsm.role_assignment]]
             principal = "admin"

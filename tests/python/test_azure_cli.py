@@ -99,6 +99,7 @@ def config(data_dir, port):
         [[tenant.managed_hsm]]
         name = "clihsm"
         administrators = ["deployer"]
+        activated = true
 
         [[tenant.managed_hsm.role_assignment]]
         principal = "deployer"
@@ -108,13 +109,25 @@ def config(data_dir, port):
         name = "contoso-hsm"
         administrators = ["deployer"]
 
+        [[tenant.managed_hsm.role_assignment]]
+        principal = "deployer"
+        role = "Managed HSM Crypto User"
+
         [[tenant.managed_hsm]]
         name = "spare-hsm"
         administrators = ["deployer"]
 
+        [[tenant.managed_hsm.role_assignment]]
+        principal = "deployer"
+        role = "Managed HSM Crypto User"
+
         [[tenant.managed_hsm]]
         name = "other-hsm"
         administrators = ["deployer"]
+
+        [[tenant.managed_hsm.role_assignment]]
+        principal = "deployer"
+        role = "Managed HSM Crypto User"
         """
     )
 
@@ -496,7 +509,7 @@ def test_vault_commands_that_reach_managed_hsms(az):
     assert az("keyvault", "check-name", "-n", "billing")["nameAvailable"] is False
 
 
-def test_managed_hsm_create_show_delete(server, az):
+def test_managed_hsm_create_show_delete(server, az, tmp_path):
     name = f"hsm-{uuid.uuid4().hex[:8]}"
     admin = az("ad", "sp", "show", "--id", DEPLOYER)["id"]
     location = az("account", "list-locations")[0]["name"]
@@ -513,11 +526,21 @@ def test_managed_hsm_create_show_delete(server, az):
     assert name not in {v["name"] for v in az("keyvault", "list", "--resource-type", "vault")}
     assert az("keyvault", "check-name", "-n", name)["nameAvailable"] is False
 
-    # The initial administrator holds Managed HSM Administrator at / on the HSM's own data plane.
-    answer = az(
+    # New, it serves only its security domain, until the administrator downloads it (Microsoft's quickstart).
+    assert hsm["properties"]["securityDomainProperties"]["activationStatus"] == "NotActivated"
+    role_assignments = (
         "rest", "--method", "get", "--resource", f"https://managedhsm.localhost:{server.port}",
         "--url", f"{hsm['properties']['hsmUri']}providers/Microsoft.Authorization/roleAssignments?api-version=7.4",
     )
+    assert "not activated" in az.fails(*role_assignments)
+    certificates = [str(wrapping_key(tmp_path, f"operator{i}").with_suffix(".cer")) for i in range(3)]
+    az("keyvault", "security-domain", "download", "--hsm-name", name, "--sd-wrapping-keys", *certificates,
+       "--sd-quorum", "2", "--security-domain-file", str(tmp_path / "sd.json"))
+    shown = az("keyvault", "show", "--hsm-name", name, "-g", "strongroom")
+    assert shown["properties"]["securityDomainProperties"]["activationStatus"] == "Active"
+
+    # The initial administrator holds Managed HSM Administrator at / on the HSM's own data plane.
+    answer = az(*role_assignments)
     held = {(a["properties"]["principalId"], a["properties"]["scope"]) for a in answer["value"]}
     assert held == {(admin, "/")}
 
@@ -735,8 +758,8 @@ def test_event_subscription_at_a_vaults_scope(server, az, subscription):
 def test_security_domain_download_activates_and_upload_restores_with_a_quorum(az, tmp_path):
     """`download` with three wrapping certificates and a quorum of two writes the file the CLI's own restore
     reads; `init-recovery` fetches the HSM's transfer key; `upload` opens two shares with their private keys and
-    sends the blob. A never-activated HSM takes another's security domain the same way (disaster recovery); an
-    HSM activated with its own refuses another's."""
+    sends the blob. A never-activated HSM takes another's security domain the same way (disaster recovery), and
+    then opens the first one's keys; an HSM activated with its own refuses another's, and opens none of them."""
     keys = [wrapping_key(tmp_path, f"operator{i}") for i in range(3)]
     certificates = [str(k.with_suffix(".cer")) for k in keys]
     sd_file = tmp_path / "sd.json"
@@ -749,7 +772,12 @@ def test_security_domain_download_activates_and_upload_restores_with_a_quorum(az
         return az("keyvault", "security-domain", "upload", "--hsm-name", hsm, "--sd-file", str(sd_file),
                   "--sd-exchange-key", str(exchange_of(az, tmp_path, hsm)), "--sd-wrapping-keys", *map(str, wrapping))
 
+    # Until its security domain is downloaded, the HSM serves nothing else.
+    assert "not activated" in az.fails("keyvault", "key", "create", "--hsm-name", "contoso-hsm", "-n", "early")
     assert download("contoso-hsm", sd_file)["status"] == "Success"
+    az("keyvault", "key", "create", "--hsm-name", "contoso-hsm", "-n", "carried", "--kty", "RSA-HSM")
+    key_backup = tmp_path / "carried.backup"
+    az("keyvault", "key", "backup", "--hsm-name", "contoso-hsm", "-n", "carried", "--file", str(key_backup))
     domain = json.loads(sd_file.read_text())
     assert domain["SharedKeys"]["required"] == 2 and len(domain["SharedKeys"]["enc_shares"]) == 3
     assert upload("contoso-hsm", keys[0], keys[2])["status"] == "Success"
@@ -757,6 +785,8 @@ def test_security_domain_download_activates_and_upload_restores_with_a_quorum(az
     # The spare HSM, never activated, takes the first one's security domain from two other operators.
     assert upload("spare-hsm", keys[2], keys[1])["status"] == "Success"
     assert az("keyvault", "security-domain", "wait", "--hsm-name", "spare-hsm")["status"] == "Success"
+    restored = az("keyvault", "key", "restore", "--hsm-name", "spare-hsm", "--file", str(key_backup))
+    assert restored["key"]["kid"].split("/keys/")[1].startswith("carried/")
 
     # An HSM activated with a security domain of its own refuses another's.
     assert download("other-hsm", tmp_path / "other.json")["status"] == "Success"
@@ -764,6 +794,8 @@ def test_security_domain_download_activates_and_upload_restores_with_a_quorum(az
         "keyvault", "security-domain", "upload", "--hsm-name", "other-hsm", "--sd-file", str(sd_file),
         "--sd-exchange-key", str(exchange_of(az, tmp_path, "other-hsm")),
         "--sd-wrapping-keys", str(keys[0]), str(keys[1]))
+    assert "another security domain" in az.fails(
+        "keyvault", "key", "restore", "--hsm-name", "other-hsm", "--file", str(key_backup))
 
     # One operator is not a quorum: the CLI cannot open the security domain, and sends nothing.
     assert "should not less than 2" in az.fails(

@@ -1,9 +1,15 @@
 """Managed HSM full backup and restore with the official, unmodified azure-keyvault-administration SDK
 (`KeyVaultBackupClient`): begin_backup to a declared storage target, begin_restore into a fresh HSM, and
 begin_restore with key_name for one key. The restored keys are used with azure-keyvault-keys and the results
-checked against what the original keys did."""
+checked against what the original keys did.
 
+A backup restores only where its keys open: into an HSM of the security domain it was made in. The fresh HSM gets
+the source's security domain as operators give it one, with the official azure-keyvault-securitydomain SDK
+(`SecurityDomainClient`): a download of the source's, a restore blob for the fresh HSM's transfer key, an upload."""
+
+import base64
 import hashlib
+import json
 import pathlib
 import tempfile
 import textwrap
@@ -13,21 +19,24 @@ from azure.core.exceptions import HttpResponseError
 from azure.keyvault.administration import KeyVaultBackupClient
 from azure.keyvault.keys import KeyClient
 from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm, SignatureAlgorithm
+from azure.keyvault.securitydomain import SecurityDomainClient
 
 from conftest import LIMITS_OFF, ONE_PORT, server_section, serving, standard_tenants
 from test_secrets_sdk import credential_for
+from wrapping_keys import download_security_domain, security_domain_example
 
 CONTAINER = "https://backups.blob.localhost/hsm"
 # A container SAS token as the Azure portal makes one; Strongroom knows only its SHA-256.
 SAS = "sv=2024-08-04&sr=c&sp=racwdl&se=2030-01-01T00:00:00Z&spr=https&sig=c2lnbmF0dXJlLWZvci10ZXN0cw%3D"
 
 
-def hsm_section(name):
+def hsm_section(name, activated):
     return textwrap.dedent(
         f"""
         [[tenant.managed_hsm]]
         name = "{name}"
         administrators = ["admin"]
+        activated = {str(activated).lower()}
 
         [[tenant.managed_hsm.role_assignment]]
         principal = "admin"
@@ -51,8 +60,10 @@ def hsm_server():
         config = (
             server_section(data_dir, ONE_PORT)
             + standard_tenants()
-            + hsm_section("pyhsmone")
-            + hsm_section("pyhsmtwo")
+            # pyhsmone and pyhsmthree serve at once, each with a security domain of its own; pyhsmtwo is new.
+            + hsm_section("pyhsmone", True)
+            + hsm_section("pyhsmtwo", False)
+            + hsm_section("pyhsmthree", True)
             + textwrap.dedent(
                 f"""
                 [[backup_storage]]
@@ -85,7 +96,27 @@ def crypto(server, key):
     return CryptographyClient(key, credential_for(server, "admin"), connection_verify=server.ca)
 
 
-def test_a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_on_its_own(hsm_server):
+def security_domain_client(server, hsm):
+    return SecurityDomainClient(hsm_url(server, hsm), credential_for(server, "admin"), connection_verify=server.ca)
+
+
+def share_security_domain(server, source, target, folder):
+    """Gives `target` the security domain of `source`: three operators download it with a quorum of two, two of
+    them make the restore blob for `target`'s transfer key (what `az keyvault security-domain restore-blob` does,
+    here by Strongroom's test example; test_azure_cli.py does it with the CLI), and it is uploaded."""
+    domain, operators = download_security_domain(security_domain_client(server, source), folder)
+    (folder / "sd.json").write_text(domain)
+    target_client = security_domain_client(server, target)
+    transfer = json.loads(target_client.get_transfer_key()["transfer_key"])
+    (folder / "transfer.der").write_bytes(base64.b64decode(transfer["x5c"][0]))
+    code, blob, err = security_domain_example(
+        "restore-blob", folder / "sd.json", folder / "transfer.der", *(k.with_suffix("") for k in operators[:2])
+    )
+    assert code == 0, err
+    target_client.begin_upload({"value": blob}).result()
+
+
+def test_a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_on_its_own(hsm_server, tmp_path):
     source = key_client(hsm_server, "pyhsmone")
     rsa = source.create_rsa_key("py-rsa", size=2048, hardware_protected=True)
     source.rotate_key("py-rsa")
@@ -102,9 +133,22 @@ def test_a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_on_its_ow
     assert folder.startswith("mhsm-pyhsmone-") and folder != result.folder_url, result.folder_url
     assert (hsm_server.storage / folder / "backup.sealed").is_file()
 
-    # Into a fresh HSM: every key, every version, the same material.
-    backup_client(hsm_server, "pyhsmtwo").begin_restore(result.folder_url, sas_token=SAS).wait()
+    # Not into an HSM of another security domain: its keys would not open there, and it keeps its own.
+    key_client(hsm_server, "pyhsmthree").create_oct_key("py-own", size=128, hardware_protected=True)
+    with pytest.raises(HttpResponseError) as refused:
+        backup_client(hsm_server, "pyhsmthree").begin_restore(result.folder_url, sas_token=SAS).result()
+    assert "another security domain" in str(refused.value)
+    assert [k.name for k in key_client(hsm_server, "pyhsmthree").list_properties_of_keys()] == ["py-own"]
+
+    # A fresh HSM serves nothing but its security domain until it is activated.
     target = key_client(hsm_server, "pyhsmtwo")
+    with pytest.raises(HttpResponseError) as refused:
+        list(target.list_properties_of_keys())
+    assert refused.value.status_code == 403 and "not activated" in str(refused.value)
+
+    # Given pyhsmone's security domain: every key, every version, the same material.
+    share_security_domain(hsm_server, "pyhsmone", "pyhsmtwo", tmp_path)
+    backup_client(hsm_server, "pyhsmtwo").begin_restore(result.folder_url, sas_token=SAS).wait()
     assert sorted(k.name for k in target.list_properties_of_keys()) == ["py-aes", "py-ec", "py-rsa"]
     assert len(list(target.list_properties_of_key_versions("py-rsa"))) == 2
     restored_rsa = target.get_key("py-rsa", rsa.properties.version)
@@ -151,10 +195,10 @@ def test_refusals_leave_the_hsm_and_the_storage_as_they_were(hsm_server):
     assert refused.value.status_code == 403
 
     # A folder that is not there: the restore fails and the HSM keeps its keys.
-    keys = key_client(hsm_server, "pyhsmtwo")
+    keys = key_client(hsm_server, "pyhsmthree")
     names = sorted(k.name for k in keys.list_properties_of_keys())
     with pytest.raises(HttpResponseError):
-        backup_client(hsm_server, "pyhsmtwo").begin_restore(
+        backup_client(hsm_server, "pyhsmthree").begin_restore(
             f"{CONTAINER}/mhsm-pyhsmone-2020010100000000", sas_token=SAS
         ).wait()
     assert sorted(k.name for k in keys.list_properties_of_keys()) == names

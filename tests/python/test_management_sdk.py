@@ -13,6 +13,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ClientSecretCredential
 from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultRoleScope
 from azure.keyvault.secrets import SecretClient
+from azure.keyvault.securitydomain import SecurityDomainClient
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.keyvault.models import (
@@ -28,6 +29,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from conftest import APPS, CONTOSO, app_secret
+from wrapping_keys import download_security_domain
 
 SCOPE = "https://management.azure.com/.default"
 
@@ -140,7 +142,7 @@ def test_a_deleted_vault_is_listed_recovered_and_purged(management):
     assert vaults.check_name_availability({"name": "sdk-doomed", "type": "Microsoft.KeyVault/vaults"}).name_available
 
 
-def test_a_managed_hsm_is_made_administered_deleted_recovered_and_purged(management):
+def test_a_managed_hsm_is_made_administered_deleted_recovered_and_purged(management, tmp_path):
     hsms = management.managed_hsms
     admin = management.object_id()
     properties = ManagedHsmProperties(
@@ -158,6 +160,12 @@ def test_a_managed_hsm_is_made_administered_deleted_recovered_and_purged(managem
     updated = hsms.begin_update("strongroom", "sdk-hsm", ManagedHsm(tags={"env": "prod"})).result()
     assert updated.tags == {"env": "prod"}
     assert not hsms.check_mhsm_name_availability({"name": "sdk-hsm"}).name_available
+
+    # New, it is not activated; the administrator activates it by downloading its security domain.
+    assert hsm.properties.security_domain_properties.activation_status == "NotActivated"
+    client = SecurityDomainClient(hsm.properties.hsm_uri, management.credential, connection_verify=management.server.ca)
+    download_security_domain(client, tmp_path)
+    assert hsms.get("strongroom", "sdk-hsm").properties.security_domain_properties.activation_status == "Active"
 
     # The initial administrator manages the HSM's local RBAC through the data-plane SDK.
     access = KeyVaultAccessControlClient(hsm.properties.hsm_uri, management.credential, connection_verify=management.server.ca)

@@ -4,22 +4,19 @@ the operators' private keys open a quorum of shares, the CLI rebuilds the master
 them to the HSM's transfer key), and Strongroom opens the blob the CLI wrote and finds its root secret again.
 That one flow checks both directions: the file Strongroom writes and the blob it reads.
 
-The Rust side is the test-only example `crates/core/examples/security_domain.rs`, which `cargo test` and
-`cargo build --examples` build beside the `strongroom` binary (STRONGROOM_BIN's folder, `examples/`).
+The Rust side is the test-only example `crates/core/examples/security_domain.rs` (wrapping_keys.py runs it).
 """
 
 import base64
 import json
 import os
-import pathlib
 import subprocess
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from conftest import BINARY
-from wrapping_keys import wrapping_key
+from wrapping_keys import security_domain_example as rust, wrapping_key
 
 AZ = os.environ.get("STRONGROOM_AZ")
 if not AZ:
@@ -27,15 +24,7 @@ if not AZ:
         raise RuntimeError("STRONGROOM_AZ is not set under CI (scripts/azcli-env makes it)")
     pytest.skip("STRONGROOM_AZ names no Azure CLI (scripts/test sets it)", allow_module_level=True)
 
-EXAMPLE = pathlib.Path(BINARY).resolve().parent / "examples" / "security_domain"
 ROOT_SECRET = bytes(range(32)).hex()
-
-
-def rust(*args):
-    if not EXAMPLE.exists():
-        raise RuntimeError(f"{EXAMPLE} is missing: cargo build --release -p strongroom-core --example security_domain")
-    done = subprocess.run([str(EXAMPLE), *map(str, args)], capture_output=True, text=True, timeout=60)
-    return done.returncode, done.stdout.strip(), done.stderr.strip()
 
 
 def az(*args, config_dir):

@@ -8,10 +8,14 @@
 //!   `DIR/transfer.der`, and prints the JSON Web Key text an HSM returns.
 //! - `security_domain upload BLOB_FILE DIR`: opens a restore blob with the transfer key in `DIR` and prints the
 //!   root secret in hex.
+//! - `security_domain restore-blob DOMAIN_FILE TRANSFER.der OPERATOR…`: the operators' side, which the CLI's
+//!   `restore-blob` does: opens the security domain with each `OPERATOR.der` certificate and `OPERATOR.pk8` key
+//!   (PKCS#8 DER) and prints the blob for the transfer key's certificate.
 
 use std::error::Error;
 use std::path::Path;
 
+use strongroom_core::key::{KeyType, PrivateKey};
 use strongroom_core::security_domain::{self, TransferKey, WrappingCertificate};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -40,7 +44,20 @@ fn main() -> Result<(), Box<dyn Error>> {
             let root_secret = security_domain::upload(&std::fs::read_to_string(blob)?, &transfer)?;
             println!("{}", root_secret.iter().map(|b| format!("{b:02x}")).collect::<String>());
         }
-        _ => return Err("usage: security_domain download|transfer-key|upload … (see the source)".into()),
+        ["restore-blob", domain, transfer, operators @ ..] => {
+            let operators = operators
+                .iter()
+                .enumerate()
+                .map(|(index, name)| {
+                    let certificate = WrappingCertificate::from_der(&std::fs::read(format!("{name}.der"))?, index)?;
+                    let key = PrivateKey::from_material(KeyType::Rsa, None, &std::fs::read(format!("{name}.pk8"))?)?;
+                    Ok((certificate, key))
+                })
+                .collect::<Result<Vec<_>, Box<dyn Error>>>()?;
+            let transfer = WrappingCertificate::from_der(&std::fs::read(transfer)?, 0)?;
+            println!("{}", security_domain::restore_blob(&std::fs::read_to_string(domain)?, &operators, &transfer)?);
+        }
+        _ => return Err("usage: security_domain download|transfer-key|upload|restore-blob … (see the source)".into()),
     }
     Ok(())
 }

@@ -163,6 +163,10 @@ pub struct DesiredVault {
     pub resource_group: String,
     /// Its pricing tier.
     pub sku: Sku,
+    /// A Managed HSM that Strongroom activates at start with a root secret of its own, so that it serves keys
+    /// before its security domain is downloaded; otherwise an HSM serves only its security domain until it is
+    /// downloaded or uploaded, as in Azure. Always `false` for a vault.
+    pub activate: bool,
     /// Its Event Grid event subscriptions (kept apart from the directory: the server stores them after the
     /// plan is applied, once their webhooks pass the validation handshake).
     pub event_subscriptions: Vec<crate::events::EventSubscription>,

@@ -14,6 +14,8 @@
 //! **Upload** (the HSM's side): unwrap the new master key with the transfer key's private key and open the root
 //! secret. The blob carries no shares: the quorum was needed to open the data, which only the true master key does.
 
+mod root;
+
 use std::ops::RangeInclusive;
 
 use aws_lc_rs::cipher::{
@@ -32,6 +34,8 @@ use zeroize::Zeroizing;
 use crate::certificate::{Subject, thumbprint};
 use crate::error::{Error, ErrorKind};
 use crate::key::{EncryptionAlgorithm, KeySpec, KeyType, PrivateKey};
+
+pub use self::root::HsmRoot;
 
 /// How many wrapping certificates a download takes, as the CLI and Managed HSM allow.
 pub const WRAPPING_CERTIFICATES: RangeInclusive<usize> = 3..=10;

@@ -133,6 +133,7 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                     resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
                     // Premium, so that code written for Azure may make -HSM keys in it.
                     sku: Sku::Premium,
+                    activate: false,
                     event_subscriptions: vec![],
                 },
                 DesiredVault {
@@ -148,6 +149,9 @@ pub async fn desired_state(installation: &Installation) -> Result<(DesiredState,
                     subscription: None,
                     resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
                     sku: Sku::Premium,
+                    // Ready for keys at once, as Microsoft's samples expect; its security domain can still be
+                    // downloaded.
+                    activate: true,
                     event_subscriptions: vec![],
                 },
             ],

@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use strongroom_core::backup::BackupKey;
 use strongroom_core::credential::WorkloadSecretKey;
+use strongroom_core::directory::VaultKind;
 use strongroom_core::events::SubscriptionSource;
 use strongroom_core::provision::{self, DesiredState};
 use strongroom_core::token::KeySet;
@@ -139,7 +140,23 @@ impl Installation {
     /// subscriptions whose webhooks pass the validation handshake.
     pub async fn provision(&self, desired: &DesiredState) -> Result<()> {
         self.apply_desired(desired).await?;
+        self.activate_managed_hsms(desired).await?;
         self.configure_event_subscriptions(desired).await
+    }
+
+    /// Activates the Managed HSMs the configuration marks `activated` that are not yet, each with a root
+    /// secret of its own.
+    async fn activate_managed_hsms(&self, desired: &DesiredState) -> Result<()> {
+        let directory = self.store.load_directory().await?;
+        for desired_hsm in desired.tenants.iter().flat_map(|t| &t.vaults).filter(|v| v.activate) {
+            let Some(hsm) = directory.vault(&desired_hsm.name).filter(|v| v.kind == VaultKind::ManagedHsm) else {
+                continue;
+            };
+            crate::vault::security_domain::activate(self.store.as_ref(), hsm.id).await.map_err(|e| {
+                Error::new(ErrorKind::Store, format_args!("activating the Managed HSM {}", hsm.name), e.message())
+            })?;
+        }
+        Ok(())
     }
 
     /// The configured event subscriptions, stored: those already stored as configured stay; a new or changed
@@ -253,6 +270,7 @@ impl Installation {
             verified_secrets: VerifiedSecrets::new()?,
             workload_key: Arc::clone(&self.workload_key),
             parsed_keys: Default::default(),
+            hsm_roots: Default::default(),
             data_dir: self.settings.data_dir.clone(),
             certificate_authorities: self.settings.certificate_authorities.clone(),
             metrics: Default::default(),

@@ -59,6 +59,8 @@ pub struct AppState {
     pub certificate_authorities: Vec<crate::config::TenantCertificateAuthority>,
     /// Key versions' material, parsed once, so that warm cryptographic operations skip the parse.
     pub parsed_keys: crate::vault::keys::ParsedKeys,
+    /// The roots of the Managed HSMs found activated, which seal their keys' material.
+    pub hsm_roots: crate::vault::security_domain::HsmRoots,
     /// Key Vault's metrics and the token service's, for `metrics_listen`.
     pub metrics: crate::metrics::Metrics,
     /// Key Vault's service limits, and what each vault used of them.

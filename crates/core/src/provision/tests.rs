@@ -70,6 +70,7 @@ fn desired() -> DesiredState {
                 subscription: None,
                 resource_group: DEFAULT_RESOURCE_GROUP.into(),
                 sku: Sku::Standard,
+                activate: false,
                 event_subscriptions: vec![],
             }],
             subscriptions: vec![],

@@ -295,6 +295,21 @@ actions! {
     DirectoryRoleAssignmentsManage = (Directory, "microsoft.directory/roleAssignments/allProperties/allTasks"),
 }
 
+impl Action {
+    /// Whether the action is one of a Managed HSM's security domain, the only ones an HSM that is not
+    /// activated serves.
+    pub fn is_security_domain(self) -> bool {
+        matches!(
+            self,
+            Action::HsmSecurityDomainDownload
+                | Action::HsmSecurityDomainDownloadRead
+                | Action::HsmSecurityDomainUpload
+                | Action::HsmSecurityDomainUploadRead
+                | Action::HsmSecurityDomainTransferKeyRead
+        )
+    }
+}
+
 /// A set of actions: what a role definition grants, compiled once from its patterns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ActionSet(u128);

@@ -205,6 +205,9 @@ struct ManagedHsmSection {
     role_assignment: Vec<RoleAssignmentSection>,
     subscription: Option<String>,
     resource_group: Option<Spanned<String>>,
+    /// Activated at start with a root secret Strongroom makes, rather than by a security domain download.
+    #[serde(default)]
+    activated: bool,
 }
 
 /// `[[tenant.vault.event_subscription]]`: an Event Grid subscription of the vault, delivered to a webhook.
@@ -548,6 +551,7 @@ impl VaultSection {
             subscription: self.subscription,
             resource_group,
             sku,
+            activate: false,
             event_subscriptions,
         })
     }
@@ -594,6 +598,7 @@ impl ManagedHsmSection {
             resource_group: resource_group(self.resource_group)?,
             // Every key of an HSM is a hardware key; it is billed as Standard_B1, which holds what premium does.
             sku: Sku::Premium,
+            activate: self.activated,
             event_subscriptions: Vec::new(),
         })
     }

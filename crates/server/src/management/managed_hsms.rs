@@ -25,6 +25,7 @@ use super::groups::{self, tags_from, tags_value};
 use super::resource::{Tail, resource_group_id, subscription_id_path};
 use super::vaults::{date, network_acls, network_rules, public_network_access, public_network_access_value};
 use super::{Context, json_response};
+use crate::vault::security_domain;
 
 /// Most principals one creation makes administrators.
 const MAX_INITIAL_ADMINISTRATORS: usize = 100;
@@ -32,11 +33,11 @@ const MAX_INITIAL_ADMINISTRATORS: usize = 100;
 /// Serves a Managed HSM path, or one of soft-deleted HSMs.
 pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, ManagementError> {
     match (tail, cx.method.clone()) {
-        (Tail::ManagedHsms, Method::GET) => list(cx),
+        (Tail::ManagedHsms, Method::GET) => list(cx).await,
         (Tail::ManagedHsm(name), Method::GET) => {
             let hsm = cx.filed(name, VaultKind::ManagedHsm)?;
             cx.authorize(Action::ManagedHsmsRead, None, &Scope::Tenant, None)?;
-            Ok(json_response(StatusCode::OK, &to_resource(cx, &hsm)))
+            Ok(json_response(StatusCode::OK, &resource(cx, &hsm).await?))
         }
         (Tail::ManagedHsm(name), Method::PUT) => put(cx, name).await,
         (Tail::ManagedHsm(name), Method::PATCH) => patch(cx, name).await,
@@ -79,20 +80,22 @@ pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, Manag
 }
 
 /// The HSMs of the resource group (or of the subscription), or none when the caller may not read HSMs.
-fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
+async fn list(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     let readable = cx.authorize(Action::ManagedHsmsRead, None, &Scope::Tenant, None).is_ok();
     // Listing filters rather than refuses: the record says it was allowed.
     cx.allow_listing(Action::ManagedHsmsRead);
     let (tenant, subscription, group) = (cx.tenant.id, cx.subscription_id(), cx.resource_group.as_deref());
-    let value = cx
+    let hsms = cx
         .directory
         .vaults()
         .iter()
         .filter(|_| readable)
         .filter(|v| v.kind == VaultKind::ManagedHsm && v.tenant_id == tenant && v.subscription_id == subscription)
-        .filter(|v| group.is_none_or(|g| v.resource_group.eq_ignore_ascii_case(g)))
-        .map(|v| to_resource(cx, v))
-        .collect();
+        .filter(|v| group.is_none_or(|g| v.resource_group.eq_ignore_ascii_case(g)));
+    let mut value = Vec::new();
+    for hsm in hsms {
+        value.push(resource(cx, hsm).await?);
+    }
     Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
 }
 
@@ -143,7 +146,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
         if updated != hsm {
             cx.apply(vec![Change::PutVault(updated.clone())]).await?;
         }
-        return Ok(json_response(StatusCode::OK, &to_resource(cx, &updated)));
+        return Ok(json_response(StatusCode::OK, &resource(cx, &updated).await?));
     }
     let location = match body.location.as_deref() {
         Some(location) => {
@@ -180,7 +183,7 @@ async fn put(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementErr
     }));
     cx.apply(changes).await?;
     // 200 rather than 201: the SDK's create accepts 200 or 202 only.
-    Ok(json_response(StatusCode::OK, &to_resource(cx, &hsm)))
+    Ok(json_response(StatusCode::OK, &resource(cx, &hsm).await?))
 }
 
 /// `initialAdminObjectIds`: at least one object id, as Azure requires of a new HSM.
@@ -211,7 +214,7 @@ async fn recover(cx: &mut Context<'_>, name: &str) -> Result<Response, Managemen
         .cloned()
         .ok_or_else(|| deleted_not_found(name))?;
     cx.apply(vec![Change::RecoverVault { vault_id: deleted.vault.id }]).await?;
-    Ok(json_response(StatusCode::OK, &to_resource(cx, &deleted.vault)))
+    Ok(json_response(StatusCode::OK, &resource(cx, &deleted.vault).await?))
 }
 
 async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementError> {
@@ -223,7 +226,7 @@ async fn patch(cx: &mut Context<'_>, name: &str) -> Result<Response, ManagementE
     if updated != hsm {
         cx.apply(vec![Change::PutVault(updated.clone())]).await?;
     }
-    Ok(json_response(StatusCode::OK, &to_resource(cx, &updated)))
+    Ok(json_response(StatusCode::OK, &resource(cx, &updated).await?))
 }
 
 /// Soft-deletes the HSM: it stops serving at once and keeps its keys and role assignments, recoverable until its
@@ -281,9 +284,19 @@ fn hsm_id(subscription_id: Uuid, hsm: &Vault) -> String {
     )
 }
 
+/// The HSM as a Resource Manager resource, with whether it is activated.
+async fn resource(cx: &Context<'_>, hsm: &Vault) -> Result<ManagedHsmResource, ManagementError> {
+    let activated = security_domain::root_of(cx.state, hsm.id).await.map_err(|e| {
+        tracing::error!(hsm = %hsm.name, "reading whether a Managed HSM is activated failed: {}", e.message());
+        ManagementError::internal()
+    })?;
+    Ok(to_resource(cx, hsm, activated.is_some()))
+}
+
 /// The HSM as a Resource Manager resource. Its administrators are those who hold Managed HSM Administrator at
-/// `/` now, which its creation's `initialAdminObjectIds` were.
-fn to_resource(cx: &Context<'_>, hsm: &Vault) -> ManagedHsmResource {
+/// `/` now, which its creation's `initialAdminObjectIds` were. A new HSM is not activated until its security
+/// domain is downloaded, as in Azure.
+fn to_resource(cx: &Context<'_>, hsm: &Vault, activated: bool) -> ManagedHsmResource {
     let administrators = hsm::administrators(cx.directory.role_assignments(hsm.id));
     ManagedHsmResource {
         id: hsm_id(cx.shown_subscription(), hsm),
@@ -304,10 +317,15 @@ fn to_resource(cx: &Context<'_>, hsm: &Vault) -> ManagedHsmResource {
             provisioning_state: Some("Succeeded".to_owned()),
             network_acls: Some(network_acls(&hsm.network)),
             public_network_access: Some(public_network_access_value(&hsm.network)),
-            // It serves at once: there is no security domain to download first.
-            security_domain_properties: Some(SecurityDomainProperties {
-                activation_status: "Active".to_owned(),
-                activation_status_message: "The Managed HSM is active.".to_owned(),
+            security_domain_properties: Some(match activated {
+                true => SecurityDomainProperties {
+                    activation_status: "Active".to_owned(),
+                    activation_status_message: "The Managed HSM is active.".to_owned(),
+                },
+                false => SecurityDomainProperties {
+                    activation_status: "NotActivated".to_owned(),
+                    activation_status_message: "Download the security domain to activate the Managed HSM.".to_owned(),
+                },
             }),
         },
     }

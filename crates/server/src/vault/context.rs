@@ -6,6 +6,7 @@ use std::sync::Arc;
 use strongroom_core::directory::Vault;
 use strongroom_core::key::PrivateKey;
 use strongroom_core::object::{self, ObjectVersion};
+use strongroom_core::security_domain::HsmRoot;
 use strongroom_proto::keyvault::SecretAttributes;
 use strongroom_store::PageRequest;
 
@@ -26,6 +27,9 @@ pub struct Context<'a> {
     pub query: &'a Query,
     /// How the request was counted against the vault's service limits.
     pub admission: &'a Admission,
+    /// A Managed HSM's root, which seals its keys' material; `None` in a vault, and in an HSM that is not
+    /// activated (which serves only its security domain).
+    pub hsm_root: Option<Arc<HsmRoot>>,
 }
 
 impl Context<'_> {

@@ -121,6 +121,20 @@ impl VaultError {
         )
     }
 
+    /// 403: an operation of a Managed HSM that is not activated, which serves only its security domain. Key Vault
+    /// answers `Forbidden` for what an object's or vault's state does not allow.
+    pub fn not_activated(hsm: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "The Managed HSM {hsm} is not activated: download its security domain first \
+                 (az keyvault security-domain download), or upload one to restore it."
+            ),
+        )
+        .with_inner("HsmNotActivated")
+    }
+
     /// 404: a Managed HSM's security domain status before any download or upload.
     pub fn security_domain_operation_not_found(operation: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NotFound", format!("No security domain {operation} was made on this HSM."))

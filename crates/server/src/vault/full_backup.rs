@@ -17,7 +17,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::full_backup::job::{Job, JobError, JobKind, JobStatus};
 use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
-use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup};
+use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup, KeyToRestore};
 use strongroom_proto::full_backup::{
     JobOperation, RestoreOperationParameters, SasTokenParameter, SelectiveKeyRestoreParameters,
 };
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::context::{Context, parse_body};
 use super::error::VaultError;
+use super::keys::KeySealing;
 use crate::error::InternalFailure;
 use crate::state::AppState;
 
@@ -100,6 +101,7 @@ pub async fn restore(
     only: Option<&str>,
 ) -> Result<(), JobError> {
     let keys = read_backup(state, hsm, storage, folder).await?.into_keys(only).map_err(invalid_backup)?;
+    check_keys_open(state, hsm, &keys).await?;
     let objects = keys
         .into_iter()
         .map(|key| WholeObject { versions: key.versions, policy: key.policy, deleted: key.deleted })
@@ -278,7 +280,18 @@ fn restore_source(
 
 /// What a pre-restore checks: the same as a restore, up to the write.
 async fn check_restore(state: &AppState, hsm: &Hsm, storage: &Storage, folder: &str) -> Result<(), JobError> {
-    read_backup(state, hsm, storage, folder).await?.into_keys(None).map(drop).map_err(invalid_backup)
+    let keys = read_backup(state, hsm, storage, folder).await?.into_keys(None).map_err(invalid_backup)?;
+    check_keys_open(state, hsm, &keys).await
+}
+
+/// Checks that every key's material opens under `hsm`'s root: a backup restores only into an HSM of the
+/// security domain it was made in, as Managed HSM's do.
+async fn check_keys_open(state: &AppState, hsm: &Hsm, keys: &[KeyToRestore]) -> Result<(), JobError> {
+    let sealing = KeySealing::of_vault(state, hsm.vault_id)
+        .await
+        .map_err(|e| internal("finding the HSM's root")(e.message().to_owned()))?;
+    let versions = keys.iter().flat_map(|key| key.versions.iter().map(|(version, value)| (version, value.as_str())));
+    sealing.check_opens(versions).map_err(|e| job_error("InvalidBackup", e.message()))
 }
 
 /// Starts `work` as a job of `kind` and answers `202` with where to poll it.

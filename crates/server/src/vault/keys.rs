@@ -1,10 +1,11 @@
 //! Keys: create, import, rotate, update and the cryptographic operations, with Key Vault's JSON; the rest of
 //! their lifecycle is [`lifecycle`](super::lifecycle)'s, over [`Keys`]. Key material is sealed in the object
-//! store like a secret value; the version's metadata records, in clear, what lists and deleted keys show
-//! without unsealing: the key's type, curve and permitted operations.
+//! store like a secret value — in a Managed HSM, first under the HSM's root ([`KeySealing`]); the version's
+//! metadata records, in clear, what lists and deleted keys show without unsealing: the key's type, curve and
+//! permitted operations.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,7 @@ use strongroom_core::key::{
 };
 use strongroom_core::object::{self, Collection, DeletedObject, ObjectVersion, VersionProperties, VersionUpdate};
 use strongroom_core::release::ReleasePolicy;
+use strongroom_core::security_domain::HsmRoot;
 use strongroom_proto::keyvault::{
     DeletedKeyBundle, DeletedKeyItem, Deletion, JsonWebKey, KeyAttributes, KeyBundle, KeyCreateParameters,
     KeyImportParameters, KeyItem, KeyOperationParameters, KeyOperationResult, KeyReleasePolicy, KeyUpdateParameters,
@@ -32,6 +34,7 @@ use super::lifecycle::{self, Kind, Restoring};
 use super::operation::CryptoOperation;
 use super::rotation;
 use crate::error::InternalFailure;
+use crate::state::AppState;
 
 /// The kind of the vault's keys.
 pub struct Keys;
@@ -110,13 +113,16 @@ impl Kind for Keys {
         lifecycle::history_backup::<Self>(cx, place(cx), name).await
     }
 
-    /// A restore holds to the key types the vault may hold, as a create or an import does.
+    /// A restore holds to the key types the vault may hold, as a create or an import does, and its material
+    /// must open here: a Managed HSM's key only in an HSM of the same security domain.
     fn restoring(cx: &Context<'_>, payload: &[u8]) -> Result<Restoring, VaultError> {
         let restoring = lifecycle::restoring_one(place(cx), payload)?;
+        let sealing = KeySealing::of(cx)?;
         for (_, versions) in &restoring.objects {
             for (version, _) in versions {
                 key_type_in(cx, facts(version)?.kty)?;
             }
+            sealing.check_opens(versions.iter().map(|(version, value)| (version, value.as_str())))?;
         }
         Ok(restoring)
     }
@@ -167,7 +173,8 @@ pub(super) fn certificate_key_version(
         version: version.to_owned(),
         ..ObjectVersion::new(name, properties, Some(metadata(&facts)?), now)
     };
-    Ok((version, sealed(key)?))
+    let sealed = sealed(&KeySealing::Vault, &version, key)?;
+    Ok((version, sealed))
 }
 
 /// The key of a certificate's version, for a renewal that keeps it.
@@ -177,12 +184,92 @@ pub(super) async fn certificate_key(
     name: &str,
     version: &str,
 ) -> Result<PrivateKey, VaultError> {
-    let (_, key) = load_from(store, Place::keys(vault_id), name, VersionSelector::Exact(version)).await?;
+    let selector = VersionSelector::Exact(version);
+    let (_, key) = load_from(store, &KeySealing::Vault, Place::keys(vault_id), name, selector).await?;
     Ok(key)
 }
 
-fn sealed(key: &PrivateKey) -> Result<Zeroizing<String>, VaultError> {
-    serde_json::to_string(&SealedKey { material: STANDARD.encode(key.material()) })
+/// What seals a key version's material inside its stored value, beneath the store's own sealing: nothing more
+/// in a vault; in a Managed HSM, the HSM's root, which its security domain carries, so that the material opens
+/// only where that security domain was downloaded or uploaded.
+#[derive(Clone)]
+pub(super) enum KeySealing {
+    /// A key vault's: the store's sealing alone.
+    Vault,
+    /// A Managed HSM's.
+    Hsm(Arc<HsmRoot>),
+}
+
+impl KeySealing {
+    /// The sealing of the request's vault or HSM.
+    pub(super) fn of(cx: &Context<'_>) -> Result<Self, VaultError> {
+        match (cx.vault.kind, &cx.hsm_root) {
+            (VaultKind::Vault, _) => Ok(KeySealing::Vault),
+            (VaultKind::ManagedHsm, Some(root)) => Ok(KeySealing::Hsm(Arc::clone(root))),
+            (VaultKind::ManagedHsm, None) => Err(VaultError::not_activated(&cx.vault.name)),
+        }
+    }
+
+    /// The sealing of the vault or HSM `vault_id`, away from a request (the rotation scheduler).
+    pub(super) async fn of_vault(state: &AppState, vault_id: Uuid) -> Result<Self, VaultError> {
+        let kind = state.directory().vaults().iter().find(|v| v.id == vault_id).map(|v| v.kind);
+        match kind {
+            Some(VaultKind::ManagedHsm) => match super::security_domain::root_of(state, vault_id).await? {
+                Some(root) => Ok(KeySealing::Hsm(root)),
+                None => Err(VaultError::internal_missing("an HSM's root for its keys")()),
+            },
+            _ => Ok(KeySealing::Vault),
+        }
+    }
+
+    /// Checks that the material of each of `versions` (with their stored values) opens under this sealing: a
+    /// key backed up in a Managed HSM of another security domain, or in the other kind of vault, does not.
+    pub(super) fn check_opens<'v>(
+        &self,
+        versions: impl IntoIterator<Item = (&'v ObjectVersion, &'v str)>,
+    ) -> Result<(), VaultError> {
+        for (version, value) in versions {
+            if unseal(self, version, value).is_err() {
+                return Err(VaultError::bad_parameter(match self {
+                    KeySealing::Vault => {
+                        "The backup's key material does not open in a key vault: it was backed \
+                                          up in a Managed HSM."
+                    }
+                    KeySealing::Hsm(_) => {
+                        "The backup's key material does not open in this Managed HSM: it was \
+                                           backed up in a key vault, or in an HSM of another security domain \
+                                           (upload that security domain to a new HSM to restore it there)."
+                    }
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key version's sealed material (the private key as PKCS#8 DER, or the AES key) as stored: base64, in a
+/// vault; in a Managed HSM, sealed first under the HSM's root ([`HsmRoot::seal`]).
+#[derive(Serialize, Deserialize)]
+enum SealedKey {
+    #[serde(rename = "material", alias = "pkcs8")]
+    Plain(String),
+    #[serde(rename = "hsm_material")]
+    UnderHsmRoot(String),
+}
+
+/// The associated data binding a Managed HSM key's material to its name and version.
+fn hsm_context(version: &ObjectVersion) -> String {
+    format!("key/{}/{}", object::name_key(&version.name), version.version)
+}
+
+fn sealed(sealing: &KeySealing, version: &ObjectVersion, key: &PrivateKey) -> Result<Zeroizing<String>, VaultError> {
+    let stored = match sealing {
+        KeySealing::Vault => SealedKey::Plain(STANDARD.encode(key.material())),
+        KeySealing::Hsm(root) => {
+            SealedKey::UnderHsmRoot(STANDARD.encode(root.seal(key.material(), &hsm_context(version))?))
+        }
+    };
+    serde_json::to_string(&stored)
         .map(Zeroizing::new)
         .map_err(VaultError::internal_while("encoding a key's sealed material"))
 }
@@ -212,13 +299,6 @@ fn checked_release_policy(mut policy: KeyReleasePolicy) -> Result<KeyReleasePoli
     ReleasePolicy::parse(&data)?;
     policy.content_type.get_or_insert_with(|| "application/json; charset=utf-8".to_owned());
     Ok(policy)
-}
-
-/// The sealed part: the private key as PKCS#8 DER, or the AES key, base64.
-#[derive(Serialize, Deserialize)]
-struct SealedKey {
-    #[serde(alias = "pkcs8")]
-    material: String,
 }
 
 pub(super) fn facts(version: &ObjectVersion) -> Result<KeyFacts, VaultError> {
@@ -333,7 +413,7 @@ fn parsed(cx: &Context<'_>, version: &ObjectVersion, sealed: &str) -> Result<Pri
     let key = match cx.state.parsed_keys.get(cx.vault.id, version) {
         Some(key) => key,
         None => {
-            let key = unseal(version, sealed)?;
+            let key = unseal(&KeySealing::of(cx)?, version, sealed)?;
             cx.state.parsed_keys.put(cx.vault.id, version, &key);
             key
         }
@@ -345,26 +425,33 @@ fn parsed(cx: &Context<'_>, version: &ObjectVersion, sealed: &str) -> Result<Pri
 /// The version of `name` at `place` that `selector` picks, with its private key.
 async fn load_from(
     store: &dyn Store,
+    sealing: &KeySealing,
     place: Place,
     name: &str,
     selector: VersionSelector<'_>,
 ) -> Result<(ObjectVersion, PrivateKey), VaultError> {
     let (version, sealed) =
         store.read_version(place, name, selector).await?.ok_or_else(|| VaultError::key_not_found(name))?;
-    let key = unseal(&version, &sealed)?;
+    let key = unseal(sealing, &version, &sealed)?;
     Ok((version, key))
 }
 
-/// The key a version's sealed value holds.
-fn unseal(version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
+/// The key a version's sealed value holds; its material must be sealed as `sealing` seals.
+fn unseal(sealing: &KeySealing, version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
     let facts = facts(version)?;
     let stored: SealedKey =
         serde_json::from_str(sealed).map_err(VaultError::internal_because("a key's sealed material is unreadable"))?;
-    let material = Zeroizing::new(
+    let decode = |text: &str| {
         STANDARD
-            .decode(&stored.material)
-            .map_err(VaultError::internal_because("a key's sealed material is not base64"))?,
-    );
+            .decode(text)
+            .map(Zeroizing::new)
+            .map_err(VaultError::internal_because("a key's material is not base64"))
+    };
+    let material = match (sealing, stored) {
+        (KeySealing::Vault, SealedKey::Plain(text)) => decode(&text)?,
+        (KeySealing::Hsm(root), SealedKey::UnderHsmRoot(text)) => root.open(&decode(&text)?, &hsm_context(version))?,
+        _ => return Err(VaultError::internal_missing("key material sealed as its vault's kind seals")()),
+    };
     Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
 }
 
@@ -419,7 +506,8 @@ pub async fn import(cx: &Context<'_>, name: &str, body: &[u8]) -> Result<Respons
 
 /// `POST /keys/{name}/rotate`: a new version now.
 pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError> {
-    let (version, key) = rotate_in(cx.state.store.as_ref(), place(cx), name, cx.state.clock.now_seconds()).await?;
+    let now = cx.state.clock.now_seconds();
+    let (version, key) = rotate_in(cx.state.store.as_ref(), &KeySealing::of(cx)?, place(cx), name, now).await?;
     cx.weigh_key(&key);
     Ok(Json(bundle(cx, &version, Some(&key))?).into_response())
 }
@@ -429,11 +517,12 @@ pub async fn rotate(cx: &Context<'_>, name: &str) -> Result<Response, VaultError
 /// rotate operation and the rotation scheduler both come here.
 pub(super) async fn rotate_in(
     store: &dyn Store,
+    sealing: &KeySealing,
     place: Place,
     name: &str,
     now: i64,
 ) -> Result<(ObjectVersion, PrivateKey), VaultError> {
-    let (current, old) = load_from(store, place, name, VersionSelector::Latest).await?;
+    let (current, old) = load_from(store, sealing, place, name, VersionSelector::Latest).await?;
     let kty = facts(&current)?.kty;
     // RSA and AES keys keep their size, EC keys their curve.
     let size = match old.curve() {
@@ -445,7 +534,7 @@ pub(super) async fn rotate_in(
     let expires = policy.and_then(|p| p.new_version_expiry(now));
     let properties = VersionProperties { enabled: true, not_before: None, expires, ..current.properties };
     let version = ObjectVersion::new(&current.name, properties, current.metadata, now);
-    let version = seal_version(store, place, version, &key).await?;
+    let version = seal_version(store, sealing, place, version, &key).await?;
     Ok((version, key))
 }
 
@@ -470,7 +559,7 @@ async fn store_new_version(
     key: &PrivateKey,
 ) -> Result<Response, VaultError> {
     let version = ObjectVersion::new(name, properties, Some(metadata(facts)?), cx.state.clock.now_seconds());
-    let stored = seal_version(cx.state.store.as_ref(), place(cx), version, key).await?;
+    let stored = seal_version(cx.state.store.as_ref(), &KeySealing::of(cx)?, place(cx), version, key).await?;
     cx.weigh_key(key);
     Ok(Json(bundle(cx, &stored, Some(key))?).into_response())
 }
@@ -478,12 +567,13 @@ async fn store_new_version(
 /// Seals `key` as `version` at `place`.
 async fn seal_version(
     store: &dyn Store,
+    sealing: &KeySealing,
     place: Place,
     version: ObjectVersion,
     key: &PrivateKey,
 ) -> Result<ObjectVersion, VaultError> {
     version.properties.validate()?;
-    let sealed = sealed(key)?;
+    let sealed = sealed(sealing, &version, key)?;
     store.put_version(place, &version, &sealed).await.map_err(|e| VaultError::from_key_store(&version.name, e))
 }
 

@@ -9,7 +9,8 @@
 //! 6. [`operation`] — the operation itself: a row of [`operation::table`] names it, its handler runs it — in
 //!    [`lifecycle`] (what every kind of object shares) or in its kind's module ([`secrets`], [`keys`],
 //!    [`certificates`], …; a Managed HSM's own in [`local_rbac`] and [`settings`]) — with the request's
-//!    [`context`];
+//!    [`context`]; a Managed HSM first needs its root secret ([`security_domain::activated_root`]), without
+//!    which it serves only its security domain;
 //! 7. [`audit`] — one record, whatever the outcome, begun before stage 1 and written last.
 
 pub(crate) mod audit;
@@ -188,6 +189,7 @@ async fn run_stages(
     audit.authorized = true;
     throttle::injected_fault(state, vault).await?;
     let admission = throttle::check(state, vault, operation.operation)?;
+    let hsm_root = security_domain::activated_root(state, vault, operation.action).await?;
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
         if crate::http::timed_out(&e) {
@@ -197,7 +199,7 @@ async fn run_stages(
         }
     })?;
     let base_url = ["https://", host].concat();
-    let cx = context::Context { state, vault, base_url: &base_url, query: &query, admission: &admission };
+    let cx = context::Context { state, vault, base_url: &base_url, query: &query, admission: &admission, hsm_root };
     operation.run(&cx, &body).await
 }
 

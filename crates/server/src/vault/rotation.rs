@@ -158,7 +158,8 @@ async fn act_on(state: &AppState, place: Place, name: &str, json: &str, now: i64
     };
     let (created, expires) = (latest.created, latest.properties.expires);
     if policy.rotation_due(created, expires, now) {
-        let (version, _) = keys::rotate_in(store, place, name, now).await?;
+        let sealing = keys::KeySealing::of_vault(state, place.vault_id).await?;
+        let (version, _) = keys::rotate_in(store, &sealing, place, name, now).await?;
         tracing::info!(key = %name, version = %version.version, "rotated by its rotation policy");
         scheduled::record(state, place, name, "KeyRotateByPolicy").await;
         return Ok(true);

@@ -6,6 +6,13 @@
 //! not yet activated), the transfer key an upload waits for, and the outcome of the last download and upload.
 //! Both operations finish within the request; their answers point the SDK's poller at the status paths, which
 //! already say `Success`.
+//!
+//! The root secret seals the material of the HSM's keys ([`HsmRoot`]), so keys and full backups move only
+//! between HSMs of one security domain. Until it exists, the HSM serves its security domain and nothing else
+//! ([`activated_root`]), as Managed HSM does; an HSM the configuration marks `activated` gets its root at start.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,10 +20,13 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use strongroom_core::security_domain::{self, TransferKey, WrappingCertificate};
+use strongroom_core::directory::{Vault, VaultKind};
+use strongroom_core::rbac::Action;
+use strongroom_core::security_domain::{self, HsmRoot, TransferKey, WrappingCertificate};
 use strongroom_proto::keyvault::{
     CertificateInfo, SecurityDomainObject, SecurityDomainOperationStatus, TransferKey as TransferKeyAnswer,
 };
+use strongroom_store::Store;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -53,9 +63,69 @@ fn setting(hsm_id: Uuid) -> String {
     format!("security-domain/{hsm_id}")
 }
 
+/// The roots of the HSMs this node has found activated, as key-sealing keys. An activated HSM never takes
+/// another root (an upload of another security domain is refused), so a root is kept for the process's life.
+#[derive(Default)]
+pub struct HsmRoots {
+    roots: RwLock<HashMap<Uuid, Arc<HsmRoot>>>,
+}
+
+impl HsmRoots {
+    fn get(&self, hsm_id: Uuid) -> Option<Arc<HsmRoot>> {
+        self.roots.read().ok()?.get(&hsm_id).cloned()
+    }
+
+    fn put(&self, hsm_id: Uuid, root: &Arc<HsmRoot>) {
+        let mut roots = self.roots.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        roots.insert(hsm_id, Arc::clone(root));
+    }
+}
+
+/// The root of the HSM `hsm_id`, or `None` while it is not activated: from this node's memory, else from the
+/// store (another node may have activated it).
+pub async fn root_of(state: &AppState, hsm_id: Uuid) -> Result<Option<Arc<HsmRoot>>, VaultError> {
+    if let Some(root) = state.hsm_roots.get(hsm_id) {
+        return Ok(Some(root));
+    }
+    let Some(secret) = kept(state.store.as_ref(), hsm_id).await?.0.root_secret else { return Ok(None) };
+    let secret = Zeroizing::new(STANDARD.decode(&secret).map_err(VaultError::internal_because("a root secret"))?);
+    let root = Arc::new(HsmRoot::new(&secret)?);
+    state.hsm_roots.put(hsm_id, &root);
+    Ok(Some(root))
+}
+
+/// Stage 6's door in a Managed HSM: the root that seals its keys. An HSM whose security domain was neither
+/// downloaded nor uploaded serves only its security domain, as Managed HSM does; a vault has no root.
+pub async fn activated_root(
+    state: &AppState,
+    vault: &Vault,
+    action: Action,
+) -> Result<Option<Arc<HsmRoot>>, VaultError> {
+    if vault.kind != VaultKind::ManagedHsm {
+        return Ok(None);
+    }
+    match root_of(state, vault.id).await? {
+        Some(root) => Ok(Some(root)),
+        None if action.is_security_domain() => Ok(None),
+        None => Err(VaultError::not_activated(&vault.name)),
+    }
+}
+
+/// Activates the HSM `hsm_id` with a root secret of its own, unless it has one: an HSM the configuration
+/// marks `activated`, at start.
+pub async fn activate(store: &dyn Store, hsm_id: Uuid) -> Result<(), VaultError> {
+    update(store, hsm_id, |kept| {
+        if kept.root_secret.is_none() {
+            kept.root_secret = Some(STANDARD.encode(security_domain::new_root_secret()?.as_slice()));
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// The HSM's record, and whether one is stored.
-async fn kept(state: &AppState, hsm_id: Uuid) -> Result<(Kept, bool), VaultError> {
-    let Some(bytes) = state.store.sealed_setting(&setting(hsm_id)).await? else { return Ok((Kept::default(), false)) };
+async fn kept(store: &dyn Store, hsm_id: Uuid) -> Result<(Kept, bool), VaultError> {
+    let Some(bytes) = store.sealed_setting(&setting(hsm_id)).await? else { return Ok((Kept::default(), false)) };
     let kept = serde_json::from_slice(&bytes)
         .map_err(VaultError::internal_because("an HSM's security domain is unreadable"))?;
     Ok((kept, true))
@@ -65,22 +135,22 @@ async fn kept(state: &AppState, hsm_id: Uuid) -> Result<(Kept, bool), VaultError
 /// requests (or nodes) make it at once, the loser changes the winner's record instead, so that an HSM is
 /// activated with one root secret.
 async fn update<T>(
-    state: &AppState,
+    store: &dyn Store,
     hsm_id: Uuid,
     change: impl Fn(&mut Kept) -> Result<T, VaultError>,
 ) -> Result<T, VaultError> {
     let name = setting(hsm_id);
     for _ in 0..2 {
-        let (mut kept, stored) = kept(state, hsm_id).await?;
+        let (mut kept, stored) = kept(store, hsm_id).await?;
         let answer = change(&mut kept)?;
         let bytes = Zeroizing::new(
             serde_json::to_vec(&kept).map_err(VaultError::internal_while("encoding an HSM's security domain"))?,
         );
         if stored {
-            state.store.put_sealed_setting(&name, &bytes).await?;
+            store.put_sealed_setting(&name, &bytes).await?;
             return Ok(answer);
         }
-        if state.store.create_sealed_setting(&name, &bytes).await? {
+        if store.create_sealed_setting(&name, &bytes).await? {
             return Ok(answer);
         }
     }
@@ -103,7 +173,7 @@ pub async fn download(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultEr
             Ok(WrappingCertificate::from_der(&der, index)?)
         })
         .collect::<Result<Vec<_>, VaultError>>()?;
-    let value = update(cx.state, cx.vault.id, |kept| {
+    let value = update(cx.state.store.as_ref(), cx.vault.id, |kept| {
         let root_secret = match &kept.root_secret {
             Some(root) => Zeroizing::new(STANDARD.decode(root).map_err(VaultError::internal_because("a root secret"))?),
             None => security_domain::new_root_secret()?,
@@ -119,7 +189,7 @@ pub async fn download(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultEr
 
 /// `GET /securitydomain/download/pending`.
 pub async fn download_status(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let details = kept(cx.state, cx.vault.id).await?.0.download;
+    let details = kept(cx.state.store.as_ref(), cx.vault.id).await?.0.download;
     status(details.ok_or_else(|| VaultError::security_domain_operation_not_found("download"))?)
 }
 
@@ -130,7 +200,7 @@ pub async fn transfer_key(cx: &Context<'_>) -> Result<Response, VaultError> {
         pkcs8: STANDARD.encode(transfer.pkcs8()),
         certificate: STANDARD.encode(transfer.certificate().der()),
     };
-    update(cx.state, cx.vault.id, |kept| {
+    update(cx.state.store.as_ref(), cx.vault.id, |kept| {
         kept.transfer_key = Some(stored.clone());
         Ok(())
     })
@@ -142,7 +212,7 @@ pub async fn transfer_key(cx: &Context<'_>) -> Result<Response, VaultError> {
 /// takes it and is activated; an activated HSM accepts only its own.
 pub async fn upload(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
     let blob: SecurityDomainObject = parse_body(body, "SecurityDomain")?;
-    let details = update(cx.state, cx.vault.id, |kept| {
+    let details = update(cx.state.store.as_ref(), cx.vault.id, |kept| {
         let stored = kept.transfer_key.as_ref().ok_or_else(|| {
             VaultError::bad_parameter(
                 "No transfer key was issued: get one first (az keyvault security-domain init-recovery).",
@@ -166,7 +236,7 @@ pub async fn upload(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultErro
 
 /// `GET /securitydomain/upload/pending`.
 pub async fn upload_status(cx: &Context<'_>) -> Result<Response, VaultError> {
-    let details = kept(cx.state, cx.vault.id).await?.0.upload;
+    let details = kept(cx.state.store.as_ref(), cx.vault.id).await?.0.upload;
     status(details.ok_or_else(|| VaultError::security_domain_operation_not_found("upload"))?)
 }
 

@@ -10,28 +10,32 @@ use serde_json::{Value, json};
 use strongroom_core::full_backup::storage::hash_sas_token;
 
 use crate::harness::{STANDARD_TENANTS, TestServer};
+use crate::security_domain::share_security_domain;
 
 const API: &str = "api-version=7.6";
 const CONTAINER: &str = "https://backups.blob.localhost/hsm";
 const SAS: &str = "sv=2024-08-04&sr=c&sp=rwl&se=2030-01-01&sig=c2lnbmF0dXJl";
 
-/// Two HSMs of contoso whose administrator `admin` also uses keys, `nobody` a Crypto Officer without the backup
-/// role, and a storage target kept in `storage` that accepts [`SAS`] and `hsmone`'s managed identity.
+/// Three HSMs of contoso whose administrator `admin` also uses keys — `hsmone` and `hsmthree` activated at
+/// start, each with a security domain of its own, and `hsmtwo` new — `nobody` a Crypto Officer without the
+/// backup role, and a storage target kept in `storage` that accepts [`SAS`] and `hsmone`'s managed identity.
 fn config(storage: &Path) -> String {
     let hash: String = hash_sas_token(SAS).iter().map(|b| format!("{b:02x}")).collect();
     let hsm = |name: &str| {
         format!(
-            "\n[[tenant.managed_hsm]]\nname = \"{name}\"\nadministrators = [\"admin\"]\n\n\
+            "\n[[tenant.managed_hsm]]\nname = \"{name}\"\nadministrators = [\"admin\"]\nactivated = {}\n\n\
              [[tenant.managed_hsm.role_assignment]]\nprincipal = \"admin\"\nrole = \"Managed HSM Crypto User\"\n\n\
              [[tenant.managed_hsm.role_assignment]]\nprincipal = \"admin\"\nrole = \"Managed HSM Crypto Officer\"\n\n\
-             [[tenant.managed_hsm.role_assignment]]\nprincipal = \"nobody\"\nrole = \"Managed HSM Crypto Officer\"\n"
+             [[tenant.managed_hsm.role_assignment]]\nprincipal = \"nobody\"\nrole = \"Managed HSM Crypto Officer\"\n",
+            name != "hsmtwo"
         )
     };
     format!(
-        "{STANDARD_TENANTS}{}{}\n[[backup_storage]]\nurl = \"{CONTAINER}\"\ndirectory = \"{}\"\n\
+        "{STANDARD_TENANTS}{}{}{}\n[[backup_storage]]\nurl = \"{CONTAINER}\"\ndirectory = \"{}\"\n\
          sas_token_sha256 = [\"{hash}\"]\nmanaged_identity_hsms = [\"hsmone\"]\n",
         hsm("hsmone"),
         hsm("hsmtwo"),
+        hsm("hsmthree"),
         storage.display()
     )
 }
@@ -151,7 +155,16 @@ async fn a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_selective
     let sealed = std::fs::read(storage.path().join(folder).join("backup.sealed")).unwrap();
     assert!(!sealed.windows(7).any(|w| w == b"RSA-HSM"), "the backup is sealed");
 
-    // Into a fresh HSM: every key back, same versions, same material.
+    // Not into an HSM of another security domain, which keeps its keys: the keys would not open there.
+    create(&server, "hsmthree", &token, "own", json!({"kty": "oct-HSM", "key_size": 128})).await;
+    let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
+    let refused = run_job(&server, Method::PUT, "hsmthree", "/restore", &token, body).await;
+    assert_eq!(refused["error"]["code"], "InvalidBackup", "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("another security domain"), "{refused}");
+    assert_eq!(key_names(&server, "hsmthree", &token).await, ["own"]);
+
+    // Into a fresh HSM given hsmone's security domain: every key back, same versions, same material.
+    share_security_domain(&server, &token, "hsmone", "hsmtwo").await;
     assert!(key_names(&server, "hsmtwo", &token).await.is_empty());
     let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
     let restored = run_job(&server, Method::PUT, "hsmtwo", "/restore", &token, body).await;
@@ -209,7 +222,7 @@ async fn a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_selective
     let identity = json!({"storageResourceUri": CONTAINER, "useManagedIdentity": true});
     let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, identity.clone()).await;
     assert_eq!(backup["status"], "Succeeded", "{backup}");
-    let refused = run_job(&server, Method::POST, "hsmtwo", "/backup", &token, identity).await;
+    let refused = run_job(&server, Method::POST, "hsmthree", "/backup", &token, identity).await;
     assert_eq!(refused["error"]["code"], "AuthenticationFailed", "{refused}");
 }
 
@@ -284,7 +297,7 @@ async fn refused_backups_and_restores_fail_whole_and_write_nothing() {
 
     // A job is found only through its own HSM and kind.
     let job = backup["jobId"].as_str().unwrap();
-    for (hsm, path) in [("hsmtwo", format!("/backup/{job}/pending")), ("hsmone", format!("/restore/{job}/pending"))] {
+    for (hsm, path) in [("hsmthree", format!("/backup/{job}/pending")), ("hsmone", format!("/restore/{job}/pending"))] {
         let (status, error) = call(&server, Method::GET, hsm, &path, &token, None).await;
         assert_eq!(status, 404, "{hsm}{path}: {error}");
     }

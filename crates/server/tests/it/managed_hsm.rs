@@ -12,6 +12,7 @@ const HSM: &str = r#"
 [[tenant.managed_hsm]]
 name = "keys-hsm"
 administrators = ["admin"]
+activated = true
 
 [[tenant.managed_hsm.role_assignment]]
 principal = "secrets-user"
@@ -187,6 +188,7 @@ async fn an_hsm_passes_the_same_firewall_and_serves_every_key_feature() {
 [[tenant.managed_hsm]]
 name = "walled-hsm"
 administrators = ["admin"]
+activated = true
 
 [tenant.managed_hsm.network]
 default_action = "deny"

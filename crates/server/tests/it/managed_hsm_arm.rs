@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::TestServer;
+use crate::security_domain::{download, operator};
 
 const ARM: &str = "https://management.azure.com/.default";
 const API: &str = "api-version=2023-07-01";
@@ -134,10 +135,19 @@ async fn a_managed_hsm_made_in_resource_manager_serves_its_initial_administrator
     let hsm_uri = properties["hsmUri"].as_str().unwrap().to_owned();
     assert!(hsm_uri.starts_with("https://nw-hsm.managedhsm.localhost:") && hsm_uri.ends_with('/'), "{hsm_uri}");
 
-    // The administrator manages the HSM's local RBAC; the subscription's Owner has no say in it.
+    // New, it is not activated: it serves its security domain only, until the administrator downloads it.
+    assert_eq!(properties["securityDomainProperties"]["activationStatus"], "NotActivated");
     let resource = hsm_uri.replace("nw-hsm.", "");
     let scope = format!("{}.default", resource);
     let admin_token = token_for(&server, "northwind", "nw-hsm-admin", &scope).await;
+    let (status, refused) = hsm_role_assignments(&server, &hsm_uri, &admin_token).await;
+    assert_eq!((status, &refused["error"]["innererror"]["code"]), (403, &json!("HsmNotActivated")), "{refused}");
+    let operators: Vec<_> = (0..3).map(operator).collect();
+    download(&server, &admin_token, "nw-hsm", &operators).await;
+    let (_, got) = call(&server, Method::GET, &format!("{}/nw-hsm", hsms(&sub)), &owner, None).await;
+    assert_eq!(got["properties"]["securityDomainProperties"]["activationStatus"], "Active");
+
+    // The administrator manages the HSM's local RBAC; the subscription's Owner has no say in it.
     let (status, assignments) = hsm_role_assignments(&server, &hsm_uri, &admin_token).await;
     assert_eq!(status, 200, "{assignments}");
     let held: Vec<_> = assignments["value"]

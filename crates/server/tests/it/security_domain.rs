@@ -6,7 +6,6 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use strongroom_core::certificate::Subject;
-use strongroom_core::directory::VaultKind;
 use strongroom_core::key::{KeySpec, KeyType, PrivateKey};
 use strongroom_core::security_domain::{WrappingCertificate, restore_blob};
 
@@ -14,50 +13,61 @@ use crate::harness::{STANDARD_TENANTS, TestServer, vault_error};
 
 const HSM: &str = "hsm";
 
+/// Three HSMs where `admin` is Administrator and Crypto User: `hsm` and `twin`, not activated, and `stranger`,
+/// activated at start with a security domain of its own.
 fn config() -> String {
-    format!("{STANDARD_TENANTS}\n[[tenant.managed_hsm]]\nname = \"{HSM}\"\nadministrators = [\"admin\"]\n")
+    let hsm = |name: &str, activated: bool| {
+        format!(
+            "\n[[tenant.managed_hsm]]\nname = \"{name}\"\nadministrators = [\"admin\"]\nactivated = {activated}\n\n\
+             [[tenant.managed_hsm.role_assignment]]\nprincipal = \"admin\"\nrole = \"Managed HSM Crypto User\"\n"
+        )
+    };
+    format!("{STANDARD_TENANTS}{}{}{}", hsm(HSM, false), hsm("twin", false), hsm("stranger", true))
 }
 
-/// The HSM's URL, a client that finds it, and a token of `app` for Managed HSM.
-struct Hsm {
-    url: String,
-    http: reqwest::Client,
-}
-
-impl Hsm {
-    fn of(server: &TestServer) -> Self {
-        let endpoints = server.running().endpoints();
-        let host = format!("{HSM}.{}", endpoints.managed_hsm_domain());
-        let http = server.http_with("127.0.0.1".parse().unwrap(), &[(host.clone(), server.running().address())]);
-        Self { url: format!("https://{host}:{}", endpoints.port()), http }
+/// A request to the HSM `hsm` with `token`.
+async fn call(
+    server: &TestServer,
+    token: &str,
+    method: Method,
+    hsm: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let url = format!("{}{path}{separator}api-version=7.5", server.hsm_url(hsm));
+    let mut request = server.http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
     }
-
-    async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let mut request =
-            self.http.request(method, format!("{}{path}{separator}api-version=7.5", self.url)).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.unwrap()
-    }
+    request.send().await.unwrap()
 }
 
-async fn hsm_token(server: &TestServer, app: &str) -> String {
-    let scope = format!("{}/.default", server.running().endpoints().resource_of(VaultKind::ManagedHsm));
-    let (client_id, secret) = (server.client_id(app), format!("{app}-secret-0123456789"));
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", client_id.as_str()),
-        ("client_secret", secret.as_str()),
-        ("scope", scope.as_str()),
-    ];
-    let (status, body) = server.token_request("contoso", &form).await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
+/// The security domain of `hsm` for `operators` with a quorum of two (which activates it when new).
+pub(crate) async fn download(
+    server: &TestServer,
+    token: &str,
+    hsm: &str,
+    operators: &[(WrappingCertificate, PrivateKey)],
+) -> String {
+    let body = certificate_info(operators, 2);
+    let response = call(server, token, Method::POST, hsm, "/securitydomain/download", Some(body)).await;
+    assert_eq!(response.status(), 202);
+    response.json::<Value>().await.unwrap()["value"].as_str().unwrap().to_owned()
 }
 
-fn operator(index: usize) -> (WrappingCertificate, PrivateKey) {
+/// Gives `to` the security domain of `from`, as operators restoring one HSM's into another do: a download of
+/// `from`, two operators' restore blob for `to`'s transfer key, an upload.
+pub(crate) async fn share_security_domain(server: &TestServer, token: &str, from: &str, to: &str) {
+    let operators: Vec<_> = (0..3).map(operator).collect();
+    let domain = download(server, token, from, &operators).await;
+    let transfer = transfer_certificate(server, token, to).await;
+    let body = json!({"value": restore_blob(&domain, &operators[..2], &transfer).unwrap()});
+    let response = call(server, token, Method::POST, to, "/securitydomain/upload", Some(body)).await;
+    assert_eq!(response.status(), 202);
+}
+
+pub(crate) fn operator(index: usize) -> (WrappingCertificate, PrivateKey) {
     let key =
         PrivateKey::generate(&KeySpec { kty: KeyType::Rsa, size: Some(2048), public_exponent: None, curve: None })
             .unwrap();
@@ -87,9 +97,9 @@ fn certificate_info(operators: &[(WrappingCertificate, PrivateKey)], required: u
 }
 
 /// The HSM's transfer key's certificate, as `init-recovery` reads it from `x5c`.
-async fn transfer_certificate(hsm: &Hsm, token: &str) -> WrappingCertificate {
+async fn transfer_certificate(server: &TestServer, token: &str, hsm: &str) -> WrappingCertificate {
     use base64::Engine;
-    let response = hsm.call(token, Method::GET, "/securitydomain/upload", None).await;
+    let response = call(server, token, Method::GET, hsm, "/securitydomain/upload", None).await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["key_format"], "jwk");
@@ -101,8 +111,7 @@ async fn transfer_certificate(hsm: &Hsm, token: &str) -> WrappingCertificate {
 #[tokio::test]
 async fn a_quorum_restores_the_security_domain_and_everything_else_is_refused() {
     let server = TestServer::start(&config()).await;
-    let hsm = Hsm::of(&server);
-    let token = hsm_token(&server, "admin").await;
+    let token = server.hsm_token("contoso", "admin").await;
     let operators: Vec<_> = (0..3).map(operator).collect();
 
     // Vaults have no security domain.
@@ -114,10 +123,11 @@ async fn a_quorum_restores_the_security_domain_and_everything_else_is_refused() 
 
     // Before any download: no status, and nothing to upload to.
     let (status, error) =
-        vault_error(hsm.call(&token, Method::GET, "/securitydomain/download/pending", None).await).await;
+        vault_error(call(&server, &token, Method::GET, HSM, "/securitydomain/download/pending", None).await).await;
     assert_eq!(status, 404, "{error}");
     let blob = json!({"value": "{}"});
-    let (status, error) = vault_error(hsm.call(&token, Method::POST, "/securitydomain/upload", Some(blob)).await).await;
+    let (status, error) =
+        vault_error(call(&server, &token, Method::POST, HSM, "/securitydomain/upload", Some(blob)).await).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("BadParameter")), "{error}");
 
     // Two certificates, or a quorum above their number, are refused; so is a certificate that is not one.
@@ -127,44 +137,111 @@ async fn a_quorum_restores_the_security_domain_and_everything_else_is_refused() 
         json!({"certificates": [{"x5c": ["bm90IGEgY2VydGlmaWNhdGU="]}, {}, {}], "required": 2}),
     ] {
         let (status, error) =
-            vault_error(hsm.call(&token, Method::POST, "/securitydomain/download", Some(body)).await).await;
+            vault_error(call(&server, &token, Method::POST, HSM, "/securitydomain/download", Some(body)).await).await;
         assert_eq!((status, error["code"].as_str()), (400, Some("BadParameter")), "{error}");
     }
 
     // A caller without the HSM's local administrator role may not download it.
-    let nobody = hsm_token(&server, "nobody").await;
+    let nobody = server.hsm_token("contoso", "nobody").await;
     let body = certificate_info(&operators, 2);
-    let response = hsm.call(&nobody, Method::POST, "/securitydomain/download", Some(body.clone())).await;
+    let response = call(&server, &nobody, Method::POST, HSM, "/securitydomain/download", Some(body.clone())).await;
     assert_eq!(response.status(), 403);
 
-    let response = hsm.call(&token, Method::POST, "/securitydomain/download", Some(body)).await;
+    let response = call(&server, &token, Method::POST, HSM, "/securitydomain/download", Some(body)).await;
     assert_eq!(response.status(), 202);
     let poll = response.headers()["azure-asyncoperation"].to_str().unwrap().to_owned();
-    assert_eq!(poll, format!("{}/securitydomain/download/pending?api-version=7.5", hsm.url));
+    assert_eq!(poll, format!("{}/securitydomain/download/pending?api-version=7.5", server.hsm_url(HSM)));
     let domain = response.json::<Value>().await.unwrap()["value"].as_str().unwrap().to_owned();
-    let response = hsm.call(&token, Method::GET, "/securitydomain/download/pending", None).await;
+    let response = call(&server, &token, Method::GET, HSM, "/securitydomain/download/pending", None).await;
     assert_eq!(response.json::<Value>().await.unwrap()["status"], "Success");
 
     // Two operators open it for the transfer key; the HSM takes it back (its own), once per transfer key.
-    let transfer = transfer_certificate(&hsm, &token).await;
+    let transfer = transfer_certificate(&server, &token, HSM).await;
     let restored = restore_blob(&domain, &operators[1..], &transfer).unwrap();
     let upload = || json!({"value": restored.clone()});
-    let response = hsm.call(&token, Method::POST, "/securitydomain/upload", Some(upload())).await;
+    let response = call(&server, &token, Method::POST, HSM, "/securitydomain/upload", Some(upload())).await;
     assert_eq!(response.status(), 202);
     assert_eq!(response.json::<Value>().await.unwrap()["status"], "Success");
     let (status, error) =
-        vault_error(hsm.call(&token, Method::POST, "/securitydomain/upload", Some(upload())).await).await;
+        vault_error(call(&server, &token, Method::POST, HSM, "/securitydomain/upload", Some(upload())).await).await;
     assert_eq!(status, 400, "the transfer key was used: {error}");
 
     // A blob changed on the way is refused.
-    let transfer = transfer_certificate(&hsm, &token).await;
+    let transfer = transfer_certificate(&server, &token, HSM).await;
     let mut changed: Value = serde_json::from_str(&restore_blob(&domain, &operators, &transfer).unwrap()).unwrap();
     let jwe = changed["EncData"]["data"][0]["compact_jwe"].as_str().unwrap().to_owned();
     let at = jwe.rfind('.').unwrap() - 2;
     let flipped = if &jwe[at..=at] == "A" { "B" } else { "A" };
     changed["EncData"]["data"][0]["compact_jwe"] = json!(format!("{}{flipped}{}", &jwe[..at], &jwe[at + 1..]));
     let body = json!({"value": changed.to_string()});
-    let (status, error) = vault_error(hsm.call(&token, Method::POST, "/securitydomain/upload", Some(body)).await).await;
+    let (status, error) =
+        vault_error(call(&server, &token, Method::POST, HSM, "/securitydomain/upload", Some(body)).await).await;
     assert_eq!(status, 400, "{error}");
     assert!(error["message"].as_str().unwrap().contains("integrity"), "{error}");
+}
+
+#[tokio::test]
+async fn an_hsm_serves_keys_once_activated_and_its_keys_open_only_in_its_security_domain() {
+    let server = TestServer::start(&config()).await;
+    let token = server.hsm_token("contoso", "admin").await;
+    let aes = json!({"kty": "oct-HSM", "key_size": 256});
+
+    // Not activated: keys, roles, settings and backups are refused; the security domain is served.
+    for (method, path) in [
+        (Method::POST, "/keys/k/create"),
+        (Method::GET, "/keys"),
+        (Method::GET, "/providers/Microsoft.Authorization/roleAssignments"),
+        (Method::GET, "/settings"),
+        (Method::POST, "/backup"),
+    ] {
+        let (status, error) = vault_error(call(&server, &token, method, HSM, path, Some(aes.clone())).await).await;
+        assert_eq!((status, error["innererror"]["code"].as_str()), (403, Some("HsmNotActivated")), "{path}: {error}");
+        assert!(error["message"].as_str().unwrap().contains("security-domain download"), "{error}");
+    }
+    // The local RBAC check still comes first: a stranger learns nothing of the HSM's state.
+    let nobody = server.hsm_token("contoso", "nobody").await;
+    let (status, error) = vault_error(call(&server, &nobody, Method::GET, HSM, "/keys", None).await).await;
+    assert_eq!((status, error["code"].as_str()), (403, Some("AccessDenied")), "{error}");
+
+    // The download activates it.
+    let operators: Vec<_> = (0..3).map(operator).collect();
+    download(&server, &token, HSM, &operators).await;
+    let response = call(&server, &token, Method::POST, HSM, "/keys/k/create", Some(aes)).await;
+    assert_eq!(response.status(), 200);
+    let plaintext = "dGhlIHJvb3Qgc2VjcmV0IGd1YXJkcyB0aGlz";
+    let encrypt = json!({"alg": "A256GCM", "value": plaintext});
+    let sealed: Value =
+        call(&server, &token, Method::POST, HSM, "/keys/k/encrypt", Some(encrypt)).await.json().await.unwrap();
+    let backup: Value = call(&server, &token, Method::POST, HSM, "/keys/k/backup", None).await.json().await.unwrap();
+    let restore = json!({"value": backup["value"]});
+
+    // An HSM of another security domain cannot open the key: its backup is refused, and nothing is written.
+    let (status, error) =
+        vault_error(call(&server, &token, Method::POST, "stranger", "/keys/restore", Some(restore.clone())).await)
+            .await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("BadParameter")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("another security domain"), "{error}");
+    assert_eq!(call(&server, &token, Method::GET, "stranger", "/keys/k", None).await.status(), 404);
+
+    // An HSM given this security domain by a quorum opens it, and the key decrypts what it encrypted.
+    share_security_domain(&server, &token, HSM, "twin").await;
+    let response = call(&server, &token, Method::POST, "twin", "/keys/restore", Some(restore.clone())).await;
+    assert_eq!(response.status(), 200);
+    let decrypt = json!({"alg": "A256GCM", "value": sealed["value"], "iv": sealed["iv"], "tag": sealed["tag"]});
+    let opened: Value =
+        call(&server, &token, Method::POST, "twin", "/keys/k/decrypt", Some(decrypt)).await.json().await.unwrap();
+    assert_eq!(opened["value"], plaintext, "{opened}");
+
+    // A key vault (premium, which holds RSA-HSM keys) opens no HSM's key either.
+    let rsa = json!({"kty": "RSA-HSM", "key_size": 2048});
+    assert_eq!(call(&server, &token, Method::POST, HSM, "/keys/r/create", Some(rsa)).await.status(), 200);
+    let backup: Value = call(&server, &token, Method::POST, HSM, "/keys/r/backup", None).await.json().await.unwrap();
+    let vault_token = server.token("contoso", "admin").await;
+    let restore = json!({"value": backup["value"]});
+    let response = server
+        .vault_call(Method::POST, "billing", "/keys/restore?api-version=7.5", Some(&vault_token), Some(restore))
+        .await;
+    let (status, error) = vault_error(response).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error["message"].as_str().unwrap().contains("does not open in a key vault"), "{error}");
 }
