@@ -13,10 +13,11 @@ import json
 import pathlib
 import tempfile
 import textwrap
+import uuid
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.keyvault.administration import KeyVaultBackupClient
+from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultBackupClient, KeyVaultRoleScope
 from azure.keyvault.keys import KeyClient
 from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm, SignatureAlgorithm
 from azure.keyvault.securitydomain import SecurityDomainClient
@@ -96,6 +97,10 @@ def crypto(server, key):
     return CryptographyClient(key, credential_for(server, "admin"), connection_verify=server.ca)
 
 
+def access_client(server, hsm):
+    return KeyVaultAccessControlClient(hsm_url(server, hsm), credential_for(server, "admin"), connection_verify=server.ca)
+
+
 def security_domain_client(server, hsm):
     return SecurityDomainClient(hsm_url(server, hsm), credential_for(server, "admin"), connection_verify=server.ca)
 
@@ -127,6 +132,11 @@ def test_a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_on_its_ow
     digest = hashlib.sha256(b"signed before the backup").digest()
     signature = crypto(hsm_server, ec).sign(SignatureAlgorithm.es256, digest).signature
     gcm = crypto(hsm_server, aes).encrypt(EncryptionAlgorithm.a256_gcm, plaintext)
+    # A role assignment at /keys, which the backup carries with the keys.
+    auditor = next(d for d in access_client(hsm_server, "pyhsmone").list_role_definitions(KeyVaultRoleScope.GLOBAL)
+                   if d.role_name == "Managed HSM Crypto Auditor")
+    someone = str(uuid.uuid4())
+    access_client(hsm_server, "pyhsmone").create_role_assignment(KeyVaultRoleScope.KEYS, auditor.id, someone)
 
     result = backup_client(hsm_server, "pyhsmone").begin_backup(CONTAINER, sas_token=SAS).result()
     folder = result.folder_url.removeprefix(CONTAINER + "/")
@@ -161,6 +171,8 @@ def test_a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_on_its_ow
         EncryptionAlgorithm.a256_gcm, gcm.ciphertext, iv=gcm.iv, authentication_tag=gcm.tag
     )
     assert opened.plaintext == plaintext
+    restored = access_client(hsm_server, "pyhsmtwo").list_role_assignments(KeyVaultRoleScope.KEYS)
+    assert (someone, "/keys") in {(a.properties.principal_id, a.properties.scope) for a in restored}
 
     # One key on its own: its later version goes, the other keys stay.
     target.rotate_key("py-rsa")

@@ -1,14 +1,16 @@
 //! Full backups of a Managed HSM: every key with all its versions (deleted keys too, with their deletion
-//! dates, and each key's rotation policy), in one folder of a declared storage target ([`storage`]), restored
-//! whole or one key at a time. Jobs run in the background; [`job`] is their state.
+//! dates, and each key's rotation policy) and its local RBAC ([`roles`]), in one folder of a declared storage
+//! target ([`storage`]), restored whole or one key at a time. Jobs run in the background; [`job`] is their state.
 //!
 //! A backup folder, `mhsm-{hsm}-{yyyyMMddHHmmssff}`, holds one file, [`CONTENTS_FILE`]: the [`HsmBackup`] as
 //! JSON, sealed exactly as a single object's backup is ([`crate::backup::BackupKey::seal`]: AES-256-GCM under
 //! the installation's backup key, bound to the tenant). So a backup opens only in an installation that holds
-//! that key — Strongroom's counterpart of Managed HSM's security domain — and only for an HSM of the same
-//! tenant; any changed, cut or foreign byte is refused, and the whole file is read before anything is restored.
+//! that key, and only for an HSM of the same tenant; any changed, cut or foreign byte is refused, and the whole
+//! file is read before anything is restored. The keys' material inside is sealed again under the HSM's root
+//! secret, which only its security domain carries: the server restores keys only where they open.
 
 pub mod job;
+pub mod roles;
 pub mod storage;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,8 @@ use zeroize::Zeroizing;
 use crate::backup::{self, BackupKey, ObjectBackup};
 use crate::error::{Error, Result};
 use crate::object::{Collection, ObjectVersion, name_key};
+
+pub use self::roles::LocalRoles;
 
 /// The one file of a backup folder.
 pub const CONTENTS_FILE: &str = "backup.sealed";
@@ -127,13 +131,16 @@ pub struct HsmBackup {
     pub made: i64,
     /// Its keys, by name.
     pub keys: Vec<BackedUpKey>,
+    /// Its custom roles and role assignments.
+    #[serde(default)]
+    pub roles: LocalRoles,
 }
 
 impl HsmBackup {
-    /// The backup of the HSM `hsm`'s `keys` made at `made`.
-    pub fn new(hsm: &str, made: i64, mut keys: Vec<BackedUpKey>) -> Self {
+    /// The backup of the HSM `hsm`'s `keys` and `roles` made at `made`.
+    pub fn new(hsm: &str, made: i64, mut keys: Vec<BackedUpKey>, roles: LocalRoles) -> Self {
         keys.sort_by_key(|key| name_key(&key.object.name));
-        Self { format: FORMAT.into(), hsm: hsm.to_owned(), made, keys }
+        Self { format: FORMAT.into(), hsm: hsm.to_owned(), made, keys, roles }
     }
 
     /// The backup as the sealed contents of its folder, for an HSM of `tenant`.
@@ -216,6 +223,7 @@ mod tests {
                 ),
                 BackedUpKey::new("old", vec![version("old", 3)], None, Some(deleted)),
             ],
+            LocalRoles::default(),
         )
     }
 

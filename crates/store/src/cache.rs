@@ -420,8 +420,14 @@ impl Store for CachedStore {
         self.inner.whole_objects(place).await
     }
 
-    async fn replace_objects(&self, place: Place, objects: Vec<WholeObject>, replacing: Replacing) -> Result<()> {
-        self.writing(Touched::Everything, self.inner.replace_objects(place, objects, replacing)).await
+    async fn replace_objects(
+        &self,
+        place: Place,
+        objects: Vec<WholeObject>,
+        replacing: Replacing,
+        changes: Vec<Change>,
+    ) -> Result<()> {
+        self.writing(Touched::Everything, self.inner.replace_objects(place, objects, replacing, changes)).await
     }
 
     async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool> {

@@ -588,9 +588,16 @@ pub trait Store: Send + Sync {
 
     /// Writes `objects` at `place` exactly as given (version ids, dates, policies and deletions kept), after
     /// removing for good every object there ([`Replacing::Everything`]) or those of the same names
-    /// ([`Replacing::TheirNames`]) — all in one transaction, so that a restore is whole or not at all. Objects
-    /// a certificate holds are never replaced: [`ErrorKind::Managed`], and nothing is written.
-    async fn replace_objects(&self, place: Place, objects: Vec<WholeObject>, replacing: Replacing) -> Result<()>;
+    /// ([`Replacing::TheirNames`]), and applies `changes` to the directory (a Managed HSM's restored roles) —
+    /// all in one transaction, so that a restore is whole or not at all. Objects a certificate holds are never
+    /// replaced: [`ErrorKind::Managed`], and nothing is written.
+    async fn replace_objects(
+        &self,
+        place: Place,
+        objects: Vec<WholeObject>,
+        replacing: Replacing,
+        changes: Vec<Change>,
+    ) -> Result<()>;
 
     /// Keeps a vault's event subscription, replacing one of the same name (any case); `true` when it is new.
     async fn put_event_subscription(&self, vault_id: Uuid, subscription: &EventSubscription) -> Result<bool>;

@@ -1,10 +1,12 @@
 //! Managed HSM full backup and restore (`KeyVaultBackupClient`, `az keyvault backup start` / `restore start`):
 //! what a job does, and how it runs in the background while the client polls.
 //!
-//! A backup reads every key of the HSM (all versions, deleted keys, rotation policies) in one read, seals it
-//! ([`HsmBackup::seal`]) and writes it as a new folder of a declared storage target. A restore reads and opens
-//! the whole folder before it writes anything, then replaces the HSM's keys (or the one key asked for) in one
-//! store transaction: it succeeds whole or fails with nothing written.
+//! A backup reads every key of the HSM (all versions, deleted keys, rotation policies) in one read, with the
+//! HSM's custom roles and role assignments, seals it ([`HsmBackup::seal`]) and writes it as a new folder of a
+//! declared storage target. A restore reads and opens the whole folder and checks that every key opens under the
+//! HSM's root before it writes anything, then replaces the HSM's keys (or the one key asked for) and, in a full
+//! restore, adds the backup's roles beside the HSM's own, in one store transaction: it succeeds whole or fails
+//! with nothing written.
 
 pub mod folder;
 pub mod jobs;
@@ -17,7 +19,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strongroom_core::full_backup::job::{Job, JobError, JobKind, JobStatus};
 use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
-use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup, KeyToRestore};
+use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup, KeyToRestore, LocalRoles};
 use strongroom_proto::full_backup::{
     JobOperation, RestoreOperationParameters, SasTokenParameter, SelectiveKeyRestoreParameters,
 };
@@ -79,7 +81,8 @@ pub async fn back_up(state: &AppState, hsm: &Hsm, storage: &Storage) -> Result<S
             Some(BackedUpKey::new(&name, versions, object.policy, object.deleted))
         })
         .collect();
-    let backup = HsmBackup::new(&hsm.name, now_millis / 1000, keys);
+    let roles = LocalRoles::of(&state.directory(), hsm.vault_id);
+    let backup = HsmBackup::new(&hsm.name, now_millis / 1000, keys, roles);
     let sealing_key = state.backup_keys.first().ok_or_else(|| internal("sealing")("no backup key"))?;
     let sealed = backup.seal(sealing_key, hsm.tenant_id).map_err(internal("sealing the backup"))?;
     folder::write(&storage.target.directory, &folder, sealed).await.map_err(|e| match e.kind() {
@@ -100,21 +103,33 @@ pub async fn restore(
     folder: &str,
     only: Option<&str>,
 ) -> Result<(), JobError> {
-    let keys = read_backup(state, hsm, storage, folder).await?.into_keys(only).map_err(invalid_backup)?;
+    let backup = read_backup(state, hsm, storage, folder).await?;
+    let roles = backup.roles.clone();
+    let keys = backup.into_keys(only).map_err(invalid_backup)?;
     check_keys_open(state, hsm, &keys).await?;
     let objects = keys
         .into_iter()
         .map(|key| WholeObject { versions: key.versions, policy: key.policy, deleted: key.deleted })
         .collect();
-    let replacing = match only {
-        None => Replacing::Everything,
-        Some(_) => Replacing::TheirNames,
+    // The directory's writers take turns: the roles are planned from the directory as it stands at the write.
+    let _writer = state.directory.lock_writes().await;
+    let (replacing, changes) = match only {
+        None => {
+            let directory = state.directory();
+            let target = directory.vaults().iter().find(|v| v.id == hsm.vault_id).ok_or_else(|| {
+                job_error("HsmNotFound", "The Managed HSM was deleted while the restore ran; nothing was written.")
+            })?;
+            (Replacing::Everything, roles.restore_into(&directory, target).map_err(invalid_backup)?)
+        }
+        Some(_) => (Replacing::TheirNames, Vec::new()),
     };
     state
         .store
-        .replace_objects(Place::keys(hsm.vault_id), objects, replacing)
+        .replace_objects(Place::keys(hsm.vault_id), objects, replacing, changes)
         .await
         .map_err(internal("writing the restored keys"))?;
+    let directory = state.store.load_directory().await.map_err(internal("reading the restored roles"))?;
+    state.directory.set(directory);
     Ok(())
 }
 

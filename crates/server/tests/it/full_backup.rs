@@ -146,6 +146,17 @@ async fn a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_selective
     )
     .await;
 
+    // A custom role of hsmone, held by `reader` at /keys: the backup carries both.
+    let role_path = format!("/providers/Microsoft.Authorization/roleDefinitions/{}", uuid::Uuid::new_v4());
+    let role = json!({"properties": {"roleName": "Key Reader", "type": "CustomRole", "assignableScopes": ["/"],
+        "permissions": [{"dataActions": ["Microsoft.KeyVault/managedHsm/keys/read/action"]}]}});
+    let (status, role) = call(&server, Method::PUT, "hsmone", &role_path, &token, Some(role)).await;
+    assert_eq!(status, 201, "{role}");
+    let assign = json!({"properties": {"roleDefinitionId": role["id"], "principalId": server.object_id("reader")}});
+    let assignment_path = format!("/keys/providers/Microsoft.Authorization/roleAssignments/{}", uuid::Uuid::new_v4());
+    let (status, assigned) = call(&server, Method::PUT, "hsmone", &assignment_path, &token, Some(assign)).await;
+    assert_eq!(status, 201, "{assigned}");
+
     let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, sas(SAS)).await;
     assert_eq!(backup["status"], "Succeeded", "{backup}");
     assert!(backup["error"].is_null() && backup["endTime"].is_i64(), "{backup}");
@@ -173,6 +184,14 @@ async fn a_full_backup_restores_every_key_into_a_fresh_hsm_and_one_key_selective
     assert_eq!(key_names(&server, "hsmtwo", &token).await, ["aes", "ec", "rsa"]);
     let (_, versions) = call(&server, Method::GET, "hsmtwo", "/keys/rsa/versions", &token, None).await;
     assert_eq!(versions["value"].as_array().unwrap().len(), 2);
+    // The custom role came too, as hsmtwo's own (hsmone keeps its), and its holder reads keys there.
+    let (_, roles) =
+        call(&server, Method::GET, "hsmtwo", "/providers/Microsoft.Authorization/roleDefinitions", &token, None).await;
+    let copy = roles["value"].as_array().unwrap().iter().find(|r| r["properties"]["roleName"] == "Key Reader").unwrap();
+    assert_ne!(copy["name"], role["name"], "hsmone's role keeps its id");
+    let reader = server.hsm_token("contoso", "reader").await;
+    assert_eq!(call(&server, Method::GET, "hsmtwo", "/keys/rsa", &reader, None).await.0, 200);
+    assert_eq!(call(&server, Method::GET, "hsmthree", "/keys/own", &reader, None).await.0, 403);
     for (name, before) in [("rsa", &rsa), ("ec", &ec), ("aes", &aes)] {
         let version = before["key"]["kid"].as_str().unwrap().rsplit('/').next().unwrap();
         let (status, after) =

@@ -706,10 +706,19 @@ impl<B: Backend> Store for SqlStore<B> {
         self.read(move |db, root_key| objects::whole(db, root_key, place)).await
     }
 
-    async fn replace_objects(&self, place: Place, objects: Vec<WholeObject>, replacing: Replacing) -> Result<()> {
+    async fn replace_objects(
+        &self,
+        place: Place,
+        objects: Vec<WholeObject>,
+        replacing: Replacing,
+        changes: Vec<Change>,
+    ) -> Result<()> {
         self.write(move |db, root_key| {
             objects::replace(db, root_key, place, &objects, replacing)?;
-            // Many objects may have changed: every cache drops what it holds.
+            for change in &changes {
+                directory::apply(db, root_key, change)?;
+            }
+            // Many objects (and the directory) may have changed: every cache drops what it holds.
             db.notify(&ChangeNotice::Everything)
         })
         .await

@@ -13,6 +13,7 @@ use strongroom_core::directory::{
 use strongroom_core::key::{Curve, KeySpec, KeyType, PrivateKey};
 use strongroom_core::network::NetworkRules;
 use strongroom_core::object::{ObjectVersion, VersionProperties, VersionUpdate};
+use strongroom_core::rbac::{Role, RolePermissions, hsm};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -226,23 +227,44 @@ async fn a_whole_collection_is_read_and_replaced_in_one_transaction() -> Result<
         assert_eq!(whole[0].policy.as_deref(), Some(r#"{"p":1}"#));
         assert_eq!(whole[1].deleted, Some(Deletion { deleted_date: 10, scheduled_purge_date: 20 }));
 
-        // Everything replaced: a later key goes, the others come back as they were; secrets are untouched.
+        // Everything replaced, with a role restored beside: a later key goes, the others come back as they were;
+        // secrets are untouched.
+        let tenant_id = store.load_directory().await?.vaults().iter().find(|v| v.id == vault).map(|v| v.tenant_id);
+        let role = |name: &str| -> Result<Change> {
+            let permissions = RolePermissions {
+                data_actions: vec!["Microsoft.KeyVault/managedHsm/keys/read/action".into()],
+                ..RolePermissions::default()
+            };
+            let tenant_id = tenant_id.ok_or_else(|| corrupt("no vault"))?;
+            let role = hsm::custom_role(tenant_id, vault, Uuid::new_v4(), name, "", permissions)
+                .map_err(|e| Error::new(ErrorKind::Corrupt, "test", e))?;
+            Ok(Change::PutRoleDefinition(Role::new(role)))
+        };
+        let restored_role = |name: &'static str| {
+            let store = Arc::clone(&store);
+            async move {
+                let directory = store.load_directory().await?;
+                Ok::<_, crate::Error>(directory.hsm_custom_roles(vault).any(|r| r.name == name))
+            }
+        };
         store.put_version(keys, &version("later"), "l").await?;
-        store.replace_objects(keys, whole.clone(), Replacing::Everything).await?;
+        store.replace_objects(keys, whole.clone(), Replacing::Everything, vec![role("restored")?]).await?;
         assert_eq!(store.whole_objects(keys).await?, whole);
+        assert!(restored_role("restored").await?);
         assert!(store.read_version(Place::secrets(vault), "alpha", VersionSelector::Latest).await?.is_some());
 
         // A bad object anywhere, and nothing is written.
         store.put_version(keys, &version("later"), "l").await?;
         let before = store.whole_objects(keys).await?;
         let twice = vec![whole[1].clone(), whole[0].clone(), whole[0].clone()];
-        let refused = store.replace_objects(keys, twice, Replacing::Everything).await;
+        let refused = store.replace_objects(keys, twice, Replacing::Everything, vec![role("never")?]).await;
         assert!(refused.is_err_and(|e| e.kind() == ErrorKind::Conflict));
         assert_eq!(store.whole_objects(keys).await?, before);
+        assert!(!restored_role("never").await?, "the directory change went with the refused objects");
 
         // One name replaced: its later version goes, the other keys stay.
         store.put_version(keys, &version("alpha"), "a3").await?;
-        store.replace_objects(keys, vec![whole[0].clone()], Replacing::TheirNames).await?;
+        store.replace_objects(keys, vec![whole[0].clone()], Replacing::TheirNames, Vec::new()).await?;
         let after = store.whole_objects(keys).await?;
         assert_eq!((after.len(), &after[0]), (3, &whole[0]));
         assert_eq!(after[1].deleted, whole[1].deleted);
