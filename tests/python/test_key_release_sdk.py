@@ -1,5 +1,5 @@
-"""Secure key release through the unmodified KeyClient: an exportable key with a release policy goes, wrapped,
-only to a target whose attestation token — from an authority the test runs over HTTPS, with a certificate of
+"""Secure key release through the unmodified KeyClient, from a vault and from a Managed HSM: an exportable key with
+a release policy goes, wrapped, only to a target whose attestation token — from an authority the test runs over HTTPS, with a certificate of
 the server's own CA so that the server trusts it — carries the claims the policy asks for."""
 
 import base64
@@ -15,16 +15,19 @@ import jwt
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
-from azure.keyvault.keys import KeyReleasePolicy
+from azure.keyvault.keys import KeyClient, KeyReleasePolicy
+from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 from cryptography.x509.oid import NameOID
 import ipaddress
 
 from conftest import CONTOSO
-from test_keys_sdk import key_client
+from test_keys_sdk import hsm_url, key_client
+from test_secrets_sdk import credential_for
 
 
 def b64url(data):
@@ -166,3 +169,40 @@ def test_an_exportable_key_is_released_only_to_an_attested_target(configured_ser
     with pytest.raises(HttpResponseError) as alone:
         client.create_rsa_key("sdk-exportable-without-policy", size=2048, exportable=True)
     assert alone.value.status_code == 400
+
+
+def test_a_managed_hsm_releases_an_exportable_aes_key_to_an_attested_target(configured_server, authority):
+    """Managed HSM is where symmetric keys live, and its keys are released the same way: the target unwraps the
+    AES key itself, and it opens what the HSM sealed with it."""
+    client = KeyClient(hsm_url(configured_server), credential_for(configured_server, "admin"),
+                       connection_verify=configured_server.ca)
+    policy = {
+        "version": "1.0.0",
+        "anyOf": [{"authority": authority.url, "allOf": [{"claim": "x-ms-attestation-type", "equals": "sevsnpvm"}]}],
+    }
+    key = client.create_oct_key(
+        "sdk-hsm-release", size=256, hardware_protected=True, exportable=True,
+        release_policy=KeyReleasePolicy(json.dumps(policy).encode(), immutable=False),
+    )
+    assert key.key_type == "oct-HSM" and key.properties.exportable
+    sealed = CryptographyClient(key, credential_for(configured_server, "admin"),
+                                connection_verify=configured_server.ca).encrypt(
+        EncryptionAlgorithm.a256_gcm, b"only the attested target reads this")
+
+    target = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    runtime = {"keys": [rsa_jwk(target.public_key(), "TpmEphemeralEncryptionKey")]}
+    result = client.release_key("sdk-hsm-release", authority.token({"x-ms-attestation-type": "sevsnpvm",
+                                                                     "x-ms-runtime": runtime}))
+    payload = jwt.decode(result.value, options={"verify_signature": False})
+    released = payload["response"]["key"]["key"]
+    assert released["kid"] == key.id and "k" not in released
+    ciphertext = unb64url(json.loads(unb64url(released["key_hsm"]))["ciphertext"])
+    transient = target.decrypt(ciphertext[:256], padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None))
+    aes_key = aes_key_unwrap_with_padding(transient, ciphertext[256:])
+    opened = AESGCM(aes_key).decrypt(sealed.iv, sealed.ciphertext + sealed.tag, None)
+    assert opened == b"only the attested target reads this"
+
+    # An attestation the policy does not accept gets nothing.
+    with pytest.raises(HttpResponseError) as refused:
+        client.release_key("sdk-hsm-release", authority.token({"x-ms-attestation-type": "tdxvm", "x-ms-runtime": runtime}))
+    assert refused.value.status_code == 403

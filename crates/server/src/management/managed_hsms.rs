@@ -20,6 +20,7 @@ use strongroom_proto::arm::{
 };
 use uuid::Uuid;
 
+use super::deleted::DeletedKind;
 use super::error::ManagementError;
 use super::groups::{self, tags_from, tags_value};
 use super::resource::{Tail, resource_group_id, subscription_id_path};
@@ -29,6 +30,17 @@ use crate::vault::security_domain;
 
 /// Most principals one creation makes administrators.
 const MAX_INITIAL_ADMINISTRATORS: usize = 100;
+
+/// Soft-deleted Managed HSMs.
+const DELETED: DeletedKind<DeletedManagedHsmResource> = DeletedKind {
+    kind: VaultKind::ManagedHsm,
+    read: Action::DeletedManagedHsmsRead,
+    purge: Action::DeletedManagedHsmsPurge,
+    noun: "Managed HSM",
+    not_found_code: "DeletedManagedHsmNotFound",
+    purged: StatusCode::ACCEPTED,
+    resource: deleted_resource,
+};
 
 /// Serves a Managed HSM path, or one of soft-deleted HSMs.
 pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, ManagementError> {
@@ -42,38 +54,9 @@ pub async fn handle(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, Manag
         (Tail::ManagedHsm(name), Method::PUT) => put(cx, name).await,
         (Tail::ManagedHsm(name), Method::PATCH) => patch(cx, name).await,
         (Tail::ManagedHsm(name), Method::DELETE) => delete(cx, name).await,
-        (Tail::DeletedManagedHsms, Method::GET) => {
-            cx.authorize(Action::DeletedManagedHsmsRead, None, &Scope::Tenant, None)?;
-            let subscription = cx.subscription_id();
-            let value = cx
-                .directory
-                .deleted_vaults
-                .iter()
-                .filter(|d| d.vault.kind == VaultKind::ManagedHsm)
-                .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == subscription)
-                .map(|d| deleted_resource(cx, d))
-                .collect();
-            Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
-        }
-        (Tail::DeletedVault { location, name, purge: false, .. }, Method::GET) => {
-            cx.authorize(Action::DeletedManagedHsmsRead, None, &Scope::Tenant, None)?;
-            Ok(json_response(StatusCode::OK, &deleted_resource(cx, &find_deleted(cx, location, name)?)))
-        }
-        (Tail::DeletedVault { location, name, purge: true, .. }, Method::POST) => {
-            cx.authorize(Action::DeletedManagedHsmsPurge, None, &Scope::Tenant, None)?;
-            let deleted = find_deleted(cx, location, name)?;
-            if deleted.vault.purge_protection {
-                return Err(ManagementError::conflict(
-                    "PurgeProtectionEnabled",
-                    format!(
-                        "The Managed HSM '{name}' has purge protection on: it is purged when its retention ends, \
-                         not before."
-                    ),
-                ));
-            }
-            cx.apply(vec![Change::PurgeVault { vault_id: deleted.vault.id }]).await?;
-            // The SDK's purge is a long-running operation that expects 202; it is already done.
-            Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({})))
+        (Tail::DeletedManagedHsms, _) => DELETED.handle(cx, None).await,
+        (Tail::DeletedVault { location, name, purge, .. }, _) => {
+            DELETED.handle(cx, Some((location, name, *purge))).await
         }
         (_, method) => Err(ManagementError::method_not_allowed(method.as_str(), "a Managed HSM")),
     }
@@ -212,7 +195,7 @@ async fn recover(cx: &mut Context<'_>, name: &str) -> Result<Response, Managemen
         .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == group.subscription_id)
         .filter(|d| d.vault.resource_group.eq_ignore_ascii_case(&group.name))
         .cloned()
-        .ok_or_else(|| deleted_not_found(name))?;
+        .ok_or_else(|| DELETED.not_found(name))?;
     cx.apply(vec![Change::RecoverVault { vault_id: deleted.vault.id }]).await?;
     Ok(json_response(StatusCode::OK, &resource(cx, &deleted.vault).await?))
 }
@@ -276,7 +259,7 @@ fn merge(cx: &Context<'_>, mut hsm: Vault, properties: &ManagedHsmProperties) ->
 }
 
 /// The resource id of an HSM, in the subscription shown as `subscription_id`.
-fn hsm_id(subscription_id: Uuid, hsm: &Vault) -> String {
+pub(super) fn hsm_id(subscription_id: Uuid, hsm: &Vault) -> String {
     format!(
         "{}/providers/Microsoft.KeyVault/managedHSMs/{}",
         resource_group_id(subscription_id, &hsm.resource_group),
@@ -329,21 +312,6 @@ fn to_resource(cx: &Context<'_>, hsm: &Vault, activated: bool) -> ManagedHsmReso
             }),
         },
     }
-}
-
-/// This tenant's soft-deleted HSM `name` in the path's subscription, at `location`.
-fn find_deleted(cx: &Context<'_>, location: &str, name: &str) -> Result<DeletedVault, ManagementError> {
-    cx.directory
-        .deleted_vault(name)
-        .filter(|d| d.vault.kind == VaultKind::ManagedHsm)
-        .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == cx.subscription_id())
-        .filter(|d| d.vault.location.eq_ignore_ascii_case(location))
-        .cloned()
-        .ok_or_else(|| deleted_not_found(name))
-}
-
-fn deleted_not_found(name: &str) -> ManagementError {
-    ManagementError::not_found("DeletedManagedHsmNotFound", format!("No deleted Managed HSM named '{name}' was found."))
 }
 
 fn deleted_resource(cx: &Context<'_>, deleted: &DeletedVault) -> DeletedManagedHsmResource {

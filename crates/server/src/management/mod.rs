@@ -14,6 +14,7 @@
 //! 4. audit — one record, allowed or refused.
 
 pub mod access;
+mod deleted;
 pub mod directory;
 pub mod error;
 pub mod events;

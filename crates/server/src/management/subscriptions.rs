@@ -14,8 +14,9 @@ use strongroom_proto::arm::{
 use uuid::Uuid;
 
 use super::error::ManagementError;
+use super::groups::tags_value;
 use super::resource::subscription_id_path;
-use super::{Context, challenge, json_response, query_value, vaults};
+use super::{Context, challenge, json_response, managed_hsms, query_value, vaults};
 use crate::state::AppState;
 
 /// The path of the cloud's metadata.
@@ -176,34 +177,45 @@ pub fn providers(cx: &mut Context<'_>, namespace: Option<&str>) -> Result<Respon
     }
 }
 
-/// `GET /subscriptions/{id}[/resourceGroups/{group}]/resources[?$filter=resourceType eq '…']`: the vaults the
-/// caller may read, as generic resources (the only resource type whose filter matches anything is
-/// `Microsoft.KeyVault/vaults`; `$filter` may also name a `name` or a `resourceGroup`).
+/// `GET /subscriptions/{id}[/resourceGroups/{group}]/resources[?$filter=resourceType eq '…']`: the vaults and
+/// Managed HSMs the caller may read, as generic resources (`$filter` may name a `resourceType`, a `name` or a
+/// `resourceGroup`).
 pub fn resources(cx: &mut Context<'_>) -> Result<Response, ManagementError> {
     let filter = Filter::parse(query_value(cx.query.as_deref(), "$filter").as_deref())?;
     let directory = std::sync::Arc::clone(&cx.directory);
     let (tenant, subscription) = (cx.tenant.id, cx.subscription_id());
     let group = cx.resource_group.clone().or(filter.resource_group.clone());
     let mut value = Vec::new();
-    let in_scope = directory
-        .vaults()
-        .iter()
-        .filter(|v| v.kind == VaultKind::Vault && v.tenant_id == tenant && v.subscription_id == subscription);
+    let in_scope = directory.vaults().iter().filter(|v| v.tenant_id == tenant && v.subscription_id == subscription);
     for vault in in_scope {
+        let resource_type = match vault.kind {
+            VaultKind::Vault => "Microsoft.KeyVault/vaults",
+            VaultKind::ManagedHsm => "Microsoft.KeyVault/managedHSMs",
+        };
         if group.as_deref().is_some_and(|g| !g.eq_ignore_ascii_case(&vault.resource_group))
             || filter.name.as_deref().is_some_and(|n| !n.eq_ignore_ascii_case(&vault.name))
-            || filter.resource_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("Microsoft.KeyVault/vaults"))
+            || filter.resource_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case(resource_type))
         {
             continue;
         }
-        if cx.authorize(Action::VaultsRead, Some(vault), &Scope::Vault, None).is_ok() {
-            let resource = vaults::to_resource(cx, vault);
+        // As their own reads are authorized: a vault at its scope, an HSM at the subscription's.
+        let (readable, id) = match vault.kind {
+            VaultKind::Vault => (
+                cx.authorize(Action::VaultsRead, Some(vault), &Scope::Vault, None).is_ok(),
+                vaults::to_resource(cx, vault).id,
+            ),
+            VaultKind::ManagedHsm => (
+                cx.authorize(Action::ManagedHsmsRead, None, &Scope::Tenant, None).is_ok(),
+                managed_hsms::hsm_id(cx.shown_subscription(), vault),
+            ),
+        };
+        if readable {
             value.push(GenericResource {
-                id: resource.id,
-                name: resource.name,
-                kind: resource.kind,
+                id,
+                name: vault.name.clone(),
+                kind: resource_type.to_owned(),
                 location: vault.location.clone(),
-                tags: resource.tags,
+                tags: Some(tags_value(&vault.tags)),
             });
         }
     }

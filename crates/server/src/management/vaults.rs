@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use super::deleted::DeletedKind;
 use super::error::ManagementError;
 use super::groups::{self, tags_from, tags_value};
 use super::resource::{ArmPath, Tail, subscription_id_path, vault_id};
@@ -160,7 +161,7 @@ async fn recover(cx: &mut Context<'_>, name: &str) -> Result<Response, Managemen
         .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == group.subscription_id)
         .filter(|d| d.vault.resource_group.eq_ignore_ascii_case(&group.name))
         .cloned()
-        .ok_or_else(|| deleted_not_found(name))?;
+        .ok_or_else(|| DELETED.not_found(name))?;
     cx.apply(vec![Change::RecoverVault { vault_id: deleted.vault.id }]).await?;
     Ok(json_response(StatusCode::OK, &to_resource(cx, &deleted.vault)))
 }
@@ -192,40 +193,24 @@ async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, Management
 }
 
 /// Serves Key Vault's subscription-wide paths: `checkNameAvailability` (of vaults and of Managed HSMs),
+/// Soft-deleted vaults.
+const DELETED: DeletedKind<DeletedVaultResource> = DeletedKind {
+    kind: VaultKind::Vault,
+    read: Action::DeletedVaultsRead,
+    purge: Action::DeletedVaultsPurge,
+    noun: "vault",
+    not_found_code: "DeletedVaultNotFound",
+    purged: StatusCode::OK,
+    resource: deleted_resource,
+};
+
 /// `deletedVaults`, and one deleted vault (`GET`, or `POST …/purge`).
 pub async fn subscription_wide(cx: &mut Context<'_>, tail: &Tail) -> Result<Response, ManagementError> {
     match (tail, cx.method.clone()) {
         (Tail::CheckNameAvailability { managed_hsm }, Method::POST) => check_name(cx, *managed_hsm),
-        (Tail::DeletedVaults, Method::GET) => {
-            cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
-            let subscription = cx.subscription_id();
-            let value = cx
-                .directory
-                .deleted_vaults
-                .iter()
-                .filter(|d| d.vault.kind == VaultKind::Vault)
-                .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == subscription)
-                .map(|d| deleted_resource(cx, d))
-                .collect();
-            Ok(json_response(StatusCode::OK, &ListResult { value, next_link: None }))
-        }
-        (Tail::DeletedVault { location, name, purge: false, .. }, Method::GET) => {
-            cx.authorize(Action::DeletedVaultsRead, None, &Scope::Tenant, None)?;
-            Ok(json_response(StatusCode::OK, &deleted_resource(cx, &find_deleted(cx, location, name)?)))
-        }
-        (Tail::DeletedVault { location, name, purge: true, .. }, Method::POST) => {
-            cx.authorize(Action::DeletedVaultsPurge, None, &Scope::Tenant, None)?;
-            let deleted = find_deleted(cx, location, name)?;
-            if deleted.vault.purge_protection {
-                return Err(ManagementError::conflict(
-                    "PurgeProtectionEnabled",
-                    format!(
-                        "The vault '{name}' has purge protection on: it is purged when its retention ends, not before."
-                    ),
-                ));
-            }
-            cx.apply(vec![Change::PurgeVault { vault_id: deleted.vault.id }]).await?;
-            Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+        (Tail::DeletedVaults, _) => DELETED.handle(cx, None).await,
+        (Tail::DeletedVault { location, name, purge, .. }, _) => {
+            DELETED.handle(cx, Some((location, name, *purge))).await
         }
         (_, method) => Err(ManagementError::method_not_allowed(method.as_str(), "Microsoft.KeyVault")),
     }
@@ -258,24 +243,9 @@ fn check_name(cx: &mut Context<'_>, managed_hsm: bool) -> Result<Response, Manag
     Ok(json_response(StatusCode::OK, &answer))
 }
 
-/// This tenant's soft-deleted vault `name` in the path's subscription, at `location`.
-fn find_deleted(cx: &Context<'_>, location: &str, name: &str) -> Result<DeletedVault, ManagementError> {
-    cx.directory
-        .deleted_vault(name)
-        .filter(|d| d.vault.kind == VaultKind::Vault)
-        .filter(|d| d.vault.tenant_id == cx.tenant.id && d.vault.subscription_id == cx.subscription_id())
-        .filter(|d| d.vault.location.eq_ignore_ascii_case(location))
-        .cloned()
-        .ok_or_else(|| deleted_not_found(name))
-}
-
 /// Unix `seconds` as an RFC 3339 date.
 pub(super) fn date(seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(seconds).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
-}
-
-fn deleted_not_found(name: &str) -> ManagementError {
-    ManagementError::not_found("DeletedVaultNotFound", format!("No deleted vault named '{name}' was found."))
 }
 
 fn deleted_resource(cx: &Context<'_>, deleted: &DeletedVault) -> DeletedVaultResource {

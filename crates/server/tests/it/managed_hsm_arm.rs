@@ -169,6 +169,28 @@ async fn a_managed_hsm_made_in_resource_manager_serves_its_initial_administrator
     assert_eq!(names(&call(&server, Method::GET, &all, &owner, None).await.1), ["nw-hsm"]);
     let vaults = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults");
     assert_eq!(names(&call(&server, Method::GET, &vaults, &owner, None).await.1), ["nw-ledger"]);
+    // The generic resources query lists both kinds, and filters by type.
+    let resources = format!("/subscriptions/{sub}/resources");
+    let (status, listed) = call(&server, Method::GET, &resources, &owner, None).await;
+    assert_eq!(status, 200, "{listed}");
+    let mut typed: Vec<(String, String)> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().to_owned(), r["type"].as_str().unwrap().to_owned()))
+        .collect();
+    typed.sort();
+    assert_eq!(
+        typed,
+        [
+            ("nw-hsm".to_owned(), "Microsoft.KeyVault/managedHSMs".to_owned()),
+            ("nw-ledger".to_owned(), "Microsoft.KeyVault/vaults".to_owned())
+        ]
+    );
+    let only_hsms = format!("{resources}?$filter=resourceType%20eq%20%27Microsoft.KeyVault/managedHSMs%27");
+    let (_, listed) = call(&server, Method::GET, &only_hsms, &owner, None).await;
+    assert_eq!(listed["value"][0]["id"], format!("{}/nw-hsm", hsms(&sub)));
+    assert_eq!(listed["value"].as_array().map(Vec::len), Some(1));
 
     // PATCH changes what it names and keeps the rest.
     let patch = json!({"tags": {"team": "crypto"}, "properties": {"publicNetworkAccess": "Disabled"}});
