@@ -1,6 +1,15 @@
 //! A full backup's or restore's job: the long-running operation a client polls until it succeeds or fails.
+//!
+//! The node running a job records a heartbeat every [`HEARTBEAT_SECONDS`]; a job still in progress whose
+//! heartbeat is older than [`ORPHANED_AFTER_SECONDS`] lost its node, and a poll ends it ([`Job::abandon`]).
 
 use serde::{Deserialize, Serialize};
+
+/// How often the node running a job records that it still runs.
+pub const HEARTBEAT_SECONDS: u64 = 10;
+
+/// How long a job in progress may go without a heartbeat before it is taken as lost with its node.
+pub const ORPHANED_AFTER_SECONDS: i64 = 60;
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +70,9 @@ pub struct Job {
     pub end: Option<i64>,
     /// A backup's folder URL, once it succeeded.
     pub folder_url: Option<String>,
+    /// When its node last said it still runs, Unix seconds (its start until then).
+    #[serde(default)]
+    pub heartbeat: Option<i64>,
 }
 
 impl Job {
@@ -75,6 +87,7 @@ impl Job {
             start: now,
             end: None,
             folder_url: None,
+            heartbeat: None,
         }
     }
 
@@ -102,6 +115,24 @@ impl Job {
     pub fn is_id(text: &str) -> bool {
         crate::object::is_version(text)
     }
+
+    /// The job, still running at `now`.
+    pub fn beat(self, now: i64) -> Self {
+        Self { heartbeat: Some(now), ..self }
+    }
+
+    /// Whether the job is in progress but its node stopped saying so: it died with it.
+    pub fn is_orphaned(&self, now: i64) -> bool {
+        self.status == JobStatus::InProgress && now - self.heartbeat.unwrap_or(self.start) > ORPHANED_AFTER_SECONDS
+    }
+
+    /// The end of a job whose node stopped, at `now`. Nothing of it is left half-done: a restore is written in
+    /// one transaction, and a backup's folder appears only once complete.
+    pub fn abandon(self, now: i64) -> Self {
+        let message = "The server node running the job stopped before the job ended. A restore is written whole or \
+                       not at all and a backup folder appears only once complete: start the job again.";
+        self.fail(now, JobError { code: "InternalError".into(), message: message.into() })
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +155,20 @@ mod tests {
             (JobStatus::Failed, Some(error), Some("no".into()))
         );
         assert!(!Job::is_id("../x"));
+    }
+
+    #[test]
+    fn a_job_without_a_heartbeat_for_a_minute_is_abandoned_once() {
+        let job = Job::start(JobKind::Restore, 100);
+        assert!(!job.is_orphaned(100 + ORPHANED_AFTER_SECONDS));
+        assert!(job.is_orphaned(101 + ORPHANED_AFTER_SECONDS));
+        let beating = job.beat(150);
+        assert!(!beating.is_orphaned(150 + ORPHANED_AFTER_SECONDS));
+        assert!(beating.is_orphaned(151 + ORPHANED_AFTER_SECONDS));
+        let abandoned = beating.abandon(300);
+        assert_eq!((abandoned.status, abandoned.end), (JobStatus::Failed, Some(300)));
+        assert!(abandoned.error.is_some_and(|e| e.message.contains("start the job again")));
+        let done = Job::start(JobKind::Backup, 0).succeed(1, None);
+        assert!(!done.is_orphaned(10_000), "an ended job is never orphaned");
     }
 }

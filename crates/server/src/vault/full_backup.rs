@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use strongroom_core::full_backup::job::{Job, JobError, JobKind, JobStatus};
+use strongroom_core::full_backup::job::{HEARTBEAT_SECONDS, Job, JobError, JobKind, JobStatus};
 use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
 use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup, KeyToRestore, LocalRoles};
 use strongroom_proto::full_backup::{
@@ -145,24 +145,39 @@ where
     W: Future<Output = Result<Option<String>, JobError>> + Send + 'static,
 {
     let now = state.clock.now_seconds();
-    if !jobs::claim(state.store.as_ref(), hsm.vault_id, now).await? {
+    let job = Job::start(kind, now);
+    if !jobs::claim(state.store.as_ref(), hsm.vault_id, &job.id, now).await? {
         return Ok(None);
     }
-    let job = Job::start(kind, now);
     if let Err(e) = jobs::record(state.store.as_ref(), hsm.vault_id, &job, now).await {
-        let _ = jobs::release(state.store.as_ref(), hsm.vault_id, now).await;
+        let _ = jobs::release(state.store.as_ref(), hsm.vault_id, &job.id, now).await;
         return Err(e);
     }
     let (state, vault_id, started) = (Arc::clone(state), hsm.vault_id, job.clone());
     tokio::spawn(async move {
-        let outcome = work.await;
+        // The work, with a heartbeat beside it, in one task: no heartbeat is recorded after the end.
+        let mut work = std::pin::pin!(work);
+        let period = std::time::Duration::from_secs(HEARTBEAT_SECONDS);
+        let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = beats.tick() => {
+                    let now = state.clock.now_seconds();
+                    let beating = started.clone().beat(now);
+                    if let Err(e) = jobs::record(state.store.as_ref(), vault_id, &beating, now).await {
+                        tracing::warn!(job = %started.id, "recording a Managed HSM job's heartbeat failed: {e}");
+                    }
+                }
+            }
+        };
         let now = state.clock.now_seconds();
         let ended = match outcome {
             Ok(folder_url) => started.succeed(now, folder_url),
             Err(error) => started.fail(now, error),
         };
         // Freed before the end is recorded, so that a client that saw the end may start the next job at once.
-        if let Err(e) = jobs::release(state.store.as_ref(), vault_id, now).await {
+        if let Err(e) = jobs::release(state.store.as_ref(), vault_id, &ended.id, now).await {
             tracing::error!(job = %ended.id, "freeing the Managed HSM for its next job failed: {e}");
         }
         if let Err(e) = jobs::record(state.store.as_ref(), vault_id, &ended, now).await {
@@ -250,10 +265,17 @@ pub async fn begin_selective_restore(cx: &Context<'_>, name: &str, body: &[u8]) 
 /// `GET /backup/{jobId}/pending` and `GET /restore/{jobId}/pending`: the job's state now.
 pub async fn status(cx: &Context<'_>, kind: JobKind, job_id: &str) -> Result<Response, VaultError> {
     let now = cx.state.clock.now_seconds();
-    let job = jobs::find(cx.state.store.as_ref(), cx.vault.id, job_id, now)
+    let store = cx.state.store.as_ref();
+    let mut job = jobs::find(store, cx.vault.id, job_id, now)
         .await?
         .filter(|job| job.kind == kind)
         .ok_or_else(|| VaultError::job_not_found(job_id))?;
+    if job.is_orphaned(now) {
+        // Its node stopped: the job ends now, and frees the HSM for the next.
+        job = job.abandon(now);
+        jobs::record(store, cx.vault.id, &job, now).await?;
+        jobs::release(store, cx.vault.id, &job.id, now).await?;
+    }
     Ok(Json(operation_of(&job)).into_response())
 }
 

@@ -321,3 +321,44 @@ async fn refused_backups_and_restores_fail_whole_and_write_nothing() {
         assert_eq!(status, 404, "{hsm}{path}: {error}");
     }
 }
+
+#[tokio::test]
+async fn a_job_whose_node_stopped_ends_failed_at_a_poll_a_minute_on_and_frees_the_hsm() {
+    use strongroom_core::full_backup::job::{Job, JobKind};
+    use strongroom_store::{Ephemeral, IfLive};
+
+    let storage = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&config(storage.path())).await;
+    let token = server.hsm_token("contoso", "admin").await;
+    let state = server.running().state();
+    let hsm = state.directory().vault("hsmone").unwrap().id;
+
+    // Another node claimed hsmone for a restore, recorded it, and stopped: what it leaves in the store.
+    let now = server.clock.now_seconds();
+    let job = Job::start(JobKind::Restore, now);
+    let (claim, record) = (hsm.to_string(), format!("{hsm}/{}", job.id));
+    let json = serde_json::to_vec(&job).unwrap();
+    for (kind, key, value) in
+        [("managed-hsm-job-running", &claim, job.id.as_bytes()), ("managed-hsm-job", &record, &json)]
+    {
+        let entry = Ephemeral { kind, key, value, expires: now + 3600 };
+        assert!(state.store.put_ephemeral(entry, now, IfLive::Replace).await.unwrap());
+    }
+    let poll = format!("/restore/{}/pending", job.id);
+
+    // Within the minute it is in progress, and holds the HSM.
+    let (_, state_now) = call(&server, Method::GET, "hsmone", &poll, &token, None).await;
+    assert_eq!(state_now["status"], "InProgress", "{state_now}");
+    let (status, busy) = call(&server, Method::POST, "hsmone", "/backup", &token, Some(sas(SAS))).await;
+    assert_eq!(status, 409, "{busy}");
+
+    // A minute without a heartbeat: the poll ends it, failed with a word on why, and the HSM is free again.
+    server.clock.set_offset_seconds(61);
+    let (_, ended) = call(&server, Method::GET, "hsmone", &poll, &token, None).await;
+    assert_eq!((&ended["status"], &ended["error"]["code"]), (&json!("Failed"), &json!("InternalError")), "{ended}");
+    assert!(ended["error"]["message"].as_str().unwrap().contains("start the job again"), "{ended}");
+    let (_, again) = call(&server, Method::GET, "hsmone", &poll, &token, None).await;
+    assert_eq!(again, ended, "it ends once");
+    let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, sas(SAS)).await;
+    assert_eq!(backup["status"], "Succeeded", "{backup}");
+}

@@ -1,6 +1,7 @@
 //! The job registry: each job's state is kept in the store's short-lived state, sealed, so that whichever node
 //! a client's poll reaches answers it; a job is found only through the HSM that started it. One job at a time
-//! runs per HSM, as in Managed HSM ("another backup operation is in progress").
+//! runs per HSM, as in Managed HSM ("another backup operation is in progress"): the HSM's claim names the job
+//! that holds it.
 
 use strongroom_core::full_backup::job::Job;
 use strongroom_store::{Ephemeral, IfLive, Store};
@@ -12,7 +13,8 @@ const JOB: &str = "managed-hsm-job";
 const RUNNING: &str = "managed-hsm-job-running";
 /// How long a job's state can be polled after it started.
 const KEPT_SECONDS: i64 = 7 * 24 * 3600;
-/// How long a running job holds its HSM at most: a job whose node stopped frees it then.
+/// How long a running job holds its HSM at most; a job whose node stopped frees it sooner, at the first poll
+/// that finds it orphaned ([`Job::is_orphaned`]).
 const RUNNING_SECONDS: i64 = 3600;
 
 /// Keeps `job` of the HSM `vault_id`, replacing its earlier state.
@@ -41,16 +43,21 @@ pub async fn find(
         .map_err(|e| strongroom_store::Error::new(strongroom_store::ErrorKind::Corrupt, "reading a job", e))
 }
 
-/// Claims the HSM `vault_id` for a job; `false` when another job holds it.
-pub async fn claim(store: &dyn Store, vault_id: Uuid, now: i64) -> Result<bool, strongroom_store::Error> {
+/// Claims the HSM `vault_id` for the job `job_id`; `false` when another job holds it.
+pub async fn claim(store: &dyn Store, vault_id: Uuid, job_id: &str, now: i64) -> Result<bool, strongroom_store::Error> {
     let key = vault_id.to_string();
-    let entry = Ephemeral { kind: RUNNING, key: &key, value: b"running", expires: now + RUNNING_SECONDS };
+    let entry = Ephemeral { kind: RUNNING, key: &key, value: job_id.as_bytes(), expires: now + RUNNING_SECONDS };
     store.put_ephemeral(entry, now, IfLive::Keep).await
 }
 
-/// Frees the HSM `vault_id` for the next job.
-pub async fn release(store: &dyn Store, vault_id: Uuid, now: i64) -> Result<(), strongroom_store::Error> {
-    store.take_ephemeral(RUNNING, &vault_id.to_string(), now).await.map(drop)
+/// Frees the HSM `vault_id` for the next job, if the job `job_id` holds it.
+pub async fn release(store: &dyn Store, vault_id: Uuid, job_id: &str, now: i64) -> Result<(), strongroom_store::Error> {
+    let key = vault_id.to_string();
+    let holder = store.ephemeral(RUNNING, &key, now).await?;
+    if holder.is_some_and(|holder| holder.as_slice() == job_id.as_bytes()) {
+        store.take_ephemeral(RUNNING, &key, now).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -77,12 +84,14 @@ mod tests {
         assert_eq!(find(&store, hsm, &done.id, 103).await?.map(|j| j.status), Some(JobStatus::Succeeded));
         assert_eq!(find(&store, hsm, &done.id, 100 + KEPT_SECONDS).await?, None, "kept for a week");
 
-        assert!(claim(&store, hsm, 100).await?);
-        assert!(!claim(&store, hsm, 101).await?, "one job at a time");
-        assert!(claim(&store, other, 101).await?);
-        release(&store, hsm, 102).await?;
-        assert!(claim(&store, hsm, 103).await?);
-        assert!(claim(&store, other, 101 + RUNNING_SECONDS).await?, "a stopped node's claim lapses");
+        assert!(claim(&store, hsm, "first", 100).await?);
+        assert!(!claim(&store, hsm, "second", 101).await?, "one job at a time");
+        assert!(claim(&store, other, "third", 101).await?);
+        release(&store, hsm, "second", 102).await?;
+        assert!(!claim(&store, hsm, "second", 102).await?, "only the holder frees the HSM");
+        release(&store, hsm, "first", 102).await?;
+        assert!(claim(&store, hsm, "second", 103).await?);
+        assert!(claim(&store, other, "fourth", 101 + RUNNING_SECONDS).await?, "a stopped node's claim lapses");
         Ok(())
     }
 }
