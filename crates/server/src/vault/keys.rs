@@ -229,7 +229,7 @@ impl KeySealing {
         versions: impl IntoIterator<Item = (&'v ObjectVersion, &'v str)>,
     ) -> Result<(), VaultError> {
         for (version, value) in versions {
-            if unseal(self, version, value).is_err() {
+            if material(self, version, value)?.is_none() {
                 return Err(VaultError::bad_parameter(match self {
                     KeySealing::Vault => {
                         "The backup's key material does not open in a key vault: it was backed \
@@ -436,9 +436,21 @@ async fn load_from(
     Ok((version, key))
 }
 
-/// The key a version's sealed value holds; its material must be sealed as `sealing` seals.
+/// The key a version's sealed value holds; its material must open under `sealing`.
 fn unseal(sealing: &KeySealing, version: &ObjectVersion, sealed: &str) -> Result<PrivateKey, VaultError> {
     let facts = facts(version)?;
+    let material = material(sealing, version, sealed)?
+        .ok_or_else(VaultError::internal_missing("key material that opens as its vault's kind seals it"))?;
+    Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
+}
+
+/// The material a version's stored value holds, or `None` when `sealing` does not open it: material of the
+/// other kind of vault, or of an HSM of another security domain.
+fn material(
+    sealing: &KeySealing,
+    version: &ObjectVersion,
+    sealed: &str,
+) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
     let stored: SealedKey =
         serde_json::from_str(sealed).map_err(VaultError::internal_because("a key's sealed material is unreadable"))?;
     let decode = |text: &str| {
@@ -447,12 +459,13 @@ fn unseal(sealing: &KeySealing, version: &ObjectVersion, sealed: &str) -> Result
             .map(Zeroizing::new)
             .map_err(VaultError::internal_because("a key's material is not base64"))
     };
-    let material = match (sealing, stored) {
-        (KeySealing::Vault, SealedKey::Plain(text)) => decode(&text)?,
-        (KeySealing::Hsm(root), SealedKey::UnderHsmRoot(text)) => root.open(&decode(&text)?, &hsm_context(version))?,
-        _ => return Err(VaultError::internal_missing("key material sealed as its vault's kind seals")()),
-    };
-    Ok(PrivateKey::from_material(facts.kty, facts.crv, &material)?)
+    Ok(match (sealing, stored) {
+        (KeySealing::Vault, SealedKey::Plain(text)) => Some(decode(&text)?),
+        (KeySealing::Hsm(root), SealedKey::UnderHsmRoot(text)) => {
+            root.open(&decode(&text)?, &hsm_context(version)).ok()
+        }
+        _ => None,
+    })
 }
 
 /// The key type a request for `kty` gets here: in a Managed HSM every key is a hardware key (`RSA` is made
