@@ -60,6 +60,7 @@ try {
       join(here, "secrets.test.mjs"),
       join(here, "keys.test.mjs"),
       join(here, "certificates.test.mjs"),
+      join(here, "managed-hsm.test.mjs"),
     ],
     { cwd: here, env: { ...process.env, ...devEnv() }, stdio: "inherit" },
   );
