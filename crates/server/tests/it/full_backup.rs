@@ -362,3 +362,37 @@ async fn a_job_whose_node_stopped_ends_failed_at_a_poll_a_minute_on_and_frees_th
     let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, sas(SAS)).await;
     assert_eq!(backup["status"], "Succeeded", "{backup}");
 }
+
+#[tokio::test]
+async fn a_restore_user_gains_no_role_from_a_backup_of_another_security_domain_even_one_without_keys() {
+    // `nobody` administers hsmone, an HSM of its own without keys, and only restores in hsmthree.
+    let storage = tempfile::tempdir().unwrap();
+    let hash: String = hash_sas_token(SAS).iter().map(|b| format!("{b:02x}")).collect();
+    let config = format!(
+        "{STANDARD_TENANTS}\n[[tenant.managed_hsm]]\nname = \"hsmone\"\nadministrators = [\"nobody\"]\n\
+         activated = true\n\n[[tenant.managed_hsm]]\nname = \"hsmthree\"\nadministrators = [\"admin\"]\n\
+         activated = true\n\n[[tenant.managed_hsm.role_assignment]]\nprincipal = \"nobody\"\n\
+         role = \"Managed HSM Restore User\"\n\n\
+         [[tenant.managed_hsm.role_assignment]]\nprincipal = \"admin\"\nrole = \"Managed HSM Crypto User\"\n\n\
+         [[backup_storage]]\nurl = \"{CONTAINER}\"\ndirectory = \"{}\"\n\
+         sas_token_sha256 = [\"{hash}\"]\n",
+        storage.path().display()
+    );
+    let server = TestServer::start(&config).await;
+    let (admin, nobody) = (server.hsm_token("contoso", "admin").await, server.hsm_token("contoso", "nobody").await);
+    create(&server, "hsmthree", &admin, "kept", json!({"kty": "oct-HSM", "key_size": 256})).await;
+    let assignments = "/providers/Microsoft.Authorization/roleAssignments";
+    assert_eq!(call(&server, Method::GET, "hsmthree", assignments, &nobody, None).await.0, 403);
+
+    // The backup of hsmone holds no key whose material could fail to open in hsmthree, only nobody's roles.
+    let backup = run_job(&server, Method::POST, "hsmone", "/backup", &nobody, sas(SAS)).await;
+    let folder = backup["azureStorageBlobContainerUri"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
+    for path in ["/prerestore", "/restore"] {
+        let refused = run_job(&server, Method::PUT, "hsmthree", path, &nobody, body.clone()).await;
+        assert_eq!(refused["error"]["code"], "InvalidBackup", "{path}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("another security domain"), "{refused}");
+    }
+    assert_eq!(call(&server, Method::GET, "hsmthree", assignments, &nobody, None).await.0, 403, "no Administrator");
+    assert_eq!(key_names(&server, "hsmthree", &admin).await, ["kept"], "nothing was replaced");
+}
