@@ -396,3 +396,36 @@ async fn a_restore_user_gains_no_role_from_a_backup_of_another_security_domain_e
     assert_eq!(call(&server, Method::GET, "hsmthree", assignments, &nobody, None).await.0, 403, "no Administrator");
     assert_eq!(key_names(&server, "hsmthree", &admin).await, ["kept"], "nothing was replaced");
 }
+
+#[tokio::test]
+async fn a_custom_role_of_one_hsm_is_never_rewritten_through_another_hsm_under_its_id() {
+    let storage = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&config(storage.path())).await;
+    let token = server.hsm_token("contoso", "admin").await;
+    let role_path = format!("/providers/Microsoft.Authorization/roleDefinitions/{}", uuid::Uuid::new_v4());
+    let role = |action: &str| {
+        json!({"properties": {"roleName": "Key Reader", "type": "CustomRole", "assignableScopes": ["/"],
+            "permissions": [{"dataActions": [action]}]}})
+    };
+    let reads = role("Microsoft.KeyVault/managedHsm/keys/read/action");
+    let (status, made) = call(&server, Method::PUT, "hsmone", &role_path, &token, Some(reads)).await;
+    assert_eq!(status, 201, "{made}");
+
+    // hsmthree neither sees hsmone's role under its id nor rewrites it.
+    assert_eq!(call(&server, Method::GET, "hsmthree", &role_path, &token, None).await.0, 404);
+    let everything = role("Microsoft.KeyVault/managedHsm/*");
+    let (status, refused) = call(&server, Method::PUT, "hsmthree", &role_path, &token, Some(everything)).await;
+    assert_eq!((status, &refused["error"]["code"]), (409, &json!("RoleDefinitionExists")), "{refused}");
+    let (_, kept) = call(&server, Method::GET, "hsmone", &role_path, &token, None).await;
+    assert_eq!(kept, made);
+
+    // A full restore of hsmone's backup into hsmtwo (given its security domain) brings the role under a new id.
+    share_security_domain(&server, &token, "hsmone", "hsmtwo").await;
+    let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, sas(SAS)).await;
+    let folder = backup["azureStorageBlobContainerUri"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
+    let restored = run_job(&server, Method::PUT, "hsmtwo", "/restore", &token, body).await;
+    assert_eq!(restored["status"], "Succeeded", "{restored}");
+    assert_eq!(call(&server, Method::GET, "hsmone", &role_path, &token, None).await.1, made);
+    assert_eq!(call(&server, Method::GET, "hsmtwo", &role_path, &token, None).await.0, 404);
+}
