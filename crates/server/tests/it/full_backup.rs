@@ -354,6 +354,11 @@ async fn a_job_whose_node_stopped_ends_failed_at_a_poll_a_minute_on_and_frees_th
 
     // A minute without a heartbeat: the poll ends it, failed with a word on why, and the HSM is free again.
     server.clock.set_offset_seconds(61);
+    // A poll through another HSM (or as a backup) neither finds it nor frees hsmone.
+    for (hsm, path) in [("hsmthree", poll.clone()), ("hsmone", format!("/backup/{}/pending", job.id))] {
+        assert_eq!(call(&server, Method::GET, hsm, &path, &token, None).await.0, 404, "{hsm}{path}");
+    }
+    assert_eq!(call(&server, Method::POST, "hsmone", "/backup", &token, Some(sas(SAS))).await.0, 409);
     let (_, ended) = call(&server, Method::GET, "hsmone", &poll, &token, None).await;
     assert_eq!((&ended["status"], &ended["error"]["code"]), (&json!("Failed"), &json!("InternalError")), "{ended}");
     assert!(ended["error"]["message"].as_str().unwrap().contains("start the job again"), "{ended}");
