@@ -2,11 +2,11 @@
 //! what a job does, and how it runs in the background while the client polls.
 //!
 //! A backup reads every key of the HSM (all versions, deleted keys, rotation policies) in one read, with the
-//! HSM's custom roles and role assignments, seals it ([`HsmBackup::seal`]) and writes it as a new folder of a
-//! declared storage target. A restore reads and opens the whole folder and checks that every key opens under the
-//! HSM's root before it writes anything, then replaces the HSM's keys (or the one key asked for) and, in a full
-//! restore, adds the backup's roles beside the HSM's own, in one store transaction: it succeeds whole or fails
-//! with nothing written.
+//! HSM's custom roles and role assignments and a proof of its security domain, seals it ([`HsmBackup::seal`])
+//! and writes it as a new folder of a declared storage target. A restore reads and opens the whole folder and
+//! checks that the proof and every key open under the HSM's root before it writes anything, then replaces the
+//! HSM's keys (or the one key asked for) and, in a full restore, adds the backup's roles beside the HSM's own,
+//! in one store transaction: it succeeds whole or fails with nothing written.
 
 pub mod folder;
 pub mod jobs;
