@@ -134,13 +134,18 @@ pub struct HsmBackup {
     /// Its custom roles and role assignments.
     #[serde(default)]
     pub roles: LocalRoles,
+    /// The proof of the security domain of the HSM it was made of ([`crate::security_domain::HsmRoot::proof`]),
+    /// base64: it restores only into an HSM of that security domain, whether or not it holds keys.
+    #[serde(default)]
+    pub security_domain: Option<String>,
 }
 
 impl HsmBackup {
-    /// The backup of the HSM `hsm`'s `keys` and `roles` made at `made`.
-    pub fn new(hsm: &str, made: i64, mut keys: Vec<BackedUpKey>, roles: LocalRoles) -> Self {
+    /// The backup of the HSM `hsm`'s `keys` and `roles` made at `made`, in the security domain `security_domain`
+    /// proves.
+    pub fn new(hsm: &str, made: i64, mut keys: Vec<BackedUpKey>, roles: LocalRoles, security_domain: String) -> Self {
         keys.sort_by_key(|key| name_key(&key.object.name));
-        Self { format: FORMAT.into(), hsm: hsm.to_owned(), made, keys, roles }
+        Self { format: FORMAT.into(), hsm: hsm.to_owned(), made, keys, roles, security_domain: Some(security_domain) }
     }
 
     /// The backup as the sealed contents of its folder, for an HSM of `tenant`.
@@ -224,6 +229,7 @@ mod tests {
                 BackedUpKey::new("old", vec![version("old", 3)], None, Some(deleted)),
             ],
             LocalRoles::default(),
+            "proof".into(),
         )
     }
 

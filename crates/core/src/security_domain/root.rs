@@ -5,6 +5,10 @@
 //! domain opens none of them.
 //!
 //! Layout of a sealed material: `nonce(12) ‖ ciphertext ‖ tag(16)`.
+//!
+//! A full backup also carries a proof of its security domain ([`HsmRoot::proof`]): nothing sealed under the
+//! root, which opens only under the same root. It keeps a backup whose keys prove nothing (it has none) from
+//! restoring its roles into an HSM of another security domain.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType, Salt};
@@ -16,6 +20,9 @@ use super::{Result, SecurityDomainError};
 const SALT: &[u8] = b"strongroom managed hsm root secret";
 /// HKDF's info: what the derived key is for, and its version.
 const KEY_SEALING: &[u8] = b"key material sealing v1";
+
+/// The context of a security domain's proof; a key's context is `key/{name}/{version}`, never this.
+const PROOF_CONTEXT: &str = "security domain proof";
 
 const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
@@ -87,6 +94,16 @@ impl HsmRoot {
         plaintext.truncate(length);
         Ok(plaintext)
     }
+
+    /// A proof of this root's security domain, for a full backup to carry.
+    pub fn proof(&self) -> Result<Vec<u8>> {
+        self.seal(&[], PROOF_CONTEXT)
+    }
+
+    /// Whether `proof` was made by a root of this security domain.
+    pub fn proves(&self, proof: &[u8]) -> bool {
+        self.open(proof, PROOF_CONTEXT).is_ok()
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +126,11 @@ mod tests {
         }
         assert_eq!(root.open(&changed, "key/k1/v1").err(), Some(SecurityDomainError::WrongKey));
         assert!(HsmRoot::new(&[1u8; 16]).is_err());
+
+        let proof = root.proof()?;
+        assert!(HsmRoot::new(&[7u8; 32])?.proves(&proof));
+        assert!(!HsmRoot::new(&[8u8; 32])?.proves(&proof));
+        assert!(!root.proves(&sealed) && !root.proves(&[]), "a key's material is no proof");
         Ok(())
     }
 }

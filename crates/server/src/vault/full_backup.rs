@@ -2,11 +2,11 @@
 //! what a job does, and how it runs in the background while the client polls.
 //!
 //! A backup reads every key of the HSM (all versions, deleted keys, rotation policies) in one read, with the
-//! HSM's custom roles and role assignments, seals it ([`HsmBackup::seal`]) and writes it as a new folder of a
-//! declared storage target. A restore reads and opens the whole folder and checks that every key opens under the
-//! HSM's root before it writes anything, then replaces the HSM's keys (or the one key asked for) and, in a full
-//! restore, adds the backup's roles beside the HSM's own, in one store transaction: it succeeds whole or fails
-//! with nothing written.
+//! HSM's custom roles and role assignments and a proof of its security domain, seals it ([`HsmBackup::seal`])
+//! and writes it as a new folder of a declared storage target. A restore reads and opens the whole folder and
+//! checks that the proof and every key open under the HSM's root before it writes anything, then replaces the
+//! HSM's keys (or the one key asked for) and, in a full restore, adds the backup's roles beside the HSM's own,
+//! in one store transaction: it succeeds whole or fails with nothing written.
 
 pub mod folder;
 pub mod jobs;
@@ -17,9 +17,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use strongroom_core::full_backup::job::{HEARTBEAT_SECONDS, Job, JobError, JobKind, JobStatus};
 use strongroom_core::full_backup::storage::{self, StorageAccess, StorageTarget};
 use strongroom_core::full_backup::{self, BackedUpKey, HsmBackup, KeyToRestore, LocalRoles};
+use strongroom_core::security_domain::HsmRoot;
 use strongroom_proto::full_backup::{
     JobOperation, RestoreOperationParameters, SasTokenParameter, SelectiveKeyRestoreParameters,
 };
@@ -82,7 +85,8 @@ pub async fn back_up(state: &AppState, hsm: &Hsm, storage: &Storage) -> Result<S
         })
         .collect();
     let roles = LocalRoles::of(&state.directory(), hsm.vault_id);
-    let backup = HsmBackup::new(&hsm.name, now_millis / 1000, keys, roles);
+    let proof = root(state, hsm).await?.proof().map_err(internal("proving the security domain"))?;
+    let backup = HsmBackup::new(&hsm.name, now_millis / 1000, keys, roles, STANDARD.encode(proof));
     let sealing_key = state.backup_keys.first().ok_or_else(|| internal("sealing")("no backup key"))?;
     let sealed = backup.seal(sealing_key, hsm.tenant_id).map_err(internal("sealing the backup"))?;
     folder::write(&storage.target.directory, &folder, sealed).await.map_err(|e| match e.kind() {
@@ -104,9 +108,9 @@ pub async fn restore(
     only: Option<&str>,
 ) -> Result<(), JobError> {
     let backup = read_backup(state, hsm, storage, folder).await?;
-    let roles = backup.roles.clone();
+    let (roles, proof) = (backup.roles.clone(), backup.security_domain.clone());
     let keys = backup.into_keys(only).map_err(invalid_backup)?;
-    check_keys_open(state, hsm, &keys).await?;
+    check_security_domain(state, hsm, proof.as_deref(), &keys).await?;
     let objects = keys
         .into_iter()
         .map(|key| WholeObject { versions: key.versions, policy: key.policy, deleted: key.deleted })
@@ -317,18 +321,39 @@ fn restore_source(
 
 /// What a pre-restore checks: the same as a restore, up to the write.
 async fn check_restore(state: &AppState, hsm: &Hsm, storage: &Storage, folder: &str) -> Result<(), JobError> {
-    let keys = read_backup(state, hsm, storage, folder).await?.into_keys(None).map_err(invalid_backup)?;
-    check_keys_open(state, hsm, &keys).await
+    let backup = read_backup(state, hsm, storage, folder).await?;
+    let proof = backup.security_domain.clone();
+    let keys = backup.into_keys(None).map_err(invalid_backup)?;
+    check_security_domain(state, hsm, proof.as_deref(), &keys).await
 }
 
-/// Checks that every key's material opens under `hsm`'s root: a backup restores only into an HSM of the
-/// security domain it was made in, as Managed HSM's do.
-async fn check_keys_open(state: &AppState, hsm: &Hsm, keys: &[KeyToRestore]) -> Result<(), JobError> {
-    let sealing = KeySealing::of_vault(state, hsm.vault_id)
+/// Checks that the backup was made in `hsm`'s security domain (its `proof` opens under the HSM's root) and that
+/// every key's material opens there: a backup restores only into an HSM of the security domain it was made in,
+/// as Managed HSM's do — its roles too, even when it holds no key whose material would not open.
+async fn check_security_domain(
+    state: &AppState,
+    hsm: &Hsm,
+    proof: Option<&str>,
+    keys: &[KeyToRestore],
+) -> Result<(), JobError> {
+    let root = root(state, hsm).await?;
+    if !proof.and_then(|proof| STANDARD.decode(proof).ok()).is_some_and(|proof| root.proves(&proof)) {
+        return Err(job_error(
+            "InvalidBackup",
+            "The backup was made in an HSM of another security domain: it restores only into an HSM of that \
+             security domain (upload it to a new HSM to restore the backup there).",
+        ));
+    }
+    let versions = keys.iter().flat_map(|key| key.versions.iter().map(|(version, value)| (version, value.as_str())));
+    KeySealing::Hsm(root).check_opens(versions).map_err(|e| job_error("InvalidBackup", e.message()))
+}
+
+/// The root of `hsm`, which a job runs in only once it is activated.
+async fn root(state: &AppState, hsm: &Hsm) -> Result<Arc<HsmRoot>, JobError> {
+    let root = super::security_domain::root_of(state, hsm.vault_id)
         .await
         .map_err(|e| internal("finding the HSM's root")(e.message().to_owned()))?;
-    let versions = keys.iter().flat_map(|key| key.versions.iter().map(|(version, value)| (version, value.as_str())));
-    sealing.check_opens(versions).map_err(|e| job_error("InvalidBackup", e.message()))
+    root.ok_or_else(|| internal("finding the HSM's root")("the HSM is not activated"))
 }
 
 /// Starts `work` as a job of `kind` and answers `202` with where to poll it.

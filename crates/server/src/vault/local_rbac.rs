@@ -235,6 +235,13 @@ pub async fn set_definition(
         }
         // The role keeps its name when a change leaves it out; a new one without a name is named by its GUID.
         let current = directory.hsm_custom_roles(hsm.id).find(|r| r.id == id);
+        // A role's id is unique in the whole directory: another HSM's or tenant's role keeps it.
+        if current.is_none() && directory.role_definitions.iter().any(|r| r.id == id) {
+            return Err(VaultError::conflict(
+                "RoleDefinitionExists",
+                "A role definition outside this Managed HSM has this GUID. Please use a unique role ID.",
+            ));
+        }
         let role_name =
             properties.role_name.or_else(|| current.map(|r| r.name.clone())).unwrap_or_else(|| id.to_string());
         if directory.hsm_custom_roles(hsm.id).any(|r| r.id != id && r.name.eq_ignore_ascii_case(&role_name)) {

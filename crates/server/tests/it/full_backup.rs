@@ -354,6 +354,11 @@ async fn a_job_whose_node_stopped_ends_failed_at_a_poll_a_minute_on_and_frees_th
 
     // A minute without a heartbeat: the poll ends it, failed with a word on why, and the HSM is free again.
     server.clock.set_offset_seconds(61);
+    // A poll through another HSM (or as a backup) neither finds it nor frees hsmone.
+    for (hsm, path) in [("hsmthree", poll.clone()), ("hsmone", format!("/backup/{}/pending", job.id))] {
+        assert_eq!(call(&server, Method::GET, hsm, &path, &token, None).await.0, 404, "{hsm}{path}");
+    }
+    assert_eq!(call(&server, Method::POST, "hsmone", "/backup", &token, Some(sas(SAS))).await.0, 409);
     let (_, ended) = call(&server, Method::GET, "hsmone", &poll, &token, None).await;
     assert_eq!((&ended["status"], &ended["error"]["code"]), (&json!("Failed"), &json!("InternalError")), "{ended}");
     assert!(ended["error"]["message"].as_str().unwrap().contains("start the job again"), "{ended}");
@@ -361,4 +366,71 @@ async fn a_job_whose_node_stopped_ends_failed_at_a_poll_a_minute_on_and_frees_th
     assert_eq!(again, ended, "it ends once");
     let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, sas(SAS)).await;
     assert_eq!(backup["status"], "Succeeded", "{backup}");
+}
+
+#[tokio::test]
+async fn a_restore_user_gains_no_role_from_a_backup_of_another_security_domain_even_one_without_keys() {
+    // `nobody` administers hsmone, an HSM of its own without keys, and only restores in hsmthree.
+    let storage = tempfile::tempdir().unwrap();
+    let hash: String = hash_sas_token(SAS).iter().map(|b| format!("{b:02x}")).collect();
+    let config = format!(
+        "{STANDARD_TENANTS}\n[[tenant.managed_hsm]]\nname = \"hsmone\"\nadministrators = [\"nobody\"]\n\
+         activated = true\n\n[[tenant.managed_hsm]]\nname = \"hsmthree\"\nadministrators = [\"admin\"]\n\
+         activated = true\n\n[[tenant.managed_hsm.role_assignment]]\nprincipal = \"nobody\"\n\
+         role = \"Managed HSM Restore User\"\n\n\
+         [[tenant.managed_hsm.role_assignment]]\nprincipal = \"admin\"\nrole = \"Managed HSM Crypto User\"\n\n\
+         [[backup_storage]]\nurl = \"{CONTAINER}\"\ndirectory = \"{}\"\n\
+         sas_token_sha256 = [\"{hash}\"]\n",
+        storage.path().display()
+    );
+    let server = TestServer::start(&config).await;
+    let (admin, nobody) = (server.hsm_token("contoso", "admin").await, server.hsm_token("contoso", "nobody").await);
+    create(&server, "hsmthree", &admin, "kept", json!({"kty": "oct-HSM", "key_size": 256})).await;
+    let assignments = "/providers/Microsoft.Authorization/roleAssignments";
+    assert_eq!(call(&server, Method::GET, "hsmthree", assignments, &nobody, None).await.0, 403);
+
+    // The backup of hsmone holds no key whose material could fail to open in hsmthree, only nobody's roles.
+    let backup = run_job(&server, Method::POST, "hsmone", "/backup", &nobody, sas(SAS)).await;
+    let folder = backup["azureStorageBlobContainerUri"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
+    for path in ["/prerestore", "/restore"] {
+        let refused = run_job(&server, Method::PUT, "hsmthree", path, &nobody, body.clone()).await;
+        assert_eq!(refused["error"]["code"], "InvalidBackup", "{path}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("another security domain"), "{refused}");
+    }
+    assert_eq!(call(&server, Method::GET, "hsmthree", assignments, &nobody, None).await.0, 403, "no Administrator");
+    assert_eq!(key_names(&server, "hsmthree", &admin).await, ["kept"], "nothing was replaced");
+}
+
+#[tokio::test]
+async fn a_custom_role_of_one_hsm_is_never_rewritten_through_another_hsm_under_its_id() {
+    let storage = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&config(storage.path())).await;
+    let token = server.hsm_token("contoso", "admin").await;
+    let role_path = format!("/providers/Microsoft.Authorization/roleDefinitions/{}", uuid::Uuid::new_v4());
+    let role = |action: &str| {
+        json!({"properties": {"roleName": "Key Reader", "type": "CustomRole", "assignableScopes": ["/"],
+            "permissions": [{"dataActions": [action]}]}})
+    };
+    let reads = role("Microsoft.KeyVault/managedHsm/keys/read/action");
+    let (status, made) = call(&server, Method::PUT, "hsmone", &role_path, &token, Some(reads)).await;
+    assert_eq!(status, 201, "{made}");
+
+    // hsmthree neither sees hsmone's role under its id nor rewrites it.
+    assert_eq!(call(&server, Method::GET, "hsmthree", &role_path, &token, None).await.0, 404);
+    let everything = role("Microsoft.KeyVault/managedHsm/*");
+    let (status, refused) = call(&server, Method::PUT, "hsmthree", &role_path, &token, Some(everything)).await;
+    assert_eq!((status, &refused["error"]["code"]), (409, &json!("RoleDefinitionExists")), "{refused}");
+    let (_, kept) = call(&server, Method::GET, "hsmone", &role_path, &token, None).await;
+    assert_eq!(kept, made);
+
+    // A full restore of hsmone's backup into hsmtwo (given its security domain) brings the role under a new id.
+    share_security_domain(&server, &token, "hsmone", "hsmtwo").await;
+    let backup = run_job(&server, Method::POST, "hsmone", "/backup", &token, sas(SAS)).await;
+    let folder = backup["azureStorageBlobContainerUri"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let body = json!({"sasTokenParameters": sas(SAS), "folderToRestore": folder});
+    let restored = run_job(&server, Method::PUT, "hsmtwo", "/restore", &token, body).await;
+    assert_eq!(restored["status"], "Succeeded", "{restored}");
+    assert_eq!(call(&server, Method::GET, "hsmone", &role_path, &token, None).await.1, made);
+    assert_eq!(call(&server, Method::GET, "hsmtwo", &role_path, &token, None).await.0, 404);
 }

@@ -245,3 +245,37 @@ async fn an_hsm_serves_keys_once_activated_and_its_keys_open_only_in_its_securit
     assert_eq!(status, 400, "{error}");
     assert!(error["message"].as_str().unwrap().contains("does not open in a key vault"), "{error}");
 }
+
+#[tokio::test]
+async fn no_spelling_of_a_path_reaches_a_non_activated_hsm_beyond_its_security_domain() {
+    let server = TestServer::start(&config()).await;
+    let token = server.hsm_token("contoso", "admin").await;
+    let aes = json!({"kty": "oct-HSM", "key_size": 256});
+    let rbac = "providers/Microsoft.Authorization/roleAssignments";
+    // Each spelling the router takes is refused as not activated (403); the others route nowhere (404).
+    for (method, path, meant, expected) in [
+        (Method::POST, "/keys/K/create/".to_owned(), None, 403),
+        (Method::POST, "//keys//k//create".to_owned(), None, 404),
+        (Method::GET, "/keys/".to_owned(), None, 403),
+        (Method::GET, "/KEYS".to_owned(), None, 404),
+        (Method::POST, "/keys/k//sign".to_owned(), None, 403),
+        (Method::POST, "/keys/restore".to_owned(), None, 403),
+        (Method::POST, "/rng".to_owned(), None, 403),
+        (Method::POST, "/keys/k".to_owned(), Some("DELETE"), 403),
+        (Method::POST, "/keys/k".to_owned(), Some("PATCH"), 403),
+        (Method::GET, format!("///{rbac}"), None, 403),
+        (Method::GET, format!("/keys/{rbac}"), None, 403),
+        (Method::GET, format!("/keys/k/{rbac}"), None, 403),
+        (Method::GET, format!("/keys//{rbac}/"), None, 403),
+        (Method::POST, "/securitydomain/download/../../keys/k/create".to_owned(), None, 403),
+    ] {
+        let url = format!("{}{path}?api-version=7.5", server.hsm_url(HSM));
+        let mut request = server.http.request(method, url).bearer_auth(&token).json(&aes);
+        if let Some(meant) = meant {
+            request = request.header("X-HTTP-METHOD", meant);
+        }
+        let (status, error) = vault_error(request.send().await.unwrap()).await;
+        let inner = error["innererror"]["code"].as_str();
+        assert_eq!((status, inner), (expected, (expected == 403).then_some("HsmNotActivated")), "{path}: {error}");
+    }
+}

@@ -242,3 +242,30 @@ fn authorization_doc_shows_the_operation_table() {
     }
     assert!(differences.is_empty(), "docs/authorization.md must show the operation table as:\n{differences}");
 }
+
+#[test]
+fn a_local_rbac_path_names_its_scope_only_where_the_provider_starts_a_segment() {
+    type Seen<'p> = (&'static str, Option<&'p str>, Option<&'p str>, &'p str);
+    fn route(method: Method, path: &str) -> Option<Seen<'_>> {
+        let routed = Routed::route(&method, path, VaultKind::ManagedHsm).ok()?;
+        Some((routed.operation.audit_name, routed.params.scope(), routed.params.object(), routed.params.id()))
+    }
+    let rbac = "providers/Microsoft.Authorization/roleAssignments";
+    let id = "0b9e6a7e-63d9-4b9a-8a4b-4d1c2f0a1e2b";
+    let list = |scope| Some(("RoleAssignmentList", Some(scope), None, ""));
+    assert_eq!(route(Method::GET, &format!("/{rbac}")), list(""));
+    assert_eq!(route(Method::GET, &format!("///{rbac}/")), list(""));
+    assert_eq!(route(Method::GET, &format!("/keys/{rbac}")), list("keys"));
+    assert_eq!(route(Method::GET, &format!("/keys//{rbac}")), list("keys"));
+    assert_eq!(
+        route(Method::PUT, &format!("/keys/k/{rbac}/{id}")),
+        Some(("RoleAssignmentCreate", Some("keys/k"), None, id))
+    );
+    // Only a whole segment starts the provider, in its own case: a key's path stays a key's.
+    assert_eq!(route(Method::GET, &format!("/keys/x{rbac}")), None);
+    assert_eq!(route(Method::GET, &format!("/keys/{}", rbac.replace("providers", "Providers"))), None);
+    assert_eq!(
+        route(Method::GET, "/keys/providers/Microsoft.Authorization/"),
+        Some(("KeyGet", None, Some("providers"), ""))
+    );
+}
