@@ -290,10 +290,8 @@ struct RestoreBlob {
 /// The security domain of `root_secret`, split among `certificates` so that any `required` of their private
 /// keys bring it back: the JSON the CLI saves.
 pub fn download(root_secret: &[u8], certificates: &[WrappingCertificate], required: usize) -> Result<String> {
+    check_quorum(certificates.len(), required)?;
     let count = certificates.len();
-    if !WRAPPING_CERTIFICATES.contains(&count) || !(MIN_QUORUM..=count).contains(&required) {
-        return Err(SecurityDomainError::Quorum { certificates: count, required });
-    }
     let master_key = new_master_key()?;
     let enc_data = seal_data(&master_key, &[(ROOT_SECRET_TAG, root_secret)])?;
     let enc_shares = split(master_key.as_slice(), count, required)?
@@ -308,6 +306,14 @@ pub fn download(root_secret: &[u8], certificates: &[WrappingCertificate], requir
         shared_keys: SharedKeys { enc_shares, required, key_algorithm: SHARING.into() },
     };
     serde_json::to_string(&file).map_err(|_| SecurityDomainError::Crypto("writing JSON"))
+}
+
+/// Checks that `certificates` wrapping certificates and a quorum of `required` make a security domain.
+pub fn check_quorum(certificates: usize, required: usize) -> Result<()> {
+    match WRAPPING_CERTIFICATES.contains(&certificates) && (MIN_QUORUM..=certificates).contains(&required) {
+        true => Ok(()),
+        false => Err(SecurityDomainError::Quorum { certificates, required }),
+    }
 }
 
 /// The operators' side: opens `required` shares of `security_domain` with the wrapping keys given (a

@@ -2,8 +2,9 @@
 //! `azure-keyvault-securitydomain` SDK drive it: download (which activates a new HSM), the transfer key an
 //! upload is wrapped to, upload, and the status of each. The format is [`strongroom_core::security_domain`]'s.
 //!
-//! Per HSM, one sealed setting keeps the HSM's root secret (none until the first download or upload: the HSM is
-//! not yet activated), the transfer key an upload waits for, and the outcome of the last download and upload.
+//! Per HSM, one sealed setting keeps the HSM's root secret, set once and never replaced (none until the first
+//! download or upload: the HSM is not yet activated; two requests or nodes that race to set it agree on the
+//! first), and another the transfer key an upload waits for and the outcome of the last download and upload.
 //! Both operations finish within the request; their answers point the SDK's poller at the status paths, which
 //! already say `Success`.
 //!
@@ -14,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -39,11 +41,9 @@ use crate::state::AppState;
 const ASYNC_OPERATION: &str = "azure-asyncoperation";
 const SUCCESS: &str = "Success";
 
-/// What an HSM keeps of its security domain, sealed.
+/// What an HSM keeps of its security domain operations, sealed (its root secret is kept apart, set once).
 #[derive(Default, Serialize, Deserialize)]
 struct Kept {
-    /// The root secret (base64); none while the HSM is not activated.
-    root_secret: Option<String>,
     /// The transfer key the next upload must be wrapped to.
     transfer_key: Option<KeptTransferKey>,
     /// What the last download did.
@@ -61,6 +61,24 @@ struct KeptTransferKey {
 
 fn setting(hsm_id: Uuid) -> String {
     format!("security-domain/{hsm_id}")
+}
+
+fn root_setting(hsm_id: Uuid) -> String {
+    format!("security-domain/{hsm_id}/root")
+}
+
+/// The HSM's root secret, or `None` while it is not activated.
+async fn stored_root(store: &dyn Store, hsm_id: Uuid) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
+    Ok(store.sealed_setting(&root_setting(hsm_id)).await?)
+}
+
+/// Makes `secret` the HSM's root secret unless it has one, and answers the root it has then: `secret`, or the
+/// one another request or node set first (the store creates the setting once, atomically).
+async fn settle_root(store: &dyn Store, hsm_id: Uuid, secret: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    if store.create_sealed_setting(&root_setting(hsm_id), secret).await? {
+        return Ok(Zeroizing::new(secret.to_vec()));
+    }
+    stored_root(store, hsm_id).await?.ok_or_else(VaultError::internal_missing("an HSM's root secret, once set"))
 }
 
 /// The roots of the HSMs this node has found activated, as key-sealing keys. An activated HSM never takes
@@ -87,8 +105,7 @@ pub async fn root_of(state: &AppState, hsm_id: Uuid) -> Result<Option<Arc<HsmRoo
     if let Some(root) = state.hsm_roots.get(hsm_id) {
         return Ok(Some(root));
     }
-    let Some(secret) = kept(state.store.as_ref(), hsm_id).await?.0.root_secret else { return Ok(None) };
-    let secret = Zeroizing::new(STANDARD.decode(&secret).map_err(VaultError::internal_because("a root secret"))?);
+    let Some(secret) = stored_root(state.store.as_ref(), hsm_id).await? else { return Ok(None) };
     let root = Arc::new(HsmRoot::new(&secret)?);
     state.hsm_roots.put(hsm_id, &root);
     Ok(Some(root))
@@ -114,13 +131,10 @@ pub async fn activated_root(
 /// Activates the HSM `hsm_id` with a root secret of its own, unless it has one: an HSM the configuration
 /// marks `activated`, at start.
 pub async fn activate(store: &dyn Store, hsm_id: Uuid) -> Result<(), VaultError> {
-    update(store, hsm_id, |kept| {
-        if kept.root_secret.is_none() {
-            kept.root_secret = Some(STANDARD.encode(security_domain::new_root_secret()?.as_slice()));
-        }
-        Ok(())
-    })
-    .await
+    if stored_root(store, hsm_id).await?.is_none() {
+        settle_root(store, hsm_id, &security_domain::new_root_secret()?).await?;
+    }
+    Ok(())
 }
 
 /// The HSM's record, and whether one is stored.
@@ -173,15 +187,17 @@ pub async fn download(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultEr
             Ok(WrappingCertificate::from_der(&der, index)?)
         })
         .collect::<Result<Vec<_>, VaultError>>()?;
-    let value = update(cx.state.store.as_ref(), cx.vault.id, |kept| {
-        let root_secret = match &kept.root_secret {
-            Some(root) => Zeroizing::new(STANDARD.decode(root).map_err(VaultError::internal_because("a root secret"))?),
-            None => security_domain::new_root_secret()?,
-        };
-        let value = security_domain::download(&root_secret, &certificates, required)?;
-        kept.root_secret = Some(STANDARD.encode(root_secret.as_slice()));
+    // A request that could make no security domain activates nothing.
+    security_domain::check_quorum(certificates.len(), required)?;
+    let store = cx.state.store.as_ref();
+    let root_secret = match stored_root(store, cx.vault.id).await? {
+        Some(root) => root,
+        None => settle_root(store, cx.vault.id, &security_domain::new_root_secret()?).await?,
+    };
+    let value = security_domain::download(&root_secret, &certificates, required)?;
+    update(store, cx.vault.id, |kept| {
         kept.download = Some(format!("The security domain was downloaded with a quorum of {required}."));
-        Ok(value)
+        Ok(())
     })
     .await?;
     Ok(accepted(cx, "download", Json(SecurityDomainObject { value })))
@@ -212,19 +228,25 @@ pub async fn transfer_key(cx: &Context<'_>) -> Result<Response, VaultError> {
 /// takes it and is activated; an activated HSM accepts only its own.
 pub async fn upload(cx: &Context<'_>, body: &[u8]) -> Result<Response, VaultError> {
     let blob: SecurityDomainObject = parse_body(body, "SecurityDomain")?;
-    let details = update(cx.state.store.as_ref(), cx.vault.id, |kept| {
-        let stored = kept.transfer_key.as_ref().ok_or_else(|| {
-            VaultError::bad_parameter(
-                "No transfer key was issued: get one first (az keyvault security-domain init-recovery).",
-            )
-        })?;
-        let decode = |text: &str| STANDARD.decode(text).map_err(VaultError::internal_because("a stored transfer key"));
-        let transfer = TransferKey::from_parts(&decode(&stored.pkcs8)?, &decode(&stored.certificate)?)?;
-        let root_secret = STANDARD.encode(security_domain::upload(&blob.value, &transfer)?.as_slice());
-        if kept.root_secret.as_ref().is_some_and(|own| *own != root_secret) {
-            return Err(VaultError::security_domain_conflict());
+    let store = cx.state.store.as_ref();
+    let stored = kept(store, cx.vault.id).await?.0.transfer_key.ok_or_else(|| {
+        VaultError::bad_parameter(
+            "No transfer key was issued: get one first (az keyvault security-domain init-recovery).",
+        )
+    })?;
+    let decode = |text: &str| STANDARD.decode(text).map_err(VaultError::internal_because("a stored transfer key"));
+    let transfer = TransferKey::from_parts(&decode(&stored.pkcs8)?, &decode(&stored.certificate)?)?;
+    let uploaded = security_domain::upload(&blob.value, &transfer)?;
+    // A new HSM takes the uploaded root; an activated one only its own (compared in constant time).
+    let root = settle_root(store, cx.vault.id, &uploaded).await?;
+    verify_slices_are_equal(&root, &uploaded).map_err(|_| VaultError::security_domain_conflict())?;
+    let details = update(store, cx.vault.id, |kept| {
+        // The transfer key serves one upload: a second with it is refused.
+        if kept.transfer_key.as_ref().is_none_or(|k| k.certificate != stored.certificate) {
+            return Err(VaultError::bad_parameter(
+                "The transfer key was used or replaced: get a new one (az keyvault security-domain init-recovery).",
+            ));
         }
-        kept.root_secret = Some(root_secret);
         kept.transfer_key = None;
         kept.upload = Some("The security domain was restored.".to_owned());
         Ok(kept.upload.clone())

@@ -279,3 +279,21 @@ async fn no_spelling_of_a_path_reaches_a_non_activated_hsm_beyond_its_security_d
         assert_eq!((status, inner), (expected, (expected == 403).then_some("HsmNotActivated")), "{path}: {error}");
     }
 }
+
+#[tokio::test]
+async fn downloads_racing_to_activate_a_new_hsm_hand_out_one_root_secret() {
+    let server = TestServer::start(&config()).await;
+    let token = server.hsm_token("contoso", "admin").await;
+    let operators: Vec<_> = (0..3).map(operator).collect();
+    // A transfer key asked first leaves the HSM a record of its security domain, but no root yet.
+    transfer_certificate(&server, &token, HSM).await;
+    let (first, second) =
+        tokio::join!(download(&server, &token, HSM, &operators), download(&server, &token, HSM, &operators));
+    // Both open to the same root: the twin takes the first, and then the second as its own, not as another's.
+    for domain in [first, second] {
+        let transfer = transfer_certificate(&server, &token, "twin").await;
+        let body = json!({"value": restore_blob(&domain, &operators[..2], &transfer).unwrap()});
+        let response = call(&server, &token, Method::POST, "twin", "/securitydomain/upload", Some(body)).await;
+        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    }
+}
