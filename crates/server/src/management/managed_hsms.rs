@@ -24,7 +24,7 @@ use super::deleted::DeletedKind;
 use super::error::ManagementError;
 use super::groups::{self, tags_from, tags_value};
 use super::resource::{Tail, resource_group_id, subscription_id_path};
-use super::vaults::{date, network_acls, network_rules, public_network_access, public_network_access_value};
+use super::vaults::{SharedSettings, date, merge_shared, network_acls, public_network_access_value};
 use super::{Context, json_response};
 use crate::vault::security_domain;
 
@@ -227,34 +227,15 @@ async fn delete(cx: &mut Context<'_>, name: &str) -> Result<Response, Management
 
 /// `hsm` with the settings the body gives; what it leaves out stays.
 fn merge(cx: &Context<'_>, mut hsm: Vault, properties: &ManagedHsmProperties) -> Result<Vault, ManagementError> {
-    let bad = |message: String| ManagementError::bad_request("BadRequest", message);
-    if let Some(tenant) = &properties.tenant_id
-        && Uuid::parse_str(tenant).ok() != Some(cx.tenant.id)
-    {
-        return Err(bad(format!("tenantId must be the subscription's tenant, {}.", cx.tenant.id)));
-    }
-    if properties.enable_soft_delete == Some(false) {
-        return Err(bad("Soft delete cannot be turned off.".to_owned()));
-    }
-    if let Some(days) = properties.soft_delete_retention_in_days {
-        if !(7..=90).contains(&days) {
-            return Err(bad("softDeleteRetentionInDays must be between 7 and 90.".to_owned()));
-        }
-        hsm.soft_delete_retention_days = days;
-    }
-    match properties.enable_purge_protection {
-        Some(false) if hsm.purge_protection => {
-            return Err(bad("Purge protection cannot be turned off once it is on.".to_owned()));
-        }
-        Some(on) => hsm.purge_protection = on,
-        None => {}
-    }
-    if let Some(access) = &properties.public_network_access {
-        hsm.network.public_network_access = public_network_access(access)?;
-    }
-    if let Some(acls) = &properties.network_acls {
-        hsm.network = network_rules(cx, hsm.network.clone(), acls)?;
-    }
+    let shared = SharedSettings {
+        tenant_id: &properties.tenant_id,
+        enable_soft_delete: properties.enable_soft_delete,
+        soft_delete_retention_in_days: properties.soft_delete_retention_in_days,
+        enable_purge_protection: properties.enable_purge_protection,
+        public_network_access: &properties.public_network_access,
+        network_acls: &properties.network_acls,
+    };
+    merge_shared(cx, &mut hsm, shared)?;
     Ok(hsm)
 }
 

@@ -347,41 +347,71 @@ async fn edit_access_policies(cx: &mut Context<'_>, name: &str, kind: &str) -> R
     ))
 }
 
-/// `vault` with the properties the body gives; what it leaves out stays.
-fn merge(cx: &Context<'_>, mut vault: Vault, properties: &VaultProperties) -> Result<Vault, ManagementError> {
+/// The settings a key vault and a Managed HSM share, as a `PUT` or `PATCH` body gives them.
+pub(super) struct SharedSettings<'a> {
+    pub tenant_id: &'a Option<String>,
+    pub enable_soft_delete: Option<bool>,
+    pub soft_delete_retention_in_days: Option<u32>,
+    pub enable_purge_protection: Option<bool>,
+    pub public_network_access: &'a Option<String>,
+    pub network_acls: &'a Option<NetworkAcls>,
+}
+
+/// Applies to `vault` (a key vault or a Managed HSM) the shared settings the body gives; what it leaves out
+/// stays, and what cannot be undone (soft delete, purge protection) is refused.
+pub(super) fn merge_shared(
+    cx: &Context<'_>,
+    vault: &mut Vault,
+    settings: SharedSettings<'_>,
+) -> Result<(), ManagementError> {
     let bad = |message: String| ManagementError::bad_request("BadRequest", message);
-    if let Some(tenant) = &properties.tenant_id
+    if let Some(tenant) = settings.tenant_id
         && Uuid::parse_str(tenant).ok() != Some(cx.tenant.id)
     {
         return Err(bad(format!("tenantId must be the subscription's tenant, {}.", cx.tenant.id)));
     }
-    if let Some(sku) = &properties.sku {
-        vault.sku = Sku::parse(&sku.name)?;
-    }
-    if let Some(rbac) = properties.enable_rbac_authorization {
-        vault.authorization = if rbac { AuthorizationModel::Rbac } else { AuthorizationModel::AccessPolicies };
-    }
-    if properties.enable_soft_delete == Some(false) {
+    if settings.enable_soft_delete == Some(false) {
         return Err(bad("Soft delete cannot be turned off.".to_owned()));
     }
-    if let Some(days) = properties.soft_delete_retention_in_days {
+    if let Some(days) = settings.soft_delete_retention_in_days {
         if !(7..=90).contains(&days) {
             return Err(bad("softDeleteRetentionInDays must be between 7 and 90.".to_owned()));
         }
         vault.soft_delete_retention_days = days;
     }
-    match properties.enable_purge_protection {
+    match settings.enable_purge_protection {
         Some(false) if vault.purge_protection => {
             return Err(bad("Purge protection cannot be turned off once it is on.".to_owned()));
         }
         Some(on) => vault.purge_protection = on,
         None => {}
     }
-    if let Some(access) = &properties.public_network_access {
+    if let Some(access) = settings.public_network_access {
         vault.network.public_network_access = public_network_access(access)?;
     }
-    if let Some(acls) = &properties.network_acls {
+    if let Some(acls) = settings.network_acls {
         vault.network = network_rules(cx, vault.network.clone(), acls)?;
+    }
+    Ok(())
+}
+
+/// `vault` with the properties the body gives; what it leaves out stays.
+fn merge(cx: &Context<'_>, mut vault: Vault, properties: &VaultProperties) -> Result<Vault, ManagementError> {
+    let bad = |message: String| ManagementError::bad_request("BadRequest", message);
+    let shared = SharedSettings {
+        tenant_id: &properties.tenant_id,
+        enable_soft_delete: properties.enable_soft_delete,
+        soft_delete_retention_in_days: properties.soft_delete_retention_in_days,
+        enable_purge_protection: properties.enable_purge_protection,
+        public_network_access: &properties.public_network_access,
+        network_acls: &properties.network_acls,
+    };
+    merge_shared(cx, &mut vault, shared)?;
+    if let Some(sku) = &properties.sku {
+        vault.sku = Sku::parse(&sku.name)?;
+    }
+    if let Some(rbac) = properties.enable_rbac_authorization {
+        vault.authorization = if rbac { AuthorizationModel::Rbac } else { AuthorizationModel::AccessPolicies };
     }
     if let Some(entries) = &properties.access_policies {
         if entries.len() > MAX_ENTRIES {
